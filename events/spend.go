@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +21,11 @@ const (
 	// SpendV1 is the type string of SpendEvent; the envelope is flat (the
 	// event is its own payload) to keep the hot path to one small JSON.
 	SpendV1 = "gatehouse.spend.v1.recorded"
+	// SpendBatchV1 is the type string of SpendBatch: the events an edge
+	// recorded within a few milliseconds, in one message. Batching is what
+	// keeps the stream's cost per request small (one store and one ack per
+	// batch, not per request); consumers must accept both types.
+	SpendBatchV1 = "gatehouse.spend.v1.batch"
 	// SpendDedupeWindow bounds how long after a first publish a resend is
 	// still recognised; an edge's spill queue must resend within it.
 	SpendDedupeWindow = 30 * time.Minute
@@ -57,6 +64,47 @@ type SpendEvent struct {
 	Outcome string `json:"outcome"`
 	EdgeID  string `json:"edge_id"`
 	Region  string `json:"region,omitempty"`
+}
+
+// SpendBatch is several SpendEvents of one edge in one message. Its
+// BatchID is the Nats-Msg-Id, so a batch resent from the spill queue is
+// dropped by the stream; the sink also keys rows by request id, so an event
+// that reaches it twice in different batches is stored once.
+type SpendBatch struct {
+	Type    string       `json:"type"` // SpendBatchV1
+	BatchID string       `json:"batch_id"`
+	EdgeID  string       `json:"edge_id"`
+	Events  []SpendEvent `json:"events"`
+}
+
+// DecodeSpend returns the events of a spend message, a SpendEvent or a
+// SpendBatch, and the message's id (request id or batch id). A message of
+// another type is an error: a consumer must not guess at its meaning.
+func DecodeSpend(data []byte) (id string, evs []SpendEvent, err error) {
+	var u struct {
+		SpendEvent
+		BatchID string       `json:"batch_id"`
+		Events  []SpendEvent `json:"events"`
+	}
+	if err := json.Unmarshal(data, &u); err != nil {
+		return "", nil, err
+	}
+	switch u.Type {
+	case SpendBatchV1:
+		for i := range u.Events {
+			if u.Events[i].Type == "" {
+				u.Events[i].Type = SpendV1
+			} else if u.Events[i].Type != SpendV1 {
+				return "", nil, fmt.Errorf("events: spend batch holds an event of type %q", u.Events[i].Type)
+			}
+		}
+		return u.BatchID, u.Events, nil
+	case SpendV1, "":
+		u.SpendEvent.Type = SpendV1
+		return u.RequestID, []SpendEvent{u.SpendEvent}, nil
+	default:
+		return "", nil, fmt.Errorf("%w: %q on the spend stream", ErrUnknownType, u.Type)
+	}
 }
 
 // SpendStreamConfig keeps spend events until the sink and the budget

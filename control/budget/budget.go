@@ -130,16 +130,19 @@ func (t *Tracker) Run(ctx context.Context) error {
 			d.tokens += ev.TotalTokens
 		}
 		for m := range batch.Messages() {
-			var ev events.SpendEvent
-			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			_, evs, err := events.DecodeSpend(m.Data())
+			if err != nil {
 				t.Log.Warn("budget: malformed spend event; terminating it", "err", err)
 				_ = m.Term()
 				continue
 			}
 			msgs = append(msgs, m)
-			add(events.KindKey, ev.KeyHash, &ev)
-			add(events.KindTeam, ev.TeamID, &ev)
-			add(events.KindUser, ev.UserID, &ev)
+			for i := range evs {
+				ev := &evs[i]
+				add(events.KindKey, ev.KeyHash, ev)
+				add(events.KindTeam, ev.TeamID, ev)
+				add(events.KindUser, ev.UserID, ev)
+			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 			t.Log.Debug("budget: batch", "err", err)

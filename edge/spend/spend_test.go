@@ -88,46 +88,65 @@ func (e *natsEnv) streamMsgs() (uint64, error) {
 	return info.State.Msgs, nil
 }
 
-// readAll reads every stored event with an ordered consumer and checks
-// each against its Nats-Msg-Id and subject; it returns the request ids
-// with how often each is stored.
+// readAll reads every stored message with an ordered consumer and checks
+// each against its Nats-Msg-Id and subject; it returns the request ids of
+// the events in them with how often each is stored.
 func (e *natsEnv) readAll(t testing.TB) map[string]int {
 	t.Helper()
-	total, err := e.streamMsgs()
+	ids, err := e.events()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return ids
+}
+
+// events reads the stream's events (messages hold one or a batch).
+func (e *natsEnv) events() (map[string]int, error) {
+	total, err := e.streamMsgs()
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	c, err := e.js.OrderedConsumer(ctx, events.SpendStream, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ids := map[string]int{}
 	for got := uint64(0); got < total; {
 		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		for m := range batch.Messages() {
-			var ev events.SpendEvent
-			if err := json.Unmarshal(m.Data(), &ev); err != nil {
-				t.Fatalf("stored event is not JSON: %v: %s", err, m.Data())
-			}
-			if id := m.Headers().Get(jetstream.MsgIDHeader); id != ev.RequestID {
-				t.Fatalf("Nats-Msg-Id %q for request %q", id, ev.RequestID)
-			}
-			if want := events.SpendSubjectPrefix + "." + ev.EdgeID; m.Subject() != want || ev.Type != events.SpendV1 {
-				t.Fatalf("subject %s, type %s, edge %s", m.Subject(), ev.Type, ev.EdgeID)
-			}
-			ids[ev.RequestID]++
 			got++
+			id, evs, err := events.DecodeSpend(m.Data())
+			if err != nil {
+				return nil, fmt.Errorf("stored message does not decode: %v: %s", err, m.Data())
+			}
+			if h := m.Headers().Get(jetstream.MsgIDHeader); h != id || id == "" {
+				return nil, fmt.Errorf("Nats-Msg-Id %q for message %q", h, id)
+			}
+			for _, ev := range evs {
+				if want := events.SpendSubjectPrefix + "." + ev.EdgeID; (ev.EdgeID != "" && m.Subject() != want) || ev.Type != events.SpendV1 {
+					return nil, fmt.Errorf("subject %s, type %s, edge %s", m.Subject(), ev.Type, ev.EdgeID)
+				}
+				ids[ev.RequestID]++
+			}
 		}
 		if err := batch.Error(); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
-	return ids
+	return ids, nil
+}
+
+// numEvents is how many events the stream holds (duplicates counted).
+func numEvents(ids map[string]int) (n uint64) {
+	for _, c := range ids {
+		n += uint64(c)
+	}
+	return n
 }
 
 func spendEvent(i int) events.SpendEvent {
@@ -154,7 +173,7 @@ func closeP(t testing.TB, p *Publisher) {
 	}
 }
 
-// segments lists the spill files in dir with their line counts.
+// segments lists the spill files in dir with the events their lines hold.
 func segments(t testing.TB, dir string) (files, lines int) {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -171,8 +190,11 @@ func segments(t testing.TB, dir string) (files, lines int) {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
-			lines++
+			if _, evs, err := events.DecodeSpend(sc.Bytes()); err == nil {
+				lines += len(evs)
+			}
 		}
 		f.Close()
 	}
@@ -182,12 +204,12 @@ func segments(t testing.TB, dir string) (files, lines int) {
 func waitStream(t testing.TB, e *natsEnv, n uint64) {
 	t.Helper()
 	testutil.Eventually(t, waitLimit, func() error {
-		got, err := e.streamMsgs()
+		ids, err := e.events()
 		if err != nil {
 			return err
 		}
-		if got != n {
-			return fmt.Errorf("stream has %d messages, want %d", got, n)
+		if got := numEvents(ids); got != n {
+			return fmt.Errorf("stream has %d events, want %d", got, n)
 		}
 		return nil
 	})
@@ -326,8 +348,8 @@ func TestSpillSurvivesRestart(t *testing.T) {
 		return nil
 	})
 	closeP(t, p3)
-	if got, _ := e.streamMsgs(); got != n {
-		t.Fatalf("a resend of stored events added messages: %d, want %d", got, n)
+	if got := numEvents(e.readAll(t)); got != n {
+		t.Fatalf("a resend of stored events added events: %d, want %d", got, n)
 	}
 	if ids := e.readAll(t); len(ids) != n {
 		t.Fatalf("%d unique ids, want %d", len(ids), n)

@@ -226,10 +226,10 @@ func Publish(ctx context.Context, js jetstream.JetStream, ev events.SpendEvent) 
 	return err
 }
 
-// item is a decoded message.
+// item is a decoded message: one event, or an edge's batch.
 type item struct {
-	msg jetstream.Msg
-	row row
+	msg  jetstream.Msg
+	rows []row
 }
 
 // row is a spend event as stored.
@@ -247,40 +247,51 @@ var (
 
 const maxIDLen = 256
 
-// decode turns a message into a row; an error means the message is
+// decode turns a message into rows; an error means the message is
 // malformed for good.
-func decode(msg jetstream.Msg) (row, error) {
-	var r row
-	if err := json.Unmarshal(msg.Data(), &r.ev); err != nil {
-		return r, err
+func decode(msg jetstream.Msg) ([]row, error) {
+	_, evs, err := events.DecodeSpend(msg.Data())
+	if err != nil {
+		return nil, err
 	}
-	if r.ev.Type != "" && r.ev.Type != events.SpendV1 {
-		return r, fmt.Errorf("unknown type %q", r.ev.Type)
+	if len(evs) == 0 {
+		return nil, errors.New("empty batch")
 	}
+	rows := make([]row, len(evs))
+	for i, ev := range evs {
+		if err := rows[i].set(ev, msg); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+func (r *row) set(ev events.SpendEvent, msg jetstream.Msg) error {
+	r.ev = ev
 	if r.ev.RequestID == "" {
-		return r, errors.New("no request_id")
+		return errors.New("no request_id")
 	}
 	if len(r.ev.RequestID) > maxIDLen || !utf8.ValidString(r.ev.RequestID) {
-		return r, errors.New("request_id too long or not UTF-8")
+		return errors.New("request_id too long or not UTF-8")
 	}
 	t := r.ev.Time
 	if t.IsZero() {
 		// An event without a time is stored at its publish time.
 		md, err := msg.Metadata()
 		if err != nil {
-			return r, errors.New("no time")
+			return errors.New("no time")
 		}
 		t = md.Timestamp
 	}
 	t = t.UTC()
 	if t.Before(minTime) || !t.Before(maxTime) {
-		return r, fmt.Errorf("time %s out of range", t.Format(time.RFC3339))
+		return fmt.Errorf("time %s out of range", t.Format(time.RFC3339))
 	}
 	r.ev.Time = t
 	r.sec = uint32(t.Unix())
 	r.ms = uint16(t.Nanosecond() / int(time.Millisecond))
 	r.date = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	return r, nil
+	return nil
 }
 
 // Run consumes until ctx ends, then returns ctx's error. It waits (and
@@ -296,7 +307,9 @@ func (s *Sink) Run(ctx context.Context) error {
 	items := make(chan item, s.o.BatchSize)
 	go s.read(ctx, cons, items)
 
+	// BatchSize counts rows: an edge's message may hold a batch of events.
 	batch := make([]item, 0, s.o.BatchSize)
+	nrows := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -308,19 +321,21 @@ func (s *Sink) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			batch = append(batch, it)
+			nrows = len(it.rows)
 		case <-ctx.Done():
 			s.shutdown(batch, items)
 			return ctx.Err()
 		}
 		timer.Reset(s.o.FlushInterval)
 	fill:
-		for len(batch) < s.o.BatchSize {
+		for nrows < s.o.BatchSize {
 			select {
 			case it, ok := <-items:
 				if !ok {
 					break fill
 				}
 				batch = append(batch, it)
+				nrows += len(it.rows)
 			case <-timer.C:
 				break fill
 			case <-ctx.Done():
@@ -436,14 +451,14 @@ func (s *Sink) read(ctx context.Context, cons jetstream.Consumer, items chan<- i
 				s.log.Debug("pull", "err", err)
 				continue
 			}
-			r, err := decode(msg)
+			rows, err := decode(msg)
 			if err != nil {
 				s.malformed.Add(1)
 				s.log.Warn("malformed spend event; terminating it", "err", err, "subject", msg.Subject(), "bytes", len(msg.Data()))
 				_ = msg.Term()
 				continue
 			}
-			items <- item{msg: msg, row: r}
+			items <- item{msg: msg, rows: rows}
 		}
 		stop()
 		if recreate && ctx.Err() == nil {
@@ -464,13 +479,15 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 	seen := make(map[string]struct{}, len(batch))
 	inBatch := 0
 	for i := range batch {
-		id := batch[i].row.ev.RequestID
-		if _, dup := seen[id]; dup {
-			inBatch++
-			continue
+		for j := range batch[i].rows {
+			r := &batch[i].rows[j]
+			if _, dup := seen[r.ev.RequestID]; dup {
+				inBatch++
+				continue
+			}
+			seen[r.ev.RequestID] = struct{}{}
+			rows = append(rows, r)
 		}
-		seen[id] = struct{}{}
-		rows = append(rows, &batch[i].row)
 	}
 
 	wait := 50 * time.Millisecond
@@ -490,7 +507,7 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 				s.log.Info("ClickHouse insert succeeded after retries", "attempts", attempt, "rows", inserted, "skipped", skipped)
 			}
 			for _, it := range batch {
-				if s.o.skipAck != nil && s.o.skipAck(&it.row.ev) {
+				if s.o.skipAck != nil && slices.ContainsFunc(it.rows, func(r row) bool { return s.o.skipAck(&r.ev) }) {
 					continue
 				}
 				_ = it.msg.Ack()

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -511,4 +512,34 @@ func TestRoundTrip(t *testing.T) {
 	if rows, _, _ := e.counts(); rows != 1 {
 		t.Fatalf("%d rows, want 1", rows)
 	}
+}
+
+// Edges publish batches: every event of a batch becomes a row, and an
+// event that arrives again in another batch (a resend rebatched) is stored
+// once.
+func TestBatches(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	e.startSink(Options{FlushInterval: 20 * time.Millisecond})
+	batch := func(id string, from, to int) []byte {
+		b := events.SpendBatch{Type: events.SpendBatchV1, BatchID: id, EdgeID: "edge-1"}
+		for i := from; i < to; i++ {
+			b.Events = append(b.Events, e.event(i))
+		}
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	for _, m := range []struct {
+		id       string
+		from, to int
+	}{{"b1", 0, 100}, {"b2", 100, 150}, {"b3", 140, 200}} { // b3 repeats 140..149
+		if _, err := e.pub.Publish(ctx, events.SpendSubjectPrefix+".edge-1", batch(m.id, m.from, m.to), jetstream.WithMsgID(m.id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitDone(200, 20*time.Second)
+	e.checkExact(200)
 }
