@@ -8,6 +8,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -288,29 +289,18 @@ func (g *Gateway) decideJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Ide
 	return d, err
 }
 
-// chatRequest holds the fields the edge needs; the body itself is forwarded
-// as sent (with the model rewritten).
-type chatRequest struct {
-	Model    *string         `json:"model"`
-	Stream   *bool           `json:"stream"`
-	Messages json.RawMessage `json:"messages"`
-}
-
 func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	start := g.nowFunc()
 	snap, id, err := g.identify(c)
 	if err != nil {
 		return err
 	}
-	var req chatRequest
 	body := c.Body()
-	if err := json.Unmarshal(body, &req); err != nil {
+	req, err := proxy.ParseChatRequest(body)
+	if err != nil {
 		return badJSON(err)
 	}
-	model := ""
-	if req.Model != nil {
-		model = *req.Model
-	}
+	model := req.Model
 	if p := c.Params("model"); p != "" && model == "" {
 		model = strings.Clone(p) // outlives the handler in the spend event
 	}
@@ -319,7 +309,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		e.Param = "model"
 		return e
 	}
-	if len(req.Messages) == 0 || req.Messages[0] != '[' {
+	if !req.Messages {
 		e := apierror.MissingParam.With("messages must be a non-empty array")
 		e.Param = "messages"
 		return e
@@ -362,7 +352,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		ev.OrgID = team.OrganizationID // a key or token's org is its team's
 	}
 	d := pick(route.Deployments)
-	ev.Stream = req.Stream != nil && *req.Stream
+	ev.Stream = req.Stream
 	ev.ModelGroup, ev.Model = route.Group, d.UpstreamModelFor(route.Requested)
 	key := id.Key
 	// done runs once the response is complete: after the handler for a
@@ -433,13 +423,16 @@ func pick(ds []*policy.Deployment) *policy.Deployment {
 }
 
 func badJSON(err error) error {
-	var typ *json.UnmarshalTypeError
-	if ok := asType(err, &typ); ok {
-		e := apierror.BadRequest.With("field %q: expected %s, got JSON %s", typ.Field, typ.Type, typ.Value)
+	var typ *proxy.FieldTypeError
+	if errors.As(err, &typ) {
+		e := apierror.BadRequest.With("%v", typ)
 		e.Param = typ.Field
 		return e
 	}
-	return apierror.InvalidJSON.With("request body is not valid JSON: %v", err)
+	if errors.Is(err, proxy.ErrNotObject) {
+		return apierror.InvalidJSON.With("request body must be a JSON object")
+	}
+	return apierror.InvalidJSON.With("request body is not valid JSON: %v", errors.Unwrap(err))
 }
 
 func (g *Gateway) models(c *fiber.Ctx) error {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"sync"
 
@@ -42,5 +41,3 @@ func (r *reporter) send(st events.EdgeStatus) {
 func hostname() (string, error) { return os.Hostname() }
 
 func pid() int { return os.Getpid() }
-
-func asType[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -1,0 +1,110 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// ChatRequest is what the edge reads from a chat completion body before
+// forwarding it as sent.
+type ChatRequest struct {
+	// Model is the top-level "model" (the last one if repeated, as for
+	// encoding/json); "" when absent or null.
+	Model string
+	// Stream is "stream": true.
+	Stream bool
+	// Messages is false unless "messages" is a non-empty array.
+	Messages bool
+}
+
+// FieldTypeError is a top-level field of the wrong JSON type.
+type FieldTypeError struct {
+	Field, Want, Got string
+}
+
+func (e *FieldTypeError) Error() string {
+	return fmt.Sprintf("field %q: expected %s, got JSON %s", e.Field, e.Want, e.Got)
+}
+
+// ParseChatRequest validates body as JSON and reads the fields the edge
+// needs. It replaces a json.Unmarshal into a struct: one validating pass
+// (json.Valid, which does not allocate) and one scan of the top-level
+// keys, with no allocation unless the model name holds escapes. The
+// error is ErrInvalidJSON (wrapping the decoder's message), ErrNotObject or
+// a *FieldTypeError.
+func ParseChatRequest(body []byte) (ChatRequest, error) {
+	var r ChatRequest
+	if !json.Valid(body) {
+		// The slow path only for bad input, for the decoder's message.
+		var v any
+		err := json.Unmarshal(body, &v)
+		if err == nil {
+			err = ErrInvalidJSON
+		}
+		return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+	}
+	i := skipWS(body, 0)
+	if body[i] != '{' {
+		return r, ErrNotObject
+	}
+	i = skipWS(body, i+1)
+	for body[i] != '}' {
+		kEnd := jsString(body, i) // the body was validated: never -1
+		key := body[i:kEnd]
+		i = skipWS(body, kEnd) // at ':'
+		i = skipWS(body, i+1)  // at the value
+		vEnd := jsValue(body, i)
+		v := body[i:vEnd]
+		switch {
+		case keyIs(key, "model"):
+			switch {
+			case v[0] == '"':
+				if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+					r.Model = string(v[1 : len(v)-1])
+				} else if err := json.Unmarshal(v, &r.Model); err != nil {
+					return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+				}
+			case v[0] == 'n':
+				r.Model = ""
+			default:
+				return r, &FieldTypeError{Field: "model", Want: "string", Got: jsonKind(v)}
+			}
+		case keyIs(key, "stream"):
+			switch v[0] {
+			case 't':
+				r.Stream = true
+			case 'f', 'n':
+				r.Stream = false
+			default:
+				return r, &FieldTypeError{Field: "stream", Want: "bool", Got: jsonKind(v)}
+			}
+		case keyIs(key, "messages"):
+			r.Messages = v[0] == '[' && body[skipWS(body, i+1)] != ']'
+		}
+		i = skipWS(body, vEnd)
+		if body[i] == ',' {
+			i = skipWS(body, i+1)
+		}
+	}
+	return r, nil
+}
+
+// jsonKind names a valid JSON value's type as encoding/json's
+// UnmarshalTypeError does.
+func jsonKind(v []byte) string {
+	switch v[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
