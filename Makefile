@@ -44,6 +44,20 @@ lint: ## gofmt check and go vet
 clickhouse: ## Install and start the system ClickHouse on 127.0.0.1:9000 (make run uses it when reachable)
 	scripts/clickhouse.sh ensure
 
+##@ Benchmarks
+
+.PHONY: bench
+bench: ## Gateway vs direct vs plain proxy, interleaved rounds, plus the propagation probe; writes docs/benchmarks.md (BENCH_ARGS to override, e.g. -rounds 5)
+	$(GO) run ./loadtest/cmd/bench $(BENCH_ARGS)
+
+.PHONY: bench-scale
+bench-scale: ## Edge with 1M virtual keys and 10k teams: replay time to ready, RSS, lookup ns/op; writes docs/benchmarks.md
+	$(GO) run ./loadtest/cmd/scale $(SCALE_ARGS)
+
+.PHONY: bench-micro
+bench-micro: ## Go micro-benchmarks of the hot path (auth+decision, request parse, rewrite, spend record) with -benchmem
+	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./edge/... ./jwtauth/...
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s}

@@ -1,0 +1,28 @@
+// Command load sends closed-loop chat traffic at one address, for profiling
+// a single target by hand (the full comparison is loadtest/cmd/bench).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/loadtest/loadgen"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:4000", "target host:port")
+	key := flag.String("key", "", "bearer credential")
+	model := flag.String("model", "bench-fast", "model")
+	conns := flag.Int("conns", 64, "connections")
+	d := flag.Duration("d", 10*time.Second, "duration")
+	flag.Parse()
+	t := loadgen.Target{Name: *addr, Addr: *addr, Path: "/v1/chat/completions",
+		Body: []byte(`{"model":"` + *model + `","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Benchmark prompt text. Benchmark prompt text. Benchmark prompt text. Benchmark prompt text. Benchmark prompt text. Benchmark prompt text. Benchmark prompt text. Benchmark prompt text."}],"temperature":0.2,"max_tokens":256}`)}
+	if *key != "" {
+		t.Headers = map[string]string{"Authorization": "Bearer " + *key}
+	}
+	r := loadgen.Closed(context.Background(), t, *conns, *d)
+	fmt.Printf("rps=%.0f ok=%d failed=%d p50=%v p99=%v err=%s\n", r.RPS(), r.OK, r.Failed, r.Pct(.5), r.Pct(.99), r.FirstErr)
+}

@@ -1,0 +1,383 @@
+// Package harness runs the gateway benchmark: it starts a mock upstream, the
+// plain fasthttp reverse proxy and the whole gateway (JetStream, control
+// plane, edge) as separate processes, and measures them from one client in
+// interleaved rounds, so every ratio compares runs made minutes apart on the
+// same machine state:
+//
+//	B0     the client straight to the mock upstream
+//	B1     the client through the plain reverse proxy (loadtest/baseline)
+//	G-key  the client through the edge with a virtual key
+//	G-jwt  the client through the edge with an RS256 JWT (cached verification)
+//
+// Spend publishing is on for G (every request publishes its spend event to
+// JetStream), as in production; no ClickHouse sink runs, so the numbers are
+// the edge's and not the sink's.
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/gatehouse/gatehouse/loadtest/loadgen"
+)
+
+// Config of a benchmark run. Zero fields take the defaults in
+// DefaultConfig.
+type Config struct {
+	// Root is the repository root (where go build runs).
+	Root string
+	// Rounds of every phase, interleaved across targets.
+	Rounds int
+	// Duration of each non-stream cell (one target, one phase, one round).
+	Duration time.Duration
+	// StreamDuration of each 512-stream cell; at least two stream lifetimes.
+	StreamDuration time.Duration
+	// Conns is the closed-loop concurrency of the saturation phase.
+	Conns int
+	// Streams is the number of concurrent streams of the stream phase.
+	Streams int
+	// Chunks and ChunkInterval pace the stream phase's upstream (like
+	// onthebench's 64 deltas at 20 ms).
+	Chunks        int
+	ChunkInterval time.Duration
+	// Body is the non-stream request body's message content size in bytes.
+	PromptBytes int
+	// Flips of the propagation probe (0: DefaultConfig's; <0: skip).
+	Flips int
+	// WorkDir holds logs, the JetStream store and binaries; default a temp
+	// dir, removed unless KeepWorkDir.
+	WorkDir     string
+	KeepWorkDir bool
+	Log         *slog.Logger
+}
+
+// DefaultConfig is what `make bench` runs.
+func DefaultConfig() Config {
+	return Config{Rounds: 3, Duration: 5 * time.Second, StreamDuration: 6 * time.Second, Conns: 64,
+		Streams: 512, Chunks: 64, ChunkInterval: 20 * time.Millisecond, PromptBytes: 200, Flips: 1000}
+}
+
+func (c *Config) defaults() {
+	d := DefaultConfig()
+	if c.Rounds <= 0 {
+		c.Rounds = d.Rounds
+	}
+	if c.Duration <= 0 {
+		c.Duration = d.Duration
+	}
+	if c.StreamDuration <= 0 {
+		c.StreamDuration = d.StreamDuration
+	}
+	if c.Conns <= 0 {
+		c.Conns = d.Conns
+	}
+	if c.Streams <= 0 {
+		c.Streams = d.Streams
+	}
+	if c.Chunks <= 0 {
+		c.Chunks = d.Chunks
+	}
+	if c.ChunkInterval <= 0 {
+		c.ChunkInterval = d.ChunkInterval
+	}
+	if c.PromptBytes <= 0 {
+		c.PromptBytes = d.PromptBytes
+	}
+	if c.Flips == 0 {
+		c.Flips = d.Flips
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+const masterKey = "sk-bench-master"
+
+// Target names in report order.
+const (
+	B0   = "B0 direct"
+	B1   = "B1 proxy"
+	GKey = "G key"
+	GJWT = "G jwt"
+)
+
+// Targets in report order.
+var Targets = []string{B0, B1, GKey, GJWT}
+
+// system is every process of a run.
+type system struct {
+	cfg                         Config
+	work                        string
+	mockFast, mockPaced         *proc
+	baseFast, basePaced         *proc
+	nats, control, edge         *proc
+	mockFastAddr, mockPacedAddr string
+	baseFastAddr, basePacedAddr string
+	edgeAddr, controlAddr       string
+	virtualKey, jwtToken        string
+	natsURL                     string
+	jwks                        *http.Server
+	procs                       []*proc
+}
+
+func (s *system) close() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].stop()
+	}
+	if s.jwks != nil {
+		_ = s.jwks.Close()
+	}
+}
+
+const benchConfig = `general_settings:
+  master_key: os.environ/MASTER_KEY
+model_list:
+  - model_name: bench-fast
+    litellm_params: {model: openai/bench-fast, api_base: "http://%s/v1", api_key: sk-upstream-bench}
+  - model_name: bench-paced
+    litellm_params: {model: openai/bench-paced, api_base: "http://%s/v1", api_key: sk-upstream-bench}
+`
+
+func (s *system) start(ctx context.Context) error {
+	bins, err := build(ctx, s.cfg.Root, filepath.Join(s.work, "bin"))
+	if err != nil {
+		return err
+	}
+	addrs := make([]string, 7)
+	for i := range addrs {
+		if addrs[i], err = freeAddr(); err != nil {
+			return err
+		}
+	}
+	s.mockFastAddr, s.mockPacedAddr, s.baseFastAddr, s.basePacedAddr, s.controlAddr, s.edgeAddr = addrs[0], addrs[1], addrs[2], addrs[3], addrs[4], addrs[5]
+	natsAddr := addrs[6]
+	run := func(name, bin string, env []string, args ...string) (*proc, error) {
+		p, err := startProc(name, bin, s.work, env, args...)
+		if p != nil {
+			s.procs = append(s.procs, p)
+		}
+		return p, err
+	}
+	// The TTFT phase wants the first frame at once; the stream phase wants
+	// paced frames, so two mocks (and two plain proxies).
+	if s.mockFast, err = run("mock-fast", bins["mockupstream"], nil, "-addr", s.mockFastAddr, "-chunks", "8", "-chunk-interval", "0"); err != nil {
+		return err
+	}
+	if s.mockPaced, err = run("mock-paced", bins["mockupstream"], nil, "-addr", s.mockPacedAddr,
+		"-chunks", fmt.Sprint(s.cfg.Chunks), "-chunk-interval", s.cfg.ChunkInterval.String()); err != nil {
+		return err
+	}
+	if s.baseFast, err = run("baseline-fast", bins["baseline"], nil, "-addr", s.baseFastAddr, "-upstream", s.mockFastAddr); err != nil {
+		return err
+	}
+	if s.basePaced, err = run("baseline-paced", bins["baseline"], nil, "-addr", s.basePacedAddr, "-upstream", s.mockPacedAddr); err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(natsAddr)
+	if s.nats, err = run("nats", bins["gatehouse"], nil, "nats", "-host", host, "-port", port, "-store", filepath.Join(s.work, "nats")); err != nil {
+		return err
+	}
+	for _, p := range []*proc{s.mockFast, s.mockPaced, s.baseFast, s.basePaced} {
+		a := map[*proc]string{s.mockFast: s.mockFastAddr, s.mockPaced: s.mockPacedAddr, s.baseFast: s.baseFastAddr, s.basePaced: s.basePacedAddr}[p]
+		if err := waitTCP(p, a, 20*time.Second); err != nil {
+			return err
+		}
+	}
+	if err := waitTCP(s.nats, natsAddr, 20*time.Second); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(s.work, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(benchConfig, s.mockFastAddr, s.mockPacedAddr)), 0o600); err != nil {
+		return err
+	}
+	natsURL := "nats://" + natsAddr
+	s.natsURL = natsURL
+	env := []string{"MASTER_KEY=" + masterKey, "LOG_LEVEL=warn"}
+	if s.control, err = run("control", bins["gatehouse"], env, "control", "-nats", natsURL, "-listen", s.controlAddr, "-config", cfgPath); err != nil {
+		return err
+	}
+	if err := waitHTTP(s.control, "http://"+s.controlAddr+"/health/readiness", 30*time.Second); err != nil {
+		return err
+	}
+	if s.edge, err = run("edge", bins["gatehouse"], append(env, "EDGE_ID=bench-edge"), "edge", "-nats", natsURL, "-listen", s.edgeAddr,
+		"-control", "http://"+s.controlAddr, "-spill-dir", filepath.Join(s.work, "spill")); err != nil {
+		return err
+	}
+	if err := waitHTTP(s.edge, "http://"+s.edgeAddr+"/health/readiness", 30*time.Second); err != nil {
+		return err
+	}
+	return s.provision()
+}
+
+// provision creates the virtual key, the JWT team and the JWT settings
+// through the control plane, as an operator would.
+func (s *system) provision() error {
+	ctl := "http://" + s.controlAddr
+	models := []string{"bench-fast", "bench-paced"}
+	if err := api("POST", ctl+"/team/new", masterKey, map[string]any{"team_id": "bench-team", "models": models}, nil); err != nil {
+		return err
+	}
+	var key struct {
+		Key string `json:"key"`
+	}
+	if err := api("POST", ctl+"/key/generate", masterKey, map[string]any{"models": models, "team_id": "bench-team", "key_alias": "bench"}, &key); err != nil {
+		return err
+	}
+	s.virtualKey = key.Key
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	sk, err := jwk.FromRaw(priv)
+	if err != nil {
+		return err
+	}
+	_ = sk.Set(jwk.KeyIDKey, "bench-1")
+	_ = sk.Set(jwk.AlgorithmKey, jwa.RS256)
+	pk, err := sk.PublicKey()
+	if err != nil {
+		return err
+	}
+	set := jwk.NewSet()
+	_ = set.AddKey(pk)
+	setJSON, err := json.Marshal(set)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s.jwks = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(setJSON) //nolint:errcheck
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go s.jwks.Serve(ln) //nolint:errcheck
+	issuer := "http://" + ln.Addr().String()
+	if err := api("POST", ctl+"/jwt/settings", masterKey, map[string]any{
+		"enable_jwt_auth": true, "public_key_urls": []string{issuer + "/jwks"}, "issuer": issuer,
+		"litellm_jwtauth": map[string]any{"team_id_jwt_field": "client_id"},
+	}, nil); err != nil {
+		return err
+	}
+	tok, err := jwt.NewBuilder().Issuer(issuer).Subject("bench-service").IssuedAt(time.Now()).
+		Expiration(time.Now().Add(24*time.Hour)).Claim("client_id", "bench-team").Build()
+	if err != nil {
+		return err
+	}
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256, sk))
+	if err != nil {
+		return err
+	}
+	s.jwtToken = string(signed)
+	// Both credentials must work before anything is measured.
+	for _, cred := range []string{s.virtualKey, s.jwtToken} {
+		t := s.target(GKey, false, false)
+		t.Headers = map[string]string{"Authorization": "Bearer " + cred}
+		if err := probe(t); err != nil {
+			return fmt.Errorf("gateway smoke request: %w\nedge log:\n%s", err, s.edge.tail())
+		}
+	}
+	return nil
+}
+
+func probe(t loadgen.Target) error {
+	req, _ := http.NewRequest("POST", "http://"+t.Addr+t.Path, strings.NewReader(string(t.Body)))
+	for k, v := range t.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %d %s", t.Name, resp.StatusCode, b)
+	}
+	return nil
+}
+
+// body is a chat request of roughly promptBytes of content.
+func body(model string, promptBytes int, stream bool) []byte {
+	content := strings.Repeat("Benchmark prompt text. ", max(promptBytes/23, 1))
+	req := map[string]any{
+		"model": model,
+		"messages": []map[string]string{
+			{"role": "system", "content": "You are a helpful assistant."},
+			{"role": "user", "content": content},
+		},
+		"temperature": 0.2, "max_tokens": 256,
+	}
+	if stream {
+		req["stream"] = true
+		req["stream_options"] = map[string]bool{"include_usage": true}
+	}
+	b, _ := json.Marshal(req)
+	return b
+}
+
+// target builds the request of one target for a phase: paced selects the
+// paced upstream, stream a streaming body.
+func (s *system) target(name string, paced, stream bool) loadgen.Target {
+	model := "bench-fast"
+	if paced {
+		model = "bench-paced"
+	}
+	t := loadgen.Target{Name: name, Path: "/v1/chat/completions", Body: body(model, s.cfg.PromptBytes, stream)}
+	switch name {
+	case B0:
+		t.Addr = pick(paced, s.mockPacedAddr, s.mockFastAddr)
+	case B1:
+		t.Addr = pick(paced, s.basePacedAddr, s.baseFastAddr)
+	case GKey:
+		t.Addr = s.edgeAddr
+		t.Headers = map[string]string{"Authorization": "Bearer " + s.virtualKey}
+	case GJWT:
+		t.Addr = s.edgeAddr
+		t.Headers = map[string]string{"Authorization": "Bearer " + s.jwtToken}
+	}
+	return t
+}
+
+func pick(cond bool, a, b string) string {
+	if cond {
+		return a
+	}
+	return b
+}
+
+// procsOf are the processes that serve a target (for CPU accounting).
+func (s *system) procsOf(name string, paced bool) []*proc {
+	switch name {
+	case B0:
+		return []*proc{pickProc(paced, s.mockPaced, s.mockFast)}
+	case B1:
+		return []*proc{pickProc(paced, s.basePaced, s.baseFast)}
+	default:
+		return []*proc{s.edge, s.nats}
+	}
+}
+
+func pickProc(cond bool, a, b *proc) *proc {
+	if cond {
+		return a
+	}
+	return b
+}
