@@ -52,6 +52,9 @@ type Snapshot struct {
 	// emails indexes users by lower-cased email (LiteLLM matches JWT users
 	// by email when the id does not match).
 	emails map[string]string
+	// intern is shared by every snapshot of one lineage and used only by
+	// the applier.
+	intern *interner
 }
 
 // Empty returns the state before any event.
@@ -63,6 +66,7 @@ func Empty(env Env) *Snapshot {
 		groups: map[string]*events.AccessGroup{},
 		models: map[string]*events.Model{},
 		emails: map[string]string{},
+		intern: newInterner(),
 	}
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*events.Key{}
@@ -218,6 +222,7 @@ func (b *Builder) Apply(ev events.Event) error {
 				b.deleteKey(old)
 			}
 		}
+		b.s.intern.key(k)
 		b.putKey(h, k)
 	case events.KindTeam:
 		if !b.ownTeams {
