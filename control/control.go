@@ -51,6 +51,10 @@ type Options struct {
 	// migrated at start.
 	ClickHouse         string
 	ClickHouseDatabase string
+	// SnapshotEvery is how many events past the stored policy snapshot
+	// make the control plane write a new one (edges start from it instead
+	// of replaying the whole stream); default 10,000, negative disables.
+	SnapshotEvery int
 	// Listener, if set, is used instead of Listen (tests pass port 0).
 	Listener net.Listener
 	// Ready is closed once the API is serving.
@@ -98,9 +102,13 @@ func Run(ctx context.Context, o Options) error {
 		if _, err := jwtMgr.Update(s.JWT()); err != nil {
 			log.Error("JWT settings rejected; JWT calls fail until fixed", "err", err)
 		}
-	}}
+	}, Seed: func(ctx context.Context) (*policy.Snapshot, error) { return policy.LoadSnapshot(ctx, js, nil) }}
 	liveErr := make(chan error, 1)
 	go func() { liveErr <- live.Run(ctx) }()
+	if o.SnapshotEvery >= 0 {
+		sn := &policy.Snapshotter{JS: js, Live: live, Every: uint64(o.SnapshotEvery), Replicas: o.Replicas, Log: log}
+		go sn.Run(ctx)
+	}
 	tracker := edges.New()
 	if _, err := tracker.Subscribe(nc); err != nil {
 		return err

@@ -34,6 +34,10 @@ type Live struct {
 	// OnPublish is called (on the applier goroutine) after each snapshot is
 	// published; edges use it to report their sequence.
 	OnPublish func(s *Snapshot)
+	// Seed, if set, gives the state to start from (a stored snapshot);
+	// the stream is then followed from the sequence after it. An error
+	// means a full replay.
+	Seed func(ctx context.Context) (*Snapshot, error)
 
 	cur     atomic.Pointer[Snapshot]
 	ready   atomic.Bool
@@ -111,6 +115,15 @@ func (l *Live) Run(ctx context.Context) error {
 	log := l.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	if l.cur.Load() == nil && l.Seed != nil {
+		t0 := time.Now()
+		if s, err := l.Seed(ctx); err == nil {
+			l.cur.Store(s)
+			log.Info("policy snapshot loaded", "seq", s.Seq(), "keys", s.NumKeys(), "took", time.Since(t0))
+		} else {
+			log.Info("no policy snapshot used; replaying the stream", "reason", err)
+		}
 	}
 	if l.cur.Load() == nil {
 		l.cur.Store(Empty(l.Env))

@@ -124,6 +124,7 @@ func runControl(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", os.Getenv("CLICKHOUSE_ADDR"), "ClickHouse native address for /spend/logs and /global/spend/report (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.ClickHouseDatabase, "clickhouse-db", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Second, "how long a write waits for live edges to apply it")
+	fs.IntVar(&o.SnapshotEvery, "snapshot-every", 10000, "write a policy snapshot for edge start-up every N events (negative: never)")
 	_ = fs.Parse(args)
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	if *cfgPath != "" {

@@ -48,7 +48,10 @@ type Result struct {
 	Keys, Teams     int
 	StreamBytes     uint64
 	PublishTime     time.Duration
-	EdgeReady       []time.Duration // each start-up, process start to readiness 200
+	EdgeReplay      time.Duration   // start to ready replaying the whole stream
+	SnapshotWrite   time.Duration   // control start to the snapshot stored
+	SnapshotBytes   uint64
+	EdgeReady       []time.Duration // each start-up from the snapshot, process start to readiness 200
 	EdgeRSSReady    int64           // KiB, right after ready
 	EdgeRSSSettled  int64           // KiB, 5 s later
 	InProcReplay    time.Duration
@@ -130,6 +133,35 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.StreamBytes = info.State.Bytes
 	c.Log.Info("published", "in", res.PublishTime, "msgs", info.State.Msgs, "bytes", info.State.Bytes)
 
+	// Without a snapshot: the whole stream.
+	if res.EdgeReplay, _, _, err = startEdge(ctx, bin, natsURL, work, false); err != nil {
+		return nil, err
+	}
+	c.Log.Info("edge ready by replay", "in", res.EdgeReplay)
+	// The control plane writes a snapshot once it has caught up.
+	t1 := time.Now()
+	ctlAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	ctl := exec.Command(bin, "control", "-nats", natsURL, "-listen", ctlAddr)
+	ctl.Env = append(os.Environ(), "MASTER_KEY=sk-scale-master", "LOG_LEVEL=warn")
+	ctl.Stdout, ctl.Stderr = os.Stderr, os.Stderr
+	if err := ctl.Start(); err != nil {
+		return nil, err
+	}
+	defer func() { _ = ctl.Process.Signal(os.Interrupt); _ = ctl.Wait() }()
+	for {
+		if oi, err := snapshotInfo(ctx, js); err == nil && oi.Metadata["seq"] == strconv.FormatUint(info.State.LastSeq, 10) {
+			res.SnapshotWrite, res.SnapshotBytes = time.Since(t1), oi.Size
+			break
+		}
+		if time.Since(t1) > 10*time.Minute {
+			return nil, fmt.Errorf("no snapshot after 10 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.Log.Info("snapshot written", "in", res.SnapshotWrite, "bytes", res.SnapshotBytes)
 	for i := range c.EdgeStartups {
 		ready, rss, settled, err := startEdge(ctx, bin, natsURL, work, i == 0)
 		if err != nil {
@@ -139,7 +171,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		if i == 0 {
 			res.EdgeRSSReady, res.EdgeRSSSettled = rss, settled
 		}
-		c.Log.Info("edge ready", "in", ready, "rss_kib", rss)
+		c.Log.Info("edge ready from snapshot", "in", ready, "rss_kib", rss)
 	}
 	if !c.SkipInProc {
 		if err := inProc(ctx, js, c.Keys, c.CPUProfile, res); err != nil {
@@ -147,6 +179,14 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+func snapshotInfo(ctx context.Context, js jetstream.JetStream) (*jetstream.ObjectInfo, error) {
+	store, err := js.ObjectStore(ctx, policy.SnapshotBucket)
+	if err != nil {
+		return nil, err
+	}
+	return store.GetInfo(ctx, policy.SnapshotObject)
 }
 
 // Token is the key hash of the i-th synthetic key.

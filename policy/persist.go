@@ -1,0 +1,373 @@
+package policy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// Snapshots of the policy state let a new edge start from one object
+// instead of replaying every message of the policy stream: with a million
+// keys the replay is a 700 MB read and a million envelope decodes. The
+// control plane writes the state it projected, with the stream sequence it
+// reflects, to a JetStream object store; an edge loads it and follows the
+// stream from the next sequence. Because the stream keeps the last message
+// of every subject, snapshot + the messages after it is exactly the state
+// a full replay gives.
+const (
+	// SnapshotBucket is the object store bucket; SnapshotObject the name of
+	// the latest snapshot in it.
+	SnapshotBucket = "gatehouse_policy_snapshots"
+	SnapshotObject = "policy"
+	// SnapshotFormat is the first line's format; a reader that does not
+	// know it replays the stream instead.
+	SnapshotFormat = "gatehouse.policy.snapshot.v1"
+)
+
+// SnapshotHeader is a snapshot's first line.
+type SnapshotHeader struct {
+	Format string    `json:"format"`
+	Seq    uint64    `json:"seq"`
+	Stream time.Time `json:"stream_created"` // the policy stream's creation time
+	Keys   int       `json:"keys"`
+	Time   time.Time `json:"written"`
+}
+
+// WriteSnapshot writes s: the header line, then one line per object,
+// "<kind>\t<json>".
+func WriteSnapshot(w io.Writer, s *Snapshot, streamCreated time.Time) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	h, err := json.Marshal(SnapshotHeader{Format: SnapshotFormat, Seq: s.seq, Stream: streamCreated.UTC(), Keys: s.nkeys, Time: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	bw.Write(h)        //nolint:errcheck // surfaced by Flush
+	bw.WriteByte('\n') //nolint:errcheck
+	put := func(kind events.Kind, obj any) error {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return fmt.Errorf("policy: snapshot %s: %w", kind, err)
+		}
+		bw.WriteString(string(kind)) //nolint:errcheck
+		bw.WriteByte('\t')           //nolint:errcheck
+		bw.Write(b)                  //nolint:errcheck
+		return bw.WriteByte('\n')
+	}
+	var errs []error
+	for _, m := range s.models {
+		errs = append(errs, put(events.KindModel, m))
+	}
+	for _, g := range s.groups {
+		errs = append(errs, put(events.KindAccessGroup, g))
+	}
+	for _, o := range s.orgs {
+		errs = append(errs, put(events.KindOrg, o))
+	}
+	for _, t := range s.teams {
+		errs = append(errs, put(events.KindTeam, t))
+	}
+	for _, u := range s.users {
+		errs = append(errs, put(events.KindUser, u))
+	}
+	if s.jwt != nil {
+		errs = append(errs, put(events.KindJWTSettings, s.jwt))
+	}
+	for i := range s.keys {
+		for _, k := range s.keys[i] {
+			if err := put(events.KindKey, k); err != nil {
+				return err
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// ReadSnapshot builds a snapshot from what WriteSnapshot wrote. Keys, nearly
+// all of a large snapshot, are decoded on every CPU.
+func ReadSnapshot(r io.Reader, env Env) (*Snapshot, SnapshotHeader, error) {
+	var h SnapshotHeader
+	br := bufio.NewReaderSize(r, 1<<20)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		return nil, h, fmt.Errorf("policy: snapshot header: %w", err)
+	}
+	if err := json.Unmarshal(line, &h); err != nil {
+		return nil, h, fmt.Errorf("policy: snapshot header: %w", err)
+	}
+	if h.Format != SnapshotFormat {
+		return nil, h, fmt.Errorf("policy: snapshot format %q is not %q", h.Format, SnapshotFormat)
+	}
+	b := Empty(env).Edit(env)
+
+	// Key lines go to decoders in chunks; results come back in chunks and
+	// are applied here, on one goroutine, like the stream's events.
+	type chunk struct {
+		lines [][]byte
+		keys  []*events.Key
+		err   error
+	}
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	todo := make(chan *chunk, workers*2)
+	done := make(chan *chunk, workers*2)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range todo {
+				c.keys = make([]*events.Key, len(c.lines))
+				for i, l := range c.lines {
+					k := new(events.Key)
+					if err := json.Unmarshal(l, k); err != nil {
+						c.err = fmt.Errorf("policy: snapshot key: %w", err)
+						break
+					}
+					c.keys[i] = k
+				}
+				done <- c
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	var applyErr error
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		for c := range done {
+			if c.err != nil {
+				if applyErr == nil {
+					applyErr = c.err
+				}
+				continue
+			}
+			for _, k := range c.keys {
+				hash, err := ParseKeyHash(k.Token)
+				if err != nil {
+					if applyErr == nil {
+						applyErr = fmt.Errorf("policy: snapshot key: %w", err)
+					}
+					break
+				}
+				b.s.intern.key(k)
+				b.putKey(hash, k)
+			}
+		}
+	}()
+
+	const chunkSize = 1024
+	cur := &chunk{}
+	var readErr error
+	seq := uint64(0)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			kind, obj, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte("\t"))
+			if !ok {
+				readErr = errors.New("policy: snapshot line without kind")
+				break
+			}
+			if events.Kind(kind) == events.KindKey {
+				cur.lines = append(cur.lines, obj)
+				if len(cur.lines) == chunkSize {
+					todo <- cur
+					cur = &chunk{}
+				}
+			} else if readErr = applyObject(b, events.Kind(kind), obj, &seq); readErr != nil {
+				break
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+	}
+	if len(cur.lines) > 0 {
+		todo <- cur
+	}
+	close(todo)
+	<-applied
+	if err := errors.Join(readErr, applyErr); err != nil {
+		return nil, h, err
+	}
+	if b.s.nkeys != h.Keys {
+		return nil, h, fmt.Errorf("policy: snapshot has %d keys, its header says %d (truncated?)", b.s.nkeys, h.Keys)
+	}
+	s := b.Snapshot()
+	s.seq = h.Seq
+	return s, h, nil
+}
+
+// applyObject applies a non-key object through the event path, so the
+// snapshot builds exactly what the events would.
+func applyObject(b *Builder, kind events.Kind, data []byte, seq *uint64) error {
+	typ := events.TypeFor(kind, events.ActionUpserted)
+	info, ok := events.Lookup(typ)
+	if !ok {
+		return fmt.Errorf("%w: snapshot kind %q", events.ErrUnknownType, kind)
+	}
+	env := events.Envelope{ID: "snapshot", Type: typ, Data: data}
+	raw, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	ev, err := events.Decode(raw)
+	if err != nil {
+		return fmt.Errorf("policy: snapshot %s: %w", kind, err)
+	}
+	*seq++
+	ev.Seq, ev.Info = *seq, info
+	return b.Apply(ev)
+}
+
+// SaveSnapshot writes s to the snapshot bucket (creating it), tagged with
+// the policy stream's creation time so a snapshot of a deleted and
+// recreated stream is never used.
+func SaveSnapshot(ctx context.Context, js jetstream.JetStream, s *Snapshot, replicas int) (*jetstream.ObjectInfo, error) {
+	st, err := js.Stream(ctx, events.PolicyStream)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: SnapshotBucket,
+		Description: "gatehouse policy snapshots: the state at a stream sequence, for fast edge start-up",
+		Storage:     jetstream.FileStorage, Replicas: max(replicas, 1)})
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(WriteSnapshot(pw, s, info.Created)) }()
+	return store.Put(ctx, jetstream.ObjectMeta{Name: SnapshotObject, Metadata: map[string]string{
+		"seq": strconv.FormatUint(s.seq, 10), "stream_created": info.Created.UTC().Format(time.RFC3339Nano),
+	}}, pr)
+}
+
+// ErrNoSnapshot means there is no usable snapshot; the caller replays.
+var ErrNoSnapshot = errors.New("policy: no usable snapshot")
+
+// LoadSnapshot reads the latest snapshot if it belongs to the current
+// policy stream.
+func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapshot, error) {
+	store, err := js.ObjectStore(ctx, SnapshotBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, ErrNoSnapshot
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := js.Stream(ctx, events.PolicyStream)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := store.Get(ctx, SnapshotObject)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, ErrNoSnapshot
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	s, h, err := ReadSnapshot(obj, env)
+	if err != nil {
+		return nil, err
+	}
+	if !h.Stream.Equal(info.Created.UTC()) || h.Seq > info.State.LastSeq {
+		return nil, fmt.Errorf("%w: it is of another policy stream (created %s, seq %d; the stream: created %s, last seq %d)",
+			ErrNoSnapshot, h.Stream, h.Seq, info.Created.UTC(), info.State.LastSeq)
+	}
+	return s, nil
+}
+
+// Snapshotter keeps the snapshot bucket close to the stream: once the
+// projection has caught up, and then every Interval, it writes a snapshot
+// when the state is Every or more events past the stored one.
+type Snapshotter struct {
+	JS       jetstream.JetStream
+	Live     *Live
+	Every    uint64        // default 10,000 events
+	Interval time.Duration // default 1 minute
+	Replicas int
+	Log      *slog.Logger
+}
+
+// Run writes snapshots until ctx ends.
+func (sn *Snapshotter) Run(ctx context.Context) {
+	every, interval := sn.Every, sn.Interval
+	if every == 0 {
+		every = 10_000
+	}
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	log := sn.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	stored := sn.storedSeq(ctx)
+	tick := time.NewTicker(min(interval, time.Second))
+	defer tick.Stop()
+	lastTry := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !sn.Live.Ready() || time.Since(lastTry) < interval && !lastTry.IsZero() {
+			continue
+		}
+		s := sn.Live.Load()
+		if s.Seq() < stored+every {
+			continue
+		}
+		lastTry = time.Now()
+		t0 := time.Now()
+		oi, err := SaveSnapshot(ctx, sn.JS, s, sn.Replicas)
+		if err != nil {
+			log.Warn("policy snapshot not written; edges replay the stream instead", "err", err)
+			continue
+		}
+		stored = s.Seq()
+		log.Info("policy snapshot written", "seq", s.Seq(), "keys", s.NumKeys(), "bytes", oi.Size, "took", time.Since(t0))
+	}
+}
+
+// storedSeq is the sequence of the stored snapshot (0: none).
+func (sn *Snapshotter) storedSeq(ctx context.Context) uint64 {
+	store, err := sn.JS.ObjectStore(ctx, SnapshotBucket)
+	if err != nil {
+		return 0
+	}
+	oi, err := store.GetInfo(ctx, SnapshotObject)
+	if err != nil {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(oi.Metadata["seq"], 10, 64)
+	return seq
+}

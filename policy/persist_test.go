@@ -1,0 +1,147 @@
+package policy_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/testutil"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+func token(i int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprint("sk-", i)))
+	return hex.EncodeToString(sum[:])
+}
+
+// follow runs a Live until it is ready and returns it.
+func follow(t *testing.T, js jetstream.JetStream, seed bool) *policy.Live {
+	t.Helper()
+	l := &policy.Live{JS: js}
+	if seed {
+		l.Seed = func(ctx context.Context) (*policy.Snapshot, error) { return policy.LoadSnapshot(ctx, js, nil) }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = l.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testutil.Eventually(t, 10*time.Second, l.Check)
+	return l
+}
+
+// A Live seeded from a snapshot and following the stream after it holds
+// exactly what a full replay holds, deletions and regenerations included.
+func TestSnapshotPlusTailEqualsReplay(t *testing.T) {
+	ns := testutil.RunJetStream(t)
+	_, js := testutil.Connect(t, ns.ClientURL())
+	testutil.EnsureStreams(t, js)
+	ctx := context.Background()
+	pub := &events.Publisher{JS: js}
+	put := func(typ string, obj any) {
+		t.Helper()
+		if _, err := pub.Publish(ctx, events.Change{Type: typ, Actor: "test", Object: obj}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	put(events.ModelUpserted, &events.Model{ID: "m1", ModelName: "gpt-4o", LiteLLMParams: events.ModelParams{Model: "mock/gpt-4o"}})
+	put(events.JWTSettingsUpserted, &events.JWTSettings{ID: events.JWTSettingsID, Enabled: true, PublicKeyURLs: []string{"https://idp.example/jwks"}})
+	for i := range 50 {
+		put(events.TeamUpserted, &events.Team{TeamID: fmt.Sprint("team-", i%5), Models: []string{"gpt-4o"}})
+		put(events.KeyUpserted, &events.Key{Token: token(i), Models: []string{"gpt-4o"}, TeamID: fmt.Sprint("team-", i%5), CreatedAt: now, UpdatedAt: now})
+	}
+	put(events.KeyDeleted, &events.Tombstone{ID: token(3)})
+
+	writer := follow(t, js, false)
+	if _, err := policy.SaveSnapshot(ctx, js, writer.Load(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// After the snapshot: changes a seeded Live must pick up from the stream.
+	put(events.KeyDeleted, &events.Tombstone{ID: token(4)})
+	put(events.KeyUpserted, &events.Key{Token: token(100), Models: []string{"gpt-4o"}, RegeneratedFrom: token(5), CreatedAt: now, UpdatedAt: now})
+	put(events.TeamUpserted, &events.Team{TeamID: "team-1", Blocked: true})
+
+	if snap, err := policy.LoadSnapshot(ctx, js, nil); err != nil || snap.NumKeys() != 49 {
+		t.Fatalf("LoadSnapshot: %v", err)
+	}
+	replayed := follow(t, js, false)
+	seeded := follow(t, js, true)
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if a, b := seeded.Load().Seq(), replayed.Load().Seq(); a != b {
+			return fmt.Errorf("seeded at %d, replayed at %d", a, b)
+		}
+		return nil
+	})
+	if a, b := policy.Export(seeded.Load()), policy.Export(replayed.Load()); !reflect.DeepEqual(a, b) {
+		t.Fatalf("seeded state differs from the replay:\nseeded   %+v\nreplayed %+v", a, b)
+	}
+	s := seeded.Load()
+	if s.NumKeys() != 48 || s.KeyByToken(token(4)) != nil || s.KeyByToken(token(5)) != nil || s.KeyByToken(token(100)) == nil || !s.Team("team-1").Blocked {
+		t.Fatalf("seeded state: %d keys, team-1 %+v", s.NumKeys(), s.Team("team-1"))
+	}
+}
+
+// A snapshot of a stream that was deleted and created again is not used:
+// its sequence numbers mean nothing in the new stream.
+func TestSnapshotOfAnotherStreamIsIgnored(t *testing.T) {
+	ns := testutil.RunJetStream(t)
+	_, js := testutil.Connect(t, ns.ClientURL())
+	testutil.EnsureStreams(t, js)
+	ctx := context.Background()
+	pub := &events.Publisher{JS: js}
+	if _, err := pub.Publish(ctx, events.Change{Type: events.KeyUpserted, Object: &events.Key{Token: token(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	l := follow(t, js, false)
+	if _, err := policy.SaveSnapshot(ctx, js, l.Load(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := policy.LoadSnapshot(ctx, js, nil); err != nil || s.NumKeys() != 1 {
+		t.Fatalf("LoadSnapshot = %v", err)
+	}
+	if err := js.DeleteStream(ctx, events.PolicyStream); err != nil {
+		t.Fatal(err)
+	}
+	testutil.EnsureStreams(t, js)
+	if _, err := policy.LoadSnapshot(ctx, js, nil); !errors.Is(err, policy.ErrNoSnapshot) {
+		t.Fatalf("LoadSnapshot after the stream was recreated = %v, want ErrNoSnapshot", err)
+	}
+}
+
+// BenchmarkReadSnapshot: the cost per key of starting from a snapshot
+// (decode on every CPU, apply on one).
+func BenchmarkReadSnapshot(b *testing.B) {
+	now := time.Now().UTC()
+	objs := []any{&events.Model{ID: "m1", ModelName: "gpt-4o", LiteLLMParams: events.ModelParams{Model: "mock/gpt-4o"}}}
+	const n = 100_000
+	for i := range n {
+		objs = append(objs, &events.Key{Token: token(i), KeyName: "sk-...abcd", KeyAlias: fmt.Sprint("key-", i), Models: []string{"gpt-4o"},
+			TeamID: fmt.Sprint("team-", i%1000), UserID: fmt.Sprint("user-", i%5000), CreatedAt: now, UpdatedAt: now})
+	}
+	s, err := policy.SnapshotOf(nil, objs...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := policy.WriteSnapshot(&buf, s, now); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	b.ResetTimer()
+	for b.Loop() {
+		got, _, err := policy.ReadSnapshot(bytes.NewReader(buf.Bytes()), nil)
+		if err != nil || got.NumKeys() != n {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/key")
+}
