@@ -83,11 +83,14 @@ func (b *balancer) pick(ds []*policy.Deployment, rs *events.RouterSettings, trie
 		return ds[0], nil, nil
 	}
 	now := b.now().UnixNano()
-	// usable: untried, configured, not cooling. Fall back to misconfigured
-	// ones only when nothing else is left, so the client learns why.
+	// Candidates: untried, configured, not cooling. Misconfigured ones are
+	// returned only when nothing else is left, so the client learns why.
 	var (
-		n, untried, broken int
-		soonest            int64 = math.MaxInt64
+		candBuf [16]candidate
+		cands   = candBuf[:0]
+		untried int
+		broken  *policy.Deployment
+		soonest int64 = math.MaxInt64
 	)
 	for _, d := range ds {
 		if wasTried(tried, d) {
@@ -95,40 +98,41 @@ func (b *balancer) pick(ds []*policy.Deployment, rs *events.RouterSettings, trie
 		}
 		untried++
 		if d.Err != nil {
-			broken++
+			if broken == nil {
+				broken = d
+			}
 			continue
 		}
-		if until := b.state(d.ID).coolUntil.Load(); until > now {
+		st := b.state(d.ID)
+		if until := st.coolUntil.Load(); until > now {
 			soonest = min(soonest, until)
 			continue
 		}
-		n++
+		cands = append(cands, candidate{d, st})
 	}
 	switch {
 	case untried == 0:
 		return nil, nil, nil
-	case n == 0 && broken > 0:
-		for _, d := range ds {
-			if !wasTried(tried, d) && d.Err != nil {
-				return d, b.state(d.ID), nil
-			}
-		}
-	case n == 0:
+	case len(cands) == 0 && broken != nil:
+		return broken, b.state(broken.ID), nil
+	case len(cands) == 0:
 		secs := int64(math.Ceil(float64(soonest-now) / float64(time.Second)))
 		e := apierror.RateLimited.Wrap(errAllCooling, "No deployments available for model group %s: every deployment failed recently and is cooling down; try again in %d seconds", ds[0].ModelName, secs)
 		e.Header = map[string]string{"Retry-After": strconv.FormatInt(secs, 10)}
 		return nil, nil, e
 	}
-	usable := func(d *policy.Deployment) bool {
-		return d.Err == nil && !wasTried(tried, d) && b.state(d.ID).coolUntil.Load() <= now
-	}
-	var d *policy.Deployment
+	var c candidate
 	if rs.Strategy() == events.RoutingLeastBusy {
-		d = leastBusy(b, ds, usable)
+		c = leastBusy(cands)
 	} else {
-		d = shuffle(ds, usable)
+		c = shuffle(ds, cands)
 	}
-	return d, b.state(d.ID), nil
+	return c.d, c.st, nil
+}
+
+type candidate struct {
+	d  *policy.Deployment
+	st *deployState
 }
 
 func wasTried(tried []*policy.Deployment, d *policy.Deployment) bool {
@@ -140,74 +144,75 @@ func wasTried(tried []*policy.Deployment, d *policy.Deployment) bool {
 	return false
 }
 
-// weightOf is LiteLLM's simple-shuffle weighting: weight if any deployment
-// of the group sets it, else rpm, else tpm, else all equal.
-func weightOf(ds []*policy.Deployment) func(*policy.Deployment) float64 {
-	var w, rpm, tpm bool
+// weightMode is LiteLLM's simple-shuffle weighting, decided over the
+// whole group: weight if any deployment sets it, else rpm, else tpm, else
+// all equal.
+type weightMode int
+
+const (
+	equal weightMode = iota
+	byWeight
+	byRPM
+	byTPM
+)
+
+func modeOf(ds []*policy.Deployment) weightMode {
+	m := equal
 	for _, d := range ds {
-		w, rpm, tpm = w || d.Weight > 0, rpm || d.RPM > 0, tpm || d.TPM > 0
+		switch {
+		case d.Weight > 0:
+			return byWeight
+		case d.RPM > 0:
+			m = byRPM
+		case d.TPM > 0 && m == equal:
+			m = byTPM
+		}
 	}
-	switch {
-	case w:
-		return func(d *policy.Deployment) float64 { return d.Weight }
-	case rpm:
-		return func(d *policy.Deployment) float64 { return float64(d.RPM) }
-	case tpm:
-		return func(d *policy.Deployment) float64 { return float64(d.TPM) }
-	}
-	return func(*policy.Deployment) float64 { return 1 }
+	return m
 }
 
-func shuffle(ds []*policy.Deployment, usable func(*policy.Deployment) bool) *policy.Deployment {
-	weight := weightOf(ds)
+func (m weightMode) of(d *policy.Deployment) float64 {
+	switch m {
+	case byWeight:
+		return d.Weight
+	case byRPM:
+		return float64(d.RPM)
+	case byTPM:
+		return float64(d.TPM)
+	}
+	return 1
+}
+
+func shuffle(ds []*policy.Deployment, cands []candidate) candidate {
+	mode := modeOf(ds)
 	var total float64
-	var last *policy.Deployment
-	count := 0
-	for _, d := range ds {
-		if usable(d) {
-			total += weight(d)
-			last = d
-			count++
-		}
+	for _, c := range cands {
+		total += mode.of(c.d)
 	}
 	if total <= 0 {
-		// Every usable deployment weighs nothing: pick among them evenly.
-		k := rand.IntN(count)
-		for _, d := range ds {
-			if usable(d) {
-				if k == 0 {
-					return d
-				}
-				k--
-			}
-		}
+		// Every candidate weighs nothing: pick among them evenly.
+		return cands[rand.IntN(len(cands))]
 	}
 	r := rand.Float64() * total
-	for _, d := range ds {
-		if !usable(d) {
-			continue
-		}
-		if r -= weight(d); r < 0 {
-			return d
+	for _, c := range cands {
+		if r -= mode.of(c.d); r < 0 {
+			return c
 		}
 	}
-	return last // rounding
+	return cands[len(cands)-1] // rounding
 }
 
-// leastBusy picks the usable deployment with the fewest requests in
-// flight at this edge; ties are broken at random so equal deployments
-// share the load.
-func leastBusy(b *balancer, ds []*policy.Deployment, usable func(*policy.Deployment) bool) *policy.Deployment {
-	start := rand.IntN(len(ds))
-	var best *policy.Deployment
-	var bestN int64
-	for i := range ds {
-		d := ds[(start+i)%len(ds)]
-		if !usable(d) {
-			continue
-		}
-		if n := b.state(d.ID).inflight.Load(); best == nil || n < bestN {
-			best, bestN = d, n
+// leastBusy picks the candidate with the fewest requests in flight at
+// this edge; ties are broken at random so equal deployments share the
+// load.
+func leastBusy(cands []candidate) candidate {
+	start := rand.IntN(len(cands))
+	best := cands[start]
+	bestN := best.st.inflight.Load()
+	for i := 1; i < len(cands); i++ {
+		c := cands[(start+i)%len(cands)]
+		if n := c.st.inflight.Load(); n < bestN {
+			best, bestN = c, n
 		}
 	}
 	return best
