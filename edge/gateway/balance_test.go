@@ -241,10 +241,11 @@ func TestFallbackAndCooldown(t *testing.T) {
 		return nil
 	})
 
-	// The first request fails on bad and is retried on good; the client
-	// sees one success and the spend names the deployment that answered.
-	code, body := do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
-	if code != 200 || !strings.Contains(body, `"content":"ok"`) {
+	// The first request (a stream) fails on bad before anything reached
+	// the client and is retried on good; the client sees one success and
+	// the spend names the deployment that answered.
+	code, body := do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if code != 200 || !strings.Contains(body, `"content":"ok"`) || !strings.HasSuffix(body, "data: [DONE]\n\n") {
 		t.Fatalf("first request: %d %s", code, body)
 	}
 	if bad.hits.Load() != 1 || good.hits.Load() != 1 {

@@ -451,3 +451,49 @@ func TestProviderAnthropicErrors(t *testing.T) {
 		}
 	}
 }
+
+// A client that goes away mid-stream closes the Anthropic connection (at
+// the next event, as on the OpenAI path), so the provider stops
+// generating, and the usage seen so far is reported.
+func TestProviderAnthropicClientGone(t *testing.T) {
+	upstreamGone := make(chan struct{})
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		_, _ = w.Write([]byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"model\":\"claude-x\",\"content\":[],\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n" +
+			"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there\"}}\n\n"))
+		_ = rc.Flush()
+		// A model generating tokens until the connection goes away.
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Context().Done():
+				close(upstreamGone)
+				return
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := w.Write([]byte("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" more\"}}\n\n")); err != nil {
+				close(upstreamGone)
+				return
+			}
+			_ = rc.Flush()
+		}
+	})
+	e := startEdge(t, newTestForwarder(), anthropicDeployment(up.URL))
+	resp := post(t, e.url, `{"model":"claude","stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	br := bufio.NewReader(resp.Body)
+	for range 2 {
+		if _, err := readEvent(br); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp.Body.Close()
+	waitFor(t, upstreamGone, "the upstream connection to close")
+	res := e.waitResult(t)
+	if res.u.Outcome != OutcomeClientAborted || res.u.PromptTokens != 7 || res.u.CompletionTokens < 3 || !res.u.Estimated {
+		t.Errorf("done: %+v %v, want client_aborted with 7 prompt tokens and an estimate of the text sent", res.u, res.err)
+	}
+}
