@@ -801,3 +801,18 @@ func TestRouterSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestProviderParams(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: azure/dep\n      api_key: k\n", "model_list[0].litellm_params.api_base: is required for azure/"},
+		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      weight: -1\n", "model_list[0].litellm_params.weight"},
+	} {
+		if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %s", tc.in, err, tc.want)
+		}
+	}
+	f, err := Parse([]byte("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      weight: 2.5\n"))
+	if err != nil || f.ModelList[0].LiteLLMParams.Weight != 2.5 {
+		t.Fatalf("weight: %v", err)
+	}
+}
