@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -759,5 +760,59 @@ func TestValidateModel(t *testing.T) {
 				t.Errorf("err = %v, want prefix %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRouterSettings(t *testing.T) {
+	f, err := Load("testdata/valid/litellm_load_balancing.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev, err := f.RouterSettingsEvent(now)
+	if err != nil || ev == nil {
+		t.Fatalf("RouterSettingsEvent: %v %v", ev, err)
+	}
+	if ev.ID != events.RouterSettingsID || ev.Strategy() != events.RoutingLeastBusy || ev.Fails() != 1 ||
+		ev.Cooldown() != 30*time.Second || !reflect.DeepEqual(ev.FallbacksFor("gpt-3.5-turbo"), []string{"claude-3-5-sonnet"}) {
+		t.Errorf("router settings %+v", ev)
+	}
+	if n, explicit := ev.Retries(); n != 2 || !explicit {
+		t.Errorf("num_retries %d %v", n, explicit)
+	}
+	// No router_settings: no event, so settings in the stream stay.
+	if ev, err := (&File{}).RouterSettingsEvent(now); ev != nil || err != nil {
+		t.Errorf("empty file: %v %v", ev, err)
+	}
+	var none *events.RouterSettings
+	if n, explicit := none.Retries(); none.Strategy() != events.RoutingSimpleShuffle || n != 2 || explicit ||
+		none.Fails() != 3 || none.Cooldown() != 5*time.Second {
+		t.Error("nil settings must give LiteLLM's defaults")
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"router_settings:\n  routing_strategy: usage-based-routing-v2\n", "router_settings.routing_strategy"},
+		{"router_settings:\n  redis_host: localhost\n", "redis_host"},
+		{"router_settings:\n  num_retries: -1\n", "router_settings.num_retries: must be >= 0"},
+		{"router_settings:\n  cooldown_time: -5\n", "router_settings.cooldown_time"},
+		{"router_settings:\n  fallbacks: [{\"a\": []}]\n", "router_settings.fallbacks[0]"},
+	} {
+		if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to name %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestProviderParams(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: azure/dep\n      api_key: k\n", "model_list[0].litellm_params.api_base: is required for azure/"},
+		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      weight: -1\n", "model_list[0].litellm_params.weight"},
+	} {
+		if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %s", tc.in, err, tc.want)
+		}
+	}
+	f, err := Parse([]byte("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      weight: 2.5\n"))
+	if err != nil || f.ModelList[0].LiteLLMParams.Weight != 2.5 {
+		t.Fatalf("weight: %v", err)
 	}
 }

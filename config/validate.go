@@ -91,6 +91,7 @@ func (f *File) validate(v *validator) {
 	}
 	f.validateEnvironment(v)
 	f.validateJWT(v)
+	f.validateRouter(v)
 	ids := map[string]int{}
 	for i := range f.ModelList {
 		e := &f.ModelList[i]
@@ -177,6 +178,11 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	}
 	nonNegativeInt(v, pp+".rpm", p.RPM)
 	nonNegativeInt(v, pp+".tpm", p.TPM)
+	nonNegative(v, pp+".weight", p.Weight)
+	if prov, _ := policy.SplitProvider(p.Model); prov == policy.ProviderAzure && p.APIBase == "" {
+		// Azure has no shared host; without api_base every call would fail.
+		v.add(pp+".api_base", "is required for azure/ deployments (https://<resource>.openai.azure.com)")
+	}
 	nonNegative(v, pp+".input_cost_per_token", p.InputCostPerToken)
 	nonNegative(v, pp+".output_cost_per_token", p.OutputCostPerToken)
 	headers := make([]string, 0, len(p.ExtraHeaders))

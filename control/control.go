@@ -130,6 +130,9 @@ func Run(ctx context.Context, o Options) error {
 		if err := SyncJWTSettings(ctx, st, o.Config, os.Getenv, log); err != nil {
 			return err
 		}
+		if err := SyncRouterSettings(ctx, st, o.Config, log); err != nil {
+			return err
+		}
 		for _, w := range o.Config.Warnings() {
 			log.Warn("config: " + w)
 		}
@@ -261,6 +264,25 @@ func SyncJWTSettings(ctx context.Context, st *store.Store, f *config.File, geten
 		return fmt.Errorf("control: sync JWT settings: %w", err)
 	}
 	log.Info("JWT settings synced", "enabled", s.Enabled, "published", !res.Noop)
+	return nil
+}
+
+// SyncRouterSettings publishes the config file's router_settings when they
+// differ from the stream's; a config without them leaves the stream alone.
+func SyncRouterSettings(ctx context.Context, st *store.Store, f *config.File, log *slog.Logger) error {
+	s, err := f.RouterSettingsEvent(st.Now())
+	if err != nil || s == nil {
+		return err
+	}
+	res, err := st.Put(ctx, "config", s, func(cur any) bool {
+		c := *cur.(*events.RouterSettings)
+		c.UpdatedAt = s.UpdatedAt
+		return jsonEqual(&c, s)
+	})
+	if err != nil {
+		return fmt.Errorf("control: sync router settings: %w", err)
+	}
+	log.Info("router settings synced", "strategy", s.Strategy(), "published", !res.Noop)
 	return nil
 }
 

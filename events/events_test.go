@@ -23,6 +23,7 @@ func TestDecode(t *testing.T) {
 	}{
 		{"team", `{"id":"1","type":"gatehouse.team.v1.upserted","time":"2026-01-01T00:00:00Z","actor":"a","data":{"team_id":"t1","models":[]}}`, nil},
 		{"tombstone", `{"id":"1","type":"gatehouse.key.v1.deleted","data":{"id":"abc"}}`, nil},
+		{"router settings", `{"id":"1","type":"gatehouse.router_settings.v1.upserted","data":{"id":"router","routing_strategy":"least-busy","num_retries":0}}`, nil},
 		{"unknown type", `{"id":"1","type":"gatehouse.key.v9.exploded","data":{}}`, events.ErrUnknownType},
 		{"not json", `{"id":`, events.ErrMalformed},
 		{"no id", `{"type":"gatehouse.team.v1.upserted","data":{"team_id":"t"}}`, events.ErrMalformed},
@@ -55,7 +56,8 @@ func TestTypeStringsAreVersionedAndUnique(t *testing.T) {
 	for _, typ := range []string{events.ModelUpserted, events.ModelDeleted, events.KeyUpserted, events.KeyDeleted,
 		events.KeyBlocked, events.KeyUnblocked, events.KeyRegenerated, events.TeamUpserted, events.TeamDeleted,
 		events.TeamBlocked, events.TeamUnblocked, events.TeamMemberAdded, events.UserUpserted, events.UserDeleted,
-		events.OrgUpserted, events.OrgDeleted, events.AccessGroupUpserted, events.AccessGroupDeleted} {
+		events.OrgUpserted, events.OrgDeleted, events.AccessGroupUpserted, events.AccessGroupDeleted,
+		events.JWTSettingsUpserted, events.RouterSettingsUpserted} {
 		ti, ok := events.Lookup(typ)
 		if !ok || !strings.HasPrefix(typ, "gatehouse.") || !strings.Contains(typ, ".v1.") {
 			t.Errorf("%s: not a registered versioned type", typ)

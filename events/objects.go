@@ -48,6 +48,9 @@ type ModelParams struct {
 	InputCostPerToken  float64           `json:"input_cost_per_token,omitempty" yaml:"input_cost_per_token"`
 	OutputCostPerToken float64           `json:"output_cost_per_token,omitempty" yaml:"output_cost_per_token"`
 	ExtraHeaders       map[string]string `json:"extra_headers,omitempty" yaml:"extra_headers"`
+	// Weight is the deployment's share of its model group's traffic under
+	// simple-shuffle (LiteLLM's litellm_params.weight).
+	Weight float64 `json:"weight,omitempty" yaml:"weight"`
 }
 
 // ModelInfo is model_info.

@@ -22,6 +22,8 @@ const (
 	KindOrg         Kind = "org"
 	KindAccessGroup Kind = "access_group"
 	KindJWTSettings Kind = "jwt_settings"
+	// KindRouterSettings is the one load-balancing settings object.
+	KindRouterSettings Kind = "router_settings"
 )
 
 // Action says what happened. Every action except Deleted carries the full
@@ -66,6 +68,8 @@ const (
 	AccessGroupDeleted  = "gatehouse.access_group.v1.deleted"
 
 	JWTSettingsUpserted = "gatehouse.jwt_settings.v1.upserted"
+
+	RouterSettingsUpserted = "gatehouse.router_settings.v1.upserted"
 )
 
 // TypeInfo describes a known type string.
@@ -75,25 +79,26 @@ type TypeInfo struct {
 }
 
 var registry = map[string]TypeInfo{
-	ModelUpserted:       {KindModel, ActionUpserted},
-	ModelDeleted:        {KindModel, ActionDeleted},
-	KeyUpserted:         {KindKey, ActionUpserted},
-	KeyDeleted:          {KindKey, ActionDeleted},
-	KeyBlocked:          {KindKey, ActionBlocked},
-	KeyUnblocked:        {KindKey, ActionUnblocked},
-	KeyRegenerated:      {KindKey, ActionRegenerated},
-	TeamUpserted:        {KindTeam, ActionUpserted},
-	TeamDeleted:         {KindTeam, ActionDeleted},
-	TeamBlocked:         {KindTeam, ActionBlocked},
-	TeamUnblocked:       {KindTeam, ActionUnblocked},
-	TeamMemberAdded:     {KindTeam, ActionMemberAdded},
-	UserUpserted:        {KindUser, ActionUpserted},
-	UserDeleted:         {KindUser, ActionDeleted},
-	OrgUpserted:         {KindOrg, ActionUpserted},
-	OrgDeleted:          {KindOrg, ActionDeleted},
-	AccessGroupUpserted: {KindAccessGroup, ActionUpserted},
-	AccessGroupDeleted:  {KindAccessGroup, ActionDeleted},
-	JWTSettingsUpserted: {KindJWTSettings, ActionUpserted},
+	ModelUpserted:          {KindModel, ActionUpserted},
+	ModelDeleted:           {KindModel, ActionDeleted},
+	KeyUpserted:            {KindKey, ActionUpserted},
+	KeyDeleted:             {KindKey, ActionDeleted},
+	KeyBlocked:             {KindKey, ActionBlocked},
+	KeyUnblocked:           {KindKey, ActionUnblocked},
+	KeyRegenerated:         {KindKey, ActionRegenerated},
+	TeamUpserted:           {KindTeam, ActionUpserted},
+	TeamDeleted:            {KindTeam, ActionDeleted},
+	TeamBlocked:            {KindTeam, ActionBlocked},
+	TeamUnblocked:          {KindTeam, ActionUnblocked},
+	TeamMemberAdded:        {KindTeam, ActionMemberAdded},
+	UserUpserted:           {KindUser, ActionUpserted},
+	UserDeleted:            {KindUser, ActionDeleted},
+	OrgUpserted:            {KindOrg, ActionUpserted},
+	OrgDeleted:             {KindOrg, ActionDeleted},
+	AccessGroupUpserted:    {KindAccessGroup, ActionUpserted},
+	AccessGroupDeleted:     {KindAccessGroup, ActionDeleted},
+	JWTSettingsUpserted:    {KindJWTSettings, ActionUpserted},
+	RouterSettingsUpserted: {KindRouterSettings, ActionUpserted},
 }
 
 // Lookup returns what a type string means, or false when it is unknown to
@@ -194,6 +199,8 @@ func newObject(ti TypeInfo) (any, error) {
 		return &AccessGroup{}, nil
 	case KindJWTSettings:
 		return &JWTSettings{}, nil
+	case KindRouterSettings:
+		return &RouterSettings{}, nil
 	}
 	return nil, fmt.Errorf("%w: kind %q", ErrUnknownType, ti.Kind)
 }
@@ -215,6 +222,8 @@ func ObjectID(obj any) string {
 	case *AccessGroup:
 		return o.AccessGroupID
 	case *JWTSettings:
+		return o.ID
+	case *RouterSettings:
 		return o.ID
 	case *Tombstone:
 		return o.ID
@@ -239,6 +248,8 @@ func KindOf(obj any) Kind {
 		return KindAccessGroup
 	case *JWTSettings:
 		return KindJWTSettings
+	case *RouterSettings:
+		return KindRouterSettings
 	}
 	return ""
 }

@@ -10,14 +10,15 @@ import (
 // compare and what /gatehouse/state returns, so the edge's and the control
 // plane's views can be checked for equality.
 type State struct {
-	Seq          uint64                `json:"seq"`
-	Models       []*events.Model       `json:"models"`
-	Keys         []*events.Key         `json:"keys"`
-	Teams        []*events.Team        `json:"teams"`
-	Users        []*events.User        `json:"users"`
-	Orgs         []*events.Org         `json:"orgs"`
-	AccessGroups []*events.AccessGroup `json:"access_groups"`
-	JWT          *events.JWTSettings   `json:"jwt_settings"`
+	Seq          uint64                 `json:"seq"`
+	Models       []*events.Model        `json:"models"`
+	Keys         []*events.Key          `json:"keys"`
+	Teams        []*events.Team         `json:"teams"`
+	Users        []*events.User         `json:"users"`
+	Orgs         []*events.Org          `json:"orgs"`
+	AccessGroups []*events.AccessGroup  `json:"access_groups"`
+	JWT          *events.JWTSettings    `json:"jwt_settings"`
+	Routing      *events.RouterSettings `json:"router_settings"`
 }
 
 // Export dumps s. Literal provider secrets are redacted.
@@ -30,7 +31,7 @@ func Export(s *Snapshot) State {
 			models[i] = &cp
 		}
 	}
-	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT()}
+	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RouterSettings()}
 }
 
 func hasEnvPrefix(v string) bool { return len(v) >= len(EnvPrefix) && v[:len(EnvPrefix)] == EnvPrefix }

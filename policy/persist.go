@@ -85,6 +85,9 @@ func WriteSnapshot(w io.Writer, s *Snapshot, streamCreated time.Time) error {
 	if s.jwt != nil {
 		errs = append(errs, put(events.KindJWTSettings, s.jwt))
 	}
+	if s.routing != nil {
+		errs = append(errs, put(events.KindRouterSettings, s.routing))
+	}
 	for i := range s.keys {
 		for _, k := range s.keys[i] {
 			if err := put(events.KindKey, k); err != nil {

@@ -52,6 +52,10 @@ type Deployment struct {
 	MockResponse  string
 	ExtraHeaders  map[string]string
 	AccessGroups  []string
+	// Weight, RPM and TPM weigh the deployment within its group under
+	// simple-shuffle (weight first, else rpm, else tpm, as LiteLLM does).
+	Weight   float64
+	RPM, TPM int64
 	// InputCostPerToken and OutputCostPerToken price usage (model_info wins
 	// over litellm_params).
 	InputCostPerToken  float64
@@ -72,6 +76,7 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 		Timeout:       seconds(p.Timeout),
 		StreamTimeout: seconds(p.StreamTimeout),
 		MockResponse:  p.MockResponse, ExtraHeaders: p.ExtraHeaders,
+		Weight: p.Weight, RPM: p.RPM, TPM: p.TPM,
 		AccessGroups:       m.ModelInfo.AccessGroups,
 		InputCostPerToken:  firstNonZero(m.ModelInfo.InputCostPerToken, p.InputCostPerToken),
 		OutputCostPerToken: firstNonZero(m.ModelInfo.OutputCostPerToken, p.OutputCostPerToken),

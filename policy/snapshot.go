@@ -49,6 +49,8 @@ type Snapshot struct {
 	models map[string]*events.Model
 	router *Router
 	jwt    *events.JWTSettings
+	// routing is router_settings (nil: LiteLLM's defaults).
+	routing *events.RouterSettings
 	// emails indexes users by lower-cased email (LiteLLM matches JWT users
 	// by email when the id does not match).
 	emails map[string]string
@@ -118,6 +120,10 @@ func (s *Snapshot) Model(id string) *events.Model { return s.models[id] }
 
 // JWT returns the JWT settings (nil: JWT auth was never configured).
 func (s *Snapshot) JWT() *events.JWTSettings { return s.jwt }
+
+// RouterSettings returns the load-balancing settings; nil means LiteLLM's
+// defaults (events.RouterSettings' accessors accept nil).
+func (s *Snapshot) RouterSettings() *events.RouterSettings { return s.routing }
 
 // Router returns the routing table derived from the deployments.
 func (s *Snapshot) Router() *Router { return s.router }
@@ -256,6 +262,12 @@ func (b *Builder) Apply(ev events.Event) error {
 			b.s.jwt = nil
 		} else {
 			b.s.jwt = ev.Object.(*events.JWTSettings)
+		}
+	case events.KindRouterSettings:
+		if del {
+			b.s.routing = nil
+		} else {
+			b.s.routing = ev.Object.(*events.RouterSettings)
 		}
 	case events.KindModel:
 		if !b.ownModels {

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -74,6 +73,7 @@ type Gateway struct {
 	spend   *spend.Publisher
 	fwd     *proxy.Forwarder
 	relay   *relay
+	bal     *balancer
 	log     *slog.Logger
 	edgeID  string
 	nowFunc func() time.Time
@@ -183,6 +183,7 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 	}
 	g := &Gateway{live: live, auth: auth.New(o.MasterKey), jwt: &jwtauth.Manager{Log: log, HTTPClient: o.JWKSClient},
 		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now}
+	g.bal = newBalancer(func() time.Time { return g.nowFunc() })
 	if o.ControlURL != "" {
 		g.relay = newRelay(o.ControlURL)
 	}
@@ -353,19 +354,105 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if ev.OrgID == "" && team != nil {
 		ev.OrgID = team.OrganizationID // a key or token's org is its team's
 	}
-	d := pick(route.Deployments)
 	ev.Stream = req.Stream
-	ev.ModelGroup, ev.Model = route.Group, d.UpstreamModelFor(route.Requested)
-	key := id.Key
-	// done runs once the response is complete: after the handler for a
-	// stream, so it uses only the values captured here.
-	return g.fwd.ChatCompletionDone(c.Context(), d, ev.Model, body, ev.Stream, func(u proxy.Usage, _ error) {
-		spend.Apply(&ev, d, u, g.nowFunc().Sub(start))
-		g.countTokens(key, team, u.TotalTokens)
-		if g.spend != nil {
-			g.spend.Record(ev)
+	call := &chatCall{g: g, ev: ev, start: start, key: id.Key, team: team, rs: snap.RouterSettings()}
+	return g.forward(c, snap, route, body, call)
+}
+
+// chatCall is one chat completion on its way through the deployments of
+// its model group (and its fallbacks). done runs once the response is
+// complete: after the handler for a stream, so it uses only this.
+type chatCall struct {
+	g     *Gateway
+	ev    events.SpendEvent
+	start time.Time
+	key   *events.Key
+	team  *events.Team
+	rs    *events.RouterSettings
+	// d is the deployment of the current attempt, st its balancer state
+	// (nil for a group of one).
+	d  *policy.Deployment
+	st *deployState
+}
+
+func (c *chatCall) done(u proxy.Usage, err error) {
+	if c.st != nil {
+		c.st.inflight.Add(-1)
+		if streamFault(err) {
+			c.g.bal.failed(c.st, c.rs)
 		}
-	})
+	}
+	c.record(u)
+}
+
+// record publishes the spend event, naming the deployment that answered
+// (or failed last).
+func (c *chatCall) record(u proxy.Usage) {
+	spend.Apply(&c.ev, c.d, u, c.g.nowFunc().Sub(c.start))
+	c.g.countTokens(c.key, c.team, u.TotalTokens)
+	if c.g.spend != nil {
+		c.g.spend.Record(c.ev)
+	}
+}
+
+// forward tries the group's deployments, then its fallback groups, until
+// one answers. A retry happens only while nothing reached the client: the
+// forwarder reports a failure before it writes anything, and a stream
+// counts as started once its first event arrived.
+func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Route, body []byte, c *chatCall) error {
+	c.ev.ModelGroup = route.Group
+	retries, explicit := c.rs.Retries()
+	fallbacks := c.rs.FallbacksFor(route.Group)
+	var triedBuf [8]*policy.Deployment
+	tried := triedBuf[:0]
+	done := c.done
+	var lastErr error
+	for next := 0; ; {
+		for attempt := 0; ; attempt++ {
+			d, st, err := g.bal.pick(route.Deployments, c.rs, tried)
+			if err != nil && lastErr == nil {
+				lastErr = err
+			}
+			if d == nil {
+				break
+			}
+			tried = append(tried, d)
+			c.d, c.st = d, st
+			c.ev.ModelGroup, c.ev.Model = route.Group, d.UpstreamModelFor(route.Requested)
+			if st != nil {
+				st.inflight.Add(1)
+			}
+			err = g.fwd.TryChatCompletion(fc.Context(), d, c.ev.Model, body, c.ev.Stream, done)
+			if err == nil {
+				return nil
+			}
+			lastErr = err
+			if st != nil {
+				st.inflight.Add(-1)
+			}
+			if !retryable(err) {
+				c.st = nil
+				c.record(proxy.ErrorUsage(err))
+				return err
+			}
+			g.bal.failed(st, c.rs)
+			// A group of one is retried only when num_retries says so;
+			// by default a retry means another deployment.
+			if attempt >= retries || (len(route.Deployments) == 1 && !explicit) {
+				break
+			}
+		}
+		if next >= len(fallbacks) {
+			break
+		}
+		route = snap.Router().Resolve(fallbacks[next])
+		next++
+		tried = tried[:0]
+		g.log.Info("falling back", "model_group", c.ev.ModelGroup, "fallback", route.Requested, "err", lastErr)
+	}
+	c.st = nil
+	c.record(proxy.ErrorUsage(lastErr))
+	return lastErr
 }
 
 // countTokens feeds tpm limits with what a response used.
@@ -407,21 +494,6 @@ func limits(rpm, tpm *int64) ratelimit.Limits {
 		l.TPM = *tpm
 	}
 	return l
-}
-
-// pick chooses a deployment of a model group at random (LiteLLM's
-// simple-shuffle), preferring usable ones.
-func pick(ds []*policy.Deployment) *policy.Deployment {
-	if len(ds) == 1 {
-		return ds[0]
-	}
-	start := rand.IntN(len(ds))
-	for i := range ds {
-		if d := ds[(start+i)%len(ds)]; d.Err == nil {
-			return d
-		}
-	}
-	return ds[start]
 }
 
 func badJSON(err error) error {

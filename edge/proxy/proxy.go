@@ -12,6 +12,7 @@ package proxy
 import (
 	"crypto/tls"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,6 +54,10 @@ const (
 	defaultMaxResponseBytes = 64 << 20
 	defaultOpenAIBase       = "https://api.openai.com/v1"
 	userAgent               = "gatehouse"
+	// DefaultAzureAPIVersion is LiteLLM's AZURE_DEFAULT_API_VERSION, used
+	// when an azure/ deployment sets no api_version, so a migrated config
+	// calls the same API version it did under LiteLLM.
+	DefaultAzureAPIVersion = "2025-02-01-preview"
 )
 
 // defaultAPIBase is where hosted OpenAI-compatible providers live when a
@@ -78,6 +83,8 @@ var defaultAPIBase = map[string]string{
 type Forwarder struct {
 	opts   Options
 	client *fasthttp.Client
+	// now stamps translated responses ("created"); tests pin it.
+	now func() time.Time
 }
 
 // New returns a Forwarder with o's zero fields defaulted.
@@ -97,7 +104,7 @@ func New(o Options) *Forwarder {
 	if o.MaxResponseBodySize <= 0 {
 		o.MaxResponseBodySize = defaultMaxResponseBytes
 	}
-	f := &Forwarder{opts: o}
+	f := &Forwarder{opts: o, now: time.Now}
 	f.client = &fasthttp.Client{
 		Name:               userAgent,
 		DialTimeout:        f.dial,
@@ -156,6 +163,23 @@ func (f *Forwarder) ChatCompletionDone(rc *fasthttp.RequestCtx, d *policy.Deploy
 	return err
 }
 
+// TryChatCompletion is ChatCompletionDone for callers that may retry
+// another deployment: when it fails before anything was written to rc,
+// done is not called, and the caller calls it (with ErrorUsage(err)) once
+// it gives up. Otherwise done is called as by ChatCompletionDone.
+func (f *Forwarder) TryChatCompletion(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
+	body []byte, stream bool, done func(Usage, error)) error {
+	u, async, err := f.chat(rc, d, upstreamModel, body, stream, time.Now(), done)
+	if err == nil && !async && done != nil {
+		done(u, nil)
+	}
+	return err
+}
+
+// ErrorUsage is the Usage of a request that failed before any answer
+// reached the client.
+func ErrorUsage(err error) Usage { return errorUsage(err) }
+
 // chat reports async when a stream writer took over calling done; u is
 // the usage of a response that was not streamed (meaningless with err).
 func (f *Forwarder) chat(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
@@ -171,8 +195,10 @@ func (f *Forwarder) chat(rc *fasthttp.RequestCtx, d *policy.Deployment, upstream
 	case d.Provider == policy.ProviderMock:
 		u, err = f.mock(rc, d, upstreamModel, body, stream, start)
 		return u, false, err
-	case policy.IsOpenAICompatible(d.Provider):
+	case policy.IsOpenAICompatible(d.Provider), d.Provider == policy.ProviderAzure:
 		return f.openAI(rc, d, upstreamModel, body, stream, start, done)
+	case d.Provider == policy.ProviderAnthropic:
+		return f.anthropic(rc, d, upstreamModel, body, stream, start, done)
 	}
 	return u, false, apierror.BadRequest.With("provider %s is not supported yet", d.Provider)
 }
@@ -195,6 +221,28 @@ func endpoint(d *policy.Deployment) (string, *apierror.Error) {
 	return strings.TrimRight(base, "/") + "/chat/completions", nil
 }
 
+// azureEndpoint is Azure OpenAI's chat completions URL for a deployment:
+// the deployment is in the path and the API version in the query, as the
+// openai SDK's AzureOpenAI client (which LiteLLM uses) builds it. Azure
+// has no default host: every resource has its own.
+func azureEndpoint(d *policy.Deployment, deployment string) (string, *apierror.Error) {
+	base := d.APIBase
+	if base == "" {
+		return "", apierror.Internal.With("deployment %s is misconfigured: provider azure needs an api_base", d.ModelName)
+	}
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return "", apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	}
+	version := d.APIVersion
+	if version == "" {
+		version = DefaultAzureAPIVersion
+	}
+	// An api_base copied from the Azure portal sometimes already ends in
+	// /openai; the SDK would not double it either.
+	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/openai")
+	return base + "/openai/deployments/" + url.PathEscape(deployment) + "/chat/completions?api-version=" + url.QueryEscape(version), nil
+}
+
 // timeout follows LiteLLM: stream_timeout governs streams, timeout the
 // rest and streams without stream_timeout.
 func (f *Forwarder) timeout(d *policy.Deployment, stream bool) time.Duration {
@@ -209,7 +257,15 @@ func (f *Forwarder) timeout(d *policy.Deployment, stream bool) time.Duration {
 
 func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
 	body []byte, stream bool, start time.Time, done func(Usage, error)) (u Usage, async bool, err error) {
-	url, aerr := endpoint(d)
+	var (
+		target string
+		aerr   *apierror.Error
+	)
+	if d.Provider == policy.ProviderAzure {
+		target, aerr = azureEndpoint(d, upstreamModel)
+	} else {
+		target, aerr = endpoint(d)
+	}
 	if aerr != nil {
 		return u, false, aerr
 	}
@@ -222,7 +278,7 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstre
 
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	req.SetRequestURI(url)
+	req.SetRequestURI(target)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	if stream {
@@ -230,7 +286,13 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstre
 	} else {
 		req.Header.Set(fasthttp.HeaderAccept, "application/json")
 	}
-	if d.APIKey != "" {
+	switch {
+	case d.APIKey == "":
+	case d.Provider == policy.ProviderAzure:
+		// Azure takes its key in api-key; a Bearer header would be read
+		// as an Entra ID token and refused.
+		req.Header.Set("api-key", d.APIKey)
+	default:
 		req.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+d.APIKey)
 	}
 	if d.Organization != "" {
@@ -331,6 +393,8 @@ func bodyUsage(b, payload []byte, status int) Usage {
 // hosts or account identifiers the client has no business seeing.
 func copySafeHeaders(rc *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	if v := resp.Header.Peek("X-Request-Id"); len(v) > 0 {
+		rc.Response.Header.SetBytesV("X-Upstream-Request-Id", v)
+	} else if v := resp.Header.Peek("Request-Id"); len(v) > 0 { // Anthropic's name
 		rc.Response.Header.SetBytesV("X-Upstream-Request-Id", v)
 	}
 	if v := resp.Header.Peek("Openai-Processing-Ms"); len(v) > 0 {

@@ -674,8 +674,8 @@ func TestDeploymentErrors(t *testing.T) {
 		},
 		{
 			name:       "unsupported provider",
-			d:          &policy.Deployment{ModelName: "my-group", Provider: "anthropic", UpstreamModel: "claude"},
-			wantStatus: 400, wantMsg: "provider anthropic is not supported yet",
+			d:          &policy.Deployment{ModelName: "my-group", Provider: "bedrock", UpstreamModel: "anthropic.claude-v2"},
+			wantStatus: 400, wantMsg: "provider bedrock is not supported yet",
 		},
 		{
 			name:       "self-hosted provider without api_base",

@@ -1,0 +1,629 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/gatehouse/gatehouse/apierror"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// anthropic forwards a chat completion to Anthropic's Messages API,
+// translating the request and the answer (JSON or SSE) both ways, so the
+// client sees an OpenAI chat completion either way.
+func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
+	body []byte, stream bool, start time.Time, done func(Usage, error)) (u Usage, async bool, err error) {
+	base := d.APIBase
+	if base == "" {
+		base = defaultAnthropicBase
+	}
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return u, false, apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	}
+	// LiteLLM accepts an api_base with or without /v1/messages.
+	target := strings.TrimRight(base, "/")
+	if !strings.HasSuffix(target, "/v1/messages") {
+		target += "/v1/messages"
+	}
+	payload, includeUsage, err := translateAnthropicRequest(body, d, upstreamModel, stream)
+	if err != nil {
+		return u, false, err
+	}
+
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI(target)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	if stream {
+		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+	} else {
+		req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	}
+	if d.APIKey != "" {
+		req.Header.Set("x-api-key", d.APIKey)
+	}
+	req.Header.Set("anthropic-version", anthropicVersion)
+	for k, v := range d.ExtraHeaders {
+		req.Header.Set(k, v)
+	}
+	req.SetBodyRaw(payload)
+
+	resp := fasthttp.AcquireResponse()
+	resp.Header.SetNoDefaultContentType(true)
+	if err := f.client.DoTimeout(req, resp, f.timeout(d, stream)); err != nil {
+		fasthttp.ReleaseResponse(resp)
+		return u, false, transportError(d, err)
+	}
+	defer func() {
+		if !async {
+			_ = resp.CloseBodyStream()
+			fasthttp.ReleaseResponse(resp)
+		}
+	}()
+
+	status := resp.StatusCode()
+	if status < 200 || status >= 300 {
+		b, rerr := readBody(resp, maxErrorBody, true)
+		if rerr != nil && len(b) == 0 {
+			return u, false, streamError(d, rerr)
+		}
+		return u, false, mapAnthropicError(d, status, b, string(resp.Header.Peek(fasthttp.HeaderRetryAfter)))
+	}
+
+	if hasPrefixFold(resp.Header.ContentType(), "text/event-stream") {
+		s, err := f.startAnthropicStream(d, resp, done)
+		if err != nil {
+			return u, false, err
+		}
+		s.start, s.includeUsage, s.payload = start, includeUsage, payload
+		rc.SetStatusCode(fasthttp.StatusOK)
+		rc.Response.Header.SetContentType("text/event-stream")
+		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
+		rc.Response.Header.Set("X-Accel-Buffering", "no")
+		copySafeHeaders(rc, resp)
+		rc.SetBodyStreamWriter(s.run)
+		return u, true, nil
+	}
+
+	b, err := readBody(resp, f.opts.MaxResponseBodySize, false)
+	if err != nil {
+		if err == errTooLarge {
+			return u, false, apierror.UpstreamError.Wrap(err, "upstream response for model %s is too large", d.ModelName)
+		}
+		return u, false, streamError(d, err)
+	}
+	out, u, err := translateAnthropicResponse(b, d, f.now())
+	if err != nil {
+		return u, false, err
+	}
+	if stream {
+		// Asked for a stream, answered with JSON: pass the answer on as
+		// JSON, as the OpenAI path does.
+		u.Status = status
+	}
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.Response.Header.SetContentType("application/json")
+	copySafeHeaders(rc, resp)
+	rc.Response.SetBodyRaw(out)
+	return u, false, nil
+}
+
+// mapAnthropicError maps an Anthropic error response. The envelope
+// ({"type":"error","error":{"type","message"}}) parses like OpenAI's;
+// 529 overloaded_error is Anthropic's own status and becomes a 503 so
+// clients back off as they would from an overloaded OpenAI.
+func mapAnthropicError(d *policy.Deployment, status int, body []byte, retryAfter string) *apierror.Error {
+	if status == 529 {
+		e := mapUpstreamError(d, 503, body, retryAfter)
+		e.Status, e.Type, e.Code = apierror.Unavailable.Status, "overloaded_error", "upstream_overloaded"
+		if retryAfter != "" {
+			e.Header = map[string]string{"Retry-After": retryAfter}
+		}
+		return e
+	}
+	return mapUpstreamError(d, status, body, retryAfter)
+}
+
+// anthropicUsage is the Messages API usage object.
+type anthropicUsage struct {
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+}
+
+// chatUsage is OpenAI's usage, as LiteLLM fills it from Anthropic's:
+// cached and cache-writing input tokens are prompt tokens too.
+type chatUsage struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	TotalTokens         int64 `json:"total_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details,omitempty"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens,omitempty"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens,omitempty"`
+}
+
+func (a anthropicUsage) chat() chatUsage {
+	c := chatUsage{
+		PromptTokens:             a.InputTokens + a.CacheCreationInputTokens + a.CacheReadInputTokens,
+		CompletionTokens:         a.OutputTokens,
+		CacheCreationInputTokens: a.CacheCreationInputTokens,
+		CacheReadInputTokens:     a.CacheReadInputTokens,
+	}
+	c.TotalTokens = c.PromptTokens + c.CompletionTokens
+	if a.CacheReadInputTokens > 0 {
+		c.PromptTokensDetails = &struct {
+			CachedTokens int64 `json:"cached_tokens"`
+		}{a.CacheReadInputTokens}
+	}
+	return c
+}
+
+// finishReason maps Anthropic's stop_reason to OpenAI's finish_reason.
+func finishReason(stop string) string {
+	switch stop {
+	case "max_tokens", "model_context_window_exceeded":
+		return "length"
+	case "tool_use":
+		return "tool_calls"
+	case "refusal":
+		return "content_filter"
+	}
+	return "stop" // end_turn, stop_sequence, pause_turn
+}
+
+type anthropicMessage struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Model   string `json:"model"`
+	Content []struct {
+		Type     string          `json:"type"`
+		Text     string          `json:"text"`
+		Thinking string          `json:"thinking"`
+		ID       string          `json:"id"`
+		Name     string          `json:"name"`
+		Input    json.RawMessage `json:"input"`
+	} `json:"content"`
+	StopReason string         `json:"stop_reason"`
+	Usage      anthropicUsage `json:"usage"`
+}
+
+type chatFunction struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+type chatToolCallOut struct {
+	Index    *int         `json:"index,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type,omitempty"`
+	Function chatFunction `json:"function"`
+}
+
+type chatMessageOut struct {
+	Role             string            `json:"role"`
+	Content          *string           `json:"content"`
+	ReasoningContent string            `json:"reasoning_content,omitempty"`
+	ToolCalls        []chatToolCallOut `json:"tool_calls,omitempty"`
+}
+
+type chatCompletion struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Index        int            `json:"index"`
+		Message      chatMessageOut `json:"message"`
+		FinishReason string         `json:"finish_reason"`
+	} `json:"choices"`
+	Usage chatUsage `json:"usage"`
+}
+
+// translateAnthropicResponse turns a Messages API answer into a
+// chat.completion and reports its usage.
+func translateAnthropicResponse(b []byte, d *policy.Deployment, now time.Time) ([]byte, Usage, error) {
+	var m anthropicMessage
+	if err := json.Unmarshal(b, &m); err != nil || m.Type != "message" {
+		if err == nil {
+			err = errors.New("not a message object")
+		}
+		return nil, Usage{}, apierror.UpstreamError.Wrap(err, "upstream provider for model %s returned an unreadable answer", d.ModelName)
+	}
+	var text, thinking strings.Builder
+	var msg chatMessageOut
+	msg.Role = "assistant"
+	hasText := false
+	for _, c := range m.Content {
+		switch c.Type {
+		case "text":
+			text.WriteString(c.Text)
+			hasText = true
+		case "thinking":
+			thinking.WriteString(c.Thinking)
+		case "tool_use":
+			args := "{}"
+			if !isNull(c.Input) {
+				args = string(c.Input)
+			}
+			msg.ToolCalls = append(msg.ToolCalls, chatToolCallOut{ID: c.ID, Type: "function", Function: chatFunction{Name: c.Name, Arguments: args}})
+		}
+	}
+	if hasText || len(msg.ToolCalls) == 0 {
+		s := text.String()
+		msg.Content = &s
+	}
+	msg.ReasoningContent = thinking.String()
+	out := chatCompletion{ID: m.ID, Object: "chat.completion", Created: now.Unix(), Model: m.Model, Usage: m.Usage.chat()}
+	out.Choices = append(out.Choices, struct {
+		Index        int            `json:"index"`
+		Message      chatMessageOut `json:"message"`
+		FinishReason string         `json:"finish_reason"`
+	}{0, msg, finishReason(m.StopReason)})
+	enc, err := json.Marshal(&out)
+	if err != nil {
+		return nil, Usage{}, apierror.Internal.Wrap(err, "could not encode the answer of model %s", d.ModelName)
+	}
+	u := Usage{Status: 200, Outcome: OutcomeOK, Model: m.Model,
+		PromptTokens: out.Usage.PromptTokens, CompletionTokens: out.Usage.CompletionTokens, TotalTokens: out.Usage.TotalTokens}
+	return enc, u, nil
+}
+
+// anthropicStream translates an Anthropic SSE stream into OpenAI
+// chat.completion.chunk events. It lives in the stream-writer goroutine
+// and owns resp.
+type anthropicStream struct {
+	d    *policy.Deployment
+	resp *fasthttp.Response
+	br   *bufio.Reader
+	conn *tagConn
+	idle time.Duration
+	done func(Usage, error)
+	now  time.Time
+
+	start        time.Time
+	includeUsage bool
+	payload      []byte
+	pending      []byte // the first event's data, read by startAnthropicStream
+
+	id, model string
+	created   int64
+	usage     anthropicUsage
+	sawStart  bool
+	sawDelta  bool // message_delta (final output_tokens) arrived
+	finish    string
+	tools     map[int]int // content block index -> tool_calls index
+	nTools    int
+	chars     int64
+	ttft      time.Duration
+	event     []byte // data of the event being read
+}
+
+// startAnthropicStream reads up to the first event while the handler still
+// runs, so a stream that fails at once (an error event, a dead upstream)
+// is answered with a status, and can be retried elsewhere.
+func (f *Forwarder) startAnthropicStream(d *policy.Deployment, resp *fasthttp.Response, done func(Usage, error)) (*anthropicStream, error) {
+	body := resp.BodyStream()
+	if body == nil {
+		body = bytesReader(resp.Body())
+	}
+	s := &anthropicStream{d: d, resp: resp, br: bufio.NewReaderSize(body, streamBufSize), conn: responseConn(resp),
+		idle: f.opts.StreamIdleTimeout, done: done, now: f.now(), tools: map[int]int{}}
+	for {
+		ev, err := s.next()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, streamError(d, err)
+		}
+		typ := eventType(ev)
+		if typ == "ping" {
+			continue
+		}
+		if typ == "error" {
+			return nil, anthropicStreamError(d, ev)
+		}
+		s.pending = ev
+		return s, nil
+	}
+}
+
+// eventType reads the "type" of an Anthropic event's data.
+func eventType(data []byte) string {
+	var t struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(data, &t)
+	return t.Type
+}
+
+func anthropicStreamError(d *policy.Deployment, data []byte) *apierror.Error {
+	var e struct {
+		Error struct {
+			Type string `json:"type"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(data, &e)
+	status := 502
+	switch e.Error.Type {
+	case "overloaded_error":
+		status = 529
+	case "rate_limit_error":
+		status = 429
+	case "api_error":
+		status = 500
+	case "invalid_request_error":
+		status = 400
+	}
+	return mapAnthropicError(d, status, data, "")
+}
+
+// next returns the data of the next SSE event (its "data:" lines joined),
+// skipping comments and events without data. The read deadline is
+// extended before every read, so only upstream silence ends the stream.
+func (s *anthropicStream) next() ([]byte, error) {
+	s.event = s.event[:0]
+	for {
+		if s.conn != nil && s.sawStart {
+			_ = s.conn.SetReadDeadline(time.Now().Add(s.idle))
+		}
+		line, err := s.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: keep reading it, bounded.
+			buf := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull && len(buf) < maxEventSize {
+				line, err = s.br.ReadSlice('\n')
+				buf = append(buf, line...)
+			}
+			if err == bufio.ErrBufferFull {
+				return nil, errors.New("upstream SSE event exceeds the size limit")
+			}
+			line = buf
+		}
+		if err != nil && (err != io.EOF || len(line) == 0) {
+			if err == io.EOF && len(s.event) > 0 {
+				return s.event, nil
+			}
+			return nil, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if len(s.event) > 0 {
+				return s.event, nil
+			}
+			continue
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			v = bytes.TrimPrefix(v, []byte(" "))
+			if len(s.event) > 0 {
+				s.event = append(s.event, '\n')
+			}
+			s.event = append(s.event, v...)
+		}
+		if err == io.EOF {
+			if len(s.event) > 0 {
+				return s.event, nil
+			}
+			return nil, io.EOF
+		}
+	}
+}
+
+// streamEvent is the union of the Anthropic stream events' fields.
+type streamEvent struct {
+	Type    string           `json:"type"`
+	Message anthropicMessage `json:"message"`
+	Index   int              `json:"index"`
+	Block   struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"content_block"`
+	Delta struct {
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		PartialJSON string `json:"partial_json"`
+		Thinking    string `json:"thinking"`
+		StopReason  string `json:"stop_reason"`
+	} `json:"delta"`
+	Usage *anthropicUsage `json:"usage"`
+}
+
+type chunkDelta struct {
+	Role             string            `json:"role,omitempty"`
+	Content          *string           `json:"content,omitempty"`
+	ReasoningContent string            `json:"reasoning_content,omitempty"`
+	ToolCalls        []chatToolCallOut `json:"tool_calls,omitempty"`
+}
+
+type chunkChoice struct {
+	Index        int        `json:"index"`
+	Delta        chunkDelta `json:"delta"`
+	FinishReason *string    `json:"finish_reason"`
+}
+
+type chatChunk struct {
+	ID      string        `json:"id"`
+	Object  string        `json:"object"`
+	Created int64         `json:"created"`
+	Model   string        `json:"model"`
+	Choices []chunkChoice `json:"choices"`
+	Usage   *chatUsage    `json:"usage,omitempty"`
+}
+
+func (s *anthropicStream) run(w *bufio.Writer) {
+	err := s.copy(w)
+	if err != nil && !errors.Is(err, ErrClientGone) {
+		var ae *apierror.Error
+		if !errors.As(err, &ae) {
+			ae = streamError(s.d, err)
+		}
+		writeErrorEvent(w, ae)
+	}
+	_ = s.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(s.resp)
+	s.resp, s.br = nil, nil
+	if s.done != nil {
+		s.done(s.result(err), err)
+	}
+	s.payload = nil
+}
+
+func (s *anthropicStream) result(err error) Usage {
+	u := Usage{Status: 200, Outcome: outcomeOf(err), TTFT: s.ttft, Model: s.model}
+	c := s.usage.chat()
+	u.PromptTokens, u.CompletionTokens = c.PromptTokens, c.CompletionTokens
+	if !s.sawStart {
+		u.Estimated = true
+		u.PromptTokens = EstimateTokens(promptChars(s.payload))
+	}
+	if !s.sawDelta {
+		u.Estimated = true
+		u.CompletionTokens = max(u.CompletionTokens, EstimateTokens(s.chars))
+	}
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	return u
+}
+
+// copy translates events until message_stop. An upstream that ends
+// without message_stop ended early: the client gets an error event, not a
+// [DONE] that would make a cut answer look complete.
+func (s *anthropicStream) copy(w *bufio.Writer) error {
+	ev := s.pending
+	s.pending = nil
+	for {
+		if ev == nil {
+			var err error
+			if ev, err = s.next(); err != nil {
+				if err == io.EOF {
+					return io.ErrUnexpectedEOF
+				}
+				return err
+			}
+		}
+		var e streamEvent
+		if err := json.Unmarshal(ev, &e); err != nil {
+			return apierror.UpstreamError.Wrap(err, "upstream provider for model %s sent an unreadable stream event", s.d.ModelName)
+		}
+		raw := ev
+		ev = nil
+		var out *chatChunk
+		switch e.Type {
+		case "message_start":
+			s.sawStart = true
+			s.id, s.model, s.usage = e.Message.ID, e.Message.Model, e.Message.Usage
+			s.created = s.now.Unix()
+			empty := ""
+			out = s.chunk(chunkDelta{Role: "assistant", Content: &empty}, nil)
+		case "content_block_start":
+			switch e.Block.Type {
+			case "tool_use":
+				i := s.nTools
+				s.tools[e.Index] = i
+				s.nTools++
+				s.chars += int64(len(e.Block.Name))
+				out = s.chunk(chunkDelta{ToolCalls: []chatToolCallOut{{Index: &i, ID: e.Block.ID, Type: "function",
+					Function: chatFunction{Name: e.Block.Name}}}}, nil)
+			case "text":
+				if e.Block.Text != "" {
+					t := e.Block.Text
+					out = s.chunk(chunkDelta{Content: &t}, nil)
+				}
+			}
+		case "content_block_delta":
+			switch e.Delta.Type {
+			case "text_delta":
+				t := e.Delta.Text
+				s.chars += int64(len([]rune(t)))
+				out = s.chunk(chunkDelta{Content: &t}, nil)
+			case "input_json_delta":
+				i, ok := s.tools[e.Index]
+				if !ok {
+					break
+				}
+				s.chars += int64(len(e.Delta.PartialJSON))
+				out = s.chunk(chunkDelta{ToolCalls: []chatToolCallOut{{Index: &i, Function: chatFunction{Arguments: e.Delta.PartialJSON}}}}, nil)
+			case "thinking_delta":
+				s.chars += int64(len([]rune(e.Delta.Thinking)))
+				out = s.chunk(chunkDelta{ReasoningContent: e.Delta.Thinking}, nil)
+			}
+		case "message_delta":
+			if e.Usage != nil {
+				s.sawDelta = true
+				s.usage.OutputTokens = e.Usage.OutputTokens
+				// Newer API versions repeat the input counts here; they
+				// are final, so they win.
+				if e.Usage.InputTokens > 0 {
+					s.usage.InputTokens = e.Usage.InputTokens
+				}
+				if e.Usage.CacheReadInputTokens > 0 {
+					s.usage.CacheReadInputTokens = e.Usage.CacheReadInputTokens
+				}
+				if e.Usage.CacheCreationInputTokens > 0 {
+					s.usage.CacheCreationInputTokens = e.Usage.CacheCreationInputTokens
+				}
+			}
+			if e.Delta.StopReason != "" {
+				s.finish = finishReason(e.Delta.StopReason)
+				out = s.chunk(chunkDelta{}, &s.finish)
+			}
+		case "message_stop":
+			if s.includeUsage {
+				u := s.usage.chat()
+				c := &chatChunk{ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model, Choices: []chunkChoice{}, Usage: &u}
+				if err := s.write(w, c); err != nil {
+					return err
+				}
+			}
+			if _, err := w.WriteString("data: [DONE]\n\n"); err != nil {
+				return clientGone(err)
+			}
+			if err := w.Flush(); err != nil {
+				return clientGone(err)
+			}
+			return nil
+		case "error":
+			return anthropicStreamError(s.d, raw)
+		}
+		if out != nil {
+			if err := s.write(w, out); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *anthropicStream) chunk(d chunkDelta, finish *string) *chatChunk {
+	return &chatChunk{ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
+		Choices: []chunkChoice{{Index: 0, Delta: d, FinishReason: finish}}}
+}
+
+func (s *anthropicStream) write(w *bufio.Writer, c *chatChunk) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return apierror.Internal.Wrap(err, "could not encode a stream chunk")
+	}
+	_, _ = w.WriteString("data: ")
+	_, _ = w.Write(b)
+	_, _ = w.WriteString("\n\n")
+	if err := w.Flush(); err != nil {
+		return clientGone(err)
+	}
+	if s.ttft == 0 && len(c.Choices) > 0 && (c.Choices[0].Delta.Content != nil && *c.Choices[0].Delta.Content != "" ||
+		len(c.Choices[0].Delta.ToolCalls) > 0 || c.Choices[0].Delta.ReasoningContent != "") {
+		s.ttft = time.Since(s.start)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package events
+
+import "time"
+
+// RouterSettingsID is the id of the one router settings object.
+const RouterSettingsID = "router"
+
+// Routing strategies (LiteLLM's router_settings.routing_strategy values
+// that gatehouse implements).
+const (
+	RoutingSimpleShuffle = "simple-shuffle"
+	RoutingLeastBusy     = "least-busy"
+)
+
+// RouterSettings is LiteLLM's router_settings: how an edge spreads a model
+// group's requests over its deployments, when it gives up on a failing
+// deployment for a while, and where it falls back. It is an event, like
+// the JWT settings, so every edge applies a change without a restart.
+// Nil pointers mean LiteLLM's defaults (see the accessors).
+type RouterSettings struct {
+	ID string `json:"id"`
+	// RoutingStrategy is simple-shuffle (default) or least-busy.
+	RoutingStrategy string `json:"routing_strategy,omitempty"`
+	// NumRetries is how many more deployments (or the same one, for a
+	// group of one) a request may try after a failure, before fallbacks.
+	NumRetries *int `json:"num_retries,omitempty"`
+	// AllowedFails is how many failures a deployment may have within a
+	// minute before it is cooled down.
+	AllowedFails *int `json:"allowed_fails,omitempty"`
+	// CooldownTime is how long (seconds) a cooled-down deployment gets no
+	// traffic.
+	CooldownTime *float64 `json:"cooldown_time,omitempty"`
+	// Fallbacks maps a model group to the groups tried, in order, once its
+	// own deployments failed: [{"gpt-4o": ["gpt-4o-mini"]}].
+	Fallbacks []map[string][]string `json:"fallbacks,omitempty"`
+	UpdatedAt time.Time             `json:"updated_at"`
+}
+
+// LiteLLM's defaults (DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_TIME_SECONDS,
+// and openai.DEFAULT_MAX_RETRIES for the router's num_retries).
+const (
+	DefaultAllowedFails = 3
+	DefaultCooldownTime = 5 * time.Second
+	DefaultNumRetries   = 2
+)
+
+// Retries is num_retries with its default; explicit reports whether it
+// was set.
+func (r *RouterSettings) Retries() (n int, explicit bool) {
+	if r == nil || r.NumRetries == nil {
+		return DefaultNumRetries, false
+	}
+	return *r.NumRetries, true
+}
+
+// Fails is allowed_fails with its default.
+func (r *RouterSettings) Fails() int {
+	if r == nil || r.AllowedFails == nil {
+		return DefaultAllowedFails
+	}
+	return *r.AllowedFails
+}
+
+// Cooldown is cooldown_time with its default.
+func (r *RouterSettings) Cooldown() time.Duration {
+	if r == nil || r.CooldownTime == nil {
+		return DefaultCooldownTime
+	}
+	return time.Duration(*r.CooldownTime * float64(time.Second))
+}
+
+// Strategy is routing_strategy with its default.
+func (r *RouterSettings) Strategy() string {
+	if r == nil || r.RoutingStrategy == "" {
+		return RoutingSimpleShuffle
+	}
+	return r.RoutingStrategy
+}
+
+// FallbacksFor lists the fallback groups of a model group.
+func (r *RouterSettings) FallbacksFor(group string) []string {
+	if r == nil {
+		return nil
+	}
+	for _, m := range r.Fallbacks {
+		if fb, ok := m[group]; ok {
+			return fb
+		}
+	}
+	return nil
+}
