@@ -48,8 +48,8 @@ type Result struct {
 	Keys, Teams     int
 	StreamBytes     uint64
 	PublishTime     time.Duration
-	EdgeReplay      time.Duration   // start to ready replaying the whole stream
-	SnapshotWrite   time.Duration   // control start to the snapshot stored
+	EdgeReplay      time.Duration // start to ready replaying the whole stream
+	SnapshotWrite   time.Duration // control start to the snapshot stored
 	SnapshotBytes   uint64
 	EdgeReady       []time.Duration // each start-up from the snapshot, process start to readiness 200
 	EdgeRSSReady    int64           // KiB, right after ready
