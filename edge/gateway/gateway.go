@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/apierror"
 	"github.com/gatehouse/gatehouse/edge/auth"
@@ -27,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/edge/spend"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/jwtauth"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -57,6 +59,15 @@ type Options struct {
 	// JWKSClient fetches identity providers' keys (nil: default client).
 	JWKSClient *http.Client
 	Log        *slog.Logger
+	// AccessLog logs one line per request at Info (request id, route,
+	// status, duration); see obs.Middleware.
+	AccessLog bool
+	// Metrics is the registry the edge's series go to (nil: a new one with
+	// the Go and process collectors). It is served on /metrics.
+	Metrics *prometheus.Registry
+	// MetricsAddr, if set, serves /metrics on this address instead of the
+	// main listener, to keep it off a public port.
+	MetricsAddr string
 	// Listener, if set, is used instead of Listen (tests pass port 0).
 	Listener net.Listener
 	// Ready receives the listen address once serving.
@@ -76,6 +87,7 @@ type Gateway struct {
 	log     *slog.Logger
 	edgeID  string
 	nowFunc func() time.Time
+	metrics *edgeMetrics
 }
 
 // Run connects to NATS, follows the policy stream and serves until ctx
@@ -108,7 +120,8 @@ func Run(ctx context.Context, o Options) error {
 	if spillDir == "" {
 		spillDir = filepath.Join(os.TempDir(), "gatehouse-spend-"+o.EdgeID)
 	}
-	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: o.EdgeID, Region: o.Region, SpillDir: spillDir, Log: log}); err != nil {
+	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: o.EdgeID, Region: o.Region, SpillDir: spillDir, Log: log,
+		Registerer: g.metrics.reg}); err != nil {
 		return err
 	}
 	// Deferred: runs when Run returns, after the server has shut down, so
@@ -138,8 +151,17 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("edge: listen %s: %w", o.Listen, err)
 		}
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- app.Listener(ln) }()
+	if o.MetricsAddr != "" {
+		mctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			if err := obs.ServeMetrics(mctx, o.MetricsAddr, g.metrics.reg, log, nil); err != nil {
+				serveErr <- err
+			}
+		}()
+	}
 	log.Info("edge serving", "addr", ln.Addr().String(), "control", o.ControlURL)
 	if o.Ready != nil {
 		o.Ready <- ln.Addr().String()
@@ -179,12 +201,16 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 		log = slog.Default()
 	}
 	g := &Gateway{live: live, auth: auth.New(o.MasterKey), jwt: &jwtauth.Manager{Log: log, HTTPClient: o.JWKSClient},
-		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now}
+		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now, metrics: newEdgeMetrics(o.Metrics)}
+	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID})
 	if o.ControlURL != "" {
 		g.relay = newRelay(o.ControlURL)
 	}
 	return g
 }
+
+// Registry holds the edge's metrics.
+func (g *Gateway) Registry() *prometheus.Registry { return g.metrics.reg }
 
 // App builds the HTTP routes.
 func (g *Gateway) App(o Options) *fiber.App {
@@ -192,6 +218,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 	if limit <= 0 {
 		limit = 10 << 20
 	}
+	errorHandler := httpx.ErrorHandler(g.log)
 	app := fiber.New(fiber.Config{
 		AppName:               "gatehouse-edge",
 		DisableStartupMessage: true,
@@ -199,7 +226,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 		// Bodies are streamed so LimitBody can refuse an oversized one
 		// cleanly; handlers still see the whole body via c.Body().
 		StreamRequestBody: true,
-		ErrorHandler:      httpx.ErrorHandler(g.log),
+		ErrorHandler:      errorHandler,
 		// Streams can run for minutes; the read timeout only bounds
 		// reading the request.
 		ReadTimeout:  60 * time.Second,
@@ -208,7 +235,15 @@ func (g *Gateway) App(o Options) *fiber.App {
 		JSONDecoder:  json.Unmarshal,
 		ServerHeader: "",
 	})
+	// First: every response, the 413 of LimitBody included, gets an
+	// x-request-id and is counted.
+	app.Use(obs.Middleware(obs.MiddlewareOptions{Log: g.log, AccessLog: o.AccessLog, HTTP: g.metrics.http, ErrorHandler: errorHandler}))
 	app.Use(httpx.LimitBody(limit))
+	if o.MetricsAddr == "" {
+		// Unauthenticated, like LiteLLM's /metrics: scrapers carry no key.
+		// Public edges should use MetricsAddr instead.
+		app.Get("/metrics", obs.FiberHandler(g.metrics.reg))
+	}
 	app.Get("/health/liveliness", g.liveliness)
 	app.Get("/health/liveness", g.liveliness)
 	app.Get("/health/readiness", g.readiness)
@@ -297,9 +332,11 @@ type chatRequest struct {
 }
 
 func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
+	t0 := time.Now() // for metrics; nowFunc is the policy clock
 	start := g.nowFunc()
 	snap, id, err := g.identify(c)
 	if err != nil {
+		g.metrics.denied(failedMethod(c, snap), err)
 		return err
 	}
 	var req chatRequest
@@ -329,6 +366,14 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		team  *events.Team
 		ev    = events.SpendEvent{RequestID: events.NewID(), Time: start.UTC()}
 	)
+	// The edge's id is the spend row's identity; the client's id, when it
+	// sent a valid one, is what the client, the upstream and the logs see.
+	reqID := ev.RequestID
+	if cid := obs.ClientRequestID(c); cid != nil {
+		ev.ClientRequestID = string(cid)
+		reqID = ev.ClientRequestID
+	}
+	c.Response().Header.Set(obs.RequestIDHeader, reqID)
 	switch {
 	case id.Admin:
 		route = snap.Router().Resolve(model)
@@ -336,6 +381,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	case id.JWT != nil:
 		d, err := g.decideJWT(c, snap, id.JWT, model)
 		if err != nil {
+			g.metrics.denied(methodJWT, err)
 			return err
 		}
 		route, team = d.Route, d.Team
@@ -346,12 +392,14 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	default:
 		grant, err := snap.CheckKey(id.Key, model, g.nowFunc())
 		if err != nil {
+			g.metrics.denied(methodKey, err)
 			return err
 		}
 		route, team = grant.Route, grant.Team
 		k := id.Key
 		ev.Auth, ev.KeyHash, ev.KeyAlias, ev.UserID, ev.TeamID, ev.OrgID = "key", k.Token, k.KeyAlias, k.UserID, k.TeamID, k.OrganizationID
 	}
+	g.metrics.allowed(methodOf(id))
 	if err := g.rateLimit(id.Key, team); err != nil {
 		return err
 	}
@@ -367,13 +415,17 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	key := id.Key
 	// done runs once the response is complete: after the handler for a
 	// stream, so it uses only the values captured here.
-	return g.fwd.ChatCompletionDone(c.Context(), d, ev.Model, body, ev.Stream, func(u proxy.Usage, _ error) {
-		spend.Apply(&ev, d, u, g.nowFunc().Sub(start))
-		g.countTokens(key, team, u.TotalTokens)
-		if g.spend != nil {
-			g.spend.Record(ev)
-		}
-	})
+	upstream, err := g.fwd.Forward(c.Context(), proxy.Call{Deployment: d, UpstreamModel: ev.Model, Body: body, Stream: ev.Stream,
+		RequestID: reqID, Done: func(u proxy.Usage, _ error) {
+			g.metrics.finished(d.Provider, ev.Stream, time.Since(t0), u)
+			spend.Apply(&ev, d, u, g.nowFunc().Sub(start))
+			g.countTokens(key, team, u.TotalTokens)
+			if g.spend != nil {
+				g.spend.Record(ev)
+			}
+		}})
+	g.metrics.forwarded(d.Provider, time.Since(t0), upstream)
+	return err
 }
 
 // countTokens feeds tpm limits with what a response used.
@@ -445,6 +497,7 @@ func badJSON(err error) error {
 func (g *Gateway) models(c *fiber.Ctx) error {
 	snap, id, err := g.identify(c)
 	if err != nil {
+		g.metrics.denied(failedMethod(c, snap), err)
 		return err
 	}
 	var names []string
@@ -453,6 +506,7 @@ func (g *Gateway) models(c *fiber.Ctx) error {
 		names = snap.VisibleModels(nil)
 	case id.JWT != nil:
 		if _, err := g.decideJWT(c, snap, id.JWT, ""); err != nil {
+			g.metrics.denied(methodJWT, err)
 			return err
 		}
 		for _, n := range snap.Router().ModelNames() {
@@ -462,10 +516,13 @@ func (g *Gateway) models(c *fiber.Ctx) error {
 		}
 	default:
 		if id.Key.Blocked {
-			return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+			err := apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+			g.metrics.denied(methodKey, err)
+			return err
 		}
 		names = snap.VisibleModels(id.Key)
 	}
+	g.metrics.allowed(methodOf(id))
 	type model struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`

@@ -33,6 +33,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -61,6 +62,8 @@ type Options struct {
 	// segments and losing the events most likely to be billed already.
 	SpillMaxBytes int64
 	Log           *slog.Logger
+	// Registerer, if set, gets the publisher's metrics (gatehouse_spend_*).
+	Registerer prometheus.Registerer
 
 	// OverflowSize is the second queue Record uses when QueueSize is full,
 	// read by the spill writer. Default QueueSize/8 (at least 64).
@@ -139,7 +142,8 @@ type Publisher struct {
 	q        chan *events.SpendEvent
 	overflow chan *events.SpendEvent
 	toSpill  chan []byte
-	acks     chan jetstream.PubAckFuture
+	acks     chan pendingAck
+	metrics  *metrics
 
 	published, spilled, resent, corrupt           atomic.Uint64
 	dropQueue, dropFull, dropErr, dropClosed      atomic.Uint64
@@ -216,13 +220,14 @@ func New(o Options) (*Publisher, error) {
 		q:        make(chan *events.SpendEvent, o.QueueSize),
 		overflow: make(chan *events.SpendEvent, o.OverflowSize),
 		toSpill:  make(chan []byte, spillQueueSize),
-		acks:     make(chan jetstream.PubAckFuture, o.MaxInFlight),
+		acks:     make(chan pendingAck, o.MaxInFlight),
 		spill:    sq,
 		stopSend: make(chan struct{}), giveUp: make(chan struct{}),
 		stopResend: make(chan struct{}), stopWriter: make(chan struct{}),
 		senderDone: make(chan struct{}), ackerDone: make(chan struct{}),
 		resendDone: make(chan struct{}), writerDone: make(chan struct{}),
 	}
+	p.metrics = newMetrics(p, o.Registerer)
 	if n := sq.pendingSegments(); n > 0 {
 		p.log.Info("spend spill queue recovered; resending when NATS is up", "segments", n, "bytes", sq.bytes.Load())
 	}
@@ -373,7 +378,15 @@ func (p *Publisher) sendLoop() {
 	}
 }
 
+// pendingAck is a publish awaiting its ack, with the event's record time
+// for the lag metric.
+type pendingAck struct {
+	f  jetstream.PubAckFuture
+	at time.Time
+}
+
 func (p *Publisher) publish(e *events.SpendEvent) {
+	at := recordedAt(e.Time, e.LatencyMS)
 	data, id, _ := encode(e)
 	if p.givingUp() || !p.connected() {
 		p.toSpill <- data
@@ -385,23 +398,26 @@ func (p *Publisher) publish(e *events.SpendEvent) {
 		p.toSpill <- data
 		return
 	}
-	p.acks <- f
+	p.acks <- pendingAck{f, at}
 }
 
 // ackLoop waits for acks in publish order (they arrive nearly in order,
 // and every future resolves: ack, error, disconnect or AckTimeout).
 func (p *Publisher) ackLoop() {
 	defer close(p.ackerDone)
-	for f := range p.acks {
+	for a := range p.acks {
+		f := a.f
 		select {
 		case <-f.Ok():
 			p.published.Add(1)
+			p.metrics.observe(p.metrics.lagLive, a.at)
 		case <-f.Err():
 			p.toSpill <- f.Msg().Data
 		case <-p.giveUp:
 			select {
 			case <-f.Ok():
 				p.published.Add(1)
+				p.metrics.observe(p.metrics.lagLive, a.at)
 			default:
 				// Possibly stored after all: the resend is deduplicated.
 				p.toSpill <- f.Msg().Data
@@ -550,17 +566,19 @@ func (p *Publisher) resendSegment(seg segment) (uint64, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	batch := make([]jetstream.PubAckFuture, 0, resendBatch)
+	times := make([]time.Time, 0, resendBatch)
 	wait := func() error {
-		for _, fut := range batch {
+		for i, fut := range batch {
 			select {
 			case <-fut.Ok():
+				p.metrics.observe(p.metrics.lagResend, times[i])
 			case err := <-fut.Err():
 				return err
 			case <-p.stopResend:
 				return errStopped
 			}
 		}
-		batch = batch[:0]
+		batch, times = batch[:0], times[:0]
 		return nil
 	}
 	var n, corrupt uint64
@@ -570,8 +588,10 @@ func (p *Publisher) resendSegment(seg segment) (uint64, error) {
 			continue
 		}
 		var hdr struct {
-			RequestID string `json:"request_id"`
-			EdgeID    string `json:"edge_id"`
+			RequestID string    `json:"request_id"`
+			EdgeID    string    `json:"edge_id"`
+			Time      time.Time `json:"time"`
+			LatencyMS float64   `json:"latency_ms"`
 		}
 		if json.Unmarshal(line, &hdr) != nil || hdr.RequestID == "" {
 			corrupt++ // a line torn by a crash
@@ -587,6 +607,7 @@ func (p *Publisher) resendSegment(seg segment) (uint64, error) {
 			return 0, err
 		}
 		batch = append(batch, fut)
+		times = append(times, recordedAt(hdr.Time, hdr.LatencyMS))
 		n++
 		if len(batch) == resendBatch {
 			if err := wait(); err != nil {
