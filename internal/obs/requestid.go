@@ -2,7 +2,9 @@ package obs
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -54,11 +56,23 @@ func ClientRequestID(c *fiber.Ctx) []byte {
 	return nil
 }
 
-// NewRequestID is a gateway-generated id: 128 random bits in hex, unique
-// per request (unlike a client's id, which a client may repeat).
+// idPrefix makes generated ids unique across processes; the counter makes
+// them unique within one, without a crypto/rand read per request.
+var (
+	idPrefix = func() (b [8]byte) {
+		_, _ = rand.Read(b[:])
+		return b
+	}()
+	idCounter atomic.Uint64
+)
+
+// NewRequestID is a gateway-generated id, 32 hex characters: 64 random bits
+// fixed per process and a 64-bit counter, so unique per request (unlike a
+// client's id, which a client may repeat). It is an id, not a secret.
 func NewRequestID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	copy(b[:8], idPrefix[:])
+	binary.BigEndian.PutUint64(b[8:], idCounter.Add(1))
 	return hex.EncodeToString(b[:])
 }
 
