@@ -144,6 +144,9 @@ func (m *edgeMetrics) upstreamFor(provider string) prometheus.Observer {
 // forwarded records a chat request's split between upstream and gateway,
 // once the handler is done with it.
 func (m *edgeMetrics) forwarded(provider string, handler, upstream time.Duration) {
+	if upstream <= 0 {
+		return // refused before any upstream call (a misconfigured deployment)
+	}
 	m.upstreamFor(provider).Observe(upstream.Seconds())
 	m.overhead.Observe(max(handler-upstream, 0).Seconds())
 }
