@@ -16,8 +16,9 @@ run: ## Start everything (embedded JetStream, control :4001, edge :4000); MASTER
 	$(GO) run ./cmd/gatehouse run
 
 .PHONY: build
-build: ## Build bin/gatehouse
+build: ## Build bin/gatehouse and bin/gatewayctl
 	$(GO) build -o $(BIN) ./cmd/gatehouse
+	$(GO) build -o bin/gatewayctl ./cmd/gatewayctl
 
 ##@ Test
 

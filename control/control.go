@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/control/api"
@@ -24,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/control/upsert"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/jwtauth"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/schema"
@@ -59,6 +61,13 @@ type Options struct {
 	Listener net.Listener
 	// Ready is closed once the API is serving.
 	Ready chan<- string
+	// AccessLog logs one line per request at Info.
+	AccessLog bool
+	// Metrics is the registry for this replica's series (nil: a new one
+	// with the Go and process collectors), served on /metrics.
+	Metrics *prometheus.Registry
+	// MetricsAddr, if set, serves /metrics there instead of on Listen.
+	MetricsAddr string
 }
 
 // Run serves until ctx ends.
@@ -166,16 +175,37 @@ func Run(ctx context.Context, o Options) error {
 		}
 		spendStore = &api.SpendStore{Conn: conn, Database: db}
 	}
+	reg := o.Metrics
+	if reg == nil {
+		reg = obs.NewRegistry()
+	}
+	reg.MustRegister(tracker.Collector(func(ctx context.Context) (uint64, error) {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.State.LastSeq, nil
+	}))
 	app := api.New(st, api.Options{Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
-		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals})
+		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals,
+		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == ""})
 	ln := o.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", o.Listen); err != nil {
 			return fmt.Errorf("control: listen %s: %w", o.Listen, err)
 		}
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- app.Listener(ln) }()
+	if o.MetricsAddr != "" {
+		mctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			if err := obs.ServeMetrics(mctx, o.MetricsAddr, reg, log, nil); err != nil {
+				serveErr <- err
+			}
+		}()
+	}
 	log.Info("admin API serving", "addr", ln.Addr().String())
 	if o.Ready != nil {
 		o.Ready <- ln.Addr().String()

@@ -86,6 +86,10 @@ func TestSpendExactlyOnce(t *testing.T) {
 	waitEdges(t, ctl, 2)
 	start(t, "sink", env, "sink", "-nats", natsURL, "-clickhouse", ch.Addr(), "-database", "spend_e2e")
 	key := generateKey(t, edges[0], map[string]any{})
+	// Every request carries the same client x-request-id: each must still
+	// be its own row (the edge's id is the identity), all findable by it.
+	extraHeaders = map[string]string{"X-Request-Id": "e2e-same-client-id"}
+	defer func() { extraHeaders = nil }()
 
 	sent, want := 0, usage{}
 	send := func(n int) {
@@ -130,6 +134,10 @@ func TestSpendExactlyOnce(t *testing.T) {
 	})
 	if ids != rows {
 		t.Fatalf("%d rows but %d distinct request ids: a row was doubled", rows, ids)
+	}
+	var sameClient uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM spend_e2e.spend_events WHERE client_request_id = 'e2e-same-client-id'").Scan(&sameClient); err != nil || sameClient != rows {
+		t.Fatalf("%d rows carry the client's x-request-id, want %d (%v)", sameClient, rows, err)
 	}
 	if int64(prompt) != want.Prompt || int64(completion) != want.Completion {
 		t.Fatalf("tokens in ClickHouse %d/%d, clients were told %d/%d", prompt, completion, want.Prompt, want.Completion)

@@ -7,6 +7,10 @@
 // and two control replicas starting at once may both apply it. The SQL
 // must run on ClickHouse 18.16 (Debian's package) and on current releases.
 //
+// ALTER TABLE ... ADD COLUMN is the one exception, written without IF NOT
+// EXISTS (18.16 lacks it): Exec treats its column existing as done, and
+// such a statement must add exactly one column.
+//
 // In the files, {db} stands for the database; statements end with a ';' at
 // the end of a line; lines starting with "--" are comments.
 package schema
@@ -165,7 +169,7 @@ ORDER BY version`); err != nil {
 		}
 		t0 := time.Now()
 		for i, s := range m.Statements {
-			if err := conn.Exec(ctx, s); err != nil {
+			if err := Exec(ctx, conn, s); err != nil {
 				return fmt.Errorf("schema: migration %s, statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -184,6 +188,31 @@ ORDER BY version`); err != nil {
 		log.Info("clickhouse migration applied", "database", database, "migration", m.Name, "took", time.Since(t0))
 	}
 	return nil
+}
+
+// addColumnRE matches ALTER TABLE ... ADD COLUMN, which 18.16 cannot
+// write with IF NOT EXISTS.
+var addColumnRE = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+
+// Codes of "column with this name already exists": ILLEGAL_COLUMN on
+// 18.16 and current releases, DUPLICATE_COLUMN in some paths.
+const (
+	illegalColumn   = 44
+	duplicateColumn = 15
+)
+
+// Exec runs one migration statement idempotently. Statements carry their
+// own IF NOT EXISTS, except ADD COLUMN: ClickHouse 18.16 has no ADD COLUMN
+// IF NOT EXISTS, so the one ADD COLUMN per statement that finds its column
+// already there counts as done.
+func Exec(ctx context.Context, conn driver.Conn, stmt string) error {
+	err := conn.Exec(ctx, stmt)
+	var ex *clickhouse.Exception
+	if err != nil && errors.As(err, &ex) && (ex.Code == illegalColumn || ex.Code == duplicateColumn) &&
+		strings.Contains(ex.Message, "already exists") && addColumnRE.MatchString(stmt) {
+		return nil
+	}
+	return err
 }
 
 // Applied returns the versions recorded in database.schema_migrations, in

@@ -39,7 +39,15 @@ func TestMigrationsParse(t *testing.T) {
 			if strings.Contains(s, "{db}") {
 				t.Fatalf("%s: unreplaced {db}", m.Name)
 			}
-			// A migration that dies half-way is re-run whole.
+			// A migration that dies half-way is re-run whole. ADD COLUMN
+			// is made idempotent by Exec instead (18.16 has no IF NOT
+			// EXISTS for it); one column per statement.
+			if strings.Contains(s, "ADD COLUMN") {
+				if strings.Count(s, "ADD COLUMN") != 1 {
+					t.Errorf("%s: one ADD COLUMN per statement: %.60s", m.Name, s)
+				}
+				continue
+			}
 			if !strings.Contains(s, "IF NOT EXISTS") {
 				t.Errorf("%s: statement not idempotent: %.60s", m.Name, s)
 			}
@@ -117,7 +125,7 @@ func TestMigrateTwice(t *testing.T) {
 	// half-way can be re-run.
 	for _, m := range migs {
 		for i, s := range m.Statements {
-			if err := conn.Exec(ctx, s); err != nil {
+			if err := schema.Exec(ctx, conn, s); err != nil {
 				t.Fatalf("%s statement %d re-run: %v", m.Name, i+1, err)
 			}
 		}

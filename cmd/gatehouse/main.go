@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/edge/gateway"
 	"github.com/gatehouse/gatehouse/internal/allinone"
 	"github.com/gatehouse/gatehouse/internal/embednats"
+	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/schema"
 	"github.com/gatehouse/gatehouse/spend/sink"
 )
@@ -35,21 +36,20 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
 	var err error
 	switch os.Args[1] {
 	case "run":
-		err = runAll(ctx, os.Args[2:], log)
+		err = runAll(ctx, os.Args[2:])
 	case "control":
-		err = runControl(ctx, os.Args[2:], log)
+		err = runControl(ctx, os.Args[2:])
 	case "edge":
-		err = runEdge(ctx, os.Args[2:], log)
+		err = runEdge(ctx, os.Args[2:])
 	case "nats":
 		err = runNATS(ctx, os.Args[2:])
 	case "sink":
-		err = runSink(ctx, os.Args[2:], log)
+		err = runSink(ctx, os.Args[2:])
 	case "migrate":
-		err = runMigrate(ctx, os.Args[2:], log)
+		err = runMigrate(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -77,12 +77,26 @@ commands:
 `)
 }
 
-func logLevel() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
-		return slog.LevelInfo
-	}
+// logFlags are the logging flags every long-running command takes.
+type logFlags struct{ format, level string }
+
+func addLogFlags(fs *flag.FlagSet) *logFlags {
+	l := &logFlags{}
+	fs.StringVar(&l.format, "log-format", env("LOG_FORMAT", "json"), "log format: json or text (env LOG_FORMAT)")
+	fs.StringVar(&l.level, "log-level", env("LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LOG_LEVEL)")
 	return l
+}
+
+func (l *logFlags) logger() (*slog.Logger, error) { return obs.NewLogger(os.Stderr, l.format, l.level) }
+
+// accessLogFlag: per-request log lines at Info; off with -access-log=false
+// (or a level above info).
+func accessLogFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("access-log", env("ACCESS_LOG", "true") != "false", "log one line per request at info: request id, route, status, duration (env ACCESS_LOG=false disables)")
+}
+
+func metricsAddrFlag(fs *flag.FlagSet) *string {
+	return fs.String("metrics-addr", os.Getenv("METRICS_ADDR"), "serve /metrics on this address instead of the main listener (env METRICS_ADDR; empty: /metrics on the main listener, unauthenticated)")
 }
 
 func env(name, def string) string {
@@ -99,8 +113,10 @@ func loadConfig(path string) (*config.File, error) {
 	return config.Load(path)
 }
 
-func runAll(ctx context.Context, args []string, log *slog.Logger) error {
+func runAll(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	lf := addLogFlags(fs)
+	accessLog := accessLogFlag(fs)
 	o := allinone.Options{}
 	fs.StringVar(&o.ConfigPath, "config", os.Getenv("CONFIG"), "config.yaml (LiteLLM format); empty: the built-in example with mock models (env CONFIG)")
 	fs.StringVar(&o.DataDir, "data", env("DATA_DIR", "./data"), "directory for the embedded JetStream store (env DATA_DIR)")
@@ -110,12 +126,19 @@ func runAll(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&o.MasterKey, "master-key", env("MASTER_KEY", "sk-1234"), "admin key (env MASTER_KEY)")
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address; used when reachable (env CLICKHOUSE_ADDR)")
 	_ = fs.Parse(args)
-	o.Log = log
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	o.Log, o.AccessLog = log, *accessLog
 	return allinone.Run(ctx, o)
 }
 
-func runControl(ctx context.Context, args []string, log *slog.Logger) error {
+func runControl(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("control", flag.ExitOnError)
+	lf := addLogFlags(fs)
+	accessLog := accessLogFlag(fs)
+	metricsAddr := metricsAddrFlag(fs)
 	cfgPath := fs.String("config", os.Getenv("CONFIG"), "config.yaml (LiteLLM format) (env CONFIG)")
 	o := control.Options{}
 	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
@@ -126,6 +149,11 @@ func runControl(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Second, "how long a write waits for live edges to apply it")
 	fs.IntVar(&o.SnapshotEvery, "snapshot-every", 10000, "write a policy snapshot for edge start-up every N events (negative: never)")
 	_ = fs.Parse(args)
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	o.AccessLog, o.MetricsAddr = *accessLog, *metricsAddr
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	if *cfgPath != "" {
 		f, err := config.Load(*cfgPath)
@@ -138,8 +166,11 @@ func runControl(ctx context.Context, args []string, log *slog.Logger) error {
 	return control.Run(ctx, o)
 }
 
-func runEdge(ctx context.Context, args []string, log *slog.Logger) error {
+func runEdge(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("edge", flag.ExitOnError)
+	lf := addLogFlags(fs)
+	accessLog := accessLogFlag(fs)
+	metricsAddr := metricsAddrFlag(fs)
 	o := gateway.Options{}
 	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
 	fs.StringVar(&o.Listen, "listen", env("EDGE_ADDR", "127.0.0.1:4000"), "listen address (env EDGE_ADDR)")
@@ -149,28 +180,44 @@ func runEdge(ctx context.Context, args []string, log *slog.Logger) error {
 	mb := fs.Float64("max-request-size-mb", 10, "largest request body accepted, in MiB")
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
 	_ = fs.Parse(args)
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	o.AccessLog, o.MetricsAddr = *accessLog, *metricsAddr
 	o.BodyLimit = int(*mb * (1 << 20))
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
 	return gateway.Run(ctx, o)
 }
 
-func runSink(ctx context.Context, args []string, log *slog.Logger) error {
+func runSink(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sink", flag.ExitOnError)
-	o := sink.ServeOptions{Log: log}
+	lf := addLogFlags(fs)
+	o := sink.ServeOptions{}
 	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s) (env NATS_URL)")
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", 1, "spend stream replicas")
 	_ = fs.Parse(args)
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	o.Log = log
 	return sink.Serve(ctx, o)
 }
 
-func runMigrate(ctx context.Context, args []string, log *slog.Logger) error {
+func runMigrate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ExitOnError)
+	lf := addLogFlags(fs)
 	addr := fs.String("clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	db := fs.String("database", env("CLICKHOUSE_DB", "gatehouse"), "database (env CLICKHOUSE_DB)")
 	_ = fs.Parse(args)
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
 	return schema.RunLog(ctx, *addr, *db, log)
 }
 

@@ -15,12 +15,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/apierror"
 	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/jwtauth"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -45,6 +47,12 @@ type Options struct {
 	// Spend is ClickHouse for /spend/logs and /global/spend/report (nil:
 	// those routes answer 503).
 	Spend *SpendStore
+	// AccessLog logs one line per request at Info (see obs.Middleware).
+	AccessLog bool
+	// Metrics receives the request metrics (nil: none are kept).
+	Metrics *prometheus.Registry
+	// ServeMetrics serves Metrics on /metrics, unauthenticated.
+	ServeMetrics bool
 }
 
 // API serves the admin routes.
@@ -72,6 +80,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 1 << 20
 	}
+	errorHandler := httpx.ErrorHandler(a.log)
 	app := fiber.New(fiber.Config{
 		AppName:               "gatehouse-control",
 		DisableStartupMessage: true,
@@ -79,11 +88,20 @@ func New(st *store.Store, o Options) *fiber.App {
 		// Bodies are streamed so LimitBody can refuse an oversized one
 		// cleanly; handlers still see the whole body via c.Body().
 		StreamRequestBody: true,
-		ErrorHandler:      httpx.ErrorHandler(a.log),
+		ErrorHandler:      errorHandler,
 		JSONEncoder:       json.Marshal,
 		JSONDecoder:       json.Unmarshal,
 	})
+	var httpMetrics *obs.HTTP
+	if o.Metrics != nil {
+		httpMetrics = obs.NewHTTP(o.Metrics)
+	}
+	app.Use(obs.Middleware(obs.MiddlewareOptions{Log: a.log, AccessLog: o.AccessLog, HTTP: httpMetrics, ErrorHandler: errorHandler}))
 	app.Use(httpx.LimitBody(o.BodyLimit))
+	if o.Metrics != nil && o.ServeMetrics {
+		// Before the admin group: scrapers carry no master key.
+		app.Get("/metrics", obs.FiberHandler(o.Metrics))
+	}
 	app.Get("/health/liveliness", a.liveliness)
 	app.Get("/health/liveness", a.liveliness)
 	app.Get("/health/readiness", a.readiness)
@@ -107,6 +125,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/team/block", a.adminOnly, a.teamBlock(true))
 	admin.Post("/team/unblock", a.adminOnly, a.teamBlock(false))
 	admin.Post("/team/member_add", a.adminOnly, a.teamMemberAdd)
+	admin.Post("/team/member_delete", a.adminOnly, a.teamMemberDelete)
 
 	admin.Post("/user/new", a.adminOnly, a.userNew)
 	admin.Post("/user/update", a.adminOnly, a.userUpdate)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -375,4 +376,58 @@ func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, ids []string, owns 
 		}
 	}
 	return deleted, missing, keys, last, nil
+}
+
+// teamMemberDelete is LiteLLM's /team/member_delete: removes a member (by
+// user_id or user_email) and the team from that user's list. It publishes
+// the team's full state as an upsert: no new event type, so edges of an
+// older release keep applying it during a rolling upgrade.
+func (a *API) teamMemberDelete(c *fiber.Ctx) error {
+	var req struct {
+		TeamID    string `json:"team_id"`
+		UserID    string `json:"user_id"`
+		UserEmail string `json:"user_email"`
+	}
+	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		return err
+	}
+	if req.TeamID == "" {
+		return apierror.MissingParam.With("team_id is required")
+	}
+	if req.UserID == "" && req.UserEmail == "" {
+		return apierror.MissingParam.With("user_id or user_email is required")
+	}
+	var removed []events.Member
+	res, t, err := a.mutateTeam(c, req.TeamID, events.TeamUpserted, func(t *events.Team) error {
+		kept := make([]events.Member, 0, len(t.MembersWithRoles))
+		for _, m := range t.MembersWithRoles {
+			if (req.UserID != "" && m.UserID == req.UserID) || (req.UserEmail != "" && strings.EqualFold(m.UserEmail, req.UserEmail)) {
+				removed = append(removed, m)
+				continue
+			}
+			kept = append(kept, m)
+		}
+		if len(removed) == 0 {
+			return apierror.NotFound.With("user is not a member of team %s", req.TeamID)
+		}
+		t.MembersWithRoles = kept
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range removed {
+		if m.UserID == "" {
+			continue
+		}
+		r, _, err := a.mutateUser(c, m.UserID, func(u *events.User) error {
+			u.Teams = slices.DeleteFunc(slices.Clone(u.Teams), func(id string) bool { return id == t.TeamID })
+			return nil
+		})
+		if err != nil && !errors.Is(err, apierror.NotFound) {
+			return err
+		}
+		res = later(res, r)
+	}
+	return commit(c, res, t)
 }

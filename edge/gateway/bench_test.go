@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -12,48 +15,62 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// BenchmarkChatSingleDeployment drives the chat handler in process (no
-// sockets) for a model group of one mock deployment: the path every
-// single-deployment request takes through auth, routing and the
-// forwarder, without the upstream's own cost.
-func BenchmarkChatSingleDeployment(b *testing.B) {
+// BenchmarkChatMock is one chat completion through the whole edge app
+// (middleware, auth, policy, routing, the mock provider, response), served
+// in process without a network: the edge's own cost per request, with
+// metrics always on and the access log off or on (JSON, discarded).
+func BenchmarkChatMock(b *testing.B) {
+	for _, accessLog := range []bool{false, true} {
+		b.Run(fmt.Sprintf("access_log=%v", accessLog), func(b *testing.B) {
+			benchChat(b, func(o *Options) { o.AccessLog = accessLog })
+		})
+	}
+}
+
+func benchChat(b *testing.B, opt func(*Options)) {
 	ns := testutil.RunJetStream(b)
 	_, js := testutil.Connect(b, ns.ClientURL())
 	testutil.EnsureStreams(b, js)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	live := &policy.Live{JS: js}
+	live := &policy.Live{JS: js, Log: slog.New(slog.DiscardHandler)}
 	go func() { _ = live.Run(ctx) }()
 	pub := &events.Publisher{JS: js}
-	m := &events.Model{ID: "m1", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "mock/m"}}
-	if _, err := pub.Publish(ctx, events.Change{Type: events.ModelUpserted, Object: m}); err != nil {
-		b.Fatal(err)
+	const key = "sk-bench-key-0000000000001"
+	for _, obj := range []any{
+		&events.Model{ID: "m1", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "mock/m"}},
+		&events.Key{Token: events.HashKey(key), Models: []string{"m"}},
+	} {
+		if _, err := pub.Publish(ctx, events.Change{Type: events.TypeFor(events.KindOf(obj), events.ActionUpserted), Object: obj}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	testutil.Eventually(b, 10*time.Second, func() error {
-		if err := live.Check(); err != nil {
-			return err
-		}
-		if !live.Load().Router().Resolve("m").Found() {
-			return context.DeadlineExceeded
+		if !live.Ready() || live.Load().NumKeys() != 1 {
+			return fmt.Errorf("not ready")
 		}
 		return nil
 	})
-	g := New(live, Options{MasterKey: "sk-master-test-key"}, nil)
-	h := g.App(Options{}).Handler()
+	o := Options{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	opt(&o)
+	g := New(live, o, o.Log)
+	h := g.App(o).Handler()
+	body := []byte(`{"model":"m","messages":[{"role":"user","content":"hello there"}]}`)
 	var rc fasthttp.RequestCtx
+	req := &rc.Request
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		rc.Request.Reset()
+	for b.Loop() {
+		req.Reset()
 		rc.Response.Reset()
-		rc.Request.Header.SetMethod("POST")
-		rc.Request.SetRequestURI("/v1/chat/completions")
-		rc.Request.Header.Set("Authorization", "Bearer sk-master-test-key")
-		rc.Request.Header.SetContentType("application/json")
-		rc.Request.SetBodyString(chatBody)
+		req.Header.SetMethod("POST")
+		req.SetRequestURI("/v1/chat/completions")
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.SetContentType("application/json")
+		req.SetBody(body)
 		h(&rc)
 		if rc.Response.StatusCode() != 200 {
-			b.Fatalf("status %d: %s", rc.Response.StatusCode(), rc.Response.Body())
+			b.Fatalf("%d %s", rc.Response.StatusCode(), rc.Response.Body())
 		}
 	}
 }

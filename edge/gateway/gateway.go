@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/apierror"
 	"github.com/gatehouse/gatehouse/edge/auth"
@@ -27,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/edge/spend"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/jwtauth"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -57,6 +59,15 @@ type Options struct {
 	// JWKSClient fetches identity providers' keys (nil: default client).
 	JWKSClient *http.Client
 	Log        *slog.Logger
+	// AccessLog logs one line per request at Info (request id, route,
+	// status, duration); see obs.Middleware.
+	AccessLog bool
+	// Metrics is the registry the edge's series go to (nil: a new one with
+	// the Go and process collectors). It is served on /metrics.
+	Metrics *prometheus.Registry
+	// MetricsAddr, if set, serves /metrics on this address instead of the
+	// main listener, to keep it off a public port.
+	MetricsAddr string
 	// Listener, if set, is used instead of Listen (tests pass port 0).
 	Listener net.Listener
 	// Ready receives the listen address once serving.
@@ -77,6 +88,7 @@ type Gateway struct {
 	log     *slog.Logger
 	edgeID  string
 	nowFunc func() time.Time
+	metrics *edgeMetrics
 }
 
 // Run connects to NATS, follows the policy stream and serves until ctx
@@ -111,7 +123,8 @@ func Run(ctx context.Context, o Options) error {
 	if spillDir == "" {
 		spillDir = filepath.Join(os.TempDir(), "gatehouse-spend-"+o.EdgeID)
 	}
-	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: o.EdgeID, Region: o.Region, SpillDir: spillDir, Log: log}); err != nil {
+	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: o.EdgeID, Region: o.Region, SpillDir: spillDir, Log: log,
+		Registerer: g.metrics.reg}); err != nil {
 		return err
 	}
 	// Deferred: runs when Run returns, after the server has shut down, so
@@ -141,8 +154,17 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("edge: listen %s: %w", o.Listen, err)
 		}
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- app.Listener(ln) }()
+	if o.MetricsAddr != "" {
+		mctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			if err := obs.ServeMetrics(mctx, o.MetricsAddr, g.metrics.reg, log, nil); err != nil {
+				serveErr <- err
+			}
+		}()
+	}
 	log.Info("edge serving", "addr", ln.Addr().String(), "control", o.ControlURL)
 	if o.Ready != nil {
 		o.Ready <- ln.Addr().String()
@@ -182,7 +204,8 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 		log = slog.Default()
 	}
 	g := &Gateway{live: live, auth: auth.New(o.MasterKey), jwt: &jwtauth.Manager{Log: log, HTTPClient: o.JWKSClient},
-		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now}
+		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now, metrics: newEdgeMetrics(o.Metrics)}
+	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID})
 	g.bal = newBalancer(func() time.Time { return g.nowFunc() })
 	if o.ControlURL != "" {
 		g.relay = newRelay(o.ControlURL)
@@ -190,12 +213,16 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 	return g
 }
 
+// Registry holds the edge's metrics.
+func (g *Gateway) Registry() *prometheus.Registry { return g.metrics.reg }
+
 // App builds the HTTP routes.
 func (g *Gateway) App(o Options) *fiber.App {
 	limit := o.BodyLimit
 	if limit <= 0 {
 		limit = 10 << 20
 	}
+	errorHandler := httpx.ErrorHandler(g.log)
 	app := fiber.New(fiber.Config{
 		AppName:               "gatehouse-edge",
 		DisableStartupMessage: true,
@@ -203,7 +230,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 		// Bodies are streamed so LimitBody can refuse an oversized one
 		// cleanly; handlers still see the whole body via c.Body().
 		StreamRequestBody: true,
-		ErrorHandler:      httpx.ErrorHandler(g.log),
+		ErrorHandler:      errorHandler,
 		// Streams can run for minutes; the read timeout only bounds
 		// reading the request.
 		ReadTimeout:  60 * time.Second,
@@ -212,7 +239,15 @@ func (g *Gateway) App(o Options) *fiber.App {
 		JSONDecoder:  json.Unmarshal,
 		ServerHeader: "",
 	})
+	// First: every response, the 413 of LimitBody included, gets an
+	// x-request-id and is counted.
+	app.Use(obs.Middleware(obs.MiddlewareOptions{Log: g.log, AccessLog: o.AccessLog, HTTP: g.metrics.http, ErrorHandler: errorHandler}))
 	app.Use(httpx.LimitBody(limit))
+	if o.MetricsAddr == "" {
+		// Unauthenticated, like LiteLLM's /metrics: scrapers carry no key.
+		// Public edges should use MetricsAddr instead.
+		app.Get("/metrics", obs.FiberHandler(g.metrics.reg))
+	}
 	app.Get("/health/liveliness", g.liveliness)
 	app.Get("/health/liveness", g.liveliness)
 	app.Get("/health/readiness", g.readiness)
@@ -293,9 +328,11 @@ func (g *Gateway) decideJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Ide
 }
 
 func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
+	t0 := time.Now() // for metrics; nowFunc is the policy clock
 	start := g.nowFunc()
 	snap, id, err := g.identify(c)
 	if err != nil {
+		g.metrics.denied(failedMethod(c, snap), err)
 		return err
 	}
 	body := c.Body()
@@ -322,6 +359,14 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		team  *events.Team
 		ev    = events.SpendEvent{RequestID: events.NewID(), Time: start.UTC()}
 	)
+	// The edge's id is the spend row's identity; the client's id, when it
+	// sent a valid one, is what the client, the upstream and the logs see.
+	reqID := ev.RequestID
+	if cid := obs.ClientRequestID(c); cid != nil {
+		ev.ClientRequestID = string(cid)
+		reqID = ev.ClientRequestID
+	}
+	c.Response().Header.Set(obs.RequestIDHeader, reqID)
 	switch {
 	case id.Admin:
 		route = snap.Router().Resolve(model)
@@ -329,6 +374,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	case id.JWT != nil:
 		d, err := g.decideJWT(c, snap, id.JWT, model)
 		if err != nil {
+			g.metrics.denied(methodJWT, err)
 			return err
 		}
 		route, team = d.Route, d.Team
@@ -339,12 +385,14 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	default:
 		grant, err := snap.CheckKey(id.Key, model, g.nowFunc())
 		if err != nil {
+			g.metrics.denied(methodKey, err)
 			return err
 		}
 		route, team = grant.Route, grant.Team
 		k := id.Key
 		ev.Auth, ev.KeyHash, ev.KeyAlias, ev.UserID, ev.TeamID, ev.OrgID = "key", k.Token, k.KeyAlias, k.UserID, k.TeamID, k.OrganizationID
 	}
+	g.metrics.allowed(methodOf(id))
 	if err := g.rateLimit(id.Key, team); err != nil {
 		return err
 	}
@@ -355,7 +403,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		ev.OrgID = team.OrganizationID // a key or token's org is its team's
 	}
 	ev.Stream = req.Stream
-	call := &chatCall{g: g, ev: ev, start: start, key: id.Key, team: team, rs: snap.RouterSettings()}
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, rs: snap.RouterSettings()}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -366,9 +414,13 @@ type chatCall struct {
 	g     *Gateway
 	ev    events.SpendEvent
 	start time.Time
-	key   *events.Key
-	team  *events.Team
-	rs    *events.RouterSettings
+	t0    time.Time // monotonic, for metrics (start is the policy clock)
+	reqID string    // sent upstream as x-request-id
+	// upstream is the time spent waiting on upstreams, over all attempts.
+	upstream time.Duration
+	key      *events.Key
+	team     *events.Team
+	rs       *events.RouterSettings
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -388,6 +440,11 @@ func (c *chatCall) done(u proxy.Usage, err error) {
 // record publishes the spend event, naming the deployment that answered
 // (or failed last).
 func (c *chatCall) record(u proxy.Usage) {
+	provider := ""
+	if c.d != nil {
+		provider = c.d.Provider
+	}
+	c.g.metrics.finished(provider, c.ev.Stream, time.Since(c.t0), u)
 	spend.Apply(&c.ev, c.d, u, c.g.nowFunc().Sub(c.start))
 	c.g.countTokens(c.key, c.team, u.TotalTokens)
 	if c.g.spend != nil {
@@ -407,6 +464,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 	tried := triedBuf[:0]
 	done := c.done
 	var lastErr error
+	lastStatus := 0
 	for next := 0; ; {
 		for attempt := 0; ; attempt++ {
 			d, st, err := g.bal.pick(route.Deployments, c.rs, tried)
@@ -422,8 +480,12 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			if st != nil {
 				st.inflight.Add(1)
 			}
-			err = g.fwd.TryChatCompletion(fc.Context(), d, c.ev.Model, body, c.ev.Stream, done)
+			upstream, status, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
+				Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done})
+			c.upstream += upstream
+			lastStatus = status
 			if err == nil {
+				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
 				return nil
 			}
 			lastErr = err
@@ -432,7 +494,8 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			}
 			if !retryable(err) {
 				c.st = nil
-				c.record(proxy.ErrorUsage(err))
+				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
+				c.record(failedUsage(err, status))
 				return err
 			}
 			g.bal.failed(st, c.rs)
@@ -451,8 +514,19 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 		g.log.Info("falling back", "model_group", c.ev.ModelGroup, "fallback", route.Requested, "err", lastErr)
 	}
 	c.st = nil
-	c.record(proxy.ErrorUsage(lastErr))
+	if c.d != nil {
+		g.metrics.forwarded(c.d.Provider, time.Since(c.t0), c.upstream)
+	}
+	c.record(failedUsage(lastErr, lastStatus))
 	return lastErr
+}
+
+// failedUsage is the usage of a request that got no answer to the client,
+// with the upstream's status when it gave one (for the error metrics).
+func failedUsage(err error, upstreamStatus int) proxy.Usage {
+	u := proxy.ErrorUsage(err)
+	u.UpstreamStatus = upstreamStatus
+	return u
 }
 
 // countTokens feeds tpm limits with what a response used.
@@ -512,6 +586,7 @@ func badJSON(err error) error {
 func (g *Gateway) models(c *fiber.Ctx) error {
 	snap, id, err := g.identify(c)
 	if err != nil {
+		g.metrics.denied(failedMethod(c, snap), err)
 		return err
 	}
 	var names []string
@@ -520,6 +595,7 @@ func (g *Gateway) models(c *fiber.Ctx) error {
 		names = snap.VisibleModels(nil)
 	case id.JWT != nil:
 		if _, err := g.decideJWT(c, snap, id.JWT, ""); err != nil {
+			g.metrics.denied(methodJWT, err)
 			return err
 		}
 		for _, n := range snap.Router().ModelNames() {
@@ -529,10 +605,13 @@ func (g *Gateway) models(c *fiber.Ctx) error {
 		}
 	default:
 		if id.Key.Blocked {
-			return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+			err := apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+			g.metrics.denied(methodKey, err)
+			return err
 		}
 		names = snap.VisibleModels(id.Key)
 	}
+	g.metrics.allowed(methodOf(id))
 	type model struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`

@@ -27,9 +27,16 @@ type edgeUnderTest struct {
 	js   jetstream.JetStream
 	pub  *events.Publisher
 	live *policy.Live
+	g    *Gateway
 }
 
 func startEdge(t *testing.T, createStream bool) *edgeUnderTest {
+	t.Helper()
+	return startEdgeWith(t, createStream, Options{MasterKey: "sk-master-test-key"}, nil)
+}
+
+// startEdgeWith builds the edge with o (and setup, run before it serves).
+func startEdgeWith(t *testing.T, createStream bool, o Options, setup func(g *Gateway, js jetstream.JetStream)) *edgeUnderTest {
 	t.Helper()
 	ns := testutil.RunJetStream(t)
 	_, js := testutil.Connect(t, ns.ClientURL())
@@ -44,11 +51,15 @@ func startEdge(t *testing.T, createStream bool) *edgeUnderTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := New(live, Options{MasterKey: "sk-master-test-key"}, nil)
-	app := g.App(Options{BodyLimit: 1 << 20})
+	g := New(live, o, o.Log)
+	if setup != nil {
+		setup(g, js)
+	}
+	o.BodyLimit = 1 << 20
+	app := g.App(o)
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown(); cancel(); <-done })
-	return &edgeUnderTest{url: "http://" + ln.Addr().String(), js: js, pub: &events.Publisher{JS: js}, live: live}
+	return &edgeUnderTest{url: "http://" + ln.Addr().String(), js: js, pub: &events.Publisher{JS: js}, live: live, g: g}
 }
 
 func (e *edgeUnderTest) put(t *testing.T, obj any) {

@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/apierror"
+	"github.com/gatehouse/gatehouse/internal/obs"
 )
 
 // relay forwards management routes to the control plane unchanged; the
@@ -43,6 +44,8 @@ func (g *Gateway) relayToControl(c *fiber.Ctx) error {
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	c.Request().CopyTo(req)
+	// One id across edge and control logs: the client's, or the edge's.
+	req.Header.SetBytesV(obs.RequestIDHeader, obs.EnsureRequestID(c))
 	req.URI().SetScheme(g.relay.scheme)
 	req.URI().SetHost(g.relay.client.Addr)
 	req.Header.Set("X-Forwarded-For", c.IP())

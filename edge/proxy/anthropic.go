@@ -18,8 +18,9 @@ import (
 // anthropic forwards a chat completion to Anthropic's Messages API,
 // translating the request and the answer (JSON or SSE) both ways, so the
 // client sees an OpenAI chat completion either way.
-func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
-	body []byte, stream bool, start time.Time, done func(Usage, error)) (u Usage, async bool, err error) {
+func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, c *Call, upstreamModel string,
+	start time.Time, wait *time.Duration) (u Usage, async bool, err error) {
+	d, body, stream, done := c.Deployment, c.Body, c.Stream, c.Done
 	base := d.APIBase
 	if base == "" {
 		base = defaultAnthropicBase
@@ -51,6 +52,9 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, d *policy.Deployment, ups
 		req.Header.Set("x-api-key", d.APIKey)
 	}
 	req.Header.Set("anthropic-version", anthropicVersion)
+	if c.RequestID != "" {
+		req.Header.Set("X-Request-Id", c.RequestID)
+	}
 	for k, v := range d.ExtraHeaders {
 		req.Header.Set(k, v)
 	}
@@ -58,6 +62,8 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, d *policy.Deployment, ups
 
 	resp := fasthttp.AcquireResponse()
 	resp.Header.SetNoDefaultContentType(true)
+	sent := time.Now()
+	defer func() { *wait = time.Since(sent) }()
 	if err := f.client.DoTimeout(req, resp, f.timeout(d, stream)); err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return u, false, transportError(d, err)
@@ -70,6 +76,7 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, d *policy.Deployment, ups
 	}()
 
 	status := resp.StatusCode()
+	u.UpstreamStatus = status
 	if status < 200 || status >= 300 {
 		b, rerr := readBody(resp, maxErrorBody, true)
 		if rerr != nil && len(b) == 0 {
@@ -101,6 +108,7 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, d *policy.Deployment, ups
 		return u, false, streamError(d, err)
 	}
 	out, u, err := translateAnthropicResponse(b, d, f.now())
+	u.UpstreamStatus = status
 	if err != nil {
 		return u, false, err
 	}
@@ -482,7 +490,7 @@ func (s *anthropicStream) run(w *bufio.Writer) {
 }
 
 func (s *anthropicStream) result(err error) Usage {
-	u := Usage{Status: 200, Outcome: outcomeOf(err), TTFT: s.ttft, Model: s.model}
+	u := Usage{Status: 200, UpstreamStatus: 200, Outcome: outcomeOf(err), TTFT: s.ttft, Model: s.model}
 	c := s.usage.chat()
 	u.PromptTokens, u.CompletionTokens = c.PromptTokens, c.CompletionTokens
 	if !s.sawStart {

@@ -107,7 +107,8 @@ func (f *Forwarder) mock(rc *fasthttp.RequestCtx, d *policy.Deployment, model st
 	}
 	completionTokens := countWords(content)
 	u := Usage{PromptTokens: int64(promptTokens), CompletionTokens: int64(completionTokens),
-		TotalTokens: int64(promptTokens + completionTokens), Status: fasthttp.StatusOK, Outcome: OutcomeOK, Model: model}
+		TotalTokens: int64(promptTokens + completionTokens), Status: fasthttp.StatusOK, Outcome: OutcomeOK, Model: model,
+		UpstreamStatus: fasthttp.StatusOK}
 
 	h := fnv.New64a()
 	_, _ = h.Write(body)

@@ -152,28 +152,53 @@ func (f *Forwarder) ChatCompletion(rc *fasthttp.RequestCtx, d *policy.Deployment
 // chunk is removed from what the client receives.
 func (f *Forwarder) ChatCompletionDone(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
 	body []byte, stream bool, done func(Usage, error)) error {
-	start := time.Now()
-	u, async, err := f.chat(rc, d, upstreamModel, body, stream, start, done)
-	if !async && done != nil {
-		if err != nil {
-			u = errorUsage(err)
-		}
-		done(u, err)
-	}
+	_, err := f.Forward(rc, Call{Deployment: d, UpstreamModel: upstreamModel, Body: body, Stream: stream, Done: done})
 	return err
 }
 
-// TryChatCompletion is ChatCompletionDone for callers that may retry
-// another deployment: when it fails before anything was written to rc,
-// done is not called, and the caller calls it (with ErrorUsage(err)) once
-// it gives up. Otherwise done is called as by ChatCompletionDone.
-func (f *Forwarder) TryChatCompletion(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
-	body []byte, stream bool, done func(Usage, error)) error {
-	u, async, err := f.chat(rc, d, upstreamModel, body, stream, time.Now(), done)
-	if err == nil && !async && done != nil {
-		done(u, nil)
+// Call is one chat completion for Forward.
+type Call struct {
+	Deployment    *policy.Deployment
+	UpstreamModel string // "" means the deployment's
+	Body          []byte
+	Stream        bool
+	// RequestID, if not empty, is sent upstream as x-request-id, so the
+	// provider's logs can be joined with the gateway's.
+	RequestID string
+	// Done is ChatCompletionDone's done.
+	Done func(Usage, error)
+}
+
+// Forward is ChatCompletionDone for a Call. It also returns how long the
+// request path waited on the upstream: connect, send, the response head
+// and, when not streamed, the body; for a stream, up to its first bytes.
+// The caller's time minus this is the gateway's own overhead.
+func (f *Forwarder) Forward(rc *fasthttp.RequestCtx, c Call) (upstream time.Duration, err error) {
+	start := time.Now()
+	u, async, err := f.chat(rc, &c, start, &upstream)
+	if !async && c.Done != nil {
+		if err != nil {
+			us := u.UpstreamStatus
+			u = errorUsage(err)
+			u.UpstreamStatus = us
+		}
+		c.Done(u, err)
 	}
-	return err
+	return upstream, err
+}
+
+// TryChatCompletion is Forward for callers that may retry another
+// deployment: when it fails before anything was written to rc, c.Done is
+// not called, and the caller calls it (with ErrorUsage(err)) once it gives
+// up. Otherwise c.Done is called as by Forward.
+// It also returns the upstream's HTTP status when there was one (for a
+// failure the caller reports later).
+func (f *Forwarder) TryChatCompletion(rc *fasthttp.RequestCtx, c Call) (upstream time.Duration, status int, err error) {
+	u, async, err := f.chat(rc, &c, time.Now(), &upstream)
+	if err == nil && !async && c.Done != nil {
+		c.Done(u, nil)
+	}
+	return upstream, u.UpstreamStatus, err
 }
 
 // ErrorUsage is the Usage of a request that failed before any answer
@@ -181,24 +206,28 @@ func (f *Forwarder) TryChatCompletion(rc *fasthttp.RequestCtx, d *policy.Deploym
 func ErrorUsage(err error) Usage { return errorUsage(err) }
 
 // chat reports async when a stream writer took over calling done; u is
-// the usage of a response that was not streamed (meaningless with err).
-func (f *Forwarder) chat(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
-	body []byte, stream bool, start time.Time, done func(Usage, error)) (u Usage, async bool, err error) {
+// the usage of a response that was not streamed (meaningless with err,
+// except UpstreamStatus).
+func (f *Forwarder) chat(rc *fasthttp.RequestCtx, c *Call, start time.Time, wait *time.Duration) (u Usage, async bool, err error) {
+	d := c.Deployment
 	if d.Err != nil {
 		// d.Err may quote config; only the model name reaches the client.
 		return u, false, apierror.Internal.Wrap(d.Err, "deployment %s is misconfigured", d.ModelName)
 	}
+	upstreamModel := c.UpstreamModel
 	if upstreamModel == "" {
 		upstreamModel = d.UpstreamModel
 	}
 	switch {
 	case d.Provider == policy.ProviderMock:
-		u, err = f.mock(rc, d, upstreamModel, body, stream, start)
+		// The mock stands in for an upstream: its time is upstream time.
+		u, err = f.mock(rc, d, upstreamModel, c.Body, c.Stream, start)
+		*wait = time.Since(start)
 		return u, false, err
 	case policy.IsOpenAICompatible(d.Provider), d.Provider == policy.ProviderAzure:
-		return f.openAI(rc, d, upstreamModel, body, stream, start, done)
+		return f.openAI(rc, c, upstreamModel, start, wait)
 	case d.Provider == policy.ProviderAnthropic:
-		return f.anthropic(rc, d, upstreamModel, body, stream, start, done)
+		return f.anthropic(rc, c, upstreamModel, start, wait)
 	}
 	return u, false, apierror.BadRequest.With("provider %s is not supported yet", d.Provider)
 }
@@ -255,8 +284,9 @@ func (f *Forwarder) timeout(d *policy.Deployment, stream bool) time.Duration {
 	return f.opts.ResponseHeaderTimeout
 }
 
-func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string,
-	body []byte, stream bool, start time.Time, done func(Usage, error)) (u Usage, async bool, err error) {
+func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel string,
+	start time.Time, wait *time.Duration) (u Usage, async bool, err error) {
+	d, body, stream, done := c.Deployment, c.Body, c.Stream, c.Done
 	var (
 		target string
 		aerr   *apierror.Error
@@ -298,6 +328,9 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstre
 	if d.Organization != "" {
 		req.Header.Set("OpenAI-Organization", d.Organization)
 	}
+	if c.RequestID != "" {
+		req.Header.Set("X-Request-Id", c.RequestID)
+	}
 	// Last, so a deployment can override anything above (e.g. a gateway
 	// upstream that wants its key in a different header).
 	for k, v := range d.ExtraHeaders {
@@ -309,6 +342,8 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstre
 	// Without this fasthttp reports a missing Content-Type as text/plain
 	// and the JSON default below never applies.
 	resp.Header.SetNoDefaultContentType(true)
+	sent := time.Now()
+	defer func() { *wait = time.Since(sent) }()
 	if err := f.client.DoTimeout(req, resp, f.timeout(d, stream)); err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return u, false, transportError(d, err)
@@ -323,6 +358,7 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstre
 	}()
 
 	status := resp.StatusCode()
+	u.UpstreamStatus = status
 	if status < 200 || status >= 300 {
 		b, rerr := readBody(resp, maxErrorBody, true)
 		if rerr != nil && len(b) == 0 {
@@ -357,6 +393,7 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, d *policy.Deployment, upstre
 		return u, false, streamError(d, err)
 	}
 	u = bodyUsage(b, payload, status)
+	u.UpstreamStatus = status
 	rc.SetStatusCode(status)
 	if len(ct) == 0 {
 		rc.Response.Header.SetContentType("application/json")

@@ -161,7 +161,7 @@ func (s *sseStream) observeRest(b []byte) {
 // them, else estimated from what it sent so far.
 func (s *sseStream) result(err error) Usage {
 	u := s.usage
-	u.Status, u.Outcome, u.TTFT = s.status, outcomeOf(err), s.ttft
+	u.Status, u.Outcome, u.TTFT, u.UpstreamStatus = s.status, outcomeOf(err), s.ttft, s.status
 	if !s.usageOK {
 		u.Estimated = true
 		u.PromptTokens = EstimateTokens(promptChars(s.payload))

@@ -41,6 +41,11 @@ type Usage struct {
 	TTFT time.Duration
 	// Model is the upstream's "model" from the response, if it sent one.
 	Model string
+	// UpstreamStatus is the HTTP status the upstream answered with (the
+	// mock answers 200); 0 when no response arrived (connection failure,
+	// timeout). Status is what the client got, which differs for mapped
+	// errors (an upstream 401 is a 502 to the client).
+	UpstreamStatus int
 }
 
 // EstimateTokens is the local token estimator: ceil(chars/4), chars being

@@ -259,13 +259,13 @@ func TestUsageNonStream(t *testing.T) {
 		{
 			name: "reported",
 			body: `{"id":"c","object":"chat.completion","model":"gpt-up-2024","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}`,
-			want: Usage{PromptTokens: 9, CompletionTokens: 2, TotalTokens: 11, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024"},
+			want: Usage{PromptTokens: 9, CompletionTokens: 2, TotalTokens: 11, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024", UpstreamStatus: 200},
 		},
 		{
 			name: "estimated without usage",
 			body: `{"id":"c","choices":[{"index":0,"message":{"role":"assistant","content":"123456789"}}]}`,
 			// prompt "hello world" = 11 chars -> 3; completion 9 chars -> 3
-			want: Usage{PromptTokens: 3, CompletionTokens: 3, TotalTokens: 6, Estimated: true, Status: 200, Outcome: OutcomeOK},
+			want: Usage{PromptTokens: 3, CompletionTokens: 3, TotalTokens: 6, Estimated: true, Status: 200, Outcome: OutcomeOK, UpstreamStatus: 200},
 		},
 	}
 	for _, tt := range tests {
@@ -357,7 +357,7 @@ func TestStreamWithoutUpstreamUsage(t *testing.T) {
 		t.Fatalf("stream changed:\n%s", got)
 	}
 	r := e.waitResult(t)
-	want := Usage{PromptTokens: 2, CompletionTokens: 3, TotalTokens: 5, Estimated: true, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024"}
+	want := Usage{PromptTokens: 2, CompletionTokens: 3, TotalTokens: 5, Estimated: true, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024", UpstreamStatus: 200}
 	r.u.TTFT = 0
 	if r.err != nil || r.u != want {
 		t.Fatalf("done(%+v, %v), want %+v", r.u, r.err, want)
@@ -507,7 +507,7 @@ func TestUpstreamErrorUsage(t *testing.T) {
 		resp := post(t, e.url, `{"model":"my-group","stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
 		_ = readAll(t, resp.Body)
 		r := e.waitResult(t)
-		if want := (Usage{Status: tc.want, Outcome: tc.outcome}); r.u != want || r.err == nil {
+		if want := (Usage{Status: tc.want, Outcome: tc.outcome, UpstreamStatus: tc.status}); r.u != want || r.err == nil {
 			t.Fatalf("upstream %d: done(%+v, %v), want %+v", tc.status, r.u, r.err, want)
 		}
 	}
@@ -550,7 +550,7 @@ func TestMockParity(t *testing.T) {
 				t.Fatal(directUsage.err, proxiedUsage.err)
 			}
 			du.TTFT, pu.TTFT = 0, 0
-			want := Usage{PromptTokens: 6, CompletionTokens: 13, TotalTokens: 19, Status: 200, Outcome: OutcomeOK, Model: "mock-model"}
+			want := Usage{PromptTokens: 6, CompletionTokens: 13, TotalTokens: 19, Status: 200, Outcome: OutcomeOK, Model: "mock-model", UpstreamStatus: 200}
 			if du != want || pu != want {
 				t.Fatalf("usage direct %+v, proxied %+v, want %+v", du, pu, want)
 			}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -62,6 +63,8 @@ type Options struct {
 	// segments and losing the events most likely to be billed already.
 	SpillMaxBytes int64
 	Log           *slog.Logger
+	// Registerer, if set, gets the publisher's metrics (gatehouse_spend_*).
+	Registerer prometheus.Registerer
 
 	// MaxBatch is the most events published in one message; BatchDelay how
 	// long the first event of a batch waits for others. One message per
@@ -151,6 +154,7 @@ type Publisher struct {
 	overflow chan *events.SpendEvent
 	toSpill  chan spillItem
 	acks     chan pending
+	metrics  *metrics
 
 	published, spilled, resent, corrupt           atomic.Uint64
 	dropQueue, dropFull, dropErr, dropClosed      atomic.Uint64
@@ -240,6 +244,7 @@ func New(o Options) (*Publisher, error) {
 		senderDone: make(chan struct{}), ackerDone: make(chan struct{}),
 		resendDone: make(chan struct{}), writerDone: make(chan struct{}),
 	}
+	p.metrics = newMetrics(p, o.Registerer)
 	if n := sq.pendingSegments(); n > 0 {
 		p.log.Info("spend spill queue recovered; resending when NATS is up", "segments", n, "bytes", sq.bytes.Load())
 	}
@@ -363,6 +368,9 @@ type spillItem struct {
 type pending struct {
 	f jetstream.PubAckFuture
 	n int
+	// at is when the batch's first event was recorded, for the publish
+	// lag metric.
+	at time.Time
 }
 
 // encode renders an event as one JSON line and releases it to the pool.
@@ -461,6 +469,7 @@ func (p *Publisher) publish(batch []*events.SpendEvent) {
 		}
 		return
 	}
+	at := recordedAt(batch[0].Time, batch[0].LatencyMS)
 	var data []byte
 	var id string
 	if len(batch) == 1 {
@@ -480,7 +489,7 @@ func (p *Publisher) publish(batch []*events.SpendEvent) {
 		p.toSpill <- spillItem{data, n}
 		return
 	}
-	p.acks <- pending{f, n}
+	p.acks <- pending{f, n, at}
 }
 
 // ackLoop waits for acks in publish order (they arrive nearly in order,
@@ -492,12 +501,14 @@ func (p *Publisher) ackLoop() {
 		select {
 		case <-f.Ok():
 			p.published.Add(uint64(pa.n))
+			p.metrics.observeN(p.metrics.lagLive, pa.at, pa.n)
 		case <-f.Err():
 			p.toSpill <- spillItem{f.Msg().Data, pa.n}
 		case <-p.giveUp:
 			select {
 			case <-f.Ok():
 				p.published.Add(uint64(pa.n))
+				p.metrics.observeN(p.metrics.lagLive, pa.at, pa.n)
 			default:
 				// Possibly stored after all: the resend is deduplicated.
 				p.toSpill <- spillItem{f.Msg().Data, pa.n}
@@ -646,17 +657,19 @@ func (p *Publisher) resendSegment(seg segment) (uint64, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	batch := make([]jetstream.PubAckFuture, 0, resendBatch)
+	times := make([]time.Time, 0, resendBatch)
 	wait := func() error {
-		for _, fut := range batch {
+		for i, fut := range batch {
 			select {
 			case <-fut.Ok():
+				p.metrics.observe(p.metrics.lagResend, times[i])
 			case err := <-fut.Err():
 				return err
 			case <-p.stopResend:
 				return errStopped
 			}
 		}
-		batch = batch[:0]
+		batch, times = batch[:0], times[:0]
 		return nil
 	}
 	var n, corrupt uint64
@@ -681,6 +694,7 @@ func (p *Publisher) resendSegment(seg segment) (uint64, error) {
 			return 0, err
 		}
 		batch = append(batch, fut)
+		times = append(times, recordedAt(hdr.Time, hdr.LatencyMS))
 		n += uint64(len(evs))
 		if len(batch) == resendBatch {
 			if err := wait(); err != nil {

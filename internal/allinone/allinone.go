@@ -43,6 +43,8 @@ type Options struct {
 	// /spend/logs works, otherwise spend stays in JetStream.
 	ClickHouse string
 	Log        *slog.Logger
+	// AccessLog logs one line per request (edge and control) at Info.
+	AccessLog bool
 }
 
 // Run starts everything and blocks until ctx ends.
@@ -90,7 +92,7 @@ func Run(ctx context.Context, o Options) error {
 	go func() {
 		defer wg.Done()
 		errs <- control.Run(ctx, control.Options{NATSURL: natsURL, Listen: o.ControlAddr, Config: cfg, MasterKey: o.MasterKey, Log: log, Ready: controlReady,
-			ClickHouse: chAddr})
+			ClickHouse: chAddr, AccessLog: o.AccessLog})
 	}()
 	var controlAddr string
 	select {
@@ -105,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 		defer wg.Done()
 		errs <- gateway.Run(ctx, gateway.Options{NATSURL: natsURL, Listen: o.EdgeAddr, ControlURL: "http://" + controlAddr,
 			MasterKey: o.MasterKey, EdgeID: "edge-local", Region: "local", Log: log, Ready: edgeReady,
-			SpillDir: filepath.Join(o.DataDir, "spend-spill")})
+			SpillDir: filepath.Join(o.DataDir, "spend-spill"), AccessLog: o.AccessLog})
 	}()
 	var edgeAddr string
 	select {
@@ -131,6 +133,7 @@ gatehouse is running
   edge (OpenAI-compatible API)  http://%[1]s      /v1/chat/completions  /v1/models
   control (admin API)           http://%[2]s      /key/generate  /team/new  /model/info
                                 (management routes also work on the edge port)
+  metrics (Prometheus)          http://%[1]s/metrics  http://%[2]s/metrics
   JetStream (embedded)          %[3]s  data in %[4]s
   master key                    %[5]s
   config                        %[6]s

@@ -26,7 +26,9 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		e := toAPIError(err)
 		if e.Status >= 500 && log != nil {
-			log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", e.Status, "err", err)
+			// The id is on the response already when the obs middleware runs.
+			log.Error("request failed", "request_id", string(c.Response().Header.Peek("X-Request-Id")),
+				"method", c.Method(), "route", c.Route().Path, "status", e.Status, "err", err)
 		}
 		for k, v := range e.Header {
 			c.Set(k, v)

@@ -42,7 +42,7 @@ type Row = events.SpendEvent
 
 const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_id, team_id, org_id, end_user, auth, " +
 	"model_group, model, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, estimated, cost, " +
-	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region"
+	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id"
 
 // Logs returns the requests matching f, newest first.
 func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, error) {
@@ -86,7 +86,7 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 		)
 		if err := rows.Scan(&r.RequestID, &t, &ms, &r.KeyHash, &r.KeyAlias, &r.UserID, &r.TeamID, &r.OrgID, &r.EndUserID, &r.Auth,
 			&r.ModelGroup, &r.Model, &r.Deployment, &r.Provider, &prompt, &completion, &total, &estimated, &r.Cost,
-			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region); err != nil {
+			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		r.Type = events.SpendV1

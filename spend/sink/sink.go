@@ -274,6 +274,9 @@ func (r *row) set(ev events.SpendEvent, msg jetstream.Msg) error {
 	if len(r.ev.RequestID) > maxIDLen || !utf8.ValidString(r.ev.RequestID) {
 		return errors.New("request_id too long or not UTF-8")
 	}
+	if len(r.ev.ClientRequestID) > maxIDLen || !utf8.ValidString(r.ev.ClientRequestID) {
+		r.ev.ClientRequestID = "" // only a label: the spend itself still counts
+	}
 	t := r.ev.Time
 	if t.IsZero() {
 		// An event without a time is stored at its publish time.
@@ -675,6 +678,7 @@ var columns = []column{
 	col("outcome", func(r *row) string { return r.ev.Outcome }),
 	col("edge_id", func(r *row) string { return r.ev.EdgeID }),
 	col("region", func(r *row) string { return r.ev.Region }),
+	col("client_request_id", func(r *row) string { return r.ev.ClientRequestID }),
 }
 
 // insertQuery names its columns: 18.16 takes an insert only that way.

@@ -478,6 +478,7 @@ func TestRoundTrip(t *testing.T) {
 	ev := e.event(7)
 	ev.Estimated, ev.TTFTMS, ev.EndUserID, ev.Status, ev.Outcome = true, 12.5, "end-1", 502, "upstream_error"
 	ev.RequestID = `it's a "quoted" \ id`
+	ev.ClientRequestID = "client-req-7"
 	if err := Publish(ctx, e.pub, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -494,20 +495,20 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("insert of a stored row: inserted %d, skipped %d, %v", ins, skipped, err)
 	}
 	var (
-		id, edge, team, outcome, endUser string
-		et                               time.Time
-		ms, status                       uint16
-		est                              uint8
-		ttft                             float64
+		id, edge, team, outcome, endUser, clientID string
+		et                                         time.Time
+		ms, status                                 uint16
+		est                                        uint8
+		ttft                                       float64
 	)
-	if err := e.conn.QueryRow(ctx, "SELECT request_id, edge_id, team_id, outcome, end_user, event_time, event_ms, status, estimated, ttft_ms FROM "+db+".spend_events").
-		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft); err != nil {
+	if err := e.conn.QueryRow(ctx, "SELECT request_id, edge_id, team_id, outcome, end_user, event_time, event_ms, status, estimated, ttft_ms, client_request_id FROM "+db+".spend_events").
+		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft, &clientID); err != nil {
 		t.Fatal(err)
 	}
 	got := et.Add(time.Duration(ms) * time.Millisecond)
 	if id != ev.RequestID || edge != ev.EdgeID || team != ev.TeamID || outcome != ev.Outcome || endUser != ev.EndUserID ||
-		!got.Equal(ev.Time) || status != 502 || est != 1 || ttft != 12.5 {
-		t.Fatalf("row = %q %q %q %q %q %s %d %d %v, want %+v", id, edge, team, outcome, endUser, got, status, est, ttft, ev)
+		!got.Equal(ev.Time) || status != 502 || est != 1 || ttft != 12.5 || clientID != "client-req-7" {
+		t.Fatalf("row = %q %q %q %q %q %s %d %d %v %q, want %+v", id, edge, team, outcome, endUser, got, status, est, ttft, clientID, ev)
 	}
 	if rows, _, _ := e.counts(); rows != 1 {
 		t.Fatalf("%d rows, want 1", rows)
@@ -542,4 +543,28 @@ func TestBatches(t *testing.T) {
 	}
 	e.waitDone(200, 20*time.Second)
 	e.checkExact(200)
+}
+
+// A client may send the same x-request-id with two requests: they are two
+// rows (the edge's request id is the identity), both findable by the
+// client's id.
+func TestClientRequestIDIsNotIdentity(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	e.startSink(Options{FlushInterval: 20 * time.Millisecond})
+	for i := range 2 {
+		ev := e.event(i)
+		ev.Time = e.base // same time too: only the edge's id differs
+		ev.ClientRequestID = "same-client-id"
+		if err := Publish(ctx, e.pub, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		var n uint64
+		if err := e.conn.QueryRow(ctx, "SELECT count() FROM "+db+".spend_events FINAL WHERE client_request_id = 'same-client-id'").Scan(&n); err != nil || n != 2 {
+			return fmt.Errorf("%d rows, %v", n, err)
+		}
+		return nil
+	})
 }
