@@ -45,8 +45,8 @@ clickhouse: ## Install and start the system ClickHouse on 127.0.0.1:9000 (make r
 	scripts/clickhouse.sh ensure
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
-	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s}
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s) in turn; FUZZPARALLEL caps workers
+	GO=$(GO) scripts/fuzz.sh
 
 ##@ Help
 
