@@ -10,6 +10,14 @@ import (
 	"github.com/gatehouse/gatehouse/apierror"
 )
 
+// HeaderBufferSize is the servers' read buffer, which bounds the request
+// line and headers together. fasthttp's default (4 KiB) refuses a real
+// identity provider's token with many group claims (Entra ID tokens reach
+// 5-8 KiB) with a 431 before the JWT verifier sees it; this fits a token
+// of the verifier's own limit (verifier.MaxTokenSize, 16 KiB) plus
+// ordinary headers, so that limit is the one that decides.
+const HeaderBufferSize = 24 << 10
+
 // maxDrain bounds how much of an oversized body is read and discarded so the
 // client can finish sending and read our 413; past it the connection is
 // closed instead (an abusive upload should not cost more than this).

@@ -1,0 +1,14 @@
+package security
+
+import (
+	"testing"
+)
+
+// TestSecurity starts one system and runs every attack against it, then
+// searches everything the system wrote (logs, every stream, every
+// ClickHouse table) for the secrets the attacks used.
+func TestSecurity(t *testing.T) {
+	s := startStack(t)
+	t.Run("jwt", func(t *testing.T) { jwtAttacks(t, s) })
+	attacks.summary(t)
+}
