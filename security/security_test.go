@@ -10,5 +10,7 @@ import (
 func TestSecurity(t *testing.T) {
 	s := startStack(t)
 	t.Run("jwt", func(t *testing.T) { jwtAttacks(t, s) })
+	t.Run("keys", func(t *testing.T) { keyAttacks(t, s) })
+	t.Run("admin", func(t *testing.T) { adminMatrix(t, s) })
 	attacks.summary(t)
 }
