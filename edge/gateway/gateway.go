@@ -6,6 +6,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -320,7 +321,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		e.Param = "model"
 		return e
 	}
-	if len(req.Messages) == 0 || req.Messages[0] != '[' {
+	if len(req.Messages) == 0 || req.Messages[0] != '[' || len(bytes.TrimSpace(req.Messages[1:])) <= 1 {
 		e := apierror.MissingParam.With("messages must be a non-empty array")
 		e.Param = "messages"
 		return e
