@@ -12,5 +12,7 @@ func TestSecurity(t *testing.T) {
 	t.Run("jwt", func(t *testing.T) { jwtAttacks(t, s) })
 	t.Run("keys", func(t *testing.T) { keyAttacks(t, s) })
 	t.Run("admin", func(t *testing.T) { adminMatrix(t, s) })
+	t.Run("smuggling", func(t *testing.T) { smuggling(t, s) })
+	t.Run("bodies", func(t *testing.T) { bodies(t, s) })
 	attacks.summary(t)
 }
