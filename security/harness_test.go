@@ -76,7 +76,10 @@ type stack struct {
 	masterKey   string
 	providerKey string
 	azureKey    string // a provider key that does not look like one (no sk- prefix)
-	upstream    *upstream
+	// badProviderKey is configured but refused by the upstream, which
+	// echoes it back.
+	badProviderKey string
+	upstream       *upstream
 	// secrets are every plaintext credential the test created or used:
 	// none may appear in logs, streams or ClickHouse.
 	secretsMu sync.Mutex
@@ -103,6 +106,11 @@ model_list:
       model: openai/gpt-4o
       api_base: http://%[1]s/v1
       api_key: os.environ/SECURITY_PROVIDER_KEY
+  - model_name: leaky-badkey
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: http://%[1]s/v1
+      api_key: os.environ/SECURITY_BAD_PROVIDER_KEY
   - model_name: leaky-azure
     litellm_params:
       model: openai/gpt-4o
@@ -113,15 +121,17 @@ model_list:
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	s := &stack{
-		logs:        &syncBuffer{},
-		masterKey:   "sk-master-" + randomHex(16),
-		providerKey: "sk-proj-" + randomHex(24),
-		azureKey:    randomHex(24),
-		secrets:     map[string]string{},
+		logs:           &syncBuffer{},
+		masterKey:      "sk-master-" + randomHex(16),
+		providerKey:    "sk-proj-" + randomHex(24),
+		azureKey:       randomHex(24),
+		badProviderKey: "sk-proj-" + randomHex(24),
+		secrets:        map[string]string{},
 	}
 	s.secret("master key", s.masterKey)
 	s.secret("provider key", s.providerKey)
 	s.secret("provider key (azure style)", s.azureKey)
+	s.secret("provider key (refused upstream)", s.badProviderKey)
 	log := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	prev := slog.Default()
 	slog.SetDefault(log) // anything logging to the default logger is captured too
@@ -130,6 +140,7 @@ func startStack(t *testing.T) *stack {
 	s.upstream = startUpstream(t, s.providerKey, s.azureKey)
 	t.Setenv("SECURITY_PROVIDER_KEY", s.providerKey)
 	t.Setenv("SECURITY_AZURE_KEY", s.azureKey)
+	t.Setenv("SECURITY_BAD_PROVIDER_KEY", s.badProviderKey)
 
 	ns := testutil.RunJetStream(t)
 	s.natsURL = ns.ClientURL()
@@ -212,7 +223,7 @@ func startStack(t *testing.T) *stack {
 		"enable_jwt_auth": true, "public_key_urls": []string{s.idp.JWKSURL}, "audience": audience, "issuer": s.idp.Issuer,
 		"litellm_jwtauth": map[string]any{"team_id_jwt_field": "team", "team_ids_jwt_field": "groups", "user_id_jwt_field": "user"},
 	})
-	s.must(t, "POST", s.control+"/team/new", map[string]any{"team_id": "team-a", "models": []string{"gpt-4o", "leaky", "leaky-azure"}})
+	s.must(t, "POST", s.control+"/team/new", map[string]any{"team_id": "team-a", "models": []string{"gpt-4o", "leaky", "leaky-azure", "leaky-badkey"}})
 	s.must(t, "POST", s.control+"/team/new", map[string]any{"team_id": "team-b", "models": []string{"team-b-model"}})
 	s.must(t, "POST", s.control+"/user/new", map[string]any{"user_id": "user-1", "models": []string{"gpt-4o"}})
 	return s

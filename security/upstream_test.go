@@ -81,7 +81,7 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("<html><body>upstream proxy error; Authorization: Bearer " + key + "</body></html>"))
 	case "leak-long":
 		// The key straddles the point where a logged body is truncated.
-		pad := strings.Repeat("x", 500)
+		pad := strings.Repeat("x", 470) // the key starts before byte 512 and ends after it
 		writeJSON(w, 503, `{"error":{"message":"`+pad+key+`","type":"server_error"}}`)
 	case "leak-request-id":
 		w.Header().Set("X-Request-Id", key)
