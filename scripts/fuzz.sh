@@ -8,8 +8,11 @@ set -u
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-30s}
-PAR=()
-[ -n "${FUZZPARALLEL:-}" ] && PAR=(-parallel "$FUZZPARALLEL")
+# Go minimizes every new interesting input for up to 60s by default, and
+# counts no execs meanwhile; slow targets (FuzzParse) then spend most of
+# a short run minimizing.
+PAR=(-fuzzminimizetime "${FUZZMINIMIZETIME:-10s}")
+[ -n "${FUZZPARALLEL:-}" ] && PAR+=(-parallel "$FUZZPARALLEL")
 # package target: the list `make fuzz` runs (docs/reliability.md says what
 # each checks).
 TARGETS="
