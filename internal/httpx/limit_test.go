@@ -36,7 +36,9 @@ func TestLimitBodyContentEncoding(t *testing.T) {
 	const limit = 1000
 	app := fiber.New(fiber.Config{BodyLimit: limit, StreamRequestBody: true, ErrorHandler: ErrorHandler(nil)})
 	app.Use(LimitBody(limit))
-	app.Post("/", func(c *fiber.Ctx) error { return c.SendString(strconv.Itoa(len(c.Body())) + ":" + string(c.Body()[:min(5, len(c.Body()))])) })
+	app.Post("/", func(c *fiber.Ctx) error {
+		return c.SendString(strconv.Itoa(len(c.Body())) + ":" + string(c.Body()[:min(5, len(c.Body()))]))
+	})
 	small := []byte(`{"a":"` + strings.Repeat("x", 500) + `"}`)
 	bomb := gzipped(bytes.Repeat([]byte("a"), 10<<20))
 	cases := []struct {
