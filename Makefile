@@ -60,8 +60,8 @@ bench-micro: ## Go micro-benchmarks of the hot path (auth+decision, request pars
 	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./edge/... ./jwtauth/...
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
-	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s}
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s) in turn; FUZZPARALLEL caps workers
+	GO=$(GO) scripts/fuzz.sh
 
 ##@ Help
 

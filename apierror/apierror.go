@@ -65,6 +65,7 @@ var (
 	InvalidJSON      = &Error{Status: 400, Type: "invalid_request_error", Code: "invalid_json"}
 	MissingParam     = &Error{Status: 400, Type: "invalid_request_error", Code: "missing_param"}
 	TooLarge         = &Error{Status: 413, Type: "invalid_request_error", Code: "request_too_large"}
+	BadEncoding      = &Error{Status: 415, Type: "invalid_request_error", Code: "unsupported_content_encoding"}
 	ModelNotFound    = &Error{Status: 404, Type: "invalid_request_error", Code: "model_not_found"}
 	NotFound         = &Error{Status: 404, Type: "not_found_error", Code: "not_found"}
 	Conflict         = &Error{Status: 409, Type: "conflict_error", Code: "conflict"}

@@ -58,7 +58,20 @@ func (e *FieldError) Error() string {
 // struct tags: that is what lets errors carry the field path. The values
 // are then decoded with yaml.v3's own KnownFields decoder, which also
 // guards against anything the walk missed.
-func Parse(data []byte) (*File, error) {
+func Parse(data []byte) (f *File, err error) {
+	// yaml.v3 panics on some documents instead of failing (FuzzParse found
+	// a merge key whose alias is a mapping used as a key: "hash of
+	// unhashable type"); a config file must never crash the process that
+	// loads it, nor /model/new bodies checked with the same rules.
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("config: the YAML parser failed on this document (%v); check anchors, aliases and merge keys (<<)", r)
+		}
+	}()
+	return parse(data)
+}
+
+func parse(data []byte) (*File, error) {
 	root, err := parseNode(data)
 	if err != nil {
 		return nil, err

@@ -85,6 +85,7 @@ func New(st *store.Store, o Options) *fiber.App {
 		AppName:               "gatehouse-control",
 		DisableStartupMessage: true,
 		BodyLimit:             o.BodyLimit,
+		ReadBufferSize:        httpx.HeaderBufferSize,
 		// Bodies are streamed so LimitBody can refuse an oversized one
 		// cleanly; handlers still see the whole body via c.Body().
 		StreamRequestBody: true,

@@ -61,3 +61,32 @@ func BenchmarkAuthenticateKey(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRefuseGuess shows what the design guarantees: refusing a guess
+// costs the same whether it shares nothing or everything but one byte
+// with the master key or a virtual key (digest compare, digest lookup).
+// The guarantee itself is checked by construction in
+// security.TestCredentialsComparedInConstantTime, not by timing.
+func BenchmarkRefuseGuess(b *testing.B) {
+	const master = "sk-master-0123456789abcdef0123456789"
+	const key = "sk-good-key-0123456789abcdef"
+	s, err := policy.SnapshotOf(nil, &events.Key{Token: events.HashKey(key)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := New(master)
+	for name, guess := range map[string]string{
+		"master/no-common-prefix":  "sk-zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"[:len(master)],
+		"master/all-but-last-byte": master[:len(master)-1] + "x",
+		"key/no-common-prefix":     "sk-zzzzzzzzzzzzzzzzzzzzzzzzz"[:len(key)],
+		"key/all-but-last-byte":    key[:len(key)-1] + "x",
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := a.Authenticate(s, guess, true); err == nil {
+					b.Fatal("guess accepted")
+				}
+			}
+		})
+	}
+}

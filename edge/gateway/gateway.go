@@ -227,6 +227,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 		AppName:               "gatehouse-edge",
 		DisableStartupMessage: true,
 		BodyLimit:             limit,
+		ReadBufferSize:        httpx.HeaderBufferSize,
 		// Bodies are streamed so LimitBody can refuse an oversized one
 		// cleanly; handlers still see the whole body via c.Body().
 		StreamRequestBody: true,

@@ -222,3 +222,28 @@ func TestServesWhileApplying(t *testing.T) {
 		t.Fatal("request failed while events were applied:", err)
 	}
 }
+
+// The chat handler refuses what OpenAI refuses before anything is
+// forwarded or billed.
+func TestChatRequestValidation(t *testing.T) {
+	e := startEdge(t, true)
+	e.put(t, &events.Model{ID: "m1", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "mock/m"}})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if code, body := do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), chatBody); code != 200 {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	for body, param := range map[string]string{
+		`{"model":"m","messages":[]}`:     "messages",
+		`{"model":"m","messages":[ ]}`:    "messages",
+		`{"model":"m","messages":"hi"}`:   "messages",
+		`{"model":"m"}`:                   "messages",
+		`{"messages":[{"content":"hi"}]}`: "model",
+	} {
+		code, got := do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), body)
+		if code != 400 || !strings.Contains(got, `"param":"`+param+`"`) {
+			t.Errorf("%s: %d %s", body, code, got)
+		}
+	}
+}

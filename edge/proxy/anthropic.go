@@ -95,7 +95,7 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, c *Call, upstreamModel st
 		rc.Response.Header.SetContentType("text/event-stream")
 		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
 		rc.Response.Header.Set("X-Accel-Buffering", "no")
-		copySafeHeaders(rc, resp)
+		copySafeHeaders(rc, resp, d)
 		rc.SetBodyStreamWriter(s.run)
 		return u, true, nil
 	}
@@ -119,7 +119,7 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, c *Call, upstreamModel st
 	}
 	rc.SetStatusCode(fasthttp.StatusOK)
 	rc.Response.Header.SetContentType("application/json")
-	copySafeHeaders(rc, resp)
+	copySafeHeaders(rc, resp, d)
 	rc.Response.SetBodyRaw(out)
 	return u, false, nil
 }
@@ -622,6 +622,14 @@ func (s *anthropicStream) write(w *bufio.Writer, c *chatChunk) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return apierror.Internal.Wrap(err, "could not encode a stream chunk")
+	}
+	// As on the OpenAI path, the deployment's own key never reaches a
+	// client, even when an upstream echoes it into generated text.
+	for _, sec := range secretsOf(s.d) {
+		if bytes.Contains(b, sec) {
+			b = redactSecrets(b, secretsOf(s.d))
+			break
+		}
 	}
 	_, _ = w.WriteString("data: ")
 	_, _ = w.Write(b)

@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -43,6 +46,54 @@ func scrub(s string, d *policy.Deployment) string {
 		}
 	}
 	return bearerSecret.ReplaceAllString(s, redacted)
+}
+
+// secretsOf are the deployment's credentials as they would appear in an
+// upstream's bytes: its key and the values of its secret-looking extra
+// headers (8 characters or more, as in scrub).
+func secretsOf(d *policy.Deployment) [][]byte {
+	var out [][]byte
+	if len(d.APIKey) >= 8 {
+		out = append(out, []byte(d.APIKey))
+	}
+	for k, v := range d.ExtraHeaders {
+		if len(v) >= 8 && secretHeader(k) {
+			out = append(out, []byte(v))
+		}
+	}
+	return out
+}
+
+// redactSecrets replaces the deployment's credentials in a response body
+// the client is about to get (a success body or a stream event, where an
+// upstream can echo them too). Unlike scrub it leaves other key-shaped
+// text alone: that may be the model's legitimate output. b is returned
+// unchanged, without a copy, when it holds none.
+func redactSecrets(b []byte, secrets [][]byte) []byte {
+	for _, sec := range secrets {
+		if bytes.Contains(b, sec) {
+			b = bytes.ReplaceAll(b, sec, []byte(redacted))
+		}
+	}
+	return b
+}
+
+// safeRetryAfter passes on an upstream's Retry-After only in one of the
+// two forms HTTP defines (delay-seconds or an HTTP-date): the value is
+// copied into the client's response, and an upstream can put anything,
+// its key included, in a header.
+func safeRetryAfter(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > 40 {
+		return ""
+	}
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return strconv.FormatUint(n, 10)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t.UTC().Format(http.TimeFormat)
+	}
+	return ""
 }
 
 // secretHeader guesses whether an extra header carries a credential
@@ -123,9 +174,10 @@ func rawScalar(r json.RawMessage) string {
 // would make it think its own key is wrong. Everything else is the
 // upstream's fault and becomes 502.
 func mapUpstreamError(d *policy.Deployment, status int, body []byte, retryAfter string) *apierror.Error {
+	retryAfter = safeRetryAfter(retryAfter)
 	ue, parsed := parseUpstreamError(body)
 	msg := scrub(ue.Message, d)
-	cause := fmt.Errorf("upstream returned HTTP %d: %s", status, scrub(truncate(string(body), 512), d))
+	cause := fmt.Errorf("upstream returned HTTP %d: %s", status, truncate(scrub(string(body), d), 512)) // scrub first: a cut key is no longer the key
 	e := &apierror.Error{Status: status, Err: cause, Message: msg,
 		Type: scrub(ue.Type, d), Code: scrub(rawScalar(ue.Code), d), Param: scrub(rawScalar(ue.Param), d)}
 	if !parsed || msg == "" {

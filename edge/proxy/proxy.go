@@ -378,7 +378,7 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 		rc.Response.Header.SetContentTypeBytes(ct)
 		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
 		rc.Response.Header.Set("X-Accel-Buffering", "no")
-		copySafeHeaders(rc, resp)
+		copySafeHeaders(rc, resp, d)
 		// The writer goroutine starts inside SetBodyStreamWriter and owns
 		// resp from here on; nothing below may touch it.
 		rc.SetBodyStreamWriter(s.run)
@@ -400,8 +400,8 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 	} else {
 		rc.Response.Header.SetContentTypeBytes(ct)
 	}
-	copySafeHeaders(rc, resp)
-	rc.Response.SetBodyRaw(b)
+	copySafeHeaders(rc, resp, d)
+	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(d)))
 	return u, false, nil
 }
 
@@ -428,15 +428,26 @@ func bodyUsage(b, payload []byte, status int) Usage {
 // copySafeHeaders passes on the upstream headers that help debugging.
 // Nothing else is copied: upstream headers can carry cookies, internal
 // hosts or account identifiers the client has no business seeing.
-func copySafeHeaders(rc *fasthttp.RequestCtx, resp *fasthttp.Response) {
-	if v := resp.Header.Peek("X-Request-Id"); len(v) > 0 {
+// Even those are checked: an upstream can echo anything in a header,
+// credentials included.
+func copySafeHeaders(rc *fasthttp.RequestCtx, resp *fasthttp.Response, d *policy.Deployment) {
+	if v := resp.Header.Peek("X-Request-Id"); len(v) > 0 && len(v) <= 200 && scrub(string(v), d) == string(v) {
 		rc.Response.Header.SetBytesV("X-Upstream-Request-Id", v)
 	} else if v := resp.Header.Peek("Request-Id"); len(v) > 0 { // Anthropic's name
 		rc.Response.Header.SetBytesV("X-Upstream-Request-Id", v)
 	}
-	if v := resp.Header.Peek("Openai-Processing-Ms"); len(v) > 0 {
+	if v := resp.Header.Peek("Openai-Processing-Ms"); len(v) > 0 && len(v) <= 12 && allDigits(v) {
 		rc.Response.Header.SetBytesV("Openai-Processing-Ms", v)
 	}
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // hasPrefixFold matches an ASCII lower-case prefix case-insensitively

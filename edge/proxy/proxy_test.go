@@ -750,3 +750,64 @@ func TestStreamRequestAnsweredWithJSON(t *testing.T) {
 	}
 	_ = e.waitDone(t)
 }
+
+// An upstream that echoes the gateway's key anywhere the client would see
+// it (a header copied through, a stream event, a success body) has it
+// redacted: the security suite found all three passed on verbatim.
+func TestUpstreamEchoedKeyIsRedacted(t *testing.T) {
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(b), "retry-after"):
+			w.Header().Set("Retry-After", testKey)
+			w.WriteHeader(429)
+			_, _ = io.WriteString(w, `{"error":{"message":"slow down","type":"rate_limit_error"}}`)
+		case strings.Contains(string(b), `"stream":true`):
+			rc := sseHeaders(w)
+			_ = sendFrame(w, rc, `{"choices":[{"delta":{"content":"Hi"}}],"usage":null}`)
+			_ = sendFrame(w, rc, `{"error":{"message":"failure for key `+testKey+`"},"usage":null}`)
+		default:
+			w.Header().Set("X-Request-Id", testKey)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"choices":[{"message":{"content":"your key is `+testKey+`"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}`)
+		}
+	})
+	e := startEdge(t, New(Options{}), openAIDeployment(up.URL))
+	for _, body := range []string{
+		`{"model":"my-group","messages":[{"role":"user","content":"retry-after"}]}`,
+		`{"model":"my-group","stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		`{"model":"my-group","messages":[{"role":"user","content":"hi"}]}`,
+	} {
+		resp := post(t, e.url, body, nil)
+		got := readAll(t, resp.Body)
+		var hdr strings.Builder
+		_ = resp.Header.Write(&hdr)
+		if strings.Contains(got, testKey) || strings.Contains(hdr.String(), testKey) {
+			t.Errorf("%s: key passed on:\n%s\n%s", body, hdr.String(), got)
+		}
+		if !strings.Contains(got, redacted) && resp.StatusCode == 200 {
+			t.Errorf("%s: nothing redacted: %s", body, got)
+		}
+		if strings.Contains(body, `"stream":true`) && strings.Contains(got, `"usage":null`) {
+			t.Errorf("stream: the injected usage:null was not cut along with the redaction: %s", got)
+		}
+		e.waitResult(t)
+	}
+	for in, want := range map[string]string{"12": "12", " 7 ": "7", "Wed, 21 Oct 2015 07:28:00 GMT": "Wed, 21 Oct 2015 07:28:00 GMT", testKey: "", "-1": "", "1.5": ""} {
+		if got := safeRetryAfter(in); got != want {
+			t.Errorf("safeRetryAfter(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The logged cause of an upstream error holds the body cut at 512 bytes;
+// a key that straddles the cut must not survive in part.
+func TestLoggedUpstreamBodyHasNoPartialKey(t *testing.T) {
+	key := "0123456789abcdef0123456789abcdef0123456789abcdef" // no sk- prefix: only the exact key is known
+	d := &policy.Deployment{ModelName: "m", APIKey: key}
+	body := `{"error":{"message":"` + strings.Repeat("x", 470) + key + `"}}`
+	e := mapUpstreamError(d, 503, []byte(body), "")
+	if s := e.Error(); strings.Contains(s, key[:16]) {
+		t.Fatalf("partial key in the logged cause: %s", s)
+	}
+}

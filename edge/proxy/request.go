@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -58,7 +59,7 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		vEnd := jsValue(body, i)
 		v := body[i:vEnd]
 		switch {
-		case keyIs(key, "model"):
+		case keyFold(key, "model"):
 			switch {
 			case v[0] == '"':
 				if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
@@ -71,7 +72,7 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 			default:
 				return r, &FieldTypeError{Field: "model", Want: "string", Got: jsonKind(v)}
 			}
-		case keyIs(key, "stream"):
+		case keyFold(key, "stream"):
 			switch v[0] {
 			case 't':
 				r.Stream = true
@@ -80,7 +81,7 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 			default:
 				return r, &FieldTypeError{Field: "stream", Want: "bool", Got: jsonKind(v)}
 			}
-		case keyIs(key, "messages"):
+		case keyFold(key, "messages"):
 			r.Messages = v[0] == '[' && body[skipWS(body, i+1)] != ']'
 		}
 		i = skipWS(body, vEnd)
@@ -89,6 +90,28 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		}
 	}
 	return r, nil
+}
+
+// keyFold reports whether the quoted key names field case-insensitively,
+// as encoding/json matches struct fields: the edge must decide on the
+// same field a case-insensitive upstream would read ("Model" after
+// "model" wins there), never on a different one.
+func keyFold(quoted []byte, field string) bool {
+	raw := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(raw, '\\') < 0 && isASCII(raw) {
+		return bytes.EqualFold(raw, []byte(field))
+	}
+	var k string
+	return json.Unmarshal(quoted, &k) == nil && strings.EqualFold(k, field)
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonKind names a valid JSON value's type as encoding/json's

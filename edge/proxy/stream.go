@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,9 +42,12 @@ type sseStream struct {
 	done  func(Usage, error)
 	bufp  *[]byte
 	buf   []byte
-	first int   // bytes read by startStream
-	err   error // error that came with the first read (only io.EOF)
-	sc    eventScanner
+	first int // bytes read by startStream
+	// secrets are the deployment's credentials, redacted from every event
+	// (an upstream's in-stream error can echo its key).
+	secrets [][]byte
+	err     error // error that came with the first read (only io.EOF)
+	sc      eventScanner
 
 	// Accounting, set by openAI before the writer starts.
 	start  time.Time // the call, for TTFT
@@ -72,7 +76,7 @@ func (f *Forwarder) startStream(d *policy.Deployment, resp *fasthttp.Response, d
 	}
 	bufp := streamBufPool.Get().(*[]byte)
 	s := &sseStream{d: d, resp: resp, body: body, conn: responseConn(resp), idle: f.opts.StreamIdleTimeout,
-		done: done, bufp: bufp, buf: *bufp}
+		done: done, bufp: bufp, buf: *bufp, secrets: secretsOf(d)}
 	var n int
 	var err error
 	for range 100 { // a Reader may return 0, nil; do not spin forever
@@ -130,8 +134,19 @@ func (s *sseStream) observe(ev []byte) (drop bool, cutStart, cutEnd int, text bo
 	return fi.usageOnly, fi.cutStart, fi.cutEnd, fi.chars > 0
 }
 
-// writeEvent writes ev without ev[cutStart:cutEnd] and flushes it.
-func writeEvent(w *bufio.Writer, ev []byte, cutStart, cutEnd int) error {
+// writeEvent writes ev without ev[cutStart:cutEnd] and without secrets,
+// and flushes it.
+func writeEvent(w *bufio.Writer, ev []byte, cutStart, cutEnd int, secrets [][]byte) error {
+	for _, sec := range secrets {
+		if bytes.Contains(ev, sec) { // rare: take the copying path
+			if cutEnd > cutStart {
+				ev = append(append([]byte{}, ev[:cutStart]...), ev[cutEnd:]...)
+				cutStart, cutEnd = 0, 0
+			}
+			ev = redactSecrets(ev, secrets)
+			break
+		}
+	}
 	if cutEnd > cutStart {
 		if _, err := w.Write(ev[:cutStart]); err != nil {
 			return err
@@ -189,7 +204,7 @@ func (s *sseStream) copy(w *bufio.Writer) error {
 				drop, cs, ce, text = s.observe(ev)
 			}
 			if !drop {
-				if err := writeEvent(w, ev, cs, ce); err != nil {
+				if err := writeEvent(w, ev, cs, ce, s.secrets); err != nil {
 					s.observeRest(s.buf[i+1 : end])
 					return clientGone(err)
 				}
@@ -209,7 +224,7 @@ func (s *sseStream) copy(w *bufio.Writer) error {
 					drop, cs, ce, _ = s.observe(s.buf[:filled])
 				}
 				if !drop {
-					if err := writeEvent(w, s.buf[:filled], cs, ce); err != nil {
+					if err := writeEvent(w, s.buf[:filled], cs, ce, s.secrets); err != nil {
 						return clientGone(err)
 					}
 				}

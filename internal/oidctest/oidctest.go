@@ -16,6 +16,7 @@ package oidctest
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // Client is an OAuth client registered at the provider. Only ID and Secret are
@@ -575,6 +578,48 @@ func (p *Provider) Keys(t testing.TB) KeyState {
 		t.Fatalf("oidctest: keys: %v", err)
 	}
 	return ks
+}
+
+// SigningKey returns the private key the provider signs new tokens of alg
+// ("RS256" or "ES256") with, and its kid. Attack tests forge tokens with
+// it: a header or claim no real client can ask for (crit, jku, duplicate
+// names, a stripped signature), signed by a key the gateway trusts, so a
+// refusal can only come from the check under test, not from a bad
+// signature.
+func (p *Provider) SigningKey(t testing.TB, alg string) (kid string, key crypto.Signer) {
+	t.Helper()
+	raw, err := os.ReadFile(p.keysFile)
+	if err != nil {
+		t.Fatalf("oidctest: keys: %v", err)
+	}
+	var st struct {
+		Keys    []json.RawMessage `json:"keys"`
+		Signing map[string]string `json:"signing"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("oidctest: keys file: %v", err)
+	}
+	kid = st.Signing[alg]
+	for _, k := range st.Keys {
+		jk, err := jwk.ParseKey(k)
+		if err != nil {
+			t.Fatalf("oidctest: key: %v", err)
+		}
+		if jk.KeyID() != kid {
+			continue
+		}
+		var priv any
+		if err := jk.Raw(&priv); err != nil {
+			t.Fatalf("oidctest: key %s: %v", kid, err)
+		}
+		signer, ok := priv.(crypto.Signer)
+		if !ok {
+			t.Fatalf("oidctest: key %s is a %T, not a private key", kid, priv)
+		}
+		return kid, signer
+	}
+	t.Fatalf("oidctest: no signing key for %s", alg)
+	return "", nil
 }
 
 func (p *Provider) admin(method, path string, out any) error {

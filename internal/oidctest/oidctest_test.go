@@ -368,3 +368,23 @@ func b64(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// SigningKey hands out the private half of the key that signs tokens: its
+// public half is the one the JWKS publishes under the token's kid.
+func TestSigningKey(t *testing.T) {
+	p := startTwoClients(t)
+	keys := fetchJWKS(t, p.JWKSURL)
+	for _, alg := range []string{"RS256", "ES256"} {
+		kid, priv := p.SigningKey(t, alg)
+		pub, ok := keys[kid]
+		if !ok {
+			t.Fatalf("%s: kid %q not in the JWKS %v", alg, kid, sortedKeys(keys))
+		}
+		if !priv.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+			t.Fatalf("%s: private key does not match the published %s", alg, kid)
+		}
+	}
+	if kid := p.Rotate(t); func() string { k, _ := p.SigningKey(t, "RS256"); return k }() != kid {
+		t.Fatal("SigningKey does not follow a rotation")
+	}
+}
