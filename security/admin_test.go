@@ -41,6 +41,7 @@ var routeAccess = map[string]string{
 	"POST /team/block":          adminOnly,
 	"POST /team/unblock":        adminOnly,
 	"POST /team/member_add":     adminOnly,
+	"POST /team/member_delete":  adminOnly,
 	"POST /user/new":            adminOnly,
 	"POST /user/update":         adminOnly,
 	"GET /user/info":            ownInfo,
