@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -86,5 +87,10 @@ func (c *tokenCache) put(tok string, id *Identity, now time.Time) {
 	if !id.Expires.IsZero() && id.Expires.Before(until) {
 		until = id.Expires
 	}
-	s.m[tok] = cacheEntry{id: id, until: until}
+	// The key is copied: callers pass the header as Fiber hands it over, a
+	// string over fasthttp's request buffer that the next request on the
+	// connection overwrites. Kept as is, a cached key would turn into the
+	// next request's token, and a same-length forgery would hit the cache
+	// as the verified token.
+	s.m[strings.Clone(tok)] = cacheEntry{id: id, until: until}
 }

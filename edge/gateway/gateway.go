@@ -321,7 +321,9 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 // decideJWT runs the JWT decision for this request and hands any objects
 // the caller implies to the control plane without waiting.
 func (g *Gateway) decideJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity, model string) (jwtauth.Decision, error) {
-	d, err := jwtauth.Decide(snap, id, jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: c.Get("x-litellm-team-id")})
+	// Cloned: the team id may end up in the spend event of a stream, and
+	// in an upsert sent later, after fasthttp reused the header's buffer.
+	d, err := jwtauth.Decide(snap, id, jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: strings.Clone(c.Get("x-litellm-team-id"))})
 	if err == nil {
 		g.upserts.send(d.Upserts)
 	}
