@@ -144,7 +144,7 @@ func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) Ce
 		c.Result, ok = &r, r.OK
 	case PhaseOpen:
 		c.Rate = b1Sat / 2
-		r := loadgen.Open(ctx, t, c.Rate, s.cfg.Duration, 2048)
+		r := loadgen.Open(ctx, t, c.Rate, s.cfg.Duration, s.cfg.Conns)
 		c.Result, ok = &r, r.OK
 	case PhaseTTFT:
 		r := loadgen.Streams(ctx, t, 1, s.cfg.Duration, 8+3) // 8 content + finish + usage + [DONE]

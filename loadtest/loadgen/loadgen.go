@@ -205,19 +205,22 @@ func Closed(ctx context.Context, t Target, conns int, d time.Duration) Result {
 	return c.result(time.Since(start))
 }
 
-// Open sends rate requests per second for d, each on its own goroutine from
-// a pool bounded by maxInFlight; latency counts from the scheduled time.
-// Requests that could not even start because maxInFlight were busy are
-// counted as failures (status -1): the target could not keep up.
-func Open(ctx context.Context, t Target, rate float64, d time.Duration, maxInFlight int) Result {
-	hc := client(t, maxInFlight)
+// Open sends rate requests per second for d over conns connections;
+// latency counts from each request's scheduled time, so a request that
+// waited for a free connection is charged for the wait (no coordinated
+// omission). The schedule never waits for answers: requests queue behind
+// busy connections, and a target too slow for the rate shows as growing
+// latency, not as fewer requests. Requests still queued when d has passed
+// are sent anyway (and counted) so the tail is measured.
+func Open(ctx context.Context, t Target, rate float64, d time.Duration, conns int) Result {
+	hc := client(t, conns)
 	defer hc.CloseIdleConnections()
 	n := int(rate * d.Seconds())
 	c := newCollector(n)
 	interval := time.Duration(float64(time.Second) / rate)
-	jobs := make(chan time.Time, maxInFlight)
+	jobs := make(chan time.Time, n+1)
 	var wg sync.WaitGroup
-	for range maxInFlight {
+	for range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -225,7 +228,7 @@ func Open(ctx context.Context, t Target, rate float64, d time.Duration, maxInFli
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			t.prepare(req)
-			s := &shard{lat: make([]time.Duration, 0, n/maxInFlight+16)}
+			s := &shard{lat: make([]time.Duration, 0, n/conns+16)}
 			for due := range jobs {
 				status, err := do(hc, req, resp)
 				if err != nil {
@@ -240,26 +243,26 @@ func Open(ctx context.Context, t Target, rate float64, d time.Duration, maxInFli
 		}()
 	}
 	start := time.Now()
-	var overflow shard
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		due := start.Add(time.Duration(i) * interval)
-		if w := time.Until(due); w > 0 {
-			// No spinning: on 2 cores a spinning scheduler would take the
-			// CPU from the target. The timer's lateness is charged to every
-			// target alike, since latency counts from the scheduled time.
-			time.Sleep(w)
+	for i := 0; i < n && ctx.Err() == nil; {
+		// Release every request that is due, then sleep until the next
+		// one. No spinning: on 2 cores a spinning scheduler would take the
+		// CPU from the target; timer lateness is charged to every target
+		// alike, since latency counts from the scheduled time.
+		now := time.Now()
+		for ; i < n; i++ {
+			due := start.Add(time.Duration(i) * interval)
+			if due.After(now) {
+				break
+			}
+			c.sent.Add(1)
+			jobs <- due
 		}
-		c.sent.Add(1)
-		select {
-		case jobs <- due:
-		default:
-			c.failed.Add(1)
-			overflow.fail(-1, "client pool exhausted: target too slow for the rate")
+		if i < n {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
 		}
 	}
 	close(jobs)
 	wg.Wait()
-	c.merge(&overflow)
 	return c.result(time.Since(start))
 }
 
@@ -268,7 +271,10 @@ type StreamResult struct {
 	Streams, OK, Failed int64
 	// Lost counts streams that ended with a frame count other than the
 	// expected one, or without [DONE].
-	Lost     int64
+	Lost int64
+	// Frames counts data frames received within the run's window (streams
+	// still open at its end finish, for the loss check, but their later
+	// frames are not counted); Elapsed is the window.
 	Frames   int64
 	Elapsed  time.Duration
 	FirstErr string
@@ -302,6 +308,7 @@ func Streams(ctx context.Context, t Target, conc int, d time.Duration, wantFrame
 	defer cancel()
 	var wg sync.WaitGroup
 	start := time.Now()
+	end := start.Add(d)
 	for range conc {
 		wg.Add(1)
 		go func() {
@@ -314,8 +321,8 @@ func Streams(ctx context.Context, t Target, conc int, d time.Duration, wantFrame
 			br := bufio.NewReaderSize(nil, 16<<10)
 			for ctx.Err() == nil {
 				nStreams.Add(1)
-				frames, first, dur, err := oneStream(hc, req, br)
-				nFrames.Add(int64(frames))
+				frames, inWindow, first, dur, err := oneStream(hc, req, br, end)
+				nFrames.Add(int64(inWindow))
 				switch {
 				case err != nil:
 					nFail.Add(1)
@@ -343,7 +350,7 @@ func Streams(ctx context.Context, t Target, conc int, d time.Duration, wantFrame
 		}()
 	}
 	wg.Wait()
-	res.Elapsed = time.Since(start)
+	res.Elapsed = d
 	res.Streams, res.OK, res.Failed, res.Lost, res.Frames = nStreams.Load(), nOK.Load(), nFail.Load(), nLost.Load(), nFrames.Load()
 	slices.Sort(res.TTFT)
 	slices.Sort(res.Total)
@@ -356,19 +363,20 @@ var (
 )
 
 // oneStream reads one SSE response frame by frame.
-func oneStream(hc *fasthttp.HostClient, req *fasthttp.Request, br *bufio.Reader) (frames int, ttft, total time.Duration, err error) {
+// inWindow counts the frames that arrived before end.
+func oneStream(hc *fasthttp.HostClient, req *fasthttp.Request, br *bufio.Reader, end time.Time) (frames, inWindow int, ttft, total time.Duration, err error) {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	t0 := time.Now()
 	if err := hc.Do(req, resp); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if sc := resp.StatusCode(); sc != 200 {
-		return 0, 0, 0, fmt.Errorf("status %d: %.200s", sc, resp.Body())
+		return 0, 0, 0, 0, fmt.Errorf("status %d: %.200s", sc, resp.Body())
 	}
 	body := resp.BodyStream()
 	if body == nil {
-		return 0, 0, 0, errors.New("no body stream")
+		return 0, 0, 0, 0, errors.New("no body stream")
 	}
 	defer resp.CloseBodyStream() //nolint:errcheck
 	br.Reset(body)
@@ -376,10 +384,14 @@ func oneStream(hc *fasthttp.HostClient, req *fasthttp.Request, br *bufio.Reader)
 	for {
 		line, rerr := br.ReadSlice('\n')
 		if len(line) > 0 && bytes.HasPrefix(line, dataPrefix) {
+			now := time.Now()
 			if frames == 0 {
-				ttft = time.Since(t0)
+				ttft = now.Sub(t0)
 			}
 			frames++
+			if now.Before(end) {
+				inWindow++
+			}
 			if bytes.Contains(line, doneData) {
 				done = true
 			}
@@ -397,11 +409,11 @@ func oneStream(hc *fasthttp.HostClient, req *fasthttp.Request, br *bufio.Reader)
 			if errors.Is(rerr, io.EOF) {
 				break
 			}
-			return frames, ttft, time.Since(t0), rerr
+			return frames, inWindow, ttft, time.Since(t0), rerr
 		}
 	}
 	if !done {
-		return frames, ttft, time.Since(t0), errors.New("stream ended without [DONE]")
+		return frames, inWindow, ttft, time.Since(t0), errors.New("stream ended without [DONE]")
 	}
-	return frames, ttft, time.Since(t0), nil
+	return frames, inWindow, ttft, time.Since(t0), nil
 }
