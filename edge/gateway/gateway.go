@@ -484,7 +484,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				st.inflight.Add(1)
 			}
 			upstream, status, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
-				Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done})
+				Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
 			c.upstream += upstream
 			lastStatus = status
 			if err == nil {

@@ -167,6 +167,9 @@ type Call struct {
 	RequestID string
 	// Done is ChatCompletionDone's done.
 	Done func(Usage, error)
+	// Valid says Body was validated as JSON (ParseChatRequest), so it is
+	// not validated again.
+	Valid bool
 }
 
 // Forward is ChatCompletionDone for a Call. It also returns how long the
@@ -301,7 +304,11 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 	}
 	// payload is a fresh copy the forwarder owns, so a stream can keep it
 	// for the prompt estimate after the handler (and body) are gone.
-	payload, strip, err := rewriteRequest(body, upstreamModel, stream)
+	rewrite := rewriteRequest
+	if c.Valid {
+		rewrite = rewriteValid
+	}
+	payload, strip, err := rewrite(body, upstreamModel, stream)
 	if err != nil {
 		return u, false, apierror.InvalidJSON.Wrap(err, "request body must be a JSON object with a string \"model\"")
 	}

@@ -59,6 +59,13 @@ func rewriteRequest(body []byte, model string, streamUsage bool) (out []byte, in
 	if !json.Valid(body) {
 		return nil, false, ErrInvalidJSON
 	}
+	return rewriteValid(body, model, streamUsage)
+}
+
+// rewriteValid is rewriteRequest for a body already known to be valid
+// JSON (the edge validated it in ParseChatRequest): validating twice was
+// 3% of the edge's CPU at saturation.
+func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, injected bool, err error) {
 	i := skipWS(body, 0)
 	if body[i] != '{' {
 		return nil, false, ErrNotObject
