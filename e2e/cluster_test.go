@@ -304,6 +304,22 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Streams made by an earlier single-replica setup: control with
+	// -replicas 3 scales them up in place.
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if _, err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := budget.EnsureBucket(ctx, js, 0); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	writeFile(t, cfgPath, clusterConfig)
 	env := []string{"MASTER_KEY=" + masterKey, "LOG_LEVEL=debug"}
@@ -318,7 +334,7 @@ func TestClusterFailover(t *testing.T) {
 	waitEdges(t, control, 2)
 	eu, us := edges["eu"], edges["us"]
 
-	// Every stream and the totals bucket are R3.
+	// Every stream and the totals bucket are now R3.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for _, name := range []string{events.PolicyStream, events.AuditStream, events.SpendStream, "KV_" + budget.Bucket} {
@@ -431,18 +447,17 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("%d load requests refused during the failover (the edge authorizes locally)", refused.Load())
 	}
 	want := accepted.Load()
-	var got spendCount
+	counter := newSpendCounter(ctx, t, js, loadToken)
 	testutil.Eventually(t, 60*time.Second, func() error {
-		got = countSpend(ctx, js, loadToken)
-		if got.err != nil {
-			return got.err
+		if err := counter.poll(ctx); err != nil {
+			return err
 		}
-		if got.events != want || got.unique != want {
-			return fmt.Errorf("spend stream has %d events (%d distinct requests) for %d accepted requests", got.events, got.unique, want)
+		if counter.events != want || int64(len(counter.request)) != want {
+			return fmt.Errorf("spend stream has %d events (%d distinct requests) for %d accepted requests", counter.events, len(counter.request), want)
 		}
 		return nil
 	})
-	t.Logf("%d requests accepted during the failover; %d spend events, %d distinct", want, got.events, got.unique)
+	t.Logf("%d requests accepted during the failover; %d spend events, %d distinct", want, counter.events, len(counter.request))
 
 	// The restarted node rejoins and catches up on every stream.
 	victim.start()
@@ -513,18 +528,23 @@ func streamInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, name 
 	t.Helper()
 	var info *jetstream.StreamInfo
 	testutil.Eventually(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			return err
 		}
 		info, err = s.Info(ctx)
-		if err == nil && info.Cluster == nil {
-			err = errors.New("no cluster info")
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		if err == nil && info.Cluster.Leader == "" {
-			err = errors.New("no leader yet")
+		if info.Cluster == nil {
+			return fmt.Errorf("%s: no cluster info", name)
 		}
-		return err
+		if info.Cluster.Leader == "" {
+			return fmt.Errorf("%s: no leader yet", name)
+		}
+		return nil
 	})
 	return info
 }
@@ -545,59 +565,59 @@ func postChat(e *proc, key, model string) int {
 	return resp.StatusCode
 }
 
-type spendCount struct {
-	events, unique int64
-	err            error
+// spendCounter reads the spend stream incrementally through one ordered
+// consumer and counts the events of one key.
+type spendCounter struct {
+	s       jetstream.Stream
+	cons    jetstream.Consumer
+	key     string
+	readTo  uint64
+	events  int64
+	request map[string]bool
 }
 
-// countSpend reads the whole spend stream and counts the events of one key.
-func countSpend(ctx context.Context, js jetstream.JetStream, keyHash string) spendCount {
+func newSpendCounter(ctx context.Context, t *testing.T, js jetstream.JetStream, keyHash string) *spendCounter {
+	t.Helper()
 	s, err := js.Stream(ctx, events.SpendStream)
 	if err != nil {
-		return spendCount{err: err}
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return spendCount{err: err}
-	}
-	last := info.State.LastSeq
-	if last == 0 {
-		return spendCount{}
+		t.Fatal(err)
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return spendCount{err: err}
+		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	var n int64
-	for {
-		batch, err := cons.FetchNoWait(1000)
+	return &spendCounter{s: s, cons: cons, key: keyHash, request: map[string]bool{}}
+}
+
+// poll reads up to the stream's current last sequence.
+func (c *spendCounter) poll(ctx context.Context) error {
+	info, err := c.s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	for c.readTo < info.State.LastSeq {
+		batch, err := c.cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			return spendCount{err: err}
+			return err
 		}
-		got := 0
-		var seq uint64
 		for msg := range batch.Messages() {
-			got++
-			md, _ := msg.Metadata()
-			seq = md.Sequence.Stream
+			md, err := msg.Metadata()
+			if err != nil {
+				return err
+			}
+			c.readTo = md.Sequence.Stream
 			var ev events.SpendEvent
 			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-				return spendCount{err: err}
+				return err
 			}
-			if ev.KeyHash == keyHash {
-				n++
-				seen[ev.RequestID] = true
+			if ev.KeyHash == c.key {
+				c.events++
+				c.request[ev.RequestID] = true
 			}
 		}
-		if batch.Error() != nil {
-			return spendCount{err: batch.Error()}
-		}
-		if seq >= last {
-			return spendCount{events: n, unique: int64(len(seen))}
-		}
-		if got == 0 {
-			return spendCount{err: fmt.Errorf("spend stream read stopped before sequence %d", last)}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return err
 		}
 	}
+	return nil
 }
