@@ -24,6 +24,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
@@ -287,8 +288,8 @@ func getJSON(url string, out any) error {
 // created through control works at edges in two regions (each behind its
 // own leaf node); the node leading the policy stream is killed; writes made
 // during the failover still reach both edges, spend published meanwhile
-// is all in the spend stream exactly once, and the restarted node catches
-// up.
+// is all in the spend stream and in ClickHouse (through the sink) exactly
+// once, and the restarted node catches up.
 func TestClusterFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts five NATS servers")
@@ -333,6 +334,9 @@ func TestClusterFailover(t *testing.T) {
 	}
 	waitEdges(t, control, 2)
 	eu, us := edges["eu"], edges["us"]
+	// The spend sink, on the hub like control, into a private ClickHouse.
+	ch := chtest.Start(t)
+	start(t, "sink", env, "sink", "-nats", c.clientURLs(), "-clickhouse", ch.Addr(), "-database", "cluster_e2e")
 
 	// Every stream and the totals bucket are now R3.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -458,6 +462,19 @@ func TestClusterFailover(t *testing.T) {
 		return nil
 	})
 	t.Logf("%d requests accepted during the failover; %d spend events, %d distinct", want, counter.events, len(counter.request))
+	// The sink rode out the failover too: one row per request.
+	conn := ch.Conn(t)
+	testutil.Eventually(t, 60*time.Second, func() error {
+		var rows, ids uint64
+		r := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(request_id) FROM cluster_e2e.spend_events WHERE key_hash = ?", loadToken)
+		if err := r.Scan(&rows, &ids); err != nil {
+			return err
+		}
+		if rows != uint64(want) || ids != uint64(want) {
+			return fmt.Errorf("ClickHouse has %d rows (%d distinct) for %d requests", rows, ids, want)
+		}
+		return nil
+	})
 
 	// The restarted node rejoins and catches up on every stream.
 	victim.start()
