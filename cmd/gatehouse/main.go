@@ -3,7 +3,7 @@
 //	gatehouse run      everything in one process (embedded JetStream, control, edge)
 //	gatehouse control  an admin API replica
 //	gatehouse edge     an edge proxy
-//	gatehouse nats     a standalone embedded JetStream server
+//	gatehouse nats     a NATS server (standalone, or a cluster/leaf node from a config file)
 //
 // Run "gatehouse <command> -h" for flags. Logic lives in the packages; this
 // file only parses flags.
@@ -74,7 +74,8 @@ commands:
   run       everything in one process: embedded JetStream, control plane, edge
   control   admin API replica (state rebuilt from the JetStream policy stream)
   edge      edge proxy (authorizes locally, forwards to upstream models)
-  nats      standalone embedded JetStream server
+  nats      a NATS server: standalone JetStream, or -config <nats-server.conf> for a
+            cluster node or leaf node (deploy/cluster)
   sink      spend events from JetStream into ClickHouse
   migrate   apply the ClickHouse schema (idempotent)
 `)
