@@ -74,12 +74,14 @@ func transient(err error) bool {
 }
 
 // retry runs try with a per-try timeout until it succeeds, fails with a
-// non-transient error, or the failover window (or ctx) ends.
+// non-transient error, or the failover window (or ctx) ends. The per-try
+// timeout is short because a request sent while the connection was down
+// is usually lost, and waiting it out is the retry's latency.
 func (s *Store) retry(ctx context.Context, try func(ctx context.Context) error) error {
 	deadline := time.Now().Add(s.failoverWindow())
 	backoff := 50 * time.Millisecond
 	for {
-		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := try(tctx)
 		cancel()
 		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
