@@ -35,6 +35,8 @@ import (
 type Options struct {
 	// NATSURL of the JetStream server or cluster (comma-separated).
 	NATSURL string
+	// JSDomain: see gateway.Options.JSDomain.
+	JSDomain string
 	// Listen address of the admin API, e.g. "127.0.0.1:4001".
 	Listen string
 	// Config is the parsed config.yaml (nil: no config models).
@@ -88,7 +90,7 @@ func Run(ctx context.Context, o Options) error {
 	if masterKey == "" {
 		return errors.New("control: no master key: set general_settings.master_key in config.yaml or MASTER_KEY")
 	}
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-control")
+	nc, js, err := events.Connect(o.NATSURL, "gatehouse-control", events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}

@@ -79,7 +79,9 @@ func freeAddr(t *testing.T) string {
 func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, args: args, env: env, log: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	p.run()
+	// Registered before run so a process that never gets ready is stopped
+	// and its log shown.
+	defer p.run()
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {

@@ -130,5 +130,5 @@ func SpendStreamConfig(o StreamOptions) jetstream.StreamConfig {
 
 // EnsureSpendStream creates or updates the spend stream.
 func EnsureSpendStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) (jetstream.Stream, error) {
-	return ensure(ctx, js, SpendStreamConfig(o))
+	return ensure(ctx, js, SpendStreamConfig(o), o.Replicas)
 }

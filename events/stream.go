@@ -11,7 +11,9 @@ import (
 
 // StreamOptions tune the streams; the zero value is a single-node setup.
 type StreamOptions struct {
-	// Replicas of each stream (1, or 3 on a JetStream cluster).
+	// Replicas of each stream (1, or 3 on a JetStream cluster). 0 keeps
+	// an existing stream's replicas and creates a missing one with 1, so a
+	// process started without the setting never scales a cluster down.
 	Replicas int
 	// AuditMaxAge bounds how long the audit stream keeps events; 0 keeps them
 	// forever.
@@ -57,25 +59,67 @@ func AuditStreamConfig(o StreamOptions) jetstream.StreamConfig {
 // EnsureStreams creates the streams or updates them to the wanted config. It
 // is safe to call from every control replica at start.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) (jetstream.Stream, error) {
-	s, err := ensure(ctx, js, PolicyStreamConfig(o))
+	s, err := ensure(ctx, js, PolicyStreamConfig(o), o.Replicas)
 	if err != nil {
 		return nil, err
 	}
 	if !o.NoAudit {
-		if _, err := ensure(ctx, js, AuditStreamConfig(o)); err != nil {
+		if _, err := ensure(ctx, js, AuditStreamConfig(o), o.Replicas); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-func ensure(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	s, err := js.CreateStream(ctx, cfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		s, err = js.UpdateStream(ctx, cfg)
+func ensure(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, want int) (jetstream.Stream, error) {
+	cur, err := js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		cfg.Replicas = max(want, 1)
+		s, err := js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Another replica created it meanwhile: converge on its config.
+			return ensure(ctx, js, cfg, want)
+		}
+		if err != nil {
+			return nil, ReplicasError(cfg.Name, 0, cfg.Replicas, err)
+		}
+		return s, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("events: stream %s: %w", cfg.Name, err)
 	}
+	have := cur.CachedInfo().Config.Replicas
+	cfg.Replicas = have
+	if want > 0 {
+		cfg.Replicas = want
+	}
+	s, err := js.UpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, ReplicasError(cfg.Name, have, cfg.Replicas, err)
+	}
 	return s, nil
+}
+
+// placementErrors are the server's answers to replicas it cannot place.
+var placementErrors = map[jetstream.ErrorCode]bool{
+	10074: true, // replicas > 1 not supported in non-clustered mode
+	10005: true, // no suitable peers for placement
+	10023: true, // insufficient resources
+}
+
+// ReplicasError explains a failed create or update of a stream (or KV
+// bucket) that has have replicas (0: new) and was asked for want; a replica count the
+// servers cannot hold is the common case after moving between a single
+// server and a cluster, and the server's own message does not say which
+// setting to change.
+func ReplicasError(name string, have, want int, err error) error {
+	var apiErr *jetstream.APIError
+	if want > 1 && errors.As(err, &apiErr) && placementErrors[apiErr.ErrorCode] {
+		return fmt.Errorf("events: stream %s: %d replicas requested (stream has %d) but the JetStream servers cannot place them; "+
+			"use --replicas 1 (or STREAM_REPLICAS=1) on a single server, at most the number of cluster nodes otherwise: %w", name, want, have, err)
+	}
+	if have != 0 && have != want {
+		return fmt.Errorf("events: stream %s: changing replicas %d -> %d: %w", name, have, want, err)
+	}
+	return fmt.Errorf("events: stream %s: %w", name, err)
 }

@@ -3,7 +3,7 @@
 //	gatehouse run      everything in one process (embedded JetStream, control, edge)
 //	gatehouse control  an admin API replica
 //	gatehouse edge     an edge proxy
-//	gatehouse nats     a standalone embedded JetStream server
+//	gatehouse nats     a NATS server (standalone, or a cluster/leaf node from a config file)
 //
 // Run "gatehouse <command> -h" for flags. Logic lives in the packages; this
 // file only parses flags.
@@ -16,8 +16,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/control"
@@ -71,7 +74,8 @@ commands:
   run       everything in one process: embedded JetStream, control plane, edge
   control   admin API replica (state rebuilt from the JetStream policy stream)
   edge      edge proxy (authorizes locally, forwards to upstream models)
-  nats      standalone embedded JetStream server
+  nats      a NATS server: standalone JetStream, or -config <nats-server.conf> for a
+            cluster node or leaf node (deploy/cluster)
   sink      spend events from JetStream into ClickHouse
   migrate   apply the ClickHouse schema (idempotent)
 `)
@@ -104,6 +108,19 @@ func env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func envInt(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gatehouse: %s=%q is not a number\n", name, v)
+		os.Exit(2)
+	}
+	return n
 }
 
 func loadConfig(path string) (*config.File, error) {
@@ -142,8 +159,10 @@ func runControl(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", os.Getenv("CONFIG"), "config.yaml (LiteLLM format) (env CONFIG)")
 	o := control.Options{}
 	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
+	fs.StringVar(&o.JSDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
 	fs.StringVar(&o.Listen, "listen", env("CONTROL_ADDR", "127.0.0.1:4001"), "admin API listen address (env CONTROL_ADDR)")
-	fs.IntVar(&o.Replicas, "replicas", 1, "stream replicas (3 on a JetStream cluster)")
+	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "replicas of the policy, audit and spend streams and the totals bucket: 3 on a JetStream cluster; "+
+		"0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
 	fs.StringVar(&o.ClickHouse, "clickhouse", os.Getenv("CLICKHOUSE_ADDR"), "ClickHouse native address for /spend/logs and /global/spend/report (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.ClickHouseDatabase, "clickhouse-db", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Second, "how long a write waits for live edges to apply it")
@@ -173,6 +192,7 @@ func runEdge(ctx context.Context, args []string) error {
 	metricsAddr := metricsAddrFlag(fs)
 	o := gateway.Options{}
 	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
+	fs.StringVar(&o.JSDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
 	fs.StringVar(&o.Listen, "listen", env("EDGE_ADDR", "127.0.0.1:4000"), "listen address (env EDGE_ADDR)")
 	fs.StringVar(&o.ControlURL, "control", env("CONTROL_URL", "http://127.0.0.1:4001"), "control plane URL for management routes (env CONTROL_URL)")
 	fs.StringVar(&o.EdgeID, "id", os.Getenv("EDGE_ID"), "edge id in status reports (env EDGE_ID; default host-pid)")
@@ -196,9 +216,10 @@ func runSink(ctx context.Context, args []string) error {
 	lf := addLogFlags(fs)
 	o := sink.ServeOptions{}
 	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s) (env NATS_URL)")
+	fs.StringVar(&o.JSDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
-	fs.IntVar(&o.Replicas, "replicas", 1, "spend stream replicas")
+	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "spend stream replicas; 0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
 	_ = fs.Parse(args)
 	log, err := lf.logger()
 	if err != nil {
@@ -227,8 +248,22 @@ func runNATS(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Host, "host", "127.0.0.1", "listen host")
 	fs.IntVar(&o.Port, "port", 4290, "listen port (-1: any free port, printed)")
 	fs.StringVar(&o.StoreDir, "store", "./data/nats", "JetStream store directory")
+	cfg := fs.String("config", os.Getenv("NATS_CONFIG"), "nats-server configuration file (cluster node, leaf node); when set, -host, -port and -store are ignored (env NATS_CONFIG)")
+	fs.BoolVar(&o.Logs, "logs", false, "server logs on stderr (on with -config unless -logs=false)")
 	_ = fs.Parse(args)
-	s, err := embednats.Start(o)
+	var s *server.Server
+	var err error
+	if *cfg != "" {
+		logs := true
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "logs" {
+				logs = o.Logs
+			}
+		})
+		s, err = embednats.StartConfig(*cfg, logs)
+	} else {
+		s, err = embednats.Start(o)
+	}
 	if err != nil {
 		return err
 	}

@@ -55,12 +55,25 @@ func KVKey(kind events.Kind, id string) string {
 	return string(kind) + "." + hex.EncodeToString(sum[:16])
 }
 
-// EnsureBucket creates the totals bucket.
+// EnsureBucket creates the totals bucket or updates it; replicas 0 keeps
+// an existing bucket's replicas (1 for a new one), as for the streams.
 func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	have := 0
+	if s, err := js.Stream(ctx, "KV_"+Bucket); err == nil {
+		have = s.CachedInfo().Config.Replicas
+	}
+	want := replicas
+	if want <= 0 {
+		want = max(have, 1)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: Bucket, Description: "gatehouse spend totals per key/team/user and budget window",
-		History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+		History: 1, Storage: jetstream.FileStorage, Replicas: want,
 	})
+	if err != nil {
+		return nil, events.ReplicasError("KV_"+Bucket, have, want, err)
+	}
+	return kv, nil
 }
 
 // Tracker is one replica's share of budget tracking.

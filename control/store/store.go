@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/apierror"
@@ -39,6 +40,60 @@ type Store struct {
 	SyncTimeout time.Duration
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
+	// FailoverWindow is how long a read or publish keeps retrying while
+	// the stream has no leader (a JetStream node was lost and the others
+	// are electing one: raft election timeouts are 4-9s, and a lost node
+	// may have led the meta group too); default 30s.
+	FailoverWindow time.Duration
+}
+
+func (s *Store) failoverWindow() time.Duration {
+	if s.FailoverWindow > 0 {
+		return s.FailoverWindow
+	}
+	return 30 * time.Second
+}
+
+// transient reports errors that a leader election or a reconnect produce
+// and that a retry after it resolves; anything else (a conflict, a
+// malformed event) is an answer, not an outage.
+func transient(err error) bool {
+	if errors.Is(err, events.ErrConflict) || errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrUnknownType) {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		// 503 (no leader, cluster not available) and 500 (stream
+		// catching up) come and go with elections; 4xx are answers.
+		return apiErr.Code >= 500
+	}
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// retry runs try with a per-try timeout until it succeeds, fails with a
+// non-transient error, or the failover window (or ctx) ends. The per-try
+// timeout is short because a request sent while the connection was down
+// is usually lost, and waiting it out is the retry's latency.
+func (s *Store) retry(ctx context.Context, try func(ctx context.Context) error) error {
+	deadline := time.Now().Add(s.failoverWindow())
+	backoff := 50 * time.Millisecond
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := try(tctx)
+		cancel()
+		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
 
 // Snapshot is the read model.
@@ -55,7 +110,11 @@ func (s *Store) Now() time.Time {
 // Get reads one object's authoritative state. obj is nil when it does not
 // exist (never created, or deleted).
 func (s *Store) Get(ctx context.Context, kind events.Kind, id string) (obj any, seq uint64, err error) {
-	cur, err := events.Get(ctx, s.Stream, kind, id)
+	var cur events.Current
+	err = s.retry(ctx, func(ctx context.Context) (err error) {
+		cur, err = events.Get(ctx, s.Stream, kind, id)
+		return err
+	})
 	if err != nil {
 		return nil, 0, apierror.Unavailable.Wrap(err, "policy store unavailable")
 	}
@@ -117,23 +176,18 @@ func (s *Store) Mutate(ctx context.Context, actor string, kind events.Kind, id s
 }
 
 // publish retries transport failures with the same event id, so a publish
-// whose ack was lost is deduplicated by the stream instead of applied twice.
+// whose ack was lost (the leader died after storing it) is deduplicated by
+// the stream instead of applied twice.
 func (s *Store) publish(ctx context.Context, c events.Change) (events.Published, error) {
-	var last error
-	for try := 0; try < 3; try++ {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		pub, err := s.Pub.Publish(pctx, c)
-		cancel()
-		if err == nil || errors.Is(err, events.ErrConflict) {
-			return pub, err
-		}
-		last = err
-		if ctx.Err() != nil {
-			break
-		}
-		time.Sleep(time.Duration(try+1) * 50 * time.Millisecond)
+	var pub events.Published
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		pub, err = s.Pub.Publish(ctx, c)
+		return err
+	})
+	if err == nil || errors.Is(err, events.ErrConflict) {
+		return pub, err
 	}
-	return events.Published{}, apierror.Unavailable.Wrap(last, "could not commit the change to the policy stream; nothing was applied")
+	return events.Published{}, apierror.Unavailable.Wrap(err, "could not commit the change to the policy stream; nothing was applied")
 }
 
 // settle waits until this replica's read model and every live edge have

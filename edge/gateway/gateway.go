@@ -37,6 +37,9 @@ import (
 type Options struct {
 	// NATSURL of the JetStream server or cluster (comma-separated).
 	NATSURL string
+	// JSDomain is the hub's JetStream domain when NATSURL is a regional
+	// leaf node ("" when connected to the hub itself).
+	JSDomain string
 	// Listen address, e.g. "127.0.0.1:4000".
 	Listen string
 	// ControlURL is where management routes are relayed, e.g.
@@ -103,7 +106,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.EdgeID = subjectToken(o.EdgeID)
 	log = log.With("component", "edge", "edge_id", o.EdgeID)
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-edge-"+o.EdgeID)
+	nc, js, err := events.Connect(o.NATSURL, "gatehouse-edge-"+o.EdgeID, events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}

@@ -20,6 +20,22 @@ type Options struct {
 	Logs     bool
 }
 
+// StartConfig runs a server from a nats-server configuration file, the
+// same file the official nats-server binary takes, so a cluster node,
+// a regional leaf node or a single server can run from this binary or from
+// nats-server interchangeably.
+func StartConfig(path string, logs bool) (*server.Server, error) {
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nats config %s: %w", path, err)
+	}
+	opts.ConfigFile = path
+	// Signals are the caller's (the process handles SIGTERM itself).
+	opts.NoSigs = true
+	opts.NoLog = !logs
+	return run(opts, logs, fmt.Sprintf("%s:%d", opts.Host, opts.Port))
+}
+
 // Start runs a server and waits until it accepts connections.
 func Start(o Options) (*server.Server, error) {
 	if o.Host == "" {
@@ -37,17 +53,23 @@ func Start(o Options) (*server.Server, error) {
 		// can make the server hold per message.
 		MaxPayload: 8 << 20,
 	}
+	return run(opts, o.Logs, fmt.Sprintf("%s:%d", o.Host, o.Port))
+}
+
+func run(opts *server.Options, logs bool, where string) (*server.Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	if o.Logs {
+	if logs {
 		s.ConfigureLogger()
 	}
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	// A clustered JetStream node is ready for clients before its meta
+	// group has a leader; clients retry their JetStream calls until then.
+	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
-		return nil, fmt.Errorf("embedded nats: not ready after 10s on %s:%d", o.Host, o.Port)
+		return nil, fmt.Errorf("embedded nats: not ready after 30s on %s", where)
 	}
 	return s, nil
 }

@@ -16,6 +16,8 @@ import (
 type ServeOptions struct {
 	// NATSURL of the JetStream server or cluster (comma-separated).
 	NATSURL string
+	// JSDomain: see gateway.Options.JSDomain.
+	JSDomain string
 	// ClickHouse is host:port of the native protocol, or a DSN (see
 	// schema.Options).
 	ClickHouse string
@@ -47,7 +49,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if _, err := schema.Options(o.ClickHouse); err != nil {
 		return err
 	}
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-sink")
+	nc, js, err := events.Connect(o.NATSURL, "gatehouse-sink", events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
