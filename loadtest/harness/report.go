@@ -257,6 +257,7 @@ func (r *Report) Chart(path string) error {
 		latPlot.Legend.Add(fmt.Sprintf("p%.0f", q*100), bc)
 	}
 	latPlot.Legend.Top = true
+	latPlot.Legend.Left = true
 	latPlot.NominalX(Targets...)
 
 	ttPlot := plot.New()
