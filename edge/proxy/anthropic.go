@@ -52,21 +52,11 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, c *Call, upstreamModel st
 		req.Header.Set("x-api-key", d.APIKey)
 	}
 	req.Header.Set("anthropic-version", anthropicVersion)
-	if c.RequestID != "" {
-		req.Header.Set("X-Request-Id", c.RequestID)
-	}
-	for k, v := range d.ExtraHeaders {
-		req.Header.Set(k, v)
-	}
-	req.SetBodyRaw(payload)
-
-	resp := fasthttp.AcquireResponse()
-	resp.Header.SetNoDefaultContentType(true)
 	sent := time.Now()
 	defer func() { *wait = time.Since(sent) }()
-	if err := f.client.DoTimeout(req, resp, f.timeout(d, stream)); err != nil {
-		fasthttp.ReleaseResponse(resp)
-		return u, false, transportError(d, err)
+	resp, err := f.roundTrip(req, c, payload)
+	if err != nil {
+		return u, false, err
 	}
 	defer func() {
 		if !async {
@@ -78,11 +68,7 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, c *Call, upstreamModel st
 	status := resp.StatusCode()
 	u.UpstreamStatus = status
 	if status < 200 || status >= 300 {
-		b, rerr := readBody(resp, maxErrorBody, true)
-		if rerr != nil && len(b) == 0 {
-			return u, false, streamError(d, rerr)
-		}
-		return u, false, mapAnthropicError(d, status, b, string(resp.Header.Peek(fasthttp.HeaderRetryAfter)))
+		return u, false, statusError(d, resp, mapAnthropicError)
 	}
 
 	if hasPrefixFold(resp.Header.ContentType(), "text/event-stream") {

@@ -335,25 +335,11 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 	if d.Organization != "" {
 		req.Header.Set("OpenAI-Organization", d.Organization)
 	}
-	if c.RequestID != "" {
-		req.Header.Set("X-Request-Id", c.RequestID)
-	}
-	// Last, so a deployment can override anything above (e.g. a gateway
-	// upstream that wants its key in a different header).
-	for k, v := range d.ExtraHeaders {
-		req.Header.Set(k, v)
-	}
-	req.SetBodyRaw(payload)
-
-	resp := fasthttp.AcquireResponse()
-	// Without this fasthttp reports a missing Content-Type as text/plain
-	// and the JSON default below never applies.
-	resp.Header.SetNoDefaultContentType(true)
 	sent := time.Now()
 	defer func() { *wait = time.Since(sent) }()
-	if err := f.client.DoTimeout(req, resp, f.timeout(d, stream)); err != nil {
-		fasthttp.ReleaseResponse(resp)
-		return u, false, transportError(d, err)
+	resp, err := f.roundTrip(req, c, payload)
+	if err != nil {
+		return u, false, err
 	}
 	defer func() {
 		if !async {
@@ -367,11 +353,7 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 	status := resp.StatusCode()
 	u.UpstreamStatus = status
 	if status < 200 || status >= 300 {
-		b, rerr := readBody(resp, maxErrorBody, true)
-		if rerr != nil && len(b) == 0 {
-			return u, false, streamError(d, rerr)
-		}
-		return u, false, mapUpstreamError(d, status, b, string(resp.Header.Peek(fasthttp.HeaderRetryAfter)))
+		return u, false, statusError(d, resp, mapUpstreamError)
 	}
 
 	ct := resp.Header.ContentType()
@@ -410,6 +392,42 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 	copySafeHeaders(rc, resp, d)
 	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(d)))
 	return u, false, nil
+}
+
+// roundTrip adds what every provider's request carries last (the request
+// id, then the deployment's extra_headers, so a deployment can override
+// anything, e.g. a gateway upstream that wants its key in another header),
+// sends it and returns the response head; the body is read by the caller,
+// which releases resp.
+func (f *Forwarder) roundTrip(req *fasthttp.Request, c *Call, payload []byte) (*fasthttp.Response, error) {
+	d := c.Deployment
+	if c.RequestID != "" {
+		req.Header.Set("X-Request-Id", c.RequestID)
+	}
+	for k, v := range d.ExtraHeaders {
+		req.Header.Set(k, v)
+	}
+	req.SetBodyRaw(payload)
+	resp := fasthttp.AcquireResponse()
+	// Without this fasthttp reports a missing Content-Type as text/plain
+	// and the JSON default never applies.
+	resp.Header.SetNoDefaultContentType(true)
+	if err := f.client.DoTimeout(req, resp, f.timeout(d, c.Stream)); err != nil {
+		fasthttp.ReleaseResponse(resp)
+		return nil, transportError(d, err)
+	}
+	return resp, nil
+}
+
+// statusError reads an error answer (bounded) and maps it with the
+// provider's mapper.
+func statusError(d *policy.Deployment, resp *fasthttp.Response,
+	mapErr func(d *policy.Deployment, status int, body []byte, retryAfter string) *apierror.Error) error {
+	b, rerr := readBody(resp, maxErrorBody, true)
+	if rerr != nil && len(b) == 0 {
+		return streamError(d, rerr)
+	}
+	return mapErr(d, resp.StatusCode(), b, string(resp.Header.Peek(fasthttp.HeaderRetryAfter)))
 }
 
 // bodyUsage is the usage of a non-streaming answer: the upstream's own
