@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/control"
 	"github.com/gatehouse/gatehouse/edge/gateway"
 	"github.com/gatehouse/gatehouse/internal/allinone"
+	"github.com/gatehouse/gatehouse/internal/debugserver"
 	"github.com/gatehouse/gatehouse/internal/embednats"
 	"github.com/gatehouse/gatehouse/schema"
 	"github.com/gatehouse/gatehouse/spend/sink"
@@ -124,7 +125,11 @@ func runControl(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", os.Getenv("CLICKHOUSE_ADDR"), "ClickHouse native address for /spend/logs and /global/spend/report (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.ClickHouseDatabase, "clickhouse-db", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Second, "how long a write waits for live edges to apply it")
+	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
+	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
+		return err
+	}
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	if *cfgPath != "" {
 		f, err := config.Load(*cfgPath)
@@ -147,11 +152,21 @@ func runEdge(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&o.Region, "region", os.Getenv("EDGE_REGION"), "region label (env EDGE_REGION)")
 	mb := fs.Float64("max-request-size-mb", 10, "largest request body accepted, in MiB")
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
+	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
+	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
+		return err
+	}
 	o.BodyLimit = int(*mb * (1 << 20))
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
 	return gateway.Run(ctx, o)
+}
+
+// debugFlag is -debug-addr (also accepted as --debug-addr): pprof on its
+// own listener, off unless set.
+func debugFlag(fs *flag.FlagSet) *string {
+	return fs.String("debug-addr", os.Getenv("DEBUG_ADDR"), "serve net/http/pprof here (e.g. 127.0.0.1:6060); empty: off. Keep it private: not the public port (env DEBUG_ADDR)")
 }
 
 func runSink(ctx context.Context, args []string, log *slog.Logger) error {
@@ -161,7 +176,11 @@ func runSink(ctx context.Context, args []string, log *slog.Logger) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", 1, "spend stream replicas")
+	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
+	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
+		return err
+	}
 	return sink.Serve(ctx, o)
 }
 
