@@ -365,6 +365,11 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	ev.Stream = req.Stream != nil && *req.Stream
 	ev.ModelGroup, ev.Model = route.Group, d.UpstreamModelFor(route.Requested)
 	key := id.Key
+	// LiteLLM's response header for the call id; here it is also the spend
+	// row's request_id, so a client can match its answer to the ledger. Set
+	// only once the request is forwarded: exactly the answers that carry it
+	// have a spend row.
+	c.Set("x-litellm-call-id", ev.RequestID)
 	// done runs once the response is complete: after the handler for a
 	// stream, so it uses only the values captured here.
 	return g.fwd.ChatCompletionDone(c.Context(), d, ev.Model, body, ev.Stream, func(u proxy.Usage, _ error) {
