@@ -181,6 +181,7 @@ func waitGoroutines(t *testing.T, p *proc, base, slack int) int {
 //	ok           answers at once (JSON, or a short SSE stream with usage)
 //	slow         waits slowDelay before answering (or until the caller leaves)
 //	hang-stream  sends two chunks, then nothing, until the caller leaves
+//	hang-quiet   the same (deployed with a long stream_timeout)
 //	drip         a chunk every 20ms for ~20s (a long generation)
 //	reset        resets the TCP connection without answering
 //	reset-stream sends two chunks, then resets the connection
@@ -288,7 +289,7 @@ func (u *faultUpstream) handle(w http.ResponseWriter, r *http.Request) {
 		return true
 	}
 	switch mode {
-	case "hang-stream":
+	case "hang-stream", "hang-quiet":
 		send(chunk(req.Model, "first ") + chunk(req.Model, "second "))
 		<-ctx.Done()
 		u.recordCancel(req.Model, 2, start)

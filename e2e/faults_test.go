@@ -8,6 +8,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ model_list:
 		{"ok", ""},
 		{"slow", ", timeout: 1"},
 		{"hang-stream", ", stream_timeout: 1"},
+		{"hang-quiet", ", stream_timeout: 120"},
 		{"drip", ""},
 		{"reset", ""},
 		{"reset-stream", ""},
@@ -201,3 +203,214 @@ func TestFaultClickHouseDown(t *testing.T) {
 }
 
 var _ = sync.Mutex{}
+
+// streamChat posts a streaming request with the given client and returns
+// status, the call id and the body as received.
+func streamChat(t *testing.T, c *http.Client, edge *proc, key, model string, stream bool) (int, string, string, error) {
+	t.Helper()
+	body := fmt.Sprintf(`{"model":%q,"messages":[{"role":"user","content":"x"}],"stream":%v}`, model, stream)
+	req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"), strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("x-litellm-call-id"), string(raw), err
+}
+
+// TestFaultUpstream: an upstream that is slow, hangs mid-stream, resets the
+// connection, or keeps generating after the client left. Each case ends
+// with a clear OpenAI-shaped error (or a prompt cancel upstream), a spend
+// row per forwarded request, no upstream handler left running and the
+// edge's goroutines back at their baseline.
+func TestFaultUpstream(t *testing.T) {
+	up := startFaultUpstream(t)
+	fs := startFaultSystem(t, faultConfig(up.addr), 1, "FAULT_UPSTREAM_KEY="+faultUpstreamKey)
+	edge := fs.edges[0]
+	key := generateKey(t, fs.control, map[string]any{})
+	base := baselines(t, edge)
+	b := newBooks()
+	book := func(id string) {
+		if id == "" {
+			t.Fatal("forwarded request without x-litellm-call-id")
+		}
+		b.mu.Lock()
+		b.accepted[id] = true
+		b.mu.Unlock()
+	}
+	noSecrets := func(body string) {
+		t.Helper()
+		for _, s := range []string{faultUpstreamKey, up.addr, "127.0.0.1"} {
+			if strings.Contains(body, s) {
+				t.Fatalf("client saw %q: %s", s, body)
+			}
+		}
+	}
+	expectEnvelope := func(body string, status int, code string) {
+		t.Helper()
+		var e envelope
+		if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code != code || e.Error.Message == "" {
+			t.Fatalf("want %d %s envelope, got %s", status, code, body)
+		}
+		noSecrets(body)
+	}
+	// lastEvent is the final data event of a broken stream: an error object.
+	lastEvent := func(body string) string {
+		var last string
+		for _, l := range strings.Split(body, "\n") {
+			if d, ok := strings.CutPrefix(l, "data: "); ok {
+				last = d
+			}
+		}
+		return last
+	}
+
+	t.Run("slow: deployment timeout", func(t *testing.T) {
+		for _, stream := range []bool{false, true} {
+			t0 := time.Now()
+			code, id, body, err := streamChat(t, client, edge, key, "slow", stream)
+			took := time.Since(t0)
+			if err != nil || code != 504 {
+				t.Fatalf("stream=%v: %d %v %s", stream, code, err, body)
+			}
+			expectEnvelope(body, 504, "upstream_timeout")
+			book(id)
+			// timeout: 1 on the deployment; the upstream would answer at 5 s.
+			if took < 900*time.Millisecond || took > 3*time.Second {
+				t.Fatalf("stream=%v: timed out after %s, deployment timeout is 1s", stream, took)
+			}
+			t.Logf("stream=%v: %d after %s: %s", stream, code, took.Round(time.Millisecond), body)
+		}
+		// The edge closed the connection: the upstream saw the caller go.
+		testutil.Eventually(t, 5*time.Second, func() error {
+			if n := len(up.cancelsFor("slow")); n != 2 {
+				return fmt.Errorf("upstream saw %d of 2 cancels", n)
+			}
+			return nil
+		})
+	})
+
+	t.Run("hang mid-stream: stream_timeout", func(t *testing.T) {
+		t0 := time.Now()
+		code, id, body, err := streamChat(t, client, edge, key, "hang-stream", true)
+		took := time.Since(t0)
+		if err != nil || code != 200 {
+			t.Fatalf("%d %v %s", code, err, body)
+		}
+		book(id)
+		if !strings.Contains(body, `"first "`) {
+			t.Fatalf("first chunks not passed on: %s", body)
+		}
+		expectEnvelope(lastEvent(body), 504, "upstream_timeout")
+		if strings.Contains(body, "[DONE]") {
+			t.Fatal("a cut stream must not end with [DONE]")
+		}
+		// stream_timeout: 1 bounds the silence, not the edge default (600 s).
+		if took > 4*time.Second {
+			t.Fatalf("hung stream cut after %s; stream_timeout is 1s", took)
+		}
+		testutil.Eventually(t, 5*time.Second, func() error {
+			if n := len(up.cancelsFor("hang-stream")); n != 1 {
+				return fmt.Errorf("upstream saw %d cancels", n)
+			}
+			return nil
+		})
+		t.Logf("hung stream ended after %s with %s", took.Round(time.Millisecond), lastEvent(body))
+	})
+
+	t.Run("connection reset", func(t *testing.T) {
+		for _, stream := range []bool{false, true} {
+			code, id, body, err := streamChat(t, client, edge, key, "reset", stream)
+			if err != nil || code != 502 {
+				t.Fatalf("stream=%v: %d %v %s", stream, code, err, body)
+			}
+			expectEnvelope(body, 502, "upstream_error")
+			book(id)
+			t.Logf("stream=%v: %d %s", stream, code, body)
+		}
+	})
+
+	t.Run("connection reset mid-stream", func(t *testing.T) {
+		code, id, body, err := streamChat(t, client, edge, key, "reset-stream", true)
+		if err != nil || code != 200 {
+			t.Fatalf("%d %v %s", code, err, body)
+		}
+		book(id)
+		if !strings.Contains(body, `"partial "`) || strings.Contains(body, "[DONE]") {
+			t.Fatalf("want the partial answer and no [DONE]: %s", body)
+		}
+		expectEnvelope(lastEvent(body), 502, "upstream_error")
+		t.Logf("reset mid-stream ends with %s", lastEvent(body))
+	})
+
+	t.Run("client cancels mid-stream", func(t *testing.T) {
+		for i := range 5 {
+			req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"),
+				strings.NewReader(`{"model":"drip","messages":[{"role":"user","content":"x"}],"stream":true}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := client.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%v %v", resp, err)
+			}
+			book(resp.Header.Get("x-litellm-call-id"))
+			buf := make([]byte, 512)
+			if _, err := io.ReadAtLeast(resp.Body, buf, 300); err != nil { // a few chunks
+				t.Fatal(err)
+			}
+			cancelled := time.Now()
+			resp.Body.Close() // the client goes away mid-stream
+			testutil.Eventually(t, 5*time.Second, func() error {
+				if n := len(up.cancelsFor("drip")); n != i+1 {
+					return fmt.Errorf("upstream saw %d of %d cancels", n, i+1)
+				}
+				return nil
+			})
+			c := up.cancelsFor("drip")[i]
+			lag := c.At.Sub(cancelled)
+			t.Logf("client cancel reached the upstream after %s (%d chunks sent)", lag.Round(time.Millisecond), c.Chunks)
+			if lag > 2*time.Second {
+				t.Fatalf("cancel took %s to reach the upstream", lag)
+			}
+		}
+	})
+
+	t.Run("client cancels while the upstream is silent", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"),
+			strings.NewReader(`{"model":"hang-quiet","messages":[{"role":"user","content":"x"}],"stream":true}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		book(resp.Header.Get("x-litellm-call-id"))
+		buf := make([]byte, 256)
+		if _, err := io.ReadAtLeast(resp.Body, buf, 200); err != nil {
+			t.Fatal(err)
+		}
+		cancelled := time.Now()
+		resp.Body.Close()
+		// No chunk will come for 120 s: only the edge's keep-alive probe
+		// can notice the client left.
+		testutil.Eventually(t, 10*time.Second, func() error {
+			if n := len(up.cancelsFor("hang-quiet")); n != 1 {
+				return fmt.Errorf("upstream saw %d cancels", n)
+			}
+			return nil
+		})
+		t.Logf("client cancel during upstream silence reached the upstream after %s",
+			up.cancelsFor("hang-quiet")[0].At.Sub(cancelled).Round(time.Millisecond))
+	})
+
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if n := up.active.Load(); n != 0 {
+			return fmt.Errorf("%d upstream requests still running", n)
+		}
+		return nil
+	})
+	rows := fs.checkSpend(t, b, 60*time.Second)
+	t.Logf("upstream faults: %d forwarded, %d spend rows", len(b.accepted), rows)
+	noLeak(t, base)
+}
