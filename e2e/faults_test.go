@@ -11,10 +11,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
@@ -202,7 +202,6 @@ func TestFaultClickHouseDown(t *testing.T) {
 	noLeak(t, base)
 }
 
-var _ = sync.Mutex{}
 
 // streamChat posts a streaming request with the given client and returns
 // status, the call id and the body as received.
@@ -413,4 +412,78 @@ func TestFaultUpstream(t *testing.T) {
 	rows := fs.checkSpend(t, b, 60*time.Second)
 	t.Logf("upstream faults: %d forwarded, %d spend rows", len(b.accepted), rows)
 	noLeak(t, base)
+}
+
+// TestFaultOIDCProviderDown: the identity provider's process stops. Keys
+// already fetched keep verifying tokens until public_key_ttl +
+// public_key_stale_ttl after the fetch; a token signed with a key the edge
+// never saw (unknown kid) is refused at once with 503
+// auth_provider_unavailable, and so is every JWT once the stale window
+// closes. Virtual keys do not depend on the provider. When it is back,
+// JWTs verify again without an edge restart.
+func TestFaultOIDCProviderDown(t *testing.T) {
+	idp := oidctest.Start(t, oidctest.Client{ID: "svc", Secret: "s1"})
+	sys := startSystem(t, jwtConfig, 1)
+	edge := sys.edges[0]
+	call(t, "POST", sys.control.url("/team/new"), masterKey, map[string]any{"team_id": "svc", "models": []string{"gpt-4o"}}, nil)
+	vkey := generateKey(t, sys.control, map[string]any{})
+	const ttl, stale = 2 * time.Second, 4 * time.Second
+	setJWT(t, &system{control: sys.control}, map[string]any{"public_key_urls": jwks(idp),
+		"litellm_jwtauth": map[string]any{"team_id_jwt_field": "client_id",
+			"public_key_ttl": ttl.Seconds(), "public_key_stale_ttl": stale.Seconds()}})
+
+	old := idp.Token(t, "svc")
+	fetched := time.Now()
+	expectChat(t, edge, old, "gpt-4o", 200, "") // keys fetched now
+	idp.Rotate(t)
+	unseen := idp.Token(t, "svc") // signed with a kid the edge has not fetched
+	idp.Stop()
+	down := time.Now()
+
+	expectChat(t, edge, old, "gpt-4o", 200, "")
+	expectChat(t, edge, unseen, "gpt-4o", 503, "auth_provider_unavailable")
+	expectChat(t, edge, vkey, "gpt-4o", 200, "")
+	// Past public_key_ttl the last good keys are served stale.
+	waitUntil(fetched.Add(ttl + 500*time.Millisecond))
+	expectChat(t, edge, old, "gpt-4o", 200, "")
+	// Past ttl + stale_ttl they are not: fail closed.
+	var refusedAt time.Time
+	testutil.Eventually(t, 20*time.Second, func() error {
+		code, raw := callRaw(t, "POST", edge.url("/v1/chat/completions"), old, chat("gpt-4o"))
+		if code == 200 {
+			return fmt.Errorf("still accepted %s after the fetch", time.Since(fetched).Round(time.Millisecond))
+		}
+		if code != 503 || !strings.Contains(string(raw), "auth_provider_unavailable") {
+			t.Fatalf("after the stale window: %d %s", code, raw)
+		}
+		refusedAt = time.Now()
+		return nil
+	})
+	after := refusedAt.Sub(fetched)
+	if after < ttl+stale-time.Second {
+		t.Fatalf("refused %s after the fetch, before ttl+stale_ttl (%s)", after, ttl+stale)
+	}
+	t.Logf("provider down at +%s; cached keys served until +%s after the fetch (ttl %s + stale %s)",
+		down.Sub(fetched).Round(time.Millisecond), after.Round(time.Millisecond), ttl, stale)
+	expectChat(t, edge, vkey, "gpt-4o", 200, "")
+
+	idp.Restart(t)
+	back := time.Now()
+	testutil.Eventually(t, 20*time.Second, func() error {
+		for _, tok := range []string{old, unseen} {
+			if code, raw := callRaw(t, "POST", edge.url("/v1/chat/completions"), tok, chat("gpt-4o")); code != 200 {
+				return fmt.Errorf("after the provider came back: %d %s", code, raw)
+			}
+		}
+		return nil
+	})
+	t.Logf("JWTs verify again %s after the provider was serving again", time.Since(back).Round(time.Millisecond))
+}
+
+// waitUntil lets wall time pass to a deadline: a TTL has to really expire;
+// there is nothing to poll.
+func waitUntil(deadline time.Time) {
+	if d := time.Until(deadline); d > 0 {
+		<-time.After(d)
+	}
 }
