@@ -202,7 +202,6 @@ func TestFaultClickHouseDown(t *testing.T) {
 	noLeak(t, base)
 }
 
-
 // streamChat posts a streaming request with the given client and returns
 // status, the call id and the body as received.
 func streamChat(t *testing.T, c *http.Client, edge *proc, key, model string, stream bool) (int, string, string, error) {
