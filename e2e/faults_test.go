@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -485,4 +486,143 @@ func waitUntil(deadline time.Time) {
 	if d := time.Until(deadline); d > 0 {
 		<-time.After(d)
 	}
+}
+
+// TestFaultEdgeRestartUnderLoad: an edge is restarted while traffic flows
+// and the policy stream is long enough that catching up takes a while.
+// Until it has caught up the edge answers 503 policy_not_ready (readiness
+// included) and authorizes nothing from a partial snapshot: a key deleted
+// at the end of the stream is never accepted, a key created at the end is
+// never refused as unknown. The load balancer's view (refused connections
+// and 503s resent to the other edge) loses no request, and every accepted
+// request has its spend row, those the stopping edge served included.
+func TestFaultEdgeRestartUnderLoad(t *testing.T) {
+	up := startFaultUpstream(t)
+	fs := startFaultSystem(t, faultConfig(up.addr), 2, "FAULT_UPSTREAM_KEY="+faultUpstreamKey)
+	revoked := generateKey(t, fs.control, map[string]any{})
+	// A long stream: many keys, written concurrently.
+	const bulk = 3000
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < bulk; i += 16 {
+				if code, raw := callRaw(t, "POST", fs.control.url("/key/generate"), masterKey, map[string]any{"key_alias": fmt.Sprintf("bulk-%d", i)}); code != 200 {
+					t.Errorf("bulk key %d: %d %s", i, code, raw)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("%d keys written in %s", bulk, time.Since(t0).Round(time.Millisecond))
+	if code := call(t, "POST", fs.control.url("/key/delete"), masterKey, map[string]any{"keys": []string{revoked}}, nil); code != 200 {
+		t.Fatalf("/key/delete: %d", code)
+	}
+	last := generateKey(t, fs.control, map[string]any{})
+	loadKey := generateKey(t, fs.control, map[string]any{})
+	base := baselines(t, fs.edges[0])
+
+	b := newBooks()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { steady(b, fs.edges, loadKey, []string{"ok", "mock"}, 50, stop); close(done) }()
+	waitSent(t, b, 100)
+
+	edge := fs.edges[1]
+	edge.stop()
+	launched := time.Now()
+	edge.launch()
+
+	// Probe the restarting edge as hard as a few clients can until it is
+	// ready, then a little longer.
+	var (
+		mu      sync.Mutex
+		seen    = map[string]int{}
+		readyAt time.Time
+		bad     []string
+	)
+	note := func(k string) { mu.Lock(); seen[k]++; mu.Unlock() }
+	probeStop := make(chan struct{})
+	var pw sync.WaitGroup
+	for w := range 4 {
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-probeStop:
+					return
+				default:
+				}
+				k, want, name := revoked, 401, "deleted key"
+				if (i+w)%2 == 1 {
+					k, want, name = last, 200, "newest key"
+				}
+				req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"), strings.NewReader(`{"model":"mock","messages":[{"role":"user","content":"x"}]}`))
+				req.Header.Set("Authorization", "Bearer "+k)
+				resp, err := loadClient.Do(req)
+				if err != nil {
+					note("connection refused/closed")
+					continue
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if id := resp.Header.Get("x-litellm-call-id"); id != "" {
+					b.mu.Lock()
+					b.accepted[id] = true // its spend row is expected too
+					b.mu.Unlock()
+				}
+				switch {
+				case resp.StatusCode == 503 && strings.Contains(string(raw), "policy_not_ready"):
+					note("503 policy_not_ready")
+				case resp.StatusCode == want:
+					note(fmt.Sprintf("%s: %d", name, want))
+				default:
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("%s: %d %s", name, resp.StatusCode, raw))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	notReady := 0
+	testutil.Eventually(t, 60*time.Second, func() error {
+		code, c := readiness(edge)
+		switch {
+		case code == 200:
+			readyAt = time.Now()
+			return nil
+		case code == 503 && c == "policy_not_ready":
+			notReady++
+		}
+		return fmt.Errorf("readiness %d %s", code, c)
+	})
+	waitUntil(readyAt.Add(300 * time.Millisecond))
+	close(probeStop)
+	pw.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("requests authorized from a partial snapshot: %d, e.g. %v", len(bad), bad[:min(len(bad), 5)])
+	}
+	if seen["deleted key: 401"] == 0 || seen["newest key: 200"] == 0 {
+		t.Fatalf("the edge never answered correctly after catching up: %v", seen)
+	}
+	t.Logf("restarted edge ready %s after launch; readiness 503 seen %d times; probes %v",
+		readyAt.Sub(launched).Round(time.Millisecond), notReady, seen)
+
+	s1, _, _, _, _ := b.snapshot()
+	waitSent(t, b, s1+100)
+	close(stop)
+	<-done
+	if b.failures() != 0 {
+		t.Fatalf("requests lost across the edge restart: %s", b)
+	}
+	rows := fs.checkSpend(t, b, 90*time.Second)
+	t.Logf("edge restart under load: %s (probes included); spend rows %d", b, rows)
+	noLeak(t, base)
 }
