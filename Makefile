@@ -44,6 +44,10 @@ lint: ## gofmt check and go vet
 clickhouse: ## Install and start the system ClickHouse on 127.0.0.1:9000 (make run uses it when reachable)
 	scripts/clickhouse.sh ensure
 
+.PHONY: soak
+soak: ## Soak: SOAK_DURATION (10m) at SOAK_RPS (200) through 2 edges with faults injected; checks spend rows == accepted, no leaks
+	SOAK_DURATION=$${SOAK_DURATION:-10m} SOAK_RPS=$${SOAK_RPS:-200} $(GO) test ./e2e -run '^TestSoak$$' -count=1 -v -timeout 90m
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s}

@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
@@ -194,8 +196,9 @@ type faultUpstream struct {
 	slowDelay time.Duration
 	active    atomic.Int64
 	requests  atomic.Int64
-	// resetEvery > 0 makes every n-th "ok" request a reset instead (the
-	// soak's injected upstream failures); switched at run time.
+	// resetEvery > 0 makes every n-th "ok" request a reset instead, before
+	// the answer or, for a stream, after two chunks (the soak's injected
+	// upstream failures); switched at run time.
 	resetEvery atomic.Int64
 
 	mu      sync.Mutex
@@ -256,6 +259,9 @@ func (u *faultUpstream) handle(w http.ResponseWriter, r *http.Request) {
 	if mode == "ok" {
 		if e := u.resetEvery.Load(); e > 0 && n%e == 0 {
 			mode = "reset"
+			if req.Stream {
+				mode = "reset-stream"
+			}
 		}
 	}
 	ctx := r.Context()
@@ -372,7 +378,7 @@ func (b *books) snapshot() (sent, ok, accepted int, status map[int]int, errs map
 
 func (b *books) String() string {
 	sent, _, acc, st, errs := b.snapshot()
-	return fmt.Sprintf("sent %d, accepted %d, status %v, transport errors %v, retried on another edge %d", sent, acc, st, errs, b.retried)
+	return fmt.Sprintf("sent %d, accepted %d, status %v, other failures %v, retried on another edge %d", sent, acc, st, errs, b.retried)
 }
 
 // failures is every answer other than 200 and every transport error.
@@ -435,7 +441,7 @@ func (b *books) send(edges []*proc, key, model string, stream bool) {
 		b.mu.Unlock()
 		return
 	}
-	_, rerr := io.Copy(io.Discard, resp.Body)
+	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	id := resp.Header.Get("x-litellm-call-id")
 	b.mu.Lock()
@@ -446,6 +452,11 @@ func (b *books) send(edges []*proc, key, model string, stream bool) {
 	}
 	if rerr != nil {
 		b.errs["body: "+errClass(rerr)]++
+		return
+	}
+	if resp.StatusCode == 200 && stream && strings.Contains(string(raw), `data: {"error":`) {
+		// A stream cut after it started: 200, but the answer is lost.
+		b.errs["stream ended by an error event"]++
 		return
 	}
 	b.status[resp.StatusCode]++
@@ -516,6 +527,7 @@ type faultSystem struct {
 	edges   []*proc
 	sink    *proc
 	db      string
+	conn    driver.Conn
 }
 
 func startFaultSystem(t *testing.T, config string, nEdges int, env ...string) *faultSystem {
@@ -542,9 +554,15 @@ func startFaultSystem(t *testing.T, config string, nEdges int, env ...string) *f
 // them.
 func (fs *faultSystem) spendIDs(t *testing.T) (map[string]int, int) {
 	t.Helper()
-	conn := fs.ch.Conn(t)
+	if fs.conn == nil {
+		// One pool for the test: a pool per poll would exhaust the
+		// server's connection limit (it survives restarts).
+		fs.conn = fs.ch.Conn(t)
+	}
+	conn := fs.conn
 	rows, err := conn.Query(context.Background(), "SELECT request_id, count() FROM "+fs.db+".spend_events GROUP BY request_id")
 	if err != nil {
+		t.Logf("spend query: %v", err)
 		return nil, 0
 	}
 	defer rows.Close()
