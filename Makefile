@@ -59,6 +59,10 @@ bench-scale: ## Edge with 1M virtual keys and 10k teams: replay time to ready, R
 bench-micro: ## Go micro-benchmarks of the hot path (auth+decision, request parse, rewrite, spend record) with -benchmem
 	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./edge/... ./jwtauth/...
 
+.PHONY: soak
+soak: ## Soak: SOAK_DURATION (10m) at SOAK_RPS (200) through 2 edges with faults injected; checks spend rows == accepted, no leaks
+	SOAK_DURATION=$${SOAK_DURATION:-10m} SOAK_RPS=$${SOAK_RPS:-200} $(GO) test ./e2e -run '^TestSoak$$' -count=1 -v -timeout 90m
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s) in turn; FUZZPARALLEL caps workers
 	GO=$(GO) scripts/fuzz.sh

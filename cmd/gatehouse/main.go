@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/control"
 	"github.com/gatehouse/gatehouse/edge/gateway"
 	"github.com/gatehouse/gatehouse/internal/allinone"
+	"github.com/gatehouse/gatehouse/internal/debugserver"
 	"github.com/gatehouse/gatehouse/internal/embednats"
 	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/schema"
@@ -167,9 +168,13 @@ func runControl(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouseDatabase, "clickhouse-db", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Second, "how long a write waits for live edges to apply it")
 	fs.IntVar(&o.SnapshotEvery, "snapshot-every", 10000, "write a policy snapshot for edge start-up every N events (negative: never)")
+	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
 	log, err := lf.logger()
 	if err != nil {
+		return err
+	}
+	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
 		return err
 	}
 	o.AccessLog, o.MetricsAddr = *accessLog, *metricsAddr
@@ -199,9 +204,13 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Region, "region", os.Getenv("EDGE_REGION"), "region label (env EDGE_REGION)")
 	mb := fs.Float64("max-request-size-mb", 10, "largest request body accepted, in MiB")
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
+	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
 	log, err := lf.logger()
 	if err != nil {
+		return err
+	}
+	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
 		return err
 	}
 	o.AccessLog, o.MetricsAddr = *accessLog, *metricsAddr
@@ -209,6 +218,12 @@ func runEdge(ctx context.Context, args []string) error {
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
 	return gateway.Run(ctx, o)
+}
+
+// debugFlag is -debug-addr (also accepted as --debug-addr): pprof on its
+// own listener, off unless set.
+func debugFlag(fs *flag.FlagSet) *string {
+	return fs.String("debug-addr", os.Getenv("DEBUG_ADDR"), "serve net/http/pprof here (e.g. 127.0.0.1:6060); empty: off. Keep it private: not the public port (env DEBUG_ADDR)")
 }
 
 func runSink(ctx context.Context, args []string) error {
@@ -220,9 +235,13 @@ func runSink(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "spend stream replicas; 0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
+	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
 	log, err := lf.logger()
 	if err != nil {
+		return err
+	}
+	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
 		return err
 	}
 	o.Log = log

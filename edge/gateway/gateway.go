@@ -409,6 +409,11 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		ev.OrgID = team.OrganizationID // a key or token's org is its team's
 	}
 	ev.Stream = req.Stream
+	// LiteLLM's response header for the call id; here it is also the spend
+	// row's request_id, so a client can match its answer to the ledger. Set
+	// only once the request is forwarded: exactly the answers that carry it
+	// have a spend row (forward records one for every outcome).
+	c.Set("x-litellm-call-id", ev.RequestID)
 	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, rs: snap.RouterSettings()}
 	return g.forward(c, snap, route, body, call)
 }

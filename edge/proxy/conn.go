@@ -16,6 +16,9 @@ import (
 type tagConn struct {
 	net.Conn
 	laddr *tagAddr
+	// watch, while a stream reads from the connection, makes Read probe
+	// the client during upstream silence (see keepalive.go).
+	watch *streamWatch
 }
 
 // tagAddr is the connection's real local address plus a way back to it.

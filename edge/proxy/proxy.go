@@ -39,6 +39,11 @@ type Options struct {
 	// StreamIdleTimeout aborts a stream whose upstream sent nothing for
 	// this long after the first byte. Default ResponseHeaderTimeout.
 	StreamIdleTimeout time.Duration
+	// StreamKeepAlive is how long an upstream may be silent mid-stream
+	// before the edge writes an SSE comment to the client, which is how a
+	// client that left is noticed (and the upstream request aborted) while
+	// no tokens flow. Default 1s; negative disables.
+	StreamKeepAlive time.Duration
 	// MaxResponseBodySize bounds a buffered (non-streaming) upstream body.
 	// Default 64 MiB.
 	MaxResponseBodySize int
@@ -52,6 +57,7 @@ const (
 	defaultHeaderTimeout    = 600 * time.Second
 	defaultMaxConnsPerHost  = 2048
 	defaultMaxResponseBytes = 64 << 20
+	defaultStreamKeepAlive  = time.Second
 	defaultOpenAIBase       = "https://api.openai.com/v1"
 	userAgent               = "gatehouse"
 	// DefaultAzureAPIVersion is LiteLLM's AZURE_DEFAULT_API_VERSION, used
@@ -100,6 +106,9 @@ func New(o Options) *Forwarder {
 	}
 	if o.StreamIdleTimeout <= 0 {
 		o.StreamIdleTimeout = o.ResponseHeaderTimeout
+	}
+	if o.StreamKeepAlive == 0 {
+		o.StreamKeepAlive = defaultStreamKeepAlive
 	}
 	if o.MaxResponseBodySize <= 0 {
 		o.MaxResponseBodySize = defaultMaxResponseBytes

@@ -362,21 +362,25 @@ func TestStreamChunkByChunk(t *testing.T) {
 	}
 }
 
-// The stream_timeout is time to first byte: a stream that runs longer
-// must not be cut by it.
+// stream_timeout bounds the wait for the first byte and each silence after
+// it (as httpx's read timeout does for LiteLLM), not the stream's length:
+// a stream that runs several times longer, with chunks coming in time, is
+// not cut by it.
 func TestStreamOutlivesFirstByteTimeout(t *testing.T) {
-	const ttfb = 150 * time.Millisecond
+	const ttfb = 300 * time.Millisecond
 	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
 		rc := sseHeaders(w)
-		_ = sendFrame(w, rc, `{"n":1}`)
-		// Waiting out the deadline is the point of this test.
-		select {
-		case <-time.After(3 * ttfb):
-		case <-r.Context().Done():
-		case <-stop:
-			return
+		for i := 1; i <= 4; i++ {
+			_ = sendFrame(w, rc, fmt.Sprintf(`{"n":%d}`, i))
+			// Outliving the timeout in total is the point of this test.
+			select {
+			case <-time.After(ttfb / 2):
+			case <-r.Context().Done():
+				return
+			case <-stop:
+				return
+			}
 		}
-		_ = sendFrame(w, rc, `{"n":2}`)
 		_ = sendFrame(w, rc, `[DONE]`)
 	})
 	d := openAIDeployment(up.URL)
@@ -384,12 +388,78 @@ func TestStreamOutlivesFirstByteTimeout(t *testing.T) {
 	e := startEdge(t, New(Options{}), d)
 	resp := post(t, e.url, `{"model":"my-group","stream":true}`, nil)
 	got := readAll(t, resp.Body)
-	want := "data: {\"n\":1}\n\ndata: {\"n\":2}\n\ndata: [DONE]\n\n"
+	want := "data: {\"n\":1}\n\ndata: {\"n\":2}\n\ndata: {\"n\":3}\n\ndata: {\"n\":4}\n\ndata: [DONE]\n\n"
 	if got != want {
 		t.Fatalf("stream = %q, want %q", got, want)
 	}
 	if err := e.waitDone(t); err != nil {
 		t.Errorf("done(%v), want nil", err)
+	}
+}
+
+// A stream whose upstream goes silent after the first chunk is cut after
+// stream_timeout with an error event, not after the edge-wide default.
+func TestStreamSilenceCutByStreamTimeout(t *testing.T) {
+	const limit = 200 * time.Millisecond
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+		rc := sseHeaders(w)
+		_ = sendFrame(w, rc, `{"n":1}`)
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+	d := openAIDeployment(up.URL)
+	d.StreamTimeout = limit
+	e := startEdge(t, New(Options{StreamKeepAlive: -1}), d)
+	t0 := time.Now()
+	resp := post(t, e.url, `{"model":"my-group","stream":true}`, nil)
+	got := readAll(t, resp.Body)
+	if took := time.Since(t0); took > 10*limit {
+		t.Fatalf("silent stream cut after %s, stream_timeout %s", took, limit)
+	}
+	if !strings.HasPrefix(got, "data: {\"n\":1}\n\n") || !strings.Contains(got, `"code":"upstream_timeout"`) {
+		t.Fatalf("stream = %q", got)
+	}
+}
+
+// While the upstream is silent mid-stream, keep-alive comments reach the
+// client, and a client that left is noticed by them: the upstream request
+// is aborted without waiting for its next chunk.
+func TestKeepAliveFindsClientGoneDuringSilence(t *testing.T) {
+	aborted := make(chan struct{})
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+		rc := sseHeaders(w)
+		_ = sendFrame(w, rc, `{"n":1}`)
+		select {
+		case <-r.Context().Done():
+			close(aborted)
+		case <-stop:
+		}
+	})
+	d := openAIDeployment(up.URL)
+	e := startEdge(t, New(Options{StreamKeepAlive: 50 * time.Millisecond}), d)
+	resp := post(t, e.url, `{"model":"my-group","stream":true}`, nil)
+	br := bufio.NewReader(resp.Body)
+	var seen []string
+	for len(seen) < 4 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, line)
+	}
+	if seen[0] != "data: {\"n\":1}\n" || seen[2] != ": keep-alive\n" {
+		t.Fatalf("want the chunk then a keep-alive comment, got %q", seen)
+	}
+	resp.Body.Close()
+	select {
+	case <-aborted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("upstream still running 5s after the client left during silence")
+	}
+	if err := e.waitDone(t); !errors.Is(err, ErrClientGone) {
+		t.Errorf("done(%v), want ErrClientGone", err)
 	}
 }
 

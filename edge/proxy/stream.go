@@ -48,6 +48,11 @@ type sseStream struct {
 	secrets [][]byte
 	err     error // error that came with the first read (only io.EOF)
 	sc      eventScanner
+	// Client probing during upstream silence (keepalive.go).
+	keepAlive time.Duration
+	watch     streamWatch
+	w         *bufio.Writer
+	gone      error // set when a probe found the client gone
 
 	// Accounting, set by openAI before the writer starts.
 	start  time.Time // the call, for TTFT
@@ -75,8 +80,8 @@ func (f *Forwarder) startStream(d *policy.Deployment, resp *fasthttp.Response, d
 		body = bytesReader(resp.Body())
 	}
 	bufp := streamBufPool.Get().(*[]byte)
-	s := &sseStream{d: d, resp: resp, body: body, conn: responseConn(resp), idle: f.opts.StreamIdleTimeout,
-		done: done, bufp: bufp, buf: *bufp, secrets: secretsOf(d)}
+	s := &sseStream{d: d, resp: resp, body: body, conn: responseConn(resp), idle: f.streamIdle(d),
+		keepAlive: f.opts.StreamKeepAlive, done: done, bufp: bufp, buf: *bufp, secrets: secretsOf(d)}
 	var n int
 	var err error
 	for range 100 { // a Reader may return 0, nil; do not spin forever
@@ -98,6 +103,10 @@ func (f *Forwarder) startStream(d *policy.Deployment, resp *fasthttp.Response, d
 // well-formed error event instead of half a JSON object.
 func (s *sseStream) run(w *bufio.Writer) {
 	err := s.copy(w)
+	if s.gone != nil {
+		err = s.gone // however the body reader reported the probe's error
+	}
+	s.disarm()
 	if err != nil && !errors.Is(err, ErrClientGone) {
 		writeErrorEvent(w, streamError(s.d, err))
 	}
@@ -251,11 +260,9 @@ func (s *sseStream) copy(w *bufio.Writer) error {
 				filled, spilled = 0, true
 			}
 		}
-		if s.conn != nil {
-			// Replaces the request deadline fasthttp left on the
-			// connection: from now on only silence ends the stream.
-			_ = s.conn.SetReadDeadline(time.Now().Add(s.idle))
-		}
+		// Replaces the request deadline fasthttp left on the connection:
+		// from now on only silence ends the stream.
+		s.armRead(w, spilled)
 		m, rerr = s.body.Read(s.buf[filled:])
 	}
 }
