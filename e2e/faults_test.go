@@ -3,7 +3,7 @@ package e2e
 // Fault tests: real processes, a fault injected while traffic flows, and
 // the books checked afterwards (requests sent, accepted, failed by status;
 // spend rows against accepted requests, by request id; goroutines back to
-// their baseline). docs/reliability-faults.md quotes their output.
+// their baseline). docs/reliability.md quotes their output.
 
 import (
 	"encoding/json"

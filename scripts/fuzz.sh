@@ -25,6 +25,7 @@ TARGETS="
 ./edge/proxy FuzzScanResponse
 ./edge/proxy FuzzInspectFrame
 ./edge/proxy FuzzStreamRelay
+./edge/proxy FuzzParseChatRequest
 "
 logdir=${FUZZLOGS:-$(mktemp -d)}
 mkdir -p "$logdir"
