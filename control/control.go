@@ -55,6 +55,10 @@ type Options struct {
 	// migrated at start.
 	ClickHouse         string
 	ClickHouseDatabase string
+	// FailoverWindow is how long an admin write keeps retrying while the
+	// policy stream has no leader (a JetStream node is being replaced);
+	// default 30s. After it the write is a 503.
+	FailoverWindow time.Duration
 	// SnapshotEvery is how many events past the stored policy snapshot
 	// make the control plane write a new one (edges start from it instead
 	// of replaying the whole stream); default 10,000, negative disables.
@@ -124,7 +128,8 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := tracker.Subscribe(nc); err != nil {
 		return err
 	}
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Edges: tracker, Log: log, SyncTimeout: o.SyncTimeout}
+	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Edges: tracker, Log: log, SyncTimeout: o.SyncTimeout,
+		FailoverWindow: o.FailoverWindow}
 
 	readyTimeout := o.ReadyTimeout
 	if readyTimeout <= 0 {

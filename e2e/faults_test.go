@@ -103,7 +103,9 @@ func readiness(p *proc) (int, string) {
 // no snapshot and refuses (503) until NATS is back.
 func TestFaultNATSKilled(t *testing.T) {
 	up := startFaultUpstream(t)
-	fs := startFaultSystem(t, faultConfig(up.addr), 2, "FAULT_UPSTREAM_KEY="+faultUpstreamKey)
+	// A short failover window: an admin write with NATS down retries that
+	// long (it rides out a cluster leader election) before its 503.
+	fs := startFaultSystem(t, faultConfig(up.addr), 2, "FAULT_UPSTREAM_KEY="+faultUpstreamKey, "FAILOVER_WINDOW=3s")
 	key := generateKey(t, fs.control, map[string]any{})
 	base := baselines(t, fs.edges...)
 
