@@ -404,6 +404,10 @@ func TestBadInput(t *testing.T) {
 		if code != c.status || e.Error.Type != c.errType {
 			t.Errorf("%s: %d %s, want %d %s: %.300s", c.name, code, e.Error.Type, c.status, c.errType, raw)
 		}
+		// The message says what is wrong, once (not "invalid JSON: invalid JSON").
+		if i := strings.Index(e.Error.Message, ": "); i > 0 && strings.HasPrefix(e.Error.Message[i+2:], e.Error.Message[:i]) {
+			t.Errorf("%s: message repeats itself: %q", c.name, e.Error.Message)
+		}
 	}
 	var after json.RawMessage
 	call(t, "GET", sys.control.url("/gatehouse/state"), masterKey, nil, &after)

@@ -591,7 +591,7 @@ func badJSON(err error) error {
 	if errors.Is(err, proxy.ErrNotObject) {
 		return apierror.InvalidJSON.With("request body must be a JSON object")
 	}
-	return apierror.InvalidJSON.With("request body is not valid JSON: %v", errors.Unwrap(err))
+	return apierror.InvalidJSON.With("%v", err) // "request body is not valid JSON: <decoder detail>"
 }
 
 func (g *Gateway) models(c *fiber.Ctx) error {
