@@ -623,13 +623,16 @@ func (c *spendCounter) poll(ctx context.Context) error {
 				return err
 			}
 			c.readTo = md.Sequence.Stream
-			var ev events.SpendEvent
-			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			// A message holds one event or an edge's batch.
+			_, evs, err := events.DecodeSpend(msg.Data())
+			if err != nil {
 				return err
 			}
-			if ev.KeyHash == c.key {
-				c.events++
-				c.request[ev.RequestID] = true
+			for _, ev := range evs {
+				if ev.KeyHash == c.key {
+					c.events++
+					c.request[ev.RequestID] = true
+				}
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
