@@ -284,6 +284,8 @@ type anthropicStream struct {
 	idle time.Duration
 	done func(Usage, error)
 	now  time.Time
+	// secrets are the deployment's credentials, redacted from every chunk.
+	secrets [][]byte
 
 	start        time.Time
 	includeUsage bool
@@ -312,7 +314,7 @@ func (f *Forwarder) startAnthropicStream(d *policy.Deployment, resp *fasthttp.Re
 		body = bytesReader(resp.Body())
 	}
 	s := &anthropicStream{d: d, resp: resp, br: bufio.NewReaderSize(body, streamBufSize), conn: responseConn(resp),
-		idle: f.opts.StreamIdleTimeout, done: done, now: f.now(), tools: map[int]int{}}
+		idle: f.opts.StreamIdleTimeout, done: done, now: f.now(), tools: map[int]int{}, secrets: secretsOf(d)}
 	for {
 		ev, err := s.next()
 		if err != nil {
@@ -611,9 +613,9 @@ func (s *anthropicStream) write(w *bufio.Writer, c *chatChunk) error {
 	}
 	// As on the OpenAI path, the deployment's own key never reaches a
 	// client, even when an upstream echoes it into generated text.
-	for _, sec := range secretsOf(s.d) {
+	for _, sec := range s.secrets {
 		if bytes.Contains(b, sec) {
-			b = redactSecrets(b, secretsOf(s.d))
+			b = redactSecrets(b, s.secrets)
 			break
 		}
 	}
