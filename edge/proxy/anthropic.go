@@ -38,16 +38,8 @@ func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, c *Call, upstreamModel st
 		return u, false, err
 	}
 
-	req := fasthttp.AcquireRequest()
+	req := upstreamRequest(target, stream)
 	defer fasthttp.ReleaseRequest(req)
-	req.SetRequestURI(target)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	if stream {
-		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
-	} else {
-		req.Header.Set(fasthttp.HeaderAccept, "application/json")
-	}
 	if d.APIKey != "" {
 		req.Header.Set("x-api-key", d.APIKey)
 	}

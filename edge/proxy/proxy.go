@@ -322,16 +322,8 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 		return u, false, apierror.InvalidJSON.Wrap(err, "request body must be a JSON object with a string \"model\"")
 	}
 
-	req := fasthttp.AcquireRequest()
+	req := upstreamRequest(target, stream)
 	defer fasthttp.ReleaseRequest(req)
-	req.SetRequestURI(target)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	if stream {
-		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
-	} else {
-		req.Header.Set(fasthttp.HeaderAccept, "application/json")
-	}
 	switch {
 	case d.APIKey == "":
 	case d.Provider == policy.ProviderAzure:
@@ -401,6 +393,21 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 	copySafeHeaders(rc, resp, d)
 	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(d)))
 	return u, false, nil
+}
+
+// upstreamRequest starts a provider request: a JSON POST to target that
+// accepts SSE for a stream. The caller adds its credentials and releases it.
+func upstreamRequest(target string, stream bool) *fasthttp.Request {
+	req := fasthttp.AcquireRequest()
+	req.SetRequestURI(target)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	if stream {
+		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+	} else {
+		req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	}
+	return req
 }
 
 // roundTrip adds what every provider's request carries last (the request
