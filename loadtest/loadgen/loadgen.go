@@ -164,15 +164,11 @@ func do(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response)
 	return 200, nil
 }
 
-// Closed runs conns closed-loop workers for d and returns what they saw.
-func Closed(ctx context.Context, t Target, conns int, d time.Duration) Result {
-	hc := client(t, conns)
-	defer hc.CloseIdleConnections()
-	c := newCollector(conns * 4096)
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
+// workers starts conns goroutines, each with its own request (prepared
+// for t), response and latency shard (room for capacity), running loop
+// and then merging its shard into c. Wait on the result.
+func workers(conns, capacity int, t Target, c *collector, loop func(req *fasthttp.Request, resp *fasthttp.Response, s *shard)) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	start := time.Now()
 	for range conns {
 		wg.Add(1)
 		go func() {
@@ -181,27 +177,46 @@ func Closed(ctx context.Context, t Target, conns int, d time.Duration) Result {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			t.prepare(req)
-			s := &shard{lat: make([]time.Duration, 0, 4096)}
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				c.sent.Add(1)
-				status, err := do(hc, req, resp)
-				if err != nil {
-					if ctx.Err() != nil && status == 0 {
-						c.sent.Add(-1) // cut off by the end of the run, not a failure
-						break
-					}
-					c.failed.Add(1)
-					s.fail(status, err.Error())
-					continue
-				}
-				s.lat = append(s.lat, time.Since(t0))
-				c.ok.Add(1)
-			}
+			s := &shard{lat: make([]time.Duration, 0, capacity)}
+			loop(req, resp, s)
 			c.merge(s)
 		}()
 	}
-	wg.Wait()
+	return &wg
+}
+
+// record counts one answer: its latency if it succeeded, its status and
+// error if not.
+func (c *collector) record(s *shard, status int, err error, latency time.Duration) {
+	if err != nil {
+		c.failed.Add(1)
+		s.fail(status, err.Error())
+		return
+	}
+	s.lat = append(s.lat, latency)
+	c.ok.Add(1)
+}
+
+// Closed runs conns closed-loop workers for d and returns what they saw.
+func Closed(ctx context.Context, t Target, conns int, d time.Duration) Result {
+	hc := client(t, conns)
+	defer hc.CloseIdleConnections()
+	c := newCollector(conns * 4096)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	workers(conns, 4096, t, c, func(req *fasthttp.Request, resp *fasthttp.Response, s *shard) {
+		for ctx.Err() == nil {
+			t0 := time.Now()
+			c.sent.Add(1)
+			status, err := do(hc, req, resp)
+			if err != nil && ctx.Err() != nil && status == 0 {
+				c.sent.Add(-1) // cut off by the end of the run, not a failure
+				return
+			}
+			c.record(s, status, err, time.Since(t0))
+		}
+	}).Wait()
 	return c.result(time.Since(start))
 }
 
@@ -219,29 +234,12 @@ func Open(ctx context.Context, t Target, rate float64, d time.Duration, conns in
 	c := newCollector(n)
 	interval := time.Duration(float64(time.Second) / rate)
 	jobs := make(chan time.Time, n+1)
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			t.prepare(req)
-			s := &shard{lat: make([]time.Duration, 0, n/conns+16)}
-			for due := range jobs {
-				status, err := do(hc, req, resp)
-				if err != nil {
-					c.failed.Add(1)
-					s.fail(status, err.Error())
-					continue
-				}
-				s.lat = append(s.lat, time.Since(due))
-				c.ok.Add(1)
-			}
-			c.merge(s)
-		}()
-	}
+	wg := workers(conns, n/conns+16, t, c, func(req *fasthttp.Request, resp *fasthttp.Response, s *shard) {
+		for due := range jobs {
+			status, err := do(hc, req, resp)
+			c.record(s, status, err, time.Since(due))
+		}
+	})
 	start := time.Now()
 	for i := 0; i < n && ctx.Err() == nil; {
 		// Release every request that is due, then sleep until the next
