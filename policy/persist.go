@@ -363,14 +363,20 @@ func (sn *Snapshotter) Run(ctx context.Context) {
 
 // storedSeq is the sequence of the stored snapshot (0: none).
 func (sn *Snapshotter) storedSeq(ctx context.Context) uint64 {
-	store, err := sn.JS.ObjectStore(ctx, SnapshotBucket)
-	if err != nil {
-		return 0
-	}
-	oi, err := store.GetInfo(ctx, SnapshotObject)
+	oi, err := StoredSnapshot(ctx, sn.JS)
 	if err != nil {
 		return 0
 	}
 	seq, _ := strconv.ParseUint(oi.Metadata["seq"], 10, 64)
 	return seq
+}
+
+// StoredSnapshot describes the stored snapshot without reading it; its
+// Metadata["seq"] is the stream sequence it reflects.
+func StoredSnapshot(ctx context.Context, js jetstream.JetStream) (*jetstream.ObjectInfo, error) {
+	store, err := js.ObjectStore(ctx, SnapshotBucket)
+	if err != nil {
+		return nil, err
+	}
+	return store.GetInfo(ctx, SnapshotObject)
 }

@@ -160,7 +160,7 @@ func (s *system) start(ctx context.Context) error {
 	}
 	addrs := make([]string, 7)
 	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
+		if addrs[i], err = FreeAddr(); err != nil {
 			return err
 		}
 	}

@@ -96,8 +96,12 @@ func (p *proc) tail() string {
 }
 
 // rssKB reads the process's resident set (VmRSS) and peak (VmHWM) in KiB.
-func (p *proc) rssKB() (rss, peak int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+func (p *proc) rssKB() (rss, peak int64) { return RSS(p.cmd.Process.Pid) }
+
+// RSS reads a process's resident set (VmRSS) and peak (VmHWM) in KiB
+// (0 when it cannot be read).
+func RSS(pid int) (rss, peak int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0
 	}
@@ -138,9 +142,9 @@ func (p *proc) cpuTicks() int64 {
 	return u + st
 }
 
-// freeAddr reserves a loopback port by listening and closing; the children
+// FreeAddr reserves a loopback port by listening and closing; the children
 // take ports they are told, so the harness knows every address up front.
-func freeAddr() (string, error) {
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

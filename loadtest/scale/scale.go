@@ -20,7 +20,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/loadtest/harness"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -85,7 +85,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build: %v\n%s", err, out)
 	}
-	natsAddr, err := freeAddr()
+	natsAddr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	c.Log.Info("edge ready by replay", "in", res.EdgeReplay)
 	// The control plane writes a snapshot once it has caught up.
 	t1 := time.Now()
-	ctlAddr, err := freeAddr()
+	ctlAddr, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	defer func() { _ = ctl.Process.Signal(os.Interrupt); _ = ctl.Wait() }()
 	for {
-		if oi, err := snapshotInfo(ctx, js); err == nil && oi.Metadata["seq"] == strconv.FormatUint(info.State.LastSeq, 10) {
+		if oi, err := policy.StoredSnapshot(ctx, js); err == nil && oi.Metadata["seq"] == strconv.FormatUint(info.State.LastSeq, 10) {
 			res.SnapshotWrite, res.SnapshotBytes = time.Since(t1), oi.Size
 			break
 		}
@@ -179,14 +179,6 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 	}
 	return res, nil
-}
-
-func snapshotInfo(ctx context.Context, js jetstream.JetStream) (*jetstream.ObjectInfo, error) {
-	store, err := js.ObjectStore(ctx, policy.SnapshotBucket)
-	if err != nil {
-		return nil, err
-	}
-	return store.GetInfo(ctx, policy.SnapshotObject)
 }
 
 // Token is the key hash of the i-th synthetic key.
@@ -254,7 +246,7 @@ func publish(ctx context.Context, js jetstream.JetStream, keys, teams int) error
 
 // startEdge runs an edge process and times it from start to ready.
 func startEdge(ctx context.Context, bin, natsURL, work string, measureRSS bool) (ready time.Duration, rss, settled int64, err error) {
-	addr, err := freeAddr()
+	addr, err := harness.FreeAddr()
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -290,9 +282,9 @@ func startEdge(ctx context.Context, bin, natsURL, work string, measureRSS bool) 
 	}
 	ready = time.Since(start)
 	if measureRSS {
-		rss = vmRSS(cmd.Process.Pid)
+		rss, _ = harness.RSS(cmd.Process.Pid)
 		time.Sleep(5 * time.Second)
-		settled = vmRSS(cmd.Process.Pid)
+		settled, _ = harness.RSS(cmd.Process.Pid)
 	}
 	return ready, rss, settled, nil
 }
@@ -364,27 +356,4 @@ func inProc(ctx context.Context, js jetstream.JetStream, keys int, profile strin
 	})
 	res.CheckKeyNs, res.CheckKeyAllocs = float64(check.NsPerOp()), check.AllocsPerOp()
 	return nil
-}
-
-func vmRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
