@@ -192,9 +192,11 @@ func (s *system) start(ctx context.Context) error {
 	if s.nats, err = run("nats", bins["gatehouse"], nil, "nats", "-host", host, "-port", port, "-store", filepath.Join(s.work, "nats")); err != nil {
 		return err
 	}
-	for _, p := range []*proc{s.mockFast, s.mockPaced, s.baseFast, s.basePaced} {
-		a := map[*proc]string{s.mockFast: s.mockFastAddr, s.mockPaced: s.mockPacedAddr, s.baseFast: s.baseFastAddr, s.basePaced: s.basePacedAddr}[p]
-		if err := waitTCP(p, a, 20*time.Second); err != nil {
+	for _, w := range []struct {
+		p    *proc
+		addr string
+	}{{s.mockFast, s.mockFastAddr}, {s.mockPaced, s.mockPacedAddr}, {s.baseFast, s.baseFastAddr}, {s.basePaced, s.basePacedAddr}} {
+		if err := waitTCP(w.p, w.addr, 20*time.Second); err != nil {
 			return err
 		}
 	}
@@ -356,7 +358,8 @@ func (s *system) target(name string, paced, stream bool) loadgen.Target {
 	return t
 }
 
-func pick(cond bool, a, b string) string {
+// pick is a if cond, else b: the paced or the fast variant of a target.
+func pick[T any](cond bool, a, b T) T {
 	if cond {
 		return a
 	}
@@ -367,17 +370,10 @@ func pick(cond bool, a, b string) string {
 func (s *system) procsOf(name string, paced bool) []*proc {
 	switch name {
 	case B0:
-		return []*proc{pickProc(paced, s.mockPaced, s.mockFast)}
+		return []*proc{pick(paced, s.mockPaced, s.mockFast)}
 	case B1:
-		return []*proc{pickProc(paced, s.basePaced, s.baseFast)}
+		return []*proc{pick(paced, s.basePaced, s.baseFast)}
 	default:
 		return []*proc{s.edge, s.nats}
 	}
-}
-
-func pickProc(cond bool, a, b *proc) *proc {
-	if cond {
-		return a
-	}
-	return b
 }

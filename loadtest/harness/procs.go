@@ -42,7 +42,6 @@ func build(ctx context.Context, root, dir string) (map[string]string, error) {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	addr string
 	log  string
 	done chan struct{}
 }
