@@ -474,13 +474,15 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 	var triedBuf [8]*policy.Deployment
 	tried := triedBuf[:0]
 	done := c.done
-	var lastErr error
-	lastStatus := 0
+	var (
+		lastErr    error
+		lastFailed proxy.Usage // what the failure reported last consumed
+	)
 	for next := 0; ; {
 		for attempt := 0; ; attempt++ {
 			d, st, err := g.bal.pick(route.Deployments, c.rs, tried)
 			if err != nil && lastErr == nil {
-				lastErr = err
+				lastErr, lastFailed = err, proxy.ErrorUsage(err)
 			}
 			if d == nil {
 				break
@@ -491,22 +493,21 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			if st != nil {
 				st.inflight.Add(1)
 			}
-			upstream, status, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
+			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
 				Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
 			c.upstream += upstream
-			lastStatus = status
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
 				return nil
 			}
-			lastErr = err
+			lastErr, lastFailed = err, failed
 			if st != nil {
 				st.inflight.Add(-1)
 			}
 			if !retryable(err) {
 				c.st = nil
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
-				c.record(failedUsage(err, status))
+				c.record(failed)
 				return err
 			}
 			g.bal.failed(st, c.rs)
@@ -528,16 +529,8 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 	if c.d != nil {
 		g.metrics.forwarded(c.d.Provider, time.Since(c.t0), c.upstream)
 	}
-	c.record(failedUsage(lastErr, lastStatus))
+	c.record(lastFailed)
 	return lastErr
-}
-
-// failedUsage is the usage of a request that got no answer to the client,
-// with the upstream's status when it gave one (for the error metrics).
-func failedUsage(err error, upstreamStatus int) proxy.Usage {
-	u := proxy.ErrorUsage(err)
-	u.UpstreamStatus = upstreamStatus
-	return u
 }
 
 // countTokens feeds tpm limits with what a response used.

@@ -132,20 +132,14 @@ func New(o Options) *Forwarder {
 	return f
 }
 
-// ChatCompletion forwards body to d with its top-level "model" replaced by
-// upstreamModel and writes the answer to rc.
+// ChatCompletionDone forwards body to d with its top-level "model"
+// replaced by upstreamModel and writes the answer to rc.
 //
 // A non-nil error means nothing was written to rc; it is an
 // *apierror.Error for the caller to render. A nil error means rc holds the
 // response; for a stream that response is produced after the handler
-// returns (see ChatCompletionDone to learn how it ended).
-func (f *Forwarder) ChatCompletion(rc *fasthttp.RequestCtx, d *policy.Deployment, upstreamModel string, body []byte, stream bool) error {
-	return f.ChatCompletionDone(rc, d, upstreamModel, body, stream, nil)
-}
-
-// ChatCompletionDone is ChatCompletion with a completion hook for logging
-// and accounting, because a streamed response is written after the
-// handler returned and its failures cannot be returned to the caller.
+// returns, which is why there is a completion hook for logging and
+// accounting: a streamed response's failures cannot be returned.
 //
 // done, if not nil, is called exactly once with what the request consumed
 // (see Usage) and how it ended: before ChatCompletionDone returns (with
@@ -190,27 +184,35 @@ func (f *Forwarder) Forward(rc *fasthttp.RequestCtx, c Call) (upstream time.Dura
 	u, async, err := f.chat(rc, &c, start, &upstream)
 	if !async && c.Done != nil {
 		if err != nil {
-			us := u.UpstreamStatus
-			u = errorUsage(err)
-			u.UpstreamStatus = us
+			u = failure(u, err)
 		}
 		c.Done(u, err)
 	}
 	return upstream, err
 }
 
+// failure is the Usage of a request that failed before any answer reached
+// the client, keeping the upstream's status when it gave one (for the
+// error metrics).
+func failure(u Usage, err error) Usage {
+	f := errorUsage(err)
+	f.UpstreamStatus = u.UpstreamStatus
+	return f
+}
+
 // TryChatCompletion is Forward for callers that may retry another
 // deployment: when it fails before anything was written to rc, c.Done is
-// not called, and the caller calls it (with ErrorUsage(err)) once it gives
-// up. Otherwise c.Done is called as by Forward.
-// It also returns the upstream's HTTP status when there was one (for a
-// failure the caller reports later).
-func (f *Forwarder) TryChatCompletion(rc *fasthttp.RequestCtx, c Call) (upstream time.Duration, status int, err error) {
+// not called; failed is the usage to report once the caller gives up.
+// Otherwise c.Done is called as by Forward.
+func (f *Forwarder) TryChatCompletion(rc *fasthttp.RequestCtx, c Call) (upstream time.Duration, failed Usage, err error) {
 	u, async, err := f.chat(rc, &c, time.Now(), &upstream)
-	if err == nil && !async && c.Done != nil {
+	if err != nil {
+		return upstream, failure(u, err), err
+	}
+	if !async && c.Done != nil {
 		c.Done(u, nil)
 	}
-	return upstream, u.UpstreamStatus, err
+	return upstream, Usage{}, nil
 }
 
 // ErrorUsage is the Usage of a request that failed before any answer
