@@ -112,29 +112,24 @@ func env(name, def string) string {
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "gatehouse: %s=%q is not a duration\n", name, v)
-		os.Exit(2)
-	}
-	return d
+	return envParse(name, def, time.ParseDuration, "a duration")
 }
 
-func envInt(name string, def int) int {
+func envInt(name string, def int) int { return envParse(name, def, strconv.Atoi, "a number") }
+
+// envParse reads a typed setting from the environment; a value that does
+// not parse stops the process before it starts with a setting it ignored.
+func envParse[T any](name string, def T, parse func(string) (T, error), what string) T {
 	v := os.Getenv(name)
 	if v == "" {
 		return def
 	}
-	n, err := strconv.Atoi(v)
+	x, err := parse(v)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "gatehouse: %s=%q is not a number\n", name, v)
+		fmt.Fprintf(os.Stderr, "gatehouse: %s=%q is not %s\n", name, v, what)
 		os.Exit(2)
 	}
-	return n
+	return x
 }
 
 func loadConfig(path string) (*config.File, error) {
