@@ -4,7 +4,7 @@
 GO        ?= go
 BIN       := bin/gatehouse
 # Packages with goroutines and shared state run under the race detector.
-RACE_PKGS := ./events/... ./policy/... ./control/... ./edge/... ./internal/... ./jwtauth/... ./spend/... ./schema/...
+RACE_PKGS := ./events/... ./policy/... ./auth/... ./control/... ./edge/... ./internal/... ./spend/... ./schema/...
 GO_TEST_FLAGS ?=
 
 .DEFAULT_GOAL := help
@@ -25,21 +25,24 @@ build: ## Build bin/gatehouse and bin/gatewayctl
 .PHONY: test
 test: test-deps lint ## Install what tests need, then vet, format-check and run every test
 	$(GO) test $(GO_TEST_FLAGS) -count=1 ./...
+	$(GO) -C loadtest test $(GO_TEST_FLAGS) -count=1 ./...
 	$(GO) test $(GO_TEST_FLAGS) -count=1 -race $(RACE_PKGS)
 
 .PHONY: test-deps
 test-deps: ## Fetch Go modules, ClickHouse (Debian) and the test OpenID provider (npm oidc-provider); idempotent
 	$(GO) mod download
+	$(GO) -C loadtest mod download
 	scripts/clickhouse.sh install
 	@command -v node >/dev/null && command -v npm >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
-	cd testdata/oidc && npm ci --no-audit --no-fund --loglevel=error
+	cd test/oidc && npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: lint
 lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) -C loadtest vet ./...
 
 .PHONY: clickhouse
 clickhouse: ## Install and start the system ClickHouse on 127.0.0.1:9000 (make run uses it when reachable)
@@ -49,19 +52,19 @@ clickhouse: ## Install and start the system ClickHouse on 127.0.0.1:9000 (make r
 
 .PHONY: bench
 bench: ## Gateway vs direct vs plain proxy, interleaved rounds, plus the propagation probe; writes docs/benchmarks.md (BENCH_ARGS to override, e.g. -rounds 5)
-	$(GO) run ./loadtest/cmd/bench $(BENCH_ARGS)
+	$(GO) -C loadtest run ./cmd/bench $(BENCH_ARGS)
 
 .PHONY: bench-scale
 bench-scale: ## Edge with 1M virtual keys and 10k teams: replay time to ready, RSS, lookup ns/op; writes docs/benchmarks.md
-	$(GO) run ./loadtest/cmd/scale $(SCALE_ARGS)
+	$(GO) -C loadtest run ./cmd/scale $(SCALE_ARGS)
 
 .PHONY: bench-micro
 bench-micro: ## Go micro-benchmarks of the hot path (auth+decision, request parse, rewrite, spend record) with -benchmem
-	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./edge/... ./jwtauth/...
+	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./edge/... ./auth/...
 
 .PHONY: soak
 soak: ## Soak: SOAK_DURATION (10m) at SOAK_RPS (200) through 2 edges with faults injected; checks spend rows == accepted, no leaks
-	SOAK_DURATION=$${SOAK_DURATION:-10m} SOAK_RPS=$${SOAK_RPS:-200} $(GO) test ./e2e -run '^TestSoak$$' -count=1 -v -timeout 90m
+	SOAK_DURATION=$${SOAK_DURATION:-10m} SOAK_RPS=$${SOAK_RPS:-200} $(GO) test ./test/e2e -run '^TestSoak$$' -count=1 -v -timeout 90m
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s) in turn; FUZZPARALLEL caps workers

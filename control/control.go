@@ -18,15 +18,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/control/api"
 	"github.com/gatehouse/gatehouse/control/budget"
+	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/control/edges"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/control/upsert"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/obs"
-	"github.com/gatehouse/gatehouse/jwtauth"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/schema"
 )

@@ -23,8 +23,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/control/api"
+	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/edge/gateway"
 	"github.com/gatehouse/gatehouse/policy"

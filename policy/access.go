@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/apierror"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
 // Special model names, as in LiteLLM.

@@ -16,10 +16,10 @@ PAR=(-fuzzminimizetime "${FUZZMINIMIZETIME:-10s}")
 # package target: the list `make fuzz` runs (docs/reliability.md says what
 # each checks).
 TARGETS="
-./jwtauth/verifier FuzzVerify
-./jwtauth/verifier FuzzScanObject
-./jwtauth/claims FuzzLookup
-./config FuzzParse
+./auth/verifier FuzzVerify
+./auth/verifier FuzzScanObject
+./auth/claims FuzzLookup
+./control/config FuzzParse
 ./events FuzzDecode
 ./edge/proxy FuzzRewriteRequest
 ./edge/proxy FuzzScanResponse

@@ -22,10 +22,10 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/cmd/internal/allinone"
 	"github.com/gatehouse/gatehouse/control"
+	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/edge/gateway"
-	"github.com/gatehouse/gatehouse/internal/allinone"
 	"github.com/gatehouse/gatehouse/internal/debugserver"
 	"github.com/gatehouse/gatehouse/internal/embednats"
 	"github.com/gatehouse/gatehouse/internal/obs"

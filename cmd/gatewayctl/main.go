@@ -6,7 +6,7 @@ package main
 import (
 	"os"
 
-	"github.com/gatehouse/gatehouse/ctl"
+	"github.com/gatehouse/gatehouse/cmd/internal/ctl"
 )
 
 func main() {

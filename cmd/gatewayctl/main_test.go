@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/ctl"
+	"github.com/gatehouse/gatehouse/cmd/internal/ctl"
 )
 
 // The built binary prints its help, listing every command, and exits 0;

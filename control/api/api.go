@@ -17,13 +17,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/apierror"
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/obs"
-	"github.com/gatehouse/gatehouse/jwtauth"
 	"github.com/gatehouse/gatehouse/policy"
 )
 

@@ -17,9 +17,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gatehouse/gatehouse/apierror"
 	"github.com/gatehouse/gatehouse/edge/spend"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/policy"
 )

@@ -21,15 +21,15 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/apierror"
-	"github.com/gatehouse/gatehouse/edge/auth"
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/edge/ratelimit"
 	"github.com/gatehouse/gatehouse/edge/spend"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/obs"
-	"github.com/gatehouse/gatehouse/jwtauth"
 	"github.com/gatehouse/gatehouse/policy"
 )
 

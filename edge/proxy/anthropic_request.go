@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/apierror"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/policy"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gatehouse/gatehouse/apierror"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
 // Outcomes of a request, as reported in Usage.Outcome (and SpendEvent).

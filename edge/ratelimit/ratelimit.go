@@ -29,8 +29,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/gatehouse/gatehouse/apierror"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
 // Subject prefix for gossip: <prefix>.<edge id>.

@@ -11,7 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"github.com/gatehouse/gatehouse/apierror"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
 // HeaderBufferSize is the servers' read buffer, which bounds the request

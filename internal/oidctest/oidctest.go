@@ -1,5 +1,5 @@
 // Package oidctest runs a real, certified OpenID Provider (panva's npm
-// package oidc-provider, driven by testdata/oidc/provider.mjs) for tests.
+// package oidc-provider, driven by test/oidc/provider.mjs) for tests.
 //
 // The provider listens on 127.0.0.1 on a free port with issuer
 // http://127.0.0.1:<port>, supports only the client_credentials grant and
@@ -9,7 +9,7 @@
 // keys.
 //
 // Node.js (>= 18) must be on PATH. The npm dependencies are installed on
-// first use (npm ci in testdata/oidc) when node_modules is missing or stale;
+// first use (npm ci in test/oidc) when node_modules is missing or stale;
 // `make test-deps` installs them ahead of time.
 package oidctest
 
@@ -78,7 +78,7 @@ type Provider struct {
 	TokenURL     string // Issuer + "/token"
 	Port         int
 
-	dir         string // testdata/oidc
+	dir         string // test/oidc
 	node        string
 	clientsFile string
 	keysFile    string
@@ -674,7 +674,7 @@ func formEscape(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
-// providerDir finds testdata/oidc: $OIDCTEST_DIR, else walking up from the
+// providerDir finds test/oidc: $OIDCTEST_DIR, else walking up from the
 // working directory to the module root (go.mod) that holds it.
 func providerDir() (string, error) {
 	if d := os.Getenv("OIDCTEST_DIR"); d != "" {
@@ -686,14 +686,14 @@ func providerDir() (string, error) {
 	}
 	for d := wd; ; {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			cand := filepath.Join(d, "testdata", "oidc")
+			cand := filepath.Join(d, "test", "oidc")
 			if _, err := os.Stat(filepath.Join(cand, "provider.mjs")); err == nil {
 				return cand, nil
 			}
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return "", fmt.Errorf("oidctest: no go.mod with testdata/oidc/provider.mjs above %s", wd)
+			return "", fmt.Errorf("oidctest: no go.mod with test/oidc/provider.mjs above %s", wd)
 		}
 		d = parent
 	}

@@ -20,16 +20,19 @@ import (
 
 // build compiles the binaries the harness runs into dir.
 func build(ctx context.Context, root, dir string) (map[string]string, error) {
-	bins := map[string]string{
-		"gatehouse":    "./cmd/gatehouse",
-		"mockupstream": "./loadtest/cmd/mockupstream",
-		"baseline":     "./loadtest/cmd/baseline",
+	// The product and the load-test tools are separate modules: each is
+	// built from its own module root.
+	bins := map[string][2]string{
+		"gatehouse":    {".", "./cmd/gatehouse"},
+		"mockupstream": {"loadtest", "./cmd/mockupstream"},
+		"baseline":     {"loadtest", "./cmd/baseline"},
 	}
 	out := map[string]string{}
-	for name, pkg := range bins {
+	for name, b := range bins {
+		modDir, pkg := b[0], b[1]
 		path := filepath.Join(dir, name)
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", path, pkg)
-		cmd.Dir = root
+		cmd.Dir = filepath.Join(root, modDir)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 		}
@@ -234,4 +237,22 @@ func api(method, url, key string, body, out any) error {
 		return json.Unmarshal(raw, out)
 	}
 	return nil
+}
+
+// RepoRoot finds the gatehouse repository (the product module, whose
+// binaries the harness builds) from the working directory upwards, so the
+// load-test commands work from the repository root and from loadtest/.
+func RepoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module github.com/gatehouse/gatehouse\n") {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no gatehouse go.mod above %s", wd)
+		}
+	}
 }

@@ -30,8 +30,12 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "markdown file to update (the bench section is replaced); empty: stdout only")
 	raw := flag.String("json", "", "also write the raw report as JSON here")
 	flag.Parse()
-	root, err := os.Getwd()
+	root, err := harness.RepoRoot()
 	if err != nil {
+		fatal(err)
+	}
+	// -out is relative to the repository root, wherever this was started.
+	if err := os.Chdir(root); err != nil {
 		fatal(err)
 	}
 	cfg.Root = root
@@ -44,7 +48,7 @@ func main() {
 	}
 	command := "make bench"
 	if len(os.Args) > 1 {
-		command = "go run ./loadtest/cmd/bench " + strings.Join(os.Args[1:], " ")
+		command = "go -C loadtest run ./cmd/bench " + strings.Join(os.Args[1:], " ")
 	}
 	chart := "benchmarks.png"
 	md := rep.Markdown(chart, command)

@@ -26,8 +26,12 @@ func main() {
 	flag.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process replay here")
 	out := flag.String("out", "docs/benchmarks.md", "markdown file to update (the scale section); empty: stdout only")
 	flag.Parse()
-	root, err := os.Getwd()
+	root, err := harness.RepoRoot()
 	if err != nil {
+		fatal(err)
+	}
+	// -out is relative to the repository root, wherever this was started.
+	if err := os.Chdir(root); err != nil {
 		fatal(err)
 	}
 	c.Root = root
@@ -40,7 +44,7 @@ func main() {
 	}
 	command := "make bench-scale"
 	if len(os.Args) > 1 {
-		command = "go run ./loadtest/cmd/scale " + strings.Join(os.Args[1:], " ")
+		command = "go -C loadtest run ./cmd/scale " + strings.Join(os.Args[1:], " ")
 	}
 	md := markdown(r, command)
 	fmt.Println(md)

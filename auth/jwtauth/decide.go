@@ -1,0 +1,252 @@
+package jwtauth
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// Request is what is being asked.
+type Request struct {
+	Route string
+	// Model is the requested model ("" for routes without one).
+	Model string
+	// TeamHeader is x-litellm-team-id, if sent.
+	TeamHeader string
+}
+
+// Decision is what the caller may do.
+type Decision struct {
+	Admin bool
+	Role  string
+	// Team is nil for a caller without a team. A team that is being
+	// upserted is a new, unrestricted team (LiteLLM's team_id_upsert).
+	Team      *events.Team
+	User      *events.User
+	UserID    string
+	UserEmail string
+	OrgID     string
+	EndUserID string
+	// Route is where the model goes (zero when no model was requested).
+	Route policy.Route
+	// Upserts are objects the control plane should create; the request
+	// does not wait for them.
+	Upserts []events.UpsertRequest
+}
+
+func forbidden(format string, args ...any) error { return apierror.Forbidden.With(format, args...) }
+
+// Decide authorizes one request for an identity against a snapshot, in
+// LiteLLM's order. Unlike LiteLLM, the team route check applies however the
+// team was chosen (#31189), and role_permissions and scope_mappings use the
+// same model rules as keys: wildcards and access groups work (#27536).
+func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
+	set := id.settings
+	a := &set.Auth
+	d := Decision{Role: id.Role, UserID: id.UserID, UserEmail: id.UserEmail, OrgID: id.OrgID, EndUserID: id.EndUserID}
+
+	if id.ValidateErr != nil {
+		return d, apierror.Unauthenticated.Wrap(id.ValidateErr, "Authentication Error, custom_validate failed")
+	}
+	if !id.Valid {
+		return d, forbidden("Invalid JWT token")
+	}
+	if a.EnforceRBAC {
+		if id.Role == "" {
+			return d, forbidden("Unmatched token passed in. enforce_rbac is set to True. Token must belong to a proxy admin, team, or user.")
+		}
+		for _, p := range set.RolePermissions {
+			if p.Role != id.Role {
+				continue
+			}
+			if len(p.Models) > 0 && r.Model != "" && !s.Allowed(p.Models, r.Model) {
+				return d, forbidden("Role=%s not allowed to call model=%s. Allowed models=%v", id.Role, r.Model, p.Models)
+			}
+			if len(p.Routes) > 0 && !RouteAllowed(r.Route, p.Routes) {
+				return d, forbidden("Role=%s not allowed to call route=%s. Allowed routes=%v", id.Role, r.Route, p.Routes)
+			}
+		}
+	}
+	if a.EnforceScopeBasedAccess && r.Model != "" {
+		var allowed []string
+		for _, m := range a.ScopeMappings {
+			if slices.Contains(id.Scopes, m.Scope) {
+				allowed = append(allowed, m.Models...)
+			}
+		}
+		// An empty union means no scope granted anything: deny, unlike an
+		// empty models list on a key.
+		if len(allowed) == 0 || !s.Allowed(allowed, r.Model) {
+			return d, forbidden("model=%s not allowed. Allowed_models=%v", r.Model, allowed)
+		}
+	}
+	if !id.EmailDomainOK && (id.UserEmail != "" || id.Role == events.RoleInternalUser) {
+		return d, forbidden("user email domain not allowed. Allowed domain: %s", a.UserAllowedEmailDomain)
+	}
+	if id.Admin {
+		if !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
+			return d, forbidden("Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
+		}
+		d.Admin = true
+		if r.Model != "" {
+			d.Route = s.Router().Resolve(r.Model)
+		}
+		return d, nil
+	}
+
+	if err := resolveTeam(s, id, r, a, &d); err != nil {
+		return d, err
+	}
+	if id.OrgID != "" && s.Org(id.OrgID) == nil {
+		return d, apierror.Unauthenticated.With("Organization doesn't exist in db. Organization=%s. Create organization via `/organization/new` call.", id.OrgID)
+	}
+	if id.UserID != "" {
+		d.User = s.User(id.UserID)
+		if d.User == nil && id.UserEmail != "" {
+			d.User = s.UserByEmail(id.UserEmail)
+		}
+		if d.User == nil {
+			// Upsert only admitted users: with an email domain configured,
+			// a token without a matching email is not auto-created.
+			if !a.UserIDUpsert || !id.EmailDomainOK {
+				return d, apierror.Unauthenticated.With("User doesn't exist in db. 'user_id'=%s. Create user via `/user/new` call.", id.UserID)
+			}
+			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUser, UserID: id.UserID, UserEmail: id.UserEmail})
+		}
+		if d.User != nil {
+			d.UserID = d.User.UserID // the canonical id when matched by email
+		}
+		if d.Team != nil && !isMember(d.Team, d.UserID, id.UserEmail) {
+			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: d.UserID, UserEmail: id.UserEmail, TeamID: d.Team.TeamID})
+		}
+	}
+	if set.EnforceRBAC && d.Team == nil && d.UserID == "" {
+		return d, forbidden("No user or team id found in token. enforce_rbac is set to True. Token must belong to a proxy admin, team, or user.")
+	}
+	// common_checks
+	if err := policy.BudgetCheck(nil, d.Team, d.User); err != nil {
+		return d, err
+	}
+	if d.Team != nil {
+		if d.Team.Blocked {
+			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", d.Team.TeamID)
+		}
+		if r.Model != "" && !s.Allowed(d.Team.Models, r.Model) {
+			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %v", d.Team.TeamID, r.Model, d.Team.Models)
+		}
+	} else if d.User != nil && r.Model != "" {
+		for _, m := range d.User.Models {
+			if m == policy.NoDefaultModels {
+				return d, apierror.UserModelDenied.With("User not allowed to access model. No default model access, only team models allowed. Tried to access %s", r.Model)
+			}
+		}
+		if !s.Allowed(d.User.Models, r.Model) {
+			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %v", d.User.UserID, r.Model, d.User.Models)
+		}
+	}
+	if r.Model != "" {
+		d.Route = s.Router().Resolve(r.Model)
+	}
+	return d, nil
+}
+
+// resolveTeam picks the caller's team: the x-litellm-team-id header (which
+// must name one of the token's teams), else the token's team id, else the
+// first of its groups that exists, may use the model and may use the route.
+// Candidates are tried in claim order, so the choice is deterministic
+// (LiteLLM iterates a set).
+func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth, d *Decision) error {
+	teamRoutes := func(t string) error {
+		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
+			return forbidden("Team=%s not allowed to access this route. Route=%s, Allowed Routes=%v", t, r.Route, a.TeamAllowedRoutes)
+		}
+		return nil
+	}
+	load := func(teamID string) (*events.Team, error) {
+		if t := s.Team(teamID); t != nil {
+			return t, nil
+		}
+		if a.TeamIDUpsert {
+			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeam, TeamID: teamID})
+			return &events.Team{TeamID: teamID, Models: []string{}}, nil
+		}
+		return nil, apierror.NotFound.With("Team doesn't exist in db. Team=%s. Create team via `/team/new` call.", teamID)
+	}
+	if h := strings.TrimSpace(r.TeamHeader); h != "" {
+		if !slices.Contains(id.TeamIDs, h) {
+			return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %v", h, id.TeamIDs)
+		}
+		t, err := load(h)
+		if err != nil {
+			return err
+		}
+		d.Team = t
+		return teamRoutes(h)
+	}
+	// A configured team claim that is missing refuses a token that names
+	// nothing else. LiteLLM refuses every such token; here a token that
+	// still names groups (team_ids_jwt_field), a user or a role goes on to
+	// be judged as that, so one IdP can issue team and user tokens.
+	if id.TeamID == "" && id.teamField != "" && len(id.TeamIDs) == 0 && id.UserID == "" && id.Role == "" {
+		return apierror.Unauthenticated.With("No team id found in token. Checked team_id field '%s'", id.teamField)
+	}
+	if id.TeamID != "" {
+		t, err := load(id.TeamID)
+		if err != nil {
+			return err
+		}
+		d.Team = t
+		return teamRoutes(id.TeamID)
+	}
+	if len(id.TeamIDs) == 0 {
+		if a.EnforceTeamBasedModelAccess {
+			return forbidden("No teams found in token. `enforce_team_based_model_access` is set to True. Token must belong to a team.")
+		}
+		return nil
+	}
+	// A blocked team is reported only if it would otherwise have been
+	// chosen; a team lacking the model is simply not a candidate.
+	var blocked *events.Team
+	for _, tid := range id.TeamIDs {
+		t := s.Team(tid)
+		if t == nil {
+			continue
+		}
+		if r.Model != "" && !s.Allowed(t.Models, r.Model) {
+			continue
+		}
+		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
+			continue
+		}
+		if t.Blocked {
+			if blocked == nil {
+				blocked = t
+			}
+			continue
+		}
+		d.Team = t
+		return nil
+	}
+	if blocked != nil {
+		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", blocked.TeamID)
+	}
+	if r.Model != "" {
+		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%v. Check `/models` to see all available models.", r.Model, id.TeamIDs)
+	}
+	if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
+		return forbidden("No team in the token may access route %s", r.Route)
+	}
+	return nil
+}
+
+func isMember(t *events.Team, userID, email string) bool {
+	for _, m := range t.MembersWithRoles {
+		if (userID != "" && m.UserID == userID) || (email != "" && strings.EqualFold(m.UserEmail, email)) {
+			return true
+		}
+	}
+	return false
+}

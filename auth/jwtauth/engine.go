@@ -1,0 +1,161 @@
+package jwtauth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/auth/celrule"
+
+	"cel.dev/cel-go/cel"
+
+	"github.com/gatehouse/gatehouse/auth/verifier"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+)
+
+// IsJWT reports whether a bearer credential is JWT-shaped (three
+// dot-separated parts); a virtual key ("sk-...") never is.
+func IsJWT(tok string) bool {
+	i := strings.IndexByte(tok, '.')
+	if i <= 0 {
+		return false
+	}
+	j := strings.IndexByte(tok[i+1:], '.')
+	return j > 0 && strings.IndexByte(tok[i+1+j+1:], '.') < 0 && len(tok) > i+1+j+1
+}
+
+// Engine is the compiled form of one JWTSettings: the verifier with its
+// JWKS cache, the custom_validate program, and the verified-token cache.
+// A settings change builds a new Engine; the old one is dropped.
+type Engine struct {
+	// src is the snapshot's settings object (compared by pointer to notice
+	// a change); settings is a copy with LiteLLM's defaults applied.
+	src      *events.JWTSettings
+	settings *events.JWTSettings
+	verifier *verifier.Verifier
+	prog     cel.Program
+	cache    *tokenCache
+}
+
+// Settings are the settings the engine was built from.
+func (e *Engine) Settings() *events.JWTSettings { return e.settings }
+
+// Authenticate verifies a token and derives its identity, from the cache
+// when the same token was verified before and has not expired. A cache hit
+// costs one map lookup; the policy decision (Decide) still runs on every
+// request against the current snapshot.
+func (e *Engine) Authenticate(ctx context.Context, token string, now time.Time) (*Identity, error) {
+	if id := e.cache.get(token, now); id != nil {
+		return id, nil
+	}
+	c, err := e.verifier.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	id, err := NewIdentity(c, e.settings, e.prog)
+	if err != nil {
+		return nil, apierror.Unauthenticated.Wrap(err, "Authentication Error, %v", err)
+	}
+	e.cache.put(token, id, now)
+	return id, nil
+}
+
+// Manager keeps the Engine for the current settings.
+type Manager struct {
+	// HTTPClient fetches JWKS (nil: the verifier's default).
+	HTTPClient *http.Client
+	// CacheSize bounds the verified-token cache; default 100k tokens.
+	CacheSize int
+	Log       *slog.Logger
+
+	mu  sync.Mutex
+	cur atomic.Pointer[Engine]
+	err atomic.Pointer[string]
+}
+
+// Engine returns the engine for s, building it on first use after a
+// settings change (the edge also calls Update from its applier, so the
+// build is normally off the request path). nil settings or disabled JWT
+// auth return nil.
+func (m *Manager) Engine(s *events.JWTSettings) (*Engine, error) {
+	if s == nil || !s.Enabled {
+		return nil, nil
+	}
+	if e := m.cur.Load(); e != nil && e.src == s {
+		return e, nil
+	}
+	return m.Update(s)
+}
+
+// Update builds the engine for new settings (a no-op for the current ones)
+// and starts warming its key cache in the background.
+func (m *Manager) Update(s *events.JWTSettings) (*Engine, error) {
+	if s == nil || !s.Enabled {
+		return nil, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.cur.Load(); e != nil && e.src == s {
+		return e, nil
+	}
+	e, err := m.build(s)
+	if err != nil {
+		msg := err.Error()
+		m.err.Store(&msg)
+		return nil, apierror.Unavailable.Wrap(err, "JWT auth is misconfigured on this gateway")
+	}
+	m.err.Store(nil)
+	old := m.cur.Swap(e)
+	if old != nil {
+		old.verifier.Close()
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.verifier.Prefetch(ctx); err != nil && m.Log != nil {
+			m.Log.Warn("JWKS prefetch failed; keys will be fetched on first use", "err", err)
+		}
+	}()
+	return e, nil
+}
+
+func (m *Manager) build(s *events.JWTSettings) (*Engine, error) {
+	a := s.Auth.WithDefaults()
+	cp := *s
+	cp.Auth = a
+	var prog cel.Program
+	if a.CustomValidate != "" {
+		p, err := celrule.Compile(a.CustomValidate)
+		if err != nil {
+			return nil, fmt.Errorf("custom_validate: %w", err)
+		}
+		prog = p
+	}
+	vc := verifier.FromSettings(&cp)
+	vc.HTTPClient, vc.Logger = m.HTTPClient, m.Log
+	v, err := verifier.New(vc)
+	if err != nil {
+		return nil, err
+	}
+	size := m.CacheSize
+	if size <= 0 {
+		size = 100_000
+	}
+	return &Engine{src: s, settings: &cp, verifier: v, prog: prog, cache: newTokenCache(size, seconds(a.PublicKeyTTL))}, nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// Error returns the last settings build error, or "".
+func (m *Manager) Error() string {
+	if p := m.err.Load(); p != nil {
+		return *p
+	}
+	return ""
+}

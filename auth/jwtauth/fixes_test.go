@@ -1,0 +1,57 @@
+package jwtauth
+
+import (
+	"testing"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+)
+
+// TestUserMustExistWhateverFieldNamedIt: a user id from object_id_jwt_field
+// or an issuer's mapping must exist (or be upserted) like one from the
+// global user_id_jwt_field; otherwise a user missing from the DB would pass
+// with no model limits.
+func TestUserMustExistWhateverFieldNamedIt(t *testing.T) {
+	s := world(t)
+	objectID := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = ""
+		st.Auth.ObjectIDJWTField = "oid"
+		st.Auth.RolesJWTField = events.ClaimPaths{"roles"}
+		st.Auth.RoleMappings = []events.RoleMapping{{Role: "dev", InternalRole: events.RoleInternalUser}}
+	})
+	runRows(t, s, objectID, nil, []row{
+		{name: "object id names a missing user", claims: `{"oid":"ghost","roles":["dev"]}`, model: "gpt-4o",
+			want: apierror.Unauthenticated, msg: "User doesn't exist in db. 'user_id'=ghost"},
+		{name: "object id names a known user", claims: `{"oid":"u-limited","roles":["dev"]}`, model: "gpt-4",
+			check: user("u-limited")},
+		{name: "known user keeps its model limits", claims: `{"oid":"u-limited","roles":["dev"]}`, model: "gpt-4o",
+			want: apierror.UserModelDenied},
+	})
+	issuerUser := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = ""
+		st.Auth.Issuers = []events.IssuerConfig{{Issuer: "https://idp-c.example", Audience: "x", UserIDJWTField: "uid"}}
+	})
+	runRows(t, s, issuerUser, nil, []row{
+		{name: "issuer's user field names a missing user", claims: `{"iss":"https://idp-c.example","uid":"ghost"}`, model: "gpt-4o",
+			want: apierror.Unauthenticated, msg: "User doesn't exist in db"},
+	})
+}
+
+// TestUpsertRespectsEmailDomain: user_id_upsert creates only users admitted
+// by user_allowed_email_domain (LiteLLM: upsert and valid_user_email).
+func TestUpsertRespectsEmailDomain(t *testing.T) {
+	s := world(t)
+	set := settings(func(st *events.JWTSettings) {
+		st.Auth.UserIDJWTField = "sub"
+		st.Auth.UserEmailJWTField = "email"
+		st.Auth.UserAllowedEmailDomain = "my-co.com"
+		st.Auth.UserIDUpsert = true
+		st.Auth.TeamIDJWTField = "team"
+	})
+	runRows(t, s, set, nil, []row{
+		{name: "team token with a new user and no email is not upserted", claims: `{"sub":"new-user","team":"t-open"}`, model: "gpt-4o",
+			want: apierror.Unauthenticated, msg: "User doesn't exist in db"},
+		{name: "admitted domain is upserted", claims: `{"sub":"new-user","email":"new@my-co.com"}`, model: "gpt-4o",
+			check: upserts(events.UpsertRequest{Kind: events.UpsertUser, UserID: "new-user", UserEmail: "new@my-co.com"})},
+	})
+}

@@ -1,0 +1,307 @@
+// Package e2e runs the gatehouse binary as separate processes (a control
+// plane and edges) on a real JetStream server, against a mock OpenAI
+// upstream, and talks to them over HTTP the way users do.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testutil"
+)
+
+const masterKey = "sk-e2e-master-key-0123456789"
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatehouse-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-o", binary, "../../cmd/gatehouse")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build failed:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a gatehouse process.
+type proc struct {
+	t    *testing.T
+	name string
+	args []string
+	env  []string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	mu   *sync.Mutex
+	addr string
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs the binary and waits for /health/readiness.
+func start(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, name: name, args: args, env: env, log: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	// Registered before run so a process that never gets ready is stopped
+	// and its log shown.
+	defer p.run()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("--- %s log ---\n%s", p.name, p.log.String())
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+func (p *proc) run() {
+	p.t.Helper()
+	cmd := exec.Command(binary, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	w := lockedWriter{p.mu, p.log}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = cmd
+	for i, a := range p.args {
+		if a == "-listen" {
+			p.addr = p.args[i+1]
+		}
+	}
+	if p.addr == "" {
+		return // no HTTP port (the sink): nothing to wait for
+	}
+	testutil.Eventually(p.t, 30*time.Second, func() error {
+		if p.cmd.ProcessState != nil {
+			return fmt.Errorf("%s exited", p.name)
+		}
+		resp, err := http.Get("http://" + p.addr + "/health/readiness")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%s readiness %d", p.name, resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+func (p *proc) stop() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.cmd = nil
+}
+
+func (p *proc) restart() {
+	p.t.Helper()
+	p.stop()
+	p.run()
+}
+
+func (p *proc) url(path string) string { return "http://" + p.addr + path }
+
+// system is NATS + one control plane + edges.
+type system struct {
+	natsURL string
+	control *proc
+	edges   []*proc
+	config  string
+}
+
+func startSystem(t *testing.T, config string, nEdges int, extraEnv ...string) *system {
+	t.Helper()
+	ns := testutil.RunJetStream(t)
+	s := &system{natsURL: ns.ClientURL()}
+	s.config = filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{"MASTER_KEY=" + masterKey, "LOG_LEVEL=debug"}, extraEnv...)
+	ctl := freeAddr(t)
+	s.control = start(t, "control", env, "control", "-nats", s.natsURL, "-listen", ctl, "-config", s.config)
+	for i := range nEdges {
+		id := fmt.Sprintf("edge-%c", 'a'+i)
+		e := start(t, id, append(env, "EDGE_REGION=region-"+id), "edge", "-nats", s.natsURL, "-listen", freeAddr(t),
+			"-control", "http://"+ctl, "-id", id, "-max-request-size-mb", "1")
+		s.edges = append(s.edges, e)
+	}
+	waitEdges(t, s.control, nEdges)
+	return s
+}
+
+// waitEdges waits until the control plane knows n live, ready edges:
+// writes wait only for the edges it knows, so a test relying on
+// propagation must not start before.
+func waitEdges(t *testing.T, control *proc, nEdges int) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, func() error {
+		var out struct {
+			Edges []struct {
+				EdgeID string `json:"edge_id"`
+				Live   bool   `json:"live"`
+				Ready  bool   `json:"ready"`
+			} `json:"edges"`
+		}
+		if code := call(t, "GET", control.url("/gatehouse/edges"), masterKey, nil, &out); code != 200 {
+			return fmt.Errorf("edges: %d", code)
+		}
+		n := 0
+		for _, e := range out.Edges {
+			if e.Live && e.Ready {
+				n++
+			}
+		}
+		if n != nEdges {
+			return fmt.Errorf("%d of %d edges live", n, nEdges)
+		}
+		return nil
+	})
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// extraHeaders are added to every request while set (tests are not
+// parallel).
+var extraHeaders map[string]string
+
+// call sends a JSON request and decodes a JSON response into out (if not
+// nil); it returns the status.
+func call(t *testing.T, method, url, key string, body any, out any) int {
+	t.Helper()
+	code, raw := callRaw(t, method, url, key, body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, url, code, raw, err)
+		}
+	}
+	return code
+}
+
+func callRaw(t *testing.T, method, url, key string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range extraHeaders {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// envelope is the OpenAI error body.
+type envelope struct {
+	Error struct {
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    string  `json:"code"`
+	} `json:"error"`
+}
+
+func chat(model string) map[string]any {
+	return map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": "Hello"}}}
+}
+
+// expectChat posts a chat completion and checks the status (and for errors,
+// the envelope type).
+func expectChat(t *testing.T, edge *proc, key, model string, status int, errType string) {
+	t.Helper()
+	code, raw := callRaw(t, "POST", edge.url("/v1/chat/completions"), key, chat(model))
+	if code != status {
+		t.Fatalf("%s: model %q: status %d, want %d: %s", edge.name, model, code, status, raw)
+	}
+	if status >= 400 {
+		var e envelope
+		if err := json.Unmarshal(raw, &e); err != nil || e.Error.Type == "" || e.Error.Message == "" {
+			t.Fatalf("not an OpenAI error envelope: %s", raw)
+		}
+		if errType != "" && e.Error.Type != errType {
+			t.Fatalf("model %q: error type %q, want %q: %s", model, e.Error.Type, errType, raw)
+		}
+	}
+}
+
+func generateKey(t *testing.T, base *proc, body map[string]any) string {
+	t.Helper()
+	var out struct {
+		Key   string `json:"key"`
+		Token string `json:"token"`
+	}
+	if code := call(t, "POST", base.url("/key/generate"), masterKey, body, &out); code != 200 || !strings.HasPrefix(out.Key, "sk-") {
+		t.Fatalf("/key/generate %v: %d %+v", body, code, out)
+	}
+	return out.Key
+}

@@ -1,0 +1,194 @@
+package security
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
+	"github.com/gatehouse/gatehouse/control/api"
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// access classes of management routes.
+const (
+	public    = "public"    // anyone, no credential
+	adminOnly = "admin"     // master key, or an admin JWT where admin_allowed_routes lets it
+	ownInfo   = "own-info"  // admin, or the owner: probed with a foreign object, so only admins pass
+	anyCaller = "any-authn" // any authenticated caller (answers filtered to what it may see)
+)
+
+// routeAccess is the authorization matrix: every route of the admin API
+// must have an entry, so a new route cannot ship without one.
+var routeAccess = map[string]string{
+	"GET /health/liveliness":    public,
+	"GET /health/liveness":      public,
+	"GET /health/readiness":     public,
+	"POST /key/generate":        adminOnly,
+	"GET /key/info":             ownInfo,
+	"GET /key/list":             adminOnly,
+	"POST /key/update":          adminOnly,
+	"POST /key/delete":          adminOnly,
+	"POST /key/regenerate":      adminOnly,
+	"POST /key/:key/regenerate": adminOnly,
+	"POST /key/block":           adminOnly,
+	"POST /key/unblock":         adminOnly,
+	"POST /team/new":            adminOnly,
+	"POST /team/update":         adminOnly,
+	"GET /team/info":            ownInfo,
+	"GET /team/list":            adminOnly,
+	"POST /team/delete":         adminOnly,
+	"POST /team/block":          adminOnly,
+	"POST /team/unblock":        adminOnly,
+	"POST /team/member_add":     adminOnly,
+	"POST /team/member_delete":  adminOnly,
+	"POST /user/new":            adminOnly,
+	"POST /user/update":         adminOnly,
+	"GET /user/info":            ownInfo,
+	"GET /user/list":            adminOnly,
+	"POST /user/delete":         adminOnly,
+	"POST /model/new":           adminOnly,
+	"GET /model/info":           anyCaller,
+	"GET /v1/model/info":        anyCaller,
+	"POST /model/delete":        adminOnly,
+	"POST /access_group/new":    adminOnly,
+	"POST /access_group/update": adminOnly,
+	"GET /access_group/info":    adminOnly,
+	"POST /access_group/delete": adminOnly,
+	"GET /spend/logs":           adminOnly,
+	"GET /global/spend/report":  adminOnly,
+	"GET /jwt/settings":         adminOnly,
+	"POST /jwt/settings":        adminOnly,
+	"GET /gatehouse/state":      adminOnly,
+	"GET /gatehouse/edges":      adminOnly,
+}
+
+// adminRoutes lists the admin API's routes from its own route table.
+func adminRoutes(t *testing.T) []string {
+	app := api.New(nil, api.Options{})
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range app.GetRoutes(true) {
+		if r.Method == "HEAD" || r.Method == "USE" || r.Path == "/" || strings.HasSuffix(r.Path, "*") {
+			continue
+		}
+		k := r.Method + " " + r.Path
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	if len(out) < 30 {
+		t.Fatalf("only %d routes found in the admin API's table: %v", len(out), out)
+	}
+	return out
+}
+
+// TestAuthorizationMatrixCoversEveryRoute fails when a route is added
+// without deciding who may call it.
+func TestAuthorizationMatrixCoversEveryRoute(t *testing.T) {
+	routes := adminRoutes(t)
+	have := map[string]bool{}
+	for _, r := range routes {
+		have[r] = true
+		if _, ok := routeAccess[r]; !ok {
+			t.Errorf("route %s has no entry in the authorization matrix (security/admin_test.go routeAccess)", r)
+		}
+	}
+	for r := range routeAccess {
+		if !have[r] {
+			t.Errorf("matrix entry %s names no route", r)
+		}
+	}
+}
+
+type role struct {
+	name  string
+	cred  string
+	admin bool // master key
+	jwtAd bool // admin JWT
+	authn bool // authenticated at all
+}
+
+// adminMatrix calls every management route as every kind of caller, on
+// the control plane and through the edge's relay.
+func adminMatrix(t *testing.T, s *stack) {
+	const cat = "admin API authorization"
+	vkey := s.newKey(t, map[string]any{"team_id": "team-a", "models": []string{"gpt-4o"}})
+	other := s.newKey(t, map[string]any{"team_id": "team-b", "models": []string{"team-b-model"}})
+	s.must(t, "POST", s.control+"/user/new", map[string]any{"user_id": "user-2"})
+	roles := []role{
+		{name: "master key", cred: s.masterKey, admin: true, authn: true},
+		{name: "admin JWT", cred: s.token(t, "admin-cli"), jwtAd: true, authn: true},
+		{name: "team JWT", cred: s.token(t, "team-a-svc"), authn: true},
+		{name: "user JWT", cred: s.token(t, "user-1-app"), authn: true},
+		{name: "virtual key", cred: vkey, authn: true},
+		{name: "unknown key", cred: "sk-" + randomHex(11)},
+		{name: "none"},
+	}
+	// Foreign objects for the info routes and path parameters: a caller
+	// that is not an admin owns none of them.
+	query := map[string]string{
+		"/key/info":  "?key=" + events.HashKey(other),
+		"/team/info": "?team_id=team-b",
+		"/user/info": "?user_id=user-2",
+	}
+	probe := `{"matrix_probe":true}` // refused by every handler's strict decoding once past auth
+	bases := []struct{ name, url string }{{"control", s.control}, {"edge relay", s.edge}}
+	for _, route := range adminRoutes(t) {
+		method, path, _ := strings.Cut(route, " ")
+		class := routeAccess[route]
+		path = strings.ReplaceAll(path, ":key", events.HashKey(other))
+		for _, base := range bases {
+			served := base.name == "control"
+			for _, p := range []string{"/key/", "/team/", "/user/", "/model/", "/v1/model/", "/access_group/", "/gatehouse/", "/health/"} {
+				served = served || strings.HasPrefix(path, p)
+			}
+			if !served {
+				// The edge does not relay it: a 404 even for the master key.
+				if res := s.do(t, method, base.url+path, s.masterKey, bodyFor(method, probe), nil); res.status != 404 || checkEnvelope(res) != nil {
+					t.Errorf("%s @%s: %d %s, want a 404 envelope", route, base.name, res.status, trim(res.body))
+				}
+				continue
+			}
+			for _, r := range roles {
+				url := base.url + path + query[path]
+				allowed := false
+				switch class {
+				case public:
+					allowed = true
+				case adminOnly, ownInfo:
+					allowed = r.admin || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
+				case anyCaller:
+					allowed = r.authn
+				}
+				name := route + " as " + r.name + " @" + base.name
+				if allowed {
+					res := s.do(t, method, url, r.cred, bodyFor(method, probe), nil)
+					if res.status == 401 || res.status == 403 || res.status >= 500 {
+						t.Errorf("%s: refused an allowed caller: %d %s", name, res.status, trim(res.body))
+					}
+					if res.status >= 400 {
+						if err := checkEnvelope(res); err != nil {
+							t.Errorf("%s: %v", name, err)
+						}
+					}
+					continue
+				}
+				want := 403
+				if !r.authn {
+					want = 401
+				}
+				attack{name: name, method: method, url: url, cred: r.cred, body: bodyFor(method, probe), status: want}.run(t, s, cat)
+			}
+		}
+	}
+}
+
+func bodyFor(method, probe string) any {
+	if method == "GET" {
+		return nil
+	}
+	return probe
+}
