@@ -19,6 +19,9 @@ type State struct {
 	AccessGroups []*events.AccessGroup  `json:"access_groups"`
 	JWT          *events.JWTSettings    `json:"jwt_settings"`
 	Routing      *events.RouterSettings `json:"router_settings"`
+	// Added with end users; omitted when empty so older dumps compare.
+	Customers []*events.Customer      `json:"customers,omitempty"`
+	LiteLLM   *events.LiteLLMSettings `json:"litellm_settings,omitempty"`
 }
 
 // Export dumps s. Literal provider secrets are redacted.
@@ -31,7 +34,8 @@ func Export(s *Snapshot) State {
 			models[i] = &cp
 		}
 	}
-	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RouterSettings()}
+	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RouterSettings(),
+		Customers: s.Customers(), LiteLLM: s.LiteLLMSettings()}
 }
 
 func hasEnvPrefix(v string) bool { return len(v) >= len(EnvPrefix) && v[:len(EnvPrefix)] == EnvPrefix }
@@ -45,7 +49,8 @@ func WithinModels(s *Snapshot, entry string, bound []string) bool {
 	if len(bound) == 0 || slices.Contains(bound, AnyModel) || slices.Contains(bound, AllProxyModels) {
 		return true
 	}
-	if entry == AllTeamModels || slices.Contains(bound, entry) {
+	// The sentinels are bounded again by the team check of every request.
+	if entry == AllTeamModels || entry == AllOrgModels || slices.Contains(bound, entry) {
 		return true
 	}
 	switch {

@@ -88,6 +88,12 @@ func WriteSnapshot(w io.Writer, s *Snapshot, streamCreated time.Time) error {
 	if s.routing != nil {
 		errs = append(errs, put(events.KindRouterSettings, s.routing))
 	}
+	for _, c := range s.customers {
+		errs = append(errs, put(events.KindCustomer, c))
+	}
+	if s.litellm != nil {
+		errs = append(errs, put(events.KindLiteLLMSettings, s.litellm))
+	}
 	for i := range s.keys {
 		for _, k := range s.keys[i] {
 			if err := put(events.KindKey, k); err != nil {
