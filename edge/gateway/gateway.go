@@ -261,7 +261,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 	app.Get("/v1/models", g.models)
 	app.Get("/models", g.models)
 	app.Get("/gatehouse/edge/state", g.state)
-	for _, prefix := range []string{"/key", "/team", "/user", "/model", "/v1/model", "/access_group", "/gatehouse"} {
+	for _, prefix := range []string{"/key", "/team", "/user", "/model", "/v1/model", "/access_group", "/gatehouse", "/organization", "/customer"} {
 		app.All(prefix+"/*", g.relayToControl)
 	}
 	return app
@@ -397,6 +397,12 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		route, team = grant.Route, grant.Team
 		k := id.Key
 		ev.Auth, ev.KeyHash, ev.KeyAlias, ev.UserID, ev.TeamID, ev.OrgID = "key", k.Token, k.KeyAlias, k.UserID, k.TeamID, k.OrganizationID
+	}
+	// The end user (customer): the JWT's claim wins over the body's "user".
+	ev.EndUserID = policy.EndUserID(ev.EndUserID, req.User)
+	if err := snap.CheckEndUser(ev.EndUserID, model, model); err != nil {
+		g.metrics.denied(methodOf(id), err)
+		return err
 	}
 	g.metrics.allowed(methodOf(id))
 	if err := g.rateLimit(id.Key, team); err != nil {
