@@ -224,6 +224,9 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 	if err := f.validate(); err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
+	if err := a.checkOrgExists(f.OrganizationID); err != nil {
+		return keyResponse{}, store.Result{}, err
+	}
 	plain := newPlaintextKey()
 	if custom != nil && *custom != "" {
 		field := "key"
