@@ -255,11 +255,13 @@ func (a *API) orgInfo(c *fiber.Ctx) error {
 	}
 	snap := a.store.Snapshot()
 	o := snap.Org(id)
+	// A non-admin learns nothing about orgs it may not read, not even
+	// whether they exist.
+	if !who(c).admin && (o == nil || !mayReadOrg(who(c), o, snap)) {
+		return apierror.Forbidden.With("only an admin or a member may read organization %s", id)
+	}
 	if o == nil {
 		return orgNotFound(id)
-	}
-	if !mayReadOrg(who(c), o, snap) {
-		return apierror.Forbidden.With("only an admin or a member may read organization %s", id)
 	}
 	return c.JSON(a.orgView(c, o, true))
 }
