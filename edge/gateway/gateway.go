@@ -414,13 +414,17 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if ev.OrgID == "" && team != nil {
 		ev.OrgID = team.OrganizationID // a key or token's org is its team's
 	}
+	org, customer, err := g.scopeLimits(snap, ev.OrgID, ev.EndUserID)
+	if err != nil {
+		return err
+	}
 	ev.Stream = req.Stream
 	// LiteLLM's response header for the call id; here it is also the spend
 	// row's request_id, so a client can match its answer to the ledger. Set
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, rs: snap.RouterSettings()}
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, org: org, customer: customer, rs: snap.RouterSettings()}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -437,6 +441,8 @@ type chatCall struct {
 	upstream time.Duration
 	key      *events.Key
 	team     *events.Team
+	org      *events.Org      // set only when its tpm limit needs the tokens
+	customer *events.Customer // likewise
 	rs       *events.RouterSettings
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
@@ -464,6 +470,7 @@ func (c *chatCall) record(u proxy.Usage) {
 	c.g.metrics.finished(provider, c.ev.Stream, time.Since(c.t0), u)
 	spend.Apply(&c.ev, c.d, u, c.g.nowFunc().Sub(c.start))
 	c.g.countTokens(c.key, c.team, u.TotalTokens)
+	c.g.countScopeTokens(c.org, c.customer, u.TotalTokens)
 	if c.g.spend != nil {
 		c.g.spend.Record(c.ev)
 	}

@@ -208,6 +208,22 @@ func TestOrganizationsAndCustomers(t *testing.T) {
 		t.Fatalf("/customer/list: %d customers, want cust-1 and cust-2", len(list))
 	}
 
+	// rpm limits of an org and of an end user count across both edges.
+	mustAdmin("POST", "/organization/new", map[string]any{"organization_id": "slow", "organization_alias": "Slow", "rpm_limit": 2})
+	mustAdmin("POST", "/team/new", map[string]any{"team_id": "slow-team", "organization_id": "slow"})
+	slowKey := generateKey(t, a, map[string]any{"team_id": "slow-team"})
+	mustAdmin("POST", "/customer/new", map[string]any{"user_id": "cust-slow", "rpm_limit": 2})
+	for _, c := range []struct {
+		key, user, obj string
+	}{{slowKey, "", "org:slow"}, {allKey, "cust-slow", "end_user:cust-slow"}} {
+		for i := range 2 {
+			if code, raw := callRaw(t, "POST", a.url("/v1/chat/completions"), c.key, chatAs("cheap", c.user)); code != 200 {
+				t.Fatalf("%s: request %d within the limit refused: %d %s", c.obj, i, code, raw)
+			}
+		}
+		refusedEverywhere(t, edges, c.key, chatAs("cheap", c.user), 429, "rate_limit_error", "", c.obj)
+	}
+
 	// Deleting the org takes its teams and their keys with it.
 	mustAdmin("DELETE", "/organization/delete", map[string]any{"organization_ids": []string{"acme"}})
 	for _, e := range edges {
