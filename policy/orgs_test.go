@@ -181,3 +181,34 @@ func TestCustomersSurviveSnapshot(t *testing.T) {
 		t.Errorf("export: %+v %+v", st.Customers, st.LiteLLM)
 	}
 }
+
+// TestWithinModels: what /key/generate may grant under a team's list, and
+// /team/new under an org's.
+func TestWithinModels(t *testing.T) {
+	s := build(t,
+		dep("gpt-4o", "mock/gpt-4o", "cheap"),
+		dep("claude", "anthropic/claude"),
+		dep("openai/*", "openai/*"),
+		&events.Org{OrganizationID: "o", Models: []string{"cheap"}},
+		&events.Team{TeamID: "t", OrganizationID: "o", Models: []string{"all-org-models"}},
+	)
+	cases := []struct {
+		entry string
+		bound []string
+		want  bool
+	}{
+		{"openai/*", []string{"all-team-models"}, true},
+		{"claude", []string{"all-team-models"}, true},
+		{"gpt-4o", []string{"cheap"}, true},
+		{"claude", []string{"cheap"}, false},
+		{"openai/*", []string{"cheap"}, false},
+		{"all-org-models", []string{"cheap"}, true},
+		{"gpt-4o", s.TeamModels(s.Team("t")), true},
+		{"claude", s.TeamModels(s.Team("t")), false},
+	}
+	for _, c := range cases {
+		if got := WithinModels(s, c.entry, c.bound); got != c.want {
+			t.Errorf("WithinModels(%q, %v) = %v, want %v", c.entry, c.bound, got, c.want)
+		}
+	}
+}

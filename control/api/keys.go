@@ -197,7 +197,7 @@ func (a *API) checkTeamBound(ctx context.Context, k *events.Key) error {
 	}
 	snap := a.store.Snapshot()
 	for _, m := range k.Models {
-		if !policy.WithinModels(snap, m, team.Models) {
+		if !policy.WithinModels(snap, m, snap.TeamModels(team)) {
 			return apierror.TeamModelDenied.With("key model %q is not in the models of team %s. Allowed team models = %v", m, team.TeamID, team.Models)
 		}
 	}
