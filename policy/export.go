@@ -43,9 +43,9 @@ func hasEnvPrefix(v string) bool { return len(v) >= len(EnvPrefix) && v[:len(Env
 // WithinModels reports whether granting entry (a model name, a wildcard
 // pattern, an access group or a sentinel) to a key stays within bound, a
 // team's models list. A team with no list (or "*", all-proxy-models,
-// all-team-models) bounds
-// nothing; otherwise the entry must be listed by the team, or be a concrete
-// model the team may call, or a group all of whose models the team may call.
+// all-team-models) bounds nothing; otherwise the entry must be listed by
+// the team, or be a concrete model the team may call, or a group all of
+// whose models the team may call.
 func WithinModels(s *Snapshot, entry string, bound []string) bool {
 	if len(bound) == 0 || slices.Contains(bound, AnyModel) || slices.Contains(bound, AllProxyModels) || slices.Contains(bound, AllTeamModels) {
 		return true
