@@ -140,7 +140,7 @@ func (a *API) orgNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return commit(c, res, a.orgView(c, o, false))
+	return commit(c, res, a.orgView(c, o, nil))
 }
 
 // mutateOrg runs a read-modify-write on an existing org.
@@ -193,13 +193,13 @@ func (a *API) orgUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return commit(c, res, a.orgView(c, o, false))
+	return commit(c, res, a.orgView(c, o, nil))
 }
 
-// orgView renders an org as LiteLLM does: its fields, its spend, the
-// budget row (litellm_budget_table) and, for /organization/info, its
-// teams.
-func (a *API) orgView(c *fiber.Ctx, o *events.Org, withTeams bool) fiber.Map {
+// orgView renders an org as LiteLLM does (LiteLLM_OrganizationTableWithMembers):
+// its fields, its spend, the budget row (litellm_budget_table), its
+// members and, when teams is not nil, its teams.
+func (a *API) orgView(c *fiber.Ctx, o *events.Org, teams []*events.Team) fiber.Map {
 	m := withSpend(o, a.spendOf(c, events.KindOrg, o.OrganizationID))
 	m["litellm_budget_table"] = fiber.Map{
 		"max_budget": o.MaxBudget, "budget_duration": nilIfEmpty(o.BudgetDuration),
@@ -211,16 +211,25 @@ func (a *API) orgView(c *fiber.Ctx, o *events.Org, withTeams bool) fiber.Map {
 			"user_role": mb.UserRole, "max_budget_in_organization": mb.MaxBudgetInOrg})
 	}
 	m["members"] = members
-	if withTeams {
-		teams := []*events.Team{}
-		for _, t := range a.store.Snapshot().Teams() {
-			if t.OrganizationID == o.OrganizationID {
-				teams = append(teams, t)
-			}
-		}
+	if teams != nil {
 		m["teams"] = teams
 	}
 	return m
+}
+
+// teamsByOrg indexes the teams of a snapshot by organization, each org's
+// list non-nil.
+func teamsByOrg(snap *policy.Snapshot) map[string][]*events.Team {
+	out := map[string][]*events.Team{}
+	for _, o := range snap.Orgs() {
+		out[o.OrganizationID] = []*events.Team{}
+	}
+	for _, t := range snap.Teams() {
+		if t.OrganizationID != "" {
+			out[t.OrganizationID] = append(out[t.OrganizationID], t)
+		}
+	}
+	return out
 }
 
 func nilIfEmpty(s string) any {
@@ -263,15 +272,16 @@ func (a *API) orgInfo(c *fiber.Ctx) error {
 	if o == nil {
 		return orgNotFound(id)
 	}
-	return c.JSON(a.orgView(c, o, true))
+	return c.JSON(a.orgView(c, o, teamsByOrg(snap)[id]))
 }
 
 func (a *API) orgList(c *fiber.Ctx) error {
 	snap := a.store.Snapshot()
+	teams := teamsByOrg(snap)
 	out := []fiber.Map{}
 	for _, o := range snap.Orgs() {
 		if mayReadOrg(who(c), o, snap) {
-			out = append(out, a.orgView(c, o, false))
+			out = append(out, a.orgView(c, o, teams[o.OrganizationID]))
 		}
 	}
 	return c.JSON(out)
@@ -325,7 +335,7 @@ func (a *API) orgDelete(c *fiber.Ctx) error {
 	}
 	out := make([]fiber.Map, 0, len(gone))
 	for _, o := range gone {
-		out = append(out, a.orgView(c, o, false))
+		out = append(out, a.orgView(c, o, nil))
 	}
 	return commit(c, last, out)
 }
@@ -525,7 +535,7 @@ func (a *API) orgMemberDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return commit(c, res, a.orgView(c, o, false))
+	return commit(c, res, a.orgView(c, o, nil))
 }
 
 // prefixParam names a nested field by its path in the body (member.role).
