@@ -122,12 +122,21 @@ func Lookup(typ string) (TypeInfo, bool) {
 // TypeFor returns the type string for a kind and action; it panics on a
 // combination that does not exist, which is a programming error.
 func TypeFor(k Kind, a Action) string {
-	for t, ti := range registry {
-		if ti.Kind == k && ti.Action == a {
-			return t
-		}
+	if t, ok := TypeOf(k, a); ok {
+		return t
 	}
 	panic(fmt.Sprintf("events: no type for %s/%s", k, a))
+}
+
+// TypeOf returns the type string for a kind and action, and false when
+// this build has none (input from a newer writer).
+func TypeOf(k Kind, a Action) (string, bool) {
+	for t, ti := range registry {
+		if ti.Kind == k && ti.Action == a {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 // ErrUnknownType is returned when an event's type string is not known to this

@@ -212,3 +212,17 @@ func TestWithinModels(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotWithUnknownKind: a snapshot holding a kind this build does
+// not know (written by a newer control plane) is an error, so the edge
+// falls back to replaying the stream, not a panic.
+func TestSnapshotWithUnknownKind(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, build(t), time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteString("wormhole\t{\"id\":\"w\"}\n")
+	if _, _, err := ReadSnapshot(&buf, nil); !errors.Is(err, events.ErrUnknownType) {
+		t.Fatalf("got %v, want ErrUnknownType", err)
+	}
+}
