@@ -57,7 +57,8 @@ func TestTypeStringsAreVersionedAndUnique(t *testing.T) {
 		events.KeyBlocked, events.KeyUnblocked, events.KeyRegenerated, events.TeamUpserted, events.TeamDeleted,
 		events.TeamBlocked, events.TeamUnblocked, events.TeamMemberAdded, events.UserUpserted, events.UserDeleted,
 		events.OrgUpserted, events.OrgDeleted, events.AccessGroupUpserted, events.AccessGroupDeleted,
-		events.JWTSettingsUpserted, events.RouterSettingsUpserted} {
+		events.JWTSettingsUpserted, events.RouterSettingsUpserted, events.CustomerUpserted, events.CustomerDeleted,
+		events.CustomerBlocked, events.CustomerUnblocked, events.LiteLLMSettingsUpserted} {
 		ti, ok := events.Lookup(typ)
 		if !ok || !strings.HasPrefix(typ, "gatehouse.") || !strings.Contains(typ, ".v1.") {
 			t.Errorf("%s: not a registered versioned type", typ)

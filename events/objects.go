@@ -159,18 +159,6 @@ type User struct {
 	BudgetResetAt *time.Time `json:"budget_reset_at,omitempty"`
 }
 
-// Org is an organization.
-type Org struct {
-	OrganizationID    string         `json:"organization_id"`
-	OrganizationAlias string         `json:"organization_alias,omitempty"`
-	Models            []string       `json:"models"`
-	Blocked           bool           `json:"blocked"`
-	MaxBudget         *float64       `json:"max_budget"`
-	Metadata          map[string]any `json:"metadata,omitempty"`
-	CreatedAt         time.Time      `json:"created_at"`
-	UpdatedAt         time.Time      `json:"updated_at"`
-}
-
 // AccessGroup is a named set of model names (wildcards allowed). Groups are
 // also formed implicitly by model_info.access_groups on deployments; a key,
 // team or user that lists a group name in its models may call its members.

@@ -24,6 +24,10 @@ const (
 	KindJWTSettings Kind = "jwt_settings"
 	// KindRouterSettings is the one load-balancing settings object.
 	KindRouterSettings Kind = "router_settings"
+	// KindCustomer is an end user (LiteLLM's /customer/* objects).
+	KindCustomer Kind = "customer"
+	// KindLiteLLMSettings is the one litellm_settings object.
+	KindLiteLLMSettings Kind = "litellm_settings"
 )
 
 // Action says what happened. Every action except Deleted carries the full
@@ -70,6 +74,13 @@ const (
 	JWTSettingsUpserted = "gatehouse.jwt_settings.v1.upserted"
 
 	RouterSettingsUpserted = "gatehouse.router_settings.v1.upserted"
+
+	CustomerUpserted  = "gatehouse.customer.v1.upserted"
+	CustomerDeleted   = "gatehouse.customer.v1.deleted"
+	CustomerBlocked   = "gatehouse.customer.v1.blocked"
+	CustomerUnblocked = "gatehouse.customer.v1.unblocked"
+
+	LiteLLMSettingsUpserted = "gatehouse.litellm_settings.v1.upserted"
 )
 
 // TypeInfo describes a known type string.
@@ -111,12 +122,21 @@ func Lookup(typ string) (TypeInfo, bool) {
 // TypeFor returns the type string for a kind and action; it panics on a
 // combination that does not exist, which is a programming error.
 func TypeFor(k Kind, a Action) string {
-	for t, ti := range registry {
-		if ti.Kind == k && ti.Action == a {
-			return t
-		}
+	if t, ok := TypeOf(k, a); ok {
+		return t
 	}
 	panic(fmt.Sprintf("events: no type for %s/%s", k, a))
+}
+
+// TypeOf returns the type string for a kind and action, and false when
+// this build has none (input from a newer writer).
+func TypeOf(k Kind, a Action) (string, bool) {
+	for t, ti := range registry {
+		if ti.Kind == k && ti.Action == a {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 // ErrUnknownType is returned when an event's type string is not known to this
@@ -142,8 +162,8 @@ type Event struct {
 	Seq     uint64
 	Subject string
 	Info    TypeInfo
-	// Object is one of *Model, *Key, *Team, *User, *Org, *AccessGroup or
-	// *Tombstone (for ActionDeleted).
+	// Object is one of *Model, *Key, *Team, *User, *Org, *AccessGroup,
+	// *Customer, the settings objects or *Tombstone (for ActionDeleted).
 	Object any
 }
 
@@ -201,6 +221,10 @@ func newObject(ti TypeInfo) (any, error) {
 		return &JWTSettings{}, nil
 	case KindRouterSettings:
 		return &RouterSettings{}, nil
+	case KindCustomer:
+		return &Customer{}, nil
+	case KindLiteLLMSettings:
+		return &LiteLLMSettings{}, nil
 	}
 	return nil, fmt.Errorf("%w: kind %q", ErrUnknownType, ti.Kind)
 }
@@ -224,6 +248,10 @@ func ObjectID(obj any) string {
 	case *JWTSettings:
 		return o.ID
 	case *RouterSettings:
+		return o.ID
+	case *Customer:
+		return o.UserID
+	case *LiteLLMSettings:
 		return o.ID
 	case *Tombstone:
 		return o.ID
@@ -250,6 +278,10 @@ func KindOf(obj any) Kind {
 		return KindJWTSettings
 	case *RouterSettings:
 		return KindRouterSettings
+	case *Customer:
+		return KindCustomer
+	case *LiteLLMSettings:
+		return KindLiteLLMSettings
 	}
 	return ""
 }

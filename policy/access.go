@@ -12,7 +12,7 @@ import (
 // Special model names, as in LiteLLM.
 const (
 	AllProxyModels  = "all-proxy-models"
-	AllTeamModels   = "all-team-models"
+	AllTeamModels   = "all-team-models" // on a team: every proxy model
 	NoDefaultModels = "no-default-models"
 	AnyModel        = "*"
 )
@@ -22,7 +22,9 @@ const (
 //  1. an entry naming an access group that holds the model allows it;
 //  2. an entry with '*' that matches the model, or "<provider>/<model>",
 //     allows it;
-//  3. an empty list, "*" or "all-proxy-models" allows everything;
+//  3. an empty list, "*" or "all-proxy-models" allows everything, and so
+//     does "all-team-models" (on a key it was expanded to the team's
+//     models before; on a team LiteLLM expands it to every proxy model);
 //  4. otherwise only an exact entry allows it.
 //
 // Group names that do not hold the model are ignored, so a list of only
@@ -39,7 +41,7 @@ func (s *Snapshot) Allowed(allowed []string, model string) bool {
 			}
 			continue
 		}
-		if m == model || m == AnyModel || m == AllProxyModels {
+		if m == model || m == AnyModel || m == AllProxyModels || m == AllTeamModels {
 			return true
 		}
 		if strings.IndexByte(m, '*') >= 0 && matchModel(m, model) {
@@ -104,30 +106,31 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (Grant, 
 	if err := BudgetCheck(k, g.Team, g.User); err != nil {
 		return g, err
 	}
+	orgID := OrgIDOf(k, g.Team)
+	if err := s.CheckOrgStanding(orgID); err != nil {
+		return g, err
+	}
 	if model == "" {
 		return g, nil
 	}
 	if target, ok := k.Aliases[model]; ok && target != "" {
 		g.Model = target
 	}
-	keyModels := KeyModels(k, g.Team)
+	keyModels := s.keyModels(k, g.Team)
 	if !s.Allowed(keyModels, model) && (g.Model == model || !s.Allowed(keyModels, g.Model)) {
 		return g, apierror.KeyModelDenied.With("key not allowed to access model. This key can only access models=%s. Tried to access %s",
 			listString(keyModels), model)
 	}
-	if g.Team != nil && !s.Allowed(g.Team.Models, g.Model) {
+	if g.Team != nil && !s.TeamAllowed(g.Team, g.Model) {
 		return g, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s",
-			g.Team.TeamID, model, listString(g.Team.Models))
+			g.Team.TeamID, model, listString(s.TeamModels(g.Team)))
 	}
 	if g.Team == nil && g.User != nil && !s.userMayCall(g.User, g.Model) {
 		return g, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s",
 			g.User.UserID, model, listString(g.User.Models))
 	}
-	if orgID := orgOf(k, g.Team); orgID != "" {
-		if org := s.orgs[orgID]; org != nil && !s.Allowed(org.Models, g.Model) {
-			return g, apierror.OrgModelDenied.With("Organization not allowed to access model. Org=%s, Model=%s. Allowed org models = %s",
-				orgID, model, listString(org.Models))
-		}
+	if err := s.CheckOrgModel(orgID, model, g.Model); err != nil {
+		return g, err
 	}
 	g.Route = s.router.Resolve(g.Model)
 	return g, nil
@@ -165,16 +168,6 @@ func (s *Snapshot) userMayCall(u *events.User, model string) bool {
 	return s.Allowed(u.Models, model)
 }
 
-func orgOf(k *events.Key, t *events.Team) string {
-	if k.OrganizationID != "" {
-		return k.OrganizationID
-	}
-	if t != nil {
-		return t.OrganizationID
-	}
-	return ""
-}
-
 func listString(l []string) string {
 	if len(l) == 0 {
 		return "[]"
@@ -208,8 +201,8 @@ func (s *Snapshot) VisibleModels(k *events.Key) []string {
 		for _, n := range out {
 			seen[n] = true
 		}
-		for _, m := range KeyModels(k, team) {
-			if seen[m] || strings.Contains(m, "*") || s.router.IsGroup(m) || m == AllProxyModels || m == AllTeamModels {
+		for _, m := range s.keyModels(k, team) {
+			if seen[m] || strings.Contains(m, "*") || s.router.IsGroup(m) || m == AllProxyModels || m == AllTeamModels || m == AllOrgModels {
 				continue
 			}
 			if s.router.Resolve(m).Found() {

@@ -19,6 +19,9 @@ type State struct {
 	AccessGroups []*events.AccessGroup  `json:"access_groups"`
 	JWT          *events.JWTSettings    `json:"jwt_settings"`
 	Routing      *events.RouterSettings `json:"router_settings"`
+	// Added with end users; omitted when empty so older dumps compare.
+	Customers []*events.Customer      `json:"customers,omitempty"`
+	LiteLLM   *events.LiteLLMSettings `json:"litellm_settings,omitempty"`
 }
 
 // Export dumps s. Literal provider secrets are redacted.
@@ -31,21 +34,24 @@ func Export(s *Snapshot) State {
 			models[i] = &cp
 		}
 	}
-	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RouterSettings()}
+	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RouterSettings(),
+		Customers: s.Customers(), LiteLLM: s.LiteLLMSettings()}
 }
 
 func hasEnvPrefix(v string) bool { return len(v) >= len(EnvPrefix) && v[:len(EnvPrefix)] == EnvPrefix }
 
 // WithinModels reports whether granting entry (a model name, a wildcard
 // pattern, an access group or a sentinel) to a key stays within bound, a
-// team's models list. A team with no list (or "*", all-proxy-models) bounds
-// nothing; otherwise the entry must be listed by the team, or be a concrete
-// model the team may call, or a group all of whose models the team may call.
+// team's models list. A team with no list (or "*", all-proxy-models,
+// all-team-models) bounds nothing; otherwise the entry must be listed by
+// the team, or be a concrete model the team may call, or a group all of
+// whose models the team may call.
 func WithinModels(s *Snapshot, entry string, bound []string) bool {
-	if len(bound) == 0 || slices.Contains(bound, AnyModel) || slices.Contains(bound, AllProxyModels) {
+	if len(bound) == 0 || slices.Contains(bound, AnyModel) || slices.Contains(bound, AllProxyModels) || slices.Contains(bound, AllTeamModels) {
 		return true
 	}
-	if entry == AllTeamModels || slices.Contains(bound, entry) {
+	// The sentinels are bounded again by the team check of every request.
+	if entry == AllTeamModels || entry == AllOrgModels || slices.Contains(bound, entry) {
 		return true
 	}
 	switch {

@@ -88,6 +88,12 @@ func WriteSnapshot(w io.Writer, s *Snapshot, streamCreated time.Time) error {
 	if s.routing != nil {
 		errs = append(errs, put(events.KindRouterSettings, s.routing))
 	}
+	for _, c := range s.customers {
+		errs = append(errs, put(events.KindCustomer, c))
+	}
+	if s.litellm != nil {
+		errs = append(errs, put(events.KindLiteLLMSettings, s.litellm))
+	}
 	for i := range s.keys {
 		for _, k := range s.keys[i] {
 			if err := put(events.KindKey, k); err != nil {
@@ -223,11 +229,15 @@ func ReadSnapshot(r io.Reader, env Env) (*Snapshot, SnapshotHeader, error) {
 // applyObject applies a non-key object through the event path, so the
 // snapshot builds exactly what the events would.
 func applyObject(b *Builder, kind events.Kind, data []byte, seq *uint64) error {
-	typ := events.TypeFor(kind, events.ActionUpserted)
-	info, ok := events.Lookup(typ)
+	// A kind this build does not know (a snapshot written by a newer
+	// control plane) makes the snapshot unreadable, so the edge replays
+	// the stream and stops, reporting the unknown event type there; it
+	// must not reach TypeFor, which panics on it.
+	typ, ok := events.TypeOf(kind, events.ActionUpserted)
 	if !ok {
 		return fmt.Errorf("%w: snapshot kind %q", events.ErrUnknownType, kind)
 	}
+	info, _ := events.Lookup(typ)
 	env := events.Envelope{ID: "snapshot", Type: typ, Data: data}
 	raw, err := json.Marshal(env)
 	if err != nil {

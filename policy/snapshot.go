@@ -51,6 +51,10 @@ type Snapshot struct {
 	jwt    *events.JWTSettings
 	// routing is router_settings (nil: LiteLLM's defaults).
 	routing *events.RouterSettings
+	// customers are the end users with a record (see customer.go);
+	// litellm is litellm_settings (nil: none set).
+	customers map[string]*events.Customer
+	litellm   *events.LiteLLMSettings
 	// emails indexes users by lower-cased email (LiteLLM matches JWT users
 	// by email when the id does not match).
 	emails map[string]string
@@ -62,13 +66,14 @@ type Snapshot struct {
 // Empty returns the state before any event.
 func Empty(env Env) *Snapshot {
 	s := &Snapshot{
-		teams:  map[string]*events.Team{},
-		users:  map[string]*events.User{},
-		orgs:   map[string]*events.Org{},
-		groups: map[string]*events.AccessGroup{},
-		models: map[string]*events.Model{},
-		emails: map[string]string{},
-		intern: newInterner(),
+		teams:     map[string]*events.Team{},
+		users:     map[string]*events.User{},
+		orgs:      map[string]*events.Org{},
+		customers: map[string]*events.Customer{},
+		groups:    map[string]*events.AccessGroup{},
+		models:    map[string]*events.Model{},
+		emails:    map[string]string{},
+		intern:    newInterner(),
 	}
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*events.Key{}
@@ -183,16 +188,17 @@ func sortedValues[V any](m map[string]*V) []*V {
 
 // Builder applies events on top of a snapshot without changing it.
 type Builder struct {
-	base      *Snapshot
-	s         Snapshot
-	ownShard  [keyShards]bool
-	ownTeams  bool
-	ownUsers  bool
-	ownOrgs   bool
-	ownGroups bool
-	ownModels bool
-	dirty     bool // models or groups changed: rebuild the router
-	env       Env
+	base         *Snapshot
+	s            Snapshot
+	ownShard     [keyShards]bool
+	ownTeams     bool
+	ownUsers     bool
+	ownOrgs      bool
+	ownGroups    bool
+	ownModels    bool
+	ownCustomers bool
+	dirty        bool // models or groups changed: rebuild the router
+	env          Env
 }
 
 // Edit starts a builder on top of s. env resolves os.environ/ references in
@@ -269,6 +275,17 @@ func (b *Builder) Apply(ev events.Event) error {
 		} else {
 			b.s.routing = ev.Object.(*events.RouterSettings)
 		}
+	case events.KindCustomer:
+		if !b.ownCustomers {
+			b.s.customers, b.ownCustomers = maps.Clone(b.s.customers), true
+		}
+		setOrDelete(b.s.customers, id, ev.Object, del)
+	case events.KindLiteLLMSettings:
+		if del {
+			b.s.litellm = nil
+		} else {
+			b.s.litellm = ev.Object.(*events.LiteLLMSettings)
+		}
 	case events.KindModel:
 		if !b.ownModels {
 			b.s.models, b.ownModels = maps.Clone(b.s.models), true
@@ -328,6 +345,7 @@ func (b *Builder) Snapshot() *Snapshot {
 	out := b.s
 	b.ownShard = [keyShards]bool{}
 	b.ownTeams, b.ownUsers, b.ownOrgs, b.ownGroups, b.ownModels = false, false, false, false, false
+	b.ownCustomers = false
 	b.base = &out
 	return &out
 }

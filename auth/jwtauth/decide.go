@@ -130,12 +130,18 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 	if err := policy.BudgetCheck(nil, d.Team, d.User); err != nil {
 		return d, err
 	}
+	if d.OrgID == "" && d.Team != nil {
+		d.OrgID = d.Team.OrganizationID // the token's org, else its team's
+	}
+	if err := s.CheckOrgStanding(d.OrgID); err != nil {
+		return d, err
+	}
 	if d.Team != nil {
 		if d.Team.Blocked {
 			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", d.Team.TeamID)
 		}
-		if r.Model != "" && !s.Allowed(d.Team.Models, r.Model) {
-			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %v", d.Team.TeamID, r.Model, d.Team.Models)
+		if r.Model != "" && !s.TeamAllowed(d.Team, r.Model) {
+			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %v", d.Team.TeamID, r.Model, s.TeamModels(d.Team))
 		}
 	} else if d.User != nil && r.Model != "" {
 		for _, m := range d.User.Models {
@@ -148,6 +154,9 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		}
 	}
 	if r.Model != "" {
+		if err := s.CheckOrgModel(d.OrgID, r.Model, r.Model); err != nil {
+			return d, err
+		}
 		d.Route = s.Router().Resolve(r.Model)
 	}
 	return d, nil
@@ -215,7 +224,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		if t == nil {
 			continue
 		}
-		if r.Model != "" && !s.Allowed(t.Models, r.Model) {
+		if r.Model != "" && !s.TeamAllowed(t, r.Model) {
 			continue
 		}
 		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {

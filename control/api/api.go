@@ -144,6 +144,9 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Get("/access_group/info", a.adminOnly, a.accessGroupInfo)
 	admin.Post("/access_group/delete", a.adminOnly, a.accessGroupDelete)
 
+	a.organizationRoutes(admin)
+	a.customerRoutes(admin)
+
 	admin.Get("/spend/logs", a.adminOnly, a.spendLogs)
 	admin.Get("/global/spend/report", a.adminOnly, a.globalSpendReport)
 

@@ -197,7 +197,7 @@ func (a *API) checkTeamBound(ctx context.Context, k *events.Key) error {
 	}
 	snap := a.store.Snapshot()
 	for _, m := range k.Models {
-		if !policy.WithinModels(snap, m, team.Models) {
+		if !policy.WithinModels(snap, m, snap.TeamModels(team)) {
 			return apierror.TeamModelDenied.With("key model %q is not in the models of team %s. Allowed team models = %v", m, team.TeamID, team.Models)
 		}
 	}
@@ -222,6 +222,9 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 // createKey makes a new key, or with from set, the replacement of key from.
 func (a *API) createKey(ctx context.Context, actor string, custom *string, f *keyFields, from string) (keyResponse, store.Result, error) {
 	if err := f.validate(); err != nil {
+		return keyResponse{}, store.Result{}, err
+	}
+	if err := a.checkOrgExists(f.OrganizationID); err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
 	plain := newPlaintextKey()

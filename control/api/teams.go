@@ -128,6 +128,9 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
+	if err := a.teamOrgCheck(&req); err != nil {
+		return err
+	}
 	id := newID()
 	if req.TeamID != nil {
 		if strings.TrimSpace(*req.TeamID) == "" {
@@ -186,6 +189,9 @@ func (a *API) teamUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := a.teamOrgCheck(&req); err != nil {
 		return err
 	}
 	res, t, err := a.mutateTeam(c, id, events.TeamUpserted, func(t *events.Team) error {

@@ -155,6 +155,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 				add(events.KindKey, ev.KeyHash, ev)
 				add(events.KindTeam, ev.TeamID, ev)
 				add(events.KindUser, ev.UserID, ev)
+				add(events.KindOrg, ev.OrgID, ev)
+				add(events.KindCustomer, ev.EndUserID, ev)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
@@ -205,6 +207,12 @@ func (t *Tracker) budgetOf(kind events.Kind, id string) (maxBudget *float64, dur
 		if o := s.User(id); o != nil {
 			return o.MaxBudget, o.BudgetDuration, o.BudgetExceeded, true
 		}
+	case events.KindOrg:
+		if o := s.Org(id); o != nil {
+			return o.MaxBudget, o.BudgetDuration, o.BudgetExceeded, true
+		}
+	case events.KindCustomer:
+		return customerBudget(s, id)
 	}
 	return nil, "", false, false
 }
@@ -311,6 +319,22 @@ func (t *Tracker) flag(ctx context.Context, kind events.Kind, id string, exceede
 			c := *o
 			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
 			return events.UserUpserted, &c, nil
+		case *events.Org:
+			if o.BudgetExceeded == exceeded {
+				return "", nil, nil
+			}
+			c := *o
+			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
+			return events.OrgUpserted, &c, nil
+		case *events.Customer:
+			if o.BudgetExceeded == exceeded {
+				return "", nil, nil
+			}
+			c := *o
+			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
+			return events.CustomerUpserted, &c, nil
+		case nil:
+			return newExceededCustomer(kind, id, exceeded, reset, t.Store.Now())
 		}
 		return "", nil, nil
 	})
@@ -350,6 +374,17 @@ func (t *Tracker) Sweep(ctx context.Context) {
 	for _, o := range s.Users() {
 		if o.BudgetExceeded {
 			check(events.KindUser, o.UserID, o.MaxBudget, o.BudgetResetAt)
+		}
+	}
+	for _, o := range s.Orgs() {
+		if o.BudgetExceeded {
+			check(events.KindOrg, o.OrganizationID, o.MaxBudget, o.BudgetResetAt)
+		}
+	}
+	for _, o := range s.Customers() {
+		if o.BudgetExceeded {
+			b, _, _, _ := customerBudget(s, o.UserID)
+			check(events.KindCustomer, o.UserID, b, o.BudgetResetAt)
 		}
 	}
 }

@@ -261,7 +261,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 	app.Get("/v1/models", g.models)
 	app.Get("/models", g.models)
 	app.Get("/gatehouse/edge/state", g.state)
-	for _, prefix := range []string{"/key", "/team", "/user", "/model", "/v1/model", "/access_group", "/gatehouse"} {
+	for _, prefix := range []string{"/key", "/team", "/user", "/model", "/v1/model", "/access_group", "/gatehouse", "/organization", "/customer"} {
 		app.All(prefix+"/*", g.relayToControl)
 	}
 	return app
@@ -398,6 +398,12 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		k := id.Key
 		ev.Auth, ev.KeyHash, ev.KeyAlias, ev.UserID, ev.TeamID, ev.OrgID = "key", k.Token, k.KeyAlias, k.UserID, k.TeamID, k.OrganizationID
 	}
+	// The end user (customer): the JWT's claim wins over the body's "user".
+	ev.EndUserID = policy.EndUserID(ev.EndUserID, req.User)
+	if err := snap.CheckEndUser(ev.EndUserID, model, model); err != nil {
+		g.metrics.denied(methodOf(id), err)
+		return err
+	}
 	g.metrics.allowed(methodOf(id))
 	if err := g.rateLimit(id.Key, team); err != nil {
 		return err
@@ -408,13 +414,17 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if ev.OrgID == "" && team != nil {
 		ev.OrgID = team.OrganizationID // a key or token's org is its team's
 	}
+	org, customer, err := g.scopeLimits(snap, ev.OrgID, ev.EndUserID)
+	if err != nil {
+		return err
+	}
 	ev.Stream = req.Stream
 	// LiteLLM's response header for the call id; here it is also the spend
 	// row's request_id, so a client can match its answer to the ledger. Set
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, rs: snap.RouterSettings()}
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, org: org, customer: customer, rs: snap.RouterSettings()}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -431,6 +441,8 @@ type chatCall struct {
 	upstream time.Duration
 	key      *events.Key
 	team     *events.Team
+	org      *events.Org      // set only when its tpm limit needs the tokens
+	customer *events.Customer // likewise
 	rs       *events.RouterSettings
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
@@ -458,6 +470,7 @@ func (c *chatCall) record(u proxy.Usage) {
 	c.g.metrics.finished(provider, c.ev.Stream, time.Since(c.t0), u)
 	spend.Apply(&c.ev, c.d, u, c.g.nowFunc().Sub(c.start))
 	c.g.countTokens(c.key, c.team, u.TotalTokens)
+	c.g.countScopeTokens(c.org, c.customer, u.TotalTokens)
 	if c.g.spend != nil {
 		c.g.spend.Record(c.ev)
 	}

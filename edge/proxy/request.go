@@ -18,6 +18,9 @@ type ChatRequest struct {
 	Stream bool
 	// Messages is false unless "messages" is a non-empty array.
 	Messages bool
+	// User is the top-level "user" (the end user, LiteLLM's customer);
+	// "" when absent or null.
+	User string
 }
 
 // FieldTypeError is a top-level field of the wrong JSON type.
@@ -80,6 +83,17 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 				r.Stream = false
 			default:
 				return r, &FieldTypeError{Field: "stream", Want: "bool", Got: jsonKind(v)}
+			}
+		case keyFold(key, "user"):
+			switch {
+			case v[0] == '"':
+				if err := json.Unmarshal(v, &r.User); err != nil {
+					return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+				}
+			case v[0] == 'n':
+				r.User = ""
+			default:
+				return r, &FieldTypeError{Field: "user", Want: "string", Got: jsonKind(v)}
 			}
 		case keyFold(key, "messages"):
 			r.Messages = v[0] == '[' && body[skipWS(body, i+1)] != ']'

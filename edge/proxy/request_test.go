@@ -26,6 +26,9 @@ func TestParseChatRequest(t *testing.T) {
 		{name: "case-insensitive, last wins (as encoding/json)", body: `{"model":"a","Model":"b","MESSAGES":[1]}`, want: ChatRequest{Model: "b", Messages: true}},
 		{name: "escaped key", body: `{"mod\u0065l":"m","messages":[1]}`, want: ChatRequest{Model: "m", Messages: true}},
 		{name: "model number", body: `{"model":4,"messages":[1]}`, wantErr: errType, wantField: "model"},
+		{name: "end user", body: `{"model":"m","messages":[1],"user":"cust-1"}`, want: ChatRequest{Model: "m", Messages: true, User: "cust-1"}},
+		{name: "escaped end user", body: `{"user":"c\u0031","user":null,"USER":"c\u00e9"}`, want: ChatRequest{User: "c\u00e9"}},
+		{name: "user number", body: `{"model":"m","user":7}`, wantErr: errType, wantField: "user"},
 		{name: "stream string", body: `{"model":"m","stream":"yes"}`, wantErr: errType, wantField: "stream"},
 		{name: "truncated", body: `{"model":"m","messages":[`, wantErr: ErrInvalidJSON},
 		{name: "trailing garbage", body: `{"model":"m"} x`, wantErr: ErrInvalidJSON},
@@ -67,6 +70,7 @@ func FuzzParseChatRequest(f *testing.F) {
 			Model    *string         `json:"model"`
 			Stream   *bool           `json:"stream"`
 			Messages json.RawMessage `json:"messages"`
+			User     *string         `json:"user"`
 		}
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(body, &obj) != nil || obj == nil {
@@ -85,6 +89,9 @@ func FuzzParseChatRequest(f *testing.F) {
 		want := ChatRequest{Stream: ref.Stream != nil && *ref.Stream}
 		if ref.Model != nil {
 			want.Model = *ref.Model
+		}
+		if ref.User != nil {
+			want.User = *ref.User
 		}
 		m := ref.Messages
 		want.Messages = len(m) > 0 && m[0] == '[' && json.Unmarshal(m, new([]json.RawMessage)) == nil && len(mustArray(m)) > 0

@@ -60,7 +60,28 @@ var routeAccess = map[string]string{
 	"GET /jwt/settings":         adminOnly,
 	"POST /jwt/settings":        adminOnly,
 	"GET /gatehouse/state":      adminOnly,
-	"GET /gatehouse/edges":      adminOnly,
+	// Organizations: LiteLLM's methods, and POST for each PATCH/DELETE.
+	"POST /organization/new":             adminOnly,
+	"PATCH /organization/update":         adminOnly,
+	"POST /organization/update":          adminOnly,
+	"GET /organization/info":             ownInfo,
+	"GET /organization/list":             anyCaller,
+	"DELETE /organization/delete":        adminOnly,
+	"POST /organization/delete":          adminOnly,
+	"POST /organization/member_add":      adminOnly,
+	"PATCH /organization/member_update":  adminOnly,
+	"POST /organization/member_update":   adminOnly,
+	"DELETE /organization/member_delete": adminOnly,
+	"POST /organization/member_delete":   adminOnly,
+	// End users.
+	"POST /customer/new":     adminOnly,
+	"POST /customer/update":  adminOnly,
+	"GET /customer/info":     adminOnly,
+	"GET /customer/list":     adminOnly,
+	"POST /customer/delete":  adminOnly,
+	"POST /customer/block":   adminOnly,
+	"POST /customer/unblock": adminOnly,
+	"GET /gatehouse/edges":   adminOnly,
 }
 
 // adminRoutes lists the admin API's routes from its own route table.
@@ -118,6 +139,7 @@ func adminMatrix(t *testing.T, s *stack) {
 	vkey := s.newKey(t, map[string]any{"team_id": "team-a", "models": []string{"gpt-4o"}})
 	other := s.newKey(t, map[string]any{"team_id": "team-b", "models": []string{"team-b-model"}})
 	s.must(t, "POST", s.control+"/user/new", map[string]any{"user_id": "user-2"})
+	s.must(t, "POST", s.control+"/organization/new", map[string]any{"organization_id": "org-b", "organization_alias": "b"})
 	roles := []role{
 		{name: "master key", cred: s.masterKey, admin: true, authn: true},
 		{name: "admin JWT", cred: s.token(t, "admin-cli"), jwtAd: true, authn: true},
@@ -130,9 +152,11 @@ func adminMatrix(t *testing.T, s *stack) {
 	// Foreign objects for the info routes and path parameters: a caller
 	// that is not an admin owns none of them.
 	query := map[string]string{
-		"/key/info":  "?key=" + events.HashKey(other),
-		"/team/info": "?team_id=team-b",
-		"/user/info": "?user_id=user-2",
+		"/key/info":          "?key=" + events.HashKey(other),
+		"/team/info":         "?team_id=team-b",
+		"/user/info":         "?user_id=user-2",
+		"/organization/info": "?organization_id=org-b",
+		"/customer/info":     "?end_user_id=cust-b",
 	}
 	probe := `{"matrix_probe":true}` // refused by every handler's strict decoding once past auth
 	bases := []struct{ name, url string }{{"control", s.control}, {"edge relay", s.edge}}
@@ -142,7 +166,7 @@ func adminMatrix(t *testing.T, s *stack) {
 		path = strings.ReplaceAll(path, ":key", events.HashKey(other))
 		for _, base := range bases {
 			served := base.name == "control"
-			for _, p := range []string{"/key/", "/team/", "/user/", "/model/", "/v1/model/", "/access_group/", "/gatehouse/", "/health/"} {
+			for _, p := range []string{"/key/", "/team/", "/user/", "/model/", "/v1/model/", "/access_group/", "/gatehouse/", "/health/", "/organization/", "/customer/"} {
 				served = served || strings.HasPrefix(path, p)
 			}
 			if !served {

@@ -142,7 +142,7 @@ func envOr(getenv func(string) string, name, def string) string {
 func find(args []string) (*command, []string, error) {
 	group := args[0]
 	switch group {
-	case "key", "team", "user", "model":
+	case "key", "team", "user", "model", "org", "customer":
 		group += "s"
 	}
 	var single *command

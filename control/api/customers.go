@@ -1,0 +1,277 @@
+package api
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse/gatehouse/control/store"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+)
+
+// End users: LiteLLM's /customer/* routes, all admin-only.
+func (a *API) customerRoutes(admin fiber.Router) {
+	admin.Post("/customer/new", a.adminOnly, a.customerNew)
+	admin.Post("/customer/update", a.adminOnly, a.customerUpdate)
+	admin.Get("/customer/info", a.adminOnly, a.customerInfo)
+	admin.Get("/customer/list", a.adminOnly, a.customerList)
+	admin.Post("/customer/delete", a.adminOnly, a.customerDelete)
+	admin.Post("/customer/block", a.adminOnly, a.customerBlock(true))
+	admin.Post("/customer/unblock", a.adminOnly, a.customerBlock(false))
+}
+
+type customerRequest struct {
+	UserID             *string   `json:"user_id"`
+	Alias              *string   `json:"alias"`
+	Blocked            *bool     `json:"blocked"`
+	Models             *[]string `json:"models"`
+	MaxBudget          *float64  `json:"max_budget"`
+	BudgetDuration     *string   `json:"budget_duration"`
+	BudgetID           *string   `json:"budget_id"`
+	TPMLimit           *int64    `json:"tpm_limit"`
+	RPMLimit           *int64    `json:"rpm_limit"`
+	AllowedModelRegion *string   `json:"allowed_model_region"`
+	DefaultModel       *string   `json:"default_model"`
+}
+
+func (r *customerRequest) validate() error {
+	if r.UserID == nil || strings.TrimSpace(*r.UserID) == "" {
+		e := apierror.MissingParam.With("user_id is required")
+		e.Param = "user_id"
+		return e
+	}
+	if r.MaxBudget != nil && *r.MaxBudget < 0 {
+		return httpx.Param("max_budget", "must be >= 0")
+	}
+	if r.TPMLimit != nil && *r.TPMLimit < 0 {
+		return httpx.Param("tpm_limit", "must be >= 0")
+	}
+	if r.RPMLimit != nil && *r.RPMLimit < 0 {
+		return httpx.Param("rpm_limit", "must be >= 0")
+	}
+	if r.BudgetDuration != nil && *r.BudgetDuration != "" {
+		if _, err := parseDuration("budget_duration", *r.BudgetDuration); err != nil {
+			return err
+		}
+	}
+	if r.BudgetID != nil && *r.BudgetID != "" {
+		// LiteLLM links a row of /budget/new; there are no budget objects
+		// here, and accepting an id that nothing enforces would mislead.
+		return httpx.Param("budget_id", "shared budgets (/budget/new) are not supported; set max_budget and budget_duration on the customer")
+	}
+	if r.AllowedModelRegion != nil && *r.AllowedModelRegion != "" && *r.AllowedModelRegion != "eu" && *r.AllowedModelRegion != "us" {
+		return httpx.Param("allowed_model_region", "must be \"eu\" or \"us\", got %q", *r.AllowedModelRegion)
+	}
+	if r.Models != nil {
+		for i, m := range *r.Models {
+			if strings.TrimSpace(m) == "" {
+				return httpx.Param("models", "entry %d is empty", i)
+			}
+		}
+	}
+	return nil
+}
+
+func (r *customerRequest) apply(cu *events.Customer) {
+	if r.Alias != nil {
+		cu.Alias = *r.Alias
+	}
+	if r.Blocked != nil {
+		cu.Blocked = *r.Blocked
+	}
+	if r.Models != nil {
+		cu.Models = slices.Clone(*r.Models)
+	}
+	if r.MaxBudget != nil {
+		cu.MaxBudget = r.MaxBudget
+	}
+	if r.BudgetDuration != nil {
+		cu.BudgetDuration = *r.BudgetDuration
+	}
+	if r.TPMLimit != nil {
+		cu.TPMLimit = r.TPMLimit
+	}
+	if r.RPMLimit != nil {
+		cu.RPMLimit = r.RPMLimit
+	}
+	if r.AllowedModelRegion != nil {
+		cu.AllowedModelRegion = *r.AllowedModelRegion
+	}
+	if r.DefaultModel != nil {
+		cu.DefaultModel = *r.DefaultModel
+	}
+}
+
+func customerNotFound(id string) *apierror.Error {
+	return apierror.NotFound.With("End User Id=%s does not exist in db", id)
+}
+
+// customerView renders an end user as LiteLLM's LiteLLM_EndUserTable: its
+// fields, its spend and the budget row.
+func (a *API) customerView(c *fiber.Ctx, cu *events.Customer) fiber.Map {
+	m := withSpend(cu, a.spendOf(c, events.KindCustomer, cu.UserID))
+	maxBudget := cu.MaxBudget
+	if maxBudget == nil {
+		maxBudget = a.store.Snapshot().MaxEndUserBudget()
+	}
+	m["litellm_budget_table"] = fiber.Map{"max_budget": maxBudget, "budget_duration": nilIfEmpty(cu.BudgetDuration),
+		"tpm_limit": cu.TPMLimit, "rpm_limit": cu.RPMLimit, "budget_reset_at": cu.BudgetResetAt}
+	return m
+}
+
+func (a *API) customerNew(c *fiber.Ctx) error {
+	var req customerRequest
+	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		return err
+	}
+	if err := req.validate(); err != nil {
+		return err
+	}
+	id := *req.UserID
+	now := a.store.Now()
+	cu := &events.Customer{UserID: id, CreatedAt: now, UpdatedAt: now}
+	req.apply(cu)
+	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindCustomer, id, func(cur any) (string, any, error) {
+		if cur != nil {
+			return "", nil, apierror.Conflict.With("Customer already exists: user_id %q", id)
+		}
+		return events.CustomerUpserted, cu, nil
+	})
+	if err != nil {
+		return err
+	}
+	return commit(c, res, a.customerView(c, cu))
+}
+
+// mutateCustomer runs a read-modify-write on an end user; create makes a
+// missing one (block and unblock work on end users never seen, as in
+// LiteLLM) instead of answering 404.
+func (a *API) mutateCustomer(c *fiber.Ctx, id, typ string, create bool, change func(cu *events.Customer)) (store.Result, *events.Customer, error) {
+	var out *events.Customer
+	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindCustomer, id, func(cur any) (string, any, error) {
+		now := a.store.Now()
+		cu := &events.Customer{UserID: id, CreatedAt: now}
+		if old, _ := cur.(*events.Customer); old != nil {
+			cp := *old
+			cu = &cp
+		} else if !create {
+			return "", nil, customerNotFound(id)
+		}
+		change(cu)
+		cu.UpdatedAt = now
+		out = cu
+		return typ, cu, nil
+	})
+	return res, out, err
+}
+
+func (a *API) customerUpdate(c *fiber.Ctx) error {
+	var req customerRequest
+	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		return err
+	}
+	if err := req.validate(); err != nil {
+		return err
+	}
+	res, cu, err := a.mutateCustomer(c, *req.UserID, events.CustomerUpserted, false, req.apply)
+	if err != nil {
+		return err
+	}
+	return commit(c, res, a.customerView(c, cu))
+}
+
+func (a *API) customerInfo(c *fiber.Ctx) error {
+	id := c.Query("end_user_id")
+	if id == "" {
+		e := apierror.MissingParam.With("end_user_id is required")
+		e.Param = "end_user_id"
+		return e
+	}
+	cu := a.store.Snapshot().Customer(id)
+	if cu == nil {
+		return customerNotFound(id)
+	}
+	return c.JSON(a.customerView(c, cu))
+}
+
+func (a *API) customerList(c *fiber.Ctx) error {
+	out := []fiber.Map{}
+	for _, cu := range a.store.Snapshot().Customers() {
+		out = append(out, a.customerView(c, cu))
+	}
+	return c.JSON(out)
+}
+
+type customerIDs struct {
+	UserIDs []string `json:"user_ids"`
+}
+
+func (r *customerIDs) decode(c *fiber.Ctx) error {
+	if err := httpx.DecodeStrict(c.Body(), r); err != nil {
+		return err
+	}
+	if len(r.UserIDs) == 0 {
+		e := apierror.MissingParam.With("user_ids is required")
+		e.Param = "user_ids"
+		return e
+	}
+	for i, id := range r.UserIDs {
+		if strings.TrimSpace(id) == "" {
+			return httpx.Param("user_ids", "entry %d is empty", i)
+		}
+	}
+	return nil
+}
+
+func (a *API) customerDelete(c *fiber.Ctx) error {
+	var req customerIDs
+	if err := req.decode(c); err != nil {
+		return err
+	}
+	deleted, missing := []string{}, []string{}
+	var last store.Result
+	for _, id := range req.UserIDs {
+		res, existed, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindCustomer, id)
+		if err != nil {
+			return err
+		}
+		if !existed {
+			missing = append(missing, id)
+			continue
+		}
+		deleted, last = append(deleted, id), later(last, res)
+	}
+	if len(deleted) == 0 {
+		return customerNotFound(strings.Join(req.UserIDs, ","))
+	}
+	return commit(c, last, fiber.Map{"deleted_customers": deleted, "not_found": missing})
+}
+
+// customerBlock is /customer/block and /customer/unblock: every edge
+// refuses a blocked end user's requests once the call returns.
+func (a *API) customerBlock(block bool) fiber.Handler {
+	typ, field := events.CustomerUnblocked, "unblocked_users"
+	if block {
+		typ, field = events.CustomerBlocked, "blocked_users"
+	}
+	return func(c *fiber.Ctx) error {
+		var req customerIDs
+		if err := req.decode(c); err != nil {
+			return err
+		}
+		var last store.Result
+		out := make([]fiber.Map, 0, len(req.UserIDs))
+		for _, id := range req.UserIDs {
+			res, cu, err := a.mutateCustomer(c, id, typ, block, func(cu *events.Customer) { cu.Blocked = block })
+			if err != nil {
+				return err
+			}
+			last = later(last, res)
+			out = append(out, a.customerView(c, cu))
+		}
+		return commit(c, last, fiber.Map{field: out})
+	}
+}

@@ -1,0 +1,125 @@
+package policy
+
+import (
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+)
+
+// AllOrgModels on a key or team stands for the models of its organization
+// (LiteLLM 2026). Without an organization it stays a literal name, which no
+// deployment has: such a key may call nothing rather than everything.
+const AllOrgModels = "all-org-models"
+
+// orgBlocked refuses the callers of a blocked org, as a blocked team's are.
+var orgBlocked = &apierror.Error{Status: 401, Type: "auth_error", Code: "org_blocked"}
+
+// Customers returns every end user with a record, ordered by id.
+func (s *Snapshot) Customers() []*events.Customer { return sortedValues(s.customers) }
+
+// Customer returns an end user's record (nil: none, which is not an error:
+// any end user may call until it is blocked or given a budget).
+func (s *Snapshot) Customer(id string) *events.Customer { return s.customers[id] }
+
+// LiteLLMSettings returns litellm_settings (nil: none set).
+func (s *Snapshot) LiteLLMSettings() *events.LiteLLMSettings { return s.litellm }
+
+// MaxEndUserBudget is litellm_settings.max_end_user_budget (nil: none).
+func (s *Snapshot) MaxEndUserBudget() *float64 {
+	if s.litellm == nil {
+		return nil
+	}
+	return s.litellm.MaxEndUserBudget
+}
+
+// OrgIDOf is the organization a key belongs to: its own, else its team's.
+func OrgIDOf(k *events.Key, t *events.Team) string {
+	if k != nil && k.OrganizationID != "" {
+		return k.OrganizationID
+	}
+	if t != nil {
+		return t.OrganizationID
+	}
+	return ""
+}
+
+// expandOrgModels replaces all-org-models in a models list with the
+// models of org (nil, i.e. everything, when the org has no list). The
+// list is returned unchanged, without copying, when it holds no sentinel
+// or there is no org: the request path allocates nothing for it.
+func (s *Snapshot) expandOrgModels(models []string, orgID string) []string {
+	hit := false
+	for _, m := range models {
+		if m == AllOrgModels {
+			hit = true
+			break
+		}
+	}
+	if !hit || orgID == "" {
+		return models
+	}
+	org := s.orgs[orgID]
+	if org == nil {
+		return models
+	}
+	return org.Models
+}
+
+// TeamModels is a team's effective models list: all-org-models expanded
+// to its organization's models.
+func (s *Snapshot) TeamModels(t *events.Team) []string {
+	return s.expandOrgModels(t.Models, t.OrganizationID)
+}
+
+// TeamAllowed reports whether a team may call model, with all-org-models
+// and all-team-models understood.
+func (s *Snapshot) TeamAllowed(t *events.Team, model string) bool {
+	return s.Allowed(s.TeamModels(t), model)
+}
+
+// keyModels is a key's effective models list: all-team-models expands to
+// the team's (effective) models, all-org-models to the org's.
+func (s *Snapshot) keyModels(k *events.Key, t *events.Team) []string {
+	for _, m := range k.Models {
+		if m == AllTeamModels {
+			if t == nil {
+				return nil
+			}
+			return s.TeamModels(t)
+		}
+	}
+	return s.expandOrgModels(k.Models, OrgIDOf(k, t))
+}
+
+// CheckOrgStanding refuses the callers of an org that is blocked or has
+// spent its budget. An org id that names no org is ignored here: keys and
+// teams of a deleted org keep working, as in LiteLLM (a JWT's org claim is
+// checked for existence by the JWT decision).
+func (s *Snapshot) CheckOrgStanding(orgID string) error {
+	if orgID == "" {
+		return nil
+	}
+	org := s.orgs[orgID]
+	switch {
+	case org == nil:
+		return nil
+	case org.Blocked:
+		return orgBlocked.With("Organization=%s is blocked. Update via `/organization/update` if you're admin.", orgID)
+	case org.BudgetExceeded:
+		return apierror.BudgetExceeded.With("Budget has been exceeded! Organization=%s, max_budget %s", orgID, budgetString(org.MaxBudget))
+	}
+	return nil
+}
+
+// CheckOrgModel refuses a model outside an org's models list (an org with
+// no list, or no org, allows every model). requested is the name the
+// caller sent, model the one routed after aliases.
+func (s *Snapshot) CheckOrgModel(orgID, requested, model string) error {
+	if orgID == "" {
+		return nil
+	}
+	if org := s.orgs[orgID]; org != nil && !s.Allowed(org.Models, model) {
+		return apierror.OrgModelDenied.With("Organization not allowed to access model. Org=%s, Model=%s. Allowed org models = %s",
+			orgID, requested, listString(org.Models))
+	}
+	return nil
+}
