@@ -127,3 +127,47 @@ func matchModel(pattern, model string) bool {
 	}
 	return false
 }
+
+// selfHosted are OpenAI-compatible providers with no public endpoint: a
+// deployment of one needs an api_base (edge/proxy has no default for
+// them, so that their key never goes to api.openai.com).
+var selfHosted = map[string]bool{
+	ProviderHostedVLLM: true, "vllm": true, "openai_like": true, "custom_openai": true,
+	"ollama_chat": true, "lm_studio": true, "llamafile": true,
+}
+
+// CanServe reports whether the edge can forward chat completions to a
+// provider: the OpenAI-compatible family, Azure OpenAI, Anthropic and the
+// mock. Other providers LiteLLM knows (bedrock, vertex_ai, gemini,
+// huggingface, ...) have no client in the edge.
+func CanServe(provider string) bool {
+	return openAICompatible[provider] || provider == ProviderAzure || provider == ProviderAnthropic || provider == ProviderMock
+}
+
+// NeedsAPIBase reports whether a provider's deployments must set api_base.
+func NeedsAPIBase(provider string) bool {
+	return selfHosted[provider] || provider == ProviderAzure
+}
+
+// ProviderKeyEnv is the environment variable LiteLLM reads a provider's
+// key from when a deployment sets no api_key.
+func ProviderKeyEnv(provider string) string {
+	switch provider {
+	case ProviderOpenAI:
+		return "OPENAI_API_KEY"
+	case ProviderAzure:
+		return "AZURE_API_KEY"
+	case ProviderAnthropic:
+		return "ANTHROPIC_API_KEY"
+	case "groq", "together_ai", "deepseek", "fireworks_ai", "mistral", "xai", "openrouter", "perplexity", "deepinfra":
+		name := strings.ToUpper(provider)
+		if provider == "together_ai" {
+			name = "TOGETHERAI"
+		}
+		if provider == "fireworks_ai" {
+			name = "FIREWORKS_AI"
+		}
+		return name + "_API_KEY"
+	}
+	return ""
+}

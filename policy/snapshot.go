@@ -73,7 +73,7 @@ func Empty(env Env) *Snapshot {
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*events.Key{}
 	}
-	s.router = buildRouter(s.models, s.groups, env)
+	s.router = buildRouter(s.models, s.groups, env, nil)
 	return s
 }
 
@@ -269,6 +269,7 @@ func (b *Builder) Apply(ev events.Event) error {
 		} else {
 			b.s.routing = ev.Object.(*events.RouterSettings)
 		}
+		b.dirty = true // the router resolves model_group_alias
 	case events.KindModel:
 		if !b.ownModels {
 			b.s.models, b.ownModels = maps.Clone(b.s.models), true
@@ -322,7 +323,7 @@ func (b *Builder) deleteKey(h KeyHash) {
 // touches next.
 func (b *Builder) Snapshot() *Snapshot {
 	if b.dirty || b.s.router == nil {
-		b.s.router = buildRouter(b.s.models, b.s.groups, b.env)
+		b.s.router = buildRouter(b.s.models, b.s.groups, b.env, b.s.routing)
 		b.dirty = false
 	}
 	out := b.s

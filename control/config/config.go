@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +45,10 @@ type File struct {
 	// step so that parsing a file has no side effects (tests, the admin
 	// API's dry runs).
 	EnvironmentVariables map[string]string `yaml:"environment_variables"`
+
+	// notes are the warnings found while parsing (LiteLLM settings
+	// accepted but ignored), with their lines.
+	notes []*FieldError
 }
 
 // ModelEntry is one model_list item: a deployment. Several entries may share
@@ -147,6 +152,13 @@ func (f *File) Models(now time.Time) ([]*events.Model, error) {
 			UpdatedAt:     now,
 		}
 		m.ModelInfo.ID = id
+		if m.LiteLLMParams.Timeout == 0 && f.LiteLLMSettings.RequestTimeout > 0 {
+			// litellm_settings.request_timeout (router_settings.timeout)
+			// is the default of every deployment's timeout; edges read
+			// it from the deployment. Set after the id is derived, so
+			// changing the default does not change ids.
+			m.LiteLLMParams.Timeout = f.LiteLLMSettings.RequestTimeout
+		}
 		out = append(out, m)
 	}
 	return out, nil
@@ -159,6 +171,8 @@ func cloneParams(p events.ModelParams) events.ModelParams {
 		r := *p.MaxRetries
 		p.MaxRetries = &r
 	}
+	p.Tags = slices.Clone(p.Tags)
+	p.Stop = slices.Clone(p.Stop)
 	if p.ExtraHeaders != nil {
 		h := make(map[string]string, len(p.ExtraHeaders))
 		for k, v := range p.ExtraHeaders {

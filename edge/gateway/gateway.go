@@ -415,6 +415,12 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
 	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, rs: snap.RouterSettings()}
+	if call.rs != nil && call.rs.EnableTagFiltering {
+		if route, err = routeByTags(route, body); err != nil {
+			return err
+		}
+		call.tagged = true
+	}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -432,6 +438,8 @@ type chatCall struct {
 	key      *events.Key
 	team     *events.Team
 	rs       *events.RouterSettings
+	// tagged: tag filtering consumed the request's "tags".
+	tagged bool
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -494,7 +502,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				st.inflight.Add(1)
 			}
 			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
-				Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
+				Body: proxy.ApplyDefaults(d, body, c.tagged), Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
 			c.upstream += upstream
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
