@@ -89,6 +89,21 @@ type LiteLLMSettings struct {
 	// RequestTimeout is in seconds; 0 means DefaultRequestTimeout. A
 	// deployment's litellm_params.timeout overrides it.
 	RequestTimeout float64 `yaml:"request_timeout"`
+
+	// DefaultKeyGenerateParams fill what a /key/generate body leaves out.
+	DefaultKeyGenerateParams *KeyGenerateParams `yaml:"default_key_generate_params"`
+	// UpperboundKeyGenerateParams bound every generated or updated key;
+	// a generated key that leaves a bounded field out gets the bound.
+	UpperboundKeyGenerateParams *KeyGenerateParams `yaml:"upperbound_key_generate_params"`
+	// KeyGenerationSettings are LiteLLM's rules for who may generate
+	// keys; only the admin can here (see Warnings).
+	KeyGenerationSettings map[string]any `yaml:"key_generation_settings"`
+	// MaxInternalUserBudget is the default max_budget of a new user.
+	MaxInternalUserBudget *float64 `yaml:"max_internal_user_budget"`
+	// DefaultInternalUserParams fill what a /user/new body leaves out.
+	DefaultInternalUserParams *InternalUserParams `yaml:"default_internal_user_params"`
+	// MaxEndUserBudget is accepted and not enforced yet (see Warnings).
+	MaxEndUserBudget *float64 `yaml:"max_end_user_budget"`
 }
 
 // MaxRequestBytes is the request body limit in bytes, with LiteLLM's default

@@ -200,6 +200,7 @@ var litellmSettings = map[string]setting{
 	"router_settings.provider_budget_config":              {kind: refused, why: "the per-provider budgets would not be enforced"},
 	"router_settings.model_group_retry_policy":            {kind: refused, why: "per-group retry counts would not apply"},
 	"router_settings.pre_call_checks":                     {kind: refused, why: "the checks would not run"},
+	"litellm_settings.default_team_settings":              {kind: ignored, why: "per-team logging callbacks are not run: " + whyObservation},
 	"litellm_settings.max_internal_user_budget_duration":  {kind: refused, why: "internal users' budgets would not be reset"},
 	"model_list[].litellm_params.max_budget":              {kind: refused, why: "the deployment's budget would not be enforced"},
 	"model_list[].litellm_params.budget_duration":         {kind: refused, why: "the deployment's budget would not be enforced"},
@@ -252,7 +253,11 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 			whys = append(whys, fmt.Sprintf("gatehouse has no %s integration", n))
 		}
 	}
-	return ignored, strings.Join(whys, "; ") + ": " + whyObservation
+	why := strings.Join(whys, "; ")
+	if len(whys) != 1 || names[0] != "prometheus" {
+		why += ": " + whyObservation
+	}
+	return ignored, why
 }
 
 // rewriteDisableCooldowns makes router_settings.disable_cooldowns: true

@@ -304,6 +304,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t.Kind() == reflect.Interface {
+		return // free-form (metadata): any value
+	}
 	if t == claimPathsType && n.Kind != yaml.SequenceNode {
 		// A claim path field is a string (one path, or several separated
 		// by commas) or a list of strings; the list goes through the

@@ -113,6 +113,7 @@ func (f *File) validate(v *validator) {
 	f.validateEnvironment(v)
 	f.validateJWT(v)
 	f.validateRouter(v)
+	f.validateKeySettings(v)
 	ids := map[string]int{}
 	for i := range f.ModelList {
 		e := &f.ModelList[i]
