@@ -496,6 +496,9 @@ func moveTo(root *yaml.Node, to string, key, val *yaml.Node) string {
 		k, v := lookup(cur, s.name)
 		if last {
 			if k != nil && !isNull(deref(v)) {
+				if a, b := deref(v), deref(val); a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Value == b.Value {
+					return "" // the same value twice
+				}
 				return fmt.Sprintf("is LiteLLM's name for %s, which is set too (line %d); keep one", to, k.Line)
 			}
 			nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}

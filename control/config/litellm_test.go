@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata")
@@ -177,5 +179,65 @@ func TestAliasesReachTheirTarget(t *testing.T) {
 	}
 	if ms[0].LiteLLMParams.Timeout != 30 {
 		t.Errorf("timeout = %v, want request_timeout 30", ms[0].LiteLLMParams.Timeout)
+	}
+}
+
+// TestLiteLLMConfigs loads configs shaped like LiteLLM's own (its example
+// configs, proxy_server_config.yaml, the docs' config blocks). Each says
+// on its first line whether it starts or is refused, and why. None that
+// starts may carry a deployment that fails on every request.
+func TestLiteLLMConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "litellm", "*.yaml"))
+	if err != nil || len(files) < 15 {
+		t.Fatalf("want at least 15 configs, got %d (%v)", len(files), err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			expect, ok := strings.CutPrefix(first, "# expect: ")
+			if !ok {
+				t.Fatalf("first line must be # expect: starts | refused: <reason>")
+			}
+			f, warns, err := Check(data)
+			if err == nil {
+				err = f.Preflight(func(string) string { return "" })
+			}
+			if reason, refused := strings.CutPrefix(expect, "refused: "); refused {
+				if err == nil || !strings.Contains(err.Error(), reason) {
+					t.Fatalf("want refused with %q, got %v", reason, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("want it to start: %v", err)
+			}
+			for _, w := range warns {
+				t.Logf("warning: %v", w)
+			}
+			ms, err := f.Models(time.Unix(0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				p := m.LiteLLMParams
+				prov, _ := policy.SplitProvider(p.Model)
+				if p.MockResponse != "" {
+					continue
+				}
+				if !policy.CanServe(prov) {
+					t.Errorf("deployment %s: provider %q cannot be served", m.ModelName, prov)
+				}
+				if policy.NeedsAPIBase(prov) && p.APIBase == "" && prov != policy.ProviderAzure {
+					t.Errorf("deployment %s: no api_base", m.ModelName)
+				}
+				if !chatModes[m.ModelInfo.Mode] {
+					t.Errorf("deployment %s: mode %s", m.ModelName, m.ModelInfo.Mode)
+				}
+			}
+		})
 	}
 }
