@@ -93,9 +93,10 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 	}
 	if d.InputCostPerToken == 0 && d.OutputCostPerToken == 0 {
 		// No prices configured: the list price of the base model or the
-		// upstream model, if it is a common one. The mock provider is free
-		// unless priced explicitly.
-		if provider != ProviderMock {
+		// upstream model, if it is a common one. The mock provider, and a
+		// deployment answering with mock_response (it never calls its
+		// provider), are free unless priced explicitly.
+		if provider != ProviderMock && p.MockResponse == "" {
 			name := m.ModelInfo.BaseModel
 			if name == "" {
 				name = upstream
