@@ -749,6 +749,10 @@ func TestValidateModel(t *testing.T) {
 		{"bad api_base", func(m *events.Model) { m.LiteLLMParams.APIBase = "x" }, "litellm_params.api_base: must be an absolute http(s) URL"},
 		{"negative rpm", func(m *events.Model) { m.LiteLLMParams.RPM = -1 }, "litellm_params.rpm: must be >= 0"},
 		{"empty group", func(m *events.Model) { m.ModelInfo.AccessGroups = []string{""} }, "model_info.access_groups[0]: must be a non-empty string"},
+		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "bedrock/anthropic.claude-v2" }, "litellm_params.model: provider bedrock cannot be called"},
+		{"embedding mode", func(m *events.Model) { m.ModelInfo.Mode = "embedding" }, "model_info.mode: embedding is not served"},
+		{"embedding model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/text-embedding-3-large" }, "litellm_params.model: text-embedding-3-large is not a chat model"},
+		{"bad default temperature", func(m *events.Model) { t := 3.0; m.LiteLLMParams.Temperature = &t }, "litellm_params.temperature: must be between 0 and 2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

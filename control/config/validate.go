@@ -183,6 +183,18 @@ func (e *ModelEntry) validate(v *validator, path string) {
 		v.add(pp+".model", "contains '*' but model_name %q is not a wildcard", name)
 	}
 
+	if prov, up := policy.SplitProvider(p.Model); p.MockResponse == "" && prov != "" {
+		// Parse reports these per deployment before the walk (and skips
+		// them here); this is for deployments from /model/new.
+		switch {
+		case !chatModes[e.ModelInfo.Mode]:
+			v.add(joinPath(path, "model_info.mode"), "%s is not served: gatehouse serves chat completions only", e.ModelInfo.Mode)
+		case !policy.CanServe(prov):
+			v.add(pp+".model", "provider %s cannot be called by gatehouse's edge (it serves OpenAI-compatible providers, azure/ and anthropic/)", prov)
+		case prov == policy.ProviderOpenAI && !chatModel(up):
+			v.add(pp+".model", "%s is not a chat model; gatehouse serves chat completions only", up)
+		}
+	}
 	if p.APIBase != "" {
 		if strings.HasPrefix(p.APIBase, policy.EnvPrefix) {
 			checkRef(v, pp+".api_base", p.APIBase)

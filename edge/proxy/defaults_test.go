@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"testing"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+func TestApplyDefaults(t *testing.T) {
+	temp, max := 0.2, int64(64)
+	withDefaults := compiled(t, events.ModelParams{Model: "openai/gpt-4o", Temperature: &temp, MaxTokens: &max, Stop: []string{"END"}})
+	none := compiled(t, events.ModelParams{Model: "openai/gpt-4o"})
+	for _, tc := range []struct {
+		name     string
+		d        *policy.Deployment
+		body     string
+		dropTags bool
+		want     string
+	}{
+		{"no defaults: body as is", none, `{"model":"m","tags":["a"]}`, false, `{"model":"m","tags":["a"]}`},
+		{"defaults added", withDefaults, `{"model":"m"}`, false, `{"max_tokens":64,"model":"m","stop":["END"],"temperature":0.2}`},
+		{"client wins", withDefaults, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`, false, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`},
+		{"null is unset", withDefaults, `{"model":"m","temperature":null,"max_tokens":5,"stop":"x"}`, false, `{"max_tokens":5,"model":"m","stop":"x","temperature":0.2}`},
+		{"tags dropped", none, `{"model":"m","tags":["a"]}`, true, `{"model":"m"}`},
+		{"no tags to drop", none, `{"model":"m"}`, true, `{"model":"m"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(ApplyDefaults(tc.d, []byte(tc.body), tc.dropTags)); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestApplyDefaultsDoesNotAllocateWithoutDefaults(t *testing.T) {
+	d := compiled(t, events.ModelParams{Model: "openai/gpt-4o"})
+	body := []byte(`{"model":"m","messages":[]}`)
+	if n := testing.AllocsPerRun(100, func() { _ = ApplyDefaults(d, body, false) }); n != 0 {
+		t.Fatalf("%v allocations per request", n)
+	}
+}
+
+func TestRequestTags(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"tags":["a","b"]}`:                       "a,b",
+		`{"metadata":{"tags":["c"]}}`:              "c",
+		`{"tags":["a"],"metadata":{"tags":["c"]}}`: "a",
+		`{}`:                  "",
+		`{"tags":"notalist"}`: "",
+	} {
+		got := RequestTags([]byte(body))
+		s := ""
+		for i, g := range got {
+			if i > 0 {
+				s += ","
+			}
+			s += g
+		}
+		if s != want {
+			t.Errorf("%s: %q, want %q", body, s, want)
+		}
+	}
+}
+
+// compiled builds a deployment the way an edge does, from a snapshot.
+func compiled(t *testing.T, p events.ModelParams) *policy.Deployment {
+	t.Helper()
+	s, err := policy.SnapshotOf(nil, &events.Model{ID: "d1", ModelName: "m", LiteLLMParams: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Router().Resolve("m")
+	if len(r.Deployments) != 1 {
+		t.Fatal("deployment not built")
+	}
+	return r.Deployments[0]
+}
