@@ -18,6 +18,27 @@ var openAICompatible = map[string]bool{
 	"vllm": true, "ollama_chat": true, "lm_studio": true, "together_ai": true, "groq": true,
 	"deepseek": true, "fireworks_ai": true, "mistral": true, "xai": true, "openrouter": true,
 	"perplexity": true, "deepinfra": true, "llamafile": true,
+	// OpenAI-compatible servers LiteLLM names by their own prefix; they
+	// have no default endpoint here, so their deployments set api_base.
+	"nvidia_nim": true, "cerebras": true, "sambanova": true, "litellm_proxy": true, "github": true,
+}
+
+// hostedDefaults are the OpenAI-compatible providers edge/proxy knows the
+// public endpoint of (its defaultAPIBase; a test there keeps the two
+// equal). The others need an api_base.
+var hostedDefaults = map[string]bool{
+	ProviderOpenAI: true, "groq": true, "together_ai": true, "deepseek": true, "fireworks_ai": true,
+	"mistral": true, "xai": true, "openrouter": true, "perplexity": true, "deepinfra": true,
+}
+
+// HostedDefaults lists the providers with a default api_base, for the
+// test that keeps edge/proxy in step.
+func HostedDefaults() []string {
+	out := make([]string, 0, len(hostedDefaults))
+	for p := range hostedDefaults {
+		out = append(out, p)
+	}
+	return out
 }
 
 // knownProviders are the prefixes recognised in litellm_params.model and in
@@ -128,14 +149,6 @@ func matchModel(pattern, model string) bool {
 	return false
 }
 
-// selfHosted are OpenAI-compatible providers with no public endpoint: a
-// deployment of one needs an api_base (edge/proxy has no default for
-// them, so that their key never goes to api.openai.com).
-var selfHosted = map[string]bool{
-	ProviderHostedVLLM: true, "vllm": true, "openai_like": true, "custom_openai": true,
-	"ollama_chat": true, "lm_studio": true, "llamafile": true,
-}
-
 // CanServe reports whether the edge can forward chat completions to a
 // provider: the OpenAI-compatible family, Azure OpenAI, Anthropic and the
 // mock. Other providers LiteLLM knows (bedrock, vertex_ai, gemini,
@@ -144,9 +157,12 @@ func CanServe(provider string) bool {
 	return openAICompatible[provider] || provider == ProviderAzure || provider == ProviderAnthropic || provider == ProviderMock
 }
 
-// NeedsAPIBase reports whether a provider's deployments must set api_base.
+// NeedsAPIBase reports whether a provider's deployments must set api_base:
+// Azure (every resource has its own host) and OpenAI-compatible providers
+// without a known public endpoint (self-hosted ones: edge/proxy has no
+// default for them, so that their key never goes to api.openai.com).
 func NeedsAPIBase(provider string) bool {
-	return selfHosted[provider] || provider == ProviderAzure
+	return provider == ProviderAzure || (openAICompatible[provider] && !hostedDefaults[provider])
 }
 
 // ProviderKeyEnv is the environment variable LiteLLM reads a provider's

@@ -150,7 +150,38 @@ var litellmSettings = map[string]setting{
 	"model_list[].litellm_params.region_name":         {kind: ignored, why: "deployments are not filtered by region"},
 	"model_list[].litellm_params.use_in_pass_through": {kind: ignored, why: "gatehouse has no pass-through endpoints"},
 
+	"general_settings.max_response_size_mb":                              {kind: ignored, why: "responses are streamed through, not buffered, so their size is not limited"},
+	"general_settings.forward_openai_org_id":                             {kind: ignored, why: "the deployment's organization is sent, not the client's"},
+	"general_settings.forward_client_headers_to_llm_api":                 {kind: ignored, why: "only the request body, x-request-id and the deployment's extra_headers reach the provider"},
+	"general_settings.user_api_key_cache_ttl":                            {kind: ignored, why: "edges hold every key in memory and apply changes as they are committed, so there is no cache to expire"},
+	"general_settings.use_x_forwarded_for":                               {kind: ignored, why: "client addresses are not used for decisions"},
+	"general_settings.disable_retry_on_max_parallel_request_limit_error": {kind: ignored, why: "a request over a parallel limit is refused, never retried"},
+	"general_settings.infer_model_from_keys":                             {kind: ignored, why: "the model comes from the request"},
+	"general_settings.supported_db_objects":                              {kind: ignored, why: whyDB},
+	"general_settings.proxy_batch_polling_interval":                      {kind: ignored, why: whyDB},
+	"general_settings.disable_master_key_return":                         {kind: ignored, why: "the master key is never returned by any route"},
+	"general_settings.enable_public_model_hub":                           {kind: ignored, why: whyUI},
+	"general_settings.allow_client_side_credentials":                     {kind: ignored, why: "clients cannot send provider credentials; requests always use the deployment's own"},
+	"litellm_settings.enable_preview_features":                           {kind: ignored, why: "no preview features to enable"},
+	"litellm_settings.return_response_headers":                           {kind: ignored, why: "provider response headers are not forwarded"},
+	"litellm_settings.disable_end_user_cost_tracking":                    {kind: ignored, why: "end users are recorded in spend rows only when a JWT names them"},
+	"litellm_settings.disable_end_user_cost_tracking_prometheus_only":    {kind: ignored, why: "end users are never a metrics label"},
+	"litellm_settings.enable_loadbalancing_on_batch_endpoints":           {kind: ignored, why: "gatehouse has no batch endpoints"},
+	"litellm_settings.global_disable_no_log_param":                       {kind: ignored, why: whyNoPrompts},
+	"litellm_settings.public_model_groups":                               {kind: ignored, why: whyUI},
+	"litellm_settings.prometheus_initialize_budget_metrics":              {kind: ignored, why: "budget metrics are on /metrics when budgets exist"},
+	"litellm_settings.default_redis_batch_cache_expiry":                  {kind: ignored, why: whyRedis},
+	"litellm_settings.extra_spend_tag_headers":                           {kind: ignored, why: "spend rows are not tagged from headers"},
+	"router_settings.max_fallbacks":                                      {kind: ignored, why: "every group listed under fallbacks is tried, in order"},
+	"router_settings.retry_after":                                        {kind: ignored, why: "retries go to another deployment at once"},
+	"router_settings.polling_interval":                                   {kind: ignored, why: "gatehouse does not poll"},
+	"router_settings.tag_filtering_match_any":                            {kind: ignored, why: "a request's tags always match any deployment tag"},
+	"model_list[].litellm_params.drop_params":                            {kind: ignored, why: "parameters are forwarded as sent to OpenAI-compatible providers; for Anthropic a parameter it cannot honour is a 400 naming it, not dropped"},
+	"model_list[].litellm_params.num_retries":                            {kind: ignored, why: "retries are set for all groups by router_settings.num_retries"},
+	"model_list[].litellm_params.merge_reasoning_content_in_choices":     {kind: ignored, why: "responses are forwarded as the provider sent them"},
+
 	// Aliases: settings gatehouse implements under another key.
+	"litellm_settings.internal_user_budget_duration":  {kind: alias, to: "litellm_settings.default_internal_user_params.budget_duration"},
 	"litellm_settings.num_retries":                    {kind: alias, to: "router_settings.num_retries"},
 	"litellm_settings.fallbacks":                      {kind: alias, to: "router_settings.fallbacks"},
 	"litellm_settings.allowed_fails":                  {kind: alias, to: "router_settings.allowed_fails"},
@@ -168,46 +199,60 @@ var litellmSettings = map[string]setting{
 
 	// Refused: accepting these would silently change security, spend or
 	// routing.
-	"general_settings.custom_auth":                        {kind: refused, why: "the Python function would not run, so requests would be authorized by virtual keys and JWTs only"},
-	"general_settings.custom_key_generate":                {kind: refused, why: "the Python function would not run, so /key/generate would not apply its checks"},
-	"general_settings.custom_sso":                         {kind: refused, why: "the Python SSO handler would not run"},
-	"general_settings.pass_through_endpoints":             {kind: refused, why: "the endpoints would not exist: requests to them would get 404 instead of reaching the target"},
-	"general_settings.enable_oauth2_auth":                 {kind: refused, why: "OAuth2 token introspection would not run; use enable_jwt_auth with the provider's JWKS"},
-	"general_settings.enable_oauth2_proxy_auth":           {kind: refused, why: "identities from an OAuth2 proxy's headers would not be read"},
-	"general_settings.allowed_ips":                        {kind: refused, why: "requests from other IP addresses would not be refused"},
-	"general_settings.allowed_routes":                     {kind: refused, why: "routes outside the list would not be refused"},
-	"general_settings.admin_only_routes":                  {kind: refused, why: "these routes would not be restricted to admins beyond gatehouse's own rules"},
-	"general_settings.public_routes":                      {kind: refused, why: "these routes would not be opened without a key (use litellm_jwtauth.public_allowed_routes for JWT setups)"},
-	"general_settings.enforce_user_param":                 {kind: refused, why: "requests without a \"user\" field would not be refused"},
-	"general_settings.global_max_parallel_requests":       {kind: refused, why: "the proxy-wide limit on parallel requests would not be enforced"},
-	"general_settings.max_parallel_requests":              {kind: refused, why: "the proxy-wide limit on parallel requests would not be enforced"},
-	"general_settings.key_management_system":              {kind: refused, why: "secrets would not be read from the key management system, so os.environ/ references would not resolve from it"},
-	"general_settings.key_management_settings":            {kind: refused, why: "secrets would not be read from the key management system"},
-	"general_settings.use_google_kms":                     {kind: refused, why: "secrets would not be decrypted with Google KMS"},
-	"general_settings.use_azure_key_vault":                {kind: refused, why: "secrets would not be read from Azure Key Vault"},
-	"general_settings.litellm_key_header_name":            {kind: refused, why: "keys sent in that header would not be read: clients would get 401"},
-	"general_settings.user_header_name":                   {kind: refused, why: "the end user would not be read from that header, so end-user spend and budgets would not apply"},
-	"general_settings.enable_key_rotation":                {kind: refused, why: "keys would not be rotated automatically"},
-	"general_settings.guardrails":                         {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"guardrails":                                          {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"litellm_settings.guardrails":                         {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"litellm_settings.max_budget":                         {kind: refused, why: "the proxy-wide budget would not be enforced; set max_budget on teams or keys"},
-	"litellm_settings.budget_duration":                    {kind: refused, why: "the proxy-wide budget would not be reset; set budget_duration on teams or keys"},
-	"litellm_settings.content_policy_fallbacks":           {kind: refused, why: "a request refused by a provider's content policy would not fall back to the listed groups"},
-	"litellm_settings.default_fallbacks":                  {kind: refused, why: "a failed request of a group without its own fallbacks would not fall back; list each group under router_settings.fallbacks"},
-	"router_settings.default_fallbacks":                   {kind: refused, why: "a failed request of a group without its own fallbacks would not fall back; list each group under router_settings.fallbacks"},
-	"router_settings.content_policy_fallbacks":            {kind: refused, why: "a request refused by a provider's content policy would not fall back to the listed groups"},
-	"router_settings.provider_budget_config":              {kind: refused, why: "the per-provider budgets would not be enforced"},
-	"router_settings.model_group_retry_policy":            {kind: refused, why: "per-group retry counts would not apply"},
-	"router_settings.pre_call_checks":                     {kind: refused, why: "the checks would not run"},
-	"litellm_settings.default_team_settings":              {kind: ignored, why: "per-team logging callbacks are not run: " + whyObservation},
-	"litellm_settings.max_internal_user_budget_duration":  {kind: refused, why: "internal users' budgets would not be reset"},
-	"model_list[].litellm_params.max_budget":              {kind: refused, why: "the deployment's budget would not be enforced"},
-	"model_list[].litellm_params.budget_duration":         {kind: refused, why: "the deployment's budget would not be enforced"},
-	"model_list[].litellm_params.max_parallel_requests":   {kind: refused, why: "the deployment's parallel-request limit would not be enforced"},
-	"model_list[].litellm_params.guardrails":              {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"mcp_servers":                                         {kind: refused, why: "gatehouse has no MCP gateway: the servers would not be reachable"},
-	"credential_list":                                     {kind: refused, why: "litellm_credential_name references would not resolve; give api_key as os.environ/VAR"},
+	"general_settings.custom_auth":                       {kind: refused, why: "the Python function would not run, so requests would be authorized by virtual keys and JWTs only"},
+	"general_settings.custom_key_generate":               {kind: refused, why: "the Python function would not run, so /key/generate would not apply its checks"},
+	"general_settings.custom_sso":                        {kind: refused, why: "the Python SSO handler would not run"},
+	"general_settings.pass_through_endpoints":            {kind: refused, why: "the endpoints would not exist: requests to them would get 404 instead of reaching the target"},
+	"general_settings.enable_oauth2_auth":                {kind: refused, why: "OAuth2 token introspection would not run; use enable_jwt_auth with the provider's JWKS"},
+	"general_settings.enable_oauth2_proxy_auth":          {kind: refused, why: "identities from an OAuth2 proxy's headers would not be read"},
+	"general_settings.allowed_ips":                       {kind: refused, why: "requests from other IP addresses would not be refused"},
+	"general_settings.allowed_routes":                    {kind: refused, why: "routes outside the list would not be refused"},
+	"general_settings.admin_only_routes":                 {kind: refused, why: "these routes would not be restricted to admins beyond gatehouse's own rules"},
+	"general_settings.public_routes":                     {kind: refused, why: "these routes would not be opened without a key (use litellm_jwtauth.public_allowed_routes for JWT setups)"},
+	"general_settings.enforce_user_param":                {kind: refused, why: "requests without a \"user\" field would not be refused"},
+	"general_settings.global_max_parallel_requests":      {kind: refused, why: "the proxy-wide limit on parallel requests would not be enforced"},
+	"general_settings.max_parallel_requests":             {kind: refused, why: "the proxy-wide limit on parallel requests would not be enforced"},
+	"general_settings.key_management_system":             {kind: refused, why: "secrets would not be read from the key management system, so os.environ/ references would not resolve from it"},
+	"general_settings.key_management_settings":           {kind: refused, why: "secrets would not be read from the key management system"},
+	"general_settings.use_google_kms":                    {kind: refused, why: "secrets would not be decrypted with Google KMS"},
+	"general_settings.use_azure_key_vault":               {kind: refused, why: "secrets would not be read from Azure Key Vault"},
+	"general_settings.litellm_key_header_name":           {kind: refused, why: "keys sent in that header would not be read: clients would get 401"},
+	"general_settings.user_header_name":                  {kind: refused, why: "the end user would not be read from that header, so end-user spend and budgets would not apply"},
+	"general_settings.enable_key_rotation":               {kind: refused, why: "keys would not be rotated automatically"},
+	"general_settings.guardrails":                        {kind: refused, why: "requests would reach the model without the guardrails' checks"},
+	"guardrails":                                         {kind: refused, why: "requests would reach the model without the guardrails' checks"},
+	"litellm_settings.guardrails":                        {kind: refused, why: "requests would reach the model without the guardrails' checks"},
+	"litellm_settings.max_budget":                        {kind: refused, why: "the proxy-wide budget would not be enforced; set max_budget on teams or keys"},
+	"litellm_settings.budget_duration":                   {kind: refused, why: "the proxy-wide budget would not be reset; set budget_duration on teams or keys"},
+	"litellm_settings.content_policy_fallbacks":          {kind: refused, why: "a request refused by a provider's content policy would not fall back to the listed groups"},
+	"litellm_settings.default_fallbacks":                 {kind: refused, why: "a failed request of a group without its own fallbacks would not fall back; list each group under router_settings.fallbacks"},
+	"router_settings.default_fallbacks":                  {kind: refused, why: "a failed request of a group without its own fallbacks would not fall back; list each group under router_settings.fallbacks"},
+	"router_settings.content_policy_fallbacks":           {kind: refused, why: "a request refused by a provider's content policy would not fall back to the listed groups"},
+	"router_settings.provider_budget_config":             {kind: refused, why: "the per-provider budgets would not be enforced"},
+	"router_settings.model_group_retry_policy":           {kind: refused, why: "per-group retry counts would not apply"},
+	"router_settings.pre_call_checks":                    {kind: refused, why: "the checks would not run"},
+	"litellm_settings.default_team_settings":             {kind: ignored, why: "per-team logging callbacks are not run: " + whyObservation},
+	"litellm_settings.max_internal_user_budget_duration": {kind: refused, why: "internal users' budgets would not be reset"},
+	"model_list[].litellm_params.max_budget":             {kind: refused, why: "the deployment's budget would not be enforced"},
+	"model_list[].litellm_params.budget_duration":        {kind: refused, why: "the deployment's budget would not be enforced"},
+	"model_list[].litellm_params.max_parallel_requests":  {kind: refused, why: "the deployment's parallel-request limit would not be enforced"},
+	"model_list[].litellm_params.guardrails":             {kind: refused, why: "requests would reach the model without the guardrails' checks"},
+	"include":                                            {kind: refused, why: "the included files would not be read, so their models and settings would be missing"},
+	"litellm_settings.default_team_params":               {kind: refused, why: "teams created by JWT team_id_upsert would not get these budgets and limits"},
+	"litellm_settings.presidio_ad_hoc_recognizers":       {kind: refused, why: "PII would not be masked"},
+	"litellm_settings.output_parse_pii":                  {kind: refused, why: "PII would not be masked"},
+	"litellm_settings.enable_azure_ad_token_refresh":     {kind: refused, why: "Entra ID tokens would not be fetched, so Azure requests would go out without credentials"},
+	"router_settings.default_max_parallel_requests":      {kind: refused, why: "the per-deployment parallel-request limit would not be enforced"},
+	"router_settings.default_litellm_params":             {kind: refused, why: "the parameters would not be applied to every deployment; set them on each deployment's litellm_params"},
+	"model_list[].litellm_params.input_cost_per_second":  {kind: refused, why: "requests would be recorded with cost 0: gatehouse prices tokens only"},
+	"model_list[].litellm_params.output_cost_per_second": {kind: refused, why: "requests would be recorded with cost 0: gatehouse prices tokens only"},
+	"model_list[].litellm_params.tenant_id":              {kind: refused, why: "Entra ID tokens would not be fetched, so requests would go out without credentials; use api_key"},
+	"model_list[].litellm_params.client_id":              {kind: refused, why: "Entra ID tokens would not be fetched, so requests would go out without credentials; use api_key"},
+	"model_list[].litellm_params.client_secret":          {kind: refused, why: "Entra ID tokens would not be fetched, so requests would go out without credentials; use api_key"},
+	"model_list[].litellm_params.azure_ad_token":         {kind: refused, why: "the Entra ID token would not be sent, so requests would go out without credentials; use api_key"},
+	"model_list[].litellm_params.additional_drop_params": {kind: refused, why: "the parameters would reach the provider instead of being dropped"},
+	"mcp_servers":     {kind: refused, why: "gatehouse has no MCP gateway: the servers would not be reachable"},
+	"credential_list": {kind: refused, why: "litellm_credential_name references would not resolve; give api_key as os.environ/VAR"},
 	"model_list[].litellm_params.litellm_credential_name": {kind: refused, why: "the credential would not be resolved, so requests would go out without a key; give api_key as os.environ/VAR"},
 	"vector_store_registry":                               {kind: refused, why: "gatehouse has no vector store endpoints"},
 	"files_settings":                                      {kind: refused, why: "gatehouse has no files endpoints"},
@@ -218,6 +263,23 @@ var litellmSettings = map[string]setting{
 // observability are the callbacks gatehouse has a replacement for.
 var observability = map[string]string{
 	"prometheus": "gatehouse serves Prometheus metrics on /metrics (edge and control plane)",
+}
+
+// guardCallbacks are LiteLLM callbacks that check or change requests;
+// not running them would let through what they stop.
+var guardCallbacks = map[string]string{
+	"lakera_prompt_injection": "prompt injections would not be blocked",
+	"detect_prompt_injection": "prompt injections would not be blocked",
+	"hide_secrets":            "secrets in prompts would reach the provider",
+	"presidio":                "PII would not be masked",
+	"llamaguard_moderations":  "requests would not be moderated",
+	"llmguard_moderations":    "requests would not be moderated",
+	"google_text_moderation":  "requests would not be moderated",
+	"openai_moderations":      "requests would not be moderated",
+	"aporia":                  "requests would reach the model without the guardrail's checks",
+	"bedrock_guardrails":      "requests would reach the model without the guardrail's checks",
+	"dynamic_rate_limiter":    "the dynamic rate limits would not be enforced",
+	"max_budget_limiter":      "the budget limits of the callback would not be enforced",
 }
 
 func judgeCallbacks(v *yaml.Node) (settingKind, string) {
@@ -246,6 +308,9 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 			// its hooks may reject or modify requests, which gatehouse
 			// would not do.
 			return refused, fmt.Sprintf("the Python callback %s would not run, so its hooks would not log, modify or reject requests", n)
+		}
+		if why, ok := guardCallbacks[n]; ok {
+			return refused, fmt.Sprintf("the %s callback would not run: %s", n, why)
 		}
 		if r, ok := observability[n]; ok {
 			whys = append(whys, r)
@@ -391,6 +456,11 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			}
 		}
 		s, ok := litellmSettings[pattern(sub)]
+		if !ok && path == "litellm_settings" && (strings.HasSuffix(k.Value, "_callback_params") || strings.HasPrefix(k.Value, "langfuse_")) {
+			// s3_callback_params, gcs_callback_params, ...: settings of
+			// observability callbacks, which are not run.
+			s, ok = setting{kind: ignored, why: "settings of an observability callback, which gatehouse does not run: " + whyObservation}, true
+		}
 		if !ok {
 			if fields != nil && pattern(path) == "model_list[].model_info" && fields.hint(k.Value) == "" {
 				// model_info is free-form metadata in LiteLLM

@@ -65,6 +65,12 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"other_routing_strategy", okModel + "router_settings:\n  routing_strategy: usage-based-routing-v2\n", true},
 		{"context_window_fallbacks", okModel + "  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\nlitellm_settings:\n  context_window_fallbacks: [{\"gpt-4o-mini\": [\"gpt-4o\"]}]\n", true},
 		{"max_end_user_budget", okModel + "litellm_settings:\n  max_end_user_budget: 0.01\n", true},
+		{"ignored_callback_params", okModel + "litellm_settings:\n  success_callback: [\"s3\"]\n  s3_callback_params:\n    s3_bucket_name: logs-bucket-litellm\n    s3_region_name: us-west-2\n", true},
+		{"ignored_deployment_settings", okModel + "      drop_params: true\n      num_retries: 2\n      max_retries: 3\n", true},
+		{"internal_user_budget_duration", okModel + "litellm_settings:\n  max_internal_user_budget: 10\n  internal_user_budget_duration: 1mo\n", true},
+		{"refused_guard_callbacks", okModel + "litellm_settings:\n  callbacks: [\"prometheus\", \"lakera_prompt_injection\"]\n", false},
+		{"refused_include", "include:\n  - model_config.yaml\n" + okModel, false},
+		{"refused_cost_per_second", okModel + "      input_cost_per_second: 0.0001\n", false},
 		{"key_generation_settings", okModel + "litellm_settings:\n  key_generation_settings:\n    team_key_generation:\n      allowed_team_member_roles: [\"admin\"]\n    personal_key_generation:\n      allowed_user_roles: [\"proxy_admin\"]\n", true},
 		{"default_team_settings", okModel + "litellm_settings:\n  default_team_settings:\n    - team_id: team-1\n      success_callback: [\"langfuse\"]\n", true},
 

@@ -209,6 +209,8 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	nonNegative(v, pp+".stream_timeout", p.StreamTimeout)
 	if p.MaxRetries != nil && *p.MaxRetries < 0 {
 		v.add(pp+".max_retries", "must be >= 0")
+	} else if p.MaxRetries != nil && *p.MaxRetries > 0 {
+		v.warn(pp+".max_retries", "not applied per deployment: a failed request is retried on the group's other deployments as router_settings.num_retries says")
 	}
 	nonNegativeInt(v, pp+".rpm", p.RPM)
 	nonNegativeInt(v, pp+".tpm", p.TPM)

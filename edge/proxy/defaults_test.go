@@ -76,3 +76,22 @@ func compiled(t *testing.T, p events.ModelParams) *policy.Deployment {
 	}
 	return r.Deployments[0]
 }
+
+// TestHostedDefaultsMatchPolicy: config validation requires api_base
+// exactly for the OpenAI-compatible providers this package has no
+// default endpoint for.
+func TestHostedDefaultsMatchPolicy(t *testing.T) {
+	want := map[string]bool{}
+	for _, p := range policy.HostedDefaults() {
+		want[p] = true
+	}
+	for p := range defaultAPIBase {
+		if !want[p] {
+			t.Errorf("edge/proxy has a default api_base for %s, policy.NeedsAPIBase does not know it", p)
+		}
+		delete(want, p)
+	}
+	for p := range want {
+		t.Errorf("policy says %s has a default api_base, edge/proxy has none", p)
+	}
+}
