@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +247,37 @@ func TestLiteLLMConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLiteLLMSettingsTable renders the classification table, so that a
+// change to it shows in review (and docs/litellm.md can be checked
+// against it).
+func TestLiteLLMSettingsTable(t *testing.T) {
+	keys := make([]string, 0, len(litellmSettings))
+	for k := range litellmSettings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, kind := range []settingKind{alias, ignored, refused, 0} {
+		for _, k := range keys {
+			s := litellmSettings[k]
+			if s.kind != kind {
+				continue
+			}
+			switch {
+			case s.judge != nil:
+				b.WriteString("by value  " + k + ": ignored (observability integrations; prometheus is /metrics; [] is nothing) or refused (Python objects, guardrail callbacks)\n")
+			case kind == alias && s.to != "":
+				b.WriteString("alias     " + k + " -> " + s.to + "\n")
+			case kind == alias:
+				b.WriteString("alias     " + k + " (rewritten)\n")
+			case kind == ignored:
+				b.WriteString("ignored   " + k + ": " + s.why + "\n")
+			case kind == refused:
+				b.WriteString("refused   " + k + ": " + s.why + "\n")
+			}
+		}
+	}
+	golden(t, filepath.Join("testdata", "settings", "table.golden"), b.String())
 }
