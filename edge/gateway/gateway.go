@@ -419,7 +419,6 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		if route, err = routeByTags(route, body); err != nil {
 			return err
 		}
-		call.tagged = true
 	}
 	return g.forward(c, snap, route, body, call)
 }
@@ -438,8 +437,6 @@ type chatCall struct {
 	key      *events.Key
 	team     *events.Team
 	rs       *events.RouterSettings
-	// tagged: tag filtering consumed the request's "tags".
-	tagged bool
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -502,7 +499,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				st.inflight.Add(1)
 			}
 			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
-				Body: proxy.ApplyDefaults(d, body, c.tagged), Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
+				Body: proxy.ApplyDefaults(d, body), Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
 			c.upstream += upstream
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)

@@ -8,14 +8,18 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
+var tagsKey = []byte(`"tags"`)
+
 // ApplyDefaults returns the body to send to deployment d: body itself when
-// d has no default request parameters (the common case, no allocation),
-// else body with every default whose key the request does not set added
-// at the top level (LiteLLM's litellm_params temperature, max_tokens,
-// ...: the client's value wins). dropTags also removes the top-level
-// "tags" the router consumed, which providers would refuse as an unknown
+// d has no default request parameters and the body has no "tags" (the
+// common case: one byte scan, no allocation), else body with every
+// default whose key the request does not set added at the top level
+// (LiteLLM's litellm_params temperature, max_tokens, ...: the client's
+// value wins) and the top-level "tags" removed. Tags are for the router
+// (LiteLLM's request tags) and OpenAI refuses them as an unknown
 // parameter. body must be a JSON object (ParseChatRequest checked it).
-func ApplyDefaults(d *policy.Deployment, body []byte, dropTags bool) []byte {
+func ApplyDefaults(d *policy.Deployment, body []byte) []byte {
+	dropTags := bytes.Contains(body, tagsKey)
 	if len(d.Defaults) == 0 && !dropTags {
 		return body
 	}

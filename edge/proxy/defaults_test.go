@@ -12,21 +12,20 @@ func TestApplyDefaults(t *testing.T) {
 	withDefaults := compiled(t, events.ModelParams{Model: "openai/gpt-4o", Temperature: &temp, MaxTokens: &max, Stop: []string{"END"}})
 	none := compiled(t, events.ModelParams{Model: "openai/gpt-4o"})
 	for _, tc := range []struct {
-		name     string
-		d        *policy.Deployment
-		body     string
-		dropTags bool
-		want     string
+		name string
+		d    *policy.Deployment
+		body string
+		want string
 	}{
-		{"no defaults: body as is", none, `{"model":"m","tags":["a"]}`, false, `{"model":"m","tags":["a"]}`},
-		{"defaults added", withDefaults, `{"model":"m"}`, false, `{"max_tokens":64,"model":"m","stop":["END"],"temperature":0.2}`},
-		{"client wins", withDefaults, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`, false, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`},
-		{"null is unset", withDefaults, `{"model":"m","temperature":null,"max_tokens":5,"stop":"x"}`, false, `{"max_tokens":5,"model":"m","stop":"x","temperature":0.2}`},
-		{"tags dropped", none, `{"model":"m","tags":["a"]}`, true, `{"model":"m"}`},
-		{"no tags to drop", none, `{"model":"m"}`, true, `{"model":"m"}`},
+		{"no defaults: body as is", none, `{"model":"m", "messages":[]}`, `{"model":"m", "messages":[]}`},
+		{"defaults added", withDefaults, `{"model":"m"}`, `{"max_tokens":64,"model":"m","stop":["END"],"temperature":0.2}`},
+		{"client wins", withDefaults, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`},
+		{"null is unset", withDefaults, `{"model":"m","temperature":null,"max_tokens":5,"stop":"x"}`, `{"max_tokens":5,"model":"m","stop":"x","temperature":0.2}`},
+		{"request tags are not forwarded", none, `{"model":"m","tags":["a"]}`, `{"model":"m"}`},
+		{"only top-level tags", none, `{"model":"m","metadata":{"tags":["a"]},"messages":[{"role":"user","content":"\"tags\""}]}`, `{"model":"m","metadata":{"tags":["a"]},"messages":[{"role":"user","content":"\"tags\""}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := string(ApplyDefaults(tc.d, []byte(tc.body), tc.dropTags)); got != tc.want {
+			if got := string(ApplyDefaults(tc.d, []byte(tc.body))); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
@@ -36,7 +35,7 @@ func TestApplyDefaults(t *testing.T) {
 func TestApplyDefaultsDoesNotAllocateWithoutDefaults(t *testing.T) {
 	d := compiled(t, events.ModelParams{Model: "openai/gpt-4o"})
 	body := []byte(`{"model":"m","messages":[]}`)
-	if n := testing.AllocsPerRun(100, func() { _ = ApplyDefaults(d, body, false) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = ApplyDefaults(d, body) }); n != 0 {
 		t.Fatalf("%v allocations per request", n)
 	}
 }
