@@ -752,6 +752,11 @@ func TestValidateModel(t *testing.T) {
 		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "bedrock/anthropic.claude-v2" }, "litellm_params.model: provider bedrock cannot be called"},
 		{"embedding mode", func(m *events.Model) { m.ModelInfo.Mode = "embedding" }, "model_info.mode: embedding is not served"},
 		{"embedding model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/text-embedding-3-large" }, "litellm_params.model: text-embedding-3-large is not a chat model"},
+		{"default anthropic cannot take", func(m *events.Model) {
+			n := int64(1)
+			m.LiteLLMParams.Model = "anthropic/claude-3-5-sonnet"
+			m.LiteLLMParams.Seed = &n
+		}, "litellm_params.seed: is not a parameter anthropic/ takes"},
 		{"bad default temperature", func(m *events.Model) { t := 3.0; m.LiteLLMParams.Temperature = &t }, "litellm_params.temperature: must be between 0 and 2"},
 	}
 	for _, tc := range cases {

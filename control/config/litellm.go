@@ -150,6 +150,11 @@ var litellmSettings = map[string]setting{
 	"model_list[].litellm_params.region_name":         {kind: ignored, why: "deployments are not filtered by region"},
 	"model_list[].litellm_params.use_in_pass_through": {kind: ignored, why: "gatehouse has no pass-through endpoints"},
 
+	"general_settings.disable_error_logs":                                {kind: ignored, why: "failed requests are spend rows with their status, never with the prompt"},
+	"general_settings.default_team_disabled":                             {kind: ignored, why: "only the proxy admin can create teams in gatehouse, which is stricter"},
+	"general_settings.enforced_params":                                   {kind: refused, why: "requests without these parameters would not be refused"},
+	"general_settings.service_account_settings":                          {kind: refused, why: "service-account keys would not be required to send the enforced parameters"},
+	"general_settings.reject_clientside_metadata_tags":                   {kind: refused, why: "tags sent by clients would not be rejected (with enable_tag_filtering they pick deployments)"},
 	"general_settings.max_response_size_mb":                              {kind: ignored, why: "responses are streamed through, not buffered, so their size is not limited"},
 	"general_settings.forward_openai_org_id":                             {kind: ignored, why: "the deployment's organization is sent, not the client's"},
 	"general_settings.forward_client_headers_to_llm_api":                 {kind: ignored, why: "only the request body, x-request-id and the deployment's extra_headers reach the provider"},

@@ -224,6 +224,18 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	case prov != policy.ProviderAzure && policy.NeedsAPIBase(prov):
 		v.add(pp+".api_base", "is required for %s/ deployments (the server's URL, e.g. http://localhost:8000/v1): the provider has no public endpoint", prov)
 	}
+	if prov, _ := policy.SplitProvider(p.Model); prov == policy.ProviderAnthropic && p.MockResponse == "" {
+		// The Anthropic translation refuses what it cannot honour; a
+		// default it refuses would fail every request.
+		for _, x := range []struct {
+			name string
+			set  bool
+		}{{"seed", p.Seed != nil}, {"frequency_penalty", p.FrequencyPenalty != nil}, {"presence_penalty", p.PresencePenalty != nil}, {"reasoning_effort", p.ReasoningEffort != ""}} {
+			if x.set {
+				v.add(pp+"."+x.name, "is not a parameter anthropic/ takes: as a default it would fail every request")
+			}
+		}
+	}
 	for i, tag := range p.Tags {
 		tp := pp + ".tags[" + strconv.Itoa(i) + "]"
 		if tag == "" {
