@@ -467,7 +467,7 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			s, ok = setting{kind: ignored, why: "settings of an observability callback, which gatehouse does not run: " + whyObservation}, true
 		}
 		if !ok {
-			if fields != nil && pattern(path) == "model_list[].model_info" && fields.hint(k.Value) == "" {
+			if fields != nil && pattern(path) == "model_list[].model_info" && hintFor(path, fields, k.Value, v) == "" {
 				// model_info is free-form metadata in LiteLLM
 				// (supports_vision, ...); gatehouse reads the fields
 				// above. A near miss of one of them stays an error.
@@ -660,8 +660,12 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 	if model == "" || str(params, "mock_response") != "" {
 		return false
 	}
-	if p := str(params, "custom_llm_provider"); p != "" && !strings.Contains(model, "/") {
-		model = p + "/" + model
+	if p := str(params, "custom_llm_provider"); p != "" {
+		// As rewriteCustomProvider will: unless the model names its
+		// provider already.
+		if prov, _ := policy.SplitProvider(model); !strings.HasPrefix(model, prov+"/") {
+			model = p + "/" + model
+		}
 	}
 	provider, upstream := policy.SplitProvider(model)
 	why := ""

@@ -547,10 +547,6 @@ func knownFields(t reflect.Type) *fieldSet {
 	return fs
 }
 
-// hint suggests what an unknown field was meant to be, without looking at
-// its value: a near spelling, or the section it belongs in.
-func (fs *fieldSet) hint(name string) string { return hintFor("", fs, name, nil) }
-
 // sections are the top-level settings sections; a field written in the
 // wrong one is pointed to the right one.
 var sections = []string{"general_settings", "litellm_settings", "router_settings"}
