@@ -4,7 +4,11 @@
 // Decoding is strict: a field this version does not understand is an error
 // naming the field and its line, never silently ignored, because an ignored
 // setting (a misspelt api_base, a rate limit under the wrong key) fails
-// later and far from its cause.
+// later and far from its cause. LiteLLM's own settings are each classified
+// (litellm.go): ignored with a warning saying why, read as an alias of the
+// key gatehouse implements, or refused with what would silently not happen;
+// a deployment the edge cannot serve is refused by name. Check runs it all
+// for `gatehouse check`.
 package config
 
 import (
