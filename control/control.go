@@ -149,6 +149,9 @@ func Run(ctx context.Context, o Options) error {
 		if err := SyncRouterSettings(ctx, st, o.Config, log); err != nil {
 			return err
 		}
+		if err := SyncLiteLLMSettings(ctx, st, o.Config.LiteLLMSettings.MaxEndUserBudget, log); err != nil {
+			return err
+		}
 		for _, w := range o.Config.Warnings() {
 			log.Warn("config: " + w)
 		}
@@ -193,7 +196,16 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return info.State.LastSeq, nil
 	}))
-	app := api.New(st, api.Options{Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
+	var keyDefaults, keyBound *api.KeyParams
+	var userDefaults *api.UserParams
+	if o.Config != nil {
+		s := &o.Config.LiteLLMSettings
+		keyDefaults, keyBound = keyParams(s.DefaultKeyGenerateParams), keyParams(s.UpperboundKeyGenerateParams)
+		if u := o.Config.UserDefaults(); u != nil {
+			userDefaults = &api.UserParams{UserRole: u.UserRole, Models: u.Models, MaxBudget: u.MaxBudget, BudgetDuration: u.BudgetDuration}
+		}
+	}
+	app := api.New(st, api.Options{KeyDefaults: keyDefaults, KeyUpperBound: keyBound, UserDefaults: userDefaults, Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
 		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals,
 		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == ""})
 	ln := o.Listener
@@ -337,4 +349,13 @@ func jsonEqual(a, b any) bool {
 	_ = json.Unmarshal(ja, &va)
 	_ = json.Unmarshal(jb, &vb)
 	return reflect.DeepEqual(va, vb)
+}
+
+// keyParams converts litellm_settings' key parameters for the admin API.
+func keyParams(k *config.KeyGenerateParams) *api.KeyParams {
+	if k == nil {
+		return nil
+	}
+	return &api.KeyParams{Models: k.Models, MaxBudget: k.MaxBudget, BudgetDuration: k.BudgetDuration, Duration: k.Duration,
+		TPMLimit: k.TPMLimit, RPMLimit: k.RPMLimit, MaxParallelRequests: k.MaxParallelRequests, Metadata: k.Metadata, TeamID: k.TeamID}
 }

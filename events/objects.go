@@ -51,6 +51,22 @@ type ModelParams struct {
 	// Weight is the deployment's share of its model group's traffic under
 	// simple-shuffle (LiteLLM's litellm_params.weight).
 	Weight float64 `json:"weight,omitempty" yaml:"weight"`
+	// Tags select this deployment for requests that carry one of them
+	// when router_settings.enable_tag_filtering is on ("default": also
+	// for requests without tags).
+	Tags []string `json:"tags,omitempty" yaml:"tags"`
+	// Default request parameters (LiteLLM's litellm_params
+	// temperature, max_tokens, ...): sent to the provider unless the
+	// request sets the parameter itself.
+	Temperature         *float64 `json:"temperature,omitempty" yaml:"temperature"`
+	TopP                *float64 `json:"top_p,omitempty" yaml:"top_p"`
+	MaxTokens           *int64   `json:"max_tokens,omitempty" yaml:"max_tokens"`
+	MaxCompletionTokens *int64   `json:"max_completion_tokens,omitempty" yaml:"max_completion_tokens"`
+	Seed                *int64   `json:"seed,omitempty" yaml:"seed"`
+	FrequencyPenalty    *float64 `json:"frequency_penalty,omitempty" yaml:"frequency_penalty"`
+	PresencePenalty     *float64 `json:"presence_penalty,omitempty" yaml:"presence_penalty"`
+	Stop                []string `json:"stop,omitempty" yaml:"stop"`
+	ReasoningEffort     string   `json:"reasoning_effort,omitempty" yaml:"reasoning_effort"`
 }
 
 // ModelInfo is model_info.

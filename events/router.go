@@ -34,6 +34,28 @@ type RouterSettings struct {
 	// own deployments failed: [{"gpt-4o": ["gpt-4o-mini"]}].
 	Fallbacks []map[string][]string `json:"fallbacks,omitempty"`
 	UpdatedAt time.Time             `json:"updated_at"`
+	// ModelGroupAlias maps a model name clients send to the model group
+	// that serves it (LiteLLM's router_settings.model_group_alias).
+	ModelGroupAlias map[string]GroupAlias `json:"model_group_alias,omitempty"`
+	// EnableTagFiltering routes a request carrying tags only to
+	// deployments with one of them (litellm_params.tags).
+	EnableTagFiltering bool `json:"enable_tag_filtering,omitempty"`
+}
+
+// GroupAlias is one model_group_alias entry.
+type GroupAlias struct {
+	// Model is the model group the alias stands for.
+	Model string `json:"model" yaml:"model"`
+	// Hidden keeps the alias out of /v1/models.
+	Hidden bool `json:"hidden,omitempty" yaml:"hidden"`
+}
+
+// AliasFor returns the model group an alias stands for, or "".
+func (r *RouterSettings) AliasFor(model string) string {
+	if r == nil || r.ModelGroupAlias == nil {
+		return ""
+	}
+	return r.ModelGroupAlias[model].Model
 }
 
 // LiteLLM's defaults (DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_TIME_SECONDS,

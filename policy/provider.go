@@ -18,6 +18,27 @@ var openAICompatible = map[string]bool{
 	"vllm": true, "ollama_chat": true, "lm_studio": true, "together_ai": true, "groq": true,
 	"deepseek": true, "fireworks_ai": true, "mistral": true, "xai": true, "openrouter": true,
 	"perplexity": true, "deepinfra": true, "llamafile": true,
+	// OpenAI-compatible servers LiteLLM names by their own prefix; they
+	// have no default endpoint here, so their deployments set api_base.
+	"nvidia_nim": true, "cerebras": true, "sambanova": true, "litellm_proxy": true, "github": true,
+}
+
+// hostedDefaults are the OpenAI-compatible providers edge/proxy knows the
+// public endpoint of (its defaultAPIBase; a test there keeps the two
+// equal). The others need an api_base.
+var hostedDefaults = map[string]bool{
+	ProviderOpenAI: true, "groq": true, "together_ai": true, "deepseek": true, "fireworks_ai": true,
+	"mistral": true, "xai": true, "openrouter": true, "perplexity": true, "deepinfra": true,
+}
+
+// HostedDefaults lists the providers with a default api_base, for the
+// test that keeps edge/proxy in step.
+func HostedDefaults() []string {
+	out := make([]string, 0, len(hostedDefaults))
+	for p := range hostedDefaults {
+		out = append(out, p)
+	}
+	return out
 }
 
 // knownProviders are the prefixes recognised in litellm_params.model and in
@@ -126,4 +147,43 @@ func matchModel(pattern, model string) bool {
 		}
 	}
 	return false
+}
+
+// CanServe reports whether the edge can forward chat completions to a
+// provider: the OpenAI-compatible family, Azure OpenAI, Anthropic and the
+// mock. Other providers LiteLLM knows (bedrock, vertex_ai, gemini,
+// huggingface, ...) have no client in the edge.
+func CanServe(provider string) bool {
+	return openAICompatible[provider] || provider == ProviderAzure || provider == ProviderAnthropic || provider == ProviderMock
+}
+
+// NeedsAPIBase reports whether a provider's deployments must set api_base:
+// Azure (every resource has its own host) and OpenAI-compatible providers
+// without a known public endpoint (self-hosted ones: edge/proxy has no
+// default for them, so that their key never goes to api.openai.com).
+func NeedsAPIBase(provider string) bool {
+	return provider == ProviderAzure || (openAICompatible[provider] && !hostedDefaults[provider])
+}
+
+// ProviderKeyEnv is the environment variable LiteLLM reads a provider's
+// key from when a deployment sets no api_key.
+func ProviderKeyEnv(provider string) string {
+	switch provider {
+	case ProviderOpenAI:
+		return "OPENAI_API_KEY"
+	case ProviderAzure:
+		return "AZURE_API_KEY"
+	case ProviderAnthropic:
+		return "ANTHROPIC_API_KEY"
+	case "groq", "together_ai", "deepseek", "fireworks_ai", "mistral", "xai", "openrouter", "perplexity", "deepinfra":
+		name := strings.ToUpper(provider)
+		if provider == "together_ai" {
+			name = "TOGETHERAI"
+		}
+		if provider == "fireworks_ai" {
+			name = "FIREWORKS_AI"
+		}
+		return name + "_API_KEY"
+	}
+	return ""
 }

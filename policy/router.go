@@ -61,6 +61,11 @@ type Deployment struct {
 	InputCostPerToken  float64
 	OutputCostPerToken float64
 	Wildcard           bool
+	// Tags are litellm_params.tags, for tag filtering.
+	Tags []string
+	// Defaults are the default request parameters, each a top-level key
+	// and its JSON value, added to a request that does not set the key.
+	Defaults []DefaultParam
 	// Err says why this deployment cannot serve (e.g. a missing secret);
 	// the router keeps it so the error is clear instead of "unknown model".
 	Err   error
@@ -76,7 +81,7 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 		Timeout:       seconds(p.Timeout),
 		StreamTimeout: seconds(p.StreamTimeout),
 		MockResponse:  p.MockResponse, ExtraHeaders: p.ExtraHeaders,
-		Weight: p.Weight, RPM: p.RPM, TPM: p.TPM,
+		Weight: p.Weight, RPM: p.RPM, TPM: p.TPM, Tags: p.Tags,
 		AccessGroups:       m.ModelInfo.AccessGroups,
 		InputCostPerToken:  firstNonZero(m.ModelInfo.InputCostPerToken, p.InputCostPerToken),
 		OutputCostPerToken: firstNonZero(m.ModelInfo.OutputCostPerToken, p.OutputCostPerToken),
@@ -88,9 +93,10 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 	}
 	if d.InputCostPerToken == 0 && d.OutputCostPerToken == 0 {
 		// No prices configured: the list price of the base model or the
-		// upstream model, if it is a common one. The mock provider is free
-		// unless priced explicitly.
-		if provider != ProviderMock {
+		// upstream model, if it is a common one. The mock provider, and a
+		// deployment answering with mock_response (it never calls its
+		// provider), are free unless priced explicitly.
+		if provider != ProviderMock && p.MockResponse == "" {
 			name := m.ModelInfo.BaseModel
 			if name == "" {
 				name = upstream
@@ -98,6 +104,28 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 			d.InputCostPerToken, d.OutputCostPerToken, _ = BuiltinPrice(name)
 		}
 	}
+	if env == nil {
+		env = os.LookupEnv
+	}
+	// As in LiteLLM, a deployment without api_key (api_base, api_version
+	// for Azure) uses the provider's standard environment variable of the
+	// process serving it, when that is set.
+	if p.APIKey == "" {
+		if name := ProviderKeyEnv(provider); name != "" {
+			if _, ok := env(name); ok {
+				p.APIKey = EnvPrefix + name
+			}
+		}
+	}
+	if provider == ProviderAzure {
+		if d.APIBase == "" {
+			d.APIBase = EnvPrefix + "AZURE_API_BASE"
+		}
+		if _, ok := env("AZURE_API_VERSION"); ok && d.APIVersion == "" {
+			d.APIVersion = EnvPrefix + "AZURE_API_VERSION"
+		}
+	}
+	d.Defaults = compileDefaults(p)
 	if p.APIKey != "" {
 		key, err := ResolveSecret(p.APIKey, env)
 		if err != nil {
@@ -140,10 +168,15 @@ type Router struct {
 	groups map[string]*events.AccessGroup
 	// groupNames are all known group names: explicit and model_info ones.
 	groupNames map[string]bool
+	// aliases are router_settings.model_group_alias.
+	aliases map[string]events.GroupAlias
 }
 
-func buildRouter(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env) *Router {
+func buildRouter(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env, rs *events.RouterSettings) *Router {
 	r := &Router{byName: map[string][]*Deployment{}, groups: groups, groupNames: map[string]bool{}}
+	if rs != nil {
+		r.aliases = rs.ModelGroupAlias
+	}
 	ids := make([]string, 0, len(models))
 	for id := range models {
 		ids = append(ids, id)
@@ -189,11 +222,21 @@ type Route struct {
 func (r Route) Found() bool { return len(r.Deployments) > 0 }
 
 // Resolve finds the deployments for a requested model: an exact model_name
-// first, then the provider-qualified name ("gpt-4o" -> "openai/gpt-4o"),
-// then the most specific wildcard deployment group.
+// first, then a model_group_alias (LiteLLM checks aliases before
+// deployments, but a deployment named like an alias is what a config that
+// has both means), then the provider-qualified name ("gpt-4o" ->
+// "openai/gpt-4o"), then the most specific wildcard deployment group.
 func (r *Router) Resolve(model string) Route {
 	if ds := r.byName[model]; len(ds) > 0 {
 		return Route{Requested: model, Group: model, Deployments: ds}
+	}
+	if a, ok := r.aliases[model]; ok && a.Model != model {
+		if ds := r.byName[a.Model]; len(ds) > 0 {
+			// Requested stays the alias: a wildcard target is not
+			// possible here (byName has no wildcards), so the upstream
+			// model is the deployment's own.
+			return Route{Requested: model, Group: a.Model, Deployments: ds}
+		}
 	}
 	if ds := r.byQualified(model); len(ds) > 0 {
 		return Route{Requested: model, Group: ds[0].ModelName, Deployments: ds}
@@ -318,13 +361,19 @@ func (r *Router) GroupModels(group string) []string {
 }
 
 // ModelNames lists every model_name (model groups), wildcards included,
-// sorted.
+// and the model_group_alias names that are not hidden, sorted.
 func (r *Router) ModelNames() []string {
 	seen := map[string]bool{}
 	var out []string
 	for n := range r.byName {
 		seen[n] = true
 		out = append(out, n)
+	}
+	for n, a := range r.aliases {
+		if !a.Hidden && !seen[n] && len(r.byName[a.Model]) > 0 {
+			seen[n] = true
+			out = append(out, n)
+		}
 	}
 	for _, d := range r.wildcards {
 		if !seen[d.ModelName] {

@@ -78,7 +78,7 @@ func Empty(env Env) *Snapshot {
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*events.Key{}
 	}
-	s.router = buildRouter(s.models, s.groups, env)
+	s.router = buildRouter(s.models, s.groups, env, nil)
 	return s
 }
 
@@ -275,6 +275,7 @@ func (b *Builder) Apply(ev events.Event) error {
 		} else {
 			b.s.routing = ev.Object.(*events.RouterSettings)
 		}
+		b.dirty = true // the router resolves model_group_alias
 	case events.KindCustomer:
 		if !b.ownCustomers {
 			b.s.customers, b.ownCustomers = maps.Clone(b.s.customers), true
@@ -339,7 +340,7 @@ func (b *Builder) deleteKey(h KeyHash) {
 // touches next.
 func (b *Builder) Snapshot() *Snapshot {
 	if b.dirty || b.s.router == nil {
-		b.s.router = buildRouter(b.s.models, b.s.groups, b.env)
+		b.s.router = buildRouter(b.s.models, b.s.groups, b.env, b.s.routing)
 		b.dirty = false
 	}
 	out := b.s

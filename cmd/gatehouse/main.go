@@ -4,6 +4,7 @@
 //	gatehouse control  an admin API replica
 //	gatehouse edge     an edge proxy
 //	gatehouse nats     a NATS server (standalone, or a cluster/leaf node from a config file)
+//	gatehouse check    a config.yaml's warnings and errors, without starting anything
 //
 // Run "gatehouse <command> -h" for flags. Logic lives in the packages; this
 // file only parses flags.
@@ -54,6 +55,16 @@ func main() {
 		err = runSink(ctx, os.Args[2:])
 	case "migrate":
 		err = runMigrate(ctx, os.Args[2:])
+	case "check":
+		ok, cerr := runCheck(os.Args[2:], os.Stdout)
+		if cerr != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse:", cerr)
+			os.Exit(2)
+		}
+		if !ok {
+			os.Exit(1)
+		}
+		return
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -79,6 +90,8 @@ commands:
             cluster node or leaf node (deploy/cluster)
   sink      spend events from JetStream into ClickHouse
   migrate   apply the ClickHouse schema (idempotent)
+  check     check a config.yaml without starting anything: every warning and
+            error with its line; exit 1 if it would not start (-strict: warnings too)
 `)
 }
 

@@ -53,6 +53,13 @@ type Options struct {
 	Metrics *prometheus.Registry
 	// ServeMetrics serves Metrics on /metrics, unauthenticated.
 	ServeMetrics bool
+	// KeyDefaults fill the fields a /key/generate body leaves out
+	// (default_key_generate_params); KeyUpperBound limits every generated
+	// or updated key (upperbound_key_generate_params).
+	KeyDefaults, KeyUpperBound *KeyParams
+	// UserDefaults fill the fields a /user/new body leaves out
+	// (default_internal_user_params, max_internal_user_budget).
+	UserDefaults *UserParams
 }
 
 // API serves the admin routes.
@@ -66,11 +73,15 @@ type API struct {
 	jwt          *jwtauth.Manager
 	totals       jetstream.KeyValue
 	spend        *SpendStore
+	keyDefaults  *KeyParams
+	keyBound     *KeyParams
+	userDefaults *UserParams
 }
 
 // New builds the Fiber app for the admin API.
 func New(st *store.Store, o Options) *fiber.App {
-	a := &API{store: st, log: o.Log, validator: o.ValidateModel, jwtValidator: o.ValidateJWTSettings, jwt: o.JWT, totals: o.Totals, spend: o.Spend}
+	a := &API{store: st, log: o.Log, validator: o.ValidateModel, jwtValidator: o.ValidateJWTSettings, jwt: o.JWT, totals: o.Totals, spend: o.Spend,
+		keyDefaults: o.KeyDefaults, keyBound: o.KeyUpperBound, userDefaults: o.UserDefaults}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

@@ -212,6 +212,10 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 	if req.NewKey != nil {
 		return httpx.Param("new_key", "only valid for /key/regenerate")
 	}
+	fillKey(&req.keyFields, a.keyDefaults)
+	if err := boundKey(&req.keyFields, a.keyBound, true); err != nil {
+		return err
+	}
 	resp, res, err := a.createKey(c.UserContext(), who(c).actor(), req.Key, &req.keyFields, "")
 	if err != nil {
 		return err
@@ -348,6 +352,9 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := boundKey(&req.keyFields, a.keyBound, false); err != nil {
 		return err
 	}
 	return a.mutateKey(c, tok, events.KeyUpserted, func(k *events.Key) error {

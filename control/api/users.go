@@ -103,6 +103,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
 		return err
 	}
+	fillUser(&req, a.userDefaults)
 	if err := req.validate(); err != nil {
 		return err
 	}

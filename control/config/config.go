@@ -4,7 +4,11 @@
 // Decoding is strict: a field this version does not understand is an error
 // naming the field and its line, never silently ignored, because an ignored
 // setting (a misspelt api_base, a rate limit under the wrong key) fails
-// later and far from its cause.
+// later and far from its cause. LiteLLM's own settings are each classified
+// (litellm.go): ignored with a warning saying why, read as an alias of the
+// key gatehouse implements, or refused with what would silently not happen;
+// a deployment the edge cannot serve is refused by name. Check runs it all
+// for `gatehouse check`.
 package config
 
 import (
@@ -14,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +49,10 @@ type File struct {
 	// step so that parsing a file has no side effects (tests, the admin
 	// API's dry runs).
 	EnvironmentVariables map[string]string `yaml:"environment_variables"`
+
+	// notes are the warnings found while parsing (LiteLLM settings
+	// accepted but ignored), with their lines.
+	notes []*FieldError
 }
 
 // ModelEntry is one model_list item: a deployment. Several entries may share
@@ -84,6 +93,22 @@ type LiteLLMSettings struct {
 	// RequestTimeout is in seconds; 0 means DefaultRequestTimeout. A
 	// deployment's litellm_params.timeout overrides it.
 	RequestTimeout float64 `yaml:"request_timeout"`
+
+	// DefaultKeyGenerateParams fill what a /key/generate body leaves out.
+	DefaultKeyGenerateParams *KeyGenerateParams `yaml:"default_key_generate_params"`
+	// UpperboundKeyGenerateParams bound every generated or updated key;
+	// a generated key that leaves a bounded field out gets the bound.
+	UpperboundKeyGenerateParams *KeyGenerateParams `yaml:"upperbound_key_generate_params"`
+	// KeyGenerationSettings are LiteLLM's rules for who may generate
+	// keys; only the admin can here (see Warnings).
+	KeyGenerationSettings map[string]any `yaml:"key_generation_settings"`
+	// MaxInternalUserBudget is the default max_budget of a new user.
+	MaxInternalUserBudget *float64 `yaml:"max_internal_user_budget"`
+	// DefaultInternalUserParams fill what a /user/new body leaves out.
+	DefaultInternalUserParams *InternalUserParams `yaml:"default_internal_user_params"`
+	// MaxEndUserBudget is the budget of an end user (the request's "user",
+	// or the JWT's end_user_id_jwt_field) without a budget of its own.
+	MaxEndUserBudget *float64 `yaml:"max_end_user_budget"`
 }
 
 // MaxRequestBytes is the request body limit in bytes, with LiteLLM's default
@@ -147,6 +172,13 @@ func (f *File) Models(now time.Time) ([]*events.Model, error) {
 			UpdatedAt:     now,
 		}
 		m.ModelInfo.ID = id
+		if m.LiteLLMParams.Timeout == 0 && f.LiteLLMSettings.RequestTimeout > 0 {
+			// litellm_settings.request_timeout (router_settings.timeout)
+			// is the default of every deployment's timeout; edges read
+			// it from the deployment. Set after the id is derived, so
+			// changing the default does not change ids.
+			m.LiteLLMParams.Timeout = f.LiteLLMSettings.RequestTimeout
+		}
 		out = append(out, m)
 	}
 	return out, nil
@@ -159,6 +191,8 @@ func cloneParams(p events.ModelParams) events.ModelParams {
 		r := *p.MaxRetries
 		p.MaxRetries = &r
 	}
+	p.Tags = slices.Clone(p.Tags)
+	p.Stop = slices.Clone(p.Stop)
 	if p.ExtraHeaders != nil {
 		h := make(map[string]string, len(p.ExtraHeaders))
 		for k, v := range p.ExtraHeaders {

@@ -36,8 +36,8 @@ var errorCases = []struct {
 		[]string{`config: unknown field "model_lst" (line 1)`, `did you mean "model_list"?`}},
 	{"unknown general_settings field", "general_settings:\n  master_ky: sk-1\n",
 		[]string{`config: general_settings: unknown field "master_ky" (line 2)`}},
-	{"unknown litellm_settings field", "litellm_settings:\n  drop_params: true\n",
-		[]string{`config: litellm_settings: unknown field "drop_params" (line 2)`}},
+	{"unknown litellm_settings field", "litellm_settings:\n  drop_parms: true\n",
+		[]string{`config: litellm_settings: unknown field "drop_parms" (line 2)`, `did you mean "drop_params"?`}},
 	{"unknown model_list entry field", okEntry + "    api_key: sk-x\n",
 		[]string{`config: model_list[0]: unknown field "api_key" (line 5)`, `"api_key" belongs under litellm_params`}},
 	{"unknown litellm_params field", okEntry + "      api_bse: https://x\n",
@@ -749,6 +749,15 @@ func TestValidateModel(t *testing.T) {
 		{"bad api_base", func(m *events.Model) { m.LiteLLMParams.APIBase = "x" }, "litellm_params.api_base: must be an absolute http(s) URL"},
 		{"negative rpm", func(m *events.Model) { m.LiteLLMParams.RPM = -1 }, "litellm_params.rpm: must be >= 0"},
 		{"empty group", func(m *events.Model) { m.ModelInfo.AccessGroups = []string{""} }, "model_info.access_groups[0]: must be a non-empty string"},
+		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "bedrock/anthropic.claude-v2" }, "litellm_params.model: provider bedrock cannot be called"},
+		{"embedding mode", func(m *events.Model) { m.ModelInfo.Mode = "embedding" }, "model_info.mode: embedding is not served"},
+		{"embedding model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/text-embedding-3-large" }, "litellm_params.model: text-embedding-3-large is not a chat model"},
+		{"default anthropic cannot take", func(m *events.Model) {
+			n := int64(1)
+			m.LiteLLMParams.Model = "anthropic/claude-3-5-sonnet"
+			m.LiteLLMParams.Seed = &n
+		}, "litellm_params.seed: is not a parameter anthropic/ takes"},
+		{"bad default temperature", func(m *events.Model) { t := 3.0; m.LiteLLMParams.Temperature = &t }, "litellm_params.temperature: must be between 0 and 2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -790,8 +799,8 @@ func TestRouterSettings(t *testing.T) {
 		t.Error("nil settings must give LiteLLM's defaults")
 	}
 	for _, tc := range []struct{ in, want string }{
-		{"router_settings:\n  routing_strategy: usage-based-routing-v2\n", "router_settings.routing_strategy"},
-		{"router_settings:\n  redis_host: localhost\n", "redis_host"},
+		{"router_settings:\n  routing_strategy: round-robin\n", "router_settings.routing_strategy"},
+		{"router_settings:\n  redis_hots: localhost\n", "redis_hots"},
 		{"router_settings:\n  num_retries: -1\n", "router_settings.num_retries: must be >= 0"},
 		{"router_settings:\n  cooldown_time: -5\n", "router_settings.cooldown_time"},
 		{"router_settings:\n  fallbacks: [{\"a\": []}]\n", "router_settings.fallbacks[0]"},

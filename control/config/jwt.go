@@ -331,9 +331,33 @@ func checkKeyURLList(v *validator, path, raw string) {
 }
 
 // Warnings lists settings that are accepted, as LiteLLM accepts them, but
-// have no effect. Each starts with the field path. They are not errors
-// because a LiteLLM config with them works there (and here) as written.
+// have no effect or less effect than in LiteLLM. Each starts with the
+// field path, and carries its line when the file was parsed. They are not
+// errors because a LiteLLM config with them works there (and here) as
+// written; `gatehouse check -strict` makes them errors.
 func (f *File) Warnings() []string {
+	var out []string
+	for _, w := range f.notes {
+		out = append(out, strings.TrimPrefix(w.Error(), "config: "))
+	}
+	for _, w := range f.jwtWarnings() {
+		out = append(out, w.Msg)
+	}
+	return out
+}
+
+// jwtWarnings are the JWT settings without effect, found after decoding;
+// Msg holds the whole text (path first), with no Path, as they have no
+// line of their own.
+func (f *File) jwtWarnings() []*FieldError {
+	var out []*FieldError
+	for _, s := range f.jwtWarningTexts() {
+		out = append(out, &FieldError{Msg: s})
+	}
+	return out
+}
+
+func (f *File) jwtWarningTexts() []string {
 	g := &f.GeneralSettings
 	a := &g.LiteLLMJWTAuth
 	const auth = "general_settings.litellm_jwtauth"

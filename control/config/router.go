@@ -2,7 +2,9 @@ package config
 
 import (
 	"reflect"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -26,6 +28,17 @@ type RouterSettings struct {
 	CooldownTime *float64 `yaml:"cooldown_time"`
 	// Fallbacks: [{"model-group": ["fallback-group", ...]}].
 	Fallbacks []map[string][]string `yaml:"fallbacks"`
+	// ContextWindowFallbacks is LiteLLM's context_window_fallbacks (also
+	// accepted under litellm_settings). Gatehouse falls back on provider
+	// failures only, so these become ordinary fallbacks of groups that
+	// have none of their own (with a warning saying so).
+	ContextWindowFallbacks []map[string][]string `yaml:"context_window_fallbacks"`
+	// ModelGroupAlias maps a name clients send to a model group:
+	// "gpt-4": "gpt-4o", or "gpt-4": {model: gpt-4o, hidden: true}.
+	ModelGroupAlias map[string]events.GroupAlias `yaml:"model_group_alias"`
+	// EnableTagFiltering routes requests with tags to the deployments
+	// carrying one of them (litellm_params.tags).
+	EnableTagFiltering bool `yaml:"enable_tag_filtering"`
 }
 
 func (f *File) validateRouter(v *validator) {
@@ -33,6 +46,9 @@ func (f *File) validateRouter(v *validator) {
 	const p = "router_settings."
 	switch r.RoutingStrategy {
 	case "", events.RoutingSimpleShuffle, events.RoutingLeastBusy:
+	case "usage-based-routing", "usage-based-routing-v2", "latency-based-routing", "cost-based-routing":
+		// Every deployment still serves; only the spread differs.
+		v.warn(p+"routing_strategy", "%s is not implemented: requests are spread by simple-shuffle instead (weighted by litellm_params weight, else rpm, else tpm); deployment rpm/tpm are weights, not limits", r.RoutingStrategy)
 	default:
 		v.add(p+"routing_strategy", "%q is not supported; use %s or %s", r.RoutingStrategy, events.RoutingSimpleShuffle, events.RoutingLeastBusy)
 	}
@@ -45,8 +61,40 @@ func (f *File) validateRouter(v *validator) {
 	if c := r.CooldownTime; c != nil && (*c < 0 || *c != *c || *c > 86400) {
 		v.add(p+"cooldown_time", "must be between 0 and 86400 seconds")
 	}
-	for i, m := range r.Fallbacks {
-		path := p + "fallbacks[" + strconv.Itoa(i) + "]"
+	checkFallbacks(v, p+"fallbacks", r.Fallbacks)
+	checkFallbacks(v, p+"context_window_fallbacks", r.ContextWindowFallbacks)
+	if len(r.ContextWindowFallbacks) > 0 {
+		v.warn(p+"context_window_fallbacks", "gatehouse falls back on provider failures (connect errors, timeouts, 429, 5xx), not on a context-window error (a 400, returned to the client); these groups are used as ordinary fallbacks of groups without fallbacks of their own")
+	}
+	names := map[string]bool{}
+	wildcard := false
+	for _, e := range f.ModelList {
+		names[e.ModelName] = true
+		wildcard = wildcard || strings.Contains(e.ModelName, "*")
+	}
+	aliases := make([]string, 0, len(r.ModelGroupAlias))
+	for a := range r.ModelGroupAlias {
+		aliases = append(aliases, a)
+	}
+	sort.Strings(aliases)
+	for _, a := range aliases {
+		ap := p + "model_group_alias." + a
+		to := r.ModelGroupAlias[a].Model
+		switch {
+		case a == "" || to == "":
+			v.add(ap, "maps a model name to a model group; both must be non-empty")
+		case names[a]:
+			v.add(ap, "%q is a model_name already; the alias could never apply", a)
+		case len(f.ModelList) > 0 && !names[to] && !wildcard:
+			// Every request for the alias would fail.
+			v.add(ap, "%q is not a model_name in model_list", to)
+		}
+	}
+}
+
+func checkFallbacks(v *validator, p string, fbs []map[string][]string) {
+	for i, m := range fbs {
+		path := p + "[" + strconv.Itoa(i) + "]"
 		if len(m) != 1 {
 			v.add(path, "each entry maps one model group to its fallbacks")
 		}
@@ -68,7 +116,32 @@ func (f *File) RouterSettingsEvent(now time.Time) (*events.RouterSettings, error
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	return &events.RouterSettings{ID: events.RouterSettingsID, RoutingStrategy: r.RoutingStrategy,
+	fallbacks := r.Fallbacks
+	for _, m := range r.ContextWindowFallbacks {
+		for g, fbs := range m {
+			if fallbackOf(fallbacks, g) == nil {
+				fallbacks = append(fallbacks, map[string][]string{g: fbs})
+			}
+		}
+	}
+	strategy := r.RoutingStrategy
+	if strategy != events.RoutingLeastBusy {
+		strategy = "" // simple-shuffle, also for the strategies it stands in for
+		if r.RoutingStrategy == events.RoutingSimpleShuffle {
+			strategy = r.RoutingStrategy
+		}
+	}
+	return &events.RouterSettings{ID: events.RouterSettingsID, RoutingStrategy: strategy,
 		NumRetries: r.NumRetries, AllowedFails: r.AllowedFails, CooldownTime: r.CooldownTime,
-		Fallbacks: r.Fallbacks, UpdatedAt: now}, nil
+		Fallbacks: fallbacks, ModelGroupAlias: r.ModelGroupAlias, EnableTagFiltering: r.EnableTagFiltering,
+		UpdatedAt: now}, nil
+}
+
+func fallbackOf(fbs []map[string][]string, g string) []string {
+	for _, m := range fbs {
+		if fb, ok := m[g]; ok {
+			return fb
+		}
+	}
+	return nil
 }

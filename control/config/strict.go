@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,28 +69,52 @@ func Parse(data []byte) (f *File, err error) {
 			f, err = nil, fmt.Errorf("config: the YAML parser failed on this document (%v); check anchors, aliases and merge keys (<<)", r)
 		}
 	}()
-	return parse(data)
+	f, _, err = parse(data)
+	return f, err
 }
 
-func parse(data []byte) (*File, error) {
+// Check is Parse for `gatehouse check`: it also returns the warnings when
+// the file has errors, so that one run lists everything.
+func Check(data []byte) (f *File, warnings []*FieldError, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("config: the YAML parser failed on this document (%v); check anchors, aliases and merge keys (<<)", r)
+		}
+	}()
+	f, warnings, err = parse(data)
+	if f != nil {
+		warnings = append(warnings, f.jwtWarnings()...)
+	}
+	return f, warnings, err
+}
+
+func parse(data []byte) (*File, []*FieldError, error) {
 	root, err := parseNode(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := &File{}
 	if root == nil {
-		return f, nil
+		return f, nil, nil
 	}
 	w := &walker{lines: map[string]int{"": root.Line}, budget: walkBudget}
+	w.classify(root)
 	w.walk(root, fileType, "")
 	if w.exhausted {
-		return nil, joinSorted(w.errs)
+		return nil, w.warns, joinSorted(w.errs)
 	}
 	if len(w.errs) == 0 {
+		// The tree, not data: classify removed LiteLLM's ignored keys
+		// and moved its aliases.
+		if len(w.warns) > 0 || w.rewrote {
+			if data, err = yaml.Marshal(root); err != nil {
+				return nil, w.warns, fmt.Errorf("config: %w", err)
+			}
+		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(f); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
+			return nil, w.warns, fmt.Errorf("config: %w", err)
 		}
 	} else if err := decodeAfterErrors(root, w.prune, f); err != nil {
 		// A type error leaves the rest of the struct decoded, which is
@@ -97,15 +122,16 @@ func parse(data []byte) (*File, error) {
 		// the struct is not worth validating.
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, joinSorted(w.errs)
+			return nil, w.warns, joinSorted(w.errs)
 		}
 	}
 	v := &validator{lines: w.lines, bad: w.bad}
 	f.validate(v)
 	if errs := append(w.errs, v.errs...); len(errs) > 0 {
-		return nil, joinSorted(errs)
+		return nil, sortWarnings(append(w.warns, v.warns...)), joinSorted(errs)
 	}
-	return f, nil
+	f.notes = sortWarnings(append(w.warns, v.warns...))
+	return f, f.notes, nil
 }
 
 // parseNode returns the root node of the single document in data, or nil
@@ -143,6 +169,20 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
+// sortWarnings orders warnings by line, dropping repeats.
+func sortWarnings(ws []*FieldError) []*FieldError {
+	sort.SliceStable(ws, func(i, j int) bool { return ws[i].Line < ws[j].Line })
+	seen := map[string]bool{}
+	out := ws[:0]
+	for _, w := range ws {
+		if s := w.Error(); !seen[s] {
+			seen[s] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // joinSorted orders errors by line (stable, so same-line errors keep the
 // order they were found in) and drops repeats, which merge keys produce
 // when one anchor is merged in several places.
@@ -173,6 +213,9 @@ const walkBudget = 1 << 20
 // field path it sees so later validation errors can point into the file.
 type walker struct {
 	errs      []*FieldError
+	warns     []*FieldError // LiteLLM settings accepted but ignored
+	rewrote   bool          // classify changed the tree
+	skipped   map[*yaml.Node]bool
 	lines     map[string]int
 	bad       []string // paths with structural errors; validation skips them
 	budget    int
@@ -255,11 +298,14 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	n = deref(n)
-	if isNull(n) {
+	if isNull(n) || w.skipped[n] {
 		return // an empty value means the zero value, as in LiteLLM
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t.Kind() == reflect.Interface {
+		return // free-form (metadata): any value
 	}
 	if t == claimPathsType && n.Kind != yaml.SequenceNode {
 		// A claim path field is a string (one path, or several separated
@@ -288,7 +334,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 				// is where the user looks), while validation skips only
 				// the unknown field itself.
 				w.errs = append(w.errs, &FieldError{Path: path, Line: p.key.Line,
-					Msg: fmt.Sprintf("unknown field %q", name), Hint: fields.hint(name)})
+					Msg: fmt.Sprintf("unknown field %q", name), Hint: hintFor(path, fields, name, p.val)})
 				w.bad = append(w.bad, sub)
 				continue
 			}
@@ -501,22 +547,80 @@ func knownFields(t reflect.Type) *fieldSet {
 	return fs
 }
 
-// hint suggests what an unknown field was meant to be: a near spelling, or
-// the section it belongs in.
-func (fs *fieldSet) hint(name string) string {
+// sections are the top-level settings sections; a field written in the
+// wrong one is pointed to the right one.
+var sections = []string{"general_settings", "litellm_settings", "router_settings"}
+
+// hintFor suggests what an unknown field name at path was meant to be: the
+// section it belongs in (a child of this mapping, or a sibling section),
+// or a near spelling among this mapping's fields and LiteLLM settings
+// classified at this place. A spelling is suggested only when the value
+// would fit it (val nil: any), so a URL is never offered a number field.
+func hintFor(path string, fs *fieldSet, name string, val *yaml.Node) string {
 	if parent, ok := fs.nested[name]; ok {
 		return fmt.Sprintf("%q belongs under %s", name, parent)
 	}
+	if slices.Contains(sections, path) {
+		for _, sec := range sections {
+			if sec == path {
+				continue
+			}
+			st := knownFields(fileType).types[sec]
+			if _, ok := knownFields(st).types[name]; ok {
+				return fmt.Sprintf("%q belongs under %s", name, sec)
+			}
+			if s, ok := litellmSettings[sec+"."+name]; ok && s.kind == alias {
+				return fmt.Sprintf("%q belongs under %s", name, sec)
+			}
+		}
+	}
 	best, bestD := "", 3
-	for _, n := range fs.names {
-		if d := editDistance(name, n); d < bestD && d <= len(n)/3 {
+	try := func(n string, t reflect.Type) {
+		if d := editDistance(name, n); d < bestD && d <= len(n)/3 && fits(val, t) {
 			best, bestD = n, d
+		}
+	}
+	for _, n := range fs.names {
+		try(n, fs.types[n])
+	}
+	prefix := pattern(path) + "."
+	if path == "" {
+		prefix = ""
+	}
+	for k := range litellmSettings {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && !strings.ContainsAny(rest, ".[") {
+			try(rest, nil)
 		}
 	}
 	if best != "" {
 		return fmt.Sprintf("did you mean %q?", best)
 	}
 	return ""
+}
+
+// fits reports whether a value node could be decoded as t (nil t or nil
+// val: yes). Only the shape is compared for mappings and lists.
+func fits(val *yaml.Node, t reflect.Type) bool {
+	if val == nil || t == nil {
+		return true
+	}
+	val = deref(val)
+	if isNull(val) {
+		return true
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return val.Kind == yaml.MappingNode
+	case reflect.Slice:
+		return val.Kind == yaml.SequenceNode || (t == claimPathsType && val.Kind == yaml.ScalarNode)
+	}
+	if val.Kind != yaml.ScalarNode {
+		return false
+	}
+	return val.Decode(reflect.New(t).Interface()) == nil
 }
 
 func editDistance(a, b string) int {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,9 +44,22 @@ func ValidateModel(m *events.Model) error {
 // where a string belongs is not also reported as missing.
 type validator struct {
 	errs  []*FieldError
+	warns []*FieldError
 	lines map[string]int
 	bad   []string
 	bare  bool // errors without the "config: " prefix
+	// environment is the file's environment_variables, consulted with
+	// the process environment for settings LiteLLM reads from there.
+	environment map[string]string
+}
+
+// env returns a variable from the file's environment_variables or the
+// process environment.
+func (v *validator) env(name string) string {
+	if s := v.environment[name]; s != "" {
+		return s
+	}
+	return os.Getenv(name)
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -75,6 +89,12 @@ func (v *validator) line(path string) int {
 	}
 }
 
+// warn records a setting that is accepted but does not do all it does in
+// LiteLLM.
+func (v *validator) warn(path, format string, args ...any) {
+	v.warns = append(v.warns, &FieldError{Path: path, Line: v.line(path), Msg: fmt.Sprintf(format, args...), bare: v.bare})
+}
+
 func (v *validator) err() error {
 	if len(v.errs) == 0 {
 		return nil
@@ -83,6 +103,7 @@ func (v *validator) err() error {
 }
 
 func (f *File) validate(v *validator) {
+	v.environment = f.EnvironmentVariables
 	if mb := f.GeneralSettings.MaxRequestSizeMB; mb != 0 && !positive(mb) {
 		v.add("general_settings.max_request_size_mb", "must be > 0")
 	}
@@ -92,6 +113,7 @@ func (f *File) validate(v *validator) {
 	f.validateEnvironment(v)
 	f.validateJWT(v)
 	f.validateRouter(v)
+	f.validateKeySettings(v)
 	ids := map[string]int{}
 	for i := range f.ModelList {
 		e := &f.ModelList[i]
@@ -161,6 +183,18 @@ func (e *ModelEntry) validate(v *validator, path string) {
 		v.add(pp+".model", "contains '*' but model_name %q is not a wildcard", name)
 	}
 
+	if prov, up := policy.SplitProvider(p.Model); p.MockResponse == "" && prov != "" {
+		// Parse reports these per deployment before the walk (and skips
+		// them here); this is for deployments from /model/new.
+		switch {
+		case !chatModes[e.ModelInfo.Mode]:
+			v.add(joinPath(path, "model_info.mode"), "%s is not served: gatehouse serves chat completions only", e.ModelInfo.Mode)
+		case !policy.CanServe(prov):
+			v.add(pp+".model", "provider %s cannot be called by gatehouse's edge (it serves OpenAI-compatible providers, azure/ and anthropic/)", prov)
+		case prov == policy.ProviderOpenAI && !chatModel(up):
+			v.add(pp+".model", "%s is not a chat model; gatehouse serves chat completions only", up)
+		}
+	}
 	if p.APIBase != "" {
 		if strings.HasPrefix(p.APIBase, policy.EnvPrefix) {
 			checkRef(v, pp+".api_base", p.APIBase)
@@ -175,13 +209,62 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	nonNegative(v, pp+".stream_timeout", p.StreamTimeout)
 	if p.MaxRetries != nil && *p.MaxRetries < 0 {
 		v.add(pp+".max_retries", "must be >= 0")
+	} else if p.MaxRetries != nil && *p.MaxRetries > 0 {
+		v.warn(pp+".max_retries", "not applied per deployment: a failed request is retried on the group's other deployments as router_settings.num_retries says")
 	}
 	nonNegativeInt(v, pp+".rpm", p.RPM)
 	nonNegativeInt(v, pp+".tpm", p.TPM)
 	nonNegative(v, pp+".weight", p.Weight)
-	if prov, _ := policy.SplitProvider(p.Model); prov == policy.ProviderAzure && p.APIBase == "" {
-		// Azure has no shared host; without api_base every call would fail.
-		v.add(pp+".api_base", "is required for azure/ deployments (https://<resource>.openai.azure.com)")
+	switch prov, _ := policy.SplitProvider(p.Model); {
+	case p.APIBase != "" || p.MockResponse != "":
+	case prov == policy.ProviderAzure && v.env("AZURE_API_BASE") == "":
+		// Azure has no shared host; without api_base every call would
+		// fail. LiteLLM (and each edge) falls back to AZURE_API_BASE.
+		v.add(pp+".api_base", "is required for azure/ deployments (https://<resource>.openai.azure.com), or set AZURE_API_BASE")
+	case prov != policy.ProviderAzure && policy.NeedsAPIBase(prov):
+		v.add(pp+".api_base", "is required for %s/ deployments (the server's URL, e.g. http://localhost:8000/v1): the provider has no public endpoint", prov)
+	}
+	if prov, _ := policy.SplitProvider(p.Model); prov == policy.ProviderAnthropic && p.MockResponse == "" {
+		// The Anthropic translation refuses what it cannot honour; a
+		// default it refuses would fail every request.
+		for _, x := range []struct {
+			name string
+			set  bool
+		}{{"seed", p.Seed != nil}, {"frequency_penalty", p.FrequencyPenalty != nil}, {"presence_penalty", p.PresencePenalty != nil}, {"reasoning_effort", p.ReasoningEffort != ""}} {
+			if x.set {
+				v.add(pp+"."+x.name, "is not a parameter anthropic/ takes: as a default it would fail every request")
+			}
+		}
+	}
+	for i, tag := range p.Tags {
+		tp := pp + ".tags[" + strconv.Itoa(i) + "]"
+		if tag == "" {
+			v.add(tp, "must be a non-empty string")
+		} else {
+			checkPadded(v, tp, tag)
+		}
+	}
+	if t := p.Temperature; t != nil && !(*t >= 0 && *t <= 2) {
+		v.add(pp+".temperature", "must be between 0 and 2")
+	}
+	if t := p.TopP; t != nil && !(*t >= 0 && *t <= 1) {
+		v.add(pp+".top_p", "must be between 0 and 1")
+	}
+	for _, x := range []struct {
+		name string
+		n    *int64
+	}{{"max_tokens", p.MaxTokens}, {"max_completion_tokens", p.MaxCompletionTokens}} {
+		if x.n != nil && *x.n < 1 {
+			v.add(pp+"."+x.name, "must be >= 1")
+		}
+	}
+	for _, x := range []struct {
+		name string
+		f    *float64
+	}{{"frequency_penalty", p.FrequencyPenalty}, {"presence_penalty", p.PresencePenalty}} {
+		if x.f != nil && !(*x.f >= -2 && *x.f <= 2) {
+			v.add(pp+"."+x.name, "must be between -2 and 2")
+		}
 	}
 	nonNegative(v, pp+".input_cost_per_token", p.InputCostPerToken)
 	nonNegative(v, pp+".output_cost_per_token", p.OutputCostPerToken)

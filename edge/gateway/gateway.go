@@ -425,6 +425,11 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
 	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, org: org, customer: customer, rs: snap.RouterSettings()}
+	if call.rs != nil && call.rs.EnableTagFiltering {
+		if route, err = routeByTags(route, body); err != nil {
+			return err
+		}
+	}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -507,7 +512,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				st.inflight.Add(1)
 			}
 			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
-				Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
+				Body: proxy.ApplyDefaults(d, body), Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
 			c.upstream += upstream
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)

@@ -233,8 +233,10 @@ func (f *Forwarder) chat(rc *fasthttp.RequestCtx, c *Call, start time.Time, wait
 		upstreamModel = d.UpstreamModel
 	}
 	switch {
-	case d.Provider == policy.ProviderMock:
+	case d.Provider == policy.ProviderMock, d.MockResponse != "":
 		// The mock stands in for an upstream: its time is upstream time.
+		// A deployment of any provider with mock_response answers with
+		// it and never calls the provider, as in LiteLLM.
 		u, err = f.mock(rc, d, upstreamModel, c.Body, c.Stream, start)
 		*wait = time.Since(start)
 		return u, false, err

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+)
+
+// KeyParams are key fields set by configuration rather than by a request:
+// LiteLLM's litellm_settings.default_key_generate_params (values for
+// fields a /key/generate body leaves out) and
+// upperbound_key_generate_params (limits no key may exceed). Nil or empty
+// fields are not set.
+type KeyParams struct {
+	Models              []string
+	MaxBudget           *float64
+	BudgetDuration      string
+	Duration            string
+	TPMLimit            *int64
+	RPMLimit            *int64
+	MaxParallelRequests *int64
+	Metadata            map[string]any
+	TeamID              string
+}
+
+// UserParams are LiteLLM's default_internal_user_params and
+// max_internal_user_budget: values for fields a /user/new body leaves out.
+type UserParams struct {
+	UserRole       string
+	Models         []string
+	MaxBudget      *float64
+	BudgetDuration string
+}
+
+// fillKey sets the defaults of d on the fields f does not send.
+func fillKey(f *keyFields, d *KeyParams) {
+	if d == nil {
+		return
+	}
+	if f.Models == nil && d.Models != nil {
+		m := slices.Clone(d.Models)
+		f.Models = &m
+	}
+	if f.MaxBudget == nil && d.MaxBudget != nil {
+		v := *d.MaxBudget
+		f.MaxBudget = &v
+	}
+	str := func(dst **string, v string) {
+		if *dst == nil && v != "" {
+			*dst = &v
+		}
+	}
+	str(&f.BudgetDuration, d.BudgetDuration)
+	str(&f.Duration, d.Duration)
+	str(&f.TeamID, d.TeamID)
+	num := func(dst **int64, v *int64) {
+		if *dst == nil && v != nil {
+			x := *v
+			*dst = &x
+		}
+	}
+	num(&f.TPMLimit, d.TPMLimit)
+	num(&f.RPMLimit, d.RPMLimit)
+	num(&f.MaxParallelRequests, d.MaxParallelRequests)
+	if f.Metadata == nil && d.Metadata != nil {
+		f.Metadata = maps.Clone(d.Metadata)
+	}
+}
+
+// boundKey enforces upperbound_key_generate_params as LiteLLM does: a sent
+// value above the bound is a 400 naming the field; with fill (key
+// generation) an absent value becomes the bound, so no key escapes it by
+// leaving the field out. Durations compare by length; "" (never expires,
+// never resets) is above any bound.
+func boundKey(f *keyFields, b *KeyParams, fill bool) error {
+	if b == nil {
+		return nil
+	}
+	over := func(field string, got, max any) error {
+		return httpx.Param(field, "%v is over the limit set in config (upperbound_key_generate_params.%s: %v)", got, field, max)
+	}
+	if b.MaxBudget != nil {
+		switch {
+		case f.MaxBudget != nil && *f.MaxBudget > *b.MaxBudget:
+			return over("max_budget", *f.MaxBudget, *b.MaxBudget)
+		case f.MaxBudget == nil && fill:
+			v := *b.MaxBudget
+			f.MaxBudget = &v
+		}
+	}
+	for _, x := range []struct {
+		name string
+		dst  **int64
+		max  *int64
+	}{{"tpm_limit", &f.TPMLimit, b.TPMLimit}, {"rpm_limit", &f.RPMLimit, b.RPMLimit}, {"max_parallel_requests", &f.MaxParallelRequests, b.MaxParallelRequests}} {
+		if x.max == nil {
+			continue
+		}
+		switch {
+		case *x.dst != nil && **x.dst > *x.max:
+			return over(x.name, **x.dst, *x.max)
+		case *x.dst == nil && fill:
+			v := *x.max
+			*x.dst = &v
+		}
+	}
+	for _, x := range []struct {
+		name string
+		dst  **string
+		max  string
+	}{{"duration", &f.Duration, b.Duration}, {"budget_duration", &f.BudgetDuration, b.BudgetDuration}} {
+		if x.max == "" {
+			continue
+		}
+		limit, err := parseDuration(x.name, x.max)
+		if err != nil {
+			return apierror.Internal.Wrap(err, "upperbound_key_generate_params.%s is invalid", x.name)
+		}
+		switch {
+		case *x.dst == nil:
+			if fill {
+				v := x.max
+				*x.dst = &v
+			}
+		case **x.dst == "":
+			return over(x.name, `"" (no limit)`, x.max)
+		default:
+			got, err := parseDuration(x.name, **x.dst)
+			if err != nil {
+				return err
+			}
+			if got > limit {
+				return over(x.name, **x.dst, x.max)
+			}
+		}
+	}
+	return nil
+}
+
+// fillUser sets the defaults of d on the fields r does not send.
+func fillUser(r *userRequest, d *UserParams) {
+	if d == nil {
+		return
+	}
+	if r.UserRole == nil && d.UserRole != "" {
+		v := d.UserRole
+		r.UserRole = &v
+	}
+	if r.Models == nil && d.Models != nil {
+		m := slices.Clone(d.Models)
+		r.Models = &m
+	}
+	if r.MaxBudget == nil && d.MaxBudget != nil {
+		v := *d.MaxBudget
+		r.MaxBudget = &v
+	}
+	if r.BudgetDuration == nil && d.BudgetDuration != "" {
+		v := d.BudgetDuration
+		r.BudgetDuration = &v
+	}
+}

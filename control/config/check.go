@@ -1,0 +1,85 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"time"
+)
+
+// Preflight runs the checks a start makes beyond Parse, without starting
+// anything: the deployments, router and JWT settings events are built (so
+// JWT auth without a key source is caught).
+// getenv reads the process environment (nil: os.Getenv); the file's
+// environment_variables fill what it leaves unset, as ApplyEnvironment
+// would at start.
+func (f *File) Preflight(getenv func(string) string) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env := func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return f.EnvironmentVariables[k]
+	}
+	now := time.Unix(0, 0)
+	var errs []error
+	if _, err := f.Models(now); err != nil {
+		return err // Validate's errors, which the rest would repeat
+	}
+	if _, err := f.RouterSettingsEvent(now); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := f.JWTSettings(env, now); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// MasterKeyWarning says why general_settings.master_key would not resolve
+// (nil if it does or is unset). It is a warning, not an error: `gatehouse
+// run` and a MASTER_KEY in the environment override it, only `gatehouse
+// control` without MASTER_KEY stops on it.
+func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if getenv("MASTER_KEY") != "" {
+		return nil
+	}
+	_, err := f.MasterKey(func(k string) (string, bool) {
+		v := getenv(k)
+		if v == "" {
+			v = f.EnvironmentVariables[k]
+		}
+		return v, v != ""
+	})
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		w := *fe
+		w.Msg += "; gatehouse control stops on this unless MASTER_KEY is set (gatehouse run uses -master-key)"
+		return &w
+	}
+	return nil
+}
+
+// Problems splits an error from Parse, Check or Preflight into its field
+// errors (other errors are returned as they are).
+func Problems(err error) []error {
+	if err == nil {
+		return nil
+	}
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		out = append(out, e)
+	}
+	walk(err)
+	return out
+}

@@ -1,0 +1,122 @@
+package config
+
+import (
+	"slices"
+
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// Key and user defaults from litellm_settings. The control plane applies
+// them in its admin API (/key/generate, /key/update, /user/new); they are
+// not events, since only the control plane reads them and every replica
+// loads the same file.
+
+// KeyGenerateParams is default_key_generate_params and
+// upperbound_key_generate_params.
+type KeyGenerateParams struct {
+	Models              []string       `yaml:"models"`
+	MaxBudget           *float64       `yaml:"max_budget"`
+	BudgetDuration      string         `yaml:"budget_duration"`
+	Duration            string         `yaml:"duration"`
+	TPMLimit            *int64         `yaml:"tpm_limit"`
+	RPMLimit            *int64         `yaml:"rpm_limit"`
+	MaxParallelRequests *int64         `yaml:"max_parallel_requests"`
+	Metadata            map[string]any `yaml:"metadata"`
+	TeamID              string         `yaml:"team_id"`
+}
+
+// InternalUserParams is default_internal_user_params.
+type InternalUserParams struct {
+	UserRole       string   `yaml:"user_role"`
+	Models         []string `yaml:"models"`
+	MaxBudget      *float64 `yaml:"max_budget"`
+	BudgetDuration string   `yaml:"budget_duration"`
+}
+
+// userRoles are LiteLLM's user roles (control/api accepts the same).
+var userRoles = []string{"proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer", "team", "customer"}
+
+func validateKeyParams(v *validator, p string, k *KeyGenerateParams, upper bool) {
+	if k == nil {
+		return
+	}
+	if k.MaxBudget != nil {
+		nonNegative(v, p+".max_budget", *k.MaxBudget)
+	}
+	for _, x := range []struct {
+		name string
+		n    *int64
+	}{{"tpm_limit", k.TPMLimit}, {"rpm_limit", k.RPMLimit}, {"max_parallel_requests", k.MaxParallelRequests}} {
+		if x.n != nil && *x.n < 0 {
+			v.add(p+"."+x.name, "must be >= 0")
+		}
+	}
+	checkDuration(v, p+".budget_duration", k.BudgetDuration)
+	checkDuration(v, p+".duration", k.Duration)
+	checkStrings(v, p+".models", k.Models)
+	if upper {
+		// LiteLLM bounds only these; a bound on models or metadata
+		// would be silently meaningless.
+		if k.Models != nil {
+			v.add(p+".models", "is not a bound LiteLLM or gatehouse enforces; put it in default_key_generate_params")
+		}
+		if k.Metadata != nil || k.TeamID != "" {
+			v.add(p, "bounds max_budget, budget_duration, duration, tpm_limit, rpm_limit and max_parallel_requests only")
+		}
+	}
+}
+
+func checkDuration(v *validator, path, s string) {
+	if s == "" {
+		return
+	}
+	if _, err := policy.ParseDuration(s); err != nil {
+		v.add(path, "%v", err)
+	}
+}
+
+func (f *File) validateKeySettings(v *validator) {
+	s := &f.LiteLLMSettings
+	const p = "litellm_settings."
+	validateKeyParams(v, p+"default_key_generate_params", s.DefaultKeyGenerateParams, false)
+	validateKeyParams(v, p+"upperbound_key_generate_params", s.UpperboundKeyGenerateParams, true)
+	if b := s.MaxInternalUserBudget; b != nil {
+		nonNegative(v, p+"max_internal_user_budget", *b)
+	}
+	if u := s.DefaultInternalUserParams; u != nil {
+		up := p + "default_internal_user_params"
+		if u.UserRole != "" && !slices.Contains(userRoles, u.UserRole) {
+			v.add(up+".user_role", "%q is not a user role: use one of %v", u.UserRole, userRoles)
+		}
+		if u.MaxBudget != nil {
+			nonNegative(v, up+".max_budget", *u.MaxBudget)
+		}
+		checkDuration(v, up+".budget_duration", u.BudgetDuration)
+		checkStrings(v, up+".models", u.Models)
+	}
+	if s.MaxEndUserBudget != nil {
+		nonNegative(v, p+"max_end_user_budget", *s.MaxEndUserBudget)
+	}
+	if len(s.KeyGenerationSettings) > 0 {
+		v.warn(p+"key_generation_settings", "only the proxy admin (master key or admin JWT) can call /key/generate in gatehouse, which is stricter than these rules: team members and internal users cannot generate keys at all, and LiteLLM exempts the admin from these checks")
+	}
+}
+
+// UserDefaults returns default_internal_user_params with
+// max_internal_user_budget as its budget when it has none (LiteLLM's
+// max_internal_user_budget is the default budget of a new internal user);
+// nil when neither is set.
+func (f *File) UserDefaults() *InternalUserParams {
+	s := &f.LiteLLMSettings
+	if s.DefaultInternalUserParams == nil && s.MaxInternalUserBudget == nil {
+		return nil
+	}
+	var u InternalUserParams
+	if s.DefaultInternalUserParams != nil {
+		u = *s.DefaultInternalUserParams
+	}
+	if u.MaxBudget == nil {
+		u.MaxBudget = s.MaxInternalUserBudget
+	}
+	return &u
+}

@@ -1,0 +1,283 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata")
+
+// report renders what `gatehouse check` prints for a document: every
+// warning and error with its line, then the verdict.
+func report(data []byte) string {
+	f, warns, err := Check(data)
+	if err == nil {
+		err = f.Preflight(func(string) string { return "" })
+	}
+	var b strings.Builder
+	for _, w := range warns {
+		b.WriteString("warning: " + strings.TrimPrefix(w.Error(), "config: ") + "\n")
+	}
+	for _, e := range Problems(err) {
+		b.WriteString("error: " + strings.TrimPrefix(e.Error(), "config: ") + "\n")
+	}
+	if err == nil {
+		b.WriteString("starts\n")
+	} else {
+		b.WriteString("refused\n")
+	}
+	return b.String()
+}
+
+const okModel = `model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/OPENAI_API_KEY
+`
+
+// TestLiteLLMSettings covers every LiteLLM setting the issue names, one
+// case each: accepted with a warning, read as an alias, implemented, or
+// refused with what would silently not happen. The golden file holds the
+// exact report.
+func TestLiteLLMSettings(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		starts     bool
+	}{
+		// Ignored, with a warning.
+		{"ignored_database", okModel + "general_settings:\n  database_url: os.environ/DATABASE_URL\n  store_model_in_db: true\n  proxy_batch_write_at: 60\n  database_connection_pool_limit: 10\n  disable_spend_logs: false\n  allow_requests_on_db_unavailable: true\n", true},
+		{"ignored_redis", okModel + "router_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: os.environ/REDIS_PORT\n  redis_password: os.environ/REDIS_PASSWORD\n", true},
+		{"ignored_cache", okModel + "litellm_settings:\n  cache: true\n  cache_params:\n    type: redis\n    ttl: 600\n", true},
+		{"ignored_logging", okModel + "litellm_settings:\n  drop_params: true\n  set_verbose: true\n  json_logs: true\n  telemetry: false\n", true},
+		{"callbacks_prometheus", okModel + "litellm_settings:\n  callbacks: [\"prometheus\"]\n", true},
+		{"callbacks_empty", okModel + "litellm_settings:\n  callbacks: []\n  success_callback: []\n", true},
+		{"callbacks_langfuse", okModel + "litellm_settings:\n  success_callback: [\"langfuse\"]\n  failure_callback: [\"sentry\", \"prometheus\"]\n", true},
+		{"ignored_alerting_health", okModel + "general_settings:\n  alerting: [\"slack\"]\n  alerting_threshold: 300\n  background_health_checks: true\n  health_check_interval: 300\n", true},
+		{"ignored_model_info_metadata", okModel + "    model_info:\n      supports_vision: true\n      mode: chat\n", true},
+		{"other_routing_strategy", okModel + "router_settings:\n  routing_strategy: usage-based-routing-v2\n", true},
+		{"context_window_fallbacks", okModel + "  - model_name: gpt-4o-mini\n    litellm_params:\n      model: openai/gpt-4o-mini\nlitellm_settings:\n  context_window_fallbacks: [{\"gpt-4o-mini\": [\"gpt-4o\"]}]\n", true},
+		{"max_end_user_budget", okModel + "litellm_settings:\n  max_end_user_budget: 0.01\n", true},
+		{"ignored_callback_params", okModel + "litellm_settings:\n  success_callback: [\"s3\"]\n  s3_callback_params:\n    s3_bucket_name: logs-bucket-litellm\n    s3_region_name: us-west-2\n", true},
+		{"ignored_deployment_settings", okModel + "      drop_params: true\n      num_retries: 2\n      max_retries: 3\n", true},
+		{"internal_user_budget_duration", okModel + "litellm_settings:\n  max_internal_user_budget: 10\n  internal_user_budget_duration: 1mo\n", true},
+		{"refused_guard_callbacks", okModel + "litellm_settings:\n  callbacks: [\"prometheus\", \"lakera_prompt_injection\"]\n", false},
+		{"refused_include", "include:\n  - model_config.yaml\n" + okModel, false},
+		{"refused_cost_per_second", okModel + "      input_cost_per_second: 0.0001\n", false},
+		{"key_generation_settings", okModel + "litellm_settings:\n  key_generation_settings:\n    team_key_generation:\n      allowed_team_member_roles: [\"admin\"]\n    personal_key_generation:\n      allowed_user_roles: [\"proxy_admin\"]\n", true},
+		{"default_team_settings", okModel + "litellm_settings:\n  default_team_settings:\n    - team_id: team-1\n      success_callback: [\"langfuse\"]\n", true},
+
+		// Aliases.
+		{"alias_litellm_router", okModel + "litellm_settings:\n  num_retries: 3\n  allowed_fails: 2\n  cooldown_time: 30\n  fallbacks: [{\"gpt-4o\": [\"gpt-4o\"]}]\n", true},
+		{"alias_router_timeout_cooldowns", okModel + "router_settings:\n  timeout: 30\n  disable_cooldowns: true\n", true},
+		{"alias_rpm_tpm_entry", okModel + "    rpm: 100\n    tpm: 10000\n", true},
+		{"alias_jwt_okta", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    public_key_url: https://dev-123.okta.com/oauth2/default/v1/keys\n    issuer: https://dev-123.okta.com/oauth2/default\n    audience: api://default\n    user_id_jwt_field: sub\n", true},
+		{"alias_base_model_provider", "model_list:\n  - model_name: my-llama\n    litellm_params:\n      model: meta-llama/Llama-3-8b\n      custom_llm_provider: hosted_vllm\n      api_base: http://vllm:8000/v1\n      base_model: gpt-4o-mini\n", true},
+		{"alias_azure_env", "environment_variables:\n  AZURE_API_BASE: https://my.openai.azure.com\n  AZURE_API_VERSION: 2024-06-01\nmodel_list:\n  - model_name: gpt-4\n    litellm_params:\n      model: azure/gpt-4-deploy\n      api_key: os.environ/AZURE_API_KEY\n", true},
+		{"alias_conflict", okModel + "litellm_settings:\n  num_retries: 3\nrouter_settings:\n  num_retries: 2\n", false},
+
+		// Implemented.
+		{"default_params", okModel + "      temperature: 0.2\n      max_tokens: 256\n      seed: 7\n      top_p: 0.9\n      stop: [\"END\"]\n", true},
+		{"mock_response", "model_list:\n  - model_name: fake\n    litellm_params:\n      model: openai/gpt-4o\n      mock_response: hello from the mock\n", true},
+		{"model_group_alias", okModel + "router_settings:\n  model_group_alias: {\"gpt-4\": \"gpt-4o\", \"gpt-4-hidden\": {\"model\": \"gpt-4o\", \"hidden\": true}}\n", true},
+		{"model_group_alias_unknown", okModel + "router_settings:\n  model_group_alias: {\"gpt-4\": \"gpt-5\"}\n", false},
+		{"tag_routing", okModel + "      tags: [\"free\", \"default\"]\nrouter_settings:\n  enable_tag_filtering: true\n", true},
+		{"key_params", okModel + "litellm_settings:\n  default_key_generate_params:\n    max_budget: 1.5\n    models: [\"gpt-4o\"]\n    duration:\n    metadata: {\"setting\": \"default\"}\n  upperbound_key_generate_params:\n    max_budget: 100\n    budget_duration: 10d\n    duration: 30d\n    max_parallel_requests: 1000\n    tpm_limit: 1000\n    rpm_limit: 1000\n", true},
+		{"user_params", okModel + "litellm_settings:\n  max_internal_user_budget: 10\n  default_internal_user_params:\n    user_role: internal_user\n    max_budget: 5\n    budget_duration: 30d\n    models: [\"gpt-4o\"]\n", true},
+		{"key_params_bad", okModel + "litellm_settings:\n  upperbound_key_generate_params:\n    duration: forever\n    models: [\"gpt-4o\"]\n", false},
+
+		// Refused.
+		{"refused_custom_auth", okModel + "general_settings:\n  custom_auth: custom_auth.user_api_key_auth\n", false},
+		{"refused_guardrails", okModel + "guardrails:\n  - guardrail_name: aporia\n    litellm_params:\n      guardrail: aporia\n      mode: during_call\n", false},
+		{"refused_pass_through", okModel + "general_settings:\n  pass_through_endpoints:\n    - path: /v1/rerank\n      target: https://api.cohere.com/v1/rerank\n", false},
+		{"refused_python_callback", okModel + "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n", false},
+		{"refused_providers", okModel + "  - model_name: claude-bedrock\n    litellm_params:\n      model: bedrock/anthropic.claude-3-sonnet\n      aws_region_name: us-east-1\n  - model_name: hf\n    litellm_params:\n      model: huggingface/bigcode/starcoder\n  - model_name: gemini\n    litellm_params:\n      model: gemini/gemini-1.5-pro\n      api_key: os.environ/GEMINI_API_KEY\n  - model_name: vertex\n    litellm_params:\n      model: vertex_ai/gemini-pro\n      vertex_project: p\n", false},
+		{"refused_embeddings", okModel + "  - model_name: embed\n    litellm_params:\n      model: openai/text-embedding-3-small\n  - model_name: embed2\n    litellm_params:\n      model: azure/my-embedding\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: embedding\n", false},
+		{"refused_self_hosted_without_base", "model_list:\n  - model_name: llama\n    litellm_params:\n      model: hosted_vllm/llama-3\n", false},
+
+		// Typos.
+		{"typo_did_you_mean", okModel + "litellm_settings:\n  num_retires: 3\n  drop_parms: true\n", false},
+		{"typo_wrong_section", okModel + "litellm_settings:\n  routing_strategy: least-busy\n  enable_tag_filtering: true\n", false},
+		{"typo_same_kind_only", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    public_key_urls: https://idp/keys\n    public_key_tll: 600\n", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := report([]byte(tc.yaml))
+			if starts := strings.HasSuffix(got, "starts\n"); starts != tc.starts {
+				t.Errorf("starts = %v, want %v:\n%s", starts, tc.starts, got)
+			}
+			golden(t, filepath.Join("testdata", "settings", tc.name+".golden"), got)
+		})
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestLiteLLMSettingsAreNotFields keeps the classification table and the
+// File's fields apart: a key that is a field would never be classified.
+func TestLiteLLMSettingsAreNotFields(t *testing.T) {
+	for k := range litellmSettings {
+		typ := fileType
+		segs := strings.Split(strings.ReplaceAll(k, "[]", ""), ".")
+		for i, s := range segs {
+			fs := knownFields(typ)
+			ft, ok := fs.types[s]
+			if i == len(segs)-1 {
+				if ok {
+					t.Errorf("%s is a field of %s", k, typ)
+				}
+				break
+			}
+			if !ok {
+				t.Errorf("%s: %s is not a field of %s", k, s, typ)
+				break
+			}
+			for ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			typ = ft
+		}
+	}
+}
+
+// TestAliasesReachTheirTarget checks that an alias sets what the real key
+// sets.
+func TestAliasesReachTheirTarget(t *testing.T) {
+	f, err := Parse([]byte(okModel + "    rpm: 100\nlitellm_settings:\n  num_retries: 3\n  request_timeout: 30\nrouter_settings:\n  disable_cooldowns: true\n  model_group_alias: {\"gpt-4\": \"gpt-4o\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ModelList[0].LiteLLMParams.RPM != 100 {
+		t.Errorf("rpm = %d", f.ModelList[0].LiteLLMParams.RPM)
+	}
+	ev, err := f.RouterSettingsEvent(time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := ev.Retries(); n != 3 || ev.Cooldown() != 0 || ev.AliasFor("gpt-4") != "gpt-4o" {
+		t.Errorf("router settings %+v", ev)
+	}
+	ms, err := f.Models(time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].LiteLLMParams.Timeout != 30 {
+		t.Errorf("timeout = %v, want request_timeout 30", ms[0].LiteLLMParams.Timeout)
+	}
+}
+
+// TestLiteLLMConfigs loads configs shaped like LiteLLM's own (its example
+// configs, proxy_server_config.yaml, the docs' config blocks). Each says
+// on its first line whether it starts or is refused, and why. None that
+// starts may carry a deployment that fails on every request.
+func TestLiteLLMConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "litellm", "*.yaml"))
+	if err != nil || len(files) < 15 {
+		t.Fatalf("want at least 15 configs, got %d (%v)", len(files), err)
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			expect, ok := strings.CutPrefix(first, "# expect: ")
+			if !ok {
+				t.Fatalf("first line must be # expect: starts | refused: <reason>")
+			}
+			f, warns, err := Check(data)
+			if err == nil {
+				err = f.Preflight(func(string) string { return "" })
+			}
+			if reason, refused := strings.CutPrefix(expect, "refused: "); refused {
+				if err == nil || !strings.Contains(err.Error(), reason) {
+					t.Fatalf("want refused with %q, got %v", reason, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("want it to start: %v", err)
+			}
+			for _, w := range warns {
+				t.Logf("warning: %v", w)
+			}
+			ms, err := f.Models(time.Unix(0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				p := m.LiteLLMParams
+				prov, _ := policy.SplitProvider(p.Model)
+				if p.MockResponse != "" {
+					continue
+				}
+				if !policy.CanServe(prov) {
+					t.Errorf("deployment %s: provider %q cannot be served", m.ModelName, prov)
+				}
+				if policy.NeedsAPIBase(prov) && p.APIBase == "" && prov != policy.ProviderAzure {
+					t.Errorf("deployment %s: no api_base", m.ModelName)
+				}
+				if !chatModes[m.ModelInfo.Mode] {
+					t.Errorf("deployment %s: mode %s", m.ModelName, m.ModelInfo.Mode)
+				}
+			}
+		})
+	}
+}
+
+// TestLiteLLMSettingsTable renders the classification table, so that a
+// change to it shows in review (and docs/litellm.md can be checked
+// against it).
+func TestLiteLLMSettingsTable(t *testing.T) {
+	keys := make([]string, 0, len(litellmSettings))
+	for k := range litellmSettings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, kind := range []settingKind{alias, ignored, refused, 0} {
+		for _, k := range keys {
+			s := litellmSettings[k]
+			if s.kind != kind {
+				continue
+			}
+			switch {
+			case s.judge != nil:
+				b.WriteString("by value  " + k + ": ignored (observability integrations; prometheus is /metrics; [] is nothing) or refused (Python objects, guardrail callbacks)\n")
+			case kind == alias && s.to != "":
+				b.WriteString("alias     " + k + " -> " + s.to + "\n")
+			case kind == alias:
+				b.WriteString("alias     " + k + " (rewritten)\n")
+			case kind == ignored:
+				b.WriteString("ignored   " + k + ": " + s.why + "\n")
+			case kind == refused:
+				b.WriteString("refused   " + k + ": " + s.why + "\n")
+			}
+		}
+	}
+	golden(t, filepath.Join("testdata", "settings", "table.golden"), b.String())
+}

@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"testing"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+func TestApplyDefaults(t *testing.T) {
+	temp, max := 0.2, int64(64)
+	withDefaults := compiled(t, events.ModelParams{Model: "openai/gpt-4o", Temperature: &temp, MaxTokens: &max, Stop: []string{"END"}})
+	none := compiled(t, events.ModelParams{Model: "openai/gpt-4o"})
+	for _, tc := range []struct {
+		name string
+		d    *policy.Deployment
+		body string
+		want string
+	}{
+		{"no defaults: body as is", none, `{"model":"m", "messages":[]}`, `{"model":"m", "messages":[]}`},
+		{"defaults added", withDefaults, `{"model":"m"}`, `{"max_tokens":64,"model":"m","stop":["END"],"temperature":0.2}`},
+		{"client wins", withDefaults, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`},
+		{"null is unset", withDefaults, `{"model":"m","temperature":null,"max_tokens":5,"stop":"x"}`, `{"max_tokens":5,"model":"m","stop":"x","temperature":0.2}`},
+		{"request tags are not forwarded", none, `{"model":"m","tags":["a"]}`, `{"model":"m"}`},
+		{"only top-level tags", none, `{"model":"m","metadata":{"tags":["a"]},"messages":[{"role":"user","content":"\"tags\""}]}`, `{"model":"m","metadata":{"tags":["a"]},"messages":[{"role":"user","content":"\"tags\""}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(ApplyDefaults(tc.d, []byte(tc.body))); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestApplyDefaultsDoesNotAllocateWithoutDefaults(t *testing.T) {
+	d := compiled(t, events.ModelParams{Model: "openai/gpt-4o"})
+	body := []byte(`{"model":"m","messages":[]}`)
+	if n := testing.AllocsPerRun(100, func() { _ = ApplyDefaults(d, body) }); n != 0 {
+		t.Fatalf("%v allocations per request", n)
+	}
+}
+
+func TestRequestTags(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"tags":["a","b"]}`:                       "a,b",
+		`{"metadata":{"tags":["c"]}}`:              "c",
+		`{"tags":["a"],"metadata":{"tags":["c"]}}`: "a",
+		`{}`:                  "",
+		`{"tags":"notalist"}`: "",
+	} {
+		got := RequestTags([]byte(body))
+		s := ""
+		for i, g := range got {
+			if i > 0 {
+				s += ","
+			}
+			s += g
+		}
+		if s != want {
+			t.Errorf("%s: %q, want %q", body, s, want)
+		}
+	}
+}
+
+// compiled builds a deployment the way an edge does, from a snapshot.
+func compiled(t *testing.T, p events.ModelParams) *policy.Deployment {
+	t.Helper()
+	s, err := policy.SnapshotOf(nil, &events.Model{ID: "d1", ModelName: "m", LiteLLMParams: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Router().Resolve("m")
+	if len(r.Deployments) != 1 {
+		t.Fatal("deployment not built")
+	}
+	return r.Deployments[0]
+}
+
+// TestHostedDefaultsMatchPolicy: config validation requires api_base
+// exactly for the OpenAI-compatible providers this package has no
+// default endpoint for.
+func TestHostedDefaultsMatchPolicy(t *testing.T) {
+	want := map[string]bool{}
+	for _, p := range policy.HostedDefaults() {
+		want[p] = true
+	}
+	for p := range defaultAPIBase {
+		if !want[p] {
+			t.Errorf("edge/proxy has a default api_base for %s, policy.NeedsAPIBase does not know it", p)
+		}
+		delete(want, p)
+	}
+	for p := range want {
+		t.Errorf("policy says %s has a default api_base, edge/proxy has none", p)
+	}
+}
