@@ -200,7 +200,7 @@ func newObject(ti TypeInfo) (any, error) {
 	case KindJWTSettings:
 		return &JWTSettings{}, nil
 	case KindRouterSettings:
-		return &RouterSettings{}, nil
+		return &RoutingSettings{}, nil
 	}
 	return nil, fmt.Errorf("%w: kind %q", ErrUnknownType, ti.Kind)
 }
@@ -223,7 +223,7 @@ func ObjectID(obj any) string {
 		return o.AccessGroupID
 	case *JWTSettings:
 		return o.ID
-	case *RouterSettings:
+	case *RoutingSettings:
 		return o.ID
 	case *Tombstone:
 		return o.ID
@@ -248,7 +248,7 @@ func KindOf(obj any) Kind {
 		return KindAccessGroup
 	case *JWTSettings:
 		return KindJWTSettings
-	case *RouterSettings:
+	case *RoutingSettings:
 		return KindRouterSettings
 	}
 	return ""

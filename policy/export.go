@@ -10,15 +10,15 @@ import (
 // compare and what /gatehouse/state returns, so the edge's and the control
 // plane's views can be checked for equality.
 type State struct {
-	Seq          uint64                 `json:"seq"`
-	Models       []*events.Model        `json:"models"`
-	Keys         []*events.Key          `json:"keys"`
-	Teams        []*events.Team         `json:"teams"`
-	Users        []*events.User         `json:"users"`
-	Orgs         []*events.Org          `json:"orgs"`
-	AccessGroups []*events.AccessGroup  `json:"access_groups"`
-	JWT          *events.JWTSettings    `json:"jwt_settings"`
-	Routing      *events.RouterSettings `json:"router_settings"`
+	Seq          uint64                  `json:"seq"`
+	Models       []*events.Model         `json:"models"`
+	Keys         []*events.Key           `json:"keys"`
+	Teams        []*events.Team          `json:"teams"`
+	Users        []*events.User          `json:"users"`
+	Orgs         []*events.Org           `json:"orgs"`
+	AccessGroups []*events.AccessGroup   `json:"access_groups"`
+	JWT          *events.JWTSettings     `json:"jwt_settings"`
+	Routing      *events.RoutingSettings `json:"router_settings"`
 }
 
 // Export dumps s. Literal provider secrets are redacted.
@@ -31,7 +31,7 @@ func Export(s *Snapshot) State {
 			models[i] = &cp
 		}
 	}
-	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RouterSettings()}
+	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RoutingSettings()}
 }
 
 func hasEnvPrefix(v string) bool { return len(v) >= len(EnvPrefix) && v[:len(EnvPrefix)] == EnvPrefix }
@@ -51,8 +51,8 @@ func WithinModels(s *Snapshot, entry string, bound []string) bool {
 	switch {
 	case entry == AnyModel || entry == AllProxyModels:
 		return false
-	case s.router.IsGroup(entry):
-		members := s.router.GroupModels(entry)
+	case s.catalog.IsGroup(entry):
+		members := s.catalog.GroupModels(entry)
 		if len(members) == 0 {
 			return false
 		}

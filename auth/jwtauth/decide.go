@@ -92,7 +92,7 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		}
 		d.Admin = true
 		if r.Model != "" {
-			d.Route = s.Router().Resolve(r.Model)
+			d.Route = s.Catalog().Resolve(r.Model)
 		}
 		return d, nil
 	}
@@ -148,7 +148,7 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		}
 	}
 	if r.Model != "" {
-		d.Route = s.Router().Resolve(r.Model)
+		d.Route = s.Catalog().Resolve(r.Model)
 	}
 	return d, nil
 }

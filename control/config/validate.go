@@ -91,7 +91,7 @@ func (f *File) validate(v *validator) {
 	}
 	f.validateEnvironment(v)
 	f.validateJWT(v)
-	f.validateRouter(v)
+	f.validateRouting(v)
 	ids := map[string]int{}
 	for i := range f.ModelList {
 		e := &f.ModelList[i]

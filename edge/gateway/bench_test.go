@@ -82,12 +82,12 @@ func BenchmarkPick(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		ds   []*policy.Deployment
-		rs   *events.RouterSettings
+		rs   *policy.Routing
 	}{
-		{"single", deps(0), nil},
-		{"shuffle-3", deps(0, 0, 0), nil},
-		{"weighted-3", deps(1, 2, 3), nil},
-		{"least-busy-3", deps(0, 0, 0), &events.RouterSettings{RoutingStrategy: events.RoutingLeastBusy}},
+		{"single", deps(0), policy.CompileRouting(nil)},
+		{"shuffle-3", deps(0, 0, 0), policy.CompileRouting(nil)},
+		{"weighted-3", deps(1, 2, 3), policy.CompileRouting(nil)},
+		{"least-busy-3", deps(0, 0, 0), policy.CompileRouting(&events.RoutingSettings{RoutingStrategy: events.RoutingLeastBusy})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

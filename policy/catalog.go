@@ -62,7 +62,7 @@ type Deployment struct {
 	OutputCostPerToken float64
 	Wildcard           bool
 	// Err says why this deployment cannot serve (e.g. a missing secret);
-	// the router keeps it so the error is clear instead of "unknown model".
+	// the catalog keeps it so the error is clear instead of "unknown model".
 	Err   error
 	Model *events.Model
 }
@@ -131,9 +131,11 @@ func firstNonZero(a, b float64) float64 {
 	return b
 }
 
-// Router maps requested model names to deployments and knows the access
-// groups. It is derived from the snapshot and immutable.
-type Router struct {
+// Catalog is the compiled model list: it maps requested model names to
+// the deployments that serve them (a Route) and knows the access groups.
+// It is derived from the snapshot's models and access groups, rebuilt only
+// when one of those changes, and immutable.
+type Catalog struct {
 	byName    map[string][]*Deployment
 	wildcards []*Deployment // most specific (longest literal prefix) first
 	// groups are the explicit access-group objects.
@@ -142,8 +144,8 @@ type Router struct {
 	groupNames map[string]bool
 }
 
-func buildRouter(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env) *Router {
-	r := &Router{byName: map[string][]*Deployment{}, groups: groups, groupNames: map[string]bool{}}
+func buildCatalog(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env) *Catalog {
+	r := &Catalog{byName: map[string][]*Deployment{}, groups: groups, groupNames: map[string]bool{}}
 	ids := make([]string, 0, len(models))
 	for id := range models {
 		ids = append(ids, id)
@@ -191,7 +193,7 @@ func (r Route) Found() bool { return len(r.Deployments) > 0 }
 // Resolve finds the deployments for a requested model: an exact model_name
 // first, then the provider-qualified name ("gpt-4o" -> "openai/gpt-4o"),
 // then the most specific wildcard deployment group.
-func (r *Router) Resolve(model string) Route {
+func (r *Catalog) Resolve(model string) Route {
 	if ds := r.byName[model]; len(ds) > 0 {
 		return Route{Requested: model, Group: model, Deployments: ds}
 	}
@@ -221,7 +223,7 @@ func (r *Router) Resolve(model string) Route {
 	return Route{Requested: model}
 }
 
-func (r *Router) byQualified(model string) []*Deployment {
+func (r *Catalog) byQualified(model string) []*Deployment {
 	if strings.IndexByte(model, '/') >= 0 {
 		return nil
 	}
@@ -255,7 +257,7 @@ func (d *Deployment) UpstreamModelFor(requested string) string {
 }
 
 // IsGroup reports whether name is an access group.
-func (r *Router) IsGroup(name string) bool { return r.groupNames[name] }
+func (r *Catalog) IsGroup(name string) bool { return r.groupNames[name] }
 
 // InGroup reports whether a requested model belongs to an access group.
 // Membership follows routing: the deployments a request for the model would
@@ -264,7 +266,7 @@ func (r *Router) IsGroup(name string) bool { return r.groupNames[name] }
 // a more specific wildcard wins over a broader one ("openai/o1-*" in
 // restricted-models beats "openai/*" in default-models), which is what the
 // "all models except o1" setup in LiteLLM's docs relies on.
-func (r *Router) InGroup(group, model string) bool {
+func (r *Catalog) InGroup(group, model string) bool {
 	if g := r.groups[group]; g != nil {
 		for _, m := range g.Models {
 			if m == model || (strings.IndexByte(m, '*') >= 0 && matchModel(m, model)) {
@@ -295,7 +297,7 @@ func deploymentInGroup(d *Deployment, group string) bool {
 
 // GroupModels lists the model names in a group (for /v1/models and admin
 // checks): model_info members and explicit members.
-func (r *Router) GroupModels(group string) []string {
+func (r *Catalog) GroupModels(group string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(m string) {
@@ -319,7 +321,7 @@ func (r *Router) GroupModels(group string) []string {
 
 // ModelNames lists every model_name (model groups), wildcards included,
 // sorted.
-func (r *Router) ModelNames() []string {
+func (r *Catalog) ModelNames() []string {
 	seen := map[string]bool{}
 	var out []string
 	for n := range r.byName {

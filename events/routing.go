@@ -2,8 +2,10 @@ package events
 
 import "time"
 
-// RouterSettingsID is the id of the one router settings object.
-const RouterSettingsID = "router"
+// RoutingSettingsID is the id of the one routing settings object. On the
+// wire the object keeps LiteLLM's name, router_settings (KindRouterSettings,
+// RouterSettingsUpserted); policy compiles it into policy.Routing.
+const RoutingSettingsID = "router"
 
 // Routing strategies (LiteLLM's router_settings.routing_strategy values
 // that gatehouse implements).
@@ -12,12 +14,13 @@ const (
 	RoutingLeastBusy     = "least-busy"
 )
 
-// RouterSettings is LiteLLM's router_settings: how an edge spreads a model
+// RoutingSettings is LiteLLM's router_settings: how an edge spreads a model
 // group's requests over its deployments, when it gives up on a failing
 // deployment for a while, and where it falls back. It is an event, like
 // the JWT settings, so every edge applies a change without a restart.
-// Nil pointers mean LiteLLM's defaults (see the accessors).
-type RouterSettings struct {
+// Nil pointers mean LiteLLM's defaults (see the accessors), which
+// policy.CompileRouting applies once per change, not per request.
+type RoutingSettings struct {
 	ID string `json:"id"`
 	// RoutingStrategy is simple-shuffle (default) or least-busy.
 	RoutingStrategy string `json:"routing_strategy,omitempty"`
@@ -46,7 +49,7 @@ const (
 
 // Retries is num_retries with its default; explicit reports whether it
 // was set.
-func (r *RouterSettings) Retries() (n int, explicit bool) {
+func (r *RoutingSettings) Retries() (n int, explicit bool) {
 	if r == nil || r.NumRetries == nil {
 		return DefaultNumRetries, false
 	}
@@ -54,7 +57,7 @@ func (r *RouterSettings) Retries() (n int, explicit bool) {
 }
 
 // Fails is allowed_fails with its default.
-func (r *RouterSettings) Fails() int {
+func (r *RoutingSettings) Fails() int {
 	if r == nil || r.AllowedFails == nil {
 		return DefaultAllowedFails
 	}
@@ -62,7 +65,7 @@ func (r *RouterSettings) Fails() int {
 }
 
 // Cooldown is cooldown_time with its default.
-func (r *RouterSettings) Cooldown() time.Duration {
+func (r *RoutingSettings) Cooldown() time.Duration {
 	if r == nil || r.CooldownTime == nil {
 		return DefaultCooldownTime
 	}
@@ -70,7 +73,7 @@ func (r *RouterSettings) Cooldown() time.Duration {
 }
 
 // Strategy is routing_strategy with its default.
-func (r *RouterSettings) Strategy() string {
+func (r *RoutingSettings) Strategy() string {
 	if r == nil || r.RoutingStrategy == "" {
 		return RoutingSimpleShuffle
 	}
@@ -78,7 +81,7 @@ func (r *RouterSettings) Strategy() string {
 }
 
 // FallbacksFor lists the fallback groups of a model group.
-func (r *RouterSettings) FallbacksFor(group string) []string {
+func (r *RoutingSettings) FallbacksFor(group string) []string {
 	if r == nil {
 		return nil
 	}
