@@ -35,7 +35,7 @@ type providerMock struct {
 
 func recordedBody(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "edge", "proxy", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "edge", "proxy", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
