@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
@@ -9,9 +10,10 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// Request is what a caller asks for, as far as the decision needs it.
-// Strings that outlive the request (TeamHeader can become a team id in a
-// spend event or an upsert) must not point into a reused request buffer.
+// Request is what a caller asks for, as far as the decision needs it. Its
+// strings may point into the server's request buffers: what a Grant keeps
+// of them is copied (the team header, which can become the team id of a
+// spend event or an upsert after the buffer was reused).
 type Request struct {
 	// Route is the request path, for JWT route checks.
 	Route string
@@ -62,7 +64,7 @@ func (id Identity) Grant(s *policy.Snapshot, r Request) (Grant, error) {
 			g.Route = s.Catalog().Resolve(r.Model)
 		}
 	case id.JWT != nil:
-		d, err := jwtauth.Decide(s, id.JWT, jwtauth.Request{Route: r.Route, Model: r.Model, TeamHeader: r.TeamHeader})
+		d, err := jwtauth.Decide(s, id.JWT, jwtauth.Request{Route: r.Route, Model: r.Model, TeamHeader: strings.Clone(r.TeamHeader)})
 		if err != nil {
 			return Grant{Method: MethodJWT}, err
 		}
@@ -95,6 +97,7 @@ func (id Identity) Models(s *policy.Snapshot, r Request) (names []string, upsert
 	case id.Admin:
 		return s.VisibleModels(nil), nil, nil
 	case id.JWT != nil:
+		r.TeamHeader = strings.Clone(r.TeamHeader)
 		d, err := jwtauth.Decide(s, id.JWT, jwtauth.Request{Route: r.Route, TeamHeader: r.TeamHeader})
 		if err != nil {
 			return nil, nil, err

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/events"
@@ -153,5 +154,24 @@ func BenchmarkGrant(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestGrantCopiesTeamHeader: the header arrives as a string over the
+// server's request buffer, which the next request on the connection
+// overwrites; the team id a Grant keeps (for a stream's spend event, for
+// an upsert sent later) must not change with it.
+func TestGrantCopiesTeamHeader(t *testing.T) {
+	s, set := grantSnapshot(t)
+	id := jwtIdentity(t, set, map[string]any{"team": "team-new"})
+	buf := []byte("team-new")
+	header := unsafe.String(&buf[0], len(buf))
+	g, err := id.Grant(s, Request{Route: "/v1/chat/completions", Model: "claude", TeamHeader: header, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXXXXX")
+	if g.TeamID != "team-new" || g.Team.TeamID != "team-new" || g.Upserts[0].TeamID != "team-new" {
+		t.Errorf("grant follows the reused buffer: %q %q %+v", g.TeamID, g.Team.TeamID, g.Upserts)
 	}
 }

@@ -318,11 +318,10 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 	return snap, id, err
 }
 
-// request is what the decision needs from the HTTP request. The team
-// header is cloned: it may become a team id in a spend event of a stream,
-// or in an upsert sent later, after fasthttp reused the header's buffer.
+// request is what the decision needs from the HTTP request. The strings
+// point into fasthttp's buffers; the Grant copies what it keeps.
 func (g *Gateway) request(c *fiber.Ctx, model string) auth.Request {
-	return auth.Request{Route: c.Path(), Model: model, TeamHeader: strings.Clone(c.Get("x-litellm-team-id")), Now: g.nowFunc()}
+	return auth.Request{Route: c.Path(), Model: model, TeamHeader: c.Get("x-litellm-team-id"), Now: g.nowFunc()}
 }
 
 // chatCompletions is the chat path, one step after the other: credential,
