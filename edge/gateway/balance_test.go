@@ -48,7 +48,7 @@ func intp(i int) *int           { return &i }
 func floatp(f float64) *float64 { return &f }
 
 func TestShuffleHonoursWeights(t *testing.T) {
-	b := newBalancer(time.Now)
+	b := newLoadBalancer(time.Now)
 	ds := deps(9, 1)
 	counts := map[string]int{}
 	const n = 20000
@@ -77,7 +77,7 @@ func TestShuffleHonoursWeights(t *testing.T) {
 }
 
 func TestLeastBusyPicksFewestInFlight(t *testing.T) {
-	b := newBalancer(time.Now)
+	b := newLoadBalancer(time.Now)
 	rs := policy.CompileRouting(&events.RoutingSettings{RoutingStrategy: events.RoutingLeastBusy})
 	ds := deps(0, 0, 0)
 	b.state("d0").inflight.Store(3)
@@ -96,7 +96,7 @@ func TestLeastBusyPicksFewestInFlight(t *testing.T) {
 
 func TestCooldownAfterAllowedFails(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	b := newBalancer(clk.now)
+	b := newLoadBalancer(clk.now)
 	rs := policy.CompileRouting(&events.RoutingSettings{AllowedFails: intp(2), CooldownTime: floatp(30)})
 	ds := deps(1, 0) // d0 takes all traffic while healthy
 	_, s0, _ := b.pick(ds, rs, nil)

@@ -78,7 +78,7 @@ func benchChat(b *testing.B, opt func(*Options)) {
 // BenchmarkPick is the balancer's cost per attempt: nothing for a group
 // of one, a few map loads for a group of three.
 func BenchmarkPick(b *testing.B) {
-	bal := newBalancer(time.Now)
+	bal := newLoadBalancer(time.Now)
 	for _, bc := range []struct {
 		name string
 		ds   []*policy.Deployment

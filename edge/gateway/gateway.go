@@ -6,7 +6,7 @@
 //
 // The chat handler is one straight line: credential (auth.Authenticate),
 // decision (auth.Grant, the same for every credential kind), rate limits,
-// forward over the model group's deployments and fallbacks (balancer,
+// forward over the model group's deployments and fallbacks (loadBalancer,
 // proxy), spend. Values that outlive the handler (spend events, upserts,
 // stream writers) are copied out of the fiber.Ctx first.
 package gateway
@@ -93,7 +93,7 @@ type Gateway struct {
 	spend   *spend.Publisher
 	fwd     *proxy.Forwarder
 	relay   *relay
-	bal     *balancer
+	bal     *loadBalancer
 	log     *slog.Logger
 	edgeID  string
 	nowFunc func() time.Time
@@ -216,7 +216,7 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 	g := &Gateway{live: live, auth: auth.New(o.MasterKey, jwt), jwt: jwt,
 		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now, metrics: newEdgeMetrics(o.Metrics)}
 	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID})
-	g.bal = newBalancer(func() time.Time { return g.nowFunc() })
+	g.bal = newLoadBalancer(func() time.Time { return g.nowFunc() })
 	if o.ControlURL != "" {
 		g.relay = newRelay(o.ControlURL)
 	}
