@@ -10,18 +10,14 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// Request is what a caller asks for, as far as the decision needs it. Its
-// strings may point into the server's request buffers: what a Grant keeps
-// of them is copied (the team header, which can become the team id of a
-// spend event or an upsert after the buffer was reused).
+// Request is what a caller asks for, as far as the decision needs it:
+// the route, model and team header a JWT decision reads, and the policy
+// clock for key expiry. Its strings may point into the server's request
+// buffers: what a Grant keeps of them is copied (the team header, which
+// can become the team id of a spend event or an upsert after the buffer
+// was reused).
 type Request struct {
-	// Route is the request path, for JWT route checks.
-	Route string
-	// Model is the requested model ("" for routes without one).
-	Model string
-	// TeamHeader is x-litellm-team-id, if sent (JWT callers only).
-	TeamHeader string
-	// Now is the policy clock, for key expiry.
+	jwtauth.Request
 	Now time.Time
 }
 
@@ -64,7 +60,9 @@ func (id Identity) Grant(s *policy.Snapshot, r Request) (Grant, error) {
 			g.Route = s.Catalog().Resolve(r.Model)
 		}
 	case id.JWT != nil:
-		d, err := jwtauth.Decide(s, id.JWT, jwtauth.Request{Route: r.Route, Model: r.Model, TeamHeader: strings.Clone(r.TeamHeader)})
+		jr := r.Request
+		jr.TeamHeader = strings.Clone(jr.TeamHeader)
+		d, err := jwtauth.Decide(s, id.JWT, jr)
 		if err != nil {
 			return Grant{Method: MethodJWT}, err
 		}
@@ -97,13 +95,14 @@ func (id Identity) Models(s *policy.Snapshot, r Request) (names []string, upsert
 	case id.Admin:
 		return s.VisibleModels(nil), nil, nil
 	case id.JWT != nil:
-		r.TeamHeader = strings.Clone(r.TeamHeader)
-		d, err := jwtauth.Decide(s, id.JWT, jwtauth.Request{Route: r.Route, TeamHeader: r.TeamHeader})
+		jr := jwtauth.Request{Route: r.Route, TeamHeader: strings.Clone(r.TeamHeader)}
+		d, err := jwtauth.Decide(s, id.JWT, jr)
 		if err != nil {
 			return nil, nil, err
 		}
 		for _, n := range s.Catalog().ModelNames() {
-			if _, err := jwtauth.Decide(s, id.JWT, jwtauth.Request{Route: r.Route, Model: n, TeamHeader: r.TeamHeader}); err == nil {
+			jr.Model = n
+			if _, err := jwtauth.Decide(s, id.JWT, jr); err == nil {
 				names = append(names, n)
 			}
 		}

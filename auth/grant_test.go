@@ -80,7 +80,7 @@ func TestGrant(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g, err := c.id.Grant(s, Request{Route: "/v1/chat/completions", Model: c.model, Now: now})
+			g, err := c.id.Grant(s, Request{Request: jwtauth.Request{Route: "/v1/chat/completions", Model: c.model}, Now: now})
 			if c.wantErr != nil {
 				if !errors.Is(err, c.wantErr) || g.Method != c.id.Method() {
 					t.Fatalf("got %v (method %v), want %v", err, g.Method, c.wantErr.Code)
@@ -107,7 +107,7 @@ func TestGrant(t *testing.T) {
 		})
 	}
 	// An upserted team is asked of the control plane, with its member.
-	g, _ := newTeamToken.Grant(s, Request{Route: "/v1/chat/completions", Model: "claude", Now: now})
+	g, _ := newTeamToken.Grant(s, Request{Request: jwtauth.Request{Route: "/v1/chat/completions", Model: "claude"}, Now: now})
 	if len(g.Upserts) != 2 || g.Upserts[0].Kind != events.UpsertTeam || g.Upserts[0].TeamID != "team-new" {
 		t.Errorf("upserts: %+v", g.Upserts)
 	}
@@ -149,7 +149,7 @@ func BenchmarkGrant(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if _, err := id.Grant(s, Request{Route: "/v1/chat/completions", Model: "gpt-4o", Now: now}); err != nil {
+				if _, err := id.Grant(s, Request{Request: jwtauth.Request{Route: "/v1/chat/completions", Model: "gpt-4o"}, Now: now}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -166,7 +166,7 @@ func TestGrantCopiesTeamHeader(t *testing.T) {
 	id := jwtIdentity(t, set, map[string]any{"team": "team-new"})
 	buf := []byte("team-new")
 	header := unsafe.String(&buf[0], len(buf))
-	g, err := id.Grant(s, Request{Route: "/v1/chat/completions", Model: "claude", TeamHeader: header, Now: time.Now()})
+	g, err := id.Grant(s, Request{Request: jwtauth.Request{Route: "/v1/chat/completions", Model: "claude", TeamHeader: header}, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

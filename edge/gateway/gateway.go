@@ -321,7 +321,7 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 // request is what the decision needs from the HTTP request. The strings
 // point into fasthttp's buffers; the Grant copies what it keeps.
 func (g *Gateway) request(c *fiber.Ctx, model string) auth.Request {
-	return auth.Request{Route: c.Path(), Model: model, TeamHeader: c.Get("x-litellm-team-id"), Now: g.nowFunc()}
+	return auth.Request{Request: jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: c.Get("x-litellm-team-id")}, Now: g.nowFunc()}
 }
 
 // chatCompletions is the chat path, one step after the other: credential,
