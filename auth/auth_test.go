@@ -14,7 +14,7 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := New("sk-master")
+	a := New("sk-master", nil)
 	cases := []struct {
 		cred    string
 		present bool
@@ -32,7 +32,7 @@ func TestAuthenticate(t *testing.T) {
 		{"eyJ.eyJ.sig", true, false, false, apierror.Unauthenticated},
 	}
 	for i, c := range cases {
-		id, err := a.Authenticate(s, c.cred, c.present)
+		id, err := a.AuthenticateKey(s, c.cred, c.present)
 		if c.err != nil {
 			if !errors.Is(err, c.err) {
 				t.Errorf("%d: got %v, want %v", i, err, c.err)
@@ -43,7 +43,7 @@ func TestAuthenticate(t *testing.T) {
 			t.Errorf("%d: got %+v %v", i, id, err)
 		}
 	}
-	if _, err := New("").Authenticate(s, "", true); err == nil {
+	if _, err := New("", nil).AuthenticateKey(s, "", true); err == nil {
 		t.Error("empty master key must not admit an empty credential")
 	}
 }
@@ -53,10 +53,10 @@ func BenchmarkAuthenticateKey(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := New("sk-master")
+	a := New("sk-master", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.Authenticate(s, "sk-good-key-0123456789", true); err != nil {
+		if _, err := a.AuthenticateKey(s, "sk-good-key-0123456789", true); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -74,7 +74,7 @@ func BenchmarkRefuseGuess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := New(master)
+	a := New(master, nil)
 	for name, guess := range map[string]string{
 		"master/no-common-prefix":  "sk-zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"[:len(master)],
 		"master/all-but-last-byte": master[:len(master)-1] + "x",
@@ -83,7 +83,7 @@ func BenchmarkRefuseGuess(b *testing.B) {
 	} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := a.Authenticate(s, guess, true); err == nil {
+				if _, err := a.AuthenticateKey(s, guess, true); err == nil {
 					b.Fatal("guess accepted")
 				}
 			}

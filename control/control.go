@@ -146,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 		if err := SyncJWTSettings(ctx, st, o.Config, os.Getenv, log); err != nil {
 			return err
 		}
-		if err := SyncRouterSettings(ctx, st, o.Config, log); err != nil {
+		if err := SyncRoutingSettings(ctx, st, o.Config, log); err != nil {
 			return err
 		}
 		if err := SyncLiteLLMSettings(ctx, st, o.Config.LiteLLMSettings.MaxEndUserBudget, log); err != nil {
@@ -316,15 +316,15 @@ func SyncJWTSettings(ctx context.Context, st *store.Store, f *config.File, geten
 	return nil
 }
 
-// SyncRouterSettings publishes the config file's router_settings when they
+// SyncRoutingSettings publishes the config file's router_settings when they
 // differ from the stream's; a config without them leaves the stream alone.
-func SyncRouterSettings(ctx context.Context, st *store.Store, f *config.File, log *slog.Logger) error {
-	s, err := f.RouterSettingsEvent(st.Now())
+func SyncRoutingSettings(ctx context.Context, st *store.Store, f *config.File, log *slog.Logger) error {
+	s, err := f.RoutingSettingsEvent(st.Now())
 	if err != nil || s == nil {
 		return err
 	}
 	res, err := st.Put(ctx, "config", s, func(cur any) bool {
-		c := *cur.(*events.RouterSettings)
+		c := *cur.(*events.RoutingSettings)
 		c.UpdatedAt = s.UpdatedAt
 		return jsonEqual(&c, s)
 	})

@@ -220,7 +220,7 @@ func newObject(ti TypeInfo) (any, error) {
 	case KindJWTSettings:
 		return &JWTSettings{}, nil
 	case KindRouterSettings:
-		return &RouterSettings{}, nil
+		return &RoutingSettings{}, nil
 	case KindCustomer:
 		return &Customer{}, nil
 	case KindLiteLLMSettings:
@@ -247,7 +247,7 @@ func ObjectID(obj any) string {
 		return o.AccessGroupID
 	case *JWTSettings:
 		return o.ID
-	case *RouterSettings:
+	case *RoutingSettings:
 		return o.ID
 	case *Customer:
 		return o.UserID
@@ -276,7 +276,7 @@ func KindOf(obj any) Kind {
 		return KindAccessGroup
 	case *JWTSettings:
 		return KindJWTSettings
-	case *RouterSettings:
+	case *RoutingSettings:
 		return KindRouterSettings
 	case *Customer:
 		return KindCustomer

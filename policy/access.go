@@ -33,7 +33,7 @@ func (s *Snapshot) Allowed(allowed []string, model string) bool {
 	if len(allowed) == 0 {
 		return true
 	}
-	r := s.router
+	r := s.catalog
 	for _, m := range allowed {
 		if r.IsGroup(m) {
 			if r.InGroup(m, model) {
@@ -51,23 +51,9 @@ func (s *Snapshot) Allowed(allowed []string, model string) bool {
 	return false
 }
 
-// KeyModels is the effective model list of a key: all-team-models expands
-// to the team's models (nil, i.e. everything, when the key has no team or
-// the team has no list).
-func KeyModels(k *events.Key, team *events.Team) []string {
-	for _, m := range k.Models {
-		if m == AllTeamModels {
-			if team == nil {
-				return nil
-			}
-			return team.Models
-		}
-	}
-	return k.Models
-}
-
-// Grant is what an authorized virtual key may do for one request.
-type Grant struct {
+// KeyAccess is what the access rules give a virtual key for one request
+// (auth.Grant turns it into the decision every credential kind produces).
+type KeyAccess struct {
 	Key   *events.Key
 	Team  *events.Team // nil for a key without a team
 	User  *events.User // nil when the key has no (known) user
@@ -80,8 +66,8 @@ type Grant struct {
 // order: blocked key, expiry, team existence and block, key models, team
 // models, then the user's models for personal keys and the org's models.
 // The returned errors are *apierror.Error.
-func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (Grant, error) {
-	g := Grant{Key: k, Model: model}
+func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAccess, error) {
+	g := KeyAccess{Key: k, Model: model}
 	if k.Blocked {
 		return g, apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
 	}
@@ -132,7 +118,7 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (Grant, 
 	if err := s.CheckOrgModel(orgID, model, g.Model); err != nil {
 		return g, err
 	}
-	g.Route = s.router.Resolve(g.Model)
+	g.Route = s.catalog.Resolve(g.Model)
 	return g, nil
 }
 
@@ -184,7 +170,7 @@ func (s *Snapshot) VisibleModels(k *events.Key) []string {
 		team = s.teams[k.TeamID]
 	}
 	var out []string
-	for _, name := range s.router.ModelNames() {
+	for _, name := range s.catalog.ModelNames() {
 		if k == nil {
 			out = append(out, name)
 			continue
@@ -202,10 +188,10 @@ func (s *Snapshot) VisibleModels(k *events.Key) []string {
 			seen[n] = true
 		}
 		for _, m := range s.keyModels(k, team) {
-			if seen[m] || strings.Contains(m, "*") || s.router.IsGroup(m) || m == AllProxyModels || m == AllTeamModels || m == AllOrgModels {
+			if seen[m] || strings.Contains(m, "*") || s.catalog.IsGroup(m) || m == AllProxyModels || m == AllTeamModels || m == AllOrgModels {
 				continue
 			}
-			if s.router.Resolve(m).Found() {
+			if s.catalog.Resolve(m).Found() {
 				if _, err := s.CheckKey(k, m, time.Time{}); err == nil {
 					seen[m] = true
 					out = append(out, m)

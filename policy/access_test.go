@@ -191,7 +191,7 @@ func TestResolveAndUpstreamModel(t *testing.T) {
 		{"unknown-model", "", ""},
 	}
 	for _, c := range cases {
-		r := s.Router().Resolve(c.req)
+		r := s.Catalog().Resolve(c.req)
 		if r.Group != c.group {
 			t.Errorf("Resolve(%q).Group = %q, want %q", c.req, r.Group, c.group)
 			continue
@@ -233,10 +233,10 @@ func TestSecretResolution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := s.Router().Resolve("a").Deployments[0]; d.APIKey != "sk-upstream" || d.Err != nil {
+	if d := s.Catalog().Resolve("a").Deployments[0]; d.APIKey != "sk-upstream" || d.Err != nil {
 		t.Fatalf("resolved %+v", d)
 	}
-	if d := s.Router().Resolve("b").Deployments[0]; d.Err == nil {
+	if d := s.Catalog().Resolve("b").Deployments[0]; d.Err == nil {
 		t.Fatal("a missing env var must mark the deployment unusable")
 	}
 }
@@ -280,15 +280,15 @@ func TestPrices(t *testing.T) {
 		}
 	}
 	s := build(t, dep("a", "openai/gpt-4o-mini"), dep("b", "mock/gpt-4o"))
-	if d := s.Router().Resolve("a").Deployments[0]; d.InputCostPerToken != 0.15e-6 {
+	if d := s.Catalog().Resolve("a").Deployments[0]; d.InputCostPerToken != 0.15e-6 {
 		t.Errorf("builtin price not applied: %v", d.InputCostPerToken)
 	}
-	if d := s.Router().Resolve("b").Deployments[0]; d.InputCostPerToken != 0 {
+	if d := s.Catalog().Resolve("b").Deployments[0]; d.InputCostPerToken != 0 {
 		t.Error("mock deployments are free unless priced")
 	}
 	m := dep("c", "openai/gpt-4o")
 	m.ModelInfo.InputCostPerToken, m.ModelInfo.OutputCostPerToken = 1e-6, 2e-6
-	if d := build(t, m).Router().Resolve("c").Deployments[0]; d.InputCostPerToken != 1e-6 || d.OutputCostPerToken != 2e-6 {
+	if d := build(t, m).Catalog().Resolve("c").Deployments[0]; d.InputCostPerToken != 1e-6 || d.OutputCostPerToken != 2e-6 {
 		t.Error("configured prices must win over the table")
 	}
 }

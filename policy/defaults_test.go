@@ -34,7 +34,7 @@ func TestFilterByTags(t *testing.T) {
 		{"no tags: the default ones", withDefault, nil, "free"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ids(FilterByTags(tc.s.Router().Resolve("g").Deployments, tc.tags)); got != tc.want {
+			if got := ids(FilterByTags(tc.s.Catalog().Resolve("g").Deployments, tc.tags)); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -42,12 +42,12 @@ func TestFilterByTags(t *testing.T) {
 }
 
 func TestModelGroupAlias(t *testing.T) {
-	rs := &events.RouterSettings{ID: events.RouterSettingsID, ModelGroupAlias: map[string]events.GroupAlias{
+	rs := &events.RoutingSettings{ID: events.RoutingSettingsID, ModelGroupAlias: map[string]events.GroupAlias{
 		"gpt-4": {Model: "gpt-4o"}, "secret": {Model: "gpt-4o", Hidden: true}, "dangling": {Model: "nope"},
 		"gpt-4o-mini": {Model: "gpt-4o"}, // a deployment of that name wins
 	}}
 	s := build(t, dep("gpt-4o", "openai/gpt-4o", "grp"), dep("gpt-4o-mini", "openai/gpt-4o-mini"), rs)
-	r := s.Router()
+	r := s.Catalog()
 	for model, group := range map[string]string{"gpt-4": "gpt-4o", "secret": "gpt-4o", "dangling": "", "gpt-4o-mini": "gpt-4o-mini"} {
 		rt := r.Resolve(model)
 		if rt.Group != group || (group != "" && rt.Requested != model) {
@@ -73,7 +73,7 @@ func TestProviderKeyFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(name string) *Deployment { return s.Router().Resolve(name).Deployments[0] }
+	get := func(name string) *Deployment { return s.Catalog().Resolve(name).Deployments[0] }
 	if d := get("a"); d.APIKey != "sk-env" || d.Err != nil {
 		t.Errorf("openai without api_key: key %q err %v", d.APIKey, d.Err)
 	}
@@ -87,7 +87,7 @@ func TestProviderKeyFromEnvironment(t *testing.T) {
 		t.Errorf("own api_key replaced: %q", d.APIKey)
 	}
 	s, _ = SnapshotOf(func(string) (string, bool) { return "", false }, dep("b", "azure/dep"))
-	if d := s.Router().Resolve("b").Deployments[0]; d.Err == nil || !strings.Contains(d.Err.Error(), "AZURE_API_BASE") {
+	if d := s.Catalog().Resolve("b").Deployments[0]; d.Err == nil || !strings.Contains(d.Err.Error(), "AZURE_API_BASE") {
 		t.Errorf("azure without api_base nor AZURE_API_BASE: err %v", d.Err)
 	}
 }

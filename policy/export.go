@@ -10,15 +10,15 @@ import (
 // compare and what /gatehouse/state returns, so the edge's and the control
 // plane's views can be checked for equality.
 type State struct {
-	Seq          uint64                 `json:"seq"`
-	Models       []*events.Model        `json:"models"`
-	Keys         []*events.Key          `json:"keys"`
-	Teams        []*events.Team         `json:"teams"`
-	Users        []*events.User         `json:"users"`
-	Orgs         []*events.Org          `json:"orgs"`
-	AccessGroups []*events.AccessGroup  `json:"access_groups"`
-	JWT          *events.JWTSettings    `json:"jwt_settings"`
-	Routing      *events.RouterSettings `json:"router_settings"`
+	Seq          uint64                  `json:"seq"`
+	Models       []*events.Model         `json:"models"`
+	Keys         []*events.Key           `json:"keys"`
+	Teams        []*events.Team          `json:"teams"`
+	Users        []*events.User          `json:"users"`
+	Orgs         []*events.Org           `json:"orgs"`
+	AccessGroups []*events.AccessGroup   `json:"access_groups"`
+	JWT          *events.JWTSettings     `json:"jwt_settings"`
+	Routing      *events.RoutingSettings `json:"router_settings"`
 	// Added with end users; omitted when empty so older dumps compare.
 	Customers []*events.Customer      `json:"customers,omitempty"`
 	LiteLLM   *events.LiteLLMSettings `json:"litellm_settings,omitempty"`
@@ -34,7 +34,7 @@ func Export(s *Snapshot) State {
 			models[i] = &cp
 		}
 	}
-	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RouterSettings(),
+	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RoutingSettings(),
 		Customers: s.Customers(), LiteLLM: s.LiteLLMSettings()}
 }
 
@@ -57,8 +57,8 @@ func WithinModels(s *Snapshot, entry string, bound []string) bool {
 	switch {
 	case entry == AnyModel || entry == AllProxyModels:
 		return false
-	case s.router.IsGroup(entry):
-		members := s.router.GroupModels(entry)
+	case s.catalog.IsGroup(entry):
+		members := s.catalog.GroupModels(entry)
 		if len(members) == 0 {
 			return false
 		}

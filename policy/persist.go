@@ -85,8 +85,8 @@ func WriteSnapshot(w io.Writer, s *Snapshot, streamCreated time.Time) error {
 	if s.jwt != nil {
 		errs = append(errs, put(events.KindJWTSettings, s.jwt))
 	}
-	if s.routing != nil {
-		errs = append(errs, put(events.KindRouterSettings, s.routing))
+	if s.routingSettings != nil {
+		errs = append(errs, put(events.KindRouterSettings, s.routingSettings))
 	}
 	for _, c := range s.customers {
 		errs = append(errs, put(events.KindCustomer, c))

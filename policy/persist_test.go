@@ -54,7 +54,7 @@ func TestSnapshotPlusTailEqualsReplay(t *testing.T) {
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	put(events.ModelUpserted, &events.Model{ID: "m1", ModelName: "gpt-4o", LiteLLMParams: events.ModelParams{Model: "mock/gpt-4o"}})
-	put(events.RouterSettingsUpserted, &events.RouterSettings{ID: events.RouterSettingsID, RoutingStrategy: "least-busy"})
+	put(events.RouterSettingsUpserted, &events.RoutingSettings{ID: events.RoutingSettingsID, RoutingStrategy: "least-busy"})
 	put(events.JWTSettingsUpserted, &events.JWTSettings{ID: events.JWTSettingsID, Enabled: true, PublicKeyURLs: []string{"https://idp.example/jwks"}})
 	for i := range 50 {
 		put(events.TeamUpserted, &events.Team{TeamID: fmt.Sprint("team-", i%5), Models: []string{"gpt-4o"}})

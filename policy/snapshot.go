@@ -1,6 +1,12 @@
 // Package policy holds the in-memory policy state built from the event
 // stream, and the rules that decide what a caller may do with it.
 //
+// It owns the compiled forms the request path reads: the model Catalog
+// (model names to deployments, access groups; rebuilt when models or
+// groups change) and Routing (router_settings with defaults applied;
+// rebuilt when the settings event changes), so a request compiles
+// nothing.
+//
 // A Snapshot is immutable once published: request handlers load it through
 // an atomic pointer once per request and never lock. One goroutine applies
 // events to a Builder, which copies only the maps (or, for keys, the one
@@ -39,18 +45,20 @@ func ParseKeyHash(token string) (KeyHash, error) {
 
 // Snapshot is the policy state at one stream sequence.
 type Snapshot struct {
-	seq    uint64
-	keys   [keyShards]map[KeyHash]*events.Key
-	nkeys  int
-	teams  map[string]*events.Team
-	users  map[string]*events.User
-	orgs   map[string]*events.Org
-	groups map[string]*events.AccessGroup
-	models map[string]*events.Model
-	router *Router
-	jwt    *events.JWTSettings
-	// routing is router_settings (nil: LiteLLM's defaults).
-	routing *events.RouterSettings
+	seq     uint64
+	keys    [keyShards]map[KeyHash]*events.Key
+	nkeys   int
+	teams   map[string]*events.Team
+	users   map[string]*events.User
+	orgs    map[string]*events.Org
+	groups  map[string]*events.AccessGroup
+	models  map[string]*events.Model
+	catalog *Catalog
+	jwt     *events.JWTSettings
+	// routingSettings is the router_settings event (nil: never set), kept
+	// for export and persistence; routing is its compiled form.
+	routingSettings *events.RoutingSettings
+	routing         *Routing
 	// customers are the end users with a record (see customer.go);
 	// litellm is litellm_settings (nil: none set).
 	customers map[string]*events.Customer
@@ -78,7 +86,8 @@ func Empty(env Env) *Snapshot {
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*events.Key{}
 	}
-	s.router = buildRouter(s.models, s.groups, env, nil)
+	s.catalog = buildCatalog(s.models, s.groups, env, nil)
+	s.routing = defaultRouting
 	return s
 }
 
@@ -126,12 +135,16 @@ func (s *Snapshot) Model(id string) *events.Model { return s.models[id] }
 // JWT returns the JWT settings (nil: JWT auth was never configured).
 func (s *Snapshot) JWT() *events.JWTSettings { return s.jwt }
 
-// RouterSettings returns the load-balancing settings; nil means LiteLLM's
-// defaults (events.RouterSettings' accessors accept nil).
-func (s *Snapshot) RouterSettings() *events.RouterSettings { return s.routing }
+// RoutingSettings returns the router_settings event as applied (nil: none
+// was ever set, LiteLLM's defaults apply).
+func (s *Snapshot) RoutingSettings() *events.RoutingSettings { return s.routingSettings }
 
-// Router returns the routing table derived from the deployments.
-func (s *Snapshot) Router() *Router { return s.router }
+// Routing returns router_settings compiled for the request path; never
+// nil.
+func (s *Snapshot) Routing() *Routing { return s.routing }
+
+// Catalog returns the model catalog compiled from the deployments.
+func (s *Snapshot) Catalog() *Catalog { return s.catalog }
 
 // Models returns every deployment, ordered by model_name then id.
 func (s *Snapshot) Models() []*events.Model {
@@ -197,7 +210,7 @@ type Builder struct {
 	ownGroups    bool
 	ownModels    bool
 	ownCustomers bool
-	dirty        bool // models or groups changed: rebuild the router
+	dirty        bool // models or groups changed: rebuild the catalog
 	env          Env
 }
 
@@ -271,11 +284,12 @@ func (b *Builder) Apply(ev events.Event) error {
 		}
 	case events.KindRouterSettings:
 		if del {
-			b.s.routing = nil
+			b.s.routingSettings = nil
 		} else {
-			b.s.routing = ev.Object.(*events.RouterSettings)
+			b.s.routingSettings = ev.Object.(*events.RoutingSettings)
 		}
-		b.dirty = true // the router resolves model_group_alias
+		b.s.routing = CompileRouting(b.s.routingSettings)
+		b.dirty = true // the catalog resolves model_group_alias
 	case events.KindCustomer:
 		if !b.ownCustomers {
 			b.s.customers, b.ownCustomers = maps.Clone(b.s.customers), true
@@ -339,8 +353,8 @@ func (b *Builder) deleteKey(h KeyHash) {
 // The builder may keep applying events afterwards; it copies again what it
 // touches next.
 func (b *Builder) Snapshot() *Snapshot {
-	if b.dirty || b.s.router == nil {
-		b.s.router = buildRouter(b.s.models, b.s.groups, b.env, b.s.routing)
+	if b.dirty || b.s.catalog == nil {
+		b.s.catalog = buildCatalog(b.s.models, b.s.groups, b.env, b.s.routingSettings)
 		b.dirty = false
 	}
 	out := b.s

@@ -92,7 +92,7 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		}
 		d.Admin = true
 		if r.Model != "" {
-			d.Route = s.Router().Resolve(r.Model)
+			d.Route = s.Catalog().Resolve(r.Model)
 		}
 		return d, nil
 	}
@@ -157,7 +157,7 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		if err := s.CheckOrgModel(d.OrgID, r.Model, r.Model); err != nil {
 			return d, err
 		}
-		d.Route = s.Router().Resolve(r.Model)
+		d.Route = s.Catalog().Resolve(r.Model)
 	}
 	return d, nil
 }

@@ -7,7 +7,8 @@
 // The work splits in two: Identity, derived from the claims and the
 // settings only (cacheable with the verified token until it expires), and
 // Decide, which combines an Identity with the live snapshot per request
-// (map lookups, no I/O).
+// (map lookups, no I/O). The edge does not call Decide itself: auth turns
+// its Decision into the auth.Grant every credential kind produces.
 package jwtauth
 
 import (

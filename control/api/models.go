@@ -175,10 +175,10 @@ func (a *API) accessGroupInfo(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"access_groups": snap.AccessGroups()})
 	}
 	g := snap.AccessGroup(id)
-	if g == nil && !snap.Router().IsGroup(id) {
+	if g == nil && !snap.Catalog().IsGroup(id) {
 		return apierror.NotFound.With("access group %q not found", id)
 	}
-	return c.JSON(fiber.Map{"access_group_id": id, "access_group": g, "models": snap.Router().GroupModels(id)})
+	return c.JSON(fiber.Map{"access_group_id": id, "access_group": g, "models": snap.Catalog().GroupModels(id)})
 }
 
 func (a *API) accessGroupDelete(c *fiber.Ctx) error {

@@ -27,7 +27,7 @@ func (f *File) Preflight(getenv func(string) string) error {
 	if _, err := f.Models(now); err != nil {
 		return err // Validate's errors, which the rest would repeat
 	}
-	if _, err := f.RouterSettingsEvent(now); err != nil {
+	if _, err := f.RoutingSettingsEvent(now); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := f.JWTSettings(env, now); err != nil {

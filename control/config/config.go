@@ -43,7 +43,7 @@ type File struct {
 	ModelList       []ModelEntry    `yaml:"model_list"`
 	GeneralSettings GeneralSettings `yaml:"general_settings"`
 	LiteLLMSettings LiteLLMSettings `yaml:"litellm_settings"`
-	RouterSettings  RouterSettings  `yaml:"router_settings"`
+	RoutingSettings RoutingSettings `yaml:"router_settings"`
 	// EnvironmentVariables are set into the process environment by
 	// ApplyEnvironment. LiteLLM does this at start; here it is a separate
 	// step so that parsing a file has no side effects (tests, the admin

@@ -778,11 +778,11 @@ func TestRouterSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ev, err := f.RouterSettingsEvent(now)
+	ev, err := f.RoutingSettingsEvent(now)
 	if err != nil || ev == nil {
-		t.Fatalf("RouterSettingsEvent: %v %v", ev, err)
+		t.Fatalf("RoutingSettingsEvent: %v %v", ev, err)
 	}
-	if ev.ID != events.RouterSettingsID || ev.Strategy() != events.RoutingLeastBusy || ev.Fails() != 1 ||
+	if ev.ID != events.RoutingSettingsID || ev.Strategy() != events.RoutingLeastBusy || ev.Fails() != 1 ||
 		ev.Cooldown() != 30*time.Second || !reflect.DeepEqual(ev.FallbacksFor("gpt-3.5-turbo"), []string{"claude-3-5-sonnet"}) {
 		t.Errorf("router settings %+v", ev)
 	}
@@ -790,10 +790,10 @@ func TestRouterSettings(t *testing.T) {
 		t.Errorf("num_retries %d %v", n, explicit)
 	}
 	// No router_settings: no event, so settings in the stream stay.
-	if ev, err := (&File{}).RouterSettingsEvent(now); ev != nil || err != nil {
+	if ev, err := (&File{}).RoutingSettingsEvent(now); ev != nil || err != nil {
 		t.Errorf("empty file: %v %v", ev, err)
 	}
-	var none *events.RouterSettings
+	var none *events.RoutingSettings
 	if n, explicit := none.Retries(); none.Strategy() != events.RoutingSimpleShuffle || n != 2 || explicit ||
 		none.Fails() != 3 || none.Cooldown() != 5*time.Second {
 		t.Error("nil settings must give LiteLLM's defaults")

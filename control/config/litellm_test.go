@@ -173,7 +173,7 @@ func TestAliasesReachTheirTarget(t *testing.T) {
 	if f.ModelList[0].LiteLLMParams.RPM != 100 {
 		t.Errorf("rpm = %d", f.ModelList[0].LiteLLMParams.RPM)
 	}
-	ev, err := f.RouterSettingsEvent(time.Unix(0, 0))
+	ev, err := f.RoutingSettingsEvent(time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

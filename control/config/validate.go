@@ -112,7 +112,7 @@ func (f *File) validate(v *validator) {
 	}
 	f.validateEnvironment(v)
 	f.validateJWT(v)
-	f.validateRouter(v)
+	f.validateRouting(v)
 	f.validateKeySettings(v)
 	ids := map[string]int{}
 	for i := range f.ModelList {

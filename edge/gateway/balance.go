@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/edge/proxy"
-	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -27,25 +26,26 @@ type deployState struct {
 	fails       int
 }
 
-// balancer spreads a model group's requests over its deployments
-// (LiteLLM's router: simple-shuffle or least-busy, cooldown after
-// allowed_fails failures a minute). The state map is copy-on-write behind
+// loadBalancer spreads a model group's requests over its deployments, as
+// LiteLLM's router does (simple-shuffle or least-busy, cooldown after
+// allowed_fails failures a minute), following the snapshot's compiled
+// policy.Routing. The state map is copy-on-write behind
 // an atomic pointer: the request path only loads and indexes it; a new
 // deployment id takes the mutex once.
-type balancer struct {
+type loadBalancer struct {
 	mu     sync.Mutex
 	states atomic.Pointer[map[string]*deployState]
 	now    func() time.Time
 }
 
-func newBalancer(now func() time.Time) *balancer {
-	b := &balancer{now: now}
+func newLoadBalancer(now func() time.Time) *loadBalancer {
+	b := &loadBalancer{now: now}
 	m := map[string]*deployState{}
 	b.states.Store(&m)
 	return b
 }
 
-func (b *balancer) state(id string) *deployState {
+func (b *loadBalancer) state(id string) *deployState {
 	if s := (*b.states.Load())[id]; s != nil {
 		return s
 	}
@@ -78,7 +78,7 @@ var errAllCooling = errors.New("every deployment of the model group is cooling d
 // does not cool down a lone deployment either. It returns nil when every
 // deployment was tried, and a 429 when the untried ones are all cooling
 // down (LiteLLM's "No deployments available").
-func (b *balancer) pick(ds []*policy.Deployment, rs *events.RouterSettings, tried []*policy.Deployment) (*policy.Deployment, *deployState, error) {
+func (b *loadBalancer) pick(ds []*policy.Deployment, rt *policy.Routing, tried []*policy.Deployment) (*policy.Deployment, *deployState, error) {
 	if len(ds) == 1 {
 		return ds[0], nil, nil
 	}
@@ -122,7 +122,7 @@ func (b *balancer) pick(ds []*policy.Deployment, rs *events.RouterSettings, trie
 		return nil, nil, e
 	}
 	var c candidate
-	if rs.Strategy() == events.RoutingLeastBusy {
+	if rt.Strategy == policy.LeastBusy {
 		c = leastBusy(cands)
 	} else {
 		c = shuffle(ds, cands)
@@ -220,7 +220,7 @@ func leastBusy(cands []candidate) candidate {
 
 // failed counts a failure of a deployment and cools it down once it
 // failed more than allowed_fails times within a minute.
-func (b *balancer) failed(s *deployState, rs *events.RouterSettings) {
+func (b *loadBalancer) failed(s *deployState, rt *policy.Routing) {
 	if s == nil {
 		return
 	}
@@ -230,13 +230,13 @@ func (b *balancer) failed(s *deployState, rs *events.RouterSettings) {
 		s.windowStart, s.fails = now.UnixNano(), 0
 	}
 	s.fails++
-	cool := s.fails > rs.Fails()
+	cool := s.fails > rt.AllowedFails
 	if cool {
 		s.windowStart, s.fails = 0, 0
 	}
 	s.mu.Unlock()
 	if cool {
-		s.coolUntil.Store(now.Add(rs.Cooldown()).UnixNano())
+		s.coolUntil.Store(now.Add(rt.Cooldown).UnixNano())
 	}
 }
 

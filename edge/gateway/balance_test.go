@@ -48,12 +48,12 @@ func intp(i int) *int           { return &i }
 func floatp(f float64) *float64 { return &f }
 
 func TestShuffleHonoursWeights(t *testing.T) {
-	b := newBalancer(time.Now)
+	b := newLoadBalancer(time.Now)
 	ds := deps(9, 1)
 	counts := map[string]int{}
 	const n = 20000
 	for range n {
-		d, _, err := b.pick(ds, nil, nil)
+		d, _, err := b.pick(ds, policy.CompileRouting(nil), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestShuffleHonoursWeights(t *testing.T) {
 	ds[0].RPM, ds[1].RPM = 1, 3
 	counts = map[string]int{}
 	for range n {
-		d, _, _ := b.pick(ds, nil, nil)
+		d, _, _ := b.pick(ds, policy.CompileRouting(nil), nil)
 		counts[d.ID]++
 	}
 	if share := float64(counts["d1"]) / n; math.Abs(share-0.75) > 0.02 {
@@ -77,8 +77,8 @@ func TestShuffleHonoursWeights(t *testing.T) {
 }
 
 func TestLeastBusyPicksFewestInFlight(t *testing.T) {
-	b := newBalancer(time.Now)
-	rs := &events.RouterSettings{RoutingStrategy: events.RoutingLeastBusy}
+	b := newLoadBalancer(time.Now)
+	rs := policy.CompileRouting(&events.RoutingSettings{RoutingStrategy: events.RoutingLeastBusy})
 	ds := deps(0, 0, 0)
 	b.state("d0").inflight.Store(3)
 	b.state("d1").inflight.Store(1)
@@ -96,8 +96,8 @@ func TestLeastBusyPicksFewestInFlight(t *testing.T) {
 
 func TestCooldownAfterAllowedFails(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	b := newBalancer(clk.now)
-	rs := &events.RouterSettings{AllowedFails: intp(2), CooldownTime: floatp(30)}
+	b := newLoadBalancer(clk.now)
+	rs := policy.CompileRouting(&events.RoutingSettings{AllowedFails: intp(2), CooldownTime: floatp(30)})
 	ds := deps(1, 0) // d0 takes all traffic while healthy
 	_, s0, _ := b.pick(ds, rs, nil)
 	for i := range 2 {
@@ -241,10 +241,10 @@ func TestFallbackAndCooldown(t *testing.T) {
 	e.put(t, &events.Model{ID: "bad", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: bad.srv.URL, Weight: 1}})
 	e.put(t, &events.Model{ID: "good", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: good.srv.URL}})
 	e.put(t, &events.Model{ID: "lim", ModelName: "limited", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: limited.srv.URL}})
-	e.put(t, &events.RouterSettings{ID: events.RouterSettingsID, AllowedFails: intp(0), CooldownTime: floatp(600),
+	e.put(t, &events.RoutingSettings{ID: events.RoutingSettingsID, AllowedFails: intp(0), CooldownTime: floatp(600),
 		Fallbacks: []map[string][]string{{"limited": {"m"}}}})
 	testutil.Eventually(t, 10*time.Second, func() error {
-		if e.live.Load().RouterSettings() == nil || len(e.live.Load().Router().Resolve("m").Deployments) != 2 {
+		if e.live.Load().RoutingSettings() == nil || len(e.live.Load().Catalog().Resolve("m").Deployments) != 2 {
 			return errors.New("not applied")
 		}
 		return nil
@@ -297,7 +297,7 @@ func TestFallbackAndCooldown(t *testing.T) {
 	e.put(t, &events.Model{ID: "rej", ModelName: "m2", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: rejecting.srv.URL, Weight: 1}})
 	e.put(t, &events.Model{ID: "other", ModelName: "m2", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: other.srv.URL}})
 	testutil.Eventually(t, 10*time.Second, func() error {
-		if len(e.live.Load().Router().Resolve("m2").Deployments) != 2 {
+		if len(e.live.Load().Catalog().Resolve("m2").Deployments) != 2 {
 			return errors.New("not applied")
 		}
 		return nil

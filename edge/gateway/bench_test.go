@@ -78,16 +78,16 @@ func benchChat(b *testing.B, opt func(*Options)) {
 // BenchmarkPick is the balancer's cost per attempt: nothing for a group
 // of one, a few map loads for a group of three.
 func BenchmarkPick(b *testing.B) {
-	bal := newBalancer(time.Now)
+	bal := newLoadBalancer(time.Now)
 	for _, bc := range []struct {
 		name string
 		ds   []*policy.Deployment
-		rs   *events.RouterSettings
+		rs   *policy.Routing
 	}{
-		{"single", deps(0), nil},
-		{"shuffle-3", deps(0, 0, 0), nil},
-		{"weighted-3", deps(1, 2, 3), nil},
-		{"least-busy-3", deps(0, 0, 0), &events.RouterSettings{RoutingStrategy: events.RoutingLeastBusy}},
+		{"single", deps(0), policy.CompileRouting(nil)},
+		{"shuffle-3", deps(0, 0, 0), policy.CompileRouting(nil)},
+		{"weighted-3", deps(1, 2, 3), policy.CompileRouting(nil)},
+		{"least-busy-3", deps(0, 0, 0), policy.CompileRouting(&events.RoutingSettings{RoutingStrategy: events.RoutingLeastBusy})},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -3,6 +3,12 @@
 // forwards chat traffic to the upstream models. Management routes are
 // relayed to the control plane so LiteLLM's curl examples work against the
 // edge port unchanged.
+//
+// The chat handler is one straight line: credential (auth.Authenticate),
+// decision (auth.Grant, the same for every credential kind), rate limits,
+// forward over the model group's deployments and fallbacks (loadBalancer,
+// proxy), spend. Values that outlive the handler (spend events, upserts,
+// stream writers) are copied out of the fiber.Ctx first.
 package gateway
 
 import (
@@ -87,7 +93,7 @@ type Gateway struct {
 	spend   *spend.Publisher
 	fwd     *proxy.Forwarder
 	relay   *relay
-	bal     *balancer
+	bal     *loadBalancer
 	log     *slog.Logger
 	edgeID  string
 	nowFunc func() time.Time
@@ -206,10 +212,11 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gateway{live: live, auth: auth.New(o.MasterKey), jwt: &jwtauth.Manager{Log: log, HTTPClient: o.JWKSClient},
+	jwt := &jwtauth.Manager{Log: log, HTTPClient: o.JWKSClient}
+	g := &Gateway{live: live, auth: auth.New(o.MasterKey, jwt), jwt: jwt,
 		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now, metrics: newEdgeMetrics(o.Metrics)}
 	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID})
-	g.bal = newBalancer(func() time.Time { return g.nowFunc() })
+	g.bal = newLoadBalancer(func() time.Time { return g.nowFunc() })
 	if o.ControlURL != "" {
 		g.relay = newRelay(o.ControlURL)
 	}
@@ -271,7 +278,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 // and the control plane agree after replay.
 func (g *Gateway) state(c *fiber.Ctx) error {
 	cred, present := httpx.Credential(c)
-	id, err := g.auth.Authenticate(g.live.Load(), cred, present)
+	id, err := g.auth.AuthenticateKey(g.live.Load(), cred, present)
 	if err != nil {
 		return err
 	}
@@ -307,32 +314,18 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 		return nil, auth.Identity{}, err
 	}
 	cred, present := httpx.Credential(c)
-	if present && jwtauth.IsJWT(cred) {
-		if s := snap.JWT(); s != nil && s.Enabled {
-			eng, err := g.jwt.Engine(s)
-			if err != nil {
-				return nil, auth.Identity{}, err
-			}
-			jid, err := eng.Authenticate(c.UserContext(), cred, g.nowFunc())
-			return snap, auth.Identity{JWT: jid}, err
-		}
-	}
-	id, err := g.auth.Authenticate(snap, cred, present)
+	id, err := g.auth.Authenticate(c.UserContext(), snap, cred, present, g.nowFunc())
 	return snap, id, err
 }
 
-// decideJWT runs the JWT decision for this request and hands any objects
-// the caller implies to the control plane without waiting.
-func (g *Gateway) decideJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity, model string) (jwtauth.Decision, error) {
-	// Cloned: the team id may end up in the spend event of a stream, and
-	// in an upsert sent later, after fasthttp reused the header's buffer.
-	d, err := jwtauth.Decide(snap, id, jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: strings.Clone(c.Get("x-litellm-team-id"))})
-	if err == nil {
-		g.upserts.send(d.Upserts)
-	}
-	return d, err
+// request is what the decision needs from the HTTP request. The strings
+// point into fasthttp's buffers; the Grant copies what it keeps.
+func (g *Gateway) request(c *fiber.Ctx, model string) auth.Request {
+	return auth.Request{Request: jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: c.Get("x-litellm-team-id")}, Now: g.nowFunc()}
 }
 
+// chatCompletions is the chat path, one step after the other: credential,
+// grant (model access), rate limits, forward, spend.
 func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	t0 := time.Now() // for metrics; nowFunc is the policy clock
 	start := g.nowFunc()
@@ -360,61 +353,37 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		e.Param = "messages"
 		return e
 	}
-	var (
-		route policy.Route
-		team  *events.Team
-		ev    = events.SpendEvent{RequestID: events.NewID(), Time: start.UTC()}
-	)
 	// The edge's id is the spend row's identity; the client's id, when it
 	// sent a valid one, is what the client, the upstream and the logs see.
+	ev := events.SpendEvent{RequestID: events.NewID(), Time: start.UTC()}
 	reqID := ev.RequestID
 	if cid := obs.ClientRequestID(c); cid != nil {
 		ev.ClientRequestID = string(cid)
 		reqID = ev.ClientRequestID
 	}
 	c.Response().Header.Set(obs.RequestIDHeader, reqID)
-	switch {
-	case id.Admin:
-		route = snap.Router().Resolve(model)
-		ev.Auth = "master_key"
-	case id.JWT != nil:
-		d, err := g.decideJWT(c, snap, id.JWT, model)
-		if err != nil {
-			g.metrics.denied(methodJWT, err)
-			return err
-		}
-		route, team = d.Route, d.Team
-		ev.Auth, ev.UserID, ev.OrgID, ev.EndUserID = "jwt", d.UserID, d.OrgID, d.EndUserID
-		if d.Team != nil {
-			ev.TeamID = d.Team.TeamID
-		}
-	default:
-		grant, err := snap.CheckKey(id.Key, model, g.nowFunc())
-		if err != nil {
-			g.metrics.denied(methodKey, err)
-			return err
-		}
-		route, team = grant.Route, grant.Team
-		k := id.Key
-		ev.Auth, ev.KeyHash, ev.KeyAlias, ev.UserID, ev.TeamID, ev.OrgID = "key", k.Token, k.KeyAlias, k.UserID, k.TeamID, k.OrganizationID
-	}
-	// The end user (customer): the JWT's claim wins over the body's "user".
-	ev.EndUserID = policy.EndUserID(ev.EndUserID, req.User)
-	if err := snap.CheckEndUser(ev.EndUserID, model, model); err != nil {
-		g.metrics.denied(methodOf(id), err)
+	grant, err := id.Grant(snap, g.request(c, model))
+	if err != nil {
+		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
-	g.metrics.allowed(methodOf(id))
-	if err := g.rateLimit(id.Key, team); err != nil {
+	// The end user is the JWT's end_user_id_jwt_field, else the body's user.
+	grant.EndUserID = policy.EndUserID(grant.EndUserID, req.User)
+	if err := snap.CheckEndUser(grant.EndUserID, model, model); err != nil {
+		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
-	if !route.Found() {
+	g.upserts.send(grant.Upserts)
+	g.metrics.allowed(methodOf(grant.Method))
+	if err := g.rateLimit(grant.Key, grant.Team); err != nil {
+		return err
+	}
+	if !grant.Route.Found() {
 		return apierror.ModelNotFound.With("The model `%s` does not exist or you do not have access to it. Check /v1/models for the models you can use.", model)
 	}
-	if ev.OrgID == "" && team != nil {
-		ev.OrgID = team.OrganizationID // a key or token's org is its team's
-	}
-	org, customer, err := g.scopeLimits(snap, ev.OrgID, ev.EndUserID)
+	ev.Auth, ev.KeyHash, ev.KeyAlias = grant.Method.String(), grant.KeyHash, grant.KeyAlias
+	ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID = grant.UserID, grant.TeamID, grant.OrgID, grant.EndUserID
+	org, customer, err := g.scopeLimits(snap, grant.OrgID, grant.EndUserID)
 	if err != nil {
 		return err
 	}
@@ -424,8 +393,9 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, org: org, customer: customer, rs: snap.RouterSettings()}
-	if call.rs != nil && call.rs.EnableTagFiltering {
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing()}
+	route := grant.Route
+	if call.rt.TagFiltering {
 		if route, err = routeByTags(route, body); err != nil {
 			return err
 		}
@@ -448,7 +418,7 @@ type chatCall struct {
 	team     *events.Team
 	org      *events.Org      // set only when its tpm limit needs the tokens
 	customer *events.Customer // likewise
-	rs       *events.RouterSettings
+	rt       *policy.Routing
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -459,7 +429,7 @@ func (c *chatCall) done(u proxy.Usage, err error) {
 	if c.st != nil {
 		c.st.inflight.Add(-1)
 		if streamFault(err) {
-			c.g.bal.failed(c.st, c.rs)
+			c.g.bal.failed(c.st, c.rt)
 		}
 	}
 	c.record(u)
@@ -487,8 +457,8 @@ func (c *chatCall) record(u proxy.Usage) {
 // counts as started once its first event arrived.
 func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Route, body []byte, c *chatCall) error {
 	c.ev.ModelGroup = route.Group
-	retries, explicit := c.rs.Retries()
-	fallbacks := c.rs.FallbacksFor(route.Group)
+	retries, explicit := c.rt.Retries, c.rt.RetriesExplicit
+	fallbacks := c.rt.FallbacksFor(route.Group)
 	var triedBuf [8]*policy.Deployment
 	tried := triedBuf[:0]
 	done := c.done
@@ -498,7 +468,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 	)
 	for next := 0; ; {
 		for attempt := 0; ; attempt++ {
-			d, st, err := g.bal.pick(route.Deployments, c.rs, tried)
+			d, st, err := g.bal.pick(route.Deployments, c.rt, tried)
 			if err != nil && lastErr == nil {
 				lastErr, lastFailed = err, proxy.ErrorUsage(err)
 			}
@@ -528,7 +498,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				c.record(failed)
 				return err
 			}
-			g.bal.failed(st, c.rs)
+			g.bal.failed(st, c.rt)
 			// A group of one is retried only when num_retries says so;
 			// by default a retry means another deployment.
 			if attempt >= retries || (len(route.Deployments) == 1 && !explicit) {
@@ -538,7 +508,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 		if next >= len(fallbacks) {
 			break
 		}
-		route = snap.Router().Resolve(fallbacks[next])
+		route = snap.Catalog().Resolve(fallbacks[next])
 		next++
 		tried = tried[:0]
 		g.log.Info("falling back", "model_group", c.ev.ModelGroup, "fallback", route.Requested, "err", lastErr)
@@ -611,29 +581,13 @@ func (g *Gateway) models(c *fiber.Ctx) error {
 		g.metrics.denied(failedMethod(c, snap), err)
 		return err
 	}
-	var names []string
-	switch {
-	case id.Admin:
-		names = snap.VisibleModels(nil)
-	case id.JWT != nil:
-		if _, err := g.decideJWT(c, snap, id.JWT, ""); err != nil {
-			g.metrics.denied(methodJWT, err)
-			return err
-		}
-		for _, n := range snap.Router().ModelNames() {
-			if _, err := jwtauth.Decide(snap, id.JWT, jwtauth.Request{Route: c.Path(), Model: n, TeamHeader: c.Get("x-litellm-team-id")}); err == nil {
-				names = append(names, n)
-			}
-		}
-	default:
-		if id.Key.Blocked {
-			err := apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
-			g.metrics.denied(methodKey, err)
-			return err
-		}
-		names = snap.VisibleModels(id.Key)
+	names, upserts, err := id.Models(snap, g.request(c, ""))
+	if err != nil {
+		g.metrics.denied(methodOf(id.Method()), err)
+		return err
 	}
-	g.metrics.allowed(methodOf(id))
+	g.upserts.send(upserts)
+	g.metrics.allowed(methodOf(id.Method()))
 	type model struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`
@@ -643,7 +597,7 @@ func (g *Gateway) models(c *fiber.Ctx) error {
 	data := make([]model, 0, len(names))
 	for _, n := range names {
 		owner := "gatehouse"
-		if rt := snap.Router().Resolve(n); rt.Found() {
+		if rt := snap.Catalog().Resolve(n); rt.Found() {
 			owner = rt.Deployments[0].Provider
 		}
 		data = append(data, model{ID: n, Object: "model", Created: 1677610602, OwnedBy: owner})

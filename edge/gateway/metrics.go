@@ -111,11 +111,11 @@ func failedMethod(c *fiber.Ctx, snap *policy.Snapshot) int {
 	return methodKey
 }
 
-func methodOf(id auth.Identity) int {
-	switch {
-	case id.Admin:
+func methodOf(m auth.Method) int {
+	switch m {
+	case auth.MethodMasterKey:
 		return methodMaster
-	case id.JWT != nil:
+	case auth.MethodJWT:
 		return methodJWT
 	}
 	return methodKey

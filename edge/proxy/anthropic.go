@@ -15,91 +15,71 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// anthropic forwards a chat completion to Anthropic's Messages API,
-// translating the request and the answer (JSON or SSE) both ways, so the
-// client sees an OpenAI chat completion either way.
-func (f *Forwarder) anthropic(rc *fasthttp.RequestCtx, c *Call, upstreamModel string,
-	start time.Time, wait *time.Duration) (u Usage, async bool, err error) {
-	d, body, stream, done := c.Deployment, c.Body, c.Stream, c.Done
+// anthropic is Anthropic's Messages API. The request and the answer (JSON
+// or SSE) are translated both ways, so the client sees an OpenAI chat
+// completion either way.
+type anthropic struct{}
+
+func init() { registerProvider(policy.ProviderAnthropic, viaHTTP{anthropic{}}) }
+
+func (anthropic) Prepare(x *Exchange) error {
+	d := x.Deployment
 	base := d.APIBase
 	if base == "" {
 		base = defaultAnthropicBase
 	}
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return u, false, apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+		return apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
 	}
 	// LiteLLM accepts an api_base with or without /v1/messages.
-	target := strings.TrimRight(base, "/")
-	if !strings.HasSuffix(target, "/v1/messages") {
-		target += "/v1/messages"
+	x.Target = strings.TrimRight(base, "/")
+	if !strings.HasSuffix(x.Target, "/v1/messages") {
+		x.Target += "/v1/messages"
 	}
-	payload, includeUsage, err := translateAnthropicRequest(body, d, upstreamModel, stream)
+	payload, includeUsage, err := translateAnthropicRequest(x.Call.Body, d, x.Model, x.Call.Stream)
 	if err != nil {
-		return u, false, err
+		return err
 	}
+	x.Payload, x.ClientUsage = payload, includeUsage
+	return nil
+}
 
-	req := upstreamRequest(target, stream)
-	defer fasthttp.ReleaseRequest(req)
+func (anthropic) Authorize(req *fasthttp.Request, d *policy.Deployment) {
 	if d.APIKey != "" {
 		req.Header.Set("x-api-key", d.APIKey)
 	}
 	req.Header.Set("anthropic-version", anthropicVersion)
-	sent := time.Now()
-	defer func() { *wait = time.Since(sent) }()
-	resp, err := f.roundTrip(req, c, payload)
-	if err != nil {
-		return u, false, err
-	}
-	defer func() {
-		if !async {
-			_ = resp.CloseBodyStream()
-			fasthttp.ReleaseResponse(resp)
-		}
-	}()
+}
 
-	status := resp.StatusCode()
-	u.UpstreamStatus = status
-	if status < 200 || status >= 300 {
-		return u, false, statusError(d, resp, mapAnthropicError)
-	}
+func (anthropic) MapError(d *policy.Deployment, status int, body []byte, retryAfter string) *apierror.Error {
+	return mapAnthropicError(d, status, body, retryAfter)
+}
 
-	if hasPrefixFold(resp.Header.ContentType(), "text/event-stream") {
-		s, err := f.startAnthropicStream(d, resp, done)
-		if err != nil {
-			return u, false, err
-		}
-		s.start, s.includeUsage, s.payload = start, includeUsage, payload
-		rc.SetStatusCode(fasthttp.StatusOK)
-		rc.Response.Header.SetContentType("text/event-stream")
-		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
-		rc.Response.Header.Set("X-Accel-Buffering", "no")
-		copySafeHeaders(rc, resp, d)
-		rc.SetBodyStreamWriter(s.run)
-		return u, true, nil
-	}
-
-	b, err := readBody(resp, f.opts.MaxResponseBodySize, false)
+func (anthropic) Answer(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byte) (Usage, error) {
+	out, u, err := translateAnthropicResponse(b, x.Deployment, f.now())
 	if err != nil {
-		if err == errTooLarge {
-			return u, false, apierror.UpstreamError.Wrap(err, "upstream response for model %s is too large", d.ModelName)
-		}
-		return u, false, streamError(d, err)
+		return u, err
 	}
-	out, u, err := translateAnthropicResponse(b, d, f.now())
-	u.UpstreamStatus = status
-	if err != nil {
-		return u, false, err
-	}
-	if stream {
+	if x.Call.Stream {
 		// Asked for a stream, answered with JSON: pass the answer on as
 		// JSON, as the OpenAI path does.
-		u.Status = status
+		u.Status = x.Response.StatusCode()
 	}
 	rc.SetStatusCode(fasthttp.StatusOK)
 	rc.Response.Header.SetContentType("application/json")
-	copySafeHeaders(rc, resp, d)
 	rc.Response.SetBodyRaw(out)
-	return u, false, nil
+	return u, nil
+}
+
+func (anthropic) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
+	s, err := f.startAnthropicStream(x.Deployment, x.Response, x.Call.Done)
+	if err != nil {
+		return nil, err
+	}
+	s.start, s.includeUsage, s.payload = x.Start, x.ClientUsage, x.Payload
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.Response.Header.SetContentType("text/event-stream")
+	return s, nil
 }
 
 // mapAnthropicError maps an Anthropic error response. The envelope

@@ -69,7 +69,7 @@ func compiled(t *testing.T, p events.ModelParams) *policy.Deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := s.Router().Resolve("m")
+	r := s.Catalog().Resolve("m")
 	if len(r.Deployments) != 1 {
 		t.Fatal("deployment not built")
 	}

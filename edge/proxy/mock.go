@@ -24,6 +24,19 @@ import (
 // message; completion: the answer). They are not a tokenizer's counts, but
 // they are deterministic and give spend tracking non-zero numbers.
 
+// mock answers in-process: it implements Provider itself, not
+// HTTPProvider, because there is no upstream to round-trip to.
+type mock struct{}
+
+func init() { registerProvider(policy.ProviderMock, mock{}) }
+
+// Chat counts the mock's time as upstream time: it stands in for one.
+func (mock) Chat(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Usage, bool, error) {
+	u, err := f.mock(rc, x.Deployment, x.Model, x.Call.Body, x.Call.Stream, x.Start)
+	x.waited = time.Since(x.Start)
+	return u, false, err
+}
+
 type mockRequest struct {
 	Messages []struct {
 		Role    string          `json:"role"`

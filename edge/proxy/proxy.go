@@ -1,6 +1,15 @@
 // Package proxy forwards authorized chat completions to the upstream model
 // and writes the answer to the client.
 //
+// Each provider is one file with one type: openai.go (and every
+// OpenAI-compatible server), azure.go, anthropic.go, mock.go. An HTTP
+// provider implements HTTPProvider (build the upstream request, set its
+// credentials, map its errors, turn a body or a stream into the client's
+// answer and its usage); provider.go's exchange is the one round trip,
+// error-answer and redaction path they all share. The Forwarder only picks
+// the provider by the deployment's prefix, so a new provider (Bedrock,
+// Gemini) is a new file, not a case in a switch.
+//
 // It talks to upstreams with a fasthttp client in body-streaming mode:
 // fasthttp (and fiber's proxy middleware) otherwise buffer the whole
 // response, which turns a token stream into one late blob. Everything the
@@ -12,8 +21,7 @@ package proxy
 import (
 	"crypto/tls"
 	"io"
-	"net/url"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -58,30 +66,8 @@ const (
 	defaultMaxConnsPerHost  = 2048
 	defaultMaxResponseBytes = 64 << 20
 	defaultStreamKeepAlive  = time.Second
-	defaultOpenAIBase       = "https://api.openai.com/v1"
 	userAgent               = "gatehouse"
-	// DefaultAzureAPIVersion is LiteLLM's AZURE_DEFAULT_API_VERSION, used
-	// when an azure/ deployment sets no api_version, so a migrated config
-	// calls the same API version it did under LiteLLM.
-	DefaultAzureAPIVersion = "2025-02-01-preview"
 )
-
-// defaultAPIBase is where hosted OpenAI-compatible providers live when a
-// deployment sets no api_base. Self-hosted ones (hosted_vllm, openai_like,
-// ...) have no default on purpose: falling back to api.openai.com would
-// send their key to OpenAI.
-var defaultAPIBase = map[string]string{
-	policy.ProviderOpenAI: defaultOpenAIBase,
-	"groq":                "https://api.groq.com/openai/v1",
-	"together_ai":         "https://api.together.xyz/v1",
-	"deepseek":            "https://api.deepseek.com/v1",
-	"fireworks_ai":        "https://api.fireworks.ai/inference/v1",
-	"mistral":             "https://api.mistral.ai/v1",
-	"xai":                 "https://api.x.ai/v1",
-	"openrouter":          "https://openrouter.ai/api/v1",
-	"perplexity":          "https://api.perplexity.ai",
-	"deepinfra":           "https://api.deepinfra.com/v1/openai",
-}
 
 // Forwarder sends chat completions upstream. One per edge: it owns the
 // upstream connection pools, which is what makes keep-alive work across
@@ -232,61 +218,28 @@ func (f *Forwarder) chat(rc *fasthttp.RequestCtx, c *Call, start time.Time, wait
 	if upstreamModel == "" {
 		upstreamModel = d.UpstreamModel
 	}
-	switch {
-	case d.Provider == policy.ProviderMock, d.MockResponse != "":
-		// The mock stands in for an upstream: its time is upstream time.
+	p := providerFor(d.Provider)
+	if d.MockResponse != "" {
 		// A deployment of any provider with mock_response answers with
 		// it and never calls the provider, as in LiteLLM.
-		u, err = f.mock(rc, d, upstreamModel, c.Body, c.Stream, start)
-		*wait = time.Since(start)
-		return u, false, err
-	case policy.IsOpenAICompatible(d.Provider), d.Provider == policy.ProviderAzure:
-		return f.openAI(rc, c, upstreamModel, start, wait)
-	case d.Provider == policy.ProviderAnthropic:
-		return f.anthropic(rc, c, upstreamModel, start, wait)
+		p = providerFor(policy.ProviderMock)
 	}
-	return u, false, apierror.BadRequest.With("provider %s is not supported yet", d.Provider)
+	if p == nil {
+		return u, false, apierror.BadRequest.With("provider %s is not supported yet", d.Provider)
+	}
+	// Pooled: an interface call would move a fresh Exchange to the heap on
+	// every request. Nothing keeps x after Chat returns (a stream writer
+	// copies what it needs).
+	x := exchangePool.Get().(*Exchange)
+	*x = Exchange{Call: *c, Deployment: d, Model: upstreamModel, Start: start}
+	u, async, err = p.Chat(f, rc, x)
+	*wait = x.waited
+	*x = Exchange{}
+	exchangePool.Put(x)
+	return u, async, err
 }
 
-// endpoint is the chat completions URL. Like LiteLLM it appends the path
-// to api_base as given, so bases without /v1 (some vLLM and proxy setups)
-// work.
-func endpoint(d *policy.Deployment) (string, *apierror.Error) {
-	base := d.APIBase
-	if base == "" {
-		base = defaultAPIBase[d.Provider]
-		if base == "" {
-			return "", apierror.Internal.With("deployment %s is misconfigured: provider %s needs an api_base", d.ModelName, d.Provider)
-		}
-	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		// The base itself may hold credentials; do not echo it.
-		return "", apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
-	}
-	return strings.TrimRight(base, "/") + "/chat/completions", nil
-}
-
-// azureEndpoint is Azure OpenAI's chat completions URL for a deployment:
-// the deployment is in the path and the API version in the query, as the
-// openai SDK's AzureOpenAI client (which LiteLLM uses) builds it. Azure
-// has no default host: every resource has its own.
-func azureEndpoint(d *policy.Deployment, deployment string) (string, *apierror.Error) {
-	base := d.APIBase
-	if base == "" {
-		return "", apierror.Internal.With("deployment %s is misconfigured: provider azure needs an api_base", d.ModelName)
-	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return "", apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
-	}
-	version := d.APIVersion
-	if version == "" {
-		version = DefaultAzureAPIVersion
-	}
-	// An api_base copied from the Azure portal sometimes already ends in
-	// /openai; the SDK would not double it either.
-	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/openai")
-	return base + "/openai/deployments/" + url.PathEscape(deployment) + "/chat/completions?api-version=" + url.QueryEscape(version), nil
-}
+var exchangePool = sync.Pool{New: func() any { return new(Exchange) }}
 
 // timeout follows LiteLLM: stream_timeout governs streams, timeout the
 // rest and streams without stream_timeout.
@@ -298,176 +251,6 @@ func (f *Forwarder) timeout(d *policy.Deployment, stream bool) time.Duration {
 		return d.Timeout
 	}
 	return f.opts.ResponseHeaderTimeout
-}
-
-func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel string,
-	start time.Time, wait *time.Duration) (u Usage, async bool, err error) {
-	d, body, stream, done := c.Deployment, c.Body, c.Stream, c.Done
-	var (
-		target string
-		aerr   *apierror.Error
-	)
-	if d.Provider == policy.ProviderAzure {
-		target, aerr = azureEndpoint(d, upstreamModel)
-	} else {
-		target, aerr = endpoint(d)
-	}
-	if aerr != nil {
-		return u, false, aerr
-	}
-	// payload is a fresh copy the forwarder owns, so a stream can keep it
-	// for the prompt estimate after the handler (and body) are gone.
-	rewrite := rewriteRequest
-	if c.Valid {
-		rewrite = rewriteValid
-	}
-	payload, strip, err := rewrite(body, upstreamModel, stream)
-	if err != nil {
-		return u, false, apierror.InvalidJSON.Wrap(err, "request body must be a JSON object with a string \"model\"")
-	}
-
-	req := upstreamRequest(target, stream)
-	defer fasthttp.ReleaseRequest(req)
-	switch {
-	case d.APIKey == "":
-	case d.Provider == policy.ProviderAzure:
-		// Azure takes its key in api-key; a Bearer header would be read
-		// as an Entra ID token and refused.
-		req.Header.Set("api-key", d.APIKey)
-	default:
-		req.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+d.APIKey)
-	}
-	if d.Organization != "" {
-		req.Header.Set("OpenAI-Organization", d.Organization)
-	}
-	sent := time.Now()
-	defer func() { *wait = time.Since(sent) }()
-	resp, err := f.roundTrip(req, c, payload)
-	if err != nil {
-		return u, false, err
-	}
-	defer func() {
-		if !async {
-			// Closing an unread stream closes the connection, which is the
-			// only way to stop an upstream that is still generating.
-			_ = resp.CloseBodyStream()
-			fasthttp.ReleaseResponse(resp)
-		}
-	}()
-
-	status := resp.StatusCode()
-	u.UpstreamStatus = status
-	if status < 200 || status >= 300 {
-		return u, false, statusError(d, resp, mapUpstreamError)
-	}
-
-	ct := resp.Header.ContentType()
-	if hasPrefixFold(ct, "text/event-stream") {
-		s, err := f.startStream(d, resp, done)
-		if err != nil {
-			return u, false, err
-		}
-		s.start, s.status, s.strip, s.payload = start, status, strip, payload
-		rc.SetStatusCode(status)
-		rc.Response.Header.SetContentTypeBytes(ct)
-		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
-		rc.Response.Header.Set("X-Accel-Buffering", "no")
-		copySafeHeaders(rc, resp, d)
-		// The writer goroutine starts inside SetBodyStreamWriter and owns
-		// resp from here on; nothing below may touch it.
-		rc.SetBodyStreamWriter(s.run)
-		return u, true, nil
-	}
-
-	b, err := readBody(resp, f.opts.MaxResponseBodySize, false)
-	if err != nil {
-		if err == errTooLarge {
-			return u, false, apierror.UpstreamError.Wrap(err, "upstream response for model %s is too large", d.ModelName)
-		}
-		return u, false, streamError(d, err)
-	}
-	u = bodyUsage(b, payload, status)
-	u.UpstreamStatus = status
-	rc.SetStatusCode(status)
-	if len(ct) == 0 {
-		rc.Response.Header.SetContentType("application/json")
-	} else {
-		rc.Response.Header.SetContentTypeBytes(ct)
-	}
-	copySafeHeaders(rc, resp, d)
-	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(d)))
-	return u, false, nil
-}
-
-// upstreamRequest starts a provider request: a JSON POST to target that
-// accepts SSE for a stream. The caller adds its credentials and releases it.
-func upstreamRequest(target string, stream bool) *fasthttp.Request {
-	req := fasthttp.AcquireRequest()
-	req.SetRequestURI(target)
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.Header.SetContentType("application/json")
-	if stream {
-		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
-	} else {
-		req.Header.Set(fasthttp.HeaderAccept, "application/json")
-	}
-	return req
-}
-
-// roundTrip adds what every provider's request carries last (the request
-// id, then the deployment's extra_headers, so a deployment can override
-// anything, e.g. a gateway upstream that wants its key in another header),
-// sends it and returns the response head; the body is read by the caller,
-// which releases resp.
-func (f *Forwarder) roundTrip(req *fasthttp.Request, c *Call, payload []byte) (*fasthttp.Response, error) {
-	d := c.Deployment
-	if c.RequestID != "" {
-		req.Header.Set("X-Request-Id", c.RequestID)
-	}
-	for k, v := range d.ExtraHeaders {
-		req.Header.Set(k, v)
-	}
-	req.SetBodyRaw(payload)
-	resp := fasthttp.AcquireResponse()
-	// Without this fasthttp reports a missing Content-Type as text/plain
-	// and the JSON default never applies.
-	resp.Header.SetNoDefaultContentType(true)
-	if err := f.client.DoTimeout(req, resp, f.timeout(d, c.Stream)); err != nil {
-		fasthttp.ReleaseResponse(resp)
-		return nil, transportError(d, err)
-	}
-	return resp, nil
-}
-
-// statusError reads an error answer (bounded) and maps it with the
-// provider's mapper.
-func statusError(d *policy.Deployment, resp *fasthttp.Response,
-	mapErr func(d *policy.Deployment, status int, body []byte, retryAfter string) *apierror.Error) error {
-	b, rerr := readBody(resp, maxErrorBody, true)
-	if rerr != nil && len(b) == 0 {
-		return streamError(d, rerr)
-	}
-	return mapErr(d, resp.StatusCode(), b, string(resp.Header.Peek(fasthttp.HeaderRetryAfter)))
-}
-
-// bodyUsage is the usage of a non-streaming answer: the upstream's own
-// when the body has a "usage" object, else estimated from the request's
-// messages and the choices' messages.
-func bodyUsage(b, payload []byte, status int) Usage {
-	r := scanResponse(b)
-	u := Usage{Status: status, Outcome: OutcomeOK, Model: string(r.model)}
-	if r.hasUsage {
-		u.PromptTokens, u.CompletionTokens, u.TotalTokens = r.prompt, r.completion, r.total
-		return u
-	}
-	u.Estimated = true
-	u.PromptTokens = EstimateTokens(promptChars(payload))
-	if r.choicesEnd > r.choicesStart {
-		chars, _, _ := choicesText(b[:r.choicesEnd], r.choicesStart, "message")
-		u.CompletionTokens = EstimateTokens(chars)
-	}
-	u.TotalTokens = u.PromptTokens + u.CompletionTokens
-	return u
 }
 
 // copySafeHeaders passes on the upstream headers that help debugging.

@@ -10,11 +10,11 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 )
 
-// RouterSettings is router_settings: load balancing across the
+// RoutingSettings is router_settings: load balancing across the
 // deployments of a model group. Only the settings gatehouse implements are
 // accepted; LiteLLM's others (redis_host, other strategies, ...) are
 // errors naming the field, not silently different behaviour.
-type RouterSettings struct {
+type RoutingSettings struct {
 	// RoutingStrategy: simple-shuffle (default; honours litellm_params
 	// weight, else rpm, else tpm) or least-busy (fewest in-flight requests
 	// at this edge).
@@ -41,8 +41,8 @@ type RouterSettings struct {
 	EnableTagFiltering bool `yaml:"enable_tag_filtering"`
 }
 
-func (f *File) validateRouter(v *validator) {
-	r := &f.RouterSettings
+func (f *File) validateRouting(v *validator) {
+	r := &f.RoutingSettings
 	const p = "router_settings."
 	switch r.RoutingStrategy {
 	case "", events.RoutingSimpleShuffle, events.RoutingLeastBusy:
@@ -106,10 +106,10 @@ func checkFallbacks(v *validator, p string, fbs []map[string][]string) {
 	}
 }
 
-// RouterSettingsEvent is router_settings as the event every edge applies;
+// RoutingSettingsEvent is router_settings as the event every edge applies;
 // nil when the file has none, so settings already in the stream stay.
-func (f *File) RouterSettingsEvent(now time.Time) (*events.RouterSettings, error) {
-	r := f.RouterSettings
+func (f *File) RoutingSettingsEvent(now time.Time) (*events.RoutingSettings, error) {
+	r := f.RoutingSettings
 	if reflect.ValueOf(r).IsZero() {
 		return nil, nil
 	}
@@ -131,7 +131,7 @@ func (f *File) RouterSettingsEvent(now time.Time) (*events.RouterSettings, error
 			strategy = r.RoutingStrategy
 		}
 	}
-	return &events.RouterSettings{ID: events.RouterSettingsID, RoutingStrategy: strategy,
+	return &events.RoutingSettings{ID: events.RoutingSettingsID, RoutingStrategy: strategy,
 		NumRetries: r.NumRetries, AllowedFails: r.AllowedFails, CooldownTime: r.CooldownTime,
 		Fallbacks: fallbacks, ModelGroupAlias: r.ModelGroupAlias, EnableTagFiltering: r.EnableTagFiltering,
 		UpdatedAt: now}, nil

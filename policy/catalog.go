@@ -67,7 +67,7 @@ type Deployment struct {
 	// and its JSON value, added to a request that does not set the key.
 	Defaults []DefaultParam
 	// Err says why this deployment cannot serve (e.g. a missing secret);
-	// the router keeps it so the error is clear instead of "unknown model".
+	// the catalog keeps it so the error is clear instead of "unknown model".
 	Err   error
 	Model *events.Model
 }
@@ -159,9 +159,11 @@ func firstNonZero(a, b float64) float64 {
 	return b
 }
 
-// Router maps requested model names to deployments and knows the access
-// groups. It is derived from the snapshot and immutable.
-type Router struct {
+// Catalog is the compiled model list: it maps requested model names to
+// the deployments that serve them (a Route) and knows the access groups.
+// It is derived from the snapshot's models and access groups, rebuilt only
+// when one of those changes, and immutable.
+type Catalog struct {
 	byName    map[string][]*Deployment
 	wildcards []*Deployment // most specific (longest literal prefix) first
 	// groups are the explicit access-group objects.
@@ -172,8 +174,8 @@ type Router struct {
 	aliases map[string]events.GroupAlias
 }
 
-func buildRouter(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env, rs *events.RouterSettings) *Router {
-	r := &Router{byName: map[string][]*Deployment{}, groups: groups, groupNames: map[string]bool{}}
+func buildCatalog(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env, rs *events.RoutingSettings) *Catalog {
+	r := &Catalog{byName: map[string][]*Deployment{}, groups: groups, groupNames: map[string]bool{}}
 	if rs != nil {
 		r.aliases = rs.ModelGroupAlias
 	}
@@ -226,7 +228,7 @@ func (r Route) Found() bool { return len(r.Deployments) > 0 }
 // deployments, but a deployment named like an alias is what a config that
 // has both means), then the provider-qualified name ("gpt-4o" ->
 // "openai/gpt-4o"), then the most specific wildcard deployment group.
-func (r *Router) Resolve(model string) Route {
+func (r *Catalog) Resolve(model string) Route {
 	if ds := r.byName[model]; len(ds) > 0 {
 		return Route{Requested: model, Group: model, Deployments: ds}
 	}
@@ -264,7 +266,7 @@ func (r *Router) Resolve(model string) Route {
 	return Route{Requested: model}
 }
 
-func (r *Router) byQualified(model string) []*Deployment {
+func (r *Catalog) byQualified(model string) []*Deployment {
 	if strings.IndexByte(model, '/') >= 0 {
 		return nil
 	}
@@ -298,7 +300,7 @@ func (d *Deployment) UpstreamModelFor(requested string) string {
 }
 
 // IsGroup reports whether name is an access group.
-func (r *Router) IsGroup(name string) bool { return r.groupNames[name] }
+func (r *Catalog) IsGroup(name string) bool { return r.groupNames[name] }
 
 // InGroup reports whether a requested model belongs to an access group.
 // Membership follows routing: the deployments a request for the model would
@@ -307,7 +309,7 @@ func (r *Router) IsGroup(name string) bool { return r.groupNames[name] }
 // a more specific wildcard wins over a broader one ("openai/o1-*" in
 // restricted-models beats "openai/*" in default-models), which is what the
 // "all models except o1" setup in LiteLLM's docs relies on.
-func (r *Router) InGroup(group, model string) bool {
+func (r *Catalog) InGroup(group, model string) bool {
 	if g := r.groups[group]; g != nil {
 		for _, m := range g.Models {
 			if m == model || (strings.IndexByte(m, '*') >= 0 && matchModel(m, model)) {
@@ -338,7 +340,7 @@ func deploymentInGroup(d *Deployment, group string) bool {
 
 // GroupModels lists the model names in a group (for /v1/models and admin
 // checks): model_info members and explicit members.
-func (r *Router) GroupModels(group string) []string {
+func (r *Catalog) GroupModels(group string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(m string) {
@@ -362,7 +364,7 @@ func (r *Router) GroupModels(group string) []string {
 
 // ModelNames lists every model_name (model groups), wildcards included,
 // and the model_group_alias names that are not hidden, sorted.
-func (r *Router) ModelNames() []string {
+func (r *Catalog) ModelNames() []string {
 	seen := map[string]bool{}
 	var out []string
 	for n := range r.byName {

@@ -2,8 +2,10 @@ package events
 
 import "time"
 
-// RouterSettingsID is the id of the one router settings object.
-const RouterSettingsID = "router"
+// RoutingSettingsID is the id of the one routing settings object. On the
+// wire the object keeps LiteLLM's name, router_settings (KindRouterSettings,
+// RouterSettingsUpserted); policy compiles it into policy.Routing.
+const RoutingSettingsID = "router"
 
 // Routing strategies (LiteLLM's router_settings.routing_strategy values
 // that gatehouse implements).
@@ -12,12 +14,13 @@ const (
 	RoutingLeastBusy     = "least-busy"
 )
 
-// RouterSettings is LiteLLM's router_settings: how an edge spreads a model
+// RoutingSettings is LiteLLM's router_settings: how an edge spreads a model
 // group's requests over its deployments, when it gives up on a failing
 // deployment for a while, and where it falls back. It is an event, like
 // the JWT settings, so every edge applies a change without a restart.
-// Nil pointers mean LiteLLM's defaults (see the accessors).
-type RouterSettings struct {
+// Nil pointers mean LiteLLM's defaults (see the accessors), which
+// policy.CompileRouting applies once per change, not per request.
+type RoutingSettings struct {
 	ID string `json:"id"`
 	// RoutingStrategy is simple-shuffle (default) or least-busy.
 	RoutingStrategy string `json:"routing_strategy,omitempty"`
@@ -51,7 +54,7 @@ type GroupAlias struct {
 }
 
 // AliasFor returns the model group an alias stands for, or "".
-func (r *RouterSettings) AliasFor(model string) string {
+func (r *RoutingSettings) AliasFor(model string) string {
 	if r == nil || r.ModelGroupAlias == nil {
 		return ""
 	}
@@ -68,7 +71,7 @@ const (
 
 // Retries is num_retries with its default; explicit reports whether it
 // was set.
-func (r *RouterSettings) Retries() (n int, explicit bool) {
+func (r *RoutingSettings) Retries() (n int, explicit bool) {
 	if r == nil || r.NumRetries == nil {
 		return DefaultNumRetries, false
 	}
@@ -76,7 +79,7 @@ func (r *RouterSettings) Retries() (n int, explicit bool) {
 }
 
 // Fails is allowed_fails with its default.
-func (r *RouterSettings) Fails() int {
+func (r *RoutingSettings) Fails() int {
 	if r == nil || r.AllowedFails == nil {
 		return DefaultAllowedFails
 	}
@@ -84,7 +87,7 @@ func (r *RouterSettings) Fails() int {
 }
 
 // Cooldown is cooldown_time with its default.
-func (r *RouterSettings) Cooldown() time.Duration {
+func (r *RoutingSettings) Cooldown() time.Duration {
 	if r == nil || r.CooldownTime == nil {
 		return DefaultCooldownTime
 	}
@@ -92,7 +95,7 @@ func (r *RouterSettings) Cooldown() time.Duration {
 }
 
 // Strategy is routing_strategy with its default.
-func (r *RouterSettings) Strategy() string {
+func (r *RoutingSettings) Strategy() string {
 	if r == nil || r.RoutingStrategy == "" {
 		return RoutingSimpleShuffle
 	}
@@ -100,7 +103,7 @@ func (r *RouterSettings) Strategy() string {
 }
 
 // FallbacksFor lists the fallback groups of a model group.
-func (r *RouterSettings) FallbacksFor(group string) []string {
+func (r *RoutingSettings) FallbacksFor(group string) []string {
 	if r == nil {
 		return nil
 	}

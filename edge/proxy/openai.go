@@ -1,0 +1,140 @@
+package proxy
+
+import (
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// openAI is the OpenAI chat completions API and every server that speaks
+// its wire format (vLLM, groq, together_ai, ...; see
+// policy.IsOpenAICompatible). The request is the client's body with the
+// model replaced, and the answer passes through byte for byte, apart from
+// redaction and the usage chunk the client did not ask for.
+type openAI struct{}
+
+func init() { registerProvider(policy.ProviderOpenAI, viaHTTP{openAI{}}) }
+
+const defaultOpenAIBase = "https://api.openai.com/v1"
+
+// defaultAPIBase is where hosted OpenAI-compatible providers live when a
+// deployment sets no api_base. Self-hosted ones (hosted_vllm, openai_like,
+// ...) have no default on purpose: falling back to api.openai.com would
+// send their key to OpenAI.
+var defaultAPIBase = map[string]string{
+	policy.ProviderOpenAI: defaultOpenAIBase,
+	"groq":                "https://api.groq.com/openai/v1",
+	"together_ai":         "https://api.together.xyz/v1",
+	"deepseek":            "https://api.deepseek.com/v1",
+	"fireworks_ai":        "https://api.fireworks.ai/inference/v1",
+	"mistral":             "https://api.mistral.ai/v1",
+	"xai":                 "https://api.x.ai/v1",
+	"openrouter":          "https://openrouter.ai/api/v1",
+	"perplexity":          "https://api.perplexity.ai",
+	"deepinfra":           "https://api.deepinfra.com/v1/openai",
+}
+
+func (openAI) Prepare(x *Exchange) error {
+	target, err := endpoint(x.Deployment)
+	if err != nil {
+		return err
+	}
+	x.Target = target
+	return openAIPayload(x)
+}
+
+// openAIPayload rewrites the client's body for an OpenAI-format upstream:
+// the upstream model, and include_usage for a stream. The payload is a
+// fresh copy the forwarder owns, so a stream can keep it for the prompt
+// estimate after the handler (and the body) are gone.
+func openAIPayload(x *Exchange) error {
+	rewrite := rewriteRequest
+	if x.Call.Valid {
+		rewrite = rewriteValid
+	}
+	payload, strip, err := rewrite(x.Call.Body, x.Model, x.Call.Stream)
+	if err != nil {
+		return apierror.InvalidJSON.Wrap(err, "request body must be a JSON object with a string \"model\"")
+	}
+	x.Payload, x.ClientUsage = payload, !strip
+	return nil
+}
+
+func (openAI) Authorize(req *fasthttp.Request, d *policy.Deployment) {
+	if d.APIKey != "" {
+		req.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+d.APIKey)
+	}
+	if d.Organization != "" {
+		req.Header.Set("OpenAI-Organization", d.Organization)
+	}
+}
+
+func (openAI) MapError(d *policy.Deployment, status int, body []byte, retryAfter string) *apierror.Error {
+	return mapUpstreamError(d, status, body, retryAfter)
+}
+
+func (openAI) Answer(_ *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byte) (Usage, error) {
+	status := x.Response.StatusCode()
+	u := bodyUsage(b, x.Payload, status)
+	rc.SetStatusCode(status)
+	if ct := x.Response.Header.ContentType(); len(ct) == 0 {
+		rc.Response.Header.SetContentType("application/json")
+	} else {
+		rc.Response.Header.SetContentTypeBytes(ct)
+	}
+	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(x.Deployment)))
+	return u, nil
+}
+
+func (openAI) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
+	s, err := f.startStream(x.Deployment, x.Response, x.Call.Done)
+	if err != nil {
+		return nil, err
+	}
+	status := x.Response.StatusCode()
+	s.start, s.status, s.strip, s.payload = x.Start, status, !x.ClientUsage, x.Payload
+	rc.SetStatusCode(status)
+	rc.Response.Header.SetContentTypeBytes(x.Response.Header.ContentType())
+	return s, nil
+}
+
+// endpoint is the chat completions URL. Like LiteLLM it appends the path
+// to api_base as given, so bases without /v1 (some vLLM and proxy setups)
+// work.
+func endpoint(d *policy.Deployment) (string, *apierror.Error) {
+	base := d.APIBase
+	if base == "" {
+		base = defaultAPIBase[d.Provider]
+		if base == "" {
+			return "", apierror.Internal.With("deployment %s is misconfigured: provider %s needs an api_base", d.ModelName, d.Provider)
+		}
+	}
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		// The base itself may hold credentials; do not echo it.
+		return "", apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	}
+	return strings.TrimRight(base, "/") + "/chat/completions", nil
+}
+
+// bodyUsage is the usage of a non-streaming answer: the upstream's own
+// when the body has a "usage" object, else estimated from the request's
+// messages and the choices' messages.
+func bodyUsage(b, payload []byte, status int) Usage {
+	r := scanResponse(b)
+	u := Usage{Status: status, Outcome: OutcomeOK, Model: string(r.model)}
+	if r.hasUsage {
+		u.PromptTokens, u.CompletionTokens, u.TotalTokens = r.prompt, r.completion, r.total
+		return u
+	}
+	u.Estimated = true
+	u.PromptTokens = EstimateTokens(promptChars(payload))
+	if r.choicesEnd > r.choicesStart {
+		chars, _, _ := choicesText(b[:r.choicesEnd], r.choicesStart, "message")
+		u.CompletionTokens = EstimateTokens(chars)
+	}
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	return u
+}

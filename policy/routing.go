@@ -1,0 +1,72 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// Strategy is how a model group's requests are spread over its
+// deployments.
+type Strategy uint8
+
+const (
+	// SimpleShuffle picks at random, weighted by weight, else rpm, else tpm.
+	SimpleShuffle Strategy = iota
+	// LeastBusy picks the deployment with the fewest requests in flight at
+	// this edge.
+	LeastBusy
+)
+
+// Routing is router_settings compiled for the request path, as the
+// catalog is for deployments: defaults applied, the strategy an enum, the
+// fallbacks indexed by model group. Built when the settings event is
+// applied; immutable and never nil in a snapshot.
+type Routing struct {
+	Strategy Strategy
+	// Retries is num_retries; RetriesExplicit says it was configured, which
+	// is what allows retrying a group of one deployment.
+	Retries         int
+	RetriesExplicit bool
+	// AllowedFails is how many failures a minute a deployment may have
+	// before it is cooled down for Cooldown.
+	AllowedFails int
+	Cooldown     time.Duration
+	// TagFiltering is enable_tag_filtering: requests with tags go to the
+	// deployments carrying one of them.
+	TagFiltering bool
+	fallbacks    map[string][]string
+}
+
+// defaultRouting is LiteLLM's behaviour without router_settings.
+var defaultRouting = CompileRouting(nil)
+
+// CompileRouting compiles a settings event (nil: the defaults); snapshots
+// do it when the event is applied. Of two
+// fallback entries for one group the first wins, as it did when the list
+// was searched per request.
+func CompileRouting(rs *events.RoutingSettings) *Routing {
+	r := &Routing{AllowedFails: rs.Fails(), Cooldown: rs.Cooldown()}
+	if rs != nil {
+		r.TagFiltering = rs.EnableTagFiltering
+	}
+	r.Retries, r.RetriesExplicit = rs.Retries()
+	if rs.Strategy() == events.RoutingLeastBusy {
+		r.Strategy = LeastBusy
+	}
+	if rs != nil && len(rs.Fallbacks) > 0 {
+		r.fallbacks = make(map[string][]string)
+		for _, m := range rs.Fallbacks {
+			for group, fbs := range m {
+				if _, seen := r.fallbacks[group]; !seen {
+					r.fallbacks[group] = fbs
+				}
+			}
+		}
+	}
+	return r
+}
+
+// FallbacksFor lists the model groups tried, in order, once a group's own
+// deployments failed.
+func (r *Routing) FallbacksFor(group string) []string { return r.fallbacks[group] }
