@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Options) error {
 	if masterKey == "" {
 		return errors.New("control: no master key: set general_settings.master_key in config.yaml or MASTER_KEY")
 	}
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-control", events.WithJSDomain(o.JSDomain))
+	nc, js, err := events.Connect(o.NATSURL, events.ConnControl, events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}

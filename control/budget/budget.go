@@ -30,12 +30,6 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// Bucket holds the totals; Durable names the tracker's consumer.
-const (
-	Bucket  = "gatehouse_spend_totals"
-	Durable = "budget-tracker"
-)
-
 // Totals is one object's spend in its current budget window.
 type Totals struct {
 	Kind        string    `json:"kind"`
@@ -59,7 +53,7 @@ func KVKey(kind events.Kind, id string) string {
 // an existing bucket's replicas (1 for a new one), as for the streams.
 func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	have := 0
-	if s, err := js.Stream(ctx, "KV_"+Bucket); err == nil {
+	if s, err := js.Stream(ctx, events.KVStream(events.TotalsBucket)); err == nil {
 		have = s.CachedInfo().Config.Replicas
 	}
 	want := replicas
@@ -67,11 +61,11 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (je
 		want = max(have, 1)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: Bucket, Description: "gatehouse spend totals per key/team/user and budget window",
+		Bucket: events.TotalsBucket, Description: "gatehouse spend totals per key/team/user and budget window",
 		History: 1, Storage: jetstream.FileStorage, Replicas: want,
 	})
 	if err != nil {
-		return nil, events.ReplicasError("KV_"+Bucket, have, want, err)
+		return nil, events.ReplicasError(events.KVStream(events.TotalsBucket), have, want, err)
 	}
 	return kv, nil
 }
@@ -109,7 +103,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 		t.SweepEvery = 5 * time.Second
 	}
 	cons, err := t.JS.CreateOrUpdateConsumer(ctx, events.SpendStream, jetstream.ConsumerConfig{
-		Durable: Durable, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: events.SpendSubjects,
+		Durable: events.BudgetDurable, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: events.SpendSubjects,
 		AckWait: time.Minute, MaxAckPending: 100_000, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {

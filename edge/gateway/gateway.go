@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.EdgeID = subjectToken(o.EdgeID)
 	log = log.With("component", "edge", "edge_id", o.EdgeID)
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-edge-"+o.EdgeID, events.WithJSDomain(o.JSDomain))
+	nc, js, err := events.Connect(o.NATSURL, events.ConnEdgePrefix+o.EdgeID, events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}

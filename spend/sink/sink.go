@@ -58,9 +58,6 @@ import (
 	"github.com/gatehouse/gatehouse/schema"
 )
 
-// Durable is the name of the sink's consumer on the spend stream.
-const Durable = "clickhouse-sink"
-
 // Defaults of Options.
 const (
 	DefaultBatchSize     = 10_000
@@ -190,7 +187,7 @@ func (s *Sink) Stats() Stats {
 func ConsumerConfig(o Options) jetstream.ConsumerConfig {
 	o = o.withDefaults()
 	return jetstream.ConsumerConfig{
-		Durable:       Durable,
+		Durable:       events.SinkDurable,
 		Description:   "gatehouse: spend events into ClickHouse",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
@@ -304,7 +301,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("consuming", "stream", events.SpendStream, "durable", Durable, "database", s.db,
+	s.log.Info("consuming", "stream", events.SpendStream, "durable", events.SinkDurable, "database", s.db,
 		"batch", s.o.BatchSize, "flush", s.o.FlushInterval)
 
 	items := make(chan item, s.o.BatchSize)

@@ -205,7 +205,7 @@ func (e *env) waitDone(n int, within time.Duration) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		c, err := e.js.Consumer(ctx, events.SpendStream, Durable)
+		c, err := e.js.Consumer(ctx, events.SpendStream, events.SinkDurable)
 		if err != nil {
 			return err
 		}

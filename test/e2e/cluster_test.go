@@ -341,7 +341,7 @@ func TestClusterFailover(t *testing.T) {
 	// Every stream and the totals bucket are now R3.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, name := range []string{events.PolicyStream, events.AuditStream, events.SpendStream, "KV_" + budget.Bucket} {
+	for _, name := range []string{events.PolicyStream, events.AuditStream, events.SpendStream, events.KVStream(events.TotalsBucket)} {
 		info := streamInfo(t, ctx, js, name)
 		if info.Config.Replicas != 3 {
 			t.Fatalf("%s: %d replicas, want 3", name, info.Config.Replicas)
