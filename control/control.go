@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/control/edges"
+	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/control/upsert"
 	"github.com/gatehouse/gatehouse/events"
@@ -104,6 +105,9 @@ func Run(ctx context.Context, o Options) error {
 	if err == nil {
 		_, err = events.EnsureSpendStream(sctx, js, events.StreamOptions{Replicas: o.Replicas})
 	}
+	if err == nil {
+		_, err = events.EnsureUpsertStream(sctx, js, events.StreamOptions{Replicas: o.Replicas})
+	}
 	var totals jetstream.KeyValue
 	if err == nil {
 		totals, err = budget.EnsureBucket(sctx, js, o.Replicas)
@@ -153,15 +157,22 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("config: " + w)
 		}
 	}
-	if _, err := upsert.Serve(nc, st, log); err != nil {
-		return err
+	reg := o.Metrics
+	if reg == nil {
+		reg = obs.NewRegistry()
 	}
-	budgets := &budget.Tracker{JS: js, KV: totals, Store: st, Log: log.With("part", "budget")}
-	go func() {
-		if err := budgets.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("budget tracker stopped", "err", err)
-		}
-	}()
+	// The processors: one Watermill router for every consumer of a topic
+	// that produces effects (see control/processor).
+	procs, err := processor.New(ctx, processor.Options{JS: js, Log: log, Metrics: reg, Replicas: o.Replicas})
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	upsert.Register(procs, st)
+	budgets := &budget.Tracker{KV: totals, Store: st, Log: log.With("part", "budget")}
+	budgets.Register(procs)
+	go budgets.RunSweeper(ctx)
+	procErr := make(chan error, 1)
+	go func() { procErr <- procs.Run(ctx) }()
 	bodyLimit := 0
 	if o.Config != nil && o.Config.GeneralSettings.MaxRequestSizeMB > 0 {
 		bodyLimit = int(o.Config.GeneralSettings.MaxRequestSizeMB * (1 << 20))
@@ -181,10 +192,6 @@ func Run(ctx context.Context, o Options) error {
 			db = schema.DefaultDatabase
 		}
 		spendStore = &api.SpendStore{Conn: conn, Database: db}
-	}
-	reg := o.Metrics
-	if reg == nil {
-		reg = obs.NewRegistry()
 	}
 	reg.MustRegister(tracker.Collector(func(ctx context.Context) (uint64, error) {
 		info, err := stream.Info(ctx)
@@ -223,6 +230,9 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	case err := <-serveErr:
 		return err
+	case err := <-procErr:
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+		return fmt.Errorf("control: processors stopped: %w", err)
 	case err := <-liveErr:
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 		return fmt.Errorf("control: read model stopped: %w", err)

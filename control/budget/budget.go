@@ -1,15 +1,20 @@
 // Package budget tracks spend per key, team and user against their budgets.
 //
-// It consumes the spend stream through a durable consumer (replicas share
-// it), adds each batch's cost to per-object totals kept in a JetStream KV
+// It is a processor (package control/processor): it consumes the spend
+// stream through a durable consumer (replicas share it), adds each message's cost to per-object totals kept in a JetStream KV
 // bucket (compare-and-set, so replicas can work concurrently), and when a
 // total reaches max_budget publishes the object with budget_exceeded set:
 // an ordinary policy event, so every edge refuses it once applied. When the
 // budget_duration window ends the flag is cleared the same way.
 //
+// A spend message that does not decode goes to the poison queue (it never
+// counts, and `gatewayctl poison replay` brings it back after a fix); a KV
+// or store error is retried and the message redelivered until it counts.
+//
 // Totals are at-least-once: a tracker that dies after updating totals but
-// before acking sees that batch again, so a total can overcount by at most
-// one batch after a crash. ClickHouse (the spend sink) is the exact ledger;
+// before acking sees that message again, so a total can overcount by at
+// most one message per crash (in-process retries skip the objects a
+// message already added to). ClickHouse (the spend sink) is the exact ledger;
 // the totals exist to enforce budgets quickly.
 package budget
 
@@ -23,8 +28,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/policy"
@@ -70,17 +77,25 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (je
 	return kv, nil
 }
 
-// Tracker is one replica's share of budget tracking.
+// Tracker is one replica's share of budget tracking: Handle is its
+// processor (see Register), Sweep runs on a timer.
 type Tracker struct {
-	JS    jetstream.JetStream
 	KV    jetstream.KeyValue
 	Store *store.Store
 	Log   *slog.Logger
-	// BatchSize and MaxWait bound one batch; defaults 1000 and 100ms.
-	BatchSize int
-	MaxWait   time.Duration
 	// SweepEvery is how often ended windows are reset; default 5s.
 	SweepEvery time.Duration
+}
+
+// Source is where the tracker reads: the spend stream, through a durable
+// consumer every control replica shares. Messages are handled four at a
+// time: totals are updated with compare-and-set, so order does not matter.
+var Source = processor.Source{Stream: events.SpendStream, Durable: events.BudgetDurable, Filter: events.SpendSubjects,
+	AckWait: time.Minute, MaxAckPending: 100_000, Concurrency: 4}
+
+// Register adds the tracker to a control process's processors.
+func (t *Tracker) Register(p *processor.Router) {
+	p.Handle("budget", Source, t.Handle)
 }
 
 type delta struct {
@@ -91,95 +106,72 @@ type delta struct {
 	tokens   int64
 }
 
-// Run tracks until ctx ends.
-func (t *Tracker) Run(ctx context.Context) error {
-	if t.BatchSize <= 0 {
-		t.BatchSize = 1000
-	}
-	if t.MaxWait <= 0 {
-		t.MaxWait = 100 * time.Millisecond
-	}
-	if t.SweepEvery <= 0 {
-		t.SweepEvery = 5 * time.Second
-	}
-	cons, err := t.JS.CreateOrUpdateConsumer(ctx, events.SpendStream, jetstream.ConsumerConfig{
-		Durable: events.BudgetDurable, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: events.SpendSubjects,
-		AckWait: time.Minute, MaxAckPending: 100_000, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+// appliedPrefix marks, in a message's metadata, the totals it already
+// added: an in-process retry after a later object failed does not add
+// them twice (a redelivery after a crash still may; see the package doc).
+const appliedPrefix = "budget-applied:"
+
+// Handle adds one spend message (an event or a batch) to the totals and
+// flags objects that crossed their budget. A message that does not decode
+// is poisoned; a KV or store error is returned for retry.
+func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
+	_, evs, err := events.DecodeSpend(msg.Payload)
 	if err != nil {
-		return fmt.Errorf("budget: consumer: %w", err)
+		return processor.Permanent(fmt.Errorf("budget: malformed spend message: %w", err))
 	}
-	lastSweep := time.Now()
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(t.BatchSize, jetstream.FetchMaxWait(t.MaxWait))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			t.Log.Warn("budget: fetch", "err", err)
-			sleep(ctx, time.Second)
-			continue
+	deltas := map[string]*delta{}
+	add := func(kind events.Kind, id string, ev *events.SpendEvent) {
+		if id == "" {
+			return
 		}
-		var msgs []jetstream.Msg
-		deltas := map[string]*delta{}
-		add := func(kind events.Kind, id string, ev *events.SpendEvent) {
-			if id == "" {
-				return
-			}
-			k := KVKey(kind, id)
-			d := deltas[k]
-			if d == nil {
-				d = &delta{kind: kind, id: id}
-				deltas[k] = d
-			}
-			d.cost += ev.Cost
-			d.requests++
-			d.tokens += ev.TotalTokens
+		k := KVKey(kind, id)
+		d := deltas[k]
+		if d == nil {
+			d = &delta{kind: kind, id: id}
+			deltas[k] = d
 		}
-		for m := range batch.Messages() {
-			_, evs, err := events.DecodeSpend(m.Data())
-			if err != nil {
-				t.Log.Warn("budget: malformed spend event; terminating it", "err", err)
-				_ = m.Term()
-				continue
+		d.cost += ev.Cost
+		d.requests++
+		d.tokens += ev.TotalTokens
+	}
+	for i := range evs {
+		ev := &evs[i]
+		add(events.KindKey, ev.KeyHash, ev)
+		add(events.KindTeam, ev.TeamID, ev)
+		add(events.KindUser, ev.UserID, ev)
+	}
+	for key, d := range deltas {
+		var cur Totals
+		if msg.Metadata.Get(appliedPrefix+key) == "" {
+			if cur, err = t.add(ctx, key, d); err != nil {
+				return fmt.Errorf("budget: update %s totals: %w", d.kind, err)
 			}
-			msgs = append(msgs, m)
-			for i := range evs {
-				ev := &evs[i]
-				add(events.KindKey, ev.KeyHash, ev)
-				add(events.KindTeam, ev.TeamID, ev)
-				add(events.KindUser, ev.UserID, ev)
-			}
+			msg.Metadata.Set(appliedPrefix+key, "1")
+		} else if cur, err = ReadTotals(ctx, t.KV, d.kind, d.id); err != nil {
+			return fmt.Errorf("budget: read %s totals: %w", d.kind, err)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			t.Log.Debug("budget: batch", "err", err)
-		}
-		failed := false
-		for key, d := range deltas {
-			if err := t.apply(ctx, key, d); err != nil {
-				t.Log.Warn("budget: update totals", "kind", d.kind, "err", err)
-				failed = true
-			}
-		}
-		for _, m := range msgs {
-			if failed {
-				_ = m.Nak() // redelivered later; totals may overcount (see package doc)
-			} else {
-				_ = m.Ack()
-			}
-		}
-		if time.Since(lastSweep) >= t.SweepEvery {
-			t.Sweep(ctx)
-			lastSweep = time.Now()
+		if err := t.check(ctx, d, cur); err != nil {
+			return fmt.Errorf("budget: flag %s: %w", d.kind, err)
 		}
 	}
-	return ctx.Err()
+	return nil
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
+// RunSweeper resets ended windows every SweepEvery until ctx ends.
+func (t *Tracker) RunSweeper(ctx context.Context) {
+	every := t.SweepEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.Sweep(ctx)
+		}
 	}
 }
 
@@ -212,21 +204,20 @@ func windowEnd(start time.Time, duration string) time.Time {
 	return start.Add(d)
 }
 
-// apply adds a delta to an object's totals with compare-and-set, rolling
-// the window over first if it ended, then flags the object if it crossed
-// its budget.
-func (t *Tracker) apply(ctx context.Context, key string, d *delta) error {
-	maxBudget, duration, exceeded, known := t.budgetOf(d.kind, d.id)
+// add adds a delta to an object's totals with compare-and-set, rolling
+// the window over first if it ended, and returns the new totals.
+func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error) {
+	_, duration, _, _ := t.budgetOf(d.kind, d.id)
 	now := t.Store.Now()
 	var cur Totals
-	for attempt := 0; attempt < 10; attempt++ {
+	for attempt := 0; ; attempt++ {
 		entry, err := t.KV.Get(ctx, key)
 		var rev uint64
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: now}
 		case err != nil:
-			return err
+			return cur, err
 		default:
 			rev = entry.Revision()
 			if err := json.Unmarshal(entry.Value(), &cur); err != nil {
@@ -246,12 +237,19 @@ func (t *Tracker) apply(ctx context.Context, key string, d *delta) error {
 			_, err = t.KV.Update(ctx, key, data, rev)
 		}
 		if err == nil {
-			break
+			return cur, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSeq(err) {
-			return err
+		// A concurrent writer won: read again. After 10 conflicts in a row
+		// the error goes to the processor, which retries with backoff.
+		if attempt == 9 || (!errors.Is(err, jetstream.ErrKeyExists) && !isWrongSeq(err)) {
+			return cur, err
 		}
 	}
+}
+
+// check flags the object if its totals crossed its budget.
+func (t *Tracker) check(ctx context.Context, d *delta, cur Totals) error {
+	maxBudget, duration, exceeded, known := t.budgetOf(d.kind, d.id)
 	if known && !exceeded && maxBudget != nil && cur.Spend > 0 && cur.Spend >= *maxBudget {
 		end := windowEnd(cur.WindowStart, duration)
 		return t.flag(ctx, d.kind, d.id, true, end)

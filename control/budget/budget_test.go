@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -34,8 +37,8 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, live.Check)
 	now := time.Now().UTC()
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: func() time.Time { return now }}
-	tr := &Tracker{JS: js, KV: kv, Store: st, Log: slog.Default(), MaxWait: 20 * time.Millisecond, SweepEvery: time.Hour}
-	go func() { _ = tr.Run(ctx) }()
+	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
+	runProcessor(t, ctx, js, tr)
 
 	budget := 1.0
 	tok := events.HashKey("sk-budget-key-000000000")
@@ -45,7 +48,7 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 	spend := func(i int, cost float64) {
 		ev := events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", i), Time: now, KeyHash: tok, Cost: cost, TotalTokens: 10, EdgeID: "e"}
 		data, _ := json.Marshal(ev)
-		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data, Header: nats.Header{"Nats-Msg-Id": []string{ev.RequestID}}}); err != nil {
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data, Header: nats.Header{events.HeaderMsgID: []string{ev.RequestID}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,4 +102,25 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// runProcessor runs the tracker as the control plane does: a processor
+// router with its middleware, on the real stream.
+func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr *Tracker) *processor.Router {
+	t.Helper()
+	p, err := processor.New(ctx, processor.Options{JS: js, Log: slog.Default(), Metrics: prometheus.NewRegistry(),
+		InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond, MaxRedeliveryDelay: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Register(p)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	t.Cleanup(func() { <-done })
+	select {
+	case <-p.Running():
+	case <-time.After(10 * time.Second):
+		t.Fatal("processor router not running")
+	}
+	return p
 }

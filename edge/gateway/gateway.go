@@ -328,7 +328,7 @@ func (g *Gateway) decideJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Ide
 	// in an upsert sent later, after fasthttp reused the header's buffer.
 	d, err := jwtauth.Decide(snap, id, jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: strings.Clone(c.Get("x-litellm-team-id"))})
 	if err == nil {
-		g.upserts.send(d.Upserts)
+		g.upserts.send(d.Upserts, obs.EnsureRequestID(c))
 	}
 	return d, err
 }
