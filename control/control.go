@@ -201,7 +201,7 @@ func Run(ctx context.Context, o Options) error {
 		return info.State.LastSeq, nil
 	}))
 	app := api.New(st, api.Options{Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
-		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals,
+		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals, JS: js,
 		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == ""})
 	ln := o.Listener
 	if ln == nil {

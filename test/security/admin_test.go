@@ -14,6 +14,7 @@ import (
 const (
 	public    = "public"    // anyone, no credential
 	adminOnly = "admin"     // master key, or an admin JWT where admin_allowed_routes lets it
+	master    = "master"    // the master key only
 	ownInfo   = "own-info"  // admin, or the owner: probed with a foreign object, so only admins pass
 	anyCaller = "any-authn" // any authenticated caller (answers filtered to what it may see)
 )
@@ -21,46 +22,48 @@ const (
 // routeAccess is the authorization matrix: every route of the admin API
 // must have an entry, so a new route cannot ship without one.
 var routeAccess = map[string]string{
-	"GET /health/liveliness":    public,
-	"GET /health/liveness":      public,
-	"GET /health/readiness":     public,
-	"POST /key/generate":        adminOnly,
-	"GET /key/info":             ownInfo,
-	"GET /key/list":             adminOnly,
-	"POST /key/update":          adminOnly,
-	"POST /key/delete":          adminOnly,
-	"POST /key/regenerate":      adminOnly,
-	"POST /key/:key/regenerate": adminOnly,
-	"POST /key/block":           adminOnly,
-	"POST /key/unblock":         adminOnly,
-	"POST /team/new":            adminOnly,
-	"POST /team/update":         adminOnly,
-	"GET /team/info":            ownInfo,
-	"GET /team/list":            adminOnly,
-	"POST /team/delete":         adminOnly,
-	"POST /team/block":          adminOnly,
-	"POST /team/unblock":        adminOnly,
-	"POST /team/member_add":     adminOnly,
-	"POST /team/member_delete":  adminOnly,
-	"POST /user/new":            adminOnly,
-	"POST /user/update":         adminOnly,
-	"GET /user/info":            ownInfo,
-	"GET /user/list":            adminOnly,
-	"POST /user/delete":         adminOnly,
-	"POST /model/new":           adminOnly,
-	"GET /model/info":           anyCaller,
-	"GET /v1/model/info":        anyCaller,
-	"POST /model/delete":        adminOnly,
-	"POST /access_group/new":    adminOnly,
-	"POST /access_group/update": adminOnly,
-	"GET /access_group/info":    adminOnly,
-	"POST /access_group/delete": adminOnly,
-	"GET /spend/logs":           adminOnly,
-	"GET /global/spend/report":  adminOnly,
-	"GET /jwt/settings":         adminOnly,
-	"POST /jwt/settings":        adminOnly,
-	"GET /gatehouse/state":      adminOnly,
-	"GET /gatehouse/edges":      adminOnly,
+	"GET /health/liveliness":        public,
+	"GET /health/liveness":          public,
+	"GET /health/readiness":         public,
+	"POST /key/generate":            adminOnly,
+	"GET /key/info":                 ownInfo,
+	"GET /key/list":                 adminOnly,
+	"POST /key/update":              adminOnly,
+	"POST /key/delete":              adminOnly,
+	"POST /key/regenerate":          adminOnly,
+	"POST /key/:key/regenerate":     adminOnly,
+	"POST /key/block":               adminOnly,
+	"POST /key/unblock":             adminOnly,
+	"POST /team/new":                adminOnly,
+	"POST /team/update":             adminOnly,
+	"GET /team/info":                ownInfo,
+	"GET /team/list":                adminOnly,
+	"POST /team/delete":             adminOnly,
+	"POST /team/block":              adminOnly,
+	"POST /team/unblock":            adminOnly,
+	"POST /team/member_add":         adminOnly,
+	"POST /team/member_delete":      adminOnly,
+	"POST /user/new":                adminOnly,
+	"POST /user/update":             adminOnly,
+	"GET /user/info":                ownInfo,
+	"GET /user/list":                adminOnly,
+	"POST /user/delete":             adminOnly,
+	"POST /model/new":               adminOnly,
+	"GET /model/info":               anyCaller,
+	"GET /v1/model/info":            anyCaller,
+	"POST /model/delete":            adminOnly,
+	"POST /access_group/new":        adminOnly,
+	"POST /access_group/update":     adminOnly,
+	"GET /access_group/info":        adminOnly,
+	"POST /access_group/delete":     adminOnly,
+	"GET /spend/logs":               adminOnly,
+	"GET /global/spend/report":      adminOnly,
+	"GET /jwt/settings":             adminOnly,
+	"POST /jwt/settings":            adminOnly,
+	"GET /gatehouse/state":          adminOnly,
+	"GET /gatehouse/edges":          adminOnly,
+	"GET /gatehouse/poison":         master,
+	"POST /gatehouse/poison/replay": master,
 }
 
 // adminRoutes lists the admin API's routes from its own route table.
@@ -160,6 +163,8 @@ func adminMatrix(t *testing.T, s *stack) {
 					allowed = true
 				case adminOnly, ownInfo:
 					allowed = r.admin || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
+				case master:
+					allowed = r.admin
 				case anyCaller:
 					allowed = r.authn
 				}

@@ -443,12 +443,13 @@ func teamFields(fs *flag.FlagSet) *fields {
 }
 
 var (
-	teamCols  = cols("TEAM_ID", "team_id", "ALIAS", "team_alias", "ORG", "organization_id", "MODELS", "models", "MEMBERS", "#members_with_roles", "BLOCKED", "blocked", "MAX_BUDGET", "max_budget", "RPM", "rpm_limit", "TPM", "tpm_limit")
-	userCols  = cols("USER_ID", "user_id", "EMAIL", "user_email", "ROLE", "user_role", "TEAMS", "teams", "MODELS", "models", "MAX_BUDGET", "max_budget")
-	modelCols = cols("ID", "id", "MODEL_NAME", "model_name", "MODEL", "litellm_params.model", "API_BASE", "litellm_params.api_base", "ACCESS_GROUPS", "model_info.access_groups", "SOURCE", "source")
-	keyCols   = cols("TOKEN", "token", "ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODELS", "models", "BLOCKED", "blocked", "EXPIRES", "expires")
-	spendCols = cols("TIME", "time", "REQUEST_ID", "request_id", "CLIENT_REQUEST_ID", "client_request_id", "KEY_ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODEL", "model_group", "TOKENS", "total_tokens", "COST", "cost", "STATUS", "status", "OUTCOME", "outcome")
-	edgeCols  = cols("EDGE_ID", "edge_id", "REGION", "region", "SEQ", "seq", "READY", "ready", "LIVE", "live", "STALLED", "stalled", "LAST_SEEN", "last_seen")
+	teamCols   = cols("TEAM_ID", "team_id", "ALIAS", "team_alias", "ORG", "organization_id", "MODELS", "models", "MEMBERS", "#members_with_roles", "BLOCKED", "blocked", "MAX_BUDGET", "max_budget", "RPM", "rpm_limit", "TPM", "tpm_limit")
+	userCols   = cols("USER_ID", "user_id", "EMAIL", "user_email", "ROLE", "user_role", "TEAMS", "teams", "MODELS", "models", "MAX_BUDGET", "max_budget")
+	modelCols  = cols("ID", "id", "MODEL_NAME", "model_name", "MODEL", "litellm_params.model", "API_BASE", "litellm_params.api_base", "ACCESS_GROUPS", "model_info.access_groups", "SOURCE", "source")
+	keyCols    = cols("TOKEN", "token", "ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODELS", "models", "BLOCKED", "blocked", "EXPIRES", "expires")
+	spendCols  = cols("TIME", "time", "REQUEST_ID", "request_id", "CLIENT_REQUEST_ID", "client_request_id", "KEY_ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODEL", "model_group", "TOKENS", "total_tokens", "COST", "cost", "STATUS", "status", "OUTCOME", "outcome")
+	edgeCols   = cols("EDGE_ID", "edge_id", "REGION", "region", "SEQ", "seq", "READY", "ready", "LIVE", "live", "STALLED", "stalled", "LAST_SEEN", "last_seen")
+	poisonCols = cols("ID", "id", "TIME", "time", "CONSUMER", "consumer", "STREAM", "stream", "SEQ", "seq", "REQUEST_ID", "request_id", "REASON", "reason")
 )
 
 var commands = []command{
@@ -809,6 +810,29 @@ var commands = []command{
 	{"edges", "", "", "edges and how far each has applied the policy stream", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		return func(r *runCtx, args []string) error {
 			return r.call("GET", "/gatehouse/edges", nil, nil, view{list: "edges", cols: edgeCols})
+		}
+	}},
+
+	{"poison", "list", "", "messages a processor or the sink could not use (master key only; --json shows their bodies)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		limit := fs.Int("limit", 0, "at most this many, oldest first (default 1000)")
+		return func(r *runCtx, args []string) error {
+			var q url.Values
+			if *limit > 0 {
+				q = url.Values{"limit": {strconv.Itoa(*limit)}}
+			}
+			return r.call("GET", "/gatehouse/poison", q, nil, view{list: "messages", cols: poisonCols})
+		}
+	}},
+	{"poison", "replay", "ID", "put a poisoned message back into its stream for the consumer that refused it (after fixing the cause)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		return func(r *runCtx, args []string) error {
+			if err := exactly(args, 1, "ID"); err != nil {
+				return err
+			}
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || id == 0 {
+				return usagef("ID must be a poisoned message's id from 'poison list', got %q", args[0])
+			}
+			return r.call("POST", "/gatehouse/poison/replay", nil, map[string]any{"id": id}, view{})
 		}
 	}},
 }
