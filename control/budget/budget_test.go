@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
@@ -123,4 +124,86 @@ func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr 
 		t.Fatal("processor router not running")
 	}
 	return p
+}
+
+// A KV outage does not lose spend: the message is retried and redelivered
+// until the bucket is back, then counted once. A spend message that cannot
+// be decoded goes to the poison queue and is counted there.
+func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
+	ns := testutil.RunJetStream(t)
+	_, js := testutil.Connect(t, ns.ClientURL())
+	stream := testutil.EnsureStreams(t, js)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := EnsureBucket(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := &policy.Live{JS: js}
+	go func() { _ = live.Run(ctx) }()
+	testutil.Eventually(t, 5*time.Second, live.Check)
+	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live}
+	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
+	p := runProcessor(t, ctx, js, tr)
+	publish := func(id string, data []byte) {
+		t.Helper()
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data,
+			Header: nats.Header{events.HeaderMsgID: []string{id}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The bucket disappears (a KV outage as the tracker sees it).
+	if err := js.DeleteKeyValue(ctx, events.TotalsBucket); err != nil {
+		t.Fatal(err)
+	}
+	batch, _ := json.Marshal(events.SpendBatch{Type: events.SpendBatchV1, BatchID: "b1", EdgeID: "e", Events: []events.SpendEvent{
+		{RequestID: "r1", TeamID: "team-kv", Cost: 0.25, TotalTokens: 5}, {RequestID: "r2", TeamID: "team-kv", Cost: 0.5, TotalTokens: 5}}})
+	publish("b1", batch)
+	cons, err := js.Consumer(ctx, events.SpendStream, events.BudgetDurable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumRedelivered == 0 {
+			return fmt.Errorf("not redelivered yet: %+v", info)
+		}
+		return nil
+	})
+	if _, err := EnsureBucket(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		tot, err := ReadTotals(ctx, kv, events.KindTeam, "team-kv")
+		if err != nil || tot.Requests != 2 || tot.Spend != 0.75 {
+			return fmt.Errorf("totals %+v, %v", tot, err)
+		}
+		return nil
+	})
+
+	// Malformed: poisoned, counted, not counted in totals.
+	publish("b2", []byte(`{"type":"gatehouse.spend.v9.batch","batch_id":"b2","events":[{"request_id":"r3","team_id":"team-kv","cost":9}]}`))
+	testutil.Eventually(t, 10*time.Second, func() error {
+		l, err := events.ListPoison(ctx, js, 0)
+		if err != nil || len(l) != 1 {
+			return fmt.Errorf("poison list %v, %v", l, err)
+		}
+		if l[0].Consumer != events.BudgetDurable || l[0].Stream != events.SpendStream {
+			return fmt.Errorf("poisoned %+v", l[0])
+		}
+		return nil
+	})
+	if v := promtest.ToFloat64(p.Poisoned().WithLabelValues(events.BudgetDurable)); v != 1 {
+		t.Errorf("poisoned counter %v", v)
+	}
+	if tot, _ := ReadTotals(ctx, kv, events.KindTeam, "team-kv"); tot.Requests != 2 {
+		t.Errorf("malformed message counted: %+v", tot)
+	}
 }
