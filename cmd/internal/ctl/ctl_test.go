@@ -377,7 +377,16 @@ func TestPoisonListAndReplay(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if want := `gatehouse_processor_poisoned_total{consumer="` + events.UpsertDurable + `"} 2`; !strings.Contains(string(body), want) {
-		t.Fatalf("metrics lack %s", want)
+	for _, want := range []string{
+		`gatehouse_processor_poisoned_total{consumer="` + events.UpsertDurable + `"} 2`,
+		`gatehouse_processor_handler_execution_time_seconds_count{handler_name="upsert",success="true"} 2`,
+		`gatehouse_processor_subscriber_messages_received_total{acked="acked",handler_name="upsert"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", body)
 	}
 }
