@@ -67,7 +67,7 @@ func (s *subscriber) consumer(ctx context.Context, filter string) (jetstream.Con
 }
 
 // Subscribe creates (or updates) the durable consumer and starts its
-// workers; the channel closes when ctx ends or Close is called.
+// reader and workers; the channel closes when ctx ends or Close is called.
 func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	s.init()
 	cons, err := s.consumer(ctx, topic)
@@ -82,30 +82,53 @@ func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		}
 		cancel()
 	}()
-	out := make(chan *message.Message)
 	n := max(s.src.Concurrency, 1)
+	in := make(chan jetstream.Msg)
+	out := make(chan *message.Message)
+	s.wg.Add(1)
+	go s.read(ctx, topic, cons, max(2*n, 8), in)
 	for range n {
 		s.wg.Add(1)
-		go s.work(ctx, topic, cons, out)
+		go func() {
+			defer s.wg.Done()
+			for m := range in {
+				s.deliver(ctx, m, out)
+			}
+		}()
 	}
 	go func() { s.wg.Wait(); close(out) }()
 	return out, nil
 }
 
-func (s *subscriber) work(ctx context.Context, topic string, cons jetstream.Consumer, out chan<- *message.Message) {
+// read pulls from the consumer (one iterator, pull bound to what the
+// workers can hold) and hands messages to the workers until ctx ends.
+func (s *subscriber) read(ctx context.Context, topic string, cons jetstream.Consumer, pull int, in chan<- jetstream.Msg) {
 	defer s.wg.Done()
+	defer close(in)
+	// On shutdown the iterator is drained: the messages it already
+	// pulled come out and are nak'ed, so another replica gets them at once
+	// rather than after AckWait. nextCtx bounds a drain that cannot finish
+	// (NATS down): those come back after AckWait.
+	nextCtx, cancelNext := context.WithCancel(context.Background())
+	defer cancelNext()
+	stopNext := context.AfterFunc(ctx, func() { time.AfterFunc(3*time.Second, cancelNext) })
+	defer stopNext()
 	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(8), jetstream.PullExpiry(10*time.Second))
+		it, err := cons.Messages(jetstream.PullMaxMessages(pull), jetstream.PullExpiry(10*time.Second))
 		if err != nil {
 			s.log.Warn("processor: pull", "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		stop := context.AfterFunc(ctx, it.Stop)
+		stop := context.AfterFunc(ctx, it.Drain)
 		for {
-			m, err := it.Next()
+			m, err := it.Next(jetstream.NextContext(nextCtx))
 			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					break
+				}
+				if nextCtx.Err() != nil {
+					it.Stop()
 					break
 				}
 				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -121,7 +144,11 @@ func (s *subscriber) work(ctx context.Context, topic string, cons jetstream.Cons
 				s.log.Debug("processor: pull", "err", err)
 				continue
 			}
-			s.deliver(ctx, m, out)
+			select {
+			case in <- m:
+			case <-ctx.Done():
+				_ = m.Nak() // not handed over: the next replica gets it at once
+			}
 		}
 		stop()
 	}
