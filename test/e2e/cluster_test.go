@@ -146,7 +146,7 @@ func (n *natsNode) waitHealthy() {
 // no longer exercises fails here.
 func rewrite(t *testing.T, file string, repl [][2]string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "deploy", "cluster", file))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "cluster", file))
 	if err != nil {
 		t.Fatal(err)
 	}
