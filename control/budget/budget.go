@@ -19,6 +19,7 @@
 package budget
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -85,13 +87,19 @@ type Tracker struct {
 	Log   *slog.Logger
 	// SweepEvery is how often ended windows are reset; default 5s.
 	SweepEvery time.Duration
+	// FlushEvery is how long the spend messages being handled are
+	// gathered into one write of the totals; default 20ms.
+	FlushEvery time.Duration
+
+	group groupCommit
 }
 
 // Source is where the tracker reads: the spend stream, through a durable
-// consumer every control replica shares. Messages are handled four at a
-// time: totals are updated with compare-and-set, so order does not matter.
+// consumer every control replica shares. Up to 256 messages are handled at
+// a time, so that their totals are written together (see groupCommit);
+// totals are updated with compare-and-set, so order does not matter.
 var Source = processor.Source{Stream: events.SpendStream, Durable: events.BudgetDurable, Filter: events.SpendSubjects,
-	AckWait: time.Minute, MaxAckPending: 100_000, Concurrency: 4}
+	AckWait: time.Minute, MaxAckPending: 100_000, Concurrency: 256}
 
 // Register adds the tracker to a control process's processors.
 func (t *Tracker) Register(p *processor.Router) {
@@ -140,21 +148,108 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 		add(events.KindTeam, ev.TeamID, ev)
 		add(events.KindUser, ev.UserID, ev)
 	}
+	pending := map[string]*delta{}
 	for key, d := range deltas {
-		var cur Totals
 		if msg.Metadata.Get(appliedPrefix+key) == "" {
-			if cur, err = t.add(ctx, key, d); err != nil {
-				return fmt.Errorf("budget: update %s totals: %w", d.kind, err)
-			}
-			msg.Metadata.Set(appliedPrefix+key, "1")
-		} else if cur, err = ReadTotals(ctx, t.KV, d.kind, d.id); err != nil {
-			return fmt.Errorf("budget: read %s totals: %w", d.kind, err)
-		}
-		if err := t.check(ctx, d, cur); err != nil {
-			return fmt.Errorf("budget: flag %s: %w", d.kind, err)
+			pending[key] = d
 		}
 	}
-	return nil
+	var f *flush
+	if len(pending) > 0 {
+		f = t.group.join(t, pending)
+		// Not abandoned when ctx ends: the flush may still apply this
+		// message's share, and a nak then would count it twice.
+		<-f.done
+	}
+	var firstErr error
+	for key, d := range deltas {
+		var cur Totals
+		if f != nil && pending[key] != nil {
+			r := f.results[key]
+			if r.err != nil {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("budget: update %s totals: %w", d.kind, r.err))
+				continue
+			}
+			msg.Metadata.Set(appliedPrefix+key, "1")
+			cur = r.totals
+		} else if cur, err = ReadTotals(ctx, t.KV, d.kind, d.id); err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("budget: read %s totals: %w", d.kind, err))
+			continue
+		}
+		if err := t.check(ctx, d, cur); err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("budget: flag %s: %w", d.kind, err))
+		}
+	}
+	return firstErr
+}
+
+// groupCommit merges the deltas of the messages being handled at the same
+// time and writes them together: one compare-and-set per object per flush
+// instead of one per message. Edges send a spend message every few
+// milliseconds, mostly about the same keys and teams, so this keeps the
+// KV write rate near the number of objects, not the number of messages.
+// Each message still returns only once its share is in the bucket, so it
+// is acked after its effect, and retried (for the objects that failed)
+// otherwise.
+type groupCommit struct {
+	mu  sync.Mutex
+	cur *flush
+}
+
+// flush is one group write; results is valid once done is closed.
+type flush struct {
+	deltas  map[string]*delta
+	results map[string]flushResult
+	done    chan struct{}
+}
+
+type flushResult struct {
+	totals Totals
+	err    error
+}
+
+// join adds deltas to the next flush (starting its timer if it is the
+// first) and returns it.
+func (g *groupCommit) join(t *Tracker, deltas map[string]*delta) *flush {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cur == nil {
+		f := &flush{deltas: map[string]*delta{}, done: make(chan struct{})}
+		g.cur = f
+		wait := t.FlushEvery
+		if wait <= 0 {
+			wait = 20 * time.Millisecond
+		}
+		time.AfterFunc(wait, func() {
+			g.mu.Lock()
+			g.cur = nil
+			g.mu.Unlock()
+			t.write(f)
+		})
+	}
+	for key, d := range deltas {
+		m := g.cur.deltas[key]
+		if m == nil {
+			m = &delta{kind: d.kind, id: d.id}
+			g.cur.deltas[key] = m
+		}
+		m.cost += d.cost
+		m.requests += d.requests
+		m.tokens += d.tokens
+	}
+	return g.cur
+}
+
+// write applies a flush, object by object.
+func (t *Tracker) write(f *flush) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f.results = make(map[string]flushResult, len(f.deltas))
+	for key, d := range f.deltas {
+		cur, err := t.add(ctx, key, d)
+		f.results[key] = flushResult{totals: cur, err: err}
+	}
+	close(f.done)
 }
 
 // RunSweeper resets ended windows every SweepEvery until ctx ends.

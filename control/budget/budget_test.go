@@ -115,9 +115,10 @@ func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr 
 		t.Fatal(err)
 	}
 	tr.Register(p)
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Run(ctx) }()
-	t.Cleanup(func() { <-done })
+	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case <-p.Running():
 	case <-time.After(10 * time.Second):
@@ -129,12 +130,22 @@ func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr 
 // A KV outage does not lose spend: the message is retried and redelivered
 // until the bucket is back, then counted once. A spend message that cannot
 // be decoded goes to the poison queue and is counted there.
-func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
+// trackerEnv is a tracker running as in the control plane, on a private
+// JetStream server.
+type trackerEnv struct {
+	t   *testing.T
+	ctx context.Context
+	js  jetstream.JetStream
+	kv  jetstream.KeyValue
+	p   *processor.Router
+}
+
+func newTrackerEnv(t *testing.T) *trackerEnv {
 	ns := testutil.RunJetStream(t)
 	_, js := testutil.Connect(t, ns.ClientURL())
 	stream := testutil.EnsureStreams(t, js)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +158,50 @@ func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, live.Check)
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live}
 	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
-	p := runProcessor(t, ctx, js, tr)
-	publish := func(id string, data []byte) {
-		t.Helper()
-		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data,
-			Header: nats.Header{events.HeaderMsgID: []string{id}}}); err != nil {
-			t.Fatal(err)
-		}
+	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, p: runProcessor(t, ctx, js, tr)}
+}
+
+func (e *trackerEnv) publish(id string, data []byte) {
+	e.t.Helper()
+	if _, err := e.js.PublishMsg(e.ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data,
+		Header: nats.Header{events.HeaderMsgID: []string{id}}}); err != nil {
+		e.t.Fatal(err)
 	}
+}
+
+// Messages handled together are written together: 300 spend messages
+// about one team count exactly, in far fewer KV writes than messages.
+func TestBudgetGroupCommit(t *testing.T) {
+	e := newTrackerEnv(t)
+	const n = 300
+	for i := range n {
+		data, _ := json.Marshal(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("g-", i), TeamID: "team-g", Cost: 0.01, TotalTokens: 3})
+		e.publish(fmt.Sprint("g-", i), data)
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		tot, err := ReadTotals(e.ctx, e.kv, events.KindTeam, "team-g")
+		if err != nil || tot.Requests != n || tot.Tokens != 3*n {
+			return fmt.Errorf("totals %+v, %v", tot, err)
+		}
+		return nil
+	})
+	s, err := e.js.Stream(e.ctx, events.KVStream(events.TotalsBucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if writes := info.State.LastSeq; writes > n/3 {
+		t.Errorf("%d KV writes for %d messages: not grouped", writes, n)
+	}
+	t.Logf("%d messages, %d KV writes", n, info.State.LastSeq)
+}
+
+func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
+	e := newTrackerEnv(t)
+	ctx, js, kv, p, publish := e.ctx, e.js, e.kv, e.p, e.publish
 
 	// The bucket disappears (a KV outage as the tracker sees it).
 	if err := js.DeleteKeyValue(ctx, events.TotalsBucket); err != nil {
