@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -253,4 +254,45 @@ func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
 	if tot, _ := ReadTotals(ctx, kv, events.KindTeam, "team-kv"); tot.Requests != 2 {
 		t.Errorf("malformed message counted: %+v", tot)
 	}
+}
+
+// TestBudgetThroughput measures spend messages per second through the
+// processor into the totals (GATEHOUSE_BUDGET_BENCH=1 to run it: it is a
+// measurement, not a check).
+func TestBudgetThroughput(t *testing.T) {
+	if os.Getenv("GATEHOUSE_BUDGET_BENCH") == "" {
+		t.Skip("set GATEHOUSE_BUDGET_BENCH=1")
+	}
+	e := newTrackerEnv(t)
+	const n = 5000
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		evs := make([]events.SpendEvent, 16)
+		for j := range evs {
+			evs[j] = events.SpendEvent{RequestID: fmt.Sprint("t-", i, "-", j), KeyHash: fmt.Sprint("k", j%8), TeamID: fmt.Sprint("team-", j%2), Cost: 0.001, TotalTokens: 1}
+		}
+		msgs[i], _ = json.Marshal(events.SpendBatch{Type: events.SpendBatchV1, BatchID: fmt.Sprint("tb-", i), EdgeID: "e", Events: evs})
+	}
+	start := time.Now()
+	for i, m := range msgs {
+		if i%1000 == 999 {
+			<-e.js.PublishAsyncComplete()
+		}
+		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: m,
+			Header: nats.Header{events.HeaderMsgID: []string{fmt.Sprint("tb-", i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-e.js.PublishAsyncComplete()
+	published := time.Since(start)
+	testutil.Eventually(t, 120*time.Second, func() error {
+		tot, err := ReadTotals(e.ctx, e.kv, events.KindTeam, "team-0")
+		if err != nil || tot.Requests != 8*n {
+			return fmt.Errorf("totals %+v, %v", tot, err)
+		}
+		return nil
+	})
+	el := time.Since(start)
+	t.Logf("%d messages (%d events) published in %s, all in the totals after %s: %.0f messages/s, %.0f events/s",
+		n, 16*n, published.Round(time.Millisecond), el.Round(time.Millisecond), float64(n)/el.Seconds(), float64(16*n)/el.Seconds())
 }
