@@ -443,14 +443,15 @@ func teamFields(fs *flag.FlagSet) *fields {
 }
 
 var (
-	teamCols   = cols("TEAM_ID", "team_id", "ALIAS", "team_alias", "ORG", "organization_id", "MODELS", "models", "MEMBERS", "#members_with_roles", "BLOCKED", "blocked", "MAX_BUDGET", "max_budget", "RPM", "rpm_limit", "TPM", "tpm_limit")
-	userCols   = cols("USER_ID", "user_id", "EMAIL", "user_email", "ROLE", "user_role", "TEAMS", "teams", "MODELS", "models", "MAX_BUDGET", "max_budget")
-	modelCols  = cols("ID", "id", "MODEL_NAME", "model_name", "MODEL", "litellm_params.model", "API_BASE", "litellm_params.api_base", "ACCESS_GROUPS", "model_info.access_groups", "SOURCE", "source")
-	keyCols    = cols("TOKEN", "token", "ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODELS", "models", "BLOCKED", "blocked", "EXPIRES", "expires")
-	spendCols  = cols("TIME", "time", "REQUEST_ID", "request_id", "CLIENT_REQUEST_ID", "client_request_id", "KEY_ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODEL", "model_group", "TOKENS", "total_tokens", "COST", "cost", "STATUS", "status", "OUTCOME", "outcome")
-	edgeCols   = cols("EDGE_ID", "edge_id", "REGION", "region", "SEQ", "seq", "READY", "ready", "LIVE", "live", "STALLED", "stalled", "LAST_SEEN", "last_seen")
-	poisonCols = cols("ID", "id", "TIME", "time", "CONSUMER", "consumer", "STREAM", "stream", "SEQ", "seq", "REQUEST_ID", "request_id", "REASON", "reason")
+	teamCols  = cols("TEAM_ID", "team_id", "ALIAS", "team_alias", "ORG", "organization_id", "MODELS", "models", "MEMBERS", "#members_with_roles", "BLOCKED", "blocked", "MAX_BUDGET", "max_budget", "RPM", "rpm_limit", "TPM", "tpm_limit")
+	userCols  = cols("USER_ID", "user_id", "EMAIL", "user_email", "ROLE", "user_role", "TEAMS", "teams", "MODELS", "models", "MAX_BUDGET", "max_budget")
+	modelCols = cols("ID", "id", "MODEL_NAME", "model_name", "MODEL", "litellm_params.model", "API_BASE", "litellm_params.api_base", "ACCESS_GROUPS", "model_info.access_groups", "SOURCE", "source")
+	keyCols   = cols("TOKEN", "token", "ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODELS", "models", "BLOCKED", "blocked", "EXPIRES", "expires")
+	spendCols = cols("TIME", "time", "REQUEST_ID", "request_id", "CLIENT_REQUEST_ID", "client_request_id", "KEY_ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODEL", "model_group", "TOKENS", "total_tokens", "COST", "cost", "STATUS", "status", "OUTCOME", "outcome")
+	edgeCols  = cols("EDGE_ID", "edge_id", "REGION", "region", "SEQ", "seq", "READY", "ready", "LIVE", "live", "STALLED", "stalled", "LAST_SEEN", "last_seen")
 )
+
+var poisonCols = cols("ID", "id", "TIME", "time", "CONSUMER", "consumer", "STREAM", "stream", "SEQ", "seq", "REQUEST_ID", "request_id", "REASON", "reason")
 
 var commands = []command{
 	{"keys", "generate", "", "create a virtual key (its plaintext is shown once)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
