@@ -148,7 +148,7 @@ func New(ctx context.Context, o Options) (*Router, error) {
 	if _, err := events.EnsurePoisonStream(ctx, o.JS, events.StreamOptions{Replicas: o.Replicas}); err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
-	log := o.Log.With("component", "processor")
+	log := o.Log.With("part", "processor")
 	// Watermill logs every handler start and router step at Info; those
 	// are ours to say (or not), so its Info is our Debug.
 	wlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
