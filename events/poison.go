@@ -204,8 +204,14 @@ func ReplayPoison(ctx context.Context, js jetstream.JetStream, id uint64) (Poiso
 		return Poisoned{}, err
 	}
 	p := poisonedOf(raw.Sequence, raw.Time, raw.Header, raw.Data)
-	if p.Subject == "" || p.Consumer == "" {
+	if p.Subject == "" || p.Consumer == "" || p.Stream == "" {
 		return p, fmt.Errorf("events: poisoned message %d does not say where it came from", id)
+	}
+	if p.Stream == PolicyStream {
+		// The source of truth is written only through the store's
+		// concurrency-checked path, never by a replay (whoever can write
+		// to the poison stream must not gain a way around it).
+		return p, fmt.Errorf("events: poisoned message %d names %s; policy events are not replayed", id, PolicyStream)
 	}
 	h := nats.Header{}
 	for k, v := range raw.Header {
@@ -215,11 +221,10 @@ func ReplayPoison(ctx context.Context, js jetstream.JetStream, id uint64) (Poiso
 		h[k] = v
 	}
 	h.Set(HeaderReplayFor, p.Consumer)
-	opts := []jetstream.PublishOpt{jetstream.WithMsgID("replay:" + strconv.FormatUint(id, 10))}
-	if p.Stream != "" {
-		opts = append(opts, jetstream.WithExpectStream(p.Stream))
-	}
-	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: p.Subject, Header: h, Data: raw.Data}, opts...); err != nil {
+	// WithExpectStream: the subject must still belong to the stream the
+	// message came from, or nothing is published.
+	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: p.Subject, Header: h, Data: raw.Data},
+		jetstream.WithMsgID("replay:"+strconv.FormatUint(id, 10)), jetstream.WithExpectStream(p.Stream)); err != nil {
 		return p, fmt.Errorf("events: replay %d to %s: %w", id, p.Subject, err)
 	}
 	// Published first, deleted second: a failure in between leaves it listed

@@ -268,3 +268,40 @@ func TestReplayOnlyReachesTheRefusingConsumer(t *testing.T) {
 		t.Errorf("other consumer got %d messages, want the replay", n)
 	}
 }
+
+// A poison record that names the policy stream (written by someone with
+// NATS access, not by a processor) is not replayed into it, and a record
+// whose subject left its stream is not published anywhere.
+func TestReplayRefusesPolicyAndForeignSubjects(t *testing.T) {
+	r := newRig(t)
+	r.set(func(string, int) error { return nil })
+	ctx := context.Background()
+	testutil.EnsureStreams(t, r.js)
+	for _, src := range []events.PoisonSource{
+		{Consumer: "x", Stream: events.PolicyStream, Subject: events.Subject(events.KindKey, "abc"), Seq: 1, Data: []byte("{}")},
+		{Consumer: "x", Stream: testStream, Subject: events.Subject(events.KindKey, "abc"), Seq: 2, Data: []byte("{}")},
+	} {
+		if err := events.Poison(ctx, r.js, src, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range r.list(t) {
+		if _, err := events.ReplayPoison(ctx, r.js, p.ID); err == nil {
+			t.Errorf("replayed %+v", p)
+		}
+	}
+	s, err := r.js.Stream(ctx, events.PolicyStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 0 {
+		t.Fatalf("policy stream holds %d messages after refused replays", info.State.Msgs)
+	}
+	if l := r.list(t); len(l) != 2 {
+		t.Errorf("refused replays left the poison queue: %v", l)
+	}
+}
