@@ -26,6 +26,10 @@ const PoisonMaxAge = 30 * 24 * time.Hour
 // ErrPoisonNotFound: no poisoned message has that id.
 var ErrPoisonNotFound = errors.New("events: no poisoned message with that id")
 
+// ErrNotReplayable: the poisoned message cannot be replayed (it does not
+// say where it came from, or names the policy stream).
+var ErrNotReplayable = errors.New("events: poisoned message cannot be replayed")
+
 // PoisonStreamConfig is the poison stream: limits retention, kept for
 // PoisonMaxAge, deduplicated so that a consumer that crashes between
 // poisoning and acking does not store the message twice.
@@ -205,13 +209,13 @@ func ReplayPoison(ctx context.Context, js jetstream.JetStream, id uint64) (Poiso
 	}
 	p := poisonedOf(raw.Sequence, raw.Time, raw.Header, raw.Data)
 	if p.Subject == "" || p.Consumer == "" || p.Stream == "" {
-		return p, fmt.Errorf("events: poisoned message %d does not say where it came from", id)
+		return p, fmt.Errorf("%w: %d does not say where it came from", ErrNotReplayable, id)
 	}
 	if p.Stream == PolicyStream {
 		// The source of truth is written only through the store's
 		// concurrency-checked path, never by a replay (whoever can write
 		// to the poison stream must not gain a way around it).
-		return p, fmt.Errorf("events: poisoned message %d names %s; policy events are not replayed", id, PolicyStream)
+		return p, fmt.Errorf("%w: %d names %s, and policy events are written only through the admin API", ErrNotReplayable, id, PolicyStream)
 	}
 	h := nats.Header{}
 	for k, v := range raw.Header {

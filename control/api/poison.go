@@ -54,6 +54,11 @@ func (a *API) poisonReplay(c *fiber.Ctx) error {
 		e.Param = "id"
 		return e
 	}
+	if errors.Is(err, events.ErrNotReplayable) {
+		e := apierror.BadRequest.With("%v", err)
+		e.Param = "id"
+		return e
+	}
 	if err != nil {
 		return apierror.Unavailable.Wrap(err, "replaying poisoned message %d: %v", req.ID, err)
 	}
