@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/control/edges"
+	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/control/upsert"
 	"github.com/gatehouse/gatehouse/events"
@@ -94,7 +95,7 @@ func Run(ctx context.Context, o Options) error {
 	if masterKey == "" {
 		return errors.New("control: no master key: set general_settings.master_key in config.yaml or MASTER_KEY")
 	}
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-control", events.WithJSDomain(o.JSDomain))
+	nc, js, err := events.Connect(o.NATSURL, events.ConnControl, events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
@@ -103,6 +104,9 @@ func Run(ctx context.Context, o Options) error {
 	stream, err := events.EnsureStreams(sctx, js, events.StreamOptions{Replicas: o.Replicas})
 	if err == nil {
 		_, err = events.EnsureSpendStream(sctx, js, events.StreamOptions{Replicas: o.Replicas})
+	}
+	if err == nil {
+		_, err = events.EnsureUpsertStream(sctx, js, events.StreamOptions{Replicas: o.Replicas})
 	}
 	var totals jetstream.KeyValue
 	if err == nil {
@@ -156,15 +160,22 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("config: " + w)
 		}
 	}
-	if _, err := upsert.Serve(nc, st, log); err != nil {
-		return err
+	reg := o.Metrics
+	if reg == nil {
+		reg = obs.NewRegistry()
 	}
-	budgets := &budget.Tracker{JS: js, KV: totals, Store: st, Log: log.With("part", "budget")}
-	go func() {
-		if err := budgets.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Error("budget tracker stopped", "err", err)
-		}
-	}()
+	// The processors: one Watermill router for every consumer of a topic
+	// that produces effects (see control/processor).
+	procs, err := processor.New(ctx, processor.Options{JS: js, Log: log, Metrics: reg, Replicas: o.Replicas})
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	upsert.Register(procs, st)
+	budgets := &budget.Tracker{KV: totals, Store: st, Log: log.With("part", "budget")}
+	budgets.Register(procs)
+	go budgets.RunSweeper(ctx)
+	procErr := make(chan error, 1)
+	go func() { procErr <- procs.Run(ctx) }()
 	bodyLimit := 0
 	if o.Config != nil && o.Config.GeneralSettings.MaxRequestSizeMB > 0 {
 		bodyLimit = int(o.Config.GeneralSettings.MaxRequestSizeMB * (1 << 20))
@@ -185,10 +196,6 @@ func Run(ctx context.Context, o Options) error {
 		}
 		spendStore = &api.SpendStore{Conn: conn, Database: db}
 	}
-	reg := o.Metrics
-	if reg == nil {
-		reg = obs.NewRegistry()
-	}
 	reg.MustRegister(tracker.Collector(func(ctx context.Context) (uint64, error) {
 		info, err := stream.Info(ctx)
 		if err != nil {
@@ -206,7 +213,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	app := api.New(st, api.Options{KeyDefaults: keyDefaults, KeyUpperBound: keyBound, UserDefaults: userDefaults, Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
-		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals,
+		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals, JS: js,
 		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == ""})
 	ln := o.Listener
 	if ln == nil {
@@ -235,6 +242,9 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	case err := <-serveErr:
 		return err
+	case err := <-procErr:
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+		return fmt.Errorf("control: processors stopped: %w", err)
 	case err := <-liveErr:
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 		return fmt.Errorf("control: read model stopped: %w", err)

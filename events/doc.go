@@ -19,6 +19,9 @@
 //     revocation is a security hole.
 //   - Plaintext virtual keys never appear here: keys are identified by the
 //     hex sha256 of the key.
+//   - Every NATS resource (stream, subject, KV bucket, object store, durable
+//     consumer, connection name, header) is named in names.go and nowhere
+//     else; the poison queue's format, listing and replay are in poison.go.
 //
 // This package imports no HTTP, Fiber or ClickHouse code.
 package events

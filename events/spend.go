@@ -14,10 +14,6 @@ import (
 // resend from an edge's local spill queue is deduplicated by the stream,
 // and the ClickHouse row key, so a redelivery to the sink is too.
 const (
-	SpendStream = "GATEHOUSE_SPEND"
-	// SpendSubjectPrefix: edges publish on <prefix>.<edge id>.
-	SpendSubjectPrefix = Product + ".spend"
-	SpendSubjects      = SpendSubjectPrefix + ".>"
 	// SpendV1 is the type string of SpendEvent; the envelope is flat (the
 	// event is its own payload) to keep the hot path to one small JSON.
 	SpendV1 = "gatehouse.spend.v1.recorded"

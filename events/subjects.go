@@ -5,22 +5,6 @@ import (
 	"encoding/hex"
 )
 
-// Stream and subject names.
-const (
-	// PolicyStream holds the current state of every policy object (last
-	// message per subject).
-	PolicyStream = "GATEHOUSE_POLICY"
-	// AuditStream sources PolicyStream and keeps every event.
-	AuditStream = "GATEHOUSE_AUDIT"
-	// PolicySubjects is the wildcard PolicyStream captures.
-	PolicySubjects = Product + ".policy.>"
-	// EdgeStatusPrefix: edges publish EdgeStatus on <prefix>.<edge id>
-	// (core NATS, not persisted) after each applied batch and on a heartbeat.
-	EdgeStatusPrefix = Product + ".edge.status"
-	// EdgeStatusSubjects matches every edge's status subject.
-	EdgeStatusSubjects = EdgeStatusPrefix + ".*"
-)
-
 // Subject returns the subject an object's events are stored under. Ids are
 // hashed so that any id (dots, spaces, wildcards) makes a valid single
 // subject token; keys already are a hash.
@@ -30,7 +14,7 @@ func Subject(kind Kind, id string) string {
 		sum := sha256.Sum256([]byte(id))
 		tok = hex.EncodeToString(sum[:16])
 	}
-	return Product + ".policy." + string(kind) + "." + tok
+	return PolicySubjectPrefix + "." + string(kind) + "." + tok
 }
 
 // HashKey returns the hex sha256 of a plaintext virtual key: the only form in

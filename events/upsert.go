@@ -1,10 +1,5 @@
 package events
 
-// UpsertSubject carries requests from edges to the control plane to create
-// objects a JWT caller implies (user_id_upsert, team_id_upsert, team
-// membership). Core NATS, not persisted: the resulting events are.
-const UpsertSubject = Product + ".control.upsert"
-
 // UpsertRequest asks for one object to be created if it is missing. A
 // message is a JSON list of them.
 type UpsertRequest struct {

@@ -28,10 +28,6 @@ import (
 // of every subject, snapshot + the messages after it is exactly the state
 // a full replay gives.
 const (
-	// SnapshotBucket is the object store bucket; SnapshotObject the name of
-	// the latest snapshot in it.
-	SnapshotBucket = "gatehouse_policy_snapshots"
-	SnapshotObject = "policy"
 	// SnapshotFormat is the first line's format; a reader that does not
 	// know it replays the stream instead.
 	SnapshotFormat = "gatehouse.policy.snapshot.v1"
@@ -264,7 +260,7 @@ func SaveSnapshot(ctx context.Context, js jetstream.JetStream, s *Snapshot, repl
 	if err != nil {
 		return nil, err
 	}
-	store, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: SnapshotBucket,
+	store, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: events.SnapshotBucket,
 		Description: "gatehouse policy snapshots: the state at a stream sequence, for fast edge start-up",
 		Storage:     jetstream.FileStorage, Replicas: max(replicas, 1)})
 	if err != nil {
@@ -272,7 +268,7 @@ func SaveSnapshot(ctx context.Context, js jetstream.JetStream, s *Snapshot, repl
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(WriteSnapshot(pw, s, info.Created)) }()
-	return store.Put(ctx, jetstream.ObjectMeta{Name: SnapshotObject, Metadata: map[string]string{
+	return store.Put(ctx, jetstream.ObjectMeta{Name: events.SnapshotObject, Metadata: map[string]string{
 		"seq": strconv.FormatUint(s.seq, 10), "stream_created": info.Created.UTC().Format(time.RFC3339Nano),
 	}}, pr)
 }
@@ -283,7 +279,7 @@ var ErrNoSnapshot = errors.New("policy: no usable snapshot")
 // LoadSnapshot reads the latest snapshot if it belongs to the current
 // policy stream.
 func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapshot, error) {
-	store, err := js.ObjectStore(ctx, SnapshotBucket)
+	store, err := js.ObjectStore(ctx, events.SnapshotBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, ErrNoSnapshot
 	}
@@ -298,7 +294,7 @@ func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapsh
 	if err != nil {
 		return nil, err
 	}
-	obj, err := store.Get(ctx, SnapshotObject)
+	obj, err := store.Get(ctx, events.SnapshotObject)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
 		return nil, ErrNoSnapshot
 	}
@@ -384,9 +380,9 @@ func (sn *Snapshotter) storedSeq(ctx context.Context) uint64 {
 // StoredSnapshot describes the stored snapshot without reading it; its
 // Metadata["seq"] is the stream sequence it reflects.
 func StoredSnapshot(ctx context.Context, js jetstream.JetStream) (*jetstream.ObjectInfo, error) {
-	store, err := js.ObjectStore(ctx, SnapshotBucket)
+	store, err := js.ObjectStore(ctx, events.SnapshotBucket)
 	if err != nil {
 		return nil, err
 	}
-	return store.GetInfo(ctx, SnapshotObject)
+	return store.GetInfo(ctx, events.SnapshotObject)
 }

@@ -14,6 +14,14 @@
 //
 // The control plane uses the same projection as its read model, so the edge
 // and the control plane cannot disagree on what an event means.
+//
+// The follower (Live) reads the policy stream with nats.go's ordered
+// consumer, not through the control plane's Watermill processors
+// (control/processor): it needs each event's stream sequence (a snapshot
+// is "the state at sequence N", edges report their applied sequence, a
+// policy snapshot resumes from N+1) and strict order with no redelivery,
+// and an event it cannot apply must stop it, not go to a poison queue:
+// skipping a revocation would be a security hole.
 package policy
 
 import (

@@ -44,6 +44,8 @@ type Options struct {
 	JWT *jwtauth.Manager
 	// Totals is the budget tracker's bucket, for spend in /key/info etc.
 	Totals jetstream.KeyValue
+	// JS serves the poison queue routes (nil: they answer 503).
+	JS jetstream.JetStream
 	// Spend is ClickHouse for /spend/logs and /global/spend/report (nil:
 	// those routes answer 503).
 	Spend *SpendStore
@@ -72,6 +74,7 @@ type API struct {
 	jwtValidator JWTSettingsValidator
 	jwt          *jwtauth.Manager
 	totals       jetstream.KeyValue
+	js           jetstream.JetStream
 	spend        *SpendStore
 	keyDefaults  *KeyParams
 	keyBound     *KeyParams
@@ -80,7 +83,7 @@ type API struct {
 
 // New builds the Fiber app for the admin API.
 func New(st *store.Store, o Options) *fiber.App {
-	a := &API{store: st, log: o.Log, validator: o.ValidateModel, jwtValidator: o.ValidateJWTSettings, jwt: o.JWT, totals: o.Totals, spend: o.Spend,
+	a := &API{store: st, log: o.Log, validator: o.ValidateModel, jwtValidator: o.ValidateJWTSettings, jwt: o.JWT, totals: o.Totals, js: o.JS, spend: o.Spend,
 		keyDefaults: o.KeyDefaults, keyBound: o.KeyUpperBound, userDefaults: o.UserDefaults}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -166,6 +169,8 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin.Get("/gatehouse/state", a.adminOnly, a.state)
 	admin.Get("/gatehouse/edges", a.adminOnly, a.edgeList)
+	admin.Get("/gatehouse/poison", a.masterOnly, a.poisonList)
+	admin.Post("/gatehouse/poison/replay", a.masterOnly, a.poisonReplay)
 	return app
 }
 
@@ -180,8 +185,9 @@ func (a *API) readiness(c *fiber.Ctx) error {
 
 // caller is who made a management request.
 type caller struct {
-	admin bool
-	key   *events.Key // a virtual key calling info routes about itself
+	admin  bool
+	master bool        // the master key itself, not an admin JWT
+	key    *events.Key // a virtual key calling info routes about itself
 	// teamID and userID are the caller's own team and user (from its key
 	// or its JWT): the objects a non-admin may read.
 	teamID, userID string
@@ -215,7 +221,7 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 	}
 	sum := sha256.Sum256([]byte(cred))
 	if a.hasMaster && subtle.ConstantTimeCompare(sum[:], a.masterSum[:]) == 1 {
-		c.Locals(callerLocal, caller{admin: true})
+		c.Locals(callerLocal, caller{admin: true, master: true})
 		return c.Next()
 	}
 	if !strings.HasPrefix(cred, "sk-") {

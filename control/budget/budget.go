@@ -1,19 +1,25 @@
 // Package budget tracks spend per key, team and user against their budgets.
 //
-// It consumes the spend stream through a durable consumer (replicas share
-// it), adds each batch's cost to per-object totals kept in a JetStream KV
+// It is a processor (package control/processor): it consumes the spend
+// stream through a durable consumer (replicas share it), adds each message's cost to per-object totals kept in a JetStream KV
 // bucket (compare-and-set, so replicas can work concurrently), and when a
 // total reaches max_budget publishes the object with budget_exceeded set:
 // an ordinary policy event, so every edge refuses it once applied. When the
 // budget_duration window ends the flag is cleared the same way.
 //
+// A spend message that does not decode goes to the poison queue (it never
+// counts, and `gatewayctl poison replay` brings it back after a fix); a KV
+// or store error is retried and the message redelivered until it counts.
+//
 // Totals are at-least-once: a tracker that dies after updating totals but
-// before acking sees that batch again, so a total can overcount by at most
-// one batch after a crash. ClickHouse (the spend sink) is the exact ledger;
+// before acking sees that message again, so a total can overcount by at
+// most one message per crash (in-process retries skip the objects a
+// message already added to). ClickHouse (the spend sink) is the exact ledger;
 // the totals exist to enforce budgets quickly.
 package budget
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,19 +27,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/policy"
-)
-
-// Bucket holds the totals; Durable names the tracker's consumer.
-const (
-	Bucket  = "gatehouse_spend_totals"
-	Durable = "budget-tracker"
 )
 
 // Totals is one object's spend in its current budget window.
@@ -59,7 +62,7 @@ func KVKey(kind events.Kind, id string) string {
 // an existing bucket's replicas (1 for a new one), as for the streams.
 func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	have := 0
-	if s, err := js.Stream(ctx, "KV_"+Bucket); err == nil {
+	if s, err := js.Stream(ctx, events.KVStream(events.TotalsBucket)); err == nil {
 		have = s.CachedInfo().Config.Replicas
 	}
 	want := replicas
@@ -67,26 +70,40 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (je
 		want = max(have, 1)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: Bucket, Description: "gatehouse spend totals per key/team/user and budget window",
+		Bucket: events.TotalsBucket, Description: "gatehouse spend totals per key/team/user and budget window",
 		History: 1, Storage: jetstream.FileStorage, Replicas: want,
 	})
 	if err != nil {
-		return nil, events.ReplicasError("KV_"+Bucket, have, want, err)
+		return nil, events.ReplicasError(events.KVStream(events.TotalsBucket), have, want, err)
 	}
 	return kv, nil
 }
 
-// Tracker is one replica's share of budget tracking.
+// Tracker is one replica's share of budget tracking: Handle is its
+// processor (see Register), Sweep runs on a timer.
 type Tracker struct {
-	JS    jetstream.JetStream
 	KV    jetstream.KeyValue
 	Store *store.Store
 	Log   *slog.Logger
-	// BatchSize and MaxWait bound one batch; defaults 1000 and 100ms.
-	BatchSize int
-	MaxWait   time.Duration
 	// SweepEvery is how often ended windows are reset; default 5s.
 	SweepEvery time.Duration
+	// FlushEvery is how long the spend messages being handled are
+	// gathered into one write of the totals; default 20ms.
+	FlushEvery time.Duration
+
+	group groupCommit
+}
+
+// Source is where the tracker reads: the spend stream, through a durable
+// consumer every control replica shares. Up to 256 messages are handled at
+// a time, so that their totals are written together (see groupCommit);
+// totals are updated with compare-and-set, so order does not matter.
+var Source = processor.Source{Stream: events.SpendStream, Durable: events.BudgetDurable, Filter: events.SpendSubjects,
+	AckWait: time.Minute, MaxAckPending: 100_000, Concurrency: 256}
+
+// Register adds the tracker to a control process's processors.
+func (t *Tracker) Register(p *processor.Router) {
+	p.Handle("budget", Source, t.Handle)
 }
 
 type delta struct {
@@ -97,97 +114,161 @@ type delta struct {
 	tokens   int64
 }
 
-// Run tracks until ctx ends.
-func (t *Tracker) Run(ctx context.Context) error {
-	if t.BatchSize <= 0 {
-		t.BatchSize = 1000
-	}
-	if t.MaxWait <= 0 {
-		t.MaxWait = 100 * time.Millisecond
-	}
-	if t.SweepEvery <= 0 {
-		t.SweepEvery = 5 * time.Second
-	}
-	cons, err := t.JS.CreateOrUpdateConsumer(ctx, events.SpendStream, jetstream.ConsumerConfig{
-		Durable: Durable, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: events.SpendSubjects,
-		AckWait: time.Minute, MaxAckPending: 100_000, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+// appliedPrefix marks, in a message's metadata, the totals it already
+// added: an in-process retry after a later object failed does not add
+// them twice (a redelivery after a crash still may; see the package doc).
+const appliedPrefix = "budget-applied:"
+
+// Handle adds one spend message (an event or a batch) to the totals and
+// flags objects that crossed their budget. A message that does not decode
+// is poisoned; a KV or store error is returned for retry.
+func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
+	_, evs, err := events.DecodeSpend(msg.Payload)
 	if err != nil {
-		return fmt.Errorf("budget: consumer: %w", err)
+		return processor.Permanent(fmt.Errorf("budget: malformed spend message: %w", err))
 	}
-	lastSweep := time.Now()
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(t.BatchSize, jetstream.FetchMaxWait(t.MaxWait))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			t.Log.Warn("budget: fetch", "err", err)
-			sleep(ctx, time.Second)
-			continue
+	deltas := map[string]*delta{}
+	add := func(kind events.Kind, id string, ev *events.SpendEvent) {
+		if id == "" {
+			return
 		}
-		var msgs []jetstream.Msg
-		deltas := map[string]*delta{}
-		add := func(kind events.Kind, id string, ev *events.SpendEvent) {
-			if id == "" {
-				return
-			}
-			k := KVKey(kind, id)
-			d := deltas[k]
-			if d == nil {
-				d = &delta{kind: kind, id: id}
-				deltas[k] = d
-			}
-			d.cost += ev.Cost
-			d.requests++
-			d.tokens += ev.TotalTokens
+		k := KVKey(kind, id)
+		d := deltas[k]
+		if d == nil {
+			d = &delta{kind: kind, id: id}
+			deltas[k] = d
 		}
-		for m := range batch.Messages() {
-			_, evs, err := events.DecodeSpend(m.Data())
-			if err != nil {
-				t.Log.Warn("budget: malformed spend event; terminating it", "err", err)
-				_ = m.Term()
+		d.cost += ev.Cost
+		d.requests++
+		d.tokens += ev.TotalTokens
+	}
+	for i := range evs {
+		ev := &evs[i]
+		add(events.KindKey, ev.KeyHash, ev)
+		add(events.KindTeam, ev.TeamID, ev)
+		add(events.KindUser, ev.UserID, ev)
+		add(events.KindOrg, ev.OrgID, ev)
+		add(events.KindCustomer, ev.EndUserID, ev)
+	}
+	pending := map[string]*delta{}
+	for key, d := range deltas {
+		if msg.Metadata.Get(appliedPrefix+key) == "" {
+			pending[key] = d
+		}
+	}
+	var f *flush
+	if len(pending) > 0 {
+		f = t.group.join(t, pending)
+		// Not abandoned when ctx ends: the flush may still apply this
+		// message's share, and a nak then would count it twice.
+		<-f.done
+	}
+	var firstErr error
+	for key, d := range deltas {
+		var cur Totals
+		if f != nil && pending[key] != nil {
+			r := f.results[key]
+			if r.err != nil {
+				firstErr = cmp.Or(firstErr, fmt.Errorf("budget: update %s totals: %w", d.kind, r.err))
 				continue
 			}
-			msgs = append(msgs, m)
-			for i := range evs {
-				ev := &evs[i]
-				add(events.KindKey, ev.KeyHash, ev)
-				add(events.KindTeam, ev.TeamID, ev)
-				add(events.KindUser, ev.UserID, ev)
-				add(events.KindOrg, ev.OrgID, ev)
-				add(events.KindCustomer, ev.EndUserID, ev)
-			}
+			msg.Metadata.Set(appliedPrefix+key, "1")
+			cur = r.totals
+		} else if cur, err = ReadTotals(ctx, t.KV, d.kind, d.id); err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("budget: read %s totals: %w", d.kind, err))
+			continue
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			t.Log.Debug("budget: batch", "err", err)
-		}
-		failed := false
-		for key, d := range deltas {
-			if err := t.apply(ctx, key, d); err != nil {
-				t.Log.Warn("budget: update totals", "kind", d.kind, "err", err)
-				failed = true
-			}
-		}
-		for _, m := range msgs {
-			if failed {
-				_ = m.Nak() // redelivered later; totals may overcount (see package doc)
-			} else {
-				_ = m.Ack()
-			}
-		}
-		if time.Since(lastSweep) >= t.SweepEvery {
-			t.Sweep(ctx)
-			lastSweep = time.Now()
+		if err := t.check(ctx, d, cur); err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("budget: flag %s: %w", d.kind, err))
 		}
 	}
-	return ctx.Err()
+	return firstErr
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
+// groupCommit merges the deltas of the messages being handled at the same
+// time and writes them together: one compare-and-set per object per flush
+// instead of one per message. Edges send a spend message every few
+// milliseconds, mostly about the same keys and teams, so this keeps the
+// KV write rate near the number of objects, not the number of messages.
+// Each message still returns only once its share is in the bucket, so it
+// is acked after its effect, and retried (for the objects that failed)
+// otherwise.
+type groupCommit struct {
+	mu  sync.Mutex
+	cur *flush
+}
+
+// flush is one group write; results is valid once done is closed.
+type flush struct {
+	deltas  map[string]*delta
+	results map[string]flushResult
+	done    chan struct{}
+}
+
+type flushResult struct {
+	totals Totals
+	err    error
+}
+
+// join adds deltas to the next flush (starting its timer if it is the
+// first) and returns it.
+func (g *groupCommit) join(t *Tracker, deltas map[string]*delta) *flush {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cur == nil {
+		f := &flush{deltas: map[string]*delta{}, done: make(chan struct{})}
+		g.cur = f
+		wait := t.FlushEvery
+		if wait <= 0 {
+			wait = 20 * time.Millisecond
+		}
+		time.AfterFunc(wait, func() {
+			g.mu.Lock()
+			g.cur = nil
+			g.mu.Unlock()
+			t.write(f)
+		})
+	}
+	for key, d := range deltas {
+		m := g.cur.deltas[key]
+		if m == nil {
+			m = &delta{kind: d.kind, id: d.id}
+			g.cur.deltas[key] = m
+		}
+		m.cost += d.cost
+		m.requests += d.requests
+		m.tokens += d.tokens
+	}
+	return g.cur
+}
+
+// write applies a flush, object by object.
+func (t *Tracker) write(f *flush) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f.results = make(map[string]flushResult, len(f.deltas))
+	for key, d := range f.deltas {
+		cur, err := t.add(ctx, key, d)
+		f.results[key] = flushResult{totals: cur, err: err}
+	}
+	close(f.done)
+}
+
+// RunSweeper resets ended windows every SweepEvery until ctx ends.
+func (t *Tracker) RunSweeper(ctx context.Context) {
+	every := t.SweepEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.Sweep(ctx)
+		}
 	}
 }
 
@@ -226,21 +307,20 @@ func windowEnd(start time.Time, duration string) time.Time {
 	return start.Add(d)
 }
 
-// apply adds a delta to an object's totals with compare-and-set, rolling
-// the window over first if it ended, then flags the object if it crossed
-// its budget.
-func (t *Tracker) apply(ctx context.Context, key string, d *delta) error {
-	maxBudget, duration, exceeded, known := t.budgetOf(d.kind, d.id)
+// add adds a delta to an object's totals with compare-and-set, rolling
+// the window over first if it ended, and returns the new totals.
+func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error) {
+	_, duration, _, _ := t.budgetOf(d.kind, d.id)
 	now := t.Store.Now()
 	var cur Totals
-	for attempt := 0; attempt < 10; attempt++ {
+	for attempt := 0; ; attempt++ {
 		entry, err := t.KV.Get(ctx, key)
 		var rev uint64
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: now}
 		case err != nil:
-			return err
+			return cur, err
 		default:
 			rev = entry.Revision()
 			if err := json.Unmarshal(entry.Value(), &cur); err != nil {
@@ -260,12 +340,19 @@ func (t *Tracker) apply(ctx context.Context, key string, d *delta) error {
 			_, err = t.KV.Update(ctx, key, data, rev)
 		}
 		if err == nil {
-			break
+			return cur, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSeq(err) {
-			return err
+		// A concurrent writer won: read again. After 10 conflicts in a row
+		// the error goes to the processor, which retries with backoff.
+		if attempt == 9 || (!errors.Is(err, jetstream.ErrKeyExists) && !isWrongSeq(err)) {
+			return cur, err
 		}
 	}
+}
+
+// check flags the object if its totals crossed its budget.
+func (t *Tracker) check(ctx context.Context, d *delta, cur Totals) error {
+	maxBudget, duration, exceeded, known := t.budgetOf(d.kind, d.id)
 	if known && !exceeded && maxBudget != nil && cur.Spend > 0 && cur.Spend >= *maxBudget {
 		end := windowEnd(cur.WindowStart, duration)
 		return t.flag(ctx, d.kind, d.id, true, end)

@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -34,8 +39,8 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, live.Check)
 	now := time.Now().UTC()
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: func() time.Time { return now }}
-	tr := &Tracker{JS: js, KV: kv, Store: st, Log: slog.Default(), MaxWait: 20 * time.Millisecond, SweepEvery: time.Hour}
-	go func() { _ = tr.Run(ctx) }()
+	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
+	runProcessor(t, ctx, js, tr)
 
 	budget := 1.0
 	tok := events.HashKey("sk-budget-key-000000000")
@@ -45,7 +50,7 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 	spend := func(i int, cost float64) {
 		ev := events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", i), Time: now, KeyHash: tok, Cost: cost, TotalTokens: 10, EdgeID: "e"}
 		data, _ := json.Marshal(ev)
-		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data, Header: nats.Header{"Nats-Msg-Id": []string{ev.RequestID}}}); err != nil {
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data, Header: nats.Header{events.HeaderMsgID: []string{ev.RequestID}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,4 +104,195 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// runProcessor runs the tracker as the control plane does: a processor
+// router with its middleware, on the real stream.
+func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr *Tracker) *processor.Router {
+	t.Helper()
+	p, err := processor.New(ctx, processor.Options{JS: js, Log: slog.Default(), Metrics: prometheus.NewRegistry(),
+		InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond, MaxRedeliveryDelay: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Register(p)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-p.Running():
+	case <-time.After(10 * time.Second):
+		t.Fatal("processor router not running")
+	}
+	return p
+}
+
+// A KV outage does not lose spend: the message is retried and redelivered
+// until the bucket is back, then counted once. A spend message that cannot
+// be decoded goes to the poison queue and is counted there.
+// trackerEnv is a tracker running as in the control plane, on a private
+// JetStream server.
+type trackerEnv struct {
+	t   *testing.T
+	ctx context.Context
+	js  jetstream.JetStream
+	kv  jetstream.KeyValue
+	p   *processor.Router
+}
+
+func newTrackerEnv(t *testing.T) *trackerEnv {
+	ns := testutil.RunJetStream(t)
+	_, js := testutil.Connect(t, ns.ClientURL())
+	stream := testutil.EnsureStreams(t, js)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := EnsureBucket(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := &policy.Live{JS: js}
+	go func() { _ = live.Run(ctx) }()
+	testutil.Eventually(t, 5*time.Second, live.Check)
+	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live}
+	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
+	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, p: runProcessor(t, ctx, js, tr)}
+}
+
+func (e *trackerEnv) publish(id string, data []byte) {
+	e.t.Helper()
+	if _, err := e.js.PublishMsg(e.ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data,
+		Header: nats.Header{events.HeaderMsgID: []string{id}}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// Messages handled together are written together: 300 spend messages
+// about one team count exactly, in far fewer KV writes than messages.
+func TestBudgetGroupCommit(t *testing.T) {
+	e := newTrackerEnv(t)
+	const n = 300
+	for i := range n {
+		data, _ := json.Marshal(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("g-", i), TeamID: "team-g", Cost: 0.01, TotalTokens: 3})
+		e.publish(fmt.Sprint("g-", i), data)
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		tot, err := ReadTotals(e.ctx, e.kv, events.KindTeam, "team-g")
+		if err != nil || tot.Requests != n || tot.Tokens != 3*n {
+			return fmt.Errorf("totals %+v, %v", tot, err)
+		}
+		return nil
+	})
+	s, err := e.js.Stream(e.ctx, events.KVStream(events.TotalsBucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if writes := info.State.LastSeq; writes > n/3 {
+		t.Errorf("%d KV writes for %d messages: not grouped", writes, n)
+	}
+	t.Logf("%d messages, %d KV writes", n, info.State.LastSeq)
+}
+
+func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
+	e := newTrackerEnv(t)
+	ctx, js, kv, p, publish := e.ctx, e.js, e.kv, e.p, e.publish
+
+	// The bucket disappears (a KV outage as the tracker sees it).
+	if err := js.DeleteKeyValue(ctx, events.TotalsBucket); err != nil {
+		t.Fatal(err)
+	}
+	batch, _ := json.Marshal(events.SpendBatch{Type: events.SpendBatchV1, BatchID: "b1", EdgeID: "e", Events: []events.SpendEvent{
+		{RequestID: "r1", TeamID: "team-kv", Cost: 0.25, TotalTokens: 5}, {RequestID: "r2", TeamID: "team-kv", Cost: 0.5, TotalTokens: 5}}})
+	publish("b1", batch)
+	cons, err := js.Consumer(ctx, events.SpendStream, events.BudgetDurable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumRedelivered == 0 {
+			return fmt.Errorf("not redelivered yet: %+v", info)
+		}
+		return nil
+	})
+	if _, err := EnsureBucket(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		tot, err := ReadTotals(ctx, kv, events.KindTeam, "team-kv")
+		if err != nil || tot.Requests != 2 || tot.Spend != 0.75 {
+			return fmt.Errorf("totals %+v, %v", tot, err)
+		}
+		return nil
+	})
+
+	// Malformed: poisoned, counted, not counted in totals.
+	publish("b2", []byte(`{"type":"gatehouse.spend.v9.batch","batch_id":"b2","events":[{"request_id":"r3","team_id":"team-kv","cost":9}]}`))
+	testutil.Eventually(t, 10*time.Second, func() error {
+		l, err := events.ListPoison(ctx, js, 0)
+		if err != nil || len(l) != 1 {
+			return fmt.Errorf("poison list %v, %v", l, err)
+		}
+		if l[0].Consumer != events.BudgetDurable || l[0].Stream != events.SpendStream {
+			return fmt.Errorf("poisoned %+v", l[0])
+		}
+		return nil
+	})
+	if v := promtest.ToFloat64(p.Poisoned().WithLabelValues(events.BudgetDurable)); v != 1 {
+		t.Errorf("poisoned counter %v", v)
+	}
+	if tot, _ := ReadTotals(ctx, kv, events.KindTeam, "team-kv"); tot.Requests != 2 {
+		t.Errorf("malformed message counted: %+v", tot)
+	}
+}
+
+// TestBudgetThroughput measures spend messages per second through the
+// processor into the totals (GATEHOUSE_BUDGET_BENCH=1 to run it: it is a
+// measurement, not a check).
+func TestBudgetThroughput(t *testing.T) {
+	if os.Getenv("GATEHOUSE_BUDGET_BENCH") == "" {
+		t.Skip("set GATEHOUSE_BUDGET_BENCH=1")
+	}
+	e := newTrackerEnv(t)
+	const n = 5000
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		evs := make([]events.SpendEvent, 16)
+		for j := range evs {
+			evs[j] = events.SpendEvent{RequestID: fmt.Sprint("t-", i, "-", j), KeyHash: fmt.Sprint("k", j%8), TeamID: fmt.Sprint("team-", j%2), Cost: 0.001, TotalTokens: 1}
+		}
+		msgs[i], _ = json.Marshal(events.SpendBatch{Type: events.SpendBatchV1, BatchID: fmt.Sprint("tb-", i), EdgeID: "e", Events: evs})
+	}
+	start := time.Now()
+	for i, m := range msgs {
+		if i%1000 == 999 {
+			<-e.js.PublishAsyncComplete()
+		}
+		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: m,
+			Header: nats.Header{events.HeaderMsgID: []string{fmt.Sprint("tb-", i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-e.js.PublishAsyncComplete()
+	published := time.Since(start)
+	testutil.Eventually(t, 120*time.Second, func() error {
+		tot, err := ReadTotals(e.ctx, e.kv, events.KindTeam, "team-0")
+		if err != nil || tot.Requests != 8*n {
+			return fmt.Errorf("totals %+v, %v", tot, err)
+		}
+		return nil
+	})
+	el := time.Since(start)
+	t.Logf("%d messages (%d events) published in %s, all in the totals after %s: %.0f messages/s, %.0f events/s",
+		n, 16*n, published.Round(time.Millisecond), el.Round(time.Millisecond), float64(n)/el.Seconds(), float64(16*n)/el.Seconds())
 }

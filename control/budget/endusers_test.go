@@ -38,8 +38,8 @@ func TestOrgAndEndUserBudgets(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, live.Check)
 	now := time.Now().UTC()
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: func() time.Time { return now }}
-	tr := &Tracker{JS: js, KV: kv, Store: st, Log: slog.Default(), MaxWait: 20 * time.Millisecond, SweepEvery: time.Hour}
-	go func() { _ = tr.Run(ctx) }()
+	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
+	runProcessor(t, ctx, js, tr)
 
 	one, half := 1.0, 0.5
 	for _, o := range []any{

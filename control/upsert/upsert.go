@@ -1,47 +1,54 @@
 // Package upsert creates the users, teams and team memberships that JWT
 // callers imply (user_id_upsert, team_id_upsert, LiteLLM's
-// map_user_to_teams). Edges ask over NATS and do not wait: the request that
-// triggered it is already admitted, and the object exists at every edge
-// once the event is applied.
+// map_user_to_teams). Edges publish requests to the upsert work queue
+// (events.UpsertStream) and do not wait: the request that triggered it is
+// already admitted, and the object exists at every edge once the event is
+// applied. The consumer is a processor (package control/processor): a
+// failed write is retried and redelivered, not dropped, and a request that
+// does not decode goes to the poison queue.
 package upsert
 
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
+	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 )
 
-// Queue is the control replicas' queue group: each request is handled by
-// one replica.
-const Queue = "gatehouse-control"
+// Source is where upsert requests arrive: the upsert work queue, one
+// message at a time so requests apply in the order edges sent them (a team
+// before its membership).
+var Source = processor.Source{Stream: events.UpsertStream, Durable: events.UpsertDurable, Filter: events.UpsertSubject}
 
-// Serve handles requests until the subscription is drained.
-func Serve(nc *nats.Conn, st *store.Store, log *slog.Logger) (*nats.Subscription, error) {
-	return nc.QueueSubscribe(events.UpsertSubject, Queue, func(m *nats.Msg) {
-		var reqs []events.UpsertRequest
-		if err := json.Unmarshal(m.Data, &reqs); err != nil {
-			log.Warn("bad upsert request", "err", err)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, r := range reqs {
-			if err := Apply(ctx, st, r); err != nil {
-				log.Warn("upsert failed", "kind", r.Kind, "err", err)
-			}
-		}
-		if m.Reply != "" {
-			_ = m.Respond([]byte(`{"ok":true}`))
-		}
+// Register adds the upsert consumer to a control process's processors.
+func Register(p *processor.Router, st *store.Store) {
+	p.Handle("upsert", Source, func(ctx context.Context, msg *message.Message) error {
+		return Handle(ctx, st, msg.Payload)
 	})
+}
+
+// Handle applies one message (a JSON list of requests). A message that does
+// not decode is poisoned; a failed write is returned for retry (the
+// requests already applied are no-ops the second time: Apply never
+// overwrites).
+func Handle(ctx context.Context, st *store.Store, data []byte) error {
+	var reqs []events.UpsertRequest
+	if err := json.Unmarshal(data, &reqs); err != nil {
+		return processor.Permanent(fmt.Errorf("upsert: bad request: %w", err))
+	}
+	for _, r := range reqs {
+		if err := Apply(ctx, st, r); err != nil {
+			return fmt.Errorf("upsert %s: %w", r.Kind, err)
+		}
+	}
+	return nil
 }
 
 // Apply creates the object if it does not exist; existing objects are left

@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.EdgeID = subjectToken(o.EdgeID)
 	log = log.With("component", "edge", "edge_id", o.EdgeID)
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-edge-"+o.EdgeID, events.WithJSDomain(o.JSDomain))
+	nc, js, err := events.Connect(o.NATSURL, events.ConnEdgePrefix+o.EdgeID, events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("edge: %w", err)
 	}
@@ -373,7 +373,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
-	g.upserts.send(grant.Upserts)
+	g.upserts.send(grant.Upserts, obs.EnsureRequestID(c))
 	g.metrics.allowed(methodOf(grant.Method))
 	if err := g.rateLimit(grant.Key, grant.Team); err != nil {
 		return err
@@ -586,7 +586,7 @@ func (g *Gateway) models(c *fiber.Ctx) error {
 		g.metrics.denied(methodOf(id.Method()), err)
 		return err
 	}
-	g.upserts.send(upserts)
+	g.upserts.send(upserts, obs.EnsureRequestID(c))
 	g.metrics.allowed(methodOf(id.Method()))
 	type model struct {
 		ID      string `json:"id"`

@@ -20,19 +20,27 @@ const upsertDedupe = 5 * time.Second
 type upserter struct {
 	nc   *nats.Conn
 	log  *slog.Logger
-	ch   chan []events.UpsertRequest
+	ch   chan upsertMsg
 	mu   sync.Mutex
 	sent map[events.UpsertRequest]time.Time
 	done chan struct{}
 }
 
+// upsertMsg is one message to the upsert queue and the request id that
+// caused it (the control plane's processors log it as the correlation id).
+type upsertMsg struct {
+	reqs      []events.UpsertRequest
+	requestID string
+}
+
 func newUpserter(nc *nats.Conn, log *slog.Logger) *upserter {
-	u := &upserter{nc: nc, log: log, ch: make(chan []events.UpsertRequest, 1024), sent: map[events.UpsertRequest]time.Time{}, done: make(chan struct{})}
+	u := &upserter{nc: nc, log: log, ch: make(chan upsertMsg, 1024), sent: map[events.UpsertRequest]time.Time{}, done: make(chan struct{})}
 	go u.loop()
 	return u
 }
 
-func (u *upserter) send(reqs []events.UpsertRequest) {
+// send queues reqs; requestID is copied only when something is sent.
+func (u *upserter) send(reqs []events.UpsertRequest, requestID []byte) {
 	if u == nil || len(reqs) == 0 {
 		return
 	}
@@ -58,7 +66,7 @@ func (u *upserter) send(reqs []events.UpsertRequest) {
 		return
 	}
 	select {
-	case u.ch <- fresh:
+	case u.ch <- upsertMsg{reqs: fresh, requestID: string(requestID)}:
 	default:
 		// Dropped, not blocked: the caller is admitted anyway and the next
 		// request after the dedupe window asks again.
@@ -68,9 +76,15 @@ func (u *upserter) send(reqs []events.UpsertRequest) {
 
 func (u *upserter) loop() {
 	defer close(u.done)
-	for reqs := range u.ch {
-		data, _ := json.Marshal(reqs)
-		if err := u.nc.Publish(events.UpsertSubject, data); err != nil {
+	for m := range u.ch {
+		data, _ := json.Marshal(m.reqs)
+		msg := &nats.Msg{Subject: events.UpsertSubject, Data: data, Header: nats.Header{}}
+		if m.requestID != "" {
+			msg.Header.Set(events.HeaderRequestID, m.requestID)
+		}
+		// Core publish into the upsert work queue (events.UpsertStream
+		// stores it until a control replica applied it).
+		if err := u.nc.PublishMsg(msg); err != nil {
 			u.log.Warn("upsert publish failed", "err", err)
 		}
 	}

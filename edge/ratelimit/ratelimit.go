@@ -33,9 +33,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
-// Subject prefix for gossip: <prefix>.<edge id>.
-const SubjectPrefix = events.Product + ".ratelimit"
-
 const windowSeconds = 60
 
 // Limiter is one edge's view of the global counts.
@@ -107,7 +104,7 @@ func New(nc *nats.Conn, edgeID string, interval time.Duration, log *slog.Logger)
 	l := &Limiter{nc: nc, edgeID: edgeID, interval: interval, log: log, now: time.Now,
 		windows: map[string]*window{}, pending: map[pendingKey]*count{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if nc != nil {
-		sub, err := nc.Subscribe(SubjectPrefix+".*", l.receive)
+		sub, err := nc.Subscribe(events.RateLimitSubjectPrefix+".*", l.receive)
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +216,7 @@ func (l *Limiter) flush() {
 		return
 	}
 	data, _ := json.Marshal(g)
-	if err := l.nc.Publish(SubjectPrefix+"."+l.edgeID, data); err != nil && l.log != nil {
+	if err := l.nc.Publish(events.RateLimitSubjectPrefix+"."+l.edgeID, data); err != nil && l.log != nil {
 		l.log.Warn("rate limit gossip failed; other edges undercount until this edge's window passes", "err", err)
 	}
 }

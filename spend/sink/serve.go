@@ -49,7 +49,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if _, err := schema.Options(o.ClickHouse); err != nil {
 		return err
 	}
-	nc, js, err := events.Connect(o.NATSURL, "gatehouse-sink", events.WithJSDomain(o.JSDomain))
+	nc, js, err := events.Connect(o.NATSURL, events.ConnSink, events.WithJSDomain(o.JSDomain))
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}

@@ -19,8 +19,16 @@
 //     exponential backoff capped at MaxBackoff, for as long as it takes;
 //     its messages are marked in progress so the server does not redeliver
 //     them meanwhile.
-//   - A message that cannot be decoded (or has no request id) is
-//     terminated, logged and counted; it never blocks the stream.
+//   - A message that cannot be decoded (or has no request id) is moved to
+//     the poison queue (events.PoisonStream), logged and counted; it never
+//     blocks the stream, and `gatewayctl poison replay` brings it back to
+//     the sink after a fix. A replay meant for another consumer of the
+//     spend stream (the budget tracker) is acked unread.
+//
+// The sink stays on nats.go rather than the control plane's Watermill
+// processors (control/processor): it inserts thousands of events per
+// ClickHouse insert and acks them together, and Watermill hands a handler
+// one message at a time with no batch API.
 //   - On shutdown (ctx cancelled) an insert under way is finished (and
 //     acked), not cut off: a cancelled insert can still land after the
 //     next sink checked for its rows. The messages not yet inserted are
@@ -57,9 +65,6 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/schema"
 )
-
-// Durable is the name of the sink's consumer on the spend stream.
-const Durable = "clickhouse-sink"
 
 // Defaults of Options.
 const (
@@ -105,6 +110,9 @@ type Options struct {
 	// skipAck, in tests, leaves an inserted message unacked (as if the ack
 	// were lost) so the server redelivers it.
 	skipAck func(*events.SpendEvent) bool
+	// upgrade, in tests, rewrites a message before decoding: the "fixed
+	// sink" that a replayed poisoned message meets.
+	upgrade func([]byte) []byte
 }
 
 // Stats count what a sink did since it was created.
@@ -113,7 +121,7 @@ type Stats struct {
 	Batches    uint64 // batches committed and acked
 	Duplicates uint64 // events skipped: already stored, or twice in a batch
 	Errors     uint64 // failed ClickHouse attempts (each one retried)
-	Malformed  uint64 // messages terminated because they could not be decoded
+	Malformed  uint64 // messages moved to the poison queue because they could not be decoded
 }
 
 // Sink is a running (or runnable) ClickHouse sink.
@@ -190,7 +198,7 @@ func (s *Sink) Stats() Stats {
 func ConsumerConfig(o Options) jetstream.ConsumerConfig {
 	o = o.withDefaults()
 	return jetstream.ConsumerConfig{
-		Durable:       Durable,
+		Durable:       events.SinkDurable,
 		Description:   "gatehouse: spend events into ClickHouse",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
@@ -249,8 +257,12 @@ const maxIDLen = 256
 
 // decode turns a message into rows; an error means the message is
 // malformed for good.
-func decode(msg jetstream.Msg) ([]row, error) {
-	_, evs, err := events.DecodeSpend(msg.Data())
+func decode(msg jetstream.Msg, upgrade func([]byte) []byte) ([]row, error) {
+	data := msg.Data()
+	if upgrade != nil {
+		data = upgrade(data)
+	}
+	_, evs, err := events.DecodeSpend(data)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +316,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("consuming", "stream", events.SpendStream, "durable", Durable, "database", s.db,
+	s.log.Info("consuming", "stream", events.SpendStream, "durable", events.SinkDurable, "database", s.db,
 		"batch", s.o.BatchSize, "flush", s.o.FlushInterval)
 
 	items := make(chan item, s.o.BatchSize)
@@ -390,6 +402,11 @@ func (s *Sink) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		cons, err := s.o.JS.CreateOrUpdateConsumer(cctx, events.SpendStream, ConsumerConfig(s.o))
+		if err == nil {
+			// Where malformed messages go (replicas 0: an existing
+			// stream's replicas are kept).
+			_, err = events.EnsurePoisonStream(cctx, s.o.JS, events.StreamOptions{})
+		}
 		cancel()
 		if err == nil {
 			return cons, nil
@@ -410,7 +427,29 @@ func (s *Sink) consumer(ctx context.Context) (jetstream.Consumer, error) {
 // are left to be redelivered after AckWait).
 const drainWait = 3 * time.Second
 
-// read pulls messages, terminates malformed ones and hands the others to
+// poison moves a message that cannot be decoded to the poison queue and
+// acks it; if the poison stream cannot take it, the message is nak'ed and
+// comes back later (it is never dropped).
+func (s *Sink) poison(ctx context.Context, msg jetstream.Msg, cause error) {
+	md, err := msg.Metadata()
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = events.Poison(pctx, s.o.JS, events.PoisonSource{Consumer: events.SinkDurable, Stream: md.Stream, Subject: msg.Subject(),
+			Seq: md.Sequence.Stream, Header: msg.Headers(), Data: msg.Data()}, cause.Error())
+		cancel()
+	}
+	if err != nil {
+		s.log.Warn("malformed spend message; poison queue unavailable, retrying later", "err", err, "cause", cause)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	s.malformed.Add(1)
+	s.log.Warn("malformed spend message; moved to the poison queue", "err", cause, "subject", msg.Subject(),
+		"seq", md.Sequence.Stream, "bytes", len(msg.Data()))
+	_ = msg.Ack()
+}
+
+// read pulls messages, poisons malformed ones and hands the others to
 // Run. When ctx ends it drains the iterator (its buffered messages still
 // go to Run, which naks them) and closes items.
 func (s *Sink) read(ctx context.Context, cons jetstream.Consumer, items chan<- item) {
@@ -454,11 +493,13 @@ func (s *Sink) read(ctx context.Context, cons jetstream.Consumer, items chan<- i
 				s.log.Debug("pull", "err", err)
 				continue
 			}
-			rows, err := decode(msg)
+			if events.ReplayedForOther(msg.Headers(), events.SinkDurable) {
+				_ = msg.Ack() // replayed for the budget tracker; the sink stored the original
+				continue
+			}
+			rows, err := decode(msg, s.o.upgrade)
 			if err != nil {
-				s.malformed.Add(1)
-				s.log.Warn("malformed spend event; terminating it", "err", err, "subject", msg.Subject(), "bytes", len(msg.Data()))
-				_ = msg.Term()
+				s.poison(ctx, msg, err)
 				continue
 			}
 			items <- item{msg: msg, rows: rows}

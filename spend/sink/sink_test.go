@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -205,7 +206,7 @@ func (e *env) waitDone(n int, within time.Duration) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		c, err := e.js.Consumer(ctx, events.SpendStream, Durable)
+		c, err := e.js.Consumer(ctx, events.SpendStream, events.SinkDurable)
 		if err != nil {
 			return err
 		}
@@ -440,8 +441,8 @@ func TestNATSRestart(t *testing.T) {
 	t.Logf("stats: %+v", s.Stats())
 }
 
-// Malformed messages are terminated and counted; the events around them
-// are stored.
+// Malformed messages are moved to the poison queue and counted; the events
+// around them are stored.
 func TestMalformed(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.ctx()
@@ -467,6 +468,58 @@ func TestMalformed(t *testing.T) {
 	e.waitDone(20, 20*time.Second)
 	if st := s.Stats(); st.Malformed != uint64(len(bad)) {
 		t.Errorf("Stats.Malformed = %d, want %d", st.Malformed, len(bad))
+	}
+	l, err := events.ListPoison(ctx, e.js, 0)
+	if err != nil || len(l) != len(bad) {
+		t.Fatalf("poison queue: %v, %v", l, err)
+	}
+	for i, p := range l {
+		if p.Consumer != events.SinkDurable || p.Stream != events.SpendStream || p.Data != bad[i] || p.Reason == "" {
+			t.Errorf("poisoned %d: %+v", i, p)
+		}
+	}
+}
+
+// A batch the sink cannot read (a newer format) is poisoned; once a sink
+// that reads it runs, a replay stores its rows, exactly once.
+func TestPoisonedBatchReplayedAfterFix(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	old := e.startSink(Options{FlushInterval: 20 * time.Millisecond})
+	ev1, ev2 := e.event(0), e.event(1)
+	v2, _ := json.Marshal(events.SpendBatch{Type: "gatehouse.spend.v2.batch", BatchID: "batch-v2", EdgeID: "edge-1", Events: []events.SpendEvent{ev1, ev2}})
+	if _, err := e.pub.Publish(ctx, events.SpendSubjectPrefix+".edge-1", v2, jetstream.WithMsgID("batch-v2")); err != nil {
+		t.Fatal(err)
+	}
+	var poisoned []events.Poisoned
+	testutil.Eventually(t, 20*time.Second, func() error {
+		var err error
+		if poisoned, err = events.ListPoison(ctx, e.js, 0); err != nil || len(poisoned) != 1 {
+			return fmt.Errorf("poison queue: %v, %v", poisoned, err)
+		}
+		return nil
+	})
+	if old.Stats().Malformed != 1 {
+		t.Fatalf("stats %+v", old.Stats())
+	}
+	if rows, _, err := e.counts(); err != nil || rows != 0 {
+		t.Fatalf("%d rows stored from a poisoned batch, %v", rows, err)
+	}
+	old.stop(t)
+
+	// The fix: a sink that reads v2 batches (here, as v1 ones).
+	fixed := e.startSink(Options{FlushInterval: 20 * time.Millisecond, upgrade: func(b []byte) []byte {
+		return bytes.Replace(b, []byte(`"gatehouse.spend.v2.batch"`), []byte(`"`+events.SpendBatchV1+`"`), 1)
+	}})
+	if _, err := events.ReplayPoison(ctx, e.js, poisoned[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDone(2, 20*time.Second)
+	if l, err := events.ListPoison(ctx, e.js, 0); err != nil || len(l) != 0 {
+		t.Fatalf("poison queue after replay: %v, %v", l, err)
+	}
+	if st := fixed.Stats(); st.Rows != 2 || st.Malformed != 0 {
+		t.Fatalf("fixed sink stats %+v", st)
 	}
 }
 

@@ -338,10 +338,10 @@ func TestClusterFailover(t *testing.T) {
 	ch := chtest.Start(t)
 	start(t, "sink", env, "sink", "-nats", c.clientURLs(), "-clickhouse", ch.Addr(), "-database", "cluster_e2e")
 
-	// Every stream and the totals bucket are now R3.
+	// Every stream (the upsert queue and poison queue too) and the totals bucket are now R3.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, name := range []string{events.PolicyStream, events.AuditStream, events.SpendStream, "KV_" + budget.Bucket} {
+	for _, name := range []string{events.PolicyStream, events.AuditStream, events.SpendStream, events.UpsertStream, events.PoisonStream, events.KVStream(events.TotalsBucket)} {
 		info := streamInfo(t, ctx, js, name)
 		if info.Config.Replicas != 3 {
 			t.Fatalf("%s: %d replicas, want 3", name, info.Config.Replicas)

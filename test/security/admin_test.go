@@ -14,6 +14,7 @@ import (
 const (
 	public    = "public"    // anyone, no credential
 	adminOnly = "admin"     // master key, or an admin JWT where admin_allowed_routes lets it
+	master    = "master"    // the master key only
 	ownInfo   = "own-info"  // admin, or the owner: probed with a foreign object, so only admins pass
 	anyCaller = "any-authn" // any authenticated caller (answers filtered to what it may see)
 )
@@ -82,6 +83,11 @@ var routeAccess = map[string]string{
 	"POST /customer/block":   adminOnly,
 	"POST /customer/unblock": adminOnly,
 	"GET /gatehouse/edges":   adminOnly,
+
+	// The poison queue holds other tenants' messages and replays re-run
+	// processors: not for admin JWTs.
+	"GET /gatehouse/poison":         master,
+	"POST /gatehouse/poison/replay": master,
 }
 
 // adminRoutes lists the admin API's routes from its own route table.
@@ -184,6 +190,8 @@ func adminMatrix(t *testing.T, s *stack) {
 					allowed = true
 				case adminOnly, ownInfo:
 					allowed = r.admin || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
+				case master:
+					allowed = r.admin
 				case anyCaller:
 					allowed = r.authn
 				}

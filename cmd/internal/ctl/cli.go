@@ -451,6 +451,8 @@ var (
 	edgeCols  = cols("EDGE_ID", "edge_id", "REGION", "region", "SEQ", "seq", "READY", "ready", "LIVE", "live", "STALLED", "stalled", "LAST_SEEN", "last_seen")
 )
 
+var poisonCols = cols("ID", "id", "TIME", "time", "CONSUMER", "consumer", "STREAM", "stream", "SEQ", "seq", "REQUEST_ID", "request_id", "REASON", "reason")
+
 var commands = []command{
 	{"keys", "generate", "", "create a virtual key (its plaintext is shown once)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		f := keyFields(fs)
@@ -809,6 +811,29 @@ var commands = []command{
 	{"edges", "", "", "edges and how far each has applied the policy stream", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		return func(r *runCtx, args []string) error {
 			return r.call("GET", "/gatehouse/edges", nil, nil, view{list: "edges", cols: edgeCols})
+		}
+	}},
+
+	{"poison", "list", "", "messages a processor or the sink could not use (master key only; --json shows their bodies)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		limit := fs.Int("limit", 0, "at most this many, oldest first (default 1000)")
+		return func(r *runCtx, args []string) error {
+			var q url.Values
+			if *limit > 0 {
+				q = url.Values{"limit": {strconv.Itoa(*limit)}}
+			}
+			return r.call("GET", "/gatehouse/poison", q, nil, view{list: "messages", cols: poisonCols})
+		}
+	}},
+	{"poison", "replay", "ID", "put a poisoned message back into its stream for the consumer that refused it (after fixing the cause)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		return func(r *runCtx, args []string) error {
+			if err := exactly(args, 1, "ID"); err != nil {
+				return err
+			}
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || id == 0 {
+				return usagef("ID must be a poisoned message's id from 'poison list', got %q", args[0])
+			}
+			return r.call("POST", "/gatehouse/poison/replay", nil, map[string]any{"id": id}, view{})
 		}
 	}},
 }

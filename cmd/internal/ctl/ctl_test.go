@@ -5,15 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/gatehouse/gatehouse/cmd/internal/ctl"
 	"github.com/gatehouse/gatehouse/control"
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
@@ -23,6 +28,13 @@ const master = "sk-ctl-master-key-0001"
 // startControl runs a real control plane (embedded JetStream, control.Run
 // on port 0) and returns its URL.
 func startControl(t *testing.T, clickhouse string) string {
+	t.Helper()
+	url, _ := startControlNATS(t, clickhouse)
+	return url
+}
+
+// startControlNATS is startControl that also returns the NATS URL.
+func startControlNATS(t *testing.T, clickhouse string) (string, string) {
 	t.Helper()
 	ns := testutil.RunJetStream(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -39,13 +51,13 @@ func startControl(t *testing.T, clickhouse string) string {
 	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case addr := <-ready:
-		return "http://" + addr
+		return "http://" + addr, ns.ClientURL()
 	case err := <-done:
 		t.Fatalf("control: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("control did not start")
 	}
-	return ""
+	return "", ""
 }
 
 type result struct {
@@ -312,4 +324,69 @@ func TestSpend(t *testing.T) {
 		t.Fatalf("report spend column: %q", lines[1])
 	}
 	failsWith(t, run(t, url, "spend", "report", "--group-by", "planet"), ctl.ExitError, "HTTP 400", "group_by")
+}
+
+// A message the upsert processor cannot decode lands in the poison queue,
+// is counted, is listed by "poison list", and "poison replay" sends it
+// back to the processor (which, the message being still malformed,
+// poisons it again under a new id).
+func TestPoisonListAndReplay(t *testing.T) {
+	url, natsURL := startControlNATS(t, "")
+	_, js := testutil.Connect(t, natsURL)
+	ctx := context.Background()
+	msg := &nats.Msg{Subject: events.UpsertSubject, Data: []byte("not json"), Header: nats.Header{}}
+	msg.Header.Set(events.HeaderRequestID, "req-poison-1")
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	list := func() []any {
+		got := okJSON(t, url, "poison", "list")
+		l, _ := got["messages"].([]any)
+		return l
+	}
+	var first map[string]any
+	testutil.Eventually(t, 10*time.Second, func() error {
+		l := list()
+		if len(l) != 1 {
+			return fmt.Errorf("poison list: %v", l)
+		}
+		first = l[0].(map[string]any)
+		return nil
+	})
+	if first["consumer"] != events.UpsertDurable || first["stream"] != events.UpsertStream || first["request_id"] != "req-poison-1" ||
+		first["data"] != "not json" || !strings.Contains(fmt.Sprint(first["reason"]), "bad request") {
+		t.Fatalf("poisoned message: %v", first)
+	}
+	if table := ok(t, url, "poison", "list"); !strings.HasPrefix(table, "ID") || !strings.Contains(table, events.UpsertDurable) {
+		t.Fatalf("poison list table:\n%s", table)
+	}
+	id := fmt.Sprint(first["id"])
+	ok(t, url, "poison", "replay", id)
+	testutil.Eventually(t, 10*time.Second, func() error {
+		l := list()
+		if len(l) != 1 || fmt.Sprint(l[0].(map[string]any)["id"]) == id {
+			return fmt.Errorf("after replay: %v", l)
+		}
+		return nil
+	})
+	failsWith(t, run(t, url, "poison", "replay", id), ctl.ExitError, "HTTP 404")
+	failsWith(t, run(t, url, "poison", "replay", "nope"), ctl.ExitUsage, "ID must be")
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`gatehouse_processor_poisoned_total{consumer="` + events.UpsertDurable + `"} 2`,
+		`gatehouse_processor_handler_execution_time_seconds_count{handler_name="upsert",success="true"} 2`,
+		`gatehouse_processor_subscriber_messages_received_total{acked="acked",handler_name="upsert"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", body)
+	}
 }
