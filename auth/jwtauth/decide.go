@@ -89,11 +89,13 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 	// LiteLLM: is_proxy_admin = user_object.user_role == "proxy_admin".
 	// A token whose user is stored as proxy_admin is an admin however the
 	// token says it (the natural way to make an admin with an IdP, such as
-	// Dex, whose tokens carry no role a role_mapping could use).
+	// Dex, whose tokens carry no role a role_mapping could use). As in
+	// LiteLLM, admin_allowed_routes (the scope admin's list) do not limit
+	// it: it may call every route and every model, like the master key.
 	if !id.Admin && id.UserID != "" {
 		if u := storedUser(s, id); u != nil && u.UserRole == events.RoleProxyAdmin {
 			d.Role, d.User, d.UserID = events.RoleProxyAdmin, u, u.UserID
-			return adminDecision(s, r, a, d)
+			return adminDecision(s, r, nil, d)
 		}
 	}
 	if id.Admin {
@@ -114,10 +116,10 @@ func storedUser(s *policy.Snapshot, id *Identity) *events.User {
 	return nil
 }
 
-// adminDecision admits a proxy admin on admin_allowed_routes, every
-// model.
+// adminDecision admits a proxy admin for every model, on
+// admin_allowed_routes when a is not nil.
 func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision) (Decision, error) {
-	if !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
+	if a != nil && !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
 		return d, forbidden("Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
 	}
 	d.Admin = true
