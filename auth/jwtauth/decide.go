@@ -86,17 +86,53 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 	if !id.EmailDomainOK && (id.UserEmail != "" || id.Role == events.RoleInternalUser) {
 		return d, forbidden("user email domain not allowed. Allowed domain: %s", a.UserAllowedEmailDomain)
 	}
-	if id.Admin {
-		if !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
-			return d, forbidden("Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
+	// LiteLLM: is_proxy_admin = user_object.user_role == "proxy_admin".
+	// A token whose user is stored as proxy_admin is an admin however the
+	// token says it (the natural way to make an admin with an IdP, such as
+	// Dex, whose tokens carry no role a role_mapping could use). As in
+	// LiteLLM, admin_allowed_routes (the scope admin's list) do not limit
+	// it: it may call every route and every model, like the master key.
+	if !id.Admin && id.UserID != "" {
+		if u := storedUser(s, id); u != nil && u.UserRole == events.RoleProxyAdmin {
+			d.Role, d.User, d.UserID = events.RoleProxyAdmin, u, u.UserID
+			return adminDecision(s, r, nil, d)
 		}
-		d.Admin = true
-		if r.Model != "" {
-			d.Route = s.Catalog().Resolve(r.Model)
-		}
-		return d, nil
 	}
+	if id.Admin {
+		return adminDecision(s, r, a, d)
+	}
+	return decideMember(s, id, r, set, d)
+}
 
+// storedUser is the stored user a token names: by user id, else by email
+// (LiteLLM's lookup order, case-insensitive email).
+func storedUser(s *policy.Snapshot, id *Identity) *events.User {
+	if u := s.User(id.UserID); u != nil {
+		return u
+	}
+	if id.UserEmail != "" {
+		return s.UserByEmail(id.UserEmail)
+	}
+	return nil
+}
+
+// adminDecision admits a proxy admin for every model, on
+// admin_allowed_routes when a is not nil.
+func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision) (Decision, error) {
+	if a != nil && !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
+		return d, forbidden("Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
+	}
+	d.Admin = true
+	if r.Model != "" {
+		d.Route = s.Catalog().Resolve(r.Model)
+	}
+	return d, nil
+}
+
+// decideMember decides for a caller that is not an admin: team, user,
+// org, then LiteLLM's common_checks.
+func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSettings, d Decision) (Decision, error) {
+	a := &set.Auth
 	if err := resolveTeam(s, id, r, a, &d); err != nil {
 		return d, err
 	}
@@ -119,7 +155,10 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		if d.User != nil {
 			d.UserID = d.User.UserID // the canonical id when matched by email
 		}
-		if d.Team != nil && !isMember(d.Team, d.UserID, id.UserEmail) {
+		// map_user_to_teams: both sides, so /team/info and /user/info
+		// agree (a user stored before the team was joined gets the team
+		// in its list too).
+		if d.Team != nil && (!isMember(d.Team, d.UserID, id.UserEmail) || (d.User != nil && !slices.Contains(d.User.Teams, d.Team.TeamID))) {
 			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: d.UserID, UserEmail: id.UserEmail, TeamID: d.Team.TeamID})
 		}
 	}

@@ -43,8 +43,9 @@ func dep(name, model string, groups ...string) *events.Model {
 //	teams: t-open (all models), t-gpt4o, t-claude, t-blocked, t-blocked2,
 //	       t-allproxy, t-star, t-group (beta), t-ag (ag-explicit),
 //	       t-openai (openai/*), t-members, 42, t-default (gpt-4o)
-//	users: u1 (Alice@Example.com), u-limited (gpt-4), u-nodefault,
-//	       legacy-uuid (bob@corp.com), 1001
+//	users: u1 (Alice@Example.com, in t-members), u-half (member on the
+//	       team's side only), boss (Boss@Corp.com, stored proxy_admin),
+//	       u-limited (gpt-4), u-nodefault, legacy-uuid (bob@corp.com), 1001
 //	orgs:  org1
 func world(t testing.TB) *policy.Snapshot {
 	t.Helper()
@@ -65,10 +66,12 @@ func world(t testing.TB) *policy.Snapshot {
 		&events.Team{TeamID: "t-ag", Models: []string{"ag-explicit"}},
 		&events.Team{TeamID: "t-openai", Models: []string{"openai/*"}},
 		&events.Team{TeamID: "t-members", MembersWithRoles: []events.Member{
-			{UserID: "u1", Role: "user"}, {UserEmail: "Carol@Example.com", Role: "user"}}},
+			{UserID: "u1", Role: "user"}, {UserEmail: "Carol@Example.com", Role: "user"}, {UserID: "u-half", Role: "user"}}},
 		&events.Team{TeamID: "42"},
 		&events.Team{TeamID: "t-default", Models: []string{"gpt-4o"}},
-		&events.User{UserID: "u1", UserEmail: "Alice@Example.com"},
+		&events.User{UserID: "u1", UserEmail: "Alice@Example.com", Teams: []string{"t-members"}},
+		&events.User{UserID: "u-half"}, // on t-members' list, t-members not on its own
+		&events.User{UserID: "boss", UserEmail: "Boss@Corp.com", UserRole: events.RoleProxyAdmin},
 		&events.User{UserID: "u-limited", Models: []string{"gpt-4"}},
 		&events.User{UserID: "u-nodefault", Models: []string{policy.NoDefaultModels}},
 		&events.User{UserID: "legacy-uuid", UserEmail: "bob@corp.com"},
@@ -466,6 +469,8 @@ func TestUserIDUpsert(t *testing.T) {
 			{name: "existing user, not a member, is added", claims: `{"sub":"u1","team":"t-open"}`,
 				check: upserts(upMember("u1", "", "t-open"))},
 			{name: "member by id: no member upsert", claims: `{"sub":"u1","team":"t-members"}`, check: upserts()},
+			{name: "member on the team's side only: the user's side is completed", claims: `{"sub":"u-half","team":"t-members"}`,
+				check: upserts(upMember("u-half", "", "t-members"))},
 			{name: "member by email (any case): only the user upsert", claims: `{"sub":"carol","email":"carol@example.com","team":"t-members"}`,
 				check: upserts(upUser("carol", "carol@example.com"))},
 			{name: "upserted user on an existing restricted team", claims: `{"sub":"new-user","team":"t-gpt4o"}`, model: "claude-3",
@@ -784,5 +789,36 @@ func TestTeamSpecialModels(t *testing.T) {
 		{name: "wildcard other provider", claims: tm("t-openai"), model: "claude-3", want: apierror.TeamModelDenied},
 		{name: "exact list", claims: tm("t-gpt4o"), model: "gpt-4o", check: team("t-gpt4o")},
 		{name: "exact list miss", claims: tm("t-gpt4o"), model: "gpt-4", want: apierror.TeamModelDenied},
+	})
+}
+
+// LiteLLM takes admin from the stored user: a user whose user_role is
+// proxy_admin is an admin whatever the token says (scope, roles), found
+// by user id or by email. As in LiteLLM, admin_allowed_routes (the admin
+// scope's list) do not limit it: every route, every model.
+func TestStoredProxyAdmin(t *testing.T) {
+	s := world(t)
+	set := settings(func(s *events.JWTSettings) {
+		s.Auth.UserIDJWTField = "sub"
+		s.Auth.UserEmailJWTField = "email"
+		s.Auth.TeamIDJWTField = "team"
+	})
+	stored := func(t *testing.T, id *Identity, d Decision) {
+		t.Helper()
+		if !d.Admin || d.Role != events.RoleProxyAdmin || d.UserID != "boss" {
+			t.Errorf("decision admin=%v role=%q user=%q, want the stored admin boss", d.Admin, d.Role, d.UserID)
+		}
+	}
+	runRows(t, s, set, nil, []row{
+		{name: "management route by user id", claims: `{"sub":"boss"}`, route: "/key/list", check: stored},
+		{name: "found by email, any case", claims: `{"sub":"dex-opaque-sub","email":"boss@corp.com"}`, route: "/team/new", check: stored},
+		{name: "a team that may not use the model does not limit an admin", claims: `{"sub":"boss","team":"t-gpt4o"}`,
+			route: "/key/generate", check: stored},
+		{name: "a missing team does not refuse an admin", claims: `{"sub":"boss","team":"no-such-team"}`, route: "/key/list", check: stored},
+		{name: "chat with any model", claims: `{"sub":"boss","team":"t-gpt4o"}`, model: "claude-3", check: all(stored, routed)},
+		{name: "the admin scope still has admin_allowed_routes", claims: `{"sub":"u1","scope":"litellm_proxy_admin"}`, model: "claude-3",
+			want: apierror.Forbidden, msg: "Admin not allowed to access this route"},
+		{name: "an ordinary stored user is not an admin", claims: `{"sub":"u1","team":"t-open"}`, model: "gpt-4o",
+			check: all(admin(false), team("t-open"))},
 	})
 }

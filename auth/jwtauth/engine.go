@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/auth/celrule"
 
 	"cel.dev/cel-go/cel"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/auth/verifier"
 	"github.com/gatehouse/gatehouse/events"
@@ -74,6 +75,11 @@ type Manager struct {
 	CacheSize int
 	Log       *slog.Logger
 
+	// counters are shared by every verifier this manager builds, so the
+	// key-cache metrics survive a settings change.
+	countersOnce sync.Once
+	counters     *verifier.Counters
+
 	mu  sync.Mutex
 	cur atomic.Pointer[Engine]
 	err atomic.Pointer[string]
@@ -125,6 +131,25 @@ func (m *Manager) Update(s *events.JWTSettings) (*Engine, error) {
 	return e, nil
 }
 
+// Counters are the key-cache counters of every verifier this manager
+// built.
+func (m *Manager) Counters() *verifier.Counters {
+	m.countersOnce.Do(func() { m.counters = &verifier.Counters{} })
+	return m.counters
+}
+
+// Collector exports the key cache (fetches by outcome, unknown-kid
+// fetches, suppressed and delayed refetches, stale serves, 503s, and per
+// URL the number of keys and the age of the set) as Prometheus series.
+func (m *Manager) Collector() prometheus.Collector {
+	return verifier.Collector(m.Counters(), func() *verifier.Verifier {
+		if e := m.cur.Load(); e != nil {
+			return e.verifier
+		}
+		return nil
+	})
+}
+
 func (m *Manager) build(s *events.JWTSettings) (*Engine, error) {
 	a := s.Auth.WithDefaults()
 	cp := *s
@@ -138,7 +163,7 @@ func (m *Manager) build(s *events.JWTSettings) (*Engine, error) {
 		prog = p
 	}
 	vc := verifier.FromSettings(&cp)
-	vc.HTTPClient, vc.Logger = m.HTTPClient, m.Log
+	vc.HTTPClient, vc.Logger, vc.Counters = m.HTTPClient, m.Log, m.Counters()
 	v, err := verifier.New(vc)
 	if err != nil {
 		return nil, err

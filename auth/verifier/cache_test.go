@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
 // Key rotation: the provider publishes a new key and signs with it at
@@ -38,12 +40,14 @@ func TestRotationRefetchOnMiss(t *testing.T) {
 }
 
 // An attacker spraying random kids costs the IdP at most one request per
-// RefetchCooldown, however many tokens and however concurrent.
+// RefetchInterval however many tokens and however concurrent; a kid
+// looked for once is refused without a fetch for RefetchCooldown.
 func TestKidFloodIsRateLimited(t *testing.T) {
 	k := keys(t)
 	p := newIDP(t, k.rs, k.rs2)
 	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, RefetchCooldown: 5 * time.Second})
+	const interval = 200 * time.Millisecond
+	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, RefetchCooldown: 5 * time.Second, RefetchInterval: interval})
 	if err := v.Prefetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -54,15 +58,13 @@ func TestKidFloodIsRateLimited(t *testing.T) {
 	for i := range toks {
 		toks[i] = craft(fmt.Sprintf(`{"alg":"RS256","kid":"random-%d"}`, i), payload, sig)
 	}
-	flood := func() {
+	flood := func() time.Duration {
+		start := time.Now()
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
 		for _, tok := range toks {
 			wg.Add(1)
-			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
-				defer func() { <-sem }()
 				_, err := v.Verify(context.Background(), tok)
 				if e, ok := err.(*apierror.Error); !ok || e.Status != 401 {
 					t.Errorf("random kid: %v", err)
@@ -70,30 +72,197 @@ func TestKidFloodIsRateLimited(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		return time.Since(start)
 	}
-	flood()
-	if n := p.hits.Load() - base; n != 1 {
-		t.Errorf("1000 random kids caused %d fetches, want 1", n)
+	// Every kid is looked for by a fetch that started after it was seen:
+	// the first, or the next one RefetchInterval later, shared by every
+	// kid that arrived meanwhile. However long launching the flood takes
+	// (-race), that is at most one fetch per interval, plus the first.
+	limit := func(d time.Duration) int64 { return int64(d/interval) + 2 }
+	d := flood()
+	if n := p.hits.Load() - base; n < 1 || n > limit(d) {
+		t.Errorf("1000 random kids in %v caused %d fetches, want 1 to %d", d, n, limit(d))
 	}
-	// Still inside the cooldown: nothing more.
+	// The same kids again, inside their cooldown: refused from the cache.
+	before := p.hits.Load()
 	clk.Add(4 * time.Second)
 	flood()
-	if n := p.hits.Load() - base; n != 1 {
-		t.Errorf("inside the cooldown: %d fetches, want 1", n)
+	if n := p.hits.Load() - before; n != 0 {
+		t.Errorf("inside the cooldown: %d fetches, want 0", n)
 	}
-	// Next cooldown window: one more.
+	// Cooldown over: they cost one or two fetches again, not 1000.
 	clk.Add(2 * time.Second)
-	flood()
-	if n := p.hits.Load() - base; n != 2 {
-		t.Errorf("next window: %d fetches, want 2", n)
+	before = p.hits.Load()
+	d = flood()
+	if n := p.hits.Load() - before; n < 1 || n > limit(d) {
+		t.Errorf("next window: %d fetches in %v, want 1 to %d", n, d, limit(d))
 	}
-	s := v.Stats()
-	if s.RefetchOnMiss != 2 || s.RefetchSuppressed == 0 {
+	if s := v.Stats(); s.RefetchSuppressed < 1000 || s.Unavailable != 0 {
 		t.Errorf("stats = %+v", s)
 	}
 	// Known kids are unaffected by the flood.
 	if _, err := v.Verify(context.Background(), sign(t, k.rs2, baseClaims(clk), nil)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A made-up kid arms nothing that a real rotation has to wait out: with
+// made-up kids arriving all the time, a token signed by a key published a
+// moment ago is accepted by the first fetch that starts after it arrives
+// (at most one RefetchInterval away), never refused.
+func TestMadeUpKidsDoNotDelayRotation(t *testing.T) {
+	k := keys(t)
+	p := newIDP(t, k.rs)
+	clk := newClock()
+	const interval = 300 * time.Millisecond
+	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, RefetchInterval: interval})
+	if err := v.Prefetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	payload := mustJSON(baseClaims(clk))
+	sig := rs256(rawKeys().rsa1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = v.Verify(context.Background(), craft(fmt.Sprintf(`{"alg":"RS256","kid":"made-up-%d-%d"}`, w, i), payload, sig))
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	eventually(t, "the flood to cost a fetch", func() bool { return v.Stats().RefetchOnMiss >= 2 })
+
+	for round := 0; round < 3; round++ {
+		nk := newTestKey(t, fmt.Sprintf("rotated-%d", round), jwa.RS256, rawKeys().rsa2, true)
+		p.setKeys(k.rs, nk)
+		before := p.hits.Load()
+		start := time.Now()
+		if _, err := v.Verify(context.Background(), sign(t, nk, baseClaims(clk), nil)); err != nil {
+			t.Fatalf("round %d: the first token of a rotation under a kid flood: %v", round, err)
+		}
+		if d := time.Since(start); d > interval+time.Second {
+			t.Errorf("round %d: accepted after %v, want within one interval (%v) and one fetch", round, d, interval)
+		}
+		// The fetch that answered it may be one already waiting for its
+		// start (the flood's) or one it started itself: at most two.
+		if n := p.hits.Load() - before; n > 2 {
+			t.Errorf("round %d: %d fetches to accept the rotation", round, n)
+		}
+	}
+}
+
+// The provider is down when a token with a new kid arrives: 503 with a
+// Retry-After. The provider comes back with the key; the first retry after
+// Retry-After is accepted (a failed fetch must not arm anything that
+// refuses the retry).
+func TestOutageThenFirstRetryAccepted(t *testing.T) {
+	k := keys(t)
+	p := newIDP(t, k.rs)
+	clk := newClock()
+	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, OutageBackoff: 2 * time.Second})
+	if err := v.Prefetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tok := sign(t, k.rs2, baseClaims(clk), nil)
+	p.down.Store(true)
+	_, err := v.Verify(context.Background(), tok)
+	e := apiErr(t, err, 503)
+	ra, perr := strconv.Atoi(e.Header["Retry-After"])
+	if perr != nil || ra < 1 || ra > 3 {
+		t.Fatalf("Retry-After = %q", e.Header["Retry-After"])
+	}
+	// Retrying early is answered from the outage window, without a fetch.
+	hits := p.anyHits.Load()
+	apiErr(t, func() error { _, err := v.Verify(context.Background(), tok); return err }(), 503)
+	if p.anyHits.Load() != hits {
+		t.Error("a retry inside the outage window reached the provider")
+	}
+	p.setKeys(k.rs, k.rs2)
+	p.down.Store(false)
+	clk.Add(time.Duration(ra) * time.Second)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("first retry after Retry-After: %v", err)
+	}
+}
+
+// A provider that answers 429/503 with Retry-After is not asked again
+// before then, and our 503 passes the wait on.
+func TestProviderRetryAfterHonoured(t *testing.T) {
+	k := keys(t)
+	p := newIDP(t, k.rs)
+	clk := newClock()
+	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
+	p.retryAfter.Store(20)
+	p.status.Store(429)
+	_, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
+	e := apiErr(t, err, 503)
+	if e.Header["Retry-After"] != "20" {
+		t.Errorf("Retry-After = %q, want the provider's 20", e.Header["Retry-After"])
+	}
+	if n := p.hits.Load(); n != 1 {
+		t.Errorf("%d requests; a 429 must not be retried", n)
+	}
+	p.status.Store(0)
+	clk.Add(10 * time.Second)
+	apiErr(t, func() error {
+		_, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
+		return err
+	}(), 503)
+	clk.Add(10 * time.Second)
+	if _, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The provider's Cache-Control shortens the freshness (never below a
+// minute, never beyond the TTL): the set is refreshed in the background
+// once max-age has passed, so a scheduled rotation is picked up before a
+// token needs it.
+func TestProviderMaxAge(t *testing.T) {
+	for _, tc := range []struct {
+		cc   string
+		ttl  time.Duration
+		want time.Duration
+	}{
+		{"", 10 * time.Minute, 10 * time.Minute},
+		{"public, max-age=120, must-revalidate", 10 * time.Minute, 2 * time.Minute},
+		{"max-age=3600", 10 * time.Minute, 10 * time.Minute},
+		{"no-cache", 10 * time.Minute, time.Minute},
+		{"max-age=5", 30 * time.Second, 30 * time.Second},
+		{"max-age=bogus", 10 * time.Minute, 10 * time.Minute},
+	} {
+		if got := freshFor(tc.cc, tc.ttl); got != tc.want {
+			t.Errorf("freshFor(%q, %v) = %v, want %v", tc.cc, tc.ttl, got, tc.want)
+		}
+	}
+	k := keys(t)
+	p := newIDP(t, k.rs)
+	p.cacheControl.Store("max-age=120")
+	clk := newClock()
+	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
+	if err := v.Prefetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.setKeys(k.rs, k.rs2)
+	clk.Add(121 * time.Second)
+	if _, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "background refresh after max-age", func() bool { return v.Stats().BackgroundRefreshes == 1 && p.hits.Load() == 2 })
+	before := v.Stats().RefetchOnMiss
+	if _, err := v.Verify(context.Background(), sign(t, k.rs2, baseClaims(clk), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if v.Stats().RefetchOnMiss != before {
+		t.Error("the rotated key needed a refetch; the max-age refresh should have brought it")
 	}
 }
 

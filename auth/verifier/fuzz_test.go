@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzScanObject: the duplicate-name scanner never panics, accepts every
@@ -49,7 +50,7 @@ func FuzzVerify(f *testing.F) {
 	k := keys(f)
 	p := newIDP(f, k.rs, k.es)
 	clk := newClock()
-	v := newVerifier(f, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, RefetchCooldown: 1 << 62})
+	v := newVerifier(f, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, RefetchCooldown: 1 << 62, RefetchInterval: 1 << 62, MaxRefetchWait: time.Millisecond})
 	if err := v.Prefetch(context.Background()); err != nil {
 		f.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,11 +118,15 @@ type idp struct {
 	keys []jwk.Key
 	body []byte // served instead of keys when set
 
-	status   atomic.Int32 // non-zero: answer /jwks with this status
-	down     atomic.Bool  // drop connections (transport error)
-	hits     atomic.Int64 // /jwks requests
-	discHits atomic.Int64
-	anyHits  atomic.Int64
+	status atomic.Int32 // non-zero: answer /jwks with this status
+	// retryAfter (seconds), when set, goes with a non-zero status;
+	// cacheControl on a good answer.
+	retryAfter   atomic.Int32
+	cacheControl atomic.Value
+	down         atomic.Bool  // drop connections (transport error)
+	hits         atomic.Int64 // /jwks requests
+	discHits     atomic.Int64
+	anyHits      atomic.Int64
 }
 
 func newIDP(t testing.TB, ks ...*testKey) *idp {
@@ -154,10 +159,16 @@ func (p *idp) serve(w http.ResponseWriter, r *http.Request) {
 	case "/jwks":
 		p.hits.Add(1)
 		if s := p.status.Load(); s != 0 {
+			if ra := p.retryAfter.Load(); ra > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(ra)))
+			}
 			w.WriteHeader(int(s))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if cc, _ := p.cacheControl.Load().(string); cc != "" {
+			w.Header().Set("Cache-Control", cc)
+		}
 		_, _ = w.Write(p.jwks())
 	default:
 		http.NotFound(w, r)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -89,8 +90,39 @@ func (k *pubKey) fits(a *algSpec) bool {
 // wholesale on every successful fetch and read without locks.
 type keySet struct {
 	fetchedAt time.Time
-	byKID     map[string][]*pubKey
-	all       []*pubKey
+	// freshUntil ends the TTL (or the provider's shorter max-age); set by
+	// the fetch.
+	freshUntil time.Time
+	// seq is the number of the fetch that produced the set (source.started).
+	seq   uint64
+	byKID map[string][]*pubKey
+	all   []*pubKey
+	// staleLogged: "serving stale" is logged once per set, not per request.
+	staleLogged atomic.Bool
+}
+
+// diff lists the kids added and removed relative to old (for the
+// rotation log line; kid-less keys are not listed).
+func (s *keySet) diff(old *keySet) (added, removed []string) {
+	if old == nil {
+		return nil, nil
+	}
+	for kid := range s.byKID {
+		if _, ok := old.byKID[kid]; !ok {
+			added = append(added, kid)
+		}
+	}
+	for kid := range old.byKID {
+		if _, ok := s.byKID[kid]; !ok {
+			removed = append(removed, kid)
+		}
+	}
+	if len(s.all) != len(old.all) && len(added) == 0 && len(removed) == 0 {
+		added = append(added, fmt.Sprintf("(%d keys, was %d)", len(s.all), len(old.all)))
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	return added, removed
 }
 
 // matchResult says why a lookup failed, so a kid that exists with the

@@ -1,10 +1,14 @@
 // Package verifier checks bearer JWTs against the identity providers'
 // published keys (JWKS) and returns the verified claims. It re-implements
 // LiteLLM's JWTHandler.auth_jwt (messages, kid rules, issuer routing)
-// with the key cache LiteLLM lacks: an unknown kid refetches at once (so
-// key rotation works within one request), rate-limited per URL (so random
-// kids cannot hammer the IdP), with stale-while-revalidate after the TTL
-// and a 503 only when no usable copy is left.
+// with the key cache LiteLLM lacks: an unknown kid is looked up at the
+// provider before it is refused (so key rotation works within one
+// request), a kid is called unknown only by a fetch that started after it
+// was first seen (so neither an outage nor someone else's made-up kid
+// turns a valid token into a 401), fetches for unknown kids are
+// rate-limited per URL (so random kids cannot hammer the IdP), with
+// stale-while-revalidate after the TTL and a 503 with Retry-After when
+// the keys are needed and cannot be had.
 //
 // The hot path (known kid, fresh keys) takes no lock and does no I/O: each
 // URL's keys are an immutable set behind an atomic pointer.
@@ -46,6 +50,7 @@ const (
 	DefaultTTL             = 600 * time.Second
 	DefaultStaleTTL        = 3600 * time.Second
 	DefaultRefetchCooldown = 5 * time.Second
+	DefaultRefetchInterval = time.Second
 	DefaultOutageBackoff   = 2 * time.Second
 	DefaultFetchAttempts   = 3
 	DefaultRetryBackoff    = 250 * time.Millisecond
@@ -94,9 +99,19 @@ type Config struct {
 	RequireExp bool
 	// HTTPClient fetches keys; default: a client with a 5 s timeout.
 	HTTPClient *http.Client
-	// RefetchCooldown is the minimum interval between unknown-kid
-	// refetches of one URL (default 5 s).
+	// RefetchCooldown is how long a kid that a fetch did not find is
+	// answered "unknown" (401) without asking the provider again (default
+	// 5 s). It is per kid: a made-up kid does not make another kid wait.
 	RefetchCooldown time.Duration
+	// RefetchInterval is the minimum interval between fetches of one URL
+	// for unknown kids (default 1 s): the most a flood of made-up kids can
+	// cost the provider, and the longest a new kid waits for its fetch
+	// after another kid's. A failed fetch does not arm it.
+	RefetchInterval time.Duration
+	// MaxRefetchWait is the longest an unknown kid waits for the next
+	// allowed fetch; a fetch further away is a 503 with Retry-After
+	// (default: RefetchInterval, so with the defaults it always waits).
+	MaxRefetchWait time.Duration
 	// OutageBackoff is how long a URL is not contacted after a failed
 	// fetch, so a down IdP is not stampeded (default 2 s; LiteLLM 30 s).
 	OutageBackoff time.Duration
@@ -108,9 +123,12 @@ type Config struct {
 	// Now is the clock for token times and cache ages (default time.Now);
 	// tests move it instead of sleeping.
 	Now func() time.Time
-	// Logger receives fetch failures and skipped keys (default
-	// slog.Default()). Tokens are never logged.
+	// Logger receives fetch failures, rotations, stale serves and skipped
+	// keys (default slog.Default()). Tokens are never logged.
 	Logger *slog.Logger
+	// Counters, if set, receives the cache's counters (shared by the
+	// verifiers a gateway builds one after another; see Collector).
+	Counters *Counters
 }
 
 // FromSettings maps the event-sourced settings onto a Config.
@@ -149,6 +167,8 @@ func seconds(f float64) time.Duration {
 type Verifier struct {
 	ttl, stale   time.Duration
 	cooldown     time.Duration
+	interval     time.Duration
+	maxMissWait  time.Duration
 	outage       time.Duration
 	retryBackoff time.Duration
 	attempts     int
@@ -170,7 +190,7 @@ type Verifier struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	stats counters
+	stats *Counters
 }
 
 type issuerRoute struct {
@@ -187,7 +207,10 @@ func New(cfg Config) (*Verifier, error) {
 		ttl:          cfg.TTL,
 		stale:        DefaultStaleTTL,
 		cooldown:     cfg.RefetchCooldown,
+		interval:     cfg.RefetchInterval,
+		maxMissWait:  cfg.MaxRefetchWait,
 		outage:       cfg.OutageBackoff,
+		stats:        cfg.Counters,
 		retryBackoff: cfg.RetryBackoff,
 		attempts:     cfg.FetchAttempts,
 		leeway:       cfg.Leeway.Seconds(),
@@ -215,6 +238,15 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if v.cooldown <= 0 {
 		v.cooldown = DefaultRefetchCooldown
+	}
+	if v.interval <= 0 {
+		v.interval = DefaultRefetchInterval
+	}
+	if v.maxMissWait <= 0 {
+		v.maxMissWait = v.interval
+	}
+	if v.stats == nil {
+		v.stats = &Counters{}
 	}
 	if v.outage <= 0 {
 		v.outage = DefaultOutageBackoff
@@ -548,14 +580,20 @@ func jsonString(val []byte) ([]byte, bool) {
 
 // findKey looks for the token's key in srcs, in order. Cached sets are
 // searched first (no I/O unless a set is missing or past TTL+StaleTTL);
-// only when no set knows the kid is each URL refetched, within its
-// cooldown. The key of any URL is acceptable, unlike LiteLLM, which gives
-// up with a 503 at the first unreachable URL; the 503 is kept for when no
-// URL has the key and one of them could not be checked.
+// only when no set knows the kid is each URL asked (lookup: a fetch that
+// started after the kid was seen, rate-limited per URL). The key of any
+// URL is acceptable, unlike LiteLLM, which gives up with a 503 at the
+// first unreachable URL; the 503 is kept for when no URL has the key and
+// one of them could not be asked.
 func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *algSpec) (*pubKey, *apierror.Error) {
 	var unavailable error
 	wrongType := false
+	// The fetch number of each source before looking: a fetch numbered
+	// above it started after this token arrived.
+	var genBuf [4]uint64
+	gens := genBuf[:0]
 	for _, s := range srcs {
+		gens = append(gens, s.started.Load())
 		ks, err := s.current(ctx)
 		if err != nil {
 			unavailable = err
@@ -571,8 +609,8 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	// A kid that exists with another key type is not a rotation: refetching
 	// would not help, and it must not cost the IdP a request.
 	if !wrongType {
-		for _, s := range srcs {
-			ks, err := s.refetchOnMiss(ctx)
+		for i, s := range srcs {
+			ks, err := s.lookup(ctx, kid, a, gens[i])
 			if err != nil {
 				unavailable = err
 				continue
@@ -588,7 +626,7 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	switch {
 	case unavailable != nil:
 		v.stats.unavailable.Add(1)
-		return nil, providerUnavailable(unavailable, v.outage)
+		return nil, providerUnavailable(unavailable, v.retryAfter(unavailable))
 	case wrongType:
 		return nil, invalid("Validation fails: The key for this kid does not fit the token's alg")
 	}
@@ -672,6 +710,21 @@ func (v *Verifier) checkClaims(c map[string]any, iss, aud string) *apierror.Erro
 // needed and neither the identity provider nor a usable cached copy can
 // supply them. Match with errors.Is.
 var ErrProviderUnavailable = &apierror.Error{Status: http.StatusServiceUnavailable, Type: "auth_provider_unavailable", Code: "auth_provider_unavailable"}
+
+// retryAfter is when a request that got a 503 should come back: the end
+// of the outage window (or of the wait for the next allowed fetch) it ran
+// into, rounded up by the caller to whole seconds, so that the retry is
+// never refused for coming too early.
+func (v *Verifier) retryAfter(err error) time.Duration {
+	var o *outageError
+	if errors.As(err, &o) && !o.until.IsZero() {
+		if d := o.until.Sub(v.now()); d > 0 {
+			return d
+		}
+		return time.Second
+	}
+	return v.outage
+}
 
 func providerUnavailable(cause error, retry time.Duration) *apierror.Error {
 	e := ErrProviderUnavailable.Wrap(cause, "Service Unavailable, the identity provider's JWKS endpoint is temporarily unreachable. Please retry.")

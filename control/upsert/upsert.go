@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -81,25 +82,52 @@ func Apply(ctx context.Context, st *store.Store, r events.UpsertRequest) error {
 		})
 		return err
 	case events.UpsertTeamMember:
-		if r.TeamID == "" || (r.UserID == "" && r.UserEmail == "") {
-			return nil
-		}
-		_, err := st.Mutate(ctx, "jwt-upsert", events.KindTeam, r.TeamID, func(cur any) (string, any, error) {
-			t, _ := cur.(*events.Team)
-			if t == nil {
-				return "", nil, nil
-			}
-			for _, m := range t.MembersWithRoles {
-				if (r.UserID != "" && m.UserID == r.UserID) || (r.UserEmail != "" && strings.EqualFold(m.UserEmail, r.UserEmail)) {
-					return "", nil, nil
-				}
-			}
-			nt := *t
-			nt.MembersWithRoles = append(slices.Clone(t.MembersWithRoles), events.Member{UserID: r.UserID, UserEmail: r.UserEmail, Role: "user"})
-			nt.UpdatedAt = now
-			return events.TeamMemberAdded, &nt, nil
-		})
-		return err
+		return addTeamMember(ctx, st, r, now)
 	}
 	return nil
+}
+
+// addTeamMember is LiteLLM's map_user_to_teams: the user becomes a member
+// of the team ("user" role) and, when the user exists, the team goes into
+// the user's teams, as /team/member_add does, so /team/info and
+// /user/info agree. Each side is changed only when it lacks the other, so
+// a repeated request (or one that finds one side already done, e.g. after
+// a crash between the two writes) completes the pair and writes nothing
+// else. A team that does not exist is left alone (team_id_upsert creates
+// it first, in the same batch).
+func addTeamMember(ctx context.Context, st *store.Store, r events.UpsertRequest, now time.Time) error {
+	if r.TeamID == "" || (r.UserID == "" && r.UserEmail == "") {
+		return nil
+	}
+	team := false
+	_, err := st.Mutate(ctx, "jwt-upsert", events.KindTeam, r.TeamID, func(cur any) (string, any, error) {
+		t, _ := cur.(*events.Team)
+		if t == nil {
+			return "", nil, nil
+		}
+		team = true
+		for _, m := range t.MembersWithRoles {
+			if (r.UserID != "" && m.UserID == r.UserID) || (r.UserEmail != "" && strings.EqualFold(m.UserEmail, r.UserEmail)) {
+				return "", nil, nil
+			}
+		}
+		nt := *t
+		nt.MembersWithRoles = append(slices.Clone(t.MembersWithRoles), events.Member{UserID: r.UserID, UserEmail: r.UserEmail, Role: "user"})
+		nt.UpdatedAt = now
+		return events.TeamMemberAdded, &nt, nil
+	})
+	if err != nil || !team || r.UserID == "" {
+		return err
+	}
+	_, err = st.Mutate(ctx, "jwt-upsert", events.KindUser, r.UserID, func(cur any) (string, any, error) {
+		u, _ := cur.(*events.User)
+		if u == nil || slices.Contains(u.Teams, r.TeamID) {
+			return "", nil, nil
+		}
+		nu := *u
+		nu.Teams = append(slices.Clone(u.Teams), r.TeamID)
+		nu.UpdatedAt = now
+		return events.UserUpserted, &nu, nil
+	})
+	return err
 }

@@ -215,7 +215,7 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 	jwt := &jwtauth.Manager{Log: log, HTTPClient: o.JWKSClient}
 	g := &Gateway{live: live, auth: auth.New(o.MasterKey, jwt), jwt: jwt,
 		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now, metrics: newEdgeMetrics(o.Metrics)}
-	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID})
+	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID}, g.jwt.Collector())
 	g.bal = newLoadBalancer(func() time.Time { return g.nowFunc() })
 	if o.ControlURL != "" {
 		g.relay = newRelay(o.ControlURL)
