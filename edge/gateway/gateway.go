@@ -261,9 +261,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 	app.Get("/v1/models", g.models)
 	app.Get("/models", g.models)
 	app.Get("/gatehouse/edge/state", g.state)
-	for _, prefix := range []string{"/key", "/team", "/user", "/model", "/v1/model", "/access_group", "/gatehouse"} {
-		app.All(prefix+"/*", g.relayToControl)
-	}
+	g.relayManagementRoutes(app)
 	return app
 }
 
