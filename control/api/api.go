@@ -309,8 +309,11 @@ func withSpend(obj any, t budget.Totals) fiber.Map {
 	raw, _ := json.Marshal(obj)
 	var m fiber.Map
 	_ = json.Unmarshal(raw, &m)
-	m["spend"] = t.Spend
-	m["spend_window_start"] = t.WindowStart
+	m["spend"] = Money(t.Spend)
+	// No spend seen yet has no window: omitted rather than Go's zero time.
+	if !t.WindowStart.IsZero() {
+		m["spend_window_start"] = t.WindowStart
+	}
 	return m
 }
 

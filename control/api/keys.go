@@ -295,10 +295,16 @@ func (a *API) keyInfo(c *fiber.Ctx) error {
 
 func (a *API) keyList(c *fiber.Ctx) error {
 	team, user := c.Query("team_id"), c.Query("user_id")
-	keys := []string{}
+	full := c.QueryBool("return_full_object")
+	keys := []any{}
 	for _, k := range a.store.Snapshot().Keys() {
 		if (team == "" || k.TeamID == team) && (user == "" || k.UserID == user) {
-			keys = append(keys, k.Token)
+			if full {
+				// LiteLLM's return_full_object: the key objects, with spend.
+				keys = append(keys, withSpend(k, a.spendOf(c, events.KindKey, k.Token)))
+			} else {
+				keys = append(keys, k.Token)
+			}
 		}
 	}
 	return c.JSON(fiber.Map{"keys": keys, "total_count": len(keys)})
