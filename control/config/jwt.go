@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/auth/celrule"
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -63,9 +64,9 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 	if strings.ContainsFunc(a.AdminJWTScope, isSpace) {
 		v.add(at("admin_jwt_scope"), "must not contain whitespace (a token's scopes are separated by spaces, so it could never match)")
 	}
-	checkStrings(v, at("admin_allowed_routes"), a.AdminAllowedRoutes)
-	checkStrings(v, at("team_allowed_routes"), a.TeamAllowedRoutes)
-	checkStrings(v, at("public_allowed_routes"), a.PublicAllowedRoutes)
+	checkRoutes(v, at("admin_allowed_routes"), a.AdminAllowedRoutes)
+	checkRoutes(v, at("team_allowed_routes"), a.TeamAllowedRoutes)
+	checkRoutes(v, at("public_allowed_routes"), a.PublicAllowedRoutes)
 
 	checkClaimPath(v, at("team_id_jwt_field"), a.TeamIDJWTField)
 	checkClaimPaths(v, at("team_ids_jwt_field"), a.TeamIDsJWTField)
@@ -132,7 +133,7 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 			v.add(mp+".scope", "must not contain whitespace (a token's scopes are separated by spaces, so it could never match)")
 		}
 		checkStrings(v, mp+".models", m.Models)
-		checkStrings(v, mp+".routes", m.Routes)
+		checkRoutes(v, mp+".routes", m.Routes)
 	}
 
 	if a.CustomValidate != "" {
@@ -198,7 +199,7 @@ func validateRolePermissions(v *validator, p string, rps []events.RolePermission
 			}
 		}
 		checkStrings(v, rpp+".models", rp.Models)
-		checkStrings(v, rpp+".routes", rp.Routes)
+		checkRoutes(v, rpp+".routes", rp.Routes)
 	}
 }
 
@@ -223,6 +224,20 @@ func checkStrings(v *validator, path string, list []string) {
 			v.add(ep, "must be a non-empty string")
 		} else {
 			checkPadded(v, ep, s)
+		}
+	}
+}
+
+// checkRoutes checks an allowed-routes list: every entry a route group
+// name, a route or a "/prefix/*", so a typo is refused here rather than
+// silently denying every route.
+func checkRoutes(v *validator, path string, list []string) {
+	for i, s := range list {
+		ep := path + "[" + strconv.Itoa(i) + "]"
+		if s == "" {
+			v.add(ep, "must be a non-empty string")
+		} else if err := jwtauth.CheckRouteItem(s); err != nil {
+			v.add(ep, "%v", err)
 		}
 	}
 }
