@@ -2,6 +2,8 @@ package jwtauth
 
 import (
 	"fmt"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"slices"
 	"sort"
 	"strings"
@@ -226,6 +228,15 @@ func matchTemplate(tpl, path string) bool {
 			return tpl == ""
 		}
 	}
+}
+
+// CheckKeyRoute enforces a virtual key's allowed_routes (LiteLLM's
+// is_virtual_key_allowed_to_call_route): an empty list restricts nothing.
+func CheckKeyRoute(allowed []string, route string) error {
+	if len(allowed) == 0 || RouteAllowed(route, allowed) {
+		return nil
+	}
+	return apierror.Forbidden.With("Virtual key is not allowed to call this route. Only allowed to call routes: %v. Tried to call route: %s", allowed, route)
 }
 
 // IsLLMRoute reports whether a route calls a model.

@@ -95,3 +95,25 @@ func TestCheckRouteItem(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckKeyRoute(t *testing.T) {
+	for _, c := range []struct {
+		allowed []string
+		route   string
+		ok      bool
+	}{
+		{nil, "/key/generate", true},
+		{[]string{"info_routes"}, "/key/info", true},
+		{[]string{"info_routes"}, "/v1/chat/completions", false},
+		{[]string{"openai_routes"}, "/v1/chat/completions", true},
+		{[]string{"/v1/chat/completions"}, "/chat/completions", false},
+	} {
+		err := CheckKeyRoute(c.allowed, c.route)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckKeyRoute(%v, %s) = %v, want allowed %v", c.allowed, c.route, err, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "Tried to call route: "+c.route) {
+			t.Errorf("message does not name the route: %v", err)
+		}
+	}
+}

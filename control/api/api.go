@@ -214,6 +214,9 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 	if k.Blocked {
 		return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
 	}
+	if err := jwtauth.CheckKeyRoute(k.AllowedRoutes, c.Path()); err != nil {
+		return err
+	}
 	c.Locals(callerLocal, caller{key: k, teamID: k.TeamID, userID: k.UserID})
 	return c.Next()
 }

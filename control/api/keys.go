@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
@@ -36,6 +37,7 @@ type keyFields struct {
 	Metadata            map[string]any    `json:"metadata"`
 	Aliases             map[string]string `json:"aliases"`
 	Blocked             *bool             `json:"blocked"`
+	AllowedRoutes       *[]string         `json:"allowed_routes"`
 }
 
 type keyRequest struct {
@@ -66,6 +68,13 @@ func (f *keyFields) validate() error {
 	if f.BudgetDuration != nil && *f.BudgetDuration != "" {
 		if _, err := parseDuration("budget_duration", *f.BudgetDuration); err != nil {
 			return err
+		}
+	}
+	if f.AllowedRoutes != nil {
+		for i, r := range *f.AllowedRoutes {
+			if err := jwtauth.CheckRouteItem(r); err != nil {
+				return httpx.Param("allowed_routes", "entry %d: %v", i, err)
+			}
 		}
 	}
 	if f.Models != nil {
@@ -130,6 +139,9 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	}
 	if f.Blocked != nil {
 		k.Blocked = *f.Blocked
+	}
+	if f.AllowedRoutes != nil {
+		k.AllowedRoutes = slices.Clone(*f.AllowedRoutes)
 	}
 	if k.Models == nil {
 		k.Models = []string{}

@@ -316,6 +316,9 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 		}
 	}
 	id, err := g.auth.Authenticate(snap, cred, present)
+	if err == nil && id.Key != nil {
+		err = jwtauth.CheckKeyRoute(id.Key.AllowedRoutes, c.Path())
+	}
 	return snap, id, err
 }
 

@@ -425,6 +425,7 @@ func keyFields(fs *flag.FlagSet) *fields {
 	f.int(fs, "rpm", "rpm_limit", "requests per minute")
 	f.int(fs, "tpm", "tpm_limit", "tokens per minute")
 	f.int(fs, "max-parallel", "max_parallel_requests", "concurrent requests")
+	f.list(fs, "allowed-routes", "allowed_routes", "routes or route groups the key may call (e.g. openai_routes,info_routes)")
 	f.object(fs, "metadata", "metadata", "metadata")
 	return f
 }
