@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // expectError checks a status and that the OpenAI envelope's message (and
@@ -88,6 +93,30 @@ func TestLiteLLMParityThroughEdges(t *testing.T) {
 		if strings.Contains(string(raw), "keyFields") || strings.Contains(string(raw), "float64") {
 			t.Errorf("Go names leak: %s", raw)
 		}
+	})
+
+	t.Run("429 says when capacity returns", func(t *testing.T) {
+		key := generateKey(t, a, map[string]any{"rpm_limit": 2})
+		expectChat(t, a, key, "gpt-4", 200, "")
+		expectChat(t, a, key, "gpt-4", 200, "")
+		// Edge b learns of a's admissions by gossip; the window is a
+		// minute, so Retry-After is most of it, not 1.
+		testutil.Eventually(t, 5*time.Second, func() error {
+			req, _ := http.NewRequest("POST", b.url("/v1/chat/completions"), strings.NewReader(`{"model":"gpt-4","messages":[{"role":"user","content":"hi"}]}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 429 {
+				return fmt.Errorf("edge b: %d", resp.StatusCode)
+			}
+			if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 50 || ra > 60 {
+				t.Fatalf("Retry-After %q after two requests in the last seconds, want 50-60", resp.Header.Get("Retry-After"))
+			}
+			return nil
+		})
 	})
 
 	t.Run("spend fields", func(t *testing.T) {
