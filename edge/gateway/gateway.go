@@ -406,6 +406,10 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if !route.Found() {
 		return apierror.ModelNotFound.With("The model `%s` does not exist or you do not have access to it. Check /v1/models for the models you can use.", model)
 	}
+	fallbacks, err := g.requestFallbacks(c, snap, id, req.Fallbacks)
+	if err != nil {
+		return err
+	}
 	if ev.OrgID == "" && team != nil {
 		ev.OrgID = team.OrganizationID // a key or token's org is its team's
 	}
@@ -415,7 +419,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, rs: snap.RouterSettings()}
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, rs: snap.RouterSettings(), fallbacks: fallbacks}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -433,6 +437,9 @@ type chatCall struct {
 	key      *events.Key
 	team     *events.Team
 	rs       *events.RouterSettings
+	// fallbacks are the request's own (LiteLLM's request-level
+	// "fallbacks"); nil: router_settings' for the group.
+	fallbacks []string
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -472,6 +479,9 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 	c.ev.ModelGroup = route.Group
 	retries, explicit := c.rs.Retries()
 	fallbacks := c.rs.FallbacksFor(route.Group)
+	if c.fallbacks != nil {
+		fallbacks = c.fallbacks
+	}
 	var triedBuf [8]*policy.Deployment
 	tried := triedBuf[:0]
 	done := c.done

@@ -58,7 +58,8 @@ var errType = errors.New("type error")
 // input json accepts as an object.
 func FuzzParseChatRequest(f *testing.F) {
 	for _, s := range []string{`{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}`,
-		`{"model":"a\"b","messages":[]}`, `{"model":null}`, `[]`, `{"stream":1}`} {
+		`{"model":"a\"b","messages":[]}`, `{"model":null}`, `[]`, `{"stream":1}`,
+		`{"model":"m","fallbacks":["a"],"FallBacks":null}`, `{"fallbacks":[{"model":"x"}],"model":"m"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -67,6 +68,8 @@ func FuzzParseChatRequest(f *testing.F) {
 			Model    *string         `json:"model"`
 			Stream   *bool           `json:"stream"`
 			Messages json.RawMessage `json:"messages"`
+			// Fallbacks is kept raw, as the parser keeps it.
+			Fallbacks json.RawMessage `json:"fallbacks"`
 		}
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(body, &obj) != nil || obj == nil {
@@ -85,6 +88,9 @@ func FuzzParseChatRequest(f *testing.F) {
 		want := ChatRequest{Stream: ref.Stream != nil && *ref.Stream}
 		if ref.Model != nil {
 			want.Model = *ref.Model
+		}
+		if fb := string(ref.Fallbacks); fb != "null" {
+			want.Fallbacks = fb
 		}
 		m := ref.Messages
 		want.Messages = len(m) > 0 && m[0] == '[' && json.Unmarshal(m, new([]json.RawMessage)) == nil && len(mustArray(m)) > 0

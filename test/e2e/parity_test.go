@@ -95,6 +95,21 @@ func TestLiteLLMParityThroughEdges(t *testing.T) {
 		}
 	})
 
+	t.Run("request-level fallbacks", func(t *testing.T) {
+		key := generateKey(t, a, map[string]any{"models": []string{"gpt-4", "gpt-4o"}})
+		body := chat("gpt-4")
+		body["fallbacks"] = []any{"gpt-4o", "no-such-model"}
+		code, raw := callRaw(t, "POST", b.url("/v1/chat/completions"), key, body)
+		expectError(t, "fallback to a model that does not exist", code, raw, 400, "fallbacks", "Invalid model name passed in model=no-such-model")
+		body["fallbacks"] = []any{map[string]any{"model": "gpt-3.5-turbo"}}
+		code, raw = callRaw(t, "POST", b.url("/v1/chat/completions"), key, body)
+		expectError(t, "fallback to a model the key may not call", code, raw, 403, "", "gpt-3.5-turbo")
+		body["fallbacks"] = []any{"gpt-4o"}
+		if code, raw := callRaw(t, "POST", a.url("/v1/chat/completions"), key, body); code != 200 {
+			t.Fatalf("valid fallbacks: %d %s", code, raw)
+		}
+	})
+
 	t.Run("429 says when capacity returns", func(t *testing.T) {
 		key := generateKey(t, a, map[string]any{"rpm_limit": 2})
 		expectChat(t, a, key, "gpt-4", 200, "")
