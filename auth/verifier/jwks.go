@@ -53,6 +53,9 @@ type source struct {
 	inflight    *fetchCall
 	lastMiss    time.Time
 	failedUntil time.Time
+	// lastErr is the failure that set failedUntil: a setup error is
+	// repeated to callers as itself, not as an outage.
+	lastErr error
 
 	// Owned by the running fetch (there is at most one, and begin/run hand
 	// over under mu, which orders them).
@@ -130,6 +133,9 @@ func (s *source) begin(now time.Time, why fetchReason) (*fetchCall, error) {
 		if why == reasonBackground {
 			return nil, nil
 		}
+		if isMisconfigured(s.lastErr) {
+			return nil, s.lastErr
+		}
 		return nil, errOutage
 	}
 	if why == reasonMiss {
@@ -164,12 +170,12 @@ func (s *source) run(c *fetchCall) {
 	set, err := s.fetch(s.v.ctx)
 	s.mu.Lock()
 	if err != nil {
-		s.failedUntil = s.v.now().Add(s.v.outage)
+		s.failedUntil, s.lastErr = s.v.now().Add(s.v.outage), err
 		s.v.stats.fetchFailures.Add(1)
 		s.v.log.Warn("jwt: JWKS fetch failed; keeping the last good keys", "url", s.url, "err", err)
 	} else {
 		s.set.Store(set)
-		s.failedUntil = time.Time{}
+		s.failedUntil, s.lastErr = time.Time{}, nil
 	}
 	s.inflight = nil
 	s.mu.Unlock()
@@ -206,7 +212,7 @@ func (s *source) fetch(ctx context.Context) (*keySet, error) {
 		s.v.log.Info("jwt: JWKS key skipped", "url", u, "reason", e)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
+		return nil, misconfigured(fmt.Errorf("%s: %w", u, err))
 	}
 	return set, nil
 }
@@ -221,13 +227,13 @@ func (s *source) resolve(ctx context.Context) (string, error) {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("OIDC discovery document at %s is not JSON: %w", s.url, err)
+		return "", misconfigured(fmt.Errorf("OIDC discovery document at %s is not JSON: %w", s.url, err))
 	}
 	if doc.JWKSURI == "" {
-		return "", fmt.Errorf("JWT Auth: OIDC discovery document at %s does not contain a 'jwks_uri' field.", s.url)
+		return "", misconfigured(fmt.Errorf("OIDC discovery document at %s does not contain a 'jwks_uri' field", s.url))
 	}
 	if err := checkURL(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("OIDC discovery document at %s: jwks_uri %w", s.url, err)
+		return "", misconfigured(fmt.Errorf("OIDC discovery document at %s: jwks_uri %w", s.url, err))
 	}
 	return doc.JWKSURI, nil
 }
@@ -278,17 +284,17 @@ func (v *Verifier) getOnce(ctx context.Context, url string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		err := fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
-		if resp.StatusCode >= 500 {
+		if transientStatus(resp.StatusCode) {
 			return nil, errRetryable{err}
 		}
-		return nil, err
+		return nil, misconfigured(err)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBody+1))
 	if err != nil {
 		return nil, errRetryable{err}
 	}
 	if len(body) > maxJWKSBody {
-		return nil, fmt.Errorf("GET %s: response larger than %d bytes", url, maxJWKSBody)
+		return nil, misconfigured(fmt.Errorf("GET %s: response larger than %d bytes", url, maxJWKSBody))
 	}
 	return body, nil
 }

@@ -553,10 +553,14 @@ func jsonString(val []byte) ([]byte, bool) {
 // up with a 503 at the first unreachable URL; the 503 is kept for when no
 // URL has the key and one of them could not be checked.
 func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *algSpec) (*pubKey, *apierror.Error) {
-	var unavailable error
+	var unavailable, setup error
 	wrongType := false
 	for _, s := range srcs {
 		ks, err := s.current(ctx)
+		if isMisconfigured(err) {
+			setup = err
+			continue
+		}
 		if err != nil {
 			unavailable = err
 			continue
@@ -573,6 +577,10 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	if !wrongType {
 		for _, s := range srcs {
 			ks, err := s.refetchOnMiss(ctx)
+			if isMisconfigured(err) {
+				setup = err
+				continue
+			}
 			if err != nil {
 				unavailable = err
 				continue
@@ -587,8 +595,11 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	}
 	switch {
 	case unavailable != nil:
+		// A provider that is down may hold the key: worth a retry.
 		v.stats.unavailable.Add(1)
 		return nil, providerUnavailable(unavailable, v.outage)
+	case setup != nil:
+		return nil, keysUnusable(setup)
 	case wrongType:
 		return nil, invalid("Validation fails: The key for this kid does not fit the token's alg")
 	}
