@@ -153,6 +153,9 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("config: " + w)
 		}
 	}
+	for _, w := range policy.MissingEnvWarnings(st.Snapshot(), nil) {
+		log.Warn("model_list: " + w + " (in the control plane's environment; edges resolve their own)")
+	}
 	if _, err := upsert.Serve(nc, st, log); err != nil {
 		return err
 	}

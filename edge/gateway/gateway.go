@@ -139,12 +139,14 @@ func Run(ctx context.Context, o Options) error {
 			log.Error("spend publisher close", "err", err)
 		}
 	}()
+	envWarn := &envWarnings{}
 	live.OnPublish = func(s *policy.Snapshot) {
 		// Build the JWT engine for changed settings here, on the applier,
 		// not on the first request that needs it.
 		if _, err := g.jwt.Update(s.JWT()); err != nil {
 			log.Error("JWT settings rejected; JWT requests fail until fixed", "err", err)
 		}
+		envWarn.check(s, log)
 		rep.report(s.Seq(), live)
 	}
 	liveErr := make(chan error, 1)

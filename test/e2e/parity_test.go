@@ -134,6 +134,30 @@ func TestLiteLLMParityThroughEdges(t *testing.T) {
 		})
 	})
 
+	t.Run("deployment with an unset os.environ variable", func(t *testing.T) {
+		var out struct {
+			Warnings []string `json:"warnings"`
+		}
+		code := call(t, "POST", a.url("/model/new"), masterKey, map[string]any{"model_name": "needs-env",
+			"litellm_params": map[string]any{"model": "openai/gpt-4o", "api_base": "http://127.0.0.1:1/v1", "api_key": "os.environ/GATEHOUSE_E2E_UNSET_KEY"}}, &out)
+		if code != 200 || len(out.Warnings) != 1 || !strings.Contains(out.Warnings[0], "os.environ/GATEHOUSE_E2E_UNSET_KEY") {
+			t.Fatalf("/model/new: %d, warnings %v", code, out.Warnings)
+		}
+		code, raw := callRaw(t, "POST", b.url("/v1/chat/completions"), masterKey, chat("needs-env"))
+		expectError(t, "request to it", code, raw, 500, "", "litellm_params.api_key references os.environ/GATEHOUSE_E2E_UNSET_KEY, which is not set")
+		testutil.Eventually(t, 5*time.Second, func() error {
+			for _, e := range sys.edges {
+				e.mu.Lock()
+				logged := strings.Contains(e.log.String(), "os.environ/GATEHOUSE_E2E_UNSET_KEY, which is not set")
+				e.mu.Unlock()
+				if !logged {
+					return fmt.Errorf("%s did not warn", e.name)
+				}
+			}
+			return nil
+		})
+	})
+
 	t.Run("spend fields", func(t *testing.T) {
 		key := generateKey(t, a, map[string]any{"key_alias": "fresh"})
 		code, raw := callRaw(t, "GET", b.url("/key/info?key="+key), masterKey, nil)
