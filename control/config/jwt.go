@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path"
 	"reflect"
 	"slices"
 	"strconv"
@@ -134,6 +135,37 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 		}
 		checkStrings(v, mp+".models", m.Models)
 		checkRoutes(v, mp+".routes", m.Routes)
+	}
+
+	// LiteLLM 2026 fields.
+	checkClaimPath(v, at("team_alias_jwt_field"), a.TeamAliasJWTField)
+	checkClaimPath(v, at("org_alias_jwt_field"), a.OrgAliasJWTField)
+	for i, m := range a.JWTLiteLLMRoleMap {
+		mp := at("jwt_litellm_role_map[" + strconv.Itoa(i) + "]")
+		if m.JWTRole == "" {
+			v.add(mp+".jwt_role", "is required (a token role, shell patterns * ? [..] allowed)")
+		} else if _, err := path.Match(m.JWTRole, ""); err != nil {
+			v.add(mp+".jwt_role", "%q is not a valid pattern: %v", m.JWTRole, err)
+		}
+		if !slices.Contains(events.LiteLLMUserRoles, m.LiteLLMRole) {
+			v.add(mp+".litellm_role", "%q is not a user role: use one of %s", m.LiteLLMRole, strings.Join(events.LiteLLMUserRoles, ", "))
+		}
+	}
+	if len(a.JWTLiteLLMRoleMap) > 0 && len(a.RolesJWTField) == 0 {
+		v.add(at("jwt_litellm_role_map"), "needs roles_jwt_field: the token roles it maps are read from there")
+	}
+	if a.SyncUserRoleAndTeams && len(a.JWTLiteLLMRoleMap) == 0 && len(a.TeamIDsJWTField) == 0 {
+		v.add(at("sync_user_role_and_teams"), "syncs nothing without jwt_litellm_role_map or team_ids_jwt_field")
+	}
+	if a.OIDCUserinfoEnabled {
+		if !httpURL(a.OIDCUserinfoEndpoint) {
+			v.add(at("oidc_userinfo_endpoint"), "must be an absolute http(s) URL when oidc_userinfo_enabled is true")
+		}
+	} else if a.OIDCUserinfoEndpoint != "" && !httpURL(a.OIDCUserinfoEndpoint) {
+		v.add(at("oidc_userinfo_endpoint"), "must be an absolute http(s) URL")
+	}
+	if a.OIDCUserinfoCacheTTL != nil {
+		nonNegative(v, at("oidc_userinfo_cache_ttl"), *a.OIDCUserinfoCacheTTL)
 	}
 
 	if a.CustomValidate != "" {
@@ -482,6 +514,11 @@ func cloneAuth(a events.JWTAuth) events.JWTAuth {
 	a.RolesJWTField = slices.Clone(a.RolesJWTField)
 	a.RoleMappings = slices.Clone(a.RoleMappings)
 	a.ScopesJWTField = slices.Clone(a.ScopesJWTField)
+	a.JWTLiteLLMRoleMap = slices.Clone(a.JWTLiteLLMRoleMap)
+	if a.OIDCUserinfoCacheTTL != nil {
+		v := *a.OIDCUserinfoCacheTTL
+		a.OIDCUserinfoCacheTTL = &v
+	}
 	if a.ScopeMappings != nil {
 		a.ScopeMappings = slices.Clone(a.ScopeMappings)
 		for i := range a.ScopeMappings {
