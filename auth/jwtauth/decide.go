@@ -100,6 +100,14 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 	if err := resolveTeam(s, id, r, a, &d); err != nil {
 		return d, err
 	}
+	if id.OrgID == "" && id.OrgAlias != "" {
+		// org_alias_jwt_field: the id field wins when both are present.
+		oid, err := orgByAlias(s, id.OrgAlias)
+		if err != nil {
+			return d, err
+		}
+		d.OrgID = oid
+	}
 	if id.OrgID != "" && s.Org(id.OrgID) == nil {
 		return d, apierror.Unauthenticated.With("Organization doesn't exist in db. Organization=%s. Create organization via `/organization/new` call.", id.OrgID)
 	}
@@ -115,13 +123,34 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 				return d, apierror.Unauthenticated.With("User doesn't exist in db. 'user_id'=%s. Create user via `/user/new` call.", id.UserID)
 			}
 			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUser, UserID: id.UserID, UserEmail: id.UserEmail})
+			if a.SyncUserRoleAndTeams && id.MappedUserRole != "" {
+				d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUserRole, UserID: id.UserID, UserRole: id.MappedUserRole})
+			}
 		}
 		if d.User != nil {
 			d.UserID = d.User.UserID // the canonical id when matched by email
+			if a.SyncUserRoleAndTeams {
+				for _, u := range syncUpserts(s, id, d.User) {
+					if !slices.Contains(d.Upserts, u) {
+						d.Upserts = append(d.Upserts, u)
+					}
+				}
+			}
 		}
 		if d.Team != nil && !isMember(d.Team, d.UserID, id.UserEmail) {
-			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: d.UserID, UserEmail: id.UserEmail, TeamID: d.Team.TeamID})
+			if u := (events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: d.UserID, UserEmail: id.UserEmail, TeamID: d.Team.TeamID}); !slices.Contains(d.Upserts, u) {
+				d.Upserts = append(d.Upserts, u)
+			}
 		}
+	}
+	if a.SyncUserRoleAndTeams && id.MappedUserRole == events.RoleProxyAdmin && d.UserID != "" {
+		// LiteLLM syncs the stored role first, then takes admin from it:
+		// the token's mapped role applies to this request already.
+		d.Admin = true
+		if r.Model != "" {
+			d.Route = s.Router().Resolve(r.Model)
+		}
+		return d, nil
 	}
 	if set.EnforceRBAC && d.Team == nil && d.UserID == "" {
 		return d, forbidden("No user or team id found in token. enforce_rbac is set to True. Token must belong to a proxy admin, team, or user.")
@@ -173,6 +202,11 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeam, TeamID: teamID})
 			return &events.Team{TeamID: teamID, Models: []string{}}, nil
 		}
+		if a.TeamClaimFallback {
+			if t := fallbackTeam(s, id); t != nil {
+				return t, nil
+			}
+		}
 		return nil, apierror.NotFound.With("Team doesn't exist in db. Team=%s. Create team via `/team/new` call.", teamID)
 	}
 	if h := strings.TrimSpace(r.TeamHeader); h != "" {
@@ -190,7 +224,23 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	// nothing else. LiteLLM refuses every such token; here a token that
 	// still names groups (team_ids_jwt_field), a user or a role goes on to
 	// be judged as that, so one IdP can issue team and user tokens.
+	if id.TeamID == "" && id.TeamAlias != "" {
+		// team_alias_jwt_field: the id field wins when both are present.
+		t, err := teamByAlias(s, id.TeamAlias)
+		if err != nil {
+			if ft := fallbackTeam(s, id); a.TeamClaimFallback && ft != nil {
+				t = ft
+			} else {
+				return err
+			}
+		}
+		d.Team = t
+		return teamRoutes(t.TeamID)
+	}
 	if id.TeamID == "" && id.teamField != "" && len(id.TeamIDs) == 0 && id.UserID == "" && id.Role == "" {
+		if a.TeamAliasJWTField != "" {
+			return apierror.Unauthenticated.With("No team found in token. Checked team_id field '%s' and team_alias field '%s'.", id.teamField, a.TeamAliasJWTField)
+		}
 		return apierror.Unauthenticated.With("No team id found in token. Checked team_id field '%s'", id.teamField)
 	}
 	if id.TeamID != "" {
@@ -210,11 +260,13 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	// A blocked team is reported only if it would otherwise have been
 	// chosen; a team lacking the model is simply not a candidate.
 	var blocked *events.Team
+	anyExists := false
 	for _, tid := range id.TeamIDs {
 		t := s.Team(tid)
 		if t == nil {
 			continue
 		}
+		anyExists = true
 		if r.Model != "" && !s.Allowed(t.Models, r.Model) {
 			continue
 		}
@@ -232,6 +284,14 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	}
 	if blocked != nil {
 		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", blocked.TeamID)
+	}
+	if !anyExists && a.TeamClaimFallback {
+		// The claims name teams, none of which exists: the user's one
+		// stored team instead (its model and route checks follow).
+		if t := fallbackTeam(s, id); t != nil {
+			d.Team = t
+			return teamRoutes(t.TeamID)
+		}
 	}
 	if r.Model != "" {
 		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%v. Check `/models` to see all available models.", r.Model, id.TeamIDs)

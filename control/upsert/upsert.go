@@ -93,6 +93,8 @@ func Apply(ctx context.Context, st *store.Store, r events.UpsertRequest) error {
 			return events.TeamMemberAdded, &nt, nil
 		})
 		return err
+	case events.UpsertUserRole, events.UpsertTeamMemberRemove:
+		return applySync(ctx, st, r, now)
 	}
 	return nil
 }

@@ -1,0 +1,99 @@
+package jwtauth
+
+import (
+	"sort"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// OrgIDsByAlias resolves org_alias_jwt_field: the ids of the organizations
+// with that alias. A variable so the organizations owner can replace the
+// lookup (an index, say) without touching the decision flow.
+var OrgIDsByAlias = func(s *policy.Snapshot, alias string) []string {
+	var ids []string
+	for _, o := range s.OrgsByAlias(alias) {
+		ids = append(ids, o.OrganizationID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// teamByAlias resolves team_alias_jwt_field as LiteLLM 2026 does: no team
+// is a 404, several are a 400.
+func teamByAlias(s *policy.Snapshot, alias string) (*events.Team, error) {
+	ts := s.TeamsByAlias(alias)
+	switch len(ts) {
+	case 0:
+		return nil, apierror.NotFound.With("Team doesn't exist in db. Team alias=%s. Create team via `/team/new` call.", alias)
+	case 1:
+		return ts[0], nil
+	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.TeamID
+	}
+	sort.Strings(ids)
+	return nil, apierror.BadRequest.With("Multiple teams found with alias %s: %v. Use team_id_jwt_field, or make the alias unique.", alias, ids)
+}
+
+// orgByAlias resolves org_alias_jwt_field.
+func orgByAlias(s *policy.Snapshot, alias string) (string, error) {
+	ids := OrgIDsByAlias(s, alias)
+	switch len(ids) {
+	case 0:
+		return "", apierror.Unauthenticated.With("Organization doesn't exist in db. Organization alias=%s. Create organization via `/organization/new` call.", alias)
+	case 1:
+		return ids[0], nil
+	}
+	return "", apierror.BadRequest.With("Multiple organizations found with alias %s: %v.", alias, ids)
+}
+
+// fallbackTeam is team_claim_fallback: the user's one stored team, when a
+// team claim names no team that exists (nil when the user has none or
+// several).
+func fallbackTeam(s *policy.Snapshot, id *Identity) *events.Team {
+	u := s.User(id.UserID)
+	if u == nil && id.UserEmail != "" {
+		u = s.UserByEmail(id.UserEmail)
+	}
+	if u == nil || len(u.Teams) != 1 {
+		return nil
+	}
+	return s.Team(u.Teams[0])
+}
+
+// syncUpserts are sync_user_role_and_teams' changes: the stored role from
+// jwt_litellm_role_map, and memberships made to match team_ids_jwt_field
+// (added for teams that exist, removed for stored teams the token no
+// longer lists). They run at the control plane; the request does not wait.
+func syncUpserts(s *policy.Snapshot, id *Identity, u *events.User) []events.UpsertRequest {
+	var out []events.UpsertRequest
+	if id.MappedUserRole != "" && u.UserRole != id.MappedUserRole {
+		out = append(out, events.UpsertRequest{Kind: events.UpsertUserRole, UserID: u.UserID, UserRole: id.MappedUserRole})
+	}
+	if len(id.settings.Auth.TeamIDsJWTField) == 0 {
+		return out
+	}
+	for _, tid := range id.GroupIDs {
+		if t := s.Team(tid); t != nil && !isMember(t, u.UserID, u.UserEmail) {
+			out = append(out, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: u.UserID, UserEmail: u.UserEmail, TeamID: tid})
+		}
+	}
+	for _, tid := range u.Teams {
+		if !contains(id.GroupIDs, tid) {
+			out = append(out, events.UpsertRequest{Kind: events.UpsertTeamMemberRemove, UserID: u.UserID, UserEmail: u.UserEmail, TeamID: tid})
+		}
+	}
+	return out
+}
+
+func contains(l []string, v string) bool {
+	for _, x := range l {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
