@@ -97,6 +97,12 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		return d, nil
 	}
 
+	if a.SyncUserRoleAndTeams && id.MappedUserRole == events.RoleProxyAdmin && id.UserID != "" {
+		// LiteLLM syncs the stored role first, then takes admin from it:
+		// the token's mapped role applies to this request already, before
+		// any team is chosen (an admin needs none).
+		return syncedAdmin(s, id, r, a, d)
+	}
 	if err := resolveTeam(s, id, r, a, &d); err != nil {
 		return d, err
 	}
@@ -142,15 +148,6 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 				d.Upserts = append(d.Upserts, u)
 			}
 		}
-	}
-	if a.SyncUserRoleAndTeams && id.MappedUserRole == events.RoleProxyAdmin && d.UserID != "" {
-		// LiteLLM syncs the stored role first, then takes admin from it:
-		// the token's mapped role applies to this request already.
-		d.Admin = true
-		if r.Model != "" {
-			d.Route = s.Router().Resolve(r.Model)
-		}
-		return d, nil
 	}
 	if set.EnforceRBAC && d.Team == nil && d.UserID == "" {
 		return d, forbidden("No user or team id found in token. enforce_rbac is set to True. Token must belong to a proxy admin, team, or user.")

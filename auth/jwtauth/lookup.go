@@ -97,3 +97,34 @@ func contains(l []string, v string) bool {
 	}
 	return false
 }
+
+// syncedAdmin admits a token whose jwt_litellm_role_map role is
+// proxy_admin under sync_user_role_and_teams, asking the control plane to
+// store the role and the memberships (creating the user when
+// user_id_upsert allows it).
+func syncedAdmin(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth, d Decision) (Decision, error) {
+	u := s.User(id.UserID)
+	if u == nil && id.UserEmail != "" {
+		u = s.UserByEmail(id.UserEmail)
+	}
+	switch {
+	case u != nil:
+		d.User, d.UserID = u, u.UserID
+		d.Upserts = append(d.Upserts, syncUpserts(s, id, u)...)
+	case a.UserIDUpsert && id.EmailDomainOK:
+		d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUser, UserID: id.UserID, UserEmail: id.UserEmail},
+			events.UpsertRequest{Kind: events.UpsertUserRole, UserID: id.UserID, UserRole: id.MappedUserRole})
+		for _, tid := range id.GroupIDs {
+			if s.Team(tid) != nil {
+				d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: id.UserID, UserEmail: id.UserEmail, TeamID: tid})
+			}
+		}
+	default:
+		return d, apierror.Unauthenticated.With("User doesn't exist in db. 'user_id'=%s. Create user via `/user/new` call.", id.UserID)
+	}
+	d.Admin = true
+	if r.Model != "" {
+		d.Route = s.Router().Resolve(r.Model)
+	}
+	return d, nil
+}

@@ -161,3 +161,29 @@ func TestJWTLiteLLMRoleMapAndSync(t *testing.T) {
 		{name: "no sync: no upserts, no admin", claims: `{"sub":"u-one","roles":["gh-admin-prod"]}`, route: "/key/generate", check: upserts()},
 	})
 }
+
+func TestUsesUserinfo(t *testing.T) {
+	on := settings(func(s *events.JWTSettings) {
+		s.Auth.OIDCUserinfoEnabled, s.Auth.OIDCUserinfoEndpoint = true, "https://idp.example.com/userinfo"
+	})
+	off := settings(nil)
+	disabled := settings(func(s *events.JWTSettings) { s.Auth.OIDCUserinfoEnabled = true })
+	disabled.Enabled = false
+	for _, tc := range []struct {
+		s    *events.JWTSettings
+		cred string
+		want bool
+	}{
+		{on, "opaque-access-token", true},
+		{on, "a.b.c", false},         // JWT-shaped: verified locally
+		{on, "sk-virtual-key", false}, // virtual key
+		{on, "", false},
+		{off, "opaque-access-token", false},
+		{disabled, "opaque-access-token", false},
+		{nil, "opaque-access-token", false},
+	} {
+		if got := UsesUserinfo(tc.s, tc.cred); got != tc.want {
+			t.Errorf("UsesUserinfo(%q) = %v, want %v", tc.cred, got, tc.want)
+		}
+	}
+}

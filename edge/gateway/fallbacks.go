@@ -41,3 +41,14 @@ func (g *Gateway) requestFallbacks(c *fiber.Ctx, snap *policy.Snapshot, id auth.
 	}
 	return models, nil
 }
+
+// identifyOpaque authenticates an opaque OIDC access token through the
+// provider's userinfo endpoint (cached), as a JWT identity.
+func (g *Gateway) identifyOpaque(c *fiber.Ctx, snap *policy.Snapshot, cred string) (*policy.Snapshot, auth.Identity, error) {
+	eng, err := g.jwt.Engine(snap.JWT())
+	if err != nil {
+		return nil, auth.Identity{}, err
+	}
+	jid, err := eng.AuthenticateOpaque(c.UserContext(), cred, g.nowFunc())
+	return snap, auth.Identity{JWT: jid}, err
+}

@@ -318,6 +318,11 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 		}
 	}
 	id, err := g.auth.Authenticate(snap, cred, present)
+	if err != nil && jwtauth.UsesUserinfo(snap.JWT(), cred) {
+		// Not the master key, not a virtual key, not a JWT: an opaque
+		// OIDC access token (oidc_userinfo_enabled).
+		return g.identifyOpaque(c, snap, cred)
+	}
 	if err == nil && id.Key != nil {
 		err = jwtauth.CheckKeyRoute(id.Key.AllowedRoutes, c.Path())
 	}
