@@ -175,7 +175,7 @@ func TestUsesUserinfo(t *testing.T) {
 		want bool
 	}{
 		{on, "opaque-access-token", true},
-		{on, "a.b.c", false},         // JWT-shaped: verified locally
+		{on, "a.b.c", false},          // JWT-shaped: verified locally
 		{on, "sk-virtual-key", false}, // virtual key
 		{on, "", false},
 		{off, "opaque-access-token", false},

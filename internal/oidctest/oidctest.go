@@ -82,7 +82,7 @@ type Provider struct {
 	TokenURL     string // Issuer + "/token"
 	// UserinfoURL answers with the claims of an Opaque client's token.
 	UserinfoURL string // Issuer + "/__test/userinfo"
-	Port         int
+	Port        int
 
 	dir         string // test/oidc
 	node        string
