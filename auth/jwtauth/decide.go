@@ -236,9 +236,9 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	}
 	if id.TeamID == "" && id.teamField != "" && len(id.TeamIDs) == 0 && id.UserID == "" && id.Role == "" {
 		if a.TeamAliasJWTField != "" {
-			return apierror.Unauthenticated.With("No team found in token. Checked team_id field '%s' and team_alias field '%s'.", id.teamField, a.TeamAliasJWTField)
+			return apierror.Unauthenticated.With("No team found in token. Checked team_id field '%s' and team_alias field '%s'.%s", id.teamField, a.TeamAliasJWTField, indexHint(id.teamField))
 		}
-		return apierror.Unauthenticated.With("No team id found in token. Checked team_id field '%s'", id.teamField)
+		return apierror.Unauthenticated.With("No team id found in token. Checked team_id field '%s'%s", id.teamField, indexHint(id.teamField))
 	}
 	if id.TeamID != "" {
 		t, err := load(id.TeamID)

@@ -1,7 +1,9 @@
 package jwtauth
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
@@ -127,4 +129,27 @@ func syncedAdmin(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		d.Route = s.Router().Resolve(r.Model)
 	}
 	return d, nil
+}
+
+// indexHint is LiteLLM 2026's hint for a claim path that tries to index a
+// list ("roles.0", "roles[0]"): paths have no indexing, and a list-valued
+// team claim already uses its first element.
+func indexHint(path string) string {
+	indexed := strings.ContainsAny(path, "[]")
+	for _, seg := range strings.Split(path, ".") {
+		if seg != "" && strings.Trim(seg, "0123456789") == "" {
+			indexed = true
+		}
+	}
+	if !indexed {
+		return ""
+	}
+	base := path
+	if i := strings.IndexAny(base, "["); i >= 0 {
+		base = base[:i]
+	}
+	if i := strings.LastIndexByte(base, '.'); i >= 0 && strings.Trim(base[i+1:], "0123456789") == "" {
+		base = base[:i]
+	}
+	return fmt.Sprintf(" Hint: claim paths have no array indexing ('%s'); a list-valued team claim uses its first element, so set the field to '%s'.", path, base)
 }

@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -186,4 +187,23 @@ func TestUsesUserinfo(t *testing.T) {
 			t.Errorf("UsesUserinfo(%q) = %v, want %v", tc.cred, got, tc.want)
 		}
 	}
+}
+
+func TestIndexedClaimPathHint(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"roles.0", "set the field to 'roles'"},
+		{"roles[0]", "set the field to 'roles'"},
+		{"realm_access.roles.1", "set the field to 'realm_access.roles'"},
+		{"team_id", ""},
+		{"groups", ""},
+	} {
+		got := indexHint(tc.path)
+		if (tc.want == "") != (got == "") || (tc.want != "" && !strings.Contains(got, tc.want)) {
+			t.Errorf("indexHint(%q) = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+	set := settings(func(s *events.JWTSettings) { s.Auth.TeamIDJWTField = "roles.0" })
+	runRows(t, aliasWorld(t), set, nil, []row{
+		{name: "indexed team path", claims: `{"roles":["t-home"]}`, want: apierror.Unauthenticated, msg: "Hint: claim paths have no array indexing ('roles.0')"},
+	})
 }
