@@ -208,7 +208,12 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	}
 	if h := strings.TrimSpace(r.TeamHeader); h != "" {
 		if !slices.Contains(id.TeamIDs, h) {
-			return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %v", h, id.TeamIDs)
+			// LiteLLM 2026 also accepts the alias of one allowed team.
+			tid, ok := allowedTeamByAlias(s, id.TeamIDs, h)
+			if !ok {
+				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %v", h, id.TeamIDs)
+			}
+			h = tid
 		}
 		t, err := load(h)
 		if err != nil {

@@ -153,3 +153,18 @@ func indexHint(path string) string {
 	}
 	return fmt.Sprintf(" Hint: claim paths have no array indexing ('%s'); a list-valued team claim uses its first element, so set the field to '%s'.", path, base)
 }
+
+// allowedTeamByAlias resolves an x-litellm-team-id header that is the
+// alias of exactly one of the token's teams (LiteLLM 2026).
+func allowedTeamByAlias(s *policy.Snapshot, allowed []string, alias string) (string, bool) {
+	found := ""
+	for _, tid := range allowed {
+		if t := s.Team(tid); t != nil && t.TeamAlias == alias {
+			if found != "" {
+				return "", false // not unique
+			}
+			found = tid
+		}
+	}
+	return found, found != ""
+}

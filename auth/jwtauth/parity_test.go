@@ -207,3 +207,13 @@ func TestIndexedClaimPathHint(t *testing.T) {
 		{name: "indexed team path", claims: `{"roles":["t-home"]}`, want: apierror.Unauthenticated, msg: "Hint: claim paths have no array indexing ('roles.0')"},
 	})
 }
+
+func TestTeamHeaderAcceptsAnAllowedTeamsAlias(t *testing.T) {
+	set := settings(func(s *events.JWTSettings) { s.Auth.TeamIDsJWTField = events.ClaimPaths{"groups"} })
+	runRows(t, aliasWorld(t), set, nil, []row{
+		{name: "alias of an allowed team", claims: `{"groups":["t-home","t-ml"]}`, header: "ml", model: "gpt-4o", check: team("t-ml")},
+		{name: "id still works", claims: `{"groups":["t-home","t-ml"]}`, header: "t-home", model: "gpt-4", check: team("t-home")},
+		{name: "alias of a team the token lacks", claims: `{"groups":["t-home"]}`, header: "ml", want: apierror.Forbidden, msg: "not in your JWT's allowed teams"},
+		{name: "alias not unique among allowed teams", claims: `{"groups":["t-dup1","t-dup2"]}`, header: "dup", want: apierror.Forbidden},
+	})
+}
