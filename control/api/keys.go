@@ -308,18 +308,33 @@ func (a *API) keyInfo(c *fiber.Ctx) error {
 func (a *API) keyList(c *fiber.Ctx) error {
 	team, user := c.Query("team_id"), c.Query("user_id")
 	full := c.QueryBool("return_full_object")
-	keys := []any{}
+	var match []*events.Key
 	for _, k := range a.store.Snapshot().Keys() {
 		if (team == "" || k.TeamID == team) && (user == "" || k.UserID == user) {
-			if full {
-				// LiteLLM's return_full_object: the key objects, with spend.
-				keys = append(keys, withSpend(k, a.spendOf(c, events.KindKey, k.Token)))
-			} else {
-				keys = append(keys, k.Token)
-			}
+			match = append(match, k)
 		}
 	}
-	return c.JSON(fiber.Map{"keys": keys, "total_count": len(keys)})
+	// LiteLLM's page/size; without them, every key (as before).
+	page, size := c.QueryInt("page", 1), c.QueryInt("size", len(match))
+	if page < 1 {
+		return httpx.Param("page", "must be >= 1")
+	}
+	if c.Query("size") != "" && size < 1 {
+		return httpx.Param("size", "must be >= 1")
+	}
+	size = max(size, 1) // no keys, no size given
+	pages := (len(match) + size - 1) / size
+	from := min((page-1)*size, len(match))
+	keys := make([]any, 0, min(size, len(match)-from))
+	for _, k := range match[from:min(from+size, len(match))] {
+		if full {
+			// LiteLLM's return_full_object: the key objects, with spend.
+			keys = append(keys, withSpend(k, a.spendOf(c, events.KindKey, k.Token)))
+		} else {
+			keys = append(keys, k.Token)
+		}
+	}
+	return c.JSON(fiber.Map{"keys": keys, "total_count": len(match), "current_page": page, "total_pages": pages})
 }
 
 // mutateKey runs a read-modify-write on an existing key.

@@ -177,5 +177,16 @@ func TestLiteLLMParityThroughEdges(t *testing.T) {
 		if !found {
 			t.Fatalf("full key objects lack the alias: %v", list.Keys)
 		}
+		var paged struct {
+			Keys        []string `json:"keys"`
+			TotalCount  int      `json:"total_count"`
+			CurrentPage int      `json:"current_page"`
+			TotalPages  int      `json:"total_pages"`
+		}
+		if code := call(t, "GET", b.url("/key/list?page=2&size=2"), masterKey, nil, &paged); code != 200 || len(paged.Keys) != 2 || paged.CurrentPage != 2 || paged.TotalPages != (paged.TotalCount+1)/2 {
+			t.Fatalf("/key/list?page=2&size=2: %d %+v", code, paged)
+		}
+		code, raw = callRaw(t, "GET", b.url("/key/list?size=0"), masterKey, nil)
+		expectError(t, "size=0", code, raw, 400, "size", "must be >= 1")
 	})
 }
