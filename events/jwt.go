@@ -87,6 +87,10 @@ type JWTAuth struct {
 	// TeamClaimFallback: a team claim that names no existing team falls
 	// back to the user's one stored team instead of 404/403.
 	TeamClaimFallback bool `json:"team_claim_fallback" yaml:"team_claim_fallback"`
+	// FallbackToDBTeams: a token with no team claim at all uses the
+	// user's stored team memberships (group selection, and the
+	// x-litellm-team-id header checked against them).
+	FallbackToDBTeams bool `json:"fallback_to_db_teams" yaml:"fallback_to_db_teams"`
 	// OIDCUserinfoEnabled reads the claims of a bearer that is not
 	// JWT-shaped (an opaque access token) from OIDCUserinfoEndpoint,
 	// cached per sha256 of the token for OIDCUserinfoCacheTTL seconds

@@ -206,12 +206,18 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		}
 		return nil, apierror.NotFound.With("Team doesn't exist in db. Team=%s. Create team via `/team/new` call.", teamID)
 	}
+	teamIDs := id.TeamIDs
+	if len(teamIDs) == 0 && a.FallbackToDBTeams {
+		// fallback_to_db_teams: a token naming no team uses the user's
+		// stored memberships, header and group selection alike.
+		teamIDs = dbTeams(s, id)
+	}
 	if h := strings.TrimSpace(r.TeamHeader); h != "" {
-		if !slices.Contains(id.TeamIDs, h) {
+		if !slices.Contains(teamIDs, h) {
 			// LiteLLM 2026 also accepts the alias of one allowed team.
-			tid, ok := allowedTeamByAlias(s, id.TeamIDs, h)
+			tid, ok := allowedTeamByAlias(s, teamIDs, h)
 			if !ok {
-				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %v", h, id.TeamIDs)
+				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %v", h, teamIDs)
 			}
 			h = tid
 		}
@@ -239,7 +245,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		d.Team = t
 		return teamRoutes(t.TeamID)
 	}
-	if id.TeamID == "" && id.teamField != "" && len(id.TeamIDs) == 0 && id.UserID == "" && id.Role == "" {
+	if id.TeamID == "" && id.teamField != "" && len(teamIDs) == 0 && id.UserID == "" && id.Role == "" {
 		if a.TeamAliasJWTField != "" {
 			return apierror.Unauthenticated.With("No team found in token. Checked team_id field '%s' and team_alias field '%s'.%s", id.teamField, a.TeamAliasJWTField, indexHint(id.teamField))
 		}
@@ -253,7 +259,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		d.Team = t
 		return teamRoutes(id.TeamID)
 	}
-	if len(id.TeamIDs) == 0 {
+	if len(teamIDs) == 0 {
 		if a.EnforceTeamBasedModelAccess {
 			return forbidden("No teams found in token. `enforce_team_based_model_access` is set to True. Token must belong to a team.")
 		}
@@ -263,7 +269,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	// chosen; a team lacking the model is simply not a candidate.
 	var blocked *events.Team
 	anyExists := false
-	for _, tid := range id.TeamIDs {
+	for _, tid := range teamIDs {
 		t := s.Team(tid)
 		if t == nil {
 			continue
@@ -296,7 +302,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		}
 	}
 	if r.Model != "" {
-		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%v. Check `/models` to see all available models.", r.Model, id.TeamIDs)
+		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%v. Check `/models` to see all available models.", r.Model, teamIDs)
 	}
 	if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
 		return forbidden("No team in the token may access route %s", r.Route)

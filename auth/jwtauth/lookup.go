@@ -168,3 +168,16 @@ func allowedTeamByAlias(s *policy.Snapshot, allowed []string, alias string) (str
 	}
 	return found, found != ""
 }
+
+// dbTeams are the stored team memberships of the token's user, for
+// fallback_to_db_teams.
+func dbTeams(s *policy.Snapshot, id *Identity) []string {
+	u := s.User(id.UserID)
+	if u == nil && id.UserEmail != "" {
+		u = s.UserByEmail(id.UserEmail)
+	}
+	if u == nil {
+		return nil
+	}
+	return u.Teams
+}

@@ -217,3 +217,29 @@ func TestTeamHeaderAcceptsAnAllowedTeamsAlias(t *testing.T) {
 		{name: "alias not unique among allowed teams", claims: `{"groups":["t-dup1","t-dup2"]}`, header: "dup", want: apierror.Forbidden},
 	})
 }
+
+func TestFallbackToDBTeams(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		set := settings(func(s *events.JWTSettings) {
+			s.Auth.UserIDJWTField = "sub"
+			s.Auth.TeamIDsJWTField = events.ClaimPaths{"groups"}
+			s.Auth.FallbackToDBTeams = on
+		})
+		var rows []row
+		if on {
+			rows = []row{
+				{name: "no team claim: the user's stored teams", claims: `{"sub":"u-two"}`, model: "gpt-4o", check: team("t-a")},
+				{name: "header checked against stored teams", claims: `{"sub":"u-two"}`, header: "t-b", model: "gpt-4o", check: team("t-b")},
+				{name: "header outside stored teams", claims: `{"sub":"u-two"}`, header: "t-ml", want: apierror.Forbidden},
+				{name: "stored team lacking the model", claims: `{"sub":"u-one"}`, model: "gpt-4o", want: apierror.TeamModelDenied},
+				{name: "a team claim wins over stored teams", claims: `{"sub":"u-two","groups":["t-ml"]}`, model: "gpt-4o", check: team("t-ml")},
+			}
+		} else {
+			rows = []row{
+				{name: "no team claim: no team", claims: `{"sub":"u-two"}`, model: "gpt-4o", check: team("")},
+				{name: "header refused", claims: `{"sub":"u-two"}`, header: "t-b", want: apierror.Forbidden},
+			}
+		}
+		t.Run(map[bool]string{false: "off", true: "on"}[on], func(t *testing.T) { runRows(t, aliasWorld(t), set, nil, rows) })
+	}
+}

@@ -797,6 +797,7 @@ func TestJWT2026Fields(t *testing.T) {
     jwt_litellm_role_map: [{jwt_role: 'admin-*', litellm_role: proxy_admin}, {jwt_role: dev, litellm_role: internal_user}]
     sync_user_role_and_teams: true
     team_claim_fallback: true
+    fallback_to_db_teams: true
     oidc_userinfo_enabled: true
     oidc_userinfo_endpoint: https://idp.example.com/userinfo
     oidc_userinfo_cache_ttl: 60
@@ -810,7 +811,7 @@ func TestJWT2026Fields(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := s.Auth
-	if a.TeamAliasJWTField != "team_alias" || a.OrgAliasJWTField != "org.alias" || !a.SyncUserRoleAndTeams || !a.TeamClaimFallback ||
+	if a.TeamAliasJWTField != "team_alias" || a.OrgAliasJWTField != "org.alias" || !a.SyncUserRoleAndTeams || !a.TeamClaimFallback || !a.FallbackToDBTeams ||
 		!a.OIDCUserinfoEnabled || a.OIDCUserinfoEndpoint != "https://idp.example.com/userinfo" || a.OIDCUserinfoCacheTTL == nil || *a.OIDCUserinfoCacheTTL != 60 ||
 		len(a.JWTLiteLLMRoleMap) != 2 || a.JWTLiteLLMRoleMap[0] != (events.JWTLiteLLMRoleMap{JWTRole: "admin-*", LiteLLMRole: "proxy_admin"}) {
 		t.Fatalf("settings: %+v", a)
