@@ -70,6 +70,17 @@ func TestJWT2026Fields(t *testing.T) {
 		expectChat(t, a, tok, "gpt-4o", 403, "team_model_access_denied") // the user's team t-home
 	})
 
+	t.Run("fallback_to_db_teams", func(t *testing.T) {
+		base := map[string]any{"user_id_jwt_field": "sub"}
+		setJWT(t, sys, map[string]any{"public_key_urls": jwks(idp), "litellm_jwtauth": base})
+		tok := idp.Token(t, "svc-fallback")
+		expectChat(t, a, tok, "gpt-4o", 200, "") // as the user, no team
+		base["fallback_to_db_teams"] = true
+		setJWT(t, sys, map[string]any{"public_key_urls": jwks(idp), "litellm_jwtauth": base})
+		expectChat(t, b, tok, "gpt-4", 200, "")
+		expectChat(t, a, tok, "gpt-4o", 403, "team_model_access_denied") // its stored team t-home
+	})
+
 	t.Run("jwt_litellm_role_map with sync_user_role_and_teams", func(t *testing.T) {
 		setJWT(t, sys, map[string]any{"public_key_urls": jwks(idp),
 			"litellm_jwtauth": map[string]any{"user_id_jwt_field": "sub", "user_id_upsert": true, "roles_jwt_field": "roles",
