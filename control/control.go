@@ -160,6 +160,9 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("config: " + w)
 		}
 	}
+	for _, w := range policy.MissingEnvWarnings(st.Snapshot(), nil) {
+		log.Warn("model_list: " + w + " (in the control plane's environment; edges resolve their own)")
+	}
 	reg := o.Metrics
 	if reg == nil {
 		reg = obs.NewRegistry()

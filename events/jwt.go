@@ -72,7 +72,47 @@ type JWTAuth struct {
 	LeewaySeconds               float64        `json:"leeway_seconds" yaml:"leeway_seconds"`
 	AllowTokensWithoutExpiry    bool           `json:"allow_tokens_without_expiry" yaml:"allow_tokens_without_expiry"`
 	ScopesJWTField              ClaimPaths     `json:"scopes_jwt_field,omitempty" yaml:"scopes_jwt_field"`
+	// TeamAliasJWTField and OrgAliasJWTField name claims holding a team's
+	// or an organization's alias, resolved in the snapshot; the id field
+	// wins when both are present (LiteLLM 2026).
+	TeamAliasJWTField string `json:"team_alias_jwt_field,omitempty" yaml:"team_alias_jwt_field"`
+	OrgAliasJWTField  string `json:"org_alias_jwt_field,omitempty" yaml:"org_alias_jwt_field"`
+	// JWTLiteLLMRoleMap maps token roles (roles_jwt_field; shell patterns)
+	// to a stored user_role; used by SyncUserRoleAndTeams.
+	JWTLiteLLMRoleMap []JWTLiteLLMRoleMap `json:"jwt_litellm_role_map,omitempty" yaml:"jwt_litellm_role_map"`
+	// SyncUserRoleAndTeams sets the stored user_role from
+	// JWTLiteLLMRoleMap and the user's team memberships from
+	// team_ids_jwt_field on each request.
+	SyncUserRoleAndTeams bool `json:"sync_user_role_and_teams" yaml:"sync_user_role_and_teams"`
+	// TeamClaimFallback: a team claim that names no existing team falls
+	// back to the user's one stored team instead of 404/403.
+	TeamClaimFallback bool `json:"team_claim_fallback" yaml:"team_claim_fallback"`
+	// FallbackToDBTeams: a token with no team claim at all uses the
+	// user's stored team memberships (group selection, and the
+	// x-litellm-team-id header checked against them).
+	FallbackToDBTeams bool `json:"fallback_to_db_teams" yaml:"fallback_to_db_teams"`
+	// OIDCUserinfoEnabled reads the claims of a bearer that is not
+	// JWT-shaped (an opaque access token) from OIDCUserinfoEndpoint,
+	// cached per sha256 of the token for OIDCUserinfoCacheTTL seconds
+	// (nil: 300).
+	OIDCUserinfoEnabled  bool     `json:"oidc_userinfo_enabled" yaml:"oidc_userinfo_enabled"`
+	OIDCUserinfoEndpoint string   `json:"oidc_userinfo_endpoint,omitempty" yaml:"oidc_userinfo_endpoint"`
+	OIDCUserinfoCacheTTL *float64 `json:"oidc_userinfo_cache_ttl,omitempty" yaml:"oidc_userinfo_cache_ttl"`
 }
+
+// JWTLiteLLMRoleMap is one entry of jwt_litellm_role_map.
+type JWTLiteLLMRoleMap struct {
+	// JWTRole is a shell pattern (fnmatch: * ? [..]) over token roles.
+	JWTRole string `json:"jwt_role" yaml:"jwt_role"`
+	// LiteLLMRole is a LitellmUserRoles value.
+	LiteLLMRole string `json:"litellm_role" yaml:"litellm_role"`
+}
+
+// LiteLLMUserRoles are the stored user roles (LitellmUserRoles).
+var LiteLLMUserRoles = []string{"proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer", "team", "customer"}
+
+// DefaultOIDCUserinfoCacheTTL is in seconds.
+const DefaultOIDCUserinfoCacheTTL = 300
 
 // IssuerConfig is one entry of litellm_jwtauth.issuers: an identity
 // provider with its own keys, audience and claim mapping, chosen by the

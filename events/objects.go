@@ -103,6 +103,10 @@ type Key struct {
 	MaxParallelRequests *int64            `json:"max_parallel_requests"`
 	Aliases             map[string]string `json:"aliases,omitempty"`
 	Metadata            map[string]any    `json:"metadata,omitempty"`
+	// AllowedRoutes restricts the routes the key may call (route group
+	// names, routes, "/prefix/*"); empty: no restriction beyond the
+	// caller's role.
+	AllowedRoutes []string `json:"allowed_routes,omitempty"`
 	// RegeneratedFrom is the token this key replaced (/key/regenerate). An
 	// edge applying the new key removes the old one in the same step, so
 	// there is no moment where both or neither work.

@@ -7,6 +7,8 @@ type UpsertRequest struct {
 	UserID    string `json:"user_id,omitempty"`
 	UserEmail string `json:"user_email,omitempty"`
 	TeamID    string `json:"team_id,omitempty"`
+	// UserRole is the role UpsertUserRole sets.
+	UserRole string `json:"user_role,omitempty"`
 }
 
 // Upsert kinds.
@@ -14,4 +16,8 @@ const (
 	UpsertUser       = "user"
 	UpsertTeam       = "team"
 	UpsertTeamMember = "team_member"
+	// UpsertUserRole sets an existing user's user_role, and
+	// UpsertTeamMemberRemove removes a membership (sync_user_role_and_teams).
+	UpsertUserRole         = "user_role"
+	UpsertTeamMemberRemove = "team_member_remove"
 )

@@ -28,7 +28,7 @@ func ResolveSecret(v string, env Env) (string, error) {
 	}
 	val, found := env(name)
 	if !found || val == "" {
-		return "", fmt.Errorf("environment variable %s is not set", name)
+		return "", &MissingEnvError{Name: name}
 	}
 	return val, nil
 }
@@ -128,6 +128,9 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 	d.Defaults = compileDefaults(p)
 	if p.APIKey != "" {
 		key, err := ResolveSecret(p.APIKey, env)
+		if me := missingEnvOf(err); me != nil {
+			me.Field = "litellm_params.api_key"
+		}
 		if err != nil {
 			d.Err = fmt.Errorf("deployment %s: api_key: %w", m.ID, err)
 		}
@@ -140,6 +143,9 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 		dst  *string
 	}{{"api_base", &d.APIBase}, {"api_version", &d.APIVersion}, {"organization", &d.Organization}} {
 		v, err := ResolveSecret(*f.dst, env)
+		if me := missingEnvOf(err); me != nil {
+			me.Field = "litellm_params." + f.name
+		}
 		if err != nil {
 			d.Err = fmt.Errorf("deployment %s: %s: %w", m.ID, f.name, err)
 			continue

@@ -133,8 +133,22 @@ func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision)
 // org, then LiteLLM's common_checks.
 func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSettings, d Decision) (Decision, error) {
 	a := &set.Auth
+	if a.SyncUserRoleAndTeams && id.MappedUserRole == events.RoleProxyAdmin && id.UserID != "" {
+		// LiteLLM syncs the stored role first, then takes admin from it:
+		// the token's mapped role applies to this request already, before
+		// any team is chosen (an admin needs none).
+		return syncedAdmin(s, id, r, a, d)
+	}
 	if err := resolveTeam(s, id, r, a, &d); err != nil {
 		return d, err
+	}
+	if id.OrgID == "" && id.OrgAlias != "" {
+		// org_alias_jwt_field: the id field wins when both are present.
+		oid, err := orgByAlias(s, id.OrgAlias)
+		if err != nil {
+			return d, err
+		}
+		d.OrgID = oid
 	}
 	if id.OrgID != "" && s.Org(id.OrgID) == nil {
 		return d, apierror.Unauthenticated.With("Organization doesn't exist in db. Organization=%s. Create organization via `/organization/new` call.", id.OrgID)
@@ -151,15 +165,27 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 				return d, apierror.Unauthenticated.With("User doesn't exist in db. 'user_id'=%s. Create user via `/user/new` call.", id.UserID)
 			}
 			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUser, UserID: id.UserID, UserEmail: id.UserEmail})
+			if a.SyncUserRoleAndTeams && id.MappedUserRole != "" {
+				d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUserRole, UserID: id.UserID, UserRole: id.MappedUserRole})
+			}
 		}
 		if d.User != nil {
 			d.UserID = d.User.UserID // the canonical id when matched by email
+			if a.SyncUserRoleAndTeams {
+				for _, u := range syncUpserts(s, id, d.User) {
+					if !slices.Contains(d.Upserts, u) {
+						d.Upserts = append(d.Upserts, u)
+					}
+				}
+			}
 		}
 		// map_user_to_teams: both sides, so /team/info and /user/info
 		// agree (a user stored before the team was joined gets the team
 		// in its list too).
 		if d.Team != nil && (!isMember(d.Team, d.UserID, id.UserEmail) || (d.User != nil && !slices.Contains(d.User.Teams, d.Team.TeamID))) {
-			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: d.UserID, UserEmail: id.UserEmail, TeamID: d.Team.TeamID})
+			if u := (events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: d.UserID, UserEmail: id.UserEmail, TeamID: d.Team.TeamID}); !slices.Contains(d.Upserts, u) {
+				d.Upserts = append(d.Upserts, u)
+			}
 		}
 	}
 	if set.EnforceRBAC && d.Team == nil && d.UserID == "" {
@@ -221,11 +247,27 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeam, TeamID: teamID})
 			return &events.Team{TeamID: teamID, Models: []string{}}, nil
 		}
+		if a.TeamClaimFallback {
+			if t := fallbackTeam(s, id); t != nil {
+				return t, nil
+			}
+		}
 		return nil, apierror.NotFound.With("Team doesn't exist in db. Team=%s. Create team via `/team/new` call.", teamID)
 	}
+	teamIDs := id.TeamIDs
+	if len(teamIDs) == 0 && a.FallbackToDBTeams {
+		// fallback_to_db_teams: a token naming no team uses the user's
+		// stored memberships, header and group selection alike.
+		teamIDs = dbTeams(s, id)
+	}
 	if h := strings.TrimSpace(r.TeamHeader); h != "" {
-		if !slices.Contains(id.TeamIDs, h) {
-			return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %v", h, id.TeamIDs)
+		if !slices.Contains(teamIDs, h) {
+			// LiteLLM 2026 also accepts the alias of one allowed team.
+			tid, ok := allowedTeamByAlias(s, teamIDs, h)
+			if !ok {
+				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %v", h, teamIDs)
+			}
+			h = tid
 		}
 		t, err := load(h)
 		if err != nil {
@@ -238,8 +280,24 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	// nothing else. LiteLLM refuses every such token; here a token that
 	// still names groups (team_ids_jwt_field), a user or a role goes on to
 	// be judged as that, so one IdP can issue team and user tokens.
-	if id.TeamID == "" && id.teamField != "" && len(id.TeamIDs) == 0 && id.UserID == "" && id.Role == "" {
-		return apierror.Unauthenticated.With("No team id found in token. Checked team_id field '%s'", id.teamField)
+	if id.TeamID == "" && id.TeamAlias != "" {
+		// team_alias_jwt_field: the id field wins when both are present.
+		t, err := teamByAlias(s, id.TeamAlias)
+		if err != nil {
+			if ft := fallbackTeam(s, id); a.TeamClaimFallback && ft != nil {
+				t = ft
+			} else {
+				return err
+			}
+		}
+		d.Team = t
+		return teamRoutes(t.TeamID)
+	}
+	if id.TeamID == "" && id.teamField != "" && len(teamIDs) == 0 && id.UserID == "" && id.Role == "" {
+		if a.TeamAliasJWTField != "" {
+			return apierror.Unauthenticated.With("No team found in token. Checked team_id field '%s' and team_alias field '%s'.%s", id.teamField, a.TeamAliasJWTField, indexHint(id.teamField))
+		}
+		return apierror.Unauthenticated.With("No team id found in token. Checked team_id field '%s'%s", id.teamField, indexHint(id.teamField))
 	}
 	if id.TeamID != "" {
 		t, err := load(id.TeamID)
@@ -249,7 +307,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		d.Team = t
 		return teamRoutes(id.TeamID)
 	}
-	if len(id.TeamIDs) == 0 {
+	if len(teamIDs) == 0 {
 		if a.EnforceTeamBasedModelAccess {
 			return forbidden("No teams found in token. `enforce_team_based_model_access` is set to True. Token must belong to a team.")
 		}
@@ -258,11 +316,13 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	// A blocked team is reported only if it would otherwise have been
 	// chosen; a team lacking the model is simply not a candidate.
 	var blocked *events.Team
-	for _, tid := range id.TeamIDs {
+	anyExists := false
+	for _, tid := range teamIDs {
 		t := s.Team(tid)
 		if t == nil {
 			continue
 		}
+		anyExists = true
 		if r.Model != "" && !s.TeamAllowed(t, r.Model) {
 			continue
 		}
@@ -281,8 +341,16 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	if blocked != nil {
 		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", blocked.TeamID)
 	}
+	if !anyExists && a.TeamClaimFallback {
+		// The claims name teams, none of which exists: the user's one
+		// stored team instead (its model and route checks follow).
+		if t := fallbackTeam(s, id); t != nil {
+			d.Team = t
+			return teamRoutes(t.TeamID)
+		}
+	}
 	if r.Model != "" {
-		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%v. Check `/models` to see all available models.", r.Model, id.TeamIDs)
+		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%v. Check `/models` to see all available models.", r.Model, teamIDs)
 	}
 	if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
 		return forbidden("No team in the token may access route %s", r.Route)

@@ -42,6 +42,10 @@ type Engine struct {
 	verifier *verifier.Verifier
 	prog     cel.Program
 	cache    *tokenCache
+	// userinfo caches opaque tokens' identities by sha256 of the token
+	// (oidc_userinfo_cache_ttl); httpClient calls the userinfo endpoint.
+	userinfo   *tokenCache
+	httpClient *http.Client
 }
 
 // Settings are the settings the engine was built from.
@@ -172,7 +176,12 @@ func (m *Manager) build(s *events.JWTSettings) (*Engine, error) {
 	if size <= 0 {
 		size = 100_000
 	}
-	return &Engine{src: s, settings: &cp, verifier: v, prog: prog, cache: newTokenCache(size, seconds(a.PublicKeyTTL))}, nil
+	uiTTL := float64(events.DefaultOIDCUserinfoCacheTTL)
+	if a.OIDCUserinfoCacheTTL != nil {
+		uiTTL = *a.OIDCUserinfoCacheTTL
+	}
+	return &Engine{src: s, settings: &cp, verifier: v, prog: prog, cache: newTokenCache(size, seconds(a.PublicKeyTTL)),
+		userinfo: newTokenCache(size, seconds(uiTTL)), httpClient: m.HTTPClient}, nil
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }

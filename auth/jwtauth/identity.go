@@ -13,6 +13,7 @@ package jwtauth
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,16 @@ type Identity struct {
 	UserEmail string
 	OrgID     string
 	EndUserID string
+	// TeamAlias and OrgAlias are the values of team_alias_jwt_field and
+	// org_alias_jwt_field, resolved against the snapshot per request.
+	TeamAlias string
+	OrgAlias  string
+	// GroupIDs are the teams of team_ids_jwt_field alone (what
+	// sync_user_role_and_teams makes the memberships match).
+	GroupIDs []string
+	// MappedUserRole is the user_role jwt_litellm_role_map gives the
+	// token's roles ("" when none matches).
+	MappedUserRole string
 	// EmailDomainOK is false when a domain is configured and the email is
 	// missing or from another domain.
 	EmailDomainOK bool
@@ -186,8 +197,14 @@ func NewIdentity(c map[string]any, s *events.JWTSettings, prog cel.Program) (*Id
 			if !slices.Contains(id.TeamIDs, t) {
 				id.TeamIDs = append(id.TeamIDs, t)
 			}
+			if !slices.Contains(id.GroupIDs, t) {
+				id.GroupIDs = append(id.GroupIDs, t)
+			}
 		}
 	}
+	id.TeamAlias = str(c, a.TeamAliasJWTField)
+	id.OrgAlias = str(c, a.OrgAliasJWTField)
+	id.MappedUserRole = mapUserRole(a.JWTLiteLLMRoleMap, roles)
 	if prog != nil {
 		out, _, err := prog.Eval(map[string]any{"claims": c})
 		switch {
@@ -211,4 +228,18 @@ func intersects(a, b []string) bool {
 		}
 	}
 	return false
+}
+
+// mapUserRole applies jwt_litellm_role_map as LiteLLM does: mappings in
+// config order, for each the token roles in claim order, first shell
+// pattern match wins.
+func mapUserRole(m []events.JWTLiteLLMRoleMap, roles []string) string {
+	for _, e := range m {
+		for _, r := range roles {
+			if ok, _ := path.Match(e.JWTRole, r); ok {
+				return e.LiteLLMRole
+			}
+		}
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -403,8 +404,9 @@ func TestStaleTTLZeroFailsClosed(t *testing.T) {
 	}
 }
 
-// A non-200 or garbage JWKS is an error like an outage: the last good set
-// stays in use within the stale window, and a cold cache gets a 503.
+// A non-200 or garbage JWKS keeps the last good set in use within the
+// stale window, like an outage. With a cold cache, a setup error (404,
+// garbage) is a 401 naming it, and only a provider that is down a 503.
 func TestBadResponsesKeepLastGoodSet(t *testing.T) {
 	k := keys(t)
 	p := newIDP(t, k.rs)
@@ -422,12 +424,17 @@ func TestBadResponsesKeepLastGoodSet(t *testing.T) {
 	if _, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil)); err != nil {
 		t.Fatalf("last good set not kept: %v", err)
 	}
-	// 404: not retried (one request), cold cache: 503.
+	// 404: not retried (one request), cold cache: 401 naming the cause,
+	// also while the failure is remembered (no refetch per request).
 	p.status.Store(404)
 	cold := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
 	before := p.hits.Load()
-	_, err := cold.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
-	apiErr(t, err, 503)
+	for range 2 {
+		_, err := cold.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
+		if e := apiErr(t, err, 401); !strings.Contains(e.Message, "HTTP 404") || e.Header["Retry-After"] != "" {
+			t.Errorf("404 JWKS: %q %v", e.Message, e.Header)
+		}
+	}
 	if n := p.hits.Load() - before; n != 1 {
 		t.Errorf("404 fetched %d times, want 1 (no retry)", n)
 	}
@@ -435,7 +442,7 @@ func TestBadResponsesKeepLastGoodSet(t *testing.T) {
 	p.status.Store(500)
 	cold2 := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
 	before = p.hits.Load()
-	_, err = cold2.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
+	_, err := cold2.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
 	apiErr(t, err, 503)
 	if n := p.hits.Load() - before; n != 3 {
 		t.Errorf("500 fetched %d times, want 3", n)

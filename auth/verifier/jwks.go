@@ -85,7 +85,10 @@ type source struct {
 	inflight    *fetchCall // running, or waiting for its start
 	lastMiss    time.Time  // start of the last fetch for an unknown kid; zero after a failure
 	failedUntil time.Time
-	kids        map[string]kidState
+	// lastErr is the failure that set failedUntil: a setup error is
+	// repeated to callers as itself (a 401 naming it), not as an outage.
+	lastErr error
+	kids    map[string]kidState
 
 	// Owned by the running fetch (there is at most one, and begin/run hand
 	// over under mu, which orders them).
@@ -205,7 +208,7 @@ func (s *source) lookup(ctx context.Context, kid []byte, a *algSpec, gen uint64)
 		if c == nil {
 			now := s.v.now()
 			if now.Before(s.failedUntil) {
-				err := &outageError{until: s.failedUntil}
+				err := &outageError{until: s.failedUntil, cause: s.lastErr}
 				s.mu.Unlock()
 				return nil, err
 			}
@@ -282,7 +285,7 @@ func (s *source) begin(now time.Time, why fetchReason) (*fetchCall, error) {
 		if why == reasonBackground {
 			return nil, nil
 		}
-		return nil, &outageError{until: s.failedUntil}
+		return nil, &outageError{until: s.failedUntil, cause: s.lastErr}
 	}
 	c, err := s.launchLocked(0, false)
 	if err == nil && why == reasonBackground {
@@ -337,7 +340,7 @@ func (s *source) run(c *fetchCall, delay time.Duration) {
 		if errors.As(err, &ra) {
 			until = now.Add(max(s.v.outage, min(ra.after, maxProviderRetryAfter)))
 		}
-		s.failedUntil = until
+		s.failedUntil, s.lastErr = until, err
 		// A failure arms only the outage window: the request the 503's
 		// Retry-After sends back must be allowed to fetch.
 		s.lastMiss = time.Time{}
@@ -349,7 +352,7 @@ func (s *source) run(c *fetchCall, delay time.Duration) {
 		set.seq = seq
 		old := s.set.Load()
 		s.set.Store(set)
-		s.failedUntil = time.Time{}
+		s.failedUntil, s.lastErr = time.Time{}, nil
 		if added, removed := set.diff(old); old != nil && (len(added) > 0 || len(removed) > 0) {
 			s.v.stats.rotations.Add(1)
 			s.v.log.Info("jwt: JWKS key rotation picked up", "url", s.url, "added", added, "removed", removed)
@@ -391,7 +394,7 @@ func (s *source) fetch(ctx context.Context) (*keySet, error) {
 		s.v.log.Info("jwt: JWKS key skipped", "url", u, "reason", e)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
+		return nil, misconfigured(fmt.Errorf("%s: %w", u, err))
 	}
 	set.freshUntil = now.Add(freshFor(hdr.Get("Cache-Control"), s.v.ttl))
 	return set, nil
@@ -440,13 +443,13 @@ func (s *source) resolve(ctx context.Context) (string, error) {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("OIDC discovery document at %s is not JSON: %w", s.url, err)
+		return "", misconfigured(fmt.Errorf("OIDC discovery document at %s is not JSON: %w", s.url, err))
 	}
 	if doc.JWKSURI == "" {
-		return "", fmt.Errorf("JWT Auth: OIDC discovery document at %s does not contain a 'jwks_uri' field.", s.url)
+		return "", misconfigured(fmt.Errorf("OIDC discovery document at %s does not contain a 'jwks_uri' field", s.url))
 	}
 	if err := checkURL(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("OIDC discovery document at %s: jwks_uri %w", s.url, err)
+		return "", misconfigured(fmt.Errorf("OIDC discovery document at %s: jwks_uri %w", s.url, err))
 	}
 	return doc.JWKSURI, nil
 }
@@ -515,17 +518,17 @@ func (v *Verifier) getOnce(ctx context.Context, url string) ([]byte, http.Header
 				err = &errRetryAfter{error: err, after: time.Duration(secs) * time.Second}
 			}
 		}
-		if resp.StatusCode >= 500 {
+		if transientStatus(resp.StatusCode) {
 			return nil, nil, errRetryable{err}
 		}
-		return nil, nil, err
+		return nil, nil, misconfigured(err)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBody+1))
 	if err != nil {
 		return nil, nil, errRetryable{err}
 	}
 	if len(body) > maxJWKSBody {
-		return nil, nil, fmt.Errorf("GET %s: response larger than %d bytes", url, maxJWKSBody)
+		return nil, nil, misconfigured(fmt.Errorf("GET %s: response larger than %d bytes", url, maxJWKSBody))
 	}
 	return body, resp.Header, nil
 }

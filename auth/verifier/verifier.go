@@ -586,7 +586,7 @@ func jsonString(val []byte) ([]byte, bool) {
 // first unreachable URL; the 503 is kept for when no URL has the key and
 // one of them could not be asked.
 func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *algSpec) (*pubKey, *apierror.Error) {
-	var unavailable error
+	var unavailable, setup error
 	wrongType := false
 	// The fetch number of each source before looking: a fetch numbered
 	// above it started after this token arrived.
@@ -595,6 +595,10 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	for _, s := range srcs {
 		gens = append(gens, s.started.Load())
 		ks, err := s.current(ctx)
+		if isMisconfigured(err) {
+			setup = err
+			continue
+		}
 		if err != nil {
 			unavailable = err
 			continue
@@ -611,6 +615,10 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	if !wrongType {
 		for i, s := range srcs {
 			ks, err := s.lookup(ctx, kid, a, gens[i])
+			if isMisconfigured(err) {
+				setup = err
+				continue
+			}
 			if err != nil {
 				unavailable = err
 				continue
@@ -627,6 +635,8 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	case unavailable != nil:
 		v.stats.unavailable.Add(1)
 		return nil, providerUnavailable(unavailable, v.retryAfter(unavailable))
+	case setup != nil:
+		return nil, keysUnusable(setup)
 	case wrongType:
 		return nil, invalid("Validation fails: The key for this kid does not fit the token's alg")
 	}

@@ -123,9 +123,15 @@ func TestDiscoveryWithoutJWKSURI(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not contain a 'jwks_uri' field") {
 		t.Errorf("Prefetch err = %v", err)
 	}
-	clk.Add(time.Minute) // past the outage window
-	_, err = v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
-	apiErr(t, err, 503)
+	// A setup error, not an outage: 401 naming it, no Retry-After, within
+	// the outage window and after it.
+	for range 2 {
+		_, err = v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
+		if e := apiErr(t, err, 401); !strings.Contains(e.Message, "does not contain a 'jwks_uri' field") || e.Header["Retry-After"] != "" {
+			t.Errorf("discovery without jwks_uri: %q %v", e.Message, e.Header)
+		}
+		clk.Add(time.Minute) // past the outage window
+	}
 }
 
 func TestTwoGlobalProviders(t *testing.T) {
@@ -380,8 +386,11 @@ func TestJWKSShapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !tt.ok {
-				// An unusable body is treated like an unreachable provider.
-				apiErr(t, err, 503)
+				// An unusable body is the provider's or the URL's setup:
+				// a 401 naming it, not a 503 inviting retries.
+				if e := apiErr(t, err, 401); !strings.Contains(e.Message, "signing keys could not be loaded") {
+					t.Errorf("message %q does not name the cause", e.Message)
+				}
 			}
 		})
 	}

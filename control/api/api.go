@@ -224,6 +224,9 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 		c.Locals(callerLocal, caller{admin: true, master: true})
 		return c.Next()
 	}
+	if snap := a.store.Snapshot(); jwtauth.UsesUserinfo(snap.JWT(), cred) && a.jwt != nil {
+		return a.authenticateOpaque(c, cred)
+	}
 	if !strings.HasPrefix(cred, "sk-") {
 		return apierror.Unauthenticated.With("Authentication Error, virtual key expected: it starts with 'sk-'")
 	}
@@ -233,6 +236,9 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 	}
 	if k.Blocked {
 		return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+	}
+	if err := jwtauth.CheckKeyRoute(k.AllowedRoutes, c.Path()); err != nil {
+		return err
 	}
 	c.Locals(callerLocal, caller{key: k, teamID: k.TeamID, userID: k.UserID})
 	return c.Next()
@@ -254,6 +260,28 @@ func (a *API) authenticateJWT(c *fiber.Ctx, tok string) error {
 	if err != nil {
 		return err
 	}
+	return a.admitJWT(c, snap, id)
+}
+
+// authenticateOpaque admits an opaque OIDC access token whose claims come
+// from the provider's userinfo endpoint (oidc_userinfo_enabled), with the
+// same rules as a JWT.
+func (a *API) authenticateOpaque(c *fiber.Ctx, tok string) error {
+	snap := a.store.Snapshot()
+	eng, err := a.jwt.Engine(snap.JWT())
+	if err != nil {
+		return err
+	}
+	id, err := eng.AuthenticateOpaque(c.UserContext(), tok, a.store.Now())
+	if err != nil {
+		return err
+	}
+	return a.admitJWT(c, snap, id)
+}
+
+// admitJWT runs the decision for a JWT (or userinfo) identity on this
+// route and records the caller.
+func (a *API) admitJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity) error {
 	d, err := jwtauth.Decide(snap, id, jwtauth.Request{Route: c.Path(), TeamHeader: c.Get("x-litellm-team-id")})
 	if err != nil {
 		return err
@@ -329,8 +357,11 @@ func withSpend(obj any, t budget.Totals) fiber.Map {
 	raw, _ := json.Marshal(obj)
 	var m fiber.Map
 	_ = json.Unmarshal(raw, &m)
-	m["spend"] = t.Spend
-	m["spend_window_start"] = t.WindowStart
+	m["spend"] = Money(t.Spend)
+	// No spend seen yet has no window: omitted rather than Go's zero time.
+	if !t.WindowStart.IsZero() {
+		m["spend_window_start"] = t.WindowStart
+	}
 	return m
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
@@ -36,6 +37,7 @@ type keyFields struct {
 	Metadata            map[string]any    `json:"metadata"`
 	Aliases             map[string]string `json:"aliases"`
 	Blocked             *bool             `json:"blocked"`
+	AllowedRoutes       *[]string         `json:"allowed_routes"`
 }
 
 type keyRequest struct {
@@ -66,6 +68,13 @@ func (f *keyFields) validate() error {
 	if f.BudgetDuration != nil && *f.BudgetDuration != "" {
 		if _, err := parseDuration("budget_duration", *f.BudgetDuration); err != nil {
 			return err
+		}
+	}
+	if f.AllowedRoutes != nil {
+		for i, r := range *f.AllowedRoutes {
+			if err := jwtauth.CheckRouteItem(r); err != nil {
+				return httpx.Param("allowed_routes", "entry %d: %v", i, err)
+			}
 		}
 	}
 	if f.Models != nil {
@@ -130,6 +139,9 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	}
 	if f.Blocked != nil {
 		k.Blocked = *f.Blocked
+	}
+	if f.AllowedRoutes != nil {
+		k.AllowedRoutes = slices.Clone(*f.AllowedRoutes)
 	}
 	if k.Models == nil {
 		k.Models = []string{}
@@ -302,13 +314,34 @@ func (a *API) keyInfo(c *fiber.Ctx) error {
 
 func (a *API) keyList(c *fiber.Ctx) error {
 	team, user := c.Query("team_id"), c.Query("user_id")
-	keys := []string{}
+	full := c.QueryBool("return_full_object")
+	var match []*events.Key
 	for _, k := range a.store.Snapshot().Keys() {
 		if (team == "" || k.TeamID == team) && (user == "" || k.UserID == user) {
+			match = append(match, k)
+		}
+	}
+	// LiteLLM's page/size; without them, every key (as before).
+	page, size := c.QueryInt("page", 1), c.QueryInt("size", len(match))
+	if page < 1 {
+		return httpx.Param("page", "must be >= 1")
+	}
+	if c.Query("size") != "" && size < 1 {
+		return httpx.Param("size", "must be >= 1")
+	}
+	size = max(size, 1) // no keys, no size given
+	pages := (len(match) + size - 1) / size
+	from := min((page-1)*size, len(match))
+	keys := make([]any, 0, min(size, len(match)-from))
+	for _, k := range match[from:min(from+size, len(match))] {
+		if full {
+			// LiteLLM's return_full_object: the key objects, with spend.
+			keys = append(keys, withSpend(k, a.spendOf(c, events.KindKey, k.Token)))
+		} else {
 			keys = append(keys, k.Token)
 		}
 	}
-	return c.JSON(fiber.Map{"keys": keys, "total_count": len(keys)})
+	return c.JSON(fiber.Map{"keys": keys, "total_count": len(match), "current_page": page, "total_pages": pages})
 }
 
 // mutateKey runs a read-modify-write on an existing key.

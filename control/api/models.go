@@ -46,7 +46,19 @@ func (a *API) modelNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return commit(c, res, redactModel(m))
+	out := redactModel(m)
+	// Edges resolve os.environ/ from their own environment, so this is a
+	// warning from the control plane's, not a refusal: an unset variable
+	// here is likely unset on the edges too.
+	var warnings []string
+	for _, e := range policy.MissingEnv(m, nil) {
+		warnings = append(warnings, e.Field+" references os.environ/"+e.Name+", which is not set in the control plane's environment; requests to this deployment fail on every edge where it is unset too")
+	}
+	if len(warnings) > 0 {
+		out["warnings"] = warnings
+		a.log.Warn("model added with unset environment variables", "model_id", m.ID, "model_name", m.ModelName, "warnings", warnings)
+	}
+	return commit(c, res, out)
 }
 
 func (a *API) validateModel(m *events.Model) error {

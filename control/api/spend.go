@@ -38,7 +38,8 @@ func dateParam(c *fiber.Ctx, name string) (time.Time, error) {
 	return time.Time{}, httpx.Param(name, "%q is not a date (YYYY-MM-DD)", v)
 }
 
-// spendLogs is LiteLLM's /spend/logs: recent requests, newest first.
+// spendLogs is LiteLLM's /spend/logs: recent requests, newest first, in
+// LiteLLM's row shape (format=gatehouse: our spend event shape).
 func (a *API) spendLogs(c *fiber.Ctx) error {
 	st, err := a.spendStore()
 	if err != nil {
@@ -66,10 +67,24 @@ func (a *API) spendLogs(c *fiber.Ctx) error {
 	if err != nil {
 		return apierror.Unavailable.Wrap(err, "spend store unavailable")
 	}
-	if rows == nil {
-		rows = []query.Row{}
+	switch c.Query("format", "litellm") {
+	case "litellm":
+		out := make([]spendLog, 0, len(rows))
+		for _, r := range rows {
+			out = append(out, liteLLMSpendLog(r))
+		}
+		return c.JSON(out)
+	case "gatehouse":
+		// Our event shape, as published and stored.
+		for i := range rows {
+			rows[i].Cost = Money(rows[i].Cost)
+		}
+		if rows == nil {
+			rows = []query.Row{}
+		}
+		return c.JSON(rows)
 	}
-	return c.JSON(rows)
+	return httpx.Param("format", "must be litellm (the default) or gatehouse")
 }
 
 // globalSpendReport is LiteLLM's /global/spend/report: spend per day and
@@ -115,6 +130,9 @@ func (a *API) globalSpendReport(c *fiber.Ctx) error {
 	}
 	if rows == nil {
 		rows = []query.ReportRow{}
+	}
+	for i := range rows {
+		rows[i].Cost = Money(rows[i].Cost)
 	}
 	return c.JSON(fiber.Map{"group_by": groupBy, "start_date": start.Format("2006-01-02"), "end_date": end.Format("2006-01-02"), "data": rows})
 }

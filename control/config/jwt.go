@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path"
 	"reflect"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/auth/celrule"
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -63,9 +65,9 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 	if strings.ContainsFunc(a.AdminJWTScope, isSpace) {
 		v.add(at("admin_jwt_scope"), "must not contain whitespace (a token's scopes are separated by spaces, so it could never match)")
 	}
-	checkStrings(v, at("admin_allowed_routes"), a.AdminAllowedRoutes)
-	checkStrings(v, at("team_allowed_routes"), a.TeamAllowedRoutes)
-	checkStrings(v, at("public_allowed_routes"), a.PublicAllowedRoutes)
+	checkRoutes(v, at("admin_allowed_routes"), a.AdminAllowedRoutes)
+	checkRoutes(v, at("team_allowed_routes"), a.TeamAllowedRoutes)
+	checkRoutes(v, at("public_allowed_routes"), a.PublicAllowedRoutes)
 
 	checkClaimPath(v, at("team_id_jwt_field"), a.TeamIDJWTField)
 	checkClaimPaths(v, at("team_ids_jwt_field"), a.TeamIDsJWTField)
@@ -132,7 +134,38 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 			v.add(mp+".scope", "must not contain whitespace (a token's scopes are separated by spaces, so it could never match)")
 		}
 		checkStrings(v, mp+".models", m.Models)
-		checkStrings(v, mp+".routes", m.Routes)
+		checkRoutes(v, mp+".routes", m.Routes)
+	}
+
+	// LiteLLM 2026 fields.
+	checkClaimPath(v, at("team_alias_jwt_field"), a.TeamAliasJWTField)
+	checkClaimPath(v, at("org_alias_jwt_field"), a.OrgAliasJWTField)
+	for i, m := range a.JWTLiteLLMRoleMap {
+		mp := at("jwt_litellm_role_map[" + strconv.Itoa(i) + "]")
+		if m.JWTRole == "" {
+			v.add(mp+".jwt_role", "is required (a token role, shell patterns * ? [..] allowed)")
+		} else if _, err := path.Match(m.JWTRole, ""); err != nil {
+			v.add(mp+".jwt_role", "%q is not a valid pattern: %v", m.JWTRole, err)
+		}
+		if !slices.Contains(events.LiteLLMUserRoles, m.LiteLLMRole) {
+			v.add(mp+".litellm_role", "%q is not a user role: use one of %s", m.LiteLLMRole, strings.Join(events.LiteLLMUserRoles, ", "))
+		}
+	}
+	if len(a.JWTLiteLLMRoleMap) > 0 && len(a.RolesJWTField) == 0 {
+		v.add(at("jwt_litellm_role_map"), "needs roles_jwt_field: the token roles it maps are read from there")
+	}
+	if a.SyncUserRoleAndTeams && len(a.JWTLiteLLMRoleMap) == 0 && len(a.TeamIDsJWTField) == 0 {
+		v.add(at("sync_user_role_and_teams"), "syncs nothing without jwt_litellm_role_map or team_ids_jwt_field")
+	}
+	if a.OIDCUserinfoEnabled {
+		if !httpURL(a.OIDCUserinfoEndpoint) {
+			v.add(at("oidc_userinfo_endpoint"), "must be an absolute http(s) URL when oidc_userinfo_enabled is true")
+		}
+	} else if a.OIDCUserinfoEndpoint != "" && !httpURL(a.OIDCUserinfoEndpoint) {
+		v.add(at("oidc_userinfo_endpoint"), "must be an absolute http(s) URL")
+	}
+	if a.OIDCUserinfoCacheTTL != nil {
+		nonNegative(v, at("oidc_userinfo_cache_ttl"), *a.OIDCUserinfoCacheTTL)
 	}
 
 	if a.CustomValidate != "" {
@@ -198,7 +231,7 @@ func validateRolePermissions(v *validator, p string, rps []events.RolePermission
 			}
 		}
 		checkStrings(v, rpp+".models", rp.Models)
-		checkStrings(v, rpp+".routes", rp.Routes)
+		checkRoutes(v, rpp+".routes", rp.Routes)
 	}
 }
 
@@ -223,6 +256,20 @@ func checkStrings(v *validator, path string, list []string) {
 			v.add(ep, "must be a non-empty string")
 		} else {
 			checkPadded(v, ep, s)
+		}
+	}
+}
+
+// checkRoutes checks an allowed-routes list: every entry a route group
+// name, a route or a "/prefix/*", so a typo is refused here rather than
+// silently denying every route.
+func checkRoutes(v *validator, path string, list []string) {
+	for i, s := range list {
+		ep := path + "[" + strconv.Itoa(i) + "]"
+		if s == "" {
+			v.add(ep, "must be a non-empty string")
+		} else if err := jwtauth.CheckRouteItem(s); err != nil {
+			v.add(ep, "%v", err)
 		}
 	}
 }
@@ -491,6 +538,11 @@ func cloneAuth(a events.JWTAuth) events.JWTAuth {
 	a.RolesJWTField = slices.Clone(a.RolesJWTField)
 	a.RoleMappings = slices.Clone(a.RoleMappings)
 	a.ScopesJWTField = slices.Clone(a.ScopesJWTField)
+	a.JWTLiteLLMRoleMap = slices.Clone(a.JWTLiteLLMRoleMap)
+	if a.OIDCUserinfoCacheTTL != nil {
+		v := *a.OIDCUserinfoCacheTTL
+		a.OIDCUserinfoCacheTTL = &v
+	}
 	if a.ScopeMappings != nil {
 		a.ScopeMappings = slices.Clone(a.ScopeMappings)
 		for i := range a.ScopeMappings {

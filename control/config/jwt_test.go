@@ -26,8 +26,24 @@ var jwtErrorCases = []struct {
 	// Strictness: unknown fields at every level.
 	{"unknown litellm_jwtauth field", jwtBase + "    team_id_jwt_feld: client_id\n",
 		[]string{`config: general_settings.litellm_jwtauth: unknown field "team_id_jwt_feld" (line 4)`, `did you mean "team_id_jwt_field"?`}},
-	{"unsupported LiteLLM field", jwtBase + "    sync_user_role_and_teams: true\n",
-		[]string{`general_settings.litellm_jwtauth: unknown field "sync_user_role_and_teams" (line 4)`}},
+	{"unsupported LiteLLM field", jwtBase + "    routing_overrides: []\n",
+		[]string{`general_settings.litellm_jwtauth: unknown field "routing_overrides" (line 4)`}},
+	{"sync with nothing to sync", jwtBase + "    sync_user_role_and_teams: true\n",
+		[]string{`general_settings.litellm_jwtauth.sync_user_role_and_teams: syncs nothing without jwt_litellm_role_map or team_ids_jwt_field (line 4)`}},
+	{"role map without roles field", jwtBase + "    jwt_litellm_role_map: [{jwt_role: 'admin-*', litellm_role: proxy_admin}]\n",
+		[]string{`general_settings.litellm_jwtauth.jwt_litellm_role_map: needs roles_jwt_field`}},
+	{"role map unknown role", jwtBase + "    roles_jwt_field: roles\n    jwt_litellm_role_map: [{jwt_role: 'admin-*', litellm_role: superuser}]\n",
+		[]string{`general_settings.litellm_jwtauth.jwt_litellm_role_map[0].litellm_role: "superuser" is not a user role: use one of proxy_admin`}},
+	{"role map bad pattern", jwtBase + "    roles_jwt_field: roles\n    jwt_litellm_role_map: [{jwt_role: 'admin-[', litellm_role: proxy_admin}]\n",
+		[]string{`general_settings.litellm_jwtauth.jwt_litellm_role_map[0].jwt_role: "admin-[" is not a valid pattern`}},
+	{"role map unknown field", jwtBase + "    roles_jwt_field: roles\n    jwt_litellm_role_map: [{role: a, litellm_role: proxy_admin}]\n",
+		[]string{`general_settings.litellm_jwtauth.jwt_litellm_role_map[0]: unknown field "role"`}},
+	{"userinfo without endpoint", jwtBase + "    oidc_userinfo_enabled: true\n",
+		[]string{`general_settings.litellm_jwtauth.oidc_userinfo_endpoint: must be an absolute http(s) URL when oidc_userinfo_enabled is true`}},
+	{"userinfo negative ttl", jwtBase + "    oidc_userinfo_enabled: true\n    oidc_userinfo_endpoint: https://idp.example.com/userinfo\n    oidc_userinfo_cache_ttl: -1\n",
+		[]string{`general_settings.litellm_jwtauth.oidc_userinfo_cache_ttl: `}},
+	{"team alias claim path", jwtBase + "    team_alias_jwt_field: 'a..b'\n",
+		[]string{`general_settings.litellm_jwtauth.team_alias_jwt_field: `}},
 	{"JWT field one level too high", "general_settings:\n  user_id_jwt_field: sub\n",
 		[]string{`config: general_settings: unknown field "user_id_jwt_field" (line 2)`, `"user_id_jwt_field" belongs under litellm_jwtauth`}},
 	{"unknown role_permissions field", "general_settings:\n  role_permissions:\n    - role: team\n      model: [a]\n",
@@ -166,6 +182,12 @@ var jwtErrorCases = []struct {
 		[]string{`config: general_settings.litellm_jwtauth.user_allowed_email_domain: must be a domain such as my-co.com, without "@" (line 4)`}},
 	{"admin scope with a space", jwtBase + "    admin_jwt_scope: litellm proxy admin\n",
 		[]string{`general_settings.litellm_jwtauth.admin_jwt_scope: must not contain whitespace`}},
+	{"unknown route group", jwtBase + "    admin_allowed_routes: [management_routes, no_such_group]\n",
+		[]string{`general_settings.litellm_jwtauth.admin_allowed_routes[1]: "no_such_group" is not a route group (one of `, `ui_routes`, `(line 4)`}},
+	{"malformed route pattern", jwtBase + "    team_allowed_routes: [openai_routes, '/internal-*']\n",
+		[]string{`general_settings.litellm_jwtauth.team_allowed_routes[1]: route "/internal-*": "*" is only allowed as a final "/*"`}},
+	{"unknown group in role_permissions", "general_settings:\n  role_permissions:\n    - role: team\n      routes: [openai_route]\n",
+		[]string{`general_settings.role_permissions[0].routes[0]: "openai_route" is not a route group`}},
 	{"empty allowed route", jwtBase + "    team_allowed_routes: [openai_routes, '']\n",
 		[]string{`general_settings.litellm_jwtauth.team_allowed_routes[1]: must be a non-empty string (line 4)`}},
 	{"empty allowed role", jwtBase + "    user_roles_jwt_field: roles\n    user_allowed_roles: ['']\n",
@@ -761,5 +783,40 @@ func TestExampleJWTBlock(t *testing.T) {
 	s, err := f.JWTSettings(noEnv, time.Now())
 	if err != nil || !s.Enabled || len(s.Auth.Issuers) != 1 || s.Auth.CustomValidate == "" {
 		t.Fatalf("settings %+v, %v", s, err)
+	}
+}
+
+// TestJWT2026Fields: LiteLLM's newer litellm_jwtauth fields are accepted
+// and carried into the settings event.
+func TestJWT2026Fields(t *testing.T) {
+	f, err := Parse([]byte(jwtBase + `    user_id_jwt_field: sub
+    team_alias_jwt_field: team_alias
+    org_alias_jwt_field: org.alias
+    roles_jwt_field: roles
+    team_ids_jwt_field: groups
+    jwt_litellm_role_map: [{jwt_role: 'admin-*', litellm_role: proxy_admin}, {jwt_role: dev, litellm_role: internal_user}]
+    sync_user_role_and_teams: true
+    team_claim_fallback: true
+    fallback_to_db_teams: true
+    oidc_userinfo_enabled: true
+    oidc_userinfo_endpoint: https://idp.example.com/userinfo
+    oidc_userinfo_cache_ttl: 60
+    issuers: [{issuer: 'https://i.example.com', audience: a}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.JWTSettings(noEnv, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Auth
+	if a.TeamAliasJWTField != "team_alias" || a.OrgAliasJWTField != "org.alias" || !a.SyncUserRoleAndTeams || !a.TeamClaimFallback || !a.FallbackToDBTeams ||
+		!a.OIDCUserinfoEnabled || a.OIDCUserinfoEndpoint != "https://idp.example.com/userinfo" || a.OIDCUserinfoCacheTTL == nil || *a.OIDCUserinfoCacheTTL != 60 ||
+		len(a.JWTLiteLLMRoleMap) != 2 || a.JWTLiteLLMRoleMap[0] != (events.JWTLiteLLMRoleMap{JWTRole: "admin-*", LiteLLMRole: "proxy_admin"}) {
+		t.Fatalf("settings: %+v", a)
+	}
+	if err := ValidateJWTSettings(s); err != nil {
+		t.Fatalf("POST /jwt/settings would refuse them: %v", err)
 	}
 }

@@ -83,6 +83,8 @@ func Apply(ctx context.Context, st *store.Store, r events.UpsertRequest) error {
 		return err
 	case events.UpsertTeamMember:
 		return addTeamMember(ctx, st, r, now)
+	case events.UpsertUserRole, events.UpsertTeamMemberRemove:
+		return applySync(ctx, st, r, now)
 	}
 	return nil
 }

@@ -145,12 +145,14 @@ func Run(ctx context.Context, o Options) error {
 			log.Error("spend publisher close", "err", err)
 		}
 	}()
+	envWarn := &envWarnings{}
 	live.OnPublish = func(s *policy.Snapshot) {
 		// Build the JWT engine for changed settings here, on the applier,
 		// not on the first request that needs it.
 		if _, err := g.jwt.Update(s.JWT()); err != nil {
 			log.Error("JWT settings rejected; JWT requests fail until fixed", "err", err)
 		}
+		envWarn.check(s, log)
 		rep.report(s.Seq(), live)
 	}
 	liveErr := make(chan error, 1)
@@ -268,9 +270,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 	app.Get("/v1/models", g.models)
 	app.Get("/models", g.models)
 	app.Get("/gatehouse/edge/state", g.state)
-	for _, prefix := range []string{"/key", "/team", "/user", "/model", "/v1/model", "/access_group", "/gatehouse", "/organization", "/customer"} {
-		app.All(prefix+"/*", g.relayToControl)
-	}
+	g.relayManagementRoutes(app)
 	return app
 }
 
@@ -315,6 +315,14 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 	}
 	cred, present := httpx.Credential(c)
 	id, err := g.auth.Authenticate(c.UserContext(), snap, cred, present, g.nowFunc())
+	if err != nil && jwtauth.UsesUserinfo(snap.JWT(), cred) {
+		// Not the master key, not a virtual key, not a JWT: an opaque
+		// OIDC access token (oidc_userinfo_enabled).
+		return g.identifyOpaque(c, snap, cred)
+	}
+	if err == nil && id.Key != nil {
+		err = jwtauth.CheckKeyRoute(id.Key.AllowedRoutes, c.Path())
+	}
 	return snap, id, err
 }
 
@@ -381,6 +389,10 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if !grant.Route.Found() {
 		return apierror.ModelNotFound.With("The model `%s` does not exist or you do not have access to it. Check /v1/models for the models you can use.", model)
 	}
+	fallbacks, err := g.requestFallbacks(c, snap, id, req.Fallbacks)
+	if err != nil {
+		return err
+	}
 	ev.Auth, ev.KeyHash, ev.KeyAlias = grant.Method.String(), grant.KeyHash, grant.KeyAlias
 	ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID = grant.UserID, grant.TeamID, grant.OrgID, grant.EndUserID
 	org, customer, err := g.scopeLimits(snap, grant.OrgID, grant.EndUserID)
@@ -393,7 +405,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing()}
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks}
 	route := grant.Route
 	if call.rt.TagFiltering {
 		if route, err = routeByTags(route, body); err != nil {
@@ -419,6 +431,9 @@ type chatCall struct {
 	org      *events.Org      // set only when its tpm limit needs the tokens
 	customer *events.Customer // likewise
 	rt       *policy.Routing
+	// fallbacks are the request's own (LiteLLM's request-level
+	// "fallbacks"); nil: router_settings' for the group.
+	fallbacks []string
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -459,6 +474,9 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 	c.ev.ModelGroup = route.Group
 	retries, explicit := c.rt.Retries, c.rt.RetriesExplicit
 	fallbacks := c.rt.FallbacksFor(route.Group)
+	if c.fallbacks != nil {
+		fallbacks = c.fallbacks
+	}
 	var triedBuf [8]*policy.Deployment
 	tried := triedBuf[:0]
 	done := c.done

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/gatehouse/gatehouse/control/api"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/obs"
 )
@@ -17,6 +18,11 @@ type relay struct {
 	client *fasthttp.HostClient
 	scheme string
 }
+
+// relayedHeaders are the control plane's response headers a client of the
+// edge needs: the body's type, how far a write propagated, and the 401
+// challenge.
+var relayedHeaders = []string{fasthttp.HeaderContentType, "X-Gatehouse-Event-Seq", "X-Gatehouse-Propagation", fasthttp.HeaderWWWAuthenticate, fasthttp.HeaderRetryAfter}
 
 func newRelay(controlURL string) *relay {
 	u, err := url.Parse(controlURL)
@@ -32,6 +38,22 @@ func newRelay(controlURL string) *relay {
 			WriteTimeout:        30 * time.Second,
 			MaxIdleConnDuration: 30 * time.Second,
 		},
+	}
+}
+
+// relayManagementRoutes registers a relay for every route of the control
+// plane's admin API (api.Routes, read from its own Fiber app) that the edge
+// does not serve itself (health, metrics), so a route added to the control
+// plane is served on the edge port too, without a list to keep in step.
+func (g *Gateway) relayManagementRoutes(app *fiber.App) {
+	own := map[api.Route]bool{}
+	for _, r := range app.GetRoutes(true) {
+		own[api.Route{Method: r.Method, Path: r.Path}] = true
+	}
+	for _, r := range api.Routes() {
+		if !own[r] {
+			app.Add(r.Method, r.Path, g.relayToControl)
+		}
 	}
 }
 
@@ -54,11 +76,12 @@ func (g *Gateway) relayToControl(c *fiber.Ctx) error {
 		return apierror.Unavailable.Wrap(err, "control plane unreachable from this edge")
 	}
 	c.Status(resp.StatusCode())
-	resp.Header.VisitAll(func(k, v []byte) {
-		switch string(k) {
-		case fasthttp.HeaderContentType, "X-Gatehouse-Event-Seq", "X-Gatehouse-Propagation", fasthttp.HeaderWWWAuthenticate:
-			c.Set(string(k), string(v))
+	// fasthttp normalises header names ("Www-Authenticate"), so the relayed
+	// ones are read by name rather than matched while visiting.
+	for _, h := range relayedHeaders {
+		if v := resp.Header.Peek(h); len(v) > 0 {
+			c.Set(h, string(v))
 		}
-	})
+	}
 	return c.Send(resp.Body())
 }

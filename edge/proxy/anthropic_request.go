@@ -116,10 +116,10 @@ func isNull(r json.RawMessage) bool {
 }
 
 // ignoredAnthropicParams do not change what the model generates, so they
-// are accepted and not sent: LiteLLM's own metadata, OpenAI's storage and
-// tier hints.
+// are accepted and not sent: LiteLLM's own metadata and request-level
+// fallbacks (the gateway's routing), OpenAI's storage and tier hints.
 var ignoredAnthropicParams = map[string]bool{
-	"metadata": true, "store": true, "service_tier": true, "stream_options": true,
+	"metadata": true, "store": true, "service_tier": true, "stream_options": true, "fallbacks": true,
 }
 
 // translateAnthropicRequest builds the Messages API body from an OpenAI

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -29,6 +30,8 @@ func FuzzRewriteRequest(f *testing.F) {
 		`{"model":"g","stream_options":{"include_usage":true,"include_usage":false}}`,
 		`{"mod\u0065l":"g","model":"h"}`,
 		`{"model":"g","metadata":{"model":"keep"},"tools":[{"model":1}]}`,
+		`{"fallbacks":["a"],"model":"g"}`, `{"model":"g","fallbacks":[{"model":"a"}]}`,
+		`{"model":"g","fallbacks":1,"fallbacks":2}`, `{"fallbacks":1 , "fallbacks":2,"model":"g","fallbacks":3}`,
 		`{"model":1}`, `[]`, `{}`, ` {"model" : "g" } `, `{"model":"g"`, `{"model":"\ud800"}`,
 	} {
 		f.Add([]byte(s), "gpt-upstream", true)
@@ -72,6 +75,12 @@ func FuzzRewriteRequest(f *testing.F) {
 			t.Fatalf("rewrite of %q: model %s, want %q", body, got["model"], model)
 		}
 		for k, v := range in {
+			if strings.EqualFold(k, "fallbacks") {
+				if _, ok := got[k]; ok {
+					t.Fatalf("rewrite of %q kept the request-level fallbacks: %q", body, out)
+				}
+				continue
+			}
 			if k == "model" || (streamUsage && k == "stream_options") {
 				continue
 			}
@@ -79,8 +88,14 @@ func FuzzRewriteRequest(f *testing.F) {
 				t.Fatalf("rewrite of %q changed %q: %s -> %s", body, k, v, got[k])
 			}
 		}
+		dropped := 0
+		for k := range in {
+			if strings.EqualFold(k, "fallbacks") {
+				dropped++
+			}
+		}
 		if !streamUsage {
-			if injected || len(got) != len(in) {
+			if injected || len(got) != len(in)-dropped {
 				t.Fatalf("rewrite of %q without streamUsage injected or changed members: %q", body, out)
 			}
 			return

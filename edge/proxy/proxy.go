@@ -211,7 +211,12 @@ func ErrorUsage(err error) Usage { return errorUsage(err) }
 func (f *Forwarder) chat(rc *fasthttp.RequestCtx, c *Call, start time.Time, wait *time.Duration) (u Usage, async bool, err error) {
 	d := c.Deployment
 	if d.Err != nil {
-		// d.Err may quote config; only the model name reaches the client.
+		// d.Err may quote config; only the model name and, for an unset
+		// os.environ/ reference, the variable's name (never a value)
+		// reach the client, so the operator knows what to set.
+		if me := d.MissingEnvOf(); me != nil {
+			return u, false, apierror.Internal.Wrap(d.Err, "deployment %s is misconfigured: %s references os.environ/%s, which is not set on this edge", d.ModelName, me.Field, me.Name)
+		}
 		return u, false, apierror.Internal.Wrap(d.Err, "deployment %s is misconfigured", d.ModelName)
 	}
 	upstreamModel := c.UpstreamModel

@@ -743,6 +743,12 @@ func TestDeploymentErrors(t *testing.T) {
 			wantStatus: 500, wantMsg: "deployment my-group is misconfigured",
 		},
 		{
+			name: "unset os.environ reference names the variable",
+			d: &policy.Deployment{ModelName: "my-group", Provider: "openai",
+				Err: fmt.Errorf("deployment x: api_key: %w", &policy.MissingEnvError{Field: "litellm_params.api_key", Name: "OPENAI_API_KEY"})},
+			wantStatus: 500, wantMsg: "deployment my-group is misconfigured: litellm_params.api_key references os.environ/OPENAI_API_KEY, which is not set on this edge",
+		},
+		{
 			name:       "unsupported provider",
 			d:          &policy.Deployment{ModelName: "my-group", Provider: "bedrock", UpstreamModel: "anthropic.claude-v2"},
 			wantStatus: 400, wantMsg: "provider bedrock is not supported yet",

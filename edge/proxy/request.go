@@ -21,6 +21,34 @@ type ChatRequest struct {
 	// User is the top-level "user" (the end user, LiteLLM's customer);
 	// "" when absent or null.
 	User string
+	// Fallbacks is the raw "fallbacks" value (LiteLLM's request-level
+	// fallback models); "" when absent or null. Copied (it outlives the
+	// body), which costs an allocation only for requests that carry it.
+	Fallbacks string
+}
+
+// RequestFallbacks decodes a request's "fallbacks": model names, or
+// objects with a "model" (LiteLLM accepts both).
+func RequestFallbacks(raw string) ([]string, error) {
+	var items []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &items); err != nil {
+		return nil, &FieldTypeError{Field: "fallbacks", Want: "array", Got: jsonKind([]byte(raw))}
+	}
+	out := make([]string, 0, len(items))
+	for i, it := range items {
+		var name string
+		if json.Unmarshal(it, &name) != nil {
+			var obj struct {
+				Model string `json:"model"`
+			}
+			if json.Unmarshal(it, &obj) != nil || obj.Model == "" {
+				return nil, &FieldTypeError{Field: fmt.Sprintf("fallbacks.%d", i), Want: "string (a model name) or object with \"model\"", Got: jsonKind(it)}
+			}
+			name = obj.Model
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 // FieldTypeError is a top-level field of the wrong JSON type.
@@ -97,6 +125,11 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 			}
 		case keyFold(key, "messages"):
 			r.Messages = v[0] == '[' && body[skipWS(body, i+1)] != ']'
+		case keyFold(key, "fallbacks"):
+			r.Fallbacks = ""
+			if v[0] != 'n' {
+				r.Fallbacks = string(v)
+			}
 		}
 		i = skipWS(body, vEnd)
 		if body[i] == ',' {

@@ -61,7 +61,8 @@ var errType = errors.New("type error")
 // input json accepts as an object.
 func FuzzParseChatRequest(f *testing.F) {
 	for _, s := range []string{`{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}`,
-		`{"model":"a\"b","messages":[]}`, `{"model":null}`, `[]`, `{"stream":1}`} {
+		`{"model":"a\"b","messages":[]}`, `{"model":null}`, `[]`, `{"stream":1}`,
+		`{"model":"m","fallbacks":["a"],"FallBacks":null}`, `{"fallbacks":[{"model":"x"}],"model":"m"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -71,6 +72,8 @@ func FuzzParseChatRequest(f *testing.F) {
 			Stream   *bool           `json:"stream"`
 			Messages json.RawMessage `json:"messages"`
 			User     *string         `json:"user"`
+			// Fallbacks is kept raw, as the parser keeps it.
+			Fallbacks json.RawMessage `json:"fallbacks"`
 		}
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(body, &obj) != nil || obj == nil {
@@ -92,6 +95,9 @@ func FuzzParseChatRequest(f *testing.F) {
 		}
 		if ref.User != nil {
 			want.User = *ref.User
+		}
+		if fb := string(ref.Fallbacks); fb != "null" {
+			want.Fallbacks = fb
 		}
 		m := ref.Messages
 		want.Messages = len(m) > 0 && m[0] == '[' && json.Unmarshal(m, new([]json.RawMessage)) == nil && len(mustArray(m)) > 0

@@ -39,6 +39,7 @@ const includeUsage = `"include_usage":true`
 type edit struct {
 	start, end int
 	text       string
+	del        bool // drop body[start:end]
 }
 
 // rewriteRequest is RewriteModel that, with streamUsage, also makes the
@@ -76,8 +77,11 @@ func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, inje
 	edits := editBuf[:0]
 	models := 0
 	sawOptions := false
+	prevEnd := -1 // end of the previous member's value
+	runPrev := -1 // prevEnd where the current run of deleted members began
 	i = skipWS(body, i+1)
 	for body[i] != '}' {
+		kStart := i
 		kEnd := jsString(body, i) // the body was validated: never -1
 		key := body[i:kEnd]
 		i = skipWS(body, kEnd) // at ':'
@@ -93,7 +97,30 @@ func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, inje
 		case streamUsage && keyIs(key, "stream_options"):
 			sawOptions = true
 			edits, injected = streamOptionsEdits(body, i, vEnd, edits)
+		case keyFold(key, "fallbacks"):
+			// LiteLLM's request-level fallbacks are the gateway's routing,
+			// not a provider parameter: dropped with a comma. Repeated
+			// keys extend one deletion so edits never overlap.
+			run := len(edits) > 0 && edits[len(edits)-1].del && edits[len(edits)-1].end == kStart
+			if after := skipWS(body, vEnd); body[after] == ',' {
+				if run {
+					edits[len(edits)-1].end = skipWS(body, after+1)
+				} else {
+					edits = append(edits, edit{start: kStart, end: skipWS(body, after+1), del: true})
+					runPrev = prevEnd
+				}
+			} else if run {
+				// The last member: take the comma before the run instead.
+				e := &edits[len(edits)-1]
+				if runPrev >= 0 {
+					e.start = runPrev
+				}
+				e.end = vEnd
+			} else if prevEnd >= 0 {
+				edits = append(edits, edit{start: prevEnd, end: vEnd, del: true})
+			}
 		}
+		prevEnd = vEnd
 		i = skipWS(body, vEnd)
 		if body[i] == ',' {
 			i = skipWS(body, i+1)
@@ -111,6 +138,9 @@ func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, inje
 	size := len(body)
 	for _, e := range edits {
 		size -= e.end - e.start
+		if e.del {
+			continue
+		}
 		if e.text == "" {
 			size += len(model) + 2 // escapes are rare; append grows if needed
 		} else {
@@ -121,6 +151,10 @@ func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, inje
 	prev := 0
 	for _, e := range edits {
 		out = append(out, body[prev:e.start]...)
+		if e.del {
+			prev = e.end
+			continue
+		}
 		if e.text == "" {
 			out = appendJSONString(out, model)
 		} else {

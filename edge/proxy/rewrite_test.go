@@ -23,6 +23,18 @@ func TestRewriteModel(t *testing.T) {
 			want:  `{"stream":true,"model":"gpt-4o","temperature":0.70,"messages":[{"role":"user","content":"hi"}]}`,
 		},
 		{
+			name:  "request-level fallbacks are not sent upstream",
+			body:  `{"model":"g","fallbacks":["a",{"model":"b"}],"n":1}`,
+			model: "u",
+			want:  `{"model":"u","n":1}`,
+		},
+		{
+			name:  "fallbacks last, first and repeated",
+			body:  `{"fallbacks":["x"], "model":"g" ,"fallbacks":[] , "fallbacks":null}`,
+			model: "u",
+			want:  `{"model":"u"}`,
+		},
+		{
 			name:  "whitespace around key and value",
 			body:  "{\n  \"model\" :\t \"a\" ,\n  \"n\": 1e3\n}\n",
 			model: "b",
@@ -101,6 +113,7 @@ func TestRewriteModel(t *testing.T) {
 			}
 			delete(in, "model")
 			delete(out, "model")
+			delete(in, "fallbacks") // the gateway's, never sent upstream
 			if !reflect.DeepEqual(in, out) {
 				t.Fatalf("other fields changed:\n in  %v\n out %v", in, out)
 			}

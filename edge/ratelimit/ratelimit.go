@@ -24,6 +24,8 @@ package ratelimit
 import (
 	"encoding/json"
 	"log/slog"
+	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -142,10 +144,10 @@ func (l *Limiter) Allow(obj string, lim Limits) error {
 	}
 	s := w.sum(now)
 	if lim.RPM > 0 && s.Requests >= lim.RPM {
-		return limited("requests per minute", obj, s.Requests, lim.RPM)
+		return limited("requests per minute", obj, s.Requests, lim.RPM, w.retryAfter(now, lim.RPM, requestsOf))
 	}
 	if lim.TPM > 0 && s.Tokens >= lim.TPM {
-		return limited("tokens per minute", obj, s.Tokens, lim.TPM)
+		return limited("tokens per minute", obj, s.Tokens, lim.TPM, w.retryAfter(now, lim.TPM, tokensOf))
 	}
 	l.addLocked(obj, now, count{Requests: 1})
 	return nil
@@ -177,9 +179,40 @@ func (l *Limiter) addLocked(obj string, sec int64, c count) {
 	p.Tokens += c.Tokens
 }
 
-func limited(what, obj string, used, limit int64) error {
-	e := apierror.RateLimited.With("Rate limit exceeded: %d of %d %s used for %s (across all edges)", used, limit, what, obj)
-	e.Header = map[string]string{"Retry-After": "1"}
+func requestsOf(c count) int64 { return c.Requests }
+func tokensOf(c count) int64   { return c.Tokens }
+
+// retryAfter is how many seconds from now until enough of the window's
+// oldest buckets have left it for the sum of of() to drop below limit: when
+// capacity returns, as far as this edge knows. At least 1, at most the
+// window.
+func (w *window) retryAfter(now, limit int64, of func(count) int64) int64 {
+	type bucket struct{ sec, n int64 }
+	var live [windowSeconds]bucket
+	n, total := 0, int64(0)
+	for i := range w.secs {
+		if now-w.secs[i] < windowSeconds && w.secs[i] <= now {
+			if v := of(w.c[i]); v > 0 {
+				live[n] = bucket{w.secs[i], v}
+				n++
+				total += v
+			}
+		}
+	}
+	b := live[:n]
+	sort.Slice(b, func(i, j int) bool { return b[i].sec < b[j].sec })
+	for _, x := range b {
+		total -= x.n
+		if total < limit {
+			return max(1, x.sec+windowSeconds-now)
+		}
+	}
+	return windowSeconds
+}
+
+func limited(what, obj string, used, limit, retryAfter int64) error {
+	e := apierror.RateLimited.With("Rate limit exceeded: %d of %d %s used for %s (across all edges); capacity returns in %d s", used, limit, what, obj, retryAfter)
+	e.Header = map[string]string{"Retry-After": strconv.FormatInt(retryAfter, 10)}
 	return e
 }
 

@@ -96,3 +96,62 @@ func BenchmarkAllow(b *testing.B) {
 		_ = l.Allow("key:bench", Limits{RPM: 1 << 40})
 	}
 }
+
+// TestRetryAfterSaysWhenCapacityReturns: the 429's Retry-After is the time
+// until enough of the oldest admissions leave the window, not always 1.
+func TestRetryAfterSaysWhenCapacityReturns(t *testing.T) {
+	type step struct {
+		at       int   // seconds after the start
+		requests int   // admitted at that second
+		tokens   int64 // counted at that second
+	}
+	for _, tc := range []struct {
+		name  string
+		lim   Limits
+		steps []step
+		probe int // second of the refused request
+		want  string
+	}{
+		{"all at once", Limits{RPM: 5}, []step{{0, 5, 0}}, 1, "59"},
+		{"spread: the oldest leaves first", Limits{RPM: 3}, []step{{0, 1, 0}, {10, 1, 0}, {20, 1, 0}}, 30, "30"},
+		{"two buckets must leave", Limits{RPM: 4}, []step{{0, 1, 0}, {5, 1, 0}, {50, 2, 0}}, 50, "10"},
+		{"last second of the window", Limits{RPM: 1}, []step{{0, 1, 0}}, 59, "1"},
+		{"tokens", Limits{TPM: 100}, []step{{0, 1, 60}, {30, 1, 60}}, 40, "20"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, _ := New(nil, "e1", time.Hour, nil)
+			defer l.Close()
+			start := time.Unix(2_000_000, 0)
+			now := start
+			l.now = func() time.Time { return now }
+			for _, s := range tc.steps {
+				now = start.Add(time.Duration(s.at) * time.Second)
+				for range s.requests {
+					if err := l.Allow("key:a", tc.lim); err != nil {
+						t.Fatalf("setup at %d s refused: %v", s.at, err)
+					}
+				}
+				l.AddTokens("key:a", s.tokens)
+			}
+			now = start.Add(time.Duration(tc.probe) * time.Second)
+			err := l.Allow("key:a", tc.lim)
+			var e *apierror.Error
+			if !errors.As(err, &e) || e.Status != 429 {
+				t.Fatalf("want a 429, got %v", err)
+			}
+			if got := e.Header["Retry-After"]; got != tc.want {
+				t.Fatalf("Retry-After %s, want %s (%s)", got, tc.want, e.Message)
+			}
+			// The promise holds: capacity is back at that time, not before.
+			wait, _ := time.ParseDuration(tc.want + "s")
+			now = now.Add(wait - time.Second)
+			if tc.want != "1" && l.Allow("key:a", tc.lim) == nil {
+				t.Fatalf("admitted a second before Retry-After")
+			}
+			now = start.Add(time.Duration(tc.probe)*time.Second + wait)
+			if err := l.Allow("key:a", tc.lim); err != nil {
+				t.Fatalf("still refused at Retry-After: %v", err)
+			}
+		})
+	}
+}

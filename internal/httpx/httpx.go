@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -89,7 +91,7 @@ func DecodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(body, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return apierror.InvalidJSON.With("invalid JSON: unexpected data after the top-level object")
@@ -97,15 +99,21 @@ func DecodeStrict(body []byte, v any) error {
 	return nil
 }
 
-func jsonError(err error) *apierror.Error {
+func jsonError(body []byte, err error) *apierror.Error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
 		return apierror.InvalidJSON.With("invalid JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
-		e := apierror.BadRequest.With("field %q: expected %s, got JSON %s", typ.Field, typ.Type, typ.Value)
-		e.Param = typ.Field
+		// typ.Field is a Go path (embedded structs appear by type name:
+		// "keyFields.max_budget"); the client wrote a JSON path.
+		field := jsonPathAt(body, typ.Offset)
+		if field == "" {
+			field = typ.Field
+		}
+		e := apierror.BadRequest.With("field %q: expected %s, got JSON %s", field, jsonKind(typ.Type), typ.Value)
+		e.Param = field
 		return e
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
@@ -116,6 +124,95 @@ func jsonError(err error) *apierror.Error {
 		return apierror.InvalidJSON.With("invalid JSON: unexpected end of input")
 	}
 	return apierror.InvalidJSON.With("invalid JSON: %v", err)
+}
+
+// jsonKind names the JSON type a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a JSON value of another type"
+}
+
+// jsonPathAt returns the dotted path of keys ("metadata.tags", "models.1")
+// of the value that ends at offset in body, by re-reading the tokens: the
+// decoder's own path names Go fields, not what the client sent.
+func jsonPathAt(body []byte, offset int64) string {
+	type frame struct {
+		key     string
+		index   int
+		isArray bool
+		wantKey bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []frame
+	var path string
+	render := func() string {
+		parts := make([]string, 0, len(stack))
+		for _, f := range stack {
+			if f.isArray {
+				parts = append(parts, strconv.Itoa(f.index))
+			} else {
+				parts = append(parts, f.key)
+			}
+		}
+		return strings.Join(parts, ".")
+	}
+	// value records that a value was read in the innermost container.
+	value := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].isArray {
+				stack[n-1].index++
+			} else {
+				stack[n-1].wantKey = true
+			}
+		}
+	}
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return path
+		}
+		if n := len(stack); n > 0 && !stack[n-1].isArray && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				stack[n-1].key, stack[n-1].wantKey = k, false
+				continue
+			}
+		}
+		if before < offset {
+			path = render()
+		}
+		if dec.InputOffset() >= offset {
+			return path
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{isArray: true})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			value()
+		default:
+			value()
+		}
+	}
 }
 
 // Param builds a 400 naming a request field.

@@ -54,6 +54,10 @@ type Client struct {
 	// tokens for. Default: Audience when that is an absolute URI, else
 	// "urn:oidctest:client:<ID>". It never shows up in the token; aud does.
 	Resource string
+	// Opaque makes the client's access tokens opaque strings instead of
+	// JWTs; their claims are served by UserinfoURL (OIDC userinfo for
+	// tokens that cannot be decoded locally).
+	Opaque bool
 	// Claims are extra claims put in every access token of this client
 	// (roles, groups, tenant_id, email, nested resource_access, ...). They
 	// cannot replace the standard claims (iss, sub, aud, exp, iat, jti,
@@ -76,7 +80,9 @@ type Provider struct {
 	JWKSURL      string // Issuer + "/jwks"
 	DiscoveryURL string // Issuer + "/.well-known/openid-configuration"
 	TokenURL     string // Issuer + "/token"
-	Port         int
+	// UserinfoURL answers with the claims of an Opaque client's token.
+	UserinfoURL string // Issuer + "/__test/userinfo"
+	Port        int
 
 	dir         string // test/oidc
 	node        string
@@ -187,6 +193,7 @@ func Start(t testing.TB, clients ...Client) *Provider {
 		OverrideClaims map[string]any `json:"override_claims,omitempty"`
 		TokenTTL       int            `json:"token_ttl,omitempty"`
 		AuthMethod     string         `json:"auth_method"`
+		Opaque         bool           `json:"opaque,omitempty"`
 	}
 	var list []fileClient
 	for _, c := range clients {
@@ -226,7 +233,7 @@ func Start(t testing.TB, clients ...Client) *Provider {
 		list = append(list, fileClient{
 			ClientID: c.ID, ClientSecret: c.Secret, Scopes: append([]string{}, c.Scopes...),
 			Alg: c.Alg, Audience: c.Audience, Resource: c.Resource,
-			Claims: c.Claims, OverrideClaims: c.Override, TokenTTL: ttl, AuthMethod: c.AuthMethod,
+			Claims: c.Claims, OverrideClaims: c.Override, TokenTTL: ttl, AuthMethod: c.AuthMethod, Opaque: c.Opaque,
 		})
 	}
 	if list == nil {
@@ -397,6 +404,7 @@ func (p *Provider) start(port int) error {
 				} else {
 					if first {
 						p.JWKSURL, p.TokenURL = d.JWKSURI, d.Token
+						p.UserinfoURL = p.Issuer + "/__test/userinfo"
 					}
 					return nil
 				}

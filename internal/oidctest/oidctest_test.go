@@ -388,3 +388,33 @@ func TestSigningKey(t *testing.T) {
 		t.Fatal("SigningKey does not follow a rotation")
 	}
 }
+
+// TestOpaqueTokensAndUserinfo: an Opaque client's tokens are not JWTs,
+// and UserinfoURL answers with their claims (401 for anything else).
+func TestOpaqueTokensAndUserinfo(t *testing.T) {
+	p := oidctest.Start(t, oidctest.Client{ID: "opaque-svc", Secret: "s3cret", Opaque: true, Scopes: []string{"read"},
+		Claims: map[string]any{"groups": []string{"team-a"}, "email": "svc@example.com"}})
+	tok := p.Token(t, "opaque-svc")
+	if strings.Count(tok, ".") == 2 {
+		t.Fatalf("opaque client got a JWT: %s", tok)
+	}
+	get := func(bearer string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", p.UserinfoURL, nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	code, claims := get(tok)
+	if code != 200 || claims["sub"] != "opaque-svc" || claims["email"] != "svc@example.com" || claims["scope"] != "read" {
+		t.Fatalf("userinfo: %d %v", code, claims)
+	}
+	if code, _ := get("not-a-token"); code != 401 {
+		t.Fatalf("userinfo of an unknown token: %d", code)
+	}
+}

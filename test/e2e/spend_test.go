@@ -161,6 +161,15 @@ func TestSpendExactlyOnce(t *testing.T) {
 	if code := call(t, "GET", ctl.url("/spend/logs?limit=5"), masterKey, nil, &logs); code != 200 || len(logs) != 5 {
 		t.Fatalf("/spend/logs: %d, %d rows", code, len(logs))
 	}
+	// LiteLLM's row shape, which its scripts and dashboards read.
+	for _, f := range []string{"request_id", "api_key", "spend", "startTime", "endTime", "model", "user", "team_id", "metadata", "total_tokens", "prompt_tokens", "completion_tokens", "call_type"} {
+		if _, ok := logs[0][f]; !ok {
+			t.Errorf("/spend/logs row has no %q: %v", f, logs[0])
+		}
+	}
+	if code := call(t, "GET", ctl.url("/spend/logs?limit=1&format=gatehouse"), masterKey, nil, &logs); code != 200 || len(logs) != 1 || logs[0]["key_hash"] == nil {
+		t.Fatalf("/spend/logs?format=gatehouse: %d %v", code, logs)
+	}
 	t.Logf("%d requests -> %d rows, %d+%d tokens, $%.6f", sent, rows, prompt, completion, cost)
 }
 

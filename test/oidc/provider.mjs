@@ -29,6 +29,9 @@
 //         drop_old=1 removes the previous keys of that alg from the JWKS.
 //         -> {"kid":"new kid","kids":[all published kids]}
 //     GET  /__test/keys -> {"kids":[...],"signing":{"RS256":kid,"ES256":kid}}
+//     GET  /__test/userinfo (Authorization: Bearer <opaque token>)
+//         -> the claims of an opaque token of a client with "opaque": true
+//            (sub = client_id, scope, its claims); 401 when unknown/expired
 // * SIGTERM/SIGINT: exit 0.
 
 import * as crypto from 'node:crypto';
@@ -117,6 +120,7 @@ function loadClients() {
       override: c.override_claims && typeof c.override_claims === 'object' ? c.override_claims : undefined,
       ttl: Number.isInteger(c.token_ttl) && c.token_ttl > 0 ? c.token_ttl : 3600,
       authMethod: c.auth_method || 'client_secret_basic',
+      opaque: c.opaque === true,
     };
   });
 }
@@ -263,8 +267,8 @@ function buildProvider(issuer) {
             scope: (c.scopes.length ? c.scopes : requested).join(' '),
             audience: c.audience,
             accessTokenTTL: c.ttl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: c.alg, kid: state.signing[c.alg] } },
+            accessTokenFormat: c.opaque ? 'opaque' : 'jwt',
+            ...(c.opaque ? {} : { jwt: { sign: { alg: c.alg, kid: state.signing[c.alg] } } }),
           };
         },
       },
@@ -314,7 +318,33 @@ function publicKids() {
 let current; // { provider, handler }
 let issuer;
 
+// userinfo answers for opaque client-credentials tokens (clients with
+// "opaque": true) from the provider's own token store: the standard
+// userinfo endpoint serves only tokens issued to an end user, and
+// client_credentials is the only grant here.
+async function userinfo(req, res) {
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
+  const token = m && (await current.provider.ClientCredentials.find(m[1]));
+  if (!token || token.isExpired) {
+    res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
+    sendJSON(res, 401, { error: 'invalid_token' });
+    return;
+  }
+  const c = clientsById.get(token.clientId);
+  sendJSON(res, 200, {
+    sub: token.clientId,
+    client_id: token.clientId,
+    scope: token.scope,
+    ...(c?.claims ? structuredClone(c.claims) : {}),
+    ...(c?.override ? structuredClone(c.override) : {}),
+  });
+}
+
 function admin(req, res, url) {
+  if (url.pathname === '/__test/userinfo' && req.method === 'GET') {
+    userinfo(req, res).catch((err) => sendJSON(res, 500, { error: String(err?.stack || err) }));
+    return;
+  }
   if (url.pathname === '/__test/keys' && req.method === 'GET') {
     sendJSON(res, 200, { kids: publicKids(), signing: state.signing });
     return;

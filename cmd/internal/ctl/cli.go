@@ -425,6 +425,7 @@ func keyFields(fs *flag.FlagSet) *fields {
 	f.int(fs, "rpm", "rpm_limit", "requests per minute")
 	f.int(fs, "tpm", "tpm_limit", "tokens per minute")
 	f.int(fs, "max-parallel", "max_parallel_requests", "concurrent requests")
+	f.list(fs, "allowed-routes", "allowed_routes", "routes or route groups the key may call (e.g. openai_routes,info_routes)")
 	f.object(fs, "metadata", "metadata", "metadata")
 	return f
 }
@@ -443,12 +444,13 @@ func teamFields(fs *flag.FlagSet) *fields {
 }
 
 var (
-	teamCols  = cols("TEAM_ID", "team_id", "ALIAS", "team_alias", "ORG", "organization_id", "MODELS", "models", "MEMBERS", "#members_with_roles", "BLOCKED", "blocked", "MAX_BUDGET", "max_budget", "RPM", "rpm_limit", "TPM", "tpm_limit")
-	userCols  = cols("USER_ID", "user_id", "EMAIL", "user_email", "ROLE", "user_role", "TEAMS", "teams", "MODELS", "models", "MAX_BUDGET", "max_budget")
-	modelCols = cols("ID", "id", "MODEL_NAME", "model_name", "MODEL", "litellm_params.model", "API_BASE", "litellm_params.api_base", "ACCESS_GROUPS", "model_info.access_groups", "SOURCE", "source")
-	keyCols   = cols("TOKEN", "token", "ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODELS", "models", "BLOCKED", "blocked", "EXPIRES", "expires")
-	spendCols = cols("TIME", "time", "REQUEST_ID", "request_id", "CLIENT_REQUEST_ID", "client_request_id", "KEY_ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODEL", "model_group", "TOKENS", "total_tokens", "COST", "cost", "STATUS", "status", "OUTCOME", "outcome")
-	edgeCols  = cols("EDGE_ID", "edge_id", "REGION", "region", "SEQ", "seq", "READY", "ready", "LIVE", "live", "STALLED", "stalled", "LAST_SEEN", "last_seen")
+	teamCols    = cols("TEAM_ID", "team_id", "ALIAS", "team_alias", "ORG", "organization_id", "MODELS", "models", "MEMBERS", "#members_with_roles", "BLOCKED", "blocked", "MAX_BUDGET", "max_budget", "RPM", "rpm_limit", "TPM", "tpm_limit")
+	userCols    = cols("USER_ID", "user_id", "EMAIL", "user_email", "ROLE", "user_role", "TEAMS", "teams", "MODELS", "models", "MAX_BUDGET", "max_budget")
+	modelCols   = cols("ID", "id", "MODEL_NAME", "model_name", "MODEL", "litellm_params.model", "API_BASE", "litellm_params.api_base", "ACCESS_GROUPS", "model_info.access_groups", "SOURCE", "source")
+	keyListCols = cols("TOKEN", "token", "ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODELS", "models", "SPEND", "spend", "MAX_BUDGET", "max_budget", "BLOCKED", "blocked")
+	keyCols     = cols("TOKEN", "token", "ALIAS", "key_alias", "TEAM", "team_id", "USER", "user_id", "MODELS", "models", "BLOCKED", "blocked", "EXPIRES", "expires")
+	spendCols   = cols("TIME", "startTime", "REQUEST_ID", "request_id", "CLIENT_REQUEST_ID", "metadata.client_request_id", "KEY_ALIAS", "metadata.user_api_key_alias", "TEAM", "team_id", "USER", "user", "MODEL", "model_group", "TOKENS", "total_tokens", "COST", "spend", "STATUS", "metadata.status_code", "OUTCOME", "metadata.outcome")
+	edgeCols    = cols("EDGE_ID", "edge_id", "REGION", "region", "SEQ", "seq", "READY", "ready", "LIVE", "live", "STALLED", "stalled", "LAST_SEEN", "last_seen")
 )
 
 var poisonCols = cols("ID", "id", "TIME", "time", "CONSUMER", "consumer", "STREAM", "stream", "SEQ", "seq", "REQUEST_ID", "request_id", "REASON", "reason")
@@ -471,18 +473,18 @@ var commands = []command{
 			return r.call("POST", "/key/generate", nil, body, view{})
 		}
 	}},
-	{"keys", "list", "", "list keys (tokens, i.e. sha256 of the keys), optionally of a team or user", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+	{"keys", "list", "", "list keys (token, i.e. sha256 of the key, alias, team, models, spend), optionally of a team or user", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		team := fs.String("team-id", "", "only this team's keys")
 		user := fs.String("user-id", "", "only this user's keys")
 		return func(r *runCtx, args []string) error {
-			q := url.Values{}
+			q := url.Values{"return_full_object": {"true"}}
 			if *team != "" {
 				q.Set("team_id", *team)
 			}
 			if *user != "" {
 				q.Set("user_id", *user)
 			}
-			return r.call("GET", "/key/list", q, nil, view{list: "keys", cols: cols("TOKEN", "")})
+			return r.call("GET", "/key/list", q, nil, view{list: "keys", cols: keyListCols})
 		}
 	}},
 	{"keys", "info", "KEY", "show a key (plaintext or token)", func(fs *flag.FlagSet) func(*runCtx, []string) error {

@@ -187,7 +187,7 @@ func TestRoundTrips(t *testing.T) {
 	if v := field(t, ok(t, url, "keys", "info", token, "--json"), `"key_alias":`); !strings.Contains(v, "k1") {
 		t.Fatalf("info by token --json after the argument: %q", v)
 	}
-	if kl := ok(t, url, "keys", "list", "--team-id", "t1"); !strings.Contains(kl, token) {
+	if kl := ok(t, url, "keys", "list", "--team-id", "t1"); !strings.Contains(kl, token) || !strings.Contains(kl, "k1") || !strings.Contains(kl, "gpt-test") || !strings.Contains(kl, "SPEND") {
 		t.Fatalf("keys list:\n%s", kl)
 	}
 	if kl := ok(t, url, "keys", "list", "--team-id", "nobody"); strings.Contains(kl, token) {
