@@ -15,8 +15,6 @@ package budget
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,28 +30,16 @@ import (
 
 // Bucket holds the totals; Durable names the tracker's consumer.
 const (
-	Bucket  = "gatehouse_spend_totals"
+	Bucket  = events.SpendTotalsBucket
 	Durable = "budget-tracker"
 )
 
-// Totals is one object's spend in its current budget window.
-type Totals struct {
-	Kind        string    `json:"kind"`
-	ID          string    `json:"id"`
-	WindowStart time.Time `json:"window_start"`
-	Spend       float64   `json:"spend"`
-	Requests    int64     `json:"requests"`
-	Tokens      int64     `json:"tokens"`
-}
+// Totals is one object's spend in its current budget window; edges read
+// it too, so its shape is the contract's (events.SpendTotals).
+type Totals = events.SpendTotals
 
 // KVKey is where an object's totals live (ids are hashed into a valid key).
-func KVKey(kind events.Kind, id string) string {
-	if kind == events.KindKey {
-		return string(kind) + "." + id
-	}
-	sum := sha256.Sum256([]byte(id))
-	return string(kind) + "." + hex.EncodeToString(sum[:16])
-}
+func KVKey(kind events.Kind, id string) string { return events.SpendTotalsKey(kind, id) }
 
 // EnsureBucket creates the totals bucket or updates it; replicas 0 keeps
 // an existing bucket's replicas (1 for a new one), as for the streams.
@@ -87,6 +73,9 @@ type Tracker struct {
 	MaxWait   time.Duration
 	// SweepEvery is how often ended windows are reset; default 5s.
 	SweepEvery time.Duration
+	// LeaseFraction is the share of an object's remaining budget each edge
+	// may spend while cut from NATS (Totals.Lease); default 0.1.
+	LeaseFraction float64
 }
 
 type delta struct {
@@ -95,6 +84,7 @@ type delta struct {
 	cost     float64
 	requests int64
 	tokens   int64
+	edges    map[string]float64 // cost per edge instance
 }
 
 // Run tracks until ctx ends.
@@ -141,6 +131,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 			d.cost += ev.Cost
 			d.requests++
 			d.tokens += ev.TotalTokens
+			d.addEdge(ev.EdgeInstance, ev.Cost)
 		}
 		for m := range batch.Messages() {
 			_, evs, err := events.DecodeSpend(m.Data())
@@ -248,11 +239,13 @@ func (t *Tracker) apply(ctx context.Context, key string, d *delta) error {
 			}
 		}
 		if end := windowEnd(cur.WindowStart, duration); !end.IsZero() && !now.Before(end) {
-			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: rollForward(cur.WindowStart, duration, now)}
+			// Edges stays: it is cumulative across windows (see annotate).
+			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: rollForward(cur.WindowStart, duration, now), Edges: cur.Edges}
 		}
 		cur.Spend += d.cost
 		cur.Requests += d.requests
 		cur.Tokens += d.tokens
+		t.annotate(&cur, d, maxBudget, duration)
 		data, _ := json.Marshal(cur)
 		if rev == 0 {
 			_, err = t.KV.Create(ctx, key, data)
