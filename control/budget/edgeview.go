@@ -46,4 +46,3 @@ func (t *Tracker) annotate(cur *Totals, d *delta, maxBudget *float64, duration s
 		cur.Lease = &lease
 	}
 }
-

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
+	edgebudget "github.com/gatehouse/gatehouse/edge/budget"
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/edge/ratelimit"
 	"github.com/gatehouse/gatehouse/edge/spend"
@@ -59,6 +60,8 @@ type Options struct {
 	// SpillDir holds spend events while NATS is unreachable; one per edge
 	// process. Default: a directory under the system temp dir.
 	SpillDir string
+	// Budget configures the local budget view (edge/budget).
+	Budget edgebudget.Options
 	// JWKSClient fetches identity providers' keys (nil: default client).
 	JWKSClient *http.Client
 	Log        *slog.Logger
@@ -85,6 +88,7 @@ type Gateway struct {
 	upserts *upserter
 	limiter *ratelimit.Limiter
 	spend   *spend.Publisher
+	budgets *edgebudget.View
 	fwd     *proxy.Forwarder
 	relay   *relay
 	bal     *balancer
@@ -122,6 +126,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer g.limiter.Close()
+	bo := o.Budget
+	bo.EdgeID, bo.Log, bo.Connected = o.EdgeID, log, nc.IsConnected
+	g.budgets = edgebudget.New(bo)
+	go func() { _ = g.budgets.Run(ctx, nc, js) }()
 	spillDir := o.SpillDir
 	if spillDir == "" {
 		spillDir = filepath.Join(os.TempDir(), "gatehouse-spend-"+o.EdgeID)
@@ -419,12 +427,17 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		return err
 	}
 	ev.Stream = req.Stream
+	scopes := edgebudget.ScopesOf(snap, id.Key, ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID)
+	held, err := g.budgets.Reserve(&scopes)
+	if err != nil {
+		return err
+	}
 	// LiteLLM's response header for the call id; here it is also the spend
 	// row's request_id, so a client can match its answer to the ledger. Set
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, org: org, customer: customer, rs: snap.RouterSettings()}
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: id.Key, team: team, org: org, customer: customer, rs: snap.RouterSettings(), held: held}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -443,6 +456,7 @@ type chatCall struct {
 	team     *events.Team
 	org      *events.Org      // set only when its tpm limit needs the tokens
 	customer *events.Customer // likewise
+	held     edgebudget.Reservation
 	rs       *events.RouterSettings
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
@@ -469,6 +483,8 @@ func (c *chatCall) record(u proxy.Usage) {
 	}
 	c.g.metrics.finished(provider, c.ev.Stream, time.Since(c.t0), u)
 	spend.Apply(&c.ev, c.d, u, c.g.nowFunc().Sub(c.start))
+	c.g.budgets.Commit(&c.held, c.ev.Cost)
+	c.ev.EdgeInstance = c.g.budgets.Instance()
 	c.g.countTokens(c.key, c.team, u.TotalTokens)
 	c.g.countScopeTokens(c.org, c.customer, u.TotalTokens)
 	if c.g.spend != nil {
