@@ -21,7 +21,7 @@
 // Guarantees (docs/spend.md has the measurements):
 //   - One edge: a request is admitted only while the view is below the
 //     budget, and reserves an estimate (the last request's cost for that
-//     object, at least Floor) until its cost is known; spend above a budget
+//     object, or the caller's hint, at least Floor) until its cost is known; spend above a budget
 //     is at most the cost of the requests in flight when it was crossed,
 //     plus what other edges served within one propagation interval.
 //   - Partition: while the edge is cut from NATS it may spend, per object,
@@ -213,10 +213,11 @@ func (v *View) get(k objKey) *obj {
 }
 
 // Reserve admits a request under every budget it touches and reserves its
-// estimated cost, or refuses it (400 budget_exceeded) when the view of one
+// estimated cost (the largest of Floor, the object's last request's cost
+// and hint, the caller's lower bound for this request), or refuses it (400 budget_exceeded) when the view of one
 // of them has reached its budget, or, while the edge is cut from NATS, when
 // this edge's uncounted spend has used up the object's lease.
-func (v *View) Reserve(s *Scopes) (Reservation, error) {
+func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 	var r Reservation
 	if v == nil || s.n == 0 {
 		return r, nil
@@ -245,7 +246,7 @@ func (v *View) Reserve(s *Scopes) (Reservation, error) {
 	r.n = s.n
 	for i := 0; i < r.n; i++ {
 		o := r.objs[i]
-		r.amt[i] = max(v.o.Floor, o.est)
+		r.amt[i] = max(v.o.Floor, o.est, hint)
 		o.reserved += r.amt[i]
 	}
 	return r, nil

@@ -67,7 +67,7 @@ func TestNeverDoubleCounts(t *testing.T) {
 			for i, st := range tc.steps {
 				switch {
 				case st.commit > 0:
-					r, err := v.Reserve(&s)
+					r, err := v.Reserve(&s, 0)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -103,7 +103,7 @@ func TestReservationsBoundInFlight(t *testing.T) {
 			s := keyScope(tc.max)
 			admitted := 0
 			for range tc.first {
-				r, err := v.Reserve(&s)
+				r, err := v.Reserve(&s, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -112,7 +112,7 @@ func TestReservationsBoundInFlight(t *testing.T) {
 			}
 			var held []Reservation
 			for range 100 {
-				r, err := v.Reserve(&s)
+				r, err := v.Reserve(&s, 0)
 				if err != nil {
 					break
 				}
@@ -125,7 +125,7 @@ func TestReservationsBoundInFlight(t *testing.T) {
 			for i := range held {
 				v.Commit(&held[i], 0)
 			}
-			if _, err := v.Reserve(&s); err != nil {
+			if _, err := v.Reserve(&s, 0); err != nil {
 				t.Fatalf("refused after reservations were released: %v", err)
 			}
 		})
@@ -146,7 +146,7 @@ func TestPartitionLease(t *testing.T) {
 	connected = false
 	spent := 0.0
 	for range 100 {
-		r, err := v.Reserve(&s)
+		r, err := v.Reserve(&s, 0)
 		if err != nil {
 			break
 		}
@@ -157,7 +157,7 @@ func TestPartitionLease(t *testing.T) {
 		t.Fatalf("spent %.3f through the partition, lease 0.05", spent)
 	}
 	connected = true
-	if _, err := v.Reserve(&s); err != nil {
+	if _, err := v.Reserve(&s, 0); err != nil {
 		t.Fatalf("refused after reconnecting: %v", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestPartitionLease(t *testing.T) {
 func TestNilViewAdmits(t *testing.T) {
 	var v *View
 	s := keyScope(0)
-	r, err := v.Reserve(&s)
+	r, err := v.Reserve(&s, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

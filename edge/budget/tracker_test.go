@@ -63,7 +63,7 @@ func TestViewsFollowTracker(t *testing.T) {
 		for range n {
 			seq++
 			i := seq
-			r, err := v.Reserve(&s)
+			r, err := v.Reserve(&s, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -428,7 +428,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	}
 	ev.Stream = req.Stream
 	scopes := edgebudget.ScopesOf(snap, id.Key, ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID)
-	held, err := g.budgets.Reserve(&scopes)
+	held, err := g.budgets.Reserve(&scopes, promptCostHint(route, len(body)))
 	if err != nil {
 		return err
 	}
@@ -675,4 +675,14 @@ func subjectToken(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// promptCostHint is a cheap lower bound of a request's cost for the budget
+// reservation before any request of its key has a known cost: its body
+// priced as prompt tokens (about 4 bytes per token) on the first deployment.
+func promptCostHint(route policy.Route, bodyLen int) float64 {
+	if len(route.Deployments) == 0 {
+		return 0
+	}
+	return route.Deployments[0].InputCostPerToken * float64(bodyLen) / 4
 }
