@@ -61,7 +61,7 @@ type Options struct {
 	// totals for yet (share of max_budget); default 0.1, as the tracker's.
 	LeaseFraction float64
 	// GossipInterval is how often uncounted spend is sent to the other
-	// edges; default 20ms.
+	// edges; default 10ms (a tick with nothing new sends nothing).
 	GossipInterval time.Duration
 	// Connected reports whether the edge reaches NATS (nil: always).
 	Connected func() bool
@@ -96,6 +96,7 @@ type View struct {
 	instance string
 	mu       sync.Mutex
 	objs     map[objKey]*obj
+	dirty    []*obj // objects whose mine changed since the last gossip
 }
 
 // New returns an empty view; Run fills it.
@@ -104,7 +105,7 @@ func New(o Options) *View {
 		o.LeaseFraction = 0.1
 	}
 	if o.GossipInterval <= 0 {
-		o.GossipInterval = 20 * time.Millisecond
+		o.GossipInterval = 10 * time.Millisecond
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -272,7 +273,10 @@ func (v *View) Commit(r *Reservation, cost float64) {
 		if cost > 0 {
 			o.mine += cost
 			o.est = cost
-			o.dirty = true
+			if !o.dirty {
+				o.dirty = true
+				v.dirty = append(v.dirty, o)
+			}
 		}
 	}
 	v.mu.Unlock()
@@ -317,17 +321,16 @@ func (v *View) Used(kind events.Kind, id string) float64 {
 func (v *View) gossip() *events.BudgetGossip {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var g *events.BudgetGossip
-	for _, o := range v.objs {
-		if !o.dirty {
-			continue
-		}
+	if len(v.dirty) == 0 {
+		return nil
+	}
+	g := &events.BudgetGossip{Instance: v.instance, Objects: make([]events.BudgetGossipEntry, 0, len(v.dirty))}
+	for _, o := range v.dirty {
 		o.dirty = false
-		if g == nil {
-			g = &events.BudgetGossip{Instance: v.instance}
-		}
 		g.Objects = append(g.Objects, events.BudgetGossipEntry{Kind: string(o.key.kind), ID: o.key.id, Spend: o.mine})
 	}
+	clear(v.dirty)
+	v.dirty = v.dirty[:0]
 	return g
 }
 
