@@ -171,3 +171,22 @@ func TestNilViewAdmits(t *testing.T) {
 	}
 	v.Commit(&r, 1)
 }
+
+// BenchmarkReserveCommit: the per-request cost on the hot path, a key and
+// a team budget (no allocations).
+func BenchmarkReserveCommit(b *testing.B) {
+	v := New(Options{})
+	var s Scopes
+	s.Add(events.KindKey, "k", f(1e12))
+	s.Add(events.KindTeam, "t", f(1e12))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r, err := v.Reserve(&s, 0.001)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v.Commit(&r, 0.001)
+		}
+	})
+}

@@ -35,10 +35,18 @@ model_list:
 type hammer struct {
 	served, refused, failed atomic.Int64
 	tokens                  atomic.Int64
+	mu                      sync.Mutex
+	ids                     []string // x-litellm-call-id of served requests: their spend rows
+}
+
+var hammerBody, _ = json.Marshal(map[string]any{"model": "cheap", "messages": []map[string]string{{"role": "user", "content": "how much is this"}}})
+
+// runOne sends one request.
+func (h *hammer) runOne(t *testing.T, e *proc, key string) {
+	h.send(client, e, key)
 }
 
 func (h *hammer) run(t *testing.T, edges []*proc, key string, conns int, stop <-chan struct{}) {
-	body, _ := json.Marshal(map[string]any{"model": "cheap", "messages": []map[string]string{{"role": "user", "content": "how much is this"}}})
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -54,31 +62,7 @@ func (h *hammer) run(t *testing.T, edges []*proc, key string, conns int, stop <-
 					return
 				default:
 				}
-				req, _ := http.NewRequest("POST", e.url("/v1/chat/completions"), bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+key)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := hc.Do(req)
-				if err != nil {
-					h.failed.Add(1)
-					continue
-				}
-				raw, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				switch resp.StatusCode {
-				case 200:
-					var u struct {
-						Usage struct {
-							Total int64 `json:"total_tokens"`
-						} `json:"usage"`
-					}
-					_ = json.Unmarshal(raw, &u)
-					h.served.Add(1)
-					h.tokens.Add(u.Usage.Total)
-				case 400:
-					h.refused.Add(1)
-				default:
-					h.failed.Add(1)
-				}
+				h.send(hc, e, key)
 			}
 		}()
 	}
@@ -150,6 +134,38 @@ func TestBudgetOvershoot(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// send sends one request and counts its answer.
+func (h *hammer) send(hc *http.Client, e *proc, key string) {
+	req, _ := http.NewRequest("POST", e.url("/v1/chat/completions"), bytes.NewReader(hammerBody))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		h.failed.Add(1)
+		return
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case 200:
+		var u struct {
+			Usage struct {
+				Total int64 `json:"total_tokens"`
+			} `json:"usage"`
+		}
+		_ = json.Unmarshal(raw, &u)
+		h.served.Add(1)
+		h.tokens.Add(u.Usage.Total)
+		h.mu.Lock()
+		h.ids = append(h.ids, resp.Header.Get("x-litellm-call-id"))
+		h.mu.Unlock()
+	case 400:
+		h.refused.Add(1)
+	default:
+		h.failed.Add(1)
 	}
 }
 
