@@ -253,11 +253,23 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 	return r, nil
 }
 
+// exceeded words the refusal as the policy's budget_exceeded flag does
+// (LiteLLM's messages), adding the spend this edge counted.
 func exceeded(sc *Scope, used float64) error {
-	if sc.Kind == events.KindKey {
+	switch sc.Kind {
+	case events.KindKey:
 		return apierror.BudgetExceeded.With("Budget has been exceeded! Current cost exceeds max_budget %g for this key (spend %.6f)", sc.Max, used)
+	case events.KindTeam:
+		return apierror.BudgetExceeded.With("Budget has been exceeded! Team=%s, max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
+	case events.KindUser:
+		return apierror.BudgetExceeded.With("Budget has been exceeded! User=%s, max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
+	case events.KindOrg:
+		return apierror.BudgetExceeded.With("Budget has been exceeded! Organization=%s, max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
+	default:
+		e := apierror.BudgetExceeded.With("ExceededBudget: End User=%s over budget. max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
+		e.Param = "user" // the request field naming the end user
+		return e
 	}
-	return apierror.BudgetExceeded.With("Budget has been exceeded! %s=%s, max_budget %g (spend %.6f)", sc.Kind, sc.ID, sc.Max, used)
 }
 
 // Commit releases a reservation and counts the request's actual cost; call
