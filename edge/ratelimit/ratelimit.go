@@ -60,7 +60,7 @@ type Limiter struct {
 	cut           map[string]*window // own counts per object while cut
 	connected     func() bool
 	stop          chan struct{}
-	done    chan struct{}
+	done          chan struct{}
 }
 
 type count struct{ Requests, Tokens int64 }
