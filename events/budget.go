@@ -34,6 +34,10 @@ type SpendTotals struct {
 	// to its local view only what it served beyond this, so the tracker's
 	// total and the local view never count the same request twice.
 	Edges map[string]float64 `json:"edges,omitempty"`
+	// EdgesAt is when each instance's cost was last counted (unix s); an
+	// instance silent for a day is dropped from both maps (an edge keeps
+	// the highest count it saw for itself, so only dead instances matter).
+	EdgesAt map[string]int64 `json:"edges_at,omitempty"`
 	// Lease is what one edge may spend beyond Spend while it is cut from
 	// NATS (a slice of the remaining budget; absent when the object has
 	// no budget). Each write renews it.

@@ -240,12 +240,12 @@ func (t *Tracker) apply(ctx context.Context, key string, d *delta) error {
 		}
 		if end := windowEnd(cur.WindowStart, duration); !end.IsZero() && !now.Before(end) {
 			// Edges stays: it is cumulative across windows (see annotate).
-			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: rollForward(cur.WindowStart, duration, now), Edges: cur.Edges}
+			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: rollForward(cur.WindowStart, duration, now), Edges: cur.Edges, EdgesAt: cur.EdgesAt}
 		}
 		cur.Spend += d.cost
 		cur.Requests += d.requests
 		cur.Tokens += d.tokens
-		t.annotate(&cur, d, maxBudget, duration)
+		t.annotate(&cur, d, maxBudget, duration, now)
 		data, _ := json.Marshal(cur)
 		if rev == 0 {
 			_, err = t.KV.Create(ctx, key, data)

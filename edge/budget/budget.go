@@ -38,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -309,7 +310,18 @@ func (v *View) Apply(t *events.SpendTotals) {
 	if t.Lease != nil {
 		o.lease = *t.Lease
 	}
+	// Keep the highest count the tracker reported for this instance: the
+	// count only grows, and an entry the tracker dropped (EdgesAt) must
+	// not make this edge count its whole history again.
+	mineCounted := max(o.counted[v.instance], t.Edges[v.instance])
 	o.counted = t.Edges
+	if mineCounted > t.Edges[v.instance] {
+		o.counted = maps.Clone(t.Edges)
+		if o.counted == nil {
+			o.counted = map[string]float64{}
+		}
+		o.counted[v.instance] = mineCounted
+	}
 	for inst, c := range o.peers {
 		if c <= o.counted[inst] {
 			delete(o.peers, inst) // fully counted by the tracker

@@ -55,6 +55,12 @@ func TestNeverDoubleCounts(t *testing.T) {
 			{total: &events.SpendTotals{Kind: "key", ID: "k", Spend: 0.7, Edges: map[string]float64{"old": 0.7}}, want: 0.7},
 			{commit: 0.1, want: 0.8},
 		}},
+		{"tracker forgot this instance", []step{
+			{commit: 0.2, want: 0.2},
+			{total: tot(0.2, 0.2, 0), want: 0.2},
+			{total: &events.SpendTotals{Kind: "key", ID: "k", Spend: 0.2}, want: 0.2},
+			{commit: 0.1, want: 0.3},
+		}},
 		{"ended window", []step{
 			{commit: 0.1, want: 0.1},
 			{total: &events.SpendTotals{Kind: "key", ID: "k", Spend: 5, WindowEnd: ptime(time.Now().Add(-time.Second)), Edges: map[string]float64{"me": 0.1}}, want: 0},
