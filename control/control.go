@@ -74,6 +74,9 @@ type Options struct {
 	Metrics *prometheus.Registry
 	// MetricsAddr, if set, serves /metrics there instead of on Listen.
 	MetricsAddr string
+	// BudgetLeaseFraction is the share of a budget's remainder each edge
+	// may spend while cut from NATS (budget.Tracker.LeaseFraction; 0: 0.1).
+	BudgetLeaseFraction float64
 }
 
 // Run serves until ctx ends.
@@ -156,7 +159,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := upsert.Serve(nc, st, log); err != nil {
 		return err
 	}
-	budgets := &budget.Tracker{JS: js, KV: totals, Store: st, Log: log.With("part", "budget")}
+	budgets := &budget.Tracker{JS: js, KV: totals, Store: st, Log: log.With("part", "budget"), LeaseFraction: o.BudgetLeaseFraction}
 	go func() {
 		if err := budgets.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("budget tracker stopped", "err", err)

@@ -126,6 +126,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer g.limiter.Close()
+	g.limiter.LeaseFraction = o.Budget.LeaseFraction
 	bo := o.Budget
 	bo.EdgeID, bo.Log, bo.Connected = o.EdgeID, log, nc.IsConnected
 	g.budgets = edgebudget.New(bo)
