@@ -29,8 +29,10 @@
 //     remaining budget the tracker grants with every write) beyond what
 //     the tracker counted, then refuses that object until it reconnects.
 //     Across edges the overshoot is at most the sum of outstanding leases.
-//   - Streams are charged when they end: a stream admitted under the budget
-//     finishes even if it crosses it.
+//   - Streams count as they go (Charge: their reservation grows with the
+//     text generated so far, priced as completion tokens) and are charged
+//     exactly when they end; a stream admitted under the budget finishes
+//     even if it crosses it.
 package budget
 
 import (
@@ -295,6 +297,26 @@ func (v *View) Commit(r *Reservation, cost float64) {
 	v.mu.Unlock()
 	r.n = 0
 }
+
+// Charge raises a reservation to what its request has cost so far (a
+// stream, as it goes), so the view counts a long stream before it ends;
+// Commit then replaces it with the actual cost. It never lowers it.
+func (v *View) Charge(r *Reservation, soFar float64) {
+	if v == nil || r.n == 0 {
+		return
+	}
+	v.mu.Lock()
+	for i := 0; i < r.n; i++ {
+		if soFar > r.amt[i] {
+			r.objs[i].reserved += soFar - r.amt[i]
+			r.amt[i] = soFar
+		}
+	}
+	v.mu.Unlock()
+}
+
+// Held reports whether the reservation holds any budget.
+func (r *Reservation) Held() bool { return r.n > 0 }
 
 // Apply replaces an object's total with the tracker's.
 func (v *View) Apply(t *events.SpendTotals) {

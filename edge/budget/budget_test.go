@@ -196,3 +196,29 @@ func BenchmarkReserveCommit(b *testing.B) {
 		}
 	})
 }
+
+// TestChargeAsItGoes: a stream's reservation grows with its cost so far,
+// so other requests see it before it ends, and Commit replaces it with the
+// actual cost (counted once).
+func TestChargeAsItGoes(t *testing.T) {
+	v := New(Options{})
+	s := keyScope(1.0)
+	stream, err := v.Reserve(&s, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ soFar, want float64 }{{0.05, 0.1}, {0.4, 0.4}, {0.3, 0.4}, {0.9, 0.9}} {
+		v.Charge(&stream, c.soFar)
+		if got := v.Used(events.KindKey, "k"); !near(got, c.want) {
+			t.Fatalf("after charging %.2f: view %.2f, want %.2f", c.soFar, got, c.want)
+		}
+	}
+	v.Charge(&stream, 1.0)
+	if _, err := v.Reserve(&s, 0); err == nil {
+		t.Fatal("admitted while a stream in flight has used the budget")
+	}
+	v.Commit(&stream, 0.95)
+	if got := v.Used(events.KindKey, "k"); !near(got, 0.95) {
+		t.Fatalf("after commit: view %.2f, want 0.95", got)
+	}
+}

@@ -475,6 +475,13 @@ func (c *chatCall) done(u proxy.Usage, err error) {
 	c.record(u)
 }
 
+// progress charges a stream's budgets with its completion so far.
+func (c *chatCall) progress(chars int64) {
+	if c.d != nil {
+		c.g.budgets.Charge(&c.held, float64(proxy.EstimateTokens(chars))*c.d.OutputCostPerToken)
+	}
+}
+
 // record publishes the spend event, naming the deployment that answered
 // (or failed last).
 func (c *chatCall) record(u proxy.Usage) {
@@ -523,8 +530,11 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			if st != nil {
 				st.inflight.Add(1)
 			}
-			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
-				Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
+			pc := proxy.Call{Deployment: d, UpstreamModel: c.ev.Model, Body: body, Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true}
+			if c.ev.Stream && c.held.Held() {
+				pc.Progress = c.progress // a stream's cost counts against budgets as it goes
+			}
+			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), pc)
 			c.upstream += upstream
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)

@@ -173,6 +173,10 @@ type Call struct {
 	// Valid says Body was validated as JSON (ParseChatRequest), so it is
 	// not validated again.
 	Valid bool
+	// Progress, if set, is called by a stream's writer after each event
+	// carrying generated text, with the characters generated so far (a
+	// running cost estimate for budgets; Done still reports the usage).
+	Progress func(chars int64)
 }
 
 // Forward is ChatCompletionDone for a Call. It also returns how long the
@@ -365,7 +369,7 @@ func (f *Forwarder) openAI(rc *fasthttp.RequestCtx, c *Call, upstreamModel strin
 		if err != nil {
 			return u, false, err
 		}
-		s.start, s.status, s.strip, s.payload = start, status, strip, payload
+		s.start, s.status, s.strip, s.payload, s.progress = start, status, strip, payload, c.Progress
 		rc.SetStatusCode(status)
 		rc.Response.Header.SetContentTypeBytes(ct)
 		rc.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
