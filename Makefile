@@ -58,6 +58,11 @@ bench: ## Gateway vs direct vs plain proxy, interleaved rounds, plus the propaga
 bench-scale: ## Edge with 1M virtual keys and 10k teams: replay time to ready, RSS, lookup ns/op; writes docs/benchmarks.md
 	$(GO) -C loadtest run ./cmd/scale $(SCALE_ARGS)
 
+.PHONY: bench-budget
+bench-budget: ## Small-budget keys hammered through 2 edges (and 1) at full speed, plus an edge cut from NATS: requests served beyond the budget vs the stated bound (BUDGET_CONNS, BUDGET_SECONDS)
+	@out=$$(mktemp); $(GO) test ./test/e2e -run '^(TestBudgetOvershoot|TestBudgetLeaseThroughPartition)$$' -count=1 -v >$$out 2>&1; rc=$$?; \
+	grep -E '^(=== RUN|--- |ok|FAIL|panic)|budget(fault)?_test' $$out; rm -f $$out; exit $$rc
+
 .PHONY: bench-micro
 bench-micro: ## Go micro-benchmarks of the hot path (auth+decision, request parse, rewrite, spend record) with -benchmem
 	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./edge/... ./auth/...

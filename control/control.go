@@ -75,6 +75,9 @@ type Options struct {
 	Metrics *prometheus.Registry
 	// MetricsAddr, if set, serves /metrics there instead of on Listen.
 	MetricsAddr string
+	// BudgetLeaseFraction is the share of a budget's remainder each edge
+	// may spend while cut from NATS (budget.Tracker.LeaseFraction; 0: 0.1).
+	BudgetLeaseFraction float64
 }
 
 // Run serves until ctx ends.
@@ -174,7 +177,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("control: %w", err)
 	}
 	upsert.Register(procs, st)
-	budgets := &budget.Tracker{KV: totals, Store: st, Log: log.With("part", "budget")}
+	budgets := &budget.Tracker{KV: totals, Store: st, Log: log.With("part", "budget"), LeaseFraction: o.BudgetLeaseFraction}
 	budgets.Register(procs)
 	go budgets.RunSweeper(ctx)
 	procErr := make(chan error, 1)

@@ -183,6 +183,7 @@ func runControl(ctx context.Context, args []string) error {
 	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
 	fs.StringVar(&o.JSDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
 	fs.StringVar(&o.Listen, "listen", env("CONTROL_ADDR", "127.0.0.1:4001"), "admin API listen address (env CONTROL_ADDR)")
+	fs.Float64Var(&o.BudgetLeaseFraction, "budget-lease-fraction", 0.1, "share of a budget's remainder each edge may spend while cut from NATS")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "replicas of the policy, audit and spend streams and the totals bucket: 3 on a JetStream cluster; "+
 		"0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
 	fs.StringVar(&o.ClickHouse, "clickhouse", os.Getenv("CLICKHOUSE_ADDR"), "ClickHouse native address for /spend/logs and /global/spend/report (env CLICKHOUSE_ADDR)")
@@ -226,6 +227,8 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Region, "region", os.Getenv("EDGE_REGION"), "region label (env EDGE_REGION)")
 	mb := fs.Float64("max-request-size-mb", 10, "largest request body accepted, in MiB")
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
+	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
+	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
 	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
 	log, err := lf.logger()

@@ -21,8 +21,6 @@ package budget
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,24 +37,12 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// Totals is one object's spend in its current budget window.
-type Totals struct {
-	Kind        string    `json:"kind"`
-	ID          string    `json:"id"`
-	WindowStart time.Time `json:"window_start"`
-	Spend       float64   `json:"spend"`
-	Requests    int64     `json:"requests"`
-	Tokens      int64     `json:"tokens"`
-}
+// Totals is one object's spend in its current budget window; edges read
+// it too, so its shape is the contract's (events.SpendTotals).
+type Totals = events.SpendTotals
 
 // KVKey is where an object's totals live (ids are hashed into a valid key).
-func KVKey(kind events.Kind, id string) string {
-	if kind == events.KindKey {
-		return string(kind) + "." + id
-	}
-	sum := sha256.Sum256([]byte(id))
-	return string(kind) + "." + hex.EncodeToString(sum[:16])
-}
+func KVKey(kind events.Kind, id string) string { return events.SpendTotalsKey(kind, id) }
 
 // EnsureBucket creates the totals bucket or updates it; replicas 0 keeps
 // an existing bucket's replicas (1 for a new one), as for the streams.
@@ -92,6 +78,10 @@ type Tracker struct {
 	FlushEvery time.Duration
 
 	group groupCommit
+
+	// LeaseFraction is the share of an object's remaining budget each edge
+	// may spend while cut from NATS (Totals.Lease); default 0.1.
+	LeaseFraction float64
 }
 
 // Source is where the tracker reads: the spend stream, through a durable
@@ -112,6 +102,7 @@ type delta struct {
 	cost     float64
 	requests int64
 	tokens   int64
+	edges    map[string]float64 // cost per edge instance
 }
 
 // appliedPrefix marks, in a message's metadata, the totals it already
@@ -141,6 +132,7 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 		d.cost += ev.Cost
 		d.requests++
 		d.tokens += ev.TotalTokens
+		d.addEdge(ev.EdgeInstance, ev.Cost)
 	}
 	for i := range evs {
 		ev := &evs[i]
@@ -238,6 +230,9 @@ func (g *groupCommit) join(t *Tracker, deltas map[string]*delta) *flush {
 		m.cost += d.cost
 		m.requests += d.requests
 		m.tokens += d.tokens
+		for inst, c := range d.edges {
+			m.addEdge(inst, c)
+		}
 	}
 	return g.cur
 }
@@ -310,7 +305,7 @@ func windowEnd(start time.Time, duration string) time.Time {
 // add adds a delta to an object's totals with compare-and-set, rolling
 // the window over first if it ended, and returns the new totals.
 func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error) {
-	_, duration, _, _ := t.budgetOf(d.kind, d.id)
+	maxBudget, duration, _, _ := t.budgetOf(d.kind, d.id)
 	now := t.Store.Now()
 	var cur Totals
 	for attempt := 0; ; attempt++ {
@@ -328,11 +323,13 @@ func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error)
 			}
 		}
 		if end := windowEnd(cur.WindowStart, duration); !end.IsZero() && !now.Before(end) {
-			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: rollForward(cur.WindowStart, duration, now)}
+			// Edges stays: it is cumulative across windows (see annotate).
+			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: rollForward(cur.WindowStart, duration, now), Edges: cur.Edges, EdgesAt: cur.EdgesAt}
 		}
 		cur.Spend += d.cost
 		cur.Requests += d.requests
 		cur.Tokens += d.tokens
+		t.annotate(&cur, d, maxBudget, duration, now)
 		data, _ := json.Marshal(cur)
 		if rev == 0 {
 			_, err = t.KV.Create(ctx, key, data)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
+	edgebudget "github.com/gatehouse/gatehouse/edge/budget"
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/edge/ratelimit"
 	"github.com/gatehouse/gatehouse/edge/spend"
@@ -65,6 +66,8 @@ type Options struct {
 	// SpillDir holds spend events while NATS is unreachable; one per edge
 	// process. Default: a directory under the system temp dir.
 	SpillDir string
+	// Budget configures the local budget view (edge/budget).
+	Budget edgebudget.Options
 	// JWKSClient fetches identity providers' keys (nil: default client).
 	JWKSClient *http.Client
 	Log        *slog.Logger
@@ -91,6 +94,7 @@ type Gateway struct {
 	upserts *upserter
 	limiter *ratelimit.Limiter
 	spend   *spend.Publisher
+	budgets *edgebudget.View
 	fwd     *proxy.Forwarder
 	relay   *relay
 	bal     *loadBalancer
@@ -128,6 +132,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer g.limiter.Close()
+	g.limiter.LeaseFraction = o.Budget.LeaseFraction
+	bo := o.Budget
+	bo.EdgeID, bo.Log, bo.Connected = o.EdgeID, log, nc.IsConnected
+	g.budgets = edgebudget.New(bo)
+	go func() { _ = g.budgets.Run(ctx, nc, js) }()
 	spillDir := o.SpillDir
 	if spillDir == "" {
 		spillDir = filepath.Join(os.TempDir(), "gatehouse-spend-"+o.EdgeID)
@@ -400,18 +409,23 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		return err
 	}
 	ev.Stream = req.Stream
+	route := grant.Route
+	if snap.Routing().TagFiltering {
+		if route, err = routeByTags(route, body); err != nil {
+			return err
+		}
+	}
+	scopes := edgebudget.ScopesOf(snap, grant.Key, ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID)
+	held, err := g.budgets.Reserve(&scopes, promptCostHint(route, len(body)))
+	if err != nil {
+		return err
+	}
 	// LiteLLM's response header for the call id; here it is also the spend
 	// row's request_id, so a client can match its answer to the ledger. Set
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks}
-	route := grant.Route
-	if call.rt.TagFiltering {
-		if route, err = routeByTags(route, body); err != nil {
-			return err
-		}
-	}
+	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -434,6 +448,7 @@ type chatCall struct {
 	// fallbacks are the request's own (LiteLLM's request-level
 	// "fallbacks"); nil: router_settings' for the group.
 	fallbacks []string
+	held      edgebudget.Reservation
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -450,6 +465,13 @@ func (c *chatCall) done(u proxy.Usage, err error) {
 	c.record(u)
 }
 
+// progress charges a stream's budgets with its completion so far.
+func (c *chatCall) progress(chars int64) {
+	if c.d != nil {
+		c.g.budgets.Charge(&c.held, float64(proxy.EstimateTokens(chars))*c.d.OutputCostPerToken)
+	}
+}
+
 // record publishes the spend event, naming the deployment that answered
 // (or failed last).
 func (c *chatCall) record(u proxy.Usage) {
@@ -459,6 +481,8 @@ func (c *chatCall) record(u proxy.Usage) {
 	}
 	c.g.metrics.finished(provider, c.ev.Stream, time.Since(c.t0), u)
 	spend.Apply(&c.ev, c.d, u, c.g.nowFunc().Sub(c.start))
+	c.g.budgets.Commit(&c.held, c.ev.Cost)
+	c.ev.EdgeInstance = c.g.budgets.Instance()
 	c.g.countTokens(c.key, c.team, u.TotalTokens)
 	c.g.countScopeTokens(c.org, c.customer, u.TotalTokens)
 	if c.g.spend != nil {
@@ -499,8 +523,12 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			if st != nil {
 				st.inflight.Add(1)
 			}
-			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), proxy.Call{Deployment: d, UpstreamModel: c.ev.Model,
-				Body: proxy.ApplyDefaults(d, body), Stream: c.ev.Stream, RequestID: c.reqID, Done: done, Valid: true})
+			pc := proxy.Call{Deployment: d, UpstreamModel: c.ev.Model, Body: proxy.ApplyDefaults(d, body), Stream: c.ev.Stream,
+				RequestID: c.reqID, Done: done, Valid: true}
+			if c.ev.Stream && c.held.Held() {
+				pc.Progress = c.progress // a stream's cost counts against budgets as it goes
+			}
+			upstream, failed, err := g.fwd.TryChatCompletion(fc.Context(), pc)
 			c.upstream += upstream
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
@@ -636,4 +664,14 @@ func subjectToken(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// promptCostHint is a cheap lower bound of a request's cost for the budget
+// reservation before any request of its key has a known cost: its body
+// priced as prompt tokens (about 4 bytes per token) on the first deployment.
+func promptCostHint(route policy.Route, bodyLen int) float64 {
+	if len(route.Deployments) == 0 {
+		return 0
+	}
+	return route.Deployments[0].InputCostPerToken * float64(bodyLen) / 4
 }

@@ -95,7 +95,7 @@ func (openAI) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Stream
 		return nil, err
 	}
 	status := x.Response.StatusCode()
-	s.start, s.status, s.strip, s.payload = x.Start, status, !x.ClientUsage, x.Payload
+	s.start, s.status, s.strip, s.payload, s.progress = x.Start, status, !x.ClientUsage, x.Payload, x.Call.Progress
 	rc.SetStatusCode(status)
 	rc.Response.Header.SetContentTypeBytes(x.Response.Header.ContentType())
 	return s, nil

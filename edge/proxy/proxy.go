@@ -159,6 +159,10 @@ type Call struct {
 	// Valid says Body was validated as JSON (ParseChatRequest), so it is
 	// not validated again.
 	Valid bool
+	// Progress, if set, is called by a stream's writer after each event
+	// carrying generated text, with the characters generated so far (a
+	// running cost estimate for budgets; Done still reports the usage).
+	Progress func(chars int64)
 }
 
 // Forward is ChatCompletionDone for a Call. It also returns how long the

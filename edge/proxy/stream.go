@@ -67,7 +67,9 @@ type sseStream struct {
 	usage   Usage // reported counts and model, as far as seen
 	usageOK bool  // the upstream reported usage
 	chars   int64 // generated text received, for the estimate
-	ttft    time.Duration
+	// progress is Call.Progress.
+	progress func(chars int64)
+	ttft     time.Duration
 }
 
 // startStream reads the first upstream bytes while the handler still runs.
@@ -137,6 +139,9 @@ func (s *sseStream) observe(ev []byte) (drop bool, cutStart, cutEnd int, text bo
 		s.usage.Model = string(fi.model) // once per stream
 	}
 	s.chars += fi.chars
+	if fi.chars > 0 && s.progress != nil {
+		s.progress(s.chars)
+	}
 	if !s.strip {
 		return false, 0, 0, fi.chars > 0
 	}

@@ -19,6 +19,9 @@
 // resent: the bound then grows by that message's counts, and the error
 // disappears when its second leaves the window. The 1 s bucket granularity
 // also means the window is 59-60 s long.
+//
+// Through a partition (an edge cut from NATS) an edge admits at most
+// LeaseFraction of each limit itself (lease.go).
 package ratelimit
 
 import (
@@ -49,8 +52,14 @@ type Limiter struct {
 	windows map[string]*window
 	pending map[pendingKey]*count
 	sub     *nats.Subscription
-	stop    chan struct{}
-	done    chan struct{}
+	// LeaseFraction: while cut from NATS, this edge admits per object at
+	// most this share of its limits in its own window (see lease.go);
+	// default 0.1. Set before the first Allow.
+	LeaseFraction float64
+	cut           map[string]*window // own counts per object while cut
+	connected     func() bool
+	stop          chan struct{}
+	done          chan struct{}
 }
 
 type count struct{ Requests, Tokens int64 }
@@ -106,6 +115,7 @@ func New(nc *nats.Conn, edgeID string, interval time.Duration, log *slog.Logger)
 	l := &Limiter{nc: nc, edgeID: edgeID, interval: interval, log: log, now: time.Now,
 		windows: map[string]*window{}, pending: map[pendingKey]*count{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if nc != nil {
+		l.connected = nc.IsConnected
 		sub, err := nc.Subscribe(events.RateLimitSubjectPrefix+".*", l.receive)
 		if err != nil {
 			return nil, err
@@ -149,6 +159,9 @@ func (l *Limiter) Allow(obj string, lim Limits) error {
 	if lim.TPM > 0 && s.Tokens >= lim.TPM {
 		return limited("tokens per minute", obj, s.Tokens, lim.TPM, w.retryAfter(now, lim.TPM, tokensOf))
 	}
+	if err := l.leaseLocked(obj, now, lim); err != nil {
+		return err
+	}
 	l.addLocked(obj, now, count{Requests: 1})
 	return nil
 }
@@ -169,6 +182,9 @@ func (l *Limiter) AddTokens(obj string, tokens int64) {
 
 func (l *Limiter) addLocked(obj string, sec int64, c count) {
 	l.windows[obj].add(sec, c)
+	if cw := l.cut[obj]; cw != nil {
+		cw.add(sec, c)
+	}
 	pk := pendingKey{obj, sec}
 	p := l.pending[pk]
 	if p == nil {
