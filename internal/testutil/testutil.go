@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/backoff"
 	"github.com/gatehouse/gatehouse/internal/embednats"
 )
 
@@ -66,7 +67,7 @@ func EnsureStreams(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 func Eventually(t testing.TB, wait time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
-	tick := 5 * time.Millisecond
+	tick := backoff.Policy{Initial: 5 * time.Millisecond, Max: 100 * time.Millisecond}.Start()
 	for {
 		err := cond()
 		if err == nil {
@@ -75,7 +76,6 @@ func Eventually(t testing.TB, wait time.Duration, cond func() error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within %s: %v", wait, err)
 		}
-		time.Sleep(tick)
-		tick = min(tick*2, 100*time.Millisecond)
+		time.Sleep(tick.Next())
 	}
 }

@@ -55,6 +55,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/backoff"
 	"github.com/gatehouse/gatehouse/schema"
 )
 
@@ -386,23 +387,18 @@ func (s *Sink) shutdown(batch []item, items <-chan item) {
 // consumer creates or updates the durable consumer, retrying while the
 // stream is missing or NATS is down.
 func (s *Sink) consumer(ctx context.Context) (jetstream.Consumer, error) {
-	wait := 100 * time.Millisecond
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cons, err := s.o.JS.CreateOrUpdateConsumer(cctx, events.SpendStream, ConsumerConfig(s.o))
-		cancel()
-		if err == nil {
-			return cons, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		s.log.Warn("consumer not ready; retrying", "stream", events.SpendStream, "err", err, "in", wait)
-		if !sleep(ctx, wait) {
-			return nil, ctx.Err()
-		}
-		wait = min(wait*2, s.o.MaxBackoff)
-	}
+	var cons jetstream.Consumer
+	err := backoff.Retry(ctx, backoff.Policy{Initial: 100 * time.Millisecond, Max: s.o.MaxBackoff, Jitter: 0.2},
+		func(ctx context.Context) error {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var err error
+			cons, err = s.o.JS.CreateOrUpdateConsumer(cctx, events.SpendStream, ConsumerConfig(s.o))
+			return err
+		}, nil, func(err error, _ int, wait time.Duration) {
+			s.log.Warn("consumer not ready; retrying", "stream", events.SpendStream, "err", err, "in", wait)
+		})
+	return cons, err
 }
 
 // drainWait bounds how long a stopping sink waits for the messages its
@@ -427,7 +423,7 @@ func (s *Sink) read(ctx context.Context, cons jetstream.Consumer, items chan<- i
 		it, err := cons.Messages(jetstream.PullMaxMessages(pull), jetstream.PullExpiry(10*time.Second))
 		if err != nil {
 			s.log.Warn("pull", "err", err)
-			if !sleep(ctx, time.Second) {
+			if backoff.Sleep(ctx, time.Second) != nil {
 				return
 			}
 			continue
@@ -493,7 +489,7 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 		}
 	}
 
-	wait := 50 * time.Millisecond
+	retry := backoff.Policy{Initial: 50 * time.Millisecond, Max: s.o.MaxBackoff, Jitter: 0.2}.Start()
 	lastProgress := time.Now()
 	for attempt := 1; ; attempt++ {
 		// A started attempt is not cancelled with ctx: an insert cut off
@@ -521,11 +517,11 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 			return ctx.Err()
 		}
 		s.errs.Add(1)
+		wait := retry.Next()
 		s.log.Warn("ClickHouse insert failed; retrying the batch", "attempt", attempt, "rows", len(rows), "err", err, "in", wait)
-		if !sleep(ctx, wait) {
-			return ctx.Err()
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return err
 		}
-		wait = min(wait*2, s.o.MaxBackoff)
 		// Keep the server from redelivering the batch while we retry.
 		if time.Since(lastProgress) >= s.o.AckWait/4 {
 			for _, it := range batch {
@@ -787,16 +783,4 @@ func finite(v float64) float64 {
 		return 0
 	}
 	return v
-}
-
-// sleep waits d or until ctx ends; false means ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
