@@ -33,6 +33,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/loadtest/loadgen"
 )
 
@@ -160,7 +161,7 @@ func (s *system) start(ctx context.Context) error {
 	}
 	addrs := make([]string, 7)
 	for i := range addrs {
-		if addrs[i], err = FreeAddr(); err != nil {
+		if addrs[i], err = childproc.FreeAddr(); err != nil {
 			return err
 		}
 	}
