@@ -1,5 +1,7 @@
-// Package testutil holds helpers shared by tests: real servers on port 0,
-// and a poll-until helper instead of sleeps.
+// Package testutil holds the helpers tests share: real servers on port 0,
+// free addresses for child processes, reading the spend stream, and a
+// poll-until helper instead of sleeps. It fails the test (t.Fatal) rather
+// than return errors, and registers cleanup for everything it starts.
 package testutil
 
 import (
@@ -13,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/backoff"
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/embednats"
 )
 
@@ -60,6 +63,26 @@ func EnsureStreams(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// FreeAddr returns a loopback host:port nothing listens on, for a server
+// that is told its address; FreePort is its port.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	a, err := childproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func FreePort(t testing.TB) int {
+	t.Helper()
+	p, err := childproc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Eventually polls cond every tick until it returns nil or wait elapses,
