@@ -29,29 +29,12 @@ import (
 	"github.com/gatehouse/gatehouse/control"
 	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/edge/gateway"
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/spend/sink"
 )
-
-// syncBuffer collects the logs of every component.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -72,7 +55,7 @@ type stack struct {
 	edge        string
 	idp         *oidctest.Provider
 	ch          *chtest.Server
-	logs        *syncBuffer
+	logs        *childproc.LockedBuffer // every component's log
 	masterKey   string
 	providerKey string
 	azureKey    string // a provider key that does not look like one (no sk- prefix)
@@ -121,7 +104,7 @@ model_list:
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	s := &stack{
-		logs:           &syncBuffer{},
+		logs:           &childproc.LockedBuffer{},
 		masterKey:      "sk-master-" + randomHex(16),
 		providerKey:    "sk-proj-" + randomHex(24),
 		azureKey:       randomHex(24),
