@@ -547,62 +547,33 @@ func postChat(e *proc, key, model string) int {
 	return resp.StatusCode
 }
 
-// spendCounter reads the spend stream incrementally through one ordered
-// consumer and counts the events of one key.
+// spendCounter reads the spend stream incrementally and counts the
+// events of one key.
 type spendCounter struct {
-	s       jetstream.Stream
-	cons    jetstream.Consumer
+	r       *testutil.SpendReader
 	key     string
-	readTo  uint64
 	events  int64
 	request map[string]bool
 }
 
 func newSpendCounter(ctx context.Context, t *testing.T, js jetstream.JetStream, keyHash string) *spendCounter {
 	t.Helper()
-	s, err := js.Stream(ctx, events.SpendStream)
+	r, err := testutil.NewSpendReader(ctx, js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &spendCounter{s: s, cons: cons, key: keyHash, request: map[string]bool{}}
+	return &spendCounter{r: r, key: keyHash, request: map[string]bool{}}
 }
 
 // poll reads up to the stream's current last sequence.
 func (c *spendCounter) poll(ctx context.Context) error {
-	info, err := c.s.Info(ctx)
-	if err != nil {
-		return err
-	}
-	for c.readTo < info.State.LastSeq {
-		batch, err := c.cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return err
-		}
-		for msg := range batch.Messages() {
-			md, err := msg.Metadata()
-			if err != nil {
-				return err
-			}
-			c.readTo = md.Sequence.Stream
-			// A message holds one event or an edge's batch.
-			_, evs, err := events.DecodeSpend(msg.Data())
-			if err != nil {
-				return err
-			}
-			for _, ev := range evs {
-				if ev.KeyHash == c.key {
-					c.events++
-					c.request[ev.RequestID] = true
-				}
+	return c.r.Read(ctx, func(_ jetstream.Msg, _ string, evs []events.SpendEvent) error {
+		for _, ev := range evs {
+			if ev.KeyHash == c.key {
+				c.events++
+				c.request[ev.RequestID] = true
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
