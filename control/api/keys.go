@@ -306,20 +306,8 @@ func (a *API) keyList(c *fiber.Ctx) error {
 
 // mutateKey runs a read-modify-write on an existing key.
 func (a *API) mutateKey(c *fiber.Ctx, tok string, typ string, change func(k *events.Key) error) error {
-	var out *events.Key
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindKey, tok, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.Key)
-		if old == nil {
-			return "", nil, apierror.NotFound.With("key not found")
-		}
-		k := *old
-		if err := change(&k); err != nil {
-			return "", nil, err
-		}
-		k.UpdatedAt = a.store.Now()
-		out = &k
-		return typ, &k, nil
-	})
+	res, out, err := mutate(a, c, events.KindKey, tok, typ, apierror.NotFound.With("key not found"),
+		func(k *events.Key) *time.Time { return &k.UpdatedAt }, change)
 	if err != nil {
 		return err
 	}

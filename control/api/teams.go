@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -152,21 +153,8 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 
 // mutateTeam runs a read-modify-write on an existing team.
 func (a *API) mutateTeam(c *fiber.Ctx, id, typ string, change func(t *events.Team) error) (store.Result, *events.Team, error) {
-	var out *events.Team
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindTeam, id, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.Team)
-		if old == nil {
-			return "", nil, apierror.NotFound.With("Team not found, passed team_id=%s", id)
-		}
-		t := *old
-		if err := change(&t); err != nil {
-			return "", nil, err
-		}
-		t.UpdatedAt = a.store.Now()
-		out = &t
-		return typ, &t, nil
-	})
-	return res, out, err
+	return mutate(a, c, events.KindTeam, id, typ, apierror.NotFound.With("Team not found, passed team_id=%s", id),
+		func(t *events.Team) *time.Time { return &t.UpdatedAt }, change)
 }
 
 func requireTeamID(req *teamRequest) (string, error) {
@@ -225,15 +213,9 @@ func (a *API) teamBlock(block bool) fiber.Handler {
 
 func (a *API) teamInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id := c.Query("team_id")
-	if id == "" {
-		id = me.teamID
-	}
-	if id == "" {
-		return apierror.MissingParam.With("team_id is required")
-	}
-	if !me.admin && me.teamID != id {
-		return apierror.Forbidden.With("only an admin may read another team's info")
+	id, err := infoID(c, "team_id", me.teamID, me.admin, apierror.Forbidden.With("only an admin may read another team's info"))
+	if err != nil {
+		return err
 	}
 	snap := a.store.Snapshot()
 	t := snap.Team(id)
@@ -242,11 +224,7 @@ func (a *API) teamInfo(c *fiber.Ctx) error {
 	}
 	keys := []*events.Key{}
 	if me.admin {
-		for _, k := range snap.Keys() {
-			if k.TeamID == id {
-				keys = append(keys, k)
-			}
-		}
+		keys = keysWhere(snap, func(k *events.Key) bool { return k.TeamID == id })
 	}
 	return c.JSON(fiber.Map{"team_id": id, "team_info": withSpend(t, a.spendOf(c, events.KindTeam, id)), "keys": keys})
 }

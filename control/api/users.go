@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -166,21 +167,8 @@ func later(a, b store.Result) store.Result {
 }
 
 func (a *API) mutateUser(c *fiber.Ctx, id string, change func(u *events.User) error) (store.Result, *events.User, error) {
-	var out *events.User
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindUser, id, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.User)
-		if old == nil {
-			return "", nil, apierror.NotFound.With("User not found, passed user_id=%s", id)
-		}
-		u := *old
-		if err := change(&u); err != nil {
-			return "", nil, err
-		}
-		u.UpdatedAt = a.store.Now()
-		out = &u
-		return events.UserUpserted, &u, nil
-	})
-	return res, out, err
+	return mutate(a, c, events.KindUser, id, events.UserUpserted, apierror.NotFound.With("User not found, passed user_id=%s", id),
+		func(u *events.User) *time.Time { return &u.UpdatedAt }, change)
 }
 
 // addUserTeam records team membership on a user that exists.
@@ -223,27 +211,16 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 
 func (a *API) userInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id := c.Query("user_id")
-	if id == "" {
-		id = me.userID
-	}
-	if id == "" {
-		return apierror.MissingParam.With("user_id is required")
-	}
-	if !me.admin && me.userID != id {
-		return apierror.Forbidden.With("not allowed to access this user's info. user_id=%s", id)
+	id, err := infoID(c, "user_id", me.userID, me.admin, apierror.Forbidden.With("not allowed to access this user's info. user_id=%s", c.Query("user_id")))
+	if err != nil {
+		return err
 	}
 	snap := a.store.Snapshot()
 	u := snap.User(id)
 	if u == nil {
 		return apierror.NotFound.With("User not found, passed user_id=%s", id)
 	}
-	keys := []*events.Key{}
-	for _, k := range snap.Keys() {
-		if k.UserID == id {
-			keys = append(keys, k)
-		}
-	}
+	keys := keysWhere(snap, func(k *events.Key) bool { return k.UserID == id })
 	teams := []*events.Team{}
 	for _, tid := range u.Teams {
 		if t := snap.Team(tid); t != nil {
