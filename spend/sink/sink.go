@@ -56,6 +56,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/backoff"
+	"github.com/gatehouse/gatehouse/internal/opt"
 	"github.com/gatehouse/gatehouse/schema"
 )
 
@@ -128,30 +129,14 @@ type Sink struct {
 
 // withDefaults fills in the zero fields.
 func (o Options) withDefaults() Options {
-	if o.Database == "" {
-		o.Database = schema.DefaultDatabase
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
-	}
-	if o.FlushInterval <= 0 {
-		o.FlushInterval = DefaultFlushInterval
-	}
-	if o.AckWait <= 0 {
-		o.AckWait = DefaultAckWait
-	}
-	if o.MaxAckPending <= 0 {
-		o.MaxAckPending = max(100_000, 4*o.BatchSize)
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = DefaultMaxBackoff
-	}
-	if o.InsertTimeout <= 0 {
-		o.InsertTimeout = DefaultInsertTimeout
-	}
-	if o.InsertWorkers <= 0 {
-		o.InsertWorkers = DefaultInsertWorkers
-	}
+	opt.Or(&o.Database, schema.DefaultDatabase)
+	opt.Positive(&o.BatchSize, DefaultBatchSize)
+	opt.Positive(&o.FlushInterval, DefaultFlushInterval)
+	opt.Positive(&o.AckWait, DefaultAckWait)
+	opt.Positive(&o.MaxAckPending, max(100_000, 4*o.BatchSize))
+	opt.Positive(&o.MaxBackoff, DefaultMaxBackoff)
+	opt.Positive(&o.InsertTimeout, DefaultInsertTimeout)
+	opt.Positive(&o.InsertWorkers, DefaultInsertWorkers)
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -209,13 +194,9 @@ func Publish(ctx context.Context, js jetstream.JetStream, ev events.SpendEvent) 
 	if ev.RequestID == "" {
 		return errors.New("sink: spend event without request id")
 	}
-	if ev.Type == "" {
-		ev.Type = events.SpendV1
-	}
+	opt.Or(&ev.Type, events.SpendV1)
 	edge := ev.EdgeID
-	if edge == "" {
-		edge = "unknown"
-	}
+	opt.Or(&edge, "unknown")
 	if strings.ContainsAny(edge, ".*> \t\r\n") {
 		return fmt.Errorf("sink: edge id %q is not a subject token", edge)
 	}
