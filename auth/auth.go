@@ -1,5 +1,12 @@
 // Package auth authenticates callers at the edge from the local policy
 // snapshot: no network call on the request path.
+//
+// It owns the mapping from a presented credential (master key, virtual
+// key, or a JWT handed on to jwtauth) to an Identity, and the wording of
+// every refusal. It guarantees that a credential is compared only through
+// its sha256 digest (constant-time for the master key), so neither timing
+// nor logs expose a key, and that an unknown, malformed or missing
+// credential is always refused with a typed apierror, never let through.
 package auth
 
 import (

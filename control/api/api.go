@@ -2,6 +2,12 @@
 // and bodies (/key/generate, /team/new, /model/new, ...). Every change is an
 // event committed to the policy stream through store.Store; the API holds no
 // state of its own.
+//
+// It guarantees that a write answers only after the store committed it
+// (x-gatehouse-event-seq) and says whether every live edge applied it
+// (x-gatehouse-propagation), that every refusal is a typed apierror naming
+// the field the caller wrote, and that a caller who is not an admin reads
+// only their own team or user.
 package api
 
 import (

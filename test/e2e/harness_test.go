@@ -1,6 +1,3 @@
-// Package e2e runs the gatehouse binary as separate processes (a control
-// plane and edges) on a real JetStream server, against a mock OpenAI
-// upstream, and talks to them over HTTP the way users do.
 package e2e
 
 import (

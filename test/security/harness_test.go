@@ -1,11 +1,3 @@
-// Package security attacks a running gateway: a control plane and an edge
-// in this process, on an embedded JetStream server, with the real OpenID
-// provider (internal/oidctest) issuing the legitimate tokens, a private
-// ClickHouse holding spend, and a fake OpenAI upstream (the only mock).
-// Every attack is an HTTP request to the real edge or control API; every
-// refusal is checked for its status and its OpenAI error envelope, and
-// counted. TestSecurity prints one summary line per category
-// ("security: ..."), which docs/reliability.md quotes.
 package security
 
 import (
