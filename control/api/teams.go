@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,11 +24,7 @@ type teamRequest struct {
 	Models           *[]string        `json:"models"`
 	Blocked          *bool            `json:"blocked"`
 	MembersWithRoles *[]events.Member `json:"members_with_roles"`
-	MaxBudget        *float64         `json:"max_budget"`
-	BudgetDuration   *string          `json:"budget_duration"`
-	TPMLimit         *int64           `json:"tpm_limit"`
-	RPMLimit         *int64           `json:"rpm_limit"`
-	Metadata         map[string]any   `json:"metadata"`
+	limitFields
 }
 
 func newID() string {
@@ -48,26 +43,11 @@ func validRole(field, r string) error {
 }
 
 func (r *teamRequest) validate() error {
-	if r.MaxBudget != nil && *r.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
+	if err := r.limitFields.validate(); err != nil {
+		return err
 	}
-	if r.TPMLimit != nil && *r.TPMLimit < 0 {
-		return httpx.Param("tpm_limit", "must be >= 0")
-	}
-	if r.RPMLimit != nil && *r.RPMLimit < 0 {
-		return httpx.Param("rpm_limit", "must be >= 0")
-	}
-	if r.BudgetDuration != nil && *r.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *r.BudgetDuration); err != nil {
-			return err
-		}
-	}
-	if r.Models != nil {
-		for i, m := range *r.Models {
-			if strings.TrimSpace(m) == "" {
-				return httpx.Param("models", "entry %d is empty", i)
-			}
-		}
+	if err := validModels(r.Models); err != nil {
+		return err
 	}
 	if r.MembersWithRoles != nil {
 		for _, m := range *r.MembersWithRoles {
@@ -98,21 +78,7 @@ func (r *teamRequest) apply(t *events.Team) {
 	if r.MembersWithRoles != nil {
 		t.MembersWithRoles = slices.Clone(*r.MembersWithRoles)
 	}
-	if r.MaxBudget != nil {
-		t.MaxBudget = r.MaxBudget
-	}
-	if r.BudgetDuration != nil {
-		t.BudgetDuration = *r.BudgetDuration
-	}
-	if r.TPMLimit != nil {
-		t.TPMLimit = r.TPMLimit
-	}
-	if r.RPMLimit != nil {
-		t.RPMLimit = r.RPMLimit
-	}
-	if r.Metadata != nil {
-		t.Metadata = maps.Clone(r.Metadata)
-	}
+	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	if t.Models == nil {
 		t.Models = []string{}
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -18,18 +17,14 @@ import (
 var userRoles = []string{"proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer", "team", "customer"}
 
 type userRequest struct {
-	UserID         *string        `json:"user_id"`
-	UserEmail      *string        `json:"user_email"`
-	UserAlias      *string        `json:"user_alias"`
-	UserRole       *string        `json:"user_role"`
-	Models         *[]string      `json:"models"`
-	Teams          *[]string      `json:"teams"`
-	OrganizationID *string        `json:"organization_id"`
-	MaxBudget      *float64       `json:"max_budget"`
-	BudgetDuration *string        `json:"budget_duration"`
-	TPMLimit       *int64         `json:"tpm_limit"`
-	RPMLimit       *int64         `json:"rpm_limit"`
-	Metadata       map[string]any `json:"metadata"`
+	UserID         *string   `json:"user_id"`
+	UserEmail      *string   `json:"user_email"`
+	UserAlias      *string   `json:"user_alias"`
+	UserRole       *string   `json:"user_role"`
+	Models         *[]string `json:"models"`
+	Teams          *[]string `json:"teams"`
+	OrganizationID *string   `json:"organization_id"`
+	limitFields
 	// /user/new only: LiteLLM creates a key for the new user by default.
 	AutoCreateKey *bool   `json:"auto_create_key"`
 	KeyAlias      *string `json:"key_alias"`
@@ -43,15 +38,7 @@ func (r *userRequest) validate() error {
 	if r.UserEmail != nil && *r.UserEmail != "" && !strings.Contains(*r.UserEmail, "@") {
 		return httpx.Param("user_email", "%q is not an email address", *r.UserEmail)
 	}
-	if r.MaxBudget != nil && *r.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
-	}
-	if r.BudgetDuration != nil && *r.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *r.BudgetDuration); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.limitFields.validate()
 }
 
 func (r *userRequest) apply(u *events.User) {
@@ -73,21 +60,7 @@ func (r *userRequest) apply(u *events.User) {
 	if r.OrganizationID != nil {
 		u.OrganizationID = *r.OrganizationID
 	}
-	if r.MaxBudget != nil {
-		u.MaxBudget = r.MaxBudget
-	}
-	if r.BudgetDuration != nil {
-		u.BudgetDuration = *r.BudgetDuration
-	}
-	if r.TPMLimit != nil {
-		u.TPMLimit = r.TPMLimit
-	}
-	if r.RPMLimit != nil {
-		u.RPMLimit = r.RPMLimit
-	}
-	if r.Metadata != nil {
-		u.Metadata = maps.Clone(r.Metadata)
-	}
+	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.Metadata)
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
 	}
