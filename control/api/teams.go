@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -206,17 +205,12 @@ func (a *API) teamDelete(c *fiber.Ctx) error {
 	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
 		return err
 	}
-	if len(req.TeamIDs) == 0 {
-		return apierror.MissingParam.With("team_ids is required")
-	}
 	// The team tombstone alone already revokes its keys at every edge (a
 	// key whose team is gone is refused); the key tombstones clean up.
-	deleted, missing, keys, last, err := a.deleteWithKeys(c, events.KindTeam, req.TeamIDs, func(k *events.Key, id string) bool { return k.TeamID == id })
+	deleted, missing, keys, last, err := a.deleteWithKeys(c, events.KindTeam, "team_ids", req.TeamIDs, "Team",
+		func(k *events.Key, id string) bool { return k.TeamID == id })
 	if err != nil {
 		return err
-	}
-	if len(deleted) == 0 {
-		return apierror.NotFound.With("Team not found, passed team_ids=%v", req.TeamIDs)
 	}
 	return commit(c, last, fiber.Map{"deleted_teams": deleted, "deleted_keys": keys, "not_found": missing})
 }
@@ -276,23 +270,32 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		return err
 	}
 	// Users that exist get the team in their list, as LiteLLM does.
-	for _, m := range members {
-		if m.UserID == "" {
-			continue
+	res, err = a.changeMemberUsers(c, res, members, func(u *events.User) {
+		if !slices.Contains(u.Teams, t.TeamID) {
+			u.Teams = append(slices.Clone(u.Teams), t.TeamID)
 		}
-		if r, err := a.addUserTeam(c, m.UserID, t.TeamID); err != nil {
-			return err
-		} else if r.Seq > res.Seq {
-			res = r
-		}
+	})
+	if err != nil {
+		return err
 	}
 	return commit(c, res, t)
 }
 
 // deleteWithKeys deletes objects and then the keys that belong to each,
 // returning which ids existed, which did not, how many keys went, and the
-// last write (for the propagation headers).
-func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, ids []string, owns func(k *events.Key, id string) bool) (deleted, missing []string, keys int, last store.Result, err error) {
+// last write (for the propagation headers). field names the ids in the
+// request and what the object in messages: no ids is a missing
+// parameter, none of them existing is a 404.
+func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, field string, ids []string, what string,
+	owns func(k *events.Key, id string) bool) (deleted, missing []string, keys int, last store.Result, err error) {
+	if len(ids) == 0 {
+		return nil, nil, 0, last, apierror.MissingParam.With("%s is required", field)
+	}
+	defer func() {
+		if err == nil && len(deleted) == 0 {
+			err = apierror.NotFound.With("%s not found, passed %s=%v", what, field, ids)
+		}
+	}()
 	actor := who(c).actor()
 	deleted, missing = []string{}, []string{}
 	for _, id := range ids {
@@ -360,18 +363,11 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range removed {
-		if m.UserID == "" {
-			continue
-		}
-		r, _, err := a.mutateUser(c, m.UserID, func(u *events.User) error {
-			u.Teams = slices.DeleteFunc(slices.Clone(u.Teams), func(id string) bool { return id == t.TeamID })
-			return nil
-		})
-		if err != nil && !errors.Is(err, apierror.NotFound) {
-			return err
-		}
-		res = later(res, r)
+	res, err = a.changeMemberUsers(c, res, removed, func(u *events.User) {
+		u.Teams = slices.DeleteFunc(slices.Clone(u.Teams), func(id string) bool { return id == t.TeamID })
+	})
+	if err != nil {
+		return err
 	}
 	return commit(c, res, t)
 }

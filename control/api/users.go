@@ -144,18 +144,24 @@ func (a *API) mutateUser(c *fiber.Ctx, id string, change func(u *events.User) er
 		func(u *events.User) *time.Time { return &u.UpdatedAt }, change)
 }
 
-// addUserTeam records team membership on a user that exists.
-func (a *API) addUserTeam(c *fiber.Ctx, userID, teamID string) (store.Result, error) {
-	res, _, err := a.mutateUser(c, userID, func(u *events.User) error {
-		if !slices.Contains(u.Teams, teamID) {
-			u.Teams = append(slices.Clone(u.Teams), teamID)
+// changeMemberUsers applies change to the user of every member given by
+// user_id that exists (a member known only by email, or a user not
+// created, is skipped), and returns the later of res and those writes.
+func (a *API) changeMemberUsers(c *fiber.Ctx, res store.Result, members []events.Member, change func(u *events.User)) (store.Result, error) {
+	for _, m := range members {
+		if m.UserID == "" {
+			continue
 		}
-		return nil
-	})
-	if errors.Is(err, apierror.NotFound) {
-		return store.Result{}, nil
+		r, _, err := a.mutateUser(c, m.UserID, func(u *events.User) error { change(u); return nil })
+		if errors.Is(err, apierror.NotFound) {
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		res = later(res, r)
 	}
-	return res, err
+	return res, nil
 }
 
 func (a *API) userUpdate(c *fiber.Ctx) error {
@@ -214,15 +220,10 @@ func (a *API) userDelete(c *fiber.Ctx) error {
 	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
 		return err
 	}
-	if len(req.UserIDs) == 0 {
-		return apierror.MissingParam.With("user_ids is required")
-	}
-	deleted, _, _, last, err := a.deleteWithKeys(c, events.KindUser, req.UserIDs, func(k *events.Key, id string) bool { return k.UserID == id })
+	deleted, _, _, last, err := a.deleteWithKeys(c, events.KindUser, "user_ids", req.UserIDs, "User",
+		func(k *events.Key, id string) bool { return k.UserID == id })
 	if err != nil {
 		return err
-	}
-	if len(deleted) == 0 {
-		return apierror.NotFound.With("User not found, passed user_ids=%v", req.UserIDs)
 	}
 	return commit(c, last, fiber.Map{"deleted_users": deleted})
 }
