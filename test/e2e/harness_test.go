@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -207,27 +205,9 @@ func call(t *testing.T, method, url, key string, body any, out any) int {
 
 func callRaw(t *testing.T, method, url, key string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
+	req, err := testutil.NewRequest(method, url, key, body, extraHeaders)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range extraHeaders {
-		req.Header.Set(k, v)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -240,32 +240,9 @@ func (s *stack) do(t *testing.T, method, url, cred string, body any, headers map
 // try is do that returns a transport error instead of failing the test.
 func (s *stack) try(t *testing.T, method, url, cred string, body any, headers map[string]string) (response, error) {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, url, rd)
+	req, err := testutil.NewRequest(method, url, cred, body, headers)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if cred != "" {
-		req.Header.Set("Authorization", "Bearer "+cred)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
