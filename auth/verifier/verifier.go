@@ -546,34 +546,14 @@ func jsonString(val []byte) ([]byte, bool) {
 func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *algSpec) (*pubKey, *apierror.Error) {
 	var unavailable error
 	wrongType := false
-	for _, s := range srcs {
-		ks, err := s.current(ctx)
-		if err != nil {
-			unavailable = err
-			continue
-		}
-		switch k, r := ks.match(kid, a); r {
-		case matchFound:
-			return k, nil
-		case matchWrongType:
-			wrongType = true
-		}
+	if k := searchKey(ctx, srcs, (*source).current, kid, a, &unavailable, &wrongType); k != nil {
+		return k, nil
 	}
 	// A kid that exists with another key type is not a rotation: refetching
 	// would not help, and it must not cost the IdP a request.
 	if !wrongType {
-		for _, s := range srcs {
-			ks, err := s.refetchOnMiss(ctx)
-			if err != nil {
-				unavailable = err
-				continue
-			}
-			switch k, r := ks.match(kid, a); r {
-			case matchFound:
-				return k, nil
-			case matchWrongType:
-				wrongType = true
-			}
+		if k := searchKey(ctx, srcs, (*source).refetchOnMiss, kid, a, &unavailable, &wrongType); k != nil {
+			return k, nil
 		}
 	}
 	switch {
@@ -584,6 +564,27 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 		return nil, invalid("Validation fails: The key for this kid does not fit the token's alg")
 	}
 	return nil, invalid("No matching public key found. kid=" + printableKID(kid))
+}
+
+// searchKey looks for kid in the key set get gives for each source, in
+// order; it records the last source that could not be read in
+// *unavailable and a kid present with another key type in *wrongType.
+func searchKey(ctx context.Context, srcs []*source, get func(*source, context.Context) (*keySet, error),
+	kid []byte, a *algSpec, unavailable *error, wrongType *bool) *pubKey {
+	for _, s := range srcs {
+		ks, err := get(s, ctx)
+		if err != nil {
+			*unavailable = err
+			continue
+		}
+		switch k, r := ks.match(kid, a); r {
+		case matchFound:
+			return k
+		case matchWrongType:
+			*wrongType = true
+		}
+	}
+	return nil
 }
 
 // checkClaims applies PyJWT's rules (with LiteLLM's messages): exp, nbf
