@@ -123,11 +123,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	res.PublishTime = time.Since(t0)
-	st, err := js.Stream(ctx, events.PolicyStream)
-	if err != nil {
-		return nil, err
-	}
-	info, err := st.Info(ctx)
+	info, err := events.StreamInfo(ctx, js, events.PolicyStream)
 	if err != nil {
 		return nil, err
 	}

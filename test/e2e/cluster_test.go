@@ -512,12 +512,8 @@ func streamInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, name 
 	testutil.Eventually(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		s, err := js.Stream(ctx, name)
-		if err != nil {
-			return err
-		}
-		info, err = s.Info(ctx)
-		if err != nil {
+		var err error
+		if info, err = events.StreamInfo(ctx, js, name); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if info.Cluster == nil {
