@@ -67,22 +67,17 @@ func EnsureStreams(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 
 // FreeAddr returns a loopback host:port nothing listens on, for a server
 // that is told its address; FreePort is its port.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	a, err := childproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
+func FreeAddr(t testing.TB) string { t.Helper(); return must(t, childproc.FreeAddr) }
 
-func FreePort(t testing.TB) int {
+func FreePort(t testing.TB) int { t.Helper(); return must(t, childproc.FreePort) }
+
+func must[T any](t testing.TB, f func() (T, error)) T {
 	t.Helper()
-	p, err := childproc.FreePort()
+	v, err := f()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return v
 }
 
 // Eventually polls cond every tick until it returns nil or wait elapses,

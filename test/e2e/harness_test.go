@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -205,16 +204,10 @@ func call(t *testing.T, method, url, key string, body any, out any) int {
 
 func callRaw(t *testing.T, method, url, key string, body any) (int, []byte) {
 	t.Helper()
-	req, err := testutil.NewRequest(method, url, key, body, extraHeaders)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.Do(req)
+	resp, raw, err := testutil.Do(client, method, url, key, body, extraHeaders)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw
 }
 

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -240,16 +239,10 @@ func (s *stack) do(t *testing.T, method, url, cred string, body any, headers map
 // try is do that returns a transport error instead of failing the test.
 func (s *stack) try(t *testing.T, method, url, cred string, body any, headers map[string]string) (response, error) {
 	t.Helper()
-	req, err := testutil.NewRequest(method, url, cred, body, headers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.Do(req)
+	resp, raw, err := testutil.Do(client, method, url, cred, body, headers)
 	if err != nil {
 		return response{}, err
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}, nil
 }
 
