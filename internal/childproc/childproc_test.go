@@ -55,19 +55,20 @@ func TestLifecycle(t *testing.T) {
 		ready    func() error
 		readyErr string // "" : ready
 		stopErr  string // "" : clean exit
+		grace    time.Duration // StopTimeout: generous unless the kill is the point
 		maxStop  time.Duration
 	}{
-		{"terminates on SIGTERM", "term", func() error { return nil }, "", "", 5 * time.Second},
-		{"killed after the grace period", "stubborn", func() error { return nil }, "", "signal: killed", 5 * time.Second},
-		{"exit before ready reports status and log", "exit3", func() error { return errors.New("never") }, "exit status 3", "exit status 3", time.Second},
-		{"ready once HTTP answers", "http", HTTPReady("http://" + addr + "/"), "", "signal: terminated", 5 * time.Second},
-		{"readiness times out", "term", func() error { return errors.New("not yet") }, "not ready after", "", 5 * time.Second},
+		{"terminates on SIGTERM", "term", func() error { return nil }, "", "", 10 * time.Second, 10 * time.Second},
+		{"killed after the grace period", "stubborn", func() error { return nil }, "", "signal: killed", 300 * time.Millisecond, 5 * time.Second},
+		{"exit before ready reports status and log", "exit3", func() error { return errors.New("never") }, "exit status 3", "exit status 3", 10 * time.Second, time.Second},
+		{"ready once HTTP answers", "http", HTTPReady("http://" + addr + "/"), "", "signal: terminated", 10 * time.Second, 10 * time.Second},
+		{"readiness times out", "term", func() error { return errors.New("not yet") }, "not ready after", "", 10 * time.Second, 10 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "child.log")
 			p, err := Start(Spec{Name: tt.mode, Path: os.Args[0], Env: []string{"CHILDPROC_MODE=" + tt.mode, "CHILDPROC_ADDR=" + addr},
-				LogFile: log, StopTimeout: 300 * time.Millisecond})
+				LogFile: log, StopTimeout: tt.grace})
 			if err != nil {
 				t.Fatal(err)
 			}
