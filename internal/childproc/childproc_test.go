@@ -53,8 +53,8 @@ func TestLifecycle(t *testing.T) {
 		name     string
 		mode     string
 		ready    func() error
-		readyErr string // "" : ready
-		stopErr  string // "" : clean exit
+		readyErr string        // "" : ready
+		stopErr  string        // "" : clean exit
 		grace    time.Duration // StopTimeout: generous unless the kill is the point
 		maxStop  time.Duration
 	}{
