@@ -2,6 +2,13 @@
 // policy stream. A replica holds no state of its own: at start it replays
 // the stream into its read model, then syncs the deployments of its
 // config.yaml (idempotently: unchanged entries publish nothing).
+//
+// It owns the wiring of one replica (NATS connection, streams, store,
+// admin API, edge tracker, budget tracker and user upsert consumer, spend
+// queries). It guarantees that the API starts serving only once the read
+// model has replayed the stream (or returns an error after ReadyTimeout),
+// and, the stream being the only state, that any number of replicas may
+// run at once.
 package control
 
 import (

@@ -1,7 +1,3 @@
-// Package deploy holds deployment files; its tests check that they fit
-// together: every Kubernetes manifest parses, every reference between them
-// resolves, probes hit routes the processes really serve, and the NATS
-// configuration files load with the server's own parser.
 package deploy
 
 import (

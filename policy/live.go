@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/backoff"
 )
 
 // publishEvery bounds how many events a live (already caught-up) follower
@@ -129,7 +130,9 @@ func (l *Live) Run(ctx context.Context) error {
 		l.cur.Store(Empty(l.Env))
 	}
 	b := l.Load().Edit(l.Env)
-	backoff := 100 * time.Millisecond
+	// Jittered: every edge follows the same server and would otherwise
+	// reconnect in step after an outage.
+	retry := backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}.Start()
 	for {
 		since := 0
 		f := &events.Follower{
@@ -147,7 +150,7 @@ func (l *Live) Run(ctx context.Context) error {
 						log.Info("policy caught up", "seq", b.Seq(), "keys", l.Load().NumKeys())
 					}
 				}
-				backoff = 100 * time.Millisecond
+				retry.Reset()
 				return nil
 			},
 			CaughtUp: func(last uint64) {
@@ -174,13 +177,11 @@ func (l *Live) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		log.Warn("policy follower interrupted, retrying", "err", err, "after", backoff)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
+		wait := retry.Next()
+		log.Warn("policy follower interrupted, retrying", "err", err, "after", wait)
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return err
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 

@@ -252,11 +252,7 @@ func applyObject(b *Builder, kind events.Kind, data []byte, seq *uint64) error {
 // the policy stream's creation time so a snapshot of a deleted and
 // recreated stream is never used.
 func SaveSnapshot(ctx context.Context, js jetstream.JetStream, s *Snapshot, replicas int) (*jetstream.ObjectInfo, error) {
-	st, err := js.Stream(ctx, events.PolicyStream)
-	if err != nil {
-		return nil, err
-	}
-	info, err := st.Info(ctx)
+	info, err := events.StreamInfo(ctx, js, events.PolicyStream)
 	if err != nil {
 		return nil, err
 	}
@@ -286,11 +282,7 @@ func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapsh
 	if err != nil {
 		return nil, err
 	}
-	st, err := js.Stream(ctx, events.PolicyStream)
-	if err != nil {
-		return nil, err
-	}
-	info, err := st.Info(ctx)
+	info, err := events.StreamInfo(ctx, js, events.PolicyStream)
 	if err != nil {
 		return nil, err
 	}

@@ -258,10 +258,7 @@ func (b *Builder) Apply(ev events.Event) error {
 		b.s.intern.key(k)
 		b.putKey(h, k)
 	case events.KindTeam:
-		if !b.ownTeams {
-			b.s.teams, b.ownTeams = maps.Clone(b.s.teams), true
-		}
-		setOrDelete(b.s.teams, id, ev.Object, del)
+		setOrDelete(own(&b.ownTeams, &b.s.teams), id, ev.Object, del)
 	case events.KindUser:
 		if !b.ownUsers {
 			b.s.users, b.s.emails, b.ownUsers = maps.Clone(b.s.users), maps.Clone(b.s.emails), true
@@ -274,15 +271,9 @@ func (b *Builder) Apply(ev events.Event) error {
 			b.s.emails[strings.ToLower(u.UserEmail)] = id
 		}
 	case events.KindOrg:
-		if !b.ownOrgs {
-			b.s.orgs, b.ownOrgs = maps.Clone(b.s.orgs), true
-		}
-		setOrDelete(b.s.orgs, id, ev.Object, del)
+		setOrDelete(own(&b.ownOrgs, &b.s.orgs), id, ev.Object, del)
 	case events.KindAccessGroup:
-		if !b.ownGroups {
-			b.s.groups, b.ownGroups = maps.Clone(b.s.groups), true
-		}
-		setOrDelete(b.s.groups, id, ev.Object, del)
+		setOrDelete(own(&b.ownGroups, &b.s.groups), id, ev.Object, del)
 		b.dirty = true
 	case events.KindJWTSettings:
 		if del {
@@ -310,10 +301,7 @@ func (b *Builder) Apply(ev events.Event) error {
 			b.s.litellm = ev.Object.(*events.LiteLLMSettings)
 		}
 	case events.KindModel:
-		if !b.ownModels {
-			b.s.models, b.ownModels = maps.Clone(b.s.models), true
-		}
-		setOrDelete(b.s.models, id, ev.Object, del)
+		setOrDelete(own(&b.ownModels, &b.s.models), id, ev.Object, del)
 		b.dirty = true
 	default:
 		return fmt.Errorf("%w: kind %q", events.ErrUnknownType, ev.Info.Kind)
@@ -322,6 +310,16 @@ func (b *Builder) Apply(ev events.Event) error {
 		b.s.seq = ev.Seq
 	}
 	return nil
+}
+
+// own makes the Builder the owner of *m before its first write since the
+// last publish (copy on write: the published Snapshot keeps the old map)
+// and returns it.
+func own[K comparable, V any](owned *bool, m *map[K]V) map[K]V {
+	if !*owned {
+		*m, *owned = maps.Clone(*m), true
+	}
+	return *m
 }
 
 func setOrDelete[V any](m map[string]*V, id string, obj any, del bool) {
@@ -334,11 +332,7 @@ func setOrDelete[V any](m map[string]*V, id string, obj any, del bool) {
 
 func (b *Builder) shard(h KeyHash) map[KeyHash]*events.Key {
 	i := h[0]
-	if !b.ownShard[i] {
-		b.s.keys[i] = maps.Clone(b.s.keys[i])
-		b.ownShard[i] = true
-	}
-	return b.s.keys[i]
+	return own(&b.ownShard[i], &b.s.keys[i])
 }
 
 func (b *Builder) putKey(h KeyHash, k *events.Key) {

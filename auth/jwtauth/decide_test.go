@@ -197,22 +197,23 @@ func all(cs ...check) check {
 
 // team: the decision's team ("" for none).
 func team(want string) check {
-	return func(t *testing.T, _ *Identity, d Decision) {
+	return is("team", func(_ *Identity, d Decision) string { return teamID(d.Team) }, want)
+}
+
+// is checks one string the identity or decision carries; what names it
+// in the failure.
+func is(what string, get func(*Identity, Decision) string, want string) check {
+	return func(t *testing.T, id *Identity, d Decision) {
 		t.Helper()
-		if got := teamID(d.Team); got != want {
-			t.Errorf("team = %q, want %q", got, want)
+		if got := get(id, d); got != want {
+			t.Errorf("%s = %q, want %q", what, got, want)
 		}
 	}
 }
 
 // user: the decision's (canonical) user id.
 func user(want string) check {
-	return func(t *testing.T, _ *Identity, d Decision) {
-		t.Helper()
-		if d.UserID != want {
-			t.Errorf("user id = %q, want %q", d.UserID, want)
-		}
-	}
+	return is("user id", func(_ *Identity, d Decision) string { return d.UserID }, want)
 }
 
 // dbUser: the user object found in the snapshot ("" for none).
@@ -503,12 +504,7 @@ func TestOrgIDJWTField(t *testing.T) {
 		s.Auth.TeamIDJWTField = "team"
 	})
 	orgIs := func(want string) check {
-		return func(t *testing.T, _ *Identity, d Decision) {
-			t.Helper()
-			if d.OrgID != want {
-				t.Errorf("org = %q, want %q", d.OrgID, want)
-			}
-		}
+		return is("org", func(_ *Identity, d Decision) string { return d.OrgID }, want)
 	}
 	runRows(t, s, set, nil, []row{
 		{name: "org exists", claims: `{"sub":"u1","tenant":{"org":"org1"}}`, check: orgIs("org1")},
@@ -532,12 +528,7 @@ func TestEndUserIDJWTField(t *testing.T) {
 		s.Auth.TeamIDJWTField = "team"
 	})
 	endUser := func(want string) check {
-		return func(t *testing.T, _ *Identity, d Decision) {
-			t.Helper()
-			if d.EndUserID != want {
-				t.Errorf("end user = %q, want %q", d.EndUserID, want)
-			}
-		}
+		return is("end user", func(_ *Identity, d Decision) string { return d.EndUserID }, want)
 	}
 	runRows(t, s, set, nil, []row{
 		{name: "carried", claims: `{"sub":"u1","customer":"cust-1"}`, model: "gpt-4o", check: endUser("cust-1")},

@@ -25,12 +25,7 @@ func teamIDs(want ...string) check {
 
 // idUser: the user id the token names (before any lookup by email).
 func idUser(want string) check {
-	return func(t *testing.T, id *Identity, _ Decision) {
-		t.Helper()
-		if id.UserID != want {
-			t.Errorf("identity user id = %q, want %q", id.UserID, want)
-		}
-	}
+	return is("identity user id", func(id *Identity, _ Decision) string { return id.UserID }, want)
 }
 
 func email(want string) check {

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -23,11 +22,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // testKey is a private key with its JWK forms; kid and alg are set on
@@ -271,47 +272,11 @@ func seg(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s
 // craft builds a token from literal JSON, signed by fn over the signing
 // input: attack tokens need byte-level control (duplicate names, crit,
 // odd algs) that a JWT library would not produce.
-func craft(header, payload string, fn func(input []byte) []byte) string {
-	in := seg(header) + "." + seg(payload)
-	var sig []byte
-	if fn != nil {
-		sig = fn([]byte(in))
-	}
-	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
+var craft = testutil.ForgeJWS
 
-func rs256(k *rsa.PrivateKey) func([]byte) []byte {
-	return func(in []byte) []byte {
-		h := sha256.Sum256(in)
-		s, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, h[:])
-		if err != nil {
-			panic(err)
-		}
-		return s
-	}
-}
-
-func es256(k *ecdsa.PrivateKey) func([]byte) []byte {
-	return func(in []byte) []byte {
-		h := sha256.Sum256(in)
-		r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
-		if err != nil {
-			panic(err)
-		}
-		out := make([]byte, 64)
-		r.FillBytes(out[:32])
-		s.FillBytes(out[32:])
-		return out
-	}
-}
-
-func hs256(secret []byte) func([]byte) []byte {
-	return func(in []byte) []byte {
-		m := hmac.New(sha256.New, secret)
-		m.Write(in)
-		return m.Sum(nil)
-	}
-}
+func rs256(k *rsa.PrivateKey) testutil.Signer   { return testutil.SignRSA(k, crypto.SHA256) }
+func es256(k *ecdsa.PrivateKey) testutil.Signer { return testutil.SignES256(k) }
+func hs256(secret []byte) testutil.Signer       { return testutil.SignHMAC(sha256.New, secret) }
 
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)

@@ -172,20 +172,28 @@ func (s *scanner) array(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.data) {
-			return errJSONSyntax
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := s.next(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// next reads what follows an element or member: ',' (another follows) or
+// end (the array or object is done).
+func (s *scanner) next(end byte) (done bool, err error) {
+	s.ws()
+	if s.i >= len(s.data) {
+		return false, errJSONSyntax
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case end:
+		s.i++
+		return true, nil
+	}
+	return false, errJSONSyntax
 }
 
 // object scans an object. Names are kept in a small stack array; past 16
@@ -258,18 +266,8 @@ func (s *scanner) object(depth int, top func(name, raw []byte) error) error {
 				return err
 			}
 		}
-		s.ws()
-		if s.i >= len(s.data) {
-			return errJSONSyntax
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := s.next('}'); done || err != nil {
+			return err
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/backoff"
 )
 
 // The JWKS cache. One source per distinct configured URL (global and
@@ -474,14 +476,9 @@ func (e *errRetryAfter) Unwrap() error { return e.error }
 func (v *Verifier) get(ctx context.Context, url string) ([]byte, http.Header, error) {
 	var err error
 	for attempt := 1; attempt <= v.attempts; attempt++ {
-		if attempt > 1 {
-			t := time.NewTimer(v.retryBackoff * time.Duration(attempt-1))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, nil, err
-			case <-t.C:
-			}
+		// Linear, not backoff.Policy's exponential: LiteLLM's pacing.
+		if attempt > 1 && backoff.Sleep(ctx, v.retryBackoff*time.Duration(attempt-1)) != nil {
+			return nil, nil, err
 		}
 		var body []byte
 		var hdr http.Header

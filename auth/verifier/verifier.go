@@ -42,6 +42,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/opt"
 )
 
 // Defaults. TTL and StaleTTL are LiteLLM's (public_key_ttl,
@@ -236,26 +237,14 @@ func New(cfg Config) (*Verifier, error) {
 	if v.ttl == 0 {
 		v.ttl = DefaultTTL
 	}
-	if v.cooldown <= 0 {
-		v.cooldown = DefaultRefetchCooldown
-	}
-	if v.interval <= 0 {
-		v.interval = DefaultRefetchInterval
-	}
-	if v.maxMissWait <= 0 {
-		v.maxMissWait = v.interval
-	}
+	opt.Positive(&v.cooldown, DefaultRefetchCooldown)
+	opt.Positive(&v.outage, DefaultOutageBackoff)
+	opt.Positive(&v.retryBackoff, DefaultRetryBackoff)
+	opt.Positive(&v.attempts, DefaultFetchAttempts)
+	opt.Positive(&v.interval, DefaultRefetchInterval)
+	opt.Positive(&v.maxMissWait, v.interval)
 	if v.stats == nil {
 		v.stats = &Counters{}
-	}
-	if v.outage <= 0 {
-		v.outage = DefaultOutageBackoff
-	}
-	if v.retryBackoff <= 0 {
-		v.retryBackoff = DefaultRetryBackoff
-	}
-	if v.attempts <= 0 {
-		v.attempts = DefaultFetchAttempts
 	}
 	if v.client == nil {
 		v.client = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -305,9 +294,7 @@ func New(cfg Config) (*Verifier, error) {
 			return nil, fmt.Errorf("%s: must configure audience or set disable_audience_validation=True", where)
 		}
 		u := strings.TrimSpace(is.JWKSURL)
-		if u == "" {
-			u = strings.TrimRight(is.Issuer, "/") + "/.well-known/openid-configuration"
-		}
+		opt.Or(&u, strings.TrimRight(is.Issuer, "/")+"/.well-known/openid-configuration")
 		s, err := get(u)
 		if err != nil {
 			return nil, fmt.Errorf("%s: jwks_url: %w", where, err)

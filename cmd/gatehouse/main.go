@@ -109,12 +109,8 @@ func (l *logFlags) logger() (*slog.Logger, error) { return obs.NewLogger(os.Stde
 
 // accessLogFlag: per-request log lines at Info; off with -access-log=false
 // (or a level above info).
-func accessLogFlag(fs *flag.FlagSet) *bool {
-	return fs.Bool("access-log", env("ACCESS_LOG", "true") != "false", "log one line per request at info: request id, route, status, duration (env ACCESS_LOG=false disables)")
-}
-
-func metricsAddrFlag(fs *flag.FlagSet) *string {
-	return fs.String("metrics-addr", os.Getenv("METRICS_ADDR"), "serve /metrics on this address instead of the main listener (env METRICS_ADDR; empty: /metrics on the main listener, unauthenticated)")
+func accessLogFlag(fs *flag.FlagSet, v *bool) {
+	fs.BoolVar(v, "access-log", env("ACCESS_LOG", "true") != "false", "log one line per request at info: request id, route, status, duration (env ACCESS_LOG=false disables)")
 }
 
 func env(name, def string) string {
@@ -155,8 +151,8 @@ func loadConfig(path string) (*config.File, error) {
 func runAll(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	lf := addLogFlags(fs)
-	accessLog := accessLogFlag(fs)
 	o := allinone.Options{}
+	accessLogFlag(fs, &o.AccessLog)
 	fs.StringVar(&o.ConfigPath, "config", os.Getenv("CONFIG"), "config.yaml (LiteLLM format); empty: the built-in example with mock models (env CONFIG)")
 	fs.StringVar(&o.DataDir, "data", env("DATA_DIR", "./data"), "directory for the embedded JetStream store (env DATA_DIR)")
 	fs.IntVar(&o.NATSPort, "nats-port", 4290, "embedded NATS port (4222 is usually the system NATS)")
@@ -169,19 +165,52 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	o.Log, o.AccessLog = log, *accessLog
+	o.Log = log
 	return allinone.Run(ctx, o)
 }
 
+// role is the setup control, edge and sink share: a flag set with the
+// logging, NATS, JetStream-domain and debug-listener flags; start parses
+// it, builds the logger and starts the debug listener.
+type role struct {
+	fs    *flag.FlagSet
+	lf    *logFlags
+	debug *string
+}
+
+func newRole(name string, natsURL, jsDomain *string) *role {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	r := &role{fs: fs, lf: addLogFlags(fs), debug: debugFlag(fs)}
+	fs.StringVar(natsURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
+	fs.StringVar(jsDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
+	return r
+}
+
+// httpFlags are the flags of a role that serves HTTP: the access log and
+// the metrics listener.
+func (r *role) httpFlags(accessLog *bool, metricsAddr *string) {
+	accessLogFlag(r.fs, accessLog)
+	r.fs.StringVar(metricsAddr, "metrics-addr", os.Getenv("METRICS_ADDR"), "serve /metrics on this address instead of the main listener (env METRICS_ADDR; empty: /metrics on the main listener, unauthenticated)")
+}
+
+func (r *role) start(ctx context.Context, args []string) (*slog.Logger, error) {
+	_ = r.fs.Parse(args)
+	log, err := r.lf.logger()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := debugserver.Start(ctx, *r.debug, log); err != nil {
+		return nil, err
+	}
+	return log, nil
+}
+
 func runControl(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("control", flag.ExitOnError)
-	lf := addLogFlags(fs)
-	accessLog := accessLogFlag(fs)
-	metricsAddr := metricsAddrFlag(fs)
-	cfgPath := fs.String("config", os.Getenv("CONFIG"), "config.yaml (LiteLLM format) (env CONFIG)")
 	o := control.Options{}
-	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
-	fs.StringVar(&o.JSDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
+	r := newRole("control", &o.NATSURL, &o.JSDomain)
+	r.httpFlags(&o.AccessLog, &o.MetricsAddr)
+	fs := r.fs
+	cfgPath := fs.String("config", os.Getenv("CONFIG"), "config.yaml (LiteLLM format) (env CONFIG)")
 	fs.StringVar(&o.Listen, "listen", env("CONTROL_ADDR", "127.0.0.1:4001"), "admin API listen address (env CONTROL_ADDR)")
 	fs.Float64Var(&o.BudgetLeaseFraction, "budget-lease-fraction", 0.1, "share of a budget's remainder each edge may spend while cut from NATS")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "replicas of the policy, audit and spend streams and the totals bucket: 3 on a JetStream cluster; "+
@@ -191,16 +220,10 @@ func runControl(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Second, "how long a write waits for live edges to apply it")
 	fs.DurationVar(&o.FailoverWindow, "failover-window", envDuration("FAILOVER_WINDOW", 30*time.Second), "how long an admin write retries while the policy stream has no leader, then 503 (env FAILOVER_WINDOW)")
 	fs.IntVar(&o.SnapshotEvery, "snapshot-every", 10000, "write a policy snapshot for edge start-up every N events (negative: never)")
-	debugAddr := debugFlag(fs)
-	_ = fs.Parse(args)
-	log, err := lf.logger()
+	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
 	}
-	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
-		return err
-	}
-	o.AccessLog, o.MetricsAddr = *accessLog, *metricsAddr
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	if *cfgPath != "" {
 		f, err := config.Load(*cfgPath)
@@ -214,13 +237,10 @@ func runControl(ctx context.Context, args []string) error {
 }
 
 func runEdge(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("edge", flag.ExitOnError)
-	lf := addLogFlags(fs)
-	accessLog := accessLogFlag(fs)
-	metricsAddr := metricsAddrFlag(fs)
 	o := gateway.Options{}
-	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
-	fs.StringVar(&o.JSDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
+	r := newRole("edge", &o.NATSURL, &o.JSDomain)
+	r.httpFlags(&o.AccessLog, &o.MetricsAddr)
+	fs := r.fs
 	fs.StringVar(&o.Listen, "listen", env("EDGE_ADDR", "127.0.0.1:4000"), "listen address (env EDGE_ADDR)")
 	fs.StringVar(&o.ControlURL, "control", env("CONTROL_URL", "http://127.0.0.1:4001"), "control plane URL for management routes (env CONTROL_URL)")
 	fs.StringVar(&o.EdgeID, "id", os.Getenv("EDGE_ID"), "edge id in status reports (env EDGE_ID; default host-pid)")
@@ -229,16 +249,10 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
-	debugAddr := debugFlag(fs)
-	_ = fs.Parse(args)
-	log, err := lf.logger()
+	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
 	}
-	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
-		return err
-	}
-	o.AccessLog, o.MetricsAddr = *accessLog, *metricsAddr
 	o.BodyLimit = int(*mb * (1 << 20))
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
@@ -252,21 +266,14 @@ func debugFlag(fs *flag.FlagSet) *string {
 }
 
 func runSink(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sink", flag.ExitOnError)
-	lf := addLogFlags(fs)
 	o := sink.ServeOptions{}
-	fs.StringVar(&o.NATSURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s) (env NATS_URL)")
-	fs.StringVar(&o.JSDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
+	r := newRole("sink", &o.NATSURL, &o.JSDomain)
+	fs := r.fs
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "spend stream replicas; 0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
-	debugAddr := debugFlag(fs)
-	_ = fs.Parse(args)
-	log, err := lf.logger()
+	log, err := r.start(ctx, args)
 	if err != nil {
-		return err
-	}
-	if _, err := debugserver.Start(ctx, *debugAddr, log); err != nil {
 		return err
 	}
 	o.Log = log

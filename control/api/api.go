@@ -2,6 +2,12 @@
 // and bodies (/key/generate, /team/new, /model/new, ...). Every change is an
 // event committed to the policy stream through store.Store; the API holds no
 // state of its own.
+//
+// It guarantees that a write answers only after the store committed it
+// (x-gatehouse-event-seq) and says whether every live edge applied it
+// (x-gatehouse-propagation), that every refusal is a typed apierror naming
+// the field the caller wrote, and that a caller who is not an admin reads
+// only their own team or user.
 package api
 
 import (
@@ -318,6 +324,57 @@ func (a *API) adminOnly(c *fiber.Ctx) error {
 
 // commit writes the response of a change, telling the caller how far it has
 // propagated.
+// mutate applies change to a copy of the stored object kind/id (notFound
+// when there is none), stamps the time updated points at, and publishes
+// the result as an event of type typ; the store re-runs it on a
+// concurrent write. It returns the object as written.
+func mutate[T any](a *API, c *fiber.Ctx, kind events.Kind, id, typ string, notFound error,
+	updated func(*T) *time.Time, change func(*T) error) (store.Result, *T, error) {
+	var out *T
+	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), kind, id, func(cur any) (string, any, error) {
+		old, _ := cur.(*T)
+		if old == nil {
+			return "", nil, notFound
+		}
+		v := *old
+		if err := change(&v); err != nil {
+			return "", nil, err
+		}
+		*updated(&v) = a.store.Now()
+		out = &v
+		return typ, &v, nil
+	})
+	return res, out, err
+}
+
+// infoID is the id an /info route reads: the query parameter param, else
+// the caller's own (own); a caller who is not an admin may read only
+// their own.
+func infoID(c *fiber.Ctx, param, own string, admin bool, forbidden error) (string, error) {
+	id := c.Query(param)
+	if id == "" {
+		id = own
+	}
+	if id == "" {
+		return "", apierror.MissingParam.With("%s is required", param)
+	}
+	if !admin && own != id {
+		return "", forbidden
+	}
+	return id, nil
+}
+
+// keysWhere returns the snapshot's keys for which match holds.
+func keysWhere(snap *policy.Snapshot, match func(k *events.Key) bool) []*events.Key {
+	keys := []*events.Key{}
+	for _, k := range snap.Keys() {
+		if match(k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
 func commit(c *fiber.Ctx, res store.Result, body any) error {
 	if res.Seq > 0 {
 		c.Set("x-gatehouse-event-seq", strconv.FormatUint(res.Seq, 10))

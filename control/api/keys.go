@@ -23,18 +23,14 @@ import (
 // keyFields are the settable fields of a key, shared by /key/generate,
 // /key/update and /key/regenerate. Pointers distinguish "not sent".
 type keyFields struct {
-	KeyAlias            *string           `json:"key_alias"`
-	Duration            *string           `json:"duration"`
-	Models              *[]string         `json:"models"`
-	TeamID              *string           `json:"team_id"`
-	UserID              *string           `json:"user_id"`
-	OrganizationID      *string           `json:"organization_id"`
-	MaxBudget           *float64          `json:"max_budget"`
-	BudgetDuration      *string           `json:"budget_duration"`
-	TPMLimit            *int64            `json:"tpm_limit"`
-	RPMLimit            *int64            `json:"rpm_limit"`
+	KeyAlias       *string   `json:"key_alias"`
+	Duration       *string   `json:"duration"`
+	Models         *[]string `json:"models"`
+	TeamID         *string   `json:"team_id"`
+	UserID         *string   `json:"user_id"`
+	OrganizationID *string   `json:"organization_id"`
+	limitFields
 	MaxParallelRequests *int64            `json:"max_parallel_requests"`
-	Metadata            map[string]any    `json:"metadata"`
 	Aliases             map[string]string `json:"aliases"`
 	Blocked             *bool             `json:"blocked"`
 	AllowedRoutes       *[]string         `json:"allowed_routes"`
@@ -57,18 +53,11 @@ type keyResponse struct {
 }
 
 func (f *keyFields) validate() error {
-	if f.MaxBudget != nil && *f.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
+	if err := f.limitFields.validate(); err != nil {
+		return err
 	}
-	for name, v := range map[string]*int64{"tpm_limit": f.TPMLimit, "rpm_limit": f.RPMLimit, "max_parallel_requests": f.MaxParallelRequests} {
-		if v != nil && *v < 0 {
-			return httpx.Param(name, "must be >= 0")
-		}
-	}
-	if f.BudgetDuration != nil && *f.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *f.BudgetDuration); err != nil {
-			return err
-		}
+	if f.MaxParallelRequests != nil && *f.MaxParallelRequests < 0 {
+		return httpx.Param("max_parallel_requests", "must be >= 0")
 	}
 	if f.AllowedRoutes != nil {
 		for i, r := range *f.AllowedRoutes {
@@ -77,14 +66,7 @@ func (f *keyFields) validate() error {
 			}
 		}
 	}
-	if f.Models != nil {
-		for i, m := range *f.Models {
-			if strings.TrimSpace(m) == "" {
-				return httpx.Param("models", "entry %d is empty", i)
-			}
-		}
-	}
-	return nil
+	return validModels(f.Models)
 }
 
 // apply sets the sent fields on k.
@@ -116,23 +98,9 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	if f.OrganizationID != nil {
 		k.OrganizationID = *f.OrganizationID
 	}
-	if f.MaxBudget != nil {
-		k.MaxBudget = f.MaxBudget
-	}
-	if f.BudgetDuration != nil {
-		k.BudgetDuration = *f.BudgetDuration
-	}
-	if f.TPMLimit != nil {
-		k.TPMLimit = f.TPMLimit
-	}
-	if f.RPMLimit != nil {
-		k.RPMLimit = f.RPMLimit
-	}
+	f.limitFields.apply(&k.MaxBudget, &k.BudgetDuration, &k.TPMLimit, &k.RPMLimit, &k.Metadata)
 	if f.MaxParallelRequests != nil {
 		k.MaxParallelRequests = f.MaxParallelRequests
-	}
-	if f.Metadata != nil {
-		k.Metadata = maps.Clone(f.Metadata)
 	}
 	if f.Aliases != nil {
 		k.Aliases = maps.Clone(f.Aliases)
@@ -346,20 +314,8 @@ func (a *API) keyList(c *fiber.Ctx) error {
 
 // mutateKey runs a read-modify-write on an existing key.
 func (a *API) mutateKey(c *fiber.Ctx, tok string, typ string, change func(k *events.Key) error) error {
-	var out *events.Key
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindKey, tok, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.Key)
-		if old == nil {
-			return "", nil, apierror.NotFound.With("key not found")
-		}
-		k := *old
-		if err := change(&k); err != nil {
-			return "", nil, err
-		}
-		k.UpdatedAt = a.store.Now()
-		out = &k
-		return typ, &k, nil
-	})
+	res, out, err := mutate(a, c, events.KindKey, tok, typ, apierror.NotFound.With("key not found"),
+		func(k *events.Key) *time.Time { return &k.UpdatedAt }, change)
 	if err != nil {
 		return err
 	}

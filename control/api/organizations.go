@@ -321,13 +321,13 @@ func (a *API) orgDelete(c *fiber.Ctx) error {
 			}
 		}
 		if len(teams) > 0 {
-			_, _, _, r, err := a.deleteWithKeys(c, events.KindTeam, teams, func(k *events.Key, id string) bool { return k.TeamID == id })
+			_, _, _, r, err := a.deleteWithKeys(c, events.KindTeam, "team_ids", teams, "Team", func(k *events.Key, id string) bool { return k.TeamID == id })
 			if err != nil {
 				return err
 			}
 			last = later(last, r)
 		}
-		_, _, _, r, err := a.deleteWithKeys(c, events.KindOrg, []string{o.OrganizationID}, func(k *events.Key, id string) bool { return k.OrganizationID == id })
+		_, _, _, r, err := a.deleteWithKeys(c, events.KindOrg, "organization_ids", []string{o.OrganizationID}, "Organization", func(k *events.Key, id string) bool { return k.OrganizationID == id })
 		if err != nil {
 			return err
 		}

@@ -4,10 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -24,11 +23,7 @@ type teamRequest struct {
 	Models           *[]string        `json:"models"`
 	Blocked          *bool            `json:"blocked"`
 	MembersWithRoles *[]events.Member `json:"members_with_roles"`
-	MaxBudget        *float64         `json:"max_budget"`
-	BudgetDuration   *string          `json:"budget_duration"`
-	TPMLimit         *int64           `json:"tpm_limit"`
-	RPMLimit         *int64           `json:"rpm_limit"`
-	Metadata         map[string]any   `json:"metadata"`
+	limitFields
 }
 
 func newID() string {
@@ -47,26 +42,11 @@ func validRole(field, r string) error {
 }
 
 func (r *teamRequest) validate() error {
-	if r.MaxBudget != nil && *r.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
+	if err := r.limitFields.validate(); err != nil {
+		return err
 	}
-	if r.TPMLimit != nil && *r.TPMLimit < 0 {
-		return httpx.Param("tpm_limit", "must be >= 0")
-	}
-	if r.RPMLimit != nil && *r.RPMLimit < 0 {
-		return httpx.Param("rpm_limit", "must be >= 0")
-	}
-	if r.BudgetDuration != nil && *r.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *r.BudgetDuration); err != nil {
-			return err
-		}
-	}
-	if r.Models != nil {
-		for i, m := range *r.Models {
-			if strings.TrimSpace(m) == "" {
-				return httpx.Param("models", "entry %d is empty", i)
-			}
-		}
+	if err := validModels(r.Models); err != nil {
+		return err
 	}
 	if r.MembersWithRoles != nil {
 		for _, m := range *r.MembersWithRoles {
@@ -97,21 +77,7 @@ func (r *teamRequest) apply(t *events.Team) {
 	if r.MembersWithRoles != nil {
 		t.MembersWithRoles = slices.Clone(*r.MembersWithRoles)
 	}
-	if r.MaxBudget != nil {
-		t.MaxBudget = r.MaxBudget
-	}
-	if r.BudgetDuration != nil {
-		t.BudgetDuration = *r.BudgetDuration
-	}
-	if r.TPMLimit != nil {
-		t.TPMLimit = r.TPMLimit
-	}
-	if r.RPMLimit != nil {
-		t.RPMLimit = r.RPMLimit
-	}
-	if r.Metadata != nil {
-		t.Metadata = maps.Clone(r.Metadata)
-	}
+	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	if t.Models == nil {
 		t.Models = []string{}
 	}
@@ -155,21 +121,8 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 
 // mutateTeam runs a read-modify-write on an existing team.
 func (a *API) mutateTeam(c *fiber.Ctx, id, typ string, change func(t *events.Team) error) (store.Result, *events.Team, error) {
-	var out *events.Team
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindTeam, id, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.Team)
-		if old == nil {
-			return "", nil, apierror.NotFound.With("Team not found, passed team_id=%s", id)
-		}
-		t := *old
-		if err := change(&t); err != nil {
-			return "", nil, err
-		}
-		t.UpdatedAt = a.store.Now()
-		out = &t
-		return typ, &t, nil
-	})
-	return res, out, err
+	return mutate(a, c, events.KindTeam, id, typ, apierror.NotFound.With("Team not found, passed team_id=%s", id),
+		func(t *events.Team) *time.Time { return &t.UpdatedAt }, change)
 }
 
 func requireTeamID(req *teamRequest) (string, error) {
@@ -231,15 +184,9 @@ func (a *API) teamBlock(block bool) fiber.Handler {
 
 func (a *API) teamInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id := c.Query("team_id")
-	if id == "" {
-		id = me.teamID
-	}
-	if id == "" {
-		return apierror.MissingParam.With("team_id is required")
-	}
-	if !me.admin && me.teamID != id {
-		return apierror.Forbidden.With("only an admin may read another team's info")
+	id, err := infoID(c, "team_id", me.teamID, me.admin, apierror.Forbidden.With("only an admin may read another team's info"))
+	if err != nil {
+		return err
 	}
 	snap := a.store.Snapshot()
 	t := snap.Team(id)
@@ -248,11 +195,7 @@ func (a *API) teamInfo(c *fiber.Ctx) error {
 	}
 	keys := []*events.Key{}
 	if me.admin {
-		for _, k := range snap.Keys() {
-			if k.TeamID == id {
-				keys = append(keys, k)
-			}
-		}
+		keys = keysWhere(snap, func(k *events.Key) bool { return k.TeamID == id })
 	}
 	return c.JSON(fiber.Map{"team_id": id, "team_info": withSpend(t, a.spendOf(c, events.KindTeam, id)), "keys": keys})
 }
@@ -268,17 +211,12 @@ func (a *API) teamDelete(c *fiber.Ctx) error {
 	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
 		return err
 	}
-	if len(req.TeamIDs) == 0 {
-		return apierror.MissingParam.With("team_ids is required")
-	}
 	// The team tombstone alone already revokes its keys at every edge (a
 	// key whose team is gone is refused); the key tombstones clean up.
-	deleted, missing, keys, last, err := a.deleteWithKeys(c, events.KindTeam, req.TeamIDs, func(k *events.Key, id string) bool { return k.TeamID == id })
+	deleted, missing, keys, last, err := a.deleteWithKeys(c, events.KindTeam, "team_ids", req.TeamIDs, "Team",
+		func(k *events.Key, id string) bool { return k.TeamID == id })
 	if err != nil {
 		return err
-	}
-	if len(deleted) == 0 {
-		return apierror.NotFound.With("Team not found, passed team_ids=%v", req.TeamIDs)
 	}
 	return commit(c, last, fiber.Map{"deleted_teams": deleted, "deleted_keys": keys, "not_found": missing})
 }
@@ -338,23 +276,32 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		return err
 	}
 	// Users that exist get the team in their list, as LiteLLM does.
-	for _, m := range members {
-		if m.UserID == "" {
-			continue
+	res, err = a.changeMemberUsers(c, res, members, func(u *events.User) {
+		if !slices.Contains(u.Teams, t.TeamID) {
+			u.Teams = append(slices.Clone(u.Teams), t.TeamID)
 		}
-		if r, err := a.addUserTeam(c, m.UserID, t.TeamID); err != nil {
-			return err
-		} else if r.Seq > res.Seq {
-			res = r
-		}
+	})
+	if err != nil {
+		return err
 	}
 	return commit(c, res, t)
 }
 
 // deleteWithKeys deletes objects and then the keys that belong to each,
 // returning which ids existed, which did not, how many keys went, and the
-// last write (for the propagation headers).
-func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, ids []string, owns func(k *events.Key, id string) bool) (deleted, missing []string, keys int, last store.Result, err error) {
+// last write (for the propagation headers). field names the ids in the
+// request and what the object in messages: no ids is a missing
+// parameter, none of them existing is a 404.
+func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, field string, ids []string, what string,
+	owns func(k *events.Key, id string) bool) (deleted, missing []string, keys int, last store.Result, err error) {
+	if len(ids) == 0 {
+		return nil, nil, 0, last, apierror.MissingParam.With("%s is required", field)
+	}
+	defer func() {
+		if err == nil && len(deleted) == 0 {
+			err = apierror.NotFound.With("%s not found, passed %s=%v", what, field, ids)
+		}
+	}()
 	actor := who(c).actor()
 	deleted, missing = []string{}, []string{}
 	for _, id := range ids {
@@ -422,18 +369,11 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range removed {
-		if m.UserID == "" {
-			continue
-		}
-		r, _, err := a.mutateUser(c, m.UserID, func(u *events.User) error {
-			u.Teams = slices.DeleteFunc(slices.Clone(u.Teams), func(id string) bool { return id == t.TeamID })
-			return nil
-		})
-		if err != nil && !errors.Is(err, apierror.NotFound) {
-			return err
-		}
-		res = later(res, r)
+	res, err = a.changeMemberUsers(c, res, removed, func(u *events.User) {
+		u.Teams = slices.DeleteFunc(slices.Clone(u.Teams), func(id string) bool { return id == t.TeamID })
+	})
+	if err != nil {
+		return err
 	}
 	return commit(c, res, t)
 }

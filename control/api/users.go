@@ -2,9 +2,9 @@ package api
 
 import (
 	"errors"
-	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -17,18 +17,14 @@ import (
 var userRoles = []string{"proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer", "team", "customer"}
 
 type userRequest struct {
-	UserID         *string        `json:"user_id"`
-	UserEmail      *string        `json:"user_email"`
-	UserAlias      *string        `json:"user_alias"`
-	UserRole       *string        `json:"user_role"`
-	Models         *[]string      `json:"models"`
-	Teams          *[]string      `json:"teams"`
-	OrganizationID *string        `json:"organization_id"`
-	MaxBudget      *float64       `json:"max_budget"`
-	BudgetDuration *string        `json:"budget_duration"`
-	TPMLimit       *int64         `json:"tpm_limit"`
-	RPMLimit       *int64         `json:"rpm_limit"`
-	Metadata       map[string]any `json:"metadata"`
+	UserID         *string   `json:"user_id"`
+	UserEmail      *string   `json:"user_email"`
+	UserAlias      *string   `json:"user_alias"`
+	UserRole       *string   `json:"user_role"`
+	Models         *[]string `json:"models"`
+	Teams          *[]string `json:"teams"`
+	OrganizationID *string   `json:"organization_id"`
+	limitFields
 	// /user/new only: LiteLLM creates a key for the new user by default.
 	AutoCreateKey *bool   `json:"auto_create_key"`
 	KeyAlias      *string `json:"key_alias"`
@@ -42,15 +38,7 @@ func (r *userRequest) validate() error {
 	if r.UserEmail != nil && *r.UserEmail != "" && !strings.Contains(*r.UserEmail, "@") {
 		return httpx.Param("user_email", "%q is not an email address", *r.UserEmail)
 	}
-	if r.MaxBudget != nil && *r.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
-	}
-	if r.BudgetDuration != nil && *r.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *r.BudgetDuration); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.limitFields.validate()
 }
 
 func (r *userRequest) apply(u *events.User) {
@@ -72,21 +60,7 @@ func (r *userRequest) apply(u *events.User) {
 	if r.OrganizationID != nil {
 		u.OrganizationID = *r.OrganizationID
 	}
-	if r.MaxBudget != nil {
-		u.MaxBudget = r.MaxBudget
-	}
-	if r.BudgetDuration != nil {
-		u.BudgetDuration = *r.BudgetDuration
-	}
-	if r.TPMLimit != nil {
-		u.TPMLimit = r.TPMLimit
-	}
-	if r.RPMLimit != nil {
-		u.RPMLimit = r.RPMLimit
-	}
-	if r.Metadata != nil {
-		u.Metadata = maps.Clone(r.Metadata)
-	}
+	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.Metadata)
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
 	}
@@ -167,35 +141,28 @@ func later(a, b store.Result) store.Result {
 }
 
 func (a *API) mutateUser(c *fiber.Ctx, id string, change func(u *events.User) error) (store.Result, *events.User, error) {
-	var out *events.User
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindUser, id, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.User)
-		if old == nil {
-			return "", nil, apierror.NotFound.With("User not found, passed user_id=%s", id)
-		}
-		u := *old
-		if err := change(&u); err != nil {
-			return "", nil, err
-		}
-		u.UpdatedAt = a.store.Now()
-		out = &u
-		return events.UserUpserted, &u, nil
-	})
-	return res, out, err
+	return mutate(a, c, events.KindUser, id, events.UserUpserted, apierror.NotFound.With("User not found, passed user_id=%s", id),
+		func(u *events.User) *time.Time { return &u.UpdatedAt }, change)
 }
 
-// addUserTeam records team membership on a user that exists.
-func (a *API) addUserTeam(c *fiber.Ctx, userID, teamID string) (store.Result, error) {
-	res, _, err := a.mutateUser(c, userID, func(u *events.User) error {
-		if !slices.Contains(u.Teams, teamID) {
-			u.Teams = append(slices.Clone(u.Teams), teamID)
+// changeMemberUsers applies change to the user of every member given by
+// user_id that exists (a member known only by email, or a user not
+// created, is skipped), and returns the later of res and those writes.
+func (a *API) changeMemberUsers(c *fiber.Ctx, res store.Result, members []events.Member, change func(u *events.User)) (store.Result, error) {
+	for _, m := range members {
+		if m.UserID == "" {
+			continue
 		}
-		return nil
-	})
-	if errors.Is(err, apierror.NotFound) {
-		return store.Result{}, nil
+		r, _, err := a.mutateUser(c, m.UserID, func(u *events.User) error { change(u); return nil })
+		if errors.Is(err, apierror.NotFound) {
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		res = later(res, r)
 	}
-	return res, err
+	return res, nil
 }
 
 func (a *API) userUpdate(c *fiber.Ctx) error {
@@ -224,27 +191,16 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 
 func (a *API) userInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id := c.Query("user_id")
-	if id == "" {
-		id = me.userID
-	}
-	if id == "" {
-		return apierror.MissingParam.With("user_id is required")
-	}
-	if !me.admin && me.userID != id {
-		return apierror.Forbidden.With("not allowed to access this user's info. user_id=%s", id)
+	id, err := infoID(c, "user_id", me.userID, me.admin, apierror.Forbidden.With("not allowed to access this user's info. user_id=%s", c.Query("user_id")))
+	if err != nil {
+		return err
 	}
 	snap := a.store.Snapshot()
 	u := snap.User(id)
 	if u == nil {
 		return apierror.NotFound.With("User not found, passed user_id=%s", id)
 	}
-	keys := []*events.Key{}
-	for _, k := range snap.Keys() {
-		if k.UserID == id {
-			keys = append(keys, k)
-		}
-	}
+	keys := keysWhere(snap, func(k *events.Key) bool { return k.UserID == id })
 	teams := []*events.Team{}
 	for _, tid := range u.Teams {
 		if t := snap.Team(tid); t != nil {
@@ -265,15 +221,10 @@ func (a *API) userDelete(c *fiber.Ctx) error {
 	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
 		return err
 	}
-	if len(req.UserIDs) == 0 {
-		return apierror.MissingParam.With("user_ids is required")
-	}
-	deleted, _, _, last, err := a.deleteWithKeys(c, events.KindUser, req.UserIDs, func(k *events.Key, id string) bool { return k.UserID == id })
+	deleted, _, _, last, err := a.deleteWithKeys(c, events.KindUser, "user_ids", req.UserIDs, "User",
+		func(k *events.Key, id string) bool { return k.UserID == id })
 	if err != nil {
 		return err
-	}
-	if len(deleted) == 0 {
-		return apierror.NotFound.With("User not found, passed user_ids=%v", req.UserIDs)
 	}
 	return commit(c, last, fiber.Map{"deleted_users": deleted})
 }

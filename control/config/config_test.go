@@ -26,11 +26,15 @@ const okEntry = `model_list:
 // errorCases each break one thing. want holds substrings that must all
 // appear in one error line: the field path first, so every case checks that
 // the message names the right field.
-var errorCases = []struct {
+// errorCase is a config that Parse must refuse, and the parts one line of
+// the error must contain.
+type errorCase struct {
 	name string
 	in   string
 	want []string
-}{
+}
+
+var errorCases = []errorCase{
 	// Unknown fields, at every level.
 	{"unknown top-level field", "model_lst: []\n",
 		[]string{`config: unknown field "model_lst" (line 1)`, `did you mean "model_list"?`}},
@@ -181,8 +185,10 @@ var errorCases = []struct {
 		[]string{`config: environment_variables.A=B: "A=B" is not a valid environment variable name (line 2)`}},
 }
 
-func TestParseErrors(t *testing.T) {
-	for _, tc := range errorCases {
+func TestParseErrors(t *testing.T) { testParseErrors(t, errorCases) }
+
+func testParseErrors(t *testing.T, cases []errorCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := Parse([]byte(tc.in))
 			if err == nil {

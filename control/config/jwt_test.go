@@ -18,11 +18,7 @@ const jwtBase = "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\
 
 // jwtErrorCases are errorCases for the JWT settings: each breaks one rule,
 // and want holds substrings that must all appear in one error line.
-var jwtErrorCases = []struct {
-	name string
-	in   string
-	want []string
-}{
+var jwtErrorCases = []errorCase{
 	// Strictness: unknown fields at every level.
 	{"unknown litellm_jwtauth field", jwtBase + "    team_id_jwt_feld: client_id\n",
 		[]string{`config: general_settings.litellm_jwtauth: unknown field "team_id_jwt_feld" (line 4)`, `did you mean "team_id_jwt_field"?`}},
@@ -198,22 +194,7 @@ var jwtErrorCases = []struct {
 		[]string{`environment_variables.JWT_AUDIENCE: must not start or end with whitespace (line 2)`}},
 }
 
-func TestJWTParseErrors(t *testing.T) {
-	for _, tc := range jwtErrorCases {
-		t.Run(tc.name, func(t *testing.T) {
-			f, err := Parse([]byte(tc.in))
-			if err == nil {
-				t.Fatalf("Parse succeeded, want error containing %q", tc.want)
-			}
-			if f != nil {
-				t.Errorf("Parse returned a File with an error")
-			}
-			if !anyLineHasAll(err.Error(), tc.want) {
-				t.Errorf("error does not contain %q in one line:\n%v", tc.want, err)
-			}
-		})
-	}
-}
+func TestJWTParseErrors(t *testing.T) { testParseErrors(t, jwtErrorCases) }
 
 // The whole error for a file with several JWT mistakes: all reported, in
 // line order, one per line, each naming its field.

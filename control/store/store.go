@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/control/edges"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/backoff"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -79,20 +79,17 @@ func transient(err error) bool {
 // is usually lost, and waiting it out is the retry's latency.
 func (s *Store) retry(ctx context.Context, try func(ctx context.Context) error) error {
 	deadline := time.Now().Add(s.failoverWindow())
-	backoff := 50 * time.Millisecond
+	b := backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second}.Start()
 	for {
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := try(tctx)
 		cancel()
-		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().Add(b.Peek()).After(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, b.Next()) != nil {
 			return err
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, time.Second)
 	}
 }
 
@@ -162,7 +159,11 @@ func (s *Store) Mutate(ctx context.Context, actor string, kind events.Kind, id s
 		evID := fmt.Sprintf("%s-%d", id0, attempt)
 		pub, err := s.publish(ctx, events.Change{ID: evID, Type: typ, Actor: actor, Object: next, ExpectSeq: &seq})
 		if errors.Is(err, events.ErrConflict) && attempt < maxAttempts {
-			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+			// Up to attempt ms, all of it jitter: writers that collided
+			// should not collide again.
+			if err := backoff.Sleep(ctx, backoff.Jitter(time.Duration(attempt)*time.Millisecond, 1)); err != nil {
+				return Result{}, err
+			}
 			continue
 		}
 		if errors.Is(err, events.ErrConflict) {

@@ -262,25 +262,9 @@ func readSpend(t *testing.T, js jetstream.JetStream, n int) []events.SpendEvent 
 	defer cancel()
 	var out []events.SpendEvent
 	testutil.Eventually(t, 20*time.Second, func() error {
-		s, err := js.Stream(ctx, events.SpendStream)
-		if err != nil {
+		var err error
+		if out, err = testutil.ReadSpend(ctx, js); err != nil {
 			return err
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return err
-		}
-		out = out[:0]
-		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-			m, err := s.GetMsg(ctx, seq)
-			if err != nil {
-				return err
-			}
-			_, evs, err := events.DecodeSpend(m.Data)
-			if err != nil {
-				return err
-			}
-			out = append(out, evs...)
 		}
 		if len(out) != n {
 			return fmt.Errorf("%d spend events, want %d", len(out), n)

@@ -37,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/opt"
 )
 
 // Options configure a Publisher. JS, EdgeID and SpillDir are required.
@@ -181,36 +182,16 @@ func New(o Options) (*Publisher, error) {
 	if o.EdgeID == "" || strings.ContainsAny(o.EdgeID, ".*> \t\r\n") {
 		return nil, fmt.Errorf("spend: EdgeID %q is not a subject token", o.EdgeID)
 	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = defaultQueueSize
-	}
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = defaultMaxInFlight
-	}
-	if o.SpillMaxBytes <= 0 {
-		o.SpillMaxBytes = defaultSpillMaxBytes
-	}
-	if o.MaxBatch <= 0 {
-		o.MaxBatch = defaultMaxBatch
-	}
-	if o.BatchDelay <= 0 {
-		o.BatchDelay = defaultBatchDelay
-	}
-	if o.OverflowSize <= 0 {
-		o.OverflowSize = max(o.QueueSize/8, 64)
-	}
-	if o.AckTimeout <= 0 {
-		o.AckTimeout = defaultAckTimeout
-	}
-	if o.SegmentMaxBytes <= 0 {
-		o.SegmentMaxBytes = defaultSegmentMax
-	}
-	if o.SyncInterval <= 0 {
-		o.SyncInterval = defaultSyncInterval
-	}
-	if o.ResendInterval <= 0 {
-		o.ResendInterval = defaultResend
-	}
+	opt.Positive(&o.QueueSize, defaultQueueSize)
+	opt.Positive(&o.MaxInFlight, defaultMaxInFlight)
+	opt.Positive(&o.SpillMaxBytes, defaultSpillMaxBytes)
+	opt.Positive(&o.MaxBatch, defaultMaxBatch)
+	opt.Positive(&o.BatchDelay, defaultBatchDelay)
+	opt.Positive(&o.OverflowSize, max(o.QueueSize/8, 64))
+	opt.Positive(&o.AckTimeout, defaultAckTimeout)
+	opt.Positive(&o.SegmentMaxBytes, defaultSegmentMax)
+	opt.Positive(&o.SyncInterval, defaultSyncInterval)
+	opt.Positive(&o.ResendInterval, defaultResend)
 	log := o.Log
 	if log == nil {
 		log = slog.Default()

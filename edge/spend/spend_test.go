@@ -73,21 +73,6 @@ func (e *natsEnv) restart(t testing.TB) {
 	})
 }
 
-// streamMsgs is the spend stream's message count.
-func (e *natsEnv) streamMsgs() (uint64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	s, err := e.js.Stream(ctx, events.SpendStream)
-	if err != nil {
-		return 0, err
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.State.Msgs, nil
-}
-
 // readAll reads every stored message with an ordered consumer and checks
 // each against its Nats-Msg-Id and subject; it returns the request ids of
 // the events in them with how often each is stored.
@@ -100,45 +85,29 @@ func (e *natsEnv) readAll(t testing.TB) map[string]int {
 	return ids
 }
 
-// events reads the stream's events (messages hold one or a batch).
+// events reads the stream's events (messages hold one or a batch) and
+// checks each message's Nats-Msg-Id, subject and event type.
 func (e *natsEnv) events() (map[string]int, error) {
-	total, err := e.streamMsgs()
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	c, err := e.js.OrderedConsumer(ctx, events.SpendStream, jetstream.OrderedConsumerConfig{})
+	r, err := testutil.NewSpendReader(ctx, e.js)
 	if err != nil {
 		return nil, err
 	}
 	ids := map[string]int{}
-	for got := uint64(0); got < total; {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return nil, err
+	err = r.Read(ctx, func(m jetstream.Msg, id string, evs []events.SpendEvent) error {
+		if h := m.Headers().Get(jetstream.MsgIDHeader); h != id || id == "" {
+			return fmt.Errorf("Nats-Msg-Id %q for message %q", h, id)
 		}
-		for m := range batch.Messages() {
-			got++
-			id, evs, err := events.DecodeSpend(m.Data())
-			if err != nil {
-				return nil, fmt.Errorf("stored message does not decode: %v: %s", err, m.Data())
+		for _, ev := range evs {
+			if want := events.SpendSubjectPrefix + "." + ev.EdgeID; (ev.EdgeID != "" && m.Subject() != want) || ev.Type != events.SpendV1 {
+				return fmt.Errorf("subject %s, type %s, edge %s", m.Subject(), ev.Type, ev.EdgeID)
 			}
-			if h := m.Headers().Get(jetstream.MsgIDHeader); h != id || id == "" {
-				return nil, fmt.Errorf("Nats-Msg-Id %q for message %q", h, id)
-			}
-			for _, ev := range evs {
-				if want := events.SpendSubjectPrefix + "." + ev.EdgeID; (ev.EdgeID != "" && m.Subject() != want) || ev.Type != events.SpendV1 {
-					return nil, fmt.Errorf("subject %s, type %s, edge %s", m.Subject(), ev.Type, ev.EdgeID)
-				}
-				ids[ev.RequestID]++
-			}
+			ids[ev.RequestID]++
 		}
-		if err := batch.Error(); err != nil {
-			return nil, err
-		}
-	}
-	return ids, nil
+		return nil
+	})
+	return ids, err
 }
 
 // numEvents is how many events the stream holds (duplicates counted).

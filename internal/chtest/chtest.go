@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/gatehouse/gatehouse/internal/childproc"
 )
 
 const (
@@ -44,13 +45,7 @@ type Server struct {
 	bin      []string // argv prefix: {"/usr/sbin/clickhouse-server"} or {"/usr/bin/clickhouse", "server"}
 
 	mu   sync.Mutex
-	proc *process
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // set before done is closed
+	proc *childproc.Proc
 }
 
 // Binary returns the argv prefix that runs a ClickHouse server, or an error
@@ -105,10 +100,10 @@ func Start(t testing.TB) *Server {
 	// before the server binds it; try a few times.
 	var lastErr error
 	for range 3 {
-		if s.tcpPort, err = freePort(); err != nil {
+		if s.tcpPort, err = childproc.FreePort(); err != nil {
 			t.Fatal(err)
 		}
-		if s.httpPort, err = freePort(); err != nil {
+		if s.httpPort, err = childproc.FreePort(); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.writeConfig(); err != nil {
@@ -141,8 +136,8 @@ func (s *Server) ErrLog() string {
 	return string(b) + string(out)
 }
 
-// Stop stops the server (SIGTERM, then SIGKILL after 2s), to simulate an
-// outage; Restart brings it back. Safe to call repeatedly.
+// Stop stops the server (SIGTERM, then SIGKILL after stopTimeout), to
+// simulate an outage; Restart brings it back. Safe to call repeatedly.
 func (s *Server) Stop() { s.stop(syscall.SIGTERM) }
 
 // Kill stops the server with SIGKILL at once, like a crash (written parts
@@ -157,13 +152,11 @@ func (s *Server) stop(sig syscall.Signal) {
 	if proc == nil {
 		return
 	}
-	_ = proc.cmd.Process.Signal(sig)
-	select {
-	case <-proc.done:
-	case <-time.After(stopTimeout):
-		_ = proc.cmd.Process.Kill()
-		<-proc.done
+	if sig == syscall.SIGKILL {
+		_ = proc.Signal(sig)
+		return
 	}
+	_ = proc.Stop()
 }
 
 // Restart starts the server again on the same port with the same data; a
@@ -180,15 +173,7 @@ func (s *Server) Restart(t testing.TB) {
 func (s *Server) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil {
-		return false
-	}
-	select {
-	case <-s.proc.done:
-		return false
-	default:
-		return true
-	}
+	return s.proc != nil && !s.proc.Exited()
 }
 
 // Options are the client options Conn uses, for callers that open their
@@ -226,48 +211,18 @@ func (s *Server) start() error {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(filepath.Join(logDir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	args := append(append([]string{}, s.bin[1:]...), "--config-file="+filepath.Join(s.dir, "config.xml"))
+	proc, err := childproc.Start(childproc.Spec{Name: "clickhouse-server", Path: s.bin[0], Args: args, Dir: s.dir,
+		LogFile: filepath.Join(logDir, "stdout.log"), SysProcAttr: sysProcAttr(), StopTimeout: stopTimeout})
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	args := append(append([]string{}, s.bin[1:]...), "--config-file="+filepath.Join(s.dir, "config.xml"))
-	cmd := exec.Command(s.bin[0], args...)
-	cmd.Dir = s.dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := proc.WaitReady(startTimeout, func() error { return ping(s.Addr()) }); err != nil {
+		_ = proc.Signal(syscall.SIGKILL)
 		return err
 	}
-	proc := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		proc.err = cmd.Wait()
-		close(proc.done)
-	}()
-	kill := func() {
-		_ = cmd.Process.Kill()
-		<-proc.done
-	}
-
-	deadline := time.Now().Add(startTimeout)
-	for {
-		err := ping(s.Addr())
-		if err == nil {
-			s.proc = proc
-			return nil
-		}
-		select {
-		case <-proc.done:
-			return fmt.Errorf("server exited before it answered: %v", proc.err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			kill()
-			return fmt.Errorf("server not answering after %s: %v", startTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.proc = proc
+	return nil
 }
 
 // ping opens a fresh connection and runs SELECT 1.
@@ -285,15 +240,6 @@ func ping(addr string) error {
 	defer cancel()
 	var one uint8
 	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // The root element is <yandex>, which 18.16 requires and current releases

@@ -1,5 +1,10 @@
 // Package embednats runs a nats-server with JetStream inside the process, for
-// `gatehouse run` (a newcomer's one-command setup) and for tests.
+// `gatehouse run` (a newcomer's one-command setup), `gatehouse nats` and
+// tests.
+//
+// It guarantees that Start and StartConfig return only once the server
+// accepts client connections (or with an error), and that the server
+// never installs signal handlers of its own: shutdown is the caller's.
 package embednats
 
 import (

@@ -1,7 +1,13 @@
 // Package httpx holds what the control plane and the edge share over HTTP:
 // the one error handler that renders every error in the OpenAI envelope,
-// credential extraction, and strict JSON decoding with messages that name
-// the bad field.
+// credential extraction, request body limits, and strict JSON decoding
+// with messages that name the bad field.
+//
+// It guarantees that every error leaving a server through ErrorHandler is
+// an OpenAI envelope with the status of its apierror type (an untyped
+// error is a 500 whose detail is logged, not sent), and that
+// DecodeStrict refuses unknown fields and trailing data instead of
+// guessing.
 package httpx
 
 import (

@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/gatehouse/gatehouse/internal/childproc"
 )
 
 // Client is an OAuth client registered at the provider. Only ID and Secret are
@@ -91,17 +93,15 @@ type Provider struct {
 	clients     map[string]Client
 	httpc       *http.Client
 
-	log *lockedBuffer
+	log *childproc.LockedBuffer
 
 	mu   sync.Mutex
 	proc *process
 }
 
 type process struct {
-	cmd   *exec.Cmd
+	*childproc.Proc
 	stdin *os.File // write end of the child's stdin; closing it ends the child
-	done  chan struct{}
-	err   error // set before done is closed
 }
 
 const (
@@ -174,7 +174,7 @@ func Start(t testing.TB, clients ...Client) *Provider {
 		clientsFile: filepath.Join(tmp, "clients.json"),
 		keysFile:    filepath.Join(tmp, "keys.json"),
 		clients:     map[string]Client{},
-		log:         &lockedBuffer{},
+		log:         &childproc.LockedBuffer{},
 		httpc: &http.Client{
 			Timeout: 10 * time.Second,
 			// No pooled connections: they would go stale across Stop/Restart.
@@ -283,13 +283,7 @@ func (p *Provider) Stop() {
 	if proc == nil {
 		return
 	}
-	_ = proc.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-proc.done:
-	case <-time.After(stopTimeout):
-		_ = proc.cmd.Process.Kill()
-		<-proc.done
-	}
+	_ = proc.Stop()
 	_ = proc.stdin.Close()
 }
 
@@ -297,15 +291,7 @@ func (p *Provider) Stop() {
 func (p *Provider) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.proc == nil {
-		return false
-	}
-	select {
-	case <-p.proc.done:
-		return false
-	default:
-		return true
-	}
+	return p.proc != nil && !p.proc.Exited()
 }
 
 // Log returns everything the provider process printed so far.
@@ -329,40 +315,27 @@ func (p *Provider) start(port int) error {
 		return err
 	}
 	ready := make(chan readyInfo, 1)
-	cmd := exec.Command(p.node, "provider.mjs",
-		"--port", strconv.Itoa(port),
-		"--clients", p.clientsFile,
-		"--keys", p.keysFile,
-		"--exit-on-stdin-eof",
-	)
-	cmd.Dir = p.dir
-	cmd.Env = append(os.Environ(), "NODE_ENV=test", "NO_COLOR=1")
-	cmd.Stdin = stdinR
-	cmd.Stdout = &stdoutWriter{log: p.log, ready: ready}
-	cmd.Stderr = p.log
-	if err := cmd.Start(); err != nil {
-		stdinR.Close()
+	c, err := childproc.Start(childproc.Spec{Name: "oidc provider", Path: p.node, Dir: p.dir,
+		Args:  []string{"provider.mjs", "--port", strconv.Itoa(port), "--clients", p.clientsFile, "--keys", p.keysFile, "--exit-on-stdin-eof"},
+		Env:   []string{"NODE_ENV=test", "NO_COLOR=1"},
+		Stdin: stdinR, Stdout: &stdoutWriter{log: p.log, ready: ready}, Log: p.log, StopTimeout: stopTimeout})
+	stdinR.Close()
+	if err != nil {
 		stdinW.Close()
 		return err
 	}
-	stdinR.Close()
-	proc := &process{cmd: cmd, stdin: stdinW, done: make(chan struct{})}
-	go func() {
-		proc.err = cmd.Wait()
-		close(proc.done)
-	}()
+	proc := &process{Proc: c, stdin: stdinW}
 	kill := func() {
-		_ = cmd.Process.Kill()
-		<-proc.done
+		_ = c.Signal(syscall.SIGKILL)
 		stdinW.Close()
 	}
 
 	var info readyInfo
 	select {
 	case info = <-ready:
-	case <-proc.done:
+	case <-c.Done():
 		stdinW.Close()
-		return fmt.Errorf("provider exited before it was ready: %v", proc.err)
+		return fmt.Errorf("provider exited before it was ready: %v", c.Err())
 	case <-time.After(startTimeout):
 		kill()
 		return fmt.Errorf("provider not ready after %s", startTimeout)
@@ -371,7 +344,6 @@ func (p *Provider) start(port int) error {
 		kill()
 		return fmt.Errorf("provider listens on port %d, want %d", info.Port, port)
 	}
-	p.proc = proc
 	first := p.Issuer == ""
 	if first {
 		// Only set on the first start, so that goroutines reading these
@@ -380,51 +352,42 @@ func (p *Provider) start(port int) error {
 		p.Issuer = info.Issuer
 		p.DiscoveryURL = p.Issuer + "/.well-known/openid-configuration"
 	} else if info.Issuer != p.Issuer {
-		p.proc = nil
 		kill()
 		return fmt.Errorf("provider restarted with issuer %q, want %q", info.Issuer, p.Issuer)
 	}
 
 	// The READY line is printed once the server listens and the provider is
 	// built; still, only hand it out once discovery answers.
-	deadline := time.Now().Add(startTimeout)
-	for {
+	err = c.WaitReady(startTimeout, func() error {
 		resp, err := p.httpc.Get(p.DiscoveryURL)
-		if err == nil {
-			var d struct {
-				Issuer  string `json:"issuer"`
-				JWKSURI string `json:"jwks_uri"`
-				Token   string `json:"token_endpoint"`
-			}
-			derr := json.NewDecoder(resp.Body).Decode(&d)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && derr == nil {
-				if d.Issuer != p.Issuer {
-					err = fmt.Errorf("discovery issuer %q, want %q", d.Issuer, p.Issuer)
-				} else {
-					if first {
-						p.JWKSURL, p.TokenURL = d.JWKSURI, d.Token
-						p.UserinfoURL = p.Issuer + "/__test/userinfo"
-					}
-					return nil
-				}
-			} else {
-				err = fmt.Errorf("discovery: status %d, decode: %v", resp.StatusCode, derr)
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			p.proc = nil
-			kill()
-			return fmt.Errorf("discovery at %s did not answer: %v", p.DiscoveryURL, err)
+		var d struct {
+			Issuer  string `json:"issuer"`
+			JWKSURI string `json:"jwks_uri"`
+			Token   string `json:"token_endpoint"`
 		}
-		select {
-		case <-proc.done:
-			p.proc = nil
-			stdinW.Close()
-			return fmt.Errorf("provider exited: %v", proc.err)
-		case <-time.After(50 * time.Millisecond):
+		derr := json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || derr != nil {
+			return fmt.Errorf("discovery: status %d, decode: %v", resp.StatusCode, derr)
 		}
+		if d.Issuer != p.Issuer {
+			return fmt.Errorf("discovery issuer %q, want %q", d.Issuer, p.Issuer)
+		}
+		if first {
+			p.JWKSURL, p.TokenURL = d.JWKSURI, d.Token
+			p.UserinfoURL = p.Issuer + "/__test/userinfo"
+		}
+		return nil
+	})
+	if err != nil {
+		kill()
+		return fmt.Errorf("discovery at %s did not answer: %w", p.DiscoveryURL, err)
 	}
+	p.proc = proc
+	return nil
 }
 
 // TokenRequest is a client_credentials token request. Zero fields take the
@@ -786,7 +749,7 @@ type readyInfo struct {
 
 // stdoutWriter copies the child's stdout to the log and reports the READY line.
 type stdoutWriter struct {
-	log     *lockedBuffer
+	log     *childproc.LockedBuffer
 	ready   chan<- readyInfo
 	partial []byte
 	sent    bool
@@ -815,21 +778,4 @@ func (w *stdoutWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

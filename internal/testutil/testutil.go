@@ -1,5 +1,7 @@
-// Package testutil holds helpers shared by tests: real servers on port 0,
-// and a poll-until helper instead of sleeps.
+// Package testutil holds the helpers tests share: real servers on port 0,
+// free addresses for child processes, reading the spend stream, and a
+// poll-until helper instead of sleeps. It fails the test (t.Fatal) rather
+// than return errors, and registers cleanup for everything it starts.
 package testutil
 
 import (
@@ -12,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/backoff"
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/embednats"
 )
 
@@ -61,12 +65,27 @@ func EnsureStreams(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 	return s
 }
 
+// FreeAddr returns a loopback host:port nothing listens on, for a server
+// that is told its address; FreePort is its port.
+func FreeAddr(t testing.TB) string { t.Helper(); return must(t, childproc.FreeAddr) }
+
+func FreePort(t testing.TB) int { t.Helper(); return must(t, childproc.FreePort) }
+
+func must[T any](t testing.TB, f func() (T, error)) T {
+	t.Helper()
+	v, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // Eventually polls cond every tick until it returns nil or wait elapses,
 // then fails with cond's last error.
 func Eventually(t testing.TB, wait time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
-	tick := 5 * time.Millisecond
+	tick := backoff.Policy{Initial: 5 * time.Millisecond, Max: 100 * time.Millisecond}.Start()
 	for {
 		err := cond()
 		if err == nil {
@@ -75,7 +94,6 @@ func Eventually(t testing.TB, wait time.Duration, cond func() error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within %s: %v", wait, err)
 		}
-		time.Sleep(tick)
-		tick = min(tick*2, 100*time.Millisecond)
+		time.Sleep(tick.Next())
 	}
 }

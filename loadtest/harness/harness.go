@@ -33,6 +33,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/gatehouse/gatehouse/internal/childproc"
+	"github.com/gatehouse/gatehouse/internal/opt"
 	"github.com/gatehouse/gatehouse/loadtest/loadgen"
 )
 
@@ -74,33 +76,15 @@ func DefaultConfig() Config {
 
 func (c *Config) defaults() {
 	d := DefaultConfig()
-	if c.Rounds <= 0 {
-		c.Rounds = d.Rounds
-	}
-	if c.Duration <= 0 {
-		c.Duration = d.Duration
-	}
-	if c.StreamDuration <= 0 {
-		c.StreamDuration = d.StreamDuration
-	}
-	if c.Conns <= 0 {
-		c.Conns = d.Conns
-	}
-	if c.Streams <= 0 {
-		c.Streams = d.Streams
-	}
-	if c.Chunks <= 0 {
-		c.Chunks = d.Chunks
-	}
-	if c.ChunkInterval <= 0 {
-		c.ChunkInterval = d.ChunkInterval
-	}
-	if c.PromptBytes <= 0 {
-		c.PromptBytes = d.PromptBytes
-	}
-	if c.Flips == 0 {
-		c.Flips = d.Flips
-	}
+	opt.Positive(&c.Rounds, d.Rounds)
+	opt.Positive(&c.Duration, d.Duration)
+	opt.Positive(&c.StreamDuration, d.StreamDuration)
+	opt.Positive(&c.Conns, d.Conns)
+	opt.Positive(&c.Streams, d.Streams)
+	opt.Positive(&c.Chunks, d.Chunks)
+	opt.Positive(&c.ChunkInterval, d.ChunkInterval)
+	opt.Positive(&c.PromptBytes, d.PromptBytes)
+	opt.Or(&c.Flips, d.Flips) // negative: skip the probe
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -160,7 +144,7 @@ func (s *system) start(ctx context.Context) error {
 	}
 	addrs := make([]string, 7)
 	for i := range addrs {
-		if addrs[i], err = FreeAddr(); err != nil {
+		if addrs[i], err = childproc.FreeAddr(); err != nil {
 			return err
 		}
 	}

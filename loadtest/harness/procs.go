@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/childproc"
 )
 
 // build compiles the binaries the harness runs into dir.
@@ -42,63 +42,27 @@ func build(ctx context.Context, root, dir string) (map[string]string, error) {
 }
 
 // proc is a child process with its output in a log file.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
+type proc struct{ *childproc.Proc }
 
 func startProc(name, bin, logDir string, env []string, args ...string) (*proc, error) {
-	logPath := filepath.Join(logDir, name+".log")
-	f, err := os.Create(logPath)
+	p, err := childproc.Start(childproc.Spec{Name: name, Path: bin, Args: args, Env: env,
+		LogFile: filepath.Join(logDir, name+".log")})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	return &proc{p}, nil
 }
 
 func (p *proc) stop() {
-	if p == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	if p != nil {
+		_ = p.Stop()
 	}
 }
 
-func (p *proc) tail() string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
+func (p *proc) tail() string { return p.Tail(4000) }
 
 // rssKB reads the process's resident set (VmRSS) and peak (VmHWM) in KiB.
-func (p *proc) rssKB() (rss, peak int64) { return RSS(p.cmd.Process.Pid) }
+func (p *proc) rssKB() (rss, peak int64) { return RSS(p.Pid()) }
 
 // RSS reads a process's resident set (VmRSS) and peak (VmHWM) in KiB
 // (0 when it cannot be read).
@@ -125,7 +89,7 @@ func RSS(pid int) (rss, peak int64) {
 
 // cpuTicks is the process's user+system CPU time in clock ticks.
 func (p *proc) cpuTicks() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
 	if err != nil {
 		return 0
 	}
@@ -144,66 +108,14 @@ func (p *proc) cpuTicks() int64 {
 	return u + st
 }
 
-// FreeAddr reserves a loopback port by listening and closing; the children
-// take ports they are told, so the harness knows every address up front.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// waitHTTP polls url until it answers 200 or the process exits.
+// waitHTTP waits until url answers 200; waitTCP until addr accepts
+// connections. Either fails at once if the process exits.
 func waitHTTP(p *proc, url string, timeout time.Duration) error {
-	return poll(timeout, func() error {
-		if p.exited() {
-			return fmt.Errorf("%s exited:\n%s", p.name, p.tail())
-		}
-		resp, err := http.Get(url)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body) //nolint:errcheck
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("%s: %s answered %d", p.name, url, resp.StatusCode)
-		}
-		return nil
-	})
+	return p.WaitReady(timeout, childproc.HTTPReady(url))
 }
 
-// waitTCP polls until addr accepts connections.
 func waitTCP(p *proc, addr string, timeout time.Duration) error {
-	return poll(timeout, func() error {
-		if p.exited() {
-			return fmt.Errorf("%s exited:\n%s", p.name, p.tail())
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-}
-
-var errStop = errors.New("stop polling")
-
-func poll(timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	wait := 10 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, errStop) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(wait)
-		wait = min(wait*2, 250*time.Millisecond)
-	}
+	return p.WaitReady(timeout, childproc.TCPReady(addr))
 }
 
 // api calls a JSON admin route and decodes the answer into out.

@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Cells: map[string]map[string][]Cell{}, IdleRSS: map[string]int64{}, PeakRSS: map[string]int64{}}
 	// Idle: after start-up and provisioning, before any load.
 	for _, p := range s.procs {
-		rep.IdleRSS[p.name], _ = p.rssKB()
+		rep.IdleRSS[p.Name], _ = p.rssKB()
 	}
 	// Warm-up: connections, the JWT cache, the Go heap sizes of every
 	// process; not recorded.
@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	for _, p := range s.procs {
-		_, rep.PeakRSS[p.name] = p.rssKB()
+		_, rep.PeakRSS[p.Name] = p.rssKB()
 	}
 	if cfg.Flips > 0 {
 		cfg.Log.Info("propagation probe", "flips", cfg.Flips)

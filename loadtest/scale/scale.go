@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/loadtest/harness"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -85,17 +86,17 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build: %v\n%s", err, out)
 	}
-	natsAddr, err := harness.FreeAddr()
+	natsAddr, err := childproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
 	host, port, _ := net.SplitHostPort(natsAddr)
-	ns := exec.Command(bin, "nats", "-host", host, "-port", port, "-store", filepath.Join(work, "nats"))
-	ns.Stdout, ns.Stderr = os.Stderr, os.Stderr
-	if err := ns.Start(); err != nil {
+	ns, err := childproc.Start(childproc.Spec{Name: "nats", Path: bin, Args: []string{"nats", "-host", host, "-port", port, "-store", filepath.Join(work, "nats")},
+		Log: os.Stderr})
+	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = ns.Process.Signal(os.Interrupt); _ = ns.Wait() }()
+	defer ns.Stop()
 	natsURL := "nats://" + natsAddr
 	var nc *nats.Conn
 	for i := 0; ; i++ {
@@ -122,11 +123,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	res.PublishTime = time.Since(t0)
-	st, err := js.Stream(ctx, events.PolicyStream)
-	if err != nil {
-		return nil, err
-	}
-	info, err := st.Info(ctx)
+	info, err := events.StreamInfo(ctx, js, events.PolicyStream)
 	if err != nil {
 		return nil, err
 	}
@@ -140,17 +137,16 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	c.Log.Info("edge ready by replay", "in", res.EdgeReplay)
 	// The control plane writes a snapshot once it has caught up.
 	t1 := time.Now()
-	ctlAddr, err := harness.FreeAddr()
+	ctlAddr, err := childproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	ctl := exec.Command(bin, "control", "-nats", natsURL, "-listen", ctlAddr)
-	ctl.Env = append(os.Environ(), "MASTER_KEY=sk-scale-master", "LOG_LEVEL=warn")
-	ctl.Stdout, ctl.Stderr = os.Stderr, os.Stderr
-	if err := ctl.Start(); err != nil {
+	ctl, err := childproc.Start(childproc.Spec{Name: "control", Path: bin, Args: []string{"control", "-nats", natsURL, "-listen", ctlAddr},
+		Env: []string{"MASTER_KEY=sk-scale-master", "LOG_LEVEL=warn"}, Log: os.Stderr})
+	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = ctl.Process.Signal(os.Interrupt); _ = ctl.Wait() }()
+	defer ctl.Stop()
 	for {
 		if oi, err := policy.StoredSnapshot(ctx, js); err == nil && oi.Metadata["seq"] == strconv.FormatUint(info.State.LastSeq, 10) {
 			res.SnapshotWrite, res.SnapshotBytes = time.Since(t1), oi.Size
@@ -246,23 +242,19 @@ func publish(ctx context.Context, js jetstream.JetStream, keys, teams int) error
 
 // startEdge runs an edge process and times it from start to ready.
 func startEdge(ctx context.Context, bin, natsURL, work string, measureRSS bool) (ready time.Duration, rss, settled int64, err error) {
-	addr, err := harness.FreeAddr()
+	addr, err := childproc.FreeAddr()
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	logf, err := os.Create(filepath.Join(work, "edge.log"))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "edge", "-nats", natsURL, "-listen", addr, "-control", "", "-spill-dir", filepath.Join(work, "spill"))
-	cmd.Env = append(os.Environ(), "EDGE_ID=scale-edge", "LOG_LEVEL=info")
-	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	edge, err := childproc.Start(childproc.Spec{Name: "edge", Path: bin, Args: []string{"edge", "-nats", natsURL, "-listen", addr, "-control", "", "-spill-dir", filepath.Join(work, "spill")},
+		Env: []string{"EDGE_ID=scale-edge", "LOG_LEVEL=info"}, LogFile: filepath.Join(work, "edge.log")})
+	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
+	defer edge.Stop()
+	// Polled every 5ms rather than with WaitReady's backoff: the time to
+	// ready is what this measures.
 	client := &http.Client{Timeout: time.Second}
 	for {
 		if ctx.Err() != nil {
@@ -282,9 +274,9 @@ func startEdge(ctx context.Context, bin, natsURL, work string, measureRSS bool) 
 	}
 	ready = time.Since(start)
 	if measureRSS {
-		rss, _ = harness.RSS(cmd.Process.Pid)
+		rss, _ = harness.RSS(edge.Pid())
 		time.Sleep(5 * time.Second)
-		settled, _ = harness.RSS(cmd.Process.Pid)
+		settled, _ = harness.RSS(edge.Pid())
 	}
 	return ready, rss, settled, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/backoff"
 	"github.com/gatehouse/gatehouse/schema"
 )
 
@@ -87,21 +88,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 // retry runs f (each attempt bounded to 30s) until it succeeds or ctx
 // ends, backing off up to 5s and logging each failure.
 func retry(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
-	wait := 250 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := f(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		log.Warn("waiting for "+what, "err", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
-			return ctx.Err()
-		}
-		wait = min(2*wait, DefaultMaxBackoff)
-	}
+	return backoff.Retry(ctx, backoff.Policy{Initial: 250 * time.Millisecond, Max: DefaultMaxBackoff},
+		func(ctx context.Context) error {
+			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			return f(actx)
+		}, nil, func(err error, _ int, wait time.Duration) {
+			log.Warn("waiting for "+what, "err", err, "retry_in", wait)
+		})
 }

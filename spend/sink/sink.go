@@ -63,6 +63,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/backoff"
+	"github.com/gatehouse/gatehouse/internal/opt"
 	"github.com/gatehouse/gatehouse/schema"
 )
 
@@ -135,30 +137,14 @@ type Sink struct {
 
 // withDefaults fills in the zero fields.
 func (o Options) withDefaults() Options {
-	if o.Database == "" {
-		o.Database = schema.DefaultDatabase
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
-	}
-	if o.FlushInterval <= 0 {
-		o.FlushInterval = DefaultFlushInterval
-	}
-	if o.AckWait <= 0 {
-		o.AckWait = DefaultAckWait
-	}
-	if o.MaxAckPending <= 0 {
-		o.MaxAckPending = max(100_000, 4*o.BatchSize)
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = DefaultMaxBackoff
-	}
-	if o.InsertTimeout <= 0 {
-		o.InsertTimeout = DefaultInsertTimeout
-	}
-	if o.InsertWorkers <= 0 {
-		o.InsertWorkers = DefaultInsertWorkers
-	}
+	opt.Or(&o.Database, schema.DefaultDatabase)
+	opt.Positive(&o.BatchSize, DefaultBatchSize)
+	opt.Positive(&o.FlushInterval, DefaultFlushInterval)
+	opt.Positive(&o.AckWait, DefaultAckWait)
+	opt.Positive(&o.MaxAckPending, max(100_000, 4*o.BatchSize))
+	opt.Positive(&o.MaxBackoff, DefaultMaxBackoff)
+	opt.Positive(&o.InsertTimeout, DefaultInsertTimeout)
+	opt.Positive(&o.InsertWorkers, DefaultInsertWorkers)
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -216,13 +202,9 @@ func Publish(ctx context.Context, js jetstream.JetStream, ev events.SpendEvent) 
 	if ev.RequestID == "" {
 		return errors.New("sink: spend event without request id")
 	}
-	if ev.Type == "" {
-		ev.Type = events.SpendV1
-	}
+	opt.Or(&ev.Type, events.SpendV1)
 	edge := ev.EdgeID
-	if edge == "" {
-		edge = "unknown"
-	}
+	opt.Or(&edge, "unknown")
 	if strings.ContainsAny(edge, ".*> \t\r\n") {
 		return fmt.Errorf("sink: edge id %q is not a subject token", edge)
 	}
@@ -398,28 +380,23 @@ func (s *Sink) shutdown(batch []item, items <-chan item) {
 // consumer creates or updates the durable consumer, retrying while the
 // stream is missing or NATS is down.
 func (s *Sink) consumer(ctx context.Context) (jetstream.Consumer, error) {
-	wait := 100 * time.Millisecond
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cons, err := s.o.JS.CreateOrUpdateConsumer(cctx, events.SpendStream, ConsumerConfig(s.o))
-		if err == nil {
-			// Where malformed messages go (replicas 0: an existing
-			// stream's replicas are kept).
-			_, err = events.EnsurePoisonStream(cctx, s.o.JS, events.StreamOptions{})
-		}
-		cancel()
-		if err == nil {
-			return cons, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		s.log.Warn("consumer not ready; retrying", "stream", events.SpendStream, "err", err, "in", wait)
-		if !sleep(ctx, wait) {
-			return nil, ctx.Err()
-		}
-		wait = min(wait*2, s.o.MaxBackoff)
-	}
+	var cons jetstream.Consumer
+	err := backoff.Retry(ctx, backoff.Policy{Initial: 100 * time.Millisecond, Max: s.o.MaxBackoff, Jitter: 0.2},
+		func(ctx context.Context) error {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			var err error
+			cons, err = s.o.JS.CreateOrUpdateConsumer(cctx, events.SpendStream, ConsumerConfig(s.o))
+			if err == nil {
+				// Where malformed messages go (replicas 0: an existing
+				// stream's replicas are kept).
+				_, err = events.EnsurePoisonStream(cctx, s.o.JS, events.StreamOptions{})
+			}
+			return err
+		}, nil, func(err error, _ int, wait time.Duration) {
+			s.log.Warn("consumer not ready; retrying", "stream", events.SpendStream, "err", err, "in", wait)
+		})
+	return cons, err
 }
 
 // drainWait bounds how long a stopping sink waits for the messages its
@@ -466,7 +443,7 @@ func (s *Sink) read(ctx context.Context, cons jetstream.Consumer, items chan<- i
 		it, err := cons.Messages(jetstream.PullMaxMessages(pull), jetstream.PullExpiry(10*time.Second))
 		if err != nil {
 			s.log.Warn("pull", "err", err)
-			if !sleep(ctx, time.Second) {
+			if backoff.Sleep(ctx, time.Second) != nil {
 				return
 			}
 			continue
@@ -534,7 +511,7 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 		}
 	}
 
-	wait := 50 * time.Millisecond
+	retry := backoff.Policy{Initial: 50 * time.Millisecond, Max: s.o.MaxBackoff, Jitter: 0.2}.Start()
 	lastProgress := time.Now()
 	for attempt := 1; ; attempt++ {
 		// A started attempt is not cancelled with ctx: an insert cut off
@@ -562,11 +539,11 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 			return ctx.Err()
 		}
 		s.errs.Add(1)
+		wait := retry.Next()
 		s.log.Warn("ClickHouse insert failed; retrying the batch", "attempt", attempt, "rows", len(rows), "err", err, "in", wait)
-		if !sleep(ctx, wait) {
-			return ctx.Err()
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return err
 		}
-		wait = min(wait*2, s.o.MaxBackoff)
 		// Keep the server from redelivering the batch while we retry.
 		if time.Since(lastProgress) >= s.o.AckWait/4 {
 			for _, it := range batch {
@@ -828,16 +805,4 @@ func finite(v float64) float64 {
 		return 0
 	}
 	return v
-}
-
-// sleep waits d or until ctx ends; false means ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

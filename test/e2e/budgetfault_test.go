@@ -26,7 +26,7 @@ type cutProxy struct {
 }
 
 func startCutProxy(t *testing.T, target string) *cutProxy {
-	p := &cutProxy{addr: freeAddr(t), target: target, conns: map[net.Conn]bool{}}
+	p := &cutProxy{addr: testutil.FreeAddr(t), target: target, conns: map[net.Conn]bool{}}
 	p.restore(t)
 	t.Cleanup(p.cut)
 	return p
@@ -106,11 +106,11 @@ func TestBudgetLeaseThroughPartition(t *testing.T) {
 	writeFile(t, cfg, overshootConfig)
 	env := []string{"MASTER_KEY=" + masterKey}
 	fs := &faultSystem{ch: ch, nats: ns, db: "spend_lease"}
-	fs.control = start(t, "control", env, "control", "-nats", ns.url, "-listen", freeAddr(t), "-config", cfg,
+	fs.control = start(t, "control", env, "control", "-nats", ns.url, "-listen", testutil.FreeAddr(t), "-config", cfg,
 		"-clickhouse", ch.Addr(), "-clickhouse-db", fs.db)
-	a := start(t, "edge-a", env, "edge", "-nats", "nats://"+proxy.addr, "-listen", freeAddr(t),
+	a := start(t, "edge-a", env, "edge", "-nats", "nats://"+proxy.addr, "-listen", testutil.FreeAddr(t),
 		"-control", "http://"+fs.control.addr, "-id", "edge-a", "-spill-dir", t.TempDir())
-	b := start(t, "edge-b", env, "edge", "-nats", ns.url, "-listen", freeAddr(t),
+	b := start(t, "edge-b", env, "edge", "-nats", ns.url, "-listen", testutil.FreeAddr(t),
 		"-control", "http://"+fs.control.addr, "-id", "edge-b", "-spill-dir", t.TempDir())
 	waitEdges(t, fs.control, 2)
 	fs.sink = start(t, "sink", env, "sink", "-nats", ns.url, "-clickhouse", ch.Addr(), "-database", fs.db)

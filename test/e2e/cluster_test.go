@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
@@ -65,80 +67,45 @@ func officialServer(t *testing.T) string {
 
 // natsNode is one nats-server process run from a deploy/cluster file.
 type natsNode struct {
-	t        *testing.T
-	name     string
-	exe      string
-	args     []string
-	client   string // host:port for clients
-	monitor  string // host:port of the monitoring endpoint
-	cmd      *exec.Cmd
-	mu       sync.Mutex
-	log      bytes.Buffer
-	finished chan struct{}
-}
-
-func (n *natsNode) Write(p []byte) (int, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.log.Write(p)
+	t       *testing.T
+	name    string
+	exe     string
+	args    []string
+	client  string // host:port for clients
+	monitor string // host:port of the monitoring endpoint
+	cur     *childproc.Proc
+	log     childproc.LockedBuffer
 }
 
 func (n *natsNode) start() {
 	n.t.Helper()
-	cmd := exec.Command(n.exe, n.args...)
-	cmd.Stdout, cmd.Stderr = n, n
-	if err := cmd.Start(); err != nil {
+	c, err := childproc.Start(childproc.Spec{Name: n.name, Path: n.exe, Args: n.args, Log: &n.log})
+	if err != nil {
 		n.t.Fatal(err)
 	}
-	n.cmd, n.finished = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(n.finished) }()
+	n.cur = c
 }
 
 // kill is a hard node loss: no shutdown, no leadership handoff.
 func (n *natsNode) kill() {
-	if n.cmd == nil {
-		return
+	if n.cur != nil {
+		_ = n.cur.Signal(syscall.SIGKILL)
+		n.cur = nil
 	}
-	_ = n.cmd.Process.Kill()
-	<-n.finished
-	n.cmd = nil
 }
 
 func (n *natsNode) stop() {
-	if n.cmd == nil {
-		return
-	}
-	_ = n.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-n.finished:
-	case <-time.After(10 * time.Second):
-		_ = n.cmd.Process.Kill()
-		<-n.finished
-	}
-	n.cmd = nil
+	_ = n.cur.Stop()
+	n.cur = nil
 }
 
 // waitHealthy polls the monitoring /healthz, which on a cluster node
 // answers 200 only once its JetStream state is current.
 func (n *natsNode) waitHealthy() {
 	n.t.Helper()
-	testutil.Eventually(n.t, 60*time.Second, func() error {
-		select {
-		case <-n.finished:
-			return fmt.Errorf("%s exited", n.name)
-		default:
-		}
-		resp, err := http.Get("http://" + n.monitor + "/healthz")
-		if err != nil {
-			return err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("%s healthz %d: %s", n.name, resp.StatusCode, body)
-		}
-		return nil
-	})
+	if err := n.cur.WaitReady(60*time.Second, childproc.HTTPReady("http://"+n.monitor+"/healthz")); err != nil {
+		n.t.Fatal(err)
+	}
 }
 
 // rewrite turns a deploy/cluster file into one for loopback: every
@@ -193,12 +160,12 @@ func startCluster(t *testing.T) *testCluster {
 	dir := t.TempDir()
 	routes, leafs := make([]string, 3), make([]string, 3)
 	for i := range 3 {
-		routes[i], leafs[i] = freeAddr(t), freeAddr(t)
+		routes[i], leafs[i] = testutil.FreeAddr(t), testutil.FreeAddr(t)
 	}
 	c := &testCluster{leaves: map[string]*natsNode{}}
 	for i := range 3 {
 		name := fmt.Sprintf("nats-%d", i+1)
-		n := &natsNode{t: t, name: name, client: freeAddr(t), monitor: freeAddr(t)}
+		n := &natsNode{t: t, name: name, client: testutil.FreeAddr(t), monitor: testutil.FreeAddr(t)}
 		repl := [][2]string{
 			{"0.0.0.0:4222", n.client}, {"0.0.0.0:8222", n.monitor},
 			{"0.0.0.0:6222", routes[i]}, {"0.0.0.0:7422", leafs[i]},
@@ -218,7 +185,7 @@ func startCluster(t *testing.T) *testCluster {
 	}
 	for _, region := range []string{"eu", "us"} {
 		name := "leaf-" + region
-		n := &natsNode{t: t, name: name, client: freeAddr(t), monitor: freeAddr(t)}
+		n := &natsNode{t: t, name: name, client: testutil.FreeAddr(t), monitor: testutil.FreeAddr(t)}
 		repl := [][2]string{{"0.0.0.0:4222", n.client}, {"0.0.0.0:8222", n.monitor}}
 		for j := range 3 {
 			repl = append(repl, [2]string{fmt.Sprintf("nats-%d:7422", j+1), leafs[j]})
@@ -238,9 +205,7 @@ func startCluster(t *testing.T) *testCluster {
 		t.Cleanup(func() {
 			n.stop()
 			if t.Failed() {
-				n.mu.Lock()
 				t.Logf("--- %s log (last 8 KiB) ---\n%s", n.name, tail(n.log.String(), 8<<10))
-				n.mu.Unlock()
 			}
 		})
 	}
@@ -324,12 +289,12 @@ func TestClusterFailover(t *testing.T) {
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	writeFile(t, cfgPath, clusterConfig)
 	env := []string{"MASTER_KEY=" + masterKey, "LOG_LEVEL=debug"}
-	ctlAddr := freeAddr(t)
+	ctlAddr := testutil.FreeAddr(t)
 	control := start(t, "control", env, "control", "-nats", c.clientURLs(), "-listen", ctlAddr, "-config", cfgPath, "-replicas", "3")
 	edges := map[string]*proc{}
 	for _, region := range []string{"eu", "us"} {
 		edges[region] = start(t, "edge-"+region, env, "edge", "-nats", "nats://"+c.leaves[region].client,
-			"-js-domain", "hub", "-listen", freeAddr(t), "-control", "http://"+ctlAddr, "-id", "edge-"+region, "-region", region,
+			"-js-domain", "hub", "-listen", testutil.FreeAddr(t), "-control", "http://"+ctlAddr, "-id", "edge-"+region, "-region", region,
 			"-spill-dir", filepath.Join(t.TempDir(), "spill-"+region))
 	}
 	waitEdges(t, control, 2)
@@ -547,12 +512,8 @@ func streamInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, name 
 	testutil.Eventually(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		s, err := js.Stream(ctx, name)
-		if err != nil {
-			return err
-		}
-		info, err = s.Info(ctx)
-		if err != nil {
+		var err error
+		if info, err = events.StreamInfo(ctx, js, name); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if info.Cluster == nil {
@@ -582,62 +543,33 @@ func postChat(e *proc, key, model string) int {
 	return resp.StatusCode
 }
 
-// spendCounter reads the spend stream incrementally through one ordered
-// consumer and counts the events of one key.
+// spendCounter reads the spend stream incrementally and counts the
+// events of one key.
 type spendCounter struct {
-	s       jetstream.Stream
-	cons    jetstream.Consumer
+	r       *testutil.SpendReader
 	key     string
-	readTo  uint64
 	events  int64
 	request map[string]bool
 }
 
 func newSpendCounter(ctx context.Context, t *testing.T, js jetstream.JetStream, keyHash string) *spendCounter {
 	t.Helper()
-	s, err := js.Stream(ctx, events.SpendStream)
+	r, err := testutil.NewSpendReader(ctx, js)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &spendCounter{s: s, cons: cons, key: keyHash, request: map[string]bool{}}
+	return &spendCounter{r: r, key: keyHash, request: map[string]bool{}}
 }
 
 // poll reads up to the stream's current last sequence.
 func (c *spendCounter) poll(ctx context.Context) error {
-	info, err := c.s.Info(ctx)
-	if err != nil {
-		return err
-	}
-	for c.readTo < info.State.LastSeq {
-		batch, err := c.cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return err
-		}
-		for msg := range batch.Messages() {
-			md, err := msg.Metadata()
-			if err != nil {
-				return err
-			}
-			c.readTo = md.Sequence.Stream
-			// A message holds one event or an edge's batch.
-			_, evs, err := events.DecodeSpend(msg.Data())
-			if err != nil {
-				return err
-			}
-			for _, ev := range evs {
-				if ev.KeyHash == c.key {
-					c.events++
-					c.request[ev.RequestID] = true
-				}
+	return c.r.Read(ctx, func(_ jetstream.Msg, _ string, evs []events.SpendEvent) error {
+		for _, ev := range evs {
+			if ev.KeyHash == c.key {
+				c.events++
+				c.request[ev.RequestID] = true
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }

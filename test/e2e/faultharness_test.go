@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +39,7 @@ type natsProc struct {
 
 func startNATS(t *testing.T) *natsProc {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	n := &natsProc{url: fmt.Sprintf("nats://127.0.0.1:%d", port)}
 	n.p = start(t, "nats", nil, "nats", "-port", strconv.Itoa(port), "-store", t.TempDir())
 	n.wait(t)
@@ -50,7 +49,7 @@ func startNATS(t *testing.T) *natsProc {
 func (n *natsProc) wait(t *testing.T) {
 	t.Helper()
 	addr := strings.TrimPrefix(n.url, "nats://")
-	testutil.Eventually(t, 20*time.Second, func() error {
+	err := n.p.cur.WaitReady(20*time.Second, func() error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return err
@@ -64,6 +63,9 @@ func (n *natsProc) wait(t *testing.T) {
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // kill is SIGKILL: the server gets no chance to flush or say goodbye.
@@ -73,46 +75,6 @@ func (n *natsProc) restart(t *testing.T) {
 	t.Helper()
 	n.p.run()
 	n.wait(t)
-}
-
-// signal sends sig and waits for the process to exit.
-func (p *proc) signal(sig syscall.Signal) {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-	_ = p.cmd.Wait()
-	p.cmd = nil
-}
-
-// launch starts the process without waiting for readiness (to watch it
-// come up).
-func (p *proc) launch() {
-	p.t.Helper()
-	cmd := exec.Command(binary, p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
-	w := lockedWriter{p.mu, p.log}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.cmd = cmd
-}
-
-func (p *proc) pid() int {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
-func (p *proc) arg(name string) string {
-	for i, a := range p.args {
-		if (a == name || a == "-"+name) && i+1 < len(p.args) {
-			return p.args[i+1]
-		}
-	}
-	return ""
 }
 
 // goroutines reads the process's goroutine count from its debug listener
@@ -538,15 +500,15 @@ func startFaultSystem(t *testing.T, config string, nEdges int, env ...string) *f
 	cfg := t.TempDir() + "/config.yaml"
 	writeFile(t, cfg, config)
 	env = append([]string{"MASTER_KEY=" + masterKey}, env...)
-	fs.control = start(t, "control", env, "control", "-nats", fs.nats.url, "-listen", freeAddr(t), "-config", cfg,
-		"-clickhouse", fs.ch.Addr(), "-clickhouse-db", fs.db, "-debug-addr", freeAddr(t))
+	fs.control = start(t, "control", env, "control", "-nats", fs.nats.url, "-listen", testutil.FreeAddr(t), "-config", cfg,
+		"-clickhouse", fs.ch.Addr(), "-clickhouse-db", fs.db, "-debug-addr", testutil.FreeAddr(t))
 	for i := range nEdges {
 		id := fmt.Sprintf("edge-%c", 'a'+i)
-		fs.edges = append(fs.edges, start(t, id, env, "edge", "-nats", fs.nats.url, "-listen", freeAddr(t),
-			"-control", "http://"+fs.control.addr, "-id", id, "-spill-dir", t.TempDir(), "-debug-addr", freeAddr(t)))
+		fs.edges = append(fs.edges, start(t, id, env, "edge", "-nats", fs.nats.url, "-listen", testutil.FreeAddr(t),
+			"-control", "http://"+fs.control.addr, "-id", id, "-spill-dir", t.TempDir(), "-debug-addr", testutil.FreeAddr(t)))
 	}
 	waitEdges(t, fs.control, nEdges)
-	fs.sink = start(t, "sink", env, "sink", "-nats", fs.nats.url, "-clickhouse", fs.ch.Addr(), "-database", fs.db, "-debug-addr", freeAddr(t))
+	fs.sink = start(t, "sink", env, "sink", "-nats", fs.nats.url, "-clickhouse", fs.ch.Addr(), "-database", fs.db, "-debug-addr", testutil.FreeAddr(t))
 	return fs
 }
 

@@ -75,6 +75,21 @@ func noLeak(t *testing.T, base map[*proc]int) {
 	}
 }
 
+// endLoad lets the load run for 100 more requests, stops it, and fails the
+// test if any request failed (failed says when) or if the spend rows do
+// not match the accepted requests; it returns the row count.
+func (fs *faultSystem) endLoad(t *testing.T, b *books, stop chan struct{}, done <-chan struct{}, failed string) int {
+	t.Helper()
+	s1, _, _, _, _ := b.snapshot()
+	waitSent(t, b, s1+100)
+	close(stop)
+	<-done
+	if b.failures() != 0 {
+		t.Fatalf("%s: %s", failed, b)
+	}
+	return fs.checkSpend(t, b, 90*time.Second)
+}
+
 func waitSent(t *testing.T, b *books, n int) {
 	t.Helper()
 	testutil.Eventually(t, 60*time.Second, func() error {
@@ -132,14 +147,7 @@ func TestFaultNATSKilled(t *testing.T) {
 	t.Logf("control plane write with NATS down: %d %s", code, strings.TrimSpace(string(raw)))
 	fs.nats.restart(t)
 	t.Logf("NATS down for %s", time.Since(down).Round(time.Millisecond))
-	s1, _, _, _, _ := b.snapshot()
-	waitSent(t, b, s1+100)
-	close(stop)
-	<-done
-	if b.failures() != 0 {
-		t.Fatalf("requests failed while NATS was down: %s", b)
-	}
-	rows := fs.checkSpend(t, b, 90*time.Second)
+	rows := fs.endLoad(t, b, stop, done, "requests failed while NATS was down")
 	t.Logf("NATS killed: %s; spend rows %d", b, rows)
 
 	// An edge that restarts during a NATS outage has nothing to authorize
@@ -193,14 +201,7 @@ func TestFaultClickHouseDown(t *testing.T) {
 	}
 	t.Logf("/spend/logs with ClickHouse down: %d %s", code, strings.TrimSpace(string(raw)))
 	fs.ch.Restart(t)
-	s1, _, _, _, _ := b.snapshot()
-	waitSent(t, b, s1+100)
-	close(stop)
-	<-done
-	if b.failures() != 0 {
-		t.Fatalf("requests failed while ClickHouse was down: %s", b)
-	}
-	rows := fs.checkSpend(t, b, 90*time.Second)
+	rows := fs.endLoad(t, b, stop, done, "requests failed while ClickHouse was down")
 	t.Logf("ClickHouse down: %s; spend rows %d", b, rows)
 	noLeak(t, base)
 }
@@ -617,14 +618,7 @@ func TestFaultEdgeRestartUnderLoad(t *testing.T) {
 	t.Logf("restarted edge ready %s after launch; readiness 503 seen %d times; probes %v",
 		readyAt.Sub(launched).Round(time.Millisecond), notReady, seen)
 
-	s1, _, _, _, _ := b.snapshot()
-	waitSent(t, b, s1+100)
-	close(stop)
-	<-done
-	if b.failures() != 0 {
-		t.Fatalf("requests lost across the edge restart: %s", b)
-	}
-	rows := fs.checkSpend(t, b, 90*time.Second)
+	rows := fs.endLoad(t, b, stop, done, "requests lost across the edge restart")
 	t.Logf("edge restart under load: %s (probes included); spend rows %d", b, rows)
 	noLeak(t, base)
 }

@@ -1,24 +1,18 @@
-// Package e2e runs the gatehouse binary as separate processes (a control
-// plane and edges) on a real JetStream server, against a mock OpenAI
-// upstream, and talks to them over HTTP the way users do.
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
@@ -43,104 +37,84 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a gatehouse process.
+// proc is a gatehouse process, restartable with the same arguments; its
+// log survives restarts.
 type proc struct {
 	t    *testing.T
 	name string
 	args []string
 	env  []string
-	cmd  *exec.Cmd
-	log  *bytes.Buffer
-	mu   *sync.Mutex
+	cur  *childproc.Proc // nil while stopped
+	log  *childproc.LockedBuffer
 	addr string
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // start runs the binary and waits for /health/readiness.
 func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, args: args, env: env, log: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	p := &proc{t: t, name: name, args: args, env: env, log: &childproc.LockedBuffer{}}
 	// Registered before run so a process that never gets ready is stopped
 	// and its log shown.
 	defer p.run()
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			p.mu.Lock()
 			t.Logf("--- %s log ---\n%s", p.name, p.log.String())
-			p.mu.Unlock()
 		}
 	})
 	return p
 }
 
-func (p *proc) run() {
+// launch starts the process without waiting for readiness (to watch it
+// come up).
+func (p *proc) launch() {
 	p.t.Helper()
-	cmd := exec.Command(binary, p.args...)
-	cmd.Env = append(os.Environ(), p.env...)
-	w := lockedWriter{p.mu, p.log}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
+	c, err := childproc.Start(childproc.Spec{Name: p.name, Path: binary, Args: p.args, Env: p.env, Log: p.log})
+	if err != nil {
 		p.t.Fatal(err)
 	}
-	p.cmd = cmd
-	for i, a := range p.args {
-		if a == "-listen" {
-			p.addr = p.args[i+1]
-		}
-	}
-	if p.addr == "" {
-		return // no HTTP port (the sink): nothing to wait for
-	}
-	testutil.Eventually(p.t, 30*time.Second, func() error {
-		if p.cmd.ProcessState != nil {
-			return fmt.Errorf("%s exited", p.name)
-		}
-		resp, err := http.Get("http://" + p.addr + "/health/readiness")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("%s readiness %d", p.name, resp.StatusCode)
-		}
-		return nil
-	})
+	p.cur = c
 }
 
+func (p *proc) run() {
+	p.t.Helper()
+	p.launch()
+	if p.addr = p.arg("-listen"); p.addr == "" {
+		return // no HTTP port (the sink): nothing to wait for
+	}
+	if err := p.cur.WaitReady(30*time.Second, childproc.HTTPReady(p.url("/health/readiness"))); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// stop is SIGTERM, then SIGKILL after 10s.
 func (p *proc) stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
+	_ = p.cur.Stop()
+	p.cur = nil
+}
+
+// signal sends sig and waits for the process to exit.
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cur != nil {
+		_ = p.cur.Signal(sig)
+		p.cur = nil
 	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
+}
+
+func (p *proc) pid() int {
+	if p.cur == nil {
+		return 0
 	}
-	p.cmd = nil
+	return p.cur.Pid()
+}
+
+func (p *proc) arg(name string) string {
+	for i, a := range p.args {
+		if (a == name || a == "-"+name) && i+1 < len(p.args) {
+			return p.args[i+1]
+		}
+	}
+	return ""
 }
 
 func (p *proc) restart() {
@@ -168,11 +142,11 @@ func startSystem(t *testing.T, config string, nEdges int, extraEnv ...string) *s
 		t.Fatal(err)
 	}
 	env := append([]string{"MASTER_KEY=" + masterKey, "LOG_LEVEL=debug"}, extraEnv...)
-	ctl := freeAddr(t)
+	ctl := testutil.FreeAddr(t)
 	s.control = start(t, "control", env, "control", "-nats", s.natsURL, "-listen", ctl, "-config", s.config)
 	for i := range nEdges {
 		id := fmt.Sprintf("edge-%c", 'a'+i)
-		e := start(t, id, append(env, "EDGE_REGION=region-"+id), "edge", "-nats", s.natsURL, "-listen", freeAddr(t),
+		e := start(t, id, append(env, "EDGE_REGION=region-"+id), "edge", "-nats", s.natsURL, "-listen", testutil.FreeAddr(t),
 			"-control", "http://"+ctl, "-id", id, "-max-request-size-mb", "1")
 		s.edges = append(s.edges, e)
 	}
@@ -230,34 +204,10 @@ func call(t *testing.T, method, url, key string, body any, out any) int {
 
 func callRaw(t *testing.T, method, url, key string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range extraHeaders {
-		req.Header.Set(k, v)
-	}
-	resp, err := client.Do(req)
+	resp, raw, err := testutil.Do(client, method, url, key, body, extraHeaders)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw
 }
 

@@ -119,18 +119,16 @@ func TestLiteLLMSettingsEndToEnd(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	writeFile(t, cfg, litellmConfig(up.addr))
 	env := []string{"MASTER_KEY=" + masterKey}
-	ctl := start(t, "control", env, "control", "-nats", ns.ClientURL(), "-listen", freeAddr(t), "-config", cfg,
+	ctl := start(t, "control", env, "control", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-config", cfg,
 		"-clickhouse", ch.Addr(), "-clickhouse-db", "litellm_e2e")
-	edge := start(t, "edge-a", env, "edge", "-nats", ns.ClientURL(), "-listen", freeAddr(t), "-control", "http://"+ctl.addr,
+	edge := start(t, "edge-a", env, "edge", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-control", "http://"+ctl.addr,
 		"-id", "edge-a", "-spill-dir", t.TempDir())
 	waitEdges(t, ctl, 1)
 	start(t, "sink", env, "sink", "-nats", ns.ClientURL(), "-clickhouse", ch.Addr(), "-database", "litellm_e2e")
 
 	// The ignored settings were named at start, with their lines.
 	testutil.Eventually(t, 5*time.Second, func() error {
-		ctl.mu.Lock()
 		logs := ctl.log.String()
-		ctl.mu.Unlock()
 		for _, w := range []string{"general_settings.database_url: ignored", "router_settings.redis_host: ignored", "litellm_settings.drop_params: ignored"} {
 			if !strings.Contains(logs, w) {
 				return fmt.Errorf("control log lacks %q", w)

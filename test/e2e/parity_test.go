@@ -147,9 +147,7 @@ func TestLiteLLMParityThroughEdges(t *testing.T) {
 		expectErrorParts(t, "request to it", code, raw, 500, "", "litellm_params.api_key references os.environ/GATEHOUSE_E2E_UNSET_KEY, which is not set")
 		testutil.Eventually(t, 5*time.Second, func() error {
 			for _, e := range sys.edges {
-				e.mu.Lock()
 				logged := strings.Contains(e.log.String(), "os.environ/GATEHOUSE_E2E_UNSET_KEY, which is not set")
-				e.mu.Unlock()
 				if !logged {
 					return fmt.Errorf("%s did not warn", e.name)
 				}

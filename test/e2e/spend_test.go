@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -57,30 +56,21 @@ func chatUsage(t *testing.T, edge *proc, key string, stream bool, n int) (usage,
 	return usage{u.Usage.Prompt, u.Usage.Completion}, true
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestSpendExactlyOnce: N requests through two edges become exactly N rows
 // in ClickHouse with the tokens and cost the clients were told, although
 // ClickHouse is stopped and NATS restarted while traffic flows.
 func TestSpendExactlyOnce(t *testing.T) {
 	ch := chtest.Start(t)
-	natsPort, natsDir := freePort(t), t.TempDir()
+	natsPort, natsDir := testutil.FreePort(t), t.TempDir()
 	ns := testutil.RunJetStreamAt(t, natsPort, natsDir)
 	natsURL := ns.ClientURL()
 	cfg := t.TempDir() + "/config.yaml"
 	writeFile(t, cfg, spendConfig)
 	env := []string{"MASTER_KEY=" + masterKey}
-	ctl := start(t, "control", env, "control", "-nats", natsURL, "-listen", freeAddr(t), "-config", cfg, "-clickhouse", ch.Addr(), "-clickhouse-db", "spend_e2e")
+	ctl := start(t, "control", env, "control", "-nats", natsURL, "-listen", testutil.FreeAddr(t), "-config", cfg, "-clickhouse", ch.Addr(), "-clickhouse-db", "spend_e2e")
 	var edges []*proc
 	for _, id := range []string{"edge-a", "edge-b"} {
-		edges = append(edges, start(t, id, env, "edge", "-nats", natsURL, "-listen", freeAddr(t), "-control", "http://"+ctl.addr,
+		edges = append(edges, start(t, id, env, "edge", "-nats", natsURL, "-listen", testutil.FreeAddr(t), "-control", "http://"+ctl.addr,
 			"-id", id, "-spill-dir", t.TempDir()))
 	}
 	waitEdges(t, ctl, 2)

@@ -1,11 +1,3 @@
-// Package security attacks a running gateway: a control plane and an edge
-// in this process, on an embedded JetStream server, with the real OpenID
-// provider (internal/oidctest) issuing the legitimate tokens, a private
-// ClickHouse holding spend, and a fake OpenAI upstream (the only mock).
-// Every attack is an HTTP request to the real edge or control API; every
-// refusal is checked for its status and its OpenAI error envelope, and
-// counted. TestSecurity prints one summary line per category
-// ("security: ..."), which docs/reliability.md quotes.
 package security
 
 import (
@@ -16,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,29 +20,12 @@ import (
 	"github.com/gatehouse/gatehouse/control"
 	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/edge/gateway"
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/oidctest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/spend/sink"
 )
-
-// syncBuffer collects the logs of every component.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -72,7 +46,7 @@ type stack struct {
 	edge        string
 	idp         *oidctest.Provider
 	ch          *chtest.Server
-	logs        *syncBuffer
+	logs        *childproc.LockedBuffer // every component's log
 	masterKey   string
 	providerKey string
 	azureKey    string // a provider key that does not look like one (no sk- prefix)
@@ -121,7 +95,7 @@ model_list:
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	s := &stack{
-		logs:           &syncBuffer{},
+		logs:           &childproc.LockedBuffer{},
 		masterKey:      "sk-master-" + randomHex(16),
 		providerKey:    "sk-proj-" + randomHex(24),
 		azureKey:       randomHex(24),
@@ -265,39 +239,10 @@ func (s *stack) do(t *testing.T, method, url, cred string, body any, headers map
 // try is do that returns a transport error instead of failing the test.
 func (s *stack) try(t *testing.T, method, url, cred string, body any, headers map[string]string) (response, error) {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cred != "" {
-		req.Header.Set("Authorization", "Bearer "+cred)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := client.Do(req)
+	resp, raw, err := testutil.Do(client, method, url, cred, body, headers)
 	if err != nil {
 		return response{}, err
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
 	return response{status: resp.StatusCode, header: resp.Header, body: raw}, nil
 }
 

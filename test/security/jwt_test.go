@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oidctest"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -37,64 +37,15 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// signer makes the signature of a JWS signing input.
-type signer func(input []byte) []byte
+// The attack tokens are built from literal JSON with the shared signers.
+type signer = testutil.Signer
 
-func rs(key crypto.Signer, h crypto.Hash) signer {
-	return func(in []byte) []byte {
-		d := h.New()
-		d.Write(in)
-		sig, err := rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), h, d.Sum(nil))
-		if err != nil {
-			panic(err)
-		}
-		return sig
-	}
-}
+var forge = testutil.ForgeJWS
 
-func ps256(key crypto.Signer) signer {
-	return func(in []byte) []byte {
-		d := sha256.Sum256(in)
-		sig, err := rsa.SignPSS(rand.Reader, key.(*rsa.PrivateKey), crypto.SHA256, d[:], nil)
-		if err != nil {
-			panic(err)
-		}
-		return sig
-	}
-}
-
-func hs(h func() hash.Hash, secret []byte) signer {
-	return func(in []byte) []byte {
-		m := hmac.New(h, secret)
-		m.Write(in)
-		return m.Sum(nil)
-	}
-}
-
-func es256(key *ecdsa.PrivateKey) signer {
-	return func(in []byte) []byte {
-		d := sha256.Sum256(in)
-		r, s, err := ecdsa.Sign(rand.Reader, key, d[:])
-		if err != nil {
-			panic(err)
-		}
-		out := make([]byte, 64)
-		r.FillBytes(out[:32])
-		s.FillBytes(out[32:])
-		return out
-	}
-}
-
-// forge builds a compact JWS from raw header and payload JSON (raw, so
-// duplicate names can be written).
-func forge(header, payload string, sign signer) string {
-	in := b64([]byte(header)) + "." + b64([]byte(payload))
-	sig := ""
-	if sign != nil {
-		sig = b64(sign([]byte(in)))
-	}
-	return in + "." + sig
-}
+func rs(key crypto.Signer, h crypto.Hash) signer  { return testutil.SignRSA(key, h) }
+func ps256(key crypto.Signer) signer              { return testutil.SignPSS(key, crypto.SHA256) }
+func hs(h func() hash.Hash, secret []byte) signer { return testutil.SignHMAC(h, secret) }
+func es256(key *ecdsa.PrivateKey) signer          { return testutil.SignES256(key) }
 
 // attacker is what someone without the identity provider's keys has: a
 // key of their own and a server to publish it from.

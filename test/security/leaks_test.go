@@ -177,11 +177,7 @@ func secretsAtRest(t *testing.T, s *stack) {
 	}
 	defer conn.Close()
 	testutil.Eventually(t, 30*time.Second, func() error {
-		st, err := js.Stream(ctx, events.SpendStream)
-		if err != nil {
-			return err
-		}
-		info, err := st.Info(ctx)
+		info, err := events.StreamInfo(ctx, js, events.SpendStream)
 		if err != nil {
 			return err
 		}

@@ -86,36 +86,35 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	controlReady := make(chan string, 1)
-	edgeReady := make(chan string, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errs <- control.Run(ctx, control.Options{NATSURL: natsURL, Listen: o.ControlAddr, Config: cfg, MasterKey: o.MasterKey, Log: log, Ready: controlReady,
-			ClickHouse: chAddr, AccessLog: o.AccessLog})
-	}()
-	var controlAddr string
-	select {
-	case controlAddr = <-controlReady:
-	case err := <-errs:
-		return err
-	case <-ctx.Done():
-		return nil
+	// start runs a part and waits for the address it reports once ready
+	// (false: it failed, with err, or ctx ended, with a nil err).
+	start := func(run func(ready chan<- string) error) (addr string, ok bool, err error) {
+		ready := make(chan string, 1)
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- run(ready) }()
+		select {
+		case addr = <-ready:
+			return addr, true, nil
+		case err = <-errs:
+			return "", false, err
+		case <-ctx.Done():
+			return "", false, nil
+		}
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errs <- gateway.Run(ctx, gateway.Options{NATSURL: natsURL, Listen: o.EdgeAddr, ControlURL: "http://" + controlAddr,
-			MasterKey: o.MasterKey, EdgeID: "edge-local", Region: "local", Log: log, Ready: edgeReady,
-			SpillDir: filepath.Join(o.DataDir, "spend-spill"), AccessLog: o.AccessLog})
-	}()
-	var edgeAddr string
-	select {
-	case edgeAddr = <-edgeReady:
-	case err := <-errs:
+	controlAddr, ok, err := start(func(ready chan<- string) error {
+		return control.Run(ctx, control.Options{NATSURL: natsURL, Listen: o.ControlAddr, Config: cfg, MasterKey: o.MasterKey, Log: log, Ready: ready,
+			ClickHouse: chAddr, AccessLog: o.AccessLog})
+	})
+	if !ok {
 		return err
-	case <-ctx.Done():
-		return nil
+	}
+	edgeAddr, ok, err := start(func(ready chan<- string) error {
+		return gateway.Run(ctx, gateway.Options{NATSURL: natsURL, Listen: o.EdgeAddr, ControlURL: "http://" + controlAddr,
+			MasterKey: o.MasterKey, EdgeID: "edge-local", Region: "local", Log: log, Ready: ready,
+			SpillDir: filepath.Join(o.DataDir, "spend-spill"), AccessLog: o.AccessLog})
+	})
+	if !ok {
+		return err
 	}
 	if chAddr != "" {
 		wg.Add(1)

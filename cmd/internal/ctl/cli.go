@@ -287,90 +287,69 @@ type fields struct {
 	set []func(m map[string]any) error
 }
 
-func (f *fields) str(fs *flag.FlagSet, name, field, usage string) {
-	var v optString
-	fs.Var(&v, name, usage)
-	f.set = append(f.set, func(m map[string]any) error {
-		if v.set {
-			m[field] = v.v
-		}
-		return nil
-	})
-}
-
-func (f *fields) list(fs *flag.FlagSet, name, field, usage string) {
-	var v optString
-	fs.Var(&v, name, usage+" (comma-separated)")
-	f.set = append(f.set, func(m map[string]any) error {
-		if v.set {
-			m[field] = splitList(v.v)
-		}
-		return nil
-	})
-}
-
-func (f *fields) num(fs *flag.FlagSet, name, field, usage string) {
+// add declares flag name for body field field; parse turns the flag's
+// text into the JSON value (an error is a usage error).
+func (f *fields) add(fs *flag.FlagSet, name, field, usage string, parse func(string) (any, error)) {
 	var v optString
 	fs.Var(&v, name, usage)
 	f.set = append(f.set, func(m map[string]any) error {
 		if !v.set {
 			return nil
 		}
-		n, err := strconv.ParseFloat(v.v, 64)
+		val, err := parse(v.v)
 		if err != nil {
-			return usagef("--%s: %q is not a number", name, v.v)
+			return usagef("--%s: %q %v", name, v.v, err)
 		}
-		m[field] = n
+		m[field] = val
 		return nil
+	})
+}
+
+func (f *fields) str(fs *flag.FlagSet, name, field, usage string) {
+	f.add(fs, name, field, usage, func(s string) (any, error) { return s, nil })
+}
+
+func (f *fields) list(fs *flag.FlagSet, name, field, usage string) {
+	f.add(fs, name, field, usage+" (comma-separated)", func(s string) (any, error) { return splitList(s), nil })
+}
+
+func (f *fields) num(fs *flag.FlagSet, name, field, usage string) {
+	f.add(fs, name, field, usage, func(s string) (any, error) {
+		n, err := strconv.ParseFloat(s, 64)
+		return n, notA(err, "a number")
 	})
 }
 
 func (f *fields) int(fs *flag.FlagSet, name, field, usage string) {
-	var v optString
-	fs.Var(&v, name, usage)
-	f.set = append(f.set, func(m map[string]any) error {
-		if !v.set {
-			return nil
-		}
-		n, err := strconv.ParseInt(v.v, 10, 64)
-		if err != nil {
-			return usagef("--%s: %q is not an integer", name, v.v)
-		}
-		m[field] = n
-		return nil
+	f.add(fs, name, field, usage, func(s string) (any, error) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, notA(err, "an integer")
 	})
 }
 
 func (f *fields) boolean(fs *flag.FlagSet, name, field, usage string) {
-	var v optString
-	fs.Var(&v, name, usage+" (true/false)")
-	f.set = append(f.set, func(m map[string]any) error {
-		if !v.set {
-			return nil
-		}
-		b, err := strconv.ParseBool(v.v)
-		if err != nil {
-			return usagef("--%s: %q is not true or false", name, v.v)
-		}
-		m[field] = b
-		return nil
+	f.add(fs, name, field, usage+" (true/false)", func(s string) (any, error) {
+		b, err := strconv.ParseBool(s)
+		return b, notA(err, "true or false")
 	})
 }
 
 func (f *fields) object(fs *flag.FlagSet, name, field, usage string) {
-	var v optString
-	fs.Var(&v, name, usage+" (a JSON object)")
-	f.set = append(f.set, func(m map[string]any) error {
-		if !v.set {
-			return nil
-		}
+	f.add(fs, name, field, usage+" (a JSON object)", func(s string) (any, error) {
 		var o map[string]any
-		if err := json.Unmarshal([]byte(v.v), &o); err != nil {
-			return usagef("--%s: not a JSON object: %v", name, err)
+		if err := json.Unmarshal([]byte(s), &o); err != nil {
+			return nil, fmt.Errorf("is not a JSON object: %v", err)
 		}
-		m[field] = o
-		return nil
+		return o, nil
 	})
+}
+
+// notA words a parse error as the usage messages always have.
+func notA(err error, what string) error {
+	if err != nil {
+		return errors.New("is not " + what)
+	}
+	return nil
 }
 
 func (f *fields) body(m map[string]any) (map[string]any, error) {
@@ -420,14 +399,24 @@ func keyFields(fs *flag.FlagSet) *fields {
 	f.str(fs, "user-id", "user_id", "user the key belongs to")
 	f.str(fs, "org-id", "organization_id", "organization")
 	f.str(fs, "duration", "duration", "lifetime, e.g. 30d, 12h")
-	f.num(fs, "max-budget", "max_budget", "budget in USD")
-	f.str(fs, "budget-duration", "budget_duration", "budget window, e.g. 30d")
-	f.int(fs, "rpm", "rpm_limit", "requests per minute")
-	f.int(fs, "tpm", "tpm_limit", "tokens per minute")
+	f.limits(fs)
 	f.int(fs, "max-parallel", "max_parallel_requests", "concurrent requests")
 	f.list(fs, "allowed-routes", "allowed_routes", "routes or route groups the key may call (e.g. openai_routes,info_routes)")
 	f.object(fs, "metadata", "metadata", "metadata")
 	return f
+}
+
+// budget declares the budget flags keys, teams and users share; limits
+// adds the rate limits keys and teams share.
+func (f *fields) budget(fs *flag.FlagSet) {
+	f.num(fs, "max-budget", "max_budget", "budget in USD")
+	f.str(fs, "budget-duration", "budget_duration", "budget window, e.g. 30d")
+}
+
+func (f *fields) limits(fs *flag.FlagSet) {
+	f.budget(fs)
+	f.int(fs, "rpm", "rpm_limit", "requests per minute")
+	f.int(fs, "tpm", "tpm_limit", "tokens per minute")
 }
 
 func teamFields(fs *flag.FlagSet) *fields {
@@ -435,10 +424,7 @@ func teamFields(fs *flag.FlagSet) *fields {
 	f.str(fs, "alias", "team_alias", "team alias")
 	f.list(fs, "models", "models", "models, access groups or wildcards the team may call")
 	f.str(fs, "org-id", "organization_id", "organization")
-	f.num(fs, "max-budget", "max_budget", "budget in USD")
-	f.str(fs, "budget-duration", "budget_duration", "budget window, e.g. 30d")
-	f.int(fs, "rpm", "rpm_limit", "requests per minute")
-	f.int(fs, "tpm", "tpm_limit", "tokens per minute")
+	f.limits(fs)
 	f.object(fs, "metadata", "metadata", "metadata")
 	return f
 }
@@ -456,23 +442,12 @@ var (
 var poisonCols = cols("ID", "id", "TIME", "time", "CONSUMER", "consumer", "STREAM", "stream", "SEQ", "seq", "REQUEST_ID", "request_id", "REASON", "reason")
 
 var commands = []command{
-	{"keys", "generate", "", "create a virtual key (its plaintext is shown once)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		f := keyFields(fs)
-		custom := fs.String("key", "", "custom plaintext key (sk-...); default generated")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 0, "no arguments"); err != nil {
-				return err
-			}
-			body, err := f.body(nil)
-			if err != nil {
-				return err
-			}
-			if *custom != "" {
-				body["key"] = *custom
-			}
-			return r.call("POST", "/key/generate", nil, body, view{})
-		}
-	}},
+	api("keys", "generate", "", "create a virtual key (its plaintext is shown once)", op{method: "POST", path: "/key/generate",
+		fields: func(fs *flag.FlagSet) *fields {
+			f := keyFields(fs)
+			f.str(fs, "key", "key", "custom plaintext key (sk-...); default generated")
+			return f
+		}}),
 	{"keys", "list", "", "list keys (token, i.e. sha256 of the key, alias, team, models, spend), optionally of a team or user", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		team := fs.String("team-id", "", "only this team's keys")
 		user := fs.String("user-id", "", "only this user's keys")
@@ -487,43 +462,21 @@ var commands = []command{
 			return r.call("GET", "/key/list", q, nil, view{list: "keys", cols: keyListCols})
 		}
 	}},
-	{"keys", "info", "KEY", "show a key (plaintext or token)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "KEY"); err != nil {
-				return err
-			}
-			return r.call("GET", "/key/info", url.Values{"key": {args[0]}}, nil, view{object: "info"})
-		}
-	}},
-	{"keys", "update", "KEY", "change a key's settings (only the flags given)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		f := keyFields(fs)
-		f.boolean(fs, "blocked", "blocked", "blocked")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "KEY"); err != nil {
-				return err
-			}
-			body, err := f.body(map[string]any{"key": args[0]})
-			if err != nil {
-				return err
-			}
-			return r.call("POST", "/key/update", nil, body, view{})
-		}
-	}},
-	{"keys", "block", "KEY", "block a key at every edge", keyAction("/key/block")},
-	{"keys", "unblock", "KEY", "unblock a key", keyAction("/key/unblock")},
-	{"keys", "regenerate", "KEY", "replace a key by a new one (old one stops working)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		newKey := fs.String("new-key", "", "custom replacement key; default generated")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "KEY"); err != nil {
-				return err
-			}
-			body := map[string]any{"key": args[0]}
-			if *newKey != "" {
-				body["new_key"] = *newKey
-			}
-			return r.call("POST", "/key/regenerate", nil, body, view{})
-		}
-	}},
+	api("keys", "info", "KEY", "show a key (plaintext or token)", op{method: "GET", path: "/key/info", param: "key", view: view{object: "info"}}),
+	api("keys", "update", "KEY", "change a key's settings (only the flags given)", op{method: "POST", path: "/key/update", field: "key",
+		fields: func(fs *flag.FlagSet) *fields {
+			f := keyFields(fs)
+			f.boolean(fs, "blocked", "blocked", "blocked")
+			return f
+		}}),
+	api("keys", "block", "KEY", "block a key at every edge", op{method: "POST", path: "/key/block", field: "key"}),
+	api("keys", "unblock", "KEY", "unblock a key", op{method: "POST", path: "/key/unblock", field: "key"}),
+	api("keys", "regenerate", "KEY", "replace a key by a new one (old one stops working)", op{method: "POST", path: "/key/regenerate", field: "key",
+		fields: func(fs *flag.FlagSet) *fields {
+			f := &fields{}
+			f.str(fs, "new-key", "new_key", "custom replacement key; default generated")
+			return f
+		}}),
 	{"keys", "delete", "KEY...", "delete keys", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		var aliases optString
 		fs.Var(&aliases, "alias", "delete by key alias instead (comma-separated)")
@@ -542,54 +495,16 @@ var commands = []command{
 		}
 	}},
 
-	{"teams", "new", "", "create a team", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		f := teamFields(fs)
-		f.str(fs, "team-id", "team_id", "team id; default generated")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 0, "no arguments"); err != nil {
-				return err
-			}
-			body, err := f.body(nil)
-			if err != nil {
-				return err
-			}
-			return r.call("POST", "/team/new", nil, body, view{})
-		}
-	}},
-	{"teams", "list", "", "list teams", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			return r.call("GET", "/team/list", nil, nil, view{cols: teamCols})
-		}
-	}},
-	{"teams", "info", "TEAM_ID", "show a team and its spend", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "TEAM_ID"); err != nil {
-				return err
-			}
-			return r.call("GET", "/team/info", url.Values{"team_id": {args[0]}}, nil, view{object: "team_info"})
-		}
-	}},
-	{"teams", "update", "TEAM_ID", "change a team's settings (only the flags given)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		f := teamFields(fs)
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "TEAM_ID"); err != nil {
-				return err
-			}
-			body, err := f.body(map[string]any{"team_id": args[0]})
-			if err != nil {
-				return err
-			}
-			return r.call("POST", "/team/update", nil, body, view{})
-		}
-	}},
-	{"teams", "delete", "TEAM_ID...", "delete teams and their keys", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if len(args) == 0 {
-				return usagef("want TEAM_ID...")
-			}
-			return r.call("POST", "/team/delete", nil, map[string]any{"team_ids": args}, view{})
-		}
-	}},
+	api("teams", "new", "", "create a team", op{method: "POST", path: "/team/new",
+		fields: func(fs *flag.FlagSet) *fields {
+			f := teamFields(fs)
+			f.str(fs, "team-id", "team_id", "team id; default generated")
+			return f
+		}}),
+	api("teams", "list", "", "list teams", op{method: "GET", path: "/team/list", view: view{cols: teamCols}}),
+	api("teams", "info", "TEAM_ID", "show a team and its spend", op{method: "GET", path: "/team/info", param: "team_id", view: view{object: "team_info"}}),
+	api("teams", "update", "TEAM_ID", "change a team's settings (only the flags given)", op{method: "POST", path: "/team/update", field: "team_id", fields: teamFields}),
+	api("teams", "delete", "TEAM_ID...", "delete teams and their keys", op{method: "POST", path: "/team/delete", field: "team_ids"}),
 	{"teams", "member-add", "TEAM_ID", "add (or change the role of) a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		user := fs.String("user-id", "", "member's user id")
 		email := fs.String("user-email", "", "member's email")
@@ -631,10 +546,10 @@ var commands = []command{
 			return r.call("POST", "/team/member_delete", nil, body, view{})
 		}
 	}},
-	{"teams", "block", "TEAM_ID", "block a team (all its keys) at every edge", teamAction("/team/block")},
-	{"teams", "unblock", "TEAM_ID", "unblock a team", teamAction("/team/unblock")},
+	api("teams", "block", "TEAM_ID", "block a team (all its keys) at every edge", op{method: "POST", path: "/team/block", field: "team_id"}),
+	api("teams", "unblock", "TEAM_ID", "unblock a team", op{method: "POST", path: "/team/unblock", field: "team_id"}),
 
-	{"users", "new", "", "create a user", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+	api("users", "new", "", "create a user", op{method: "POST", path: "/user/new", fields: func(fs *flag.FlagSet) *fields {
 		f := &fields{}
 		f.str(fs, "user-id", "user_id", "user id; default generated")
 		f.str(fs, "email", "user_email", "email")
@@ -642,41 +557,13 @@ var commands = []command{
 		f.str(fs, "role", "user_role", "role, e.g. internal_user, proxy_admin")
 		f.list(fs, "teams", "teams", "teams to join")
 		f.list(fs, "models", "models", "models the user may call")
-		f.num(fs, "max-budget", "max_budget", "budget in USD")
-		f.str(fs, "budget-duration", "budget_duration", "budget window, e.g. 30d")
+		f.budget(fs)
 		f.boolean(fs, "auto-create-key", "auto_create_key", "also create a key for the user")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 0, "no arguments"); err != nil {
-				return err
-			}
-			body, err := f.body(nil)
-			if err != nil {
-				return err
-			}
-			return r.call("POST", "/user/new", nil, body, view{})
-		}
-	}},
-	{"users", "list", "", "list users", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			return r.call("GET", "/user/list", nil, nil, view{list: "users", cols: userCols})
-		}
-	}},
-	{"users", "info", "USER_ID", "show a user and its spend", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "USER_ID"); err != nil {
-				return err
-			}
-			return r.call("GET", "/user/info", url.Values{"user_id": {args[0]}}, nil, view{object: "user_info"})
-		}
-	}},
-	{"users", "delete", "USER_ID...", "delete users and their keys", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if len(args) == 0 {
-				return usagef("want USER_ID...")
-			}
-			return r.call("POST", "/user/delete", nil, map[string]any{"user_ids": args}, view{})
-		}
-	}},
+		return f
+	}}),
+	api("users", "list", "", "list users", op{method: "GET", path: "/user/list", view: view{list: "users", cols: userCols}}),
+	api("users", "info", "USER_ID", "show a user and its spend", op{method: "GET", path: "/user/info", param: "user_id", view: view{object: "user_info"}}),
+	api("users", "delete", "USER_ID...", "delete users and their keys", op{method: "POST", path: "/user/delete", field: "user_ids"}),
 
 	{"models", "new", "MODEL_NAME", "add a deployment (--model provider/name)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		model := fs.String("model", "", "upstream model, provider/name (required)")
@@ -710,27 +597,9 @@ var commands = []command{
 			return r.call("POST", "/model/new", nil, map[string]any{"model_name": args[0], "litellm_params": params, "model_info": mi}, view{})
 		}
 	}},
-	{"models", "list", "", "list deployments", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			return r.call("GET", "/model/info", nil, nil, view{list: "data", cols: modelCols})
-		}
-	}},
-	{"models", "info", "ID", "show a deployment", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "ID"); err != nil {
-				return err
-			}
-			return r.call("GET", "/model/info", url.Values{"litellm_model_id": {args[0]}}, nil, view{object: "data"})
-		}
-	}},
-	{"models", "delete", "ID", "delete a deployment", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "ID"); err != nil {
-				return err
-			}
-			return r.call("POST", "/model/delete", nil, map[string]any{"id": args[0]}, view{})
-		}
-	}},
+	api("models", "list", "", "list deployments", op{method: "GET", path: "/model/info", view: view{list: "data", cols: modelCols}}),
+	api("models", "info", "ID", "show a deployment", op{method: "GET", path: "/model/info", param: "litellm_model_id", view: view{object: "data"}}),
+	api("models", "delete", "ID", "delete a deployment", op{method: "POST", path: "/model/delete", field: "id"}),
 
 	{"spend", "logs", "", "recent requests, newest first (needs ClickHouse)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		start := fs.String("start", "", "first day, YYYY-MM-DD (UTC)")
@@ -766,11 +635,7 @@ var commands = []command{
 		}
 	}},
 
-	{"jwt", "get", "", "show the JWT auth settings", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			return r.call("GET", "/jwt/settings", nil, nil, view{})
-		}
-	}},
+	api("jwt", "get", "", "show the JWT auth settings", op{method: "GET", path: "/jwt/settings"}),
 	{"jwt", "set", "-f FILE", "replace the JWT auth settings (JSON or YAML file; - for stdin)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		file := fs.String("f", "", "settings file (JSON or YAML), - for stdin")
 		return func(r *runCtx, args []string) error {
@@ -810,12 +675,7 @@ var commands = []command{
 			return printObject(r.out, summary)
 		}
 	}},
-	{"edges", "", "", "edges and how far each has applied the policy stream", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			return r.call("GET", "/gatehouse/edges", nil, nil, view{list: "edges", cols: edgeCols})
-		}
-	}},
-
+	api("edges", "", "", "edges and how far each has applied the policy stream", op{method: "GET", path: "/gatehouse/edges", view: view{list: "edges", cols: edgeCols}}),
 	{"poison", "list", "", "messages a processor or the sink could not use (master key only; --json shows their bodies)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		limit := fs.Int("limit", 0, "at most this many, oldest first (default 1000)")
 		return func(r *runCtx, args []string) error {
@@ -840,26 +700,56 @@ var commands = []command{
 	}},
 }
 
-func keyAction(path string) func(fs *flag.FlagSet) func(*runCtx, []string) error {
-	return func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "KEY"); err != nil {
-				return err
-			}
-			return r.call("POST", path, nil, map[string]any{"key": args[0]}, view{})
-		}
-	}
+// op is a command that is one API call. Its positional arguments (the
+// command's args: "" none, "X" exactly one, "X..." one or more) go into
+// the query parameter param or the body field field; the flags fields
+// declares fill the rest of the body. A GET without arguments ignores
+// extra ones, as it always has.
+type op struct {
+	method, path string
+	param, field string
+	fields       func(fs *flag.FlagSet) *fields
+	view         view
 }
 
-func teamAction(path string) func(fs *flag.FlagSet) func(*runCtx, []string) error {
-	return func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "TEAM_ID"); err != nil {
-				return err
-			}
-			return r.call("POST", path, nil, map[string]any{"team_id": args[0]}, view{})
+func api(group, name, args, summary string, o op) command {
+	return command{group, name, args, summary, func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		var f *fields
+		if o.fields != nil {
+			f = o.fields(fs)
 		}
-	}
+		return func(r *runCtx, pos []string) error {
+			var q url.Values
+			var body map[string]any
+			switch {
+			case strings.HasSuffix(args, "..."):
+				if len(pos) == 0 {
+					return usagef("want %s", args)
+				}
+				body = map[string]any{o.field: pos}
+			case args != "":
+				if err := exactly(pos, 1, args); err != nil {
+					return err
+				}
+				if o.param != "" {
+					q = url.Values{o.param: {pos[0]}}
+				} else {
+					body = map[string]any{o.field: pos[0]}
+				}
+			case o.method != "GET":
+				if err := exactly(pos, 0, "no arguments"); err != nil {
+					return err
+				}
+			}
+			if f != nil {
+				var err error
+				if body, err = f.body(body); err != nil {
+					return err
+				}
+			}
+			return r.call(o.method, o.path, q, body, o.view)
+		}
+	}}
 }
 
 // readSettings reads a JSON or YAML settings file as a JSON object.

@@ -3,15 +3,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/loadtest/harness"
 )
@@ -30,26 +26,17 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "markdown file to update (the bench section is replaced); empty: stdout only")
 	raw := flag.String("json", "", "also write the raw report as JSON here")
 	flag.Parse()
-	root, err := harness.RepoRoot()
+	ctx, stop, tool, err := harness.StartTool("bench", "./cmd/bench")
 	if err != nil {
 		fatal(err)
 	}
-	// -out is relative to the repository root, wherever this was started.
-	if err := os.Chdir(root); err != nil {
-		fatal(err)
-	}
-	cfg.Root = root
-	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	cfg.Root, cfg.Log = tool.Root, tool.Log
 	rep, err := harness.Run(ctx, cfg)
 	if err != nil {
 		fatal(err)
 	}
-	command := "make bench"
-	if len(os.Args) > 1 {
-		command = "go -C loadtest run ./cmd/bench " + strings.Join(os.Args[1:], " ")
-	}
+	command := tool.Command
 	chart := "benchmarks.png"
 	md := rep.Markdown(chart, command)
 	fmt.Println(md)

@@ -4,12 +4,9 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"time"
@@ -26,27 +23,17 @@ func main() {
 	flag.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process replay here")
 	out := flag.String("out", "docs/benchmarks.md", "markdown file to update (the scale section); empty: stdout only")
 	flag.Parse()
-	root, err := harness.RepoRoot()
+	ctx, stop, tool, err := harness.StartTool("bench-scale", "./cmd/scale")
 	if err != nil {
 		fatal(err)
 	}
-	// -out is relative to the repository root, wherever this was started.
-	if err := os.Chdir(root); err != nil {
-		fatal(err)
-	}
-	c.Root = root
-	c.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	c.Root, c.Log = tool.Root, tool.Log
 	r, err := scale.Run(ctx, c)
 	if err != nil {
 		fatal(err)
 	}
-	command := "make bench-scale"
-	if len(os.Args) > 1 {
-		command = "go -C loadtest run ./cmd/scale " + strings.Join(os.Args[1:], " ")
-	}
-	md := markdown(r, command)
+	md := markdown(r, tool.Command)
 	fmt.Println(md)
 	if *out != "" {
 		if err := harness.ReplaceSection(*out, "scale", md); err != nil {

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"maps"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
+)
+
+// limitFields are the budget, rate-limit and metadata fields that key,
+// team and user requests share. Pointers (and a nil map) mean "not
+// sent", so an update changes only what it names.
+type limitFields struct {
+	MaxBudget      *float64       `json:"max_budget"`
+	BudgetDuration *string        `json:"budget_duration"`
+	TPMLimit       *int64         `json:"tpm_limit"`
+	RPMLimit       *int64         `json:"rpm_limit"`
+	Metadata       map[string]any `json:"metadata"`
+}
+
+func (f *limitFields) validate() error {
+	if f.MaxBudget != nil && *f.MaxBudget < 0 {
+		return httpx.Param("max_budget", "must be >= 0")
+	}
+	if f.TPMLimit != nil && *f.TPMLimit < 0 {
+		return httpx.Param("tpm_limit", "must be >= 0")
+	}
+	if f.RPMLimit != nil && *f.RPMLimit < 0 {
+		return httpx.Param("rpm_limit", "must be >= 0")
+	}
+	if f.BudgetDuration != nil && *f.BudgetDuration != "" {
+		if _, err := parseDuration("budget_duration", *f.BudgetDuration); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply sets the sent fields on an object's own (events.Key, Team and
+// User each declare them).
+func (f *limitFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64, metadata *map[string]any) {
+	if f.MaxBudget != nil {
+		*maxBudget = f.MaxBudget
+	}
+	if f.BudgetDuration != nil {
+		*budgetDuration = *f.BudgetDuration
+	}
+	if f.TPMLimit != nil {
+		*tpm = f.TPMLimit
+	}
+	if f.RPMLimit != nil {
+		*rpm = f.RPMLimit
+	}
+	if f.Metadata != nil {
+		*metadata = maps.Clone(f.Metadata)
+	}
+}
+
+// validModels refuses an empty entry in a sent models list.
+func validModels(models *[]string) error {
+	if models == nil {
+		return nil
+	}
+	for i, m := range *models {
+		if strings.TrimSpace(m) == "" {
+			return httpx.Param("models", "entry %d is empty", i)
+		}
+	}
+	return nil
+}
