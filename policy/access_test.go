@@ -272,6 +272,16 @@ func TestPrices(t *testing.T) {
 		{"gpt-4", 30e-6, 60e-6, true},
 		{"anthropic/claude-3-5-sonnet-20240620", 3e-6, 15e-6, true},
 		{"my-own-model", 0, 0, false},
+		{"gpt-4.1", 2e-6, 8e-6, true},
+		{"bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", 3e-6, 15e-6, true},
+		{"bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0", 3e-6, 15e-6, true},
+		{"bedrock/arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.amazon.nova-pro-v1:0", 0.8e-6, 3.2e-6, true},
+		{"bedrock/mistral.mistral-large-2402-v1:0", 4e-6, 12e-6, true},
+		{"gemini/gemini-2.5-flash", 0.3e-6, 2.5e-6, true},
+		{"gemini/gemini-2.5-flash-lite", 0.1e-6, 0.4e-6, true},
+		{"vertex_ai/gemini-2.5-pro", 1.25e-6, 10e-6, true},
+		{"vertex_ai/claude-sonnet-4@20250514", 3e-6, 15e-6, true},
+		{"bedrock/unknown.model-v1", 0, 0, false},
 	}
 	for _, c := range cases {
 		in, out, ok := BuiltinPrice(c.model)

@@ -8,6 +8,9 @@ const (
 	ProviderAzure     = "azure"
 	ProviderAnthropic = "anthropic"
 	ProviderMock      = "mock"
+	ProviderBedrock   = "bedrock"
+	ProviderGemini    = "gemini"
+	ProviderVertex    = "vertex_ai"
 	// ProviderHostedVLLM and friends are OpenAI-compatible servers.
 	ProviderHostedVLLM = "hosted_vllm"
 )
