@@ -30,8 +30,10 @@ const redacted = "[REDACTED]"
 // bearerSecret matches OpenAI-style keys. Upstreams echo keys in errors
 // ("Incorrect API key provided: sk-abc..."), and the key may be a different
 // one than the deployment's (a proxy upstream with its own key), so any
-// key-shaped token is removed, not only d.APIKey.
-var bearerSecret = regexp.MustCompile(`sk-[A-Za-z0-9_-]{8,}`)
+// key-shaped token is removed, not only d.APIKey. Google API keys
+// (AIza...) and OAuth access tokens (ya29....) are as shaped, and AWS
+// access key ids name the account's key even without the secret.
+var bearerSecret = regexp.MustCompile(`sk-[A-Za-z0-9_-]{8,}|AIza[A-Za-z0-9_-]{30,}|ya29\.[A-Za-z0-9_.-]{8,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
 
 // scrub removes the deployment's secrets and anything key-shaped from text
 // that may reach a client or a log. Short values are not replaced: an
