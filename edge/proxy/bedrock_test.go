@@ -7,9 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,15 +140,24 @@ func (u *awsUpstream) next(t *testing.T) awsRecorded {
 // header signed but not sent, makes them differ.
 func checkSigV4(t *testing.T, r awsRecorded, service, region string) {
 	t.Helper()
+	checkSigV4With(t, r, aws.Credentials{AccessKeyID: testAWSKeyID, SecretAccessKey: testAWSSecret, SessionToken: testAWSToken}, service, region)
+}
+
+func checkSigV4With(t *testing.T, r awsRecorded, creds aws.Credentials, service, region string) {
+	t.Helper()
 	auth := r.header.Get("Authorization")
-	wantScope := "AWS4-HMAC-SHA256 Credential=" + testAWSKeyID + "/"
+	wantScope := "AWS4-HMAC-SHA256 Credential=" + creds.AccessKeyID + "/"
 	if !strings.HasPrefix(auth, wantScope) || !strings.Contains(auth, "/"+region+"/"+service+"/aws4_request, ") {
 		t.Fatalf("Authorization %q: want a SigV4 signature for %s in %s", auth, service, region)
 	}
 	_, signed, _ := strings.Cut(auth, "SignedHeaders=")
 	signed, _, _ = strings.Cut(signed, ",")
-	if signed != "accept;content-type;host;x-amz-date;x-amz-security-token" {
-		t.Errorf("SignedHeaders=%s", signed)
+	wantSigned := "accept;content-type;host;x-amz-date"
+	if creds.SessionToken != "" {
+		wantSigned += ";x-amz-security-token"
+	}
+	if signed != wantSigned {
+		t.Errorf("SignedHeaders=%s, want %s", signed, wantSigned)
 	}
 	when, err := time.Parse("20060102T150405Z", r.header.Get("X-Amz-Date"))
 	if err != nil {
@@ -160,14 +173,13 @@ func checkSigV4(t *testing.T, r awsRecorded, service, region string) {
 		}
 	}
 	sum := sha256.Sum256(r.body)
-	creds := aws.Credentials{AccessKeyID: testAWSKeyID, SecretAccessKey: testAWSSecret, SessionToken: testAWSToken}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, hr, hex.EncodeToString(sum[:]), service, region, when); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := auth, hr.Header.Get("Authorization"); got != want {
 		t.Errorf("signature does not verify:\n got  %s\n want %s", got, want)
 	}
-	if got := r.header.Get("X-Amz-Security-Token"); got != testAWSToken {
+	if got := r.header.Get("X-Amz-Security-Token"); got != creds.SessionToken {
 		t.Errorf("X-Amz-Security-Token %q", got)
 	}
 }
@@ -362,4 +374,74 @@ func TestProviderBedrockErrors(t *testing.T) {
 	if err := e.waitDone(t); err == nil {
 		t.Error("cut stream reported as a success")
 	}
+}
+
+// TestProviderBedrockCredentialChain: without keys in litellm_params the
+// standard AWS chain (here the environment) signs; with aws_role_name the
+// role is assumed through STS once and its temporary credentials sign
+// every call until they near expiry.
+func TestProviderBedrockCredentialChain(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "env/secret/EXAMPLEKEY0000000000000001")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+
+	t.Run("environment", func(t *testing.T) {
+		up, base := bedrockFake(t, 200, testdata(t, "bedrock_converse.json"), nil)
+		d := bedrockDeployment(base)
+		d.AWS = policy.AWSParams{Region: "eu-west-1", RuntimeEndpoint: base}
+		e := startEdge(t, newTestForwarder(), d)
+		resp := post(t, e.url, `{"model":"claude-br","messages":[{"role":"user","content":"hi"}]}`, nil)
+		if body := readAll(t, resp.Body); resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		checkSigV4With(t, up.next(t), aws.Credentials{AccessKeyID: "AKIAENVEXAMPLE000001", SecretAccessKey: "env/secret/EXAMPLEKEY0000000000000001"}, "bedrock", "eu-west-1")
+		e.waitResult(t)
+	})
+
+	t.Run("assumed role", func(t *testing.T) {
+		var assumed atomic.Int32
+		var form url.Values
+		sts := startUpstream(t, func(w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+			_ = r.ParseForm()
+			form = r.PostForm
+			assumed.Add(1)
+			w.Header().Set("Content-Type", "text/xml")
+			_, _ = fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/bedrock-invoke/gw-test</Arn><AssumedRoleId>AROA3XFRBF535PLBIFPI4:gw-test</AssumedRoleId></AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>ASIAROLEEXAMPLE00001</AccessKeyId>
+      <SecretAccessKey>role/secret/EXAMPLEKEY00000000000001</SecretAccessKey>
+      <SessionToken>IQoJb3JpZ2luX2VjEXAMPLEROLETOKEN</SessionToken>
+      <Expiration>%s</Expiration>
+    </Credentials>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
+</AssumeRoleResponse>`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+		})
+		t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+		up, base := bedrockFake(t, 200, testdata(t, "bedrock_converse.json"), nil)
+		d := bedrockDeployment(base)
+		d.AWS.RoleName = "arn:aws:iam::123456789012:role/bedrock-invoke"
+		d.AWS.SessionName = "gw-test"
+		e := startEdge(t, newTestForwarder(), d)
+		role := aws.Credentials{AccessKeyID: "ASIAROLEEXAMPLE00001", SecretAccessKey: "role/secret/EXAMPLEKEY00000000000001", SessionToken: "IQoJb3JpZ2luX2VjEXAMPLEROLETOKEN"}
+		for range 2 {
+			resp := post(t, e.url, `{"model":"claude-br","messages":[{"role":"user","content":"hi"}]}`, nil)
+			if body := readAll(t, resp.Body); resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			checkSigV4With(t, up.next(t), role, "bedrock", "us-east-1")
+			e.waitResult(t)
+		}
+		if n := assumed.Load(); n != 1 {
+			t.Errorf("AssumeRole called %d times for 2 calls", n)
+		}
+		if form.Get("Action") != "AssumeRole" || form.Get("RoleArn") != d.AWS.RoleName || form.Get("RoleSessionName") != "gw-test" {
+			t.Errorf("AssumeRole request %v", form)
+		}
+	})
 }
