@@ -247,8 +247,8 @@ func TestProviderBedrockResponses(t *testing.T) {
 		e := startEdge(t, newTestForwarder(), d)
 		resp := post(t, e.url, `{"model":"claude-br","messages":[{"role":"user","content":"hi"}],"max_tokens":100}`, nil)
 		body := readAll(t, resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: status %d: %s", tc.file, resp.StatusCode, body)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Upstream-Request-Id") != "5d7e2f3a-9c1b-4c55-8a7e-0b4e1f2a3c4d" {
+			t.Fatalf("%s: status %d (request id %q): %s", tc.file, resp.StatusCode, resp.Header.Get("X-Upstream-Request-Id"), body)
 		}
 		r := up.next(t)
 		if r.rawPath != tc.rawPath || string(r.body) != `{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":100}}` {
