@@ -67,6 +67,21 @@ type ModelParams struct {
 	PresencePenalty     *float64 `json:"presence_penalty,omitempty" yaml:"presence_penalty"`
 	Stop                []string `json:"stop,omitempty" yaml:"stop"`
 	ReasoningEffort     string   `json:"reasoning_effort,omitempty" yaml:"reasoning_effort"`
+	// Cloud provider credentials and placement (bedrock/, vertex_ai/).
+	// Like api_key, the secret ones are published as written: an
+	// os.environ/ reference stays a reference and is resolved at the edge.
+	AWSAccessKeyID            string `json:"aws_access_key_id,omitempty" yaml:"aws_access_key_id"`
+	AWSSecretAccessKey        string `json:"aws_secret_access_key,omitempty" yaml:"aws_secret_access_key"`
+	AWSSessionToken           string `json:"aws_session_token,omitempty" yaml:"aws_session_token"`
+	AWSRegionName             string `json:"aws_region_name,omitempty" yaml:"aws_region_name"`
+	AWSRoleName               string `json:"aws_role_name,omitempty" yaml:"aws_role_name"`
+	AWSSessionName            string `json:"aws_session_name,omitempty" yaml:"aws_session_name"`
+	AWSBedrockRuntimeEndpoint string `json:"aws_bedrock_runtime_endpoint,omitempty" yaml:"aws_bedrock_runtime_endpoint"`
+	VertexProject             string `json:"vertex_project,omitempty" yaml:"vertex_project"`
+	VertexLocation            string `json:"vertex_location,omitempty" yaml:"vertex_location"`
+	// VertexCredentials is a service-account JSON document, a path to
+	// one, or an os.environ/ reference to either.
+	VertexCredentials string `json:"vertex_credentials,omitempty" yaml:"vertex_credentials"`
 }
 
 // ModelInfo is model_info.

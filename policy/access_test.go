@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,6 +240,33 @@ func TestSecretResolution(t *testing.T) {
 	if d := s.Catalog().Resolve("b").Deployments[0]; d.Err == nil {
 		t.Fatal("a missing env var must mark the deployment unusable")
 	}
+
+	// The cloud providers' secrets resolve the same way, at the edge.
+	env = func(n string) (string, bool) {
+		v, ok := map[string]string{"AWS_SECRET": "aws-secret-value", "SA_JSON": `{"type":"service_account"}`}[n]
+		return v, ok
+	}
+	br := dep("br", "bedrock/amazon.nova-pro-v1:0")
+	br.LiteLLMParams.AWSAccessKeyID, br.LiteLLMParams.AWSSecretAccessKey = "AKIA0", "os.environ/AWS_SECRET"
+	br.LiteLLMParams.AWSRegionName, br.LiteLLMParams.AWSBedrockRuntimeEndpoint = "eu-central-1", "http://fake/"
+	vx := dep("vx", "vertex_ai/gemini-2.5-pro")
+	vx.LiteLLMParams.VertexCredentials, vx.LiteLLMParams.VertexProject = "os.environ/SA_JSON", "p"
+	bad := dep("bad", "bedrock/amazon.nova-pro-v1:0")
+	bad.LiteLLMParams.AWSSessionToken = "os.environ/MISSING"
+	s, err = SnapshotOf(env, br, vx, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Catalog().Resolve("br").Deployments[0]; d.Err != nil || d.AWS != (AWSParams{AccessKeyID: "AKIA0",
+		SecretAccessKey: "aws-secret-value", Region: "eu-central-1", RuntimeEndpoint: "http://fake"}) || d.InputCostPerToken != 0.8e-6 {
+		t.Errorf("bedrock: %+v %v", d.AWS, d.Err)
+	}
+	if d := s.Catalog().Resolve("vx").Deployments[0]; d.Err != nil || d.Vertex.Credentials != `{"type":"service_account"}` || d.Vertex.Project != "p" {
+		t.Errorf("vertex: %+v %v", d.Vertex, d.Err)
+	}
+	if d := s.Catalog().Resolve("bad").Deployments[0]; d.Err == nil || !strings.Contains(d.Err.Error(), "aws_session_token") {
+		t.Errorf("missing aws_session_token variable: %v", d.Err)
+	}
 }
 
 // BenchmarkKeyAuthAndDecision is the per-request policy cost of a virtual
@@ -272,6 +300,16 @@ func TestPrices(t *testing.T) {
 		{"gpt-4", 30e-6, 60e-6, true},
 		{"anthropic/claude-3-5-sonnet-20240620", 3e-6, 15e-6, true},
 		{"my-own-model", 0, 0, false},
+		{"gpt-4.1", 2e-6, 8e-6, true},
+		{"bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", 3e-6, 15e-6, true},
+		{"bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0", 3e-6, 15e-6, true},
+		{"bedrock/arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.amazon.nova-pro-v1:0", 0.8e-6, 3.2e-6, true},
+		{"bedrock/mistral.mistral-large-2402-v1:0", 4e-6, 12e-6, true},
+		{"gemini/gemini-2.5-flash", 0.3e-6, 2.5e-6, true},
+		{"gemini/gemini-2.5-flash-lite", 0.1e-6, 0.4e-6, true},
+		{"vertex_ai/gemini-2.5-pro", 1.25e-6, 10e-6, true},
+		{"vertex_ai/claude-sonnet-4@20250514", 3e-6, 15e-6, true},
+		{"bedrock/unknown.model-v1", 0, 0, false},
 	}
 	for _, c := range cases {
 		in, out, ok := BuiltinPrice(c.model)

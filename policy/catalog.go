@@ -66,6 +66,10 @@ type Deployment struct {
 	// Defaults are the default request parameters, each a top-level key
 	// and its JSON value, added to a request that does not set the key.
 	Defaults []DefaultParam
+	// Cloud credentials and placement, resolved (bedrock/, vertex_ai/).
+	// The secret ones are never logged or returned, like APIKey.
+	AWS    AWSParams
+	Vertex VertexParams
 	// Err says why this deployment cannot serve (e.g. a missing secret);
 	// the catalog keeps it so the error is clear instead of "unknown model".
 	Err   error
@@ -87,6 +91,9 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 		OutputCostPerToken: firstNonZero(m.ModelInfo.OutputCostPerToken, p.OutputCostPerToken),
 		Wildcard:           strings.Contains(m.ModelName, "*"),
 		Model:              m,
+		AWS: AWSParams{AccessKeyID: p.AWSAccessKeyID, SecretAccessKey: p.AWSSecretAccessKey, SessionToken: p.AWSSessionToken,
+			Region: p.AWSRegionName, RoleName: p.AWSRoleName, SessionName: p.AWSSessionName, RuntimeEndpoint: p.AWSBedrockRuntimeEndpoint},
+		Vertex: VertexParams{Project: p.VertexProject, Location: p.VertexLocation, Credentials: p.VertexCredentials},
 	}
 	if provider == "" {
 		d.Err = fmt.Errorf("deployment %s: litellm_params.model %q names no known provider", m.ID, p.Model)
@@ -141,7 +148,13 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"api_base", &d.APIBase}, {"api_version", &d.APIVersion}, {"organization", &d.Organization}} {
+	}{{"api_base", &d.APIBase}, {"api_version", &d.APIVersion}, {"organization", &d.Organization},
+		{"aws_access_key_id", &d.AWS.AccessKeyID}, {"aws_secret_access_key", &d.AWS.SecretAccessKey},
+		{"aws_session_token", &d.AWS.SessionToken}, {"aws_region_name", &d.AWS.Region},
+		{"aws_role_name", &d.AWS.RoleName}, {"aws_session_name", &d.AWS.SessionName},
+		{"aws_bedrock_runtime_endpoint", &d.AWS.RuntimeEndpoint},
+		{"vertex_project", &d.Vertex.Project}, {"vertex_location", &d.Vertex.Location},
+		{"vertex_credentials", &d.Vertex.Credentials}} {
 		v, err := ResolveSecret(*f.dst, env)
 		if me := missingEnvOf(err); me != nil {
 			me.Field = "litellm_params." + f.name
@@ -153,7 +166,26 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 		*f.dst = v
 	}
 	d.APIBase = strings.TrimRight(d.APIBase, "/")
+	d.AWS.RuntimeEndpoint = strings.TrimRight(d.AWS.RuntimeEndpoint, "/")
 	return d
+}
+
+// AWSParams are a bedrock/ deployment's AWS settings. Empty credentials
+// mean the standard AWS chain (environment, shared profile, instance
+// role); RoleName, when set, is assumed through STS with them.
+type AWSParams struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	Region                                     string
+	RoleName, SessionName                      string
+	// RuntimeEndpoint replaces https://bedrock-runtime.<region>.amazonaws.com.
+	RuntimeEndpoint string
+}
+
+// VertexParams are a vertex_ai/ deployment's Google Cloud settings.
+// Credentials is a service-account JSON document or a path to one; empty
+// means Application Default Credentials.
+type VertexParams struct {
+	Project, Location, Credentials string
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -28,14 +29,31 @@ type State struct {
 func Export(s *Snapshot) State {
 	models := s.Models()
 	for i, m := range models {
-		if m.LiteLLMParams.APIKey != "" && !hasEnvPrefix(m.LiteLLMParams.APIKey) {
+		if p, changed := RedactParams(m.LiteLLMParams); changed {
 			cp := *m
-			cp.LiteLLMParams.APIKey = "[REDACTED]"
+			cp.LiteLLMParams = p
 			models[i] = &cp
 		}
 	}
 	return State{Seq: s.Seq(), Models: models, Keys: s.Keys(), Teams: s.Teams(), Users: s.Users(), Orgs: s.Orgs(), AccessGroups: s.AccessGroups(), JWT: s.JWT(), Routing: s.RoutingSettings(),
 		Customers: s.Customers(), LiteLLM: s.LiteLLMSettings()}
+}
+
+// RedactParams hides a deployment's literal secrets (api_key, the AWS
+// secret key and session token, a service account's JSON in
+// vertex_credentials) for anything that shows litellm_params; os.environ/
+// references, paths and other settings stay visible. changed reports
+// whether anything was hidden.
+func RedactParams(p events.ModelParams) (_ events.ModelParams, changed bool) {
+	for _, v := range []*string{&p.APIKey, &p.AWSSecretAccessKey, &p.AWSSessionToken} {
+		if *v != "" && !hasEnvPrefix(*v) {
+			*v, changed = "[REDACTED]", true
+		}
+	}
+	if strings.HasPrefix(strings.TrimSpace(p.VertexCredentials), "{") {
+		p.VertexCredentials, changed = "[REDACTED]", true
+	}
+	return p, changed
 }
 
 func hasEnvPrefix(v string) bool { return len(v) >= len(EnvPrefix) && v[:len(EnvPrefix)] == EnvPrefix }

@@ -8,6 +8,9 @@ const (
 	ProviderAzure     = "azure"
 	ProviderAnthropic = "anthropic"
 	ProviderMock      = "mock"
+	ProviderBedrock   = "bedrock"
+	ProviderGemini    = "gemini"
+	ProviderVertex    = "vertex_ai"
 	// ProviderHostedVLLM and friends are OpenAI-compatible servers.
 	ProviderHostedVLLM = "hosted_vllm"
 )
@@ -150,11 +153,15 @@ func matchModel(pattern, model string) bool {
 }
 
 // CanServe reports whether the edge can forward chat completions to a
-// provider: the OpenAI-compatible family, Azure OpenAI, Anthropic and the
-// mock. Other providers LiteLLM knows (bedrock, vertex_ai, gemini,
-// huggingface, ...) have no client in the edge.
+// provider: the OpenAI-compatible family, Azure OpenAI, Anthropic, AWS
+// Bedrock, Gemini, Vertex AI and the mock. Other providers LiteLLM knows
+// (huggingface, ollama, ...) have no client in the edge.
 func CanServe(provider string) bool {
-	return openAICompatible[provider] || provider == ProviderAzure || provider == ProviderAnthropic || provider == ProviderMock
+	switch provider {
+	case ProviderAzure, ProviderAnthropic, ProviderBedrock, ProviderGemini, ProviderVertex, ProviderMock:
+		return true
+	}
+	return openAICompatible[provider]
 }
 
 // NeedsAPIBase reports whether a provider's deployments must set api_base:

@@ -83,10 +83,7 @@ func (a *API) validateModel(m *events.Model) error {
 // redactModel hides literal provider secrets; os.environ/ references are
 // not secret and stay visible.
 func redactModel(m *events.Model) fiber.Map {
-	p := m.LiteLLMParams
-	if p.APIKey != "" && !strings.HasPrefix(p.APIKey, policy.EnvPrefix) {
-		p.APIKey = "[REDACTED]"
-	}
+	p, _ := policy.RedactParams(m.LiteLLMParams)
 	return fiber.Map{"model_name": m.ModelName, "litellm_params": p, "model_info": m.ModelInfo, "id": m.ID, "source": m.Source}
 }
 

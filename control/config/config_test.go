@@ -755,7 +755,7 @@ func TestValidateModel(t *testing.T) {
 		{"bad api_base", func(m *events.Model) { m.LiteLLMParams.APIBase = "x" }, "litellm_params.api_base: must be an absolute http(s) URL"},
 		{"negative rpm", func(m *events.Model) { m.LiteLLMParams.RPM = -1 }, "litellm_params.rpm: must be >= 0"},
 		{"empty group", func(m *events.Model) { m.ModelInfo.AccessGroups = []string{""} }, "model_info.access_groups[0]: must be a non-empty string"},
-		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "bedrock/anthropic.claude-v2" }, "litellm_params.model: provider bedrock cannot be called"},
+		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "huggingface/bigcode/starcoder" }, "litellm_params.model: provider huggingface cannot be called"},
 		{"embedding mode", func(m *events.Model) { m.ModelInfo.Mode = "embedding" }, "model_info.mode: embedding is not served"},
 		{"embedding model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/text-embedding-3-large" }, "litellm_params.model: text-embedding-3-large is not a chat model"},
 		{"default anthropic cannot take", func(m *events.Model) {
@@ -821,6 +821,9 @@ func TestProviderParams(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: azure/dep\n      api_key: k\n", "model_list[0].litellm_params.api_base: is required for azure/"},
 		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      weight: -1\n", "model_list[0].litellm_params.weight"},
+		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: bedrock/amazon.nova-pro-v1:0\n      aws_access_key_id: AKIA0\n", "model_list[0].litellm_params.aws_secret_access_key: aws_access_key_id and aws_secret_access_key go together"},
+		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: bedrock/amazon.nova-pro-v1:0\n      aws_bedrock_runtime_endpoint: vpce-1.example\n", "model_list[0].litellm_params.aws_bedrock_runtime_endpoint: must be an absolute http(s) URL"},
+		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: vertex_ai/gemini-2.5-pro\n      vertex_credentials: os.environ/\n", "model_list[0].litellm_params.vertex_credentials"},
 	} {
 		if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %s", tc.in, err, tc.want)
@@ -829,5 +832,38 @@ func TestProviderParams(t *testing.T) {
 	f, err := Parse([]byte("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      weight: 2.5\n"))
 	if err != nil || f.ModelList[0].LiteLLMParams.Weight != 2.5 {
 		t.Fatalf("weight: %v", err)
+	}
+
+	// LiteLLM's cloud provider fields are accepted; secrets stay
+	// os.environ/ references in what is published.
+	f, err = Parse([]byte(`model_list:
+  - model_name: br
+    litellm_params:
+      model: bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0
+      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID
+      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY
+      aws_session_token: os.environ/AWS_SESSION_TOKEN
+      aws_region_name: us-west-2
+      aws_role_name: arn:aws:iam::123456789012:role/bedrock
+      aws_session_name: gatehouse
+      aws_bedrock_runtime_endpoint: https://vpce-0abc.bedrock-runtime.us-west-2.vpce.amazonaws.com
+  - model_name: vx
+    litellm_params:
+      model: vertex_ai/gemini-2.5-pro
+      vertex_project: my-proj
+      vertex_location: europe-west4
+      vertex_credentials: os.environ/VERTEX_SA_JSON
+  - model_name: gm
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_key: os.environ/GEMINI_API_KEY
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, vx := f.ModelList[0].LiteLLMParams, f.ModelList[1].LiteLLMParams
+	if br.AWSSecretAccessKey != "os.environ/AWS_SECRET_ACCESS_KEY" || br.AWSRegionName != "us-west-2" || br.AWSRoleName == "" ||
+		br.AWSBedrockRuntimeEndpoint == "" || vx.VertexCredentials != "os.environ/VERTEX_SA_JSON" || vx.VertexLocation != "europe-west4" {
+		t.Errorf("cloud params: %+v %+v", br, vx)
 	}
 }

@@ -673,7 +673,7 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 	case !chatModes[mode]:
 		why = fmt.Sprintf("model_info.mode is %s; gatehouse serves chat completions only (/v1/chat/completions), so every request to it would fail", mode)
 	case provider != "" && !policy.CanServe(provider):
-		why = fmt.Sprintf("gatehouse's edge cannot call provider %s (it serves OpenAI-compatible providers, azure/ and anthropic/), so every request to it would fail", provider)
+		why = fmt.Sprintf("gatehouse's edge cannot call provider %s (it serves OpenAI-compatible providers, azure/, anthropic/, bedrock/, gemini/ and vertex_ai/), so every request to it would fail", provider)
 	case provider == policy.ProviderOpenAI && !chatModel(upstream):
 		why = fmt.Sprintf("%s is not a chat model; gatehouse serves chat completions only (/v1/chat/completions), so every request to it would fail", upstream)
 	default:

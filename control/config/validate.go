@@ -190,7 +190,7 @@ func (e *ModelEntry) validate(v *validator, path string) {
 		case !chatModes[e.ModelInfo.Mode]:
 			v.add(joinPath(path, "model_info.mode"), "%s is not served: gatehouse serves chat completions only", e.ModelInfo.Mode)
 		case !policy.CanServe(prov):
-			v.add(pp+".model", "provider %s cannot be called by gatehouse's edge (it serves OpenAI-compatible providers, azure/ and anthropic/)", prov)
+			v.add(pp+".model", "provider %s cannot be called by gatehouse's edge (it serves OpenAI-compatible providers, azure/, anthropic/, bedrock/, gemini/ and vertex_ai/)", prov)
 		case prov == policy.ProviderOpenAI && !chatModel(up):
 			v.add(pp+".model", "%s is not a chat model; gatehouse serves chat completions only", up)
 		}
@@ -205,6 +205,27 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	checkRef(v, pp+".api_key", p.APIKey)
 	checkRef(v, pp+".api_version", p.APIVersion)
 	checkRef(v, pp+".organization", p.Organization)
+	for _, f := range []struct{ name, val string }{
+		{"aws_access_key_id", p.AWSAccessKeyID}, {"aws_secret_access_key", p.AWSSecretAccessKey},
+		{"aws_session_token", p.AWSSessionToken}, {"aws_region_name", p.AWSRegionName},
+		{"aws_role_name", p.AWSRoleName}, {"aws_session_name", p.AWSSessionName},
+		{"vertex_project", p.VertexProject}, {"vertex_location", p.VertexLocation},
+		{"vertex_credentials", p.VertexCredentials},
+	} {
+		checkRef(v, pp+"."+f.name, f.val)
+	}
+	if (p.AWSAccessKeyID == "") != (p.AWSSecretAccessKey == "") {
+		// One without the other cannot sign; the AWS chain would be used
+		// silently instead of the key the config names.
+		v.add(pp+".aws_secret_access_key", "aws_access_key_id and aws_secret_access_key go together: set both, or neither to use the AWS credential chain")
+	}
+	if e := p.AWSBedrockRuntimeEndpoint; e != "" {
+		if strings.HasPrefix(e, policy.EnvPrefix) {
+			checkRef(v, pp+".aws_bedrock_runtime_endpoint", e)
+		} else if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(pp+".aws_bedrock_runtime_endpoint", "must be an absolute http(s) URL or an %sVAR reference", policy.EnvPrefix)
+		}
+	}
 	nonNegative(v, pp+".timeout", p.Timeout)
 	nonNegative(v, pp+".stream_timeout", p.StreamTimeout)
 	if p.MaxRetries != nil && *p.MaxRetries < 0 {

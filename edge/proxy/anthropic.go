@@ -149,19 +149,24 @@ func finishReason(stop string) string {
 }
 
 type anthropicMessage struct {
-	ID      string `json:"id"`
-	Type    string `json:"type"`
-	Model   string `json:"model"`
-	Content []struct {
-		Type     string          `json:"type"`
-		Text     string          `json:"text"`
-		Thinking string          `json:"thinking"`
-		ID       string          `json:"id"`
-		Name     string          `json:"name"`
-		Input    json.RawMessage `json:"input"`
-	} `json:"content"`
-	StopReason string         `json:"stop_reason"`
-	Usage      anthropicUsage `json:"usage"`
+	ID         string             `json:"id"`
+	Type       string             `json:"type"`
+	Model      string             `json:"model"`
+	Content    []anthropicContent `json:"content"`
+	StopReason string             `json:"stop_reason"`
+	Usage      anthropicUsage     `json:"usage"`
+}
+
+// anthropicContent is one content block of an answer. Bedrock's and
+// Gemini's answers are read into this shape too, so every provider that
+// is not OpenAI-format shares one translation to a chat completion.
+type anthropicContent struct {
+	Type     string          `json:"type"`
+	Text     string          `json:"text"`
+	Thinking string          `json:"thinking"`
+	ID       string          `json:"id"`
+	Name     string          `json:"name"`
+	Input    json.RawMessage `json:"input"`
 }
 
 type chatFunction struct {
@@ -206,6 +211,12 @@ func translateAnthropicResponse(b []byte, d *policy.Deployment, now time.Time) (
 		}
 		return nil, Usage{}, apierror.UpstreamError.Wrap(err, "upstream provider for model %s returned an unreadable answer", d.ModelName)
 	}
+	return chatFromMessage(&m, d, now)
+}
+
+// chatFromMessage turns an answer in the Messages API's shape into a
+// chat.completion and reports its usage.
+func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) ([]byte, Usage, error) {
 	var text, thinking strings.Builder
 	var msg chatMessageOut
 	msg.Role = "assistant"
@@ -275,35 +286,54 @@ type anthropicStream struct {
 	chars     int64
 	ttft      time.Duration
 	event     []byte // data of the event being read
+	// source, if set, yields the next event in place of the SSE reader:
+	// Bedrock's event stream and Gemini's chunks, as Anthropic events.
+	source func() ([]byte, error)
 }
 
 // startAnthropicStream reads up to the first event while the handler still
 // runs, so a stream that fails at once (an error event, a dead upstream)
 // is answered with a status, and can be retried elsewhere.
 func (f *Forwarder) startAnthropicStream(d *policy.Deployment, resp *fasthttp.Response, done func(Usage, error)) (*anthropicStream, error) {
+	s := f.newAnthropicStream(d, resp, done)
+	if err := s.prime(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newAnthropicStream is a stream over resp that has read nothing yet. A
+// provider whose stream is not Anthropic's SSE sets source, which turns
+// its frames into Anthropic events, and then calls prime.
+func (f *Forwarder) newAnthropicStream(d *policy.Deployment, resp *fasthttp.Response, done func(Usage, error)) *anthropicStream {
 	body := resp.BodyStream()
 	if body == nil {
 		body = bytesReader(resp.Body())
 	}
-	s := &anthropicStream{d: d, resp: resp, br: bufio.NewReaderSize(body, streamBufSize), conn: responseConn(resp),
+	return &anthropicStream{d: d, resp: resp, br: bufio.NewReaderSize(body, streamBufSize), conn: responseConn(resp),
 		idle: f.opts.StreamIdleTimeout, done: done, now: f.now(), tools: map[int]int{}, secrets: secretsOf(d)}
+}
+
+// prime reads up to the first event (see startAnthropicStream).
+func (s *anthropicStream) prime() error {
+	d := s.d
 	for {
 		ev, err := s.next()
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, streamError(d, err)
+			return streamError(d, err)
 		}
 		typ := eventType(ev)
 		if typ == "ping" {
 			continue
 		}
 		if typ == "error" {
-			return nil, anthropicStreamError(d, ev)
+			return anthropicStreamError(d, ev)
 		}
 		s.pending = ev
-		return s, nil
+		return nil
 	}
 }
 
@@ -341,6 +371,17 @@ func anthropicStreamError(d *policy.Deployment, data []byte) *apierror.Error {
 // skipping comments and events without data. The read deadline is
 // extended before every read, so only upstream silence ends the stream.
 func (s *anthropicStream) next() ([]byte, error) {
+	if s.source != nil {
+		if s.conn != nil && s.sawStart {
+			_ = s.conn.SetReadDeadline(time.Now().Add(s.idle))
+		}
+		return s.source()
+	}
+	return s.nextSSE()
+}
+
+// nextSSE reads the next SSE event's data from the upstream.
+func (s *anthropicStream) nextSSE() ([]byte, error) {
 	s.event = s.event[:0]
 	for {
 		if s.conn != nil && s.sawStart {

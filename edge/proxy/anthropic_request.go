@@ -21,18 +21,25 @@ const (
 
 // anthropicRequest is the Messages API body built from a chat completion.
 type anthropicRequest struct {
-	Model         string            `json:"model"`
-	System        []anthropicBlock  `json:"system,omitempty"`
-	Messages      []anthropicMsg    `json:"messages"`
-	MaxTokens     int64             `json:"max_tokens"`
-	Temperature   json.RawMessage   `json:"temperature,omitempty"`
-	TopP          json.RawMessage   `json:"top_p,omitempty"`
-	TopK          json.RawMessage   `json:"top_k,omitempty"`
-	StopSequences []string          `json:"stop_sequences,omitempty"`
-	Stream        bool              `json:"stream,omitempty"`
-	Tools         []anthropicTool   `json:"tools,omitempty"`
-	ToolChoice    map[string]any    `json:"tool_choice,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
+	Model string `json:"model,omitempty"`
+	// AnthropicVersion is set for Anthropic models on Vertex AI, which
+	// take the version in the body and the model in the URL.
+	AnthropicVersion string            `json:"anthropic_version,omitempty"`
+	System           []anthropicBlock  `json:"system,omitempty"`
+	Messages         []anthropicMsg    `json:"messages"`
+	MaxTokens        int64             `json:"max_tokens"`
+	Temperature      json.RawMessage   `json:"temperature,omitempty"`
+	TopP             json.RawMessage   `json:"top_p,omitempty"`
+	TopK             json.RawMessage   `json:"top_k,omitempty"`
+	StopSequences    []string          `json:"stop_sequences,omitempty"`
+	Stream           bool              `json:"stream,omitempty"`
+	Tools            []anthropicTool   `json:"tools,omitempty"`
+	ToolChoice       map[string]any    `json:"tool_choice,omitempty"`
+	Metadata         map[string]string `json:"metadata,omitempty"`
+
+	// maxTokensSet: the client chose max_tokens (other providers get no
+	// default of Anthropic's).
+	maxTokensSet bool
 }
 
 type anthropicMsg struct {
@@ -128,11 +135,38 @@ var ignoredAnthropicParams = map[string]bool{
 // than dropped: a client asking for n=3 or logprobs must not silently get
 // something else. includeUsage reports stream_options.include_usage.
 func translateAnthropicRequest(body []byte, d *policy.Deployment, model string, stream bool) (out []byte, includeUsage bool, err error) {
+	req, includeUsage, err := buildAnthropicRequest(body, d, model, stream)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err = json.Marshal(req)
+	if err != nil {
+		return nil, false, apierror.Internal.Wrap(err, "could not build the request for model %s", d.ModelName)
+	}
+	return out, includeUsage, nil
+}
+
+// buildAnthropicRequest reads and checks an OpenAI chat completion body
+// into a Messages API request. Bedrock's and Gemini's requests are built
+// from it, so every provider refuses and translates the same way.
+func buildAnthropicRequest(body []byte, d *policy.Deployment, model string, stream bool) (*anthropicRequest, bool, error) {
+	req, includeUsage, err := buildAnthropic(body, d, model, stream)
+	if err != nil && d.Provider != policy.ProviderAnthropic {
+		// The checks are shared; the message names the provider the
+		// client's deployment uses.
+		if ae, ok := err.(*apierror.Error); ok {
+			ae.Message = strings.ReplaceAll(ae.Message, "provider anthropic", "provider "+d.Provider)
+		}
+	}
+	return req, includeUsage, err
+}
+
+func buildAnthropic(body []byte, d *policy.Deployment, model string, stream bool) (_ *anthropicRequest, includeUsage bool, err error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, false, apierror.InvalidJSON.Wrap(err, "request body must be a JSON object")
 	}
-	req := anthropicRequest{Model: model, Stream: stream, MaxTokens: defaultAnthropicMaxTokens}
+	req := &anthropicRequest{Model: model, Stream: stream, MaxTokens: defaultAnthropicMaxTokens}
 	if d.Model != nil && d.Model.ModelInfo.MaxOutputTokens > 0 {
 		// LiteLLM defaults to the model's max_output_tokens when it knows it.
 		req.MaxTokens = d.Model.ModelInfo.MaxOutputTokens
@@ -176,7 +210,7 @@ func translateAnthropicRequest(body []byte, d *policy.Deployment, model string, 
 			if json.Unmarshal(v, &n) != nil || n <= 0 {
 				return nil, false, paramError(k, "%s must be a positive integer", k)
 			}
-			req.MaxTokens = n
+			req.MaxTokens, req.maxTokensSet = n, true
 		case "temperature":
 			req.Temperature = v
 		case "top_p":
@@ -241,11 +275,7 @@ func translateAnthropicRequest(body []byte, d *policy.Deployment, model string, 
 			req.ToolChoice["disable_parallel_tool_use"] = true
 		}
 	}
-	out, err = json.Marshal(&req)
-	if err != nil {
-		return nil, false, apierror.Internal.Wrap(err, "could not build the request for model %s", d.ModelName)
-	}
-	return out, includeUsage, nil
+	return req, includeUsage, nil
 }
 
 func textBlock(s string) anthropicBlock { return anthropicBlock{Type: "text", Text: &s} }

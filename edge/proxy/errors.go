@@ -30,15 +30,19 @@ const redacted = "[REDACTED]"
 // bearerSecret matches OpenAI-style keys. Upstreams echo keys in errors
 // ("Incorrect API key provided: sk-abc..."), and the key may be a different
 // one than the deployment's (a proxy upstream with its own key), so any
-// key-shaped token is removed, not only d.APIKey.
-var bearerSecret = regexp.MustCompile(`sk-[A-Za-z0-9_-]{8,}`)
+// key-shaped token is removed, not only d.APIKey. Google API keys
+// (AIza...) and OAuth access tokens (ya29....) are as shaped, and AWS
+// access key ids name the account's key even without the secret.
+var bearerSecret = regexp.MustCompile(`sk-[A-Za-z0-9_-]{8,}|AIza[A-Za-z0-9_-]{30,}|ya29\.[A-Za-z0-9_.-]{8,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
 
 // scrub removes the deployment's secrets and anything key-shaped from text
 // that may reach a client or a log. Short values are not replaced: an
 // 'api key' of "abc" would shred ordinary words in the message.
 func scrub(s string, d *policy.Deployment) string {
-	if len(d.APIKey) >= 8 {
-		s = strings.ReplaceAll(s, d.APIKey, redacted)
+	for _, sec := range [...]string{d.APIKey, d.AWS.SecretAccessKey, d.AWS.SessionToken} {
+		if len(sec) >= 8 {
+			s = strings.ReplaceAll(s, sec, redacted)
+		}
 	}
 	for k, v := range d.ExtraHeaders {
 		if len(v) >= 8 && secretHeader(k) {
@@ -49,12 +53,14 @@ func scrub(s string, d *policy.Deployment) string {
 }
 
 // secretsOf are the deployment's credentials as they would appear in an
-// upstream's bytes: its key and the values of its secret-looking extra
+// upstream's bytes: its key, its AWS secret key and session token, and the values of its secret-looking extra
 // headers (8 characters or more, as in scrub).
 func secretsOf(d *policy.Deployment) [][]byte {
 	var out [][]byte
-	if len(d.APIKey) >= 8 {
-		out = append(out, []byte(d.APIKey))
+	for _, sec := range [...]string{d.APIKey, d.AWS.SecretAccessKey, d.AWS.SessionToken} {
+		if len(sec) >= 8 {
+			out = append(out, []byte(sec))
+		}
 	}
 	for k, v := range d.ExtraHeaders {
 		if len(v) >= 8 && secretHeader(k) {

@@ -9,6 +9,11 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // The proxy's scanners read client and upstream bytes without decoding
@@ -363,6 +368,56 @@ func FuzzStreamRelay(f *testing.F) {
 		}
 		if !bytes.Equal(out.Bytes(), want.Bytes()) {
 			t.Fatalf("stripped relay of %q:\n got %q\nwant %q", upstream, out.Bytes(), want.Bytes())
+		}
+	})
+}
+
+// FuzzCloudTranslations: any request the shared checks accept becomes a
+// valid Converse and generateContent body, and any ConverseStream or
+// Gemini stream payload becomes valid Anthropic events (or an error),
+// without panicking.
+func FuzzCloudTranslations(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
+		`{"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{"$schema":"x","additionalProperties":false}}}],"tool_choice":{"type":"function","function":{"name":"f"}}}`,
+		`{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"1","content":"r"}],"top_k":3,"stop":"x"}`,
+	} {
+		f.Add([]byte(s), []byte(`{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"t","name":"f"}},"delta":{"text":"a"},"usage":{"inputTokens":1}}`))
+	}
+	f.Add([]byte(`{}`), []byte(`{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":null}}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":3}}`))
+	d := &policy.Deployment{ModelName: "m", Provider: policy.ProviderBedrock, Model: &events.Model{}}
+	f.Fuzz(func(t *testing.T, body, payload []byte) {
+		if ar, _, err := buildAnthropicRequest(body, d, "m", false); err == nil {
+			cr, err := converseFromAnthropic(ar)
+			if err == nil {
+				if b, err := json.Marshal(cr); err != nil || !json.Valid(b) {
+					t.Fatalf("converse body for %s: %v", body, err)
+				}
+			}
+			gr, err := geminiFromAnthropic(ar)
+			if err == nil {
+				if b, err := json.Marshal(gr); err != nil || !json.Valid(b) {
+					t.Fatalf("gemini body for %s: %v", body, err)
+				}
+			}
+		}
+		for _, et := range []string{"messageStart", "contentBlockStart", "contentBlockDelta", "messageStop", "metadata"} {
+			var msg eventstream.Message
+			msg.Headers.Set(":event-type", eventstream.StringValue(et))
+			msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+			msg.Payload = payload
+			evs, err := converseToAnthropic(msg, "id", "m")
+			for _, ev := range evs {
+				if err == nil && !json.Valid(ev) {
+					t.Fatalf("%s %s: event %s", et, payload, ev)
+				}
+			}
+		}
+		var r geminiResponse
+		if json.Unmarshal(payload, &r) == nil {
+			if _, err := json.Marshal(r.message("m")); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

@@ -53,6 +53,14 @@ type HTTPProvider interface {
 	Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error)
 }
 
+// callSigner is an HTTPProvider whose credentials depend on the request
+// or must be fetched (AWS SigV4 signs the body; Google tokens are
+// refreshed): exchange calls Sign after Authorize, with the payload
+// already set as the body. A failure answers the client and sends nothing.
+type callSigner interface {
+	Sign(req *fasthttp.Request, x *Exchange) error
+}
+
 // StreamWriter relays a started stream to the client from fasthttp's
 // stream-writer goroutine.
 type StreamWriter interface {
@@ -123,6 +131,12 @@ func (f *Forwarder) exchange(rc *fasthttp.RequestCtx, p HTTPProvider, x *Exchang
 	req := upstreamRequest(x.Target, c.Stream)
 	defer fasthttp.ReleaseRequest(req)
 	p.Authorize(req, d)
+	if s, ok := p.(callSigner); ok {
+		req.SetBodyRaw(x.Payload)
+		if err := s.Sign(req, x); err != nil {
+			return u, false, err
+		}
+	}
 	sent := time.Now()
 	defer func() { x.waited = time.Since(sent) }()
 	resp, err := f.roundTrip(req, c, x.Payload)
@@ -145,7 +159,7 @@ func (f *Forwarder) exchange(rc *fasthttp.RequestCtx, p HTTPProvider, x *Exchang
 		return u, false, statusError(d, resp, p.MapError)
 	}
 
-	if hasPrefixFold(resp.Header.ContentType(), "text/event-stream") {
+	if ct := resp.Header.ContentType(); hasPrefixFold(ct, "text/event-stream") || hasPrefixFold(ct, amzEventStream) {
 		s, err := p.Stream(f, rc, x)
 		if err != nil {
 			return u, false, err

@@ -21,7 +21,10 @@ func TestProviderFor(t *testing.T) {
 		{policy.ProviderAzure, viaHTTP{azure{}}},
 		{policy.ProviderAnthropic, viaHTTP{anthropic{}}},
 		{policy.ProviderMock, mock{}},
-		{"bedrock", nil},
+		{policy.ProviderBedrock, viaHTTP{bedrock{}}},
+		{policy.ProviderGemini, viaHTTP{gemini{}}},
+		{policy.ProviderVertex, viaHTTP{vertex{}}},
+		{"sagemaker", nil},
 		{"", nil},
 	}
 	for _, c := range cases {

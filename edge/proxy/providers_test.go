@@ -94,7 +94,11 @@ func replay(t *testing.T, status int, contentType string, body []byte) (*recordi
 			return
 		}
 		rc := http.NewResponseController(w)
-		for _, ev := range bytes.SplitAfter(body, []byte("\n\n")) {
+		sep := []byte("\n\n")
+		if bytes.Contains(body, []byte("\r\n\r\n")) {
+			sep = []byte("\r\n\r\n") // Google's framing
+		}
+		for _, ev := range bytes.SplitAfter(body, sep) {
 			if _, err := w.Write(ev); err != nil {
 				return
 			}

@@ -272,6 +272,9 @@ func copySafeHeaders(rc *fasthttp.RequestCtx, resp *fasthttp.Response, d *policy
 		rc.Response.Header.SetBytesV("X-Upstream-Request-Id", v)
 	} else if v := resp.Header.Peek("Request-Id"); len(v) > 0 { // Anthropic's name
 		rc.Response.Header.SetBytesV("X-Upstream-Request-Id", v)
+	} else if v := resp.Header.Peek("X-Amzn-Requestid"); len(v) > 0 && len(v) <= 200 && scrub(string(v), d) == string(v) {
+		// AWS's: what AWS support asks for about a Bedrock call.
+		rc.Response.Header.SetBytesV("X-Upstream-Request-Id", v)
 	}
 	if v := resp.Header.Peek("Openai-Processing-Ms"); len(v) > 0 && len(v) <= 12 && allDigits(v) {
 		rc.Response.Header.SetBytesV("Openai-Processing-Ms", v)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -750,8 +751,18 @@ func TestDeploymentErrors(t *testing.T) {
 		},
 		{
 			name:       "unsupported provider",
+			d:          &policy.Deployment{ModelName: "my-group", Provider: "sagemaker", UpstreamModel: "my-endpoint"},
+			wantStatus: 400, wantMsg: "provider sagemaker is not supported yet",
+		},
+		{
+			name:       "bedrock without a region",
 			d:          &policy.Deployment{ModelName: "my-group", Provider: "bedrock", UpstreamModel: "anthropic.claude-v2"},
-			wantStatus: 400, wantMsg: "provider bedrock is not supported yet",
+			wantStatus: 500, wantMsg: "bedrock needs aws_region_name",
+		},
+		{
+			name:       "vertex without usable credentials",
+			d:          &policy.Deployment{ModelName: "my-group", Provider: "vertex_ai", UpstreamModel: "gemini-2.5-flash"},
+			wantStatus: 500, wantMsg: "its Google credentials cannot be used",
 		},
 		{
 			name:       "self-hosted provider without api_base",
@@ -765,6 +776,11 @@ func TestDeploymentErrors(t *testing.T) {
 			wantStatus: 500, wantMsg: "api_base must be an http(s) URL",
 		},
 	}
+	// No AWS region or Google credentials from this machine's environment.
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "none.json"))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEdge(t, New(Options{}), tt.d)

@@ -136,6 +136,14 @@ func TestRoundTrips(t *testing.T) {
 	if v := field(t, ok(t, url, "models", "info", "dep-1"), "model_name"); v != "gpt-test" {
 		t.Fatalf("model info model_name %q", v)
 	}
+	// A Bedrock deployment with its AWS settings; the literal secret is
+	// stored but never shown back.
+	ok(t, url, "models", "new", "br", "--model", "bedrock/amazon.nova-pro-v1:0", "--id", "dep-br", "--aws-region-name", "eu-west-1",
+		"--aws-access-key-id", "AKIA0", "--aws-secret-access-key", "literal-aws-secret", "--aws-role-name", "arn:aws:iam::1:role/r")
+	if out := ok(t, url, "--json", "models", "info", "dep-br"); !strings.Contains(out, `"aws_region_name": "eu-west-1"`) ||
+		!strings.Contains(out, `"aws_role_name": "arn:aws:iam::1:role/r"`) || strings.Contains(out, "literal-aws-secret") {
+		t.Fatalf("bedrock model info:\n%s", out)
+	}
 
 	// Teams.
 	ok(t, url, "teams", "new", "--team-id", "t1", "--alias", "Team One", "--models", "gpt-test", "--max-budget", "12.5", "--rpm", "100")
@@ -231,7 +239,7 @@ func TestRoundTrips(t *testing.T) {
 
 	// State and edges.
 	st := ok(t, url, "state")
-	if field(t, st, "teams") != "1" || field(t, st, "users") != "1" || field(t, st, "models") != "1" {
+	if field(t, st, "teams") != "1" || field(t, st, "users") != "1" || field(t, st, "models") != "2" { // gpt-test and br
 		t.Fatalf("state:\n%s", st)
 	}
 	if e := ok(t, url, "edges"); !strings.HasPrefix(e, "EDGE_ID") {
