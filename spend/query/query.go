@@ -1,6 +1,7 @@
 // Package query is the read side of spend in ClickHouse, for the admin
-// API: request logs (/spend/logs), reports from the daily aggregates
-// (/global/spend/report) and totals since a point in time.
+// API: request logs (/spend/logs, a time range newest first with a limit),
+// reports from the daily rollups (/global/spend/report; package rollup)
+// and totals since a point in time.
 //
 // Days and months are UTC. The queries run on ClickHouse 18.16 and current
 // releases (no window functions, no read-in-order optimisation relied on).
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/schema"
+	"github.com/gatehouse/gatehouse/spend/rollup"
 )
 
 // Limits of Logs.
@@ -119,13 +121,23 @@ type ReportRow struct {
 }
 
 // reports: the day expression, group column and name expression of each
-// grouping, over the spend_daily rollup.
-var reports = map[string]struct{ day, group, name string }{
-	"team":  {"date", "team_id", "''"},
-	"key":   {"date", "key_hash", "any(key_alias)"},
-	"user":  {"date", "user_id", "''"},
-	"model": {"date", "model_group", "''"},
-	"org":   {"toStartOfMonth(date)", "org_id", "''"},
+// grouping, and the rollup table it reads.
+var reports = map[string]struct{ table, day, group, name string }{
+	"team":  {"spend_rollup_team", "date", "team_id", "''"},
+	"key":   {"spend_rollup_key", "date", "key_hash", "any(key_alias)"},
+	"user":  {"spend_rollup_user", "date", "user_id", "''"},
+	"model": {"spend_rollup_model", "date", "model_group", "''"},
+	"org":   {"spend_rollup_org", "toStartOfMonth(date)", "org_id", "''"},
+}
+
+// source is the rows of the rollup table for where (a condition on date):
+// rollup rows for rolled days, requests for the others (rollup.Source).
+func source(db, table, where string) string {
+	t, ok := rollup.Lookup(table)
+	if !ok {
+		panic("spend query: no rollup table " + table)
+	}
+	return t.Source(db, where)
 }
 
 // Report returns spend per day and group for the UTC days from start to
@@ -146,7 +158,7 @@ func Report(ctx context.Context, conn driver.Conn, db string, start, end time.Ti
 		where = "date >= toStartOfMonth(" + dateLit(start) + ") AND toStartOfMonth(date) <= toStartOfMonth(" + dateLit(end) + ")"
 	}
 	q := "SELECT " + r.day + " AS day, " + r.group + ", " + r.name + ", sum(cost), sum(prompt_tokens), sum(completion_tokens), " +
-		"sum(total_tokens), sum(requests), sum(errors) FROM " + db + ".spend_daily WHERE " + where +
+		"sum(total_tokens), sum(requests), sum(errors) FROM " + source(db, r.table, where) +
 		" GROUP BY day, " + r.group + " ORDER BY day, sum(cost) DESC, " + r.group
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
@@ -171,6 +183,8 @@ func Report(ctx context.Context, conn driver.Conn, db string, start, end time.Ti
 
 var totalsBy = map[string]string{"key": "key_hash", "team": "team_id", "user": "user_id"}
 
+var totalsTable = map[string]string{"key": "spend_rollup_key", "team": "spend_rollup_team", "user": "spend_rollup_user"}
+
 // Totals returns the spend per key hash, team id or user id (by is "key",
 // "team" or "user") of the requests that started at or after since (zero:
 // all time). Whole days come from the daily rollup; the part of the first
@@ -185,14 +199,14 @@ func Totals(ctx context.Context, conn driver.Conn, db string, since time.Time, b
 		return nil, fmt.Errorf("spend totals: by %q: want key, team or user", by)
 	}
 	out := map[string]float64{}
-	daily := "SELECT " + col + ", sum(cost) FROM " + db + ".spend_daily WHERE " + col + " != ''"
+	days := "1"
 	if !since.IsZero() {
 		since = since.UTC()
 		day := time.Date(since.Year(), since.Month(), since.Day(), 0, 0, 0, 0, time.UTC)
 		if since.Equal(day) {
-			daily += " AND date >= " + dateLit(day)
+			days = "date >= " + dateLit(day)
 		} else {
-			daily += " AND date > " + dateLit(day)
+			days = "date > " + dateLit(day)
 			partial := "SELECT " + col + ", sum(cost) FROM " + db + ".spend_events WHERE " + col + " != '' AND date = " +
 				dateLit(day) + timeFrom(since) + " GROUP BY " + col
 			if err := sumInto(ctx, conn, partial, out); err != nil {
@@ -200,7 +214,8 @@ func Totals(ctx context.Context, conn driver.Conn, db string, since time.Time, b
 			}
 		}
 	}
-	if err := sumInto(ctx, conn, daily+" GROUP BY "+col, out); err != nil {
+	daily := "SELECT " + col + ", sum(cost) FROM " + source(db, totalsTable[by], days) + " WHERE " + col + " != '' GROUP BY " + col
+	if err := sumInto(ctx, conn, daily, out); err != nil {
 		return nil, err
 	}
 	return out, nil
