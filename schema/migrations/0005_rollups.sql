@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup
     key_hash          String,
     user_id           String,
     org_id            String,
-    end_user          String,
     model_group       String,
     model             String,
     provider          String,
@@ -50,7 +49,7 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, team_id, key_hash, user_id, org_id, end_user, model_group, model, provider);
+ORDER BY (date, team_id, key_hash, user_id, org_id, model_group, model, provider);
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_team
 (
