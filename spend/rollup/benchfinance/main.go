@@ -222,7 +222,6 @@ func exact(ctx context.Context, conn driver.Conn, db string) error {
 	return nil
 }
 
-
 func thousands(v uint64) string {
 	s := fmt.Sprint(v)
 	for i := len(s) - 3; i > 0; i -= 3 {
