@@ -32,7 +32,7 @@ type Filter struct {
 	TeamID  string
 	UserID  string
 	// Start and End bound the request time, [Start, End); zero means
-	// unbounded (an unbounded query scans every partition: prefer a range).
+	// the first (last) stored day.
 	Start, End time.Time
 	// Limit of rows, newest first; default 100, at most 10,000.
 	Limit int
@@ -47,6 +47,13 @@ const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_
 	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id"
 
 // Logs returns the requests matching f, newest first.
+//
+// It pages backwards through time: the newest hour of the range first,
+// then windows four times longer, until it has Limit rows or reached the
+// range's start, so a query for the last 100 requests of a key reads the
+// last hours of the ledger, not the month the range allows. A request's
+// rows share their event time, so a duplicate that got past the sink is in
+// the same window as its original (LIMIT 1 BY hides it).
 func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, error) {
 	if err := schema.ValidDatabase(db); err != nil {
 		return nil, err
@@ -56,14 +63,41 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
-	q := "SELECT " + logColumns + " FROM " + db + ".spend_events WHERE 1"
+	lo, hi := f.Start, f.End
+	if lo.IsZero() || hi.IsZero() {
+		// The stored range bounds an open end (Date columns: cheap to scan).
+		var first, last time.Time
+		if err := conn.QueryRow(ctx, "SELECT min(date), max(date) FROM "+db+".spend_events").Scan(&first, &last); err != nil {
+			return nil, fmt.Errorf("spend logs: %w", err)
+		}
+		if lo.IsZero() {
+			lo = first.UTC()
+		}
+		if hi.IsZero() {
+			hi = last.UTC().Add(24 * time.Hour)
+		}
+	}
+	var out []Row
+	for window := time.Hour; hi.After(lo) && len(out) < limit; window *= 4 {
+		from := hi.Add(-window)
+		if from.Sub(lo) < window/2 {
+			from = lo // the last step would be small: take the rest at once
+		}
+		rows, err := logsBetween(ctx, conn, db, f, from, hi, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		hi = from
+	}
+	return out, nil
+}
+
+// logsBetween returns up to limit requests matching f in [from, to),
+// newest first.
+func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, from, to time.Time, limit int) ([]Row, error) {
+	q := "SELECT " + logColumns + " FROM " + db + ".spend_events WHERE 1" + timeFrom(from) + timeBefore(to)
 	var args []any
-	if !f.Start.IsZero() {
-		q += timeFrom(f.Start)
-	}
-	if !f.End.IsZero() {
-		q += timeBefore(f.End)
-	}
 	for _, c := range []struct{ col, v string }{{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}} {
 		if c.v != "" {
 			q += " AND " + c.col + " = ?"
