@@ -250,6 +250,7 @@ func runSink(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "spend stream replicas; 0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
+	fs.DurationVar(&o.RollEvery, "roll-every", sink.DefaultRollEvery, "how often to roll the finished days not yet in the spend rollups; negative: never (another sink or rebuild-rollups does it)")
 	debugAddr := debugFlag(fs)
 	_ = fs.Parse(args)
 	log, err := lf.logger()
