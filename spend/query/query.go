@@ -65,9 +65,11 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 	limit = min(limit, MaxLimit)
 	lo, hi := f.Start, f.End
 	if lo.IsZero() || hi.IsZero() {
-		// The stored range bounds an open end (Date columns: cheap to scan).
+		// The stored days bound an open end; the parts' metadata knows
+		// them without reading the table.
 		var first, last time.Time
-		if err := conn.QueryRow(ctx, "SELECT min(date), max(date) FROM "+db+".spend_events").Scan(&first, &last); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT min(min_date), max(max_date) FROM system.parts WHERE database = ? AND "+
+			"table = 'spend_events' AND active", db).Scan(&first, &last); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		if lo.IsZero() {
