@@ -4,7 +4,7 @@
 // numbers), rebuilds the rollups, runs every SQL block of docs/finance.md
 // and the report routes' queries, checks that the views' totals equal a
 // GROUP BY over spend_events, and writes the table of times, rows and bytes
-// read (from system.query_log) into docs/finance.md.
+// read into docs/finance.md.
 package main
 
 import (
@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -106,18 +107,23 @@ func run(ctx context.Context, addr, db, doc string, n uint64, days, runs int, ke
 	}
 
 	var results []result
-	tag := fmt.Sprintf("bench-finance-%d", time.Now().UnixNano())
 	measure := func(name string, q func(ctx context.Context) error) error {
 		r := result{name: name, best: time.Duration(math.MaxInt64)}
-		for i := range runs {
-			qctx := clickhouse.Context(ctx, clickhouse.WithQueryID(fmt.Sprintf("%s-%d-%d", tag, len(results), i)),
-				clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
+		for range runs {
+			// The server's progress packets count the rows and bytes each
+			// query read (deltas); a route may run several queries.
+			var rowsRead, bytesRead atomic.Uint64
+			qctx := clickhouse.Context(ctx, clickhouse.WithProgress(func(p *clickhouse.Progress) {
+				rowsRead.Add(p.Rows)
+				bytesRead.Add(p.Bytes)
+			}))
 			t := time.Now()
 			if err := q(qctx); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			d := time.Since(t)
 			r.best, r.worst = min(r.best, d), max(r.worst, d)
+			r.readRows, r.readBytes = max(r.readRows, rowsRead.Load()), max(r.readBytes, bytesRead.Load())
 		}
 		results = append(results, r)
 		log.Printf("%-40s %v .. %v", name, r.best.Round(time.Millisecond), r.worst.Round(time.Millisecond))
@@ -150,23 +156,10 @@ func run(ctx context.Context, addr, db, doc string, n uint64, days, runs int, ke
 	}); err != nil {
 		return err
 	}
-	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		return err
-	}
-	for i := range results {
-		// The largest read among the runs of query i (a report reads two
-		// halves in one query; query_log sums them).
-		err := conn.QueryRow(ctx, "SELECT toUInt64(max(read_rows)), toUInt64(max(read_bytes)) FROM system.query_log "+
-			"WHERE type = 2 AND query_id LIKE ?", fmt.Sprintf("%s-%d-%%", tag, i)).Scan(&results[i].readRows, &results[i].readBytes)
-		if err != nil {
-			return err
-		}
-	}
-
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n`make bench-finance BENCH_FINANCE_ARGS='-rows %d'` on %s (ClickHouse %s, %d cores shared with other work): "+
 		"%d synthetic requests over %d days loaded in %v, `rebuild-rollups` (every day) took %v; views' totals checked equal to a GROUP BY "+
-		"over spend_events. Fastest and slowest of %d runs; rows and bytes read from `system.query_log`.\n\n",
+		"over spend_events. Fastest and slowest of %d runs; rows and bytes read as the server reported them (progress packets; the most of any run).\n\n",
 		begin, n, time.Now().UTC().Format(time.DateOnly), version, runtime.NumCPU(), n, days, loadTook.Round(time.Second),
 		rebuildTook.Round(time.Second), runs)
 	b.WriteString("| query | fastest | slowest | rows read | bytes read |\n|---|---:|---:|---:|---:|\n")
