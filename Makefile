@@ -67,6 +67,10 @@ bench-budget: ## Small-budget keys hammered through 2 edges (and 1) at full spee
 bench-micro: ## Go micro-benchmarks of the hot path (auth+decision, request parse, rewrite, spend record) with -benchmem
 	$(GO) test -run '^$$' -bench . -benchmem ./policy/ ./edge/... ./auth/...
 
+.PHONY: bench-finance
+bench-finance: clickhouse ## Synthetic ledger (BENCH_FINANCE_ARGS='-rows 20000000'; default 100M) in ClickHouse on :9000, rebuild rollups, time docs/finance.md's SQL and the report routes; writes docs/finance.md
+	$(GO) run ./spend/rollup/benchfinance $(BENCH_FINANCE_ARGS)
+
 .PHONY: soak
 soak: ## Soak: SOAK_DURATION (10m) at SOAK_RPS (200) through 2 edges with faults injected; checks spend rows == accepted, no leaks
 	SOAK_DURATION=$${SOAK_DURATION:-10m} SOAK_RPS=$${SOAK_RPS:-200} $(GO) test ./test/e2e -run '^TestSoak$$' -count=1 -v -timeout 90m

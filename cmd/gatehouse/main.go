@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/embednats"
 	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/schema"
+	"github.com/gatehouse/gatehouse/spend/rollup"
 	"github.com/gatehouse/gatehouse/spend/sink"
 )
 
@@ -65,6 +66,8 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	case "rebuild-rollups":
+		err = runRebuildRollups(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -92,6 +95,9 @@ commands:
   migrate   apply the ClickHouse schema (idempotent)
   check     check a config.yaml without starting anything: every warning and
             error with its line; exit 1 if it would not start (-strict: warnings too)
+  rebuild-rollups
+            recompute the daily spend rollups from spend_events for
+            -from/-to (YYYY-MM-DD, both included; none: every day); idempotent
 `)
 }
 
@@ -272,6 +278,7 @@ func runSink(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "spend stream replicas; 0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
+	fs.DurationVar(&o.RollEvery, "roll-every", sink.DefaultRollEvery, "how often to roll the finished days not yet in the spend rollups; negative: never (another sink or rebuild-rollups does it)")
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
@@ -291,6 +298,48 @@ func runMigrate(ctx context.Context, args []string) error {
 		return err
 	}
 	return schema.RunLog(ctx, *addr, *db, log)
+}
+
+func runRebuildRollups(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("rebuild-rollups", flag.ExitOnError)
+	addr := fs.String("clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
+	db := fs.String("database", env("CLICKHOUSE_DB", "gatehouse"), "database (env CLICKHOUSE_DB)")
+	fromS := fs.String("from", "", "first UTC day to rebuild, YYYY-MM-DD (default: the first day with spend)")
+	toS := fs.String("to", "", "last UTC day to rebuild, YYYY-MM-DD, included (default: the last day with spend)")
+	_ = fs.Parse(args)
+	var from, to time.Time
+	for _, d := range []struct {
+		flag string
+		v    string
+		t    *time.Time
+	}{{"from", *fromS, &from}, {"to", *toS, &to}} {
+		if d.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, d.v)
+		if err != nil {
+			return fmt.Errorf("-%s %q: want YYYY-MM-DD", d.flag, d.v)
+		}
+		*d.t = t
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return fmt.Errorf("-to %s is before -from %s", *toS, *fromS)
+	}
+	if err := schema.ValidDatabase(*db); err != nil {
+		return err
+	}
+	conn, err := schema.Open(ctx, *addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	t0 := time.Now()
+	days, err := rollup.Rebuild(ctx, conn, *db, from, to)
+	if err != nil {
+		return err
+	}
+	slog.Info("rollups rebuilt", "database", *db, "days", len(days), "took", time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
 func runNATS(ctx context.Context, args []string) error {

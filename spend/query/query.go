@@ -1,6 +1,7 @@
 // Package query is the read side of spend in ClickHouse, for the admin
-// API: request logs (/spend/logs), reports from the daily aggregates
-// (/global/spend/report) and totals since a point in time.
+// API: request logs (/spend/logs, a time range newest first with a limit),
+// reports from the daily rollups (/global/spend/report; package rollup)
+// and totals since a point in time.
 //
 // Days and months are UTC. The queries run on ClickHouse 18.16 and current
 // releases (no window functions, no read-in-order optimisation relied on).
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/schema"
+	"github.com/gatehouse/gatehouse/spend/rollup"
 )
 
 // Limits of Logs.
@@ -30,7 +32,7 @@ type Filter struct {
 	TeamID  string
 	UserID  string
 	// Start and End bound the request time, [Start, End); zero means
-	// unbounded (an unbounded query scans every partition: prefer a range).
+	// the first (last) stored day.
 	Start, End time.Time
 	// Limit of rows, newest first; default 100, at most 10,000.
 	Limit int
@@ -45,6 +47,13 @@ const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_
 	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id"
 
 // Logs returns the requests matching f, newest first.
+//
+// It pages backwards through time: the newest hour of the range first,
+// then windows four times longer, until it has Limit rows or reached the
+// range's start, so a query for the last 100 requests of a key reads the
+// last hours of the ledger, not the month the range allows. A request's
+// rows share their event time, so a duplicate that got past the sink is in
+// the same window as its original (LIMIT 1 BY hides it).
 func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, error) {
 	if err := schema.ValidDatabase(db); err != nil {
 		return nil, err
@@ -54,14 +63,43 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
-	q := "SELECT " + logColumns + " FROM " + db + ".spend_events WHERE 1"
+	lo, hi := f.Start, f.End
+	if lo.IsZero() || hi.IsZero() {
+		// The stored days bound an open end; the parts' metadata knows
+		// them without reading the table.
+		var first, last time.Time
+		if err := conn.QueryRow(ctx, "SELECT min(min_date), max(max_date) FROM system.parts WHERE database = ? AND "+
+			"table = 'spend_events' AND active", db).Scan(&first, &last); err != nil {
+			return nil, fmt.Errorf("spend logs: %w", err)
+		}
+		if lo.IsZero() {
+			lo = first.UTC()
+		}
+		if hi.IsZero() {
+			hi = last.UTC().Add(24 * time.Hour)
+		}
+	}
+	var out []Row
+	for window := time.Hour; hi.After(lo) && len(out) < limit; window *= 4 {
+		from := hi.Add(-window)
+		if from.Sub(lo) < window/2 {
+			from = lo // the last step would be small: take the rest at once
+		}
+		rows, err := logsBetween(ctx, conn, db, f, from, hi, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		hi = from
+	}
+	return out, nil
+}
+
+// logsBetween returns up to limit requests matching f in [from, to),
+// newest first.
+func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, from, to time.Time, limit int) ([]Row, error) {
+	q := "SELECT " + logColumns + " FROM " + db + ".spend_events WHERE 1" + timeFrom(from) + timeBefore(to)
 	var args []any
-	if !f.Start.IsZero() {
-		q += timeFrom(f.Start)
-	}
-	if !f.End.IsZero() {
-		q += timeBefore(f.End)
-	}
 	for _, c := range []struct{ col, v string }{{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}} {
 		if c.v != "" {
 			q += " AND " + c.col + " = ?"
@@ -119,13 +157,23 @@ type ReportRow struct {
 }
 
 // reports: the day expression, group column and name expression of each
-// grouping, over the spend_daily rollup.
-var reports = map[string]struct{ day, group, name string }{
-	"team":  {"date", "team_id", "''"},
-	"key":   {"date", "key_hash", "any(key_alias)"},
-	"user":  {"date", "user_id", "''"},
-	"model": {"date", "model_group", "''"},
-	"org":   {"toStartOfMonth(date)", "org_id", "''"},
+// grouping, and the rollup table it reads.
+var reports = map[string]struct{ table, day, group, name string }{
+	"team":  {"spend_rollup_team", "date", "team_id", "''"},
+	"key":   {"spend_rollup_key", "date", "key_hash", "any(key_alias)"},
+	"user":  {"spend_rollup_user", "date", "user_id", "''"},
+	"model": {"spend_rollup_model", "date", "model_group", "''"},
+	"org":   {"spend_rollup_org", "toStartOfMonth(date)", "org_id", "''"},
+}
+
+// source is the rows of the rollup table for where (a condition on date):
+// rollup rows for rolled days, requests for the others (rollup.Source).
+func source(db, table, where string) string {
+	t, ok := rollup.Lookup(table)
+	if !ok {
+		panic("spend query: no rollup table " + table)
+	}
+	return t.Source(db, where)
 }
 
 // Report returns spend per day and group for the UTC days from start to
@@ -146,7 +194,7 @@ func Report(ctx context.Context, conn driver.Conn, db string, start, end time.Ti
 		where = "date >= toStartOfMonth(" + dateLit(start) + ") AND toStartOfMonth(date) <= toStartOfMonth(" + dateLit(end) + ")"
 	}
 	q := "SELECT " + r.day + " AS day, " + r.group + ", " + r.name + ", sum(cost), sum(prompt_tokens), sum(completion_tokens), " +
-		"sum(total_tokens), sum(requests), sum(errors) FROM " + db + ".spend_daily WHERE " + where +
+		"sum(total_tokens), sum(requests), sum(errors) FROM " + source(db, r.table, where) +
 		" GROUP BY day, " + r.group + " ORDER BY day, sum(cost) DESC, " + r.group
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
@@ -171,6 +219,8 @@ func Report(ctx context.Context, conn driver.Conn, db string, start, end time.Ti
 
 var totalsBy = map[string]string{"key": "key_hash", "team": "team_id", "user": "user_id"}
 
+var totalsTable = map[string]string{"key": "spend_rollup_key", "team": "spend_rollup_team", "user": "spend_rollup_user"}
+
 // Totals returns the spend per key hash, team id or user id (by is "key",
 // "team" or "user") of the requests that started at or after since (zero:
 // all time). Whole days come from the daily rollup; the part of the first
@@ -185,14 +235,14 @@ func Totals(ctx context.Context, conn driver.Conn, db string, since time.Time, b
 		return nil, fmt.Errorf("spend totals: by %q: want key, team or user", by)
 	}
 	out := map[string]float64{}
-	daily := "SELECT " + col + ", sum(cost) FROM " + db + ".spend_daily WHERE " + col + " != ''"
+	days := "1"
 	if !since.IsZero() {
 		since = since.UTC()
 		day := time.Date(since.Year(), since.Month(), since.Day(), 0, 0, 0, 0, time.UTC)
 		if since.Equal(day) {
-			daily += " AND date >= " + dateLit(day)
+			days = "date >= " + dateLit(day)
 		} else {
-			daily += " AND date > " + dateLit(day)
+			days = "date > " + dateLit(day)
 			partial := "SELECT " + col + ", sum(cost) FROM " + db + ".spend_events WHERE " + col + " != '' AND date = " +
 				dateLit(day) + timeFrom(since) + " GROUP BY " + col
 			if err := sumInto(ctx, conn, partial, out); err != nil {
@@ -200,7 +250,8 @@ func Totals(ctx context.Context, conn driver.Conn, db string, since time.Time, b
 			}
 		}
 	}
-	if err := sumInto(ctx, conn, daily+" GROUP BY "+col, out); err != nil {
+	daily := "SELECT " + col + ", sum(cost) FROM " + source(db, totalsTable[by], days) + " WHERE " + col + " != '' GROUP BY " + col
+	if err := sumInto(ctx, conn, daily, out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -117,6 +117,8 @@ func TestQueries(t *testing.T) {
 		}{
 			{"key", query.Filter{KeyHash: "k1"}, []string{"r8", "r5", "r4", "r1"}},
 			{"team+limit", query.Filter{TeamID: "t1", Limit: 2}, []string{"r7", "r5"}},
+			// Paged back in time: r9, r8 and r7 come from three windows.
+			{"limit across windows", query.Filter{Limit: 3}, []string{"r9", "r8", "r7"}},
 			{"user", query.Filter{UserID: "u3"}, []string{"r9", "r6", "r3"}},
 			// Millisecond bounds: [36h+250ms, 36h+750ms) holds r5 only.
 			{"range", query.Filter{Start: evs[4].at, End: evs[5].at}, []string{"r5"}},

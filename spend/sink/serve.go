@@ -29,7 +29,9 @@ type ServeOptions struct {
 	// BatchSize and FlushInterval: see Options.
 	BatchSize     int
 	FlushInterval time.Duration
-	Log           *slog.Logger
+	// RollEvery: see Options.
+	RollEvery time.Duration
+	Log       *slog.Logger
 }
 
 // Serve connects to NATS and ClickHouse (waiting for either while it is
@@ -78,7 +80,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	defer conn.Close()
 	err = Run(ctx, Options{JS: js, CH: conn, Database: o.Database, BatchSize: o.BatchSize,
-		FlushInterval: o.FlushInterval, Log: o.Log})
+		FlushInterval: o.FlushInterval, RollEvery: o.RollEvery, Log: o.Log})
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -33,13 +33,17 @@
 //     acked), not cut off: a cancelled insert can still land after the
 //     next sink checked for its rows. The messages not yet inserted are
 //     nak'ed, so the next sink gets them at once instead of after AckWait.
+//   - After the insert and before the ack, the days of the batch that
+//     are over or already rolled are rolled again, and a Roller rolls the
+//     days that are over: the rollups stay exact (see spend/rollup).
 //   - AckWait (60s) must exceed the longest insert: after a crash the
 //     messages come back only then, when the insert has landed or failed.
 //
 // Several sinks may share the durable consumer; the pre-check is then racy
 // only for a message redelivered to one sink while another is inserting
-// it, which ReplacingMergeTree cleans up in spend_events (not in the
-// rollup).
+// it, which ReplacingMergeTree cleans up in spend_events (a rollup
+// would count such a duplicate until the next roll of its day after the
+// merge).
 package sink
 
 import (
@@ -66,6 +70,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/backoff"
 	"github.com/gatehouse/gatehouse/internal/opt"
 	"github.com/gatehouse/gatehouse/schema"
+	"github.com/gatehouse/gatehouse/spend/rollup"
 )
 
 // Defaults of Options.
@@ -76,6 +81,7 @@ const (
 	DefaultMaxBackoff    = 5 * time.Second
 	DefaultInsertTimeout = 30 * time.Second
 	DefaultInsertWorkers = 2
+	DefaultRollEvery     = time.Minute
 )
 
 // Options configure a sink.
@@ -101,8 +107,13 @@ type Options struct {
 	// MaxBackoff caps the wait between retries of a failing batch;
 	// default 5s.
 	MaxBackoff time.Duration
-	// InsertTimeout bounds one attempt (check + insert); default 30s.
+	// InsertTimeout bounds one attempt (check + insert + rolling its
+	// days again); default 30s.
 	InsertTimeout time.Duration
+	// RollEvery: how often the sink rolls the days that are over and not
+	// yet rolled (rollup.Roller); default 1m, negative: never (another
+	// sink or rebuild-rollups does it; the views are exact either way).
+	RollEvery time.Duration
 	// InsertWorkers: a batch of at least 2*10,000 rows is inserted as up
 	// to this many concurrent blocks (ClickHouse writes a part per insert
 	// and table at a fixed cost, which concurrent inserts overlap);
@@ -124,6 +135,7 @@ type Stats struct {
 	Duplicates uint64 // events skipped: already stored, or twice in a batch
 	Errors     uint64 // failed ClickHouse attempts (each one retried)
 	Malformed  uint64 // messages moved to the poison queue because they could not be decoded
+	Rerolls    uint64 // days rolled again after a batch (late rows, marked days)
 }
 
 // Sink is a running (or runnable) ClickHouse sink.
@@ -132,7 +144,7 @@ type Sink struct {
 	log *slog.Logger
 	db  string
 
-	rows, batches, dups, errs, malformed atomic.Uint64
+	rows, batches, dups, errs, malformed, rerolls atomic.Uint64
 }
 
 // withDefaults fills in the zero fields.
@@ -145,6 +157,9 @@ func (o Options) withDefaults() Options {
 	opt.Positive(&o.MaxBackoff, DefaultMaxBackoff)
 	opt.Positive(&o.InsertTimeout, DefaultInsertTimeout)
 	opt.Positive(&o.InsertWorkers, DefaultInsertWorkers)
+	if o.RollEvery == 0 {
+		o.RollEvery = DefaultRollEvery
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -176,7 +191,7 @@ func Run(ctx context.Context, o Options) error {
 func (s *Sink) Stats() Stats {
 	return Stats{
 		Rows: s.rows.Load(), Batches: s.batches.Load(), Duplicates: s.dups.Load(),
-		Errors: s.errs.Load(), Malformed: s.malformed.Load(),
+		Errors: s.errs.Load(), Malformed: s.malformed.Load(), Rerolls: s.rerolls.Load(),
 	}
 }
 
@@ -303,6 +318,11 @@ func (s *Sink) Run(ctx context.Context) error {
 
 	items := make(chan item, s.o.BatchSize)
 	go s.read(ctx, cons, items)
+	if s.o.RollEvery > 0 {
+		go rollup.Roller(ctx, s.o.CH, s.db, s.o.RollEvery, func(err error) {
+			s.log.Warn("rolling up closed days failed; retrying", "err", err, "in", s.o.RollEvery)
+		})
+	}
 
 	// BatchSize counts rows: an edge's message may hold a batch of events.
 	batch := make([]item, 0, s.o.BatchSize)
@@ -519,6 +539,12 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 		// Stopping waits for it (at most InsertTimeout) instead.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.InsertTimeout)
 		inserted, skipped, err := s.insert(actx, rows)
+		if err == nil {
+			// Before the ack: a crash here leaves the batch to be
+			// redelivered, and the redelivery rolls its days again
+			// although its rows are skipped as stored (see spend/rollup).
+			err = s.reroll(actx, rows)
+		}
 		cancel()
 		if err == nil {
 			s.rows.Add(uint64(inserted))
@@ -552,6 +578,27 @@ func (s *Sink) commit(ctx context.Context, batch []item) error {
 			lastProgress = time.Now()
 		}
 	}
+}
+
+// reroll rolls again the days of rows (stored now, whether by this
+// attempt or an earlier one) that are over or marked in
+// spend_rollup_days, so that no rolled day misses a row.
+func (s *Sink) reroll(ctx context.Context, rows []*row) error {
+	var days []time.Time
+	for _, r := range rows {
+		if !slices.ContainsFunc(days, r.date.Equal) {
+			days = append(days, r.date)
+		}
+	}
+	stale, err := rollup.Stale(ctx, s.o.CH, s.db, days, time.Now())
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	if err := rollup.Roll(ctx, s.o.CH, s.db, stale); err != nil {
+		return fmt.Errorf("roll again: %w", err)
+	}
+	s.rerolls.Add(uint64(len(stale)))
+	return nil
 }
 
 // insert stores the rows whose request id is not stored yet; it returns

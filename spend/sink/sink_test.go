@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/schema"
+	"github.com/gatehouse/gatehouse/spend/rollup"
 )
 
 const db = "gh"
@@ -99,6 +100,12 @@ func (r *running) stop(t testing.TB) {
 func (e *env) startSink(o Options) *running {
 	e.t.Helper()
 	o.JS, o.CH, o.Database = e.js, e.conn, db
+	if o.RollEvery == 0 {
+		// Roll the closed days (two of the three the events span) while
+		// events flow, so the views read rollups and the sink rolls them
+		// again after each batch.
+		o.RollEvery = 200 * time.Millisecond
+	}
 	if o.Log == nil {
 		o.Log = testLog(e.t)
 	}
@@ -249,6 +256,27 @@ func (e *env) checkExact(n int) {
 		}
 		if math.Abs(cost-want) > 1e-6 || reqs != uint64(n) {
 			e.t.Errorf("%s = cost %.6f, requests %d; want %.6f, %d", q, cost, reqs, want, n)
+		}
+	}
+	// The rollup tables themselves, for the days that are over (the sink
+	// rolls those again after every batch): equal to the ledger.
+	closed := " WHERE date < " + rollup.DateLit(time.Now())
+	var ledgerCost float64
+	var ledgerReqs uint64
+	if err := e.conn.QueryRow(ctx, "SELECT sum(cost), count() FROM "+db+".spend_events"+closed).Scan(&ledgerCost, &ledgerReqs); err != nil {
+		e.t.Fatal(err)
+	}
+	if ledgerReqs == 0 {
+		e.t.Fatal("no events on closed days: the rollups are not tested")
+	}
+	for _, tb := range rollup.Tables {
+		var cost float64
+		var reqs uint64
+		if err := e.conn.QueryRow(ctx, "SELECT sum(cost), sum(requests) FROM "+db+"."+tb.Name+" FINAL"+closed).Scan(&cost, &reqs); err != nil {
+			e.t.Fatal(err)
+		}
+		if math.Abs(cost-ledgerCost) > 1e-6 || reqs != ledgerReqs {
+			e.t.Errorf("%s FINAL, closed days: cost %.6f, requests %d; spend_events %.6f, %d", tb.Name, cost, reqs, ledgerCost, ledgerReqs)
 		}
 	}
 }

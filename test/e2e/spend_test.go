@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
+	"github.com/gatehouse/gatehouse/spend/rollup"
 )
 
 // spendConfig prices a mock model so every request has a known cost.
@@ -98,6 +100,21 @@ func TestSpendExactlyOnce(t *testing.T) {
 		}
 	}
 	send(60)
+	// Roll today now: from here on every batch's day is a rolled one, so
+	// the sink must roll it again after each insert, through the outages
+	// below, and the views read today from the rollups.
+	conn := ch.Conn(t)
+	testutil.Eventually(t, 30*time.Second, func() error {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM spend_e2e.spend_events").Scan(&n); err != nil || n == 0 {
+			return fmt.Errorf("%d rows yet (%v)", n, err)
+		}
+		return nil
+	})
+	today := time.Now().UTC().Format(time.DateOnly)
+	if out, err := exec.Command(binary, "rebuild-rollups", "-clickhouse", ch.Addr(), "-database", "spend_e2e", "-from", today, "-to", today).CombinedOutput(); err != nil {
+		t.Fatalf("rebuild-rollups: %v\n%s", err, out)
+	}
 	ch.Stop() // ClickHouse down: the sink retries, nothing is acked
 	send(60)
 	ch.Restart(t)
@@ -108,7 +125,6 @@ func TestSpendExactlyOnce(t *testing.T) {
 	ns = testutil.RunJetStreamAt(t, natsPort, natsDir)
 	send(30)
 
-	conn := ch.Conn(t)
 	var rows, ids uint64
 	var prompt, completion uint64
 	var cost float64
@@ -136,15 +152,30 @@ func TestSpendExactlyOnce(t *testing.T) {
 	if math.Abs(cost-wantCost) > 1e-9 {
 		t.Fatalf("cost %.9f, want %.9f", cost, wantCost)
 	}
-	// The finance views agree with the raw table.
-	for _, view := range []string{"v_daily_key_spend", "v_daily_team_spend", "v_daily_user_spend", "v_daily_model_spend"} {
-		var daily float64
-		if err := conn.QueryRow(context.Background(), "SELECT sum(cost) FROM spend_e2e."+view).Scan(&daily); err != nil {
-			t.Fatalf("%s: %v", view, err)
-		}
-		if math.Abs(daily-cost) > 1e-9 {
-			t.Fatalf("%s sums to %.9f, raw table %.9f", view, daily, cost)
-		}
+	// The finance views (today is rolled: they read the rollups) and the
+	// rollup tables themselves agree with the raw table. The sink rolls
+	// again after its insert and before its ack, so by the time every row
+	// is stored the last roll may still be under way: poll.
+	var sources []string
+	for _, view := range []string{"v_daily_key_spend", "v_daily_team_spend", "v_daily_user_spend", "v_daily_model_spend",
+		"v_monthly_org_spend", "v_daily_end_user_spend", "spend_daily"} {
+		sources = append(sources, "spend_e2e."+view)
+	}
+	for _, tb := range rollup.Tables {
+		sources = append(sources, "spend_e2e."+tb.Name+" FINAL")
+	}
+	for _, src := range sources {
+		testutil.Eventually(t, 10*time.Second, func() error {
+			var daily float64
+			var requests uint64
+			if err := conn.QueryRow(context.Background(), "SELECT sum(cost), sum(requests) FROM "+src).Scan(&daily, &requests); err != nil {
+				return err
+			}
+			if math.Abs(daily-cost) > 1e-9 || requests != rows {
+				return fmt.Errorf("%s sums to %.9f for %d requests, raw table %.9f for %d", src, daily, requests, cost, rows)
+			}
+			return nil
+		})
 	}
 	// /spend/logs reads ClickHouse through the control plane.
 	var logs []map[string]any
