@@ -299,7 +299,7 @@ func TestCheckCommand(t *testing.T) {
 	good := filepath.Join(dir, "good.yaml")
 	writeFile(t, good, "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: mock/gpt-4o\nlitellm_settings:\n  drop_params: true\n")
 	bad := filepath.Join(dir, "bad.yaml")
-	writeFile(t, bad, "model_list:\n  - model_name: b\n    litellm_params:\n      model: bedrock/anthropic.claude-v2\n      aws_region_name: us-east-1\ngeneral_settings:\n  custom_auth: my_auth.check\n")
+	writeFile(t, bad, "model_list:\n  - model_name: b\n    litellm_params:\n      model: huggingface/bigcode/starcoder\n      api_key: hf-x\ngeneral_settings:\n  custom_auth: my_auth.check\n")
 	run := func(args ...string) (int, string) {
 		cmd := exec.Command(binary, append([]string{"check"}, args...)...)
 		cmd.Env = append(os.Environ(), "MASTER_KEY=")
@@ -320,7 +320,7 @@ func TestCheckCommand(t *testing.T) {
 		{[]string{"-config", good}, 0, []string{good + ":6: warning: litellm_settings.drop_params: ignored", "ok, 1 warning(s)"}},
 		{[]string{"-strict", "-config", good}, 1, []string{good + ":6: error: litellm_settings.drop_params: ignored"}},
 		{[]string{"-config", bad}, 1, []string{
-			bad + `:2: error: model_list[0]: deployment "b" (litellm_params.model: bedrock/anthropic.claude-v2) is not supported`,
+			bad + `:2: error: model_list[0]: deployment "b" (litellm_params.model: huggingface/bigcode/starcoder) is not supported`,
 			bad + ":7: error: general_settings.custom_auth: LiteLLM setting custom_auth is not supported by gatehouse",
 			"gatehouse would not start"}},
 	} {
