@@ -361,9 +361,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		model = strings.Clone(p) // outlives the handler in the spend event
 	}
 	if model == "" {
-		e := apierror.MissingParam.With("model is required")
-		e.Param = "model"
-		return e
+		return httpx.Required("model")
 	}
 	if !req.Messages {
 		e := apierror.MissingParam.With("messages must be a non-empty array")
