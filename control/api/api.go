@@ -320,8 +320,6 @@ func (a *API) adminOnly(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// commit writes the response of a change, telling the caller how far it has
-// propagated.
 // mutate applies change to a copy of the stored object kind/id (notFound
 // when there is none), stamps the time updated points at, and publishes
 // the result as an event of type typ; the store re-runs it on a
@@ -373,6 +371,8 @@ func keysWhere(snap *policy.Snapshot, match func(k *events.Key) bool) []*events.
 	return keys
 }
 
+// commit writes the response of a change, telling the caller how far it has
+// propagated.
 func commit(c *fiber.Ctx, res store.Result, body any) error {
 	if res.Seq > 0 {
 		c.Set("x-gatehouse-event-seq", strconv.FormatUint(res.Seq, 10))

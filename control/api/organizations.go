@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -113,21 +114,8 @@ func (a *API) orgNew(c *fiber.Ctx) error {
 
 // mutateOrg runs a read-modify-write on an existing org.
 func (a *API) mutateOrg(c *fiber.Ctx, id string, change func(o *events.Org) error) (store.Result, *events.Org, error) {
-	var out *events.Org
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindOrg, id, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.Org)
-		if old == nil {
-			return "", nil, orgNotFound(id)
-		}
-		o := *old
-		if err := change(&o); err != nil {
-			return "", nil, err
-		}
-		o.UpdatedAt = a.store.Now()
-		out = &o
-		return events.OrgUpserted, &o, nil
-	})
-	return res, out, err
+	return mutate(a, c, events.KindOrg, id, events.OrgUpserted, orgNotFound(id),
+		func(o *events.Org) *time.Time { return &o.UpdatedAt }, change)
 }
 
 func requireOrgID(id string) error {
