@@ -88,15 +88,7 @@ func TestProviderGeminiResponses(t *testing.T) {
 			string(r.body) != `{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"Be brief."}]},"generationConfig":{"maxOutputTokens":100}}` {
 			t.Errorf("%s: upstream %s?%s %s", tc.file, r.path, r.query, r.body)
 		}
-		golden(t, strings.TrimSuffix(tc.file, ".json")+".openai.json", []byte(body))
-		var cc struct {
-			Choices []struct {
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != tc.finish {
-			t.Errorf("%s: finish_reason %+v, want %s", tc.file, cc, tc.finish)
-		}
+		checkCompletion(t, tc.file, body, tc.finish)
 		res := e.waitResult(t)
 		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated {
 			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)

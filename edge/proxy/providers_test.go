@@ -306,15 +306,7 @@ func TestProviderAnthropicResponses(t *testing.T) {
 			t.Fatalf("%s: status %d (request id %q): %s", tc.file, resp.StatusCode, resp.Header.Get("X-Upstream-Request-Id"), body)
 		}
 		up.next(t)
-		golden(t, strings.TrimSuffix(tc.file, ".json")+".openai.json", []byte(body))
-		var cc struct {
-			Choices []struct {
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != tc.wantFinish {
-			t.Errorf("%s: finish_reason %+v, want %s", tc.file, cc, tc.wantFinish)
-		}
+		checkCompletion(t, tc.file, body, tc.wantFinish)
 		res := e.waitResult(t)
 		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion ||
 			res.u.TotalTokens != tc.prompt+tc.completion || res.u.Estimated {
@@ -339,6 +331,22 @@ func readFrames(t *testing.T, r io.Reader) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// checkCompletion checks a translated (non-streamed) chat completion
+// against the golden file named after the recorded answer file, and its
+// one choice's finish_reason.
+func checkCompletion(t *testing.T, file, body, finish string) {
+	t.Helper()
+	golden(t, strings.TrimSuffix(file, ".json")+".openai.json", []byte(body))
+	var cc struct {
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != finish {
+		t.Errorf("%s: finish_reason %+v, want %s", file, cc, finish)
 	}
 }
 
