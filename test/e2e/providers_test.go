@@ -103,14 +103,7 @@ func startProviderMock(t *testing.T) *providerMock {
 			fail("unexpected path")
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.addr = ln.Addr().String()
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	m.addr = serveMock(t, mux)
 	return m
 }
 
@@ -160,6 +153,20 @@ router_settings:
 // deployments through an edge, plain and streaming, and a model group
 // whose preferred deployment is down is served by the healthy one, which
 // keeps serving while the broken one cools down.
+// serveMock serves h on a free local port until the test ends and
+// returns its address: the upstream a mock provider stands for.
+func serveMock(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
 // chatCase is a model group's expected answer to "Say hi", plain and
 // streamed (the stream's total tokens, with include_usage).
 type chatCase struct {
