@@ -199,20 +199,7 @@ func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
 	batch, _ := json.Marshal(events.SpendBatch{Type: events.SpendBatchV1, BatchID: "b1", EdgeID: "e", Events: []events.SpendEvent{
 		{RequestID: "r1", TeamID: "team-kv", Cost: 0.25, TotalTokens: 5}, {RequestID: "r2", TeamID: "team-kv", Cost: 0.5, TotalTokens: 5}}})
 	publish("b1", batch)
-	cons, err := js.Consumer(ctx, events.SpendStream, events.BudgetDurable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, 10*time.Second, func() error {
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.NumRedelivered == 0 {
-			return fmt.Errorf("not redelivered yet: %+v", info)
-		}
-		return nil
-	})
+	testutil.WaitRedelivered(t, ctx, js, events.SpendStream, events.BudgetDurable)
 	if _, err := EnsureBucket(ctx, js, 1); err != nil {
 		t.Fatal(err)
 	}
