@@ -228,23 +228,11 @@ func Run(ctx context.Context, o Options) error {
 	app := api.New(st, api.Options{KeyDefaults: keyDefaults, KeyUpperBound: keyBound, UserDefaults: userDefaults, Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
 		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals, JS: js,
 		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == ""})
-	ln := o.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", o.Listen); err != nil {
-			return fmt.Errorf("control: listen %s: %w", o.Listen, err)
-		}
+	ln, serveErr, stopMetrics, err := obs.Serve(ctx, app, o.Listener, "control", o.Listen, o.MetricsAddr, reg, log)
+	if err != nil {
+		return err
 	}
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- app.Listener(ln) }()
-	if o.MetricsAddr != "" {
-		mctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() {
-			if err := obs.ServeMetrics(mctx, o.MetricsAddr, reg, log, nil); err != nil {
-				serveErr <- err
-			}
-		}()
-	}
+	defer stopMetrics()
 	log.Info("admin API serving", "addr", ln.Addr().String())
 	if o.Ready != nil {
 		o.Ready <- ln.Addr().String()

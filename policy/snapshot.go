@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -195,11 +196,7 @@ func (s *Snapshot) Keys() []*events.Key {
 }
 
 func sortedValues[V any](m map[string]*V) []*V {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(m))
 	out := make([]*V, len(ids))
 	for i, id := range ids {
 		out[i] = m[id]

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
@@ -122,23 +123,10 @@ func TestMadeUpKidsDoNotDelayRotation(t *testing.T) {
 	}
 	payload := mustJSON(baseClaims(clk))
 	sig := rs256(rawKeys().rsa1)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, _ = v.Verify(context.Background(), craft(fmt.Sprintf(`{"alg":"RS256","kid":"made-up-%d-%d"}`, w, i), payload, sig))
-			}
-		}()
-	}
-	defer func() { close(stop); wg.Wait() }()
+	stop := testutil.Flood(8, func(w, i int) {
+		_, _ = v.Verify(context.Background(), craft(fmt.Sprintf(`{"alg":"RS256","kid":"made-up-%d-%d"}`, w, i), payload, sig))
+	})
+	defer stop()
 	eventually(t, "the flood to cost a fetch", func() bool { return v.Stats().RefetchOnMiss >= 2 })
 
 	for round := 0; round < 3; round++ {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oidctest"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // The key-cache guarantees against the real OpenID provider of the test
@@ -78,28 +79,16 @@ func TestRealProviderMadeUpKidsDoNotDelayRotation(t *testing.T) {
 
 	start := time.Now()
 	before := v.Stats()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	var sent sync.Map
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				in := seg(fmt.Sprintf(`{"alg":"RS256","kid":"made-up-%d-%d"}`, w, i)) + "." + payload
-				tok := in + "." + b64.EncodeToString(attacker([]byte(in)))
-				if _, err := v.Verify(context.Background(), tok); err == nil {
-					t.Error("a made-up kid verified")
-				}
-				sent.Store(w, i+1)
-			}
-		}()
-	}
+	stop := testutil.Flood(8, func(w, i int) {
+		in := seg(fmt.Sprintf(`{"alg":"RS256","kid":"made-up-%d-%d"}`, w, i)) + "." + payload
+		tok := in + "." + b64.EncodeToString(attacker([]byte(in)))
+		if _, err := v.Verify(context.Background(), tok); err == nil {
+			t.Error("a made-up kid verified")
+		}
+		sent.Store(w, i+1)
+	})
+	defer stop()
 	eventually(t, "the flood to cost fetches", func() bool { return v.Stats().RefetchOnMiss-before.RefetchOnMiss >= 2 })
 
 	for round := 0; round < 3; round++ {
@@ -113,8 +102,7 @@ func TestRealProviderMadeUpKidsDoNotDelayRotation(t *testing.T) {
 			t.Errorf("round %d: accepted after %v", round, d)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	elapsed := time.Since(start)
 	total := 0
 	sent.Range(func(_, n any) bool { total += n.(int); return true })

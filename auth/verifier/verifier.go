@@ -565,6 +565,36 @@ func jsonString(val []byte) ([]byte, bool) {
 	return inner, true
 }
 
+// keySearch is what findKey learnt from the sets it looked in that did
+// not have the key: the last fetch error (a misconfigured URL apart, as it
+// is a setup error, not an outage) and whether the kid exists with
+// another key type.
+type keySearch struct {
+	unavailable, setup error
+	wrongType          bool
+}
+
+// match looks for the key in one source's set (or its fetch error) and
+// returns it, or nil after noting why not.
+func (f *keySearch) match(set *keySet, err error, kid []byte, a *algSpec) *pubKey {
+	if isMisconfigured(err) {
+		f.setup = err
+		return nil
+	}
+	if err != nil {
+		f.unavailable = err
+		return nil
+	}
+	k, r := set.match(kid, a)
+	switch r {
+	case matchFound:
+		return k
+	case matchWrongType:
+		f.wrongType = true
+	}
+	return nil
+}
+
 // findKey looks for the token's key in srcs, in order. Cached sets are
 // searched first (no I/O unless a set is missing or past TTL+StaleTTL);
 // only when no set knows the kid is each URL asked (lookup: a fetch that
@@ -573,58 +603,35 @@ func jsonString(val []byte) ([]byte, bool) {
 // first unreachable URL; the 503 is kept for when no URL has the key and
 // one of them could not be asked.
 func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *algSpec) (*pubKey, *apierror.Error) {
-	var unavailable, setup error
-	wrongType := false
+	var found keySearch
 	// The fetch number of each source before looking: a fetch numbered
 	// above it started after this token arrived.
 	var genBuf [4]uint64
 	gens := genBuf[:0]
 	for _, s := range srcs {
 		gens = append(gens, s.started.Load())
-		ks, err := s.current(ctx)
-		if isMisconfigured(err) {
-			setup = err
-			continue
-		}
-		if err != nil {
-			unavailable = err
-			continue
-		}
-		switch k, r := ks.match(kid, a); r {
-		case matchFound:
+		set, err := s.current(ctx)
+		if k := found.match(set, err, kid, a); k != nil {
 			return k, nil
-		case matchWrongType:
-			wrongType = true
 		}
 	}
 	// A kid that exists with another key type is not a rotation: refetching
 	// would not help, and it must not cost the IdP a request.
-	if !wrongType {
+	if !found.wrongType {
 		for i, s := range srcs {
-			ks, err := s.lookup(ctx, kid, a, gens[i])
-			if isMisconfigured(err) {
-				setup = err
-				continue
-			}
-			if err != nil {
-				unavailable = err
-				continue
-			}
-			switch k, r := ks.match(kid, a); r {
-			case matchFound:
+			set, err := s.lookup(ctx, kid, a, gens[i])
+			if k := found.match(set, err, kid, a); k != nil {
 				return k, nil
-			case matchWrongType:
-				wrongType = true
 			}
 		}
 	}
 	switch {
-	case unavailable != nil:
+	case found.unavailable != nil:
 		v.stats.unavailable.Add(1)
-		return nil, providerUnavailable(unavailable, v.retryAfter(unavailable))
-	case setup != nil:
-		return nil, keysUnusable(setup)
-	case wrongType:
+		return nil, providerUnavailable(found.unavailable, v.retryAfter(found.unavailable))
+	case found.setup != nil:
+		return nil, keysUnusable(found.setup)
+	case found.wrongType:
 		return nil, invalid("Validation fails: The key for this kid does not fit the token's alg")
 	}
 	return nil, invalid("No matching public key found. kid=" + printableKID(kid))

@@ -11,6 +11,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -258,27 +259,24 @@ func (a *API) authenticateJWT(c *fiber.Ctx, tok string) error {
 	if s == nil || !s.Enabled || a.jwt == nil {
 		return apierror.Unauthenticated.With("Authentication Error, a JWT was passed but JWT auth is not enabled on this gateway")
 	}
-	eng, err := a.jwt.Engine(s)
-	if err != nil {
-		return err
-	}
-	id, err := eng.Authenticate(c.UserContext(), tok, a.store.Now())
-	if err != nil {
-		return err
-	}
-	return a.admitJWT(c, snap, id)
+	return a.admitWith(c, snap, tok, (*jwtauth.Engine).Authenticate)
 }
 
 // authenticateOpaque admits an opaque OIDC access token whose claims come
 // from the provider's userinfo endpoint (oidc_userinfo_enabled), with the
 // same rules as a JWT.
 func (a *API) authenticateOpaque(c *fiber.Ctx, tok string) error {
-	snap := a.store.Snapshot()
+	return a.admitWith(c, a.store.Snapshot(), tok, (*jwtauth.Engine).AuthenticateOpaque)
+}
+
+// admitWith reads tok's identity with authenticate, by the snapshot's JWT
+// settings, and admits it.
+func (a *API) admitWith(c *fiber.Ctx, snap *policy.Snapshot, tok string, authenticate func(*jwtauth.Engine, context.Context, string, time.Time) (*jwtauth.Identity, error)) error {
 	eng, err := a.jwt.Engine(snap.JWT())
 	if err != nil {
 		return err
 	}
-	id, err := eng.AuthenticateOpaque(c.UserContext(), tok, a.store.Now())
+	id, err := authenticate(eng, c.UserContext(), tok, a.store.Now())
 	if err != nil {
 		return err
 	}
@@ -322,8 +320,6 @@ func (a *API) adminOnly(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// commit writes the response of a change, telling the caller how far it has
-// propagated.
 // mutate applies change to a copy of the stored object kind/id (notFound
 // when there is none), stamps the time updated points at, and publishes
 // the result as an event of type typ; the store re-runs it on a
@@ -375,6 +371,8 @@ func keysWhere(snap *policy.Snapshot, match func(k *events.Key) bool) []*events.
 	return keys
 }
 
+// commit writes the response of a change, telling the caller how far it has
+// propagated.
 func commit(c *fiber.Ctx, res store.Result, body any) error {
 	if res.Seq > 0 {
 		c.Set("x-gatehouse-event-seq", strconv.FormatUint(res.Seq, 10))

@@ -28,34 +28,19 @@ type customerRequest struct {
 	Alias              *string   `json:"alias"`
 	Blocked            *bool     `json:"blocked"`
 	Models             *[]string `json:"models"`
-	MaxBudget          *float64  `json:"max_budget"`
-	BudgetDuration     *string   `json:"budget_duration"`
 	BudgetID           *string   `json:"budget_id"`
-	TPMLimit           *int64    `json:"tpm_limit"`
-	RPMLimit           *int64    `json:"rpm_limit"`
 	AllowedModelRegion *string   `json:"allowed_model_region"`
 	DefaultModel       *string   `json:"default_model"`
+	// No metadata: LiteLLM's /customer/* routes do not take it.
+	budgetFields
 }
 
 func (r *customerRequest) validate() error {
 	if r.UserID == nil || strings.TrimSpace(*r.UserID) == "" {
-		e := apierror.MissingParam.With("user_id is required")
-		e.Param = "user_id"
-		return e
+		return httpx.Required("user_id")
 	}
-	if r.MaxBudget != nil && *r.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
-	}
-	if r.TPMLimit != nil && *r.TPMLimit < 0 {
-		return httpx.Param("tpm_limit", "must be >= 0")
-	}
-	if r.RPMLimit != nil && *r.RPMLimit < 0 {
-		return httpx.Param("rpm_limit", "must be >= 0")
-	}
-	if r.BudgetDuration != nil && *r.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *r.BudgetDuration); err != nil {
-			return err
-		}
+	if err := r.budgetFields.validate(); err != nil {
+		return err
 	}
 	if r.BudgetID != nil && *r.BudgetID != "" {
 		// LiteLLM links a row of /budget/new; there are no budget objects
@@ -65,14 +50,7 @@ func (r *customerRequest) validate() error {
 	if r.AllowedModelRegion != nil && *r.AllowedModelRegion != "" && *r.AllowedModelRegion != "eu" && *r.AllowedModelRegion != "us" {
 		return httpx.Param("allowed_model_region", "must be \"eu\" or \"us\", got %q", *r.AllowedModelRegion)
 	}
-	if r.Models != nil {
-		for i, m := range *r.Models {
-			if strings.TrimSpace(m) == "" {
-				return httpx.Param("models", "entry %d is empty", i)
-			}
-		}
-	}
-	return nil
+	return validModels(r.Models)
 }
 
 func (r *customerRequest) apply(cu *events.Customer) {
@@ -85,18 +63,7 @@ func (r *customerRequest) apply(cu *events.Customer) {
 	if r.Models != nil {
 		cu.Models = slices.Clone(*r.Models)
 	}
-	if r.MaxBudget != nil {
-		cu.MaxBudget = r.MaxBudget
-	}
-	if r.BudgetDuration != nil {
-		cu.BudgetDuration = *r.BudgetDuration
-	}
-	if r.TPMLimit != nil {
-		cu.TPMLimit = r.TPMLimit
-	}
-	if r.RPMLimit != nil {
-		cu.RPMLimit = r.RPMLimit
-	}
+	r.budgetFields.apply(&cu.MaxBudget, &cu.BudgetDuration, &cu.TPMLimit, &cu.RPMLimit)
 	if r.AllowedModelRegion != nil {
 		cu.AllowedModelRegion = *r.AllowedModelRegion
 	}
@@ -186,9 +153,7 @@ func (a *API) customerUpdate(c *fiber.Ctx) error {
 func (a *API) customerInfo(c *fiber.Ctx) error {
 	id := c.Query("end_user_id")
 	if id == "" {
-		e := apierror.MissingParam.With("end_user_id is required")
-		e.Param = "end_user_id"
-		return e
+		return httpx.Required("end_user_id")
 	}
 	cu := a.store.Snapshot().Customer(id)
 	if cu == nil {
@@ -214,9 +179,7 @@ func (r *customerIDs) decode(c *fiber.Ctx) error {
 		return err
 	}
 	if len(r.UserIDs) == 0 {
-		e := apierror.MissingParam.With("user_ids is required")
-		e.Param = "user_ids"
-		return e
+		return httpx.Required("user_ids")
 	}
 	for i, id := range r.UserIDs {
 		if strings.TrimSpace(id) == "" {

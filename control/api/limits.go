@@ -7,18 +7,24 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
-// limitFields are the budget, rate-limit and metadata fields that key,
-// team and user requests share. Pointers (and a nil map) mean "not
-// sent", so an update changes only what it names.
-type limitFields struct {
-	MaxBudget      *float64       `json:"max_budget"`
-	BudgetDuration *string        `json:"budget_duration"`
-	TPMLimit       *int64         `json:"tpm_limit"`
-	RPMLimit       *int64         `json:"rpm_limit"`
-	Metadata       map[string]any `json:"metadata"`
+// budgetFields are the budget and rate-limit fields that key, team, user,
+// org and end-user (customer) requests share. Pointers mean "not sent",
+// so an update changes only what it names.
+type budgetFields struct {
+	MaxBudget      *float64 `json:"max_budget"`
+	BudgetDuration *string  `json:"budget_duration"`
+	TPMLimit       *int64   `json:"tpm_limit"`
+	RPMLimit       *int64   `json:"rpm_limit"`
 }
 
-func (f *limitFields) validate() error {
+// limitFields add metadata, which every request but /customer/* takes
+// (a nil map means "not sent").
+type limitFields struct {
+	budgetFields
+	Metadata map[string]any `json:"metadata"`
+}
+
+func (f *budgetFields) validate() error {
 	if f.MaxBudget != nil && *f.MaxBudget < 0 {
 		return httpx.Param("max_budget", "must be >= 0")
 	}
@@ -36,9 +42,9 @@ func (f *limitFields) validate() error {
 	return nil
 }
 
-// apply sets the sent fields on an object's own (events.Key, Team and
-// User each declare them).
-func (f *limitFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64, metadata *map[string]any) {
+// apply sets the sent fields on an object's own (events.Key, Team, User,
+// Org and Customer each declare them).
+func (f *budgetFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64) {
 	if f.MaxBudget != nil {
 		*maxBudget = f.MaxBudget
 	}
@@ -51,6 +57,11 @@ func (f *limitFields) apply(maxBudget **float64, budgetDuration *string, tpm, rp
 	if f.RPMLimit != nil {
 		*rpm = f.RPMLimit
 	}
+}
+
+// apply sets the sent fields, metadata included.
+func (f *limitFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64, metadata *map[string]any) {
+	f.budgetFields.apply(maxBudget, budgetDuration, tpm, rpm)
 	if f.Metadata != nil {
 		*metadata = maps.Clone(f.Metadata)
 	}

@@ -2,9 +2,9 @@ package api
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -34,31 +34,16 @@ func (a *API) organizationRoutes(admin fiber.Router) {
 }
 
 type orgRequest struct {
-	OrganizationID    *string        `json:"organization_id"`
-	OrganizationAlias *string        `json:"organization_alias"`
-	Models            *[]string      `json:"models"`
-	Blocked           *bool          `json:"blocked"`
-	MaxBudget         *float64       `json:"max_budget"`
-	BudgetDuration    *string        `json:"budget_duration"`
-	TPMLimit          *int64         `json:"tpm_limit"`
-	RPMLimit          *int64         `json:"rpm_limit"`
-	Metadata          map[string]any `json:"metadata"`
+	OrganizationID    *string   `json:"organization_id"`
+	OrganizationAlias *string   `json:"organization_alias"`
+	Models            *[]string `json:"models"`
+	Blocked           *bool     `json:"blocked"`
+	limitFields
 }
 
 func (r *orgRequest) validate() error {
-	if r.MaxBudget != nil && *r.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
-	}
-	if r.TPMLimit != nil && *r.TPMLimit < 0 {
-		return httpx.Param("tpm_limit", "must be >= 0")
-	}
-	if r.RPMLimit != nil && *r.RPMLimit < 0 {
-		return httpx.Param("rpm_limit", "must be >= 0")
-	}
-	if r.BudgetDuration != nil && *r.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *r.BudgetDuration); err != nil {
-			return err
-		}
+	if err := r.limitFields.validate(); err != nil {
+		return err
 	}
 	if r.Models != nil {
 		for i, m := range *r.Models {
@@ -83,21 +68,7 @@ func (r *orgRequest) apply(o *events.Org) {
 	if r.Blocked != nil {
 		o.Blocked = *r.Blocked
 	}
-	if r.MaxBudget != nil {
-		o.MaxBudget = r.MaxBudget
-	}
-	if r.BudgetDuration != nil {
-		o.BudgetDuration = *r.BudgetDuration
-	}
-	if r.TPMLimit != nil {
-		o.TPMLimit = r.TPMLimit
-	}
-	if r.RPMLimit != nil {
-		o.RPMLimit = r.RPMLimit
-	}
-	if r.Metadata != nil {
-		o.Metadata = maps.Clone(r.Metadata)
-	}
+	r.limitFields.apply(&o.MaxBudget, &o.BudgetDuration, &o.TPMLimit, &o.RPMLimit, &o.Metadata)
 	if o.Models == nil {
 		o.Models = []string{}
 	}
@@ -114,9 +85,7 @@ func (a *API) orgNew(c *fiber.Ctx) error {
 		return err
 	}
 	if req.OrganizationAlias == nil || strings.TrimSpace(*req.OrganizationAlias) == "" {
-		e := apierror.MissingParam.With("organization_alias is required")
-		e.Param = "organization_alias"
-		return e
+		return httpx.Required("organization_alias")
 	}
 	if err := req.validate(); err != nil {
 		return err
@@ -145,28 +114,13 @@ func (a *API) orgNew(c *fiber.Ctx) error {
 
 // mutateOrg runs a read-modify-write on an existing org.
 func (a *API) mutateOrg(c *fiber.Ctx, id string, change func(o *events.Org) error) (store.Result, *events.Org, error) {
-	var out *events.Org
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindOrg, id, func(cur any) (string, any, error) {
-		old, _ := cur.(*events.Org)
-		if old == nil {
-			return "", nil, orgNotFound(id)
-		}
-		o := *old
-		if err := change(&o); err != nil {
-			return "", nil, err
-		}
-		o.UpdatedAt = a.store.Now()
-		out = &o
-		return events.OrgUpserted, &o, nil
-	})
-	return res, out, err
+	return mutate(a, c, events.KindOrg, id, events.OrgUpserted, orgNotFound(id),
+		func(o *events.Org) *time.Time { return &o.UpdatedAt }, change)
 }
 
 func requireOrgID(id string) error {
 	if id == "" {
-		e := apierror.MissingParam.With("organization_id is required")
-		e.Param = "organization_id"
-		return e
+		return httpx.Required("organization_id")
 	}
 	return nil
 }
@@ -298,9 +252,7 @@ func (a *API) orgDelete(c *fiber.Ctx) error {
 		return err
 	}
 	if len(req.OrganizationIDs) == 0 {
-		e := apierror.MissingParam.With("organization_ids is required")
-		e.Param = "organization_ids"
-		return e
+		return httpx.Required("organization_ids")
 	}
 	snap := a.store.Snapshot()
 	var gone []*events.Org
@@ -370,9 +322,7 @@ func (a *API) orgMemberAdd(c *fiber.Ctx) error {
 	var members []orgMemberRequest
 	switch {
 	case len(req.Member) == 0 || string(req.Member) == "null":
-		e := apierror.MissingParam.With("member is required")
-		e.Param = "member"
-		return e
+		return httpx.Required("member")
 	case req.Member[0] == '[':
 		if err := httpx.DecodeStrict(req.Member, &members); err != nil {
 			return prefixParam(err, "member")

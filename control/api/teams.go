@@ -125,26 +125,28 @@ func (a *API) mutateTeam(c *fiber.Ctx, id, typ string, change func(t *events.Tea
 		func(t *events.Team) *time.Time { return &t.UpdatedAt }, change)
 }
 
-func requireTeamID(req *teamRequest) (string, error) {
-	if req.TeamID == nil || *req.TeamID == "" {
-		return "", apierror.MissingParam.With("team_id is required")
+// decodeTeamChange reads the body of a change to an existing team, which
+// must name it by team_id.
+func decodeTeamChange(c *fiber.Ctx) (*teamRequest, string, error) {
+	var req teamRequest
+	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		return nil, "", err
 	}
-	return *req.TeamID, nil
+	if req.TeamID == nil || *req.TeamID == "" {
+		return nil, "", apierror.MissingParam.With("team_id is required")
+	}
+	return &req, *req.TeamID, nil
 }
 
 func (a *API) teamUpdate(c *fiber.Ctx) error {
-	var req teamRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
-	id, err := requireTeamID(&req)
+	req, id, err := decodeTeamChange(c)
 	if err != nil {
 		return err
 	}
 	if err := req.validate(); err != nil {
 		return err
 	}
-	if err := a.teamOrgCheck(&req); err != nil {
+	if err := a.teamOrgCheck(req); err != nil {
 		return err
 	}
 	res, t, err := a.mutateTeam(c, id, events.TeamUpserted, func(t *events.Team) error {
@@ -163,11 +165,7 @@ func (a *API) teamBlock(block bool) fiber.Handler {
 		typ = events.TeamBlocked
 	}
 	return func(c *fiber.Ctx) error {
-		var req teamRequest
-		if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-			return err
-		}
-		id, err := requireTeamID(&req)
+		_, id, err := decodeTeamChange(c)
 		if err != nil {
 			return err
 		}

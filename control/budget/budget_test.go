@@ -22,25 +22,9 @@ import (
 )
 
 func TestBudgetCrossingFlagsAndResets(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
-	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := EnsureBucket(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := &policy.Live{JS: js}
-	go func() { _ = live.Run(ctx) }()
-	testutil.Eventually(t, 5*time.Second, live.Check)
 	now := time.Now().UTC()
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: func() time.Time { return now }}
-	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
-	runProcessor(t, ctx, js, tr)
+	e := newTrackerEnv(t, func() time.Time { return now })
+	ctx, js, live, st, tr := e.ctx, e.js, e.live, e.st, e.tr
 
 	budget := 1.0
 	tok := events.HashKey("sk-budget-key-000000000")
@@ -128,20 +112,21 @@ func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr 
 	return p
 }
 
-// A KV outage does not lose spend: the message is retried and redelivered
-// until the bucket is back, then counted once. A spend message that cannot
-// be decoded goes to the poison queue and is counted there.
 // trackerEnv is a tracker running as in the control plane, on a private
 // JetStream server.
 type trackerEnv struct {
-	t   *testing.T
-	ctx context.Context
-	js  jetstream.JetStream
-	kv  jetstream.KeyValue
-	p   *processor.Router
+	t    *testing.T
+	ctx  context.Context
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+	live *policy.Live
+	st   *store.Store
+	tr   *Tracker
+	p    *processor.Router
 }
 
-func newTrackerEnv(t *testing.T) *trackerEnv {
+// newTrackerEnv starts it; clock, if not nil, is the store's clock.
+func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
 	ns := testutil.RunJetStream(t)
 	_, js := testutil.Connect(t, ns.ClientURL())
 	stream := testutil.EnsureStreams(t, js)
@@ -157,9 +142,9 @@ func newTrackerEnv(t *testing.T) *trackerEnv {
 	live := &policy.Live{JS: js}
 	go func() { _ = live.Run(ctx) }()
 	testutil.Eventually(t, 5*time.Second, live.Check)
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live}
+	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: clock}
 	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
-	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, p: runProcessor(t, ctx, js, tr)}
+	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, live: live, st: st, tr: tr, p: runProcessor(t, ctx, js, tr)}
 }
 
 func (e *trackerEnv) publish(id string, data []byte) {
@@ -173,7 +158,7 @@ func (e *trackerEnv) publish(id string, data []byte) {
 // Messages handled together are written together: 300 spend messages
 // about one team count exactly, in far fewer KV writes than messages.
 func TestBudgetGroupCommit(t *testing.T) {
-	e := newTrackerEnv(t)
+	e := newTrackerEnv(t, nil)
 	const n = 300
 	for i := range n {
 		data, _ := json.Marshal(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("g-", i), TeamID: "team-g", Cost: 0.01, TotalTokens: 3})
@@ -200,8 +185,11 @@ func TestBudgetGroupCommit(t *testing.T) {
 	t.Logf("%d messages, %d KV writes", n, info.State.LastSeq)
 }
 
+// A KV outage does not lose spend: the message is retried and redelivered
+// until the bucket is back, then counted once. A spend message that cannot
+// be decoded goes to the poison queue and is counted there.
 func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
-	e := newTrackerEnv(t)
+	e := newTrackerEnv(t, nil)
 	ctx, js, kv, p, publish := e.ctx, e.js, e.kv, e.p, e.publish
 
 	// The bucket disappears (a KV outage as the tracker sees it).
@@ -211,20 +199,7 @@ func TestBudgetRetriesKVOutageAndPoisonsMalformed(t *testing.T) {
 	batch, _ := json.Marshal(events.SpendBatch{Type: events.SpendBatchV1, BatchID: "b1", EdgeID: "e", Events: []events.SpendEvent{
 		{RequestID: "r1", TeamID: "team-kv", Cost: 0.25, TotalTokens: 5}, {RequestID: "r2", TeamID: "team-kv", Cost: 0.5, TotalTokens: 5}}})
 	publish("b1", batch)
-	cons, err := js.Consumer(ctx, events.SpendStream, events.BudgetDurable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, 10*time.Second, func() error {
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.NumRedelivered == 0 {
-			return fmt.Errorf("not redelivered yet: %+v", info)
-		}
-		return nil
-	})
+	testutil.WaitRedelivered(t, ctx, js, events.SpendStream, events.BudgetDurable)
 	if _, err := EnsureBucket(ctx, js, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +238,7 @@ func TestBudgetThroughput(t *testing.T) {
 	if os.Getenv("GATEHOUSE_BUDGET_BENCH") == "" {
 		t.Skip("set GATEHOUSE_BUDGET_BENCH=1")
 	}
-	e := newTrackerEnv(t)
+	e := newTrackerEnv(t, nil)
 	const n = 5000
 	msgs := make([][]byte, n)
 	for i := range msgs {

@@ -1,19 +1,15 @@
 package budget
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
-	"github.com/gatehouse/gatehouse/policy"
 )
 
 // TestOrgAndEndUserBudgets: spend rolls up to the org and the end user of
@@ -21,25 +17,9 @@ import (
 // with no record under litellm_settings.max_end_user_budget are flagged
 // once they cross, and the flag clears when the default is raised.
 func TestOrgAndEndUserBudgets(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
-	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := EnsureBucket(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := &policy.Live{JS: js}
-	go func() { _ = live.Run(ctx) }()
-	testutil.Eventually(t, 5*time.Second, live.Check)
 	now := time.Now().UTC()
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: func() time.Time { return now }}
-	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
-	runProcessor(t, ctx, js, tr)
+	e := newTrackerEnv(t, func() time.Time { return now })
+	ctx, js, live, st, tr := e.ctx, e.js, e.live, e.st, e.tr
 
 	one, half := 1.0, 0.5
 	for _, o := range []any{

@@ -16,10 +16,10 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -248,11 +248,7 @@ func (f *File) ApplyEnvironment(setenv func(k, v string) error) error {
 	if setenv == nil {
 		setenv = os.Setenv
 	}
-	keys := make([]string, 0, len(f.EnvironmentVariables))
-	for k := range f.EnvironmentVariables {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(f.EnvironmentVariables))
 	var errs []error
 	for _, k := range keys {
 		// The process environment wins: an operator's JWT_AUDIENCE or

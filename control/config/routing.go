@@ -1,8 +1,9 @@
 package config
 
 import (
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,11 +73,7 @@ func (f *File) validateRouting(v *validator) {
 		names[e.ModelName] = true
 		wildcard = wildcard || strings.Contains(e.ModelName, "*")
 	}
-	aliases := make([]string, 0, len(r.ModelGroupAlias))
-	for a := range r.ModelGroupAlias {
-		aliases = append(aliases, a)
-	}
-	sort.Strings(aliases)
+	aliases := slices.Sorted(maps.Keys(r.ModelGroupAlias))
 	for _, a := range aliases {
 		ap := p + "model_group_alias." + a
 		to := r.ModelGroupAlias[a].Model

@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,11 +134,7 @@ func (f *File) validate(v *validator) {
 }
 
 func (f *File) validateEnvironment(v *validator) {
-	keys := make([]string, 0, len(f.EnvironmentVariables))
-	for k := range f.EnvironmentVariables {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(f.EnvironmentVariables))
 	for _, k := range keys {
 		path := "environment_variables." + k
 		if !validEnvName(k) {
@@ -289,11 +286,7 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	}
 	nonNegative(v, pp+".input_cost_per_token", p.InputCostPerToken)
 	nonNegative(v, pp+".output_cost_per_token", p.OutputCostPerToken)
-	headers := make([]string, 0, len(p.ExtraHeaders))
-	for h := range p.ExtraHeaders {
-		headers = append(headers, h)
-	}
-	sort.Strings(headers)
+	headers := slices.Sorted(maps.Keys(p.ExtraHeaders))
 	for _, h := range headers {
 		hp := pp + ".extra_headers." + h
 		if !validHeaderName(h) {

@@ -21,14 +21,18 @@ type collector struct {
 	lastSeq func(context.Context) (uint64, error)
 }
 
+// edgeDesc is a gauge labelled by the edge it describes.
+func edgeDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, []string{"edge_id", "region"}, nil)
+}
+
 var (
-	edgeLabels   = []string{"edge_id", "region"}
-	descEdgeSeq  = prometheus.NewDesc("gatehouse_control_edge_applied_seq", "Policy stream sequence an edge reports as applied.", edgeLabels, nil)
-	descEdgeLag  = prometheus.NewDesc("gatehouse_control_edge_lag_events", "Policy stream last sequence minus the edge's applied sequence.", edgeLabels, nil)
-	descEdgeLive = prometheus.NewDesc("gatehouse_control_edge_live", "1 while the edge's status arrives within the liveness TTL.", edgeLabels, nil)
-	descEdgeRdy  = prometheus.NewDesc("gatehouse_control_edge_ready", "1 when the edge reports it has caught up and serves.", edgeLabels, nil)
-	descEdgeStl  = prometheus.NewDesc("gatehouse_control_edge_stalled", "1 when the edge's policy follower stopped at an event it cannot apply.", edgeLabels, nil)
-	descEdgeAge  = prometheus.NewDesc("gatehouse_control_edge_last_seen_seconds", "Seconds since the edge's last status.", edgeLabels, nil)
+	descEdgeSeq  = edgeDesc("gatehouse_control_edge_applied_seq", "Policy stream sequence an edge reports as applied.")
+	descEdgeLag  = edgeDesc("gatehouse_control_edge_lag_events", "Policy stream last sequence minus the edge's applied sequence.")
+	descEdgeLive = edgeDesc("gatehouse_control_edge_live", "1 while the edge's status arrives within the liveness TTL.")
+	descEdgeRdy  = edgeDesc("gatehouse_control_edge_ready", "1 when the edge reports it has caught up and serves.")
+	descEdgeStl  = edgeDesc("gatehouse_control_edge_stalled", "1 when the edge's policy follower stopped at an event it cannot apply.")
+	descEdgeAge  = edgeDesc("gatehouse_control_edge_last_seen_seconds", "Seconds since the edge's last status.")
 	descLastSeq  = prometheus.NewDesc("gatehouse_control_stream_last_seq", "The policy stream's last sequence, as read by this control replica.", nil, nil)
 )
 

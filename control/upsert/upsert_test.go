@@ -2,7 +2,6 @@ package upsert_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -57,20 +56,7 @@ func TestUpsertRetriedUntilTheStoreTakesIt(t *testing.T) {
 	if _, err := js.PublishMsg(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := js.Consumer(ctx, events.UpsertStream, events.UpsertDurable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, 10*time.Second, func() error {
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.NumRedelivered == 0 {
-			return errors.New("not redelivered yet")
-		}
-		return nil
-	})
+	testutil.WaitRedelivered(t, ctx, js, events.UpsertStream, events.UpsertDurable)
 	if live.Load().User("u-retry") != nil {
 		t.Fatal("user created while the stream took no writes")
 	}

@@ -168,23 +168,11 @@ func Run(ctx context.Context, o Options) error {
 	go func() { liveErr <- live.Run(ctx) }()
 
 	app := g.App(o)
-	ln := o.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", o.Listen); err != nil {
-			return fmt.Errorf("edge: listen %s: %w", o.Listen, err)
-		}
+	ln, serveErr, stopMetrics, err := obs.Serve(ctx, app, o.Listener, "edge", o.Listen, o.MetricsAddr, g.metrics.reg, log)
+	if err != nil {
+		return err
 	}
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- app.Listener(ln) }()
-	if o.MetricsAddr != "" {
-		mctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() {
-			if err := obs.ServeMetrics(mctx, o.MetricsAddr, g.metrics.reg, log, nil); err != nil {
-				serveErr <- err
-			}
-		}()
-	}
+	defer stopMetrics()
 	log.Info("edge serving", "addr", ln.Addr().String(), "control", o.ControlURL)
 	if o.Ready != nil {
 		o.Ready <- ln.Addr().String()
@@ -361,9 +349,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		model = strings.Clone(p) // outlives the handler in the spend event
 	}
 	if model == "" {
-		e := apierror.MissingParam.With("model is required")
-		e.Param = "model"
-		return e
+		return httpx.Required("model")
 	}
 	if !req.Messages {
 		e := apierror.MissingParam.With("messages must be a non-empty array")

@@ -71,17 +71,8 @@ func (e *edgeUnderTest) put(t *testing.T, obj any) {
 
 func do(t *testing.T, method, url string, hdr map[string]string, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, _, b := doH(t, method, url, hdr, body)
+	return code, b
 }
 
 const chatBody = `{"model":"m","messages":[{"role":"user","content":"hi"}]}`

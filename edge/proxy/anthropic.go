@@ -28,8 +28,8 @@ func (anthropic) Prepare(x *Exchange) error {
 	if base == "" {
 		base = defaultAnthropicBase
 	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	if err := httpBase(d, base); err != nil {
+		return err
 	}
 	// LiteLLM accepts an api_base with or without /v1/messages.
 	x.Target = strings.TrimRight(base, "/")

@@ -51,8 +51,8 @@ func azureEndpoint(d *policy.Deployment, deployment string) (string, *apierror.E
 	if base == "" {
 		return "", apierror.Internal.With("deployment %s is misconfigured: provider azure needs an api_base", d.ModelName)
 	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return "", apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	if err := httpBase(d, base); err != nil {
+		return "", err
 	}
 	version := d.APIVersion
 	if version == "" {

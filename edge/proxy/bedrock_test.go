@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -255,15 +254,7 @@ func TestProviderBedrockResponses(t *testing.T) {
 			t.Errorf("%s: upstream %s %s", tc.file, r.rawPath, r.body)
 		}
 		checkSigV4(t, r, "bedrock", "us-east-1")
-		golden(t, strings.TrimSuffix(tc.file, ".json")+".openai.json", []byte(body))
-		var cc struct {
-			Choices []struct {
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != tc.finish {
-			t.Errorf("%s: finish_reason %+v, want %s", tc.file, cc, tc.finish)
-		}
+		checkCompletion(t, tc.file, body, tc.finish)
 		res := e.waitResult(t)
 		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated {
 			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)
@@ -272,11 +263,7 @@ func TestProviderBedrockResponses(t *testing.T) {
 }
 
 func TestProviderBedrockStream(t *testing.T) {
-	for _, tc := range []struct {
-		file               string
-		includeUsage       bool
-		prompt, completion int64
-	}{
+	for _, tc := range []streamCase{
 		{"bedrock_stream.jsonl", false, 25, 15},
 		{"bedrock_stream.jsonl", true, 25, 15},
 		{"bedrock_stream_tools.jsonl", true, 472, 89},
@@ -284,42 +271,7 @@ func TestProviderBedrockStream(t *testing.T) {
 		up, base := bedrockFake(t, 200, nil, eventStreamFrames(t, tc.file))
 		up.gate = make(chan struct{})
 		e := startEdge(t, newTestForwarder(), bedrockDeployment(base))
-		opts := ""
-		if tc.includeUsage {
-			opts = `,"stream_options":{"include_usage":true}`
-		}
-		resp := post(t, e.url, `{"model":"claude-br","stream":true,"messages":[{"role":"user","content":"hi"}]`+opts+`}`, nil)
-		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-			t.Fatalf("%s: status %d %s", tc.file, resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
-		checkSigV4(t, up.next(t), "bedrock", "us-east-1")
-		br := bufio.NewReader(resp.Body)
-		// The first frame arrives while the upstream holds back the rest.
-		first, err := readEvent(br)
-		if err != nil || !strings.Contains(first, `"role":"assistant"`) {
-			t.Fatalf("%s: first frame %q %v", tc.file, first, err)
-		}
-		close(up.gate)
-		frames := append([]string{first}, readFrames(t, br)...)
-		var all bytes.Buffer
-		for _, f := range frames {
-			all.WriteString(f + "\n")
-		}
-		name := strings.TrimSuffix(tc.file, ".jsonl")
-		if tc.includeUsage {
-			name += "_usage"
-		}
-		golden(t, name+".openai.txt", all.Bytes())
-		if frames[len(frames)-1] != "[DONE]" {
-			t.Errorf("%s: stream does not end with [DONE]", tc.file)
-		}
-		if hasUsage := strings.Contains(all.String(), `"usage":{`); hasUsage != tc.includeUsage {
-			t.Errorf("%s: usage chunk present=%v, client asked %v", tc.file, hasUsage, tc.includeUsage)
-		}
-		res := e.waitResult(t)
-		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated || res.u.TTFT <= 0 {
-			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)
-		}
+		checkStream(t, e, tc, "claude-br", ".jsonl", func() { checkSigV4(t, up.next(t), "bedrock", "us-east-1") }, func() { close(up.gate) })
 	}
 }
 

@@ -33,8 +33,8 @@ func (gemini) Prepare(x *Exchange) error {
 	if base == "" {
 		base = defaultGeminiBase
 	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	if err := httpBase(d, base); err != nil {
+		return err
 	}
 	base = strings.TrimRight(base, "/")
 	if !strings.HasSuffix(base, "/v1beta") && !strings.HasSuffix(base, "/v1") {

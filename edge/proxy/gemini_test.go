@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
@@ -89,15 +88,7 @@ func TestProviderGeminiResponses(t *testing.T) {
 			string(r.body) != `{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"Be brief."}]},"generationConfig":{"maxOutputTokens":100}}` {
 			t.Errorf("%s: upstream %s?%s %s", tc.file, r.path, r.query, r.body)
 		}
-		golden(t, strings.TrimSuffix(tc.file, ".json")+".openai.json", []byte(body))
-		var cc struct {
-			Choices []struct {
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != tc.finish {
-			t.Errorf("%s: finish_reason %+v, want %s", tc.file, cc, tc.finish)
-		}
+		checkCompletion(t, tc.file, body, tc.finish)
 		res := e.waitResult(t)
 		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated {
 			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)
@@ -106,11 +97,7 @@ func TestProviderGeminiResponses(t *testing.T) {
 }
 
 func TestProviderGeminiStream(t *testing.T) {
-	for _, tc := range []struct {
-		file               string
-		includeUsage       bool
-		prompt, completion int64
-	}{
+	for _, tc := range []streamCase{
 		{"gemini_stream.sse", false, 25, 15},
 		{"gemini_stream.sse", true, 25, 15},
 		{"gemini_stream_tools.sse", true, 472, 41 + 48},
@@ -118,41 +105,7 @@ func TestProviderGeminiStream(t *testing.T) {
 		up, base := replay(t, 200, "text/event-stream", testdata(t, tc.file))
 		up.gate = make(chan struct{})
 		e := startEdge(t, newTestForwarder(), geminiDeployment(base))
-		opts := ""
-		if tc.includeUsage {
-			opts = `,"stream_options":{"include_usage":true}`
-		}
-		resp := post(t, e.url, `{"model":"gemini","stream":true,"messages":[{"role":"user","content":"hi"}]`+opts+`}`, nil)
-		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-			t.Fatalf("%s: status %d %s", tc.file, resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
-		up.next(t)
-		br := bufio.NewReader(resp.Body)
-		first, err := readEvent(br)
-		if err != nil || !strings.Contains(first, `"role":"assistant"`) {
-			t.Fatalf("%s: first frame %q %v", tc.file, first, err)
-		}
-		close(up.gate)
-		frames := append([]string{first}, readFrames(t, br)...)
-		var all bytes.Buffer
-		for _, f := range frames {
-			all.WriteString(f + "\n")
-		}
-		name := strings.TrimSuffix(tc.file, ".sse")
-		if tc.includeUsage {
-			name += "_usage"
-		}
-		golden(t, name+".openai.txt", all.Bytes())
-		if frames[len(frames)-1] != "[DONE]" {
-			t.Errorf("%s: stream does not end with [DONE]", tc.file)
-		}
-		if hasUsage := strings.Contains(all.String(), `"usage":{`); hasUsage != tc.includeUsage {
-			t.Errorf("%s: usage chunk present=%v, client asked %v", tc.file, hasUsage, tc.includeUsage)
-		}
-		res := e.waitResult(t)
-		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated || res.u.TTFT <= 0 {
-			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)
-		}
+		checkStream(t, e, tc, "gemini", ".sse", func() { up.next(t) }, func() { close(up.gate) })
 	}
 }
 

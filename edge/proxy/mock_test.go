@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
 
@@ -129,17 +128,7 @@ func TestMockStream(t *testing.T) {
 				t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
 			br := bufio.NewReader(resp.Body)
-			var events []string
-			for {
-				data, err := readEvent(br)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				events = append(events, data)
-			}
+			events := readEvents(t, br)
 			if len(events) == 0 || events[len(events)-1] != "[DONE]" {
 				t.Fatalf("[DONE] is not last: %q", events)
 			}

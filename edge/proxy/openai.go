@@ -112,9 +112,8 @@ func endpoint(d *policy.Deployment) (string, *apierror.Error) {
 			return "", apierror.Internal.With("deployment %s is misconfigured: provider %s needs an api_base", d.ModelName, d.Provider)
 		}
 	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		// The base itself may hold credentials; do not echo it.
-		return "", apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	if err := httpBase(d, base); err != nil {
+		return "", err
 	}
 	return strings.TrimRight(base, "/") + "/chat/completions", nil
 }
@@ -137,4 +136,13 @@ func bodyUsage(b, payload []byte, status int) Usage {
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	return u
+}
+
+// httpBase refuses a deployment's api_base that is not an http(s) URL.
+// The base itself may hold credentials; the error does not echo it.
+func httpBase(d *policy.Deployment, base string) *apierror.Error {
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	}
+	return nil
 }

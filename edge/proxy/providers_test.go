@@ -306,15 +306,7 @@ func TestProviderAnthropicResponses(t *testing.T) {
 			t.Fatalf("%s: status %d (request id %q): %s", tc.file, resp.StatusCode, resp.Header.Get("X-Upstream-Request-Id"), body)
 		}
 		up.next(t)
-		golden(t, strings.TrimSuffix(tc.file, ".json")+".openai.json", []byte(body))
-		var cc struct {
-			Choices []struct {
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != tc.wantFinish {
-			t.Errorf("%s: finish_reason %+v, want %s", tc.file, cc, tc.wantFinish)
-		}
+		checkCompletion(t, tc.file, body, tc.wantFinish)
 		res := e.waitResult(t)
 		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion ||
 			res.u.TotalTokens != tc.prompt+tc.completion || res.u.Estimated {
@@ -342,12 +334,78 @@ func readFrames(t *testing.T, r io.Reader) []string {
 	}
 }
 
+// checkCompletion checks a translated (non-streamed) chat completion
+// against the golden file named after the recorded answer file, and its
+// one choice's finish_reason.
+func checkCompletion(t *testing.T, file, body, finish string) {
+	t.Helper()
+	golden(t, strings.TrimSuffix(file, ".json")+".openai.json", []byte(body))
+	var cc struct {
+		Choices []struct {
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != finish {
+		t.Errorf("%s: finish_reason %+v, want %s", file, cc, finish)
+	}
+}
+
+// streamCase is one recorded provider stream and the usage its spend
+// event must carry.
+type streamCase struct {
+	file               string
+	includeUsage       bool
+	prompt, completion int64
+}
+
+// checkStream posts a streamed chat for model to e, whose upstream holds
+// back all but the first frame until release. The first frame must
+// arrive before release (frames are translated as they come, not after
+// the stream ends); reached checks the upstream's request. The client's
+// frames must match the golden file named after tc.file without ext,
+// end with [DONE], carry a usage chunk exactly when asked, and the spend
+// result must carry the provider's usage (not estimated) and a TTFT.
+func checkStream(t *testing.T, e *edge, tc streamCase, model, ext string, reached, release func()) {
+	t.Helper()
+	opts := ""
+	if tc.includeUsage {
+		opts = `,"stream_options":{"include_usage":true}`
+	}
+	resp := post(t, e.url, `{"model":"`+model+`","stream":true,"messages":[{"role":"user","content":"hi"}]`+opts+`}`, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("%s: status %d %s", tc.file, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	reached()
+	br := bufio.NewReader(resp.Body)
+	first, err := readEvent(br)
+	if err != nil || !strings.Contains(first, `"role":"assistant"`) {
+		t.Fatalf("%s: first frame %q %v", tc.file, first, err)
+	}
+	release()
+	frames := append([]string{first}, readFrames(t, br)...)
+	var all bytes.Buffer
+	for _, f := range frames {
+		all.WriteString(f + "\n")
+	}
+	name := strings.TrimSuffix(tc.file, ext)
+	if tc.includeUsage {
+		name += "_usage"
+	}
+	golden(t, name+".openai.txt", all.Bytes())
+	if frames[len(frames)-1] != "[DONE]" {
+		t.Errorf("%s: stream does not end with [DONE]", tc.file)
+	}
+	if hasUsage := strings.Contains(all.String(), `"usage":{`); hasUsage != tc.includeUsage {
+		t.Errorf("%s: usage chunk present=%v, client asked %v", tc.file, hasUsage, tc.includeUsage)
+	}
+	res := e.waitResult(t)
+	if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated || res.u.TTFT <= 0 {
+		t.Errorf("%s: usage %+v err %v, want %d/%d from the provider's usage", tc.file, res.u, res.err, tc.prompt, tc.completion)
+	}
+}
+
 func TestProviderAnthropicStream(t *testing.T) {
-	for _, tc := range []struct {
-		file               string
-		includeUsage       bool
-		prompt, completion int64
-	}{
+	for _, tc := range []streamCase{
 		{"anthropic_stream.sse", false, 25, 15},
 		{"anthropic_stream.sse", true, 25, 15},
 		{"anthropic_stream_tools.sse", true, 472, 89},
@@ -355,44 +413,7 @@ func TestProviderAnthropicStream(t *testing.T) {
 		up, base := replay(t, 200, "text/event-stream; charset=utf-8", testdata(t, tc.file))
 		up.gate = make(chan struct{})
 		e := startEdge(t, newTestForwarder(), anthropicDeployment(base))
-		opts := ""
-		if tc.includeUsage {
-			opts = `,"stream_options":{"include_usage":true}`
-		}
-		resp := post(t, e.url, `{"model":"claude","stream":true,"messages":[{"role":"user","content":"hi"}]`+opts+`}`, nil)
-		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-			t.Fatalf("%s: status %d %s", tc.file, resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
-		up.next(t)
-		br := bufio.NewReader(resp.Body)
-		// The first frame arrives while the upstream holds back the rest:
-		// frames are translated as they come, not after the stream ends.
-		first, err := readEvent(br)
-		if err != nil || !strings.Contains(first, `"role":"assistant"`) {
-			t.Fatalf("%s: first frame %q %v", tc.file, first, err)
-		}
-		close(up.gate)
-		frames := append([]string{first}, readFrames(t, br)...)
-		var all bytes.Buffer
-		for _, f := range frames {
-			all.WriteString(f + "\n")
-		}
-		name := strings.TrimSuffix(tc.file, ".sse")
-		if tc.includeUsage {
-			name += "_usage"
-		}
-		golden(t, name+".openai.txt", all.Bytes())
-		if frames[len(frames)-1] != "[DONE]" {
-			t.Errorf("%s: stream does not end with [DONE]", tc.file)
-		}
-		hasUsage := strings.Contains(all.String(), `"usage":{`)
-		if hasUsage != tc.includeUsage {
-			t.Errorf("%s: usage chunk present=%v, client asked %v", tc.file, hasUsage, tc.includeUsage)
-		}
-		res := e.waitResult(t)
-		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated || res.u.TTFT <= 0 {
-			t.Errorf("%s: usage %+v err %v, want %d/%d from Anthropic's usage", tc.file, res.u, res.err, tc.prompt, tc.completion)
-		}
+		checkStream(t, e, tc, "claude", ".sse", func() { up.next(t) }, func() { close(up.gate) })
 	}
 }
 

@@ -514,17 +514,7 @@ func TestStreamIdleTimeoutEndsWithErrorEvent(t *testing.T) {
 	e := startEdge(t, New(Options{StreamIdleTimeout: 100 * time.Millisecond}), openAIDeployment(up.URL))
 	resp := post(t, e.url, `{"model":"my-group","stream":true}`, nil)
 	br := bufio.NewReader(resp.Body)
-	var events []string
-	for {
-		data, err := readEvent(br)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, data)
-	}
+	events := readEvents(t, br)
 	if len(events) != 2 || events[0] != `{"n":1}` {
 		t.Fatalf("events = %q", events)
 	}
@@ -901,5 +891,21 @@ func TestLoggedUpstreamBodyHasNoPartialKey(t *testing.T) {
 	e := mapUpstreamError(d, 503, []byte(body), "")
 	if s := e.Error(); strings.Contains(s, key[:16]) {
 		t.Fatalf("partial key in the logged cause: %s", s)
+	}
+}
+
+// readEvents reads SSE data payloads until the stream ends.
+func readEvents(t *testing.T, br *bufio.Reader) []string {
+	t.Helper()
+	var events []string
+	for {
+		data, err := readEvent(br)
+		if err == io.EOF {
+			return events
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, data)
 	}
 }

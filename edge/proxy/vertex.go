@@ -63,8 +63,8 @@ func (vertex) Prepare(x *Exchange) error {
 	default:
 		base = "https://" + location + "-aiplatform.googleapis.com"
 	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
+	if err := httpBase(d, base); err != nil {
+		return err
 	}
 	prefix := strings.TrimRight(base, "/") + "/v1/projects/" + url.PathEscape(project) + "/locations/" + url.PathEscape(location) + "/publishers/"
 	if !isVertexAnthropic(x.Model) {

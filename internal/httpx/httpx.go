@@ -221,6 +221,13 @@ func jsonPathAt(body []byte, offset int64) string {
 	}
 }
 
+// Required is the 400 for a required field that was not sent, naming it.
+func Required(field string) *apierror.Error {
+	e := apierror.MissingParam.With("%s is required", field)
+	e.Param = field
+	return e
+}
+
 // Param builds a 400 naming a request field.
 func Param(field, format string, args ...any) *apierror.Error {
 	e := apierror.BadRequest.With("%s: %s", field, fmt.Sprintf(format, args...))

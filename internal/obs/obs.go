@@ -95,3 +95,30 @@ func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 	}
 	return nil
 }
+
+// Serve starts app on ln (nil: a new listener on addr; component names
+// the server in the listen error) and, when metricsAddr is set, reg's
+// /metrics on its own listener until stop is called. Either server's
+// failure arrives on errs; the caller selects on it beside its own
+// channels, so Serve owns no shutdown policy. stop must be called (defer
+// it) even after a failure.
+func Serve(ctx context.Context, app *fiber.App, ln net.Listener, component, addr, metricsAddr string, reg *prometheus.Registry, log *slog.Logger) (bound net.Listener, errs <-chan error, stop func(), err error) {
+	if ln == nil {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: listen %s: %w", component, addr, err)
+		}
+	}
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- app.Listener(ln) }()
+	stop = func() {}
+	if metricsAddr != "" {
+		var mctx context.Context
+		mctx, stop = context.WithCancel(ctx)
+		go func() {
+			if err := ServeMetrics(mctx, metricsAddr, reg, log, nil); err != nil {
+				serveErr <- err
+			}
+		}()
+	}
+	return ln, serveErr, stop, nil
+}

@@ -6,6 +6,7 @@ package testutil
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,4 +97,25 @@ func Eventually(t testing.TB, wait time.Duration, cond func() error) {
 		}
 		time.Sleep(tick.Next())
 	}
+}
+
+// WaitRedelivered waits until the consumer durable on stream has
+// redelivered a message: its handler failed and the message came back
+// instead of being dropped.
+func WaitRedelivered(t testing.TB, ctx context.Context, js jetstream.JetStream, stream, durable string) {
+	t.Helper()
+	cons, err := js.Consumer(ctx, stream, durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 10*time.Second, func() error {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumRedelivered == 0 {
+			return fmt.Errorf("not redelivered yet: %+v", info)
+		}
+		return nil
+	})
 }

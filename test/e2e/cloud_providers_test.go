@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -139,14 +138,7 @@ func startCloudMock(t *testing.T) *cloudMock {
 			fail("unexpected path")
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.addr = ln.Addr().String()
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	m.addr = serveMock(t, mux)
 	return m
 }
 
@@ -262,40 +254,12 @@ func TestCloudProviders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	for _, tc := range []struct {
-		model, text, streamText string
-		prompt, completion      int64
-		streamTotal             int64
-	}{
+	for _, tc := range []chatCase{
 		{"bedrock-claude", "Hello! How can I help you today?", "Hello! How can I help you today?", 12, 10, 40},
 		{"gemini-flash", "Hello! How can I help you today?", "Hello! How can I help you today?", 1030, 10, 40},
 		{"vertex-pro", "Hello! How can I help you today?", "Hello! How can I help you today?", 1030, 10, 40},
 	} {
-		params := openai.ChatCompletionNewParams{Model: tc.model, Messages: []openai.ChatCompletionMessageParamUnion{
-			openai.SystemMessage("Be brief."), openai.UserMessage("Say hi")}}
-		resp, err := c.Chat.Completions.New(ctx, params)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.model, err)
-		}
-		if len(resp.Choices) != 1 || resp.Choices[0].Message.Content != tc.text || resp.Choices[0].FinishReason != "stop" ||
-			resp.Usage.PromptTokens != tc.prompt || resp.Usage.CompletionTokens != tc.completion {
-			t.Fatalf("%s: %+v usage %+v", tc.model, resp.Choices, resp.Usage)
-		}
-		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-		stream := c.Chat.Completions.NewStreaming(ctx, params)
-		var acc openai.ChatCompletionAccumulator
-		chunks := 0
-		for stream.Next() {
-			acc.AddChunk(stream.Current())
-			chunks++
-		}
-		if err := stream.Err(); err != nil {
-			t.Fatalf("%s stream: %v", tc.model, err)
-		}
-		if chunks < 3 || len(acc.Choices) != 1 || acc.Choices[0].Message.Content != tc.streamText ||
-			acc.Choices[0].FinishReason != "stop" || acc.Usage.TotalTokens != tc.streamTotal {
-			t.Fatalf("%s stream: %d chunks, %+v usage %+v", tc.model, chunks, acc.Choices, acc.Usage)
-		}
+		checkChat(t, ctx, c, tc)
 	}
 
 	page, err := c.Models.List(ctx)

@@ -290,16 +290,7 @@ func TestOpenAIClient(t *testing.T) {
 		if len(resp.Choices) != 1 || resp.Choices[0].Message.Content != tc.want {
 			t.Fatalf("%s: got %+v", tc.model, resp.Choices)
 		}
-		stream := c.Chat.Completions.NewStreaming(ctx, params)
-		var acc openai.ChatCompletionAccumulator
-		chunks := 0
-		for stream.Next() {
-			acc.AddChunk(stream.Current())
-			chunks++
-		}
-		if err := stream.Err(); err != nil {
-			t.Fatalf("%s stream: %v", tc.model, err)
-		}
+		acc, chunks := sdkStream(t, ctx, c, params)
 		want := tc.want
 		if tc.model == "openai/gpt-4" {
 			want = "upstream streams hi"

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,29 +102,15 @@ func TestJWTKeyCacheThroughEdges(t *testing.T) {
 		payload := genuine[strings.IndexByte(genuine, '.')+1 : strings.LastIndexByte(genuine, '.')]
 		sig := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 256))
 		var accepted, refused atomic.Int64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := 0; w < 6; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					hdr := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"alg":"RS256","typ":"at+jwt","kid":"made-up-%d-%d"}`, w, i)))
-					code := postStatus(a.url("/v1/chat/completions"), hdr+"."+payload+"."+sig)
-					if code == 200 {
-						accepted.Add(1)
-					} else {
-						refused.Add(1)
-					}
-				}
-			}()
-		}
-		stopFlood := sync.OnceFunc(func() { close(stop); wg.Wait() })
+		stopFlood := testutil.Flood(6, func(w, i int) {
+			hdr := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"alg":"RS256","typ":"at+jwt","kid":"made-up-%d-%d"}`, w, i)))
+			code := postStatus(a.url("/v1/chat/completions"), hdr+"."+payload+"."+sig)
+			if code == 200 {
+				accepted.Add(1)
+			} else {
+				refused.Add(1)
+			}
+		})
 		defer stopFlood() // also when a check below fails: no request outlives the test
 		testutil.Eventually(t, 10*time.Second, func() error {
 			if n := refused.Load(); n < 5 {

@@ -103,14 +103,7 @@ func startProviderMock(t *testing.T) *providerMock {
 			fail("unexpected path")
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.addr = ln.Addr().String()
-	srv := &http.Server{Handler: mux}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	m.addr = serveMock(t, mux)
 	return m
 }
 
@@ -160,6 +153,67 @@ router_settings:
 // deployments through an edge, plain and streaming, and a model group
 // whose preferred deployment is down is served by the healthy one, which
 // keeps serving while the broken one cools down.
+// serveMock serves h on a free local port until the test ends and
+// returns its address: the upstream a mock provider stands for.
+func serveMock(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// chatCase is a model group's expected answer to "Say hi", plain and
+// streamed (the stream's total tokens, with include_usage).
+type chatCase struct {
+	model, text, streamText string
+	prompt, completion      int64
+	streamTotal             int64
+}
+
+// checkChat asks tc.model through c, plain then streamed with usage, as
+// the OpenAI SDK does, and checks both answers.
+func checkChat(t *testing.T, ctx context.Context, c openai.Client, tc chatCase) {
+	t.Helper()
+	params := openai.ChatCompletionNewParams{Model: tc.model, Messages: []openai.ChatCompletionMessageParamUnion{
+		openai.SystemMessage("Be brief."), openai.UserMessage("Say hi")}}
+	resp, err := c.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatalf("%s: %v", tc.model, err)
+	}
+	if len(resp.Choices) != 1 || resp.Choices[0].Message.Content != tc.text || resp.Choices[0].FinishReason != "stop" ||
+		resp.Usage.PromptTokens != tc.prompt || resp.Usage.CompletionTokens != tc.completion {
+		t.Fatalf("%s: %+v usage %+v", tc.model, resp.Choices, resp.Usage)
+	}
+	params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	acc, chunks := sdkStream(t, ctx, c, params)
+	if chunks < 3 || len(acc.Choices) != 1 || acc.Choices[0].Message.Content != tc.streamText ||
+		acc.Choices[0].FinishReason != "stop" || acc.Usage.TotalTokens != tc.streamTotal {
+		t.Fatalf("%s stream: %d chunks, %+v usage %+v", tc.model, chunks, acc.Choices, acc.Usage)
+	}
+}
+
+// sdkStream sends params streamed and returns the accumulated answer and
+// how many chunks it came in.
+func sdkStream(t *testing.T, ctx context.Context, c openai.Client, params openai.ChatCompletionNewParams) (openai.ChatCompletionAccumulator, int) {
+	t.Helper()
+	stream := c.Chat.Completions.NewStreaming(ctx, params)
+	var acc openai.ChatCompletionAccumulator
+	chunks := 0
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+		chunks++
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("%s stream: %v", params.Model, err)
+	}
+	return acc, chunks
+}
+
 func TestProviders(t *testing.T) {
 	mock := startProviderMock(t)
 	sys := startSystem(t, providersConfig(mock.addr), 1, "AZURE_KEY="+azureKey, "ANTHROPIC_KEY="+anthropicKey)
@@ -169,39 +223,11 @@ func TestProviders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	for _, tc := range []struct {
-		model, text, streamText string
-		prompt, completion      int64
-		streamUsage             int64
-	}{
+	for _, tc := range []chatCase{
 		{"azure-gpt-4o", "Hello! How can I help you today?", "Hello there!", 12, 9, 15},
 		{"claude", "Hello! How can I help you today?", "Hello there!", 12, 10, 40},
 	} {
-		params := openai.ChatCompletionNewParams{Model: tc.model, Messages: []openai.ChatCompletionMessageParamUnion{
-			openai.SystemMessage("Be brief."), openai.UserMessage("Say hi")}}
-		resp, err := c.Chat.Completions.New(ctx, params)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.model, err)
-		}
-		if len(resp.Choices) != 1 || resp.Choices[0].Message.Content != tc.text || resp.Choices[0].FinishReason != "stop" ||
-			resp.Usage.PromptTokens != tc.prompt || resp.Usage.CompletionTokens != tc.completion {
-			t.Fatalf("%s: %+v usage %+v", tc.model, resp.Choices, resp.Usage)
-		}
-		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-		stream := c.Chat.Completions.NewStreaming(ctx, params)
-		var acc openai.ChatCompletionAccumulator
-		chunks := 0
-		for stream.Next() {
-			acc.AddChunk(stream.Current())
-			chunks++
-		}
-		if err := stream.Err(); err != nil {
-			t.Fatalf("%s stream: %v", tc.model, err)
-		}
-		if chunks < 3 || len(acc.Choices) != 1 || acc.Choices[0].Message.Content != tc.streamText ||
-			acc.Choices[0].FinishReason != "stop" || acc.Usage.TotalTokens != tc.streamUsage {
-			t.Fatalf("%s stream: %d chunks, %+v usage %+v", tc.model, chunks, acc.Choices, acc.Usage)
-		}
+		checkChat(t, ctx, c, tc)
 	}
 
 	// Fallback: the broken deployment fails once, the request is served

@@ -1,9 +1,6 @@
 package ctl
 
-import (
-	"flag"
-	"net/url"
-)
+import "flag"
 
 // Organizations and end users (customers). Appended to the command table
 // from here so their flags and columns stay together.
@@ -21,10 +18,7 @@ func orgFields(fs *flag.FlagSet) *fields {
 	f := &fields{}
 	f.str(fs, "alias", "organization_alias", "organization alias")
 	f.list(fs, "models", "models", "models, access groups or wildcards the org's teams may call")
-	f.num(fs, "max-budget", "max_budget", "budget in USD")
-	f.str(fs, "budget-duration", "budget_duration", "budget window, e.g. 30d")
-	f.int(fs, "rpm", "rpm_limit", "requests per minute")
-	f.int(fs, "tpm", "tpm_limit", "tokens per minute")
+	f.limits(fs)
 	f.object(fs, "metadata", "metadata", "metadata")
 	return f
 }
@@ -48,55 +42,19 @@ func memberFlags(fs *flag.FlagSet) func(m map[string]any) error {
 }
 
 var orgCommands = []command{
-	{"orgs", "new", "", "create an organization", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+	api("orgs", "new", "", "create an organization", op{method: "POST", path: "/organization/new", fields: func(fs *flag.FlagSet) *fields {
 		f := orgFields(fs)
 		f.str(fs, "org-id", "organization_id", "organization id; default generated")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 0, "no arguments"); err != nil {
-				return err
-			}
-			body, err := f.body(nil)
-			if err != nil {
-				return err
-			}
-			return r.call("POST", "/organization/new", nil, body, view{})
-		}
-	}},
-	{"orgs", "list", "", "list organizations", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			return r.call("GET", "/organization/list", nil, nil, view{cols: orgCols})
-		}
-	}},
-	{"orgs", "info", "ORG_ID", "show an organization, its members, teams and spend", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "ORG_ID"); err != nil {
-				return err
-			}
-			return r.call("GET", "/organization/info", url.Values{"organization_id": {args[0]}}, nil, view{})
-		}
-	}},
-	{"orgs", "update", "ORG_ID", "change an organization (only the flags given)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		return f
+	}}),
+	api("orgs", "list", "", "list organizations", op{method: "GET", path: "/organization/list", view: view{cols: orgCols}}),
+	api("orgs", "info", "ORG_ID", "show an organization, its members, teams and spend", op{method: "GET", path: "/organization/info", param: "organization_id"}),
+	api("orgs", "update", "ORG_ID", "change an organization (only the flags given)", op{method: "PATCH", path: "/organization/update", field: "organization_id", fields: func(fs *flag.FlagSet) *fields {
 		f := orgFields(fs)
 		f.boolean(fs, "blocked", "blocked", "blocked")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "ORG_ID"); err != nil {
-				return err
-			}
-			body, err := f.body(map[string]any{"organization_id": args[0]})
-			if err != nil {
-				return err
-			}
-			return r.call("PATCH", "/organization/update", nil, body, view{})
-		}
-	}},
-	{"orgs", "delete", "ORG_ID...", "delete organizations with their teams and keys", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if len(args) == 0 {
-				return usagef("want ORG_ID...")
-			}
-			return r.call("DELETE", "/organization/delete", nil, map[string]any{"organization_ids": args}, view{cols: orgCols})
-		}
-	}},
+		return f
+	}}),
+	api("orgs", "delete", "ORG_ID...", "delete organizations with their teams and keys", op{method: "DELETE", path: "/organization/delete", field: "organization_ids", view: view{cols: orgCols}}),
 	{"orgs", "member-add", "ORG_ID", "add (or change the role of) a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		who := memberFlags(fs)
 		role := fs.String("role", "internal_user", "org_admin, internal_user or internal_user_viewer")
@@ -127,53 +85,17 @@ var orgCommands = []command{
 }
 
 var customerCommands = []command{
-	{"customers", "new", "USER_ID", "create an end user (the \"user\" of chat requests)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+	api("customers", "new", "USER_ID", "create an end user (the \"user\" of chat requests)", op{method: "POST", path: "/customer/new", field: "user_id", fields: func(fs *flag.FlagSet) *fields {
 		f := &fields{}
 		f.str(fs, "alias", "alias", "alias")
 		f.list(fs, "models", "models", "models the end user may call")
-		f.num(fs, "max-budget", "max_budget", "budget in USD")
-		f.str(fs, "budget-duration", "budget_duration", "budget window, e.g. 30d")
+		f.budget(fs)
 		f.boolean(fs, "blocked", "blocked", "blocked")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "USER_ID"); err != nil {
-				return err
-			}
-			body, err := f.body(map[string]any{"user_id": args[0]})
-			if err != nil {
-				return err
-			}
-			return r.call("POST", "/customer/new", nil, body, view{})
-		}
-	}},
-	{"customers", "list", "", "list end users with a record", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			return r.call("GET", "/customer/list", nil, nil, view{cols: customerCols})
-		}
-	}},
-	{"customers", "info", "USER_ID", "show an end user and its spend", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "USER_ID"); err != nil {
-				return err
-			}
-			return r.call("GET", "/customer/info", url.Values{"end_user_id": {args[0]}}, nil, view{})
-		}
-	}},
-	{"customers", "block", "USER_ID...", "refuse end users at every edge", customerAction("/customer/block", "blocked_users")},
-	{"customers", "unblock", "USER_ID...", "unblock end users", customerAction("/customer/unblock", "unblocked_users")},
-	{"customers", "delete", "USER_ID...", "delete end users' records", customerAction("/customer/delete", "")},
-}
-
-func customerAction(path, list string) func(fs *flag.FlagSet) func(*runCtx, []string) error {
-	return func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		return func(r *runCtx, args []string) error {
-			if len(args) == 0 {
-				return usagef("want USER_ID...")
-			}
-			v := view{}
-			if list != "" {
-				v = view{list: list, cols: customerCols}
-			}
-			return r.call("POST", path, nil, map[string]any{"user_ids": args}, v)
-		}
-	}
+		return f
+	}}),
+	api("customers", "list", "", "list end users with a record", op{method: "GET", path: "/customer/list", view: view{cols: customerCols}}),
+	api("customers", "info", "USER_ID", "show an end user and its spend", op{method: "GET", path: "/customer/info", param: "end_user_id"}),
+	api("customers", "block", "USER_ID...", "refuse end users at every edge", op{method: "POST", path: "/customer/block", field: "user_ids", view: view{list: "blocked_users", cols: customerCols}}),
+	api("customers", "unblock", "USER_ID...", "unblock end users", op{method: "POST", path: "/customer/unblock", field: "user_ids", view: view{list: "unblocked_users", cols: customerCols}}),
+	api("customers", "delete", "USER_ID...", "delete end users' records", op{method: "POST", path: "/customer/delete", field: "user_ids"}),
 }
