@@ -94,3 +94,22 @@ func TestHostedDefaultsMatchPolicy(t *testing.T) {
 		t.Errorf("policy says %s has a default api_base, edge/proxy has none", p)
 	}
 }
+
+// TestServableMatchesPolicy: config validation accepts exactly the
+// providers this package can call. policy.CanServe is a list of its own
+// (policy cannot import edge/proxy), so a provider registered here or
+// named there without the other would either be refused by the config or
+// accepted and then fail on every request.
+func TestServableMatchesPolicy(t *testing.T) {
+	for p := range providers {
+		if !policy.CanServe(p) {
+			t.Errorf("edge/proxy serves %s, policy.CanServe refuses it", p)
+		}
+	}
+	for _, p := range []string{"openai", "azure", "anthropic", "bedrock", "gemini", "vertex_ai", "mock", "groq", "hosted_vllm",
+		"huggingface", "ollama", "cohere", "sagemaker", "replicate", "azure_ai"} {
+		if policy.IsKnownProvider(p) && policy.CanServe(p) != (providerFor(p) != nil) {
+			t.Errorf("%s: policy.CanServe = %v, edge/proxy provider = %v", p, policy.CanServe(p), providerFor(p) != nil)
+		}
+	}
+}
