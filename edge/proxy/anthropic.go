@@ -106,6 +106,21 @@ type anthropicUsage struct {
 	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
 }
 
+// update applies a message_delta's usage. Newer API versions repeat the
+// input counts there; they are final, so they win.
+func (a *anthropicUsage) update(d *anthropicUsage) {
+	a.OutputTokens = d.OutputTokens
+	if d.InputTokens > 0 {
+		a.InputTokens = d.InputTokens
+	}
+	if d.CacheReadInputTokens > 0 {
+		a.CacheReadInputTokens = d.CacheReadInputTokens
+	}
+	if d.CacheCreationInputTokens > 0 {
+		a.CacheCreationInputTokens = d.CacheCreationInputTokens
+	}
+}
+
 // chatUsage is OpenAI's usage, as LiteLLM fills it from Anthropic's:
 // cached and cache-writing input tokens are prompt tokens too.
 type chatUsage struct {
@@ -571,18 +586,7 @@ func (s *anthropicStream) copy(w *bufio.Writer) error {
 		case "message_delta":
 			if e.Usage != nil {
 				s.sawDelta = true
-				s.usage.OutputTokens = e.Usage.OutputTokens
-				// Newer API versions repeat the input counts here; they
-				// are final, so they win.
-				if e.Usage.InputTokens > 0 {
-					s.usage.InputTokens = e.Usage.InputTokens
-				}
-				if e.Usage.CacheReadInputTokens > 0 {
-					s.usage.CacheReadInputTokens = e.Usage.CacheReadInputTokens
-				}
-				if e.Usage.CacheCreationInputTokens > 0 {
-					s.usage.CacheCreationInputTokens = e.Usage.CacheCreationInputTokens
-				}
+				s.usage.update(e.Usage)
 			}
 			if e.Delta.StopReason != "" {
 				s.finish = finishReason(e.Delta.StopReason)

@@ -163,6 +163,13 @@ type Call struct {
 	// carrying generated text, with the characters generated so far (a
 	// running cost estimate for budgets; Done still reports the usage).
 	Progress func(chars int64)
+	// IDSuffix (Responses API) is appended to the upstream's response id
+	// in what the client sees (see ResponseIDSuffix).
+	IDSuffix string
+	// PassHeaders are client headers the endpoint sends on upstream
+	// (anthropic-version, anthropic-beta on a Messages API passthrough);
+	// the deployment's extra_headers still win.
+	PassHeaders map[string]string
 }
 
 // Forward is ChatCompletionDone for a Call. It also returns how long the

@@ -70,6 +70,16 @@ type sseStream struct {
 	// progress is Call.Progress.
 	progress func(chars int64)
 	ttft     time.Duration
+	// frames, if set, reads events that are not chat completion chunks
+	// (Anthropic's, the Responses API's) in place of inspectFrame.
+	frames frameReader
+}
+
+// frameReader reads the accounting out of one event of a stream in
+// another API's shape. It may return the event rewritten (the Responses
+// API's ids), else nil.
+type frameReader interface {
+	read(ev []byte) (fi frameInfo, rewritten []byte)
 }
 
 // startStream reads the first upstream bytes while the handler still runs.
@@ -129,8 +139,17 @@ func (s *sseStream) run(w *bufio.Writer) {
 // what of it the client must not see (see strip) and whether it carries
 // generated text. With strip, the usage chunk is dropped (drop) and a
 // "usage":null member is cut out (ev[cutStart:cutEnd]).
-func (s *sseStream) observe(ev []byte) (drop bool, cutStart, cutEnd int, text bool) {
-	fi := inspectFrame(ev)
+func (s *sseStream) observe(ev []byte) (out []byte, drop bool, cutStart, cutEnd int, text bool) {
+	out = ev
+	var fi frameInfo
+	if s.frames != nil {
+		var re []byte
+		if fi, re = s.frames.read(ev); re != nil {
+			out = re
+		}
+	} else {
+		fi = inspectFrame(ev)
+	}
 	if fi.hasUsage {
 		s.usage.PromptTokens, s.usage.CompletionTokens, s.usage.TotalTokens = fi.prompt, fi.completion, fi.total
 		s.usageOK = true
@@ -143,9 +162,9 @@ func (s *sseStream) observe(ev []byte) (drop bool, cutStart, cutEnd int, text bo
 		s.progress(s.chars)
 	}
 	if !s.strip {
-		return false, 0, 0, fi.chars > 0
+		return out, false, 0, 0, fi.chars > 0
 	}
-	return fi.usageOnly, fi.cutStart, fi.cutEnd, fi.chars > 0
+	return out, fi.usageOnly, fi.cutStart, fi.cutEnd, fi.chars > 0
 }
 
 // writeEvent writes ev without ev[cutStart:cutEnd] and without secrets,
@@ -180,7 +199,7 @@ func (s *sseStream) observeRest(b []byte) {
 	start := 0
 	for i := range b {
 		if s.sc.step(b[i]) {
-			_, _, _, _ = s.observe(b[start : i+1])
+			_, _, _, _, _ = s.observe(b[start : i+1])
 			start = i + 1
 		}
 	}
@@ -215,7 +234,7 @@ func (s *sseStream) copy(w *bufio.Writer) error {
 			ev := s.buf[start : i+1]
 			drop, cs, ce, text := false, 0, 0, false
 			if !spilled {
-				drop, cs, ce, text = s.observe(ev)
+				ev, drop, cs, ce, text = s.observe(ev)
 			}
 			if !drop {
 				if err := writeEvent(w, ev, cs, ce, s.secrets); err != nil {
@@ -233,12 +252,12 @@ func (s *sseStream) copy(w *bufio.Writer) error {
 			// An upstream that ends without a final blank line still
 			// meant its last bytes; pass them on.
 			if filled > 0 {
-				drop, cs, ce := false, 0, 0
+				ev, drop, cs, ce := s.buf[:filled], false, 0, 0
 				if !spilled {
-					drop, cs, ce, _ = s.observe(s.buf[:filled])
+					ev, drop, cs, ce, _ = s.observe(ev)
 				}
 				if !drop {
-					if err := writeEvent(w, s.buf[:filled], cs, ce, s.secrets); err != nil {
+					if err := writeEvent(w, ev, cs, ce, s.secrets); err != nil {
 						return clientGone(err)
 					}
 				}

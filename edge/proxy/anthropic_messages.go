@@ -1,0 +1,134 @@
+package proxy
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// The Messages API to anthropic/ deployments: the client's body with the
+// model replaced, and the answer (JSON or SSE) relayed byte for byte, so
+// everything Anthropic adds (thinking signatures, citations, server
+// tools, beta fields) reaches the client. The usage is read on the way.
+
+// anthropicTarget is the Messages API URL of d plus path ("" or
+// "/count_tokens"). LiteLLM accepts an api_base with or without
+// /v1/messages.
+func anthropicTarget(d *policy.Deployment, path string) (string, error) {
+	base := d.APIBase
+	if base == "" {
+		base = defaultAnthropicBase
+	}
+	if err := httpBase(d, base); err != nil {
+		return "", err
+	}
+	t := strings.TrimSuffix(strings.TrimRight(base, "/"), "/v1/messages")
+	return t + "/v1/messages" + path, nil
+}
+
+// prepareNativeMessages is Prepare for a Messages API call (or its
+// count_tokens) to Anthropic.
+func prepareNativeMessages(x *Exchange, path string) error {
+	target, err := anthropicTarget(x.Deployment, path)
+	if err != nil {
+		return err
+	}
+	payload, err := RewriteModel(x.Call.Body, x.Model)
+	if err != nil {
+		return apierror.InvalidJSON.Wrap(err, "request body must be a JSON object with a string \"model\"")
+	}
+	x.Target, x.Payload = target, payload
+	return nil
+}
+
+// answerNative relays a complete answer of another API's shape as is
+// (redacted), with the usage read by usage.
+func answerNative(rc *fasthttp.RequestCtx, x *Exchange, b []byte, u Usage) (Usage, error) {
+	status := x.Response.StatusCode()
+	u.Status, u.Outcome = status, OutcomeOK
+	rc.SetStatusCode(status)
+	rc.Response.Header.SetContentType("application/json")
+	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(x.Deployment)))
+	return u, nil
+}
+
+// nativeMessageUsage is the usage of a Message body. Cache reads and
+// writes are prompt tokens, as on the chat path (anthropicUsage.chat).
+func nativeMessageUsage(b []byte, payload []byte) Usage {
+	var m struct {
+		Model string          `json:"model"`
+		Usage *anthropicUsage `json:"usage"`
+	}
+	if json.Unmarshal(b, &m) != nil || m.Usage == nil {
+		p := EstimateTokens(promptChars(payload))
+		return Usage{Estimated: true, PromptTokens: p, TotalTokens: p}
+	}
+	c := m.Usage.chat()
+	return Usage{Model: m.Model, PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens, TotalTokens: c.TotalTokens}
+}
+
+// streamNative relays an SSE answer of another API's shape with frames
+// reading its accounting.
+func (f *Forwarder) streamNative(rc *fasthttp.RequestCtx, x *Exchange, frames frameReader) (StreamWriter, error) {
+	s, err := f.startStream(x.Deployment, x.Response, x.Call.Done)
+	if err != nil {
+		return nil, err
+	}
+	status := x.Response.StatusCode()
+	s.start, s.status, s.payload, s.progress, s.frames = x.Start, status, x.Payload, x.Call.Progress, frames
+	rc.SetStatusCode(status)
+	rc.Response.Header.SetContentType("text/event-stream")
+	return s, nil
+}
+
+// anthropicFrames reads Anthropic's stream events: input counts from
+// message_start, generated text from the deltas, the final counts from
+// message_delta.
+type anthropicFrames struct {
+	usage anthropicUsage
+	model string
+}
+
+func (a *anthropicFrames) read(ev []byte) (frameInfo, []byte) {
+	var fi frameInfo
+	ds, ok := sseData(ev)
+	if !ok {
+		return fi, nil
+	}
+	var e streamEvent
+	if json.Unmarshal(firstLine(ev[ds:]), &e) != nil {
+		return fi, nil
+	}
+	switch e.Type {
+	case "message_start":
+		a.usage, a.model = e.Message.Usage, e.Message.Model
+	case "content_block_start":
+		fi.chars = int64(len(e.Block.Name) + len([]rune(e.Block.Text)))
+	case "content_block_delta":
+		fi.chars = int64(len([]rune(e.Delta.Text)) + len(e.Delta.PartialJSON) + len([]rune(e.Delta.Thinking)))
+	case "message_delta":
+		if e.Usage != nil {
+			a.usage.update(e.Usage)
+			c := a.usage.chat()
+			fi.hasUsage, fi.prompt, fi.completion, fi.total = true, c.PromptTokens, c.CompletionTokens, c.TotalTokens
+		}
+	}
+	if a.model != "" {
+		fi.model = []byte(a.model)
+	}
+	return fi, nil
+}
+
+// firstLine is an SSE data value up to its line end.
+func firstLine(b []byte) []byte {
+	for i, c := range b {
+		if c == '\n' || c == '\r' {
+			return b[:i]
+		}
+	}
+	return b
+}
