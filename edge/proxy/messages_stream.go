@@ -113,6 +113,11 @@ func (t *messagesSSE) event(ev []byte) error {
 	if t.ended {
 		return nil
 	}
+	// A \r\n\r\n boundary leaves its last \n to start the next event.
+	ev = bytes.TrimLeft(ev, "\r\n")
+	if len(ev) == 0 {
+		return nil
+	}
 	var data []byte
 	comment := true
 	for _, line := range bytes.Split(ev, []byte("\n")) {

@@ -184,16 +184,14 @@ func responsesInputChars(payload []byte) int64 {
 	_ = json.Unmarshal(payload, &p)
 	n := int64(len([]rune(p.Instructions)))
 	if len(p.Input) > 0 && p.Input[0] == '"' {
-		var s string
-		_ = json.Unmarshal(p.Input, &s)
-		return n + int64(len([]rune(s)))
+		return n + int64(len([]rune(inputText(p.Input))))
 	}
 	var msgs []struct {
 		Content json.RawMessage `json:"content"`
 	}
 	_ = json.Unmarshal(p.Input, &msgs)
 	for _, m := range msgs {
-		n += int64(len([]rune(messageText(m.Content))))
+		n += int64(len([]rune(inputText(m.Content))))
 	}
 	return n
 }
