@@ -143,8 +143,8 @@ func (r *responsesAPIUsage) usage(model string) Usage {
 }
 
 type responseObject struct {
-	ID    string         `json:"id"`
-	Model string         `json:"model"`
+	ID    string             `json:"id"`
+	Model string             `json:"model"`
 	Usage *responsesAPIUsage `json:"usage"`
 }
 
