@@ -61,6 +61,9 @@ type Deployment struct {
 	InputCostPerToken  float64
 	OutputCostPerToken float64
 	Wildcard           bool
+	// Mode is model_info.mode ("" when unset, except that OpenAI
+	// embedding models are inferred as "embedding"); see Serves.
+	Mode string
 	// Tags are litellm_params.tags, for tag filtering.
 	Tags []string
 	// Defaults are the default request parameters, each a top-level key
@@ -90,6 +93,7 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 		InputCostPerToken:  firstNonZero(m.ModelInfo.InputCostPerToken, p.InputCostPerToken),
 		OutputCostPerToken: firstNonZero(m.ModelInfo.OutputCostPerToken, p.OutputCostPerToken),
 		Wildcard:           strings.Contains(m.ModelName, "*"),
+		Mode:               inferMode(m.ModelInfo.Mode, upstream),
 		Model:              m,
 		AWS: AWSParams{AccessKeyID: p.AWSAccessKeyID, SecretAccessKey: p.AWSSecretAccessKey, SessionToken: p.AWSSessionToken,
 			Region: p.AWSRegionName, RoleName: p.AWSRoleName, SessionName: p.AWSSessionName, RuntimeEndpoint: p.AWSBedrockRuntimeEndpoint},

@@ -264,6 +264,12 @@ func (g *Gateway) App(o Options) *fiber.App {
 	app.Post("/v1/chat/completions", g.chatCompletions)
 	app.Post("/chat/completions", g.chatCompletions)
 	app.Post("/openai/deployments/:model/chat/completions", g.chatCompletions)
+	app.Post("/v1/embeddings", g.embeddings)
+	app.Post("/embeddings", g.embeddings)
+	app.Post("/openai/deployments/:model/embeddings", g.embeddings)
+	app.Post("/v1/completions", g.completions)
+	app.Post("/completions", g.completions)
+	app.Post("/openai/deployments/:model/completions", g.completions)
 	app.Get("/v1/models", g.models)
 	app.Get("/models", g.models)
 	app.Get("/gatehouse/edge/state", g.state)
@@ -329,9 +335,15 @@ func (g *Gateway) request(c *fiber.Ctx, model string) auth.Request {
 	return auth.Request{Request: jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: c.Get("x-litellm-team-id")}, Now: g.nowFunc()}
 }
 
-// chatCompletions is the chat path, one step after the other: credential,
-// grant (model access), rate limits, forward, spend.
-func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
+// chatCompletions is the chat completions route.
+func (g *Gateway) chatCompletions(c *fiber.Ctx) error { return g.llmCall(c, policy.EndpointChat) }
+
+// llmCall is the one path of every LLM API route (chat completions,
+// embeddings, text completions), one step after the other: credential,
+// grant (model access), rate limits, the deployments that serve the
+// endpoint, forward, spend. What differs per endpoint is the field the
+// body must have and whether it streams (endpoint.go).
+func (g *Gateway) llmCall(c *fiber.Ctx, ep policy.Endpoint) error {
 	t0 := time.Now() // for metrics; nowFunc is the policy clock
 	start := g.nowFunc()
 	snap, id, err := g.identify(c)
@@ -351,10 +363,8 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if model == "" {
 		return httpx.Required("model")
 	}
-	if !req.Messages {
-		e := apierror.MissingParam.With("messages must be a non-empty array")
-		e.Param = "messages"
-		return e
+	if err := checkBody(ep, &req); err != nil {
+		return err
 	}
 	// The edge's id is the spend row's identity; the client's id, when it
 	// sent a valid one, is what the client, the upstream and the logs see.
@@ -394,8 +404,11 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ev.Stream = req.Stream
-	route := grant.Route
+	ev.Stream = req.Stream && streams(ep)
+	route, err := servingRoute(grant.Route, ep)
+	if err != nil {
+		return err
+	}
 	if snap.Routing().TagFiltering {
 		if route, err = routeByTags(route, body); err != nil {
 			return err
@@ -411,19 +424,21 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
+	call := &chatCall{g: g, endpoint: ep, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
 	return g.forward(c, snap, route, body, call)
 }
 
-// chatCall is one chat completion on its way through the deployments of
-// its model group (and its fallbacks). done runs once the response is
-// complete: after the handler for a stream, so it uses only this.
+// chatCall is one request (a chat completion, or another endpoint's) on
+// its way through the deployments of its model group (and its fallbacks).
+// done runs once the response is complete: after the handler for a
+// stream, so it uses only this.
 type chatCall struct {
-	g     *Gateway
-	ev    events.SpendEvent
-	start time.Time
-	t0    time.Time // monotonic, for metrics (start is the policy clock)
-	reqID string    // sent upstream as x-request-id
+	g        *Gateway
+	endpoint policy.Endpoint
+	ev       events.SpendEvent
+	start    time.Time
+	t0       time.Time // monotonic, for metrics (start is the policy clock)
+	reqID    string    // sent upstream as x-request-id
 	// upstream is the time spent waiting on upstreams, over all attempts.
 	upstream time.Duration
 	key      *events.Key
@@ -509,7 +524,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			if st != nil {
 				st.inflight.Add(1)
 			}
-			pc := proxy.Call{Deployment: d, UpstreamModel: c.ev.Model, Body: proxy.ApplyDefaults(d, body), Stream: c.ev.Stream,
+			pc := proxy.Call{Endpoint: c.endpoint, Deployment: d, UpstreamModel: c.ev.Model, Body: proxy.ApplyDefaults(d, body), Stream: c.ev.Stream,
 				RequestID: c.reqID, Done: done, Valid: true}
 			if c.ev.Stream && c.held.Held() {
 				pc.Progress = c.progress // a stream's cost counts against budgets as it goes
@@ -542,6 +557,13 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 		}
 		route = snap.Catalog().Resolve(fallbacks[next])
 		next++
+		if r, err := servingRoute(route, c.endpoint); err == nil {
+			route = r
+		} else {
+			// A fallback group that does not serve the endpoint (a chat
+			// group behind an embedding one) is passed over.
+			route.Deployments = nil
+		}
 		tried = tried[:0]
 		g.log.Info("falling back", "model_group", c.ev.ModelGroup, "fallback", route.Requested, "err", lastErr)
 	}

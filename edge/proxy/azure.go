@@ -23,7 +23,7 @@ func init() { registerProvider(policy.ProviderAzure, viaHTTP{azure{}}) }
 const DefaultAzureAPIVersion = "2025-02-01-preview"
 
 func (azure) Prepare(x *Exchange) error {
-	target, err := azureEndpoint(x.Deployment, x.Model)
+	target, err := azureEndpoint(x.Deployment, x.Model, x.Call.Endpoint)
 	if err != nil {
 		return err
 	}
@@ -42,11 +42,11 @@ func (azure) Authorize(req *fasthttp.Request, d *policy.Deployment) {
 	}
 }
 
-// azureEndpoint is Azure OpenAI's chat completions URL for a deployment:
+// azureEndpoint is Azure OpenAI's URL of e's API for a deployment:
 // the deployment is in the path and the API version in the query, as the
 // openai SDK's AzureOpenAI client (which LiteLLM uses) builds it. Azure
 // has no default host: every resource has its own.
-func azureEndpoint(d *policy.Deployment, deployment string) (string, *apierror.Error) {
+func azureEndpoint(d *policy.Deployment, deployment string, e policy.Endpoint) (string, *apierror.Error) {
 	base := d.APIBase
 	if base == "" {
 		return "", apierror.Internal.With("deployment %s is misconfigured: provider azure needs an api_base", d.ModelName)
@@ -61,5 +61,5 @@ func azureEndpoint(d *policy.Deployment, deployment string) (string, *apierror.E
 	// An api_base copied from the Azure portal sometimes already ends in
 	// /openai; the SDK would not double it either.
 	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/openai")
-	return base + "/openai/deployments/" + url.PathEscape(deployment) + "/chat/completions?api-version=" + url.QueryEscape(version), nil
+	return base + "/openai/deployments/" + url.PathEscape(deployment) + openAIPaths[e] + "?api-version=" + url.QueryEscape(version), nil
 }

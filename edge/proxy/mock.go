@@ -32,7 +32,16 @@ func init() { registerProvider(policy.ProviderMock, mock{}) }
 
 // Chat counts the mock's time as upstream time: it stands in for one.
 func (mock) Chat(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Usage, bool, error) {
-	u, err := f.mock(rc, x.Deployment, x.Model, x.Call.Body, x.Call.Stream, x.Start)
+	var u Usage
+	var err error
+	switch x.Call.Endpoint {
+	case policy.EndpointEmbeddings:
+		u, err = mockEmbeddings(rc, x.Model, x.Call.Body)
+	case policy.EndpointCompletions:
+		u, err = mockCompletions(rc, x.Deployment, x.Model, x.Call.Body, x.Call.Stream, x.Start)
+	default:
+		u, err = f.mock(rc, x.Deployment, x.Model, x.Call.Body, x.Call.Stream, x.Start)
+	}
 	x.waited = time.Since(x.Start)
 	return u, false, err
 }

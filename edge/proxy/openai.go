@@ -38,7 +38,7 @@ var defaultAPIBase = map[string]string{
 }
 
 func (openAI) Prepare(x *Exchange) error {
-	target, err := endpoint(x.Deployment)
+	target, err := endpoint(x.Deployment, x.Call.Endpoint)
 	if err != nil {
 		return err
 	}
@@ -101,10 +101,10 @@ func (openAI) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Stream
 	return s, nil
 }
 
-// endpoint is the chat completions URL. Like LiteLLM it appends the path
-// to api_base as given, so bases without /v1 (some vLLM and proxy setups)
-// work.
-func endpoint(d *policy.Deployment) (string, *apierror.Error) {
+// endpoint is the URL of e's API (chat completions, embeddings, ...).
+// Like LiteLLM it appends the path to api_base as given, so bases without
+// /v1 (some vLLM and proxy setups) work.
+func endpoint(d *policy.Deployment, e policy.Endpoint) (string, *apierror.Error) {
 	base := d.APIBase
 	if base == "" {
 		base = defaultAPIBase[d.Provider]
@@ -115,7 +115,7 @@ func endpoint(d *policy.Deployment) (string, *apierror.Error) {
 	if err := httpBase(d, base); err != nil {
 		return "", err
 	}
-	return strings.TrimRight(base, "/") + "/chat/completions", nil
+	return strings.TrimRight(base, "/") + openAIPaths[e], nil
 }
 
 // bodyUsage is the usage of a non-streaming answer: the upstream's own

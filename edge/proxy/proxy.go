@@ -145,8 +145,12 @@ func (f *Forwarder) ChatCompletionDone(rc *fasthttp.RequestCtx, d *policy.Deploy
 	return err
 }
 
-// Call is one chat completion for Forward.
+// Call is one request for Forward: a chat completion, or another
+// endpoint's request (Endpoint), which goes the same way.
 type Call struct {
+	// Endpoint is the API called; the provider picks the upstream path by
+	// it. The zero value is chat completions.
+	Endpoint      policy.Endpoint
 	Deployment    *policy.Deployment
 	UpstreamModel string // "" means the deployment's
 	Body          []byte
@@ -242,6 +246,11 @@ func (f *Forwarder) chat(rc *fasthttp.RequestCtx, c *Call, start time.Time, wait
 	}
 	if p == nil {
 		return u, false, apierror.BadRequest.With("provider %s is not supported yet", d.Provider)
+	}
+	if c.Endpoint != policy.EndpointChat && !d.Serves(c.Endpoint) {
+		// The edge routes only to deployments that serve the endpoint;
+		// this guards a caller that did not.
+		return u, false, NotServed(d, c.Endpoint)
 	}
 	// Pooled: an interface call would move a fresh Exchange to the heap on
 	// every request. Nothing keeps x after Chat returns (a stream writer

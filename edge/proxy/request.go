@@ -8,8 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// ChatRequest is what the edge reads from a chat completion body before
-// forwarding it as sent.
+// ChatRequest is what the edge reads from a request body (a chat
+// completion, an embedding, a text completion) before forwarding it as
+// sent.
 type ChatRequest struct {
 	// Model is the top-level "model" (the last one if repeated, as for
 	// encoding/json); "" when absent or null.
@@ -21,6 +22,10 @@ type ChatRequest struct {
 	// User is the top-level "user" (the end user, LiteLLM's customer);
 	// "" when absent or null.
 	User string
+	// Input and Prompt are the first byte of the top-level "input"
+	// (embeddings) and "prompt" (text completions) values ('"', '[', 'n'
+	// for null, ...); 0 when absent. The edge checks them per endpoint.
+	Input, Prompt byte
 	// Fallbacks is the raw "fallbacks" value (LiteLLM's request-level
 	// fallback models); "" when absent or null. Copied (it outlives the
 	// body), which costs an allocation only for requests that carry it.
@@ -123,6 +128,10 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 			default:
 				return r, &FieldTypeError{Field: "user", Want: "string", Got: jsonKind(v)}
 			}
+		case keyFold(key, "input"):
+			r.Input = v[0]
+		case keyFold(key, "prompt"):
+			r.Prompt = v[0]
 		case keyFold(key, "messages"):
 			r.Messages = v[0] == '[' && body[skipWS(body, i+1)] != ']'
 		case keyFold(key, "fallbacks"):

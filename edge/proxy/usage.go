@@ -463,6 +463,14 @@ func choicesText(b []byte, i int, field string) (n int64, empty bool, end int) {
 				t, e := generatedText(b, cs)
 				n += t
 				ch.at(e)
+			} else if string(k) == "text" && b[cs] == '"' {
+				// A legacy text completion's choice carries its text
+				// directly, streamed or not.
+				e := jsString(b, cs)
+				ch.at(e)
+				if e > 0 {
+					n += textLen(b[cs:e])
+				}
 			} else {
 				ch.skip()
 			}
@@ -693,7 +701,7 @@ func inspectFrame(ev []byte) frameInfo {
 
 // promptChars counts the text of the request's messages for the prompt
 // estimate: each message's "content" string, or the "text" of its content
-// parts.
+// parts; for text completions and embeddings, the "prompt" or "input".
 func promptChars(body []byte) int64 {
 	var n int64
 	top := objectAt(body, skipWS(body, 0))
@@ -701,6 +709,13 @@ func promptChars(body []byte) int64 {
 		k, vs, ve, ok := top.next()
 		if !ok {
 			return n
+		}
+		if string(k) == "prompt" || string(k) == "input" {
+			// A text completion's prompt, an embedding's input: a
+			// string or an array of them (token arrays count nothing;
+			// those upstreams report usage).
+			n += stringValuesLen(body[vs:ve])
+			continue
 		}
 		if string(k) != "messages" {
 			continue
