@@ -12,10 +12,17 @@ const (
 	EndpointChat Endpoint = iota
 	EndpointEmbeddings
 	EndpointCompletions
+	// EndpointResponses is OpenAI's Responses API (/v1/responses).
+	EndpointResponses
+	// EndpointMessages is Anthropic's Messages API (/v1/messages).
+	EndpointMessages
+	// EndpointCountTokens is the Messages API's /v1/messages/count_tokens.
+	EndpointCountTokens
 	numEndpoints
 )
 
-var endpointNames = [numEndpoints]string{EndpointChat: "chat", EndpointEmbeddings: "embeddings", EndpointCompletions: "completions"}
+var endpointNames = [numEndpoints]string{EndpointChat: "chat", EndpointEmbeddings: "embeddings", EndpointCompletions: "completions",
+	EndpointResponses: "responses", EndpointMessages: "messages", EndpointCountTokens: "count_tokens"}
 
 // String is the endpoint's name as /v1/models lists it.
 func (e Endpoint) String() string {
@@ -47,8 +54,14 @@ func ProviderServes(provider string, e Endpoint) bool {
 	switch e {
 	case EndpointChat:
 		return CanServe(provider)
-	case EndpointEmbeddings, EndpointCompletions:
+	case EndpointEmbeddings, EndpointCompletions, EndpointResponses:
 		return provider == ProviderAzure || provider == ProviderMock || openAICompatible[provider]
+	case EndpointMessages:
+		// Anthropic's own API is passed through; every other provider is
+		// reached through the chat completion translation.
+		return CanServe(provider)
+	case EndpointCountTokens:
+		return provider == ProviderAnthropic
 	}
 	return false
 }
@@ -69,7 +82,9 @@ func inferMode(mode, upstream string) string {
 // OpenAI-compatible server's model can be called for embeddings or text
 // completions without declaring it; an explicit mode serves that endpoint
 // only (chat and completion deployments both also serve text
-// completions, which chat models of OpenAI-compatible servers answer).
+// completions, which chat models of OpenAI-compatible servers answer; a
+// chat deployment also serves the Responses and Messages APIs, which are
+// chat in another shape).
 func (d *Deployment) Serves(e Endpoint) bool {
 	p := d.Provider
 	if d.MockResponse != "" {
@@ -88,7 +103,7 @@ func (d *Deployment) Serves(e Endpoint) bool {
 	case ModeEmbedding:
 		return e == EndpointEmbeddings
 	case ModeChat:
-		return e == EndpointChat || e == EndpointCompletions
+		return e != EndpointEmbeddings
 	case ModeCompletion:
 		return e == EndpointCompletions
 	}

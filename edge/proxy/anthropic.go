@@ -23,6 +23,12 @@ type anthropic struct{}
 func init() { registerProvider(policy.ProviderAnthropic, viaHTTP{anthropic{}}) }
 
 func (anthropic) Prepare(x *Exchange) error {
+	switch x.Call.Endpoint {
+	case policy.EndpointMessages:
+		return prepareNativeMessages(x, "")
+	case policy.EndpointCountTokens:
+		return prepareNativeMessages(x, "/count_tokens")
+	}
 	d := x.Deployment
 	base := d.APIBase
 	if base == "" {
@@ -56,6 +62,13 @@ func (anthropic) MapError(d *policy.Deployment, status int, body []byte, retryAf
 }
 
 func (anthropic) Answer(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byte) (Usage, error) {
+	switch x.Call.Endpoint {
+	case policy.EndpointMessages:
+		return answerNative(rc, x, b, nativeMessageUsage(b, x.Payload))
+	case policy.EndpointCountTokens:
+		// Counting generates nothing, and Anthropic does not bill it.
+		return answerNative(rc, x, b, Usage{})
+	}
 	out, u, err := translateAnthropicResponse(b, x.Deployment, f.now())
 	if err != nil {
 		return u, err
@@ -72,6 +85,9 @@ func (anthropic) Answer(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []
 }
 
 func (anthropic) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
+	if x.Call.Endpoint == policy.EndpointMessages {
+		return f.streamNative(rc, x, &anthropicFrames{})
+	}
 	s, err := f.startAnthropicStream(x.Deployment, x.Response, x.Call.Done)
 	if err != nil {
 		return nil, err

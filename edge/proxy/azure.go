@@ -23,6 +23,9 @@ func init() { registerProvider(policy.ProviderAzure, viaHTTP{azure{}}) }
 const DefaultAzureAPIVersion = "2025-02-01-preview"
 
 func (azure) Prepare(x *Exchange) error {
+	if x.Call.Endpoint == policy.EndpointResponses {
+		return prepareResponses(x)
+	}
 	target, err := azureEndpoint(x.Deployment, x.Model, x.Call.Endpoint)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ var openAIPaths = [...]string{
 	policy.EndpointChat:        "/chat/completions",
 	policy.EndpointEmbeddings:  "/embeddings",
 	policy.EndpointCompletions: "/completions",
+	policy.EndpointResponses:   "/responses",
 }
 
 // endpointRoutes name each endpoint's route in errors, so a client told
@@ -19,6 +20,18 @@ var endpointRoutes = [...]string{
 	policy.EndpointChat:        "/v1/chat/completions",
 	policy.EndpointEmbeddings:  "/v1/embeddings",
 	policy.EndpointCompletions: "/v1/completions",
+	policy.EndpointResponses:   "/v1/responses",
+	policy.EndpointMessages:    "/v1/messages",
+	policy.EndpointCountTokens: "/v1/messages/count_tokens",
+}
+
+// servedBy says which deployments serve each endpoint, for NotServed.
+var servedBy = [...]string{
+	policy.EndpointEmbeddings:  "OpenAI-compatible and azure/ deployments",
+	policy.EndpointCompletions: "OpenAI-compatible and azure/ deployments",
+	policy.EndpointResponses:   "OpenAI-compatible and azure/ deployments; call /v1/chat/completions for this model",
+	policy.EndpointMessages:    "every provider",
+	policy.EndpointCountTokens: "anthropic/ deployments",
 }
 
 // Route is the path clients call e on.
@@ -33,8 +46,8 @@ func NotServed(d *policy.Deployment, e policy.Endpoint) *apierror.Error {
 		p = policy.ProviderMock
 	}
 	if !policy.ProviderServes(p, e) {
-		err = apierror.BadRequest.With("model %s: its deployment's provider %s does not serve %s (%s); %s is served for OpenAI-compatible and azure/ deployments",
-			d.ModelName, d.Provider, e, endpointRoutes[e], e)
+		err = apierror.BadRequest.With("model %s: its deployment's provider %s does not serve %s (%s); %s is served for %s",
+			d.ModelName, d.Provider, e, endpointRoutes[e], e, servedBy[e])
 	} else {
 		err = apierror.BadRequest.With("model %s is a%s model (model_info.mode: %s) and does not serve %s (%s)%s",
 			d.ModelName, article(d.Mode), d.Mode, e, endpointRoutes[e], modeHint(d.Mode))

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+
+	"github.com/valyala/fasthttp"
 )
 
 // messagesSSE turns a chat.completion.chunk stream into the Messages
@@ -257,3 +259,21 @@ func (t *messagesSSE) raw(ev []byte) error {
 }
 
 var _ io.Writer = (*messagesSSE)(nil)
+
+// messagesAnswer translates a complete chat answer in rc (a body, or a
+// whole stream sent as one body, as the mock does) into the Messages
+// API's.
+func messagesAnswer(rc *fasthttp.RequestCtx) error {
+	b := rc.Response.Body()
+	if hasPrefixFold(rc.Response.Header.ContentType(), "text/event-stream") {
+		rc.Response.SetBodyRaw(translateMessagesSSE(b))
+		return nil
+	}
+	out, err := MessageFromChat(b)
+	if err != nil {
+		rc.Response.ResetBody()
+		return err
+	}
+	rc.Response.SetBodyRaw(out)
+	return nil
+}

@@ -37,6 +37,8 @@ func (mock) Chat(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Usage, boo
 	switch x.Call.Endpoint {
 	case policy.EndpointEmbeddings:
 		u, err = mockEmbeddings(rc, x.Model, x.Call.Body)
+	case policy.EndpointResponses:
+		u, err = mockResponses(rc, x)
 	case policy.EndpointCompletions:
 		u, err = mockCompletions(rc, x.Deployment, x.Model, x.Call.Body, x.Call.Stream, x.Start)
 	default:

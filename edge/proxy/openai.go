@@ -38,6 +38,9 @@ var defaultAPIBase = map[string]string{
 }
 
 func (openAI) Prepare(x *Exchange) error {
+	if x.Call.Endpoint == policy.EndpointResponses {
+		return prepareResponses(x)
+	}
 	target, err := endpoint(x.Deployment, x.Call.Endpoint)
 	if err != nil {
 		return err
@@ -77,6 +80,9 @@ func (openAI) MapError(d *policy.Deployment, status int, body []byte, retryAfter
 }
 
 func (openAI) Answer(_ *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byte) (Usage, error) {
+	if x.Call.Endpoint == policy.EndpointResponses {
+		return answerResponses(rc, x, b)
+	}
 	status := x.Response.StatusCode()
 	u := bodyUsage(b, x.Payload, status)
 	rc.SetStatusCode(status)
@@ -90,6 +96,9 @@ func (openAI) Answer(_ *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byt
 }
 
 func (openAI) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
+	if x.Call.Endpoint == policy.EndpointResponses {
+		return f.streamNative(rc, x, &responsesFrames{suffix: x.Call.IDSuffix})
+	}
 	s, err := f.startStream(x.Deployment, x.Response, x.Call.Done)
 	if err != nil {
 		return nil, err

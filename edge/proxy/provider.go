@@ -88,6 +88,9 @@ type Exchange struct {
 	Response *fasthttp.Response
 	// waited is the time spent on the upstream (the forwarder reports it).
 	waited time.Duration
+	// asMessages: a Messages API request sent as a chat completion; the
+	// answer is translated back (messages.go).
+	asMessages bool
 }
 
 // providers holds every provider by its litellm_params.model prefix; each
@@ -169,6 +172,9 @@ func (f *Forwarder) exchange(rc *fasthttp.RequestCtx, p HTTPProvider, x *Exchang
 		copySafeHeaders(rc, resp, d)
 		// The writer goroutine starts inside SetBodyStreamWriter and owns
 		// resp from here on; nothing below may touch it.
+		if x.asMessages {
+			s = messagesStream{inner: s}
+		}
 		rc.SetBodyStreamWriter(s.run)
 		return u, true, nil
 	}

@@ -257,7 +257,21 @@ func (f *Forwarder) chat(rc *fasthttp.RequestCtx, c *Call, start time.Time, wait
 	// copies what it needs).
 	x := exchangePool.Get().(*Exchange)
 	*x = Exchange{Call: *c, Deployment: d, Model: upstreamModel, Start: start}
+	if c.Endpoint == policy.EndpointMessages && p != providers[policy.ProviderAnthropic] {
+		// Anthropic's Messages API to a provider that speaks chat:
+		// the provider answers a chat completion, translated back.
+		body, terr := ChatFromMessages(c.Body, d)
+		if terr != nil {
+			*x = Exchange{}
+			exchangePool.Put(x)
+			return u, false, terr
+		}
+		x.Call.Body, x.Call.Endpoint, x.Call.Valid, x.asMessages = body, policy.EndpointChat, true, true
+	}
 	u, async, err = p.Chat(f, rc, x)
+	if err == nil && !async && x.asMessages {
+		err = messagesAnswer(rc)
+	}
 	*wait = x.waited
 	*x = Exchange{}
 	exchangePool.Put(x)

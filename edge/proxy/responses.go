@@ -74,11 +74,11 @@ func responsesTarget(d *policy.Deployment, path string) (string, error) {
 		base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/openai")
 		return base + "/openai/responses" + path + "?api-version=" + url.QueryEscape(version), nil
 	}
-	chat, err := endpoint(d)
+	t, err := endpoint(d, policy.EndpointResponses)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSuffix(chat, "/chat/completions") + "/responses" + path, nil
+	return t + path, nil
 }
 
 // azureResponsesVersion is the first Azure OpenAI API version with the
@@ -247,8 +247,8 @@ func (r *responsesFrames) read(ev []byte) (frameInfo, []byte) {
 // id; query is the client's query string. The answer has the client's
 // ids.
 func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment, method, upstreamID, upstreamPath, suffix string, query []byte) error {
-	if !ServesResponses(d) {
-		return ResponsesUnsupported(d)
+	if !d.Serves(policy.EndpointResponses) {
+		return NotServed(d, policy.EndpointResponses)
 	}
 	target, err := responsesTarget(d, upstreamPath)
 	if err != nil {
@@ -261,10 +261,14 @@ func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment,
 		}
 		target += sep + string(query)
 	}
+	hp, ok := providerFor(d.Provider).(viaHTTP)
+	if !ok || d.MockResponse != "" {
+		return apierror.NotFound.With("response %s not found: the mock provider does not store responses", upstreamID+suffix)
+	}
+	p := hp.HTTPProvider
 	req := upstreamRequest(target, false)
 	defer fasthttp.ReleaseRequest(req)
 	req.Header.SetMethod(method)
-	p := providerFor(d.Provider).(viaHTTP).HTTPProvider
 	p.Authorize(req, d)
 	resp, err := f.roundTrip(req, &Call{Deployment: d}, nil)
 	if err != nil {
@@ -286,19 +290,4 @@ func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment,
 	rc.Response.SetBodyRaw(redactSecrets(withResponseID(b, upstreamID, suffix), secretsOf(d)))
 	copySafeHeaders(rc, resp, d)
 	return nil
-}
-
-// ServesResponses reports whether d's provider has the Responses API:
-// OpenAI's wire format and Azure (the mock answers it in-process).
-func ServesResponses(d *policy.Deployment) bool {
-	p := d.Provider
-	return p == policy.ProviderOpenAI || p == policy.ProviderAzure || policy.IsOpenAICompatible(p)
-}
-
-// ResponsesUnsupported is the 400 for a deployment that only speaks chat
-// completions.
-func ResponsesUnsupported(d *policy.Deployment) *apierror.Error {
-	e := apierror.BadRequest.With("model %s is served by provider %s, which has no Responses API; call /v1/chat/completions for this model", d.ModelName, d.Provider)
-	e.Param, e.Code = "model", "unsupported_endpoint"
-	return e
 }
