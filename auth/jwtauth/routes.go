@@ -26,6 +26,9 @@ var routeGroups = map[string][]string{
 		"/fine_tuning/jobs", "/v1/fine_tuning/jobs", "/assistants", "/v1/assistants", "/threads", "/v1/threads",
 		"/models", "/v1/models", "/utils/token_counter", "/rerank", "/v1/rerank", "/v2/rerank",
 		"/realtime", "/v1/realtime", "/responses", "/v1/responses",
+		"/responses/{response_id}", "/v1/responses/{response_id}",
+		"/responses/{response_id}/input_items", "/v1/responses/{response_id}/input_items",
+		"/responses/{response_id}/cancel", "/v1/responses/{response_id}/cancel",
 	},
 	"anthropic_routes": {"/v1/messages", "/v1/messages/count_tokens", "/v1/skills"},
 	"google_routes": {

@@ -18,7 +18,9 @@ func (g *Gateway) completions(c *fiber.Ctx) error { return g.llmCall(c, policy.E
 // streams reports whether ep answers with SSE when the body says
 // "stream": true. Embeddings never stream: the flag is left to the
 // upstream to refuse, and the answer is read as one body.
-func streams(ep policy.Endpoint) bool { return ep != policy.EndpointEmbeddings }
+func streams(ep policy.Endpoint) bool {
+	return ep != policy.EndpointEmbeddings && ep != policy.EndpointCountTokens
+}
 
 // checkBody refuses a body without the field ep needs, naming it, before
 // anything is charged or sent.
@@ -28,6 +30,9 @@ func checkBody(ep policy.Endpoint, r *proxy.ChatRequest) error {
 		return stringOrArray("input", r.Input, "a string, an array of strings, or an array of token arrays")
 	case policy.EndpointCompletions:
 		return stringOrArray("prompt", r.Prompt, "a string, an array of strings, or an array of token arrays")
+	case policy.EndpointResponses:
+		// input may be absent (a stored prompt, previous_response_id).
+		return nil
 	}
 	if !r.Messages {
 		e := apierror.MissingParam.With("messages must be a non-empty array")

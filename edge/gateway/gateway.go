@@ -270,6 +270,15 @@ func (g *Gateway) App(o Options) *fiber.App {
 	app.Post("/v1/completions", g.completions)
 	app.Post("/completions", g.completions)
 	app.Post("/openai/deployments/:model/completions", g.completions)
+	app.Post("/v1/messages", g.messages)
+	app.Post("/v1/messages/count_tokens", g.messagesCountTokens)
+	for _, p := range []string{"/v1/responses", "/responses"} {
+		app.Post(p, g.responses)
+		app.Get(p+"/:id", g.responseByID)
+		app.Delete(p+"/:id", g.responseByID)
+		app.Get(p+"/:id/input_items", g.responseByID)
+		app.Post(p+"/:id/cancel", g.responseByID)
+	}
 	app.Get("/v1/models", g.models)
 	app.Get("/models", g.models)
 	app.Get("/gatehouse/edge/state", g.state)
@@ -424,7 +433,10 @@ func (g *Gateway) llmCall(c *fiber.Ctx, ep policy.Endpoint) error {
 	// only once the request is forwarded: exactly the answers that carry it
 	// have a spend row (forward records one for every outcome).
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, endpoint: ep, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
+	if ep == policy.EndpointResponses {
+		route = pinPrevious(route, body)
+	}
+	call := &chatCall{g: g, endpoint: ep, pass: passHeaders(c, ep), ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -435,10 +447,12 @@ func (g *Gateway) llmCall(c *fiber.Ctx, ep policy.Endpoint) error {
 type chatCall struct {
 	g        *Gateway
 	endpoint policy.Endpoint
-	ev       events.SpendEvent
-	start    time.Time
-	t0       time.Time // monotonic, for metrics (start is the policy clock)
-	reqID    string    // sent upstream as x-request-id
+	// pass are client headers sent upstream (see proxy.Call.PassHeaders).
+	pass  map[string]string
+	ev    events.SpendEvent
+	start time.Time
+	t0    time.Time // monotonic, for metrics (start is the policy clock)
+	reqID string    // sent upstream as x-request-id
 	// upstream is the time spent waiting on upstreams, over all attempts.
 	upstream time.Duration
 	key      *events.Key
@@ -525,7 +539,10 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				st.inflight.Add(1)
 			}
 			pc := proxy.Call{Endpoint: c.endpoint, Deployment: d, UpstreamModel: c.ev.Model, Body: proxy.ApplyDefaults(d, body), Stream: c.ev.Stream,
-				RequestID: c.reqID, Done: done, Valid: true}
+				RequestID: c.reqID, Done: done, Valid: true, PassHeaders: c.pass}
+			if c.endpoint == policy.EndpointResponses {
+				pc.IDSuffix = proxy.ResponseIDSuffix(route.Requested, d.ID)
+			}
 			if c.ev.Stream && c.held.Held() {
 				pc.Progress = c.progress // a stream's cost counts against budgets as it goes
 			}

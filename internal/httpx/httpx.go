@@ -45,8 +45,19 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="gatehouse"`)
 		}
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		if AnthropicRoute(c.Path()) {
+			return c.Status(e.Status).Send(e.AnthropicJSON())
+		}
 		return c.Status(e.Status).Send(e.JSON())
 	}
+}
+
+// AnthropicRoute reports a route of Anthropic's Messages API, whose
+// clients (Anthropic's SDKs, Claude Code) read errors in Anthropic's
+// envelope (apierror.Error.AnthropicJSON); every other route answers in
+// OpenAI's.
+func AnthropicRoute(path string) bool {
+	return strings.HasPrefix(path, "/v1/messages")
 }
 
 func toAPIError(err error) *apierror.Error {
