@@ -743,6 +743,20 @@ func TestValidateModel(t *testing.T) {
 	if err := ValidateModel(ok); err != nil {
 		t.Fatalf("valid model: %v", err)
 	}
+	// Embedding and completion deployments are served (/v1/embeddings,
+	// /v1/completions), by mode or by an OpenAI embedding model's name.
+	for _, mode := range []string{"embedding", "completion", "chat"} {
+		m := *ok
+		m.ModelInfo.Mode = mode
+		if err := ValidateModel(&m); err != nil {
+			t.Errorf("mode %s: %v", mode, err)
+		}
+	}
+	emb := *ok
+	emb.LiteLLMParams.Model = "openai/text-embedding-3-large"
+	if err := ValidateModel(&emb); err != nil {
+		t.Errorf("embedding model: %v", err)
+	}
 	cases := []struct {
 		name string
 		edit func(m *events.Model)
@@ -756,8 +770,8 @@ func TestValidateModel(t *testing.T) {
 		{"negative rpm", func(m *events.Model) { m.LiteLLMParams.RPM = -1 }, "litellm_params.rpm: must be >= 0"},
 		{"empty group", func(m *events.Model) { m.ModelInfo.AccessGroups = []string{""} }, "model_info.access_groups[0]: must be a non-empty string"},
 		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "huggingface/bigcode/starcoder" }, "litellm_params.model: provider huggingface cannot be called"},
-		{"embedding mode", func(m *events.Model) { m.ModelInfo.Mode = "embedding" }, "model_info.mode: embedding is not served"},
-		{"embedding model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/text-embedding-3-large" }, "litellm_params.model: text-embedding-3-large is not a chat model"},
+		{"image mode", func(m *events.Model) { m.ModelInfo.Mode = "image_generation" }, "model_info.mode: image_generation is not served"},
+		{"image model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/dall-e-3" }, "litellm_params.model: dall-e-3 is not a chat, embedding or completion model"},
 		{"default anthropic cannot take", func(m *events.Model) {
 			n := int64(1)
 			m.LiteLLMParams.Model = "anthropic/claude-3-5-sonnet"
