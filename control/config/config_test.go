@@ -655,13 +655,14 @@ func TestDefault(t *testing.T) {
 	for name, model := range map[string]string{
 		"gpt-4o": "mock/gpt-4o", "gpt-4o-mini": "mock/gpt-4o-mini",
 		"claude-3-5-sonnet": "mock/claude-3-5-sonnet", "mock/*": "mock/*",
+		"text-embedding-3-small": "mock/text-embedding-3-small",
 	} {
 		if m := byName[name]; m == nil || m.LiteLLMParams.Model != model {
 			t.Errorf("model %s missing or not %s", name, model)
 		}
 	}
-	if len(ms) != 4 {
-		t.Errorf("%d models, want 4", len(ms))
+	if len(ms) != 5 {
+		t.Errorf("%d models, want 5", len(ms))
 	}
 	if g := byName["gpt-4o"].ModelInfo.AccessGroups; !slices.Equal(g, []string{"beta-models"}) {
 		t.Errorf("gpt-4o groups %v", g)
