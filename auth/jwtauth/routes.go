@@ -24,7 +24,7 @@ var routeGroups = map[string][]string{
 		"/audio/transcriptions", "/v1/audio/transcriptions", "/audio/speech", "/v1/audio/speech",
 		"/moderations", "/v1/moderations", "/batches", "/v1/batches", "/files", "/v1/files",
 		"/fine_tuning/jobs", "/v1/fine_tuning/jobs", "/assistants", "/v1/assistants", "/threads", "/v1/threads",
-		"/models", "/v1/models", "/utils/token_counter", "/rerank", "/v1/rerank", "/v2/rerank",
+		"/models", "/v1/models", "/models/{model_id}", "/v1/models/{model_id}", "/utils/token_counter", "/rerank", "/v1/rerank", "/v2/rerank",
 		"/realtime", "/v1/realtime", "/responses", "/v1/responses",
 		"/responses/{response_id}", "/v1/responses/{response_id}",
 		"/responses/{response_id}/input_items", "/v1/responses/{response_id}/input_items",

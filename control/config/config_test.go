@@ -655,13 +655,14 @@ func TestDefault(t *testing.T) {
 	for name, model := range map[string]string{
 		"gpt-4o": "mock/gpt-4o", "gpt-4o-mini": "mock/gpt-4o-mini",
 		"claude-3-5-sonnet": "mock/claude-3-5-sonnet", "mock/*": "mock/*",
+		"text-embedding-3-small": "mock/text-embedding-3-small",
 	} {
 		if m := byName[name]; m == nil || m.LiteLLMParams.Model != model {
 			t.Errorf("model %s missing or not %s", name, model)
 		}
 	}
-	if len(ms) != 4 {
-		t.Errorf("%d models, want 4", len(ms))
+	if len(ms) != 5 {
+		t.Errorf("%d models, want 5", len(ms))
 	}
 	if g := byName["gpt-4o"].ModelInfo.AccessGroups; !slices.Equal(g, []string{"beta-models"}) {
 		t.Errorf("gpt-4o groups %v", g)
@@ -743,6 +744,20 @@ func TestValidateModel(t *testing.T) {
 	if err := ValidateModel(ok); err != nil {
 		t.Fatalf("valid model: %v", err)
 	}
+	// Embedding and completion deployments are served (/v1/embeddings,
+	// /v1/completions), by mode or by an OpenAI embedding model's name.
+	for _, mode := range []string{"embedding", "completion", "chat"} {
+		m := *ok
+		m.ModelInfo.Mode = mode
+		if err := ValidateModel(&m); err != nil {
+			t.Errorf("mode %s: %v", mode, err)
+		}
+	}
+	emb := *ok
+	emb.LiteLLMParams.Model = "openai/text-embedding-3-large"
+	if err := ValidateModel(&emb); err != nil {
+		t.Errorf("embedding model: %v", err)
+	}
 	cases := []struct {
 		name string
 		edit func(m *events.Model)
@@ -756,8 +771,8 @@ func TestValidateModel(t *testing.T) {
 		{"negative rpm", func(m *events.Model) { m.LiteLLMParams.RPM = -1 }, "litellm_params.rpm: must be >= 0"},
 		{"empty group", func(m *events.Model) { m.ModelInfo.AccessGroups = []string{""} }, "model_info.access_groups[0]: must be a non-empty string"},
 		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "huggingface/bigcode/starcoder" }, "litellm_params.model: provider huggingface cannot be called"},
-		{"embedding mode", func(m *events.Model) { m.ModelInfo.Mode = "embedding" }, "model_info.mode: embedding is not served"},
-		{"embedding model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/text-embedding-3-large" }, "litellm_params.model: text-embedding-3-large is not a chat model"},
+		{"image mode", func(m *events.Model) { m.ModelInfo.Mode = "image_generation" }, "model_info.mode: image_generation is not served"},
+		{"image model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/dall-e-3" }, "litellm_params.model: dall-e-3 is not a chat, embedding or completion model"},
 		{"default anthropic cannot take", func(m *events.Model) {
 			n := int64(1)
 			m.LiteLLMParams.Model = "anthropic/claude-3-5-sonnet"

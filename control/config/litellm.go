@@ -629,13 +629,10 @@ func splitPath(p string) []seg {
 
 var modelEntryType = reflect.TypeOf(ModelEntry{})
 
-// chatModes are the model_info.mode values of deployments the edge can
-// serve (it has the chat completions endpoint only).
-var chatModes = map[string]bool{"": true, "chat": true}
-
 // unservable reports (once, as an error naming the deployment) a
 // model_list entry that would fail on every request: a provider the edge
-// has no client for, or a mode other than chat. Its other fields are not
+// has no client for, or a mode the edge has no endpoint for (it serves
+// chat, embedding and completion deployments). Its other fields are not
 // walked, so the user reads one reason, not a list of unknown fields
 // (aws_region_name, vertex_project, ...). A deployment with mock_response
 // is servable whatever its provider: it never calls the provider.
@@ -670,12 +667,12 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 	provider, upstream := policy.SplitProvider(model)
 	why := ""
 	switch mode := str(info, "mode"); {
-	case !chatModes[mode]:
-		why = fmt.Sprintf("model_info.mode is %s; gatehouse serves chat completions only (/v1/chat/completions), so every request to it would fail", mode)
+	case !policy.ServedMode(mode):
+		why = fmt.Sprintf("model_info.mode is %s; gatehouse serves chat, embedding and completion deployments only (/v1/chat/completions, /v1/embeddings, /v1/completions), so every request to it would fail", mode)
 	case provider != "" && !policy.CanServe(provider):
 		why = fmt.Sprintf("gatehouse's edge cannot call provider %s (it serves OpenAI-compatible providers, azure/, anthropic/, bedrock/, gemini/ and vertex_ai/), so every request to it would fail", provider)
-	case provider == policy.ProviderOpenAI && !chatModel(upstream):
-		why = fmt.Sprintf("%s is not a chat model; gatehouse serves chat completions only (/v1/chat/completions), so every request to it would fail", upstream)
+	case provider == policy.ProviderOpenAI && !servedModel(upstream):
+		why = fmt.Sprintf("%s is not a chat, embedding or completion model; gatehouse serves /v1/chat/completions, /v1/embeddings and /v1/completions only, so every request to it would fail", upstream)
 	default:
 		return false
 	}
@@ -687,9 +684,10 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 	return true
 }
 
-// chatModel rejects OpenAI model families that have no chat endpoint.
-func chatModel(m string) bool {
-	for _, p := range []string{"text-embedding-", "dall-e", "whisper", "tts-", "omni-moderation", "text-moderation", "gpt-image"} {
+// servedModel rejects OpenAI model families served on endpoints the edge
+// does not have (images, audio, moderation).
+func servedModel(m string) bool {
+	for _, p := range []string{"dall-e", "whisper", "tts-", "omni-moderation", "text-moderation", "gpt-image"} {
 		if strings.HasPrefix(m, p) {
 			return false
 		}

@@ -100,7 +100,8 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_pass_through", okModel + "general_settings:\n  pass_through_endpoints:\n    - path: /v1/rerank\n      target: https://api.cohere.com/v1/rerank\n", false},
 		{"refused_python_callback", okModel + "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n", false},
 		{"refused_providers", okModel + "  - model_name: claude-bedrock\n    litellm_params:\n      model: bedrock/anthropic.claude-3-sonnet\n      aws_region_name: us-east-1\n  - model_name: hf\n    litellm_params:\n      model: huggingface/bigcode/starcoder\n  - model_name: gemini\n    litellm_params:\n      model: gemini/gemini-1.5-pro\n      api_key: os.environ/GEMINI_API_KEY\n  - model_name: vertex\n    litellm_params:\n      model: vertex_ai/gemini-pro\n      vertex_project: p\n", false},
-		{"refused_embeddings", okModel + "  - model_name: embed\n    litellm_params:\n      model: openai/text-embedding-3-small\n  - model_name: embed2\n    litellm_params:\n      model: azure/my-embedding\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: embedding\n", false},
+		{"embeddings", okModel + "  - model_name: embed\n    litellm_params:\n      model: openai/text-embedding-3-small\n  - model_name: embed2\n    litellm_params:\n      model: azure/my-embedding\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: embedding\n", true},
+		{"refused_images", okModel + "  - model_name: img\n    litellm_params:\n      model: openai/dall-e-3\n  - model_name: img2\n    litellm_params:\n      model: azure/my-dalle\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: image_generation\n", false},
 		{"refused_self_hosted_without_base", "model_list:\n  - model_name: llama\n    litellm_params:\n      model: hosted_vllm/llama-3\n", false},
 
 		// Typos.
@@ -241,7 +242,7 @@ func TestLiteLLMConfigs(t *testing.T) {
 				if policy.NeedsAPIBase(prov) && p.APIBase == "" && prov != policy.ProviderAzure {
 					t.Errorf("deployment %s: no api_base", m.ModelName)
 				}
-				if !chatModes[m.ModelInfo.Mode] {
+				if !policy.ServedMode(m.ModelInfo.Mode) {
 					t.Errorf("deployment %s: mode %s", m.ModelName, m.ModelInfo.Mode)
 				}
 			}

@@ -184,12 +184,12 @@ func (e *ModelEntry) validate(v *validator, path string) {
 		// Parse reports these per deployment before the walk (and skips
 		// them here); this is for deployments from /model/new.
 		switch {
-		case !chatModes[e.ModelInfo.Mode]:
-			v.add(joinPath(path, "model_info.mode"), "%s is not served: gatehouse serves chat completions only", e.ModelInfo.Mode)
+		case !policy.ServedMode(e.ModelInfo.Mode):
+			v.add(joinPath(path, "model_info.mode"), "%s is not served: gatehouse serves chat, embedding and completion deployments only", e.ModelInfo.Mode)
 		case !policy.CanServe(prov):
 			v.add(pp+".model", "provider %s cannot be called by gatehouse's edge (it serves OpenAI-compatible providers, azure/, anthropic/, bedrock/, gemini/ and vertex_ai/)", prov)
-		case prov == policy.ProviderOpenAI && !chatModel(up):
-			v.add(pp+".model", "%s is not a chat model; gatehouse serves chat completions only", up)
+		case prov == policy.ProviderOpenAI && !servedModel(up):
+			v.add(pp+".model", "%s is not a chat, embedding or completion model; gatehouse serves /v1/chat/completions, /v1/embeddings and /v1/completions only", up)
 		}
 	}
 	if p.APIBase != "" {

@@ -281,6 +281,8 @@ func (g *Gateway) App(o Options) *fiber.App {
 	}
 	app.Get("/v1/models", g.models)
 	app.Get("/models", g.models)
+	app.Get("/v1/models/+", g.model)
+	app.Get("/models/+", g.model)
 	app.Get("/gatehouse/edge/state", g.state)
 	g.relayManagementRoutes(app)
 	return app
@@ -644,36 +646,6 @@ func badJSON(err error) error {
 		return apierror.InvalidJSON.With("request body must be a JSON object")
 	}
 	return apierror.InvalidJSON.With("%v", err) // "request body is not valid JSON: <decoder detail>"
-}
-
-func (g *Gateway) models(c *fiber.Ctx) error {
-	snap, id, err := g.identify(c)
-	if err != nil {
-		g.metrics.denied(failedMethod(c, snap), err)
-		return err
-	}
-	names, upserts, err := id.Models(snap, g.request(c, ""))
-	if err != nil {
-		g.metrics.denied(methodOf(id.Method()), err)
-		return err
-	}
-	g.upserts.send(upserts, obs.EnsureRequestID(c))
-	g.metrics.allowed(methodOf(id.Method()))
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
-	data := make([]model, 0, len(names))
-	for _, n := range names {
-		owner := "gatehouse"
-		if rt := snap.Catalog().Resolve(n); rt.Found() {
-			owner = rt.Deployments[0].Provider
-		}
-		data = append(data, model{ID: n, Object: "model", Created: 1677610602, OwnedBy: owner})
-	}
-	return c.JSON(fiber.Map{"object": "list", "data": data})
 }
 
 func defaultEdgeID() string {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -59,6 +60,11 @@ func openAIPayload(x *Exchange) error {
 		rewrite = rewriteValid
 	}
 	payload, strip, err := rewrite(x.Call.Body, x.Model, x.Call.Stream)
+	if errors.Is(err, ErrNoModel) {
+		// Azure's routes name the deployment in the path, so a client
+		// may send no "model"; the upstream body gets one all the same.
+		payload, strip, err = rewrite(withModelKey(x.Call.Body), x.Model, x.Call.Stream)
+	}
 	if err != nil {
 		return apierror.InvalidJSON.Wrap(err, "request body must be a JSON object with a string \"model\"")
 	}
@@ -154,4 +160,21 @@ func httpBase(d *policy.Deployment, base string) *apierror.Error {
 		return apierror.Internal.With("deployment %s is misconfigured: api_base must be an http(s) URL", d.ModelName)
 	}
 	return nil
+}
+
+// withModelKey is body (a JSON object without "model") with an empty
+// "model" first, for the rewrite to fill in.
+func withModelKey(body []byte) []byte {
+	i := skipWS(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return body
+	}
+	sep := ","
+	if j := skipWS(body, i+1); j < len(body) && body[j] == '}' {
+		sep = ""
+	}
+	out := make([]byte, 0, len(body)+len(`"model":"",`))
+	out = append(out, body[:i+1]...)
+	out = append(out, `"model":""`+sep...)
+	return append(out, body[i+1:]...)
 }
