@@ -31,8 +31,10 @@ func checkBody(ep policy.Endpoint, r *proxy.ChatRequest) error {
 	case policy.EndpointCompletions:
 		return stringOrArray("prompt", r.Prompt, "a string, an array of strings, or an array of token arrays")
 	case policy.EndpointResponses:
-		// input may be absent (a stored prompt, previous_response_id).
-		return nil
+		if r.Prompt == '{' {
+			return nil // a stored prompt template may stand for the input
+		}
+		return stringOrArray("input", r.Input, "a string or an array of input items")
 	}
 	if !r.Messages {
 		e := apierror.MissingParam.With("messages must be a non-empty array")

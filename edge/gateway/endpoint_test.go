@@ -19,8 +19,7 @@ type llmRoute struct {
 	name, path, body, field string
 }
 
-// llmRoutes are the routes that share the chat path; part B adds
-// /v1/responses and /v1/messages here.
+// llmRoutes are the routes that share the chat path.
 var llmRoutes = []llmRoute{
 	{"chat", "/v1/chat/completions", `{"model":%q,"messages":[{"role":"user","content":"hi"}]}`, "messages"},
 	{"chat unprefixed", "/chat/completions", `{"model":%q,"messages":[{"role":"user","content":"hi"}]}`, "messages"},
@@ -28,6 +27,10 @@ var llmRoutes = []llmRoute{
 	{"embeddings unprefixed", "/embeddings", `{"model":%q,"input":["a","b"],"dimensions":8}`, "input"},
 	{"completions", "/v1/completions", `{"model":%q,"prompt":"hi"}`, "prompt"},
 	{"completions unprefixed", "/completions", `{"model":%q,"prompt":["hi"]}`, "prompt"},
+	{"responses", "/v1/responses", `{"model":%q,"input":"hi"}`, "input"},
+	{"responses unprefixed", "/responses", `{"model":%q,"input":[{"role":"user","content":"hi"}],"stream":true}`, "input"},
+	{"messages", "/v1/messages", `{"model":%q,"max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`, "messages"},
+	{"messages streamed", "/v1/messages", `{"model":%q,"max_tokens":20,"stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}`, "messages"},
 }
 
 func (r llmRoute) bodyFor(model string) string { return fmt.Sprintf(r.body, model) }
@@ -45,14 +48,24 @@ func waitKeys(t *testing.T, e *edgeUnderTest, n int) {
 func errorOf(t *testing.T, body string) (typ, param, msg string) {
 	t.Helper()
 	var e struct {
+		Type  string `json:"type"`
 		Error struct {
-			Type    string  `json:"type"`
-			Param   *string `json:"param"`
-			Message string  `json:"message"`
+			Type        string  `json:"type"`
+			GatewayType string  `json:"gatehouse_type"`
+			Param       *string `json:"param"`
+			Message     string  `json:"message"`
 		} `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Message == "" {
 		t.Fatalf("not an OpenAI error envelope: %s", body)
+	}
+	if e.Type == "error" {
+		// Anthropic's envelope (the Messages API routes): the gateway's
+		// own type is kept next to Anthropic's.
+		if e.Error.GatewayType == "" {
+			t.Fatalf("Anthropic error envelope without the gateway's type: %s", body)
+		}
+		e.Error.Type = e.Error.GatewayType
 	}
 	if e.Error.Param != nil {
 		param = *e.Error.Param
@@ -147,6 +160,7 @@ func TestEndpointModes(t *testing.T) {
 		panic(path)
 	}
 	chat, emb, compl := route("/v1/chat/completions"), route("/v1/embeddings"), route("/v1/completions")
+	resp, msgs := route("/v1/responses"), route("/v1/messages")
 	for _, tc := range []struct {
 		r     llmRoute
 		model string
@@ -166,6 +180,12 @@ func TestEndpointModes(t *testing.T) {
 		{compl, "claude", 400, "provider anthropic does not serve completions"},
 		{chat, "mixed", 200, "chat.completion"},
 		{emb, "mixed", 200, `"object":"embedding"`},
+		{resp, "claude", 400, "provider anthropic does not serve responses (/v1/responses); responses is served for OpenAI-compatible and azure/ deployments"},
+		{resp, "emb", 400, "does not serve responses"},
+		{msgs, "emb", 400, "does not serve messages"},
+		{resp, "chatonly", 200, `"object":"response"`},
+		{msgs, "chatonly", 200, `"type":"message"`},
+		{msgs, "mixed", 200, "mixed-chat"},
 	} {
 		code, body := do(t, "POST", e.url+tc.r.path, master, tc.r.bodyFor(tc.model))
 		if code != tc.code {
@@ -331,7 +351,8 @@ func TestJWTRouteGroupsOnEveryRoute(t *testing.T) {
 	}{
 		{[]string{"/v1/chat/completions"}, func(p string) bool { return p == "/v1/chat/completions" }},
 		{[]string{"/v1/embeddings", "/embeddings"}, func(p string) bool { return strings.HasSuffix(p, "/embeddings") }},
-		{[]string{"openai_routes"}, func(string) bool { return true }},
+		{[]string{"openai_routes"}, func(p string) bool { return !strings.HasPrefix(p, "/v1/messages") }},
+		{[]string{"anthropic_routes"}, func(p string) bool { return strings.HasPrefix(p, "/v1/messages") }},
 		{[]string{"llm_api_routes"}, func(string) bool { return true }},
 		{[]string{"info_routes"}, func(string) bool { return false }},
 	} {

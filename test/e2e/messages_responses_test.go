@@ -485,4 +485,39 @@ func TestMessagesAndResponses(t *testing.T) {
 			t.Errorf("%s: spend rows hold %d prompt / %d completion tokens, clients were told %d / %d", model, p, c, u.Prompt, u.Completion)
 		}
 	}
+
+	// Rate limits and budgets refuse on these routes as on chat, each in
+	// its route's error shape.
+	msgBody := map[string]any{"model": "claude", "max_tokens": 10, "messages": []map[string]string{{"role": "user", "content": "hi"}}}
+	respBody := map[string]any{"model": "gpt", "input": "hi"}
+	refused := func(key, path string, body any, status int, typ string) {
+		t.Helper()
+		testutil.Eventually(t, 10*time.Second, func() error {
+			code, raw := callRaw(t, "POST", edges[0].url(path), key, body)
+			var e struct {
+				Type string `json:"type"`
+			}
+			_ = json.Unmarshal(raw, &e)
+			if code != status {
+				return fmt.Errorf("%s: %d %s", path, code, raw)
+			}
+			anth := strings.HasPrefix(path, "/v1/messages")
+			if anth != (e.Type == "error") || !strings.Contains(string(raw), `"`+typ+`"`) {
+				t.Fatalf("%s: not the route's error shape or not %s: %s", path, typ, raw)
+			}
+			return nil
+		})
+	}
+	rpm := generateKey(t, edges[0], map[string]any{"rpm_limit": 1})
+	if code, raw := callRaw(t, "POST", edges[0].url("/v1/messages"), rpm, msgBody); code != 200 {
+		t.Fatalf("first request under rpm_limit 1: %d %s", code, raw)
+	}
+	refused(rpm, "/v1/messages", msgBody, 429, "rate_limit_error")
+	refused(rpm, "/v1/responses", respBody, 429, "rate_limit_error")
+	broke := generateKey(t, edges[0], map[string]any{"max_budget": 0.0001})
+	if code, raw := callRaw(t, "POST", edges[0].url("/v1/messages"), broke, msgBody); code != 200 {
+		t.Fatalf("first request under max_budget: %d %s", code, raw)
+	}
+	refused(broke, "/v1/messages", msgBody, 400, "budget_exceeded")
+	refused(broke, "/v1/responses", respBody, 400, "budget_exceeded")
 }
