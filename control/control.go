@@ -87,6 +87,10 @@ type Options struct {
 	BudgetLeaseFraction float64
 }
 
+// auditWait bounds how long a change to an object waits for the audit
+// stream to record the event it replaces (events.Publisher.AuditWait).
+const auditWait = 2 * time.Second
+
 // Run serves until ctx ends.
 func Run(ctx context.Context, o Options) error {
 	log := o.Log
@@ -142,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := tracker.Subscribe(nc); err != nil {
 		return err
 	}
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Edges: tracker, Log: log, SyncTimeout: o.SyncTimeout,
+	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js, AuditWait: auditWait}, Live: live, Edges: tracker, Log: log, SyncTimeout: o.SyncTimeout,
 		FailoverWindow: o.FailoverWindow}
 
 	readyTimeout := o.ReadyTimeout

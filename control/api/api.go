@@ -386,6 +386,9 @@ func commit(c *fiber.Ctx, res store.Result, body any) error {
 }
 
 func (a *API) state(c *fiber.Ctx) error {
+	if c.Query("at") != "" {
+		return a.pastState(c)
+	}
 	return c.JSON(policy.Export(a.store.Snapshot()))
 }
 

@@ -185,6 +185,9 @@ func (s *Store) publish(ctx context.Context, c events.Change) (events.Published,
 		pub, err = s.Pub.Publish(ctx, c)
 		return err
 	})
+	if err == nil && pub.AuditLagged && s.Log != nil {
+		s.Log.Warn("audit stream had not recorded the replaced event in time; the audit trail may miss it", "subject", pub.Subject, "replaced_seq", *c.ExpectSeq)
+	}
 	if err == nil || errors.Is(err, events.ErrConflict) {
 		return pub, err
 	}

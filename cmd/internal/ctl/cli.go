@@ -658,12 +658,27 @@ var commands = []command{
 		}
 	}},
 
-	{"state", "", "", "the control plane's policy snapshot (counts; --json for all of it)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+	{"state", "", "", "the control plane's policy snapshot (counts; --json for all of it); --at SEQ|TIME: as it was then, rebuilt from the audit trail", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		at := fs.String("at", "", "policy sequence (as in x-gatehouse-policy-seq) or RFC 3339 time")
+		key := fs.String("key", "", "with --at: only this key (plaintext or token) and its team, org and user")
+		team := fs.String("team-id", "", "with --at: only this team and its org")
 		return func(r *runCtx, args []string) error {
-			if r.json {
-				return r.call("GET", "/gatehouse/state", nil, nil, view{})
+			var q url.Values
+			if *at != "" {
+				q = url.Values{"at": {*at}}
+			} else if *key != "" || *team != "" {
+				return usagef("--key and --team-id need --at")
 			}
-			resp, err := r.c.Do(r.ctx, "GET", "/gatehouse/state", nil, nil)
+			if *key != "" {
+				q.Set("key", *key)
+			}
+			if *team != "" {
+				q.Set("team_id", *team)
+			}
+			if r.json || *key != "" || *team != "" {
+				return r.call("GET", "/gatehouse/state", q, nil, view{})
+			}
+			resp, err := r.c.Do(r.ctx, "GET", "/gatehouse/state", q, nil)
 			if err != nil {
 				return err
 			}
