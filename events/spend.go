@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Spend: one event per request an edge served (or refused after reaching
-// an upstream), on SpendStream. The request id is the Nats-Msg-Id, so a
+// Spend: one event per request an edge served, failed or refused (a
+// denial, Outcome "denied", cost 0), on SpendStream. The request id is the Nats-Msg-Id, so a
 // resend from an edge's local spill queue is deduplicated by the stream,
 // and the ClickHouse row key, so a redelivery to the sink is too.
 const (
@@ -56,9 +56,19 @@ type SpendEvent struct {
 	TTFTMS           float64 `json:"ttft_ms,omitempty"`
 	Status           int     `json:"status"`
 	Stream           bool    `json:"stream"`
-	// Outcome is "ok", "client_aborted", "upstream_error" or "timeout".
+	// Outcome is "ok", "client_aborted", "upstream_error", "timeout" or
+	// OutcomeDenied.
 	Outcome string `json:"outcome"`
-	EdgeID  string `json:"edge_id"`
+	// PolicySeq is the sequence of the policy snapshot the edge decided
+	// at (the x-gatehouse-policy-seq of the answer): with the audit stream
+	// it says which key, team and rules were in force for this request.
+	PolicySeq uint64 `json:"policy_seq,omitempty"`
+	// DenyReason and DenyRule are set on a denial only: a stable reason
+	// code (the Deny* constants) and the rule that decided, e.g.
+	// "team:<id>:max_budget", "key:<sha256>:rpm", "access_group:<name>".
+	DenyReason string `json:"deny_reason,omitempty"`
+	DenyRule   string `json:"deny_rule,omitempty"`
+	EdgeID     string `json:"edge_id"`
 	// EdgeInstance names the edge process (unique per start): budget
 	// totals count cost per instance so an edge's local view adds only
 	// what the tracker has not counted (see SpendTotals.Edges).
@@ -70,6 +80,31 @@ type SpendEvent struct {
 	// event's identity (Nats-Msg-Id, the ClickHouse row key).
 	ClientRequestID string `json:"client_request_id,omitempty"`
 }
+
+// OutcomeDenied marks a request the edge refused before any upstream saw
+// it. Its cost and tokens are 0, so budgets and the finance rollups' spend
+// are unchanged by it; the budget tracker skips it, and the rollups count
+// it in requests and errors (an outcome other than "ok").
+const OutcomeDenied = "denied"
+
+// Reason codes of a denial (SpendEvent.DenyReason): stable strings that
+// queries and alerts may match.
+const (
+	DenyInvalidCredential = "invalid_credential" // missing, malformed or unknown key or token
+	DenyExpired           = "expired_credential"
+	DenyKeyBlocked        = "key_blocked"
+	DenyTeamBlocked       = "team_blocked"
+	DenyEndUserBlocked    = "end_user_blocked"
+	DenyModelNotAllowed   = "model_not_allowed"
+	DenyModelNotFound     = "model_not_found"
+	DenyRouteNotAllowed   = "route_not_allowed"
+	DenyForbidden         = "forbidden"
+	DenyBudgetExceeded    = "budget_exceeded"
+	DenyRateLimited       = "rate_limited"
+	DenyPolicyNotReady    = "policy_not_ready"
+	DenyPolicyStale       = "policy_stale"
+	DenyBadRequest        = "bad_request"
+)
 
 // SpendBatch is several SpendEvents of one edge in one message. Its
 // BatchID is the Nats-Msg-Id, so a batch resent from the spill queue is

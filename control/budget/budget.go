@@ -136,6 +136,9 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 	}
 	for i := range evs {
 		ev := &evs[i]
+		if ev.Outcome == events.OutcomeDenied {
+			continue // a refusal costs nothing and is no request against a budget
+		}
 		add(events.KindKey, ev.KeyHash, ev)
 		add(events.KindTeam, ev.TeamID, ev)
 		add(events.KindUser, ev.UserID, ev)

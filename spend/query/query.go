@@ -31,6 +31,10 @@ type Filter struct {
 	KeyHash string
 	TeamID  string
 	UserID  string
+	// Outcome ("ok", "denied", ...) and DenyReason (a events.Deny* code)
+	// select decisions: refusals are rows of the ledger too.
+	Outcome    string
+	DenyReason string
 	// Start and End bound the request time, [Start, End); zero means
 	// the first (last) stored day.
 	Start, End time.Time
@@ -44,7 +48,8 @@ type Row = events.SpendEvent
 
 const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_id, team_id, org_id, end_user, auth, " +
 	"model_group, model, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, estimated, cost, " +
-	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id"
+	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id, " +
+	"policy_seq, deny_reason, deny_rule"
 
 // Logs returns the requests matching f, newest first.
 //
@@ -100,7 +105,8 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, from, to time.Time, limit int) ([]Row, error) {
 	q := "SELECT " + logColumns + " FROM " + db + ".spend_events WHERE 1" + timeFrom(from) + timeBefore(to)
 	var args []any
-	for _, c := range []struct{ col, v string }{{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}} {
+	for _, c := range []struct{ col, v string }{{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID},
+		{"outcome", f.Outcome}, {"deny_reason", f.DenyReason}} {
 		if c.v != "" {
 			q += " AND " + c.col + " = ?"
 			args = append(args, c.v)
@@ -124,7 +130,8 @@ func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, fro
 		)
 		if err := rows.Scan(&r.RequestID, &t, &ms, &r.KeyHash, &r.KeyAlias, &r.UserID, &r.TeamID, &r.OrgID, &r.EndUserID, &r.Auth,
 			&r.ModelGroup, &r.Model, &r.Deployment, &r.Provider, &prompt, &completion, &total, &estimated, &r.Cost,
-			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID); err != nil {
+			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID,
+			&r.PolicySeq, &r.DenyReason, &r.DenyRule); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		r.Type = events.SpendV1

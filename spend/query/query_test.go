@@ -223,3 +223,49 @@ func TestQueries(t *testing.T) {
 		}
 	})
 }
+
+// Refusals are ledger rows: Logs filters them by outcome and reason, and
+// they read back with the policy sequence and the rule that decided.
+func TestDecisions(t *testing.T) {
+	ctx, conn := seed(t)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, "+
+		"team_id, model_group, status, outcome, policy_seq, deny_reason, deny_rule) VALUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := day0.Add(71 * time.Hour)
+	for _, d := range []struct{ id, reason, rule string }{
+		{"d1", events.DenyBudgetExceeded, "team:t1:max_budget"},
+		{"d2", events.DenyRateLimited, "key:k1:rpm"},
+	} {
+		if err := b.Append(d.id, at, uint16(0), at.Truncate(24*time.Hour), "k1", "t1", "gpt", uint16(429), events.OutcomeDenied,
+			uint64(42), d.reason, d.rule); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Second)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		f    query.Filter
+		want []string
+	}{
+		{"denied", query.Filter{Outcome: events.OutcomeDenied}, []string{"d2", "d1"}},
+		{"denied by reason", query.Filter{Outcome: events.OutcomeDenied, DenyReason: events.DenyRateLimited}, []string{"d2"}},
+		{"ok of a key", query.Filter{Outcome: "ok", KeyHash: "k1", Limit: 2}, []string{"r8", "r5"}},
+	} {
+		got, err := query.Logs(ctx, conn, db, c.f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !eq(ids(got), c.want) {
+			t.Errorf("%s = %v, want %v", c.name, ids(got), c.want)
+		}
+	}
+	got, err := query.Logs(ctx, conn, db, query.Filter{DenyReason: events.DenyBudgetExceeded})
+	if err != nil || len(got) != 1 || got[0].PolicySeq != 42 || got[0].DenyRule != "team:t1:max_budget" || got[0].Cost != 0 {
+		t.Fatalf("budget denial = %+v, %v", got, err)
+	}
+}

@@ -744,6 +744,9 @@ var columns = []column{
 	col("edge_id", func(r *row) string { return r.ev.EdgeID }),
 	col("region", func(r *row) string { return r.ev.Region }),
 	col("client_request_id", func(r *row) string { return r.ev.ClientRequestID }),
+	col("policy_seq", func(r *row) uint64 { return r.ev.PolicySeq }),
+	col("deny_reason", func(r *row) string { return r.ev.DenyReason }),
+	col("deny_rule", func(r *row) string { return r.ev.DenyRule }),
 }
 
 // insertQuery names its columns: 18.16 takes an insert only that way.

@@ -560,6 +560,7 @@ func TestRoundTrip(t *testing.T) {
 	ev.Estimated, ev.TTFTMS, ev.EndUserID, ev.Status, ev.Outcome = true, 12.5, "end-1", 502, "upstream_error"
 	ev.RequestID = `it's a "quoted" \ id`
 	ev.ClientRequestID = "client-req-7"
+	ev.PolicySeq, ev.DenyReason, ev.DenyRule = 1<<40+3, events.DenyBudgetExceeded, "team:t-1:max_budget"
 	if err := Publish(ctx, e.pub, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -577,19 +578,25 @@ func TestRoundTrip(t *testing.T) {
 	}
 	var (
 		id, edge, team, outcome, endUser, clientID string
+		reason, rule                               string
+		seq                                        uint64
 		et                                         time.Time
 		ms, status                                 uint16
 		est                                        uint8
 		ttft                                       float64
 	)
-	if err := e.conn.QueryRow(ctx, "SELECT request_id, edge_id, team_id, outcome, end_user, event_time, event_ms, status, estimated, ttft_ms, client_request_id FROM "+db+".spend_events").
-		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft, &clientID); err != nil {
+	if err := e.conn.QueryRow(ctx, "SELECT request_id, edge_id, team_id, outcome, end_user, event_time, event_ms, status, estimated, ttft_ms, client_request_id, "+
+		"policy_seq, deny_reason, deny_rule FROM "+db+".spend_events").
+		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft, &clientID, &seq, &reason, &rule); err != nil {
 		t.Fatal(err)
 	}
 	got := et.Add(time.Duration(ms) * time.Millisecond)
 	if id != ev.RequestID || edge != ev.EdgeID || team != ev.TeamID || outcome != ev.Outcome || endUser != ev.EndUserID ||
 		!got.Equal(ev.Time) || status != 502 || est != 1 || ttft != 12.5 || clientID != "client-req-7" {
 		t.Fatalf("row = %q %q %q %q %q %s %d %d %v %q, want %+v", id, edge, team, outcome, endUser, got, status, est, ttft, clientID, ev)
+	}
+	if seq != ev.PolicySeq || reason != ev.DenyReason || rule != ev.DenyRule {
+		t.Fatalf("provenance = %d %q %q, want %d %q %q", seq, reason, rule, ev.PolicySeq, ev.DenyReason, ev.DenyRule)
 	}
 	if rows, _, _ := e.counts(); rows != 1 {
 		t.Fatalf("%d rows, want 1", rows)
