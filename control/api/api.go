@@ -176,6 +176,7 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin.Get("/gatehouse/state", a.adminOnly, a.state)
 	admin.Get("/gatehouse/edges", a.adminOnly, a.edgeList)
+	admin.Get("/gatehouse/why/:id", a.adminOnly, a.why)
 	admin.Get("/gatehouse/poison", a.masterOnly, a.poisonList)
 	admin.Post("/gatehouse/poison/replay", a.masterOnly, a.poisonReplay)
 	return app

@@ -98,11 +98,14 @@ func involvedAt(s *policy.Snapshot, keyToken, teamID, userID, orgID, endUser, mo
 	return in
 }
 
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
+// firstOf is the first non-empty string of vs.
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
 	}
-	return b
+	return ""
 }
 
 func containsString(list []string, v string) bool {
