@@ -698,6 +698,28 @@ var commands = []command{
 			return printObject(r.out, summary)
 		}
 	}},
+	{"why", "", "REQUEST_ID", "why a request was allowed or denied: its ledger row and the policy objects as they were at its policy sequence (needs ClickHouse)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		return func(r *runCtx, args []string) error {
+			if err := exactly(args, 1, "REQUEST_ID (the edge's x-request-id, or the one the client sent)"); err != nil {
+				return err
+			}
+			path := "/gatehouse/why/" + url.PathEscape(args[0])
+			if r.json {
+				return r.call("GET", path, nil, nil, view{})
+			}
+			resp, err := r.c.Do(r.ctx, "GET", path, nil, nil)
+			if err != nil {
+				return err
+			}
+			val, err := decode(resp.Body)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(r.out, "%s\n\n", lookup(val, "explanation"))
+			req, _ := lookup(val, "request").(map[string]any)
+			return printObject(r.out, req)
+		}
+	}},
 	api("edges", "", "", "edges and how far each has applied the policy stream", op{method: "GET", path: "/gatehouse/edges", view: view{list: "edges", cols: edgeCols}}),
 	{"poison", "list", "", "messages a processor or the sink could not use (master key only; --json shows their bodies)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		limit := fs.Int("limit", 0, "at most this many, oldest first (default 1000)")

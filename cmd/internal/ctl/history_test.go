@@ -1,9 +1,12 @@
 package ctl_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/chtest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +109,65 @@ func TestStateAt(t *testing.T) {
 		failsWith(t, run(t, url, "state", "--at", bad.at), ctl.ExitError, "HTTP 400", "at:", bad.want)
 	}
 	failsWith(t, run(t, url, "state", "--key", token), ctl.ExitUsage, "need --at")
+}
+
+// why shows an allowed and a denied request with the key and team as they
+// were at each row's policy sequence (not as they are now), found by the
+// edge's request id or the client's x-request-id.
+func TestWhy(t *testing.T) {
+	srv := chtest.Start(t)
+	url := startControl(t, srv.Addr())
+	ok(t, url, "models", "new", "gpt-a", "--model", "mock/gpt-a", "--id", "dep-a")
+	ok(t, url, "teams", "new", "--team-id", "t1", "--models", "gpt-a", "--max-budget", "3")
+	token := okJSON(t, url, "keys", "generate", "--team-id", "t1", "--alias", "k-then", "--models", "gpt-a")["token"].(string)
+	then := seqNow(t, url)
+	ok(t, url, "keys", "update", token, "--alias", "k-now")
+	stateAt(t, url, seqNow(t, url)) // the audit holds every event
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn := srv.Conn(t)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO gh.spend_events (request_id, client_request_id, event_time, date, team_id, key_hash, key_alias, "+
+		"model_group, model, provider, cost, total_tokens, status, outcome, policy_seq, deny_reason, deny_rule) VALUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	seq, _ := strconv.ParseUint(then, 10, 64)
+	for _, r := range []struct {
+		id, client, outcome, reason, rule string
+		cost                              float64
+		status                            uint16
+	}{
+		{"req-ok", "client-ok", "ok", "", "", 0.25, 200},
+		{"req-denied", "client-denied", "denied", "budget_exceeded", "team:t1:max_budget", 0, 400},
+	} {
+		if err := b.Append(r.id, r.client, now, now, "t1", token, "k-then", "gpt-a", "gpt-a", "mock", r.cost, uint64(10), r.status, r.outcome,
+			seq, r.reason, r.rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, want string }{
+		{"req-ok", "allow"},
+		{"client-ok", "allow"},
+		{"req-denied", "denied (budget_exceeded, rule team:t1:max_budget)"},
+	} {
+		w := okJSON(t, url, "why", c.id)
+		expl, _ := w["explanation"].(string)
+		pol, _ := w["policy"].(map[string]any)
+		key, _ := pol["key"].(map[string]any)
+		if !strings.Contains(expl, c.want) || !strings.Contains(expl, "policy sequence "+then) || key["key_alias"] != "k-then" {
+			t.Fatalf("why %s: %s\npolicy key %v", c.id, expl, key)
+		}
+		if tm, _ := pol["team"].(map[string]any); tm["max_budget"] != 3.0 {
+			t.Fatalf("why %s: team %v", c.id, pol["team"])
+		}
+	}
+	if out := ok(t, url, "why", "req-denied"); !strings.Contains(out, "team t1 had models [gpt-a], max_budget 3") {
+		t.Fatalf("why table:\n%s", out)
+	}
+	failsWith(t, run(t, url, "why", "no-such-request"), ctl.ExitError, "HTTP 404", "no-such-request")
 }
