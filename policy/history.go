@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,4 +34,46 @@ func At(ctx context.Context, js jetstream.JetStream, env Env, stop events.AuditS
 		return Past{Bounds: bounds}, err
 	}
 	return Past{Snapshot: b.Snapshot(), Time: last, Bounds: bounds}, nil
+}
+
+// Object returns the object of a kind and id as the snapshot holds it (nil
+// when it has none): what the stream's last message on its subject says,
+// for a store that reads from a snapshot instead of the stream (a dry run).
+func (s *Snapshot) Object(kind events.Kind, id string) any {
+	var o any
+	switch kind {
+	case events.KindKey:
+		o = s.KeyByToken(id)
+	case events.KindTeam:
+		o = s.teams[id]
+	case events.KindUser:
+		o = s.users[id]
+	case events.KindOrg:
+		o = s.orgs[id]
+	case events.KindAccessGroup:
+		o = s.groups[id]
+	case events.KindModel:
+		o = s.models[id]
+	case events.KindCustomer:
+		o = s.customers[id]
+	case events.KindJWTSettings:
+		o = s.jwt
+	case events.KindRouterSettings:
+		o = s.routingSettings
+	case events.KindLiteLLMSettings:
+		o = s.litellm
+	}
+	if isNil(o) {
+		return nil
+	}
+	return o
+}
+
+// isNil sees through a typed nil pointer in an interface.
+func isNil(o any) bool {
+	if o == nil {
+		return true
+	}
+	v := reflect.ValueOf(o)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
