@@ -69,21 +69,21 @@ type KeyAccess struct {
 func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAccess, error) {
 	g := KeyAccess{Key: k, Model: model}
 	if k.Blocked {
-		return g, apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+		return g, apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.").By(Rule("key", k.Token, "blocked"))
 	}
 	if k.Expires != nil && !now.Before(*k.Expires) {
 		return g, apierror.ExpiredKey.With("Authentication Error - Expired Key. Key Expiry time %s and current time %s",
-			k.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			k.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)).By(Rule("key", k.Token, "expires"))
 	}
 	if k.TeamID != "" {
 		g.Team = s.teams[k.TeamID]
 		if g.Team == nil {
 			// The team was deleted: its keys must stop working even if a
 			// key tombstone has not arrived yet.
-			return g, apierror.Unauthenticated.With("Authentication Error - team %s of this key does not exist", k.TeamID)
+			return g, apierror.Unauthenticated.With("Authentication Error - team %s of this key does not exist", k.TeamID).By(Rule("team", k.TeamID, "deleted"))
 		}
 		if g.Team.Blocked {
-			return g, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", k.TeamID)
+			return g, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", k.TeamID).By(Rule("team", k.TeamID, "blocked"))
 		}
 	}
 	if k.UserID != "" {
@@ -105,15 +105,15 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 	keyModels := s.keyModels(k, g.Team)
 	if !s.Allowed(keyModels, model) && (g.Model == model || !s.Allowed(keyModels, g.Model)) {
 		return g, apierror.KeyModelDenied.With("key not allowed to access model. This key can only access models=%s. Tried to access %s",
-			listString(keyModels), model)
+			listString(keyModels), model).By(Rule("key", k.Token, "models"))
 	}
 	if g.Team != nil && !s.TeamAllowed(g.Team, g.Model) {
 		return g, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s",
-			g.Team.TeamID, model, listString(s.TeamModels(g.Team)))
+			g.Team.TeamID, model, listString(s.TeamModels(g.Team))).By(Rule("team", g.Team.TeamID, "models"))
 	}
 	if g.Team == nil && g.User != nil && !s.userMayCall(g.User, g.Model) {
 		return g, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s",
-			g.User.UserID, model, listString(g.User.Models))
+			g.User.UserID, model, listString(g.User.Models)).By(Rule("user", g.User.UserID, "models"))
 	}
 	if err := s.CheckOrgModel(orgID, model, g.Model); err != nil {
 		return g, err
@@ -129,13 +129,47 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 func BudgetCheck(k *events.Key, t *events.Team, u *events.User) error {
 	switch {
 	case k != nil && k.BudgetExceeded:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! Current cost exceeds max_budget %s for this key", budgetString(k.MaxBudget))
+		return BudgetError("Current cost exceeds max_budget for this key", "key", k.Token, k.MaxBudget, k.BudgetDuration, k.BudgetResetAt)
 	case t != nil && t.BudgetExceeded:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! Team=%s, max_budget %s", t.TeamID, budgetString(t.MaxBudget))
+		return BudgetError("Team="+t.TeamID+teamAlias(t), "team", t.TeamID, t.MaxBudget, t.BudgetDuration, t.BudgetResetAt)
 	case u != nil && u.BudgetExceeded:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! User=%s, max_budget %s", u.UserID, budgetString(u.MaxBudget))
+		return BudgetError("User="+u.UserID, "user", u.UserID, u.MaxBudget, u.BudgetDuration, u.BudgetResetAt)
 	}
 	return nil
+}
+
+func teamAlias(t *events.Team) string {
+	if t.TeamAlias == "" {
+		return ""
+	}
+	return " ('" + t.TeamAlias + "')"
+}
+
+// Rule names a policy rule for the decision ledger: "<kind>:<id>:<field>",
+// e.g. "team:ml:max_budget" or "key:<sha256>:models".
+func Rule(kind, id, field string) string { return kind + ":" + id + ":" + field }
+
+// BudgetError is the refusal of an object over its budget (LiteLLM's 400
+// budget_exceeded, its "Budget has been exceeded!" prefix kept): it names
+// the object, max_budget, and the window (budget_duration, when it resets)
+// when the object has one. Only the budget tracker knows the spend; the
+// edge's own view adds it (edge/budget).
+func BudgetError(who, kind, id string, maxBudget *float64, duration string, resetAt *time.Time) *apierror.Error {
+	var w strings.Builder
+	w.WriteString("Budget has been exceeded! " + who + ": spend >= max_budget " + budgetString(maxBudget) + " USD")
+	WriteWindow(&w, duration, resetAt)
+	return apierror.BudgetExceeded.With("%s", w.String()).By(Rule(kind, id, "max_budget"))
+}
+
+// WriteWindow appends a budget's window to a refusal: ", budget_duration
+// 30d, resets <RFC3339>", or nothing for a budget without a window.
+func WriteWindow(w *strings.Builder, duration string, resetAt *time.Time) {
+	if duration != "" {
+		w.WriteString(", budget_duration " + duration)
+	}
+	if resetAt != nil {
+		w.WriteString(", resets " + resetAt.UTC().Format(time.RFC3339))
+	}
 }
 
 func budgetString(b *float64) string {

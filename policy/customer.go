@@ -37,18 +37,18 @@ func (s *Snapshot) CheckEndUser(id, requested, model string) error {
 	case c == nil:
 		return nil
 	case c.Blocked:
-		return EndUserBlocked.With("User blocked from making LLM API Calls. User=%s", id)
+		return EndUserBlocked.With("User blocked from making LLM API Calls. User=%s", id).By(Rule("end_user", id, "blocked"))
 	case c.BudgetExceeded:
 		b := c.MaxBudget
 		if b == nil {
 			b = s.MaxEndUserBudget()
 		}
-		e := apierror.BudgetExceeded.With("ExceededBudget: End User=%s over budget. max_budget %s", id, budgetString(b))
+		e := apierror.BudgetExceeded.With("ExceededBudget: End User=%s over budget. spend >= max_budget %s USD", id, budgetString(b)).By(Rule("end_user", id, "max_budget"))
 		e.Param = "user"
 		return e
 	case model != "" && len(c.Models) > 0 && !s.Allowed(c.Models, model):
 		return EndUserModelDenied.With("End User not allowed to access model. End User=%s, Model=%s. Allowed end user models = %s",
-			id, requested, listString(c.Models))
+			id, requested, listString(c.Models)).By(Rule("end_user", id, "models"))
 	}
 	return nil
 }

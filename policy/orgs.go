@@ -103,9 +103,9 @@ func (s *Snapshot) CheckOrgStanding(orgID string) error {
 	case org == nil:
 		return nil
 	case org.Blocked:
-		return orgBlocked.With("Organization=%s is blocked. Update via `/organization/update` if you're admin.", orgID)
+		return orgBlocked.With("Organization=%s is blocked. Update via `/organization/update` if you're admin.", orgID).By(Rule("org", orgID, "blocked"))
 	case org.BudgetExceeded:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! Organization=%s, max_budget %s", orgID, budgetString(org.MaxBudget))
+		return BudgetError("Organization="+orgID, "org", orgID, org.MaxBudget, org.BudgetDuration, org.BudgetResetAt)
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func (s *Snapshot) CheckOrgModel(orgID, requested, model string) error {
 	}
 	if org := s.orgs[orgID]; org != nil && !s.Allowed(org.Models, model) {
 		return apierror.OrgModelDenied.With("Organization not allowed to access model. Org=%s, Model=%s. Allowed org models = %s",
-			orgID, requested, listString(org.Models))
+			orgID, requested, listString(org.Models)).By(Rule("org", orgID, "models"))
 	}
 	return nil
 }

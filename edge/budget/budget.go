@@ -39,9 +39,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,6 +135,8 @@ type Scope struct {
 	Kind events.Kind
 	ID   string
 	Max  float64
+	// Duration is the object's budget_duration, named in a refusal.
+	Duration string
 }
 
 // Scopes are the budgets of one request (at most one per kind).
@@ -142,11 +146,11 @@ type Scopes struct {
 }
 
 // Add adds a budget; objects without max_budget are skipped.
-func (s *Scopes) Add(kind events.Kind, id string, maxBudget *float64) {
+func (s *Scopes) Add(kind events.Kind, id string, maxBudget *float64, duration string) {
 	if id == "" || maxBudget == nil || s.n == len(s.s) {
 		return
 	}
-	s.s[s.n] = Scope{Kind: kind, ID: id, Max: *maxBudget}
+	s.s[s.n] = Scope{Kind: kind, ID: id, Max: *maxBudget, Duration: duration}
 	s.n++
 }
 
@@ -159,21 +163,21 @@ func (s *Scopes) Len() int { return s.n }
 func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, endUser string) Scopes {
 	var s Scopes
 	if key != nil {
-		s.Add(events.KindKey, key.Token, key.MaxBudget)
+		s.Add(events.KindKey, key.Token, key.MaxBudget, key.BudgetDuration)
 	}
 	if userID != "" {
 		if u := snap.User(userID); u != nil {
-			s.Add(events.KindUser, userID, u.MaxBudget)
+			s.Add(events.KindUser, userID, u.MaxBudget, u.BudgetDuration)
 		}
 	}
 	if teamID != "" {
 		if t := snap.Team(teamID); t != nil {
-			s.Add(events.KindTeam, teamID, t.MaxBudget)
+			s.Add(events.KindTeam, teamID, t.MaxBudget, t.BudgetDuration)
 		}
 	}
 	if orgID != "" {
 		if o := snap.Org(orgID); o != nil {
-			s.Add(events.KindOrg, orgID, o.MaxBudget)
+			s.Add(events.KindOrg, orgID, o.MaxBudget, o.BudgetDuration)
 		}
 	}
 	if endUser != "" {
@@ -181,7 +185,7 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 		if c := snap.Customer(endUser); c != nil && c.MaxBudget != nil {
 			b = c.MaxBudget
 		}
-		s.Add(events.KindCustomer, endUser, b)
+		s.Add(events.KindCustomer, endUser, b, "")
 	}
 	return s
 }
@@ -234,7 +238,7 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 		sc := &s.s[i]
 		o := v.get(objKey{sc.Kind, sc.ID})
 		if u := v.used(o, now); u > 0 && u >= sc.Max {
-			return Reservation{}, exceeded(sc, u)
+			return Reservation{}, exceeded(sc, u, o.windowEnd)
 		}
 		if partitioned {
 			lease := sc.Max * v.o.LeaseFraction
@@ -242,7 +246,8 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 				lease = o.lease
 			}
 			if v.uncountedMine(o)+o.reserved >= lease {
-				return Reservation{}, apierror.BudgetExceeded.With("Budget has been exceeded! %s=%s: this gateway is cut from the control plane and has spent its budget lease of %.6f; retry shortly", sc.Kind, sc.ID, lease)
+				return Reservation{}, apierror.BudgetExceeded.With("Budget has been exceeded! %s=%s: this gateway is cut from the control plane and has spent its budget lease of %.6f USD (of max_budget %g USD); retry shortly",
+					sc.Kind, sc.ID, lease, sc.Max).By(ruleKind(sc.Kind) + ":" + sc.ID + ":max_budget:lease")
 			}
 		}
 		r.objs[i] = o
@@ -257,22 +262,42 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 }
 
 // exceeded words the refusal as the policy's budget_exceeded flag does
-// (LiteLLM's messages), adding the spend this edge counted.
-func exceeded(sc *Scope, used float64) error {
+// (LiteLLM's messages and prefix), with the spend this edge counted, the
+// budget, and its window.
+func exceeded(sc *Scope, used float64, windowEnd time.Time) error {
+	var who string
 	switch sc.Kind {
 	case events.KindKey:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! Current cost exceeds max_budget %g for this key (spend %.6f)", sc.Max, used)
+		who = "Current cost exceeds max_budget for this key"
 	case events.KindTeam:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! Team=%s, max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
+		who = "Team=" + sc.ID
 	case events.KindUser:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! User=%s, max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
+		who = "User=" + sc.ID
 	case events.KindOrg:
-		return apierror.BudgetExceeded.With("Budget has been exceeded! Organization=%s, max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
+		who = "Organization=" + sc.ID
 	default:
-		e := apierror.BudgetExceeded.With("ExceededBudget: End User=%s over budget. max_budget %g (spend %.6f)", sc.ID, sc.Max, used)
-		e.Param = "user" // the request field naming the end user
-		return e
+		who = "End User=" + sc.ID
 	}
+	var w strings.Builder
+	fmt.Fprintf(&w, "Budget has been exceeded! %s: spend %.6f USD >= max_budget %g USD", who, used, sc.Max)
+	var reset *time.Time
+	if !windowEnd.IsZero() {
+		reset = &windowEnd
+	}
+	policy.WriteWindow(&w, sc.Duration, reset)
+	e := apierror.BudgetExceeded.With("%s", w.String()).By(ruleKind(sc.Kind) + ":" + sc.ID + ":max_budget")
+	if sc.Kind == events.KindCustomer {
+		e.Param = "user" // the request field naming the end user
+	}
+	return e
+}
+
+// ruleKind is a budget's kind as the decision ledger names it.
+func ruleKind(k events.Kind) string {
+	if k == events.KindCustomer {
+		return "end_user"
+	}
+	return string(k)
 }
 
 // Commit releases a reservation and counts the request's actual cost; call

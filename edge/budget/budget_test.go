@@ -12,7 +12,7 @@ func f(v float64) *float64 { return &v }
 
 func keyScope(max float64) Scopes {
 	var s Scopes
-	s.Add(events.KindKey, "k", f(max))
+	s.Add(events.KindKey, "k", f(max), "")
 	return s
 }
 
@@ -183,8 +183,8 @@ func TestNilViewAdmits(t *testing.T) {
 func BenchmarkReserveCommit(b *testing.B) {
 	v := New(Options{})
 	var s Scopes
-	s.Add(events.KindKey, "k", f(1e12))
-	s.Add(events.KindTeam, "t", f(1e12))
+	s.Add(events.KindKey, "k", f(1e12), "")
+	s.Add(events.KindTeam, "t", f(1e12), "")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -59,7 +59,7 @@ func TestViewsFollowTracker(t *testing.T) {
 		go func() { _ = v.Run(ctx, nc, js) }()
 	}
 	var s Scopes
-	s.Add(events.KindKey, tok, &budget)
+	s.Add(events.KindKey, tok, &budget, "")
 	seq := 0 // request ids unique across calls: the stream drops repeats
 	serve := func(v *View, n int, cost float64) {
 		for range n {

@@ -40,17 +40,17 @@ func (l *Limiter) leaseLocked(obj string, now int64, lim Limits) error {
 	}
 	own := cw.sum(now)
 	if lim.RPM > 0 && float64(own.Requests) >= f*float64(lim.RPM) {
-		return leaseUsed("requests per minute", obj, own.Requests, f, lim.RPM)
+		return leaseUsed("requests", "rpm", obj, own.Requests, f, lim.RPM)
 	}
 	if lim.TPM > 0 && float64(own.Tokens) >= f*float64(lim.TPM) {
-		return leaseUsed("tokens per minute", obj, own.Tokens, f, lim.TPM)
+		return leaseUsed("tokens", "tpm", obj, own.Tokens, f, lim.TPM)
 	}
 	return nil
 }
 
-func leaseUsed(what, obj string, used int64, f float64, limit int64) error {
-	e := apierror.RateLimited.With("Rate limit exceeded: this gateway is cut from the other gateways and used its share (%s of %d %s) for %s: %d",
-		fmt.Sprintf("%g", f), limit, what, obj, used)
+func leaseUsed(what, kind, obj string, used int64, f float64, limit int64) error {
+	e := apierror.RateLimited.With("Rate limit exceeded for %s: this gateway is cut from the other gateways and used its share (%s of %s_limit %d): %d %s in the current minute",
+		obj, fmt.Sprintf("%g", f), kind, limit, used, what).By(obj + ":" + kind + ":lease")
 	e.Header = map[string]string{"Retry-After": "1"}
 	return e
 }

@@ -154,10 +154,10 @@ func (l *Limiter) Allow(obj string, lim Limits) error {
 	}
 	s := w.sum(now)
 	if lim.RPM > 0 && s.Requests >= lim.RPM {
-		return limited("requests per minute", obj, s.Requests, lim.RPM, w.retryAfter(now, lim.RPM, requestsOf))
+		return limited("requests", "rpm", obj, s.Requests, lim.RPM, w.retryAfter(now, lim.RPM, requestsOf))
 	}
 	if lim.TPM > 0 && s.Tokens >= lim.TPM {
-		return limited("tokens per minute", obj, s.Tokens, lim.TPM, w.retryAfter(now, lim.TPM, tokensOf))
+		return limited("tokens", "tpm", obj, s.Tokens, lim.TPM, w.retryAfter(now, lim.TPM, tokensOf))
 	}
 	if err := l.leaseLocked(obj, now, lim); err != nil {
 		return err
@@ -226,8 +226,12 @@ func (w *window) retryAfter(now, limit int64, of func(count) int64) int64 {
 	return windowSeconds
 }
 
-func limited(what, obj string, used, limit, retryAfter int64) error {
-	e := apierror.RateLimited.With("Rate limit exceeded: %d of %d %s used for %s (across all edges); capacity returns in %d s", used, limit, what, obj, retryAfter)
+// limited names the limit that refused (obj is "key:<sha256>" or
+// "team:<id>", kind "rpm" or "tpm"), its value, the count of the current
+// one-minute window and when capacity returns; the rule is obj:kind.
+func limited(what, kind, obj string, used, limit, retryAfter int64) error {
+	e := apierror.RateLimited.With("Rate limit exceeded for %s: %d %s in the current minute >= %s_limit %d (counted across all edges); capacity returns in %d s",
+		obj, used, what, kind, limit, retryAfter).By(obj + ":" + kind)
 	e.Header = map[string]string{"Retry-After": strconv.FormatInt(retryAfter, 10)}
 	return e
 }

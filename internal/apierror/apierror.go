@@ -24,6 +24,10 @@ type Error struct {
 	Err error
 	// Header is extra response headers (e.g. WWW-Authenticate).
 	Header map[string]string
+	// Rule names the policy rule that refused the request, for the
+	// decision ledger (e.g. "team:<id>:max_budget", "key:<sha256>:rpm");
+	// never rendered (a key's hash is not the caller's business).
+	Rule string
 }
 
 func (e *Error) Error() string {
@@ -50,6 +54,13 @@ func (e *Error) With(format string, args ...any) *Error {
 	c := *e
 	c.Message = fmt.Sprintf(format, args...)
 	return &c
+}
+
+// By sets the rule that decided on e (a copy made by With or Wrap) and
+// returns it.
+func (e *Error) By(rule string) *Error {
+	e.Rule = rule
+	return e
 }
 
 // Wrap returns a copy of a sentinel with a message and an internal cause.
