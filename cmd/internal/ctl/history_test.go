@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse/gatehouse/control/config"
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/chtest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,4 +174,145 @@ func TestWhy(t *testing.T) {
 		t.Fatalf("why table:\n%s", out)
 	}
 	failsWith(t, run(t, url, "why", "no-such-request"), ctl.ExitError, "HTTP 404", "no-such-request")
+}
+
+const dryConfig = `
+model_list:
+  - model_name: gpt-a
+    litellm_params: {model: mock/gpt-a}
+  - model_name: gpt-b
+    litellm_params: {model: mock/gpt-b}
+`
+
+// A dry run replays the ledger through a proposal and the current policy:
+// removing a model from a team, removing a model from the config, a
+// budget and a rate limit each flip exactly the requests they should,
+// with their money, and nothing is published.
+func TestPolicyDryRun(t *testing.T) {
+	srv := chtest.Start(t)
+	cfg, err := config.Parse([]byte(dryConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, natsURL := startControlConfig(t, srv.Addr(), cfg)
+	ok(t, url, "teams", "new", "--team-id", "t1", "--models", "gpt-a,gpt-b")
+	ok(t, url, "teams", "new", "--team-id", "t2", "--models", "gpt-a")
+	k1 := okJSON(t, url, "keys", "generate", "--team-id", "t1")["token"].(string)
+	k2 := okJSON(t, url, "keys", "generate", "--team-id", "t2")["token"].(string)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn := srv.Conn(t)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO gh.spend_events (request_id, event_time, event_ms, date, auth, team_id, key_hash, "+
+		"model_group, model, provider, cost, total_tokens, status, outcome, deny_reason) VALUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	rows := []struct {
+		key, team, model string
+		cost             float64
+		outcome, reason  string
+	}{
+		{k1, "t1", "gpt-a", 1, "ok", ""},
+		{k1, "t1", "gpt-b", 2, "ok", ""},
+		{k1, "t1", "gpt-b", 2, "ok", ""},
+		{k1, "t1", "gpt-b", 2, "ok", ""},
+		{k2, "t2", "gpt-a", 1, "ok", ""},
+		{k2, "t2", "gpt-a", 1, "ok", ""},
+		{k2, "t2", "gpt-b", 0, "denied", "model_not_allowed"},
+		{k2, "t2", "gpt-a", 0, "denied", "bad_request"}, // no policy changes this one: skipped
+	}
+	for i, r := range rows {
+		at := start.Add(time.Duration(i) * time.Second)
+		status := uint16(200)
+		if r.outcome == "denied" {
+			status = 403
+		}
+		if err := b.Append(fmt.Sprintf("dr-%d", i), at.Truncate(time.Second), uint16(at.Nanosecond()/1e6), at, "key", r.team, r.key,
+			r.model, r.model, "mock", r.cost, uint64(100), status, r.outcome, r.reason); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	_, js := testutil.Connect(t, natsURL)
+	lastSeq := func() uint64 {
+		t.Helper()
+		var n uint64
+		for _, name := range []string{events.PolicyStream, events.AuditStream} {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := s.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += info.State.LastSeq
+		}
+		return n
+	}
+	writeFile := func(name, content string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name           string
+		args           []string
+		refused        float64 // requests allowed now and refused by the proposal
+		refusedCost    float64
+		allowed        float64
+		team, reason   string
+		teamRefusedUSD float64
+	}{
+		{"team loses a model", []string{"-changes", writeFile("c.json", `[{"method":"POST","path":"/team/update","body":{"team_id":"t1","models":["gpt-a"]}}]`)},
+			3, 6, 0, "t1", "model_not_allowed", 6},
+		{"config drops a model", []string{"-config", writeFile("new.yaml", "model_list:\n  - model_name: gpt-a\n    litellm_params: {model: mock/gpt-a}\n")},
+			3, 6, 0, "t1", "model_not_found", 6},
+		{"team gains a model", []string{"-changes", writeFile("c.json", `[{"method":"POST","path":"/team/update","body":{"team_id":"t2","models":["gpt-a","gpt-b"]}}]`)},
+			0, 0, 1, "t2", "", 0},
+		{"team budget", []string{"-changes", writeFile("c.json", `[{"method":"POST","path":"/team/update","body":{"team_id":"t2","max_budget":0.5}}]`)},
+			1, 1, 0, "t2", "budget_exceeded", 1},
+		{"key rpm", []string{"-changes", writeFile("c.json", `[{"method":"POST","path":"/key/update","body":{"key":"`+k1+`","rpm_limit":1}}]`)},
+			3, 6, 0, "t1", "rate_limited", 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := lastSeq()
+			res := okJSON(t, url, append([]string{"policy", "dry-run", "--since", "1d"}, c.args...)...)
+			if after := lastSeq(); after != before {
+				t.Fatalf("the dry run published: stream sequences %d -> %d", before, after)
+			}
+			rep := res["report"].(map[string]any)
+			tot := rep["total"].(map[string]any)
+			if rep["rows"] != 7.0 || rep["skipped"] != 1.0 || tot["now_refused"] != c.refused || tot["now_refused_cost"] != c.refusedCost || tot["now_allowed"] != c.allowed {
+				t.Fatalf("report: rows %v skipped %v total %v", rep["rows"], rep["skipped"], tot)
+			}
+			teams := rep["by_team"].([]any)
+			if len(teams) != 1 || teams[0].(map[string]any)["id"] != c.team || teams[0].(map[string]any)["now_refused_cost"] != c.teamRefusedUSD {
+				t.Fatalf("by team: %v", teams)
+			}
+			flips := rep["flips"].([]any)
+			if reason := flips[0].(map[string]any)["proposed"].(map[string]any)["reason"]; c.reason != "" && reason != c.reason {
+				t.Fatalf("first flip reason %v, want %s: %v", reason, c.reason, flips[0])
+			}
+			if evs := res["events"].([]any); len(evs) == 0 {
+				t.Fatalf("no events proposed: %v", res)
+			}
+		})
+	}
+	out := ok(t, url, "policy", "dry-run", "-changes", writeFile("c.json", `[{"method":"POST","path":"/team/update","body":{"team_id":"t1","models":["gpt-a"]}}]`))
+	if !strings.Contains(out, "allowed -> refused: 3 requests, 6 USD") || !strings.Contains(out, "BY TEAM") || !strings.Contains(out, "model_not_allowed") {
+		t.Fatalf("dry-run table:\n%s", out)
+	}
+	failsWith(t, run(t, url, "policy", "dry-run", "-changes", writeFile("c.json", `[{"method":"POST","path":"/team/update","body":{"team_id":"nope"}}]`)),
+		ctl.ExitError, "HTTP 400", "changes[0]", "404")
+	failsWith(t, run(t, url, "policy", "dry-run", "-changes", writeFile("c.json", `[{"method":"POST","path":"/gatehouse/poison/replay","body":{}}]`)),
+		ctl.ExitError, "HTTP 400", "changes[0].path")
+	failsWith(t, run(t, url, "policy", "dry-run", "-changes", writeFile("c.json", `[{"method":"POST","path":"/team/update","body":{"team_id":"t1"}}]`), "--since", "soon"), ctl.ExitError, "HTTP 400", "since")
+	failsWith(t, run(t, url, "policy", "dry-run"), ctl.ExitUsage, "exactly one")
 }
