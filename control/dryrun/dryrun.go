@@ -301,6 +301,9 @@ func (e *Evaluator) window(rule, duration string, now time.Time) *window {
 		e.windows[rule] = w
 		return w
 	}
+	if duration == "" {
+		return w
+	}
 	if d, err := policy.ParseDuration(duration); err == nil && d > 0 && !now.Before(w.start.Add(d)) {
 		w.start = w.start.Add(now.Sub(w.start) / d * d)
 		w.spent = 0
