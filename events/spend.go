@@ -94,6 +94,7 @@ const (
 	DenyExpired           = "expired_credential"
 	DenyKeyBlocked        = "key_blocked"
 	DenyTeamBlocked       = "team_blocked"
+	DenyOrgBlocked        = "org_blocked"
 	DenyEndUserBlocked    = "end_user_blocked"
 	DenyModelNotAllowed   = "model_not_allowed"
 	DenyModelNotFound     = "model_not_found"

@@ -43,6 +43,9 @@ type Live struct {
 	cur     atomic.Pointer[Snapshot]
 	ready   atomic.Bool
 	stalled atomic.Pointer[string]
+	// confirmed is when (unix ns) the published snapshot was last known
+	// to hold everything the stream held: the staleness bound's clock.
+	confirmed atomic.Int64
 
 	mu      sync.Mutex
 	waiters []waiter
@@ -146,8 +149,11 @@ func (l *Live) Run(ctx context.Context) error {
 				if pending == 0 || (l.ready.Load() && since >= publishEvery) {
 					l.publish(b.Snapshot())
 					since = 0
-					if pending == 0 && !l.ready.Swap(true) {
-						log.Info("policy caught up", "seq", b.Seq(), "keys", l.Load().NumKeys())
+					if pending == 0 {
+						l.confirm(time.Now())
+						if !l.ready.Swap(true) {
+							log.Info("policy caught up", "seq", b.Seq(), "keys", l.Load().NumKeys())
+						}
 					}
 				}
 				retry.Reset()
@@ -157,6 +163,7 @@ func (l *Live) Run(ctx context.Context) error {
 				if since > 0 {
 					l.publish(b.Snapshot())
 				}
+				l.confirm(time.Now())
 				if !l.ready.Swap(true) {
 					l.publish(l.Load())
 					log.Info("policy caught up", "seq", b.Seq(), "stream_last_seq", last)
@@ -197,4 +204,64 @@ func (l *Live) Check() error {
 		return errors.New("policy: not caught up with the event stream yet")
 	}
 	return nil
+}
+
+// confirm records that the published snapshot was current at t.
+func (l *Live) confirm(t time.Time) {
+	n := t.UnixNano()
+	for {
+		old := l.confirmed.Load()
+		if old >= n || l.confirmed.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// Confirmed returns when the published snapshot was last known to be
+// current with the policy stream (zero before the first catch-up).
+// Time since then is how stale the edge may be: a change published after
+// it may not have been applied.
+func (l *Live) Confirmed() time.Time {
+	n := l.confirmed.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Confirm asks the stream for its last sequence; if the published
+// snapshot has applied it, the snapshot was current when the question was
+// asked. A quiet stream delivers nothing, so without this an edge could
+// not tell "nothing changed" from "cut off".
+func (l *Live) Confirm(ctx context.Context) error {
+	t0 := time.Now()
+	info, err := events.StreamInfo(ctx, l.JS, events.PolicyStream)
+	if err != nil {
+		return err
+	}
+	if !l.Ready() {
+		return errors.New("policy: not caught up")
+	}
+	if seq := l.Load().Seq(); seq < info.State.LastSeq {
+		return fmt.Errorf("policy: applied %d of the stream's %d", seq, info.State.LastSeq)
+	}
+	l.confirm(t0)
+	return nil
+}
+
+// KeepConfirmed calls Confirm every interval until ctx ends; each check
+// is bounded by the interval, so a partition cannot hold one open.
+func (l *Live) KeepConfirmed(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cctx, cancel := context.WithTimeout(ctx, every)
+			_ = l.Confirm(cctx)
+			cancel()
+		}
+	}
 }

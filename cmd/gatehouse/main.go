@@ -166,7 +166,13 @@ func runAll(ctx context.Context, args []string) error {
 	fs.StringVar(&o.EdgeAddr, "edge", env("EDGE_ADDR", "127.0.0.1:4000"), "edge listen address (env EDGE_ADDR)")
 	fs.StringVar(&o.MasterKey, "master-key", env("MASTER_KEY", "sk-1234"), "admin key (env MASTER_KEY)")
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address; used when reachable (env CLICKHOUSE_ADDR)")
+	var eo gateway.Options
+	staleFlags(fs, &eo)
 	_ = fs.Parse(args)
+	if err := gateway.ValidStaleMode(eo.StaleMode); err != nil {
+		return err
+	}
+	o.MaxStaleness, o.StaleMode = eo.MaxStaleness, eo.StaleMode
 	log, err := lf.logger()
 	if err != nil {
 		return err
@@ -255,14 +261,27 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
+	staleFlags(fs, &o)
 	log, err := r.start(ctx, args)
 	if err != nil {
+		return err
+	}
+	if err := gateway.ValidStaleMode(o.StaleMode); err != nil {
 		return err
 	}
 	o.BodyLimit = int(*mb * (1 << 20))
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
 	return gateway.Run(ctx, o)
+}
+
+// staleFlags are the edge's staleness bound: -max-staleness and
+// -stale-mode (fail-closed by default).
+func staleFlags(fs *flag.FlagSet, o *gateway.Options) {
+	fs.DurationVar(&o.MaxStaleness, "max-staleness", envDuration("MAX_STALENESS", gateway.DefaultMaxStaleness),
+		"longest time the edge decides on a policy it has not confirmed is current with the stream (NATS unreachable); 0: no bound (env MAX_STALENESS)")
+	fs.StringVar(&o.StaleMode, "stale-mode", env("STALE_MODE", gateway.StaleClosed),
+		"past -max-staleness: closed (refuse model requests with 503, readiness 503) or static (serve, with the x-gatehouse-policy-stale header) (env STALE_MODE)")
 }
 
 // debugFlag is -debug-addr (also accepted as --debug-addr): pprof on its

@@ -80,6 +80,17 @@ type Options struct {
 	// MetricsAddr, if set, serves /metrics on this address instead of the
 	// main listener, to keep it off a public port.
 	MetricsAddr string
+	// MaxStaleness bounds how long the edge decides on a snapshot it has
+	// not confirmed is current with the policy stream (0: no bound; the
+	// gatehouse command defaults to DefaultMaxStaleness). StaleMode says
+	// what happens past it: StaleClosed (503, the default) or StaleStatic
+	// (serve, with the x-gatehouse-policy-stale header). Per edge, for
+	// every model it serves.
+	MaxStaleness time.Duration
+	StaleMode    string
+	// UnauthenticatedDenials caps the denial rows per second for callers
+	// the edge could not identify; default DefaultUnauthenticatedDenials.
+	UnauthenticatedDenials int
 	// Listener, if set, is used instead of Listen (tests pass port 0).
 	Listener net.Listener
 	// Ready receives the listen address once serving.
@@ -102,6 +113,11 @@ type Gateway struct {
 	edgeID  string
 	nowFunc func() time.Time
 	metrics *edgeMetrics
+
+	maxStale          time.Duration
+	staleStatic       bool
+	denials           denialLimiter
+	denialsUnrecorded prometheus.Counter
 }
 
 // Run connects to NATS, follows the policy stream and serves until ctx
@@ -166,6 +182,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	liveErr := make(chan error, 1)
 	go func() { liveErr <- live.Run(ctx) }()
+	g.keepConfirmed(ctx)
 
 	app := g.App(o)
 	ln, serveErr, stopMetrics, err := obs.Serve(ctx, app, o.Listener, "edge", o.Listen, o.MetricsAddr, g.metrics.reg, log)
@@ -215,6 +232,12 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 	g := &Gateway{live: live, auth: auth.New(o.MasterKey, jwt), jwt: jwt,
 		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now, metrics: newEdgeMetrics(o.Metrics)}
 	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID}, g.jwt.Collector())
+	g.maxStale, g.staleStatic = o.MaxStaleness, o.StaleMode == StaleStatic
+	g.denials.max = o.UnauthenticatedDenials
+	if g.denials.max <= 0 {
+		g.denials.max = DefaultUnauthenticatedDenials
+	}
+	g.denialsUnrecorded = newDenialsUnrecorded(g.metrics.reg)
 	g.bal = newLoadBalancer(func() time.Time { return g.nowFunc() })
 	if o.ControlURL != "" {
 		g.relay = newRelay(o.ControlURL)
@@ -291,6 +314,11 @@ func (g *Gateway) readiness(c *fiber.Ctx) error {
 	if err := g.live.Check(); err != nil {
 		return apierror.NotReady.Wrap(err, "edge not ready: %v", err)
 	}
+	if !g.staleStatic {
+		if err := g.checkStale(c); err != nil {
+			return err // out of the load balancer's rotation while it would refuse anyway
+		}
+	}
 	return c.JSON(fiber.Map{"status": "ready", "seq": g.live.Load().Seq(), "edge_id": g.edgeID})
 }
 
@@ -304,11 +332,16 @@ func (g *Gateway) snapshot() (*policy.Snapshot, error) {
 }
 
 // identify loads the snapshot once and authenticates the caller against it;
-// the handler then decides with that same snapshot.
+// the handler then decides with that same snapshot, whose sequence the
+// answer names (PolicySeqHeader), and within the staleness bound.
 func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error) {
 	snap, err := g.snapshot()
 	if err != nil {
 		return nil, auth.Identity{}, err
+	}
+	setPolicySeq(c, snap.Seq())
+	if err := g.checkStale(c); err != nil {
+		return snap, auth.Identity{}, err
 	}
 	cred, present := httpx.Credential(c)
 	id, err := g.auth.Authenticate(c.UserContext(), snap, cred, present, g.nowFunc())
@@ -318,7 +351,9 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 		return g.identifyOpaque(c, snap, cred)
 	}
 	if err == nil && id.Key != nil {
-		err = jwtauth.CheckKeyRoute(id.Key.AllowedRoutes, c.Path())
+		if err = jwtauth.CheckKeyRoute(id.Key.AllowedRoutes, c.Path()); err != nil {
+			err = apierror.From(err).By(policy.Rule("key", id.Key.Token, "allowed_routes"))
+		}
 	}
 	return snap, id, err
 }
@@ -329,12 +364,24 @@ func (g *Gateway) request(c *fiber.Ctx, model string) auth.Request {
 	return auth.Request{Request: jwtauth.Request{Route: c.Path(), Model: model, TeamHeader: c.Get("x-litellm-team-id")}, Now: g.nowFunc()}
 }
 
-// chatCompletions is the chat path, one step after the other: credential,
-// grant (model access), rate limits, forward, spend.
+// chatCompletions is the chat path; a refusal before the request was
+// forwarded is recorded as a denial row.
 func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
+	var d decision
+	err := g.chat(c, &d)
+	if err != nil {
+		g.deny(c, &d, err)
+	}
+	return err
+}
+
+// chat is the chat path, one step after the other: credential, grant
+// (model access), rate limits, forward, spend.
+func (g *Gateway) chat(c *fiber.Ctx, d *decision) error {
 	t0 := time.Now() // for metrics; nowFunc is the policy clock
 	start := g.nowFunc()
 	snap, id, err := g.identify(c)
+	d.snap, d.id = snap, id
 	if err != nil {
 		g.metrics.denied(failedMethod(c, snap), err)
 		return err
@@ -358,7 +405,8 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	}
 	// The edge's id is the spend row's identity; the client's id, when it
 	// sent a valid one, is what the client, the upstream and the logs see.
-	ev := events.SpendEvent{RequestID: events.NewID(), Time: start.UTC()}
+	d.ev = events.SpendEvent{RequestID: events.NewID(), Time: start.UTC(), PolicySeq: snap.Seq(), ModelGroup: model}
+	ev := &d.ev
 	reqID := ev.RequestID
 	if cid := obs.ClientRequestID(c); cid != nil {
 		ev.ClientRequestID = string(cid)
@@ -372,6 +420,8 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	}
 	// The end user is the JWT's end_user_id_jwt_field, else the body's user.
 	grant.EndUserID = policy.EndUserID(grant.EndUserID, req.User)
+	ev.Auth, ev.KeyHash, ev.KeyAlias = grant.Method.String(), grant.KeyHash, grant.KeyAlias
+	ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID = grant.UserID, grant.TeamID, grant.OrgID, grant.EndUserID
 	if err := snap.CheckEndUser(grant.EndUserID, model, model); err != nil {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
@@ -388,8 +438,6 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ev.Auth, ev.KeyHash, ev.KeyAlias = grant.Method.String(), grant.KeyHash, grant.KeyAlias
-	ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID = grant.UserID, grant.TeamID, grant.OrgID, grant.EndUserID
 	org, customer, err := g.scopeLimits(snap, grant.OrgID, grant.EndUserID)
 	if err != nil {
 		return err
@@ -407,11 +455,12 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 		return err
 	}
 	// LiteLLM's response header for the call id; here it is also the spend
-	// row's request_id, so a client can match its answer to the ledger. Set
-	// only once the request is forwarded: exactly the answers that carry it
-	// have a spend row (forward records one for every outcome).
+	// row's request_id, so a client can match its answer to the ledger.
+	// Exactly the answers that carry it have a row: forward records one
+	// for every outcome, deny one for a refusal.
 	c.Set("x-litellm-call-id", ev.RequestID)
-	call := &chatCall{g: g, ev: ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
+	d.forwarded = true
+	call := &chatCall{g: g, ev: *ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
 	return g.forward(c, snap, route, body, call)
 }
 

@@ -182,18 +182,30 @@ func TestRequestIDsMetricsAndAccessLog(t *testing.T) {
 		t.Fatalf("master: %d", code)
 	}
 
-	// Spend: the edge's unique id is the identity, the client's rides along.
-	spendEvents := readSpend(t, e.js, 7)
-	clientIDs, ids := map[string]int{}, map[string]bool{}
+	// Spend: the edge's unique id is the identity, the client's rides
+	// along. The 401 and the 403 are denial rows (the 404 route and the
+	// /v1/models call are not model requests).
+	spendEvents := readSpend(t, e.js, 9)
+	clientIDs, ids, denied := map[string]int{}, map[string]bool{}, map[string]string{}
 	for _, ev := range spendEvents {
 		clientIDs[ev.ClientRequestID]++
+		if ev.Outcome == events.OutcomeDenied {
+			denied[ev.DenyReason] = ev.DenyRule
+		}
+		if ev.PolicySeq == 0 {
+			t.Errorf("spend event %s has no policy_seq", ev.RequestID)
+		}
 		if !generatedID.MatchString(ev.RequestID) || ids[ev.RequestID] {
 			t.Errorf("spend request_id %q not a fresh generated id", ev.RequestID)
 		}
 		ids[ev.RequestID] = true
 	}
-	if clientIDs["client-req:42"] != 2 || clientIDs[""] != 5 {
+	if clientIDs["client-req:42"] != 2 || clientIDs["denied-1"] != 1 || clientIDs[""] != 6 {
 		t.Errorf("client ids in spend: %v", clientIDs)
+	}
+	if len(denied) != 2 || denied[events.DenyInvalidCredential] != "key:"+events.HashKey("sk-wrong-key-0000000000")+":unknown" ||
+		denied[events.DenyModelNotAllowed] != "key:"+events.HashKey(obsKey)+":models" {
+		t.Errorf("denials = %v", denied)
 	}
 
 	// Metrics, as served.
@@ -218,7 +230,7 @@ func TestRequestIDsMetricsAndAccessLog(t *testing.T) {
 		`gatehouse_policy_lag_events{edge_id="edge-obs"} 0`,
 		`gatehouse_policy_ready{edge_id="edge-obs"} 1`,
 		`gatehouse_policy_stalled{edge_id="edge-obs"} 0`,
-		`gatehouse_spend_events_recorded_total 7`,
+		`gatehouse_spend_events_recorded_total 9`,
 		`go_goroutines `,
 		`process_resident_memory_bytes `,
 	} {

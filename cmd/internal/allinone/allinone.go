@@ -45,6 +45,10 @@ type Options struct {
 	Log        *slog.Logger
 	// AccessLog logs one line per request (edge and control) at Info.
 	AccessLog bool
+	// MaxStaleness and StaleMode: the edge's staleness bound (see
+	// gateway.Options).
+	MaxStaleness time.Duration
+	StaleMode    string
 }
 
 // Run starts everything and blocks until ctx ends.
@@ -111,7 +115,8 @@ func Run(ctx context.Context, o Options) error {
 	edgeAddr, ok, err := start(func(ready chan<- string) error {
 		return gateway.Run(ctx, gateway.Options{NATSURL: natsURL, Listen: o.EdgeAddr, ControlURL: "http://" + controlAddr,
 			MasterKey: o.MasterKey, EdgeID: "edge-local", Region: "local", Log: log, Ready: ready,
-			SpillDir: filepath.Join(o.DataDir, "spend-spill"), AccessLog: o.AccessLog})
+			SpillDir: filepath.Join(o.DataDir, "spend-spill"), AccessLog: o.AccessLog,
+			MaxStaleness: o.MaxStaleness, StaleMode: o.StaleMode})
 	})
 	if !ok {
 		return err
