@@ -87,6 +87,10 @@ type Options struct {
 	BudgetLeaseFraction float64
 }
 
+// auditWait bounds how long a change to an object waits for the audit
+// stream to record the event it replaces (events.Publisher.AuditWait).
+const auditWait = 2 * time.Second
+
 // Run serves until ctx ends.
 func Run(ctx context.Context, o Options) error {
 	log := o.Log
@@ -142,7 +146,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := tracker.Subscribe(nc); err != nil {
 		return err
 	}
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Edges: tracker, Log: log, SyncTimeout: o.SyncTimeout,
+	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js, AuditWait: auditWait}, Live: live, Edges: tracker, Log: log, SyncTimeout: o.SyncTimeout,
 		FailoverWindow: o.FailoverWindow}
 
 	readyTimeout := o.ReadyTimeout
@@ -154,16 +158,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("read model replayed", "seq", live.Load().Seq(), "keys", live.Load().NumKeys())
 	if o.Config != nil {
-		if err := SyncConfigModels(ctx, st, o.Config, log); err != nil {
-			return err
-		}
-		if err := SyncJWTSettings(ctx, st, o.Config, os.Getenv, log); err != nil {
-			return err
-		}
-		if err := SyncRoutingSettings(ctx, st, o.Config, log); err != nil {
-			return err
-		}
-		if err := SyncLiteLLMSettings(ctx, st, o.Config.LiteLLMSettings.MaxEndUserBudget, log); err != nil {
+		if err := SyncConfig(ctx, st, o.Config, log); err != nil {
 			return err
 		}
 		for _, w := range o.Config.Warnings() {
@@ -227,7 +222,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	app := api.New(st, api.Options{KeyDefaults: keyDefaults, KeyUpperBound: keyBound, UserDefaults: userDefaults, Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
 		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals, JS: js,
-		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == ""})
+		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == "", DryRunConfig: dryRunConfig})
 	ln, serveErr, stopMetrics, err := obs.Serve(ctx, app, o.Listener, "control", o.Listen, o.MetricsAddr, reg, log)
 	if err != nil {
 		return err
@@ -304,6 +299,31 @@ func SyncConfigModels(ctx context.Context, st *store.Store, f *config.File, log 
 	}
 	log.Info("config models synced", "models", len(models), "published", changed, "removed", removed)
 	return nil
+}
+
+// SyncConfig writes what a config.yaml says about the policy (its
+// model_list, JWT, router and litellm settings) through st: at start, and
+// into a sandbox store for a dry run of a new config.
+func SyncConfig(ctx context.Context, st *store.Store, f *config.File, log *slog.Logger) error {
+	if err := SyncConfigModels(ctx, st, f, log); err != nil {
+		return err
+	}
+	if err := SyncJWTSettings(ctx, st, f, os.Getenv, log); err != nil {
+		return err
+	}
+	if err := SyncRoutingSettings(ctx, st, f, log); err != nil {
+		return err
+	}
+	return SyncLiteLLMSettings(ctx, st, f.LiteLLMSettings.MaxEndUserBudget, log)
+}
+
+// dryRunConfig applies a config.yaml to a sandbox store (api.Options.DryRunConfig).
+func dryRunConfig(ctx context.Context, st *store.Store, yaml []byte) error {
+	f, err := config.Parse(yaml)
+	if err != nil {
+		return err
+	}
+	return SyncConfig(ctx, st, f, slog.New(slog.DiscardHandler))
 }
 
 // SyncJWTSettings publishes the config file's JWT settings (with the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,6 +24,17 @@ type Publisher struct {
 	JS jetstream.JetStream
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AuditWait, when > 0, makes a change to an existing object wait (up
+	// to AuditWait) until the audit stream has sourced the message it
+	// replaces. The policy stream keeps one message per subject and the
+	// audit sources it asynchronously, so without the wait two quick
+	// changes to one object can drop the first from the audit trail for
+	// good (point-in-time state and why depend on every event). When the
+	// wait runs out the change is published anyway and Published says so:
+	// an audit that lags must not stop revocations.
+	AuditWait time.Duration
+
+	audit atomic.Pointer[jetstream.Stream]
 }
 
 // Change is one event to publish.
@@ -45,6 +57,9 @@ type Published struct {
 	ID      string
 	Subject string
 	Seq     uint64
+	// AuditLagged: the audit had not sourced the replaced message within
+	// AuditWait; it may be missing from the audit trail.
+	AuditLagged bool
 }
 
 // NewID returns a random event id.
@@ -80,6 +95,10 @@ func (p *Publisher) Publish(ctx context.Context, c Change) (Published, error) {
 		return Published{}, fmt.Errorf("events: encode envelope: %w", err)
 	}
 	subject := Subject(ti.Kind, id)
+	lagged := false
+	if p.AuditWait > 0 && c.ExpectSeq != nil && *c.ExpectSeq > 0 {
+		lagged = !p.waitAudited(ctx, subject, *c.ExpectSeq)
+	}
 	msg := &nats.Msg{Subject: subject, Data: env, Header: nats.Header{}}
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(c.ID), jetstream.WithExpectStream(PolicyStream)}
 	if c.ExpectSeq != nil {
@@ -93,7 +112,40 @@ func (p *Publisher) Publish(ctx context.Context, c Change) (Published, error) {
 		}
 		return Published{}, fmt.Errorf("events: publish %s: %w", c.Type, err)
 	}
-	return Published{ID: c.ID, Subject: subject, Seq: ack.Sequence}, nil
+	return Published{ID: c.ID, Subject: subject, Seq: ack.Sequence, AuditLagged: lagged}, nil
+}
+
+// waitAudited reports whether the audit stream holds policy sequence seq
+// of subject, polling until AuditWait runs out. No audit stream counts as
+// audited (nothing to lose).
+func (p *Publisher) waitAudited(ctx context.Context, subject string, seq uint64) bool {
+	s := p.audit.Load()
+	if s == nil {
+		st, err := p.JS.Stream(ctx, AuditStream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		p.audit.Store(&st)
+		s = &st
+	}
+	deadline := time.Now().Add(p.AuditWait)
+	wait := time.Millisecond
+	for {
+		m, err := (*s).GetLastMsgForSubject(ctx, subject)
+		if err == nil {
+			if got, ok := OriginSeq(m.Header); ok && got >= seq {
+				return true
+			}
+		}
+		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 50*time.Millisecond)
+	}
 }
 
 // Current is the last event stored for one object.

@@ -69,6 +69,9 @@ type Options struct {
 	// UserDefaults fill the fields a /user/new body leaves out
 	// (default_internal_user_params, max_internal_user_budget).
 	UserDefaults *UserParams
+	// DryRunConfig writes a config.yaml's policy into a sandbox store, for
+	// POST /gatehouse/policy/dry-run (nil: config dry runs answer 503).
+	DryRunConfig func(ctx context.Context, st *store.Store, yaml []byte) error
 }
 
 // API serves the admin routes.
@@ -86,12 +89,13 @@ type API struct {
 	keyDefaults  *KeyParams
 	keyBound     *KeyParams
 	userDefaults *UserParams
+	opts         Options
 }
 
 // New builds the Fiber app for the admin API.
 func New(st *store.Store, o Options) *fiber.App {
 	a := &API{store: st, log: o.Log, validator: o.ValidateModel, jwtValidator: o.ValidateJWTSettings, jwt: o.JWT, totals: o.Totals, js: o.JS, spend: o.Spend,
-		keyDefaults: o.KeyDefaults, keyBound: o.KeyUpperBound, userDefaults: o.UserDefaults}
+		keyDefaults: o.KeyDefaults, keyBound: o.KeyUpperBound, userDefaults: o.UserDefaults, opts: o}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -176,6 +180,8 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin.Get("/gatehouse/state", a.adminOnly, a.state)
 	admin.Get("/gatehouse/edges", a.adminOnly, a.edgeList)
+	admin.Get("/gatehouse/why/:id", a.adminOnly, a.why)
+	admin.Post("/gatehouse/policy/dry-run", a.adminOnly, a.dryRun)
 	admin.Get("/gatehouse/poison", a.masterOnly, a.poisonList)
 	admin.Post("/gatehouse/poison/replay", a.masterOnly, a.poisonReplay)
 	return app
@@ -386,6 +392,9 @@ func commit(c *fiber.Ctx, res store.Result, body any) error {
 }
 
 func (a *API) state(c *fiber.Ctx) error {
+	if c.Query("at") != "" {
+		return a.pastState(c)
+	}
 	return c.JSON(policy.Export(a.store.Snapshot()))
 }
 

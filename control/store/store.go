@@ -45,6 +45,8 @@ type Store struct {
 	// are electing one: raft election timeouts are 4-9s, and a lost node
 	// may have led the meta group too); default 30s.
 	FailoverWindow time.Duration
+	// Sandbox, when set, replaces the stream: a dry run (see DryRun).
+	Sandbox *Sandbox
 }
 
 func (s *Store) failoverWindow() time.Duration {
@@ -94,7 +96,12 @@ func (s *Store) retry(ctx context.Context, try func(ctx context.Context) error) 
 }
 
 // Snapshot is the read model.
-func (s *Store) Snapshot() *policy.Snapshot { return s.Live.Load() }
+func (s *Store) Snapshot() *policy.Snapshot {
+	if s.Sandbox != nil {
+		return s.Sandbox.Snapshot()
+	}
+	return s.Live.Load()
+}
 
 // Now is the store's clock, in UTC.
 func (s *Store) Now() time.Time {
@@ -107,6 +114,10 @@ func (s *Store) Now() time.Time {
 // Get reads one object's authoritative state. obj is nil when it does not
 // exist (never created, or deleted).
 func (s *Store) Get(ctx context.Context, kind events.Kind, id string) (obj any, seq uint64, err error) {
+	if s.Sandbox != nil {
+		obj, seq = s.Sandbox.get(kind, id)
+		return obj, seq, nil
+	}
 	var cur events.Current
 	err = s.retry(ctx, func(ctx context.Context) (err error) {
 		cur, err = events.Get(ctx, s.Stream, kind, id)
@@ -180,11 +191,17 @@ func (s *Store) Mutate(ctx context.Context, actor string, kind events.Kind, id s
 // whose ack was lost (the leader died after storing it) is deduplicated by
 // the stream instead of applied twice.
 func (s *Store) publish(ctx context.Context, c events.Change) (events.Published, error) {
+	if s.Sandbox != nil {
+		return s.Sandbox.apply(c)
+	}
 	var pub events.Published
 	err := s.retry(ctx, func(ctx context.Context) (err error) {
 		pub, err = s.Pub.Publish(ctx, c)
 		return err
 	})
+	if err == nil && pub.AuditLagged && s.Log != nil {
+		s.Log.Warn("audit stream had not recorded the replaced event in time; the audit trail may miss it", "subject", pub.Subject, "replaced_seq", *c.ExpectSeq)
+	}
 	if err == nil || errors.Is(err, events.ErrConflict) {
 		return pub, err
 	}
@@ -195,6 +212,9 @@ func (s *Store) publish(ctx context.Context, c events.Change) (events.Published,
 // applied seq, so the caller's next request, here or at any edge, sees it.
 func (s *Store) settle(ctx context.Context, seq uint64, obj any) Result {
 	res := Result{Seq: seq, Object: obj}
+	if s.Sandbox != nil {
+		return res // nothing was published: nobody to wait for
+	}
 	timeout := s.SyncTimeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second

@@ -35,6 +35,9 @@ type Filter struct {
 	// select decisions: refusals are rows of the ledger too.
 	Outcome    string
 	DenyReason string
+	// RequestID matches the edge's request id or the client's
+	// x-request-id (client_request_id).
+	RequestID string
 	// Start and End bound the request time, [Start, End); zero means
 	// the first (last) stored day.
 	Start, End time.Time
@@ -111,6 +114,10 @@ func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, fro
 			q += " AND " + c.col + " = ?"
 			args = append(args, c.v)
 		}
+	}
+	if f.RequestID != "" {
+		q += " AND (request_id = ? OR client_request_id = ?)"
+		args = append(args, f.RequestID, f.RequestID)
 	}
 	// LIMIT 1 BY: a duplicate that got past the sink shows once.
 	q += " ORDER BY event_time DESC, event_ms DESC, request_id LIMIT 1 BY request_id LIMIT " + strconv.Itoa(limit)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 )
@@ -12,3 +13,5 @@ func writeFile(t interface{ Fatal(...any) }, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+func jsonInto(raw []byte, v any) error { return json.Unmarshal(raw, v) }

@@ -82,6 +82,9 @@ var routeAccess = map[string]string{
 	"POST /customer/block":   adminOnly,
 	"POST /customer/unblock": adminOnly,
 	"GET /gatehouse/edges":   adminOnly,
+	// Provenance: every tenant's ledger rows and past policy.
+	"GET /gatehouse/why/:id":         adminOnly,
+	"POST /gatehouse/policy/dry-run": adminOnly,
 
 	// The poison queue holds other tenants' messages and replays re-run
 	// processors: not for admin JWTs.

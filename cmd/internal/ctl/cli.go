@@ -658,12 +658,27 @@ var commands = []command{
 		}
 	}},
 
-	{"state", "", "", "the control plane's policy snapshot (counts; --json for all of it)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+	{"state", "", "", "the control plane's policy snapshot (counts; --json for all of it); --at SEQ|TIME: as it was then, rebuilt from the audit trail", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		at := fs.String("at", "", "policy sequence (as in x-gatehouse-policy-seq) or RFC 3339 time")
+		key := fs.String("key", "", "with --at: only this key (plaintext or token) and its team, org and user")
+		team := fs.String("team-id", "", "with --at: only this team and its org")
 		return func(r *runCtx, args []string) error {
-			if r.json {
-				return r.call("GET", "/gatehouse/state", nil, nil, view{})
+			var q url.Values
+			if *at != "" {
+				q = url.Values{"at": {*at}}
+			} else if *key != "" || *team != "" {
+				return usagef("--key and --team-id need --at")
 			}
-			resp, err := r.c.Do(r.ctx, "GET", "/gatehouse/state", nil, nil)
+			if *key != "" {
+				q.Set("key", *key)
+			}
+			if *team != "" {
+				q.Set("team_id", *team)
+			}
+			if r.json || *key != "" || *team != "" {
+				return r.call("GET", "/gatehouse/state", q, nil, view{})
+			}
+			resp, err := r.c.Do(r.ctx, "GET", "/gatehouse/state", q, nil)
 			if err != nil {
 				return err
 			}
@@ -681,6 +696,103 @@ var commands = []command{
 				}
 			}
 			return printObject(r.out, summary)
+		}
+	}},
+	{"why", "", "REQUEST_ID", "why a request was allowed or denied: its ledger row and the policy objects as they were at its policy sequence (needs ClickHouse)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		return func(r *runCtx, args []string) error {
+			if err := exactly(args, 1, "REQUEST_ID (the edge's x-request-id, or the one the client sent)"); err != nil {
+				return err
+			}
+			path := "/gatehouse/why/" + url.PathEscape(args[0])
+			if r.json {
+				return r.call("GET", path, nil, nil, view{})
+			}
+			resp, err := r.c.Do(r.ctx, "GET", path, nil, nil)
+			if err != nil {
+				return err
+			}
+			val, err := decode(resp.Body)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(r.out, "%s\n\n", lookup(val, "explanation"))
+			req, _ := lookup(val, "request").(map[string]any)
+			return printObject(r.out, req)
+		}
+	}},
+	{"policy", "dry-run", "-config FILE | -changes FILE", "replay recorded requests (needs ClickHouse) through a proposed config.yaml or admin API calls and the current policy: which would flip, per key and team, and the money; publishes nothing", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		cfg := fs.String("config", "", "proposed LiteLLM config.yaml")
+		changes := fs.String("changes", "", `JSON file of admin API calls: [{"method":"POST","path":"/team/update","body":{...}}]`)
+		since := fs.String("since", "7d", "replay the requests of this long before now (or --to)")
+		from := fs.String("from", "", "replay from this RFC 3339 time instead of --since")
+		to := fs.String("to", "", "replay until this RFC 3339 time (default now)")
+		return func(r *runCtx, args []string) error {
+			if err := exactly(args, 0, "no arguments"); err != nil {
+				return err
+			}
+			if (*cfg == "") == (*changes == "") {
+				return usagef("want exactly one of -config FILE or -changes FILE")
+			}
+			body := map[string]any{"since": *since}
+			if *cfg != "" {
+				b, err := os.ReadFile(*cfg)
+				if err != nil {
+					return err
+				}
+				body["config"] = string(b)
+			} else {
+				b, err := os.ReadFile(*changes)
+				if err != nil {
+					return err
+				}
+				var list []any
+				if err := json.Unmarshal(b, &list); err != nil {
+					return fmt.Errorf("%s: want a JSON list of {method, path, body}: %w", *changes, err)
+				}
+				body["changes"] = list
+			}
+			for name, v := range map[string]string{"from": *from, "to": *to} {
+				if v != "" {
+					body[name] = v
+				}
+			}
+			if r.json {
+				return r.call("POST", "/gatehouse/policy/dry-run", nil, body, view{})
+			}
+			resp, err := r.c.Do(r.ctx, "POST", "/gatehouse/policy/dry-run", nil, body)
+			if err != nil {
+				return err
+			}
+			val, err := decode(resp.Body)
+			if err != nil {
+				return err
+			}
+			evs, _ := lookup(val, "events").([]any)
+			fmt.Fprintf(r.out, "proposal: %d event(s) on top of policy sequence %v (nothing published)\n", len(evs), lookup(val, "base_seq"))
+			fmt.Fprintf(r.out, "replayed %v requests (%v skipped) from %v to %v at %v rows/s\n", lookup(val, "report.rows"), lookup(val, "report.skipped"),
+				lookup(val, "from"), lookup(val, "to"), lookup(val, "rows_per_second"))
+			fmt.Fprintf(r.out, "allowed -> refused: %v requests, %v USD; refused -> allowed: %v requests, %v USD\n\n",
+				lookup(val, "report.total.now_refused"), lookup(val, "report.total.now_refused_cost"),
+				lookup(val, "report.total.now_allowed"), lookup(val, "report.total.now_allowed_cost"))
+			group := cols("ID", "id", "NOW_REFUSED", "now_refused", "USD", "now_refused_cost", "NOW_ALLOWED", "now_allowed", "USD", "now_allowed_cost")
+			for _, t := range []struct{ title, path string }{{"BY TEAM", "report.by_team"}, {"BY KEY", "report.by_key"}} {
+				rows, _ := lookup(val, t.path).([]any)
+				if len(rows) == 0 {
+					continue
+				}
+				fmt.Fprintln(r.out, t.title)
+				if err := printTable(r.out, rows, group); err != nil {
+					return err
+				}
+				fmt.Fprintln(r.out)
+			}
+			flips, _ := lookup(val, "report.flips").([]any)
+			if len(flips) == 0 {
+				return nil
+			}
+			fmt.Fprintln(r.out, "REQUESTS")
+			return printTable(r.out, flips, cols("TIME", "time", "REQUEST_ID", "request_id", "TEAM", "team_id", "MODEL", "model", "COST", "cost",
+				"NOW", "current.allowed", "PROPOSED", "proposed.allowed", "REASON", "proposed.reason", "RULE", "proposed.rule"))
 		}
 	}},
 	api("edges", "", "", "edges and how far each has applied the policy stream", op{method: "GET", path: "/gatehouse/edges", view: view{list: "edges", cols: edgeCols}}),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/cmd/internal/ctl"
 	"github.com/gatehouse/gatehouse/control"
+	"github.com/gatehouse/gatehouse/control/config"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -36,6 +37,12 @@ func startControl(t *testing.T, clickhouse string) string {
 // startControlNATS is startControl that also returns the NATS URL.
 func startControlNATS(t *testing.T, clickhouse string) (string, string) {
 	t.Helper()
+	return startControlConfig(t, clickhouse, nil)
+}
+
+// startControlConfig is startControlNATS with a config.yaml (nil: none).
+func startControlConfig(t *testing.T, clickhouse string, cfg *config.File) (string, string) {
+	t.Helper()
 	ns := testutil.RunJetStream(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +53,7 @@ func startControlNATS(t *testing.T, clickhouse string) (string, string) {
 	done := make(chan error, 1)
 	go func() {
 		done <- control.Run(ctx, control.Options{NATSURL: ns.ClientURL(), Listener: ln, MasterKey: master, Ready: ready,
-			SyncTimeout: 200 * time.Millisecond, ClickHouse: clickhouse, ClickHouseDatabase: "gh"})
+			SyncTimeout: 200 * time.Millisecond, ClickHouse: clickhouse, ClickHouseDatabase: "gh", Config: cfg})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	select {

@@ -1,0 +1,324 @@
+// Package dryrun replays recorded requests through a policy snapshot and
+// says which would be refused: the decision half of a policy dry run
+// (POST /gatehouse/policy/dry-run). It decides with the edge's own code
+// (auth.Identity.Grant, policy.CheckKey, CheckEndUser, CheckOrgModel) on a
+// Grant rebuilt from the ledger row, and adds what the edge counts across
+// requests from the rows themselves, in time order: spend per budget
+// window of key, team, user, org and end user, and requests and tokens per
+// minute for rpm_limit and tpm_limit.
+//
+// What it cannot rebuild from a row: a JWT caller's claims (such rows are
+// judged by their team, org and end user), and the budget windows' true
+// starts before the replayed range (a window starts at the first replayed
+// request that spends in it).
+package dryrun
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/auth/jwtauth"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/spend/query"
+)
+
+// Request is one recorded request, as much of it as the decision reads.
+type Request = query.Decision
+
+// Decision is what a policy says about one request.
+type Decision struct {
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason,omitempty"` // an events.Deny* code
+	Rule    string `json:"rule,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Replayable reports whether a recorded request's outcome came from rules
+// a dry run models: served requests, and refusals for access, blocks,
+// budgets and rate limits. Other refusals (a malformed body, an edge not
+// ready) would be refused under any policy.
+func Replayable(r Request) bool {
+	if r.Outcome != events.OutcomeDenied {
+		return true
+	}
+	switch r.DenyReason {
+	case events.DenyModelNotAllowed, events.DenyModelNotFound, events.DenyKeyBlocked, events.DenyTeamBlocked, events.DenyBudgetExceeded,
+		events.DenyRateLimited, events.DenyInvalidCredential, events.DenyExpired, events.DenyEndUserBlocked, events.DenyForbidden:
+		return true
+	}
+	return false
+}
+
+// Evaluator decides requests in time order against one snapshot, keeping
+// the budget windows and minute counters the requests it allowed fill.
+type Evaluator struct {
+	snap    *policy.Snapshot
+	windows map[string]*window
+	minutes map[string]*minute
+}
+
+type window struct {
+	start time.Time
+	spent float64
+}
+
+type minute struct {
+	at       int64 // unix minute
+	requests int64
+	tokens   int64
+}
+
+// New returns an evaluator over s. The budget_exceeded flags s carries are
+// today's verdicts of the budget tracker; the replay recomputes budgets
+// from the rows, so they are cleared on a copy first.
+func New(s *policy.Snapshot) *Evaluator {
+	return &Evaluator{snap: withoutBudgetFlags(s), windows: map[string]*window{}, minutes: map[string]*minute{}}
+}
+
+func withoutBudgetFlags(s *policy.Snapshot) *policy.Snapshot {
+	b := s.Edit(nil)
+	put := func(obj any) {
+		typ := events.TypeFor(events.KindOf(obj), events.ActionUpserted)
+		info, _ := events.Lookup(typ)
+		_ = b.Apply(events.Event{Envelope: events.Envelope{Type: typ}, Info: info, Object: obj})
+	}
+	for _, k := range s.Keys() {
+		if k.BudgetExceeded {
+			c := *k
+			c.BudgetExceeded = false
+			put(&c)
+		}
+	}
+	for _, t := range s.Teams() {
+		if t.BudgetExceeded {
+			c := *t
+			c.BudgetExceeded = false
+			put(&c)
+		}
+	}
+	for _, u := range s.Users() {
+		if u.BudgetExceeded {
+			c := *u
+			c.BudgetExceeded = false
+			put(&c)
+		}
+	}
+	for _, o := range s.Orgs() {
+		if o.BudgetExceeded {
+			c := *o
+			c.BudgetExceeded = false
+			put(&c)
+		}
+	}
+	for _, cu := range s.Customers() {
+		if cu.BudgetExceeded {
+			c := *cu
+			c.BudgetExceeded = false
+			put(&c)
+		}
+	}
+	return b.Snapshot()
+}
+
+// Decide judges r and, when it is allowed, counts it against the budgets
+// and limits that apply. Requests must come in time order.
+func (e *Evaluator) Decide(r Request) Decision {
+	g, err := e.grant(r)
+	if err != nil {
+		return refusal(err)
+	}
+	if g.Admin {
+		return Decision{Allowed: true}
+	}
+	type budget struct {
+		rule     string
+		max      *float64
+		duration string
+	}
+	var budgets [5]budget
+	n := 0
+	add := func(rule string, max *float64, duration string) {
+		if max != nil {
+			budgets[n] = budget{rule, max, duration}
+			n++
+		}
+	}
+	if g.Key != nil {
+		add("key:"+g.KeyHash+":max_budget", g.Key.MaxBudget, g.Key.BudgetDuration)
+	}
+	if g.Team != nil {
+		add("team:"+g.Team.TeamID+":max_budget", g.Team.MaxBudget, g.Team.BudgetDuration)
+	}
+	if g.User != nil {
+		add("user:"+g.User.UserID+":max_budget", g.User.MaxBudget, g.User.BudgetDuration)
+	}
+	if o := e.snap.Org(g.OrgID); o != nil {
+		add("org:"+o.OrganizationID+":max_budget", o.MaxBudget, o.BudgetDuration)
+	}
+	if r.EndUserID != "" {
+		max, dur := e.snap.MaxEndUserBudget(), ""
+		if c := e.snap.Customer(r.EndUserID); c != nil && c.MaxBudget != nil {
+			max, dur = c.MaxBudget, c.BudgetDuration
+		}
+		add("end_user:"+r.EndUserID+":max_budget", max, dur)
+	}
+	for _, b := range budgets[:n] {
+		w := e.window(b.rule, b.duration, r.Time)
+		if w.spent >= *b.max {
+			return Decision{Reason: events.DenyBudgetExceeded, Rule: b.rule,
+				Message: fmt.Sprintf("spend %.6g >= max_budget %g in the window from %s", w.spent, *b.max, w.start.Format(time.RFC3339))}
+		}
+	}
+	type limit struct {
+		rule     string
+		rpm, tpm *int64
+	}
+	var limits [2]limit
+	nl := 0
+	if g.Key != nil {
+		limits[nl] = limit{"key:" + g.KeyHash, g.Key.RPMLimit, g.Key.TPMLimit}
+		nl++
+	}
+	if g.Team != nil {
+		limits[nl] = limit{"team:" + g.Team.TeamID, g.Team.RPMLimit, g.Team.TPMLimit}
+		nl++
+	}
+	at := r.Time.Unix() / 60
+	for _, l := range limits[:nl] {
+		if l.rpm == nil && l.tpm == nil {
+			continue
+		}
+		m := e.minute(l.rule, at)
+		if l.rpm != nil && m.requests >= *l.rpm {
+			return Decision{Reason: events.DenyRateLimited, Rule: l.rule + ":rpm", Message: fmt.Sprintf("%d requests this minute >= rpm_limit %d", m.requests, *l.rpm)}
+		}
+		if l.tpm != nil && m.tokens >= *l.tpm {
+			return Decision{Reason: events.DenyRateLimited, Rule: l.rule + ":tpm", Message: fmt.Sprintf("%d tokens this minute >= tpm_limit %d", m.tokens, *l.tpm)}
+		}
+	}
+	for _, b := range budgets[:n] {
+		e.windows[b.rule].spent += r.Cost
+	}
+	for _, l := range limits[:nl] {
+		if l.rpm != nil || l.tpm != nil {
+			m := e.minutes[l.rule]
+			m.requests++
+			m.tokens += r.TotalTokens
+		}
+	}
+	return Decision{Allowed: true}
+}
+
+// grant runs the edge's decision for the caller the row names.
+func (e *Evaluator) grant(r Request) (auth.Grant, error) {
+	s := e.snap
+	req := auth.Request{Request: jwtauth.Request{Model: r.ModelGroup}, Now: r.Time}
+	var g auth.Grant
+	switch {
+	case r.Auth == auth.MethodMasterKey.String():
+		return auth.Identity{Admin: true}.Grant(s, req)
+	case r.KeyHash != "":
+		k := s.KeyByToken(r.KeyHash)
+		if k == nil {
+			return g, apierror.Unauthenticated.With("the key does not exist in this policy").By("key:" + r.KeyHash)
+		}
+		var err error
+		if g, err = (auth.Identity{Key: k}).Grant(s, req); err != nil {
+			return g, err
+		}
+	default:
+		// A JWT caller: its claims are not in the ledger; judge the team,
+		// org and user it was billed to.
+		g = auth.Grant{Method: auth.MethodJWT, UserID: r.UserID, TeamID: r.TeamID, OrgID: r.OrgID, EndUserID: r.EndUserID}
+		if r.TeamID != "" {
+			t := s.Team(r.TeamID)
+			switch {
+			case t == nil:
+				return g, apierror.Unauthenticated.With("team %s does not exist in this policy", r.TeamID).By("team:" + r.TeamID)
+			case t.Blocked:
+				return g, apierror.TeamBlocked.With("team %s is blocked", r.TeamID).By("team:" + r.TeamID)
+			case !s.TeamAllowed(t, r.ModelGroup):
+				return g, apierror.TeamModelDenied.With("team %s may not call %s", r.TeamID, r.ModelGroup).By("team:" + r.TeamID + ":models")
+			}
+			g.Team = t
+			if g.OrgID == "" {
+				g.OrgID = t.OrganizationID
+			}
+		}
+		g.User = s.User(r.UserID)
+		if err := s.CheckOrgStanding(g.OrgID); err != nil {
+			return g, err
+		}
+		if err := s.CheckOrgModel(g.OrgID, r.ModelGroup, r.ModelGroup); err != nil {
+			return g, err
+		}
+		g.Route = s.Catalog().Resolve(r.ModelGroup)
+	}
+	if !g.Route.Found() {
+		return g, apierror.ModelNotFound.With("no deployment serves model %s in this policy", r.ModelGroup).By("model:" + r.ModelGroup)
+	}
+	if err := s.CheckEndUser(r.EndUserID, r.ModelGroup, g.Route.Group); err != nil {
+		return g, err
+	}
+	return g, nil
+}
+
+// refusal turns the edge's error into a Decision with the ledger's reason
+// code.
+func refusal(err error) Decision {
+	e := apierror.From(err)
+	d := Decision{Rule: e.Rule, Message: e.Message}
+	switch {
+	case e.Type == apierror.KeyBlocked.Type && e.Code == apierror.KeyBlocked.Code:
+		d.Reason = events.DenyKeyBlocked
+	case e.Code == apierror.TeamBlocked.Code:
+		d.Reason = events.DenyTeamBlocked
+	case e.Code == apierror.ExpiredKey.Code:
+		d.Reason = events.DenyExpired
+	case e.Code == apierror.BudgetExceeded.Code:
+		d.Reason = events.DenyBudgetExceeded
+	case e.Code == apierror.ModelNotFound.Code:
+		d.Reason = events.DenyModelNotFound
+	case e.Status == 403 && e.Code != apierror.Forbidden.Code:
+		d.Reason = events.DenyModelNotAllowed
+	case e.Status == 401:
+		d.Reason = events.DenyInvalidCredential
+	case e.Code == "end_user_blocked":
+		d.Reason = events.DenyEndUserBlocked
+	default:
+		d.Reason = events.DenyForbidden
+	}
+	return d
+}
+
+func (e *Evaluator) window(rule, duration string, now time.Time) *window {
+	w := e.windows[rule]
+	if w == nil {
+		w = &window{start: now}
+		e.windows[rule] = w
+		return w
+	}
+	if duration == "" {
+		return w
+	}
+	if d, err := policy.ParseDuration(duration); err == nil && d > 0 && !now.Before(w.start.Add(d)) {
+		w.start = w.start.Add(now.Sub(w.start) / d * d)
+		w.spent = 0
+	}
+	return w
+}
+
+func (e *Evaluator) minute(rule string, at int64) *minute {
+	m := e.minutes[rule]
+	if m == nil {
+		m = &minute{at: at}
+		e.minutes[rule] = m
+	}
+	if m.at != at {
+		*m = minute{at: at}
+	}
+	return m
+}
