@@ -52,9 +52,18 @@ var (
 )
 
 // Migrations returns the embedded migrations in version order, with {db}
-// replaced by database.
-func Migrations(database string) ([]Migration, error) {
+// replaced by database, for one server.
+func Migrations(database string) ([]Migration, error) { return ClusterMigrations(database, "") }
+
+// ClusterMigrations returns the embedded migrations rendered for the
+// ClickHouse cluster named cluster (see the package doc); "" renders them
+// for one server, as Migrations does.
+func ClusterMigrations(database, cluster string) ([]Migration, error) {
 	if err := ValidDatabase(database); err != nil {
+		return nil, err
+	}
+	r, err := newRenderer(database, cluster)
+	if err != nil {
 		return nil, err
 	}
 	ents, err := fs.ReadDir(files, "migrations")
@@ -84,6 +93,13 @@ func Migrations(database string) ([]Migration, error) {
 		out = append(out, Migration{Version: uint32(v), Name: e.Name(), Statements: stmts})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	// Rendered in version order: an ALTER in cluster form needs to know
+	// which earlier CREATE made its table sharded.
+	for i := range out {
+		if out[i].Statements, err = r.render(out[i].Statements); err != nil {
+			return nil, fmt.Errorf("schema: migration %s: %w", out[i].Name, err)
+		}
+	}
 	return out, nil
 }
 
@@ -126,34 +142,47 @@ func ValidDatabase(name string) error {
 // applies the migrations it has not recorded yet. Running it again is a
 // no-op; concurrent runs (several control replicas) are safe.
 func Migrate(ctx context.Context, conn driver.Conn, database string) error {
-	if database == "" {
-		database = DefaultDatabase
-	}
-	return migrate(ctx, conn, database, nil)
+	return MigrateCluster(ctx, conn, database, "", nil)
 }
 
-func migrate(ctx context.Context, conn driver.Conn, database string, log *slog.Logger) error {
+// MigrateCluster is Migrate for the cluster named cluster ("" : one
+// server), through conn to any node of it, logging each applied migration
+// to log (nil: no log). Every statement runs ON CLUSTER, so every node
+// gets it; the bookkeeping table is sharded and distributed like the
+// ledger, so a migrate through any node sees what another applied.
+func MigrateCluster(ctx context.Context, conn driver.Conn, database, cluster string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	migs, err := Migrations(database)
+	if database == "" {
+		database = DefaultDatabase
+	}
+	migs, err := ClusterMigrations(database, cluster)
 	if err != nil {
 		return err
 	}
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
-		return fmt.Errorf("schema: create database %s: %w", database, err)
+	r, err := newRenderer(database, cluster)
+	if err != nil {
+		return err
 	}
 	// ReplacingMergeTree on version: two migrators recording the same
 	// version at once leave one row after merges (reads use DISTINCT).
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+database+`.schema_migrations
+	boot, err := r.render([]string{"CREATE DATABASE IF NOT EXISTS " + database, `CREATE TABLE IF NOT EXISTS ` + database + `.schema_migrations
 (
     version    UInt32,
     name       String,
     applied_at DateTime('UTC') DEFAULT now()
 )
 ENGINE = ReplacingMergeTree
-ORDER BY version`); err != nil {
-		return fmt.Errorf("schema: create schema_migrations: %w", err)
+ORDER BY version
+{sharded by version}`})
+	if err != nil {
+		return err
+	}
+	for _, s := range boot {
+		if err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("schema: %.60s: %w", s, err)
+		}
 	}
 	applied, err := Applied(ctx, conn, database)
 	if err != nil {
@@ -175,7 +204,7 @@ ORDER BY version`); err != nil {
 		}
 		// 18.16 takes inserts only as data blocks after a named column
 		// list, hence a batch for one row.
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+database+".schema_migrations (version, name) VALUES")
+		b, err := conn.PrepareBatch(InsertContext(ctx), "INSERT INTO "+database+".schema_migrations (version, name) VALUES")
 		if err != nil {
 			return fmt.Errorf("schema: record migration %s: %w", m.Name, err)
 		}
@@ -185,7 +214,7 @@ ORDER BY version`); err != nil {
 		if err := b.Send(); err != nil {
 			return fmt.Errorf("schema: record migration %s: %w", m.Name, err)
 		}
-		log.Info("clickhouse migration applied", "database", database, "migration", m.Name, "took", time.Since(t0))
+		log.Info("clickhouse migration applied", "database", database, "cluster", cluster, "migration", m.Name, "took", time.Since(t0))
 	}
 	return nil
 }
@@ -286,11 +315,12 @@ func Open(ctx context.Context, addr string) (driver.Conn, error) {
 // Run is `gatehouse migrate`: connect to addr, apply the migrations to
 // database (DefaultDatabase if empty) and disconnect.
 func Run(ctx context.Context, addr, database string) error {
-	return RunLog(ctx, addr, database, slog.Default())
+	return RunLog(ctx, addr, database, "", slog.Default())
 }
 
-// RunLog is Run logging each applied migration to log.
-func RunLog(ctx context.Context, addr, database string, log *slog.Logger) error {
+// RunLog is Run for cluster ("" : one server) logging each applied
+// migration to log.
+func RunLog(ctx context.Context, addr, database, cluster string, log *slog.Logger) error {
 	if database == "" {
 		database = DefaultDatabase
 	}
@@ -302,5 +332,5 @@ func RunLog(ctx context.Context, addr, database string, log *slog.Logger) error 
 		return err
 	}
 	defer conn.Close()
-	return migrate(ctx, conn, database, log)
+	return MigrateCluster(ctx, conn, database, cluster, log)
 }

@@ -99,19 +99,35 @@ func (t Table) rollSQL(db, day string, version uint64) string {
 }
 
 // Source is a subquery with the columns date, t's dims and extras and the
-// Measures, one row per rollup row of a 'done' day and per request of any
-// other day, restricted by where (a condition on date only, or "1"), which
-// is applied inside both halves so that both prune by date.
-func (t Table) Source(db, where string) string {
+// Measures, one row per day and group, restricted by where (a condition on
+// date only, or "1", applied inside both halves so that both prune by
+// date): for a day not done, the sums of its requests in spend_events;
+// for a done day, its rollup row. cluster is schema.Cluster's answer.
+//
+// The done days are read once per query, by the ledger half (so a day
+// marked done while the query runs is never in neither half or in both),
+// and the rollup half reads every rollup row; a group keeps the ledger's
+// sums when the ledger has it (see migration 0007, whose views are this
+// query).
+func (t Table) Source(db, cluster, where string) string {
 	c := t.cols()
-	done := "(SELECT date FROM " + db + ".spend_rollup_days WHERE state = 'done')"
+	in := schema.In(cluster)
 	// Every Date that is not done: IN prunes spend_events by its sorting
 	// key on 18.16, NOT IN does not.
-	notDone := "(SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536) WHERE d NOT IN " + done + ")"
-	return "(SELECT date, " + c + ", " + Measures + " FROM " + db + "." + t.Name + " FINAL WHERE (" + where +
-		") AND date IN " + done + " UNION ALL SELECT date, " + c + ", cost, prompt_tokens, completion_tokens, total_tokens, " +
+	notDone := "(SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536) WHERE d NOT IN" +
+		" (SELECT date FROM " + db + ".spend_rollup_days WHERE state = 'done'))"
+	var sel strings.Builder
+	sel.WriteString("date, " + strings.Join(t.Dims, ", "))
+	for _, e := range t.Extra {
+		sel.WriteString(", any(" + e + ") AS " + e)
+	}
+	for _, m := range strings.Split(Measures, ", ") {
+		sel.WriteString(", if(max(ledger) = 1, sumIf(" + m + ", ledger = 1), sum(" + m + ")) AS " + m)
+	}
+	return "(SELECT " + sel.String() + " FROM (SELECT toUInt8(0) AS ledger, date, " + c + ", " + Measures + " FROM " + db + "." + t.Name +
+		" FINAL WHERE " + where + " UNION ALL SELECT toUInt8(1) AS ledger, date, " + c + ", cost, prompt_tokens, completion_tokens, total_tokens, " +
 		"toUInt64(1) AS requests, toUInt64(outcome != 'ok') AS errors FROM " + db + ".spend_events WHERE (" + where +
-		") AND date IN " + notDone + ")"
+		") AND date " + in + " " + notDone + ") GROUP BY date, " + strings.Join(t.Dims, ", ") + ")"
 }
 
 // DateLit is t's UTC day as a ClickHouse Date literal.
@@ -136,7 +152,7 @@ func Mark(ctx context.Context, conn driver.Conn, db string, days []time.Time, st
 	if len(days) == 0 {
 		return nil
 	}
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_rollup_days (date, state, version) VALUES")
+	b, err := conn.PrepareBatch(schema.InsertContext(ctx), "INSERT INTO "+db+".spend_rollup_days (date, state, version) VALUES")
 	if err != nil {
 		return fmt.Errorf("rollup: mark: %w", err)
 	}
@@ -156,6 +172,7 @@ func Mark(ctx context.Context, conn driver.Conn, db string, days []time.Time, st
 // Roll rolls each day into every rollup table. It does not mark the days;
 // Rebuild does.
 func Roll(ctx context.Context, conn driver.Conn, db string, days []time.Time) error {
+	ctx = schema.InsertContext(ctx)
 	for _, d := range days {
 		v := version()
 		for _, t := range Tables {
@@ -186,6 +203,10 @@ func Rebuild(ctx context.Context, conn driver.Conn, db string, from, to time.Tim
 	if err != nil {
 		return nil, err
 	}
+	cluster, err := schema.Cluster(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
 	var months []string
 	for _, d := range days {
 		if err := RollMarked(ctx, conn, db, []time.Time{d}); err != nil {
@@ -199,8 +220,13 @@ func Rebuild(ctx context.Context, conn driver.Conn, db string, from, to time.Tim
 	// one part per table now, so that FINAL reads (which merge on the fly,
 	// one thread per partition on 18.16) find one sorted run. The sink's
 	// few rolls per day are left to background merges.
+	// On a cluster the parts are the shards' (OPTIMIZE does not go
+	// through a Distributed table): background merges do it there.
 	for _, m := range months {
 		for _, t := range Tables {
+			if cluster != "" {
+				break
+			}
 			if err := conn.Exec(ctx, "OPTIMIZE TABLE "+db+"."+t.Name+" PARTITION "+m+" FINAL"); err != nil {
 				return nil, fmt.Errorf("rollup: optimize %s partition %s: %w", t.Name, m, err)
 			}
@@ -223,8 +249,12 @@ func RollMarked(ctx context.Context, conn driver.Conn, db string, days []time.Ti
 // Pending returns the days before today (UTC) that have requests and are
 // not done: what the Roller rolls.
 func Pending(ctx context.Context, conn driver.Conn, db string, now time.Time) ([]time.Time, error) {
+	cluster, err := schema.Cluster(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
 	return Days(ctx, conn, "SELECT DISTINCT date FROM "+db+".spend_events WHERE date < "+DateLit(now)+
-		" AND date NOT IN (SELECT date FROM "+db+".spend_rollup_days WHERE state = 'done') ORDER BY date")
+		" AND date "+schema.NotIn(cluster)+" (SELECT date FROM "+db+".spend_rollup_days WHERE state = 'done') ORDER BY date")
 }
 
 // Stale returns which of days (distinct, UTC midnights) must be rolled

@@ -83,7 +83,7 @@ func exactness(t *testing.T, ctx context.Context, conn driver.Conn) string {
 		// Cost is compared in total (below), within float rounding.
 		sums := "sum(prompt_tokens), sum(completion_tokens), sum(total_tokens)"
 		got := table(t, ctx, conn, "SELECT date, "+dims+", "+sums+", sum(requests), sum(errors) FROM "+
-			tb.Source(db, "1")+" GROUP BY date, "+dims+" ORDER BY date, "+dims)
+			tb.Source(db, "", "1")+" GROUP BY date, "+dims+" ORDER BY date, "+dims)
 		want := table(t, ctx, conn, "SELECT date, "+dims+", "+sums+", count(), countIf(outcome != 'ok') FROM "+
 			db+".spend_events GROUP BY date, "+dims+" ORDER BY date, "+dims)
 		if got != want {

@@ -653,7 +653,11 @@ func (s *Sink) existing(ctx context.Context, rows []*row) (map[string]struct{}, 
 			return nil, err
 		}
 	}
-	res, err := s.o.CH.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), existsQuery(s.db, rows))
+	cluster, err := schema.Cluster(ctx, s.o.CH, s.db)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.o.CH.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), existsQuery(s.db, cluster, rows))
 	if err != nil {
 		return nil, err
 	}
@@ -669,7 +673,9 @@ func (s *Sink) existing(ctx context.Context, rows []*row) (map[string]struct{}, 
 	return have, res.Err()
 }
 
-func existsQuery(db string, rows []*row) string {
+// On a cluster the ids go to the shards with the query (GLOBAL IN): an
+// external table exists only on the node asked.
+func existsQuery(db, cluster string, rows []*row) string {
 	var dates []time.Time
 	lo, hi := uint32(math.MaxUint32), uint32(0)
 	for _, r := range rows {
@@ -694,7 +700,7 @@ func existsQuery(db string, rows []*row) string {
 	b.WriteString(strconv.FormatUint(uint64(lo), 10))
 	b.WriteString(") AND event_time <= toDateTime(")
 	b.WriteString(strconv.FormatUint(uint64(hi), 10))
-	b.WriteString(") AND request_id IN _batch_ids")
+	b.WriteString(") AND request_id " + schema.In(cluster) + " _batch_ids")
 	return b.String()
 }
 
@@ -815,7 +821,7 @@ func (p prepared) abort() {
 
 // block builds one insert block of rows, column by column.
 func (s *Sink) block(ctx context.Context, rows []*row) (driver.Batch, error) {
-	b, err := s.o.CH.PrepareBatch(ctx, "INSERT INTO "+s.db+insertQuery)
+	b, err := s.o.CH.PrepareBatch(schema.InsertContext(ctx), "INSERT INTO "+s.db+insertQuery)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
