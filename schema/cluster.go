@@ -46,7 +46,7 @@ func ValidCluster(name string) error {
 // form.
 type renderer struct {
 	db, cluster string
-	sharded     map[string]bool // tables (db.name) created sharded so far
+	sharded     map[string]string // tables (db.name) created sharded so far: their sharding keys
 }
 
 func newRenderer(db, cluster string) (*renderer, error) {
@@ -55,7 +55,7 @@ func newRenderer(db, cluster string) (*renderer, error) {
 			return nil, err
 		}
 	}
-	return &renderer{db: db, cluster: cluster, sharded: map[string]bool{}}, nil
+	return &renderer{db: db, cluster: cluster, sharded: map[string]string{}}, nil
 }
 
 // render renders stmts. One server: "{sharded by EXPR}" is dropped.
@@ -99,21 +99,27 @@ func (r *renderer) clusterForm(s string) ([]string, error) {
 			args += ", " + s[e[4]:e[5]]
 		}
 		s = s[:e[0]] + "ENGINE = Replicated" + s[e[2]:e[3]] + "(" + args + ")" + s[e[1]:]
-		r.sharded[name] = true
-		dist := "CREATE TABLE IF NOT EXISTS " + name + r.onCluster() + " AS " + local +
-			" ENGINE = Distributed(" + r.cluster + ", " + r.db + ", " + table + LocalSuffix + ", " + key + ")"
-		return []string{s, dist}, nil
+		r.sharded[name] = key
+		return []string{s, r.distributed(name, key)}, nil
 	}
 	if m := createRE.FindStringSubmatch(s); m != nil {
 		return nil, fmt.Errorf("table %s has no {sharded by EXPR}: every table needs a sharding key in cluster form", m[1])
 	}
-	if m := alterAddRE.FindStringSubmatchIndex(s); m != nil && r.sharded[s[m[2]:m[3]]] {
-		// The shards' tables and the Distributed table each have their
-		// own columns.
-		return []string{
-			s[:m[3]] + LocalSuffix + r.onCluster() + s[m[3]:],
-			s[:m[3]] + r.onCluster() + s[m[3]:],
-		}, nil
+	if m := alterAddRE.FindStringSubmatchIndex(s); m != nil {
+		if key, ok := r.sharded[s[m[2]:m[3]]]; ok {
+			// The shards' tables and the Distributed table each have their
+			// own columns. 18.16 refuses ALTER ... ON CLUSTER of a table that
+			// is not replicated on a cluster whose shards are (internal
+			// replication), so the Distributed table, which holds no data
+			// (inserts are synchronous), is created again over the altered
+			// tables.
+			name := s[m[2]:m[3]]
+			return []string{
+				s[:m[3]] + LocalSuffix + r.onCluster() + s[m[3]:],
+				"DROP TABLE IF EXISTS " + name + r.onCluster(),
+				r.distributed(name, key),
+			}, nil
+		}
 	}
 	m := ddlRE.FindStringSubmatchIndex(s)
 	if m == nil {
@@ -128,6 +134,14 @@ func (r *renderer) clusterForm(s string) ([]string, error) {
 		s = Global(s)
 	}
 	return []string{s}, nil
+}
+
+// distributed is the CREATE of the Distributed table name over its
+// shards' tables.
+func (r *renderer) distributed(name, key string) string {
+	table := strings.TrimPrefix(name, r.db+".")
+	return "CREATE TABLE IF NOT EXISTS " + name + r.onCluster() + " AS " + name + LocalSuffix +
+		" ENGINE = Distributed(" + r.cluster + ", " + r.db + ", " + table + LocalSuffix + ", " + key + ")"
 }
 
 // Global turns every "IN (SELECT" and "NOT IN (SELECT" of q into its
