@@ -150,12 +150,23 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) error {
 // to log (nil: no log). Every statement runs ON CLUSTER, so every node
 // gets it; the bookkeeping table is sharded and distributed like the
 // ledger, so a migrate through any node sees what another applied.
-func MigrateCluster(ctx context.Context, conn driver.Conn, database, cluster string, log *slog.Logger) error {
+func MigrateCluster(ctx context.Context, conn driver.Conn, database, cluster string, log *slog.Logger) (err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if database == "" {
 		database = DefaultDatabase
+	}
+	if err := ValidDatabase(database); err != nil {
+		return err
+	}
+	if cluster == "" {
+		// A database migrated for a cluster stays in cluster form, even
+		// when a sink or control plane (which know no cluster) migrates
+		// it at start-up: a new migration then reaches every node.
+		if cluster, err = Cluster(ctx, conn, database); err != nil {
+			return err
+		}
 	}
 	migs, err := ClusterMigrations(database, cluster)
 	if err != nil {

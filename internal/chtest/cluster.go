@@ -1,7 +1,10 @@
 package chtest
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,7 +33,7 @@ func ZooKeeperBinary() ([]string, error) {
 		return nil, errors.New("chtest: no ZooKeeper (java and " + zooKeeperJar + "); run `make test-deps` (apt-get install zookeeperd)")
 	}
 	// No admin HTTP server: it would take port 8080.
-	return []string{java, "-Dzookeeper.admin.enableServer=false", "-Xmx256m", "-cp", zooKeeperJar,
+	return []string{java, "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.4lw.commands.whitelist=srvr", "-Xmx256m", "-cp", zooKeeperJar,
 		"org.apache.zookeeper.server.ZooKeeperServerMain"}, nil
 }
 
@@ -116,6 +119,19 @@ func StartCluster(t testing.TB, shards int) *Cluster {
 			t.Fatalf("chtest: start cluster member: %v", err)
 		}
 	}
+	// 18.16 crashes (SIGSEGV in ZooKeeper::createImpl) on an ON CLUSTER
+	// query sent before its ZooKeeper session is up: wait for it.
+	for _, s := range c.Shards {
+		conn := s.Conn(t)
+		if err := s.proc.WaitReady(startTimeout, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var n uint64
+			return conn.QueryRow(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'").Scan(&n)
+		}); err != nil {
+			t.Fatalf("chtest: %s has no ZooKeeper session: %v\n%s", s.Addr(), err, s.ErrLog())
+		}
+	}
 	return c
 }
 
@@ -136,8 +152,28 @@ func startZooKeeper(t testing.TB, bin []string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proc.Stop() })
-	if err := proc.WaitReady(60*time.Second, childproc.TCPReady(addr)); err != nil {
+	// Serving, not just listening: "srvr" says "not currently serving
+	// requests" until the server has loaded its data.
+	if err := proc.WaitReady(60*time.Second, func() error { return zkServing(addr) }); err != nil {
 		t.Fatalf("chtest: %v", err)
 	}
 	return addr
+}
+
+// zkServing asks ZooKeeper's four-letter "srvr" whether it serves.
+func zkServing(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("srvr")); err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(c)
+	if !strings.Contains(string(b), "Mode:") {
+		return fmt.Errorf("zookeeper %s not serving: %q", addr, b)
+	}
+	return nil
 }

@@ -67,9 +67,18 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 	if lo.IsZero() || hi.IsZero() {
 		// The stored days bound an open end; the parts' metadata knows
 		// them without reading the table.
+		cluster, err := schema.Cluster(ctx, conn, db)
+		if err != nil {
+			return nil, fmt.Errorf("spend logs: %w", err)
+		}
+		q, args := "SELECT min(min_date), max(max_date) FROM system.parts WHERE database = ? AND table = 'spend_events' AND active", []any{db}
+		if cluster != "" {
+			// This node's system.parts knows only its shard: ask every
+			// shard (a scan of the date column, the first of the key).
+			q, args = "SELECT min(date), max(date) FROM "+db+".spend_events", nil
+		}
 		var first, last time.Time
-		if err := conn.QueryRow(ctx, "SELECT min(min_date), max(max_date) FROM system.parts WHERE database = ? AND "+
-			"table = 'spend_events' AND active", db).Scan(&first, &last); err != nil {
+		if err := conn.QueryRow(ctx, q, args...).Scan(&first, &last); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		if lo.IsZero() {

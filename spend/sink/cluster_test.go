@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/schema"
+	"github.com/gatehouse/gatehouse/spend/query"
 )
 
 // The ledger on a two-shard ClickHouse cluster (ZooKeeper and two
@@ -33,8 +34,12 @@ func TestClusterShardDown(t *testing.T) {
 	if cl, err := schema.Cluster(ctx, e.conn, db); err != nil || cl != chtest.ClusterName {
 		t.Fatalf("schema.Cluster = %q, %v; want %q", cl, err, chtest.ClusterName)
 	}
-	// Migrating again, through the other shard, finds everything applied.
+	// Migrating again, through the other shard, finds everything applied;
+	// so does a start-up migration that names no cluster (a sink's).
 	if err := schema.RunLog(ctx, shard2.Addr(), db, chtest.ClusterName, testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Migrate(ctx, shard2.Conn(t), db); err != nil {
 		t.Fatal(err)
 	}
 	s := e.startSink(Options{FlushInterval: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond})
@@ -106,6 +111,7 @@ func TestClusterShardDown(t *testing.T) {
 	if st := s.Stats(); st.Rows > n || st.Rows < n-20 {
 		t.Errorf("sink stats %+v: want %d rows, less those the test wrote itself", st, n)
 	}
+	checkRoutes(t, e, n)
 	// The rollups of the closed days, group by group, are a GROUP BY of
 	// the ledger (checkExact compares totals).
 	for _, q := range []string{
@@ -120,6 +126,27 @@ func TestClusterShardDown(t *testing.T) {
 		if bad != 0 {
 			t.Errorf("%d groups of spend_rollup_team differ from the ledger", bad)
 		}
+	}
+}
+
+// The routes' queries, through shard 1, see both shards.
+func checkRoutes(t *testing.T, e *env, n int) {
+	t.Helper()
+	ctx := e.ctx()
+	logs, err := query.Logs(ctx, e.conn, db, query.Filter{Limit: n + 10})
+	if err != nil || len(logs) != n {
+		t.Fatalf("spend logs: %d rows, %v; want %d", len(logs), err, n)
+	}
+	rep, err := query.Report(ctx, e.conn, db, e.base.AddDate(0, 0, -3), e.base, "team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reqs uint64
+	for _, r := range rep {
+		reqs += r.Requests
+	}
+	if reqs != uint64(n) {
+		t.Fatalf("spend report: %d requests, want %d", reqs, n)
 	}
 }
 
