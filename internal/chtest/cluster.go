@@ -3,9 +3,9 @@ package chtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
