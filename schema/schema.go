@@ -12,7 +12,40 @@
 // such a statement must add exactly one column.
 //
 // In the files, {db} stands for the database; statements end with a ';' at
-// the end of a line; lines starting with "--" are comments.
+// the end of a line; lines starting with "--" are comments. Every CREATE
+// TABLE ends with "{sharded by EXPR}": its sharding key on a cluster,
+// dropped for one server.
+//
+// # Cluster form
+//
+// `gatehouse migrate -cluster NAME` (MigrateCluster) renders the same
+// files for the ClickHouse cluster NAME (remote_servers, with ZooKeeper,
+// macros {shard} and {replica}, internal_replication): no second copy of
+// any file.
+//
+//   - Every statement runs ON CLUSTER NAME, so every node gets it (and the
+//     command fails, to be run again, while a node is down).
+//   - CREATE TABLE db.T ... ENGINE = XMergeTree(args) creates db.T_local
+//     with ReplicatedXMergeTree('/clickhouse/tables/{shard}/db.T_local',
+//     '{replica}', args) on every node, and db.T as a Distributed table over
+//     them, sharded by the file's key. Readers and writers keep using db.T:
+//     the sink, control plane and edges need no cluster setting.
+//   - spend_events is sharded by cityHash64(request_id): every copy of a
+//     request (a redelivery, a resend) meets its original on one shard,
+//     where the sink's pre-check and ReplacingMergeTree see it. The
+//     rollups and spend_rollup_days are sharded by day: every version of a
+//     rollup row is on one shard, so FINAL (which runs per shard) keeps the
+//     newest.
+//   - ALTER TABLE db.T ADD COLUMN alters db.T_local and creates db.T again
+//     over it (18.16 refuses ALTER ... ON CLUSTER of a table that is not
+//     replicated on a cluster whose shards are; the Distributed table
+//     holds no rows, see InsertContext).
+//   - Views get GLOBAL IN for their subqueries: run once on the node asked,
+//     the result sent to the shards.
+//   - schema_migrations is sharded and distributed like the rest, so a
+//     migrate through any node sees every applied version; and Migrate
+//     without a cluster (a sink's or control plane's start-up) finds the
+//     database's cluster (Cluster) and keeps to the cluster form.
 package schema
 
 import (

@@ -18,7 +18,9 @@
 //     row of an older one.
 //   - spend_rollup_days marks days: 'rolling' before a roll starts, 'done'
 //     after it finished. Readers (the finance views, Report) take 'done'
-//     days from the rollups and all other days from spend_events.
+//     days from the rollups and all other days from spend_events, reading
+//     the done days once per query (Source): a day marked done between two
+//     reads of them would be in neither half or in both.
 //   - The sink, after a batch's insert succeeded and before acking it,
 //     rolls again every day of the batch (inserted or skipped as already
 //     stored) that is marked in any state or is over (before today, UTC).
@@ -31,6 +33,13 @@
 //   - The sink's Roller rolls the days that are over and not yet done (a
 //     minute's work per new day), so the views stay cheap without anyone
 //     running rebuild-rollups.
+//
+// On a ClickHouse cluster (schema's cluster form) the same statements go
+// through the Distributed tables: a roll aggregates the day over every
+// shard and inserts with insert_distributed_sync (schema.InsertContext),
+// so it fails, to be retried, while a shard is down; subqueries become
+// GLOBAL IN. Rebuild leaves merging to the shards (OPTIMIZE does not pass
+// through a Distributed table).
 //
 // Versions come from the clocks of the processes that roll; with several
 // sink hosts, keep their clocks synchronised (NTP) – skew larger than the

@@ -39,6 +39,17 @@
 //   - AckWait (60s) must exceed the longest insert: after a crash the
 //     messages come back only then, when the insert has landed or failed.
 //
+// On a ClickHouse cluster (schema's cluster form, sharded by request id)
+// the sink writes to the Distributed spend_events through any node, with
+// insert_distributed_sync=1 (schema.InsertContext): an insert returns
+// only when every shard stored its rows, and fails while a shard is down,
+// so the batch stays unacked and is retried; rows queued on the node for
+// later would be acked before they are stored anywhere else. The
+// pre-check reads through the Distributed table too (GLOBAL IN: the ids
+// go to the shards), and fails while a shard is down: the sink waits.
+// A retry after a partial insert (one shard stored its part) skips that
+// part, as on one server.
+//
 // Several sinks may share the durable consumer; the pre-check is then racy
 // only for a message redelivered to one sink while another is inserting
 // it, which ReplacingMergeTree cleans up in spend_events (a rollup
