@@ -14,7 +14,8 @@
 // In the files, {db} stands for the database; statements end with a ';' at
 // the end of a line; lines starting with "--" are comments. Every CREATE
 // TABLE ends with "{sharded by EXPR}": its sharding key on a cluster,
-// dropped for one server.
+// dropped for one server. "{rolled TABLE by DIMS with EXTRAS}" is the
+// finance views' source, Rolled(db, TABLE, DIMS, EXTRAS, "1").
 //
 // # Cluster form
 //
@@ -119,7 +120,7 @@ func ClusterMigrations(database, cluster string) ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		stmts := Split(strings.ReplaceAll(string(b), "{db}", database))
+		stmts := Split(expandRolled(strings.ReplaceAll(string(b), "{db}", database), database))
 		if len(stmts) == 0 {
 			return nil, fmt.Errorf("schema: migration %s has no statement", e.Name())
 		}

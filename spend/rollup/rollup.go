@@ -90,7 +90,7 @@ func Lookup(name string) (Table, bool) {
 }
 
 // Measures are the summed columns of every rollup.
-const Measures = "cost, prompt_tokens, completion_tokens, total_tokens, requests, errors"
+const Measures = schema.RollupMeasures
 
 func (t Table) cols() string { return strings.Join(append(slices.Clone(t.Dims), t.Extra...), ", ") }
 
@@ -107,36 +107,16 @@ func (t Table) rollSQL(db, day string, version uint64) string {
 		".spend_events WHERE date = " + day + " GROUP BY date, " + strings.Join(t.Dims, ", ")
 }
 
-// Source is a subquery with the columns date, t's dims and extras and the
-// Measures, one row per day and group, restricted by where (a condition on
-// date only, or "1", applied inside both halves so that both prune by
-// date): for a day not done, the sums of its requests in spend_events;
-// for a done day, its rollup row. cluster is schema.Cluster's answer.
-//
-// The done days are read once per query, by the ledger half (so a day
-// marked done while the query runs is never in neither half or in both),
-// and the rollup half reads every rollup row; a group keeps the ledger's
-// sums when the ledger has it (see migration 0007, whose views are this
-// query).
+// Source is schema.Rolled for t: a subquery with the columns date, t's
+// dims and extras and the Measures, one row per day and group, for the
+// days where holds; cluster is schema.Cluster's answer. The finance views
+// (migration 0007) are this query.
 func (t Table) Source(db, cluster, where string) string {
-	c := t.cols()
-	in := schema.In(cluster)
-	// Every Date that is not done: IN prunes spend_events by its sorting
-	// key on 18.16, NOT IN does not.
-	notDone := "(SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536) WHERE d NOT IN" +
-		" (SELECT date FROM " + db + ".spend_rollup_days WHERE state = 'done'))"
-	var sel strings.Builder
-	sel.WriteString("date, " + strings.Join(t.Dims, ", "))
-	for _, e := range t.Extra {
-		sel.WriteString(", any(" + e + ") AS " + e)
+	q := schema.Rolled(db, t.Name, t.Dims, t.Extra, where)
+	if cluster != "" {
+		q = schema.Global(q)
 	}
-	for _, m := range strings.Split(Measures, ", ") {
-		sel.WriteString(", if(max(ledger) = 1, sumIf(" + m + ", ledger = 1), sum(" + m + ")) AS " + m)
-	}
-	return "(SELECT " + sel.String() + " FROM (SELECT toUInt8(0) AS ledger, date, " + c + ", " + Measures + " FROM " + db + "." + t.Name +
-		" FINAL WHERE " + where + " UNION ALL SELECT toUInt8(1) AS ledger, date, " + c + ", cost, prompt_tokens, completion_tokens, total_tokens, " +
-		"toUInt64(1) AS requests, toUInt64(outcome != 'ok') AS errors FROM " + db + ".spend_events WHERE (" + where +
-		") AND date " + in + " " + notDone + ") GROUP BY date, " + strings.Join(t.Dims, ", ") + ")"
+	return q
 }
 
 // DateLit is t's UTC day as a ClickHouse Date literal.
