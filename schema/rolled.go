@@ -19,14 +19,9 @@ func expandRolled(sql, db string) string {
 	})
 }
 
+// list splits "a, b, c" (identifiers) into its names.
 func list(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // Rolled is a subquery with the columns date, dims, extras and the
