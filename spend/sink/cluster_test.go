@@ -25,7 +25,10 @@ import (
 func TestClusterShardDown(t *testing.T) {
 	c := chtest.StartCluster(t, 2)
 	e := newNATSEnv(t)
-	ctx := e.ctx()
+	// Longer than e.ctx(): two servers, ZooKeeper and an outage, on a
+	// machine that may be busy.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	shard1, shard2 := c.Shards[0], c.Shards[1]
 	if err := schema.RunLog(ctx, shard1.Addr(), db, chtest.ClusterName, testLog(t)); err != nil {
 		t.Fatal(err)
