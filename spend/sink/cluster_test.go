@@ -42,8 +42,22 @@ func TestClusterShardDown(t *testing.T) {
 	if err := schema.RunLog(ctx, shard2.Addr(), db, chtest.ClusterName, testLog(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := schema.Migrate(ctx, shard2.Conn(t), db); err != nil {
+	conn2 := shard2.Conn(t)
+	if err := schema.Migrate(ctx, conn2, db); err != nil {
 		t.Fatal(err)
+	}
+	// Every statement of the cluster form is idempotent, as a migrate
+	// that died half-way re-runs its migration whole.
+	migs, err := schema.ClusterMigrations(db, chtest.ClusterName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migs {
+		for i, st := range m.Statements {
+			if err := schema.Exec(ctx, conn2, st); err != nil {
+				t.Fatalf("%s, statement %d again: %v", m.Name, i+1, err)
+			}
+		}
 	}
 	s := e.startSink(Options{FlushInterval: 20 * time.Millisecond, MaxBackoff: 300 * time.Millisecond})
 
