@@ -264,9 +264,9 @@ ORDER BY version
 	return nil
 }
 
-// addColumnRE matches ALTER TABLE ... ADD COLUMN, which 18.16 cannot
-// write with IF NOT EXISTS.
-var addColumnRE = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+// addColumnRE matches ALTER TABLE ... [ON CLUSTER c] ADD COLUMN, which
+// 18.16 cannot write with IF NOT EXISTS.
+var addColumnRE = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+(?:\s+ON\s+CLUSTER\s+\S+)?\s+ADD\s+COLUMN\s`)
 
 // Codes of "column with this name already exists": ILLEGAL_COLUMN on
 // 18.16 and current releases, DUPLICATE_COLUMN in some paths.
