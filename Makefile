@@ -29,10 +29,11 @@ test: test-deps lint ## Install what tests need, then vet, format-check and run 
 	$(GO) test $(GO_TEST_FLAGS) -count=1 -race $(RACE_PKGS)
 
 .PHONY: test-deps
-test-deps: ## Fetch Go modules, ClickHouse (Debian) and the test OpenID provider (npm oidc-provider); idempotent
+test-deps: ## Fetch Go modules, ClickHouse and ZooKeeper (Debian) and the test OpenID provider (npm oidc-provider); idempotent
 	$(GO) mod download
 	$(GO) -C loadtest mod download
 	scripts/clickhouse.sh install
+	scripts/clickhouse.sh install-zookeeper
 	@command -v node >/dev/null && command -v npm >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	cd test/oidc && npm ci --no-audit --no-fund --loglevel=error

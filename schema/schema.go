@@ -12,7 +12,41 @@
 // such a statement must add exactly one column.
 //
 // In the files, {db} stands for the database; statements end with a ';' at
-// the end of a line; lines starting with "--" are comments.
+// the end of a line; lines starting with "--" are comments. Every CREATE
+// TABLE ends with "{sharded by EXPR}": its sharding key on a cluster,
+// dropped for one server. "{rolled TABLE by DIMS with EXTRAS}" is the
+// finance views' source, Rolled(db, TABLE, DIMS, EXTRAS, "1").
+//
+// # Cluster form
+//
+// `gatehouse migrate -cluster NAME` (MigrateCluster) renders the same
+// files for the ClickHouse cluster NAME (remote_servers, with ZooKeeper,
+// macros {shard} and {replica}, internal_replication): no second copy of
+// any file.
+//
+//   - Every statement runs ON CLUSTER NAME, so every node gets it (and the
+//     command fails, to be run again, while a node is down).
+//   - CREATE TABLE db.T ... ENGINE = XMergeTree(args) creates db.T_local
+//     with ReplicatedXMergeTree('/clickhouse/tables/{shard}/db.T_local',
+//     '{replica}', args) on every node, and db.T as a Distributed table over
+//     them, sharded by the file's key. Readers and writers keep using db.T:
+//     the sink, control plane and edges need no cluster setting.
+//   - spend_events is sharded by cityHash64(request_id): every copy of a
+//     request (a redelivery, a resend) meets its original on one shard,
+//     where the sink's pre-check and ReplacingMergeTree see it. The
+//     rollups and spend_rollup_days are sharded by day: every version of a
+//     rollup row is on one shard, so FINAL (which runs per shard) keeps the
+//     newest.
+//   - ALTER TABLE db.T ADD COLUMN alters db.T_local and creates db.T again
+//     over it (18.16 refuses ALTER ... ON CLUSTER of a table that is not
+//     replicated on a cluster whose shards are; the Distributed table
+//     holds no rows, see InsertContext).
+//   - Views get GLOBAL IN for their subqueries: run once on the node asked,
+//     the result sent to the shards.
+//   - schema_migrations is sharded and distributed like the rest, so a
+//     migrate through any node sees every applied version; and Migrate
+//     without a cluster (a sink's or control plane's start-up) finds the
+//     database's cluster (Cluster) and keeps to the cluster form.
 package schema
 
 import (
@@ -52,9 +86,18 @@ var (
 )
 
 // Migrations returns the embedded migrations in version order, with {db}
-// replaced by database.
-func Migrations(database string) ([]Migration, error) {
+// replaced by database, for one server.
+func Migrations(database string) ([]Migration, error) { return ClusterMigrations(database, "") }
+
+// ClusterMigrations returns the embedded migrations rendered for the
+// ClickHouse cluster named cluster (see the package doc); "" renders them
+// for one server, as Migrations does.
+func ClusterMigrations(database, cluster string) ([]Migration, error) {
 	if err := ValidDatabase(database); err != nil {
+		return nil, err
+	}
+	r, err := newRenderer(database, cluster)
+	if err != nil {
 		return nil, err
 	}
 	ents, err := fs.ReadDir(files, "migrations")
@@ -77,13 +120,20 @@ func Migrations(database string) ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		stmts := Split(strings.ReplaceAll(string(b), "{db}", database))
+		stmts := Split(expandRolled(strings.ReplaceAll(string(b), "{db}", database), database))
 		if len(stmts) == 0 {
 			return nil, fmt.Errorf("schema: migration %s has no statement", e.Name())
 		}
 		out = append(out, Migration{Version: uint32(v), Name: e.Name(), Statements: stmts})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	// Rendered in version order: an ALTER in cluster form needs to know
+	// which earlier CREATE made its table sharded.
+	for i := range out {
+		if out[i].Statements, err = r.render(out[i].Statements); err != nil {
+			return nil, fmt.Errorf("schema: migration %s: %w", out[i].Name, err)
+		}
+	}
 	return out, nil
 }
 
@@ -126,34 +176,58 @@ func ValidDatabase(name string) error {
 // applies the migrations it has not recorded yet. Running it again is a
 // no-op; concurrent runs (several control replicas) are safe.
 func Migrate(ctx context.Context, conn driver.Conn, database string) error {
-	if database == "" {
-		database = DefaultDatabase
-	}
-	return migrate(ctx, conn, database, nil)
+	return MigrateCluster(ctx, conn, database, "", nil)
 }
 
-func migrate(ctx context.Context, conn driver.Conn, database string, log *slog.Logger) error {
+// MigrateCluster is Migrate for the cluster named cluster ("" : one
+// server), through conn to any node of it, logging each applied migration
+// to log (nil: no log). Every statement runs ON CLUSTER, so every node
+// gets it; the bookkeeping table is sharded and distributed like the
+// ledger, so a migrate through any node sees what another applied.
+func MigrateCluster(ctx context.Context, conn driver.Conn, database, cluster string, log *slog.Logger) (err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	migs, err := Migrations(database)
+	if database == "" {
+		database = DefaultDatabase
+	}
+	if err := ValidDatabase(database); err != nil {
+		return err
+	}
+	if cluster == "" {
+		// A database migrated for a cluster stays in cluster form, even
+		// when a sink or control plane (which know no cluster) migrates
+		// it at start-up: a new migration then reaches every node.
+		if cluster, err = Cluster(ctx, conn, database); err != nil {
+			return err
+		}
+	}
+	migs, err := ClusterMigrations(database, cluster)
 	if err != nil {
 		return err
 	}
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
-		return fmt.Errorf("schema: create database %s: %w", database, err)
+	r, err := newRenderer(database, cluster)
+	if err != nil {
+		return err
 	}
 	// ReplacingMergeTree on version: two migrators recording the same
 	// version at once leave one row after merges (reads use DISTINCT).
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+database+`.schema_migrations
+	boot, err := r.render([]string{"CREATE DATABASE IF NOT EXISTS " + database, `CREATE TABLE IF NOT EXISTS ` + database + `.schema_migrations
 (
     version    UInt32,
     name       String,
     applied_at DateTime('UTC') DEFAULT now()
 )
 ENGINE = ReplacingMergeTree
-ORDER BY version`); err != nil {
-		return fmt.Errorf("schema: create schema_migrations: %w", err)
+ORDER BY version
+{sharded by version}`})
+	if err != nil {
+		return err
+	}
+	for _, s := range boot {
+		if err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("schema: %.60s: %w", s, err)
+		}
 	}
 	applied, err := Applied(ctx, conn, database)
 	if err != nil {
@@ -175,7 +249,7 @@ ORDER BY version`); err != nil {
 		}
 		// 18.16 takes inserts only as data blocks after a named column
 		// list, hence a batch for one row.
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+database+".schema_migrations (version, name) VALUES")
+		b, err := conn.PrepareBatch(InsertContext(ctx), "INSERT INTO "+database+".schema_migrations (version, name) VALUES")
 		if err != nil {
 			return fmt.Errorf("schema: record migration %s: %w", m.Name, err)
 		}
@@ -185,14 +259,14 @@ ORDER BY version`); err != nil {
 		if err := b.Send(); err != nil {
 			return fmt.Errorf("schema: record migration %s: %w", m.Name, err)
 		}
-		log.Info("clickhouse migration applied", "database", database, "migration", m.Name, "took", time.Since(t0))
+		log.Info("clickhouse migration applied", "database", database, "cluster", cluster, "migration", m.Name, "took", time.Since(t0))
 	}
 	return nil
 }
 
-// addColumnRE matches ALTER TABLE ... ADD COLUMN, which 18.16 cannot
-// write with IF NOT EXISTS.
-var addColumnRE = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+// addColumnRE matches ALTER TABLE ... [ON CLUSTER c] ADD COLUMN, which
+// 18.16 cannot write with IF NOT EXISTS.
+var addColumnRE = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+(?:\s+ON\s+CLUSTER\s+\S+)?\s+ADD\s+COLUMN\s`)
 
 // Codes of "column with this name already exists": ILLEGAL_COLUMN on
 // 18.16 and current releases, DUPLICATE_COLUMN in some paths.
@@ -286,11 +360,12 @@ func Open(ctx context.Context, addr string) (driver.Conn, error) {
 // Run is `gatehouse migrate`: connect to addr, apply the migrations to
 // database (DefaultDatabase if empty) and disconnect.
 func Run(ctx context.Context, addr, database string) error {
-	return RunLog(ctx, addr, database, slog.Default())
+	return RunLog(ctx, addr, database, "", slog.Default())
 }
 
-// RunLog is Run logging each applied migration to log.
-func RunLog(ctx context.Context, addr, database string, log *slog.Logger) error {
+// RunLog is Run for cluster ("" : one server) logging each applied
+// migration to log.
+func RunLog(ctx context.Context, addr, database, cluster string, log *slog.Logger) error {
 	if database == "" {
 		database = DefaultDatabase
 	}
@@ -302,5 +377,5 @@ func RunLog(ctx context.Context, addr, database string, log *slog.Logger) error 
 		return err
 	}
 	defer conn.Close()
-	return migrate(ctx, conn, database, log)
+	return MigrateCluster(ctx, conn, database, cluster, log)
 }

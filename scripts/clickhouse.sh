@@ -2,6 +2,10 @@
 # ClickHouse for development and CI.
 #
 #   scripts/clickhouse.sh install   install clickhouse-server and -client (apt) if missing
+#   scripts/clickhouse.sh install-zookeeper
+#                                   install ZooKeeper (apt zookeeperd) if missing, for the
+#                                   two-shard cluster test (internal/chtest.StartCluster runs
+#                                   its own ZooKeeper; the system service is not used)
 #   scripts/clickhouse.sh ensure    install if missing, start the system server unless
 #                                   something already answers on 127.0.0.1:9000, wait
 #                                   until SELECT 1 works (60s)
@@ -64,6 +68,19 @@ install() {
 	[ -n "$(server_cmd)" ] || die "clickhouse-server still missing after apt-get install"
 }
 
+ZOOKEEPER_JAR=/usr/share/java/zookeeper.jar
+
+install_zookeeper() {
+	if [ -f "$ZOOKEEPER_JAR" ] && command -v java >/dev/null 2>&1; then
+		return 0
+	fi
+	command -v apt-get >/dev/null 2>&1 || die "no ZooKeeper ($ZOOKEEPER_JAR) and no apt-get to install one; install zookeeperd"
+	say "installing zookeeperd (apt)"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zookeeperd >/dev/null
+	[ -f "$ZOOKEEPER_JAR" ] || die "$ZOOKEEPER_JAR still missing after apt-get install zookeeperd"
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
 # answers: SELECT 1 works (or, without a client, the port accepts).
@@ -114,6 +131,9 @@ case "${1:-}" in
 install)
 	install
 	;;
+install-zookeeper)
+	install_zookeeper
+	;;
 ensure)
 	install
 	if port_open; then
@@ -141,7 +161,7 @@ stop)
 	fi
 	;;
 *)
-	echo "usage: $0 install|ensure|status|stop" >&2
+	echo "usage: $0 install|install-zookeeper|ensure|status|stop" >&2
 	exit 2
 	;;
 esac

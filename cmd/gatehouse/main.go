@@ -311,12 +311,14 @@ func runMigrate(ctx context.Context, args []string) error {
 	lf := addLogFlags(fs)
 	addr := fs.String("clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address (env CLICKHOUSE_ADDR)")
 	db := fs.String("database", env("CLICKHOUSE_DB", "gatehouse"), "database (env CLICKHOUSE_DB)")
+	cluster := fs.String("cluster", os.Getenv("CLICKHOUSE_CLUSTER"), "ClickHouse cluster (a remote_servers name): create the ledger and rollups replicated per shard "+
+		"and Distributed over the shards, every statement ON CLUSTER; empty: one server (env CLICKHOUSE_CLUSTER). See docs/operations.md")
 	_ = fs.Parse(args)
 	log, err := lf.logger()
 	if err != nil {
 		return err
 	}
-	return schema.RunLog(ctx, *addr, *db, log)
+	return schema.RunLog(ctx, *addr, *db, *cluster, log)
 }
 
 func runRebuildRollups(ctx context.Context, args []string) error {

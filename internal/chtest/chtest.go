@@ -43,6 +43,7 @@ type Server struct {
 	tcpPort  int
 	httpPort int
 	bin      []string // argv prefix: {"/usr/sbin/clickhouse-server"} or {"/usr/bin/clickhouse", "server"}
+	extra    string   // more top-level config elements (a cluster member's)
 
 	mu   sync.Mutex
 	proc *childproc.Proc
@@ -88,14 +89,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{dir: t.TempDir(), bin: bin}
-	// Registered after t.TempDir, so it runs before the directory is removed.
-	t.Cleanup(func() {
-		s.Kill()
-		if t.Failed() {
-			t.Logf("chtest: server %s error log:\n%s", s.Addr(), s.ErrLog())
-		}
-	})
+	s := newServer(t, bin)
 	// A free port found by listening on :0 can be taken by someone else
 	// before the server binds it; try a few times.
 	var lastErr error
@@ -115,6 +109,20 @@ func Start(t testing.TB) *Server {
 	}
 	t.Fatalf("chtest: start %s: %v\nerror log:\n%s", strings.Join(bin, " "), lastErr, s.ErrLog())
 	return nil
+}
+
+// newServer is a stopped server with its own directory, killed when the
+// test ends.
+func newServer(t testing.TB, bin []string) *Server {
+	s := &Server{dir: t.TempDir(), bin: bin}
+	// Registered after t.TempDir, so it runs before the directory is removed.
+	t.Cleanup(func() {
+		s.Kill()
+		if t.Failed() {
+			t.Logf("chtest: server %s error log:\n%s", s.Addr(), s.ErrLog())
+		}
+	})
+	return s
 }
 
 // Addr is host:port of the native protocol.
@@ -244,7 +252,8 @@ func ping(addr string) error {
 
 // The root element is <yandex>, which 18.16 requires and current releases
 // still accept (they read the config without looking at the root's name).
-// No interserver port: without one the server opens none.
+// No interserver port (but in a cluster, see StartCluster): without one
+// the server opens none.
 func (s *Server) writeConfig() error {
 	for _, d := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
 		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o755); err != nil {
@@ -278,10 +287,10 @@ func (s *Server) writeConfig() error {
     <mark_cache_size>268435456</mark_cache_size>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <mlock_executable>false</mlock_executable>
-</yandex>
+%s</yandex>
 `, filepath.Join(s.dir, "log", "clickhouse-server.log"), filepath.Join(s.dir, "log", "clickhouse-server.err.log"),
 		s.tcpPort, s.httpPort, p("data"), p("tmp"), p("user_files"), p("format_schemas"),
-		filepath.Join(s.dir, "users.xml"))
+		filepath.Join(s.dir, "users.xml"), s.extra)
 	users := `<?xml version="1.0"?>
 <yandex>
     <profiles>

@@ -21,6 +21,10 @@
 -- pre-check is what keeps duplicates out, and the aggregate views, which
 -- see every insert, would double count one that got in).
 --
+-- On a cluster, shards hold the requests by a hash of request_id: every
+-- copy of a request lands on the same shard, where the pre-check and
+-- ReplacingMergeTree see it.
+--
 -- event_time is the request start in UTC seconds, event_ms its millisecond
 -- part; date is the UTC day of event_time (inserted by the sink).
 CREATE TABLE IF NOT EXISTS {db}.spend_events
@@ -57,4 +61,5 @@ CREATE TABLE IF NOT EXISTS {db}.spend_events
 ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMM(date)
 ORDER BY (date, event_time, request_id)
-SETTINGS index_granularity = 8192;
+SETTINGS index_granularity = 8192
+{sharded by cityHash64(request_id)};

@@ -17,6 +17,10 @@
 --     insert and roll is repaired by the redelivery, which rolls the day
 --     although its rows are now skipped as stored.
 --
+-- On a cluster every rollup table, and spend_rollup_days, is sharded by
+-- day: all versions of a rollup row meet on one shard, so FINAL (which
+-- runs per shard) keeps the newest.
+--
 -- No insert-time materialized view: on 18.16 it is not atomic with the
 -- insert into spend_events (see 0002).
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_days
@@ -26,7 +30,8 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup_days
     version UInt64
 )
 ENGINE = ReplacingMergeTree(version)
-ORDER BY (date, state);
+ORDER BY (date, state)
+{sharded by toYYYYMMDD(date)};
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup
 (
@@ -49,7 +54,8 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, team_id, key_hash, user_id, org_id, model_group, model, provider);
+ORDER BY (date, team_id, key_hash, user_id, org_id, model_group, model, provider)
+{sharded by toYYYYMMDD(date)};
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_team
 (
@@ -66,7 +72,8 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup_team
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, team_id);
+ORDER BY (date, team_id)
+{sharded by toYYYYMMDD(date)};
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_key
 (
@@ -85,7 +92,8 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup_key
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, key_hash);
+ORDER BY (date, key_hash)
+{sharded by toYYYYMMDD(date)};
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_user
 (
@@ -102,7 +110,8 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup_user
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, user_id);
+ORDER BY (date, user_id)
+{sharded by toYYYYMMDD(date)};
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_model
 (
@@ -120,7 +129,8 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup_model
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, model_group, model, provider);
+ORDER BY (date, model_group, model, provider)
+{sharded by toYYYYMMDD(date)};
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_org
 (
@@ -136,7 +146,8 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup_org
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, org_id);
+ORDER BY (date, org_id)
+{sharded by toYYYYMMDD(date)};
 
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_end_user
 (
@@ -152,4 +163,5 @@ CREATE TABLE IF NOT EXISTS {db}.spend_rollup_end_user
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(date)
-ORDER BY (date, end_user);
+ORDER BY (date, end_user)
+{sharded by toYYYYMMDD(date)};

@@ -75,9 +75,18 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 	if lo.IsZero() || hi.IsZero() {
 		// The stored days bound an open end; the parts' metadata knows
 		// them without reading the table.
+		cluster, err := schema.Cluster(ctx, conn, db)
+		if err != nil {
+			return nil, fmt.Errorf("spend logs: %w", err)
+		}
+		q, args := "SELECT min(min_date), max(max_date) FROM system.parts WHERE database = ? AND table = 'spend_events' AND active", []any{db}
+		if cluster != "" {
+			// This node's system.parts knows only its shard: ask every
+			// shard (a scan of the date column, the first of the key).
+			q, args = "SELECT min(date), max(date) FROM "+db+".spend_events", nil
+		}
 		var first, last time.Time
-		if err := conn.QueryRow(ctx, "SELECT min(min_date), max(max_date) FROM system.parts WHERE database = ? AND "+
-			"table = 'spend_events' AND active", db).Scan(&first, &last); err != nil {
+		if err := conn.QueryRow(ctx, q, args...).Scan(&first, &last); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		if lo.IsZero() {
@@ -182,12 +191,12 @@ var reports = map[string]struct{ table, day, group, name string }{
 
 // source is the rows of the rollup table for where (a condition on date):
 // rollup rows for rolled days, requests for the others (rollup.Source).
-func source(db, table, where string) string {
+func source(db, cluster, table, where string) string {
 	t, ok := rollup.Lookup(table)
 	if !ok {
 		panic("spend query: no rollup table " + table)
 	}
-	return t.Source(db, where)
+	return t.Source(db, cluster, where)
 }
 
 // Report returns spend per day and group for the UTC days from start to
@@ -203,12 +212,16 @@ func Report(ctx context.Context, conn driver.Conn, db string, start, end time.Ti
 	if !ok {
 		return nil, fmt.Errorf("spend report: group by %q: want team, key, user, model or org", groupBy)
 	}
+	cluster, err := schema.Cluster(ctx, conn, db)
+	if err != nil {
+		return nil, fmt.Errorf("spend report: %w", err)
+	}
 	where := "date >= " + dateLit(start) + " AND date <= " + dateLit(end)
 	if groupBy == "org" {
 		where = "date >= toStartOfMonth(" + dateLit(start) + ") AND toStartOfMonth(date) <= toStartOfMonth(" + dateLit(end) + ")"
 	}
 	q := "SELECT " + r.day + " AS day, " + r.group + ", " + r.name + ", sum(cost), sum(prompt_tokens), sum(completion_tokens), " +
-		"sum(total_tokens), sum(requests), sum(errors) FROM " + source(db, r.table, where) +
+		"sum(total_tokens), sum(requests), sum(errors) FROM " + source(db, cluster, r.table, where) +
 		" GROUP BY day, " + r.group + " ORDER BY day, sum(cost) DESC, " + r.group
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
@@ -248,6 +261,10 @@ func Totals(ctx context.Context, conn driver.Conn, db string, since time.Time, b
 	if !ok {
 		return nil, fmt.Errorf("spend totals: by %q: want key, team or user", by)
 	}
+	cluster, err := schema.Cluster(ctx, conn, db)
+	if err != nil {
+		return nil, fmt.Errorf("spend totals: %w", err)
+	}
 	out := map[string]float64{}
 	days := "1"
 	if !since.IsZero() {
@@ -264,7 +281,7 @@ func Totals(ctx context.Context, conn driver.Conn, db string, since time.Time, b
 			}
 		}
 	}
-	daily := "SELECT " + col + ", sum(cost) FROM " + source(db, totalsTable[by], days) + " WHERE " + col + " != '' GROUP BY " + col
+	daily := "SELECT " + col + ", sum(cost) FROM " + source(db, cluster, totalsTable[by], days) + " WHERE " + col + " != '' GROUP BY " + col
 	if err := sumInto(ctx, conn, daily, out); err != nil {
 		return nil, err
 	}

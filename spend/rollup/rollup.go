@@ -18,7 +18,9 @@
 //     row of an older one.
 //   - spend_rollup_days marks days: 'rolling' before a roll starts, 'done'
 //     after it finished. Readers (the finance views, Report) take 'done'
-//     days from the rollups and all other days from spend_events.
+//     days from the rollups and all other days from spend_events, reading
+//     the done days once per query (Source): a day marked done between two
+//     reads of them would be in neither half or in both.
 //   - The sink, after a batch's insert succeeded and before acking it,
 //     rolls again every day of the batch (inserted or skipped as already
 //     stored) that is marked in any state or is over (before today, UTC).
@@ -31,6 +33,13 @@
 //   - The sink's Roller rolls the days that are over and not yet done (a
 //     minute's work per new day), so the views stay cheap without anyone
 //     running rebuild-rollups.
+//
+// On a ClickHouse cluster (schema's cluster form) the same statements go
+// through the Distributed tables: a roll aggregates the day over every
+// shard and inserts with insert_distributed_sync (schema.InsertContext),
+// so it fails, to be retried, while a shard is down; subqueries become
+// GLOBAL IN. Rebuild leaves merging to the shards (OPTIMIZE does not pass
+// through a Distributed table).
 //
 // Versions come from the clocks of the processes that roll; with several
 // sink hosts, keep their clocks synchronised (NTP) – skew larger than the
@@ -81,7 +90,7 @@ func Lookup(name string) (Table, bool) {
 }
 
 // Measures are the summed columns of every rollup.
-const Measures = "cost, prompt_tokens, completion_tokens, total_tokens, requests, errors"
+const Measures = schema.RollupMeasures
 
 func (t Table) cols() string { return strings.Join(append(slices.Clone(t.Dims), t.Extra...), ", ") }
 
@@ -98,20 +107,16 @@ func (t Table) rollSQL(db, day string, version uint64) string {
 		".spend_events WHERE date = " + day + " GROUP BY date, " + strings.Join(t.Dims, ", ")
 }
 
-// Source is a subquery with the columns date, t's dims and extras and the
-// Measures, one row per rollup row of a 'done' day and per request of any
-// other day, restricted by where (a condition on date only, or "1"), which
-// is applied inside both halves so that both prune by date.
-func (t Table) Source(db, where string) string {
-	c := t.cols()
-	done := "(SELECT date FROM " + db + ".spend_rollup_days WHERE state = 'done')"
-	// Every Date that is not done: IN prunes spend_events by its sorting
-	// key on 18.16, NOT IN does not.
-	notDone := "(SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536) WHERE d NOT IN " + done + ")"
-	return "(SELECT date, " + c + ", " + Measures + " FROM " + db + "." + t.Name + " FINAL WHERE (" + where +
-		") AND date IN " + done + " UNION ALL SELECT date, " + c + ", cost, prompt_tokens, completion_tokens, total_tokens, " +
-		"toUInt64(1) AS requests, toUInt64(outcome != 'ok') AS errors FROM " + db + ".spend_events WHERE (" + where +
-		") AND date IN " + notDone + ")"
+// Source is schema.Rolled for t: a subquery with the columns date, t's
+// dims and extras and the Measures, one row per day and group, for the
+// days where holds; cluster is schema.Cluster's answer. The finance views
+// (migration 0007) are this query.
+func (t Table) Source(db, cluster, where string) string {
+	q := schema.Rolled(db, t.Name, t.Dims, t.Extra, where)
+	if cluster != "" {
+		q = schema.Global(q)
+	}
+	return q
 }
 
 // DateLit is t's UTC day as a ClickHouse Date literal.
@@ -136,7 +141,7 @@ func Mark(ctx context.Context, conn driver.Conn, db string, days []time.Time, st
 	if len(days) == 0 {
 		return nil
 	}
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_rollup_days (date, state, version) VALUES")
+	b, err := conn.PrepareBatch(schema.InsertContext(ctx), "INSERT INTO "+db+".spend_rollup_days (date, state, version) VALUES")
 	if err != nil {
 		return fmt.Errorf("rollup: mark: %w", err)
 	}
@@ -156,6 +161,7 @@ func Mark(ctx context.Context, conn driver.Conn, db string, days []time.Time, st
 // Roll rolls each day into every rollup table. It does not mark the days;
 // Rebuild does.
 func Roll(ctx context.Context, conn driver.Conn, db string, days []time.Time) error {
+	ctx = schema.InsertContext(ctx)
 	for _, d := range days {
 		v := version()
 		for _, t := range Tables {
@@ -186,6 +192,10 @@ func Rebuild(ctx context.Context, conn driver.Conn, db string, from, to time.Tim
 	if err != nil {
 		return nil, err
 	}
+	cluster, err := schema.Cluster(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
 	var months []string
 	for _, d := range days {
 		if err := RollMarked(ctx, conn, db, []time.Time{d}); err != nil {
@@ -199,8 +209,13 @@ func Rebuild(ctx context.Context, conn driver.Conn, db string, from, to time.Tim
 	// one part per table now, so that FINAL reads (which merge on the fly,
 	// one thread per partition on 18.16) find one sorted run. The sink's
 	// few rolls per day are left to background merges.
+	// On a cluster the parts are the shards' (OPTIMIZE does not go
+	// through a Distributed table): background merges do it there.
 	for _, m := range months {
 		for _, t := range Tables {
+			if cluster != "" {
+				break
+			}
 			if err := conn.Exec(ctx, "OPTIMIZE TABLE "+db+"."+t.Name+" PARTITION "+m+" FINAL"); err != nil {
 				return nil, fmt.Errorf("rollup: optimize %s partition %s: %w", t.Name, m, err)
 			}
@@ -223,8 +238,12 @@ func RollMarked(ctx context.Context, conn driver.Conn, db string, days []time.Ti
 // Pending returns the days before today (UTC) that have requests and are
 // not done: what the Roller rolls.
 func Pending(ctx context.Context, conn driver.Conn, db string, now time.Time) ([]time.Time, error) {
+	cluster, err := schema.Cluster(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
 	return Days(ctx, conn, "SELECT DISTINCT date FROM "+db+".spend_events WHERE date < "+DateLit(now)+
-		" AND date NOT IN (SELECT date FROM "+db+".spend_rollup_days WHERE state = 'done') ORDER BY date")
+		" AND date "+schema.NotIn(cluster)+" (SELECT date FROM "+db+".spend_rollup_days WHERE state = 'done') ORDER BY date")
 }
 
 // Stale returns which of days (distinct, UTC midnights) must be rolled

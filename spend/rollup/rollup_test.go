@@ -83,7 +83,7 @@ func exactness(t *testing.T, ctx context.Context, conn driver.Conn) string {
 		// Cost is compared in total (below), within float rounding.
 		sums := "sum(prompt_tokens), sum(completion_tokens), sum(total_tokens)"
 		got := table(t, ctx, conn, "SELECT date, "+dims+", "+sums+", sum(requests), sum(errors) FROM "+
-			tb.Source(db, "1")+" GROUP BY date, "+dims+" ORDER BY date, "+dims)
+			tb.Source(db, "", "1")+" GROUP BY date, "+dims+" ORDER BY date, "+dims)
 		want := table(t, ctx, conn, "SELECT date, "+dims+", "+sums+", count(), countIf(outcome != 'ok') FROM "+
 			db+".spend_events GROUP BY date, "+dims+" ORDER BY date, "+dims)
 		if got != want {
@@ -213,4 +213,72 @@ func TestRollupsExact(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The finance views stay exact while days are marked done under them
+// (the Roller after midnight, rebuild-rollups): 0006's views read the done
+// days twice per query, and a day marked in between was in neither half
+// or in both (sink TestMalformed once read 13 of 20 requests).
+func TestViewsExactWhileDaysAreMarkedDone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	conn := chtest.Start(t).Conn(t)
+	if err := schema.Migrate(ctx, conn, db); err != nil {
+		t.Fatal(err)
+	}
+	const days = 40
+	now := time.Now().UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if err := rollup.Load(ctx, conn, db, rollup.Synth{Rows: 20_000, Days: days, End: today, Keys: 40, EndUsers: 30}); err != nil {
+		t.Fatal(err)
+	}
+	want := table(t, ctx, conn, "SELECT count() FROM "+db+".spend_events")
+	views := []string{"spend_daily", "v_daily_team_spend", "v_daily_key_spend", "v_daily_user_spend",
+		"v_daily_model_spend", "v_monthly_org_spend", "v_daily_end_user_spend"}
+	var names, queries []string
+	for _, v := range views {
+		names, queries = append(names, v), append(queries, "SELECT sum(requests) FROM "+db+"."+v)
+	}
+	for _, tb := range rollup.Tables {
+		names, queries = append(names, "Source "+tb.Name), append(queries, "SELECT sum(requests) FROM "+tb.Source(db, "", "1"))
+	}
+	// The 0006 form, read alongside: it shows that this test meets the
+	// race (it got 3 and 6 wrong totals in about 150 rounds here), without
+	// failing the test when it happens not to.
+	old := "SELECT sum(requests) FROM (SELECT requests FROM " + db + ".spend_rollup_key FINAL WHERE date IN (SELECT date FROM " + db +
+		".spend_rollup_days WHERE state = 'done') UNION ALL SELECT count() AS requests FROM " + db + ".spend_events WHERE date IN " +
+		"(SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536) WHERE d NOT IN (SELECT date FROM " + db +
+		".spend_rollup_days WHERE state = 'done')) GROUP BY date, key_hash)"
+
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for d := days - 1; d >= 0 && err == nil; d-- {
+			err = rollup.RollMarked(ctx, conn, db, []time.Time{today.AddDate(0, 0, -d)})
+		}
+		done <- err
+	}()
+	oldWrong, round := 0, 0
+	for finished := false; !finished; round++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		default:
+		}
+		// One reader per round, in turn, so each meets many marks.
+		i := round % len(queries)
+		if got := table(t, ctx, conn, queries[i]); got != want {
+			t.Errorf("round %d: %s = %s, spend_events %s", round, names[i], strings.TrimSpace(got), strings.TrimSpace(want))
+		}
+		if got := table(t, ctx, conn, old); got != want {
+			oldWrong++
+		}
+	}
+	if round < 2*len(queries) {
+		t.Errorf("only %d rounds while days were marked: the readers barely met the marks", round)
+	}
+	t.Logf("%d rounds; the 0006 form was wrong %d times", round, oldWrong)
 }

@@ -39,6 +39,17 @@
 //   - AckWait (60s) must exceed the longest insert: after a crash the
 //     messages come back only then, when the insert has landed or failed.
 //
+// On a ClickHouse cluster (schema's cluster form, sharded by request id)
+// the sink writes to the Distributed spend_events through any node, with
+// insert_distributed_sync=1 (schema.InsertContext): an insert returns
+// only when every shard stored its rows, and fails while a shard is down,
+// so the batch stays unacked and is retried; rows queued on the node for
+// later would be acked before they are stored anywhere else. The
+// pre-check reads through the Distributed table too (GLOBAL IN: the ids
+// go to the shards), and fails while a shard is down: the sink waits.
+// A retry after a partial insert (one shard stored its part) skips that
+// part, as on one server.
+//
 // Several sinks may share the durable consumer; the pre-check is then racy
 // only for a message redelivered to one sink while another is inserting
 // it, which ReplacingMergeTree cleans up in spend_events (a rollup
@@ -653,7 +664,11 @@ func (s *Sink) existing(ctx context.Context, rows []*row) (map[string]struct{}, 
 			return nil, err
 		}
 	}
-	res, err := s.o.CH.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), existsQuery(s.db, rows))
+	cluster, err := schema.Cluster(ctx, s.o.CH, s.db)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.o.CH.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), existsQuery(s.db, cluster, rows))
 	if err != nil {
 		return nil, err
 	}
@@ -669,7 +684,9 @@ func (s *Sink) existing(ctx context.Context, rows []*row) (map[string]struct{}, 
 	return have, res.Err()
 }
 
-func existsQuery(db string, rows []*row) string {
+// On a cluster the ids go to the shards with the query (GLOBAL IN): an
+// external table exists only on the node asked.
+func existsQuery(db, cluster string, rows []*row) string {
 	var dates []time.Time
 	lo, hi := uint32(math.MaxUint32), uint32(0)
 	for _, r := range rows {
@@ -694,7 +711,7 @@ func existsQuery(db string, rows []*row) string {
 	b.WriteString(strconv.FormatUint(uint64(lo), 10))
 	b.WriteString(") AND event_time <= toDateTime(")
 	b.WriteString(strconv.FormatUint(uint64(hi), 10))
-	b.WriteString(") AND request_id IN _batch_ids")
+	b.WriteString(") AND request_id " + schema.In(cluster) + " _batch_ids")
 	return b.String()
 }
 
@@ -818,7 +835,7 @@ func (p prepared) abort() {
 
 // block builds one insert block of rows, column by column.
 func (s *Sink) block(ctx context.Context, rows []*row) (driver.Batch, error) {
-	b, err := s.o.CH.PrepareBatch(ctx, "INSERT INTO "+s.db+insertQuery)
+	b, err := s.o.CH.PrepareBatch(schema.InsertContext(ctx), "INSERT INTO "+s.db+insertQuery)
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}

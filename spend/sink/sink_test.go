@@ -42,6 +42,21 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	e := newNATSEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e.ch = chtest.Start(t)
+	e.conn = e.ch.Conn(t)
+	if err := schema.Migrate(ctx, e.conn, db); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newNATSEnv is an env with its JetStream and spend stream, without
+// ClickHouse.
+func newNATSEnv(t testing.TB) *env {
+	t.Helper()
 	e := &env{t: t, natsDir: t.TempDir(), base: time.Now().UTC().Truncate(time.Millisecond)}
 	e.ns = testutil.RunJetStreamAt(t, -1, e.natsDir)
 	e.natsPort = e.ns.Addr().(*net.TCPAddr).Port
@@ -50,11 +65,6 @@ func newEnv(t testing.TB) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := events.EnsureSpendStream(ctx, e.pub, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	e.ch = chtest.Start(t)
-	e.conn = e.ch.Conn(t)
-	if err := schema.Migrate(ctx, e.conn, db); err != nil {
 		t.Fatal(err)
 	}
 	return e
