@@ -110,7 +110,7 @@ func (t Table) rollSQL(db, day string, version uint64) string {
 // Source is schema.Rolled for t: a subquery with the columns date, t's
 // dims and extras and the Measures, one row per day and group, for the
 // days where holds; cluster is schema.Cluster's answer. The finance views
-// (migration 0007) are this query.
+// (migration 0008) are this query.
 func (t Table) Source(db, cluster, where string) string {
 	q := schema.Rolled(db, t.Name, t.Dims, t.Extra, where)
 	if cluster != "" {
