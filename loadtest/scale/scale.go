@@ -298,7 +298,7 @@ func inProc(ctx context.Context, js jetstream.JetStream, keys int, profile strin
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	live := &policy.Live{JS: js, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	live := &policy.Live{JS: js, Keys: policy.CompactKeys, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	t0 := time.Now()
