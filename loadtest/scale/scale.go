@@ -141,7 +141,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := childproc.Start(childproc.Spec{Name: "control", Path: bin, Args: []string{"control", "-nats", natsURL, "-listen", ctlAddr},
+	ctl, err := childproc.Start(childproc.Spec{Name: "control", Path: bin, Args: []string{"control", "-nats", natsURL, "-listen", ctlAddr, "-ready-timeout", "10m"},
 		Env: []string{"MASTER_KEY=sk-scale-master", "LOG_LEVEL=warn"}, Log: os.Stderr})
 	if err != nil {
 		return nil, err
