@@ -78,3 +78,24 @@ func TestEncodeFallsBack(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEncodeEvent: one spend event rendered by the publisher's
+// encoder and by json.Marshal (what it replaced).
+func BenchmarkEncodeEvent(b *testing.B) {
+	e := spendEvent(1)
+	e.EdgeID, e.EdgeInstance, e.Region = "edge-1", "01JABCDEFGHJKMNPQRSTVWXYZ0", "eu"
+	buf := make([]byte, 0, 1024)
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = appendEvent(buf[:0], &e)
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out, _ := json.Marshal(&e)
+			buf = append(buf[:0], out...)
+		}
+	})
+}
