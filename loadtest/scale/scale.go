@@ -50,6 +50,7 @@ type Result struct {
 	StreamBytes     uint64
 	PublishTime     time.Duration
 	EdgeReplay      time.Duration // start to ready replaying the whole stream
+	EdgeRSSReplay   int64         // KiB, 5 s after ready by replay
 	SnapshotWrite   time.Duration // control start to the snapshot stored
 	SnapshotBytes   uint64
 	EdgeReady       []time.Duration // each start-up from the snapshot, process start to readiness 200
@@ -131,10 +132,10 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	c.Log.Info("published", "in", res.PublishTime, "msgs", info.State.Msgs, "bytes", info.State.Bytes)
 
 	// Without a snapshot: the whole stream.
-	if res.EdgeReplay, _, _, err = startEdge(ctx, bin, natsURL, work, false); err != nil {
+	if res.EdgeReplay, _, res.EdgeRSSReplay, err = startEdge(ctx, bin, natsURL, work, true); err != nil {
 		return nil, err
 	}
-	c.Log.Info("edge ready by replay", "in", res.EdgeReplay)
+	c.Log.Info("edge ready by replay", "in", res.EdgeReplay, "rss_kib_5s_later", res.EdgeRSSReplay)
 	// The control plane writes a snapshot once it has caught up.
 	t1 := time.Now()
 	ctlAddr, err := childproc.FreeAddr()
