@@ -19,12 +19,17 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // stream would.
 func replayFile(t *testing.T, path string, twice bool) *Snapshot {
 	t.Helper()
+	return replayFileOf(t, path, twice, FullKeys)
+}
+
+func replayFileOf(t *testing.T, path string, twice bool, m KeyRecords) *Snapshot {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	b := Empty(nil).Edit(nil)
+	b := EmptyOf(nil, m).Edit(nil)
 	var evs []events.Event
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -32,6 +32,9 @@ type Live struct {
 	JS  jetstream.JetStream
 	Env Env
 	Log *slog.Logger
+	// Keys is what the state keeps per key when it starts empty (a Seed
+	// decides for the snapshot it returns); edges keep CompactKeys.
+	Keys KeyRecords
 	// OnPublish is called (on the applier goroutine) after each snapshot is
 	// published; edges use it to report their sequence.
 	OnPublish func(s *Snapshot)
@@ -61,7 +64,7 @@ func (l *Live) Load() *Snapshot {
 	if s := l.cur.Load(); s != nil {
 		return s
 	}
-	return Empty(l.Env)
+	return EmptyOf(l.Env, l.Keys)
 }
 
 // Ready reports whether the snapshot has caught up with the stream and the
@@ -130,7 +133,7 @@ func (l *Live) Run(ctx context.Context) error {
 		}
 	}
 	if l.cur.Load() == nil {
-		l.cur.Store(Empty(l.Env))
+		l.cur.Store(EmptyOf(l.Env, l.Keys))
 	}
 	b := l.Load().Edit(l.Env)
 	// Jittered: every edge follows the same server and would otherwise

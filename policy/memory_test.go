@@ -11,9 +11,15 @@ import (
 
 // BenchmarkSnapshotMemoryPerKey reports the heap an edge holds per virtual
 // key (a typical key: a team, two models, an alias, limits), for sizing
-// edge memory (docs/operations.md). Each iteration builds a 100k-key
+// edge memory (docs/operations.md): full keys as the control plane keeps
+// them, compact ones as an edge does. Each iteration builds a 100k-key
 // snapshot through the same Apply path the follower uses.
 func BenchmarkSnapshotMemoryPerKey(b *testing.B) {
+	b.Run("full", func(b *testing.B) { benchSnapshotMemory(b, FullKeys) })
+	b.Run("compact", func(b *testing.B) { benchSnapshotMemory(b, CompactKeys) })
+}
+
+func benchSnapshotMemory(b *testing.B, mode KeyRecords) {
 	const n = 100_000
 	rpm := int64(100)
 	now := time.Now().UTC()
@@ -31,7 +37,7 @@ func BenchmarkSnapshotMemoryPerKey(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		bld := Empty(nil).Edit(nil)
+		bld := EmptyOf(nil, mode).Edit(nil)
 		for i := range n {
 			if err := bld.Apply(event(i)); err != nil {
 				b.Fatal(err)

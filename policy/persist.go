@@ -91,8 +91,8 @@ func WriteSnapshot(w io.Writer, s *Snapshot, streamCreated time.Time) error {
 		errs = append(errs, put(events.KindLiteLLMSettings, s.litellm))
 	}
 	for i := range s.keys {
-		for _, k := range s.keys[i] {
-			if err := put(events.KindKey, k); err != nil {
+		for h, r := range s.keys[i] {
+			if err := put(events.KindKey, r.peek(h)); err != nil {
 				return err
 			}
 		}
@@ -103,9 +103,16 @@ func WriteSnapshot(w io.Writer, s *Snapshot, streamCreated time.Time) error {
 	return bw.Flush()
 }
 
-// ReadSnapshot builds a snapshot from what WriteSnapshot wrote. Keys, nearly
-// all of a large snapshot, are decoded on every CPU.
+// ReadSnapshot builds a snapshot keeping full keys from what WriteSnapshot
+// wrote.
 func ReadSnapshot(r io.Reader, env Env) (*Snapshot, SnapshotHeader, error) {
+	return ReadSnapshotOf(r, env, FullKeys)
+}
+
+// ReadSnapshotOf builds a snapshot keeping keys as m says from what
+// WriteSnapshot wrote. Keys, nearly all of a large snapshot, are decoded
+// on every CPU.
+func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHeader, error) {
 	var h SnapshotHeader
 	br := bufio.NewReaderSize(r, 1<<20)
 	line, err := br.ReadBytes('\n')
@@ -118,7 +125,7 @@ func ReadSnapshot(r io.Reader, env Env) (*Snapshot, SnapshotHeader, error) {
 	if h.Format != SnapshotFormat {
 		return nil, h, fmt.Errorf("policy: snapshot format %q is not %q", h.Format, SnapshotFormat)
 	}
-	b := Empty(env).Edit(env)
+	b := EmptyOf(env, m).Edit(env)
 
 	// Key lines go to decoders in chunks; results come back in chunks and
 	// are applied here, on one goroutine, like the stream's events.
@@ -170,7 +177,6 @@ func ReadSnapshot(r io.Reader, env Env) (*Snapshot, SnapshotHeader, error) {
 					}
 					break
 				}
-				b.s.intern.key(k)
 				b.putKey(hash, k)
 			}
 		}
@@ -272,9 +278,14 @@ func SaveSnapshot(ctx context.Context, js jetstream.JetStream, s *Snapshot, repl
 // ErrNoSnapshot means there is no usable snapshot; the caller replays.
 var ErrNoSnapshot = errors.New("policy: no usable snapshot")
 
-// LoadSnapshot reads the latest snapshot if it belongs to the current
-// policy stream.
+// LoadSnapshot reads the latest snapshot, keeping full keys, if it belongs
+// to the current policy stream.
 func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapshot, error) {
+	return LoadSnapshotOf(ctx, js, env, FullKeys)
+}
+
+// LoadSnapshotOf is LoadSnapshot keeping keys as m says.
+func LoadSnapshotOf(ctx context.Context, js jetstream.JetStream, env Env, m KeyRecords) (*Snapshot, error) {
 	store, err := js.ObjectStore(ctx, events.SnapshotBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, ErrNoSnapshot
@@ -294,7 +305,7 @@ func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapsh
 		return nil, err
 	}
 	defer obj.Close()
-	s, h, err := ReadSnapshot(obj, env)
+	s, h, err := ReadSnapshotOf(obj, env, m)
 	if err != nil {
 		return nil, err
 	}

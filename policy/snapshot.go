@@ -54,9 +54,11 @@ func ParseKeyHash(token string) (KeyHash, error) {
 
 // Snapshot is the policy state at one stream sequence.
 type Snapshot struct {
-	seq     uint64
-	keys    [keyShards]map[KeyHash]*events.Key
-	nkeys   int
+	seq   uint64
+	keys  [keyShards]map[KeyHash]*keyRec
+	nkeys int
+	// keyMode is what keys hold (see KeyRecords); fixed for a lineage.
+	keyMode KeyRecords
 	teams   map[string]*events.Team
 	users   map[string]*events.User
 	orgs    map[string]*events.Org
@@ -80,9 +82,13 @@ type Snapshot struct {
 	intern *interner
 }
 
-// Empty returns the state before any event.
-func Empty(env Env) *Snapshot {
+// Empty returns the state before any event, keeping full keys.
+func Empty(env Env) *Snapshot { return EmptyOf(env, FullKeys) }
+
+// EmptyOf returns the state before any event, keeping keys as m says.
+func EmptyOf(env Env, m KeyRecords) *Snapshot {
 	s := &Snapshot{
+		keyMode:   m,
 		teams:     map[string]*events.Team{},
 		users:     map[string]*events.User{},
 		orgs:      map[string]*events.Org{},
@@ -93,7 +99,7 @@ func Empty(env Env) *Snapshot {
 		intern:    newInterner(),
 	}
 	for i := range s.keys {
-		s.keys[i] = map[KeyHash]*events.Key{}
+		s.keys[i] = map[KeyHash]*keyRec{}
 	}
 	s.catalog = buildCatalog(s.models, s.groups, env, nil)
 	s.routing = defaultRouting
@@ -103,8 +109,16 @@ func Empty(env Env) *Snapshot {
 // Seq is the last stream sequence applied.
 func (s *Snapshot) Seq() uint64 { return s.seq }
 
-// Key returns a key by hash.
-func (s *Snapshot) Key(h KeyHash) *events.Key { return s.keys[h[0]][h] }
+// Key returns a key by hash. The key is shared and must not be changed.
+func (s *Snapshot) Key(h KeyHash) *events.Key {
+	if r := s.keys[h[0]][h]; r != nil {
+		return r.key(h)
+	}
+	return nil
+}
+
+// KeyRecords says what the snapshot keeps per key.
+func (s *Snapshot) KeyRecords() KeyRecords { return s.keyMode }
 
 // KeyByToken returns a key by hex hash.
 func (s *Snapshot) KeyByToken(token string) *events.Key {
@@ -187,8 +201,8 @@ func (s *Snapshot) AccessGroups() []*events.AccessGroup { return sortedValues(s.
 func (s *Snapshot) Keys() []*events.Key {
 	out := make([]*events.Key, 0, s.nkeys)
 	for i := range s.keys {
-		for _, k := range s.keys[i] {
-			out = append(out, k)
+		for h, r := range s.keys[i] {
+			out = append(out, r.peek(h))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Token < out[j].Token })
@@ -252,7 +266,6 @@ func (b *Builder) Apply(ev events.Event) error {
 				b.deleteKey(old)
 			}
 		}
-		b.s.intern.key(k)
 		b.putKey(h, k)
 	case events.KindTeam:
 		setOrDelete(own(&b.ownTeams, &b.s.teams), id, ev.Object, del)
@@ -327,17 +340,20 @@ func setOrDelete[V any](m map[string]*V, id string, obj any, del bool) {
 	m[id] = obj.(*V)
 }
 
-func (b *Builder) shard(h KeyHash) map[KeyHash]*events.Key {
+func (b *Builder) shard(h KeyHash) map[KeyHash]*keyRec {
 	i := h[0]
 	return own(&b.ownShard[i], &b.s.keys[i])
 }
 
+// putKey interns k's shared parts (k is the builder's from here on) and
+// stores its record.
 func (b *Builder) putKey(h KeyHash, k *events.Key) {
+	b.s.intern.key(k)
 	m := b.shard(h)
 	if _, ok := m[h]; !ok {
 		b.s.nkeys++
 	}
-	m[h] = k
+	m[h] = b.s.intern.newKeyRec(k, b.s.keyMode)
 }
 
 func (b *Builder) deleteKey(h KeyHash) {
@@ -367,12 +383,16 @@ func (b *Builder) Snapshot() *Snapshot {
 // SnapshotOf builds a snapshot from objects, each applied as its upserted
 // event in order (sequence 1, 2, ...): for tests and benchmarks that want a
 // policy state without a stream.
-func SnapshotOf(env Env, objs ...any) (*Snapshot, error) {
-	b := Empty(env).Edit(env)
+func SnapshotOf(env Env, objs ...any) (*Snapshot, error) { return Empty(env).With(env, objs...) }
+
+// With applies objects on top of s, each as its upserted event, numbered
+// from the sequence after s's.
+func (s *Snapshot) With(env Env, objs ...any) (*Snapshot, error) {
+	b := s.Edit(env)
 	for i, o := range objs {
 		typ := events.TypeFor(events.KindOf(o), events.ActionUpserted)
 		info, _ := events.Lookup(typ)
-		ev := events.Event{Envelope: events.Envelope{Type: typ}, Seq: uint64(i + 1), Info: info, Object: o}
+		ev := events.Event{Envelope: events.Envelope{Type: typ}, Seq: s.seq + uint64(i+1), Info: info, Object: o}
 		if err := b.Apply(ev); err != nil {
 			return nil, err
 		}

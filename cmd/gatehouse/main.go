@@ -230,6 +230,7 @@ func runControl(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", os.Getenv("CLICKHOUSE_ADDR"), "ClickHouse native address for /spend/logs and /global/spend/report (env CLICKHOUSE_ADDR)")
 	fs.StringVar(&o.ClickHouseDatabase, "clickhouse-db", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.DurationVar(&o.SyncTimeout, "sync-timeout", 2*time.Second, "how long a write waits for live edges to apply it")
+	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", 60*time.Second, "how long the initial replay of the policy stream may take before start-up fails")
 	fs.DurationVar(&o.FailoverWindow, "failover-window", envDuration("FAILOVER_WINDOW", 30*time.Second), "how long an admin write retries while the policy stream has no leader, then 503 (env FAILOVER_WINDOW)")
 	fs.IntVar(&o.SnapshotEvery, "snapshot-every", 10000, "write a policy snapshot for edge start-up every N events (negative: never)")
 	log, err := r.start(ctx, args)

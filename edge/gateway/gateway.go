@@ -138,8 +138,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer nc.Close()
 	rep := &reporter{nc: nc, subject: events.EdgeStatusPrefix + "." + o.EdgeID, id: o.EdgeID, region: o.Region}
-	live := &policy.Live{JS: js, Log: log, Seed: func(ctx context.Context) (*policy.Snapshot, error) {
-		return policy.LoadSnapshot(ctx, js, nil)
+	live := &policy.Live{JS: js, Log: log, Keys: policy.CompactKeys, Seed: func(ctx context.Context) (*policy.Snapshot, error) {
+		return policy.LoadSnapshotOf(ctx, js, nil, policy.CompactKeys)
 	}}
 	g := New(live, o, log)
 	g.upserts = newUpserter(nc, log)

@@ -355,18 +355,25 @@ type pending struct {
 }
 
 // encode renders an event as one JSON line and releases it to the pool.
-func encode(e *events.SpendEvent) []byte {
+func encode(e *events.SpendEvent) []byte { return appendEncoded(nil, e) }
+
+// appendEncoded is encode appending to b.
+func appendEncoded(b []byte, e *events.SpendEvent) []byte {
 	if e.RequestID == "" {
 		e.RequestID = events.NewID() // dedupe needs an id
 	}
-	data, err := json.Marshal(e)
-	if err != nil { // a SpendEvent always encodes; NaN cost is the only way
-		e.Cost, e.LatencyMS, e.TTFTMS = 0, 0, 0
-		data, _ = json.Marshal(e)
+	out, ok := appendEvent(b, e)
+	if !ok {
+		data, err := json.Marshal(e)
+		if err != nil { // a SpendEvent always encodes; NaN cost is the only way
+			e.Cost, e.LatencyMS, e.TTFTMS = 0, 0, 0
+			data, _ = json.Marshal(e)
+		}
+		out = append(b, data...)
 	}
 	*e = events.SpendEvent{}
 	eventPool.Put(e)
-	return data
+	return out
 }
 
 // encodeBatch renders events as one SpendBatch line (the events in the
@@ -382,7 +389,7 @@ func (p *Publisher) encodeBatch(batch []*events.SpendEvent, id string) []byte {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, encode(e)...)
+		buf = appendEncoded(buf, e)
 	}
 	return append(buf, "]}"...)
 }

@@ -65,13 +65,15 @@ type Config struct {
 	// dir, removed unless KeepWorkDir.
 	WorkDir     string
 	KeepWorkDir bool
-	Log         *slog.Logger
+	// Pinned adds PhasePinned (needs 2 CPUs and taskset).
+	Pinned bool
+	Log    *slog.Logger
 }
 
 // DefaultConfig is what `make bench` runs.
 func DefaultConfig() Config {
 	return Config{Rounds: 3, Duration: 5 * time.Second, StreamDuration: 6 * time.Second, Conns: 64,
-		Streams: 512, Chunks: 64, ChunkInterval: 20 * time.Millisecond, PromptBytes: 200, Flips: 1000}
+		Streams: 512, Chunks: 64, ChunkInterval: 20 * time.Millisecond, PromptBytes: 200, Flips: 1000, Pinned: true}
 }
 
 func (c *Config) defaults() {
@@ -117,6 +119,7 @@ type system struct {
 	natsURL                     string
 	jwks                        *http.Server
 	procs                       []*proc
+	pin                         *pinning // nil: no pinned phase
 }
 
 func (s *system) close() {

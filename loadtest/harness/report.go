@@ -78,9 +78,22 @@ func ttft(q float64) func(Cell) float64 {
 	return func(c Cell) float64 { return float64(loadgen.Quantile(c.Stream.TTFT, q)) }
 }
 
-func rps(c Cell) float64    { return c.Result.RPS() }
-func fps(c Cell) float64    { return c.Stream.FPS() }
-func cpuReq(c Cell) float64 { return float64(c.CPUPerReq) }
+func rps(c Cell) float64 { return c.Result.RPS() }
+
+// proxyCPU is the CPU per request of the proxy process alone: the plain
+// proxy for B1, the edge for G.
+func proxyCPU(c Cell) float64 {
+	for _, n := range []string{"baseline-fast", "edge"} {
+		if d, ok := c.ProcCPU[n]; ok {
+			return float64(d)
+		}
+	}
+	return 0
+}
+
+func natsCPU(c Cell) float64 { return float64(c.ProcCPU["nats"]) }
+func fps(c Cell) float64     { return c.Stream.FPS() }
+func cpuReq(c Cell) float64  { return float64(c.CPUPerReq) }
 
 func us(ns float64) string { return fmt.Sprintf("%.0f µs", ns/1e3) }
 
@@ -92,6 +105,12 @@ func (r *Report) Checks() []Check {
 	for _, g := range []string{GKey, GJWT} {
 		sat := r.ratio(PhaseSat, g, B1, rps)
 		out = append(out, Check{"saturation RPS " + g + " / B1", ">= 0.90", fmt.Sprintf("%.3f", sat), sat >= 0.90})
+		if len(r.Cells[PhasePinned][g]) > 0 {
+			pin := r.ratio(PhasePinned, g, B1, rps)
+			out = append(out, Check{"saturation RPS, each proxy alone on one core, " + g + " / B1", ">= 0.90", fmt.Sprintf("%.3f", pin), pin >= 0.90})
+			cpu := r.ratio(PhasePinned, g, B1, proxyCPU)
+			out = append(out, Check{"proxy CPU per request, one core, " + g + " edge / B1 proxy", "<= 1.10", fmt.Sprintf("%.3f", cpu), cpu <= 1.10})
+		}
 		p50 := r.diff(PhaseC1, g, B0, pct(.5))
 		p99 := r.diff(PhaseC1, g, B0, pct(.99))
 		out = append(out, Check{"added latency c=1 p50 (" + g + " - B0)", "<= 100 µs", us(p50), p50 <= 100e3})
@@ -148,6 +167,17 @@ func (r *Report) Markdown(chart, command string) string {
 			us(median(r.per(PhaseSat, t, cpuReq))), r.failed(PhaseSat, t))
 	}
 	b.WriteString("\n*CPU per request: user+system time of the serving processes (B0: the mock; B1: the proxy; G: the edge plus the JetStream server storing spend events) divided by requests.\n\n")
+	if len(r.Cells[PhasePinned][B1]) > 0 {
+		fmt.Fprintf(&b, "### Non-streaming, closed loop, %d connections, each proxy alone on one core\n\n", c.Conns)
+		b.WriteString("The proxy under test (B1: the plain proxy; G: the edge) runs alone on the last core (`taskset`); the client, mock upstream, JetStream server and control plane share the others. CPU per request is read from /proc/<pid>/stat of each process, so it does not depend on what else the machine runs.\n\n")
+		b.WriteString("| target | RPS | / B1 | p50 | p99 | proxy CPU per request | / B1 | JetStream CPU per request | failed |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, t := range Targets[1:] {
+			fmt.Fprintf(&b, "| %s | %.0f | %.3f | %s | %s | %s | %.3f | %s | %d |\n", t, median(r.per(PhasePinned, t, rps)), r.ratio(PhasePinned, t, B1, rps),
+				ms(median(r.per(PhasePinned, t, pct(.5)))), ms(median(r.per(PhasePinned, t, pct(.99)))),
+				us(median(r.per(PhasePinned, t, proxyCPU))), r.ratio(PhasePinned, t, B1, proxyCPU), us(median(r.per(PhasePinned, t, natsCPU))), r.failed(PhasePinned, t))
+		}
+		b.WriteString("\n")
+	}
 
 	b.WriteString("### Non-streaming, one connection (added latency)\n\n")
 	b.WriteString("| target | p50 | p90 | p99 | added p50 | added p90 | added p99 |\n|---|---|---|---|---|---|---|\n")
@@ -219,7 +249,7 @@ func (r *Report) failed(phase, target string) int64 {
 
 func (r *Report) errors() []string {
 	var out []string
-	for _, phase := range []string{PhaseC1, PhaseSat, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat} {
+	for _, phase := range []string{PhaseC1, PhaseSat, PhasePinned, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat} {
 		for _, t := range Targets {
 			for _, c := range r.Cells[phase][t] {
 				e := ""

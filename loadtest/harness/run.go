@@ -34,6 +34,8 @@ type Cell struct {
 	// CPUPerReq is the serving processes' CPU time per successful request
 	// (for G: edge plus NATS, which stores the spend events).
 	CPUPerReq time.Duration
+	// ProcCPU is CPUPerReq for each serving process by name.
+	ProcCPU map[string]time.Duration
 }
 
 // Report is everything a run measured.
@@ -67,6 +69,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	s := &system{cfg: cfg, work: work}
 	defer s.close()
+	if cfg.Pinned {
+		var err error
+		if s.pin, err = newPinning(); err != nil {
+			return nil, err
+		}
+	}
 	cfg.Log.Info("starting processes", "workdir", work)
 	if err := s.start(ctx); err != nil {
 		return nil, err
@@ -90,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			order = append(order[1:], order[0])
 		}
 		cfg.Log.Info("round", "n", round, "order", order)
-		for _, phase := range []string{PhaseC1, PhaseSat, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat} {
+		for _, phase := range s.phases() {
 			var b1Sat float64
 			if phase == PhaseOpen {
 				cells := rep.Cells[PhaseSat][B1]
@@ -100,7 +108,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				c := s.cell(ctx, phase, name, b1Sat)
+				if phase == PhasePinned && name == B0 {
+					continue
+				}
+				c, err := s.cell(ctx, phase, name, b1Sat)
+				if err != nil {
+					return nil, err
+				}
 				c.Round = round
 				if rep.Cells[phase] == nil {
 					rep.Cells[phase] = map[string][]Cell{}
@@ -126,7 +140,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) Cell {
+// phases in run order.
+func (s *system) phases() []string {
+	if s.pin != nil {
+		return []string{PhaseC1, PhaseSat, PhasePinned, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat}
+	}
+	return []string{PhaseC1, PhaseSat, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat}
+}
+
+func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) (Cell, error) {
 	paced := phase == PhaseStreams
 	stream := phase == PhaseTTFT || phase == PhaseStreams
 	t := s.target(name, paced, stream)
@@ -134,9 +156,15 @@ func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) Ce
 		t = s.embeddingTarget(name)
 	}
 	procs := s.procsOf(name, paced)
-	var ticks0 int64
-	for _, p := range procs {
-		ticks0 += p.cpuTicks()
+	if phase == PhasePinned {
+		if err := s.pin.pin(ctx, s.procs, procs[0]); err != nil {
+			return Cell{}, err
+		}
+		defer s.pin.unpin(context.WithoutCancel(ctx), s.procs) //nolint:errcheck // best effort: the next pin or the end of the run
+	}
+	ticks0 := make([]int64, len(procs))
+	for i, p := range procs {
+		ticks0[i] = p.cpuTicks()
 	}
 	var c Cell
 	var ok int64
@@ -144,7 +172,7 @@ func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) Ce
 	case PhaseC1, PhaseEmbC1:
 		r := loadgen.Closed(ctx, t, 1, s.cfg.Duration)
 		c.Result, ok = &r, r.OK
-	case PhaseSat, PhaseEmbSat:
+	case PhaseSat, PhasePinned, PhaseEmbSat:
 		r := loadgen.Closed(ctx, t, s.cfg.Conns, s.cfg.Duration)
 		c.Result, ok = &r, r.OK
 	case PhaseOpen:
@@ -158,15 +186,16 @@ func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) Ce
 		r := loadgen.Streams(ctx, t, s.cfg.Streams, s.cfg.StreamDuration, s.cfg.Chunks+3)
 		c.Stream, ok = &r, r.OK
 	}
-	var ticks1 int64
-	for _, p := range procs {
-		ticks1 += p.cpuTicks()
-	}
 	if ok > 0 {
-		// Linux reports CPU in USER_HZ ticks of 10 ms.
-		c.CPUPerReq = time.Duration((ticks1-ticks0)*int64(10*time.Millisecond)) / time.Duration(ok)
+		c.ProcCPU = map[string]time.Duration{}
+		for i, p := range procs {
+			// Linux reports CPU in USER_HZ ticks of 10 ms.
+			d := time.Duration((p.cpuTicks()-ticks0[i])*int64(10*time.Millisecond)) / time.Duration(ok)
+			c.ProcCPU[p.Name] = d
+			c.CPUPerReq += d
+		}
 	}
-	return c
+	return c, nil
 }
 
 func (c Cell) summary() string {

@@ -50,6 +50,7 @@ type Result struct {
 	StreamBytes     uint64
 	PublishTime     time.Duration
 	EdgeReplay      time.Duration // start to ready replaying the whole stream
+	EdgeRSSReplay   int64         // KiB, 5 s after ready by replay
 	SnapshotWrite   time.Duration // control start to the snapshot stored
 	SnapshotBytes   uint64
 	EdgeReady       []time.Duration // each start-up from the snapshot, process start to readiness 200
@@ -131,17 +132,17 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	c.Log.Info("published", "in", res.PublishTime, "msgs", info.State.Msgs, "bytes", info.State.Bytes)
 
 	// Without a snapshot: the whole stream.
-	if res.EdgeReplay, _, _, err = startEdge(ctx, bin, natsURL, work, false); err != nil {
+	if res.EdgeReplay, _, res.EdgeRSSReplay, err = startEdge(ctx, bin, natsURL, work, true); err != nil {
 		return nil, err
 	}
-	c.Log.Info("edge ready by replay", "in", res.EdgeReplay)
+	c.Log.Info("edge ready by replay", "in", res.EdgeReplay, "rss_kib_5s_later", res.EdgeRSSReplay)
 	// The control plane writes a snapshot once it has caught up.
 	t1 := time.Now()
 	ctlAddr, err := childproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := childproc.Start(childproc.Spec{Name: "control", Path: bin, Args: []string{"control", "-nats", natsURL, "-listen", ctlAddr},
+	ctl, err := childproc.Start(childproc.Spec{Name: "control", Path: bin, Args: []string{"control", "-nats", natsURL, "-listen", ctlAddr, "-ready-timeout", "10m"},
 		Env: []string{"MASTER_KEY=sk-scale-master", "LOG_LEVEL=warn"}, Log: os.Stderr})
 	if err != nil {
 		return nil, err
@@ -298,7 +299,7 @@ func inProc(ctx context.Context, js jetstream.JetStream, keys int, profile strin
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	live := &policy.Live{JS: js, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	live := &policy.Live{JS: js, Keys: policy.CompactKeys, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	t0 := time.Now()

@@ -23,6 +23,7 @@ func main() {
 	flag.DurationVar(&cfg.ChunkInterval, "chunk-interval", cfg.ChunkInterval, "pause between paced chunks")
 	flag.IntVar(&cfg.Flips, "flips", cfg.Flips, "propagation probe flips (-1: skip)")
 	flag.BoolVar(&cfg.KeepWorkDir, "keep", false, "keep the work dir (logs, store)")
+	flag.BoolVar(&cfg.Pinned, "pinned", cfg.Pinned, "also run the saturation phase with each proxy alone on one core (taskset)")
 	out := flag.String("out", "docs/benchmarks.md", "markdown file to update (the bench section is replaced); empty: stdout only")
 	raw := flag.String("json", "", "also write the raw report as JSON here")
 	flag.Parse()

@@ -1,0 +1,101 @@
+package spend
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// TestAppendEventIsJSON: the hand-written encoder gives json.Marshal's
+// bytes, for every field of SpendEvent (a field added without updating it
+// fails here) and for strings and numbers json treats specially.
+func TestAppendEventIsJSON(t *testing.T) {
+	if !exactJSON {
+		t.Fatal("appendEvent does not render every SpendEvent field as json.Marshal does: add the new fields to appendEventJSON")
+	}
+	at := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
+	strs := []string{"", "plain", `q"uote\back`, "<script>&</script>", "tab\tnl\ncr\rbs\bff\f\x00\x1f\x7f", "é漢字🙂",
+		"bad\xffutf8\xc3", "line\u2028para\u2029", "k-" + events.HashKey("sk-x")}
+	floats := []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1 + 0.2, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789.123, 2.5e-9, -3e-12, math.MaxFloat64, math.SmallestNonzeroFloat64}
+	var cases []events.SpendEvent
+	for i, s := range strs {
+		f := floats[i%len(floats)]
+		cases = append(cases, events.SpendEvent{Type: events.SpendV1, RequestID: s, Time: at, KeyHash: s, KeyAlias: s, UserID: s, TeamID: s,
+			OrgID: s, EndUserID: s, Auth: s, ModelGroup: s, Model: s, Deployment: s, Provider: s, PromptTokens: int64(i) - 3,
+			CompletionTokens: math.MaxInt64, TotalTokens: math.MinInt64, Estimated: i%2 == 0, Cost: f, LatencyMS: -f, TTFTMS: f,
+			Status: 200 + i, Stream: i%3 == 0, Outcome: s, EdgeID: s, EdgeInstance: s, Region: s, ClientRequestID: s})
+	}
+	for _, f := range floats {
+		cases = append(cases, events.SpendEvent{Time: at.Truncate(time.Second), Cost: f, LatencyMS: f, TTFTMS: f})
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, rnd.IntN(12))
+		for i := range b {
+			b[i] = byte(rnd.IntN(256))
+		}
+		cases = append(cases, events.SpendEvent{Time: at.Add(time.Duration(rnd.Int64())), RequestID: string(b), Model: string(b[:len(b)/2]),
+			Cost: rnd.NormFloat64() * math.Pow(10, float64(rnd.IntN(60)-30)), LatencyMS: rnd.Float64() * 1e4})
+	}
+	for i := range cases {
+		want, err := json.Marshal(&cases[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendEvent(nil, &cases[i])
+		if !ok || string(got) != string(want) {
+			t.Fatalf("case %d (ok %v):\ngot  %s\nwant %s", i, ok, got, want)
+		}
+	}
+}
+
+// TestEncodeFallsBack: what the fast encoder leaves to json.Marshal (a
+// time outside UTC, NaN cost) still encodes as before.
+func TestEncodeFallsBack(t *testing.T) {
+	paris := time.FixedZone("", 3600)
+	for _, e := range []events.SpendEvent{
+		{RequestID: "r1", Time: time.Date(2026, 3, 4, 5, 6, 7, 0, paris)},
+		{RequestID: "r3", Time: time.Now().UTC(), Cost: math.NaN()},
+	} {
+		want, err := json.Marshal(&e)
+		if err != nil {
+			cp := e
+			cp.Cost, cp.LatencyMS, cp.TTFTMS = 0, 0, 0
+			want, err = json.Marshal(&cp)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := eventPool.Get().(*events.SpendEvent)
+		*ev = e
+		got := encode(ev)
+		if string(got) != string(want) {
+			t.Fatalf("%s:\ngot  %s\nwant %s", e.RequestID, got, want)
+		}
+	}
+}
+
+// BenchmarkEncodeEvent: one spend event rendered by the publisher's
+// encoder and by json.Marshal (what it replaced).
+func BenchmarkEncodeEvent(b *testing.B) {
+	e := spendEvent(1)
+	e.EdgeID, e.EdgeInstance, e.Region = "edge-1", "01JABCDEFGHJKMNPQRSTVWXYZ0", "eu"
+	buf := make([]byte, 0, 1024)
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = appendEvent(buf[:0], &e)
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out, _ := json.Marshal(&e)
+			buf = append(buf[:0], out...)
+		}
+	})
+}

@@ -1,0 +1,177 @@
+package policy
+
+import (
+	"encoding/hex"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// KeyRecords says what a snapshot keeps per virtual key.
+//
+// An events.Key is 344 bytes of struct plus its strings: at a million keys
+// that alone is over 400 MB of heap. An edge reads a key only to authorize
+// a request, so it keeps a compact record (CompactKeys): the ids and model
+// list, which thousands of keys share, behind one interned pointer, the
+// limits and other fields few keys set behind another, nil when none is
+// set, and the hash only as the map key. The record is lossless: the
+// events.Key a caller gets is rebuilt from it on the first lookup of that
+// key in its version and kept, so a key in use costs one allocation once,
+// not one per request, and the edge's state dump still equals the control
+// plane's. The control plane, which lists every key and writes snapshots,
+// keeps the full events (FullKeys).
+type KeyRecords uint8
+
+const (
+	FullKeys KeyRecords = iota
+	CompactKeys
+)
+
+// keyRec is one key in a snapshot. Its fields never change once it is in
+// a published snapshot; only full is filled in, once, by a lookup.
+type keyRec struct {
+	// full is the key as events.Key: set when applied under FullKeys,
+	// built by the first lookup under CompactKeys.
+	full atomic.Pointer[events.Key]
+	// The rest is empty under FullKeys.
+	alias, name        string
+	shape              *keyShape
+	rare               *keyRare
+	created, updated   int64 // UTC unix nanoseconds; noTime: zero time or kept in rare
+	blocked, budgetHit bool
+}
+
+// keyShape is what many keys repeat: whose they are, what they may call
+// and their limits. Shapes are interned, so a million keys of 10,000 teams
+// hold about as many shapes as there are (team, user) pairs.
+type keyShape struct {
+	team, user, org, createdBy string
+	models, allowedRoutes      []string
+	maxBudget                  *float64
+	tpm, rpm, maxParallel      *int64
+	budgetDuration             string
+}
+
+// keyRare holds the fields that are usually unset or differ per key; a
+// key with none of them has a nil rare.
+type keyRare struct {
+	expires, budgetResetAt *time.Time
+	regeneratedFrom        string
+	// token is set only when the event's token is not the lower-case hex
+	// of its hash (upper-case hex): the rebuilt key keeps what was sent.
+	token    string
+	aliases  map[string]string
+	metadata map[string]any
+	// createdAt and updatedAt are set when the times do not pack into
+	// the record (not UTC, or out of int64 nanoseconds).
+	createdAt, updatedAt *time.Time
+}
+
+const noTime = math.MinInt64
+
+func (r *keyRare) empty() bool {
+	return r.expires == nil && r.budgetResetAt == nil && r.regeneratedFrom == "" && r.token == "" && r.aliases == nil &&
+		r.metadata == nil && r.createdAt == nil && r.updatedAt == nil
+}
+
+// packTime returns t as UTC unix nanoseconds when that gives t back
+// exactly (same instant, same location, so the JSON is the same).
+func packTime(t time.Time) (int64, bool) {
+	if t.IsZero() {
+		return noTime, true
+	}
+	n := t.UnixNano()
+	if t.Location() != time.UTC || !time.Unix(0, n).UTC().Equal(t) || n == noTime {
+		return 0, false
+	}
+	return n, true
+}
+
+func unpackTime(n int64) time.Time {
+	if n == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// newKeyRec makes the record of k (already interned) under mode m.
+func (in *interner) newKeyRec(k *events.Key, m KeyRecords) *keyRec {
+	r := &keyRec{}
+	if m == FullKeys {
+		r.full.Store(k)
+		return r
+	}
+	r.alias, r.name, r.blocked, r.budgetHit = k.KeyAlias, k.KeyName, k.Blocked, k.BudgetExceeded
+	r.shape = in.shape(keyShape{team: k.TeamID, user: k.UserID, org: k.OrganizationID, createdBy: k.CreatedBy, models: k.Models,
+		allowedRoutes: k.AllowedRoutes, maxBudget: k.MaxBudget, tpm: k.TPMLimit, rpm: k.RPMLimit, maxParallel: k.MaxParallelRequests,
+		budgetDuration: k.BudgetDuration})
+	rare := keyRare{expires: k.Expires, budgetResetAt: k.BudgetResetAt, regeneratedFrom: k.RegeneratedFrom, aliases: k.Aliases, metadata: k.Metadata}
+	if tok := k.Token; len(tok) != 2*len(KeyHash{}) || !isLowerHex(tok) {
+		rare.token = tok
+	}
+	var ok bool
+	if r.created, ok = packTime(k.CreatedAt); !ok {
+		rare.createdAt, r.created = &k.CreatedAt, noTime
+	}
+	if r.updated, ok = packTime(k.UpdatedAt); !ok {
+		rare.updatedAt, r.updated = &k.UpdatedAt, noTime
+	}
+	if !rare.empty() {
+		r.rare = &rare
+	}
+	return r
+}
+
+// key returns the events.Key of r (hash h), building and keeping it on
+// first use.
+func (r *keyRec) key(h KeyHash) *events.Key {
+	if k := r.full.Load(); k != nil {
+		return k
+	}
+	k := r.build(h)
+	if r.full.CompareAndSwap(nil, k) {
+		return k
+	}
+	return r.full.Load()
+}
+
+// peek is key without keeping what it builds: for walks over every key,
+// which would otherwise turn every compact record back into a full one.
+func (r *keyRec) peek(h KeyHash) *events.Key {
+	if k := r.full.Load(); k != nil {
+		return k
+	}
+	return r.build(h)
+}
+
+func (r *keyRec) build(h KeyHash) *events.Key {
+	k := &events.Key{Token: hex.EncodeToString(h[:]), KeyName: r.name, KeyAlias: r.alias, Blocked: r.blocked, BudgetExceeded: r.budgetHit,
+		CreatedAt: unpackTime(r.created), UpdatedAt: unpackTime(r.updated)}
+	sh := r.shape
+	k.TeamID, k.UserID, k.OrganizationID, k.CreatedBy, k.Models, k.AllowedRoutes = sh.team, sh.user, sh.org, sh.createdBy, sh.models, sh.allowedRoutes
+	k.MaxBudget, k.TPMLimit, k.RPMLimit, k.MaxParallelRequests, k.BudgetDuration = sh.maxBudget, sh.tpm, sh.rpm, sh.maxParallel, sh.budgetDuration
+	if x := r.rare; x != nil {
+		k.Expires, k.BudgetResetAt, k.RegeneratedFrom, k.Aliases, k.Metadata = x.expires, x.budgetResetAt, x.regeneratedFrom, x.aliases, x.metadata
+		if x.token != "" {
+			k.Token = x.token
+		}
+		if x.createdAt != nil {
+			k.CreatedAt = *x.createdAt
+		}
+		if x.updatedAt != nil {
+			k.UpdatedAt = *x.updatedAt
+		}
+	}
+	return k
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
