@@ -310,9 +310,10 @@ func TestMessagesAndResponses(t *testing.T) {
 		requests++
 	}
 	// Anthropic clients send the key in x-api-key (WithAPIKey).
-	ac := func(i int) anthropic.Client {
-		return anthropic.NewClient(aoption.WithBaseURL(edges[i%2].url("/")), aoption.WithAPIKey(key), aoption.WithMaxRetries(0),
+	ac := func(i int) *anthropic.Client {
+		c := anthropic.NewClient(aoption.WithBaseURL(edges[i%2].url("/")), aoption.WithAPIKey(key), aoption.WithMaxRetries(0),
 			aoption.WithHeader("anthropic-beta", "prompt-caching-2024-07-31"))
+		return &c
 	}
 	ask := anthropic.NewUserMessage(anthropic.NewTextBlock("What is the weather in Paris?"))
 	for i, model := range []string{"claude", "gpt"} {
@@ -408,8 +409,9 @@ func TestMessagesAndResponses(t *testing.T) {
 	}
 
 	// Responses API through the OpenAI SDK.
-	oc := func(i int) openai.Client {
-		return openai.NewClient(option.WithBaseURL(edges[i%2].url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0))
+	oc := func(i int) *openai.Client {
+		c := openai.NewClient(option.WithBaseURL(edges[i%2].url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0))
+		return &c
 	}
 	resp, err := oc(0).Responses.New(ctx, responses.ResponseNewParams{Model: "gpt", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}})
 	if err != nil {
