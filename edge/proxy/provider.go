@@ -220,6 +220,9 @@ func (f *Forwarder) roundTrip(req *fasthttp.Request, c *Call, payload []byte) (*
 	if c.RequestID != "" {
 		req.Header.Set("X-Request-Id", c.RequestID)
 	}
+	for k, v := range c.PassHeaders {
+		req.Header.Set(k, v)
+	}
 	for k, v := range d.ExtraHeaders {
 		req.Header.Set(k, v)
 	}

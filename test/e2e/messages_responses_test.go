@@ -290,7 +290,8 @@ func TestMessagesAndResponses(t *testing.T) {
 	cfg := t.TempDir() + "/config.yaml"
 	writeFile(t, cfg, messagesConfig(addr))
 	env := []string{"MASTER_KEY=" + masterKey, "ANTHROPIC_KEY=" + anthropicKey, "OPENAI_KEY=" + openAIKey}
-	ctl := start(t, "control", env, "control", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-config", cfg)
+	ctl := start(t, "control", env, "control", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-config", cfg,
+		"-clickhouse", ch.Addr(), "-clickhouse-db", "msg_e2e")
 	var edges []*proc
 	for _, id := range []string{"edge-a", "edge-b"} {
 		edges = append(edges, start(t, id, env, "edge", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-control", "http://"+ctl.addr,
