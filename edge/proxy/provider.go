@@ -211,7 +211,8 @@ func upstreamRequest(target string, stream bool) *fasthttp.Request {
 }
 
 // roundTrip adds what every provider's request carries last (the request
-// id, then the deployment's extra_headers, so a deployment can override
+// id, the client headers the endpoint passes on, then the deployment's
+// extra_headers, so a deployment can override
 // anything, e.g. a gateway upstream that wants its key in another header),
 // sends it and returns the response head; the body is read by the caller,
 // which releases resp.
@@ -219,6 +220,9 @@ func (f *Forwarder) roundTrip(req *fasthttp.Request, c *Call, payload []byte) (*
 	d := c.Deployment
 	if c.RequestID != "" {
 		req.Header.Set("X-Request-Id", c.RequestID)
+	}
+	for k, v := range c.PassHeaders {
+		req.Header.Set(k, v)
 	}
 	for k, v := range d.ExtraHeaders {
 		req.Header.Set(k, v)

@@ -290,7 +290,8 @@ func TestMessagesAndResponses(t *testing.T) {
 	cfg := t.TempDir() + "/config.yaml"
 	writeFile(t, cfg, messagesConfig(addr))
 	env := []string{"MASTER_KEY=" + masterKey, "ANTHROPIC_KEY=" + anthropicKey, "OPENAI_KEY=" + openAIKey}
-	ctl := start(t, "control", env, "control", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-config", cfg)
+	ctl := start(t, "control", env, "control", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-config", cfg,
+		"-clickhouse", ch.Addr(), "-clickhouse-db", "msg_e2e")
 	var edges []*proc
 	for _, id := range []string{"edge-a", "edge-b"} {
 		edges = append(edges, start(t, id, env, "edge", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-control", "http://"+ctl.addr,
@@ -310,9 +311,10 @@ func TestMessagesAndResponses(t *testing.T) {
 		requests++
 	}
 	// Anthropic clients send the key in x-api-key (WithAPIKey).
-	ac := func(i int) anthropic.Client {
-		return anthropic.NewClient(aoption.WithBaseURL(edges[i%2].url("/")), aoption.WithAPIKey(key), aoption.WithMaxRetries(0),
+	ac := func(i int) *anthropic.Client {
+		c := anthropic.NewClient(aoption.WithBaseURL(edges[i%2].url("/")), aoption.WithAPIKey(key), aoption.WithMaxRetries(0),
 			aoption.WithHeader("anthropic-beta", "prompt-caching-2024-07-31"))
+		return &c
 	}
 	ask := anthropic.NewUserMessage(anthropic.NewTextBlock("What is the weather in Paris?"))
 	for i, model := range []string{"claude", "gpt"} {
@@ -408,8 +410,9 @@ func TestMessagesAndResponses(t *testing.T) {
 	}
 
 	// Responses API through the OpenAI SDK.
-	oc := func(i int) openai.Client {
-		return openai.NewClient(option.WithBaseURL(edges[i%2].url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0))
+	oc := func(i int) *openai.Client {
+		c := openai.NewClient(option.WithBaseURL(edges[i%2].url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0))
+		return &c
 	}
 	resp, err := oc(0).Responses.New(ctx, responses.ResponseNewParams{Model: "gpt", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}})
 	if err != nil {

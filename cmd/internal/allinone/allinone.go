@@ -134,7 +134,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Printf(`
 gatehouse is running
-  edge (OpenAI-compatible API)  http://%[1]s      /v1/chat/completions  /v1/embeddings  /v1/completions  /v1/models
+  edge (OpenAI-compatible API)  http://%[1]s      /v1/chat/completions  /v1/embeddings  /v1/completions  /v1/responses  /v1/messages  /v1/models
   control (admin API)           http://%[2]s      /key/generate  /team/new  /model/info
                                 (management routes also work on the edge port)
   metrics (Prometheus)          http://%[1]s/metrics  http://%[2]s/metrics
@@ -150,6 +150,11 @@ try:
   curl -s http://%[1]s/v1/embeddings -H 'Authorization: Bearer %[5]s' \
     -H 'Content-Type: application/json' \
     -d '{"model":"text-embedding-3-small","input":"hello","dimensions":8}'
+  curl -s http://%[1]s/v1/responses -H 'Authorization: Bearer %[5]s' \
+    -H 'Content-Type: application/json' -d '{"model":"gpt-4o","input":"hello"}'
+  curl -s http://%[1]s/v1/messages -H 'x-api-key: %[5]s' -H 'anthropic-version: 2023-06-01' \
+    -H 'Content-Type: application/json' \
+    -d '{"model":"gpt-4o","max_tokens":100,"messages":[{"role":"user","content":"hello"}]}'
 
 Ctrl-C stops everything.
 `, edgeAddr, controlAddr, natsURL, storeDir, o.MasterKey, source, chStatus)
