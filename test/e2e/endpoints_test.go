@@ -149,8 +149,7 @@ func TestEndpointsWithOpenAIClient(t *testing.T) {
 		seen := map[string]bool{}
 		for rows.Next() {
 			var group string
-			var count, estimated uint64
-			var prompt, completion int64
+			var count, estimated, prompt, completion uint64
 			var cost float64
 			if err := rows.Scan(&group, &count, &prompt, &completion, &cost, &estimated); err != nil {
 				return err
@@ -161,7 +160,7 @@ func TestEndpointsWithOpenAIClient(t *testing.T) {
 			}
 			p := endpointPrices[group]
 			wantCost := float64(want.prompt)*p[0] + float64(want.completion)*p[1]
-			if prompt != want.prompt || completion != want.completion || math.Abs(cost-wantCost) > 1e-12 || estimated != 0 {
+			if int64(prompt) != want.prompt || int64(completion) != want.completion || math.Abs(cost-wantCost) > 1e-12 || estimated != 0 {
 				return fmt.Errorf("%s: rows say %d+%d tokens, $%.9f (%d estimated); the client was told %d+%d, $%.9f",
 					group, prompt, completion, cost, estimated, want.prompt, want.completion, wantCost)
 			}
