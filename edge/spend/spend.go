@@ -409,42 +409,45 @@ func (p *Publisher) sendLoop() {
 			batch = append(batch[:0], e)
 		case <-p.stopSend:
 			for {
-				batch = batch[:0]
-				for len(batch) < p.o.MaxBatch {
-					select {
-					case e := <-p.q:
-						batch = append(batch, e)
-						continue
-					default:
-					}
-					break
-				}
-				if len(batch) == 0 {
+				if batch = p.take(batch[:0]); len(batch) == 0 {
 					return
 				}
 				p.publish(batch)
 			}
 		}
+		// Sleep out the batch window rather than receive each event as it
+		// comes: a receiver blocked on p.q is woken by every Record, a
+		// goroutine switch per request; events recorded meanwhile wait in
+		// the buffered queue, which holds far more than one window's.
 		timer.Reset(p.o.BatchDelay)
-	gather:
-		for len(batch) < p.o.MaxBatch {
-			select {
-			case e := <-p.q:
-				batch = append(batch, e)
-			case <-timer.C:
-				break gather
-			case <-p.stopSend:
-				break gather // Close: publish what is here, then drain
+		select {
+		case <-timer.C:
+		case <-p.stopSend: // Close: publish what is here, then drain
+			if !timer.Stop() {
+				<-timer.C
 			}
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
+		// Everything queued goes now, in batches of at most MaxBatch.
+		for batch = p.take(batch); len(batch) > 0; batch = p.take(batch[:0]) {
+			p.publish(batch)
+			if len(batch) < p.o.MaxBatch {
+				break
 			}
 		}
-		p.publish(batch)
 	}
+}
+
+// take appends queued events to batch, without waiting, up to MaxBatch.
+func (p *Publisher) take(batch []*events.SpendEvent) []*events.SpendEvent {
+	for len(batch) < p.o.MaxBatch {
+		select {
+		case e := <-p.q:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // publish sends a batch as one message (a lone event as a SpendEvent).

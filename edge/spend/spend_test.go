@@ -218,6 +218,51 @@ func TestPublishesEveryEventOnce(t *testing.T) {
 	}
 }
 
+// TestBatchesAtMostMaxBatch: events recorded within one batch window are
+// all published, as several messages of at most MaxBatch events when more
+// are queued (a multiple of MaxBatch included: no empty message).
+func TestBatchesAtMostMaxBatch(t *testing.T) {
+	for _, n := range []int{1, 6, 7, 21, 23} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			e := startNATS(t)
+			o := options(e, t.TempDir())
+			o.MaxBatch, o.BatchDelay = 7, 200*time.Millisecond
+			p, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				p.Record(spendEvent(i))
+			}
+			waitStream(t, e, uint64(n))
+			closeP(t, p)
+			if s := p.Stats(); s.Published != uint64(n) {
+				t.Fatalf("stats %+v", s)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			r, err := testutil.NewSpendReader(ctx, e.js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := 0
+			if err := r.Read(ctx, func(_ jetstream.Msg, _ string, evs []events.SpendEvent) error {
+				msgs++
+				if len(evs) == 0 || len(evs) > o.MaxBatch {
+					return fmt.Errorf("a message of %d events", len(evs))
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// More only if the recording loop was descheduled for a window.
+			if want := (n + o.MaxBatch - 1) / o.MaxBatch; msgs < want {
+				t.Fatalf("%d messages, want at least %d", msgs, want)
+			}
+		})
+	}
+}
+
 // NATS goes away mid-stream and comes back on the same port and store:
 // every event is stored exactly once (spilled ones are resent, and any
 // resent event that had been stored after all is deduplicated).

@@ -136,6 +136,14 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	c.Log.Info("edge ready by replay", "in", res.EdgeReplay, "rss_kib_5s_later", res.EdgeRSSReplay)
+	// In process before the snapshot step, which a busy machine can fail
+	// (object store acks time out).
+	if !c.SkipInProc {
+		if err := inProc(ctx, js, c.Keys, c.CPUProfile, res); err != nil {
+			return nil, err
+		}
+		c.Log.Info("in-process replay", "in", res.InProcReplay, "heap_mib", res.InProcHeapBytes>>20, "lookup_ns", res.LookupNs, "checkkey_ns", res.CheckKeyNs)
+	}
 	// The control plane writes a snapshot once it has caught up.
 	t1 := time.Now()
 	ctlAddr, err := childproc.FreeAddr()
@@ -169,11 +177,6 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			res.EdgeRSSReady, res.EdgeRSSSettled = rss, settled
 		}
 		c.Log.Info("edge ready from snapshot", "in", ready, "rss_kib", rss)
-	}
-	if !c.SkipInProc {
-		if err := inProc(ctx, js, c.Keys, c.CPUProfile, res); err != nil {
-			return nil, err
-		}
 	}
 	return res, nil
 }
