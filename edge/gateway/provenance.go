@@ -74,8 +74,11 @@ func denyReason(e *apierror.Error) string {
 	case apierror.ModelNotFound.Code:
 		return events.DenyModelNotFound
 	case apierror.Forbidden.Code:
-		if strings.HasSuffix(e.Rule, ":allowed_routes") || strings.HasPrefix(e.Rule, "route_group:") {
+		switch {
+		case strings.HasSuffix(e.Rule, "routes"):
 			return events.DenyRouteNotAllowed
+		case strings.HasSuffix(e.Rule, "models"):
+			return events.DenyModelNotAllowed
 		}
 		return events.DenyForbidden
 	case apierror.BudgetExceeded.Code:
