@@ -52,28 +52,31 @@ type decision struct {
 	forwarded bool
 }
 
+// reasons map a refusal's error code to its reason code.
+var reasons = map[string]string{
+	apierror.Unauthenticated.Code:  events.DenyInvalidCredential,
+	apierror.ExpiredKey.Code:       events.DenyExpired,
+	apierror.KeyBlocked.Code:       events.DenyKeyBlocked,
+	apierror.TeamBlocked.Code:      events.DenyTeamBlocked,
+	"org_blocked":                  events.DenyOrgBlocked,
+	policy.EndUserBlocked.Code:     events.DenyEndUserBlocked,
+	apierror.KeyModelDenied.Code:   events.DenyModelNotAllowed,
+	apierror.TeamModelDenied.Code:  events.DenyModelNotAllowed,
+	apierror.UserModelDenied.Code:  events.DenyModelNotAllowed,
+	apierror.OrgModelDenied.Code:   events.DenyModelNotAllowed,
+	policy.EndUserModelDenied.Code: events.DenyModelNotAllowed,
+	apierror.ModelNotFound.Code:    events.DenyModelNotFound,
+	apierror.BudgetExceeded.Code:   events.DenyBudgetExceeded,
+	apierror.RateLimited.Code:      events.DenyRateLimited,
+	apierror.NotReady.Code:         events.DenyPolicyNotReady,
+	errStale.Code:                  events.DenyPolicyStale,
+}
+
 // denyReason maps a refusal to its reason code; "" for an error that is
 // not a policy decision (bad JSON, a missing field, an internal error).
 func denyReason(e *apierror.Error) string {
-	switch e.Code {
-	case apierror.Unauthenticated.Code, "invalid_token":
-		return events.DenyInvalidCredential
-	case apierror.ExpiredKey.Code:
-		return events.DenyExpired
-	case apierror.KeyBlocked.Code:
-		return events.DenyKeyBlocked
-	case apierror.TeamBlocked.Code:
-		return events.DenyTeamBlocked
-	case "org_blocked":
-		return events.DenyOrgBlocked
-	case policy.EndUserBlocked.Code:
-		return events.DenyEndUserBlocked
-	case apierror.KeyModelDenied.Code, apierror.TeamModelDenied.Code, apierror.UserModelDenied.Code,
-		apierror.OrgModelDenied.Code, policy.EndUserModelDenied.Code:
-		return events.DenyModelNotAllowed
-	case apierror.ModelNotFound.Code:
-		return events.DenyModelNotFound
-	case apierror.Forbidden.Code:
+	if e.Code == apierror.Forbidden.Code {
+		// One code for every forbidden thing: the rule tells them apart.
 		switch {
 		case strings.HasSuffix(e.Rule, "routes"):
 			return events.DenyRouteNotAllowed
@@ -81,14 +84,9 @@ func denyReason(e *apierror.Error) string {
 			return events.DenyModelNotAllowed
 		}
 		return events.DenyForbidden
-	case apierror.BudgetExceeded.Code:
-		return events.DenyBudgetExceeded
-	case apierror.RateLimited.Code:
-		return events.DenyRateLimited
-	case apierror.NotReady.Code:
-		return events.DenyPolicyNotReady
-	case errStale.Code:
-		return events.DenyPolicyStale
+	}
+	if r, ok := reasons[e.Code]; ok {
+		return r
 	}
 	if e.Status == fiber.StatusUnauthorized {
 		return events.DenyInvalidCredential
