@@ -391,6 +391,7 @@ func (g *Gateway) llmCall(c *fiber.Ctx, ep policy.Endpoint) error {
 	var d decision
 	err := g.call(c, ep, &d)
 	if err != nil {
+		err = g.budgetSpend(err)
 		g.deny(c, &d, err)
 	}
 	return err

@@ -6,6 +6,7 @@ package gateway
 // decided, published through the same batching and spill path as spend.
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,45 +53,72 @@ type decision struct {
 	forwarded bool
 }
 
+// reasons map a refusal's error code to its reason code.
+var reasons = map[string]string{
+	apierror.Unauthenticated.Code:  events.DenyInvalidCredential,
+	apierror.ExpiredKey.Code:       events.DenyExpired,
+	apierror.KeyBlocked.Code:       events.DenyKeyBlocked,
+	apierror.TeamBlocked.Code:      events.DenyTeamBlocked,
+	"org_blocked":                  events.DenyOrgBlocked,
+	policy.EndUserBlocked.Code:     events.DenyEndUserBlocked,
+	apierror.KeyModelDenied.Code:   events.DenyModelNotAllowed,
+	apierror.TeamModelDenied.Code:  events.DenyModelNotAllowed,
+	apierror.UserModelDenied.Code:  events.DenyModelNotAllowed,
+	apierror.OrgModelDenied.Code:   events.DenyModelNotAllowed,
+	policy.EndUserModelDenied.Code: events.DenyModelNotAllowed,
+	apierror.ModelNotFound.Code:    events.DenyModelNotFound,
+	apierror.BudgetExceeded.Code:   events.DenyBudgetExceeded,
+	apierror.RateLimited.Code:      events.DenyRateLimited,
+	apierror.NotReady.Code:         events.DenyPolicyNotReady,
+	errStale.Code:                  events.DenyPolicyStale,
+}
+
 // denyReason maps a refusal to its reason code; "" for an error that is
 // not a policy decision (bad JSON, a missing field, an internal error).
 func denyReason(e *apierror.Error) string {
-	switch e.Code {
-	case apierror.Unauthenticated.Code, "invalid_token":
-		return events.DenyInvalidCredential
-	case apierror.ExpiredKey.Code:
-		return events.DenyExpired
-	case apierror.KeyBlocked.Code:
-		return events.DenyKeyBlocked
-	case apierror.TeamBlocked.Code:
-		return events.DenyTeamBlocked
-	case "org_blocked":
-		return events.DenyOrgBlocked
-	case policy.EndUserBlocked.Code:
-		return events.DenyEndUserBlocked
-	case apierror.KeyModelDenied.Code, apierror.TeamModelDenied.Code, apierror.UserModelDenied.Code,
-		apierror.OrgModelDenied.Code, policy.EndUserModelDenied.Code:
-		return events.DenyModelNotAllowed
-	case apierror.ModelNotFound.Code:
-		return events.DenyModelNotFound
-	case apierror.Forbidden.Code:
-		if strings.HasSuffix(e.Rule, ":allowed_routes") || strings.HasPrefix(e.Rule, "route_group:") {
+	if e.Code == apierror.Forbidden.Code {
+		// One code for every forbidden thing: the rule tells them apart.
+		switch {
+		case strings.HasSuffix(e.Rule, "routes"):
 			return events.DenyRouteNotAllowed
+		case strings.HasSuffix(e.Rule, "models"):
+			return events.DenyModelNotAllowed
 		}
 		return events.DenyForbidden
-	case apierror.BudgetExceeded.Code:
-		return events.DenyBudgetExceeded
-	case apierror.RateLimited.Code:
-		return events.DenyRateLimited
-	case apierror.NotReady.Code:
-		return events.DenyPolicyNotReady
-	case errStale.Code:
-		return events.DenyPolicyStale
+	}
+	if r, ok := reasons[e.Code]; ok {
+		return r
 	}
 	if e.Status == fiber.StatusUnauthorized {
 		return events.DenyInvalidCredential
 	}
 	return ""
+}
+
+// budgetSpend adds the spend this edge sees to a budget refusal decided
+// from the budget tracker's flag: the policy carries the flag, not the
+// amount, and "spend 10.42 USD >= max_budget 10 USD" is what the caller
+// needs to know.
+func (g *Gateway) budgetSpend(err error) error {
+	var e *apierror.Error
+	if g.budgets == nil || !errors.As(err, &e) || e.Code != apierror.BudgetExceeded.Code {
+		return err
+	}
+	obj, ok := strings.CutSuffix(e.Rule, ":max_budget")
+	kind, id, found := strings.Cut(obj, ":")
+	if !ok || !found {
+		return err
+	}
+	if kind == "end_user" {
+		kind = string(events.KindCustomer)
+	}
+	used := g.budgets.Used(events.Kind(kind), id)
+	if used <= 0 {
+		return err
+	}
+	c := *e
+	c.Message = strings.Replace(c.Message, "spend >= ", "spend "+strconv.FormatFloat(used, 'f', 6, 64)+" USD >= ", 1)
+	return &c
 }
 
 // deny records a refusal of a model route as a ledger row. The row's
@@ -141,6 +169,9 @@ func (g *Gateway) deny(c *fiber.Ctx, d *decision, err error) {
 	}
 	if ev.Auth == "" {
 		ev.Auth = d.id.Method().String()
+	}
+	if ev.EdgeID == "" {
+		ev.EdgeID = g.edgeID
 	}
 	ev.Outcome, ev.Status, ev.DenyReason, ev.DenyRule = events.OutcomeDenied, e.Status, reason, e.Rule
 	if ev.DenyRule == "" {
