@@ -104,8 +104,12 @@ const (
 	DenyRateLimited       = "rate_limited"
 	DenyPolicyNotReady    = "policy_not_ready"
 	DenyPolicyStale       = "policy_stale"
-	DenyBadRequest        = "bad_request"
 )
+
+// DenyReasons are every reason code, for validating a filter.
+var DenyReasons = []string{DenyInvalidCredential, DenyExpired, DenyKeyBlocked, DenyTeamBlocked, DenyOrgBlocked,
+	DenyEndUserBlocked, DenyModelNotAllowed, DenyModelNotFound, DenyRouteNotAllowed, DenyForbidden, DenyBudgetExceeded,
+	DenyRateLimited, DenyPolicyNotReady, DenyPolicyStale}
 
 // SpendBatch is several SpendEvents of one edge in one message. Its
 // BatchID is the Nats-Msg-Id, so a batch resent from the spill queue is

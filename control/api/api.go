@@ -174,6 +174,7 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin.Get("/spend/logs", a.adminOnly, a.spendLogs)
 	admin.Get("/global/spend/report", a.adminOnly, a.globalSpendReport)
+	admin.Get("/gatehouse/decisions", a.adminOnly, a.decisions)
 
 	admin.Get("/jwt/settings", a.adminOnly, a.jwtSettingsGet)
 	admin.Post("/jwt/settings", a.adminOnly, a.jwtSettingsPut)

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/spend/query"
@@ -45,23 +48,9 @@ func (a *API) spendLogs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := query.Filter{TeamID: c.Query("team_id"), UserID: c.Query("user_id"), Limit: c.QueryInt("limit", query.DefaultLimit)}
-	if k := c.Query("api_key", c.Query("key")); k != "" {
-		if f.KeyHash, err = tokenOf("api_key", k); err != nil {
-			return err
-		}
-	}
-	if f.Start, err = dateParam(c, "start_date"); err != nil {
+	f, err := spendFilter(c)
+	if err != nil {
 		return err
-	}
-	if f.End, err = dateParam(c, "end_date"); err != nil {
-		return err
-	}
-	if !f.End.IsZero() && len(c.Query("end_date")) == len("2006-01-02") {
-		f.End = f.End.Add(24 * time.Hour) // the end day is included
-	}
-	if f.Limit <= 0 || f.Limit > query.MaxLimit {
-		return httpx.Param("limit", "must be between 1 and %d", query.MaxLimit)
 	}
 	rows, err := query.Logs(c.UserContext(), st.Conn, st.Database, f)
 	if err != nil {
@@ -75,16 +64,77 @@ func (a *API) spendLogs(c *fiber.Ctx) error {
 		}
 		return c.JSON(out)
 	case "gatehouse":
-		// Our event shape, as published and stored.
-		for i := range rows {
-			rows[i].Cost = Money(rows[i].Cost)
-		}
-		if rows == nil {
-			rows = []query.Row{}
-		}
-		return c.JSON(rows)
+		return gatehouseRows(c, rows)
 	}
 	return httpx.Param("format", "must be litellm (the default) or gatehouse")
+}
+
+// gatehouseRows renders ledger rows in our event shape, as published and
+// stored.
+func gatehouseRows(c *fiber.Ctx, rows []query.Row) error {
+	for i := range rows {
+		rows[i].Cost = Money(rows[i].Cost)
+	}
+	if rows == nil {
+		rows = []query.Row{}
+	}
+	return c.JSON(rows)
+}
+
+// outcomes a ledger row may have (the outcome filter).
+var outcomes = []string{"ok", "client_aborted", "upstream_error", "timeout", events.OutcomeDenied}
+
+// spendFilter reads the filters /spend/logs and /gatehouse/decisions
+// share: api_key (or key), team_id, user_id, outcome, reason, start_date,
+// end_date, limit.
+func spendFilter(c *fiber.Ctx) (query.Filter, error) {
+	var err error
+	f := query.Filter{TeamID: c.Query("team_id"), UserID: c.Query("user_id"), Limit: c.QueryInt("limit", query.DefaultLimit),
+		Outcome: c.Query("outcome"), DenyReason: c.Query("reason")}
+	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
+		return f, httpx.Param("outcome", "%q is not an outcome: want one of %s", f.Outcome, strings.Join(outcomes, ", "))
+	}
+	if f.DenyReason != "" && !slices.Contains(events.DenyReasons, f.DenyReason) {
+		return f, httpx.Param("reason", "%q is not a denial reason: want one of %s", f.DenyReason, strings.Join(events.DenyReasons, ", "))
+	}
+	if k := c.Query("api_key", c.Query("key")); k != "" {
+		if f.KeyHash, err = tokenOf("api_key", k); err != nil {
+			return f, err
+		}
+	}
+	if f.Start, err = dateParam(c, "start_date"); err != nil {
+		return f, err
+	}
+	if f.End, err = dateParam(c, "end_date"); err != nil {
+		return f, err
+	}
+	if !f.End.IsZero() && len(c.Query("end_date")) == len("2006-01-02") {
+		f.End = f.End.Add(24 * time.Hour) // the end day is included
+	}
+	if f.Limit <= 0 || f.Limit > query.MaxLimit {
+		return f, httpx.Param("limit", "must be between 1 and %d", query.MaxLimit)
+	}
+	return f, nil
+}
+
+// decisions is /gatehouse/decisions: the ledger's rows, served and
+// refused, newest first, in our event shape (policy_seq, deny_reason,
+// deny_rule included), for security and finance; filters as /spend/logs
+// (outcome=denied for refusals only).
+func (a *API) decisions(c *fiber.Ctx) error {
+	st, err := a.spendStore()
+	if err != nil {
+		return err
+	}
+	f, err := spendFilter(c)
+	if err != nil {
+		return err
+	}
+	rows, err := query.Logs(c.UserContext(), st.Conn, st.Database, f)
+	if err != nil {
+		return apierror.Unavailable.Wrap(err, "spend store unavailable")
+	}
+	return gatehouseRows(c, rows)
 }
 
 // globalSpendReport is LiteLLM's /global/spend/report: spend per day and

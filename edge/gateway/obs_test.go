@@ -116,22 +116,7 @@ func TestRequestIDsMetricsAndAccessLog(t *testing.T) {
 	up := startObsUpstream(t)
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil)).With("edge_id", "edge-obs")
-	var pub *spend.Publisher
-	e := startEdgeWith(t, true, Options{MasterKey: "sk-master-test-key", EdgeID: "edge-obs", AccessLog: true, Log: log},
-		func(g *Gateway, js jetstream.JetStream) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			pub, err = spend.New(spend.Options{JS: js, EdgeID: "edge-obs", SpillDir: t.TempDir(), Registerer: g.Registry()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			g.spend = pub
-			t.Cleanup(func() { _ = pub.Close(context.Background()) })
-		})
+	e := startEdgeWith(t, true, Options{MasterKey: "sk-master-test-key", EdgeID: "edge-obs", AccessLog: true, Log: log}, withSpend(t, "edge-obs"))
 	e.put(t, &events.Model{ID: "ok1", ModelName: "ok", LiteLLMParams: events.ModelParams{Model: "openai/up", APIBase: up.URL + "/v1"}})
 	e.put(t, &events.Model{ID: "bad1", ModelName: "bad", LiteLLMParams: events.ModelParams{Model: "openai/up", APIBase: up.URL + "/fail"}})
 	e.put(t, &events.Key{Token: events.HashKey(obsKey), Models: []string{"ok", "bad"}})
@@ -265,6 +250,24 @@ func TestRequestIDsMetricsAndAccessLog(t *testing.T) {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("log contains a credential %s", secret)
 		}
+	}
+}
+
+// withSpend gives the edge under test a spend publisher on the spend
+// stream (read back with readSpend).
+func withSpend(t *testing.T, edgeID string) func(g *Gateway, js jetstream.JetStream) {
+	return func(g *Gateway, js jetstream.JetStream) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pub, err := spend.New(spend.Options{JS: js, EdgeID: edgeID, SpillDir: t.TempDir(), Registerer: g.Registry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.spend = pub
+		t.Cleanup(func() { _ = pub.Close(context.Background()) })
 	}
 }
 

@@ -142,6 +142,9 @@ func (g *Gateway) deny(c *fiber.Ctx, d *decision, err error) {
 	if ev.Auth == "" {
 		ev.Auth = d.id.Method().String()
 	}
+	if ev.EdgeID == "" {
+		ev.EdgeID = g.edgeID
+	}
 	ev.Outcome, ev.Status, ev.DenyReason, ev.DenyRule = events.OutcomeDenied, e.Status, reason, e.Rule
 	if ev.DenyRule == "" {
 		ev.DenyRule = fallbackRule(&ev, reason)

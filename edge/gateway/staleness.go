@@ -29,8 +29,8 @@ const (
 // cannot be outrun for long by cutting an edge off.
 const DefaultMaxStaleness = 30 * time.Second
 
-// PolicyStaleHeader, in static mode, says how many whole seconds past the
-// last confirmation the snapshot that decided is.
+// PolicyStaleHeader, in static mode, says how many seconds (rounded up)
+// have passed since the snapshot that decided was last confirmed current.
 const PolicyStaleHeader = "x-gatehouse-policy-stale"
 
 var errStale = &apierror.Error{Status: fiber.StatusServiceUnavailable, Type: "service_unavailable", Code: "policy_stale"}
@@ -77,7 +77,7 @@ func (g *Gateway) checkStale(c *fiber.Ctx) error {
 	if age == 0 {
 		return nil
 	}
-	secs := int64(age / time.Second)
+	secs := int64((age + time.Second - 1) / time.Second) // rounded up: a stale answer never says 0
 	if g.staleStatic {
 		var buf [20]byte
 		c.Response().Header.SetBytesV(PolicyStaleHeader, strconv.AppendInt(buf[:0], secs, 10))

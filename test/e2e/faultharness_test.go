@@ -522,7 +522,7 @@ func (fs *faultSystem) spendIDs(t *testing.T) (map[string]int, int) {
 		fs.conn = fs.ch.Conn(t)
 	}
 	conn := fs.conn
-	rows, err := conn.Query(context.Background(), "SELECT request_id, count() FROM "+fs.db+".spend_events GROUP BY request_id")
+	rows, err := conn.Query(context.Background(), "SELECT request_id, count() FROM "+fs.db+".spend_events WHERE outcome != 'denied' GROUP BY request_id")
 	if err != nil {
 		t.Logf("spend query: %v", err)
 		return nil, 0
