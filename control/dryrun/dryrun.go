@@ -45,8 +45,8 @@ func Replayable(r Request) bool {
 		return true
 	}
 	switch r.DenyReason {
-	case events.DenyModelNotAllowed, events.DenyModelNotFound, events.DenyKeyBlocked, events.DenyTeamBlocked, events.DenyBudgetExceeded,
-		events.DenyRateLimited, events.DenyInvalidCredential, events.DenyExpired, events.DenyEndUserBlocked, events.DenyForbidden:
+	case events.DenyModelNotAllowed, events.DenyModelNotFound, events.DenyKeyBlocked, events.DenyTeamBlocked, events.DenyOrgBlocked,
+		events.DenyBudgetExceeded, events.DenyRateLimited, events.DenyInvalidCredential, events.DenyExpired, events.DenyEndUserBlocked, events.DenyForbidden:
 		return true
 	}
 	return false
@@ -215,7 +215,7 @@ func (e *Evaluator) Decide(r Request) Decision {
 type counter struct{ kind, id string }
 
 // rule is the ledger's deny_rule for a setting of the object.
-func (c counter) rule(setting string) string { return c.kind + ":" + c.id + ":" + setting }
+func (c counter) rule(setting string) string { return policy.Rule(c.kind, c.id, setting) }
 
 // grant runs the edge's decision for the caller the row names.
 func (e *Evaluator) grant(r Request) (auth.Grant, error) {
@@ -228,7 +228,7 @@ func (e *Evaluator) grant(r Request) (auth.Grant, error) {
 	case r.KeyHash != "":
 		k := s.KeyByToken(r.KeyHash)
 		if k == nil {
-			return g, apierror.Unauthenticated.With("the key does not exist in this policy").By("key:" + r.KeyHash)
+			return g, apierror.Unauthenticated.With("the key does not exist in this policy").By(policy.Rule("key", r.KeyHash, "unknown"))
 		}
 		var err error
 		if g, err = (auth.Identity{Key: k}).Grant(s, req); err != nil {
@@ -242,11 +242,11 @@ func (e *Evaluator) grant(r Request) (auth.Grant, error) {
 			t := s.Team(r.TeamID)
 			switch {
 			case t == nil:
-				return g, apierror.Unauthenticated.With("team %s does not exist in this policy", r.TeamID).By("team:" + r.TeamID)
+				return g, apierror.Unauthenticated.With("team %s does not exist in this policy", r.TeamID).By(policy.Rule("team", r.TeamID, "exists"))
 			case t.Blocked:
-				return g, apierror.TeamBlocked.With("team %s is blocked", r.TeamID).By("team:" + r.TeamID)
+				return g, apierror.TeamBlocked.With("team %s is blocked", r.TeamID).By(policy.Rule("team", r.TeamID, "blocked"))
 			case !s.TeamAllowed(t, r.ModelGroup):
-				return g, apierror.TeamModelDenied.With("team %s may not call %s", r.TeamID, r.ModelGroup).By("team:" + r.TeamID + ":models")
+				return g, apierror.TeamModelDenied.With("team %s may not call %s", r.TeamID, r.ModelGroup).By(policy.Rule("team", r.TeamID, "models"))
 			}
 			g.Team = t
 			if g.OrgID == "" {
@@ -275,25 +275,8 @@ func (e *Evaluator) grant(r Request) (auth.Grant, error) {
 // code.
 func refusal(err error) Decision {
 	e := apierror.From(err)
-	d := Decision{Rule: e.Rule, Message: e.Message}
-	switch {
-	case e.Type == apierror.KeyBlocked.Type && e.Code == apierror.KeyBlocked.Code:
-		d.Reason = events.DenyKeyBlocked
-	case e.Code == apierror.TeamBlocked.Code:
-		d.Reason = events.DenyTeamBlocked
-	case e.Code == apierror.ExpiredKey.Code:
-		d.Reason = events.DenyExpired
-	case e.Code == apierror.BudgetExceeded.Code:
-		d.Reason = events.DenyBudgetExceeded
-	case e.Code == apierror.ModelNotFound.Code:
-		d.Reason = events.DenyModelNotFound
-	case e.Status == 403 && e.Code != apierror.Forbidden.Code:
-		d.Reason = events.DenyModelNotAllowed
-	case e.Status == 401:
-		d.Reason = events.DenyInvalidCredential
-	case e.Code == "end_user_blocked":
-		d.Reason = events.DenyEndUserBlocked
-	default:
+	d := Decision{Rule: e.Rule, Message: e.Message, Reason: policy.DenyReason(e)}
+	if d.Reason == "" {
 		d.Reason = events.DenyForbidden
 	}
 	return d

@@ -52,7 +52,7 @@ func TestDecide(t *testing.T) {
 		{"team model access", nil, []dryrun.Request{req(0, keyA, "t1", "gpt-a", 1), req(1, keyA, "t1", "gpt-b", 1)},
 			[]bool{true, false}, events.DenyModelNotAllowed, ""},
 		{"unknown model", []any{&events.Team{TeamID: "t1"}}, []dryrun.Request{req(0, keyA, "t1", "gpt-z", 1)}, []bool{false}, events.DenyModelNotFound, "model:gpt-z"},
-		{"deleted key", nil, []dryrun.Request{req(0, keyB, "", "gpt-a", 1)}, []bool{false}, events.DenyInvalidCredential, "key:" + keyB},
+		{"deleted key", nil, []dryrun.Request{req(0, keyB, "", "gpt-a", 1)}, []bool{false}, events.DenyInvalidCredential, "key:" + keyB + ":unknown"},
 		{"blocked key", []any{&events.Key{Token: keyA, TeamID: "t1", Blocked: true}}, []dryrun.Request{req(0, keyA, "t1", "gpt-a", 1)},
 			[]bool{false}, events.DenyKeyBlocked, ""},
 		{"blocked team", []any{&events.Team{TeamID: "t1", Blocked: true}}, []dryrun.Request{req(0, keyA, "t1", "gpt-a", 1)},
@@ -107,7 +107,7 @@ func TestCompare(t *testing.T) {
 	denied.Outcome, denied.DenyReason = events.OutcomeDenied, events.DenyModelNotAllowed
 	c.Add(denied)
 	bad := req(3, keyA, "t1", "gpt-a", 0)
-	bad.Outcome, bad.DenyReason = events.OutcomeDenied, events.DenyBadRequest
+	bad.Outcome, bad.DenyReason = events.OutcomeDenied, events.DenyPolicyStale
 	c.Add(bad)
 	r := c.Report()
 	if r.Rows != 3 || r.Skipped != 1 || r.Total.NowRefused != 2 || r.Total.NowRefusedCost != 3.5 || r.Total.NowAllowed != 1 {

@@ -52,45 +52,14 @@ type decision struct {
 	forwarded bool
 }
 
-// denyReason maps a refusal to its reason code; "" for an error that is
-// not a policy decision (bad JSON, a missing field, an internal error).
+// denyReason maps a refusal to its reason code (policy.DenyReason, plus
+// the edge's own staleness refusal); "" for an error that is not a policy
+// decision.
 func denyReason(e *apierror.Error) string {
-	switch e.Code {
-	case apierror.Unauthenticated.Code, "invalid_token":
-		return events.DenyInvalidCredential
-	case apierror.ExpiredKey.Code:
-		return events.DenyExpired
-	case apierror.KeyBlocked.Code:
-		return events.DenyKeyBlocked
-	case apierror.TeamBlocked.Code:
-		return events.DenyTeamBlocked
-	case "org_blocked":
-		return events.DenyOrgBlocked
-	case policy.EndUserBlocked.Code:
-		return events.DenyEndUserBlocked
-	case apierror.KeyModelDenied.Code, apierror.TeamModelDenied.Code, apierror.UserModelDenied.Code,
-		apierror.OrgModelDenied.Code, policy.EndUserModelDenied.Code:
-		return events.DenyModelNotAllowed
-	case apierror.ModelNotFound.Code:
-		return events.DenyModelNotFound
-	case apierror.Forbidden.Code:
-		if strings.HasSuffix(e.Rule, ":allowed_routes") || strings.HasPrefix(e.Rule, "route_group:") {
-			return events.DenyRouteNotAllowed
-		}
-		return events.DenyForbidden
-	case apierror.BudgetExceeded.Code:
-		return events.DenyBudgetExceeded
-	case apierror.RateLimited.Code:
-		return events.DenyRateLimited
-	case apierror.NotReady.Code:
-		return events.DenyPolicyNotReady
-	case errStale.Code:
+	if e.Code == errStale.Code {
 		return events.DenyPolicyStale
 	}
-	if e.Status == fiber.StatusUnauthorized {
-		return events.DenyInvalidCredential
-	}
-	return ""
+	return policy.DenyReason(e)
 }
 
 // deny records a refusal of a model route as a ledger row. The row's

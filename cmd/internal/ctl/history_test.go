@@ -221,7 +221,7 @@ func TestPolicyDryRun(t *testing.T) {
 		{k2, "t2", "gpt-a", 1, "ok", ""},
 		{k2, "t2", "gpt-a", 1, "ok", ""},
 		{k2, "t2", "gpt-b", 0, "denied", "model_not_allowed"},
-		{k2, "t2", "gpt-a", 0, "denied", "bad_request"}, // no policy changes this one: skipped
+		{k2, "t2", "gpt-a", 0, "denied", "policy_stale"}, // no policy changes this one: skipped
 	}
 	for i, r := range rows {
 		at := start.Add(time.Duration(i) * time.Second)
