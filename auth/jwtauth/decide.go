@@ -39,6 +39,12 @@ type Decision struct {
 
 func forbidden(format string, args ...any) error { return apierror.Forbidden.With(format, args...) }
 
+// forbiddenBy is forbidden naming the rule that refused, for the decision
+// ledger: "role:<role>:models", "jwt_settings:team_allowed_routes", ...
+func forbiddenBy(rule, format string, args ...any) error {
+	return apierror.Forbidden.With(format, args...).By(rule)
+}
+
 // Decide authorizes one request for an identity against a snapshot, in
 // LiteLLM's order. Unlike LiteLLM, the team route check applies however the
 // team was chosen (#31189), and role_permissions and scope_mappings use the
@@ -63,10 +69,10 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 				continue
 			}
 			if len(p.Models) > 0 && r.Model != "" && !s.Allowed(p.Models, r.Model) {
-				return d, forbidden("Role=%s not allowed to call model=%s. Allowed models=%v", id.Role, r.Model, p.Models)
+				return d, forbiddenBy("role:"+id.Role+":models", "Role=%s not allowed to call model=%s. Allowed models=%v", id.Role, r.Model, p.Models)
 			}
 			if len(p.Routes) > 0 && !RouteAllowed(r.Route, p.Routes) {
-				return d, forbidden("Role=%s not allowed to call route=%s. Allowed routes=%v", id.Role, r.Route, p.Routes)
+				return d, forbiddenBy("role:"+id.Role+":routes", "Role=%s not allowed to call route=%s. Allowed routes=%v", id.Role, r.Route, p.Routes)
 			}
 		}
 	}
@@ -80,7 +86,7 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		// An empty union means no scope granted anything: deny, unlike an
 		// empty models list on a key.
 		if len(allowed) == 0 || !s.Allowed(allowed, r.Model) {
-			return d, forbidden("model=%s not allowed. Allowed_models=%v", r.Model, allowed)
+			return d, forbiddenBy("jwt_settings:allowed_models", "model=%s not allowed. Allowed_models=%v", r.Model, allowed)
 		}
 	}
 	if !id.EmailDomainOK && (id.UserEmail != "" || id.Role == events.RoleInternalUser) {
@@ -120,7 +126,7 @@ func storedUser(s *policy.Snapshot, id *Identity) *events.User {
 // admin_allowed_routes when a is not nil.
 func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision) (Decision, error) {
 	if a != nil && !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
-		return d, forbidden("Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
+		return d, forbiddenBy("jwt_settings:admin_allowed_routes", "Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
 	}
 	d.Admin = true
 	if r.Model != "" {
@@ -203,19 +209,19 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	}
 	if d.Team != nil {
 		if d.Team.Blocked {
-			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", d.Team.TeamID)
+			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
 		}
 		if r.Model != "" && !s.TeamAllowed(d.Team, r.Model) {
-			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %v", d.Team.TeamID, r.Model, s.TeamModels(d.Team))
+			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %v", d.Team.TeamID, r.Model, s.TeamModels(d.Team)).By(policy.Rule("team", d.Team.TeamID, "models"))
 		}
 	} else if d.User != nil && r.Model != "" {
 		for _, m := range d.User.Models {
 			if m == policy.NoDefaultModels {
-				return d, apierror.UserModelDenied.With("User not allowed to access model. No default model access, only team models allowed. Tried to access %s", r.Model)
+				return d, apierror.UserModelDenied.With("User not allowed to access model. No default model access, only team models allowed. Tried to access %s", r.Model).By(policy.Rule("user", d.User.UserID, "models"))
 			}
 		}
 		if !s.Allowed(d.User.Models, r.Model) {
-			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %v", d.User.UserID, r.Model, d.User.Models)
+			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %v", d.User.UserID, r.Model, d.User.Models).By(policy.Rule("user", d.User.UserID, "models"))
 		}
 	}
 	if r.Model != "" {
@@ -235,7 +241,7 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth, d *Decision) error {
 	teamRoutes := func(t string) error {
 		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
-			return forbidden("Team=%s not allowed to access this route. Route=%s, Allowed Routes=%v", t, r.Route, a.TeamAllowedRoutes)
+			return forbiddenBy("jwt_settings:team_allowed_routes", "Team=%s not allowed to access this route. Route=%s, Allowed Routes=%v", t, r.Route, a.TeamAllowedRoutes)
 		}
 		return nil
 	}
@@ -339,7 +345,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		return nil
 	}
 	if blocked != nil {
-		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", blocked.TeamID)
+		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", blocked.TeamID).By(policy.Rule("team", blocked.TeamID, "blocked"))
 	}
 	if !anyExists && a.TeamClaimFallback {
 		// The claims name teams, none of which exists: the user's one
@@ -353,7 +359,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%v. Check `/models` to see all available models.", r.Model, teamIDs)
 	}
 	if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
-		return forbidden("No team in the token may access route %s", r.Route)
+		return forbiddenBy("jwt_settings:team_allowed_routes", "No team in the token may access route %s", r.Route)
 	}
 	return nil
 }

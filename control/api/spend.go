@@ -44,17 +44,9 @@ func dateParam(c *fiber.Ctx, name string) (time.Time, error) {
 // spendLogs is LiteLLM's /spend/logs: recent requests, newest first, in
 // LiteLLM's row shape (format=gatehouse: our spend event shape).
 func (a *API) spendLogs(c *fiber.Ctx) error {
-	st, err := a.spendStore()
+	rows, err := a.logs(c)
 	if err != nil {
 		return err
-	}
-	f, err := spendFilter(c)
-	if err != nil {
-		return err
-	}
-	rows, err := query.Logs(c.UserContext(), st.Conn, st.Database, f)
-	if err != nil {
-		return apierror.Unavailable.Wrap(err, "spend store unavailable")
 	}
 	switch c.Query("format", "litellm") {
 	case "litellm":
@@ -122,19 +114,28 @@ func spendFilter(c *fiber.Ctx) (query.Filter, error) {
 // deny_rule included), for security and finance; filters as /spend/logs
 // (outcome=denied for refusals only).
 func (a *API) decisions(c *fiber.Ctx) error {
-	st, err := a.spendStore()
+	rows, err := a.logs(c)
 	if err != nil {
 		return err
+	}
+	return gatehouseRows(c, rows)
+}
+
+// logs reads the ledger rows the request's filters select.
+func (a *API) logs(c *fiber.Ctx) ([]query.Row, error) {
+	st, err := a.spendStore()
+	if err != nil {
+		return nil, err
 	}
 	f, err := spendFilter(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rows, err := query.Logs(c.UserContext(), st.Conn, st.Database, f)
 	if err != nil {
-		return apierror.Unavailable.Wrap(err, "spend store unavailable")
+		return nil, apierror.Unavailable.Wrap(err, "spend store unavailable")
 	}
-	return gatehouseRows(c, rows)
+	return rows, nil
 }
 
 // globalSpendReport is LiteLLM's /global/spend/report: spend per day and

@@ -31,14 +31,19 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 	if _, err := st.Put(ctx, "t", &events.Key{Token: tok, MaxBudget: &budget, BudgetDuration: "1h", TeamID: ""}, nil); err != nil {
 		t.Fatal(err)
 	}
-	spend := func(i int, cost float64) {
-		ev := events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", i), Time: now, KeyHash: tok, Cost: cost, TotalTokens: 10, EdgeID: "e"}
+	publish := func(ev events.SpendEvent) {
 		data, _ := json.Marshal(ev)
 		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data, Header: nats.Header{events.HeaderMsgID: []string{ev.RequestID}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	spend := func(i int, cost float64) {
+		publish(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", i), Time: now, KeyHash: tok, Cost: cost, TotalTokens: 10, EdgeID: "e"})
+	}
 	exceeded := func() bool { return live.Load().KeyByToken(tok).BudgetExceeded }
+	// A refusal is no request against the budget (and would be the 4th).
+	publish(events.SpendEvent{Type: events.SpendV1, RequestID: "req-denied", Time: now, KeyHash: tok, EdgeID: "e",
+		Outcome: events.OutcomeDenied, DenyReason: events.DenyRateLimited, DenyRule: "key:" + tok + ":rpm"})
 	for i := range 3 {
 		spend(i, 0.3)
 	}

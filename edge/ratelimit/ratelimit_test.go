@@ -20,7 +20,10 @@ func TestLocalWindow(t *testing.T) {
 			t.Fatalf("request %d refused: %v", i, err)
 		}
 	}
-	if err := l.Allow("key:a", Limits{RPM: 5}); !errors.Is(err, apierror.RateLimited) {
+	err := l.Allow("key:a", Limits{RPM: 5})
+	var e *apierror.Error
+	if !errors.As(err, &e) || !errors.Is(err, apierror.RateLimited) || e.Rule != "key:a:rpm" ||
+		e.Message != "Rate limit exceeded for key:a: 5 requests in the current minute >= rpm_limit 5 (counted across all edges); capacity returns in 60 s" {
 		t.Fatalf("6th request: %v", err)
 	}
 	if err := l.Allow("key:b", Limits{RPM: 5}); err != nil {

@@ -57,6 +57,7 @@ var routeAccess = map[string]string{
 	"POST /access_group/delete": adminOnly,
 	"GET /spend/logs":           adminOnly,
 	"GET /global/spend/report":  adminOnly,
+	"GET /gatehouse/decisions":  adminOnly,
 	"GET /jwt/settings":         adminOnly,
 	"POST /jwt/settings":        adminOnly,
 	"GET /gatehouse/state":      adminOnly,
