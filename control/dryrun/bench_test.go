@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/control/dryrun"
-	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/schema"
 	"github.com/gatehouse/gatehouse/spend/query"
@@ -46,15 +45,7 @@ SELECT concat('r', toString(number)), toDateTime(%d + intDiv(number * %d, %d)), 
 	if err := conn.Exec(ctx, q); err != nil {
 		b.Fatal(err)
 	}
-	var objs []any
-	for i := range 1000 {
-		objs = append(objs, &events.Key{Token: events.HashKey(fmt.Sprint("sk-", i)), TeamID: fmt.Sprint("t", i%50), MaxBudget: ptr(50.0), RPMLimit: ptr(int64(600))})
-	}
-	for i := range 50 {
-		objs = append(objs, &events.Team{TeamID: fmt.Sprint("t", i), Models: []string{"gpt-a", "gpt-b"}, MaxBudget: ptr(1000.0), TPMLimit: ptr(int64(1e6))})
-	}
-	cur := snapshot(b, objs...)
-	prop := snapshot(b, append(objs, &events.Team{TeamID: "t7", Models: []string{"gpt-a"}})...)
+	cur, prop := fleet(b)
 	b.ResetTimer()
 	var rows int
 	for range b.N {

@@ -45,8 +45,8 @@ func Replayable(r Request) bool {
 		return true
 	}
 	switch r.DenyReason {
-	case events.DenyModelNotAllowed, events.DenyModelNotFound, events.DenyKeyBlocked, events.DenyTeamBlocked, events.DenyBudgetExceeded,
-		events.DenyRateLimited, events.DenyInvalidCredential, events.DenyExpired, events.DenyEndUserBlocked, events.DenyForbidden:
+	case events.DenyModelNotAllowed, events.DenyModelNotFound, events.DenyKeyBlocked, events.DenyTeamBlocked, events.DenyOrgBlocked,
+		events.DenyBudgetExceeded, events.DenyRateLimited, events.DenyInvalidCredential, events.DenyExpired, events.DenyEndUserBlocked, events.DenyForbidden:
 		return true
 	}
 	return false
@@ -56,8 +56,8 @@ func Replayable(r Request) bool {
 // the budget windows and minute counters the requests it allowed fill.
 type Evaluator struct {
 	snap    *policy.Snapshot
-	windows map[string]*window
-	minutes map[string]*minute
+	windows map[counter]*window
+	minutes map[counter]*minute
 }
 
 type window struct {
@@ -75,7 +75,7 @@ type minute struct {
 // today's verdicts of the budget tracker; the replay recomputes budgets
 // from the rows, so they are cleared on a copy first.
 func New(s *policy.Snapshot) *Evaluator {
-	return &Evaluator{snap: withoutBudgetFlags(s), windows: map[string]*window{}, minutes: map[string]*minute{}}
+	return &Evaluator{snap: withoutBudgetFlags(s), windows: map[counter]*window{}, minutes: map[counter]*minute{}}
 }
 
 func withoutBudgetFlags(s *policy.Snapshot) *policy.Snapshot {
@@ -134,83 +134,88 @@ func (e *Evaluator) Decide(r Request) Decision {
 		return Decision{Allowed: true}
 	}
 	type budget struct {
-		rule     string
+		of       counter
 		max      *float64
 		duration string
 	}
 	var budgets [5]budget
 	n := 0
-	add := func(rule string, max *float64, duration string) {
+	add := func(kind, id string, max *float64, duration string) {
 		if max != nil {
-			budgets[n] = budget{rule, max, duration}
+			budgets[n] = budget{counter{kind, id}, max, duration}
 			n++
 		}
 	}
 	if g.Key != nil {
-		add("key:"+g.KeyHash+":max_budget", g.Key.MaxBudget, g.Key.BudgetDuration)
+		add("key", g.KeyHash, g.Key.MaxBudget, g.Key.BudgetDuration)
 	}
 	if g.Team != nil {
-		add("team:"+g.Team.TeamID+":max_budget", g.Team.MaxBudget, g.Team.BudgetDuration)
+		add("team", g.Team.TeamID, g.Team.MaxBudget, g.Team.BudgetDuration)
 	}
 	if g.User != nil {
-		add("user:"+g.User.UserID+":max_budget", g.User.MaxBudget, g.User.BudgetDuration)
+		add("user", g.User.UserID, g.User.MaxBudget, g.User.BudgetDuration)
 	}
 	if o := e.snap.Org(g.OrgID); o != nil {
-		add("org:"+o.OrganizationID+":max_budget", o.MaxBudget, o.BudgetDuration)
+		add("org", o.OrganizationID, o.MaxBudget, o.BudgetDuration)
 	}
 	if r.EndUserID != "" {
 		max, dur := e.snap.MaxEndUserBudget(), ""
 		if c := e.snap.Customer(r.EndUserID); c != nil && c.MaxBudget != nil {
 			max, dur = c.MaxBudget, c.BudgetDuration
 		}
-		add("end_user:"+r.EndUserID+":max_budget", max, dur)
+		add("end_user", r.EndUserID, max, dur)
 	}
-	for _, b := range budgets[:n] {
-		w := e.window(b.rule, b.duration, r.Time)
+	var windows [5]*window
+	for i, b := range budgets[:n] {
+		w := e.window(b.of, b.duration, r.Time)
 		if w.spent >= *b.max {
-			return Decision{Reason: events.DenyBudgetExceeded, Rule: b.rule,
+			return Decision{Reason: events.DenyBudgetExceeded, Rule: b.of.rule("max_budget"),
 				Message: fmt.Sprintf("spend %.6g >= max_budget %g in the window from %s", w.spent, *b.max, w.start.Format(time.RFC3339))}
 		}
+		windows[i] = w
 	}
 	type limit struct {
-		rule     string
+		of       counter
 		rpm, tpm *int64
 	}
 	var limits [2]limit
 	nl := 0
-	if g.Key != nil {
-		limits[nl] = limit{"key:" + g.KeyHash, g.Key.RPMLimit, g.Key.TPMLimit}
+	if g.Key != nil && (g.Key.RPMLimit != nil || g.Key.TPMLimit != nil) {
+		limits[nl] = limit{counter{"key", g.KeyHash}, g.Key.RPMLimit, g.Key.TPMLimit}
 		nl++
 	}
-	if g.Team != nil {
-		limits[nl] = limit{"team:" + g.Team.TeamID, g.Team.RPMLimit, g.Team.TPMLimit}
+	if g.Team != nil && (g.Team.RPMLimit != nil || g.Team.TPMLimit != nil) {
+		limits[nl] = limit{counter{"team", g.Team.TeamID}, g.Team.RPMLimit, g.Team.TPMLimit}
 		nl++
 	}
 	at := r.Time.Unix() / 60
-	for _, l := range limits[:nl] {
-		if l.rpm == nil && l.tpm == nil {
-			continue
-		}
-		m := e.minute(l.rule, at)
+	var minutes [2]*minute
+	for i, l := range limits[:nl] {
+		m := e.minute(l.of, at)
 		if l.rpm != nil && m.requests >= *l.rpm {
-			return Decision{Reason: events.DenyRateLimited, Rule: l.rule + ":rpm", Message: fmt.Sprintf("%d requests this minute >= rpm_limit %d", m.requests, *l.rpm)}
+			return Decision{Reason: events.DenyRateLimited, Rule: l.of.rule("rpm"), Message: fmt.Sprintf("%d requests this minute >= rpm_limit %d", m.requests, *l.rpm)}
 		}
 		if l.tpm != nil && m.tokens >= *l.tpm {
-			return Decision{Reason: events.DenyRateLimited, Rule: l.rule + ":tpm", Message: fmt.Sprintf("%d tokens this minute >= tpm_limit %d", m.tokens, *l.tpm)}
+			return Decision{Reason: events.DenyRateLimited, Rule: l.of.rule("tpm"), Message: fmt.Sprintf("%d tokens this minute >= tpm_limit %d", m.tokens, *l.tpm)}
 		}
+		minutes[i] = m
 	}
-	for _, b := range budgets[:n] {
-		e.windows[b.rule].spent += r.Cost
+	for _, w := range windows[:n] {
+		w.spent += r.Cost
 	}
-	for _, l := range limits[:nl] {
-		if l.rpm != nil || l.tpm != nil {
-			m := e.minutes[l.rule]
-			m.requests++
-			m.tokens += r.TotalTokens
-		}
+	for _, m := range minutes[:nl] {
+		m.requests++
+		m.tokens += r.TotalTokens
 	}
 	return Decision{Allowed: true}
 }
+
+// counter names what a budget window or minute bucket counts for: an
+// object (no string built per request).
+type counter struct{ kind, id string }
+
+// rule is the ledger's deny_rule for a setting of the object.
+func (c counter) rule(setting string) string { return policy.Rule(c.kind, c.id, setting) }
 
 // grant runs the edge's decision for the caller the row names.
 func (e *Evaluator) grant(r Request) (auth.Grant, error) {
@@ -223,7 +228,7 @@ func (e *Evaluator) grant(r Request) (auth.Grant, error) {
 	case r.KeyHash != "":
 		k := s.KeyByToken(r.KeyHash)
 		if k == nil {
-			return g, apierror.Unauthenticated.With("the key does not exist in this policy").By("key:" + r.KeyHash)
+			return g, apierror.Unauthenticated.With("the key does not exist in this policy").By(policy.Rule("key", r.KeyHash, "unknown"))
 		}
 		var err error
 		if g, err = (auth.Identity{Key: k}).Grant(s, req); err != nil {
@@ -237,11 +242,11 @@ func (e *Evaluator) grant(r Request) (auth.Grant, error) {
 			t := s.Team(r.TeamID)
 			switch {
 			case t == nil:
-				return g, apierror.Unauthenticated.With("team %s does not exist in this policy", r.TeamID).By("team:" + r.TeamID)
+				return g, apierror.Unauthenticated.With("team %s does not exist in this policy", r.TeamID).By(policy.Rule("team", r.TeamID, "exists"))
 			case t.Blocked:
-				return g, apierror.TeamBlocked.With("team %s is blocked", r.TeamID).By("team:" + r.TeamID)
+				return g, apierror.TeamBlocked.With("team %s is blocked", r.TeamID).By(policy.Rule("team", r.TeamID, "blocked"))
 			case !s.TeamAllowed(t, r.ModelGroup):
-				return g, apierror.TeamModelDenied.With("team %s may not call %s", r.TeamID, r.ModelGroup).By("team:" + r.TeamID + ":models")
+				return g, apierror.TeamModelDenied.With("team %s may not call %s", r.TeamID, r.ModelGroup).By(policy.Rule("team", r.TeamID, "models"))
 			}
 			g.Team = t
 			if g.OrgID == "" {
@@ -270,35 +275,18 @@ func (e *Evaluator) grant(r Request) (auth.Grant, error) {
 // code.
 func refusal(err error) Decision {
 	e := apierror.From(err)
-	d := Decision{Rule: e.Rule, Message: e.Message}
-	switch {
-	case e.Type == apierror.KeyBlocked.Type && e.Code == apierror.KeyBlocked.Code:
-		d.Reason = events.DenyKeyBlocked
-	case e.Code == apierror.TeamBlocked.Code:
-		d.Reason = events.DenyTeamBlocked
-	case e.Code == apierror.ExpiredKey.Code:
-		d.Reason = events.DenyExpired
-	case e.Code == apierror.BudgetExceeded.Code:
-		d.Reason = events.DenyBudgetExceeded
-	case e.Code == apierror.ModelNotFound.Code:
-		d.Reason = events.DenyModelNotFound
-	case e.Status == 403 && e.Code != apierror.Forbidden.Code:
-		d.Reason = events.DenyModelNotAllowed
-	case e.Status == 401:
-		d.Reason = events.DenyInvalidCredential
-	case e.Code == "end_user_blocked":
-		d.Reason = events.DenyEndUserBlocked
-	default:
+	d := Decision{Rule: e.Rule, Message: e.Message, Reason: policy.DenyReason(e)}
+	if d.Reason == "" {
 		d.Reason = events.DenyForbidden
 	}
 	return d
 }
 
-func (e *Evaluator) window(rule, duration string, now time.Time) *window {
-	w := e.windows[rule]
+func (e *Evaluator) window(of counter, duration string, now time.Time) *window {
+	w := e.windows[of]
 	if w == nil {
 		w = &window{start: now}
-		e.windows[rule] = w
+		e.windows[of] = w
 		return w
 	}
 	if duration == "" {
@@ -311,11 +299,11 @@ func (e *Evaluator) window(rule, duration string, now time.Time) *window {
 	return w
 }
 
-func (e *Evaluator) minute(rule string, at int64) *minute {
-	m := e.minutes[rule]
+func (e *Evaluator) minute(of counter, at int64) *minute {
+	m := e.minutes[of]
 	if m == nil {
 		m = &minute{at: at}
-		e.minutes[rule] = m
+		e.minutes[of] = m
 	}
 	if m.at != at {
 		*m = minute{at: at}

@@ -52,7 +52,7 @@ func TestDecide(t *testing.T) {
 		{"team model access", nil, []dryrun.Request{req(0, keyA, "t1", "gpt-a", 1), req(1, keyA, "t1", "gpt-b", 1)},
 			[]bool{true, false}, events.DenyModelNotAllowed, ""},
 		{"unknown model", []any{&events.Team{TeamID: "t1"}}, []dryrun.Request{req(0, keyA, "t1", "gpt-z", 1)}, []bool{false}, events.DenyModelNotFound, "model:gpt-z"},
-		{"deleted key", nil, []dryrun.Request{req(0, keyB, "", "gpt-a", 1)}, []bool{false}, events.DenyInvalidCredential, "key:" + keyB},
+		{"deleted key", nil, []dryrun.Request{req(0, keyB, "", "gpt-a", 1)}, []bool{false}, events.DenyInvalidCredential, "key:" + keyB + ":unknown"},
 		{"blocked key", []any{&events.Key{Token: keyA, TeamID: "t1", Blocked: true}}, []dryrun.Request{req(0, keyA, "t1", "gpt-a", 1)},
 			[]bool{false}, events.DenyKeyBlocked, ""},
 		{"blocked team", []any{&events.Team{TeamID: "t1", Blocked: true}}, []dryrun.Request{req(0, keyA, "t1", "gpt-a", 1)},
@@ -107,7 +107,7 @@ func TestCompare(t *testing.T) {
 	denied.Outcome, denied.DenyReason = events.OutcomeDenied, events.DenyModelNotAllowed
 	c.Add(denied)
 	bad := req(3, keyA, "t1", "gpt-a", 0)
-	bad.Outcome, bad.DenyReason = events.OutcomeDenied, events.DenyBadRequest
+	bad.Outcome, bad.DenyReason = events.OutcomeDenied, events.DenyPolicyStale
 	c.Add(bad)
 	r := c.Report()
 	if r.Rows != 3 || r.Skipped != 1 || r.Total.NowRefused != 2 || r.Total.NowRefusedCost != 3.5 || r.Total.NowAllowed != 1 {
@@ -121,15 +121,7 @@ func TestCompare(t *testing.T) {
 // BenchmarkCompare is the decision rate of a dry run (both policies, per
 // row), without ClickHouse: go test ./control/dryrun/ -bench Compare -benchtime 1000000x
 func BenchmarkCompare(b *testing.B) {
-	var objs []any
-	for i := range 1000 {
-		objs = append(objs, &events.Key{Token: events.HashKey(fmt.Sprint("sk-", i)), TeamID: fmt.Sprint("t", i%50), MaxBudget: ptr(50.0), RPMLimit: ptr(int64(600))})
-	}
-	for i := range 50 {
-		objs = append(objs, &events.Team{TeamID: fmt.Sprint("t", i), Models: []string{"gpt-a", "gpt-b"}, MaxBudget: ptr(1000.0), TPMLimit: ptr(int64(1e6))})
-	}
-	cur := snapshot(b, objs...)
-	prop := snapshot(b, append(objs, &events.Team{TeamID: "t7", Models: []string{"gpt-a"}})...)
+	cur, prop := fleet(b)
 	reqs := make([]dryrun.Request, 4096)
 	for i := range reqs {
 		k := i % 1000
@@ -145,4 +137,17 @@ func BenchmarkCompare(b *testing.B) {
 		c.Add(r)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// fleet is the benchmarks' policy: 1,000 keys (sk-0 ...) over 50 teams,
+// with budgets and limits, and a proposal taking gpt-b from team t7.
+func fleet(b *testing.B) (current, proposed *policy.Snapshot) {
+	var objs []any
+	for i := range 1000 {
+		objs = append(objs, &events.Key{Token: events.HashKey(fmt.Sprint("sk-", i)), TeamID: fmt.Sprint("t", i%50), MaxBudget: ptr(50.0), RPMLimit: ptr(int64(600))})
+	}
+	for i := range 50 {
+		objs = append(objs, &events.Team{TeamID: fmt.Sprint("t", i), Models: []string{"gpt-a", "gpt-b"}, MaxBudget: ptr(1000.0), TPMLimit: ptr(int64(1e6))})
+	}
+	return snapshot(b, objs...), snapshot(b, append(objs, &events.Team{TeamID: "t7", Models: []string{"gpt-a"}})...)
 }

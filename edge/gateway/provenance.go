@@ -53,46 +53,14 @@ type decision struct {
 	forwarded bool
 }
 
-// reasons map a refusal's error code to its reason code.
-var reasons = map[string]string{
-	apierror.Unauthenticated.Code:  events.DenyInvalidCredential,
-	apierror.ExpiredKey.Code:       events.DenyExpired,
-	apierror.KeyBlocked.Code:       events.DenyKeyBlocked,
-	apierror.TeamBlocked.Code:      events.DenyTeamBlocked,
-	"org_blocked":                  events.DenyOrgBlocked,
-	policy.EndUserBlocked.Code:     events.DenyEndUserBlocked,
-	apierror.KeyModelDenied.Code:   events.DenyModelNotAllowed,
-	apierror.TeamModelDenied.Code:  events.DenyModelNotAllowed,
-	apierror.UserModelDenied.Code:  events.DenyModelNotAllowed,
-	apierror.OrgModelDenied.Code:   events.DenyModelNotAllowed,
-	policy.EndUserModelDenied.Code: events.DenyModelNotAllowed,
-	apierror.ModelNotFound.Code:    events.DenyModelNotFound,
-	apierror.BudgetExceeded.Code:   events.DenyBudgetExceeded,
-	apierror.RateLimited.Code:      events.DenyRateLimited,
-	apierror.NotReady.Code:         events.DenyPolicyNotReady,
-	errStale.Code:                  events.DenyPolicyStale,
-}
-
-// denyReason maps a refusal to its reason code; "" for an error that is
-// not a policy decision (bad JSON, a missing field, an internal error).
+// denyReason maps a refusal to its reason code (policy.DenyReason, plus
+// the edge's own staleness refusal); "" for an error that is not a policy
+// decision.
 func denyReason(e *apierror.Error) string {
-	if e.Code == apierror.Forbidden.Code {
-		// One code for every forbidden thing: the rule tells them apart.
-		switch {
-		case strings.HasSuffix(e.Rule, "routes"):
-			return events.DenyRouteNotAllowed
-		case strings.HasSuffix(e.Rule, "models"):
-			return events.DenyModelNotAllowed
-		}
-		return events.DenyForbidden
+	if e.Code == errStale.Code {
+		return events.DenyPolicyStale
 	}
-	if r, ok := reasons[e.Code]; ok {
-		return r
-	}
-	if e.Status == fiber.StatusUnauthorized {
-		return events.DenyInvalidCredential
-	}
-	return ""
+	return policy.DenyReason(e)
 }
 
 // budgetSpend adds the spend this edge sees to a budget refusal decided

@@ -37,17 +37,7 @@ func TestPolicyHistoryEndToEnd(t *testing.T) {
 	ch := chtest.Start(t)
 	ns := testutil.RunJetStream(t)
 	natsURL := ns.ClientURL()
-	cfg := t.TempDir() + "/config.yaml"
-	writeFile(t, cfg, historyConfig)
-	env := []string{"MASTER_KEY=" + masterKey}
-	ctl := start(t, "control", env, "control", "-nats", natsURL, "-listen", testutil.FreeAddr(t), "-config", cfg, "-clickhouse", ch.Addr(), "-clickhouse-db", "hist_e2e")
-	var edges []*proc
-	for _, id := range []string{"edge-a", "edge-b"} {
-		edges = append(edges, start(t, id, env, "edge", "-nats", natsURL, "-listen", testutil.FreeAddr(t), "-control", "http://"+ctl.addr,
-			"-id", id, "-spill-dir", t.TempDir()))
-	}
-	waitEdges(t, ctl, 2)
-	start(t, "sink", env, "sink", "-nats", natsURL, "-clickhouse", ch.Addr(), "-database", "hist_e2e")
+	ctl, edges := startLedger(t, natsURL, ch, historyConfig, "hist_e2e")
 
 	if code := call(t, "POST", ctl.url("/team/new"), masterKey, map[string]any{"team_id": "t1", "models": []string{"gpt-a", "gpt-b"}}, nil); code != 200 {
 		t.Fatalf("team/new: %d", code)

@@ -61,22 +61,30 @@ func chatUsage(t *testing.T, edge *proc, key string, stream bool, n int) (usage,
 // TestSpendExactlyOnce: N requests through two edges become exactly N rows
 // in ClickHouse with the tokens and cost the clients were told, although
 // ClickHouse is stopped and NATS restarted while traffic flows.
-func TestSpendExactlyOnce(t *testing.T) {
-	ch := chtest.Start(t)
-	natsPort, natsDir := testutil.FreePort(t), t.TempDir()
-	ns := testutil.RunJetStreamAt(t, natsPort, natsDir)
-	natsURL := ns.ClientURL()
+// startLedger starts, on natsURL, a control plane with config and
+// ClickHouse database db, two edges (edge-a, edge-b) with spill queues,
+// and the sink.
+func startLedger(t *testing.T, natsURL string, ch *chtest.Server, config, db string) (ctl *proc, edges []*proc) {
+	t.Helper()
 	cfg := t.TempDir() + "/config.yaml"
-	writeFile(t, cfg, spendConfig)
+	writeFile(t, cfg, config)
 	env := []string{"MASTER_KEY=" + masterKey}
-	ctl := start(t, "control", env, "control", "-nats", natsURL, "-listen", testutil.FreeAddr(t), "-config", cfg, "-clickhouse", ch.Addr(), "-clickhouse-db", "spend_e2e")
-	var edges []*proc
+	ctl = start(t, "control", env, "control", "-nats", natsURL, "-listen", testutil.FreeAddr(t), "-config", cfg, "-clickhouse", ch.Addr(), "-clickhouse-db", db)
 	for _, id := range []string{"edge-a", "edge-b"} {
 		edges = append(edges, start(t, id, env, "edge", "-nats", natsURL, "-listen", testutil.FreeAddr(t), "-control", "http://"+ctl.addr,
 			"-id", id, "-spill-dir", t.TempDir()))
 	}
 	waitEdges(t, ctl, 2)
-	start(t, "sink", env, "sink", "-nats", natsURL, "-clickhouse", ch.Addr(), "-database", "spend_e2e")
+	start(t, "sink", env, "sink", "-nats", natsURL, "-clickhouse", ch.Addr(), "-database", db)
+	return ctl, edges
+}
+
+func TestSpendExactlyOnce(t *testing.T) {
+	ch := chtest.Start(t)
+	natsPort, natsDir := testutil.FreePort(t), t.TempDir()
+	ns := testutil.RunJetStreamAt(t, natsPort, natsDir)
+	natsURL := ns.ClientURL()
+	ctl, edges := startLedger(t, natsURL, ch, spendConfig, "spend_e2e")
 	key := generateKey(t, edges[0], map[string]any{})
 	// Every request carries the same client x-request-id: each must still
 	// be its own row (the edge's id is the identity), all findable by it.

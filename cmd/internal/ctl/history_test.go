@@ -145,9 +145,14 @@ func TestWhy(t *testing.T) {
 	}{
 		{"req-ok", "client-ok", "ok", "", "", 0.25, 200},
 		{"req-denied", "client-denied", "denied", "budget_exceeded", "team:t1:max_budget", 0, 400},
+		{"req-old", "", "ok", "", "", 0.1, 200}, // written before provenance: policy_seq 0
 	} {
+		rowSeq := seq
+		if r.id == "req-old" {
+			rowSeq = 0
+		}
 		if err := b.Append(r.id, r.client, now, now, "t1", token, "k-then", "gpt-a", "gpt-a", "mock", r.cost, uint64(10), r.status, r.outcome,
-			seq, r.reason, r.rule); err != nil {
+			rowSeq, r.reason, r.rule); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -172,6 +177,9 @@ func TestWhy(t *testing.T) {
 	}
 	if out := ok(t, url, "why", "req-denied"); !strings.Contains(out, "team t1 had models [gpt-a], max_budget 3") {
 		t.Fatalf("why table:\n%s", out)
+	}
+	if w := okJSON(t, url, "why", "req-old"); w["policy"] != nil || !strings.Contains(w["explanation"].(string), "without a policy sequence") {
+		t.Fatalf("why of a row without policy_seq: %v", w)
 	}
 	failsWith(t, run(t, url, "why", "no-such-request"), ctl.ExitError, "HTTP 404", "no-such-request")
 }
@@ -221,7 +229,7 @@ func TestPolicyDryRun(t *testing.T) {
 		{k2, "t2", "gpt-a", 1, "ok", ""},
 		{k2, "t2", "gpt-a", 1, "ok", ""},
 		{k2, "t2", "gpt-b", 0, "denied", "model_not_allowed"},
-		{k2, "t2", "gpt-a", 0, "denied", "bad_request"}, // no policy changes this one: skipped
+		{k2, "t2", "gpt-a", 0, "denied", "policy_stale"}, // no policy changes this one: skipped
 	}
 	for i, r := range rows {
 		at := start.Add(time.Duration(i) * time.Second)
