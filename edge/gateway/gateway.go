@@ -370,6 +370,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error {
 	var d decision
 	err := g.chat(c, &d)
 	if err != nil {
+		err = g.budgetSpend(err)
 		g.deny(c, &d, err)
 	}
 	return err

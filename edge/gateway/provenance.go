@@ -6,6 +6,7 @@ package gateway
 // decided, published through the same batching and spill path as spend.
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,32 @@ func denyReason(e *apierror.Error) string {
 		return events.DenyPolicyStale
 	}
 	return policy.DenyReason(e)
+}
+
+// budgetSpend adds the spend this edge sees to a budget refusal decided
+// from the budget tracker's flag: the policy carries the flag, not the
+// amount, and "spend 10.42 USD >= max_budget 10 USD" is what the caller
+// needs to know.
+func (g *Gateway) budgetSpend(err error) error {
+	var e *apierror.Error
+	if g.budgets == nil || !errors.As(err, &e) || e.Code != apierror.BudgetExceeded.Code {
+		return err
+	}
+	obj, ok := strings.CutSuffix(e.Rule, ":max_budget")
+	kind, id, found := strings.Cut(obj, ":")
+	if !ok || !found {
+		return err
+	}
+	if kind == "end_user" {
+		kind = string(events.KindCustomer)
+	}
+	used := g.budgets.Used(events.Kind(kind), id)
+	if used <= 0 {
+		return err
+	}
+	c := *e
+	c.Message = strings.Replace(c.Message, "spend >= ", "spend "+strconv.FormatFloat(used, 'f', 6, 64)+" USD >= ", 1)
+	return &c
 }
 
 // deny records a refusal of a model route as a ledger row. The row's

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	edgebudget "github.com/gatehouse/gatehouse/edge/budget"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	ttu "github.com/gatehouse/gatehouse/internal/testutil"
@@ -87,6 +88,9 @@ func TestStalenessBound(t *testing.T) {
 // second, the rest counted.
 func TestDenialRows(t *testing.T) {
 	e := startEdgeWith(t, true, Options{EdgeID: "edge-prov", UnauthenticatedDenials: 3}, withSpend(t, "edge-prov"))
+	// The tracker's total as this edge's budget view has it.
+	e.g.budgets = edgebudget.New(edgebudget.Options{EdgeID: "edge-prov"})
+	e.g.budgets.Apply(&events.SpendTotals{Kind: string(events.KindTeam), ID: "ml", Spend: 10.42})
 	e.g.nowFunc = func() time.Time { return time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC) } // one second for the cap
 	budget, reset := 10.0, time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
 	const blockedKey = "sk-virtual-key-prov-000002"
@@ -94,7 +98,7 @@ func TestDenialRows(t *testing.T) {
 		&events.Team{TeamID: "ml", TeamAlias: "ml-research", MaxBudget: &budget, BudgetDuration: "30d", BudgetResetAt: &reset, BudgetExceeded: true},
 		&events.Key{Token: events.HashKey(blockedKey), Blocked: true})
 	code, h, body := doH(t, "POST", e.url+"/v1/chat/completions", bearer(provKey), chatBody)
-	want := "Budget has been exceeded! Team=ml ('ml-research'): spend >= max_budget 10 USD, budget_duration 30d, resets 2026-12-31T00:00:00Z"
+	want := "Budget has been exceeded! Team=ml ('ml-research'): spend 10.420000 USD >= max_budget 10 USD, budget_duration 30d, resets 2026-12-31T00:00:00Z"
 	var env apierror.Body
 	_ = json.Unmarshal([]byte(body), &env)
 	if code != 400 || env.Error.Message != want || h.Get("x-litellm-call-id") == "" {
