@@ -89,7 +89,7 @@ type Options struct {
 
 // auditWait bounds how long a change to an object waits for the audit
 // stream to record the event it replaces (events.Publisher.AuditWait).
-const auditWait = 2 * time.Second
+const auditWait = time.Second
 
 // Run serves until ctx ends.
 func Run(ctx context.Context, o Options) error {

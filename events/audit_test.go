@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -103,3 +104,34 @@ func TestAuditKeepsEveryRewrite(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An audit that does not catch up delays a change by at most AuditWait, or
+// half the caller's deadline, and never fails it: the change is published
+// and says the audit lagged.
+func TestAuditLagDoesNotBlockWrites(t *testing.T) {
+	ns := testutil.RunJetStream(t)
+	_, js := testutil.Connect(t, ns.ClientURL())
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, events.PolicyStreamConfig(events.StreamOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	// An "audit" that sources nothing: it never holds the replaced event.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: events.AuditStream, Subjects: []string{"not-policy.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	pub := &events.Publisher{JS: js, AuditWait: time.Minute}
+	first, err := pub.Publish(ctx, events.Change{Type: events.TeamUpserted, Object: &events.Team{TeamID: "t1"}, ExpectSeq: ptr(uint64(0))})
+	if err != nil || first.AuditLagged {
+		t.Fatalf("first write (nothing replaced): %+v %v", first, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	second, err := pub.Publish(wctx, events.Change{Type: events.TeamUpserted, Object: &events.Team{TeamID: "t1"}, ExpectSeq: &first.Seq})
+	if err != nil || !second.AuditLagged || second.Seq != first.Seq+1 {
+		t.Fatalf("second write: %+v %v", second, err)
+	}
+	if took := time.Since(t0); took > 350*time.Millisecond {
+		t.Fatalf("the write waited %s for the audit, more than half its deadline", took)
+	}
+}

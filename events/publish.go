@@ -132,6 +132,13 @@ func (p *Publisher) waitAudited(ctx context.Context, subject string, seq uint64)
 		s = &st
 	}
 	deadline := time.Now().Add(p.AuditWait)
+	if d, ok := ctx.Deadline(); ok {
+		// Leave the publish itself half of the caller's time: a wait that
+		// ate it all would turn a lagging audit into a failed write.
+		if half := time.Now().Add(time.Until(d) / 2); half.Before(deadline) {
+			deadline = half
+		}
+	}
 	wait := time.Millisecond
 	for {
 		m, err := (*s).GetLastMsgForSubject(ctx, subject)
