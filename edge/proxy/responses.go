@@ -250,6 +250,10 @@ func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment,
 	if !d.Serves(policy.EndpointResponses) {
 		return NotServed(d, policy.EndpointResponses)
 	}
+	hp, ok := providerFor(d.Provider).(viaHTTP)
+	if !ok || d.MockResponse != "" {
+		return apierror.NotFound.With("response %s not found: the mock provider does not store responses", upstreamID+suffix)
+	}
 	target, err := responsesTarget(d, upstreamPath)
 	if err != nil {
 		return err
@@ -260,10 +264,6 @@ func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment,
 			sep = "&"
 		}
 		target += sep + string(query)
-	}
-	hp, ok := providerFor(d.Provider).(viaHTTP)
-	if !ok || d.MockResponse != "" {
-		return apierror.NotFound.With("response %s not found: the mock provider does not store responses", upstreamID+suffix)
 	}
 	p := hp.HTTPProvider
 	req := upstreamRequest(target, false)
