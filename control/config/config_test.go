@@ -772,6 +772,10 @@ func TestValidateModel(t *testing.T) {
 		{"empty group", func(m *events.Model) { m.ModelInfo.AccessGroups = []string{""} }, "model_info.access_groups[0]: must be a non-empty string"},
 		{"provider the edge cannot call", func(m *events.Model) { m.LiteLLMParams.Model = "huggingface/bigcode/starcoder" }, "litellm_params.model: provider huggingface cannot be called"},
 		{"image mode", func(m *events.Model) { m.ModelInfo.Mode = "image_generation" }, "model_info.mode: image_generation is not served"},
+		{"embedding mode of a provider without embeddings", func(m *events.Model) {
+			m.LiteLLMParams.Model = "anthropic/claude-3-5-sonnet"
+			m.ModelInfo.Mode = "embedding"
+		}, "model_info.mode: embedding is not served for provider anthropic"},
 		{"image model", func(m *events.Model) { m.LiteLLMParams.Model = "openai/dall-e-3" }, "litellm_params.model: dall-e-3 is not a chat, embedding or completion model"},
 		{"default anthropic cannot take", func(m *events.Model) {
 			n := int64(1)

@@ -669,6 +669,8 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 	switch mode := str(info, "mode"); {
 	case !policy.ServedMode(mode):
 		why = fmt.Sprintf("model_info.mode is %s; gatehouse serves chat, embedding and completion deployments only (/v1/chat/completions, /v1/embeddings, /v1/completions), so every request to it would fail", mode)
+	case provider != "" && !modeServed(provider, mode):
+		why = fmt.Sprintf("model_info.mode is %s, and gatehouse's edge has no %s API for provider %s (it serves them for OpenAI-compatible providers and azure/), so every request to it would fail", mode, mode, provider)
 	case provider != "" && !policy.CanServe(provider):
 		why = fmt.Sprintf("gatehouse's edge cannot call provider %s (it serves OpenAI-compatible providers, azure/, anthropic/, bedrock/, gemini/ and vertex_ai/), so every request to it would fail", provider)
 	case provider == policy.ProviderOpenAI && !servedModel(upstream):
@@ -681,6 +683,18 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 		Msg: fmt.Sprintf("deployment %q (litellm_params.model: %s) is not supported: %s", name, model, why)})
 	w.bad = append(w.bad, path)
 	w.skip(e)
+	return true
+}
+
+// modeServed reports whether the edge calls provider's API for an
+// embedding or completion deployment (chat: every provider it can call).
+func modeServed(provider, mode string) bool {
+	switch mode {
+	case policy.ModeEmbedding:
+		return policy.ProviderServes(provider, policy.EndpointEmbeddings)
+	case policy.ModeCompletion:
+		return policy.ProviderServes(provider, policy.EndpointCompletions)
+	}
 	return true
 }
 

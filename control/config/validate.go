@@ -186,6 +186,8 @@ func (e *ModelEntry) validate(v *validator, path string) {
 		switch {
 		case !policy.ServedMode(e.ModelInfo.Mode):
 			v.add(joinPath(path, "model_info.mode"), "%s is not served: gatehouse serves chat, embedding and completion deployments only", e.ModelInfo.Mode)
+		case !modeServed(prov, e.ModelInfo.Mode):
+			v.add(joinPath(path, "model_info.mode"), "%s is not served for provider %s: gatehouse calls embeddings and completions APIs of OpenAI-compatible providers and azure/ only", e.ModelInfo.Mode, prov)
 		case !policy.CanServe(prov):
 			v.add(pp+".model", "provider %s cannot be called by gatehouse's edge (it serves OpenAI-compatible providers, azure/, anthropic/, bedrock/, gemini/ and vertex_ai/)", prov)
 		case prov == policy.ProviderOpenAI && !servedModel(up):

@@ -201,6 +201,22 @@ func TestEndpointModes(t *testing.T) {
 			t.Errorf("%s %s: %s, want %q", tc.r.path, tc.model, body, tc.says)
 		}
 	}
+	// Fallbacks: a group that does not serve the route is passed over.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	e.put(t, &events.Model{ID: "d1", ModelName: "emb-down", LiteLLMParams: events.ModelParams{Model: "openai/text-embedding-3-small", APIBase: down.URL, APIKey: "k"}})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		if !e.live.Load().Catalog().Resolve("emb-down").Found() {
+			return fmt.Errorf("not applied")
+		}
+		return nil
+	})
+	code, body := do(t, "POST", e.url+"/v1/embeddings", master, `{"model":"emb-down","input":"x","dimensions":4,"fallbacks":["chatonly","emb"]}`)
+	if code != 200 || !strings.Contains(body, `"model":"emb"`) {
+		t.Errorf("fallback past a chat group to an embedding one: %d %s", code, body)
+	}
 	// A mixed group's chat never lands on its embedding deployment.
 	for range 10 {
 		if code, body := do(t, "POST", e.url+"/v1/chat/completions", master, chat.bodyFor("mixed")); code != 200 || !strings.Contains(body, "mixed-chat") {

@@ -196,13 +196,7 @@ type mockTextCompletion struct {
 	Created int64            `json:"created"`
 	Model   string           `json:"model"`
 	Choices []mockTextChoice `json:"choices"`
-	Usage   *mockUsage       `json:"usage,omitempty"`
-}
-
-type mockUsage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
-	TotalTokens      int64 `json:"total_tokens"`
+	Usage   *chatUsage       `json:"usage,omitempty"`
 }
 
 // mockCompletions answers a legacy text completion like OpenAI's
@@ -222,7 +216,7 @@ func mockCompletions(rc *fasthttp.RequestCtx, d *policy.Deployment, model string
 	} else if json.Unmarshal(req.Prompt, &prompts) != nil || len(prompts) == 0 {
 		return Usage{}, mockParamError("prompt", "prompt must be a string or a non-empty array of strings (the mock does not read token arrays)")
 	}
-	var usage mockUsage
+	var usage chatUsage
 	texts := make([]string, len(prompts))
 	for i, p := range prompts {
 		texts[i] = d.MockResponse

@@ -167,7 +167,7 @@ func TestMockCompletions(t *testing.T) {
 			Index        int    `json:"index"`
 			FinishReason string `json:"finish_reason"`
 		} `json:"choices"`
-		Usage mockUsage `json:"usage"`
+		Usage chatUsage `json:"usage"`
 	}
 	if err := json.Unmarshal(rc.Response.Body(), &out); err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestMockCompletions(t *testing.T) {
 			}
 			var ch struct {
 				Choices []struct{ Text string } `json:"choices"`
-				Usage   *mockUsage              `json:"usage"`
+				Usage   *chatUsage              `json:"usage"`
 			}
 			if err := json.Unmarshal([]byte(data), &ch); err != nil {
 				t.Fatal(err)

@@ -132,9 +132,11 @@ const benchConfig = `general_settings:
   master_key: os.environ/MASTER_KEY
 model_list:
   - model_name: bench-fast
-    litellm_params: {model: openai/bench-fast, api_base: "http://%s/v1", api_key: sk-upstream-bench}
+    litellm_params: {model: openai/bench-fast, api_base: "http://%[1]s/v1", api_key: sk-upstream-bench}
   - model_name: bench-paced
-    litellm_params: {model: openai/bench-paced, api_base: "http://%s/v1", api_key: sk-upstream-bench}
+    litellm_params: {model: openai/bench-paced, api_base: "http://%[2]s/v1", api_key: sk-upstream-bench}
+  - model_name: bench-embed
+    litellm_params: {model: openai/text-embedding-3-small, api_base: "http://%[1]s/v1", api_key: sk-upstream-bench}
 `
 
 func (s *system) start(ctx context.Context) error {
@@ -214,7 +216,7 @@ func (s *system) start(ctx context.Context) error {
 // through the control plane, as an operator would.
 func (s *system) provision() error {
 	ctl := "http://" + s.controlAddr
-	models := []string{"bench-fast", "bench-paced"}
+	models := []string{"bench-fast", "bench-paced", "bench-embed"}
 	if err := api("POST", ctl+"/team/new", masterKey, map[string]any{"team_id": "bench-team", "models": models}, nil); err != nil {
 		return err
 	}
@@ -271,12 +273,14 @@ func (s *system) provision() error {
 		return err
 	}
 	s.jwtToken = string(signed)
-	// Both credentials must work before anything is measured.
+	// Both credentials must work, on both routes, before anything is
+	// measured.
 	for _, cred := range []string{s.virtualKey, s.jwtToken} {
-		t := s.target(GKey, false, false)
-		t.Headers = map[string]string{"Authorization": "Bearer " + cred}
-		if err := probe(t); err != nil {
-			return fmt.Errorf("gateway smoke request: %w\nedge log:\n%s", err, s.edge.tail())
+		for _, t := range []loadgen.Target{s.target(GKey, false, false), s.embeddingTarget(GKey)} {
+			t.Headers = map[string]string{"Authorization": "Bearer " + cred}
+			if err := probe(t); err != nil {
+				return fmt.Errorf("gateway smoke request: %w\nedge log:\n%s", err, s.edge.tail())
+			}
 		}
 	}
 	return nil
@@ -339,6 +343,16 @@ func (s *system) target(name string, paced, stream bool) loadgen.Target {
 		t.Addr = s.edgeAddr
 		t.Headers = map[string]string{"Authorization": "Bearer " + s.jwtToken}
 	}
+	return t
+}
+
+// embeddingTarget is target's embeddings request: one input of about
+// PromptBytes, base64 vectors (what OpenAI's SDKs ask for by default).
+func (s *system) embeddingTarget(name string) loadgen.Target {
+	t := s.target(name, false, false)
+	t.Path = "/v1/embeddings"
+	t.Body, _ = json.Marshal(map[string]any{"model": "bench-embed", "encoding_format": "base64",
+		"input": strings.Repeat("Benchmark prompt text. ", max(s.cfg.PromptBytes/23, 1))})
 	return t
 }
 

@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/gatehouse/gatehouse/loadtest/loadgen"
+	"github.com/gatehouse/gatehouse/loadtest/mockupstream"
 )
 
 // Check is one target of the issue, with what this run measured.
@@ -102,6 +103,12 @@ func (r *Report) Checks() []Check {
 		fr := r.ratio(PhaseStreams, g, B0, fps)
 		out = append(out, Check{fmt.Sprintf("frames/s at %d streams, %s / B0", r.Config.Streams, g), ">= 0.97", fmt.Sprintf("%.3f", fr), fr >= 0.97})
 	}
+	for _, g := range []string{GKey, GJWT} {
+		sat := r.ratio(PhaseEmbSat, g, B1, rps)
+		out = append(out, Check{"embeddings saturation RPS " + g + " / B1", ">= 0.90", fmt.Sprintf("%.3f", sat), sat >= 0.90})
+		p50 := r.diff(PhaseEmbC1, g, B0, pct(.5))
+		out = append(out, Check{"embeddings added latency c=1 p50 (" + g + " - B0)", "<= 100 µs", us(p50), p50 <= 100e3})
+	}
 	var lost int64
 	for _, t := range Targets {
 		for _, c := range r.Cells[PhaseStreams][t] {
@@ -174,6 +181,16 @@ func (r *Report) Markdown(chart, command string) string {
 			median(r.per(PhaseStreams, t, fps)), r.ratio(PhaseStreams, t, B0, fps), ok, bad)
 	}
 
+	fmt.Fprintf(&b, "\n### Embeddings\n\nPOST /v1/embeddings, one input of about %d bytes, a base64 vector of %d dimensions back (about 8 KiB): one connection (added latency), then %d connections (saturation).\n\n",
+		c.PromptBytes, mockupstream.EmbeddingDimensions, c.Conns)
+	b.WriteString("| target | c=1 p50 | c=1 p99 | added p50 | added p99 | saturation RPS | / B1 | failed |\n|---|---|---|---|---|---|---|---|\n")
+	for _, t := range Targets {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f | %.3f | %d |\n", t,
+			us(median(r.per(PhaseEmbC1, t, pct(.5)))), us(median(r.per(PhaseEmbC1, t, pct(.99)))),
+			us(r.diff(PhaseEmbC1, t, B0, pct(.5))), us(r.diff(PhaseEmbC1, t, B0, pct(.99))),
+			median(r.per(PhaseEmbSat, t, rps)), r.ratio(PhaseEmbSat, t, B1, rps), r.failed(PhaseEmbC1, t)+r.failed(PhaseEmbSat, t))
+	}
+
 	b.WriteString("\n### Memory (RSS)\n\n| process | idle | peak |\n|---|---|---|\n")
 	names := make([]string, 0, len(r.IdleRSS))
 	for n := range r.IdleRSS {
@@ -202,7 +219,7 @@ func (r *Report) failed(phase, target string) int64 {
 
 func (r *Report) errors() []string {
 	var out []string
-	for _, phase := range []string{PhaseC1, PhaseSat, PhaseOpen, PhaseTTFT, PhaseStreams} {
+	for _, phase := range []string{PhaseC1, PhaseSat, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat} {
 		for _, t := range Targets {
 			for _, c := range r.Cells[phase][t] {
 				e := ""

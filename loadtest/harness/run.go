@@ -18,6 +18,8 @@ const (
 	PhaseOpen    = "open"    // open loop at half of B1's saturation RPS
 	PhaseTTFT    = "ttft"    // one stream at a time: time to first frame
 	PhaseStreams = "streams" // Streams concurrent paced streams
+	PhaseEmbC1   = "emb-c1"  // embeddings, closed loop, one connection
+	PhaseEmbSat  = "emb-sat" // embeddings, closed loop, Conns connections
 )
 
 // Cell is one target's result in one phase of one round.
@@ -88,7 +90,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			order = append(order[1:], order[0])
 		}
 		cfg.Log.Info("round", "n", round, "order", order)
-		for _, phase := range []string{PhaseC1, PhaseSat, PhaseOpen, PhaseTTFT, PhaseStreams} {
+		for _, phase := range []string{PhaseC1, PhaseSat, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat} {
 			var b1Sat float64
 			if phase == PhaseOpen {
 				cells := rep.Cells[PhaseSat][B1]
@@ -128,6 +130,9 @@ func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) Ce
 	paced := phase == PhaseStreams
 	stream := phase == PhaseTTFT || phase == PhaseStreams
 	t := s.target(name, paced, stream)
+	if phase == PhaseEmbC1 || phase == PhaseEmbSat {
+		t = s.embeddingTarget(name)
+	}
 	procs := s.procsOf(name, paced)
 	var ticks0 int64
 	for _, p := range procs {
@@ -136,10 +141,10 @@ func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) Ce
 	var c Cell
 	var ok int64
 	switch phase {
-	case PhaseC1:
+	case PhaseC1, PhaseEmbC1:
 		r := loadgen.Closed(ctx, t, 1, s.cfg.Duration)
 		c.Result, ok = &r, r.OK
-	case PhaseSat:
+	case PhaseSat, PhaseEmbSat:
 		r := loadgen.Closed(ctx, t, s.cfg.Conns, s.cfg.Duration)
 		c.Result, ok = &r, r.OK
 	case PhaseOpen:

@@ -1,7 +1,8 @@
 // Package mockupstream is a fasthttp OpenAI-compatible mock upstream for load
 // tests. It answers POST /v1/chat/completions (and /chat/completions) with a
 // fixed chat.completion body, or with a paced SSE stream of chat.completion.chunk
-// frames when the request asks for "stream": true.
+// frames when the request asks for "stream": true, and POST /v1/embeddings
+// (and /embeddings) with a fixed embedding list.
 //
 // The request body is never unmarshalled: the server only scans the raw bytes
 // for `"stream"` and `"include_usage"` keys followed by a literal `true` (see
@@ -13,6 +14,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -74,7 +78,29 @@ var (
 	finishFrame   = []byte(`data: {"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1700000000,"model":"mock-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n")
 	doneFrame     = []byte("data: [DONE]\n\n")
 	nonStreamBody = buildNonStreamBody()
+	pathEmbV1     = []byte("/v1/embeddings")
+	pathEmbBare   = []byte("/embeddings")
+	embeddingBody = buildEmbeddingBody()
 )
+
+// EmbeddingDimensions is the length of the mock's one embedding:
+// text-embedding-3-small's, base64 encoded as OpenAI's clients ask by
+// default (about 8 KiB).
+const EmbeddingDimensions = 1536
+
+// EmbeddingBody returns a copy of the fixed embeddings response body.
+func EmbeddingBody() []byte { return append([]byte(nil), embeddingBody...) }
+
+func buildEmbeddingBody() []byte {
+	raw := make([]byte, 4*EmbeddingDimensions)
+	for i := range EmbeddingDimensions {
+		// Little-endian float32s of a small varying value.
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(float32(i%97)/97-0.5))
+	}
+	return []byte(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":"` + base64.StdEncoding.EncodeToString(raw) +
+		`"}],"model":"text-embedding-3-small","usage":{"prompt_tokens":` + strconv.Itoa(promptTokens) +
+		`,"total_tokens":` + strconv.Itoa(promptTokens) + `}}`)
+}
 
 // NonStreamBody returns a copy of the fixed non-stream response body.
 func NonStreamBody() []byte { return append([]byte(nil), nonStreamBody...) }
@@ -126,7 +152,8 @@ func (s *Server) Close() {
 	_ = s.srv.ShutdownWithContext(ctx)
 }
 
-// Requests is the number of chat completion requests handled.
+// Requests is the number of chat completion and embeddings requests
+// handled.
 func (s *Server) Requests() uint64 { return s.requests.Load() }
 
 // Streams is the number of those requests that were streamed.
@@ -134,6 +161,19 @@ func (s *Server) Streams() uint64 { return s.streams.Load() }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
+	if bytes.Equal(path, pathEmbV1) || bytes.Equal(path, pathEmbBare) {
+		if !ctx.IsPost() {
+			ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+			return
+		}
+		s.requests.Add(1)
+		if s.opts.Latency > 0 {
+			time.Sleep(s.opts.Latency)
+		}
+		ctx.Response.Header.SetContentTypeBytes(contentJSON)
+		ctx.Response.SetBodyRaw(embeddingBody)
+		return
+	}
 	if !bytes.Equal(path, pathV1) && !bytes.Equal(path, pathBare) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
