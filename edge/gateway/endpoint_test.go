@@ -329,8 +329,8 @@ func TestModelRetrieve(t *testing.T) {
 		path string
 		want object
 	}{
-		{"/v1/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions"}}},
-		{"/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions"}}},
+		{"/v1/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions", "responses", "messages"}}},
+		{"/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions", "responses", "messages"}}},
 		{"/v1/models/org/emb", object{"org/emb", "model", "mock", []string{"embeddings"}}},
 		{"/v1/models/org%2Femb", object{"org/emb", "model", "mock", []string{"embeddings"}}},
 	} {
@@ -359,7 +359,8 @@ func TestModelRetrieve(t *testing.T) {
 	for _, m := range list.Data {
 		got[m.ID] = strings.Join(m.Endpoints, ",")
 	}
-	want := map[string]string{"m": "chat,embeddings,completions", "secret": "chat,embeddings,completions", "org/emb": "embeddings", "claude": "chat"}
+	want := map[string]string{"m": "chat,embeddings,completions,responses,messages", "secret": "chat,embeddings,completions,responses,messages",
+		"org/emb": "embeddings", "claude": "chat,messages,count_tokens"}
 	if code != 200 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("/v1/models: %d %v, want %v", code, got, want)
 	}
