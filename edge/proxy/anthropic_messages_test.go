@@ -81,3 +81,59 @@ func TestMessagesPassThrough(t *testing.T) {
 		})
 	}
 }
+
+// TestMessagesTranslatedStream: a streamed Messages API call to an
+// OpenAI-format deployment goes upstream as a chat completion asking for
+// the usage chunk, and the chunks come back as Anthropic's events from the
+// stream writer, with the usage reported once.
+func TestMessagesTranslatedStream(t *testing.T) {
+	var gotBody []byte
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		gotBody, _ = io.ReadAll(r.Body)
+		rc := sseHeaders(w)
+		for _, f := range []string{
+			`{"id":"chatcmpl-7","model":"gpt-up","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`,
+			`{"id":"chatcmpl-7","model":"gpt-up","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}`,
+			`{"id":"chatcmpl-7","model":"gpt-up","choices":[{"index":0,"delta":{},"finish_reason":"length"}]}`,
+			`{"id":"chatcmpl-7","model":"gpt-up","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}`,
+			`[DONE]`,
+		} {
+			if err := sendFrame(w, rc, f); err != nil {
+				return
+			}
+		}
+	})
+	d := openAIDeployment(up.URL)
+	f := newTestForwarder()
+	done := make(chan Usage, 1)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Post("/v1/messages", func(c *fiber.Ctx) error {
+		_, err := f.Forward(c.Context(), Call{Endpoint: policy.EndpointMessages, Deployment: d, Body: c.Body(), Stream: true,
+			Done: func(u Usage, _ error) { done <- u }})
+		return err
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+	resp := post(t, "http://"+ln.Addr().String()+"/v1/messages", `{"model":"g","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	got := readAll(t, resp.Body)
+	for _, want := range []string{"event: message_start\n", `"text":"Hi"`, `"stop_reason":"max_tokens"`, `"input_tokens":9`, "event: message_stop\n"} {
+		if !bytes.Contains([]byte(got), []byte(want)) {
+			t.Errorf("client stream lacks %q:\n%s", want, got)
+		}
+	}
+	if !bytes.Contains(gotBody, []byte(`"include_usage":true`)) || !bytes.Contains(gotBody, []byte(`"max_tokens":5`)) {
+		t.Errorf("upstream body %s", gotBody)
+	}
+	select {
+	case u := <-done:
+		if u.PromptTokens != 9 || u.CompletionTokens != 1 || u.Estimated {
+			t.Fatalf("usage %+v", u)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no usage reported")
+	}
+}
