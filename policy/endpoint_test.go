@@ -14,17 +14,19 @@ func TestServes(t *testing.T) {
 		model, mode, mockResponse string
 		want                      string // endpoints served
 	}{
-		{"openai/gpt-4o", "", "", "chat,embeddings,completions"},
-		{"openai/gpt-4o", "chat", "", "chat,completions"},
+		{"openai/gpt-4o", "", "", "chat,embeddings,completions,responses,messages"},
+		{"openai/gpt-4o", "chat", "", "chat,completions,responses,messages"},
 		{"openai/text-embedding-3-small", "", "", "embeddings"},
-		{"openai/text-embedding-3-small", "chat", "", "chat,completions"}, // an explicit mode wins
+		{"openai/text-embedding-3-small", "chat", "", "chat,completions,responses,messages"}, // an explicit mode wins
 		{"hosted_vllm/bge", "embedding", "", "embeddings"},
 		{"azure/my-deploy", "completion", "", "completions"},
-		{"mock/x", "", "", "chat,embeddings,completions"},
-		{"anthropic/claude-3-5-sonnet", "", "", "chat"},
+		{"mock/x", "", "", "chat,embeddings,completions,responses,messages"},
+		{"anthropic/claude-3-5-sonnet", "", "", "chat,messages,count_tokens"},
 		{"anthropic/claude-3-5-sonnet", "embedding", "", ""},
 		{"bedrock/amazon.titan-embed-text-v2:0", "embedding", "", ""},
-		{"anthropic/claude-3-5-sonnet", "", "canned", "chat,embeddings,completions"}, // mock_response answers in-process
+		{"bedrock/anthropic.claude-3-5-sonnet", "", "", "chat,messages"}, // Messages through the chat translation
+		{"azure/my-deploy", "", "", "chat,embeddings,completions,responses,messages"},
+		{"anthropic/claude-3-5-sonnet", "", "canned", "chat,embeddings,completions,responses,messages"}, // mock_response answers in-process
 		{"openai/gpt-4o", "image_generation", "", ""},
 	} {
 		d := compileDeployment(&events.Model{ID: "d", ModelName: "g", LiteLLMParams: events.ModelParams{Model: tc.model, MockResponse: tc.mockResponse},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
@@ -243,6 +244,10 @@ func TestOpenAIAndAzureEndpointPaths(t *testing.T) {
 			r.Header.Get("Authorization"), r.Header.Get("api-key")))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(r.URL.Path, "/responses") {
+			fmt.Fprint(w, `{"id":"resp_up1","object":"response","model":"x","output":[],"usage":{"input_tokens":5,"output_tokens":2,"total_tokens":7}}`)
+			return
+		}
 		if strings.HasSuffix(r.URL.Path, "/embeddings") {
 			fmt.Fprint(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AAAAAA=="}],"model":"x","usage":{"prompt_tokens":7,"total_tokens":7}}`)
 			return
@@ -270,11 +275,26 @@ func TestOpenAIAndAzureEndpointPaths(t *testing.T) {
 			"POST /openai/deployments/my-deploy/embeddings?api-version=2024-10-21 model=my-deploy dims=0 fmt= key=az-key"},
 		{"/openai/deployments/az/completions", `{"prompt":"x"}`, `"completion_tokens":1`,
 			"POST /openai/deployments/my-deploy/completions?api-version=2024-10-21 model=my-deploy dims=0 fmt= key=az-key"},
+		// The Responses API: OpenAI's below api_base, Azure's on the
+		// resource with an api-version that has it; the id names the
+		// deployment, and a GET of it goes there with the upstream's id.
+		{"/v1/responses", `{"model":"oai-instruct","input":"x"}`, `"id":"resp_up1` + proxy.ResponseIDSuffix("oai-instruct", "o2") + `"`,
+			"POST /v1/responses model=gpt-3.5-turbo-instruct dims=0 fmt= key=Bearer sk-up-openai"},
+		{"/v1/responses", `{"model":"az","input":"x"}`, `"id":"resp_up1` + proxy.ResponseIDSuffix("az", "z1") + `"`,
+			"POST /openai/responses?api-version=2025-03-01-preview model=my-deploy dims=0 fmt= key=az-key"},
+		{"/v1/responses/resp_up1" + proxy.ResponseIDSuffix("az", "z1"), "", `"id":"resp_up1` + proxy.ResponseIDSuffix("az", "z1") + `"`,
+			"GET /openai/responses/resp_up1?api-version=2025-03-01-preview model= dims=0 fmt= key=az-key"},
+		{"/v1/responses/resp_up1" + proxy.ResponseIDSuffix("oai-instruct", "o2"), "", `"id":"resp_up1` + proxy.ResponseIDSuffix("oai-instruct", "o2") + `"`,
+			"DELETE /v1/responses/resp_up1 model= dims=0 fmt= key=Bearer sk-up-openai"},
 	} {
 		mu.Lock()
 		seen = nil
 		mu.Unlock()
-		code, body := do(t, "POST", e.url+tc.path, master, tc.body)
+		method := "POST"
+		if tc.body == "" {
+			method, _, _ = strings.Cut(tc.upstream, " ")
+		}
+		code, body := do(t, method, e.url+tc.path, master, tc.body)
 		if code != 200 || !strings.Contains(body, tc.want) {
 			t.Errorf("%s %s: %d %s", tc.path, tc.body, code, body)
 		}
@@ -309,8 +329,8 @@ func TestModelRetrieve(t *testing.T) {
 		path string
 		want object
 	}{
-		{"/v1/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions"}}},
-		{"/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions"}}},
+		{"/v1/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions", "responses", "messages"}}},
+		{"/models/m", object{"m", "model", "mock", []string{"chat", "embeddings", "completions", "responses", "messages"}}},
 		{"/v1/models/org/emb", object{"org/emb", "model", "mock", []string{"embeddings"}}},
 		{"/v1/models/org%2Femb", object{"org/emb", "model", "mock", []string{"embeddings"}}},
 	} {
@@ -339,7 +359,8 @@ func TestModelRetrieve(t *testing.T) {
 	for _, m := range list.Data {
 		got[m.ID] = strings.Join(m.Endpoints, ",")
 	}
-	want := map[string]string{"m": "chat,embeddings,completions", "secret": "chat,embeddings,completions", "org/emb": "embeddings", "claude": "chat"}
+	want := map[string]string{"m": "chat,embeddings,completions,responses,messages", "secret": "chat,embeddings,completions,responses,messages",
+		"org/emb": "embeddings", "claude": "chat,messages,count_tokens"}
 	if code != 200 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("/v1/models: %d %v, want %v", code, got, want)
 	}

@@ -50,19 +50,28 @@ func (azure) Authorize(req *fasthttp.Request, d *policy.Deployment) {
 // openai SDK's AzureOpenAI client (which LiteLLM uses) builds it. Azure
 // has no default host: every resource has its own.
 func azureEndpoint(d *policy.Deployment, deployment string, e policy.Endpoint) (string, *apierror.Error) {
-	base := d.APIBase
-	if base == "" {
-		return "", apierror.Internal.With("deployment %s is misconfigured: provider azure needs an api_base", d.ModelName)
-	}
-	if err := httpBase(d, base); err != nil {
+	base, version, err := azureResource(d)
+	if err != nil {
 		return "", err
 	}
-	version := d.APIVersion
+	return base + "/openai/deployments/" + url.PathEscape(deployment) + openAIPaths[e] + "?api-version=" + url.QueryEscape(version), nil
+}
+
+// azureResource is d's Azure resource URL (without /openai) and API
+// version.
+func azureResource(d *policy.Deployment) (base, version string, err *apierror.Error) {
+	base = d.APIBase
+	if base == "" {
+		return "", "", apierror.Internal.With("deployment %s is misconfigured: provider azure needs an api_base", d.ModelName)
+	}
+	if err := httpBase(d, base); err != nil {
+		return "", "", err
+	}
+	version = d.APIVersion
 	if version == "" {
 		version = DefaultAzureAPIVersion
 	}
 	// An api_base copied from the Azure portal sometimes already ends in
 	// /openai; the SDK would not double it either.
-	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/openai")
-	return base + "/openai/deployments/" + url.PathEscape(deployment) + openAIPaths[e] + "?api-version=" + url.QueryEscape(version), nil
+	return strings.TrimSuffix(strings.TrimRight(base, "/"), "/openai"), version, nil
 }

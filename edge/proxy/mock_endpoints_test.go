@@ -247,10 +247,14 @@ func TestEndpointUsageEstimates(t *testing.T) {
 }
 
 // TestProvidersServeWhatPolicySays: every provider policy says serves
-// embeddings or completions is one whose Prepare builds that path.
+// embeddings, completions, the Responses API or count_tokens is one whose
+// Prepare builds that path (the Messages API is Anthropic's own path, or
+// the chat translation).
 func TestProvidersServeWhatPolicySays(t *testing.T) {
+	paths := map[policy.Endpoint]string{policy.EndpointEmbeddings: "/embeddings", policy.EndpointCompletions: "/completions",
+		policy.EndpointResponses: "/responses", policy.EndpointCountTokens: "/v1/messages/count_tokens"}
 	for name := range providers {
-		for _, e := range []policy.Endpoint{policy.EndpointEmbeddings, policy.EndpointCompletions} {
+		for _, e := range []policy.Endpoint{policy.EndpointEmbeddings, policy.EndpointCompletions, policy.EndpointResponses, policy.EndpointCountTokens} {
 			if !policy.ProviderServes(name, e) || name == policy.ProviderMock {
 				continue
 			}
@@ -260,7 +264,7 @@ func TestProvidersServeWhatPolicySays(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: not an HTTP provider", name)
 			}
-			if err := hp.Prepare(x); err != nil || !strings.Contains(x.Target, openAIPaths[e]) {
+			if err := hp.Prepare(x); err != nil || !strings.Contains(x.Target, paths[e]) {
 				t.Errorf("%s %s: target %q, %v", name, e, x.Target, err)
 			}
 		}

@@ -60,18 +60,13 @@ func ParseResponseID(id string) (upstream, requested, deploymentID string, ok bo
 // has it (the chat default predates it).
 func responsesTarget(d *policy.Deployment, path string) (string, error) {
 	if d.Provider == policy.ProviderAzure {
-		base := d.APIBase
-		if base == "" {
-			return "", apierror.Internal.With("deployment %s is misconfigured: provider azure needs an api_base", d.ModelName)
-		}
-		if err := httpBase(d, base); err != nil {
+		base, version, err := azureResource(d)
+		if err != nil {
 			return "", err
 		}
-		version := d.APIVersion
-		if version == "" || version < azureResponsesVersion {
+		if version < azureResponsesVersion { // API versions are dates
 			version = azureResponsesVersion
 		}
-		base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/openai")
 		return base + "/openai/responses" + path + "?api-version=" + url.QueryEscape(version), nil
 	}
 	t, err := endpoint(d, policy.EndpointResponses)
@@ -250,6 +245,10 @@ func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment,
 	if !d.Serves(policy.EndpointResponses) {
 		return NotServed(d, policy.EndpointResponses)
 	}
+	hp, ok := providerFor(d.Provider).(viaHTTP)
+	if !ok || d.MockResponse != "" {
+		return apierror.NotFound.With("response %s not found: the mock provider does not store responses", upstreamID+suffix)
+	}
 	target, err := responsesTarget(d, upstreamPath)
 	if err != nil {
 		return err
@@ -260,10 +259,6 @@ func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment,
 			sep = "&"
 		}
 		target += sep + string(query)
-	}
-	hp, ok := providerFor(d.Provider).(viaHTTP)
-	if !ok || d.MockResponse != "" {
-		return apierror.NotFound.With("response %s not found: the mock provider does not store responses", upstreamID+suffix)
 	}
 	p := hp.HTTPProvider
 	req := upstreamRequest(target, false)
