@@ -80,6 +80,12 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = strconv.AppendBool(b, e.Stream)
 	b = append(b, `,"outcome":`...)
 	b = appendString(b, e.Outcome)
+	if e.PolicySeq != 0 {
+		b = append(b, `,"policy_seq":`...)
+		b = strconv.AppendUint(b, e.PolicySeq, 10)
+	}
+	b = appendOpt(b, `,"deny_reason":`, e.DenyReason)
+	b = appendOpt(b, `,"deny_rule":`, e.DenyRule)
 	b = append(b, `,"edge_id":`...)
 	b = appendString(b, e.EdgeID)
 	b = appendOpt(b, `,"edge_instance":`, e.EdgeInstance)

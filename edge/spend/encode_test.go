@@ -27,7 +27,7 @@ func TestAppendEventIsJSON(t *testing.T) {
 		cases = append(cases, events.SpendEvent{Type: events.SpendV1, RequestID: s, Time: at, KeyHash: s, KeyAlias: s, UserID: s, TeamID: s,
 			OrgID: s, EndUserID: s, Auth: s, ModelGroup: s, Model: s, Deployment: s, Provider: s, PromptTokens: int64(i) - 3,
 			CompletionTokens: math.MaxInt64, TotalTokens: math.MinInt64, Estimated: i%2 == 0, Cost: f, LatencyMS: -f, TTFTMS: f,
-			Status: 200 + i, Stream: i%3 == 0, Outcome: s, EdgeID: s, EdgeInstance: s, Region: s, ClientRequestID: s})
+			Status: 200 + i, Stream: i%3 == 0, Outcome: s, PolicySeq: uint64(i) * 1e17, DenyReason: s, DenyRule: s, EdgeID: s, EdgeInstance: s, Region: s, ClientRequestID: s})
 	}
 	for _, f := range floats {
 		cases = append(cases, events.SpendEvent{Time: at.Truncate(time.Second), Cost: f, LatencyMS: f, TTFTMS: f})
