@@ -512,9 +512,15 @@ func startFaultSystem(t *testing.T, config string, nEdges int, env ...string) *f
 	return fs
 }
 
-// spendIDs returns the request ids in ClickHouse and how many rows hold
-// them.
+// spendIDs returns the request ids of served requests in ClickHouse and
+// how many rows hold them.
 func (fs *faultSystem) spendIDs(t *testing.T) (map[string]int, int) {
+	return fs.ledgerIDs(t, "outcome != 'denied'")
+}
+
+// ledgerIDs returns the request ids of the rows matching where and how
+// many rows hold them.
+func (fs *faultSystem) ledgerIDs(t *testing.T, where string) (map[string]int, int) {
 	t.Helper()
 	if fs.conn == nil {
 		// One pool for the test: a pool per poll would exhaust the
@@ -522,7 +528,7 @@ func (fs *faultSystem) spendIDs(t *testing.T) (map[string]int, int) {
 		fs.conn = fs.ch.Conn(t)
 	}
 	conn := fs.conn
-	rows, err := conn.Query(context.Background(), "SELECT request_id, count() FROM "+fs.db+".spend_events WHERE outcome != 'denied' GROUP BY request_id")
+	rows, err := conn.Query(context.Background(), "SELECT request_id, count() FROM "+fs.db+".spend_events WHERE "+where+" GROUP BY request_id")
 	if err != nil {
 		t.Logf("spend query: %v", err)
 		return nil, 0
@@ -542,7 +548,8 @@ func (fs *faultSystem) spendIDs(t *testing.T) (map[string]int, int) {
 }
 
 // checkSpend waits until ClickHouse holds exactly one row per accepted
-// request and nothing else, and returns the row count.
+// request (a served row, or the denial row of a refusal) and no served row
+// besides, and returns the count of served rows.
 func (fs *faultSystem) checkSpend(t *testing.T, b *books, wait time.Duration) int {
 	t.Helper()
 	b.mu.Lock()
@@ -555,9 +562,12 @@ func (fs *faultSystem) checkSpend(t *testing.T, b *books, wait time.Duration) in
 	testutil.Eventually(t, wait, func() error {
 		ids, n := fs.spendIDs(t)
 		total = n
+		// A refusal's answer carries the id of its denial row: accepted
+		// too, its row is that denial.
+		denied, _ := fs.ledgerIDs(t, "outcome = 'denied'")
 		missing, extra, dup := 0, 0, 0
 		for id := range want {
-			if ids[id] == 0 {
+			if ids[id] == 0 && denied[id] != 1 {
 				missing++
 			}
 		}
