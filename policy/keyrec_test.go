@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -149,5 +150,13 @@ func TestCompactKeyKept(t *testing.T) {
 	}
 	if s.Key(KeyHash(sha256Sum("sk-missing"))) != nil {
 		t.Fatal("missing key found")
+	}
+}
+
+// TestKeyRecSize: the compact record stays within 64 bytes, the size
+// class a million of them are sized for.
+func TestKeyRecSize(t *testing.T) {
+	if n := unsafe.Sizeof(keyRec{}); n > 64 {
+		t.Fatalf("keyRec is %d bytes, over the 64-byte size class", n)
 	}
 }
