@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -149,5 +151,35 @@ func TestCompactKeyKept(t *testing.T) {
 	}
 	if s.Key(KeyHash(sha256Sum("sk-missing"))) != nil {
 		t.Fatal("missing key found")
+	}
+}
+
+// TestKeyRecSize: the compact record stays within 64 bytes, the size
+// class a million of them are sized for.
+func TestKeyRecSize(t *testing.T) {
+	if n := unsafe.Sizeof(keyRec{}); n > 64 {
+		t.Fatalf("keyRec is %d bytes, over the 64-byte size class", n)
+	}
+}
+
+// TestCompactKeyConcurrentLookups: request handlers racing on a key's first
+// lookup all get one and the same key (go test -race).
+func TestCompactKeyConcurrentLookups(t *testing.T) {
+	s, err := EmptyOf(nil, CompactKeys).With(nil, oddKeys()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := KeyHash(sha256Sum("sk-plain"))
+	got := make([]*events.Key, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = s.Key(h) }()
+	}
+	wg.Wait()
+	for _, k := range got {
+		if k == nil || k != s.Key(h) {
+			t.Fatal("concurrent first lookups returned different keys")
+		}
 	}
 }
