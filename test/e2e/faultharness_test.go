@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -377,11 +378,16 @@ func (b *books) send(edges []*proc, key, model string, stream bool) {
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err = loadClient.Do(req)
-		if err == nil && resp.StatusCode == 503 && resp.Header.Get("x-litellm-call-id") == "" && i < len(edges)-1 {
-			// Refused before forwarding (policy_not_ready): safe to send
-			// elsewhere, as a load balancer watching readiness would.
-			_, _ = io.Copy(io.Discard, resp.Body)
+		if err == nil && resp.StatusCode == 503 && i < len(edges)-1 {
+			// Refused before forwarding (policy_not_ready; its answer names
+			// its denial row): safe to send elsewhere, as a load balancer
+			// watching readiness would. Any other 503 is the answer.
+			raw, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(raw))
+			if rerr != nil || !strings.Contains(string(raw), "policy_not_ready") {
+				break
+			}
 			b.mu.Lock()
 			b.retried++
 			b.mu.Unlock()
