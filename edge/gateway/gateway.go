@@ -448,9 +448,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
-	g.upserts.send(grant.Upserts, obs.EnsureRequestID(c))
-	g.metrics.allowed(methodOf(grant.Method))
-	if err := g.rateLimit(grant.Key, grant.Team); err != nil {
+	if err := g.admit(c, &grant); err != nil {
 		return err
 	}
 	if !grant.Route.Found() {
@@ -490,6 +488,15 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 	d.forwarded = true
 	call := &chatCall{g: g, endpoint: ep, pass: passHeaders(c, ep), ev: *ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
 	return g.forward(c, snap, route, body, call)
+}
+
+// admit follows an allowing grant: the JWT's object upserts go to the
+// control plane, the decision is counted, and the caller's rate limits
+// take the request (or refuse it).
+func (g *Gateway) admit(c *fiber.Ctx, grant *auth.Grant) error {
+	g.upserts.send(grant.Upserts, obs.EnsureRequestID(c))
+	g.metrics.allowed(methodOf(grant.Method))
+	return g.rateLimit(grant.Key, grant.Team)
 }
 
 // chatCall is one request (a chat completion, or another endpoint's) on

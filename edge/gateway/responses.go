@@ -9,7 +9,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/internal/apierror"
-	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -68,9 +67,7 @@ func (g *Gateway) responseByID(c *fiber.Ctx) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
-	g.upserts.send(grant.Upserts, obs.EnsureRequestID(c))
-	g.metrics.allowed(methodOf(grant.Method))
-	if err := g.rateLimit(grant.Key, grant.Team); err != nil {
+	if err := g.admit(c, &grant); err != nil {
 		return err
 	}
 	var d *policy.Deployment
