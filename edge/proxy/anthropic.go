@@ -166,6 +166,13 @@ func (a anthropicUsage) chat() chatUsage {
 	return c
 }
 
+// tokens are a's counts as OpenAI's usage has them (see chat).
+func (a anthropicUsage) tokens() tokens {
+	c := a.chat()
+	return tokens{prompt: c.PromptTokens, completion: c.CompletionTokens, total: c.TotalTokens,
+		cached: a.CacheReadInputTokens, creation: a.CacheCreationInputTokens}
+}
+
 // finishReason maps Anthropic's stop_reason to OpenAI's finish_reason.
 func finishReason(stop string) string {
 	switch stop {
@@ -282,8 +289,8 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 	if err != nil {
 		return nil, Usage{}, apierror.Internal.Wrap(err, "could not encode the answer of model %s", d.ModelName)
 	}
-	u := Usage{Status: 200, Outcome: OutcomeOK, Model: m.Model,
-		PromptTokens: out.Usage.PromptTokens, CompletionTokens: out.Usage.CompletionTokens, TotalTokens: out.Usage.TotalTokens}
+	u := Usage{Status: 200, Outcome: OutcomeOK, Model: m.Model}
+	u.set(m.Usage.tokens())
 	return enc, u, nil
 }
 
@@ -523,11 +530,11 @@ func (s *anthropicStream) run(w *bufio.Writer) {
 
 func (s *anthropicStream) result(err error) Usage {
 	u := Usage{Status: 200, UpstreamStatus: 200, Outcome: outcomeOf(err), TTFT: s.ttft, Model: s.model}
-	c := s.usage.chat()
-	u.PromptTokens, u.CompletionTokens = c.PromptTokens, c.CompletionTokens
+	u.set(s.usage.tokens())
 	if !s.sawStart {
 		u.Estimated = true
 		u.PromptTokens = EstimateTokens(promptChars(s.payload))
+		u.CachedTokens, u.CacheCreationTokens = 0, 0
 	}
 	if !s.sawDelta {
 		u.Estimated = true

@@ -67,8 +67,9 @@ func nativeMessageUsage(b []byte, payload []byte) Usage {
 		p := EstimateTokens(promptChars(payload))
 		return Usage{Estimated: true, PromptTokens: p, TotalTokens: p}
 	}
-	c := m.Usage.chat()
-	return Usage{Model: m.Model, PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens, TotalTokens: c.TotalTokens}
+	u := Usage{Model: m.Model}
+	u.set(m.Usage.tokens())
+	return u
 }
 
 // streamNative relays an SSE answer of another API's shape with frames
@@ -113,8 +114,7 @@ func (a *anthropicFrames) read(ev []byte) (frameInfo, []byte) {
 	case "message_delta":
 		if e.Usage != nil {
 			a.usage.update(e.Usage)
-			c := a.usage.chat()
-			fi.hasUsage, fi.prompt, fi.completion, fi.total = true, c.PromptTokens, c.CompletionTokens, c.TotalTokens
+			fi.hasUsage, fi.tokens = true, a.usage.tokens()
 		}
 	}
 	if a.model != "" {

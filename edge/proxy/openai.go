@@ -140,7 +140,7 @@ func bodyUsage(b, payload []byte, status int) Usage {
 	r := scanResponse(b)
 	u := Usage{Status: status, Outcome: OutcomeOK, Model: string(r.model)}
 	if r.hasUsage {
-		u.PromptTokens, u.CompletionTokens, u.TotalTokens = r.prompt, r.completion, r.total
+		u.set(r.tokens)
 		return u
 	}
 	u.Estimated = true

@@ -134,7 +134,9 @@ func (r *responsesAPIUsage) usage(model string) Usage {
 	if t == 0 {
 		t = r.InputTokens + r.OutputTokens
 	}
-	return Usage{Model: model, PromptTokens: r.InputTokens, CompletionTokens: r.OutputTokens, TotalTokens: t}
+	u := Usage{Model: model}
+	u.set(tokens{prompt: r.InputTokens, completion: r.OutputTokens, total: t, cached: min(r.InputTokensDetails.CachedTokens, r.InputTokens)})
+	return u
 }
 
 type responseObject struct {
@@ -224,7 +226,7 @@ func (r *responsesFrames) read(ev []byte) (frameInfo, []byte) {
 		}
 		if e.Response.Usage != nil {
 			u := e.Response.Usage.usage(r.model)
-			fi.hasUsage, fi.prompt, fi.completion, fi.total = true, u.PromptTokens, u.CompletionTokens, u.TotalTokens
+			fi.hasUsage, fi.tokens = true, tokens{prompt: u.PromptTokens, completion: u.CompletionTokens, total: u.TotalTokens, cached: u.CachedTokens}
 		}
 	}
 	if strings.HasSuffix(e.Type, ".delta") {

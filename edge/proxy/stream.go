@@ -151,7 +151,7 @@ func (s *sseStream) observe(ev []byte) (out []byte, drop bool, cutStart, cutEnd 
 		fi = inspectFrame(ev)
 	}
 	if fi.hasUsage {
-		s.usage.PromptTokens, s.usage.CompletionTokens, s.usage.TotalTokens = fi.prompt, fi.completion, fi.total
+		s.usage.set(fi.tokens)
 		s.usageOK = true
 	}
 	if s.usage.Model == "" && len(fi.model) > 0 {

@@ -27,6 +27,10 @@ const (
 // they are estimated locally and Estimated is set; see EstimateTokens.
 type Usage struct {
 	PromptTokens, CompletionTokens, TotalTokens int64
+	// CachedTokens (read from the provider's prompt cache) and
+	// CacheCreationTokens (written to it) are parts of PromptTokens,
+	// reported apart because they are priced apart.
+	CachedTokens, CacheCreationTokens int64
 	// Estimated: the tokens were counted locally, not reported upstream.
 	Estimated bool
 	// Status is the HTTP status the client got. For a stream that is the
@@ -504,38 +508,87 @@ func parseCount(b []byte) (int64, bool) {
 	return n, true
 }
 
-// usageCounts reads prompt/completion/total tokens from the "usage" object
-// at b[i]; end is where it ends (-1 if malformed).
-func usageCounts(b []byte, i int) (p, c, t int64, ok bool, end int) {
+// tokens are the counts of a usage object. cached and creation (cache
+// reads and writes) are parts of prompt, as OpenAI counts them.
+type tokens struct {
+	prompt, completion, total, cached, creation int64
+}
+
+// set copies t's counts into u.
+func (u *Usage) set(t tokens) {
+	u.PromptTokens, u.CompletionTokens, u.TotalTokens = t.prompt, t.completion, t.total
+	u.CachedTokens, u.CacheCreationTokens = t.cached, t.creation
+}
+
+// usageCounts reads the token counts from the "usage" object at b[i]:
+// OpenAI's, with prompt_tokens_details.cached_tokens, and the
+// cache_read_input_tokens and cache_creation_input_tokens that LiteLLM
+// (and this edge's translation of Anthropic answers) add to it. end is
+// where it ends (-1 if malformed).
+func usageCounts(b []byte, i int) (t tokens, ok bool, end int) {
 	m := objectAt(b, i)
+	var detailsCached int64
 	for {
 		k, vs, ve, more := m.next()
 		if !more {
 			break
 		}
+		var dst *int64
 		switch string(k) {
 		case "prompt_tokens":
-			if v, good := parseCount(b[vs:ve]); good {
-				p, ok = v, true
-			}
+			dst = &t.prompt
 		case "completion_tokens":
-			if v, good := parseCount(b[vs:ve]); good {
-				c, ok = v, true
-			}
+			dst = &t.completion
 		case "total_tokens":
-			if v, good := parseCount(b[vs:ve]); good {
-				t, ok = v, true
+			dst = &t.total
+		case "cache_read_input_tokens":
+			dst = &t.cached
+		case "cache_creation_input_tokens":
+			dst = &t.creation
+		case "prompt_tokens_details":
+			if b[vs] == '{' {
+				detailsCached = cachedTokens(b, vs)
 			}
+			continue
+		default:
+			continue
+		}
+		if v, good := parseCount(b[vs:ve]); good {
+			*dst = v
+			ok = ok || dst == &t.prompt || dst == &t.completion || dst == &t.total
 		}
 	}
 	end = m.end()
 	if end < 0 { // truncated: do not trust what was read
-		return 0, 0, 0, false, end
+		return tokens{}, false, end
 	}
-	if ok && t == 0 {
-		t = p + c
+	if t.cached == 0 {
+		t.cached = detailsCached
 	}
-	return p, c, t, ok, end
+	if ok && t.total == 0 {
+		t.total = t.prompt + t.completion
+	}
+	// Counts that do not add up (a cache part above the prompt) are not
+	// priced apart: the whole prompt is charged at the input price.
+	if t.cached+t.creation > t.prompt {
+		t.cached, t.creation = 0, 0
+	}
+	return t, ok, end
+}
+
+// cachedTokens reads "cached_tokens" from the details object at b[i].
+func cachedTokens(b []byte, i int) int64 {
+	m := objectAt(b, i)
+	for {
+		k, vs, ve, more := m.next()
+		if !more {
+			return 0
+		}
+		if string(k) == "cached_tokens" {
+			v, _ := parseCount(b[vs:ve])
+			return v
+		}
+	}
 }
 
 // plainString returns the bytes of a JSON string literal without quotes if
@@ -553,10 +606,10 @@ func plainString(b []byte) ([]byte, bool) {
 
 // responseUsage is what a non-streaming response says about its cost.
 type responseUsage struct {
-	prompt, completion, total int64
-	hasUsage                  bool
-	model                     []byte // aliases the body
-	choicesStart, choicesEnd  int
+	tokens
+	hasUsage                 bool
+	model                    []byte // aliases the body
+	choicesStart, choicesEnd int
 }
 
 // scanResponse reads "usage", "model" and the span of "choices" from the
@@ -574,7 +627,7 @@ func scanResponse(body []byte) responseUsage {
 		case "usage":
 			if body[vs] == '{' {
 				var end int
-				r.prompt, r.completion, r.total, r.hasUsage, end = usageCounts(body, vs)
+				r.tokens, r.hasUsage, end = usageCounts(body, vs)
 				m.at(end)
 				continue
 			}
@@ -598,12 +651,12 @@ func scanResponse(body []byte) responseUsage {
 
 // frameInfo is what one SSE event of a chat completion stream carries.
 type frameInfo struct {
-	done                      bool // data: [DONE]
-	hasUsage                  bool // a non-null usage object
-	usageOnly                 bool // and "choices":[] (include_usage's final chunk)
-	prompt, completion, total int64
-	chars                     int64  // generated text in choices[].delta
-	model                     []byte // aliases the frame
+	done      bool // data: [DONE]
+	hasUsage  bool // a non-null usage object
+	usageOnly bool // and "choices":[] (include_usage's final chunk)
+	tokens
+	chars int64  // generated text in choices[].delta
+	model []byte // aliases the frame
 	// cutStart:cutEnd is a top-level "usage":null member with its comma,
 	// which OpenAI adds to every chunk under include_usage (0:0: none).
 	cutStart, cutEnd int
@@ -666,7 +719,7 @@ func inspectFrame(ev []byte) frameInfo {
 			switch ev[vs] {
 			case '{':
 				var end int
-				f.prompt, f.completion, f.total, f.hasUsage, end = usageCounts(ev, vs)
+				f.tokens, f.hasUsage, end = usageCounts(ev, vs)
 				m.at(end)
 				continue
 			case 'n':

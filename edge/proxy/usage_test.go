@@ -81,12 +81,32 @@ func TestInspectFrame(t *testing.T) {
 		{
 			name: "usage chunk",
 			ev:   "data: {\"choices\":[ ],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7,\"total_tokens\":12}}\n\n",
-			want: frameInfo{hasUsage: true, usageOnly: true, prompt: 5, completion: 7, total: 12},
+			want: frameInfo{hasUsage: true, usageOnly: true, tokens: tokens{prompt: 5, completion: 7, total: 12}},
 		},
 		{
 			name: "usage on a choice chunk is not the usage-only chunk",
 			ev:   "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7}}\n\n",
-			want: frameInfo{hasUsage: true, prompt: 5, completion: 7, total: 12},
+			want: frameInfo{hasUsage: true, tokens: tokens{prompt: 5, completion: 7, total: 12}},
+		},
+		{
+			name: "openai cached prompt tokens",
+			ev:   "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,\"total_tokens\":107,\"prompt_tokens_details\":{\"audio_tokens\":0,\"cached_tokens\":64}}}\n\n",
+			want: frameInfo{hasUsage: true, usageOnly: true, tokens: tokens{prompt: 100, completion: 7, total: 107, cached: 64}},
+		},
+		{
+			name: "litellm anthropic cache reads and writes",
+			ev:   "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,\"prompt_tokens_details\":{\"cached_tokens\":60},\"cache_creation_input_tokens\":30,\"cache_read_input_tokens\":60}}\n\n",
+			want: frameInfo{hasUsage: true, usageOnly: true, tokens: tokens{prompt: 100, completion: 7, total: 107, cached: 60, creation: 30}},
+		},
+		{
+			name: "cache parts above the prompt are not priced apart",
+			ev:   "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":7,\"prompt_tokens_details\":{\"cached_tokens\":64}}}\n\n",
+			want: frameInfo{hasUsage: true, usageOnly: true, tokens: tokens{prompt: 10, completion: 7, total: 17}},
+		},
+		{
+			name: "null details",
+			ev:   "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":7,\"prompt_tokens_details\":null}}\n\n",
+			want: frameInfo{hasUsage: true, usageOnly: true, tokens: tokens{prompt: 10, completion: 7, total: 17}},
 		},
 		{
 			name: "azure prompt filter chunk",
@@ -148,6 +168,7 @@ func TestScannersOnBrokenInput(t *testing.T) {
 		`{"id":"x","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"h\u00e9\"\\"},"finish_reason":null}],"usage":{"prompt_tokens":12,"completion_tokens":3}}`,
 		`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],"stream_options":{"include_usage":false}}`,
 		"data: {\"choices\":[],\"usage\":null}\r\n\r",
+		`{"usage":{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":8},"cache_creation_input_tokens":2}}`,
 	}
 	for _, d := range docs {
 		for i := 0; i <= len(d); i++ {
@@ -157,7 +178,7 @@ func TestScannersOnBrokenInput(t *testing.T) {
 				_ = inspectFrame(append([]byte("data: "), b...))
 				_ = promptChars(b)
 				_, _, _ = choicesText(b, 0, "delta")
-				_, _, _, _, _ = usageCounts(b, 0)
+				_, _, _ = usageCounts(b, 0)
 				_ = stringValuesLen(b)
 			}
 		}
