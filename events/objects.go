@@ -34,20 +34,24 @@ type Model struct {
 // the reference travels in the event and each edge resolves it from its own
 // environment, so provider keys need not live in the stream.
 type ModelParams struct {
-	Model              string            `json:"model" yaml:"model"`
-	APIBase            string            `json:"api_base,omitempty" yaml:"api_base"`
-	APIKey             string            `json:"api_key,omitempty" yaml:"api_key"`
-	APIVersion         string            `json:"api_version,omitempty" yaml:"api_version"`
-	Organization       string            `json:"organization,omitempty" yaml:"organization"`
-	Timeout            float64           `json:"timeout,omitempty" yaml:"timeout"`
-	StreamTimeout      float64           `json:"stream_timeout,omitempty" yaml:"stream_timeout"`
-	MaxRetries         *int              `json:"max_retries,omitempty" yaml:"max_retries"`
-	RPM                int64             `json:"rpm,omitempty" yaml:"rpm"`
-	TPM                int64             `json:"tpm,omitempty" yaml:"tpm"`
-	MockResponse       string            `json:"mock_response,omitempty" yaml:"mock_response"`
-	InputCostPerToken  float64           `json:"input_cost_per_token,omitempty" yaml:"input_cost_per_token"`
-	OutputCostPerToken float64           `json:"output_cost_per_token,omitempty" yaml:"output_cost_per_token"`
-	ExtraHeaders       map[string]string `json:"extra_headers,omitempty" yaml:"extra_headers"`
+	Model              string  `json:"model" yaml:"model"`
+	APIBase            string  `json:"api_base,omitempty" yaml:"api_base"`
+	APIKey             string  `json:"api_key,omitempty" yaml:"api_key"`
+	APIVersion         string  `json:"api_version,omitempty" yaml:"api_version"`
+	Organization       string  `json:"organization,omitempty" yaml:"organization"`
+	Timeout            float64 `json:"timeout,omitempty" yaml:"timeout"`
+	StreamTimeout      float64 `json:"stream_timeout,omitempty" yaml:"stream_timeout"`
+	MaxRetries         *int    `json:"max_retries,omitempty" yaml:"max_retries"`
+	RPM                int64   `json:"rpm,omitempty" yaml:"rpm"`
+	TPM                int64   `json:"tpm,omitempty" yaml:"tpm"`
+	MockResponse       string  `json:"mock_response,omitempty" yaml:"mock_response"`
+	InputCostPerToken  float64 `json:"input_cost_per_token,omitempty" yaml:"input_cost_per_token"`
+	OutputCostPerToken float64 `json:"output_cost_per_token,omitempty" yaml:"output_cost_per_token"`
+	// Cache prices (LiteLLM's keys): prompt tokens read from and written
+	// to the provider's prompt cache, USD per token.
+	CacheReadInputTokenCost     float64           `json:"cache_read_input_token_cost,omitempty" yaml:"cache_read_input_token_cost"`
+	CacheCreationInputTokenCost float64           `json:"cache_creation_input_token_cost,omitempty" yaml:"cache_creation_input_token_cost"`
+	ExtraHeaders                map[string]string `json:"extra_headers,omitempty" yaml:"extra_headers"`
 	// Weight is the deployment's share of its model group's traffic under
 	// simple-shuffle (LiteLLM's litellm_params.weight).
 	Weight float64 `json:"weight,omitempty" yaml:"weight"`
@@ -95,7 +99,10 @@ type ModelInfo struct {
 	MaxOutputTokens    int64    `json:"max_output_tokens,omitempty" yaml:"max_output_tokens"`
 	InputCostPerToken  float64  `json:"input_cost_per_token,omitempty" yaml:"input_cost_per_token"`
 	OutputCostPerToken float64  `json:"output_cost_per_token,omitempty" yaml:"output_cost_per_token"`
-	Description        string   `json:"description,omitempty" yaml:"description"`
+	// Cache prices, as in LiteLLMParams (model_info wins).
+	CacheReadInputTokenCost     float64 `json:"cache_read_input_token_cost,omitempty" yaml:"cache_read_input_token_cost"`
+	CacheCreationInputTokenCost float64 `json:"cache_creation_input_token_cost,omitempty" yaml:"cache_creation_input_token_cost"`
+	Description                 string  `json:"description,omitempty" yaml:"description"`
 }
 
 // Key is a virtual key. Token is the hex sha256 of the plaintext key, which

@@ -47,15 +47,21 @@ type SpendEvent struct {
 	Provider   string `json:"provider"`
 	// Tokens: from the upstream's usage when it reports it; for an aborted
 	// stream, as far as it went (Estimated is set when counted locally).
-	PromptTokens     int64   `json:"prompt_tokens"`
-	CompletionTokens int64   `json:"completion_tokens"`
-	TotalTokens      int64   `json:"total_tokens"`
-	Estimated        bool    `json:"estimated,omitempty"`
-	Cost             float64 `json:"cost"` // USD
-	LatencyMS        float64 `json:"latency_ms"`
-	TTFTMS           float64 `json:"ttft_ms,omitempty"`
-	Status           int     `json:"status"`
-	Stream           bool    `json:"stream"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+	// CachedTokens (read from the provider's prompt cache) and
+	// CacheCreationTokens (written to it) are parts of PromptTokens, which
+	// counts all prompt tokens as OpenAI reports them: they are apart
+	// because providers price them apart (see policy.Deployment.Cost).
+	CachedTokens        int64   `json:"cached_tokens,omitempty"`
+	CacheCreationTokens int64   `json:"cache_creation_tokens,omitempty"`
+	Estimated           bool    `json:"estimated,omitempty"`
+	Cost                float64 `json:"cost"` // USD
+	LatencyMS           float64 `json:"latency_ms"`
+	TTFTMS              float64 `json:"ttft_ms,omitempty"`
+	Status              int     `json:"status"`
+	Stream              bool    `json:"stream"`
 	// Outcome is "ok", "client_aborted", "upstream_error", "timeout" or
 	// OutcomeDenied.
 	Outcome string `json:"outcome"`

@@ -60,7 +60,12 @@ type Deployment struct {
 	// over litellm_params).
 	InputCostPerToken  float64
 	OutputCostPerToken float64
-	Wildcard           bool
+	// CacheReadCostPerToken and CacheCreationCostPerToken price the
+	// prompt tokens read from and written to the provider's prompt cache
+	// (see Cost and cachePrices).
+	CacheReadCostPerToken     float64
+	CacheCreationCostPerToken float64
+	Wildcard                  bool
 	// Mode is model_info.mode ("" when unset, except that OpenAI
 	// embedding models are inferred as "embedding"); see Serves.
 	Mode string
@@ -115,6 +120,13 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 			d.InputCostPerToken, d.OutputCostPerToken, _ = BuiltinPrice(name)
 		}
 	}
+	priceName := m.ModelInfo.BaseModel
+	if priceName == "" {
+		priceName = upstream
+	}
+	d.CacheReadCostPerToken, d.CacheCreationCostPerToken = cachePrices(priceName, d.InputCostPerToken,
+		firstNonZero(m.ModelInfo.CacheReadInputTokenCost, p.CacheReadInputTokenCost),
+		firstNonZero(m.ModelInfo.CacheCreationInputTokenCost, p.CacheCreationInputTokenCost))
 	if env == nil {
 		env = os.LookupEnv
 	}

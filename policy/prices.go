@@ -102,3 +102,60 @@ func bedrockBase(id string) string {
 	}
 	return id
 }
+
+// cacheRatios are the cache prices of a model family as fractions of its
+// input price (read, write), from the providers' price lists: Anthropic
+// bills cache reads at 0.1x and writes at 1.25x, OpenAI cached input at
+// 0.5x (gpt-4o, o-series) or 0.25x (gpt-4.1), Gemini at 0.25x. Unknown
+// models get (1, 1): no discount is guessed.
+func cacheRatios(model string) (read, write float64) {
+	_, name := SplitProvider(model)
+	if r, w, ok := familyCacheRatios(name); ok {
+		return r, w
+	}
+	if r, w, ok := familyCacheRatios(bedrockBase(name)); ok && strings.Contains(name, ".") {
+		return r, w
+	}
+	return 1, 1
+}
+
+func familyCacheRatios(name string) (read, write float64, ok bool) {
+	switch {
+	case strings.HasPrefix(name, "claude"):
+		return 0.1, 1.25, true
+	case strings.HasPrefix(name, "gpt-4.1"):
+		return 0.25, 1, true
+	case strings.HasPrefix(name, "gpt-4o"), strings.HasPrefix(name, "o1"), strings.HasPrefix(name, "o3"), strings.HasPrefix(name, "o4"):
+		return 0.5, 1, true
+	case strings.HasPrefix(name, "gemini"):
+		return 0.25, 1, true
+	}
+	return 0, 0, false
+}
+
+// cachePrices are a deployment's cache prices per token: the configured
+// ones (LiteLLM's cache_read_input_token_cost and
+// cache_creation_input_token_cost), else the model family's ratio applied
+// to the deployment's input price (configured or list).
+func cachePrices(model string, input, read, write float64) (float64, float64) {
+	rr, wr := cacheRatios(model)
+	if read == 0 {
+		read = input * rr
+	}
+	if write == 0 {
+		write = input * wr
+	}
+	return read, write
+}
+
+// Cost is the price of a request's tokens on d. prompt counts all prompt
+// tokens; cached (read from the provider's prompt cache) and creation
+// (written to it) are parts of it, priced at the cache prices. Counts that
+// do not add up are charged as uncached prompt tokens.
+func (d *Deployment) Cost(prompt, cached, creation, completion int64) float64 {
+	if cached < 0 || creation < 0 || cached+creation > prompt {
+		cached, creation = 0, 0
+	}
+	return float64(prompt-cached-creation)*d.InputCostPerToken + float64(cached)*d.CacheReadCostPerToken +
+		float64(creation)*d.CacheCreationCostPerToken + float64(completion)*d.OutputCostPerToken
+}

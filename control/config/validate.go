@@ -288,6 +288,8 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	}
 	nonNegative(v, pp+".input_cost_per_token", p.InputCostPerToken)
 	nonNegative(v, pp+".output_cost_per_token", p.OutputCostPerToken)
+	nonNegative(v, pp+".cache_read_input_token_cost", p.CacheReadInputTokenCost)
+	nonNegative(v, pp+".cache_creation_input_token_cost", p.CacheCreationInputTokenCost)
 	headers := slices.Sorted(maps.Keys(p.ExtraHeaders))
 	for _, h := range headers {
 		hp := pp + ".extra_headers." + h
@@ -317,6 +319,8 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	nonNegativeInt(v, ip+".max_output_tokens", mi.MaxOutputTokens)
 	nonNegative(v, ip+".input_cost_per_token", mi.InputCostPerToken)
 	nonNegative(v, ip+".output_cost_per_token", mi.OutputCostPerToken)
+	nonNegative(v, ip+".cache_read_input_token_cost", mi.CacheReadInputTokenCost)
+	nonNegative(v, ip+".cache_creation_input_token_cost", mi.CacheCreationInputTokenCost)
 }
 
 func positive(f float64) bool { return f > 0 && !math.IsInf(f, 1) }

@@ -145,7 +145,7 @@ func (g *Gateway) deny(c *fiber.Ctx, d *decision, err error) {
 	if ev.DenyRule == "" {
 		ev.DenyRule = fallbackRule(&ev, reason)
 	}
-	ev.Cost, ev.PromptTokens, ev.CompletionTokens, ev.TotalTokens = 0, 0, 0, 0
+	ev.Cost, ev.PromptTokens, ev.CompletionTokens, ev.TotalTokens, ev.CachedTokens, ev.CacheCreationTokens = 0, 0, 0, 0, 0, 0
 	ev.LatencyMS = float64(g.nowFunc().Sub(ev.Time).Microseconds()) / 1000
 	c.Set("x-litellm-call-id", ev.RequestID)
 	g.spend.Record(ev)

@@ -63,6 +63,14 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = strconv.AppendInt(b, e.CompletionTokens, 10)
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, e.TotalTokens, 10)
+	if e.CachedTokens != 0 {
+		b = append(b, `,"cached_tokens":`...)
+		b = strconv.AppendInt(b, e.CachedTokens, 10)
+	}
+	if e.CacheCreationTokens != 0 {
+		b = append(b, `,"cache_creation_tokens":`...)
+		b = strconv.AppendInt(b, e.CacheCreationTokens, 10)
+	}
 	if e.Estimated {
 		b = append(b, `,"estimated":true`...)
 	}

@@ -26,7 +26,7 @@ func TestAppendEventIsJSON(t *testing.T) {
 		f := floats[i%len(floats)]
 		cases = append(cases, events.SpendEvent{Type: events.SpendV1, RequestID: s, Time: at, KeyHash: s, KeyAlias: s, UserID: s, TeamID: s,
 			OrgID: s, EndUserID: s, Auth: s, ModelGroup: s, Model: s, Deployment: s, Provider: s, PromptTokens: int64(i) - 3,
-			CompletionTokens: math.MaxInt64, TotalTokens: math.MinInt64, Estimated: i%2 == 0, Cost: f, LatencyMS: -f, TTFTMS: f,
+			CompletionTokens: math.MaxInt64, TotalTokens: math.MinInt64, CachedTokens: int64(i%3) * math.MaxInt64 / 2, CacheCreationTokens: -int64(i % 2), Estimated: i%2 == 0, Cost: f, LatencyMS: -f, TTFTMS: f,
 			Status: 200 + i, Stream: i%3 == 0, Outcome: s, PolicySeq: uint64(i) * 1e17, DenyReason: s, DenyRule: s, EdgeID: s, EdgeInstance: s, Region: s, ClientRequestID: s})
 	}
 	for _, f := range floats {

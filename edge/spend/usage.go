@@ -10,19 +10,19 @@ import (
 
 // Apply sets the fields of ev that come from the forwarder's report of one
 // request (proxy.Usage) and from the deployment that served it: tokens,
-// Estimated, Status, Outcome, TTFTMS, LatencyMS, and Cost, priced with
-// d's InputCostPerToken and OutputCostPerToken (estimated tokens are
-// priced too). Deployment and Provider are taken from d when empty; Model
+// Estimated, Status, Outcome, TTFTMS, LatencyMS, and Cost, priced by
+// d.Cost (estimated tokens are priced too). Deployment and Provider are taken from d when empty; Model
 // (the model sent upstream) is left to the caller, and is the upstream's
 // reported model only when the caller set none.
 func Apply(ev *events.SpendEvent, d *policy.Deployment, u proxy.Usage, latency time.Duration) {
 	ev.PromptTokens, ev.CompletionTokens, ev.TotalTokens = u.PromptTokens, u.CompletionTokens, u.TotalTokens
+	ev.CachedTokens, ev.CacheCreationTokens = u.CachedTokens, u.CacheCreationTokens
 	ev.Estimated = u.Estimated
 	ev.Status, ev.Outcome = u.Status, u.Outcome
 	ev.LatencyMS = float64(latency) / float64(time.Millisecond)
 	ev.TTFTMS = float64(u.TTFT) / float64(time.Millisecond)
 	if d != nil {
-		ev.Cost = float64(u.PromptTokens)*d.InputCostPerToken + float64(u.CompletionTokens)*d.OutputCostPerToken
+		ev.Cost = d.Cost(u.PromptTokens, u.CachedTokens, u.CacheCreationTokens, u.CompletionTokens)
 		if ev.Deployment == "" {
 			ev.Deployment = d.ID
 		}
