@@ -52,7 +52,7 @@ type Row = events.SpendEvent
 const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_id, team_id, org_id, end_user, auth, " +
 	"model_group, model, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, estimated, cost, " +
 	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id, " +
-	"policy_seq, deny_reason, deny_rule"
+	"policy_seq, deny_reason, deny_rule, cached_tokens, cache_creation_tokens"
 
 // Logs returns the requests matching f, newest first.
 //
@@ -142,17 +142,19 @@ func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, fro
 			t                         time.Time
 			ms, status                uint16
 			prompt, completion, total uint64
+			cached, creation          uint64
 			estimated, stream         uint8
 		)
 		if err := rows.Scan(&r.RequestID, &t, &ms, &r.KeyHash, &r.KeyAlias, &r.UserID, &r.TeamID, &r.OrgID, &r.EndUserID, &r.Auth,
 			&r.ModelGroup, &r.Model, &r.Deployment, &r.Provider, &prompt, &completion, &total, &estimated, &r.Cost,
 			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID,
-			&r.PolicySeq, &r.DenyReason, &r.DenyRule); err != nil {
+			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		r.Type = events.SpendV1
 		r.Time = t.UTC().Add(time.Duration(ms) * time.Millisecond)
 		r.PromptTokens, r.CompletionTokens, r.TotalTokens = int64(prompt), int64(completion), int64(total)
+		r.CachedTokens, r.CacheCreationTokens = int64(cached), int64(creation)
 		r.Estimated, r.Stream, r.Status = estimated != 0, stream != 0, int(status)
 		out = append(out, r)
 	}

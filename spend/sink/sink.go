@@ -764,6 +764,8 @@ var columns = []column{
 	col("policy_seq", func(r *row) uint64 { return r.ev.PolicySeq }),
 	col("deny_reason", func(r *row) string { return r.ev.DenyReason }),
 	col("deny_rule", func(r *row) string { return r.ev.DenyRule }),
+	col("cached_tokens", func(r *row) uint64 { return nonNeg(r.ev.CachedTokens) }),
+	col("cache_creation_tokens", func(r *row) uint64 { return nonNeg(r.ev.CacheCreationTokens) }),
 }
 
 // insertQuery names its columns: 18.16 takes an insert only that way.

@@ -571,6 +571,7 @@ func TestRoundTrip(t *testing.T) {
 	ev.RequestID = `it's a "quoted" \ id`
 	ev.ClientRequestID = "client-req-7"
 	ev.PolicySeq, ev.DenyReason, ev.DenyRule = 1<<40+3, events.DenyBudgetExceeded, "team:t-1:max_budget"
+	ev.PromptTokens, ev.CachedTokens, ev.CacheCreationTokens = 1<<33+9, 1<<32+5, 7
 	if err := Publish(ctx, e.pub, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -589,15 +590,15 @@ func TestRoundTrip(t *testing.T) {
 	var (
 		id, edge, team, outcome, endUser, clientID string
 		reason, rule                               string
-		seq                                        uint64
+		seq, prompt, cached, creation              uint64
 		et                                         time.Time
 		ms, status                                 uint16
 		est                                        uint8
 		ttft                                       float64
 	)
 	if err := e.conn.QueryRow(ctx, "SELECT request_id, edge_id, team_id, outcome, end_user, event_time, event_ms, status, estimated, ttft_ms, client_request_id, "+
-		"policy_seq, deny_reason, deny_rule FROM "+db+".spend_events").
-		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft, &clientID, &seq, &reason, &rule); err != nil {
+		"policy_seq, deny_reason, deny_rule, prompt_tokens, cached_tokens, cache_creation_tokens FROM "+db+".spend_events").
+		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft, &clientID, &seq, &reason, &rule, &prompt, &cached, &creation); err != nil {
 		t.Fatal(err)
 	}
 	got := et.Add(time.Duration(ms) * time.Millisecond)
@@ -607,6 +608,10 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if seq != ev.PolicySeq || reason != ev.DenyReason || rule != ev.DenyRule {
 		t.Fatalf("provenance = %d %q %q, want %d %q %q", seq, reason, rule, ev.PolicySeq, ev.DenyReason, ev.DenyRule)
+	}
+	if int64(prompt) != ev.PromptTokens || int64(cached) != ev.CachedTokens || int64(creation) != ev.CacheCreationTokens {
+		t.Fatalf("prompt, cached, cache creation tokens = %d %d %d, want %d %d %d", prompt, cached, creation,
+			ev.PromptTokens, ev.CachedTokens, ev.CacheCreationTokens)
 	}
 	if rows, _, _ := e.counts(); rows != 1 {
 		t.Fatalf("%d rows, want 1", rows)
