@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -310,6 +311,15 @@ func TestMessagesAndResponses(t *testing.T) {
 		told[model].Completion += completion
 		requests++
 	}
+	// Cache reads and writes the clients were told, per model: parts of
+	// the prompt tokens, priced apart.
+	type cacheTokens struct{ Read, Write int64 }
+	toldCache := map[string]*cacheTokens{"claude": {}, "gpt": {}}
+	tellMsg := func(model string, u anthropic.Usage) {
+		tell(model, u.InputTokens+u.CacheCreationInputTokens+u.CacheReadInputTokens, u.OutputTokens)
+		toldCache[model].Read += u.CacheReadInputTokens
+		toldCache[model].Write += u.CacheCreationInputTokens
+	}
 	// Anthropic clients send the key in x-api-key (WithAPIKey).
 	ac := func(i int) *anthropic.Client {
 		c := anthropic.NewClient(aoption.WithBaseURL(edges[i%2].url("/")), aoption.WithAPIKey(key), aoption.WithMaxRetries(0),
@@ -330,7 +340,7 @@ func TestMessagesAndResponses(t *testing.T) {
 			t.Fatalf("%s: %+v", model, msg)
 		}
 		u := msg.Usage
-		tell(model, u.InputTokens+u.CacheCreationInputTokens+u.CacheReadInputTokens, u.OutputTokens)
+		tellMsg(model, u)
 		if model == "gpt" && (u.InputTokens != 7 || u.CacheReadInputTokens != 4 || u.OutputTokens != 6) {
 			t.Fatalf("gpt usage as Anthropic's: %+v", u)
 		}
@@ -349,14 +359,14 @@ func TestMessagesAndResponses(t *testing.T) {
 			string(msg.Content[0].Input) != `{"city":"Paris"}` || msg.StopReason != "tool_use" {
 			t.Fatalf("%s tools: %+v", model, msg.Content)
 		}
-		tell(model, msg.Usage.InputTokens+msg.Usage.CacheCreationInputTokens+msg.Usage.CacheReadInputTokens, msg.Usage.OutputTokens)
+		tellMsg(model, msg.Usage)
 		params.Messages = append(params.Messages, msg.ToParam(),
 			anthropic.NewUserMessage(anthropic.NewToolResultBlock(msg.Content[0].ID, "sunny, 21C", false)))
 		msg, err = c.Messages.New(ctx, params)
 		if err != nil || msg.Content[0].Type != "text" {
 			t.Fatalf("%s tool result: %v %+v", model, err, msg)
 		}
-		tell(model, msg.Usage.InputTokens+msg.Usage.CacheCreationInputTokens+msg.Usage.CacheReadInputTokens, msg.Usage.OutputTokens)
+		tellMsg(model, msg.Usage)
 
 		// Streamed, text and tools, accumulated as the SDK does.
 		for _, tools := range []bool{false, true} {
@@ -388,7 +398,7 @@ func TestMessagesAndResponses(t *testing.T) {
 			if u.OutputTokens == 0 || u.InputTokens == 0 {
 				t.Fatalf("%s stream usage: %+v", model, u)
 			}
-			tell(model, u.InputTokens+u.CacheCreationInputTokens+u.CacheReadInputTokens, u.OutputTokens)
+			tellMsg(model, u)
 		}
 	}
 
@@ -423,6 +433,7 @@ func TestMessagesAndResponses(t *testing.T) {
 		t.Fatalf("response: %s %q %+v", resp.ID, resp.OutputText(), resp.Usage)
 	}
 	tell("gpt", resp.Usage.InputTokens, resp.Usage.OutputTokens)
+	toldCache["gpt"].Read += resp.Usage.InputTokensDetails.CachedTokens
 	// The other edge finds it: the id names the deployment.
 	got, err := oc(1).Responses.Get(ctx, resp.ID, responses.ResponseGetParams{})
 	if err != nil || got.ID != resp.ID || got.OutputText() != "Hi from Responses" {
@@ -448,6 +459,7 @@ func TestMessagesAndResponses(t *testing.T) {
 		t.Fatalf("responses stream: %v %q %+v", err, text.String(), completed)
 	}
 	tell("gpt", completed.Usage.InputTokens, completed.Usage.OutputTokens)
+	toldCache["gpt"].Read += completed.Usage.InputTokensDetails.CachedTokens
 	if err := oc(0).Responses.Delete(ctx, resp.ID); err != nil {
 		t.Fatalf("DELETE: %v", err)
 	}
@@ -486,6 +498,25 @@ func TestMessagesAndResponses(t *testing.T) {
 		}
 		if p != u.Prompt || c != u.Completion {
 			t.Errorf("%s: spend rows hold %d prompt / %d completion tokens, clients were told %d / %d", model, p, c, u.Prompt, u.Completion)
+		}
+		var read, write int64
+		var cost float64
+		if err := conn.QueryRow(ctx, "SELECT toInt64(sum(cached_tokens)), toInt64(sum(cache_creation_tokens)), sum(cost) FROM msg_e2e.spend_events WHERE model_group = ? AND outcome != 'denied'", model).Scan(&read, &write, &cost); err != nil {
+			t.Fatal(err)
+		}
+		tc := toldCache[model]
+		if tc.Read == 0 || read != tc.Read || write != tc.Write {
+			t.Errorf("%s: spend rows hold %d cached / %d cache creation tokens, clients were told %d / %d", model, read, write, tc.Read, tc.Write)
+		}
+		// The config's input and output prices; cache reads at the
+		// family's ratio (Claude 0.1x, gpt-4.1 0.25x), Claude's cache
+		// writes at 1.25x.
+		price := map[string]struct{ in, out, read, write float64 }{
+			"claude": {3e-6, 15e-6, 0.1 * 3e-6, 1.25 * 3e-6}, "gpt": {2e-6, 8e-6, 0.25 * 2e-6, 2e-6}}[model]
+		want := float64(u.Prompt-tc.Read-tc.Write)*price.in + float64(tc.Read)*price.read + float64(tc.Write)*price.write +
+			float64(u.Completion)*price.out
+		if math.Abs(cost-want) > 1e-9*want {
+			t.Errorf("%s: spend rows cost %.10g, want %.10g (cache tokens at cache prices)", model, cost, want)
 		}
 	}
 
