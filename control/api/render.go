@@ -78,6 +78,9 @@ func liteLLMSpendLog(r query.Row) spendLog {
 			"region":               r.Region,
 			"client_request_id":    r.ClientRequestID,
 			"latency_ms":           r.LatencyMS,
+			// Parts of prompt_tokens, priced apart (docs/spend.md).
+			"cached_tokens":         r.CachedTokens,
+			"cache_creation_tokens": r.CacheCreationTokens,
 		},
 	}
 	if r.Outcome != "ok" {
