@@ -147,6 +147,11 @@ var errorCases = []errorCase{
 	{"header value with newline", okEntry + "      extra_headers: {X-A: \"b\\r\\nX-Evil: 1\"}\n",
 		[]string{`model_list[0].litellm_params.extra_headers.X-A: must not contain CR, LF or NUL (line 5)`}},
 
+	{"negative cache read cost", okEntry + "      cache_read_input_token_cost: -1e-7\n",
+		[]string{`model_list[0].litellm_params.cache_read_input_token_cost: must be a finite number >= 0 (line 5)`}},
+	{"negative cache creation cost", okEntry + "    model_info:\n      cache_creation_input_token_cost: -1\n",
+		[]string{`model_list[0].model_info.cache_creation_input_token_cost: must be a finite number >= 0 (line 6)`}},
+
 	// model_info.
 	{"negative info cost", okEntry + "    model_info:\n      output_cost_per_token: -1\n",
 		[]string{`model_list[0].model_info.output_cost_per_token: must be a finite number >= 0 (line 6)`}},
@@ -884,5 +889,22 @@ func TestProviderParams(t *testing.T) {
 	if br.AWSSecretAccessKey != "os.environ/AWS_SECRET_ACCESS_KEY" || br.AWSRegionName != "us-west-2" || br.AWSRoleName == "" ||
 		br.AWSBedrockRuntimeEndpoint == "" || vx.VertexCredentials != "os.environ/VERTEX_SA_JSON" || vx.VertexLocation != "europe-west4" {
 		t.Errorf("cloud params: %+v %+v", br, vx)
+	}
+}
+
+// LiteLLM's cache prices are read from litellm_params and model_info.
+func TestCachePrices(t *testing.T) {
+	f, err := Parse([]byte(okEntry + "      cache_read_input_token_cost: 1.25e-6\n      cache_creation_input_token_cost: 0\n" +
+		"    model_info:\n      cache_read_input_token_cost: 3e-7\n      cache_creation_input_token_cost: 3.75e-6\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := f.Models(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, mi := ms[0].LiteLLMParams, ms[0].ModelInfo
+	if p.CacheReadInputTokenCost != 1.25e-6 || mi.CacheReadInputTokenCost != 3e-7 || mi.CacheCreationInputTokenCost != 3.75e-6 {
+		t.Fatalf("cache prices: params %+v, model_info %+v", p, mi)
 	}
 }
