@@ -692,3 +692,52 @@ func BenchmarkFrameUnmarshal(b *testing.B) {
 		}
 	}
 }
+
+// Every upstream shape reports its cache reads and writes apart, as parts
+// of the prompt tokens (which count them all, as OpenAI does).
+func TestCacheTokensInUsage(t *testing.T) {
+	claude := anthropicUsage{InputTokens: 20, OutputTokens: 7, CacheCreationInputTokens: 5, CacheReadInputTokens: 100}
+	respUsage := responsesAPIUsage{InputTokens: 15, OutputTokens: 8, TotalTokens: 23}
+	respUsage.InputTokensDetails.CachedTokens = 3
+	tests := []struct {
+		name string
+		got  Usage
+		want Usage
+	}{
+		{"chat completion body", bodyUsage([]byte(`{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":6,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4}}}`), nil, 200),
+			Usage{PromptTokens: 11, CompletionTokens: 6, TotalTokens: 17, CachedTokens: 4}},
+		{"anthropic message", nativeMessageUsage([]byte(`{"model":"c","usage":{"input_tokens":20,"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"output_tokens":7}}`), nil),
+			Usage{Model: "c", PromptTokens: 125, CompletionTokens: 7, TotalTokens: 132, CachedTokens: 100, CacheCreationTokens: 5}},
+		{"responses", respUsage.usage("g"), Usage{Model: "g", PromptTokens: 15, CompletionTokens: 8, TotalTokens: 23, CachedTokens: 3}},
+		{"bedrock", func() (u Usage) {
+			u.set(converseUsage{InputTokens: 20, OutputTokens: 7, CacheReadInputTokens: 100, CacheWriteInputTokens: 5}.anthropic().tokens())
+			return u
+		}(), Usage{PromptTokens: 125, CompletionTokens: 7, TotalTokens: 132, CachedTokens: 100, CacheCreationTokens: 5}},
+		{"gemini", func() (u Usage) {
+			u.set(geminiUsage{PromptTokenCount: 50, CandidatesTokenCount: 7, CachedContentTokenCount: 30}.anthropic().tokens())
+			return u
+		}(), Usage{PromptTokens: 50, CompletionTokens: 7, TotalTokens: 57, CachedTokens: 30}},
+		{"anthropic stream frames", func() (u Usage) {
+			var a anthropicFrames
+			a.read([]byte("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"c\",\"usage\":{\"input_tokens\":20,\"cache_creation_input_tokens\":5,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\n\n"))
+			fi, _ := a.read([]byte("event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":7}}\n\n"))
+			if !fi.hasUsage {
+				t.Fatal("message_delta has no usage")
+			}
+			u.set(fi.tokens)
+			return u
+		}(), Usage{PromptTokens: 125, CompletionTokens: 7, TotalTokens: 132, CachedTokens: 100, CacheCreationTokens: 5}},
+		{"anthropic usage", func() (u Usage) {
+			u.set(claude.tokens())
+			return u
+		}(), Usage{PromptTokens: 125, CompletionTokens: 7, TotalTokens: 132, CachedTokens: 100, CacheCreationTokens: 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.got.Status, tt.got.Outcome = 0, ""
+			if tt.got != tt.want {
+				t.Fatalf("got %+v, want %+v", tt.got, tt.want)
+			}
+		})
+	}
+}
