@@ -14,8 +14,10 @@
 // In the files, {db} stands for the database; statements end with a ';' at
 // the end of a line; lines starting with "--" are comments. Every CREATE
 // TABLE ends with "{sharded by EXPR}": its sharding key on a cluster,
-// dropped for one server. "{rolled TABLE by DIMS with EXTRAS}" is the
-// finance views' source, Rolled(db, TABLE, DIMS, EXTRAS, "1").
+// dropped for one server. "{FORM TABLE by DIMS with EXTRAS}" is a rollup
+// of TABLE per day and DIMS written by FORM (rolled.go: the rollup tables,
+// the finance views, Rolled), so that the columns and sums of every rollup
+// are written once; expanded per statement, not in comments.
 //
 // # Cluster form
 //
@@ -120,7 +122,11 @@ func ClusterMigrations(database, cluster string) ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		stmts := Split(expandRolled(strings.ReplaceAll(string(b), "{db}", database), database))
+		// Placeholders are expanded per statement: comments name them too.
+		stmts := Split(strings.ReplaceAll(string(b), "{db}", database))
+		for i := range stmts {
+			stmts[i] = expand(stmts[i], database)
+		}
 		if len(stmts) == 0 {
 			return nil, fmt.Errorf("schema: migration %s has no statement", e.Name())
 		}

@@ -15,22 +15,8 @@
 -- rebuilt from spend_events per closed day (INSERT ... SELECT), never one
 -- fed per insert.
 -- requests counts rows; errors counts rows whose outcome is not "ok".
+-- "{sums of TABLE by DIMS with EXTRAS}" (schema/rolled.go) is the SELECT of
+-- date, DIMS, any() of EXTRAS and the sums of TABLE's rows per date and
+-- DIMS, one column a line.
 CREATE VIEW IF NOT EXISTS {db}.spend_daily AS
-SELECT
-    date,
-    team_id,
-    key_hash,
-    user_id,
-    org_id,
-    model_group,
-    model,
-    provider,
-    any(key_alias) AS key_alias,
-    sum(cost) AS cost,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(total_tokens) AS total_tokens,
-    count() AS requests,
-    countIf(outcome != 'ok') AS errors
-FROM {db}.spend_events
-GROUP BY date, team_id, key_hash, user_id, org_id, model_group, model, provider;
+{sums of spend_events by team_id, key_hash, user_id, org_id, model_group, model, provider with key_alias};

@@ -23,6 +23,12 @@
 --
 -- No insert-time materialized view: on 18.16 it is not atomic with the
 -- insert into spend_events (see 0002).
+--
+-- "{rollup table TABLE by DIMS with EXTRAS}" is the CREATE TABLE of a
+-- rollup (schema/rolled.go): date, DIMS and EXTRAS (Strings), the
+-- measures (cost Float64, prompt_tokens, completion_tokens, total_tokens,
+-- requests, errors UInt64) and version; ReplacingMergeTree(version)
+-- partitioned by month, ordered by (date, DIMS), sharded by day.
 CREATE TABLE IF NOT EXISTS {db}.spend_rollup_days
 (
     date    Date,
@@ -33,135 +39,16 @@ ENGINE = ReplacingMergeTree(version)
 ORDER BY (date, state)
 {sharded by toYYYYMMDD(date)};
 
-CREATE TABLE IF NOT EXISTS {db}.spend_rollup
-(
-    date              Date,
-    team_id           String,
-    key_hash          String,
-    user_id           String,
-    org_id            String,
-    model_group       String,
-    model             String,
-    provider          String,
-    key_alias         String,
-    cost              Float64,
-    prompt_tokens     UInt64,
-    completion_tokens UInt64,
-    total_tokens      UInt64,
-    requests          UInt64,
-    errors            UInt64,
-    version           UInt64
-)
-ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, team_id, key_hash, user_id, org_id, model_group, model, provider)
-{sharded by toYYYYMMDD(date)};
+{rollup table spend_rollup by team_id, key_hash, user_id, org_id, model_group, model, provider with key_alias};
 
-CREATE TABLE IF NOT EXISTS {db}.spend_rollup_team
-(
-    date              Date,
-    team_id           String,
-    org_id            String,
-    cost              Float64,
-    prompt_tokens     UInt64,
-    completion_tokens UInt64,
-    total_tokens      UInt64,
-    requests          UInt64,
-    errors            UInt64,
-    version           UInt64
-)
-ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, team_id)
-{sharded by toYYYYMMDD(date)};
+{rollup table spend_rollup_team by team_id with org_id};
 
-CREATE TABLE IF NOT EXISTS {db}.spend_rollup_key
-(
-    date              Date,
-    key_hash          String,
-    key_alias         String,
-    team_id           String,
-    user_id           String,
-    cost              Float64,
-    prompt_tokens     UInt64,
-    completion_tokens UInt64,
-    total_tokens      UInt64,
-    requests          UInt64,
-    errors            UInt64,
-    version           UInt64
-)
-ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, key_hash)
-{sharded by toYYYYMMDD(date)};
+{rollup table spend_rollup_key by key_hash with key_alias, team_id, user_id};
 
-CREATE TABLE IF NOT EXISTS {db}.spend_rollup_user
-(
-    date              Date,
-    user_id           String,
-    team_id           String,
-    cost              Float64,
-    prompt_tokens     UInt64,
-    completion_tokens UInt64,
-    total_tokens      UInt64,
-    requests          UInt64,
-    errors            UInt64,
-    version           UInt64
-)
-ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, user_id)
-{sharded by toYYYYMMDD(date)};
+{rollup table spend_rollup_user by user_id with team_id};
 
-CREATE TABLE IF NOT EXISTS {db}.spend_rollup_model
-(
-    date              Date,
-    model_group       String,
-    model             String,
-    provider          String,
-    cost              Float64,
-    prompt_tokens     UInt64,
-    completion_tokens UInt64,
-    total_tokens      UInt64,
-    requests          UInt64,
-    errors            UInt64,
-    version           UInt64
-)
-ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, model_group, model, provider)
-{sharded by toYYYYMMDD(date)};
+{rollup table spend_rollup_model by model_group, model, provider};
 
-CREATE TABLE IF NOT EXISTS {db}.spend_rollup_org
-(
-    date              Date,
-    org_id            String,
-    cost              Float64,
-    prompt_tokens     UInt64,
-    completion_tokens UInt64,
-    total_tokens      UInt64,
-    requests          UInt64,
-    errors            UInt64,
-    version           UInt64
-)
-ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, org_id)
-{sharded by toYYYYMMDD(date)};
+{rollup table spend_rollup_org by org_id};
 
-CREATE TABLE IF NOT EXISTS {db}.spend_rollup_end_user
-(
-    date              Date,
-    end_user          String,
-    cost              Float64,
-    prompt_tokens     UInt64,
-    completion_tokens UInt64,
-    total_tokens      UInt64,
-    requests          UInt64,
-    errors            UInt64,
-    version           UInt64
-)
-ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, end_user)
-{sharded by toYYYYMMDD(date)};
+{rollup table spend_rollup_end_user by end_user};

@@ -13,145 +13,42 @@
 -- "date NOT IN (done)": ClickHouse 18.16 prunes spend_events by its
 -- sorting key for IN but reads every part for NOT IN.
 --
+-- "{split TABLE by DIMS with EXTRAS}" (schema/rolled.go) is that UNION
+-- ALL: the rollup TABLE's rows (FINAL) of the days done, then the SELECT of
+-- "{sums of spend_events ...}" (0002) for the other days, its DIMS on one
+-- line.
+--
 -- Views cannot be altered: drop and create (each statement idempotent).
 
 DROP TABLE IF EXISTS {db}.spend_daily;
 
 CREATE VIEW IF NOT EXISTS {db}.spend_daily AS
-SELECT date, team_id, key_hash, user_id, org_id, model_group, model, provider, key_alias, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {db}.spend_rollup FINAL
-WHERE date IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done')
-UNION ALL
-SELECT
-    date,
-    team_id, key_hash, user_id, org_id, model_group, model, provider,
-    any(key_alias) AS key_alias,
-    sum(cost) AS cost,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(total_tokens) AS total_tokens,
-    count() AS requests,
-    countIf(outcome != 'ok') AS errors
-FROM {db}.spend_events
-WHERE date IN (
-    SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536)
-    WHERE d NOT IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done'))
-GROUP BY date, team_id, key_hash, user_id, org_id, model_group, model, provider;
+{split spend_rollup by team_id, key_hash, user_id, org_id, model_group, model, provider with key_alias};
 
 DROP TABLE IF EXISTS {db}.v_daily_team_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_team_spend AS
-SELECT date, team_id, org_id, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {db}.spend_rollup_team FINAL
-WHERE date IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done')
-UNION ALL
-SELECT
-    date,
-    team_id,
-    any(org_id) AS org_id,
-    sum(cost) AS cost,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(total_tokens) AS total_tokens,
-    count() AS requests,
-    countIf(outcome != 'ok') AS errors
-FROM {db}.spend_events
-WHERE date IN (
-    SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536)
-    WHERE d NOT IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done'))
-GROUP BY date, team_id;
+{split spend_rollup_team by team_id with org_id};
 
 DROP TABLE IF EXISTS {db}.v_daily_key_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_key_spend AS
-SELECT date, key_hash, key_alias, team_id, user_id, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {db}.spend_rollup_key FINAL
-WHERE date IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done')
-UNION ALL
-SELECT
-    date,
-    key_hash,
-    any(key_alias) AS key_alias,
-    any(team_id) AS team_id,
-    any(user_id) AS user_id,
-    sum(cost) AS cost,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(total_tokens) AS total_tokens,
-    count() AS requests,
-    countIf(outcome != 'ok') AS errors
-FROM {db}.spend_events
-WHERE date IN (
-    SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536)
-    WHERE d NOT IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done'))
-GROUP BY date, key_hash;
+{split spend_rollup_key by key_hash with key_alias, team_id, user_id};
 
 DROP TABLE IF EXISTS {db}.v_daily_user_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_user_spend AS
-SELECT date, user_id, team_id, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {db}.spend_rollup_user FINAL
-WHERE date IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done')
-UNION ALL
-SELECT
-    date,
-    user_id,
-    any(team_id) AS team_id,
-    sum(cost) AS cost,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(total_tokens) AS total_tokens,
-    count() AS requests,
-    countIf(outcome != 'ok') AS errors
-FROM {db}.spend_events
-WHERE date IN (
-    SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536)
-    WHERE d NOT IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done'))
-GROUP BY date, user_id;
+{split spend_rollup_user by user_id with team_id};
 
 DROP TABLE IF EXISTS {db}.v_daily_model_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_model_spend AS
-SELECT date, model_group, model, provider, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {db}.spend_rollup_model FINAL
-WHERE date IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done')
-UNION ALL
-SELECT
-    date,
-    model_group, model, provider,
-    sum(cost) AS cost,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(total_tokens) AS total_tokens,
-    count() AS requests,
-    countIf(outcome != 'ok') AS errors
-FROM {db}.spend_events
-WHERE date IN (
-    SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536)
-    WHERE d NOT IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done'))
-GROUP BY date, model_group, model, provider;
+{split spend_rollup_model by model_group, model, provider};
 
 DROP TABLE IF EXISTS {db}.v_daily_end_user_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_end_user_spend AS
-SELECT date, end_user, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {db}.spend_rollup_end_user FINAL
-WHERE date IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done')
-UNION ALL
-SELECT
-    date,
-    end_user,
-    sum(cost) AS cost,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(total_tokens) AS total_tokens,
-    count() AS requests,
-    countIf(outcome != 'ok') AS errors
-FROM {db}.spend_events
-WHERE date IN (
-    SELECT d FROM (SELECT toDate(number) AS d FROM system.numbers LIMIT 65536)
-    WHERE d NOT IN (SELECT date FROM {db}.spend_rollup_days WHERE state = 'done'))
-GROUP BY date, end_user;
+{split spend_rollup_end_user by end_user};
 
 -- month is the first day of the UTC month; a month mixes rolled and
 -- unrolled days, hence the GROUP BY (over a few rows per org and day).

@@ -10,7 +10,8 @@
 -- EXTRAS}" is schema.Rolled, the same subquery as Report reads (its doc
 -- says why it is exact whenever a day is marked done). Its GROUP BY over
 -- the rollup rows is cheap: a rollup row per day and group, not per
--- request.
+-- request. "{select rolled ...}" is every column of "{rolled ...}":
+-- SELECT date, DIMS, EXTRAS, the measures FROM {rolled ...}.
 --
 -- Views cannot be altered: drop and create (each statement idempotent).
 
@@ -18,38 +19,32 @@
 DROP TABLE IF EXISTS {db}.spend_daily;
 
 CREATE VIEW IF NOT EXISTS {db}.spend_daily AS
-SELECT date, team_id, key_hash, user_id, org_id, model_group, model, provider, key_alias, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {rolled spend_rollup by team_id, key_hash, user_id, org_id, model_group, model, provider with key_alias};
+{select rolled spend_rollup by team_id, key_hash, user_id, org_id, model_group, model, provider with key_alias};
 
 DROP TABLE IF EXISTS {db}.v_daily_team_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_team_spend AS
-SELECT date, team_id, org_id, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {rolled spend_rollup_team by team_id with org_id};
+{select rolled spend_rollup_team by team_id with org_id};
 
 DROP TABLE IF EXISTS {db}.v_daily_key_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_key_spend AS
-SELECT date, key_hash, key_alias, team_id, user_id, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {rolled spend_rollup_key by key_hash with key_alias, team_id, user_id};
+{select rolled spend_rollup_key by key_hash with key_alias, team_id, user_id};
 
 DROP TABLE IF EXISTS {db}.v_daily_user_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_user_spend AS
-SELECT date, user_id, team_id, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {rolled spend_rollup_user by user_id with team_id};
+{select rolled spend_rollup_user by user_id with team_id};
 
 DROP TABLE IF EXISTS {db}.v_daily_model_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_model_spend AS
-SELECT date, model_group, model, provider, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {rolled spend_rollup_model by model_group, model, provider};
+{select rolled spend_rollup_model by model_group, model, provider};
 
 DROP TABLE IF EXISTS {db}.v_daily_end_user_spend;
 
 CREATE VIEW IF NOT EXISTS {db}.v_daily_end_user_spend AS
-SELECT date, end_user, cost, prompt_tokens, completion_tokens, total_tokens, requests, errors
-FROM {rolled spend_rollup_end_user by end_user};
+{select rolled spend_rollup_end_user by end_user};
 
 -- month is the first day of the UTC month.
 DROP TABLE IF EXISTS {db}.v_monthly_org_spend;
