@@ -1,8 +1,10 @@
 package config
 
 import (
+	_ "embed"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -14,7 +16,8 @@ import (
 // LiteLLM's config.yaml has many settings that gatehouse's design makes
 // irrelevant (a database, Redis, a response cache), some it implements
 // under another key, and a few it does not implement at all. Each such
-// setting is classified here, so that a LiteLLM config is read honestly:
+// setting is classified in litellm_settings.txt, so that a LiteLLM config
+// is read honestly:
 //
 //   - ignored: accepted with one warning saying why it does not matter
 //     here and what replaces it;
@@ -66,203 +69,93 @@ const (
 	whyObservation = "spend rows are in ClickHouse (/spend/logs), metrics on /metrics, one JSON access-log line per request on stderr"
 )
 
-// litellmSettings classifies LiteLLM keys that are not fields of File.
+// litellmSettings classifies LiteLLM keys that are not fields of File,
+// as litellm_settings.txt lists them (TestLiteLLMSettingsParse).
 // TestLiteLLMSettingsAreNotFields keeps the two apart.
-var litellmSettings = map[string]setting{
-	// Database and its write path.
-	"general_settings.database_url":                          {kind: ignored, why: whyDB},
-	"general_settings.database_connection_pool_limit":        {kind: ignored, why: whyDB},
-	"general_settings.database_connection_timeout":           {kind: ignored, why: whyDB},
-	"general_settings.database_args":                         {kind: ignored, why: whyDB},
-	"general_settings.store_model_in_db":                     {kind: ignored, why: "deployments added with /model/new are events already and survive restarts"},
-	"general_settings.store_prompts_in_spend_logs":           {kind: ignored, why: whyNoPrompts},
-	"general_settings.proxy_batch_write_at":                  {kind: ignored, why: "spend events leave each edge in batches of up to 256 events or 2 ms, off the request path"},
-	"general_settings.disable_spend_logs":                    {kind: ignored, why: "every request becomes a spend row (tokens and cost, never the prompt); budgets are enforced from them"},
-	"general_settings.allow_requests_on_db_unavailable":      {kind: ignored, why: "edges authorize from an in-memory snapshot, so no request waits on a store"},
-	"general_settings.disable_adding_master_key_hash_to_db":  {kind: ignored, why: whyDB},
-	"general_settings.maximum_spend_logs_retention_period":   {kind: ignored, why: "spend rows are kept in ClickHouse; retention is a ClickHouse matter (docs/spend.md)"},
-	"general_settings.maximum_spend_logs_retention_interval": {kind: ignored, why: "spend rows are kept in ClickHouse; retention is a ClickHouse matter (docs/spend.md)"},
-	"general_settings.proxy_budget_rescheduler_min_time":     {kind: ignored, why: "budget windows are reset by the control plane's budget tracker"},
-	"general_settings.proxy_budget_rescheduler_max_time":     {kind: ignored, why: "budget windows are reset by the control plane's budget tracker"},
-	"general_settings.disable_reset_budget":                  {kind: ignored, why: "budget windows are reset by the control plane's budget tracker"},
-	"general_settings.use_redis_transaction_buffer":          {kind: ignored, why: whyRedis},
-	"general_settings.disable_prisma_schema_update":          {kind: ignored, why: whyDB},
+var litellmSettings = mustParseSettings(litellmSettingsText)
 
-	// Health checks.
-	"general_settings.background_health_checks":    {kind: ignored, why: whyHealth},
-	"general_settings.health_check_interval":       {kind: ignored, why: whyHealth},
-	"general_settings.health_check_details":        {kind: ignored, why: whyHealth},
-	"general_settings.use_shared_health_check":     {kind: ignored, why: whyHealth},
-	"general_settings.health_check_concurrency":    {kind: ignored, why: whyHealth},
-	"model_list[].model_info.health_check_model":   {kind: ignored, why: whyHealth},
-	"model_list[].model_info.health_check_timeout": {kind: ignored, why: whyHealth},
+//go:embed litellm_settings.txt
+var litellmSettingsText string
 
-	// Alerting and observability integrations.
-	"general_settings.alerting":                      {kind: ignored, why: whyAlerting},
-	"general_settings.alerting_threshold":            {kind: ignored, why: whyAlerting},
-	"general_settings.alert_types":                   {kind: ignored, why: whyAlerting},
-	"general_settings.alert_to_webhook_url":          {kind: ignored, why: whyAlerting},
-	"general_settings.alerting_args":                 {kind: ignored, why: whyAlerting},
-	"general_settings.spend_report_frequency":        {kind: ignored, why: whyAlerting},
-	"general_settings.otel":                          {kind: ignored, why: "gatehouse exports no OpenTelemetry traces: " + whyObservation},
-	"litellm_settings.callbacks":                     {judge: judgeCallbacks},
-	"litellm_settings.success_callback":              {judge: judgeCallbacks},
-	"litellm_settings.failure_callback":              {judge: judgeCallbacks},
-	"litellm_settings.service_callback":              {judge: judgeCallbacks},
-	"litellm_settings.callback_settings":             {kind: ignored, why: "settings of observability callbacks, which gatehouse does not run: " + whyObservation},
-	"litellm_settings.langfuse_default_tags":         {kind: ignored, why: "gatehouse has no Langfuse integration: " + whyObservation},
-	"litellm_settings.set_verbose":                   {kind: ignored, why: whyLogging},
-	"litellm_settings.json_logs":                     {kind: ignored, why: whyLogging},
-	"general_settings.json_logs":                     {kind: ignored, why: whyLogging},
-	"litellm_settings.telemetry":                     {kind: ignored, why: "gatehouse sends no telemetry"},
-	"litellm_settings.turn_off_message_logging":      {kind: ignored, why: whyNoPrompts},
-	"litellm_settings.redact_messages_in_exceptions": {kind: ignored, why: whyNoPrompts},
-	"litellm_settings.redact_user_api_key_info":      {kind: ignored, why: "keys are logged and stored only as sha256 hashes"},
-	"general_settings.ui_access_mode":                {kind: ignored, why: whyUI},
-	"general_settings.ui_username":                   {kind: ignored, why: whyUI},
-	"general_settings.ui_password":                   {kind: ignored, why: whyUI},
+// reasons are the whys litellm_settings.txt writes {name}.
+var reasons = map[string]string{
+	"db": whyDB, "redis": whyRedis, "health": whyHealth, "alerting": whyAlerting,
+	"logging": whyLogging, "prompts": whyNoPrompts, "ui": whyUI, "observation": whyObservation,
+}
 
-	// Caching, Redis.
-	"litellm_settings.cache":          {kind: ignored, why: "gatehouse has no response cache: every request goes to the provider (and is billed)"},
-	"litellm_settings.cache_params":   {kind: ignored, why: "gatehouse has no response cache: every request goes to the provider (and is billed)"},
-	"router_settings.redis_host":      {kind: ignored, why: whyRedis},
-	"router_settings.redis_port":      {kind: ignored, why: whyRedis},
-	"router_settings.redis_password":  {kind: ignored, why: whyRedis},
-	"router_settings.redis_url":       {kind: ignored, why: whyRedis},
-	"router_settings.redis_db":        {kind: ignored, why: whyRedis},
-	"router_settings.cache_responses": {kind: ignored, why: "gatehouse has no response cache: every request goes to the provider (and is billed)"},
-	"router_settings.cache_kwargs":    {kind: ignored, why: "gatehouse has no response cache: every request goes to the provider (and is billed)"},
-	"router_settings.client_ttl":      {kind: ignored, why: "upstream connections are pooled by each edge"},
+// judges and rewrites are the functions litellm_settings.txt names
+// ("judged by NAME", "rewritten by NAME").
+var (
+	judges   = map[string]func(v *yaml.Node) (settingKind, string){"callbacks": judgeCallbacks}
+	rewrites = map[string]func(parent, key, val *yaml.Node) string{
+		"disable_cooldowns":   rewriteDisableCooldowns,
+		"custom_llm_provider": rewriteCustomProvider,
+	}
+)
 
-	// Request handling that differs harmlessly.
-	"litellm_settings.drop_params":                    {kind: ignored, why: "parameters are forwarded as sent to OpenAI-compatible providers; for Anthropic a parameter it cannot honour is a 400 naming it, not dropped"},
-	"litellm_settings.modify_params":                  {kind: ignored, why: "messages are forwarded as sent; Anthropic requests are translated without modifying them"},
-	"litellm_settings.ssl_verify":                     {kind: ignored, why: "TLS certificates of providers are always verified against the system roots"},
-	"litellm_settings.force_ipv4":                     {kind: ignored, why: "the system resolver decides the address family"},
-	"litellm_settings.enable_json_schema_validation":  {kind: ignored, why: "responses are forwarded as the provider sent them"},
-	"router_settings.enable_pre_call_checks":          {kind: ignored, why: "prompts are not pre-checked against model_info.max_input_tokens; a prompt too long for the model is refused by the provider"},
-	"router_settings.optional_pre_call_checks":        {kind: ignored, why: "prompts are not pre-checked; the provider refuses what it cannot serve"},
-	"router_settings.retry_policy":                    {kind: ignored, why: "retries are not counted per error type: router_settings.num_retries applies to every retryable failure (connect error, timeout, 429, 5xx)"},
-	"router_settings.allowed_fails_policy":            {kind: ignored, why: "failures are not counted per error type: router_settings.allowed_fails applies to every failure"},
-	"router_settings.debug_level":                     {kind: ignored, why: whyLogging},
-	"router_settings.set_verbose":                     {kind: ignored, why: whyLogging},
-	"router_settings.routing_strategy_args":           {kind: ignored, why: "only simple-shuffle and least-busy are implemented; they take no arguments"},
-	"model_list[].litellm_params.region_name":         {kind: ignored, why: "deployments are not filtered by region"},
-	"model_list[].litellm_params.use_in_pass_through": {kind: ignored, why: "gatehouse has no pass-through endpoints"},
+var reasonRE = regexp.MustCompile(`\{([^{}]*)\}`)
 
-	"general_settings.disable_error_logs":                                {kind: ignored, why: "failed requests are spend rows with their status, never with the prompt"},
-	"general_settings.default_team_disabled":                             {kind: ignored, why: "only the proxy admin can create teams in gatehouse, which is stricter"},
-	"general_settings.enforced_params":                                   {kind: refused, why: "requests without these parameters would not be refused"},
-	"general_settings.service_account_settings":                          {kind: refused, why: "service-account keys would not be required to send the enforced parameters"},
-	"general_settings.reject_clientside_metadata_tags":                   {kind: refused, why: "tags sent by clients would not be rejected (with enable_tag_filtering they pick deployments)"},
-	"general_settings.max_response_size_mb":                              {kind: ignored, why: "responses are streamed through, not buffered, so their size is not limited"},
-	"general_settings.forward_openai_org_id":                             {kind: ignored, why: "the deployment's organization is sent, not the client's"},
-	"general_settings.forward_client_headers_to_llm_api":                 {kind: ignored, why: "only the request body, x-request-id and the deployment's extra_headers reach the provider"},
-	"general_settings.user_api_key_cache_ttl":                            {kind: ignored, why: "edges hold every key in memory and apply changes as they are committed, so there is no cache to expire"},
-	"general_settings.use_x_forwarded_for":                               {kind: ignored, why: "client addresses are not used for decisions"},
-	"general_settings.disable_retry_on_max_parallel_request_limit_error": {kind: ignored, why: "a request over a parallel limit is refused, never retried"},
-	"general_settings.infer_model_from_keys":                             {kind: ignored, why: "the model comes from the request"},
-	"general_settings.supported_db_objects":                              {kind: ignored, why: whyDB},
-	"general_settings.proxy_batch_polling_interval":                      {kind: ignored, why: whyDB},
-	"general_settings.disable_master_key_return":                         {kind: ignored, why: "the master key is never returned by any route"},
-	"general_settings.enable_public_model_hub":                           {kind: ignored, why: whyUI},
-	"general_settings.allow_client_side_credentials":                     {kind: ignored, why: "clients cannot send provider credentials; requests always use the deployment's own"},
-	"litellm_settings.enable_preview_features":                           {kind: ignored, why: "no preview features to enable"},
-	"litellm_settings.return_response_headers":                           {kind: ignored, why: "provider response headers are not forwarded"},
-	"litellm_settings.disable_end_user_cost_tracking":                    {kind: ignored, why: "end-user spend is always recorded: end-user budgets need it"},
-	"litellm_settings.disable_end_user_cost_tracking_prometheus_only":    {kind: ignored, why: "end users are never a metrics label"},
-	"litellm_settings.enable_loadbalancing_on_batch_endpoints":           {kind: ignored, why: "gatehouse has no batch endpoints"},
-	"litellm_settings.global_disable_no_log_param":                       {kind: ignored, why: whyNoPrompts},
-	"litellm_settings.public_model_groups":                               {kind: ignored, why: whyUI},
-	"litellm_settings.prometheus_initialize_budget_metrics":              {kind: ignored, why: "budget metrics are on /metrics when budgets exist"},
-	"litellm_settings.default_redis_batch_cache_expiry":                  {kind: ignored, why: whyRedis},
-	"litellm_settings.extra_spend_tag_headers":                           {kind: ignored, why: "spend rows are not tagged from headers"},
-	"router_settings.max_fallbacks":                                      {kind: ignored, why: "every group listed under fallbacks is tried, in order"},
-	"router_settings.retry_after":                                        {kind: ignored, why: "retries go to another deployment at once"},
-	"router_settings.polling_interval":                                   {kind: ignored, why: "gatehouse does not poll"},
-	"router_settings.tag_filtering_match_any":                            {kind: ignored, why: "a request's tags always match any deployment tag"},
-	"model_list[].litellm_params.drop_params":                            {kind: ignored, why: "parameters are forwarded as sent to OpenAI-compatible providers; for Anthropic a parameter it cannot honour is a 400 naming it, not dropped"},
-	"model_list[].litellm_params.num_retries":                            {kind: ignored, why: "retries are set for all groups by router_settings.num_retries"},
-	"model_list[].litellm_params.merge_reasoning_content_in_choices":     {kind: ignored, why: "responses are forwarded as the provider sent them"},
+// parseSettings reads the format of litellm_settings.txt (its head says
+// it).
+func parseSettings(text string) (map[string]setting, error) {
+	sections := map[string]settingKind{"[alias]": alias, "[judged]": 0, "[ignored]": ignored, "[refused]": refused}
+	out := map[string]setting{}
+	section := ""
+	for n, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, ok := sections[line]; ok {
+			section = line
+			continue
+		}
+		path, text, ok := strings.Cut(line, ": ")
+		if !ok || section == "" || strings.Contains(path, " ") || text == "" {
+			return nil, fmt.Errorf("line %d: want PATH: TEXT in a section [alias], [judged], [ignored] or [refused]: %q", n+1, line)
+		}
+		if _, dup := out[path]; dup {
+			return nil, fmt.Errorf("line %d: %s is listed twice", n+1, path)
+		}
+		s := setting{kind: sections[section]}
+		switch section {
+		case "[judged]":
+			name, ok := strings.CutPrefix(text, "judged by ")
+			if s.judge = judges[name]; !ok || s.judge == nil {
+				return nil, fmt.Errorf("line %d: %q: want \"judged by NAME\", NAME one of judges", n+1, text)
+			}
+		case "[alias]":
+			if name, ok := strings.CutPrefix(text, "rewritten by "); ok {
+				if s.rewrite = rewrites[name]; s.rewrite == nil {
+					return nil, fmt.Errorf("line %d: no rewrite %q", n+1, name)
+				}
+			} else {
+				s.to = text
+			}
+		default:
+			var bad string
+			s.why = reasonRE.ReplaceAllStringFunc(text, func(r string) string {
+				why, ok := reasons[r[1:len(r)-1]]
+				if !ok {
+					bad = r
+				}
+				return why
+			})
+			if bad != "" {
+				return nil, fmt.Errorf("line %d: no reason %s", n+1, bad)
+			}
+		}
+		out[path] = s
+	}
+	return out, nil
+}
 
-	// Aliases: settings gatehouse implements under another key.
-	"litellm_settings.internal_user_budget_duration":  {kind: alias, to: "litellm_settings.default_internal_user_params.budget_duration"},
-	"litellm_settings.num_retries":                    {kind: alias, to: "router_settings.num_retries"},
-	"litellm_settings.fallbacks":                      {kind: alias, to: "router_settings.fallbacks"},
-	"litellm_settings.allowed_fails":                  {kind: alias, to: "router_settings.allowed_fails"},
-	"litellm_settings.cooldown_time":                  {kind: alias, to: "router_settings.cooldown_time"},
-	"router_settings.timeout":                         {kind: alias, to: "litellm_settings.request_timeout"},
-	"router_settings.disable_cooldowns":               {kind: alias, rewrite: rewriteDisableCooldowns},
-	"litellm_settings.context_window_fallbacks":       {kind: alias, to: "router_settings.context_window_fallbacks"},
-	"model_list[].rpm":                                {kind: alias, to: "model_list[].litellm_params.rpm"},
-	"model_list[].tpm":                                {kind: alias, to: "model_list[].litellm_params.tpm"},
-	"model_list[].litellm_params.base_model":          {kind: alias, to: "model_list[].model_info.base_model"},
-	"model_list[].litellm_params.custom_llm_provider": {kind: alias, rewrite: rewriteCustomProvider},
-	"general_settings.litellm_jwtauth.public_key_url": {kind: alias, to: "environment_variables." + EnvJWTPublicKeyURL},
-	"general_settings.litellm_jwtauth.issuer":         {kind: alias, to: "environment_variables." + EnvJWTIssuer},
-	"general_settings.litellm_jwtauth.audience":       {kind: alias, to: "environment_variables." + EnvJWTAudience},
-
-	// Refused: accepting these would silently change security, spend or
-	// routing.
-	"general_settings.custom_auth":                       {kind: refused, why: "the Python function would not run, so requests would be authorized by virtual keys and JWTs only"},
-	"general_settings.custom_key_generate":               {kind: refused, why: "the Python function would not run, so /key/generate would not apply its checks"},
-	"general_settings.custom_sso":                        {kind: refused, why: "the Python SSO handler would not run"},
-	"general_settings.pass_through_endpoints":            {kind: refused, why: "the endpoints would not exist: requests to them would get 404 instead of reaching the target"},
-	"general_settings.enable_oauth2_auth":                {kind: refused, why: "OAuth2 token introspection would not run; use enable_jwt_auth with the provider's JWKS"},
-	"general_settings.enable_oauth2_proxy_auth":          {kind: refused, why: "identities from an OAuth2 proxy's headers would not be read"},
-	"general_settings.allowed_ips":                       {kind: refused, why: "requests from other IP addresses would not be refused"},
-	"general_settings.allowed_routes":                    {kind: refused, why: "routes outside the list would not be refused"},
-	"general_settings.admin_only_routes":                 {kind: refused, why: "these routes would not be restricted to admins beyond gatehouse's own rules"},
-	"general_settings.public_routes":                     {kind: refused, why: "these routes would not be opened without a key (use litellm_jwtauth.public_allowed_routes for JWT setups)"},
-	"general_settings.enforce_user_param":                {kind: refused, why: "requests without a \"user\" field would not be refused"},
-	"general_settings.global_max_parallel_requests":      {kind: refused, why: "the proxy-wide limit on parallel requests would not be enforced"},
-	"general_settings.max_parallel_requests":             {kind: refused, why: "the proxy-wide limit on parallel requests would not be enforced"},
-	"general_settings.key_management_system":             {kind: refused, why: "secrets would not be read from the key management system, so os.environ/ references would not resolve from it"},
-	"general_settings.key_management_settings":           {kind: refused, why: "secrets would not be read from the key management system"},
-	"general_settings.use_google_kms":                    {kind: refused, why: "secrets would not be decrypted with Google KMS"},
-	"general_settings.use_azure_key_vault":               {kind: refused, why: "secrets would not be read from Azure Key Vault"},
-	"general_settings.litellm_key_header_name":           {kind: refused, why: "keys sent in that header would not be read: clients would get 401"},
-	"general_settings.user_header_name":                  {kind: refused, why: "the end user would not be read from that header, so end-user spend and budgets would not apply"},
-	"general_settings.enable_key_rotation":               {kind: refused, why: "keys would not be rotated automatically"},
-	"general_settings.guardrails":                        {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"guardrails":                                         {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"litellm_settings.guardrails":                        {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"litellm_settings.max_budget":                        {kind: refused, why: "the proxy-wide budget would not be enforced; set max_budget on teams or keys"},
-	"litellm_settings.budget_duration":                   {kind: refused, why: "the proxy-wide budget would not be reset; set budget_duration on teams or keys"},
-	"litellm_settings.content_policy_fallbacks":          {kind: refused, why: "a request refused by a provider's content policy would not fall back to the listed groups"},
-	"litellm_settings.default_fallbacks":                 {kind: refused, why: "a failed request of a group without its own fallbacks would not fall back; list each group under router_settings.fallbacks"},
-	"router_settings.default_fallbacks":                  {kind: refused, why: "a failed request of a group without its own fallbacks would not fall back; list each group under router_settings.fallbacks"},
-	"router_settings.content_policy_fallbacks":           {kind: refused, why: "a request refused by a provider's content policy would not fall back to the listed groups"},
-	"router_settings.provider_budget_config":             {kind: refused, why: "the per-provider budgets would not be enforced"},
-	"router_settings.model_group_retry_policy":           {kind: refused, why: "per-group retry counts would not apply"},
-	"router_settings.pre_call_checks":                    {kind: refused, why: "the checks would not run"},
-	"litellm_settings.default_team_settings":             {kind: ignored, why: "per-team logging callbacks are not run: " + whyObservation},
-	"litellm_settings.max_internal_user_budget_duration": {kind: refused, why: "internal users' budgets would not be reset"},
-	"model_list[].litellm_params.max_budget":             {kind: refused, why: "the deployment's budget would not be enforced"},
-	"model_list[].litellm_params.budget_duration":        {kind: refused, why: "the deployment's budget would not be enforced"},
-	"model_list[].litellm_params.max_parallel_requests":  {kind: refused, why: "the deployment's parallel-request limit would not be enforced"},
-	"model_list[].litellm_params.guardrails":             {kind: refused, why: "requests would reach the model without the guardrails' checks"},
-	"include":                                            {kind: refused, why: "the included files would not be read, so their models and settings would be missing"},
-	"litellm_settings.default_team_params":               {kind: refused, why: "teams created by JWT team_id_upsert would not get these budgets and limits"},
-	"litellm_settings.presidio_ad_hoc_recognizers":       {kind: refused, why: "PII would not be masked"},
-	"litellm_settings.output_parse_pii":                  {kind: refused, why: "PII would not be masked"},
-	"litellm_settings.enable_azure_ad_token_refresh":     {kind: refused, why: "Entra ID tokens would not be fetched, so Azure requests would go out without credentials"},
-	"router_settings.default_max_parallel_requests":      {kind: refused, why: "the per-deployment parallel-request limit would not be enforced"},
-	"router_settings.default_litellm_params":             {kind: refused, why: "the parameters would not be applied to every deployment; set them on each deployment's litellm_params"},
-	"model_list[].litellm_params.input_cost_per_second":  {kind: refused, why: "requests would be recorded with cost 0: gatehouse prices tokens only"},
-	"model_list[].litellm_params.output_cost_per_second": {kind: refused, why: "requests would be recorded with cost 0: gatehouse prices tokens only"},
-	"model_list[].litellm_params.tenant_id":              {kind: refused, why: "Entra ID tokens would not be fetched, so requests would go out without credentials; use api_key"},
-	"model_list[].litellm_params.client_id":              {kind: refused, why: "Entra ID tokens would not be fetched, so requests would go out without credentials; use api_key"},
-	"model_list[].litellm_params.client_secret":          {kind: refused, why: "Entra ID tokens would not be fetched, so requests would go out without credentials; use api_key"},
-	"model_list[].litellm_params.azure_ad_token":         {kind: refused, why: "the Entra ID token would not be sent, so requests would go out without credentials; use api_key"},
-	"model_list[].litellm_params.additional_drop_params": {kind: refused, why: "the parameters would reach the provider instead of being dropped"},
-	"mcp_servers":     {kind: refused, why: "gatehouse has no MCP gateway: the servers would not be reachable"},
-	"credential_list": {kind: refused, why: "litellm_credential_name references would not resolve; give api_key as os.environ/VAR"},
-	"model_list[].litellm_params.litellm_credential_name": {kind: refused, why: "the credential would not be resolved, so requests would go out without a key; give api_key as os.environ/VAR"},
-	"vector_store_registry":                               {kind: refused, why: "gatehouse has no vector store endpoints"},
-	"files_settings":                                      {kind: refused, why: "gatehouse has no files endpoints"},
-	"finetune_settings":                                   {kind: refused, why: "gatehouse has no fine-tuning endpoints"},
-	"assistant_settings":                                  {kind: refused, why: "gatehouse has no assistants endpoints"},
+func mustParseSettings(text string) map[string]setting {
+	m, err := parseSettings(text)
+	if err != nil {
+		panic("config: litellm_settings.txt: " + err.Error())
+	}
+	return m
 }
 
 // observability are the callbacks gatehouse has a replacement for.

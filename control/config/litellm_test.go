@@ -283,3 +283,39 @@ func TestLiteLLMSettingsTable(t *testing.T) {
 	}
 	golden(t, filepath.Join("testdata", "settings", "table.golden"), b.String())
 }
+
+// TestLiteLLMSettingsParse checks litellm_settings.txt (read at init)
+// and that its format refuses what it cannot mean.
+func TestLiteLLMSettingsParse(t *testing.T) {
+	if _, err := parseSettings(litellmSettingsText); err != nil {
+		t.Fatal(err)
+	}
+	// The file names the variables by value; the code by constant.
+	for k, env := range map[string]string{
+		"general_settings.litellm_jwtauth.public_key_url": EnvJWTPublicKeyURL,
+		"general_settings.litellm_jwtauth.issuer":         EnvJWTIssuer,
+		"general_settings.litellm_jwtauth.audience":       EnvJWTAudience,
+	} {
+		if got := litellmSettings[k].to; got != "environment_variables."+env {
+			t.Errorf("%s -> %q, want environment_variables.%s", k, got, env)
+		}
+	}
+	if s := litellmSettings["general_settings.database_url"]; s.kind != ignored || s.why != whyDB {
+		t.Errorf("database_url = %+v, want ignored with whyDB", s)
+	}
+	for _, bad := range []string{
+		"a.b: no section",
+		"[ignored]\na.b",
+		"[ignored]\na b: space in the path",
+		"[ignored]\na.b: x\na.b: y",
+		"[ignored]\na.b: {nosuch}",
+		"[judged]\na.b: judged by nosuch",
+		"[judged]\na.b: callbacks",
+		"[alias]\na.b: rewritten by nosuch",
+		"[nosuch]\na.b: c",
+	} {
+		if _, err := parseSettings(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
