@@ -543,33 +543,30 @@ func cloneAuth(a events.JWTAuth) events.JWTAuth {
 		v := *a.OIDCUserinfoCacheTTL
 		a.OIDCUserinfoCacheTTL = &v
 	}
-	if a.ScopeMappings != nil {
-		a.ScopeMappings = slices.Clone(a.ScopeMappings)
-		for i := range a.ScopeMappings {
-			m := &a.ScopeMappings[i]
-			m.Models = slices.Clone(m.Models)
-			m.Routes = slices.Clone(m.Routes)
-		}
-	}
-	if a.Issuers != nil {
-		a.Issuers = slices.Clone(a.Issuers)
-		for i := range a.Issuers {
-			is := &a.Issuers[i]
-			is.TeamIDsJWTField = slices.Clone(is.TeamIDsJWTField)
-			is.RolesJWTField = slices.Clone(is.RolesJWTField)
-		}
-	}
+	a.ScopeMappings = cloneEach(a.ScopeMappings, func(m *events.ScopeMapping) {
+		m.Models = slices.Clone(m.Models)
+		m.Routes = slices.Clone(m.Routes)
+	})
+	a.Issuers = cloneEach(a.Issuers, func(is *events.IssuerConfig) {
+		is.TeamIDsJWTField = slices.Clone(is.TeamIDsJWTField)
+		is.RolesJWTField = slices.Clone(is.RolesJWTField)
+	})
 	return a
 }
 
 func cloneRolePermissions(rps []events.RolePermission) []events.RolePermission {
-	if rps == nil {
-		return nil
-	}
-	out := slices.Clone(rps)
+	return cloneEach(rps, func(rp *events.RolePermission) {
+		rp.Models = slices.Clone(rp.Models)
+		rp.Routes = slices.Clone(rp.Routes)
+	})
+}
+
+// cloneEach is a copy of s (nil stays nil) whose elements deep has given
+// their own copies of what they point to.
+func cloneEach[T any](s []T, deep func(*T)) []T {
+	out := slices.Clone(s)
 	for i := range out {
-		out[i].Models = slices.Clone(out[i].Models)
-		out[i].Routes = slices.Clone(out[i].Routes)
+		deep(&out[i])
 	}
 	return out
 }
