@@ -43,10 +43,10 @@ var forms = map[string]func(db, table string, dims, extras []string) string{
 	"rolled": func(db, table string, dims, extras []string) string { return Rolled(db, table, dims, extras, "1") },
 }
 
-// expand renders every placeholder of sql (a migration file, {db}
-// replaced by db).
-func expand(sql, db string) string {
-	return placeholderRE.ReplaceAllStringFunc(sql, func(p string) string {
+// expand renders every placeholder of stmt (a statement of a migration,
+// {db} replaced by db).
+func expand(stmt, db string) string {
+	return placeholderRE.ReplaceAllStringFunc(stmt, func(p string) string {
 		m := placeholderRE.FindStringSubmatch(p)
 		return forms[m[1]](db, m[2], list(m[3]), list(m[4]))
 	})
