@@ -1,7 +1,6 @@
 package api
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -54,22 +53,12 @@ func (r *customerRequest) validate() error {
 }
 
 func (r *customerRequest) apply(cu *events.Customer) {
-	if r.Alias != nil {
-		cu.Alias = *r.Alias
-	}
-	if r.Blocked != nil {
-		cu.Blocked = *r.Blocked
-	}
-	if r.Models != nil {
-		cu.Models = slices.Clone(*r.Models)
-	}
+	set(&cu.Alias, r.Alias)
+	set(&cu.Blocked, r.Blocked)
+	setList(&cu.Models, r.Models)
 	r.budgetFields.apply(&cu.MaxBudget, &cu.BudgetDuration, &cu.TPMLimit, &cu.RPMLimit)
-	if r.AllowedModelRegion != nil {
-		cu.AllowedModelRegion = *r.AllowedModelRegion
-	}
-	if r.DefaultModel != nil {
-		cu.DefaultModel = *r.DefaultModel
-	}
+	set(&cu.AllowedModelRegion, r.AllowedModelRegion)
+	set(&cu.DefaultModel, r.DefaultModel)
 }
 
 func customerNotFound(id string) *apierror.Error {

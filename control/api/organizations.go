@@ -59,15 +59,9 @@ func (r *orgRequest) validate() error {
 }
 
 func (r *orgRequest) apply(o *events.Org) {
-	if r.OrganizationAlias != nil {
-		o.OrganizationAlias = *r.OrganizationAlias
-	}
-	if r.Models != nil {
-		o.Models = slices.Clone(*r.Models)
-	}
-	if r.Blocked != nil {
-		o.Blocked = *r.Blocked
-	}
+	set(&o.OrganizationAlias, r.OrganizationAlias)
+	setList(&o.Models, r.Models)
+	set(&o.Blocked, r.Blocked)
 	r.limitFields.apply(&o.MaxBudget, &o.BudgetDuration, &o.TPMLimit, &o.RPMLimit, &o.Metadata)
 	if o.Models == nil {
 		o.Models = []string{}

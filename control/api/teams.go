@@ -62,21 +62,11 @@ func (r *teamRequest) validate() error {
 }
 
 func (r *teamRequest) apply(t *events.Team) {
-	if r.TeamAlias != nil {
-		t.TeamAlias = *r.TeamAlias
-	}
-	if r.OrganizationID != nil {
-		t.OrganizationID = *r.OrganizationID
-	}
-	if r.Models != nil {
-		t.Models = slices.Clone(*r.Models)
-	}
-	if r.Blocked != nil {
-		t.Blocked = *r.Blocked
-	}
-	if r.MembersWithRoles != nil {
-		t.MembersWithRoles = slices.Clone(*r.MembersWithRoles)
-	}
+	set(&t.TeamAlias, r.TeamAlias)
+	set(&t.OrganizationID, r.OrganizationID)
+	setList(&t.Models, r.Models)
+	set(&t.Blocked, r.Blocked)
+	setList(&t.MembersWithRoles, r.MembersWithRoles)
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	if t.Models == nil {
 		t.Models = []string{}

@@ -42,24 +42,12 @@ func (r *userRequest) validate() error {
 }
 
 func (r *userRequest) apply(u *events.User) {
-	if r.UserEmail != nil {
-		u.UserEmail = *r.UserEmail
-	}
-	if r.UserAlias != nil {
-		u.UserAlias = *r.UserAlias
-	}
-	if r.UserRole != nil {
-		u.UserRole = *r.UserRole
-	}
-	if r.Models != nil {
-		u.Models = slices.Clone(*r.Models)
-	}
-	if r.Teams != nil {
-		u.Teams = slices.Clone(*r.Teams)
-	}
-	if r.OrganizationID != nil {
-		u.OrganizationID = *r.OrganizationID
-	}
+	set(&u.UserEmail, r.UserEmail)
+	set(&u.UserAlias, r.UserAlias)
+	set(&u.UserRole, r.UserRole)
+	setList(&u.Models, r.Models)
+	setList(&u.Teams, r.Teams)
+	set(&u.OrganizationID, r.OrganizationID)
 	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.Metadata)
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
