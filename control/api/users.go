@@ -85,12 +85,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(u)
 	actor := who(c).actor()
-	res, err := a.store.Mutate(c.UserContext(), actor, events.KindUser, id, func(cur any) (string, any, error) {
-		if cur != nil {
-			return "", nil, apierror.Conflict.With("user_id %q already exists", id)
-		}
-		return events.UserUpserted, u, nil
-	})
+	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 	if err != nil {
 		return err
 	}
@@ -206,13 +201,7 @@ func (a *API) userDelete(c *fiber.Ctx) error {
 	var req struct {
 		UserIDs []string `json:"user_ids"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
-	deleted, _, _, last, err := a.deleteWithKeys(c, events.KindUser, "user_ids", req.UserIDs, "User",
-		func(k *events.Key, id string) bool { return k.UserID == id })
-	if err != nil {
-		return err
-	}
-	return commit(c, last, fiber.Map{"deleted_users": deleted})
+	return a.deleteRoute(c, &req, &req.UserIDs, events.KindUser, "user_ids", "User",
+		func(k *events.Key, id string) bool { return k.UserID == id },
+		func(deleted, _ []string, _ int) fiber.Map { return fiber.Map{"deleted_users": deleted} })
 }
