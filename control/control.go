@@ -335,15 +335,11 @@ func SyncJWTSettings(ctx context.Context, st *store.Store, f *config.File, geten
 	if err != nil || s == nil {
 		return err
 	}
-	res, err := st.Put(ctx, "config", s, func(cur any) bool {
-		c := *cur.(*events.JWTSettings)
-		c.UpdatedAt = s.UpdatedAt
-		return jsonEqual(&c, s)
-	})
+	published, err := syncSettings(ctx, st, s, func(c *events.JWTSettings) *time.Time { return &c.UpdatedAt }, "JWT settings")
 	if err != nil {
-		return fmt.Errorf("control: sync JWT settings: %w", err)
+		return err
 	}
-	log.Info("JWT settings synced", "enabled", s.Enabled, "published", !res.Noop)
+	log.Info("JWT settings synced", "enabled", s.Enabled, "published", published)
 	return nil
 }
 
@@ -354,16 +350,27 @@ func SyncRoutingSettings(ctx context.Context, st *store.Store, f *config.File, l
 	if err != nil || s == nil {
 		return err
 	}
+	published, err := syncSettings(ctx, st, s, func(c *events.RoutingSettings) *time.Time { return &c.UpdatedAt }, "router settings")
+	if err != nil {
+		return err
+	}
+	log.Info("router settings synced", "strategy", s.Strategy(), "published", published)
+	return nil
+}
+
+// syncSettings publishes a settings object from the config file unless
+// the stream's equals it but for the time it was updated (updatedAt
+// points at it), and says whether it published.
+func syncSettings[T any](ctx context.Context, st *store.Store, s *T, updatedAt func(*T) *time.Time, what string) (bool, error) {
 	res, err := st.Put(ctx, "config", s, func(cur any) bool {
-		c := *cur.(*events.RoutingSettings)
-		c.UpdatedAt = s.UpdatedAt
+		c := *cur.(*T)
+		*updatedAt(&c) = *updatedAt(s)
 		return jsonEqual(&c, s)
 	})
 	if err != nil {
-		return fmt.Errorf("control: sync router settings: %w", err)
+		return false, fmt.Errorf("control: sync %s: %w", what, err)
 	}
-	log.Info("router settings synced", "strategy", s.Strategy(), "published", !res.Noop)
-	return nil
+	return !res.Noop, nil
 }
 
 func sameDeployment(a, b *events.Model) bool {

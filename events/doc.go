@@ -21,7 +21,9 @@
 //     hex sha256 of the key.
 //   - Every NATS resource (stream, subject, KV bucket, object store, durable
 //     consumer, connection name, header) is named in names.go and nowhere
-//     else; the poison queue's format, listing and replay are in poison.go.
+//     else; the poison queue's format, listing and replay are in poison.go,
+//     and how a durable pull consumer is read (drained on shutdown,
+//     recreated when lost) in pull.go.
 //
 // This package imports no HTTP, Fiber or ClickHouse code.
 package events

@@ -34,17 +34,9 @@ var ErrNotReplayable = errors.New("events: poisoned message cannot be replayed")
 // PoisonMaxAge, deduplicated so that a consumer that crashes between
 // poisoning and acking does not store the message twice.
 func PoisonStreamConfig(o StreamOptions) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        PoisonStream,
-		Description: "gatehouse poison queue: messages a consumer could not use, for inspection and replay",
-		Subjects:    []string{PoisonSubjects},
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(o.Replicas, 1),
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      PoisonMaxAge,
-		Duplicates:  10 * time.Minute,
-		Discard:     jetstream.DiscardOld,
-	}
+	c := streamConfig(PoisonStream, "gatehouse poison queue: messages a consumer could not use, for inspection and replay", PoisonSubjects, o)
+	c.MaxAge, c.Duplicates = PoisonMaxAge, 10*time.Minute
+	return c
 }
 
 // EnsurePoisonStream creates or updates the poison stream.
@@ -58,16 +50,9 @@ func EnsurePoisonStream(ctx context.Context, js jetstream.JetStream, o StreamOpt
 // older than a day are dropped: the edge asks again on the caller's next
 // request anyway.
 func UpsertStreamConfig(o StreamOptions) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        UpsertStream,
-		Description: "gatehouse upsert requests: JWT-implied users, teams and memberships for the control plane to create",
-		Subjects:    []string{UpsertSubject},
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(o.Replicas, 1),
-		Retention:   jetstream.WorkQueuePolicy,
-		MaxAge:      24 * time.Hour,
-		Discard:     jetstream.DiscardOld,
-	}
+	c := streamConfig(UpsertStream, "gatehouse upsert requests: JWT-implied users, teams and memberships for the control plane to create", UpsertSubject, o)
+	c.Retention, c.MaxAge = jetstream.WorkQueuePolicy, 24*time.Hour
+	return c
 }
 
 // EnsureUpsertStream creates or updates the upsert stream.

@@ -161,17 +161,9 @@ func DecodeSpend(data []byte) (id string, evs []SpendEvent, err error) {
 // SpendStreamConfig keeps spend events until the sink and the budget
 // tracker have consumed them (limits retention, bounded by age).
 func SpendStreamConfig(o StreamOptions) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        SpendStream,
-		Description: "gatehouse spend: one event per request, consumed into ClickHouse and budget totals",
-		Subjects:    []string{SpendSubjects},
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(o.Replicas, 1),
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      7 * 24 * time.Hour,
-		Duplicates:  SpendDedupeWindow,
-		Discard:     jetstream.DiscardOld,
-	}
+	c := streamConfig(SpendStream, "gatehouse spend: one event per request, consumed into ClickHouse and budget totals", SpendSubjects, o)
+	c.MaxAge, c.Duplicates = 7*24*time.Hour, SpendDedupeWindow
+	return c
 }
 
 // EnsureSpendStream creates or updates the spend stream.

@@ -24,22 +24,28 @@ type StreamOptions struct {
 
 // PolicyStreamConfig is the configuration of the source-of-truth stream.
 func PolicyStreamConfig(o StreamOptions) jetstream.StreamConfig {
+	c := streamConfig(PolicyStream, "gatehouse policy: current state of every model, key, team, user, org and access group", PolicySubjects, o)
+	// Events carry full state, so the last one per subject is the
+	// object: replay cost is bounded by the number of objects.
+	c.MaxMsgsPerSubject = 1
+	// Window for Nats-Msg-Id dedupe of retried publishes.
+	c.Duplicates = 2 * time.Minute
+	c.DenyDelete, c.DenyPurge, c.AllowDirect = true, true, true
+	return c
+}
+
+// streamConfig is what every stream on subjects shares: file storage, at
+// least one replica (ensure sets the number), limits retention, the
+// oldest messages discarded at a limit. Each stream adds its own limits.
+func streamConfig(name, description, subjects string, o StreamOptions) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        PolicyStream,
-		Description: "gatehouse policy: current state of every model, key, team, user, org and access group",
-		Subjects:    []string{PolicySubjects},
+		Name:        name,
+		Description: description,
+		Subjects:    []string{subjects},
 		Storage:     jetstream.FileStorage,
 		Replicas:    max(o.Replicas, 1),
 		Retention:   jetstream.LimitsPolicy,
-		// Events carry full state, so the last one per subject is the
-		// object: replay cost is bounded by the number of objects.
-		MaxMsgsPerSubject: 1,
-		Discard:           jetstream.DiscardOld,
-		// Window for Nats-Msg-Id dedupe of retried publishes.
-		Duplicates:  2 * time.Minute,
-		DenyDelete:  true,
-		DenyPurge:   true,
-		AllowDirect: true,
+		Discard:     jetstream.DiscardOld,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -204,84 +205,60 @@ func newObject(ti TypeInfo) (any, error) {
 	if ti.Action == ActionDeleted {
 		return &Tombstone{}, nil
 	}
-	switch ti.Kind {
-	case KindModel:
-		return &Model{}, nil
-	case KindKey:
-		return &Key{}, nil
-	case KindTeam:
-		return &Team{}, nil
-	case KindUser:
-		return &User{}, nil
-	case KindOrg:
-		return &Org{}, nil
-	case KindAccessGroup:
-		return &AccessGroup{}, nil
-	case KindJWTSettings:
-		return &JWTSettings{}, nil
-	case KindRouterSettings:
-		return &RoutingSettings{}, nil
-	case KindCustomer:
-		return &Customer{}, nil
-	case KindLiteLLMSettings:
-		return &LiteLLMSettings{}, nil
+	if o, ok := newObjects[ti.Kind]; ok {
+		return o(), nil
 	}
 	return nil, fmt.Errorf("%w: kind %q", ErrUnknownType, ti.Kind)
 }
 
+// newObjects makes an empty object of each kind; KindOf reads it
+// backwards.
+var newObjects = map[Kind]func() object{
+	KindModel:           func() object { return &Model{} },
+	KindKey:             func() object { return &Key{} },
+	KindTeam:            func() object { return &Team{} },
+	KindUser:            func() object { return &User{} },
+	KindOrg:             func() object { return &Org{} },
+	KindAccessGroup:     func() object { return &AccessGroup{} },
+	KindJWTSettings:     func() object { return &JWTSettings{} },
+	KindRouterSettings:  func() object { return &RoutingSettings{} },
+	KindCustomer:        func() object { return &Customer{} },
+	KindLiteLLMSettings: func() object { return &LiteLLMSettings{} },
+}
+
+var kindOfType = func() map[reflect.Type]Kind {
+	m := make(map[reflect.Type]Kind, len(newObjects))
+	for k, o := range newObjects {
+		m[reflect.TypeOf(o())] = k
+	}
+	return m
+}()
+
+// object is every payload: it names the id it is stored under.
+type object interface{ objectID() string }
+
+func (o *Model) objectID() string           { return o.ID }
+func (o *Key) objectID() string             { return o.Token }
+func (o *Team) objectID() string            { return o.TeamID }
+func (o *User) objectID() string            { return o.UserID }
+func (o *Org) objectID() string             { return o.OrganizationID }
+func (o *AccessGroup) objectID() string     { return o.AccessGroupID }
+func (o *JWTSettings) objectID() string     { return o.ID }
+func (o *RoutingSettings) objectID() string { return o.ID }
+func (o *Customer) objectID() string        { return o.UserID }
+func (o *LiteLLMSettings) objectID() string { return o.ID }
+func (o *Tombstone) objectID() string       { return o.ID }
+
 // ObjectID returns the identifier an object is stored under: the key hash for
 // keys, the id for everything else.
 func ObjectID(obj any) string {
-	switch o := obj.(type) {
-	case *Model:
-		return o.ID
-	case *Key:
-		return o.Token
-	case *Team:
-		return o.TeamID
-	case *User:
-		return o.UserID
-	case *Org:
-		return o.OrganizationID
-	case *AccessGroup:
-		return o.AccessGroupID
-	case *JWTSettings:
-		return o.ID
-	case *RoutingSettings:
-		return o.ID
-	case *Customer:
-		return o.UserID
-	case *LiteLLMSettings:
-		return o.ID
-	case *Tombstone:
-		return o.ID
+	if o, ok := obj.(object); ok {
+		return o.objectID()
 	}
 	return ""
 }
 
 // KindOf returns the kind of an object value (not a tombstone).
 func KindOf(obj any) Kind {
-	switch obj.(type) {
-	case *Model:
-		return KindModel
-	case *Key:
-		return KindKey
-	case *Team:
-		return KindTeam
-	case *User:
-		return KindUser
-	case *Org:
-		return KindOrg
-	case *AccessGroup:
-		return KindAccessGroup
-	case *JWTSettings:
-		return KindJWTSettings
-	case *RoutingSettings:
-		return KindRouterSettings
-	case *Customer:
-		return KindCustomer
-	case *LiteLLMSettings:
-		return KindLiteLLMSettings
-	}
-	return ""
+	return kindOfType[reflect.TypeOf(obj)]
 }

@@ -35,6 +35,18 @@ import (
 	"github.com/gatehouse/gatehouse/spend/sink"
 )
 
+// commands are the subcommands that run until ctx ends or they fail
+// (check and help answer and exit: main handles them).
+var commands = map[string]func(ctx context.Context, args []string) error{
+	"run":             runAll,
+	"control":         runControl,
+	"edge":            runEdge,
+	"nats":            runNATS,
+	"sink":            runSink,
+	"migrate":         runMigrate,
+	"rebuild-rollups": runRebuildRollups,
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		usage()
@@ -43,20 +55,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	switch os.Args[1] {
-	case "run":
-		err = runAll(ctx, os.Args[2:])
-	case "control":
-		err = runControl(ctx, os.Args[2:])
-	case "edge":
-		err = runEdge(ctx, os.Args[2:])
-	case "nats":
-		err = runNATS(ctx, os.Args[2:])
-	case "sink":
-		err = runSink(ctx, os.Args[2:])
-	case "migrate":
-		err = runMigrate(ctx, os.Args[2:])
-	case "check":
+	switch run, ok := commands[os.Args[1]]; {
+	case ok:
+		err = run(ctx, os.Args[2:])
+	case os.Args[1] == "check":
 		ok, cerr := runCheck(os.Args[2:], os.Stdout)
 		if cerr != nil {
 			fmt.Fprintln(os.Stderr, "gatehouse:", cerr)
@@ -66,9 +68,7 @@ func main() {
 			os.Exit(1)
 		}
 		return
-	case "rebuild-rollups":
-		err = runRebuildRollups(ctx, os.Args[2:])
-	case "-h", "--help", "help":
+	case os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help":
 		usage()
 		return
 	default:

@@ -350,6 +350,32 @@ func mutate[T any](a *API, c *fiber.Ctx, kind events.Kind, id, typ string, notFo
 	return res, out, err
 }
 
+// create publishes obj as the new object kind/id, of type typ; exists is
+// the refusal when there is one already.
+func (a *API) create(c *fiber.Ctx, kind events.Kind, id, typ string, obj any, exists error) (store.Result, error) {
+	return a.store.Mutate(c.UserContext(), who(c).actor(), kind, id, func(cur any) (string, any, error) {
+		if cur != nil {
+			return "", nil, exists
+		}
+		return typ, obj, nil
+	})
+}
+
+// decodeValid reads a request body strictly into an R and validates it.
+func decodeValid[R any, P interface {
+	*R
+	validate() error
+}](c *fiber.Ctx) (P, error) {
+	req := P(new(R))
+	if err := httpx.DecodeStrict(c.Body(), req); err != nil {
+		return nil, err
+	}
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 // infoID is the id an /info route reads: the query parameter param, else
 // the caller's own (own); a caller who is not an admin may read only
 // their own.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -54,22 +53,12 @@ func (r *customerRequest) validate() error {
 }
 
 func (r *customerRequest) apply(cu *events.Customer) {
-	if r.Alias != nil {
-		cu.Alias = *r.Alias
-	}
-	if r.Blocked != nil {
-		cu.Blocked = *r.Blocked
-	}
-	if r.Models != nil {
-		cu.Models = slices.Clone(*r.Models)
-	}
+	set(&cu.Alias, r.Alias)
+	set(&cu.Blocked, r.Blocked)
+	setList(&cu.Models, r.Models)
 	r.budgetFields.apply(&cu.MaxBudget, &cu.BudgetDuration, &cu.TPMLimit, &cu.RPMLimit)
-	if r.AllowedModelRegion != nil {
-		cu.AllowedModelRegion = *r.AllowedModelRegion
-	}
-	if r.DefaultModel != nil {
-		cu.DefaultModel = *r.DefaultModel
-	}
+	set(&cu.AllowedModelRegion, r.AllowedModelRegion)
+	set(&cu.DefaultModel, r.DefaultModel)
 }
 
 func customerNotFound(id string) *apierror.Error {
@@ -90,23 +79,15 @@ func (a *API) customerView(c *fiber.Ctx, cu *events.Customer) fiber.Map {
 }
 
 func (a *API) customerNew(c *fiber.Ctx) error {
-	var req customerRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
-	if err := req.validate(); err != nil {
+	req, err := decodeValid[customerRequest](c)
+	if err != nil {
 		return err
 	}
 	id := *req.UserID
 	now := a.store.Now()
 	cu := &events.Customer{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(cu)
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindCustomer, id, func(cur any) (string, any, error) {
-		if cur != nil {
-			return "", nil, apierror.Conflict.With("Customer already exists: user_id %q", id)
-		}
-		return events.CustomerUpserted, cu, nil
-	})
+	res, err := a.create(c, events.KindCustomer, id, events.CustomerUpserted, cu, apierror.Conflict.With("Customer already exists: user_id %q", id))
 	if err != nil {
 		return err
 	}
@@ -136,11 +117,8 @@ func (a *API) mutateCustomer(c *fiber.Ctx, id, typ string, create bool, change f
 }
 
 func (a *API) customerUpdate(c *fiber.Ctx) error {
-	var req customerRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
-	if err := req.validate(); err != nil {
+	req, err := decodeValid[customerRequest](c)
+	if err != nil {
 		return err
 	}
 	res, cu, err := a.mutateCustomer(c, *req.UserID, events.CustomerUpserted, false, req.apply)

@@ -39,31 +39,14 @@ func fillKey(f *keyFields, d *KeyParams) {
 	if d == nil {
 		return
 	}
-	if f.Models == nil && d.Models != nil {
-		m := slices.Clone(d.Models)
-		f.Models = &m
-	}
-	if f.MaxBudget == nil && d.MaxBudget != nil {
-		v := *d.MaxBudget
-		f.MaxBudget = &v
-	}
-	str := func(dst **string, v string) {
-		if *dst == nil && v != "" {
-			*dst = &v
-		}
-	}
-	str(&f.BudgetDuration, d.BudgetDuration)
-	str(&f.Duration, d.Duration)
-	str(&f.TeamID, d.TeamID)
-	num := func(dst **int64, v *int64) {
-		if *dst == nil && v != nil {
-			x := *v
-			*dst = &x
-		}
-	}
-	num(&f.TPMLimit, d.TPMLimit)
-	num(&f.RPMLimit, d.RPMLimit)
-	num(&f.MaxParallelRequests, d.MaxParallelRequests)
+	fillList(&f.Models, d.Models)
+	fillCopy(&f.MaxBudget, d.MaxBudget)
+	fillStr(&f.BudgetDuration, d.BudgetDuration)
+	fillStr(&f.Duration, d.Duration)
+	fillStr(&f.TeamID, d.TeamID)
+	fillCopy(&f.TPMLimit, d.TPMLimit)
+	fillCopy(&f.RPMLimit, d.RPMLimit)
+	fillCopy(&f.MaxParallelRequests, d.MaxParallelRequests)
 	if f.Metadata == nil && d.Metadata != nil {
 		f.Metadata = maps.Clone(d.Metadata)
 	}
@@ -144,20 +127,30 @@ func fillUser(r *userRequest, d *UserParams) {
 	if d == nil {
 		return
 	}
-	if r.UserRole == nil && d.UserRole != "" {
-		v := d.UserRole
-		r.UserRole = &v
+	fillStr(&r.UserRole, d.UserRole)
+	fillList(&r.Models, d.Models)
+	fillCopy(&r.MaxBudget, d.MaxBudget)
+	fillStr(&r.BudgetDuration, d.BudgetDuration)
+}
+
+// fillStr, fillCopy and fillList set a field the body left out (nil) to
+// its default when that is set (not "", not nil), as a copy.
+func fillStr(dst **string, d string) {
+	if *dst == nil && d != "" {
+		*dst = &d
 	}
-	if r.Models == nil && d.Models != nil {
-		m := slices.Clone(d.Models)
-		r.Models = &m
+}
+
+func fillCopy[T any](dst **T, d *T) {
+	if *dst == nil && d != nil {
+		v := *d
+		*dst = &v
 	}
-	if r.MaxBudget == nil && d.MaxBudget != nil {
-		v := *d.MaxBudget
-		r.MaxBudget = &v
-	}
-	if r.BudgetDuration == nil && d.BudgetDuration != "" {
-		v := d.BudgetDuration
-		r.BudgetDuration = &v
+}
+
+func fillList[T any](dst **[]T, d []T) {
+	if *dst == nil && d != nil {
+		l := slices.Clone(d)
+		*dst = &l
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,9 +70,7 @@ func (f *keyFields) validate() error {
 
 // apply sets the sent fields on k.
 func (f *keyFields) apply(k *events.Key, now time.Time) error {
-	if f.KeyAlias != nil {
-		k.KeyAlias = *f.KeyAlias
-	}
+	set(&k.KeyAlias, f.KeyAlias)
 	if f.Duration != nil {
 		if *f.Duration == "" {
 			k.Expires = nil
@@ -86,31 +83,17 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 			k.Expires = &exp
 		}
 	}
-	if f.Models != nil {
-		k.Models = slices.Clone(*f.Models)
-	}
-	if f.TeamID != nil {
-		k.TeamID = *f.TeamID
-	}
-	if f.UserID != nil {
-		k.UserID = *f.UserID
-	}
-	if f.OrganizationID != nil {
-		k.OrganizationID = *f.OrganizationID
-	}
+	setList(&k.Models, f.Models)
+	set(&k.TeamID, f.TeamID)
+	set(&k.UserID, f.UserID)
+	set(&k.OrganizationID, f.OrganizationID)
 	f.limitFields.apply(&k.MaxBudget, &k.BudgetDuration, &k.TPMLimit, &k.RPMLimit, &k.Metadata)
-	if f.MaxParallelRequests != nil {
-		k.MaxParallelRequests = f.MaxParallelRequests
-	}
+	setRef(&k.MaxParallelRequests, f.MaxParallelRequests)
 	if f.Aliases != nil {
 		k.Aliases = maps.Clone(f.Aliases)
 	}
-	if f.Blocked != nil {
-		k.Blocked = *f.Blocked
-	}
-	if f.AllowedRoutes != nil {
-		k.AllowedRoutes = slices.Clone(*f.AllowedRoutes)
-	}
+	set(&k.Blocked, f.Blocked)
+	setList(&k.AllowedRoutes, f.AllowedRoutes)
 	if k.Models == nil {
 		k.Models = []string{}
 	}

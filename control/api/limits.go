@@ -2,6 +2,7 @@ package api
 
 import (
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -45,18 +46,10 @@ func (f *budgetFields) validate() error {
 // apply sets the sent fields on an object's own (events.Key, Team, User,
 // Org and Customer each declare them).
 func (f *budgetFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64) {
-	if f.MaxBudget != nil {
-		*maxBudget = f.MaxBudget
-	}
-	if f.BudgetDuration != nil {
-		*budgetDuration = *f.BudgetDuration
-	}
-	if f.TPMLimit != nil {
-		*tpm = f.TPMLimit
-	}
-	if f.RPMLimit != nil {
-		*rpm = f.RPMLimit
-	}
+	setRef(maxBudget, f.MaxBudget)
+	set(budgetDuration, f.BudgetDuration)
+	setRef(tpm, f.TPMLimit)
+	setRef(rpm, f.RPMLimit)
 }
 
 // apply sets the sent fields, metadata included.
@@ -64,6 +57,26 @@ func (f *limitFields) apply(maxBudget **float64, budgetDuration *string, tpm, rp
 	f.budgetFields.apply(maxBudget, budgetDuration, tpm, rpm)
 	if f.Metadata != nil {
 		*metadata = maps.Clone(f.Metadata)
+	}
+}
+
+// set, setRef and setList copy a field a request sent (not nil) onto the
+// object's own: its value, the pointer itself, or a copy of the list.
+func set[T any](dst *T, sent *T) {
+	if sent != nil {
+		*dst = *sent
+	}
+}
+
+func setRef[T any](dst **T, sent *T) {
+	if sent != nil {
+		*dst = sent
+	}
+}
+
+func setList[T any](dst *[]T, sent *[]T) {
+	if sent != nil {
+		*dst = slices.Clone(*sent)
 	}
 }
 

@@ -59,15 +59,9 @@ func (r *orgRequest) validate() error {
 }
 
 func (r *orgRequest) apply(o *events.Org) {
-	if r.OrganizationAlias != nil {
-		o.OrganizationAlias = *r.OrganizationAlias
-	}
-	if r.Models != nil {
-		o.Models = slices.Clone(*r.Models)
-	}
-	if r.Blocked != nil {
-		o.Blocked = *r.Blocked
-	}
+	set(&o.OrganizationAlias, r.OrganizationAlias)
+	setList(&o.Models, r.Models)
+	set(&o.Blocked, r.Blocked)
 	r.limitFields.apply(&o.MaxBudget, &o.BudgetDuration, &o.TPMLimit, &o.RPMLimit, &o.Metadata)
 	if o.Models == nil {
 		o.Models = []string{}
@@ -100,12 +94,7 @@ func (a *API) orgNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	o := &events.Org{OrganizationID: id, CreatedAt: now, UpdatedAt: now, CreatedBy: who(c).actor()}
 	req.apply(o)
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindOrg, id, func(cur any) (string, any, error) {
-		if cur != nil {
-			return "", nil, apierror.Conflict.With("organization_id %q already exists", id)
-		}
-		return events.OrgUpserted, o, nil
-	})
+	res, err := a.create(c, events.KindOrg, id, events.OrgUpserted, o, apierror.Conflict.With("organization_id %q already exists", id))
 	if err != nil {
 		return err
 	}
@@ -425,11 +414,8 @@ func (r *orgMemberChange) validate() error {
 }
 
 func (a *API) orgMemberUpdate(c *fiber.Ctx) error {
-	var req orgMemberChange
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
-	if err := req.validate(); err != nil {
+	req, err := decodeValid[orgMemberChange](c)
+	if err != nil {
 		return err
 	}
 	if req.Role != nil {
@@ -464,11 +450,8 @@ func (a *API) orgMemberUpdate(c *fiber.Ctx) error {
 }
 
 func (a *API) orgMemberDelete(c *fiber.Ctx) error {
-	var req orgMemberChange
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
-	if err := req.validate(); err != nil {
+	req, err := decodeValid[orgMemberChange](c)
+	if err != nil {
 		return err
 	}
 	if req.Role != nil || req.MaxBudgetInOrganization != nil {

@@ -62,21 +62,11 @@ func (r *teamRequest) validate() error {
 }
 
 func (r *teamRequest) apply(t *events.Team) {
-	if r.TeamAlias != nil {
-		t.TeamAlias = *r.TeamAlias
-	}
-	if r.OrganizationID != nil {
-		t.OrganizationID = *r.OrganizationID
-	}
-	if r.Models != nil {
-		t.Models = slices.Clone(*r.Models)
-	}
-	if r.Blocked != nil {
-		t.Blocked = *r.Blocked
-	}
-	if r.MembersWithRoles != nil {
-		t.MembersWithRoles = slices.Clone(*r.MembersWithRoles)
-	}
+	set(&t.TeamAlias, r.TeamAlias)
+	set(&t.OrganizationID, r.OrganizationID)
+	setList(&t.Models, r.Models)
+	set(&t.Blocked, r.Blocked)
+	setList(&t.MembersWithRoles, r.MembersWithRoles)
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	if t.Models == nil {
 		t.Models = []string{}
@@ -87,14 +77,11 @@ func (r *teamRequest) apply(t *events.Team) {
 }
 
 func (a *API) teamNew(c *fiber.Ctx) error {
-	var req teamRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	req, err := decodeValid[teamRequest](c)
+	if err != nil {
 		return err
 	}
-	if err := req.validate(); err != nil {
-		return err
-	}
-	if err := a.teamOrgCheck(&req); err != nil {
+	if err := a.teamOrgCheck(req); err != nil {
 		return err
 	}
 	id := newID()
@@ -107,12 +94,7 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(t)
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindTeam, id, func(cur any) (string, any, error) {
-		if cur != nil {
-			return "", nil, apierror.Conflict.With("team_id %q already exists", id)
-		}
-		return events.TeamUpserted, t, nil
-	})
+	res, err := a.create(c, events.KindTeam, id, events.TeamUpserted, t, apierror.Conflict.With("team_id %q already exists", id))
 	if err != nil {
 		return err
 	}
@@ -206,17 +188,13 @@ func (a *API) teamDelete(c *fiber.Ctx) error {
 	var req struct {
 		TeamIDs []string `json:"team_ids"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
 	// The team tombstone alone already revokes its keys at every edge (a
 	// key whose team is gone is refused); the key tombstones clean up.
-	deleted, missing, keys, last, err := a.deleteWithKeys(c, events.KindTeam, "team_ids", req.TeamIDs, "Team",
-		func(k *events.Key, id string) bool { return k.TeamID == id })
-	if err != nil {
-		return err
-	}
-	return commit(c, last, fiber.Map{"deleted_teams": deleted, "deleted_keys": keys, "not_found": missing})
+	return a.deleteRoute(c, &req, &req.TeamIDs, events.KindTeam, "team_ids", "Team",
+		func(k *events.Key, id string) bool { return k.TeamID == id },
+		func(deleted, missing []string, keys int) fiber.Map {
+			return fiber.Map{"deleted_teams": deleted, "deleted_keys": keys, "not_found": missing}
+		})
 }
 
 func (a *API) teamMemberAdd(c *fiber.Ctx) error {
@@ -283,6 +261,21 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, t)
+}
+
+// deleteRoute is a delete route of objects that own keys: it reads the
+// body into req, whose ids field names them, deletes them with their
+// keys (deleteWithKeys) and answers what view makes of the result.
+func (a *API) deleteRoute(c *fiber.Ctx, req any, ids *[]string, kind events.Kind, field, what string,
+	owns func(k *events.Key, id string) bool, view func(deleted, missing []string, keys int) fiber.Map) error {
+	if err := httpx.DecodeStrict(c.Body(), req); err != nil {
+		return err
+	}
+	deleted, missing, keys, last, err := a.deleteWithKeys(c, kind, field, *ids, what, owns)
+	if err != nil {
+		return err
+	}
+	return commit(c, last, view(deleted, missing, keys))
 }
 
 // deleteWithKeys deletes objects and then the keys that belong to each,

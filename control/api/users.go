@@ -42,24 +42,12 @@ func (r *userRequest) validate() error {
 }
 
 func (r *userRequest) apply(u *events.User) {
-	if r.UserEmail != nil {
-		u.UserEmail = *r.UserEmail
-	}
-	if r.UserAlias != nil {
-		u.UserAlias = *r.UserAlias
-	}
-	if r.UserRole != nil {
-		u.UserRole = *r.UserRole
-	}
-	if r.Models != nil {
-		u.Models = slices.Clone(*r.Models)
-	}
-	if r.Teams != nil {
-		u.Teams = slices.Clone(*r.Teams)
-	}
-	if r.OrganizationID != nil {
-		u.OrganizationID = *r.OrganizationID
-	}
+	set(&u.UserEmail, r.UserEmail)
+	set(&u.UserAlias, r.UserAlias)
+	set(&u.UserRole, r.UserRole)
+	setList(&u.Models, r.Models)
+	setList(&u.Teams, r.Teams)
+	set(&u.OrganizationID, r.OrganizationID)
 	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.Metadata)
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
@@ -97,12 +85,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(u)
 	actor := who(c).actor()
-	res, err := a.store.Mutate(c.UserContext(), actor, events.KindUser, id, func(cur any) (string, any, error) {
-		if cur != nil {
-			return "", nil, apierror.Conflict.With("user_id %q already exists", id)
-		}
-		return events.UserUpserted, u, nil
-	})
+	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 	if err != nil {
 		return err
 	}
@@ -218,13 +201,7 @@ func (a *API) userDelete(c *fiber.Ctx) error {
 	var req struct {
 		UserIDs []string `json:"user_ids"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
-		return err
-	}
-	deleted, _, _, last, err := a.deleteWithKeys(c, events.KindUser, "user_ids", req.UserIDs, "User",
-		func(k *events.Key, id string) bool { return k.UserID == id })
-	if err != nil {
-		return err
-	}
-	return commit(c, last, fiber.Map{"deleted_users": deleted})
+	return a.deleteRoute(c, &req, &req.UserIDs, events.KindUser, "user_ids", "User",
+		func(k *events.Key, id string) bool { return k.UserID == id },
+		func(deleted, _ []string, _ int) fiber.Map { return fiber.Map{"deleted_users": deleted} })
 }

@@ -386,40 +386,15 @@ func (t *Tracker) flag(ctx context.Context, kind events.Kind, id string, exceede
 	_, err := t.Store.Mutate(ctx, "budget-tracker", kind, id, func(cur any) (string, any, error) {
 		switch o := cur.(type) {
 		case *events.Key:
-			if o.BudgetExceeded == exceeded {
-				return "", nil, nil
-			}
-			c := *o
-			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
-			return events.KeyUpserted, &c, nil
+			return withFlag(o, events.KeyUpserted, exceeded, reset, func(c *events.Key) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
 		case *events.Team:
-			if o.BudgetExceeded == exceeded {
-				return "", nil, nil
-			}
-			c := *o
-			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
-			return events.TeamUpserted, &c, nil
+			return withFlag(o, events.TeamUpserted, exceeded, reset, func(c *events.Team) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
 		case *events.User:
-			if o.BudgetExceeded == exceeded {
-				return "", nil, nil
-			}
-			c := *o
-			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
-			return events.UserUpserted, &c, nil
+			return withFlag(o, events.UserUpserted, exceeded, reset, func(c *events.User) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
 		case *events.Org:
-			if o.BudgetExceeded == exceeded {
-				return "", nil, nil
-			}
-			c := *o
-			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
-			return events.OrgUpserted, &c, nil
+			return withFlag(o, events.OrgUpserted, exceeded, reset, func(c *events.Org) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
 		case *events.Customer:
-			if o.BudgetExceeded == exceeded {
-				return "", nil, nil
-			}
-			c := *o
-			c.BudgetExceeded, c.BudgetResetAt = exceeded, reset
-			return events.CustomerUpserted, &c, nil
+			return withFlag(o, events.CustomerUpserted, exceeded, reset, func(c *events.Customer) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
 		case nil:
 			return newExceededCustomer(kind, id, exceeded, reset, t.Store.Now())
 		}
@@ -429,6 +404,19 @@ func (t *Tracker) flag(ctx context.Context, kind events.Kind, id string, exceede
 		t.Log.Info("budget state changed", "kind", kind, "exceeded", exceeded)
 	}
 	return err
+}
+
+// withFlag is flag's change to one object: a copy of o with
+// budget_exceeded and budget_reset_at set (fields points at them),
+// published as typ; nothing when o is already flagged so.
+func withFlag[T any](o *T, typ string, exceeded bool, reset *time.Time, fields func(*T) (*bool, **time.Time)) (string, any, error) {
+	if was, _ := fields(o); *was == exceeded {
+		return "", nil, nil
+	}
+	c := *o
+	flag, at := fields(&c)
+	*flag, *at = exceeded, reset
+	return typ, &c, nil
 }
 
 // Sweep clears budget_exceeded where the window ended or the budget was
@@ -448,30 +436,31 @@ func (t *Tracker) Sweep(ctx context.Context) {
 			_ = t.flag(ctx, kind, id, false, time.Time{})
 		}
 	}
-	for _, k := range s.Keys() {
-		if k.BudgetExceeded {
-			check(events.KindKey, k.Token, k.MaxBudget, k.BudgetResetAt)
-		}
-	}
-	for _, o := range s.Teams() {
-		if o.BudgetExceeded {
-			check(events.KindTeam, o.TeamID, o.MaxBudget, o.BudgetResetAt)
-		}
-	}
-	for _, o := range s.Users() {
-		if o.BudgetExceeded {
-			check(events.KindUser, o.UserID, o.MaxBudget, o.BudgetResetAt)
-		}
-	}
-	for _, o := range s.Orgs() {
-		if o.BudgetExceeded {
-			check(events.KindOrg, o.OrganizationID, o.MaxBudget, o.BudgetResetAt)
-		}
-	}
-	for _, o := range s.Customers() {
-		if o.BudgetExceeded {
-			b, _, _, _ := customerBudget(s, o.UserID)
-			check(events.KindCustomer, o.UserID, b, o.BudgetResetAt)
+	sweep(s.Keys(), events.KindKey, check, func(k *events.Key) (string, *float64, bool, *time.Time) {
+		return k.Token, k.MaxBudget, k.BudgetExceeded, k.BudgetResetAt
+	})
+	sweep(s.Teams(), events.KindTeam, check, func(o *events.Team) (string, *float64, bool, *time.Time) {
+		return o.TeamID, o.MaxBudget, o.BudgetExceeded, o.BudgetResetAt
+	})
+	sweep(s.Users(), events.KindUser, check, func(o *events.User) (string, *float64, bool, *time.Time) {
+		return o.UserID, o.MaxBudget, o.BudgetExceeded, o.BudgetResetAt
+	})
+	sweep(s.Orgs(), events.KindOrg, check, func(o *events.Org) (string, *float64, bool, *time.Time) {
+		return o.OrganizationID, o.MaxBudget, o.BudgetExceeded, o.BudgetResetAt
+	})
+	sweep(s.Customers(), events.KindCustomer, check, func(o *events.Customer) (string, *float64, bool, *time.Time) {
+		b, _, _, _ := customerBudget(s, o.UserID)
+		return o.UserID, b, o.BudgetExceeded, o.BudgetResetAt
+	})
+}
+
+// sweep runs check on the objects of objs that are flagged; state reads
+// an object's id, budget, flag and reset time.
+func sweep[T any](objs []*T, kind events.Kind, check func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time),
+	state func(*T) (id string, maxBudget *float64, exceeded bool, resetAt *time.Time)) {
+	for _, o := range objs {
+		if id, maxBudget, exceeded, resetAt := state(o); exceeded {
+			check(kind, id, maxBudget, resetAt)
 		}
 	}
 }

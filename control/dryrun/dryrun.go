@@ -78,6 +78,18 @@ func New(s *policy.Snapshot) *Evaluator {
 	return &Evaluator{snap: withoutBudgetFlags(s), windows: map[counter]*window{}, minutes: map[counter]*minute{}}
 }
 
+// clearFlags puts a copy without budget_exceeded of every object of objs
+// that has it (flag points at it).
+func clearFlags[T any](objs []*T, put func(any), flag func(*T) *bool) {
+	for _, o := range objs {
+		if *flag(o) {
+			c := *o
+			*flag(&c) = false
+			put(&c)
+		}
+	}
+}
+
 func withoutBudgetFlags(s *policy.Snapshot) *policy.Snapshot {
 	b := s.Edit(nil)
 	put := func(obj any) {
@@ -85,41 +97,11 @@ func withoutBudgetFlags(s *policy.Snapshot) *policy.Snapshot {
 		info, _ := events.Lookup(typ)
 		_ = b.Apply(events.Event{Envelope: events.Envelope{Type: typ}, Info: info, Object: obj})
 	}
-	for _, k := range s.Keys() {
-		if k.BudgetExceeded {
-			c := *k
-			c.BudgetExceeded = false
-			put(&c)
-		}
-	}
-	for _, t := range s.Teams() {
-		if t.BudgetExceeded {
-			c := *t
-			c.BudgetExceeded = false
-			put(&c)
-		}
-	}
-	for _, u := range s.Users() {
-		if u.BudgetExceeded {
-			c := *u
-			c.BudgetExceeded = false
-			put(&c)
-		}
-	}
-	for _, o := range s.Orgs() {
-		if o.BudgetExceeded {
-			c := *o
-			c.BudgetExceeded = false
-			put(&c)
-		}
-	}
-	for _, cu := range s.Customers() {
-		if cu.BudgetExceeded {
-			c := *cu
-			c.BudgetExceeded = false
-			put(&c)
-		}
-	}
+	clearFlags(s.Keys(), put, func(k *events.Key) *bool { return &k.BudgetExceeded })
+	clearFlags(s.Teams(), put, func(t *events.Team) *bool { return &t.BudgetExceeded })
+	clearFlags(s.Users(), put, func(u *events.User) *bool { return &u.BudgetExceeded })
+	clearFlags(s.Orgs(), put, func(o *events.Org) *bool { return &o.BudgetExceeded })
+	clearFlags(s.Customers(), put, func(c *events.Customer) *bool { return &c.BudgetExceeded })
 	return b.Snapshot()
 }
 

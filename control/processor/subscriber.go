@@ -2,7 +2,6 @@ package processor
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -105,53 +104,17 @@ func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 func (s *subscriber) read(ctx context.Context, topic string, cons jetstream.Consumer, pull int, in chan<- jetstream.Msg) {
 	defer s.wg.Done()
 	defer close(in)
-	// On shutdown the iterator is drained: the messages it already
-	// pulled come out and are nak'ed, so another replica gets them at once
-	// rather than after AckWait. nextCtx bounds a drain that cannot finish
-	// (NATS down): those come back after AckWait.
-	nextCtx, cancelNext := context.WithCancel(context.Background())
-	defer cancelNext()
-	stopNext := context.AfterFunc(ctx, func() { time.AfterFunc(3*time.Second, cancelNext) })
-	defer stopNext()
-	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(pull), jetstream.PullExpiry(10*time.Second))
-		if err != nil {
-			s.log.Warn("processor: pull", "err", err)
-			sleep(ctx, time.Second)
-			continue
+	// A message pulled while stopping (the drain) is nak'ed here: not
+	// handed over, so the next replica gets it at once.
+	p := events.Pull{Batch: pull, DrainWait: 3 * time.Second, Log: s.log,
+		Recreate: func(ctx context.Context) (jetstream.Consumer, error) { return s.consumer(ctx, topic) }}
+	p.Run(ctx, cons, func(m jetstream.Msg) {
+		select {
+		case in <- m:
+		case <-ctx.Done():
+			_ = m.Nak()
 		}
-		stop := context.AfterFunc(ctx, it.Drain)
-		for {
-			m, err := it.Next(jetstream.NextContext(nextCtx))
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					break
-				}
-				if nextCtx.Err() != nil {
-					it.Stop()
-					break
-				}
-				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-					s.log.Warn("processor: consumer gone; recreating", "err", err)
-					it.Stop()
-					if c, err := s.consumer(ctx, topic); err == nil {
-						cons = c
-					} else {
-						sleep(ctx, time.Second)
-					}
-					break
-				}
-				s.log.Debug("processor: pull", "err", err)
-				continue
-			}
-			select {
-			case in <- m:
-			case <-ctx.Done():
-				_ = m.Nak() // not handed over: the next replica gets it at once
-			}
-		}
-		stop()
-	}
+	})
 }
 
 func (s *subscriber) deliver(ctx context.Context, m jetstream.Msg, out chan<- *message.Message) {
@@ -236,13 +199,4 @@ func (s *subscriber) Close() error {
 	}
 	s.wg.Wait()
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

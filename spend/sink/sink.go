@@ -462,65 +462,19 @@ func (s *Sink) poison(ctx context.Context, msg jetstream.Msg, cause error) {
 // go to Run, which naks them) and closes items.
 func (s *Sink) read(ctx context.Context, cons jetstream.Consumer, items chan<- item) {
 	defer close(items)
-	// nextCtx ends drainWait after ctx: a Next blocked on a drain that
-	// cannot complete gives up then.
-	nextCtx, cancelNext := context.WithCancel(context.Background())
-	defer cancelNext()
-	stopNext := context.AfterFunc(ctx, func() { time.AfterFunc(drainWait, cancelNext) })
-	defer stopNext()
-
-	pull := max(s.o.BatchSize, 100)
-	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(pull), jetstream.PullExpiry(10*time.Second))
+	p := events.Pull{Batch: max(s.o.BatchSize, 100), DrainWait: drainWait, Log: s.log, Recreate: s.consumer}
+	p.Run(ctx, cons, func(msg jetstream.Msg) {
+		if events.ReplayedForOther(msg.Headers(), events.SinkDurable) {
+			_ = msg.Ack() // replayed for the budget tracker; the sink stored the original
+			return
+		}
+		rows, err := decode(msg, s.o.upgrade)
 		if err != nil {
-			s.log.Warn("pull", "err", err)
-			if backoff.Sleep(ctx, time.Second) != nil {
-				return
-			}
-			continue
+			s.poison(ctx, msg, err)
+			return
 		}
-		stop := context.AfterFunc(ctx, it.Drain)
-		recreate := false
-		for {
-			msg, err := it.Next(jetstream.NextContext(nextCtx))
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					break
-				}
-				if nextCtx.Err() != nil {
-					it.Stop()
-					break
-				}
-				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-					errors.Is(err, jetstream.ErrBadRequest) {
-					s.log.Warn("consumer gone; recreating", "err", err)
-					recreate = true
-					it.Stop()
-					break
-				}
-				s.log.Debug("pull", "err", err)
-				continue
-			}
-			if events.ReplayedForOther(msg.Headers(), events.SinkDurable) {
-				_ = msg.Ack() // replayed for the budget tracker; the sink stored the original
-				continue
-			}
-			rows, err := decode(msg, s.o.upgrade)
-			if err != nil {
-				s.poison(ctx, msg, err)
-				continue
-			}
-			items <- item{msg: msg, rows: rows}
-		}
-		stop()
-		if recreate && ctx.Err() == nil {
-			c, err := s.consumer(ctx)
-			if err != nil {
-				return
-			}
-			cons = c
-		}
-	}
+		items <- item{msg: msg, rows: rows}
+	})
 }
 
 // commit inserts a batch, retrying until ClickHouse confirms it (or ctx

@@ -505,47 +505,8 @@ var commands = []command{
 	api("teams", "info", "TEAM_ID", "show a team and its spend", op{method: "GET", path: "/team/info", param: "team_id", view: view{object: "team_info"}}),
 	api("teams", "update", "TEAM_ID", "change a team's settings (only the flags given)", op{method: "POST", path: "/team/update", field: "team_id", fields: teamFields}),
 	api("teams", "delete", "TEAM_ID...", "delete teams and their keys", op{method: "POST", path: "/team/delete", field: "team_ids"}),
-	{"teams", "member-add", "TEAM_ID", "add (or change the role of) a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		user := fs.String("user-id", "", "member's user id")
-		email := fs.String("user-email", "", "member's email")
-		role := fs.String("role", "user", "admin or user")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "TEAM_ID"); err != nil {
-				return err
-			}
-			if *user == "" && *email == "" {
-				return usagef("want --user-id or --user-email")
-			}
-			m := map[string]any{"role": *role}
-			if *user != "" {
-				m["user_id"] = *user
-			}
-			if *email != "" {
-				m["user_email"] = *email
-			}
-			return r.call("POST", "/team/member_add", nil, map[string]any{"team_id": args[0], "member": m}, view{})
-		}
-	}},
-	{"teams", "member-delete", "TEAM_ID", "remove a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		user := fs.String("user-id", "", "member's user id")
-		email := fs.String("user-email", "", "member's email")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "TEAM_ID"); err != nil {
-				return err
-			}
-			if *user == "" && *email == "" {
-				return usagef("want --user-id or --user-email")
-			}
-			body := map[string]any{"team_id": args[0]}
-			if *user != "" {
-				body["user_id"] = *user
-			}
-			if *email != "" {
-				body["user_email"] = *email
-			}
-			return r.call("POST", "/team/member_delete", nil, body, view{})
-		}
-	}},
+	memberAdd("teams", "TEAM_ID", "/team/member_add", "team_id", "user", "admin or user"),
+	memberDelete("teams", "TEAM_ID", "POST", "/team/member_delete", "team_id"),
 	api("teams", "block", "TEAM_ID", "block a team (all its keys) at every edge", op{method: "POST", path: "/team/block", field: "team_id"}),
 	api("teams", "unblock", "TEAM_ID", "unblock a team", op{method: "POST", path: "/team/unblock", field: "team_id"}),
 

@@ -2,7 +2,8 @@ package ctl
 
 import "flag"
 
-// Organizations and end users (customers). Appended to the command table
+// Organizations and end users (customers), and the member commands teams
+// share with organizations. Appended to the command table
 // from here so their flags and columns stay together.
 func init() {
 	commands = append(commands, orgCommands...)
@@ -41,6 +42,42 @@ func memberFlags(fs *flag.FlagSet) func(m map[string]any) error {
 	}
 }
 
+// memberAdd is the member-add command of teams and orgs: arg names the
+// object in usage, idField in the body; --role defaults to role.
+func memberAdd(group, arg, path, idField, role, roleHelp string) command {
+	return command{group, "member-add", arg, "add (or change the role of) a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		who := memberFlags(fs)
+		role := fs.String("role", role, roleHelp)
+		return func(r *runCtx, args []string) error {
+			if err := exactly(args, 1, arg); err != nil {
+				return err
+			}
+			m := map[string]any{"role": *role}
+			if err := who(m); err != nil {
+				return err
+			}
+			return r.call("POST", path, nil, map[string]any{idField: args[0], "member": m}, view{})
+		}
+	}}
+}
+
+// memberDelete is the member-delete command of teams and orgs.
+func memberDelete(group, arg, method, path, idField string) command {
+	return command{group, "member-delete", arg, "remove a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
+		who := memberFlags(fs)
+		return func(r *runCtx, args []string) error {
+			if err := exactly(args, 1, arg); err != nil {
+				return err
+			}
+			body := map[string]any{idField: args[0]}
+			if err := who(body); err != nil {
+				return err
+			}
+			return r.call(method, path, nil, body, view{})
+		}
+	}}
+}
+
 var orgCommands = []command{
 	api("orgs", "new", "", "create an organization", op{method: "POST", path: "/organization/new", fields: func(fs *flag.FlagSet) *fields {
 		f := orgFields(fs)
@@ -55,33 +92,8 @@ var orgCommands = []command{
 		return f
 	}}),
 	api("orgs", "delete", "ORG_ID...", "delete organizations with their teams and keys", op{method: "DELETE", path: "/organization/delete", field: "organization_ids", view: view{cols: orgCols}}),
-	{"orgs", "member-add", "ORG_ID", "add (or change the role of) a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		who := memberFlags(fs)
-		role := fs.String("role", "internal_user", "org_admin, internal_user or internal_user_viewer")
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "ORG_ID"); err != nil {
-				return err
-			}
-			m := map[string]any{"role": *role}
-			if err := who(m); err != nil {
-				return err
-			}
-			return r.call("POST", "/organization/member_add", nil, map[string]any{"organization_id": args[0], "member": m}, view{})
-		}
-	}},
-	{"orgs", "member-delete", "ORG_ID", "remove a member", func(fs *flag.FlagSet) func(*runCtx, []string) error {
-		who := memberFlags(fs)
-		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "ORG_ID"); err != nil {
-				return err
-			}
-			body := map[string]any{"organization_id": args[0]}
-			if err := who(body); err != nil {
-				return err
-			}
-			return r.call("DELETE", "/organization/member_delete", nil, body, view{})
-		}
-	}},
+	memberAdd("orgs", "ORG_ID", "/organization/member_add", "organization_id", "internal_user", "org_admin, internal_user or internal_user_viewer"),
+	memberDelete("orgs", "ORG_ID", "DELETE", "/organization/member_delete", "organization_id"),
 }
 
 var customerCommands = []command{
