@@ -94,21 +94,27 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		i = skipWS(body, i+1)  // at the value
 		vEnd := jsValue(body, i)
 		v := body[i:vEnd]
-		switch {
-		case keyFold(key, "model"):
+		switch chatField(key) {
+		case "model":
 			switch {
 			case v[0] == '"':
 				if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
 					r.Model = string(v[1 : len(v)-1])
-				} else if err := json.Unmarshal(v, &r.Model); err != nil {
-					return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+				} else {
+					// Decoded into its own variable: &r.Model would move r
+					// to the heap on every call, not only this one.
+					var m string
+					if err := json.Unmarshal(v, &m); err != nil {
+						return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+					}
+					r.Model = m
 				}
 			case v[0] == 'n':
 				r.Model = ""
 			default:
 				return r, &FieldTypeError{Field: "model", Want: "string", Got: jsonKind(v)}
 			}
-		case keyFold(key, "stream"):
+		case "stream":
 			switch v[0] {
 			case 't':
 				r.Stream = true
@@ -117,24 +123,26 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 			default:
 				return r, &FieldTypeError{Field: "stream", Want: "bool", Got: jsonKind(v)}
 			}
-		case keyFold(key, "user"):
+		case "user":
 			switch {
 			case v[0] == '"':
-				if err := json.Unmarshal(v, &r.User); err != nil {
+				var u string
+				if err := json.Unmarshal(v, &u); err != nil {
 					return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 				}
+				r.User = u
 			case v[0] == 'n':
 				r.User = ""
 			default:
 				return r, &FieldTypeError{Field: "user", Want: "string", Got: jsonKind(v)}
 			}
-		case keyFold(key, "input"):
+		case "input":
 			r.Input = v[0]
-		case keyFold(key, "prompt"):
+		case "prompt":
 			r.Prompt = v[0]
-		case keyFold(key, "messages"):
+		case "messages":
 			r.Messages = v[0] == '[' && body[skipWS(body, i+1)] != ']'
-		case keyFold(key, "fallbacks"):
+		case "fallbacks":
 			r.Fallbacks = ""
 			if v[0] != 'n' {
 				r.Fallbacks = string(v)
@@ -146,6 +154,34 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		}
 	}
 	return r, nil
+}
+
+// chatFields are the top-level keys ParseChatRequest reads.
+var chatFields = [...]string{"model", "stream", "user", "input", "prompt", "messages", "fallbacks"}
+
+// chatField is the field of chatFields the quoted key names (matched as
+// keyFold does), or "". The key is unquoted and checked once, not once per
+// field.
+func chatField(quoted []byte) string {
+	raw := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(raw, '\\') < 0 && isASCII(raw) {
+		for _, f := range chatFields {
+			if len(raw) == len(f) && bytes.EqualFold(raw, []byte(f)) {
+				return f
+			}
+		}
+		return ""
+	}
+	var k string
+	if json.Unmarshal(quoted, &k) != nil {
+		return ""
+	}
+	for _, f := range chatFields {
+		if strings.EqualFold(k, f) {
+			return f
+		}
+	}
+	return ""
 }
 
 // keyFold reports whether the quoted key names field case-insensitively,

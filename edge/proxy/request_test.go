@@ -112,3 +112,15 @@ func mustArray(m json.RawMessage) []json.RawMessage {
 	_ = json.Unmarshal(m, &a)
 	return a
 }
+
+// BenchmarkParseChatRequest is the request scan of every LLM call, on the
+// body the load generator sends (loadtest/cmd/load).
+func BenchmarkParseChatRequest(b *testing.B) {
+	body := []byte(`{"model":"bench-fast","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Benchmark prompt text. Benchmark prompt text. Benchmark prompt text. Benchmark prompt text."}],"temperature":0.2,"max_tokens":256}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseChatRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
