@@ -54,6 +54,13 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// NewJetStream is RunJetStream and Connect: a server of the test's own
+// and a client of it, for tests that need nothing else of the server.
+func NewJetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	return Connect(t, RunJetStream(t).ClientURL())
+}
+
 // EnsureStreams creates the policy streams.
 func EnsureStreams(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 	t.Helper()
@@ -96,6 +103,43 @@ func Eventually(t testing.TB, wait time.Duration, cond func() error) {
 			t.Fatalf("condition not met within %s: %v", wait, err)
 		}
 		time.Sleep(tick.Next())
+	}
+}
+
+// Go runs run in a goroutine for the rest of the test: when the test ends
+// its context is cancelled and cleanup waits for it to return, so nothing
+// it does outlives the test (or the servers it uses, started before).
+func Go(t testing.TB, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// Follower is what Follow runs: a *policy.Live (an interface, so that
+// policy's own tests can use this package).
+type Follower interface {
+	Run(ctx context.Context) error
+	Check() error
+}
+
+// Follow runs f as Go does and waits until it has caught up with the
+// policy stream.
+func Follow(t testing.TB, f Follower) {
+	t.Helper()
+	Go(t, f.Run)
+	Eventually(t, 5*time.Second, f.Check)
+}
+
+// WaitClosed waits up to wait for ch to be closed (a "running" or "ready"
+// signal) and fails with what otherwise.
+func WaitClosed(t testing.TB, ch <-chan struct{}, wait time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(wait):
+		t.Fatalf("%s within %s", what, wait)
 	}
 }
 
