@@ -22,12 +22,8 @@ func newStores(t *testing.T) (*Store, *Store) {
 	mk := func() *Store {
 		_, js := testutil.Connect(t, ns.ClientURL())
 		stream := testutil.EnsureStreams(t, js)
-		ctx, cancel := context.WithCancel(context.Background())
 		live := &policy.Live{JS: js}
-		done := make(chan struct{})
-		go func() { _ = live.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		testutil.Eventually(t, 5*time.Second, live.Check)
+		testutil.Follow(t, live)
 		return &Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second}
 	}
 	return mk(), mk()
