@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -66,13 +67,7 @@ func startEdge(t *testing.T, f *Forwarder, d *policy.Deployment) *edge {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Status(ae.Status).Send(ae.JSON())
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	e.url = "http://" + ln.Addr().String() + "/v1/chat/completions"
+	e.url = testutil.Serve(t, app) + "/v1/chat/completions"
 	return e
 }
 
