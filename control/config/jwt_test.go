@@ -559,14 +559,7 @@ func TestJWTSettingsNotConfigured(t *testing.T) {
 // litellm_jwtauth without enable_jwt_auth is published disabled (so a
 // running edge turns JWT auth off) and needs no key source.
 func TestJWTSettingsDisabled(t *testing.T) {
-	f, err := Parse([]byte("general_settings:\n  litellm_jwtauth:\n    user_id_jwt_field: sub\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.JWTSettings(noEnv, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := jwtSettingsOf(t, "general_settings:\n  litellm_jwtauth:\n    user_id_jwt_field: sub\n")
 	if s.Enabled || s.Auth.UserIDJWTField != "sub" {
 		t.Errorf("settings %+v", s)
 	}
@@ -770,7 +763,7 @@ func TestExampleJWTBlock(t *testing.T) {
 // TestJWT2026Fields: LiteLLM's newer litellm_jwtauth fields are accepted
 // and carried into the settings event.
 func TestJWT2026Fields(t *testing.T) {
-	f, err := Parse([]byte(jwtBase + `    user_id_jwt_field: sub
+	s := jwtSettingsOf(t, jwtBase+`    user_id_jwt_field: sub
     team_alias_jwt_field: team_alias
     org_alias_jwt_field: org.alias
     roles_jwt_field: roles
@@ -783,14 +776,7 @@ func TestJWT2026Fields(t *testing.T) {
     oidc_userinfo_endpoint: https://idp.example.com/userinfo
     oidc_userinfo_cache_ttl: 60
     issuers: [{issuer: 'https://i.example.com', audience: a}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.JWTSettings(noEnv, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	a := s.Auth
 	if a.TeamAliasJWTField != "team_alias" || a.OrgAliasJWTField != "org.alias" || !a.SyncUserRoleAndTeams || !a.TeamClaimFallback || !a.FallbackToDBTeams ||
 		!a.OIDCUserinfoEnabled || a.OIDCUserinfoEndpoint != "https://idp.example.com/userinfo" || a.OIDCUserinfoCacheTTL == nil || *a.OIDCUserinfoCacheTTL != 60 ||
@@ -800,4 +786,19 @@ func TestJWT2026Fields(t *testing.T) {
 	if err := ValidateJWTSettings(s); err != nil {
 		t.Fatalf("POST /jwt/settings would refuse them: %v", err)
 	}
+}
+
+// jwtSettingsOf parses a config file and builds its JWT settings with no
+// environment, failing the test on either error.
+func jwtSettingsOf(t *testing.T, yaml string) *events.JWTSettings {
+	t.Helper()
+	f, err := Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.JWTSettings(noEnv, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
