@@ -106,7 +106,7 @@ func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr 
 	}
 	tr.Register(p)
 	testutil.Go(t, p.Run)
-	testutil.WaitClosed(t, p.Running(), 10*time.Second, "processor router not running")
+	testutil.Receive(t, p.Running(), 10*time.Second, "processor router not running")
 	return p
 }
 

@@ -71,7 +71,7 @@ func newRig(t *testing.T) *rig {
 			return nil
 		})
 	testutil.Go(t, p.Run)
-	testutil.WaitClosed(t, p.Running(), 10*time.Second, "router not running")
+	testutil.Receive(t, p.Running(), 10*time.Second, "router not running")
 	return r
 }
 

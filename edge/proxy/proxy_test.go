@@ -80,22 +80,12 @@ func (e *edge) waitDone(t *testing.T) error {
 // waitResult returns the usage and error the forwarder reported.
 func (e *edge) waitResult(t *testing.T) result {
 	t.Helper()
-	select {
-	case r := <-e.done:
-		return r
-	case <-time.After(waitLimit):
-		t.Fatal("forwarder never reported the end of the request")
-		return result{}
-	}
+	return testutil.Receive(t, e.done, waitLimit, "forwarder never reported the end of the request")
 }
 
 func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(waitLimit):
-		t.Fatalf("timed out waiting for %s", what)
-	}
+	testutil.Receive(t, ch, waitLimit, "timed out waiting for "+what)
 }
 
 func post(t *testing.T, url, body string, hdr map[string]string) *http.Response {

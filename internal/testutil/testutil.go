@@ -132,14 +132,17 @@ func Follow(t testing.TB, f Follower) {
 	Eventually(t, 5*time.Second, f.Check)
 }
 
-// WaitClosed waits up to wait for ch to be closed (a "running" or "ready"
-// signal) and fails with what otherwise.
-func WaitClosed(t testing.TB, ch <-chan struct{}, wait time.Duration, what string) {
+// Receive returns the next value from ch (or the zero value once ch is
+// closed: a "running" or "done" signal), waiting up to wait; past that
+// it fails the test with what.
+func Receive[T any](t testing.TB, ch <-chan T, wait time.Duration, what string) T {
 	t.Helper()
 	select {
-	case <-ch:
+	case v := <-ch:
+		return v
 	case <-time.After(wait):
-		t.Fatalf("%s within %s", what, wait)
+		t.Fatalf("%s (waited %s)", what, wait)
+		panic("unreachable")
 	}
 }
 
