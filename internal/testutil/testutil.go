@@ -1,6 +1,8 @@
-// Package testutil holds the helpers tests share: real servers on port 0,
-// free addresses for child processes, reading the spend stream, and a
-// poll-until helper instead of sleeps. It fails the test (t.Fatal) rather
+// Package testutil holds the helpers tests share: real servers on port 0
+// (JetStream, an app served until the test ends), free addresses for child
+// processes, reading the spend stream, goroutines and policy followers
+// stopped with the test, and poll-until and receive-within helpers
+// instead of sleeps. It fails the test (t.Fatal) rather
 // than return errors, and registers cleanup for everything it starts.
 package testutil
 
