@@ -1,7 +1,6 @@
 package control
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -14,14 +13,11 @@ import (
 )
 
 func TestSyncLiteLLMSettings(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	live := &policy.Live{JS: js}
-	go func() { _ = live.Run(ctx) }()
-	testutil.Eventually(t, 5*time.Second, live.Check)
+	testutil.Follow(t, live)
+	ctx := t.Context()
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live}
 	two, three := 2.0, 3.0
 	steps := []struct {

@@ -43,8 +43,7 @@ func TestOriginSeq(t *testing.T) {
 // trail when the publisher waits for it, and a replay delivers each with
 // its policy sequence, stopping at a sequence or a time.
 func TestAuditKeepsEveryRewrite(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	testutil.EnsureStreams(t, js)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -109,8 +108,7 @@ func ptr[T any](v T) *T { return &v }
 // half the caller's deadline, and never fails it: the change is published
 // and says the audit lagged.
 func TestAuditLagDoesNotBlockWrites(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, events.PolicyStreamConfig(events.StreamOptions{})); err != nil {
 		t.Fatal(err)

@@ -71,8 +71,7 @@ func TestTypeStringsAreVersionedAndUnique(t *testing.T) {
 }
 
 func TestPublishConcurrencyAndDedupe(t *testing.T) {
-	s := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, s.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
 	ctx := context.Background()
 	p := &events.Publisher{JS: js}
@@ -132,8 +131,7 @@ func TestPublishConcurrencyAndDedupe(t *testing.T) {
 }
 
 func TestFollowerStopsAtUnknownType(t *testing.T) {
-	s := testutil.RunJetStream(t)
-	nc, js := testutil.Connect(t, s.ClientURL())
+	nc, js := testutil.NewJetStream(t)
 	testutil.EnsureStreams(t, js)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -14,8 +14,7 @@ import (
 // which setting to change, and leaves the existing streams as they were;
 // 0 keeps what exists.
 func TestEnsureStreamsReplicas(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {

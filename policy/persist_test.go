@@ -30,10 +30,7 @@ func follow(t *testing.T, js jetstream.JetStream, seed bool) *policy.Live {
 	if seed {
 		l.Seed = func(ctx context.Context) (*policy.Snapshot, error) { return policy.LoadSnapshot(ctx, js, nil) }
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = l.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testutil.Go(t, l.Run)
 	testutil.Eventually(t, 10*time.Second, l.Check)
 	return l
 }
@@ -41,8 +38,7 @@ func follow(t *testing.T, js jetstream.JetStream, seed bool) *policy.Live {
 // A Live seeded from a snapshot and following the stream after it holds
 // exactly what a full replay holds, deletions and regenerations included.
 func TestSnapshotPlusTailEqualsReplay(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	testutil.EnsureStreams(t, js)
 	ctx := context.Background()
 	pub := &events.Publisher{JS: js}
@@ -94,8 +90,7 @@ func TestSnapshotPlusTailEqualsReplay(t *testing.T) {
 // A snapshot of a stream that was deleted and created again is not used:
 // its sequence numbers mean nothing in the new stream.
 func TestSnapshotOfAnotherStreamIsIgnored(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	testutil.EnsureStreams(t, js)
 	ctx := context.Background()
 	pub := &events.Publisher{JS: js}

@@ -105,15 +105,8 @@ func runProcessor(t *testing.T, ctx context.Context, js jetstream.JetStream, tr 
 		t.Fatal(err)
 	}
 	tr.Register(p)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-p.Running():
-	case <-time.After(10 * time.Second):
-		t.Fatal("processor router not running")
-	}
+	testutil.Go(t, p.Run)
+	testutil.Receive(t, p.Running(), 10*time.Second, "processor router not running")
 	return p
 }
 
@@ -132,11 +125,9 @@ type trackerEnv struct {
 
 // newTrackerEnv starts it; clock, if not nil, is the store's clock.
 func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	ctx := t.Context()
 	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +136,7 @@ func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
 		t.Fatal(err)
 	}
 	live := &policy.Live{JS: js}
-	go func() { _ = live.Run(ctx) }()
-	testutil.Eventually(t, 5*time.Second, live.Check)
+	testutil.Follow(t, live)
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: clock}
 	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
 	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, live: live, st: st, tr: tr, p: runProcessor(t, ctx, js, tr)}

@@ -42,9 +42,8 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
-	ctx, cancel := context.WithCancel(context.Background())
+	_, js := testutil.NewJetStream(t)
+	ctx := t.Context()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: testStream, Subjects: []string{testSubject + ".>"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +70,8 @@ func newRig(t *testing.T) *rig {
 			r.mu.Unlock()
 			return nil
 		})
-	stopped := make(chan struct{})
-	go func() { defer close(stopped); _ = p.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-stopped })
-	select {
-	case <-p.Running():
-	case <-time.After(10 * time.Second):
-		t.Fatal("router not running")
-	}
+	testutil.Go(t, p.Run)
+	testutil.Receive(t, p.Running(), 10*time.Second, "router not running")
 	return r
 }
 

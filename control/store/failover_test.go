@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -18,21 +17,13 @@ import (
 // (as during a leader election or a restart) completes once it is back,
 // within the failover window; past the window it is a 503, not a hang.
 func TestWriteWaitsForJetStream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testutil.FreePort(t)
 	dir := t.TempDir()
 	ns := testutil.RunJetStreamAt(t, port, dir)
 	_, js := testutil.Connect(t, "nats://127.0.0.1:"+strconv.Itoa(port))
 	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	live := &policy.Live{JS: js}
-	go func() { _ = live.Run(ctx) }()
-	testutil.Eventually(t, 5*time.Second, live.Check)
+	testutil.Follow(t, live)
 	st := &Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second, FailoverWindow: 20 * time.Second}
 
 	ns.Shutdown()

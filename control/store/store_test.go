@@ -22,12 +22,8 @@ func newStores(t *testing.T) (*Store, *Store) {
 	mk := func() *Store {
 		_, js := testutil.Connect(t, ns.ClientURL())
 		stream := testutil.EnsureStreams(t, js)
-		ctx, cancel := context.WithCancel(context.Background())
 		live := &policy.Live{JS: js}
-		done := make(chan struct{})
-		go func() { _ = live.Run(ctx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
-		testutil.Eventually(t, 5*time.Second, live.Check)
+		testutil.Follow(t, live)
 		return &Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second}
 	}
 	return mk(), mk()
@@ -42,25 +38,28 @@ func TestRacingAdminsNeitherWinsSilently(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 16
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		st := a
-		if i%2 == 1 {
-			st = b
+	// race runs n writers at once, alternating between the replicas, and
+	// waits for all of them.
+	race := func(write func(i int, st *Store)) {
+		var wg sync.WaitGroup
+		for i := range n {
+			st := a
+			if i%2 == 1 {
+				st = b
+			}
+			wg.Go(func() { write(i, st) })
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := st.Mutate(ctx, "admin", events.KindTeam, "t", func(cur any) (string, any, error) {
-				team := *cur.(*events.Team)
-				team.MembersWithRoles = append(slices.Clone(team.MembersWithRoles), events.Member{UserID: fmt.Sprint("u", i), Role: "user"})
-				return events.TeamMemberAdded, &team, nil
-			})
-			errs <- err
-		}()
+		wg.Wait()
 	}
-	wg.Wait()
+	errs := make(chan error, n)
+	race(func(i int, st *Store) {
+		_, err := st.Mutate(ctx, "admin", events.KindTeam, "t", func(cur any) (string, any, error) {
+			team := *cur.(*events.Team)
+			team.MembersWithRoles = append(slices.Clone(team.MembersWithRoles), events.Member{UserID: fmt.Sprint("u", i), Role: "user"})
+			return events.TeamMemberAdded, &team, nil
+		})
+		errs <- err
+	})
 	close(errs)
 	for err := range errs {
 		// Conflict after maxAttempts is allowed (reported, not silent), but
@@ -79,31 +78,22 @@ func TestRacingAdminsNeitherWinsSilently(t *testing.T) {
 
 	wins := 0
 	var mu sync.Mutex
-	for i := range n {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := st.Mutate(ctx, "admin", events.KindTeam, "new-team", func(cur any) (string, any, error) {
-				if cur != nil {
-					return "", nil, apierror.Conflict.With("exists")
-				}
-				return events.TeamUpserted, &events.Team{TeamID: "new-team", TeamAlias: fmt.Sprint(i)}, nil
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case !errors.Is(err, apierror.Conflict):
-				t.Error(err)
+	race(func(i int, st *Store) {
+		_, err := st.Mutate(ctx, "admin", events.KindTeam, "new-team", func(cur any) (string, any, error) {
+			if cur != nil {
+				return "", nil, apierror.Conflict.With("exists")
 			}
-		}()
-	}
-	wg.Wait()
+			return events.TeamUpserted, &events.Team{TeamID: "new-team", TeamAlias: fmt.Sprint(i)}, nil
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, apierror.Conflict):
+			t.Error(err)
+		}
+	})
 	if wins != 1 {
 		t.Fatalf("%d concurrent creates of one id succeeded, want 1", wins)
 	}

@@ -14,15 +14,10 @@ import (
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
 	live := &policy.Live{JS: js}
-	done := make(chan struct{})
-	go func() { _ = live.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	testutil.Eventually(t, 5*time.Second, live.Check)
+	testutil.Follow(t, live)
 	return &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second}
 }
 

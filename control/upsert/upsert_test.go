@@ -1,7 +1,6 @@
 package upsert_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -21,16 +20,14 @@ import (
 // An upsert whose write fails (the policy stream takes no writes for a
 // while) is retried and redelivered, then applied: not logged and dropped.
 func TestUpsertRetriedUntilTheStoreTakesIt(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := t.Context()
 	if _, err := events.EnsureUpsertStream(ctx, js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	live := &policy.Live{JS: js}
-	go func() { _ = live.Run(ctx) }()
-	testutil.Eventually(t, 5*time.Second, live.Check)
+	testutil.Follow(t, live)
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, FailoverWindow: 50 * time.Millisecond}
 	p, err := processor.New(ctx, processor.Options{JS: js, Log: slog.Default(), Metrics: prometheus.NewRegistry(), MaxRetries: 2,
 		InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxRedeliveryDelay: 100 * time.Millisecond})
@@ -38,9 +35,7 @@ func TestUpsertRetriedUntilTheStoreTakesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	upsert.Register(p, st)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testutil.Go(t, p.Run)
 	<-p.Running()
 
 	// The policy stream stops capturing its subjects: every write fails.

@@ -1,7 +1,6 @@
 package budget
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -25,11 +24,9 @@ import (
 // tracker has counted everything both views equal its total exactly: no
 // request counted twice.
 func TestViewsFollowTracker(t *testing.T) {
-	ns := testutil.RunJetStream(t)
-	nc, js := testutil.Connect(t, ns.ClientURL())
+	nc, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := t.Context()
 	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +35,7 @@ func TestViewsFollowTracker(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := &policy.Live{JS: js}
-	go func() { _ = live.Run(ctx) }()
-	testutil.Eventually(t, 5*time.Second, live.Check)
+	testutil.Follow(t, live)
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: time.Now}
 	budget := 100.0
 	tok := events.HashKey("sk-view-key-0000000000")
@@ -106,7 +102,7 @@ func TestViewsFollowTracker(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Register(procs)
-	go func() { _ = procs.Run(ctx) }()
+	testutil.Go(t, procs.Run)
 	testutil.Eventually(t, 5*time.Second, agree(true))
 	// And again with the tracker running alongside.
 	serve(views[1], 6, 0.5)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -177,8 +176,7 @@ func newUpstream(t *testing.T, status int) *upstreamCounter {
 // the spend event names.
 func spendEdge(t *testing.T) (*edgeUnderTest, jetstream.Consumer) {
 	t.Helper()
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	testutil.EnsureStreams(t, js)
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{})
@@ -190,25 +188,18 @@ func spendEdge(t *testing.T) (*edgeUnderTest, jetstream.Consumer) {
 		t.Fatal(err)
 	}
 	live := &policy.Live{JS: js}
-	done := make(chan struct{})
-	go func() { _ = live.Run(ctx); close(done) }()
+	testutil.Go(t, live.Run)
 	g := New(live, Options{MasterKey: "sk-master-test-key"}, nil)
 	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: "edge-lb", SpillDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := g.App(Options{BodyLimit: 1 << 20})
-	go func() { _ = app.Listener(ln) }()
+	// Registered before Serve, so it runs after the server is shut down.
 	t.Cleanup(func() {
-		_ = app.Shutdown()
 		_ = g.spend.Close(context.Background())
 		cancel()
-		<-done
 	})
-	return &edgeUnderTest{url: "http://" + ln.Addr().String(), js: js, pub: &events.Publisher{JS: js}, live: live}, cons
+	url := testutil.Serve(t, g.App(Options{BodyLimit: 1 << 20}))
+	return &edgeUnderTest{url: url, js: js, pub: &events.Publisher{JS: js}, live: live}, cons
 }
 
 // pendingSpend holds the rest of a batch nextSpend read (events of

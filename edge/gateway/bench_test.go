@@ -28,13 +28,12 @@ func BenchmarkChatMock(b *testing.B) {
 }
 
 func benchChat(b *testing.B, opt func(*Options)) {
-	ns := testutil.RunJetStream(b)
-	_, js := testutil.Connect(b, ns.ClientURL())
+	_, js := testutil.NewJetStream(b)
 	testutil.EnsureStreams(b, js)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	live := &policy.Live{JS: js, Log: slog.New(slog.DiscardHandler)}
-	go func() { _ = live.Run(ctx) }()
+	testutil.Go(b, live.Run)
 	pub := &events.Publisher{JS: js}
 	const key = "sk-bench-key-0000000000001"
 	for _, obj := range []any{

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -38,28 +37,19 @@ func startEdge(t *testing.T, createStream bool) *edgeUnderTest {
 // startEdgeWith builds the edge with o (and setup, run before it serves).
 func startEdgeWith(t *testing.T, createStream bool, o Options, setup func(g *Gateway, js jetstream.JetStream)) *edgeUnderTest {
 	t.Helper()
-	ns := testutil.RunJetStream(t)
-	_, js := testutil.Connect(t, ns.ClientURL())
+	_, js := testutil.NewJetStream(t)
 	if createStream {
 		testutil.EnsureStreams(t, js)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	live := &policy.Live{JS: js}
-	done := make(chan struct{})
-	go func() { _ = live.Run(ctx); close(done) }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testutil.Go(t, live.Run)
 	g := New(live, o, o.Log)
 	if setup != nil {
 		setup(g, js)
 	}
 	o.BodyLimit = 1 << 20
-	app := g.App(o)
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() { _ = app.Shutdown(); cancel(); <-done })
-	return &edgeUnderTest{url: "http://" + ln.Addr().String(), js: js, pub: &events.Publisher{JS: js}, live: live, g: g}
+	url := testutil.Serve(t, g.App(o))
+	return &edgeUnderTest{url: url, js: js, pub: &events.Publisher{JS: js}, live: live, g: g}
 }
 
 func (e *edgeUnderTest) put(t *testing.T, obj any) {

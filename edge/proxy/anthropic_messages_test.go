@@ -3,13 +3,13 @@ package proxy
 import (
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -49,18 +49,13 @@ func TestMessagesPassThrough(t *testing.T) {
 					PassHeaders: map[string]string{"anthropic-beta": c.Get("anthropic-beta")}, Done: func(u Usage, _ error) { done <- u }})
 				return err
 			})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go func() { _ = app.Listener(ln) }()
-			t.Cleanup(func() { _ = app.Shutdown() })
+			url := testutil.Serve(t, app)
 
 			body := `{"model": "claude", "max_tokens": 64, "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [{"role":"user","content":"hi"}]}`
 			if tc.stream {
 				body = `{"stream": true, ` + body[1:]
 			}
-			resp := post(t, "http://"+ln.Addr().String()+"/v1/messages", body, map[string]string{"anthropic-beta": "interleaved-thinking-2025-05-14"})
+			resp := post(t, url+"/v1/messages", body, map[string]string{"anthropic-beta": "interleaved-thinking-2025-05-14"})
 			got := readAll(t, resp.Body)
 			if resp.StatusCode != 200 || got != string(answer) {
 				t.Fatalf("client got %d, not the upstream's bytes:\n%s", resp.StatusCode, got)
@@ -112,13 +107,7 @@ func TestMessagesTranslatedStream(t *testing.T) {
 			Done: func(u Usage, _ error) { done <- u }})
 		return err
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() { _ = app.Shutdown() })
-	resp := post(t, "http://"+ln.Addr().String()+"/v1/messages", `{"model":"g","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
+	resp := post(t, testutil.Serve(t, app)+"/v1/messages", `{"model":"g","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"hi"}]}`, nil)
 	got := readAll(t, resp.Body)
 	for _, want := range []string{"event: message_start\n", `"text":"Hi"`, `"stop_reason":"max_tokens"`, `"input_tokens":9`, "event: message_stop\n"} {
 		if !bytes.Contains([]byte(got), []byte(want)) {

@@ -21,6 +21,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -124,13 +125,7 @@ func bedrockFake(t *testing.T, status int, body []byte, frames [][]byte) (*awsUp
 
 func (u *awsUpstream) next(t *testing.T) awsRecorded {
 	t.Helper()
-	select {
-	case r := <-u.reqs:
-		return r
-	case <-time.After(waitLimit):
-		t.Fatal("upstream was not called")
-		return awsRecorded{}
-	}
+	return testutil.Receive(t, u.reqs, waitLimit, "upstream was not called")
 }
 
 // checkSigV4 re-signs the request the fake received with the SDK's own

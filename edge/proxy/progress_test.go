@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // TestStreamProgress: Call.Progress sees the generated text grow event by
@@ -37,13 +38,7 @@ func TestStreamProgress(t *testing.T) {
 			}})
 		return err
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	resp := post(t, "http://"+ln.Addr().String()+"/v1/chat/completions", `{"model":"my-group","stream":true,"messages":[]}`, nil)
+	resp := post(t, testutil.Serve(t, app)+"/v1/chat/completions", `{"model":"my-group","stream":true,"messages":[]}`, nil)
 	_ = readAll(t, resp.Body)
 	select {
 	case n := <-done:

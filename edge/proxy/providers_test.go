@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -124,13 +125,7 @@ type recordingUpstream struct {
 
 func (ru *recordingUpstream) next(t *testing.T) recorded {
 	t.Helper()
-	select {
-	case r := <-ru.reqs:
-		return r
-	case <-time.After(waitLimit):
-		t.Fatal("upstream was not called")
-		return recorded{}
-	}
+	return testutil.Receive(t, ru.reqs, waitLimit, "upstream was not called")
 }
 
 func (ru *recordingUpstream) none(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -66,13 +67,7 @@ func startEdge(t *testing.T, f *Forwarder, d *policy.Deployment) *edge {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Status(ae.Status).Send(ae.JSON())
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	e.url = "http://" + ln.Addr().String() + "/v1/chat/completions"
+	e.url = testutil.Serve(t, app) + "/v1/chat/completions"
 	return e
 }
 
@@ -85,22 +80,12 @@ func (e *edge) waitDone(t *testing.T) error {
 // waitResult returns the usage and error the forwarder reported.
 func (e *edge) waitResult(t *testing.T) result {
 	t.Helper()
-	select {
-	case r := <-e.done:
-		return r
-	case <-time.After(waitLimit):
-		t.Fatal("forwarder never reported the end of the request")
-		return result{}
-	}
+	return testutil.Receive(t, e.done, waitLimit, "forwarder never reported the end of the request")
 }
 
 func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(waitLimit):
-		t.Fatalf("timed out waiting for %s", what)
-	}
+	testutil.Receive(t, ch, waitLimit, "timed out waiting for "+what)
 }
 
 func post(t *testing.T, url, body string, hdr map[string]string) *http.Response {

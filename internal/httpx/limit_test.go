@@ -16,15 +16,17 @@ import (
 
 func gzipped(b []byte) []byte {
 	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return out.Bytes()
+	return compress(&out, gzip.NewWriter(&out), b)
 }
 
 func zlibbed(b []byte) []byte {
 	var out bytes.Buffer
-	w := zlib.NewWriter(&out)
+	return compress(&out, zlib.NewWriter(&out), b)
+}
+
+// compress writes b through w, a compressor writing to out, and returns
+// out once w is closed.
+func compress(out *bytes.Buffer, w io.WriteCloser, b []byte) []byte {
 	_, _ = w.Write(b)
 	_ = w.Close()
 	return out.Bytes()

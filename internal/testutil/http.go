@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"testing"
+	"time"
 )
 
 // NewRequest builds an API request the way tests send them: body as JSON
@@ -58,4 +61,24 @@ func Do(c *http.Client, method, url, bearer string, body any, headers map[string
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return resp, raw, nil
+}
+
+// App is what Serve runs: a *fiber.App (an interface, so that this
+// package does not depend on the web framework).
+type App interface {
+	Listener(ln net.Listener) error
+	ShutdownWithTimeout(timeout time.Duration) error
+}
+
+// Serve serves app on a loopback port of its own until the test ends
+// (shut down within 5 s) and returns its base URL, http://127.0.0.1:port.
+func Serve(t testing.TB, app App) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
+	return "http://" + ln.Addr().String()
 }

@@ -1,6 +1,8 @@
-// Package testutil holds the helpers tests share: real servers on port 0,
-// free addresses for child processes, reading the spend stream, and a
-// poll-until helper instead of sleeps. It fails the test (t.Fatal) rather
+// Package testutil holds the helpers tests share: real servers on port 0
+// (JetStream, an app served until the test ends), free addresses for child
+// processes, reading the spend stream, goroutines and policy followers
+// stopped with the test, and poll-until and receive-within helpers
+// instead of sleeps. It fails the test (t.Fatal) rather
 // than return errors, and registers cleanup for everything it starts.
 package testutil
 
@@ -54,6 +56,13 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// NewJetStream is RunJetStream and Connect: a server of the test's own
+// and a client of it, for tests that need nothing else of the server.
+func NewJetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	return Connect(t, RunJetStream(t).ClientURL())
+}
+
 // EnsureStreams creates the policy streams.
 func EnsureStreams(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 	t.Helper()
@@ -96,6 +105,46 @@ func Eventually(t testing.TB, wait time.Duration, cond func() error) {
 			t.Fatalf("condition not met within %s: %v", wait, err)
 		}
 		time.Sleep(tick.Next())
+	}
+}
+
+// Go runs run in a goroutine for the rest of the test: when the test ends
+// its context is cancelled and cleanup waits for it to return, so nothing
+// it does outlives the test (or the servers it uses, started before).
+func Go(t testing.TB, run func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// Follower is what Follow runs: a *policy.Live (an interface, so that
+// policy's own tests can use this package).
+type Follower interface {
+	Run(ctx context.Context) error
+	Check() error
+}
+
+// Follow runs f as Go does and waits until it has caught up with the
+// policy stream.
+func Follow(t testing.TB, f Follower) {
+	t.Helper()
+	Go(t, f.Run)
+	Eventually(t, 5*time.Second, f.Check)
+}
+
+// Receive returns the next value from ch (or the zero value once ch is
+// closed: a "running" or "done" signal), waiting up to wait; past that
+// it fails the test with what.
+func Receive[T any](t testing.TB, ch <-chan T, wait time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(wait):
+		t.Fatalf("%s (waited %s)", what, wait)
+		panic("unreachable")
 	}
 }
 

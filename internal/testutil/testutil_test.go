@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,8 +21,7 @@ import (
 // batches come back in stream order, a second Read continues where the
 // first stopped, and a message that does not decode is an error.
 func TestSpendReader(t *testing.T) {
-	s := RunJetStream(t)
-	_, js := Connect(t, s.ClientURL())
+	_, js := NewJetStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
@@ -98,5 +98,58 @@ func TestNewRequest(t *testing.T) {
 				t.Fatalf("%d %q, want %q", resp.StatusCode, raw, tt.want)
 			}
 		})
+	}
+}
+
+// Go's goroutine has returned when the test that started it has ended:
+// its context is cancelled at cleanup, and cleanup waits for it.
+func TestGoStopsWithTheTest(t *testing.T) {
+	returned := make(chan struct{})
+	t.Run("inner", func(t *testing.T) {
+		Go(t, func(ctx context.Context) error {
+			defer close(returned)
+			<-ctx.Done()
+			return ctx.Err()
+		})
+	})
+	select {
+	case <-returned:
+	default:
+		t.Fatal("the goroutine outlived its test")
+	}
+}
+
+// Receive hands over a value sent, and the zero value of a closed
+// channel (a signal).
+func TestReceive(t *testing.T) {
+	ch := make(chan int, 1)
+	ch <- 7
+	if v := Receive(t, ch, time.Second, "value"); v != 7 {
+		t.Fatalf("got %d, want 7", v)
+	}
+	close(ch)
+	if v := Receive(t, ch, time.Second, "closed"); v != 0 {
+		t.Fatalf("got %d from a closed channel", v)
+	}
+}
+
+// httpApp is an App over net/http, standing in for a *fiber.App.
+type httpApp struct{ srv *http.Server }
+
+func (a httpApp) Listener(ln net.Listener) error { return a.srv.Serve(ln) }
+
+func (a httpApp) ShutdownWithTimeout(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return a.srv.Shutdown(ctx)
+}
+
+// Serve answers on the URL it returns.
+func TestServe(t *testing.T) {
+	app := httpApp{&http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "served") })}}
+	url := Serve(t, app)
+	resp, body, err := Do(http.DefaultClient, "GET", url+"/", "", nil, nil)
+	if err != nil || resp.StatusCode != 200 || string(body) != "served" {
+		t.Fatalf("GET %s: %v %s %v", url, resp, body, err)
 	}
 }

@@ -22,8 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/nats-io/nats.go"
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -249,18 +247,12 @@ func TestCloudProviders(t *testing.T) {
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 
-	key := generateKey(t, edge, map[string]any{})
-	c := openai.NewClient(option.WithBaseURL(edge.url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	c, ctx := sdkClient(t, edge, 60*time.Second)
 
-	for _, tc := range []chatCase{
-		{"bedrock-claude", "Hello! How can I help you today?", "Hello! How can I help you today?", 12, 10, 40},
-		{"gemini-flash", "Hello! How can I help you today?", "Hello! How can I help you today?", 1030, 10, 40},
-		{"vertex-pro", "Hello! How can I help you today?", "Hello! How can I help you today?", 1030, 10, 40},
-	} {
-		checkChat(t, ctx, c, tc)
-	}
+	checkChats(t, ctx, c,
+		chatCase{"bedrock-claude", "Hello! How can I help you today?", "Hello! How can I help you today?", 12, 10, 40},
+		chatCase{"gemini-flash", "Hello! How can I help you today?", "Hello! How can I help you today?", 1030, 10, 40},
+		chatCase{"vertex-pro", "Hello! How can I help you today?", "Hello! How can I help you today?", 1030, 10, 40})
 
 	page, err := c.Models.List(ctx)
 	if err != nil {

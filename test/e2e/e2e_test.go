@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -274,10 +273,7 @@ func TestOpenAIClient(t *testing.T) {
 	up := startUpstream(t)
 	sys := startSystem(t, seedConfig(up.addr), 1, "UPSTREAM_KEY="+upstreamKey)
 	edge := sys.edges[0]
-	key := generateKey(t, edge, map[string]any{})
-	c := openai.NewClient(option.WithBaseURL(edge.url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := sdkClient(t, edge, 30*time.Second)
 	for _, tc := range []struct{ model, want string }{
 		{"gpt-4o", "This is a mock response from gpt-4o. You said: Say hi"},
 		{"openai/gpt-4", "upstream says hi"},

@@ -348,20 +348,27 @@ func TestFaultUpstream(t *testing.T) {
 		t.Logf("reset mid-stream ends with %s", lastEvent(body))
 	})
 
+	// startStream opens a stream of model and reads at least atLeast of its
+	// first size bytes; the caller closes the body to leave mid-stream.
+	startStream := func(t *testing.T, model string, size, atLeast int) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"),
+			strings.NewReader(`{"model":"`+model+`","messages":[{"role":"user","content":"x"}],"stream":true}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		book(resp.Header.Get("x-litellm-call-id"))
+		if _, err := io.ReadAtLeast(resp.Body, make([]byte, size), atLeast); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+
 	t.Run("client cancels mid-stream", func(t *testing.T) {
 		for i := range 5 {
-			req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"),
-				strings.NewReader(`{"model":"drip","messages":[{"role":"user","content":"x"}],"stream":true}`))
-			req.Header.Set("Authorization", "Bearer "+key)
-			resp, err := client.Do(req)
-			if err != nil || resp.StatusCode != 200 {
-				t.Fatalf("%v %v", resp, err)
-			}
-			book(resp.Header.Get("x-litellm-call-id"))
-			buf := make([]byte, 512)
-			if _, err := io.ReadAtLeast(resp.Body, buf, 300); err != nil { // a few chunks
-				t.Fatal(err)
-			}
+			resp := startStream(t, "drip", 512, 300) // a few chunks
 			cancelled := time.Now()
 			resp.Body.Close() // the client goes away mid-stream
 			testutil.Eventually(t, 5*time.Second, func() error {
@@ -380,18 +387,7 @@ func TestFaultUpstream(t *testing.T) {
 	})
 
 	t.Run("client cancels while the upstream is silent", func(t *testing.T) {
-		req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"),
-			strings.NewReader(`{"model":"hang-quiet","messages":[{"role":"user","content":"x"}],"stream":true}`))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := client.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%v %v", resp, err)
-		}
-		book(resp.Header.Get("x-litellm-call-id"))
-		buf := make([]byte, 256)
-		if _, err := io.ReadAtLeast(resp.Body, buf, 200); err != nil {
-			t.Fatal(err)
-		}
+		resp := startStream(t, "hang-quiet", 256, 200)
 		cancelled := time.Now()
 		resp.Body.Close()
 		// No chunk will come for 120 s: only the edge's keep-alive probe

@@ -11,14 +11,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
-const orgConfig = `
-general_settings:
-  master_key: os.environ/MASTER_KEY
-model_list:
-  - model_name: priced
-    litellm_params: {model: mock/priced}
-    model_info: {input_cost_per_token: 0.000002, output_cost_per_token: 0.00001}
-  - model_name: cheap
+// orgConfig is spendConfig's priced model and two unpriced ones.
+const orgConfig = spendConfig + `  - model_name: cheap
     litellm_params: {model: mock/cheap}
   - model_name: other
     litellm_params: {model: mock/other}

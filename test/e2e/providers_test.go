@@ -197,6 +197,25 @@ func checkChat(t *testing.T, ctx context.Context, c openai.Client, tc chatCase) 
 	}
 }
 
+// sdkClient is an OpenAI SDK client of edge (no retries) with a new key
+// that may use every model, and a context for its calls that ends after
+// wait, or with the test.
+func sdkClient(t *testing.T, edge *proc, wait time.Duration) (openai.Client, context.Context) {
+	t.Helper()
+	key := generateKey(t, edge, map[string]any{})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return openai.NewClient(option.WithBaseURL(edge.url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0)), ctx
+}
+
+// checkChats is checkChat for each case.
+func checkChats(t *testing.T, ctx context.Context, c openai.Client, cases ...chatCase) {
+	t.Helper()
+	for _, tc := range cases {
+		checkChat(t, ctx, c, tc)
+	}
+}
+
 // sdkStream sends params streamed and returns the accumulated answer and
 // how many chunks it came in.
 func sdkStream(t *testing.T, ctx context.Context, c openai.Client, params openai.ChatCompletionNewParams) (openai.ChatCompletionAccumulator, int) {
@@ -218,17 +237,11 @@ func TestProviders(t *testing.T) {
 	mock := startProviderMock(t)
 	sys := startSystem(t, providersConfig(mock.addr), 1, "AZURE_KEY="+azureKey, "ANTHROPIC_KEY="+anthropicKey)
 	edge := sys.edges[0]
-	key := generateKey(t, edge, map[string]any{})
-	c := openai.NewClient(option.WithBaseURL(edge.url("/v1/")), option.WithAPIKey(key), option.WithMaxRetries(0))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	c, ctx := sdkClient(t, edge, 60*time.Second)
 
-	for _, tc := range []chatCase{
-		{"azure-gpt-4o", "Hello! How can I help you today?", "Hello there!", 12, 9, 15},
-		{"claude", "Hello! How can I help you today?", "Hello there!", 12, 10, 40},
-	} {
-		checkChat(t, ctx, c, tc)
-	}
+	checkChats(t, ctx, c,
+		chatCase{"azure-gpt-4o", "Hello! How can I help you today?", "Hello there!", 12, 9, 15},
+		chatCase{"claude", "Hello! How can I help you today?", "Hello there!", 12, 10, 40})
 
 	// Fallback: the broken deployment fails once, the request is served
 	// by the healthy one; the broken one is then cooled down.

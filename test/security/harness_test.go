@@ -357,17 +357,10 @@ func (a attack) run(t *testing.T, s *stack, category string) response {
 		if !a.resetOK {
 			t.Fatalf("%s %s: %v", method, a.url, err)
 		}
-		attacks.mu.Lock()
-		attacks.tried[category]++
-		attacks.mu.Unlock()
+		count(category, false)
 		return r
 	}
-	attacks.mu.Lock()
-	attacks.tried[category]++
-	if r.status < 400 {
-		attacks.accepted[category]++
-	}
-	attacks.mu.Unlock()
+	count(category, r.status < 400)
 	switch {
 	case r.status < 400:
 		t.Errorf("ACCEPTED %s: %s %s: %d %s", a.name, method, a.url, r.status, trim(r.body))
@@ -381,6 +374,16 @@ func (a attack) run(t *testing.T, s *stack, category string) response {
 		}
 	}
 	return r
+}
+
+// count records an attack tried in category, and whether it was accepted.
+func count(category string, accepted bool) {
+	attacks.mu.Lock()
+	defer attacks.mu.Unlock()
+	attacks.tried[category]++
+	if accepted {
+		attacks.accepted[category]++
+	}
 }
 
 func trim(b []byte) string {

@@ -119,17 +119,7 @@ func jwtAttacks(t *testing.T, s *stack) {
 		{"admin@edge-relay", claimsOf(adminTok), "GET", s.edge + "/key/list", nil},
 		{"team@edge", claimsOf(teamTok), "POST", s.edge + "/v1/chat/completions", chat("gpt-4o")},
 	}
-	hdr := func(extra map[string]any) string {
-		h := map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": kid}
-		for k, v := range extra {
-			if v == nil {
-				delete(h, k)
-			} else {
-				h[k] = v
-			}
-		}
-		return mustJSON(h)
-	}
+	// with is c's JSON with extra's names set, or removed where nil.
 	with := func(c map[string]any, extra map[string]any) string {
 		m := map[string]any{}
 		for k, v := range c {
@@ -143,6 +133,9 @@ func jwtAttacks(t *testing.T, s *stack) {
 			}
 		}
 		return mustJSON(m)
+	}
+	hdr := func(extra map[string]any) string {
+		return with(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": kid}, extra)
 	}
 	real := rs(idpKey, crypto.SHA256)
 

@@ -59,12 +59,7 @@ func providerLeaks(t *testing.T, s *stack) {
 					leaked = where
 				}
 			}
-			attacks.mu.Lock()
-			attacks.tried[cat]++
-			if leaked != "" {
-				attacks.accepted[cat]++
-			}
-			attacks.mu.Unlock()
+			count(cat, leaked != "")
 			switch {
 			case leaked != "":
 				t.Errorf("LEAKED %s: provider key in the %s: %s", name, leaked, trim(r.body))

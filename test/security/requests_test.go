@@ -52,13 +52,8 @@ func smuggling(t *testing.T, s *stack) {
 func (a attack) runIfRefused(t *testing.T, s *stack, category, forbidden string) {
 	t.Helper()
 	r := s.do(t, a.method, a.url, a.cred, a.body, a.header)
-	attacks.mu.Lock()
-	attacks.tried[category]++
 	leaked := r.status < 400 && bytes.Contains(r.body, []byte(forbidden))
-	if leaked {
-		attacks.accepted[category]++
-	}
-	attacks.mu.Unlock()
+	count(category, leaked)
 	switch {
 	case leaked:
 		t.Errorf("ACCEPTED %s: %d lists %s: %s", a.name, r.status, forbidden, trim(r.body))
@@ -97,12 +92,7 @@ func rawRequest(t *testing.T, base, head, body string) response {
 
 func countRaw(t *testing.T, category, name string, r response, status int) {
 	t.Helper()
-	attacks.mu.Lock()
-	attacks.tried[category]++
-	if r.status < 400 {
-		attacks.accepted[category]++
-	}
-	attacks.mu.Unlock()
+	count(category, r.status < 400)
 	switch {
 	case r.status < 400:
 		t.Errorf("ACCEPTED %s: %d %s", name, r.status, trim(r.body))
