@@ -6,27 +6,23 @@ import "github.com/gatehouse/gatehouse/events"
 // team_alias_jwt_field). It walks the teams: aliases are not unique, and
 // the lookup runs only for tokens that carry an alias and no team id.
 func (s *Snapshot) TeamsByAlias(alias string) []*events.Team {
-	if alias == "" {
-		return nil
-	}
-	var out []*events.Team
-	for _, t := range s.teams {
-		if t.TeamAlias == alias {
-			out = append(out, t)
-		}
-	}
-	return out
+	return byAlias(s.teams, alias, func(t *events.Team) string { return t.TeamAlias })
 }
 
 // OrgsByAlias returns the organizations whose organization_alias is alias
 // (JWT org_alias_jwt_field).
 func (s *Snapshot) OrgsByAlias(alias string) []*events.Org {
+	return byAlias(s.orgs, alias, func(o *events.Org) string { return o.OrganizationAlias })
+}
+
+// byAlias returns the objects of m whose alias is alias; none for "".
+func byAlias[T any](m map[string]*T, alias string, aliasOf func(*T) string) []*T {
 	if alias == "" {
 		return nil
 	}
-	var out []*events.Org
-	for _, o := range s.orgs {
-		if o.OrganizationAlias == alias {
+	var out []*T
+	for _, o := range m {
+		if aliasOf(o) == alias {
 			out = append(out, o)
 		}
 	}

@@ -56,10 +56,18 @@ func (e *Engine) Settings() *events.JWTSettings { return e.settings }
 // costs one map lookup; the policy decision (Decide) still runs on every
 // request against the current snapshot.
 func (e *Engine) Authenticate(ctx context.Context, token string, now time.Time) (*Identity, error) {
-	if id := e.cache.get(token, now); id != nil {
+	return e.cachedIdentity(e.cache, token, now, func() (map[string]any, error) { return e.verifier.Verify(ctx, token) })
+}
+
+// cachedIdentity returns the Identity cached under key, or builds it
+// from the claims verify returns (a JWT's, or the userinfo endpoint's)
+// under this engine's settings and caches it: both kinds of token go
+// through the same identity rules.
+func (e *Engine) cachedIdentity(cache *tokenCache, key string, now time.Time, verify func() (map[string]any, error)) (*Identity, error) {
+	if id := cache.get(key, now); id != nil {
 		return id, nil
 	}
-	c, err := e.verifier.Verify(ctx, token)
+	c, err := verify()
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +75,7 @@ func (e *Engine) Authenticate(ctx context.Context, token string, now time.Time) 
 	if err != nil {
 		return nil, apierror.Unauthenticated.Wrap(err, "Authentication Error, %v", err)
 	}
-	e.cache.put(token, id, now)
+	cache.put(key, id, now)
 	return id, nil
 }
 

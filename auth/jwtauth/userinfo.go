@@ -38,19 +38,9 @@ func (e *Engine) AuthenticateOpaque(ctx context.Context, token string, now time.
 	}
 	sum := sha256.Sum256([]byte(token))
 	key := hex.EncodeToString(sum[:])
-	if id := e.userinfo.get(key, now); id != nil {
-		return id, nil
-	}
-	c, err := e.fetchUserinfo(ctx, a.OIDCUserinfoEndpoint, token)
-	if err != nil {
-		return nil, err
-	}
-	id, err := NewIdentity(c, e.settings, e.prog)
-	if err != nil {
-		return nil, apierror.Unauthenticated.Wrap(err, "Authentication Error, %v", err)
-	}
-	e.userinfo.put(key, id, now)
-	return id, nil
+	return e.cachedIdentity(e.userinfo, key, now, func() (map[string]any, error) {
+		return e.fetchUserinfo(ctx, a.OIDCUserinfoEndpoint, token)
+	})
 }
 
 func (e *Engine) fetchUserinfo(ctx context.Context, endpoint, token string) (map[string]any, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/cow"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -29,44 +30,28 @@ type deployState struct {
 // loadBalancer spreads a model group's requests over its deployments, as
 // LiteLLM's router does (simple-shuffle or least-busy, cooldown after
 // allowed_fails failures a minute), following the snapshot's compiled
-// policy.Routing. The state map is copy-on-write behind
-// an atomic pointer: the request path only loads and indexes it; a new
-// deployment id takes the mutex once.
+// policy.Routing. The state map is copy-on-write (cow.Map): the request
+// path only loads and indexes it; a new deployment id takes a mutex once.
 type loadBalancer struct {
-	mu     sync.Mutex
-	states atomic.Pointer[map[string]*deployState]
+	states cow.Map[string, *deployState]
 	now    func() time.Time
 }
 
 func newLoadBalancer(now func() time.Time) *loadBalancer {
-	b := &loadBalancer{now: now}
-	m := map[string]*deployState{}
-	b.states.Store(&m)
-	return b
+	return &loadBalancer{now: now}
 }
 
+// state returns the deployment's state. Deleted deployments keep their
+// entry: ids are few and reused by config restarts, and dropping state
+// under a racing request would lose its in-flight count.
 func (b *loadBalancer) state(id string) *deployState {
-	if s := (*b.states.Load())[id]; s != nil {
+	if s, ok := b.states.Load(id); ok {
 		return s
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	old := *b.states.Load()
-	if s := old[id]; s != nil {
-		return s
-	}
-	// Deleted deployments keep their entry: ids are few and reused by
-	// config restarts, and dropping state under a racing request would
-	// lose its in-flight count.
-	m := make(map[string]*deployState, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	s := &deployState{}
-	m[id] = s
-	b.states.Store(&m)
-	return s
+	return b.states.Add(id, newDeployState)
 }
+
+func newDeployState() *deployState { return &deployState{} }
 
 // errAllCooling is returned (as an *apierror.Error) when every deployment
 // not yet tried is cooling down.

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/cow"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/policy"
@@ -42,8 +41,7 @@ type edgeMetrics struct {
 	auth        *prometheus.CounterVec
 
 	upstreamVec *prometheus.HistogramVec
-	upstream    atomic.Pointer[map[string]prometheus.Observer] // by provider, copy-on-write
-	upstreamMu  sync.Mutex
+	upstream    cow.Map[string, prometheus.Observer] // by provider
 	overhead    prometheus.Observer
 	chat        [2]prometheus.Observer // [stream]
 	upErrors    *prometheus.CounterVec
@@ -66,8 +64,6 @@ func newEdgeMetrics(reg *prometheus.Registry) *edgeMetrics {
 		Help:    "Time a chat request waited on its upstream, by provider: connect, send, response head and (not streamed) body; for a stream up to its first bytes. The same window as gatehouse_http_request_duration_seconds.",
 		Buckets: obs.LatencyBuckets,
 	}, []string{"provider"})
-	empty := map[string]prometheus.Observer{}
-	m.upstream.Store(&empty)
 	overhead := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "gatehouse_edge_overhead_seconds",
 		Help:    "The gateway's own time in a chat request: handler time minus gatehouse_edge_upstream_duration_seconds (auth, policy, routing, body rewrite, response handling).",
@@ -122,23 +118,10 @@ func methodOf(m auth.Method) int {
 }
 
 func (m *edgeMetrics) upstreamFor(provider string) prometheus.Observer {
-	if o := (*m.upstream.Load())[provider]; o != nil {
+	if o, ok := m.upstream.Load(provider); ok {
 		return o
 	}
-	m.upstreamMu.Lock()
-	defer m.upstreamMu.Unlock()
-	cur := *m.upstream.Load()
-	if o := cur[provider]; o != nil {
-		return o
-	}
-	next := make(map[string]prometheus.Observer, len(cur)+1)
-	for k, v := range cur {
-		next[k] = v
-	}
-	o := m.upstreamVec.WithLabelValues(provider)
-	next[provider] = o
-	m.upstream.Store(&next)
-	return o
+	return m.upstream.Add(provider, func() prometheus.Observer { return m.upstreamVec.WithLabelValues(provider) })
 }
 
 // forwarded records a chat request's split between upstream and gateway,

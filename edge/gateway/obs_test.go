@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,38 +18,23 @@ import (
 
 	"github.com/gatehouse/gatehouse/edge/spend"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // lockedBuffer collects log output written from request goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type lockedBuffer struct{ childproc.LockedBuffer }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
+// lines is the buffer's JSON log lines.
 func (l *lockedBuffer) lines() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil {
 			out = append(out, m)
 		}
 	}
 	return out
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // obsUpstream is an OpenAI-compatible upstream that records the

@@ -42,12 +42,7 @@ func (anthropic) Prepare(x *Exchange) error {
 	if !strings.HasSuffix(x.Target, "/v1/messages") {
 		x.Target += "/v1/messages"
 	}
-	payload, includeUsage, err := translateAnthropicRequest(x.Call.Body, d, x.Model, x.Call.Stream)
-	if err != nil {
-		return err
-	}
-	x.Payload, x.ClientUsage = payload, includeUsage
-	return nil
+	return prepareFromAnthropic(x, x.Call.Stream, messagesAsIs)
 }
 
 func (anthropic) Authorize(req *fasthttp.Request, d *policy.Deployment) {

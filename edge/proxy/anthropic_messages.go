@@ -96,12 +96,8 @@ type anthropicFrames struct {
 
 func (a *anthropicFrames) read(ev []byte) (frameInfo, []byte) {
 	var fi frameInfo
-	ds, ok := sseData(ev)
+	e, ok := sseJSON[streamEvent](ev)
 	if !ok {
-		return fi, nil
-	}
-	var e streamEvent
-	if json.Unmarshal(firstLine(ev[ds:]), &e) != nil {
 		return fi, nil
 	}
 	switch e.Type {
@@ -121,6 +117,17 @@ func (a *anthropicFrames) read(ev []byte) (frameInfo, []byte) {
 		fi.model = []byte(a.model)
 	}
 	return fi, nil
+}
+
+// sseJSON decodes the data of the SSE event ev as a T; false for an event
+// without data (nothing allocated) or with data that is not a T.
+func sseJSON[T any](ev []byte) (*T, bool) {
+	ds, ok := sseData(ev)
+	if !ok {
+		return nil, false
+	}
+	v := new(T)
+	return v, json.Unmarshal(firstLine(ev[ds:]), v) == nil
 }
 
 // firstLine is an SSE data value up to its line end.

@@ -129,22 +129,36 @@ var ignoredAnthropicParams = map[string]bool{
 	"metadata": true, "store": true, "service_tier": true, "stream_options": true, "fallbacks": true,
 }
 
-// translateAnthropicRequest builds the Messages API body from an OpenAI
-// chat completion body. Anything that would change the answer and has no
-// Anthropic equivalent is refused with a 400 naming the parameter rather
-// than dropped: a client asking for n=3 or logprobs must not silently get
-// something else. includeUsage reports stream_options.include_usage.
-func translateAnthropicRequest(body []byte, d *policy.Deployment, model string, stream bool) (out []byte, includeUsage bool, err error) {
-	req, includeUsage, err := buildAnthropicRequest(body, d, model, stream)
+// prepareFromAnthropic sets x's payload from the client's chat completion
+// body: read into a Messages API request (buildAnthropicRequest, stream
+// says whether the request asks the upstream for a stream), then turned
+// into the provider's own request by wire (Anthropic's and Vertex's send
+// the Messages request itself, Bedrock's and Gemini's translate it), so
+// every provider refuses the same parameters the same way. Anything that
+// would change the answer and has no Anthropic equivalent is refused with
+// a 400 naming the parameter rather than dropped: a client asking for n=3
+// or logprobs must not silently get something else.
+func prepareFromAnthropic[T any](x *Exchange, stream bool, wire func(*anthropicRequest) (T, error)) error {
+	d := x.Deployment
+	ar, includeUsage, err := buildAnthropicRequest(x.Call.Body, d, x.Model, stream)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	out, err = json.Marshal(req)
+	req, err := wire(ar)
 	if err != nil {
-		return nil, false, apierror.Internal.Wrap(err, "could not build the request for model %s", d.ModelName)
+		return err
 	}
-	return out, includeUsage, nil
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return apierror.Internal.Wrap(err, "could not build the request for model %s", d.ModelName)
+	}
+	x.Payload, x.ClientUsage = payload, includeUsage
+	return nil
 }
+
+// messagesAsIs is the wire of Anthropic's Messages API: the request as
+// built.
+func messagesAsIs(a *anthropicRequest) (*anthropicRequest, error) { return a, nil }
 
 // buildAnthropicRequest reads and checks an OpenAI chat completion body
 // into a Messages API request. Bedrock's and Gemini's requests are built

@@ -66,20 +66,7 @@ func (bedrock) Prepare(x *Exchange) error {
 	// The model id is one path segment, escaped as the SDK escapes it:
 	// ids hold ':' and ARNs '/', and the signature covers the path.
 	x.Target = strings.TrimRight(base, "/") + "/model/" + httpbinding.EscapePath(x.Model, true) + op
-	ar, includeUsage, err := buildAnthropicRequest(x.Call.Body, d, x.Model, false)
-	if err != nil {
-		return err
-	}
-	cr, err := converseFromAnthropic(ar)
-	if err != nil {
-		return err
-	}
-	payload, err := json.Marshal(cr)
-	if err != nil {
-		return apierror.Internal.Wrap(err, "could not build the request for model %s", d.ModelName)
-	}
-	x.Payload, x.ClientUsage = payload, includeUsage
-	return nil
+	return prepareFromAnthropic(x, false, converseFromAnthropic)
 }
 
 func (bedrock) Authorize(*fasthttp.Request, *policy.Deployment) {}
@@ -96,9 +83,7 @@ func (bedrock) Sign(req *fasthttp.Request, x *Exchange) error {
 	defer cancel()
 	creds, err := c.provider.Retrieve(ctx)
 	if err != nil {
-		return &apierror.Error{Status: 502, Type: "upstream_error", Code: "upstream_auth_error",
-			Message: "the gateway could not get AWS credentials for model " + d.ModelName,
-			Err:     errors.New(scrub(err.Error(), d))}
+		return noUpstreamCreds(d, "AWS credentials", err)
 	}
 	if err := signV4(req, creds, bedrockService, c.region, time.Now()); err != nil {
 		return apierror.Internal.Wrap(err, "could not sign the request for model %s", d.ModelName)

@@ -268,3 +268,11 @@ func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, ret
 	}
 	return false, false
 }
+
+// noUpstreamCreds is the 502 for credentials (what) the gateway could not
+// get for d's provider; the cause is kept without d's secrets.
+func noUpstreamCreds(d *policy.Deployment, what string, err error) *apierror.Error {
+	return &apierror.Error{Status: 502, Type: "upstream_error", Code: "upstream_auth_error",
+		Message: "the gateway could not get " + what + " for model " + d.ModelName,
+		Err:     errors.New(scrub(err.Error(), d))}
+}

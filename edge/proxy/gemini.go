@@ -53,21 +53,7 @@ func geminiMethod(stream bool) string {
 
 // prepareGemini sets the generateContent payload for x.
 func prepareGemini(x *Exchange) error {
-	d := x.Deployment
-	ar, includeUsage, err := buildAnthropicRequest(x.Call.Body, d, x.Model, false)
-	if err != nil {
-		return err
-	}
-	gr, err := geminiFromAnthropic(ar)
-	if err != nil {
-		return err
-	}
-	payload, err := json.Marshal(gr)
-	if err != nil {
-		return apierror.Internal.Wrap(err, "could not build the request for model %s", d.ModelName)
-	}
-	x.Payload, x.ClientUsage = payload, includeUsage
-	return nil
+	return prepareFromAnthropic(x, false, geminiFromAnthropic)
 }
 
 func (gemini) Authorize(req *fasthttp.Request, d *policy.Deployment) {

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/jsonw"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -160,7 +161,7 @@ func (f *Forwarder) mock(rc *fasthttp.RequestCtx, d *policy.Deployment, model st
 		b = append(b, `","created":`...)
 		b = strconv.AppendInt(b, created, 10)
 		b = append(b, `,"model":`...)
-		b = appendJSONString(b, model)
+		b = jsonw.AppendString(b, model, false)
 		return append(b, `,"choices":`...)
 	}
 
@@ -168,7 +169,7 @@ func (f *Forwarder) mock(rc *fasthttp.RequestCtx, d *policy.Deployment, model st
 		out := make([]byte, 0, 256+len(model)+2*len(content))
 		out = head(out, "chat.completion")
 		out = append(out, `[{"index":0,"message":{"role":"assistant","content":`...)
-		out = appendJSONString(out, content)
+		out = jsonw.AppendString(out, content, false)
 		out = append(out, `},"finish_reason":"stop"}],`...)
 		out = usage(out)
 		out = append(out, '}')
@@ -201,7 +202,7 @@ func (f *Forwarder) mock(rc *fasthttp.RequestCtx, d *policy.Deployment, model st
 		out = append(out, "data: "...)
 		out = head(out, "chat.completion.chunk")
 		out = append(out, `[{"index":0,"delta":{"content":`...)
-		out = appendJSONString(out, rest[:w])
+		out = jsonw.AppendString(out, rest[:w], false)
 		out = append(out, `},"finish_reason":null}]`...)
 		out = append(out, end...)
 		rest = rest[w:]

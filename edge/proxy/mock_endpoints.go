@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/jsonw"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -94,7 +95,7 @@ func mockEmbeddings(rc *fasthttp.RequestCtx, model string, body []byte) (Usage, 
 		out = append(out, '}')
 	}
 	out = append(out, `],"model":`...)
-	out = appendJSONString(out, model)
+	out = jsonw.AppendString(out, model, false)
 	out = append(out, `,"usage":{"prompt_tokens":`...)
 	out = strconv.AppendInt(out, tokens, 10)
 	out = append(out, `,"total_tokens":`...)

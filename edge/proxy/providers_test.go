@@ -249,7 +249,9 @@ func TestProviderAnthropicRequestTranslation(t *testing.T) {
 	}{{0, `"max_tokens":4096`}, {8192, `"max_tokens":8192`}} {
 		d := anthropicDeployment("http://unused")
 		d.Model.ModelInfo.MaxOutputTokens = tc.maxOut
-		out, _, err := translateAnthropicRequest([]byte(`{"model":"x","messages":[{"role":"user","content":"hi"}]}`), d, "claude-x", false)
+		x := &Exchange{Call: Call{Body: []byte(`{"model":"x","messages":[{"role":"user","content":"hi"}]}`)}, Deployment: d, Model: "claude-x"}
+		err := prepareFromAnthropic(x, false, messagesAsIs)
+		out := x.Payload
 		if err != nil || !bytes.Contains(out, []byte(tc.want)) {
 			t.Errorf("max_output_tokens %d: %s %v, want %s", tc.maxOut, out, err, tc.want)
 		}

@@ -203,18 +203,17 @@ type responsesFrames struct {
 	model    string
 }
 
+// responsesEvent is what responsesFrames reads of an event.
+type responsesEvent struct {
+	Type     string          `json:"type"`
+	Delta    string          `json:"delta"`
+	Response *responseObject `json:"response"`
+}
+
 func (r *responsesFrames) read(ev []byte) (frameInfo, []byte) {
 	var fi frameInfo
-	ds, ok := sseData(ev)
+	e, ok := sseJSON[responsesEvent](ev)
 	if !ok {
-		return fi, nil
-	}
-	var e struct {
-		Type     string          `json:"type"`
-		Delta    string          `json:"delta"`
-		Response *responseObject `json:"response"`
-	}
-	if json.Unmarshal(firstLine(ev[ds:]), &e) != nil {
 		return fi, nil
 	}
 	if e.Response != nil {

@@ -179,14 +179,46 @@ func jsValue(b []byte, i int) int {
 	return j
 }
 
+// cursor is where a members or elements iteration stands; both move over
+// a value the same way.
+type cursor struct {
+	b     []byte
+	i     int // next position to read
+	state uint8
+}
+
+// skip passes over the value key (or start) stopped at and returns its
+// end.
+func (c *cursor) skip() (ve int, ok bool) {
+	ve = jsValue(c.b, c.i)
+	c.at(ve)
+	return ve, ve >= 0
+}
+
+// at records that the value ended at ve (-1: malformed).
+func (c *cursor) at(ve int) {
+	if ve < 0 {
+		c.state = iterBad
+		return
+	}
+	c.i = ve
+}
+
+// end is the index after the closing brace or bracket, or -1 if the
+// value was malformed or not read to its end.
+func (c *cursor) end() int {
+	if c.state != iterClosed {
+		return -1
+	}
+	return c.i
+}
+
 // members iterates the members of the JSON object at b[i] == '{'. key
 // stops at a member's value; the caller then either skips it (skip) or
 // walks it itself and reports where it ended (at), so nothing is scanned
 // twice.
 type members struct {
-	b     []byte
-	i     int // next position to read
-	state uint8
+	cursor
 	// ks is where the current member's key starts; prev is where the
 	// previous member's value ended (-1 for the first member).
 	ks, prev int
@@ -201,9 +233,9 @@ const (
 
 func objectAt(b []byte, i int) members {
 	if i < 0 || i >= len(b) || b[i] != '{' {
-		return members{state: iterBad}
+		return members{cursor: cursor{state: iterBad}}
 	}
-	return members{b: b, i: i + 1, prev: -1}
+	return members{cursor: cursor{b: b, i: i + 1}, prev: -1}
 }
 
 // key returns the next raw key (no quotes, escapes left as is) and where
@@ -256,22 +288,6 @@ func (m *members) key() (key []byte, vs int, ok bool) {
 	return b[m.ks+1 : ke-1], vs, true
 }
 
-// skip passes over the value key stopped at and returns its end.
-func (m *members) skip() (ve int, ok bool) {
-	ve = jsValue(m.b, m.i)
-	m.at(ve)
-	return ve, ve >= 0
-}
-
-// at records that the value ended at ve (-1: malformed).
-func (m *members) at(ve int) {
-	if ve < 0 {
-		m.state = iterBad
-		return
-	}
-	m.i = ve
-}
-
 // next is key and skip.
 func (m *members) next() (key []byte, vs, ve int, ok bool) {
 	if key, vs, ok = m.key(); !ok {
@@ -283,28 +299,15 @@ func (m *members) next() (key []byte, vs, ve int, ok bool) {
 	return key, vs, ve, true
 }
 
-// end is the index after the closing brace, or -1 if the object was
-// malformed or not read to its end.
-func (m *members) end() int {
-	if m.state != iterClosed {
-		return -1
-	}
-	return m.i
-}
-
 // elements iterates the values of the JSON array at b[i] == '[', like
 // members.
-type elements struct {
-	b     []byte
-	i     int
-	state uint8
-}
+type elements struct{ cursor }
 
 func arrayAt(b []byte, i int) elements {
 	if i < 0 || i >= len(b) || b[i] != '[' {
-		return elements{state: iterBad}
+		return elements{cursor{state: iterBad}}
 	}
-	return elements{b: b, i: i + 1}
+	return elements{cursor{b: b, i: i + 1}}
 }
 
 // start returns where the next element starts (always < len(b)).
@@ -337,20 +340,6 @@ func (a *elements) start() (vs int, ok bool) {
 	return i, true
 }
 
-func (a *elements) skip() (ve int, ok bool) {
-	ve = jsValue(a.b, a.i)
-	a.at(ve)
-	return ve, ve >= 0
-}
-
-func (a *elements) at(ve int) {
-	if ve < 0 {
-		a.state = iterBad
-		return
-	}
-	a.i = ve
-}
-
 func (a *elements) next() (vs, ve int, ok bool) {
 	if vs, ok = a.start(); !ok {
 		return 0, 0, false
@@ -359,13 +348,6 @@ func (a *elements) next() (vs, ve int, ok bool) {
 		return 0, 0, false
 	}
 	return vs, ve, true
-}
-
-func (a *elements) end() int {
-	if a.state != iterClosed {
-		return -1
-	}
-	return a.i
 }
 
 // textLen counts the characters of the JSON string literal b (quotes

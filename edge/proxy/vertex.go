@@ -76,17 +76,10 @@ func (vertex) Prepare(x *Exchange) error {
 		method = ":streamRawPredict"
 	}
 	x.Target = prefix + "anthropic/models/" + url.PathEscape(x.Model) + method
-	ar, includeUsage, err := buildAnthropicRequest(x.Call.Body, d, x.Model, x.Call.Stream)
-	if err != nil {
-		return err
-	}
-	ar.Model, ar.AnthropicVersion = "", vertexAnthropicVersion
-	payload, err := json.Marshal(ar)
-	if err != nil {
-		return apierror.Internal.Wrap(err, "could not build the request for model %s", d.ModelName)
-	}
-	x.Payload, x.ClientUsage = payload, includeUsage
-	return nil
+	return prepareFromAnthropic(x, x.Call.Stream, func(a *anthropicRequest) (*anthropicRequest, error) {
+		a.Model, a.AnthropicVersion = "", vertexAnthropicVersion
+		return a, nil
+	})
 }
 
 func (vertex) Authorize(*fasthttp.Request, *policy.Deployment) {}
@@ -102,9 +95,7 @@ func (vertex) Sign(req *fasthttp.Request, x *Exchange) error {
 	}
 	tok, err := c.tokens.Token()
 	if err != nil {
-		return &apierror.Error{Status: 502, Type: "upstream_error", Code: "upstream_auth_error",
-			Message: "the gateway could not get a Google access token for model " + d.ModelName,
-			Err:     errors.New(scrub(err.Error(), d))}
+		return noUpstreamCreds(d, "a Google access token", err)
 	}
 	req.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+tok.AccessToken)
 	return nil

@@ -6,9 +6,9 @@ import (
 	"reflect"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/jsonw"
 )
 
 // appendEvent appends e as encoding/json renders it, byte for byte, without
@@ -25,6 +25,9 @@ func appendEvent(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	return appendEventJSON(b, e)
 }
 
+// escapeHTML: json.Marshal escapes <, > and & in strings, so appendEvent does.
+const escapeHTML = true
+
 func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	if e.Time.Location() != time.UTC || e.Time.Year() < 0 || e.Time.Year() > 9999 {
 		return b, false
@@ -35,9 +38,9 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 		}
 	}
 	b = append(b, `{"type":`...)
-	b = appendString(b, e.Type)
+	b = jsonw.AppendString(b, e.Type, escapeHTML)
 	b = append(b, `,"request_id":`...)
-	b = appendString(b, e.RequestID)
+	b = jsonw.AppendString(b, e.RequestID, escapeHTML)
 	b = append(b, `,"time":"`...)
 	b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
@@ -48,15 +51,15 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = appendOpt(b, `,"org_id":`, e.OrgID)
 	b = appendOpt(b, `,"end_user":`, e.EndUserID)
 	b = append(b, `,"auth":`...)
-	b = appendString(b, e.Auth)
+	b = jsonw.AppendString(b, e.Auth, escapeHTML)
 	b = append(b, `,"model_group":`...)
-	b = appendString(b, e.ModelGroup)
+	b = jsonw.AppendString(b, e.ModelGroup, escapeHTML)
 	b = append(b, `,"model":`...)
-	b = appendString(b, e.Model)
+	b = jsonw.AppendString(b, e.Model, escapeHTML)
 	b = append(b, `,"deployment_id":`...)
-	b = appendString(b, e.Deployment)
+	b = jsonw.AppendString(b, e.Deployment, escapeHTML)
 	b = append(b, `,"provider":`...)
-	b = appendString(b, e.Provider)
+	b = jsonw.AppendString(b, e.Provider, escapeHTML)
 	b = append(b, `,"prompt_tokens":`...)
 	b = strconv.AppendInt(b, e.PromptTokens, 10)
 	b = append(b, `,"completion_tokens":`...)
@@ -87,7 +90,7 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = append(b, `,"stream":`...)
 	b = strconv.AppendBool(b, e.Stream)
 	b = append(b, `,"outcome":`...)
-	b = appendString(b, e.Outcome)
+	b = jsonw.AppendString(b, e.Outcome, escapeHTML)
 	if e.PolicySeq != 0 {
 		b = append(b, `,"policy_seq":`...)
 		b = strconv.AppendUint(b, e.PolicySeq, 10)
@@ -95,7 +98,7 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = appendOpt(b, `,"deny_reason":`, e.DenyReason)
 	b = appendOpt(b, `,"deny_rule":`, e.DenyRule)
 	b = append(b, `,"edge_id":`...)
-	b = appendString(b, e.EdgeID)
+	b = jsonw.AppendString(b, e.EdgeID, escapeHTML)
 	b = appendOpt(b, `,"edge_instance":`, e.EdgeInstance)
 	b = appendOpt(b, `,"region":`, e.Region)
 	b = appendOpt(b, `,"client_request_id":`, e.ClientRequestID)
@@ -107,7 +110,7 @@ func appendOpt(b []byte, name, v string) []byte {
 	if v == "" {
 		return b
 	}
-	return appendString(append(b, name...), v)
+	return jsonw.AppendString(append(b, name...), v, escapeHTML)
 }
 
 // appendFloat is encoding/json's float64 encoding (finite values).
@@ -125,62 +128,6 @@ func appendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString is encoding/json's string encoding with HTML escaping (its
-// default): quotes, backslash, control bytes, <, > and &, invalid UTF-8 as
-// U+FFFD, and U+2028/U+2029 escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(append(b, s[start:]...), '"')
 }
 
 // exactJSON: appendEvent renders every field of this build's SpendEvent

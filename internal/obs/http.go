@@ -11,6 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/cow"
 )
 
 // LatencyBuckets (seconds) span a health check (sub-millisecond) to a long
@@ -33,8 +35,7 @@ type HTTP struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 
-	routes atomic.Pointer[map[string]*routeStats] // copy-on-write
-	mu     sync.Mutex                             // serialises copies
+	routes cow.Map[string, *routeStats]
 }
 
 type routeStats struct {
@@ -60,31 +61,18 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 			Buckets: LatencyBuckets,
 		}, []string{"route"}),
 	}
-	m := map[string]*routeStats{}
-	h.routes.Store(&m)
 	reg.MustRegister(h.requests, h.duration)
 	return h
 }
 
 // route returns the stats of a route pattern, creating them on first use.
 func (h *HTTP) route(pattern string) *routeStats {
-	if rs := (*h.routes.Load())[pattern]; rs != nil {
+	if rs, ok := h.routes.Load(pattern); ok {
 		return rs
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	cur := *h.routes.Load()
-	if rs := cur[pattern]; rs != nil {
-		return rs
-	}
-	rs := &routeStats{route: pattern, duration: h.duration.WithLabelValues(pattern), h: h}
-	next := make(map[string]*routeStats, len(cur)+1)
-	for k, v := range cur {
-		next[k] = v
-	}
-	next[pattern] = rs
-	h.routes.Store(&next)
-	return rs
+	return h.routes.Add(pattern, func() *routeStats {
+		return &routeStats{route: pattern, duration: h.duration.WithLabelValues(pattern), h: h}
+	})
 }
 
 func (rs *routeStats) observe(status int, d time.Duration) {

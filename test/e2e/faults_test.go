@@ -547,49 +547,37 @@ func TestFaultEdgeRestartUnderLoad(t *testing.T) {
 		bad     []string
 	)
 	note := func(k string) { mu.Lock(); seen[k]++; mu.Unlock() }
-	probeStop := make(chan struct{})
-	var pw sync.WaitGroup
-	for w := range 4 {
-		pw.Add(1)
-		go func() {
-			defer pw.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-probeStop:
-					return
-				default:
-				}
-				k, want, name := revoked, 401, "deleted key"
-				if (i+w)%2 == 1 {
-					k, want, name = last, 200, "newest key"
-				}
-				req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"), strings.NewReader(`{"model":"mock","messages":[{"role":"user","content":"x"}]}`))
-				req.Header.Set("Authorization", "Bearer "+k)
-				resp, err := loadClient.Do(req)
-				if err != nil {
-					note("connection refused/closed")
-					continue
-				}
-				raw, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if id := resp.Header.Get("x-litellm-call-id"); id != "" {
-					b.mu.Lock()
-					b.accepted[id] = true // its spend row is expected too
-					b.mu.Unlock()
-				}
-				switch {
-				case resp.StatusCode == 503 && strings.Contains(string(raw), "policy_not_ready"):
-					note("503 policy_not_ready")
-				case resp.StatusCode == want:
-					note(fmt.Sprintf("%s: %d", name, want))
-				default:
-					mu.Lock()
-					bad = append(bad, fmt.Sprintf("%s: %d %s", name, resp.StatusCode, raw))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	stopProbes := testutil.Flood(4, func(w, i int) {
+		k, want, name := revoked, 401, "deleted key"
+		if (i+w)%2 == 1 {
+			k, want, name = last, 200, "newest key"
+		}
+		req, _ := http.NewRequest("POST", edge.url("/v1/chat/completions"), strings.NewReader(`{"model":"mock","messages":[{"role":"user","content":"x"}]}`))
+		req.Header.Set("Authorization", "Bearer "+k)
+		resp, err := loadClient.Do(req)
+		if err != nil {
+			note("connection refused/closed")
+			return
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if id := resp.Header.Get("x-litellm-call-id"); id != "" {
+			b.mu.Lock()
+			b.accepted[id] = true // its spend row is expected too
+			b.mu.Unlock()
+		}
+		switch {
+		case resp.StatusCode == 503 && strings.Contains(string(raw), "policy_not_ready"):
+			note("503 policy_not_ready")
+		case resp.StatusCode == want:
+			note(fmt.Sprintf("%s: %d", name, want))
+		default:
+			mu.Lock()
+			bad = append(bad, fmt.Sprintf("%s: %d %s", name, resp.StatusCode, raw))
+			mu.Unlock()
+		}
+	})
+	defer stopProbes()
 	notReady := 0
 	testutil.Eventually(t, 60*time.Second, func() error {
 		code, c := readiness(edge)
@@ -603,8 +591,7 @@ func TestFaultEdgeRestartUnderLoad(t *testing.T) {
 		return fmt.Errorf("readiness %d %s", code, c)
 	})
 	waitUntil(readyAt.Add(300 * time.Millisecond))
-	close(probeStop)
-	pw.Wait()
+	stopProbes()
 	if len(bad) > 0 {
 		t.Fatalf("requests authorized from a partial snapshot: %d, e.g. %v", len(bad), bad[:min(len(bad), 5)])
 	}
