@@ -284,8 +284,22 @@ func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapsh
 	return LoadSnapshotOf(ctx, js, env, FullKeys)
 }
 
+// snapshotLoadTimeout bounds LoadSnapshotOf when its context has no
+// deadline. Without one the JetStream client bounds every call, the
+// object download included, by its default API timeout (5 s): a snapshot
+// of a million keys takes longer than that to download and decode, so the
+// load failed half-way and the edge replayed the whole stream after it.
+// The object store interrupts a stuck download only at the deadline, so
+// there must be one; a load this long is far slower than any replay.
+const snapshotLoadTimeout = 5 * time.Minute
+
 // LoadSnapshotOf is LoadSnapshot keeping keys as m says.
 func LoadSnapshotOf(ctx context.Context, js jetstream.JetStream, env Env, m KeyRecords) (*Snapshot, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, snapshotLoadTimeout)
+		defer cancel()
+	}
 	store, err := js.ObjectStore(ctx, events.SnapshotBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, ErrNoSnapshot

@@ -118,6 +118,36 @@ func TestSnapshotOfAnotherStreamIsIgnored(t *testing.T) {
 	}
 }
 
+// A load is not bounded by the JetStream client's default API timeout,
+// which the client applies to every call, the object download included,
+// when the context has no deadline: with a million keys the load takes
+// longer than the default 5 s, and it failed half-way into a full replay.
+// Here that timeout is 1 ns, so any call it bounds fails.
+func TestSnapshotLoadOutlivesClientTimeout(t *testing.T) {
+	ns := testutil.RunJetStream(t)
+	nc, js := testutil.Connect(t, ns.ClientURL())
+	testutil.EnsureStreams(t, js)
+	ctx := context.Background()
+	pub := &events.Publisher{JS: js}
+	for i := range 3 {
+		if _, err := pub.Publish(ctx, events.Change{Type: events.KeyUpserted, Object: &events.Key{Token: token(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := policy.SaveSnapshot(ctx, js, follow(t, js, false).Load(), 1); err != nil {
+		t.Fatal(err)
+	}
+	impatient, err := jetstream.New(nc, jetstream.WithDefaultTimeout(time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []policy.KeyRecords{policy.FullKeys, policy.CompactKeys} {
+		if s, err := policy.LoadSnapshotOf(ctx, impatient, nil, m); err != nil || s.NumKeys() != 3 {
+			t.Fatalf("LoadSnapshotOf(%v) = %v", m, err)
+		}
+	}
+}
+
 // BenchmarkReadSnapshot: the cost per key of starting from a snapshot
 // (decode on every CPU, apply on one).
 func BenchmarkReadSnapshot(b *testing.B) {
