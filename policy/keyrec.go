@@ -115,12 +115,15 @@ func (in *interner) newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 	if tok := k.Token; len(tok) != 2*len(KeyHash{}) || !isLowerHex(tok) {
 		rare.token = tok
 	}
+	// The times are copied, not pointed to: a snapshot read reuses k.
 	var ok bool
 	if r.created, ok = packTime(k.CreatedAt); !ok {
-		rare.createdAt, r.created = &k.CreatedAt, noTime
+		t := k.CreatedAt
+		rare.createdAt, r.created = &t, noTime
 	}
 	if r.updated, ok = packTime(k.UpdatedAt); !ok {
-		rare.updatedAt, r.updated = &k.UpdatedAt, noTime
+		t := k.UpdatedAt
+		rare.updatedAt, r.updated = &t, noTime
 	}
 	if !rare.empty() {
 		r.rare = &rare

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,26 @@ func TestSnapshotLoadOutlivesClientTimeout(t *testing.T) {
 	for _, m := range []policy.KeyRecords{policy.FullKeys, policy.CompactKeys} {
 		if s, err := policy.LoadSnapshotOf(ctx, impatient, nil, m); err != nil || s.NumKeys() != 3 {
 			t.Fatalf("LoadSnapshotOf(%v) = %v", m, err)
+		}
+	}
+}
+
+// A line longer than the reader's buffer (a key with large metadata) is
+// read whole, in both modes.
+func TestSnapshotLongLine(t *testing.T) {
+	big := strings.Repeat("x", 3<<20)
+	s, err := policy.SnapshotOf(nil, &events.Key{Token: token(1), Metadata: map[string]any{"note": big}}, &events.Key{Token: token(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := policy.WriteSnapshot(&buf, s, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []policy.KeyRecords{policy.FullKeys, policy.CompactKeys} {
+		got, _, err := policy.ReadSnapshotOf(bytes.NewReader(buf.Bytes()), nil, m)
+		if err != nil || got.NumKeys() != 2 || got.KeyByToken(token(1)).Metadata["note"] != big {
+			t.Fatalf("ReadSnapshotOf(%v): %v", m, err)
 		}
 	}
 }

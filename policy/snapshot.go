@@ -356,6 +356,19 @@ func (b *Builder) putKey(h KeyHash, k *events.Key) {
 	m[h] = b.s.intern.newKeyRec(k, b.s.keyMode)
 }
 
+// presize makes the builder's key shards room for n keys, so a snapshot
+// read does not grow (and rehash) them step by step. n comes from a
+// snapshot's header: it is capped, the header is not trusted with memory.
+func (b *Builder) presize(n int) {
+	if n <= 0 || b.s.nkeys != 0 {
+		return
+	}
+	n = min(n, 1<<26)
+	for i := range b.s.keys {
+		b.s.keys[i], b.ownShard[i] = make(map[KeyHash]*keyRec, n/keyShards+n/keyShards/8), true
+	}
+}
+
 func (b *Builder) deleteKey(h KeyHash) {
 	if _, ok := b.s.keys[h[0]][h]; !ok {
 		return
