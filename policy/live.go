@@ -155,9 +155,8 @@ func (l *Live) Run(ctx context.Context) error {
 					since = 0
 					if pending == 0 {
 						l.confirm(time.Now())
-						if !l.ready.Swap(true) {
+						if l.firstCatchUp() {
 							log.Info("policy caught up", "seq", b.Seq(), "keys", l.Load().NumKeys())
-							go releaseMemory()
 						}
 					}
 				}
@@ -169,10 +168,9 @@ func (l *Live) Run(ctx context.Context) error {
 					l.publish(b.Snapshot())
 				}
 				l.confirm(time.Now())
-				if !l.ready.Swap(true) {
+				if l.firstCatchUp() {
 					l.publish(l.Load())
 					log.Info("policy caught up", "seq", b.Seq(), "stream_last_seq", last)
-					go releaseMemory()
 				}
 			},
 		}
@@ -198,12 +196,22 @@ func (l *Live) Run(ctx context.Context) error {
 	}
 }
 
-// releaseMemory hands the garbage of the first catch-up back to the OS:
+// firstCatchUp makes the follower ready on its first catch-up (reporting
+// true), once it has handed the start-up's garbage back to the OS:
 // replaying a million keys decodes a million envelopes (or a snapshot of
-// hundreds of MB), several times the state it leaves, and the runtime
-// would otherwise keep those pages for minutes, counted in the process's
-// RSS. Once, off the applier goroutine.
-func releaseMemory() { debug.FreeOSMemory() }
+// hundreds of MB), more than the state it leaves, and the runtime would
+// otherwise keep those pages for minutes, counted in the process's RSS.
+// Before ready, not after, so the edge serves with the RSS of its state
+// (a collection of the state's heap: a fraction of a second at a million
+// keys). Only the applier goroutine calls it.
+func (l *Live) firstCatchUp() bool {
+	if l.ready.Load() {
+		return false
+	}
+	debug.FreeOSMemory()
+	l.ready.Store(true)
+	return true
+}
 
 // ErrStalled is returned by Check when the follower has stopped.
 var ErrStalled = errors.New("policy: follower stalled")
