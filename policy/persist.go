@@ -140,6 +140,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 		ends   []int  // where each line ends in buf
 		slab   []events.Key
 		keys   []*events.Key
+		recs   []*keyRec
 		hashes []KeyHash
 		err    error
 	}
@@ -155,7 +156,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 			defer wg.Done()
 			for c := range todo {
 				n := len(c.ends)
-				c.keys, c.hashes = c.keys[:0], c.hashes[:0]
+				c.keys, c.recs, c.hashes = c.keys[:0], c.recs[:0], c.hashes[:0]
 				if reuse && len(c.slab) < n {
 					c.slab = make([]events.Key, n)
 				}
@@ -178,7 +179,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 						c.err = fmt.Errorf("policy: snapshot key: %w", err)
 						break
 					}
-					c.keys, c.hashes = append(c.keys, k), append(c.hashes, hash)
+					c.keys, c.recs, c.hashes = append(c.keys, k), append(c.recs, newKeyRec(k, m)), append(c.hashes, hash)
 				}
 				done <- c
 			}
@@ -196,7 +197,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 			}
 			if applyErr == nil {
 				for i, k := range c.keys {
-					b.putKey(c.hashes[i], k)
+					b.putKeyRec(c.hashes[i], k, c.recs[i])
 				}
 			}
 			select {

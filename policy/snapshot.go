@@ -348,12 +348,18 @@ func (b *Builder) shard(h KeyHash) map[KeyHash]*keyRec {
 // putKey interns k's shared parts (k is the builder's from here on) and
 // stores its record.
 func (b *Builder) putKey(h KeyHash, k *events.Key) {
+	b.putKeyRec(h, k, newKeyRec(k, b.s.keyMode))
+}
+
+// putKeyRec is putKey with k's record made (newKeyRec) but not shaped.
+func (b *Builder) putKeyRec(h KeyHash, k *events.Key, r *keyRec) {
 	b.s.intern.key(k)
+	b.s.intern.setShape(r, k)
 	m := b.shard(h)
 	if _, ok := m[h]; !ok {
 		b.s.nkeys++
 	}
-	m[h] = b.s.intern.newKeyRec(k, b.s.keyMode)
+	m[h] = r
 }
 
 // presize makes the builder's key shards room for n keys, so a snapshot
