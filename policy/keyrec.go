@@ -100,32 +100,45 @@ func unpackTime(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// newKeyRec makes the record of k (already interned) under mode m.
-func (in *interner) newKeyRec(k *events.Key, m KeyRecords) *keyRec {
+// newKeyRec makes the record of k under mode m but its shape, which
+// setShape adds: all of it but the shape needs no interner, so a snapshot
+// read builds it on its decoders, off the goroutine that applies.
+func newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 	r := &keyRec{}
 	if m == FullKeys {
 		r.full.Store(k)
 		return r
 	}
 	r.names, r.aliasLen, r.blocked, r.budgetHit = k.KeyAlias+k.KeyName, uint32(len(k.KeyAlias)), k.Blocked, k.BudgetExceeded
-	r.shape = in.shape(keyShape{team: k.TeamID, user: k.UserID, org: k.OrganizationID, createdBy: k.CreatedBy, models: k.Models,
-		allowedRoutes: k.AllowedRoutes, maxBudget: k.MaxBudget, tpm: k.TPMLimit, rpm: k.RPMLimit, maxParallel: k.MaxParallelRequests,
-		budgetDuration: k.BudgetDuration})
 	rare := keyRare{expires: k.Expires, budgetResetAt: k.BudgetResetAt, regeneratedFrom: k.RegeneratedFrom, aliases: k.Aliases, metadata: k.Metadata}
 	if tok := k.Token; len(tok) != 2*len(KeyHash{}) || !isLowerHex(tok) {
 		rare.token = tok
 	}
+	// The times are copied, not pointed to: a snapshot read reuses k.
 	var ok bool
 	if r.created, ok = packTime(k.CreatedAt); !ok {
-		rare.createdAt, r.created = &k.CreatedAt, noTime
+		t := k.CreatedAt
+		rare.createdAt, r.created = &t, noTime
 	}
 	if r.updated, ok = packTime(k.UpdatedAt); !ok {
-		rare.updatedAt, r.updated = &k.UpdatedAt, noTime
+		t := k.UpdatedAt
+		rare.updatedAt, r.updated = &t, noTime
 	}
 	if !rare.empty() {
 		r.rare = &rare
 	}
 	return r
+}
+
+// setShape gives a compact record of k (already interned) its shared
+// shape; a full record has none.
+func (in *interner) setShape(r *keyRec, k *events.Key) {
+	if r.full.Load() != nil {
+		return
+	}
+	r.shape = in.shape(keyShape{team: k.TeamID, user: k.UserID, org: k.OrganizationID, createdBy: k.CreatedBy, models: k.Models,
+		allowedRoutes: k.AllowedRoutes, maxBudget: k.MaxBudget, tpm: k.TPMLimit, rpm: k.RPMLimit, maxParallel: k.MaxParallelRequests,
+		budgetDuration: k.BudgetDuration})
 }
 
 // key returns the events.Key of r (hash h), building and keeping it on

@@ -126,31 +126,60 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 		return nil, h, fmt.Errorf("policy: snapshot format %q is not %q", h.Format, SnapshotFormat)
 	}
 	b := EmptyOf(env, m).Edit(env)
+	b.presize(h.Keys)
 
 	// Key lines go to decoders in chunks; results come back in chunks and
-	// are applied here, on one goroutine, like the stream's events.
+	// are applied here, on one goroutine, like the stream's events. Chunks
+	// are recycled: the lines are copied into the chunk's buffer, not
+	// allocated one by one, and under CompactKeys, whose records keep
+	// nothing of the decoded events.Key, the keys are decoded into the
+	// chunk's slab. A million keys would otherwise leave over 700 MB of
+	// garbage behind, and the start-up would spend its time collecting it.
 	type chunk struct {
-		lines [][]byte
-		keys  []*events.Key
-		err   error
+		buf    []byte // the key lines, back to back
+		ends   []int  // where each line ends in buf
+		slab   []events.Key
+		keys   []*events.Key
+		recs   []*keyRec
+		hashes []KeyHash
+		err    error
 	}
+	reuse := m == CompactKeys
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	todo := make(chan *chunk, workers*2)
 	done := make(chan *chunk, workers*2)
+	free := make(chan *chunk, workers*4+2)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for c := range todo {
-				c.keys = make([]*events.Key, len(c.lines))
-				for i, l := range c.lines {
-					k := new(events.Key)
-					if err := json.Unmarshal(l, k); err != nil {
+				n := len(c.ends)
+				c.keys, c.recs, c.hashes = c.keys[:0], c.recs[:0], c.hashes[:0]
+				if reuse && len(c.slab) < n {
+					c.slab = make([]events.Key, n)
+				}
+				for i, start := 0, 0; i < n; i++ {
+					var k *events.Key
+					if reuse {
+						c.slab[i] = events.Key{}
+						k = &c.slab[i]
+					} else {
+						k = new(events.Key)
+					}
+					line := c.buf[start:c.ends[i]]
+					start = c.ends[i]
+					if err := decodeKey(line, k); err != nil {
 						c.err = fmt.Errorf("policy: snapshot key: %w", err)
 						break
 					}
-					c.keys[i] = k
+					hash, err := ParseKeyHash(k.Token)
+					if err != nil {
+						c.err = fmt.Errorf("policy: snapshot key: %w", err)
+						break
+					}
+					c.keys, c.recs, c.hashes = append(c.keys, k), append(c.recs, newKeyRec(k, m)), append(c.hashes, hash)
 				}
 				done <- c
 			}
@@ -163,31 +192,44 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 	go func() {
 		defer close(applied)
 		for c := range done {
-			if c.err != nil {
-				if applyErr == nil {
-					applyErr = c.err
-				}
-				continue
+			if c.err != nil && applyErr == nil {
+				applyErr = c.err
 			}
-			for _, k := range c.keys {
-				hash, err := ParseKeyHash(k.Token)
-				if err != nil {
-					if applyErr == nil {
-						applyErr = fmt.Errorf("policy: snapshot key: %w", err)
-					}
-					break
+			if applyErr == nil {
+				for i, k := range c.keys {
+					b.putKeyRec(c.hashes[i], k, c.recs[i])
 				}
-				b.putKey(hash, k)
+			}
+			select {
+			case free <- c:
+			default:
 			}
 		}
 	}()
 
 	const chunkSize = 1024
-	cur := &chunk{}
+	next := func() *chunk {
+		select {
+		case c := <-free:
+			c.buf, c.ends, c.err = c.buf[:0], c.ends[:0], nil
+			return c
+		default:
+			return &chunk{buf: make([]byte, 0, 512*chunkSize), ends: make([]int, 0, chunkSize)}
+		}
+	}
+	cur := next()
 	var readErr error
 	seq := uint64(0)
+	var long []byte // a line longer than br's buffer, in pieces
 	for {
-		line, err := br.ReadBytes('\n')
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, line...)
+			continue
+		}
+		if long != nil {
+			line, long = append(long, line...), nil
+		}
 		if len(line) > 0 {
 			kind, obj, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte("\t"))
 			if !ok {
@@ -195,12 +237,13 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 				break
 			}
 			if events.Kind(kind) == events.KindKey {
-				cur.lines = append(cur.lines, obj)
-				if len(cur.lines) == chunkSize {
+				cur.buf = append(cur.buf, obj...)
+				cur.ends = append(cur.ends, len(cur.buf))
+				if len(cur.ends) == chunkSize {
 					todo <- cur
-					cur = &chunk{}
+					cur = next()
 				}
-			} else if readErr = applyObject(b, events.Kind(kind), obj, &seq); readErr != nil {
+			} else if readErr = applyObject(b, events.Kind(kind), bytes.Clone(obj), &seq); readErr != nil {
 				break
 			}
 		}
@@ -212,7 +255,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 			break
 		}
 	}
-	if len(cur.lines) > 0 {
+	if len(cur.ends) > 0 {
 		todo <- cur
 	}
 	close(todo)
@@ -284,8 +327,22 @@ func LoadSnapshot(ctx context.Context, js jetstream.JetStream, env Env) (*Snapsh
 	return LoadSnapshotOf(ctx, js, env, FullKeys)
 }
 
+// snapshotLoadTimeout bounds LoadSnapshotOf when its context has no
+// deadline. Without one the JetStream client bounds every call, the
+// object download included, by its default API timeout (5 s): a snapshot
+// of a million keys takes longer than that to download and decode, so the
+// load failed half-way and the edge replayed the whole stream after it.
+// The object store interrupts a stuck download only at the deadline, so
+// there must be one; a load this long is far slower than any replay.
+const snapshotLoadTimeout = 5 * time.Minute
+
 // LoadSnapshotOf is LoadSnapshot keeping keys as m says.
 func LoadSnapshotOf(ctx context.Context, js jetstream.JetStream, env Env, m KeyRecords) (*Snapshot, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, snapshotLoadTimeout)
+		defer cancel()
+	}
 	store, err := js.ObjectStore(ctx, events.SnapshotBucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, ErrNoSnapshot

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +111,56 @@ func TestSnapshotOfAnotherStreamIsIgnored(t *testing.T) {
 	testutil.EnsureStreams(t, js)
 	if _, err := policy.LoadSnapshot(ctx, js, nil); !errors.Is(err, policy.ErrNoSnapshot) {
 		t.Fatalf("LoadSnapshot after the stream was recreated = %v, want ErrNoSnapshot", err)
+	}
+}
+
+// A load is not bounded by the JetStream client's default API timeout,
+// which the client applies to every call, the object download included,
+// when the context has no deadline: with a million keys the load takes
+// longer than the default 5 s, and it failed half-way into a full replay.
+// Here that timeout is 1 ns, so any call it bounds fails.
+func TestSnapshotLoadOutlivesClientTimeout(t *testing.T) {
+	ns := testutil.RunJetStream(t)
+	nc, js := testutil.Connect(t, ns.ClientURL())
+	testutil.EnsureStreams(t, js)
+	ctx := context.Background()
+	pub := &events.Publisher{JS: js}
+	for i := range 3 {
+		if _, err := pub.Publish(ctx, events.Change{Type: events.KeyUpserted, Object: &events.Key{Token: token(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := policy.SaveSnapshot(ctx, js, follow(t, js, false).Load(), 1); err != nil {
+		t.Fatal(err)
+	}
+	impatient, err := jetstream.New(nc, jetstream.WithDefaultTimeout(time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []policy.KeyRecords{policy.FullKeys, policy.CompactKeys} {
+		if s, err := policy.LoadSnapshotOf(ctx, impatient, nil, m); err != nil || s.NumKeys() != 3 {
+			t.Fatalf("LoadSnapshotOf(%v) = %v", m, err)
+		}
+	}
+}
+
+// A line longer than the reader's buffer (a key with large metadata) is
+// read whole, in both modes.
+func TestSnapshotLongLine(t *testing.T) {
+	big := strings.Repeat("x", 3<<20)
+	s, err := policy.SnapshotOf(nil, &events.Key{Token: token(1), Metadata: map[string]any{"note": big}}, &events.Key{Token: token(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := policy.WriteSnapshot(&buf, s, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []policy.KeyRecords{policy.FullKeys, policy.CompactKeys} {
+		got, _, err := policy.ReadSnapshotOf(bytes.NewReader(buf.Bytes()), nil, m)
+		if err != nil || got.NumKeys() != 2 || got.KeyByToken(token(1)).Metadata["note"] != big {
+			t.Fatalf("ReadSnapshotOf(%v): %v", m, err)
+		}
 	}
 }
 

@@ -348,12 +348,31 @@ func (b *Builder) shard(h KeyHash) map[KeyHash]*keyRec {
 // putKey interns k's shared parts (k is the builder's from here on) and
 // stores its record.
 func (b *Builder) putKey(h KeyHash, k *events.Key) {
+	b.putKeyRec(h, k, newKeyRec(k, b.s.keyMode))
+}
+
+// putKeyRec is putKey with k's record made (newKeyRec) but not shaped.
+func (b *Builder) putKeyRec(h KeyHash, k *events.Key, r *keyRec) {
 	b.s.intern.key(k)
+	b.s.intern.setShape(r, k)
 	m := b.shard(h)
 	if _, ok := m[h]; !ok {
 		b.s.nkeys++
 	}
-	m[h] = b.s.intern.newKeyRec(k, b.s.keyMode)
+	m[h] = r
+}
+
+// presize makes the builder's key shards room for n keys, so a snapshot
+// read does not grow (and rehash) them step by step. n comes from a
+// snapshot's header: it is capped, the header is not trusted with memory.
+func (b *Builder) presize(n int) {
+	if n <= 0 || b.s.nkeys != 0 {
+		return
+	}
+	n = min(n, 1<<26)
+	for i := range b.s.keys {
+		b.s.keys[i], b.ownShard[i] = make(map[KeyHash]*keyRec, n/keyShards+n/keyShards/8), true
+	}
 }
 
 func (b *Builder) deleteKey(h KeyHash) {

@@ -187,7 +187,20 @@ func Token(i int) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func teamID(i int) string { return fmt.Sprintf("team-%05d", i) }
+// TeamID is the id of the i-th synthetic team.
+func TeamID(i int) string { return fmt.Sprintf("team-%05d", i) }
+
+// TeamObject is the i-th synthetic team.
+func TeamObject(i int, now time.Time) *events.Team {
+	return &events.Team{TeamID: TeamID(i), TeamAlias: "Team " + strconv.Itoa(i), Models: []string{"gpt-4o", "gpt-4o-mini"}, CreatedAt: now, UpdatedAt: now}
+}
+
+// KeyObject is the i-th synthetic key, of team i mod teams.
+func KeyObject(i, teams int, now time.Time) *events.Key {
+	return &events.Key{Token: Token(i), KeyName: "sk-...x" + strconv.Itoa(i%1000), KeyAlias: "key-" + strconv.Itoa(i),
+		Models: []string{"gpt-4o"}, TeamID: TeamID(i % teams), UserID: "user-" + strconv.Itoa(i%50000),
+		CreatedBy: "scale", CreatedAt: now, UpdatedAt: now}
+}
 
 // publish writes the teams and keys as the control plane would (full-state
 // upsert events on their own subjects), with async publishes.
@@ -217,17 +230,13 @@ func publish(ctx context.Context, js jetstream.JetStream, keys, teams int) error
 		return js.PublishMsgAsync(&nats.Msg{Subject: events.Subject(kind, id), Data: env}, jetstream.WithMsgID(evID))
 	}
 	for i := range teams {
-		if _, err := send(events.KindTeam, teamID(i), &events.Team{TeamID: teamID(i), TeamAlias: "Team " + strconv.Itoa(i),
-			Models: []string{"gpt-4o", "gpt-4o-mini"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if _, err := send(events.KindTeam, TeamID(i), TeamObject(i, now)); err != nil {
 			return err
 		}
 	}
 	for i := range keys {
-		tok := Token(i)
-		k := &events.Key{Token: tok, KeyName: "sk-...x" + strconv.Itoa(i%1000), KeyAlias: "key-" + strconv.Itoa(i),
-			Models: []string{"gpt-4o"}, TeamID: teamID(i % teams), UserID: "user-" + strconv.Itoa(i%50000),
-			CreatedBy: "scale", CreatedAt: now, UpdatedAt: now}
-		if _, err := send(events.KindKey, tok, k); err != nil {
+		k := KeyObject(i, teams, now)
+		if _, err := send(events.KindKey, k.Token, k); err != nil {
 			return err
 		}
 		if i%100000 == 0 && ctx.Err() != nil {
