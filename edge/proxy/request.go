@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/jsonscan"
 )
 
 // ChatRequest is what the edge reads from a request body (a chat
@@ -67,13 +69,13 @@ func (e *FieldTypeError) Error() string {
 
 // ParseChatRequest validates body as JSON and reads the fields the edge
 // needs. It replaces a json.Unmarshal into a struct: one validating pass
-// (json.Valid, which does not allocate) and one scan of the top-level
-// keys, with no allocation unless the model name holds escapes. The
+// (jsonscan.Valid, which accepts what json.Valid accepts, faster and
+// without allocating) and one scan of the top-level keys, with no allocation unless the model name holds escapes. The
 // error is ErrInvalidJSON (wrapping the decoder's message), ErrNotObject or
 // a *FieldTypeError.
 func ParseChatRequest(body []byte) (ChatRequest, error) {
 	var r ChatRequest
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		// The slow path only for bad input, for the decoder's message.
 		var v any
 		err := json.Unmarshal(body, &v)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/gatehouse/gatehouse/internal/jsonscan"
 	"github.com/gatehouse/gatehouse/internal/jsonw"
 )
 
@@ -56,9 +57,9 @@ type edit struct {
 // rewritten, and the last one decides what the client asked for, as it
 // does for JSON parsers where the last duplicate wins.
 func rewriteRequest(body []byte, model string, streamUsage bool) (out []byte, injected bool, err error) {
-	// json.Valid does not allocate, and it lets the splice scanner below
-	// assume well-formed input instead of re-checking every byte.
-	if !json.Valid(body) {
+	// Validating first lets the splice scanner below assume well-formed
+	// input instead of re-checking every byte.
+	if !jsonscan.Valid(body) {
 		return nil, false, ErrInvalidJSON
 	}
 	return rewriteValid(body, model, streamUsage)
