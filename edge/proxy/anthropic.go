@@ -301,7 +301,7 @@ type anthropicStream struct {
 	done func(Usage, error)
 	now  time.Time
 	// secrets are the deployment's credentials, redacted from every chunk.
-	secrets [][]byte
+	secrets []string
 
 	start        time.Time
 	includeUsage bool
@@ -648,12 +648,7 @@ func (s *anthropicStream) write(w *bufio.Writer, c *chatChunk) error {
 	}
 	// As on the OpenAI path, the deployment's own key never reaches a
 	// client, even when an upstream echoes it into generated text.
-	for _, sec := range s.secrets {
-		if bytes.Contains(b, sec) {
-			b = redactSecrets(b, s.secrets)
-			break
-		}
-	}
+	b = redactSecrets(b, s.secrets)
 	_, _ = w.WriteString("data: ")
 	_, _ = w.Write(b)
 	_, _ = w.WriteString("\n\n")

@@ -52,7 +52,7 @@ func answerNative(rc *fasthttp.RequestCtx, x *Exchange, b []byte, u Usage) (Usag
 	u.Status, u.Outcome = status, OutcomeOK
 	rc.SetStatusCode(status)
 	rc.Response.Header.SetContentType("application/json")
-	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(x.Deployment)))
+	rc.Response.SetBodyRaw(redactDeployment(b, x.Deployment))
 	return u, nil
 }
 

@@ -198,7 +198,7 @@ func (bedrock) Answer(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []by
 	}
 	rc.SetStatusCode(fasthttp.StatusOK)
 	rc.Response.Header.SetContentType("application/json")
-	rc.Response.SetBodyRaw(redactSecrets(out, secretsOf(x.Deployment)))
+	rc.Response.SetBodyRaw(redactDeployment(out, x.Deployment))
 	return u, nil
 }
 

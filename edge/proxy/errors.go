@@ -53,36 +53,108 @@ func scrub(s string, d *policy.Deployment) string {
 }
 
 // secretsOf are the deployment's credentials as they would appear in an
-// upstream's bytes: its key, its AWS secret key and session token, and the values of its secret-looking extra
-// headers (8 characters or more, as in scrub).
-func secretsOf(d *policy.Deployment) [][]byte {
-	var out [][]byte
+// upstream's bytes: its key, its AWS secret key and session token, and
+// the values of its secret-looking extra headers (8 characters or more, as
+// in scrub). A stream holds them for its life; a whole answer is redacted
+// by redactDeployment, which needs no list.
+func secretsOf(d *policy.Deployment) []string {
+	var out []string
+	eachSecret(d, func(sec string) { out = append(out, sec) })
+	return out
+}
+
+// eachSecret calls fn with each of d's credentials (see secretsOf).
+func eachSecret(d *policy.Deployment, fn func(string)) {
 	for _, sec := range [...]string{d.APIKey, d.AWS.SecretAccessKey, d.AWS.SessionToken} {
 		if len(sec) >= 8 {
-			out = append(out, []byte(sec))
+			fn(sec)
 		}
 	}
 	for k, v := range d.ExtraHeaders {
 		if len(v) >= 8 && secretHeader(k) {
-			out = append(out, []byte(v))
+			fn(v)
 		}
 	}
-	return out
 }
 
-// redactSecrets replaces the deployment's credentials in a response body
-// the client is about to get (a success body or a stream event, where an
+// redactSecrets replaces the given credentials in a response body the
+// client is about to get (a success body or a stream event, where an
 // upstream can echo them too). Unlike scrub it leaves other key-shaped
 // text alone: that may be the model's legitimate output. b is returned
 // unchanged, without a copy, when it holds none.
-func redactSecrets(b []byte, secrets [][]byte) []byte {
+func redactSecrets(b []byte, secrets []string) []byte {
 	for _, sec := range secrets {
-		if bytes.Contains(b, sec) {
-			b = bytes.ReplaceAll(b, sec, []byte(redacted))
-		}
+		b = redactSecret(b, sec)
 	}
 	return b
 }
+
+// redactDeployment is redactSecrets with d's credentials.
+func redactDeployment(b []byte, d *policy.Deployment) []byte {
+	eachSecret(d, func(sec string) { b = redactSecret(b, sec) })
+	return b
+}
+
+func redactSecret(b []byte, sec string) []byte {
+	if secretIndex(b, sec) < 0 {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(sec), []byte(redacted))
+}
+
+// secretIndex is bytes.Index(b, []byte(sec)) for a credential, which every
+// answer is searched for. bytes.Index anchors on the needle's first byte,
+// and a key starts with lower-case letters ("sk-", "ya29") that a JSON
+// answer is full of, so it stopped at nearly every letter of the body;
+// this anchors on the byte of sec that text holds least (see rarity), so
+// the vectorised IndexByte skips most of the body at once.
+func secretIndex(b []byte, sec string) int {
+	n := len(sec)
+	if n == 0 {
+		return 0
+	}
+	if n > len(b) {
+		return -1
+	}
+	k := 0
+	for j := 1; j < n; j++ {
+		if rarity[sec[j]] < rarity[sec[k]] {
+			k = j
+		}
+	}
+	c := sec[k]
+	// Candidates put c at i, so the match starts at i-k and ends at
+	// i-k+n <= len(b).
+	for i, last := k, len(b)-n+k; i <= last; i++ {
+		j := bytes.IndexByte(b[i:last+1], c)
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if string(b[i-k:i-k+n]) == sec {
+			return i - k
+		}
+	}
+	return -1
+}
+
+// rarity ranks bytes by how often they appear in JSON answers and prose:
+// lower is rarer. Upper-case letters and most punctuation are rare, digits
+// and '-', '_' less so, lower-case letters, space and JSON's own
+// punctuation common.
+var rarity = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z', c == ' ', c == '"', c == ',', c == ':', c == '{', c == '}', c == '.', c == '\\', c == '\n':
+			t[c] = 3
+		case '0' <= c && c <= '9', c == '-', c == '_':
+			t[c] = 2
+		case 'A' <= c && c <= 'Z':
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 // safeRetryAfter passes on an upstream's Retry-After only in one of the
 // two forms HTTP defines (delay-seconds or an HTTP-date): the value is

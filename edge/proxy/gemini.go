@@ -96,7 +96,7 @@ func geminiAnswer(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byte) 
 	}
 	rc.SetStatusCode(fasthttp.StatusOK)
 	rc.Response.Header.SetContentType("application/json")
-	rc.Response.SetBodyRaw(redactSecrets(out, secretsOf(x.Deployment)))
+	rc.Response.SetBodyRaw(redactDeployment(out, x.Deployment))
 	return u, nil
 }
 

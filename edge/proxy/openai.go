@@ -97,7 +97,7 @@ func (openAI) Answer(_ *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byt
 	} else {
 		rc.Response.Header.SetContentTypeBytes(ct)
 	}
-	rc.Response.SetBodyRaw(redactSecrets(b, secretsOf(x.Deployment)))
+	rc.Response.SetBodyRaw(redactDeployment(b, x.Deployment))
 	return u, nil
 }
 

@@ -283,7 +283,7 @@ func (f *Forwarder) RelayResponse(rc *fasthttp.RequestCtx, d *policy.Deployment,
 	}
 	rc.SetStatusCode(resp.StatusCode())
 	rc.Response.Header.SetContentType("application/json")
-	rc.Response.SetBodyRaw(redactSecrets(withResponseID(b, upstreamID, suffix), secretsOf(d)))
+	rc.Response.SetBodyRaw(redactDeployment(withResponseID(b, upstreamID, suffix), d))
 	copySafeHeaders(rc, resp, d)
 	return nil
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +44,7 @@ type sseStream struct {
 	first int // bytes read by startStream
 	// secrets are the deployment's credentials, redacted from every event
 	// (an upstream's in-stream error can echo its key).
-	secrets [][]byte
+	secrets []string
 	err     error // error that came with the first read (only io.EOF)
 	sc      eventScanner
 	// Client probing during upstream silence (keepalive.go).
@@ -169,9 +168,9 @@ func (s *sseStream) observe(ev []byte) (out []byte, drop bool, cutStart, cutEnd 
 
 // writeEvent writes ev without ev[cutStart:cutEnd] and without secrets,
 // and flushes it.
-func writeEvent(w *bufio.Writer, ev []byte, cutStart, cutEnd int, secrets [][]byte) error {
+func writeEvent(w *bufio.Writer, ev []byte, cutStart, cutEnd int, secrets []string) error {
 	for _, sec := range secrets {
-		if bytes.Contains(ev, sec) { // rare: take the copying path
+		if secretIndex(ev, sec) >= 0 { // rare: take the copying path
 			if cutEnd > cutStart {
 				ev = append(append([]byte{}, ev[:cutStart]...), ev[cutEnd:]...)
 				cutStart, cutEnd = 0, 0
