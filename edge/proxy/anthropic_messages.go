@@ -52,7 +52,7 @@ func answerNative(rc *fasthttp.RequestCtx, x *Exchange, b []byte, u Usage) (Usag
 	u.Status, u.Outcome = status, OutcomeOK
 	rc.SetStatusCode(status)
 	rc.Response.Header.SetContentType("application/json")
-	rc.Response.SetBodyRaw(redactDeployment(b, x.Deployment))
+	rc.Response.SetBody(redactDeployment(b, x.Deployment)) // a copy: b is recycled (exchange)
 	return u, nil
 }
 

@@ -74,7 +74,10 @@ func openAIPayload(x *Exchange) error {
 
 func (openAI) Authorize(req *fasthttp.Request, d *policy.Deployment) {
 	if d.APIKey != "" {
-		req.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+d.APIKey)
+		// Built on the stack: the header copies it, and "Bearer "+key
+		// was an allocation per request.
+		var buf [160]byte
+		req.Header.SetBytesV(fasthttp.HeaderAuthorization, append(append(buf[:0], "Bearer "...), d.APIKey...))
 	}
 	if d.Organization != "" {
 		req.Header.Set("OpenAI-Organization", d.Organization)
@@ -97,7 +100,7 @@ func (openAI) Answer(_ *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byt
 	} else {
 		rc.Response.Header.SetContentTypeBytes(ct)
 	}
-	rc.Response.SetBodyRaw(redactDeployment(b, x.Deployment))
+	rc.Response.SetBody(redactDeployment(b, x.Deployment)) // a copy: b is recycled (exchange)
 	return u, nil
 }
 

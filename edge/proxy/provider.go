@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -179,13 +180,19 @@ func (f *Forwarder) exchange(rc *fasthttp.RequestCtx, p HTTPProvider, x *Exchang
 		return u, true, nil
 	}
 
-	b, err := readBody(resp, f.opts.MaxResponseBodySize, false)
+	// The body is read into a recycled buffer: Answer copies what the
+	// client gets into rc (SetBody, never SetBodyRaw of b) and keeps
+	// nothing of b, so it goes back to the pool as soon as Answer returns.
+	bp := answerBufs.Get().(*[]byte)
+	defer releaseAnswerBuf(bp)
+	b, err := readBodyTo(*bp, resp, f.opts.MaxResponseBodySize, false)
 	if err != nil {
 		if err == errTooLarge {
 			return u, false, apierror.UpstreamError.Wrap(err, "upstream response for model %s is too large", d.ModelName)
 		}
 		return u, false, streamError(d, err)
 	}
+	*bp = b
 	u, err = p.Answer(f, rc, x, b)
 	u.UpstreamStatus = status
 	if err != nil {
@@ -193,6 +200,20 @@ func (f *Forwarder) exchange(rc *fasthttp.RequestCtx, p HTTPProvider, x *Exchang
 	}
 	copySafeHeaders(rc, resp, d)
 	return u, false, nil
+}
+
+// answerBufs holds the buffers whole upstream answers are read into (about
+// a third of the bytes the edge allocated per request, before).
+var answerBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledAnswer keeps a rare huge answer's buffer out of the pool.
+const maxPooledAnswer = 256 << 10
+
+func releaseAnswerBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledAnswer {
+		*bp = (*bp)[:0]
+		answerBufs.Put(bp)
+	}
 }
 
 // upstreamRequest starts a provider request: a JSON POST to target that

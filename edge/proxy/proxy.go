@@ -349,6 +349,11 @@ func (*tooLargeError) Error() string { return "upstream response body exceeds th
 // otherwise it is an error, because a cut success body is corrupt JSON.
 // When the upstream declares Content-Length the buffer is sized once.
 func readBody(resp *fasthttp.Response, max int, truncate bool) ([]byte, error) {
+	return readBodyTo(nil, resp, max, truncate)
+}
+
+// readBodyTo is readBody into buf's storage when it is large enough.
+func readBodyTo(buf []byte, resp *fasthttp.Response, max int, truncate bool) ([]byte, error) {
 	r := resp.BodyStream()
 	if r == nil {
 		b := resp.Body()
@@ -358,7 +363,7 @@ func readBody(resp *fasthttp.Response, max int, truncate bool) ([]byte, error) {
 			}
 			b = b[:max]
 		}
-		return append([]byte(nil), b...), nil
+		return append(buf[:0], b...), nil
 	}
 	size := 16 << 10
 	if cl := resp.Header.ContentLength(); cl >= 0 {
@@ -367,7 +372,10 @@ func readBody(resp *fasthttp.Response, max int, truncate bool) ([]byte, error) {
 	if size > max+1 {
 		size = max + 1
 	}
-	buf := make([]byte, 0, size)
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]

@@ -14,10 +14,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -892,5 +894,31 @@ func readEvents(t *testing.T, br *bufio.Reader) []string {
 			t.Fatal(err)
 		}
 		events = append(events, data)
+	}
+}
+
+// TestAnswerOutlivesRecycledBuffer: answers are read into recycled
+// buffers, so a response still waiting to be written must hold a copy,
+// not the buffer the next request reads its answer into.
+func TestAnswerOutlivesRecycledBuffer(t *testing.T) {
+	var n atomic.Int64
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"chatcmpl-%d","object":"chat.completion","choices":[]}`, n.Add(1))
+	})
+	d := openAIDeployment(up.URL + "/v1")
+	f := New(Options{})
+	var ctxs [8]fasthttp.RequestCtx
+	for i := range ctxs {
+		err := f.ChatCompletionDone(&ctxs[i], d, d.UpstreamModel, []byte(`{"model":"m","messages":[]}`), false, func(Usage, error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range ctxs {
+		want := fmt.Sprintf(`{"id":"chatcmpl-%d","object":"chat.completion","choices":[]}`, i+1)
+		if got := string(ctxs[i].Response.Body()); got != want {
+			t.Errorf("answer %d = %s, want %s", i, got, want)
+		}
 	}
 }
