@@ -130,15 +130,14 @@ func newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 	return r
 }
 
-// setShape gives a compact record of k (already interned) its shared
-// shape; a full record has none.
-func (in *interner) setShape(r *keyRec, k *events.Key) {
+// setShape gives a compact record of k its shared shape (hash is k's
+// shapeHash); a full record has none, and k, which it keeps, is interned.
+func (in *interner) setShape(r *keyRec, k *events.Key, hash uint64) {
 	if r.full.Load() != nil {
+		in.key(k)
 		return
 	}
-	r.shape = in.shape(keyShape{team: k.TeamID, user: k.UserID, org: k.OrganizationID, createdBy: k.CreatedBy, models: k.Models,
-		allowedRoutes: k.AllowedRoutes, maxBudget: k.MaxBudget, tpm: k.TPMLimit, rpm: k.RPMLimit, maxParallel: k.MaxParallelRequests,
-		budgetDuration: k.BudgetDuration})
+	r.shape = in.shapeOf(k, hash)
 }
 
 // key returns the events.Key of r (hash h), building and keeping it on
