@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -12,16 +13,17 @@ import (
 // interner shares the strings and model lists that many keys repeat
 // (team, user and org ids, creators, model lists): with a million keys
 // each decoded event would otherwise keep its own copy of them, tens of
-// bytes a key. Only the applier goroutine uses its maps; request handlers
+// bytes a key. Only the applier goroutine writes it; request handlers
 // never see it. Values of deleted objects stay interned; maxInterned
 // bounds that.
 //
-// Compact keys share a keyShape. Shapes are found by a hash of their
-// content (shapeHash), which a snapshot read computes on its decoders, so
-// the one applying goroutine does a map lookup on a uint64 and compares
-// the candidate's fields with the key's; it interns a key's strings only
-// when its shape is new. Equal hashes of different shapes are expected
-// (rarely) and handled: every candidate is compared field by field.
+// Compact keys share a keyShape, found by a hash of its content
+// (shapeHash) and then compared field by field with the key, so equal
+// hashes of different shapes (rare, but possible) never merge them. A
+// snapshot read hashes and finds known shapes on its decoders
+// (knownShape), so the one applying goroutine only makes the new shapes,
+// interning their strings and lists: at a million keys of 50,000 shapes
+// it touches the string maps 50,000 times, not a million.
 type interner struct {
 	strs  map[string]string
 	lists map[string][]string
@@ -29,17 +31,74 @@ type interner struct {
 	// hash with it while the applier writes the maps.
 	seed maphash.Seed
 	// shapes holds the first shape of each hash, more the others of a
-	// hash shared by different shapes; nshapes counts both.
-	shapes  map[uint64]*keyShape
+	// hash shared by different shapes; nshapes counts both. Decoders read
+	// shapes (knownShape) while the applier adds to it, so it is a table
+	// of atomic slots that only the applier writes, replaced whole (and
+	// the pointer swapped) when it grows.
+	shapes  atomic.Pointer[shapeTable]
 	more    map[uint64][]*keyShape
 	nshapes int
+}
+
+// shapeTable is an open-addressing table (linear probing) of shapes by
+// hash, for one writer and any number of readers. A slot's hash is
+// written before its shape is published (Store) and read only after the
+// shape is seen (Load), so a reader never sees a slot half made. Slots
+// are never changed or emptied once set.
+type shapeTable struct {
+	slots []shapeSlot // a power of two long
+	n     int         // slots set; only the writer reads it
+}
+
+type shapeSlot struct {
+	hash uint64
+	sh   atomic.Pointer[keyShape]
+}
+
+// get returns the first shape stored under hash, or nil.
+func (t *shapeTable) get(hash uint64) *keyShape {
+	mask := uint64(len(t.slots) - 1)
+	for i := hash & mask; ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		sh := sl.sh.Load()
+		if sh == nil {
+			return nil
+		}
+		if sl.hash == hash {
+			return sh
+		}
+	}
+}
+
+// put stores sh under hash, which the table must not hold; it returns the
+// table to use from then on (a bigger one when t is three quarters full).
+func (t *shapeTable) put(hash uint64, sh *keyShape) *shapeTable {
+	if t.n+1 > len(t.slots)/4*3 {
+		bigger := &shapeTable{slots: make([]shapeSlot, 2*len(t.slots))}
+		for i := range t.slots {
+			if old := t.slots[i].sh.Load(); old != nil {
+				bigger.put(t.slots[i].hash, old)
+			}
+		}
+		t = bigger
+	}
+	mask := uint64(len(t.slots) - 1)
+	i := hash & mask
+	for t.slots[i].sh.Load() != nil {
+		i = (i + 1) & mask
+	}
+	t.slots[i].hash = hash
+	t.slots[i].sh.Store(sh)
+	t.n++
+	return t
 }
 
 const maxInterned = 1 << 20
 
 func newInterner() *interner {
-	return &interner{strs: map[string]string{}, lists: map[string][]string{}, seed: maphash.MakeSeed(),
-		shapes: map[uint64]*keyShape{}, more: map[uint64][]*keyShape{}}
+	in := &interner{strs: map[string]string{}, lists: map[string][]string{}, seed: maphash.MakeSeed(), more: map[uint64][]*keyShape{}}
+	in.shapes.Store(&shapeTable{slots: make([]shapeSlot, 64)})
+	return in
 }
 
 func (in *interner) str(s string) string {
@@ -137,9 +196,11 @@ func (in *interner) shapeHash(k *events.Key) uint64 {
 // it (and interning k's strings and lists for it) when it is new. Keys of
 // one shape share its limit pointers: nothing writes through them.
 func (in *interner) shapeOf(k *events.Key, hash uint64) *keyShape {
-	if sh := in.shapes[hash]; sh != nil {
-		if sh.is(k) {
-			return sh
+	t := in.shapes.Load()
+	first := t.get(hash)
+	if first != nil {
+		if first.is(k) {
+			return first
 		}
 		for _, sh := range in.more[hash] {
 			if sh.is(k) {
@@ -152,14 +213,26 @@ func (in *interner) shapeOf(k *events.Key, hash uint64) *keyShape {
 		allowedRoutes: k.AllowedRoutes, maxBudget: k.MaxBudget, tpm: k.TPMLimit, rpm: k.RPMLimit, maxParallel: k.MaxParallelRequests,
 		budgetDuration: k.BudgetDuration}
 	if in.nshapes < maxInterned {
-		if _, ok := in.shapes[hash]; ok {
+		if first != nil {
 			in.more[hash] = append(in.more[hash], sh)
-		} else {
-			in.shapes[hash] = sh
+		} else if bigger := t.put(hash, sh); bigger != t {
+			in.shapes.Store(bigger)
 		}
 		in.nshapes++
 	}
 	return sh
+}
+
+// knownShape is the shape of k (whose shapeHash is hash) if it is the
+// first of its hash, else nil: then shapeOf, on the applier, decides. Any
+// goroutine may call it, so a snapshot read compares a key with its shape
+// on the decoders. A shape stored meanwhile by the applier may be missed,
+// never a wrong one returned: stored shapes never change or go.
+func (in *interner) knownShape(k *events.Key, hash uint64) *keyShape {
+	if sh := in.shapes.Load().get(hash); sh != nil && sh.is(k) {
+		return sh
+	}
+	return nil
 }
 
 // is reports whether k has shape sh: a key rebuilt from sh would carry

@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -117,5 +119,72 @@ func TestShapeInternsOnlyNewShapes(t *testing.T) {
 	}
 	if unsafe.StringData(sa.team) != unsafe.StringData(sb.team) || &sa.models[0] != &sb.models[0] {
 		t.Error("the team id or the model list is not shared between the shapes")
+	}
+}
+
+// TestShapeTableGrows: shapes stay findable, by the applier and by
+// knownShape, as the table grows past its first size, including hashes
+// that probe into each other's slots.
+func TestShapeTableGrows(t *testing.T) {
+	in := newInterner()
+	const n = 5000
+	key := func(i int) *events.Key { return &events.Key{TeamID: fmt.Sprint("team-", i)} }
+	// Every third key's hash shares its low bits with the others', so
+	// they fill runs of neighbouring slots.
+	hash := func(i int) uint64 {
+		if i%3 == 0 {
+			return uint64(i) << 32
+		}
+		return in.shapeHash(key(i))
+	}
+	shapes := map[*keyShape]int{}
+	for i := range n {
+		sh := in.shapeOf(key(i), hash(i))
+		if j, dup := shapes[sh]; dup {
+			t.Fatalf("keys %d and %d share a shape", j, i)
+		}
+		shapes[sh] = i
+	}
+	for sh, i := range shapes {
+		if in.shapeOf(key(i), hash(i)) != sh || in.knownShape(key(i), hash(i)) != sh {
+			t.Fatalf("key %d: shape not found again", i)
+		}
+		if in.knownShape(key(i+1), hash(i)) != nil {
+			t.Fatalf("key %d: another key's shape returned", i)
+		}
+	}
+	if in.nshapes != n {
+		t.Fatalf("nshapes %d, want %d", in.nshapes, n)
+	}
+}
+
+// TestKnownShapeConcurrent: decoders look shapes up while the applier adds
+// them (run with -race); whatever they find is the key's own shape.
+func TestKnownShapeConcurrent(t *testing.T) {
+	in := newInterner()
+	const n = 3000
+	key := func(i int) *events.Key { return &events.Key{TeamID: fmt.Sprint("team-", i), Models: []string{"m"}} }
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				k := key(i)
+				if sh := in.knownShape(k, in.shapeHash(k)); sh != nil && !sh.is(k) {
+					t.Errorf("key %d: found another key's shape", i)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		k := key(i)
+		in.shapeOf(k, in.shapeHash(k))
+	}
+	wg.Wait()
+	for i := range n {
+		if k := key(i); in.knownShape(k, in.shapeHash(k)) == nil {
+			t.Fatalf("key %d: shape not found after the applier stored it", i)
+		}
 	}
 }

@@ -131,13 +131,16 @@ func newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 }
 
 // setShape gives a compact record of k its shared shape (hash is k's
-// shapeHash); a full record has none, and k, which it keeps, is interned.
+// shapeHash), unless a decoder already found it (knownShape); a full
+// record has none, and k, which it keeps, is interned.
 func (in *interner) setShape(r *keyRec, k *events.Key, hash uint64) {
 	if r.full.Load() != nil {
 		in.key(k)
 		return
 	}
-	r.shape = in.shapeOf(k, hash)
+	if r.shape == nil {
+		r.shape = in.shapeOf(k, hash)
+	}
 }
 
 // key returns the events.Key of r (hash h), building and keeping it on

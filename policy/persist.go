@@ -146,7 +146,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 		err    error
 	}
 	reuse := m == CompactKeys
-	in := b.s.intern // decoders use only its seed (shapeHash)
+	in := b.s.intern // decoders only hash (shapeHash) and look up (knownShape)
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	todo := make(chan *chunk, workers*2)
 	done := make(chan *chunk, workers*2)
@@ -181,11 +181,12 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 						c.err = fmt.Errorf("policy: snapshot key: %w", err)
 						break
 					}
-					var sh uint64
+					rec, sh := newKeyRec(k, m), uint64(0)
 					if m == CompactKeys {
 						sh = in.shapeHash(k)
+						rec.shape = in.knownShape(k, sh)
 					}
-					c.keys, c.recs, c.hashes, c.shapes = append(c.keys, k), append(c.recs, newKeyRec(k, m)), append(c.hashes, hash), append(c.shapes, sh)
+					c.keys, c.recs, c.hashes, c.shapes = append(c.keys, k), append(c.recs, rec), append(c.hashes, hash), append(c.shapes, sh)
 				}
 				done <- c
 			}
