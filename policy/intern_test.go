@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +186,78 @@ func TestKnownShapeConcurrent(t *testing.T) {
 	for i := range n {
 		if k := key(i); in.knownShape(k, in.shapeHash(k)) == nil {
 			t.Fatalf("key %d: shape not found after the applier stored it", i)
+		}
+	}
+}
+
+// TestShapeOfMatchesFieldEquality compares shape sharing with a reference:
+// random keys from few values share a shape exactly when their shape
+// fields are equal, with real hashes and with hashes cut to 3 bits (most
+// keys then collide).
+func TestShapeOfMatchesFieldEquality(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(vals ...string) string { return strings.Clone(vals[rng.IntN(len(vals))]) }
+	list := func() []string {
+		switch n := rng.IntN(4); n {
+		case 0:
+			return nil
+		default:
+			l := make([]string, n-1)
+			for i := range l {
+				l[i] = pick("a", "b", "ab")
+			}
+			return l
+		}
+	}
+	limit := func() *int64 {
+		if rng.IntN(2) == 0 {
+			return nil
+		}
+		v := int64(rng.IntN(2))
+		return &v
+	}
+	// ref is a canonical text of the shape fields.
+	ref := func(k *events.Key) string {
+		lim := func(p *int64) string {
+			if p == nil {
+				return "-"
+			}
+			return fmt.Sprint(*p)
+		}
+		b := "-"
+		if k.MaxBudget != nil {
+			b = fmt.Sprint(math.Float64bits(*k.MaxBudget))
+		}
+		return fmt.Sprintf("%q %q %q %q %q %#v %#v %s %s %s %s", k.TeamID, k.UserID, k.OrganizationID, k.CreatedBy, k.BudgetDuration,
+			k.Models, k.AllowedRoutes, lim(k.TPMLimit), lim(k.RPMLimit), lim(k.MaxParallelRequests), b)
+	}
+	for _, mask := range []uint64{math.MaxUint64, 7} {
+		in := newInterner()
+		byRef := map[string]*keyShape{}
+		for range 3000 {
+			k := &events.Key{TeamID: pick("", "t1", "t2"), UserID: pick("", "u"), OrganizationID: pick("", "o"), CreatedBy: pick("", "c"),
+				BudgetDuration: pick("", "1d"), Models: list(), AllowedRoutes: list(), TPMLimit: limit(), RPMLimit: limit(),
+				MaxParallelRequests: limit()}
+			if rng.IntN(3) == 0 {
+				f := []float64{0, math.Copysign(0, -1), 1}[rng.IntN(3)]
+				k.MaxBudget = &f
+			}
+			r := ref(k)
+			sh := in.shapeOf(k, in.shapeHash(k)&mask)
+			if want, ok := byRef[r]; ok && sh != want {
+				t.Fatalf("mask %x: %s: a second shape for equal fields", mask, r)
+			}
+			byRef[r] = sh
+		}
+		seen := map[*keyShape]bool{}
+		for r, sh := range byRef {
+			if seen[sh] {
+				t.Fatalf("mask %x: %s: shares a shape with different fields", mask, r)
+			}
+			seen[sh] = true
+		}
+		if len(byRef) < 100 {
+			t.Fatalf("only %d distinct shapes: the test draws too few", len(byRef))
 		}
 	}
 }
