@@ -130,15 +130,17 @@ func newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 	return r
 }
 
-// setShape gives a compact record of k (already interned) its shared
-// shape; a full record has none.
-func (in *interner) setShape(r *keyRec, k *events.Key) {
+// setShape gives a compact record of k its shared shape (hash is k's
+// shapeHash), unless a decoder already found it (knownShape); a full
+// record has none, and k, which it keeps, is interned.
+func (in *interner) setShape(r *keyRec, k *events.Key, hash uint64) {
 	if r.full.Load() != nil {
+		in.key(k)
 		return
 	}
-	r.shape = in.shape(keyShape{team: k.TeamID, user: k.UserID, org: k.OrganizationID, createdBy: k.CreatedBy, models: k.Models,
-		allowedRoutes: k.AllowedRoutes, maxBudget: k.MaxBudget, tpm: k.TPMLimit, rpm: k.RPMLimit, maxParallel: k.MaxParallelRequests,
-		budgetDuration: k.BudgetDuration})
+	if r.shape == nil {
+		r.shape = in.shapeOf(k, hash)
+	}
 }
 
 // key returns the events.Key of r (hash h), building and keeping it on
@@ -184,11 +186,22 @@ func (r *keyRec) build(h KeyHash) *events.Key {
 	return k
 }
 
+// isLowerHex runs once per key of a snapshot read, on random hex: a
+// table and no branch per byte, since a digit-or-letter branch mispredicts
+// about every other byte.
 func isLowerHex(s string) bool {
+	var bad uint8
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
+		bad |= notLowerHex[s[i]]
+	}
+	return bad == 0
+}
+
+var notLowerHex = func() (t [256]uint8) {
+	for c := range t {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			t[c] = 1
 		}
 	}
-	return true
-}
+	return t
+}()

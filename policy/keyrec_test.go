@@ -183,3 +183,16 @@ func TestCompactKeyConcurrentLookups(t *testing.T) {
 		}
 	}
 }
+
+// TestIsLowerHex: every byte, alone and inside a valid token.
+func TestIsLowerHex(t *testing.T) {
+	if !isLowerHex("") || !isLowerHex("0123456789abcdef") {
+		t.Fatal("lower-case hex rejected")
+	}
+	for c := 0; c < 256; c++ {
+		want := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+		if got := isLowerHex("0a" + string([]byte{byte(c)}) + "f9"); got != want {
+			t.Errorf("%q: %v, want %v", rune(c), got, want)
+		}
+	}
+}

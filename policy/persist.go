@@ -142,9 +142,11 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 		keys   []*events.Key
 		recs   []*keyRec
 		hashes []KeyHash
+		shapes []uint64 // shapeHash of each key, under CompactKeys
 		err    error
 	}
 	reuse := m == CompactKeys
+	in := b.s.intern // decoders only hash (shapeHash) and look up (knownShape)
 	workers := max(runtime.GOMAXPROCS(0), 1)
 	todo := make(chan *chunk, workers*2)
 	done := make(chan *chunk, workers*2)
@@ -156,7 +158,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 			defer wg.Done()
 			for c := range todo {
 				n := len(c.ends)
-				c.keys, c.recs, c.hashes = c.keys[:0], c.recs[:0], c.hashes[:0]
+				c.keys, c.recs, c.hashes, c.shapes = c.keys[:0], c.recs[:0], c.hashes[:0], c.shapes[:0]
 				if reuse && len(c.slab) < n {
 					c.slab = make([]events.Key, n)
 				}
@@ -179,7 +181,12 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 						c.err = fmt.Errorf("policy: snapshot key: %w", err)
 						break
 					}
-					c.keys, c.recs, c.hashes = append(c.keys, k), append(c.recs, newKeyRec(k, m)), append(c.hashes, hash)
+					rec, sh := newKeyRec(k, m), uint64(0)
+					if m == CompactKeys {
+						sh = in.shapeHash(k)
+						rec.shape = in.knownShape(k, sh)
+					}
+					c.keys, c.recs, c.hashes, c.shapes = append(c.keys, k), append(c.recs, rec), append(c.hashes, hash), append(c.shapes, sh)
 				}
 				done <- c
 			}
@@ -197,7 +204,7 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 			}
 			if applyErr == nil {
 				for i, k := range c.keys {
-					b.putKeyRec(c.hashes[i], k, c.recs[i])
+					b.putKeyRec(c.hashes[i], k, c.recs[i], c.shapes[i])
 				}
 			}
 			select {

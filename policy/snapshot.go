@@ -348,18 +348,25 @@ func (b *Builder) shard(h KeyHash) map[KeyHash]*keyRec {
 // putKey interns k's shared parts (k is the builder's from here on) and
 // stores its record.
 func (b *Builder) putKey(h KeyHash, k *events.Key) {
-	b.putKeyRec(h, k, newKeyRec(k, b.s.keyMode))
+	var hash uint64
+	if b.s.keyMode == CompactKeys {
+		hash = b.s.intern.shapeHash(k)
+	}
+	b.putKeyRec(h, k, newKeyRec(k, b.s.keyMode), hash)
 }
 
-// putKeyRec is putKey with k's record made (newKeyRec) but not shaped.
-func (b *Builder) putKeyRec(h KeyHash, k *events.Key, r *keyRec) {
-	b.s.intern.key(k)
-	b.s.intern.setShape(r, k)
+// putKeyRec is putKey with k's record made (newKeyRec) but not shaped;
+// hash is k's shapeHash under CompactKeys.
+func (b *Builder) putKeyRec(h KeyHash, k *events.Key, r *keyRec, hash uint64) {
+	b.s.intern.setShape(r, k, hash)
 	m := b.shard(h)
-	if _, ok := m[h]; !ok {
+	// One map operation, not a lookup and then an insert: the length
+	// tells whether h is new.
+	n := len(m)
+	m[h] = r
+	if len(m) > n {
 		b.s.nkeys++
 	}
-	m[h] = r
 }
 
 // presize makes the builder's key shards room for n keys, so a snapshot
