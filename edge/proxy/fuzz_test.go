@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/jsonscan"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -178,7 +179,7 @@ func wantCounts(raw json.RawMessage) (p, c, total int64, ok, comparable bool) {
 // unique, the inputs on which a raw-name scanner and encoding/json must
 // agree.
 func simpleObject(b []byte) bool {
-	m := objectAt(b, skipWS(b, 0))
+	m := objectAt(b, jsonscan.WS(b, 0))
 	seen := map[string]bool{}
 	for {
 		k, _, _, ok := m.next()

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/jsonscan"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -168,12 +169,12 @@ func httpBase(d *policy.Deployment, base string) *apierror.Error {
 // withModelKey is body (a JSON object without "model") with an empty
 // "model" first, for the rewrite to fill in.
 func withModelKey(body []byte) []byte {
-	i := skipWS(body, 0)
+	i := jsonscan.WS(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return body
 	}
 	sep := ","
-	if j := skipWS(body, i+1); j < len(body) && body[j] == '}' {
+	if j := jsonscan.WS(body, i+1); j < len(body) && body[j] == '}' {
 		sep = ""
 	}
 	out := make([]byte, 0, len(body)+len(`"model":"",`))

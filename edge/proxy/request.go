@@ -84,17 +84,17 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		}
 		return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 	}
-	i := skipWS(body, 0)
+	i := jsonscan.WS(body, 0)
 	if body[i] != '{' {
 		return r, ErrNotObject
 	}
-	i = skipWS(body, i+1)
+	i = jsonscan.WS(body, i+1)
 	for body[i] != '}' {
-		kEnd := jsString(body, i) // the body was validated: never -1
+		kEnd := jsonscan.SkipString(body, i) // the body was validated: never -1
 		key := body[i:kEnd]
-		i = skipWS(body, kEnd) // at ':'
-		i = skipWS(body, i+1)  // at the value
-		vEnd := jsValue(body, i)
+		i = jsonscan.WS(body, kEnd) // at ':'
+		i = jsonscan.WS(body, i+1)  // at the value
+		vEnd := jsonscan.SkipValue(body, i)
 		v := body[i:vEnd]
 		switch chatField(key) {
 		case "model":
@@ -143,16 +143,16 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		case "prompt":
 			r.Prompt = v[0]
 		case "messages":
-			r.Messages = v[0] == '[' && body[skipWS(body, i+1)] != ']'
+			r.Messages = v[0] == '[' && body[jsonscan.WS(body, i+1)] != ']'
 		case "fallbacks":
 			r.Fallbacks = ""
 			if v[0] != 'n' {
 				r.Fallbacks = string(v)
 			}
 		}
-		i = skipWS(body, vEnd)
+		i = jsonscan.WS(body, vEnd)
 		if body[i] == ',' {
-			i = skipWS(body, i+1)
+			i = jsonscan.WS(body, i+1)
 		}
 	}
 	return r, nil

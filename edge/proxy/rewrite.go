@@ -69,7 +69,7 @@ func rewriteRequest(body []byte, model string, streamUsage bool) (out []byte, in
 // JSON (the edge validated it in ParseChatRequest): validating twice was
 // 3% of the edge's CPU at saturation.
 func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, injected bool, err error) {
-	i := skipWS(body, 0)
+	i := jsonscan.WS(body, 0)
 	if body[i] != '{' {
 		return nil, false, ErrNotObject
 	}
@@ -81,14 +81,14 @@ func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, inje
 	sawOptions := false
 	prevEnd := -1 // end of the previous member's value
 	runPrev := -1 // prevEnd where the current run of deleted members began
-	i = skipWS(body, i+1)
+	i = jsonscan.WS(body, i+1)
 	for body[i] != '}' {
 		kStart := i
-		kEnd := jsString(body, i) // the body was validated: never -1
+		kEnd := jsonscan.SkipString(body, i) // the body was validated: never -1
 		key := body[i:kEnd]
-		i = skipWS(body, kEnd) // at ':'
-		i = skipWS(body, i+1)  // at the value
-		vEnd := jsValue(body, i)
+		i = jsonscan.WS(body, kEnd) // at ':'
+		i = jsonscan.WS(body, i+1)  // at the value
+		vEnd := jsonscan.SkipValue(body, i)
 		switch {
 		case keyIs(key, "model"):
 			if body[i] != '"' {
@@ -104,11 +104,11 @@ func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, inje
 			// not a provider parameter: dropped with a comma. Repeated
 			// keys extend one deletion so edits never overlap.
 			run := len(edits) > 0 && edits[len(edits)-1].del && edits[len(edits)-1].end == kStart
-			if after := skipWS(body, vEnd); body[after] == ',' {
+			if after := jsonscan.WS(body, vEnd); body[after] == ',' {
 				if run {
-					edits[len(edits)-1].end = skipWS(body, after+1)
+					edits[len(edits)-1].end = jsonscan.WS(body, after+1)
 				} else {
-					edits = append(edits, edit{start: kStart, end: skipWS(body, after+1), del: true})
+					edits = append(edits, edit{start: kStart, end: jsonscan.WS(body, after+1), del: true})
 					runPrev = prevEnd
 				}
 			} else if run {
@@ -123,9 +123,9 @@ func rewriteValid(body []byte, model string, streamUsage bool) (out []byte, inje
 			}
 		}
 		prevEnd = vEnd
-		i = skipWS(body, vEnd)
+		i = jsonscan.WS(body, vEnd)
 		if body[i] == ',' {
-			i = skipWS(body, i+1)
+			i = jsonscan.WS(body, i+1)
 		}
 	}
 	if models == 0 {
@@ -210,18 +210,6 @@ func streamOptionsEdits(body []byte, vs, ve int, edits []edit) ([]edit, bool) {
 		}
 	}
 	return edits, true
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
 }
 
 // keyIs compares a quoted JSON key with name. Keys spelled with escapes

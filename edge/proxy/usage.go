@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/jsonscan"
 )
 
 // Outcomes of a request, as reported in Usage.Outcome (and SpendEvent).
@@ -96,89 +97,6 @@ func errorUsage(err error) Usage {
 // bounds-checked and a malformed document makes them stop and report what
 // they found so far; they never panic or loop.
 
-// jsString returns the index after the JSON string starting at b[i] ('"'),
-// or -1 if it is not terminated. Short strings (keys, ids) are scanned
-// inline; past 16 bytes it jumps from quote to quote with IndexByte
-// (vectorised), so long content costs little.
-func jsString(b []byte, i int) int {
-	j := i + 1
-	for lim := min(len(b), j+16); j < lim; j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	for j < len(b) {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		q := j + k
-		// The quote is escaped if an odd number of backslashes precede it.
-		bs := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			bs++
-		}
-		if bs%2 == 0 {
-			return q + 1
-		}
-		j = q + 1
-	}
-	return -1
-}
-
-// structural marks the bytes jsValue must look at inside a container.
-var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
-
-// jsValue returns the index after the JSON value starting at b[i], or -1
-// if it is truncated. Scalars are delimited, not validated.
-func jsValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return jsString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				if i = jsString(b, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			for i++; i < len(b) && !structural[b[i]]; i++ {
-			}
-		}
-		return -1
-	case '}', ']', ',', ':':
-		return -1
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j
-		}
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
-}
-
 // cursor is where a members or elements iteration stands; both move over
 // a value the same way.
 type cursor struct {
@@ -190,7 +108,7 @@ type cursor struct {
 // skip passes over the value key (or start) stopped at and returns its
 // end.
 func (c *cursor) skip() (ve int, ok bool) {
-	ve = jsValue(c.b, c.i)
+	ve = jsonscan.SkipValue(c.b, c.i)
 	c.at(ve)
 	return ve, ve >= 0
 }
@@ -246,7 +164,7 @@ func (m *members) key() (key []byte, vs int, ok bool) {
 		return nil, 0, false
 	}
 	b := m.b
-	i := skipWS(b, m.i)
+	i := jsonscan.WS(b, m.i)
 	if i >= len(b) {
 		m.state = iterBad
 		return nil, 0, false
@@ -261,7 +179,7 @@ func (m *members) key() (key []byte, vs int, ok bool) {
 			return nil, 0, false
 		}
 		m.prev = m.i
-		i = skipWS(b, i+1)
+		i = jsonscan.WS(b, i+1)
 	}
 	m.state = iterMore
 	if i >= len(b) || b[i] != '"' {
@@ -269,17 +187,17 @@ func (m *members) key() (key []byte, vs int, ok bool) {
 		return nil, 0, false
 	}
 	m.ks = i
-	ke := jsString(b, i)
+	ke := jsonscan.SkipString(b, i)
 	if ke < 0 {
 		m.state = iterBad
 		return nil, 0, false
 	}
-	i = skipWS(b, ke)
+	i = jsonscan.WS(b, ke)
 	if i >= len(b) || b[i] != ':' {
 		m.state = iterBad
 		return nil, 0, false
 	}
-	vs = skipWS(b, i+1)
+	vs = jsonscan.WS(b, i+1)
 	if vs >= len(b) {
 		m.state = iterBad
 		return nil, 0, false
@@ -316,7 +234,7 @@ func (a *elements) start() (vs int, ok bool) {
 		return 0, false
 	}
 	b := a.b
-	i := skipWS(b, a.i)
+	i := jsonscan.WS(b, a.i)
 	if i >= len(b) {
 		a.state = iterBad
 		return 0, false
@@ -330,7 +248,7 @@ func (a *elements) start() (vs int, ok bool) {
 			a.state = iterBad
 			return 0, false
 		}
-		if i = skipWS(b, i+1); i >= len(b) {
+		if i = jsonscan.WS(b, i+1); i >= len(b) {
 			a.state = iterBad
 			return 0, false
 		}
@@ -384,11 +302,11 @@ func stringValuesLen(b []byte) int64 {
 			i++
 			continue
 		}
-		e := jsString(b, i)
+		e := jsonscan.SkipString(b, i)
 		if e < 0 {
 			return n
 		}
-		if j := skipWS(b, e); j >= len(b) || b[j] != ':' {
+		if j := jsonscan.WS(b, e); j >= len(b) || b[j] != ':' {
 			n += textLen(b[i:e])
 		}
 		i = e
@@ -410,7 +328,7 @@ func generatedText(b []byte, i int) (n int64, end int) {
 		case string(k) == "role":
 			m.skip()
 		case b[vs] == '"':
-			ve := jsString(b, vs)
+			ve := jsonscan.SkipString(b, vs)
 			m.at(ve)
 			if ve > 0 {
 				n += textLen(b[vs:ve])
@@ -452,7 +370,7 @@ func choicesText(b []byte, i int, field string) (n int64, empty bool, end int) {
 			} else if string(k) == "text" && b[cs] == '"' {
 				// A legacy text completion's choice carries its text
 				// directly, streamed or not.
-				e := jsString(b, cs)
+				e := jsonscan.SkipString(b, cs)
 				ch.at(e)
 				if e > 0 {
 					n += textLen(b[cs:e])
@@ -599,7 +517,7 @@ type responseUsage struct {
 // decoding it. Nested "usage" or "model" keys are never looked at.
 func scanResponse(body []byte) responseUsage {
 	var r responseUsage
-	m := objectAt(body, skipWS(body, 0))
+	m := objectAt(body, jsonscan.WS(body, 0))
 	for {
 		k, vs, ok := m.key()
 		if !ok {
@@ -713,8 +631,8 @@ func inspectFrame(ev []byte) frameInfo {
 					f.cutStart, f.cutEnd = m.prev, ve
 				} else { // "usage":null, or the only member
 					end := ve
-					if j := skipWS(ev, ve); j < len(ev) && ev[j] == ',' {
-						end = skipWS(ev, j+1)
+					if j := jsonscan.WS(ev, ve); j < len(ev) && ev[j] == ',' {
+						end = jsonscan.WS(ev, j+1)
 					}
 					f.cutStart, f.cutEnd = m.ks, end
 				}
@@ -739,7 +657,7 @@ func inspectFrame(ev []byte) frameInfo {
 // parts; for text completions and embeddings, the "prompt" or "input".
 func promptChars(body []byte) int64 {
 	var n int64
-	top := objectAt(body, skipWS(body, 0))
+	top := objectAt(body, jsonscan.WS(body, 0))
 	for {
 		k, vs, ve, ok := top.next()
 		if !ok {

@@ -16,7 +16,7 @@ func Valid(b []byte) bool {
 	// object (1) or an array (0): a bit a level, on the stack.
 	var open [maxDepth/64 + 1]uint64
 	depth := 0
-	i := ws(b, 0)
+	i := WS(b, 0)
 	for {
 		// A value starts at b[i].
 		if i >= len(b) {
@@ -29,7 +29,7 @@ func Valid(b []byte) bool {
 			}
 			word, bit := depth/64, uint64(1)<<(depth%64)
 			depth++
-			i = ws(b, i+1)
+			i = WS(b, i+1)
 			if c == '{' {
 				open[word] |= bit
 				if i < len(b) && b[i] == '}' {
@@ -74,7 +74,7 @@ func Valid(b []byte) bool {
 		// After a value: the end of the document, or what its container
 		// wants next (possibly closing several containers in a row).
 		for {
-			i = ws(b, i)
+			i = WS(b, i)
 			if depth == 0 {
 				return i == len(b)
 			}
@@ -84,7 +84,7 @@ func Valid(b []byte) bool {
 			inObject := open[(depth-1)/64]&(uint64(1)<<((depth-1)%64)) != 0
 			switch b[i] {
 			case ',':
-				i = ws(b, i+1)
+				i = WS(b, i+1)
 				if inObject {
 					if i = member(b, i); i < 0 {
 						return false
@@ -125,19 +125,11 @@ func member(b []byte, i int) int {
 	if i = str(b, i); i < 0 {
 		return -1
 	}
-	i = ws(b, i)
+	i = WS(b, i)
 	if i >= len(b) || b[i] != ':' {
 		return -1
 	}
-	return ws(b, i+1)
-}
-
-// ws skips JSON whitespace from b[i].
-func ws(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
+	return WS(b, i+1)
 }
 
 // plain marks the string bytes that need no attention: everything but the
