@@ -53,7 +53,7 @@ func TestDecodeKeyFastPath(t *testing.T) {
 	} {
 		line, _ := json.Marshal(k)
 		var got events.Key
-		if !(&keyScanner{b: line}).key(&got) {
+		if !scanKey(line, &got) {
 			t.Fatalf("%s: not read by the scanner", line)
 		}
 		checkDecodeKey(t, line)
