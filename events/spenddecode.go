@@ -84,15 +84,15 @@ func decodeSpendFast(data []byte) (id string, evs []SpendEvent, ok bool) {
 	s := jsonscan.NewStrict(data)
 	// like holds, for each field, the value the next event most likely
 	// repeats: the previous event's, or for the first, a common one.
-	like := SpendEvent{Type: SpendV1, Auth: "key", Outcome: "ok"}
+	like := &SpendEvent{Type: SpendV1, Auth: "key", Outcome: "ok"}
 	if !s.Lit(spendBatchHead) {
 		var e SpendEvent
-		if !scanSpendEvent(&s, &e, &like) || !s.Done() {
+		if !scanSpendEvent(&s, &e, like) || !s.Done() {
 			return "", nil, false
 		}
 		return e.RequestID, []SpendEvent{e}, true
 	}
-	if !(s.Str(&id) && s.Lit(`,"edge_id":`) && s.StrLike(&like.EdgeID, "") && s.Lit(`,"events":[`)) {
+	if !(s.Str(&id) && s.Lit(`,"edge_id":`) && s.Str(&like.EdgeID) && s.Lit(`,"events":[`)) {
 		return "", nil, false
 	}
 	evs = make([]SpendEvent, 0, bytes.Count(data, []byte(spendEventHead))-1)
@@ -102,10 +102,10 @@ func decodeSpendFast(data []byte) (id string, evs []SpendEvent, ok bool) {
 	for {
 		evs = append(evs, SpendEvent{})
 		e := &evs[len(evs)-1]
-		if !scanSpendEvent(&s, e, &like) {
+		if !scanSpendEvent(&s, e, like) {
 			return "", nil, false
 		}
-		like = *e
+		like = e // still the event's values if append moves evs
 		if s.Lit(`]}`) {
 			return id, evs, s.Done()
 		}

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -45,6 +46,14 @@ func (s *Strict) RawStr() ([]byte, bool) {
 	}
 	start, ascii := s.i+1, true
 	for j := start; j < len(s.b); j++ {
+		// Eight plain bytes at a time: the strings of a message are
+		// most of its bytes, and nearly all plain ASCII.
+		for j+8 <= len(s.b) && plain8(binary.LittleEndian.Uint64(s.b[j:])) {
+			j += 8
+		}
+		if j == len(s.b) {
+			break
+		}
 		switch c := s.b[j]; {
 		case c == '"':
 			v := s.b[start:j]
@@ -60,6 +69,19 @@ func (s *Strict) RawStr() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
+
+// plain8 reports whether the eight bytes of w are all ASCII and none is a
+// quote, a backslash or a control byte (a byte of w^c is zero where w has
+// c; with no high bit set, subtracting borrows into a byte's high bit only
+// from a byte below the bound).
+func plain8(w uint64) bool {
+	return (w|(w-ones*0x20)|((w^ones*'"')-ones)|((w^ones*'\\')-ones))&high == 0
 }
 
 // strBytes returns a string's value: b's own bytes when it has no escape,
