@@ -74,6 +74,9 @@ func decodeSpendJSON(data []byte) (id string, evs []SpendEvent, err error) {
 const (
 	spendBatchHead = `{"type":"` + SpendBatchV1 + `","batch_id":`
 	spendEventHead = `{"type":`
+	// minSpendEventLen is less than the shortest SpendEvent encoding the
+	// fast decoder reads (TestMinSpendEventLen).
+	minSpendEventLen = 200
 )
 
 // decodeSpendFast reads exactly what an edge writes: a SpendEvent as
@@ -95,7 +98,10 @@ func decodeSpendFast(data []byte) (id string, evs []SpendEvent, ok bool) {
 	if !(s.Str(&id) && s.Lit(`,"edge_id":`) && s.Str(&like.EdgeID) && s.Lit(`,"events":[`)) {
 		return "", nil, false
 	}
-	evs = make([]SpendEvent, 0, bytes.Count(data, []byte(spendEventHead))-1)
+	// The events counted ahead, bounded by what the bytes can hold, so
+	// that a message of event heads alone allocates no more than a few
+	// times its size before it fails.
+	evs = make([]SpendEvent, 0, min(bytes.Count(data, []byte(spendEventHead))-1, len(data)/minSpendEventLen))
 	if s.Lit(`]}`) {
 		return id, evs, s.Done()
 	}

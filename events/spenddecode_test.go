@@ -228,3 +228,15 @@ func FuzzDecodeSpend(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecodeSpend(t, data) })
 }
+
+// TestMinSpendEventLen: no event the fast decoder reads is shorter than
+// minSpendEventLen (the zero event, with the shorter bool, is shortest).
+func TestMinSpendEventLen(t *testing.T) {
+	data, err := json.Marshal(&SpendEvent{Stream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := decodeSpendFast(data); !ok || len(data) < minSpendEventLen {
+		t.Fatalf("%s (%d bytes): read %v, want at least %d bytes", data, len(data), ok, minSpendEventLen)
+	}
+}
