@@ -221,7 +221,9 @@ func TestDecodeSpendAllocs(t *testing.T) {
 	}
 }
 
-// FuzzDecodeSpend: go test ./events -run '^$' -fuzz FuzzDecodeSpend -fuzztime 30s
+// FuzzDecodeSpend: go test ./events -run '^$' -fuzz FuzzDecodeSpend -fuzztime 60s -fuzzminimizetime 100x
+// (the seeds are kilobytes long, and minimizing each new input for the
+// default 60 s leaves no time to fuzz).
 func FuzzDecodeSpend(f *testing.F) {
 	for _, data := range edgeEncodings(f, 40) {
 		f.Add(data)
