@@ -2,8 +2,6 @@ package events
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -126,36 +124,6 @@ type SpendBatch struct {
 	BatchID string       `json:"batch_id"`
 	EdgeID  string       `json:"edge_id"`
 	Events  []SpendEvent `json:"events"`
-}
-
-// DecodeSpend returns the events of a spend message, a SpendEvent or a
-// SpendBatch, and the message's id (request id or batch id). A message of
-// another type is an error: a consumer must not guess at its meaning.
-func DecodeSpend(data []byte) (id string, evs []SpendEvent, err error) {
-	var u struct {
-		SpendEvent
-		BatchID string       `json:"batch_id"`
-		Events  []SpendEvent `json:"events"`
-	}
-	if err := json.Unmarshal(data, &u); err != nil {
-		return "", nil, err
-	}
-	switch u.Type {
-	case SpendBatchV1:
-		for i := range u.Events {
-			if u.Events[i].Type == "" {
-				u.Events[i].Type = SpendV1
-			} else if u.Events[i].Type != SpendV1 {
-				return "", nil, fmt.Errorf("events: spend batch holds an event of type %q", u.Events[i].Type)
-			}
-		}
-		return u.BatchID, u.Events, nil
-	case SpendV1, "":
-		u.SpendEvent.Type = SpendV1
-		return u.RequestID, []SpendEvent{u.SpendEvent}, nil
-	default:
-		return "", nil, fmt.Errorf("%w: %q on the spend stream", ErrUnknownType, u.Type)
-	}
 }
 
 // SpendStreamConfig keeps spend events until the sink and the budget

@@ -53,7 +53,7 @@ func TestDecodeKeyFastPath(t *testing.T) {
 	} {
 		line, _ := json.Marshal(k)
 		var got events.Key
-		if !(&keyScanner{b: line}).key(&got) {
+		if !scanKey(line, &got) {
 			t.Fatalf("%s: not read by the scanner", line)
 		}
 		checkDecodeKey(t, line)
@@ -101,4 +101,30 @@ func FuzzDecodeKey(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, line []byte) { checkDecodeKey(t, line) })
+}
+
+// BenchmarkDecodeKey: one snapshot key line, as WriteSnapshot writes a
+// typical key, by the scanner and by json.Unmarshal (its fallback).
+// go test ./policy -run '^$' -bench DecodeKey -benchmem
+func BenchmarkDecodeKey(b *testing.B) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
+	line, err := json.Marshal(&events.Key{Token: events.HashKey("sk-1"), KeyName: "sk-...abcd", KeyAlias: "key-1", Models: []string{"gpt-4o"},
+		TeamID: "team-1", UserID: "user-1", CreatedAt: at, UpdatedAt: at})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		decode func([]byte, *events.Key) error
+	}{{"scanner", decodeKey}, {"json.Unmarshal", func(b []byte, k *events.Key) error { return json.Unmarshal(b, k) }}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var k events.Key
+				if err := c.decode(line, &k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

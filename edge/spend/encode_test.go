@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -98,4 +99,65 @@ func BenchmarkEncodeEvent(b *testing.B) {
 			buf = append(buf[:0], out...)
 		}
 	})
+}
+
+// TestDecodeSpendReadsEncoding: what the publisher writes (a lone event,
+// a batch, a spill line) is read by events.DecodeSpend's fast decoder,
+// never its encoding/json fallback, and read as json.Unmarshal reads it.
+// A change to the encoding that the decoder does not follow fails here,
+// not as CPU on the control plane.
+func TestDecodeSpendReadsEncoding(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	strs := []string{"", "plain", `q"uote\back`, "<script>&</script>", "tab\tnl\n\x00\x1f\x7f", "é漢字🙂", "bad\xffutf8\xc3",
+		"line\u2028para\u2029", events.HashKey("sk-x"), events.DenyRateLimited}
+	str := func() string { return strs[rnd.IntN(len(strs))] }
+	event := func() *events.SpendEvent {
+		e := eventPool.Get().(*events.SpendEvent)
+		at := time.Date(2026, 12, 4, 19, 0, 0, 0, time.UTC).Add(time.Duration(rnd.Int64N(1e15)))
+		if rnd.IntN(10) == 0 {
+			at = at.In(time.FixedZone("", 3600)) // json.Marshal's encoding
+		}
+		f := func() float64 { return rnd.NormFloat64() * math.Pow(10, float64(rnd.IntN(40)-20)) }
+		*e = events.SpendEvent{Type: events.SpendV1, RequestID: events.NewID(), Time: at, KeyHash: str(), KeyAlias: str(), UserID: str(),
+			TeamID: str(), OrgID: str(), EndUserID: str(), Auth: str(), ModelGroup: str(), Model: str(), Deployment: str(), Provider: str(),
+			PromptTokens: rnd.Int64N(1e6), CompletionTokens: rnd.Int64(), TotalTokens: -rnd.Int64(), CachedTokens: rnd.Int64N(3),
+			CacheCreationTokens: rnd.Int64N(3), Estimated: rnd.IntN(2) == 0, Cost: f(), LatencyMS: f(), TTFTMS: f() * float64(rnd.IntN(2)),
+			Status: 200 + rnd.IntN(400), Stream: rnd.IntN(2) == 0, Outcome: str(), PolicySeq: rnd.Uint64() * uint64(rnd.IntN(2)),
+			DenyReason: str(), DenyRule: str(), EdgeID: str(), EdgeInstance: str(), Region: str(), ClientRequestID: str()}
+		return e
+	}
+	for i := range 500 {
+		var data []byte
+		switch n := rnd.IntN(6); n {
+		case 0:
+			data = encode(event()) // a lone event, or a spill line
+		default:
+			p := &Publisher{o: Options{EdgeID: []string{"edge-1", "eu-west-1a", "edge-é"}[i%3]}}
+			batch := make([]*events.SpendEvent, n*n)
+			for j := range batch {
+				batch[j] = event()
+			}
+			data = p.encodeBatch(nil, batch, events.NewID())
+		}
+		var want struct {
+			events.SpendEvent
+			BatchID string              `json:"batch_id"`
+			Events  []events.SpendEvent `json:"events"`
+		}
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		wantID, wantEvs := want.RequestID, []events.SpendEvent{want.SpendEvent}
+		if want.Type == events.SpendBatchV1 {
+			wantID, wantEvs = want.BatchID, want.Events
+		}
+		before := events.SpendDecodeFallbacks()
+		id, evs, err := events.DecodeSpend(data)
+		if events.SpendDecodeFallbacks() != before {
+			t.Fatalf("%s: DecodeSpend left the publisher's encoding to encoding/json", data)
+		}
+		if err != nil || id != wantID || !reflect.DeepEqual(evs, wantEvs) {
+			t.Fatalf("%s:\nDecodeSpend    %q %+v %v\njson.Unmarshal %q %+v", data, id, evs, err, wantID, wantEvs)
+		}
+	}
 }

@@ -1,0 +1,51 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchEvent is a spend event as an edge records it for a served request.
+func benchEvent(i int) SpendEvent {
+	return SpendEvent{Type: SpendV1, RequestID: fmt.Sprintf("01JD%022d", i), Time: time.Date(2026, 12, 4, 19, 30, 1, 123456789+i, time.UTC),
+		KeyHash: HashKey(fmt.Sprint("sk-", i%50)), KeyAlias: fmt.Sprint("key-", i%50), TeamID: "team-1", UserID: "user-7",
+		Auth: "key", ModelGroup: "gpt-4o", Model: "gpt-4o-2024-08-06", Deployment: "dep-1", Provider: "openai",
+		PromptTokens: 120 + int64(i), CompletionTokens: 30, TotalTokens: 150 + int64(i), Cost: 0.00123 + float64(i)*1e-6, LatencyMS: 812.5 + float64(i)/8,
+		Status: 200, Stream: i%2 == 0, Outcome: "ok", PolicySeq: 1042, EdgeID: "edge-1", EdgeInstance: "01JDEDGEINSTANCE0000000000", Region: "eu"}
+}
+
+// BenchmarkDecodeSpend: a batch of 256 events as an edge publishes it
+// under load, and a lone event (a quiet edge's message).
+// go test ./events -run '^$' -bench DecodeSpend -benchmem
+func BenchmarkDecodeSpend(b *testing.B) {
+	evs := make([]SpendEvent, 256)
+	for i := range evs {
+		evs[i] = benchEvent(i)
+	}
+	batch, err := json.Marshal(SpendBatch{Type: SpendBatchV1, BatchID: "01JDBATCH00000000000000000", EdgeID: "edge-1", Events: evs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lone, err := json.Marshal(&evs[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		n    int
+	}{{"batch256", batch, len(evs)}, {"lone", lone, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				if _, got, err := DecodeSpend(c.data); err != nil || len(got) != c.n {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(c.n), "ns/event")
+		})
+	}
+}
