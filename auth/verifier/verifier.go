@@ -540,7 +540,7 @@ func parseHeader(b []byte) (header, *apierror.Error) {
 		return h, bad
 	case errors.Is(err, errJSONDuplicate):
 		return h, invalid("Validation fails: Duplicate header names in token")
-	case err != nil || !json.Valid(b):
+	case err != nil: // scanObject validated b fully
 		return h, invalid("Validation fails: Invalid header string")
 	}
 	return h, nil

@@ -162,7 +162,7 @@ func str(b []byte, i int) int {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if i+6 > len(b) || !hex4(b[i+2:i+6]) {
+				if _, ok := hex4(b[i+2:]); !ok {
 					return -1
 				}
 				i += 6
@@ -173,15 +173,6 @@ func str(b []byte, i int) int {
 			return -1
 		}
 	}
-}
-
-func hex4(h []byte) bool {
-	for _, c := range h {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // lit matches the literal w at b[i].
