@@ -260,6 +260,8 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Region, "region", os.Getenv("EDGE_REGION"), "region label (env EDGE_REGION)")
 	mb := fs.Float64("max-request-size-mb", 10, "largest request body accepted, in MiB")
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
+	fs.DurationVar(&o.SpendBatchWindow, "spend-batch-window", envDuration("SPEND_BATCH_WINDOW", 0),
+		"how long spend events gather into one JetStream message (at most 256 each) before they are published; 0: the default, 2ms (env SPEND_BATCH_WINDOW)")
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
 	staleFlags(fs, &o)

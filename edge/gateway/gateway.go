@@ -63,6 +63,9 @@ type Options struct {
 	// Heartbeat is how often the edge reports its status; default 1s.
 	Heartbeat time.Duration
 	Proxy     proxy.Options
+	// SpendBatchWindow is how long spend events gather into one message
+	// (spend.Options.BatchDelay); 0: its default.
+	SpendBatchWindow time.Duration
 	// SpillDir holds spend events while NATS is unreachable; one per edge
 	// process. Default: a directory under the system temp dir.
 	SpillDir string
@@ -158,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 		spillDir = filepath.Join(os.TempDir(), "gatehouse-spend-"+o.EdgeID)
 	}
 	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: o.EdgeID, Region: o.Region, SpillDir: spillDir, Log: log,
-		Registerer: g.metrics.reg}); err != nil {
+		BatchDelay: o.SpendBatchWindow, Registerer: g.metrics.reg}); err != nil {
 		return err
 	}
 	// Deferred: runs when Run returns, after the server has shut down, so
