@@ -211,6 +211,13 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return info.State.LastSeq, nil
 	}))
+	// The budget tracker decodes every spend message; one the fast path
+	// cannot read (a producer with another encoding) costs several times
+	// the CPU, so the fallbacks are counted where an operator sees them.
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gatehouse_spend_decode_fallbacks_total",
+		Help: "Spend messages decoded by encoding/json because the fast decoder did not recognise their encoding (0 for edges of this version).",
+	}, func() float64 { return float64(events.SpendDecodeFallbacks()) }))
 	var keyDefaults, keyBound *api.KeyParams
 	var userDefaults *api.UserParams
 	if o.Config != nil {

@@ -89,6 +89,8 @@ func TestObservability(t *testing.T) {
 			`gatehouse_control_edge_lag_events{edge_id="edge-a",region="region-edge-a"} 0`,
 			`gatehouse_control_edge_live{edge_id="edge-a",region="region-edge-a"} 1`,
 			`gatehouse_http_requests_total{code="200",route="/key/generate"} 1`,
+			// This version's edge encodes what the fast decoder reads.
+			"\ngatehouse_spend_decode_fallbacks_total 0\n",
 		} {
 			if !strings.Contains(cm, want) {
 				return fmt.Errorf("control /metrics lacks %s", want)
