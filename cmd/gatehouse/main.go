@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/edge/gateway"
 	"github.com/gatehouse/gatehouse/internal/debugserver"
 	"github.com/gatehouse/gatehouse/internal/embednats"
+	"github.com/gatehouse/gatehouse/internal/gcfloor"
 	"github.com/gatehouse/gatehouse/internal/obs"
 	"github.com/gatehouse/gatehouse/schema"
 	"github.com/gatehouse/gatehouse/spend/rollup"
@@ -168,7 +169,9 @@ func runAll(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address; used when reachable (env CLICKHOUSE_ADDR)")
 	var eo gateway.Options
 	staleFlags(fs, &eo)
+	floorMB := gcFloorFlag(fs)
 	_ = fs.Parse(args)
+	defer gcfloor.Start(*floorMB << 20).Stop()
 	if err := gateway.ValidStaleMode(eo.StaleMode); err != nil {
 		return err
 	}
@@ -265,6 +268,7 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
 	staleFlags(fs, &o)
+	floorMB := gcFloorFlag(fs)
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
@@ -272,10 +276,18 @@ func runEdge(ctx context.Context, args []string) error {
 	if err := gateway.ValidStaleMode(o.StaleMode); err != nil {
 		return err
 	}
+	defer gcfloor.Start(*floorMB << 20).Stop()
 	o.BodyLimit = int(*mb * (1 << 20))
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
 	return gateway.Run(ctx, o)
+}
+
+// gcFloorFlag is -gc-heap-floor-mb: the heap size below which the edge's
+// garbage collector does not start a cycle (internal/gcfloor).
+func gcFloorFlag(fs *flag.FlagSet) *int64 {
+	return fs.Int64("gc-heap-floor-mb", int64(envInt("GC_HEAP_FLOOR_MB", 64)),
+		"MiB of heap below which the garbage collector waits: GOGC is raised while the live heap is small, so a small edge under load collects less often; 0: plain GOGC (env GC_HEAP_FLOOR_MB)")
 }
 
 // staleFlags are the edge's staleness bound: -max-staleness and
