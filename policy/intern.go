@@ -120,7 +120,7 @@ func (in *interner) list(l []string) []string {
 	if len(l) == 0 || in == nil {
 		return l
 	}
-	k := strings.Join(l, "\x00")
+	k := listKey(l)
 	if v, ok := in.lists[k]; ok {
 		return v
 	}
@@ -131,6 +131,25 @@ func (in *interner) list(l []string) []string {
 		in.lists[k] = l
 	}
 	return l
+}
+
+// listKey identifies a list by its elements, each preceded by its length,
+// so no two different lists share a key: joined with a separator,
+// ["a","b"] and ["a\x00b"] were one list, and a key of the second was
+// rebuilt with the models of the first.
+func listKey(l []string) string {
+	n := 0
+	for _, s := range l {
+		n += len(s) + binary.MaxVarintLen64
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var lb [binary.MaxVarintLen64]byte
+	for _, s := range l {
+		b.Write(binary.AppendUvarint(lb[:0], uint64(len(s))))
+		b.WriteString(s)
+	}
+	return b.String()
 }
 
 func (in *interner) key(k *events.Key) {

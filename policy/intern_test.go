@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,23 @@ func TestShapeInternsOnlyNewShapes(t *testing.T) {
 	}
 	if unsafe.StringData(sa.team) != unsafe.StringData(sb.team) || &sa.models[0] != &sb.models[0] {
 		t.Error("the team id or the model list is not shared between the shapes")
+	}
+}
+
+// TestListsNeverMerge: lists are interned by their elements, so a list
+// never stands in for another whose elements join to the same text, and
+// a key keeps its own models through its shape.
+func TestListsNeverMerge(t *testing.T) {
+	in := newInterner()
+	for _, models := range [][]string{{"a", "b"}, {"a\x00b"}, {"a\x00", "b"}, {"a", "\x00b"}, {"ab"}, {"a", "b", ""}} {
+		k := &events.Key{TeamID: "team", Models: append([]string(nil), models...)}
+		sh := in.shapeOf(k, in.shapeHash(k))
+		if !slices.Equal(sh.models, models) {
+			t.Errorf("key with models %q got a shape with %q", models, sh.models)
+		}
+		if again := in.knownShape(k, in.shapeHash(k)); again != nil && again != sh {
+			t.Errorf("models %q: knownShape found another shape", models)
+		}
 	}
 }
 

@@ -58,9 +58,11 @@ func uniqueNames(data []byte, i, depth int, top func(name, raw []byte) error) (i
 	if open != '{' && open != '[' {
 		return jsonscan.SkipValue(data, i), nil
 	}
-	if depth++; depth > maxJSONDepth {
+	// The top level is depth 0, so maxJSONDepth+1 levels nest.
+	if depth > maxJSONDepth {
 		return 0, errJSONDepth
 	}
+	depth++
 	var small [16][]byte
 	names := small[:0]
 	var big map[string]struct{}
