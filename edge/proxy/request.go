@@ -98,24 +98,11 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		v := body[i:vEnd]
 		switch chatField(key) {
 		case "model":
-			switch {
-			case v[0] == '"':
-				if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
-					r.Model = string(v[1 : len(v)-1])
-				} else {
-					// Decoded into its own variable: &r.Model would move r
-					// to the heap on every call, not only this one.
-					var m string
-					if err := json.Unmarshal(v, &m); err != nil {
-						return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
-					}
-					r.Model = m
-				}
-			case v[0] == 'n':
-				r.Model = ""
-			default:
-				return r, &FieldTypeError{Field: "model", Want: "string", Got: jsonKind(v)}
+			m, err := stringField("model", v)
+			if err != nil {
+				return r, err
 			}
+			r.Model = m
 		case "stream":
 			switch v[0] {
 			case 't':
@@ -126,18 +113,11 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 				return r, &FieldTypeError{Field: "stream", Want: "bool", Got: jsonKind(v)}
 			}
 		case "user":
-			switch {
-			case v[0] == '"':
-				var u string
-				if err := json.Unmarshal(v, &u); err != nil {
-					return r, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
-				}
-				r.User = u
-			case v[0] == 'n':
-				r.User = ""
-			default:
-				return r, &FieldTypeError{Field: "user", Want: "string", Got: jsonKind(v)}
+			u, err := stringField("user", v)
+			if err != nil {
+				return r, err
 			}
+			r.User = u
 		case "input":
 			r.Input = v[0]
 		case "prompt":
@@ -156,6 +136,27 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		}
 	}
 	return r, nil
+}
+
+// stringField is a valid JSON value read as an optional string: "" for
+// null, a *FieldTypeError for another type. A string without escapes is
+// copied straight from the body; only one with escapes or invalid UTF-8
+// (which json.Unmarshal replaces) goes through encoding/json.
+func stringField(field string, v []byte) (string, error) {
+	switch v[0] {
+	case '"':
+		if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+			return string(v[1 : len(v)-1]), nil
+		}
+		var out string
+		if err := json.Unmarshal(v, &out); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+		}
+		return out, nil
+	case 'n':
+		return "", nil
+	}
+	return "", &FieldTypeError{Field: field, Want: "string", Got: jsonKind(v)}
 }
 
 // chatFields are the top-level keys ParseChatRequest reads.
