@@ -96,13 +96,16 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 		i = jsonscan.WS(body, i+1)  // at the value
 		vEnd := jsonscan.SkipValue(body, i)
 		v := body[i:vEnd]
-		switch chatField(key) {
-		case "model":
-			m, err := stringField("model", v)
-			if err != nil {
+		var err error
+		switch f := chatField(key); f {
+		case "model", "user":
+			dst := &r.Model
+			if f == "user" {
+				dst = &r.User
+			}
+			if *dst, err = stringField(f, v); err != nil {
 				return r, err
 			}
-			r.Model = m
 		case "stream":
 			switch v[0] {
 			case 't':
@@ -112,12 +115,6 @@ func ParseChatRequest(body []byte) (ChatRequest, error) {
 			default:
 				return r, &FieldTypeError{Field: "stream", Want: "bool", Got: jsonKind(v)}
 			}
-		case "user":
-			u, err := stringField("user", v)
-			if err != nil {
-				return r, err
-			}
-			r.User = u
 		case "input":
 			r.Input = v[0]
 		case "prompt":
