@@ -2,12 +2,12 @@ package proxy
 
 import (
 	"bufio"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/bufpool"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -183,8 +183,8 @@ func (f *Forwarder) exchange(rc *fasthttp.RequestCtx, p HTTPProvider, x *Exchang
 	// The body is read into a recycled buffer: Answer copies what the
 	// client gets into rc (SetBody, never SetBodyRaw of b) and keeps
 	// nothing of b, so it goes back to the pool as soon as Answer returns.
-	bp := answerBufs.Get().(*[]byte)
-	defer releaseAnswerBuf(bp)
+	bp := answerBufs.Get()
+	defer answerBufs.Put(bp)
 	b, err := readBodyTo(*bp, resp, f.opts.MaxResponseBodySize, false)
 	if err != nil {
 		if err == errTooLarge {
@@ -203,18 +203,9 @@ func (f *Forwarder) exchange(rc *fasthttp.RequestCtx, p HTTPProvider, x *Exchang
 }
 
 // answerBufs holds the buffers whole upstream answers are read into (about
-// a third of the bytes the edge allocated per request, before).
-var answerBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledAnswer keeps a rare huge answer's buffer out of the pool.
-const maxPooledAnswer = 256 << 10
-
-func releaseAnswerBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooledAnswer {
-		*bp = (*bp)[:0]
-		answerBufs.Put(bp)
-	}
-}
+// a third of the bytes the edge allocated per request); a rare huge
+// answer's buffer (past 256 KiB) is not kept.
+var answerBufs = bufpool.Pool{Max: 256 << 10}
 
 // upstreamRequest starts a provider request: a JSON POST to target that
 // accepts SSE for a stream. The caller adds its credentials and releases it.

@@ -37,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/bufpool"
 	"github.com/gatehouse/gatehouse/internal/opt"
 )
 
@@ -463,7 +464,7 @@ func (p *Publisher) publish(batch []*events.SpendEvent) {
 		return
 	}
 	at := recordedAt(batch[0].Time, batch[0].LatencyMS)
-	buf := msgBufs.Get().(*[]byte)
+	buf := msgBufs.Get()
 	var id string
 	if len(batch) == 1 {
 		if batch[0].RequestID == "" {
@@ -490,18 +491,9 @@ func (p *Publisher) publish(batch []*events.SpendEvent) {
 // belongs to its publish future (a retry resends it) until the ack; then
 // ackLoop returns it here, so a batch costs no allocation once the pool is
 // warm (the encoding was about a third of the bytes the edge allocated per
-// request). Data that goes to the spill queue is not returned.
-var msgBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledBuf keeps a rare huge message's buffer out of the pool.
-const maxPooledBuf = 1 << 20
-
-func releaseMsgBuf(buf *[]byte) {
-	if buf != nil && cap(*buf) <= maxPooledBuf {
-		*buf = (*buf)[:0]
-		msgBufs.Put(buf)
-	}
-}
+// request). Data that goes to the spill queue is not returned. A rare huge
+// message's buffer (past 1 MiB) is not kept.
+var msgBufs = bufpool.Pool{Max: 1 << 20}
 
 // ackLoop waits for acks in publish order (they arrive nearly in order,
 // and every future resolves: ack, error, disconnect or AckTimeout).
@@ -513,7 +505,7 @@ func (p *Publisher) ackLoop() {
 		case <-f.Ok():
 			p.published.Add(uint64(pa.n))
 			p.metrics.observeN(p.metrics.lagLive, pa.at, pa.n)
-			releaseMsgBuf(pa.buf)
+			msgBufs.Put(pa.buf)
 		case <-f.Err():
 			p.toSpill <- spillItem{f.Msg().Data, pa.n}
 		case <-p.giveUp:
