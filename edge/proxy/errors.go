@@ -39,16 +39,7 @@ var bearerSecret = regexp.MustCompile(`sk-[A-Za-z0-9_-]{8,}|AIza[A-Za-z0-9_-]{30
 // that may reach a client or a log. Short values are not replaced: an
 // 'api key' of "abc" would shred ordinary words in the message.
 func scrub(s string, d *policy.Deployment) string {
-	for _, sec := range [...]string{d.APIKey, d.AWS.SecretAccessKey, d.AWS.SessionToken} {
-		if len(sec) >= 8 {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-	}
-	for k, v := range d.ExtraHeaders {
-		if len(v) >= 8 && secretHeader(k) {
-			s = strings.ReplaceAll(s, v, redacted)
-		}
-	}
+	eachSecret(d, func(sec string) { s = strings.ReplaceAll(s, sec, redacted) })
 	return bearerSecret.ReplaceAllString(s, redacted)
 }
 
@@ -63,7 +54,8 @@ func secretsOf(d *policy.Deployment) []string {
 	return out
 }
 
-// eachSecret calls fn with each of d's credentials (see secretsOf).
+// eachSecret calls fn with each of d's credentials (see secretsOf): the
+// one list scrub, secretsOf and redactDeployment all use.
 func eachSecret(d *policy.Deployment, fn func(string)) {
 	for _, sec := range [...]string{d.APIKey, d.AWS.SecretAccessKey, d.AWS.SessionToken} {
 		if len(sec) >= 8 {
