@@ -111,6 +111,10 @@ func New(o Options) *Forwarder {
 		ReadBufferSize:     16 << 10,
 		StreamResponseBody: true,
 		RetryIfErr:         retryStale,
+		// The most recently used connection goes out first: a hot socket
+		// and read buffer are in cache, and idle ones age out. fasthttp's
+		// default (FIFO) rotates every request through the whole pool.
+		ConnPoolStrategy: fasthttp.LIFO,
 		// Send api_base's path as configured, as LiteLLM does; fasthttp
 		// would otherwise rewrite it (e.g. collapse "//").
 		DisablePathNormalizing: true,

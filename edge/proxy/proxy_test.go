@@ -922,3 +922,68 @@ func TestAnswerOutlivesRecycledBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleUpstreamConnectionReusedMostRecentFirst: after a burst opened
+// several upstream connections, one request at a time goes out on the
+// connection used last, not round the whole pool (fasthttp's default),
+// so a quiet period keeps one socket hot and lets the rest age out.
+func TestIdleUpstreamConnectionReusedMostRecentFirst(t *testing.T) {
+	const burst = 6
+	var arrived atomic.Int32
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var addrs []string
+	up := startUpstream(t, func(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		addrs = append(addrs, r.RemoteAddr)
+		mu.Unlock()
+		if arrived.Add(1) == burst {
+			close(release)
+		}
+		select { // the burst's requests are all in flight at once
+		case <-release:
+		case <-stop:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x","object":"chat.completion","choices":[]}`)
+	})
+	e := startEdge(t, New(Options{}), openAIDeployment(up.URL+"/v1"))
+	body := `{"model":"my-group","messages":[{"role":"user","content":"hi"}]}`
+
+	var wg sync.WaitGroup
+	for range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(e.url, "application/json", strings.NewReader(body))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for range 10 {
+		if resp := post(t, e.url, body, nil); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(distinct(addrs[:burst])); n != burst {
+		t.Fatalf("the burst used %d upstream connections, want %d: %v", n, burst, addrs[:burst])
+	}
+	if got := distinct(addrs[burst:]); len(got) != 1 {
+		t.Errorf("one request at a time used %d upstream connections, want 1 (the last used): %v", len(got), addrs[burst:])
+	}
+}
+
+func distinct(s []string) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range s {
+		m[v] = true
+	}
+	return m
+}
