@@ -1,11 +1,14 @@
 // Package harness runs the gateway benchmark: it starts a mock upstream, the
-// plain fasthttp reverse proxy and the whole gateway (JetStream, control
-// plane, edge) as separate processes, and measures them from one client in
-// interleaved rounds, so every ratio compares runs made minutes apart on the
-// same machine state:
+// plain fasthttp reverse proxy, nginx and the whole gateway (JetStream,
+// control plane, edge) as separate processes, and measures them from one
+// client in interleaved rounds, so every ratio compares runs made minutes
+// apart on the same machine state:
 //
 //	B0     the client straight to the mock upstream
 //	B1     the client through the plain reverse proxy (loadtest/baseline)
+//	B2     the client through nginx as a reverse proxy (one worker,
+//	       keep-alive upstream, access log off; see nginx.go), skipped
+//	       with a note in the report when nginx is not installed
 //	G-key  the client through the edge with a virtual key
 //	G-jwt  the client through the edge with an RS256 JWT (cached verification)
 //
@@ -25,7 +28,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,12 +103,18 @@ const masterKey = "sk-bench-master"
 const (
 	B0   = "B0 direct"
 	B1   = "B1 proxy"
+	B2   = "B2 nginx"
 	GKey = "G key"
 	GJWT = "G jwt"
 )
 
-// Targets in report order.
-var Targets = []string{B0, B1, GKey, GJWT}
+// Targets in report order; a run measures those it can start
+// (Report.Targets).
+var Targets = []string{B0, B1, B2, GKey, GJWT}
+
+// refs are the reference proxies the gateway's ratios are taken against
+// (the first is the one every table divides by).
+var refs = []string{B1, B2}
 
 // system is every process of a run.
 type system struct {
@@ -111,15 +122,20 @@ type system struct {
 	work                        string
 	mockFast, mockPaced         *proc
 	baseFast, basePaced         *proc
+	nginx                       *proc // nil: not installed, B2 skipped
 	nats, control, edge         *proc
 	mockFastAddr, mockPacedAddr string
 	baseFastAddr, basePacedAddr string
+	ngxFastAddr, ngxPacedAddr   string
 	edgeAddr, controlAddr       string
 	virtualKey, jwtToken        string
 	natsURL                     string
 	jwks                        *http.Server
 	procs                       []*proc
 	pin                         *pinning // nil: no pinned phase
+	// targets are the Targets this run measures; notes say why any
+	// other is missing.
+	targets, notes []string
 }
 
 func (s *system) close() {
@@ -147,13 +163,14 @@ func (s *system) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addrs := make([]string, 7)
+	addrs := make([]string, 9)
 	for i := range addrs {
 		if addrs[i], err = childproc.FreeAddr(); err != nil {
 			return err
 		}
 	}
 	s.mockFastAddr, s.mockPacedAddr, s.baseFastAddr, s.basePacedAddr, s.controlAddr, s.edgeAddr = addrs[0], addrs[1], addrs[2], addrs[3], addrs[4], addrs[5]
+	s.ngxFastAddr, s.ngxPacedAddr = addrs[7], addrs[8]
 	natsAddr := addrs[6]
 	run := func(name, bin string, env []string, args ...string) (*proc, error) {
 		p, err := startProc(name, bin, s.work, env, args...)
@@ -163,7 +180,8 @@ func (s *system) start(ctx context.Context) error {
 		return p, err
 	}
 	// The TTFT phase wants the first frame at once; the stream phase wants
-	// paced frames, so two mocks (and two plain proxies).
+	// paced frames, so two mocks (and two plain proxies, and two nginx
+	// servers).
 	if s.mockFast, err = run("mock-fast", bins["mockupstream"], nil, "-addr", s.mockFastAddr, "-chunks", "8", "-chunk-interval", "0"); err != nil {
 		return err
 	}
@@ -177,16 +195,45 @@ func (s *system) start(ctx context.Context) error {
 	if s.basePaced, err = run("baseline-paced", bins["baseline"], nil, "-addr", s.basePacedAddr, "-upstream", s.mockPacedAddr); err != nil {
 		return err
 	}
+	type listener struct {
+		p    *proc
+		addr string
+	}
+	ready := []listener{{s.mockFast, s.mockFastAddr}, {s.mockPaced, s.mockPacedAddr}, {s.baseFast, s.baseFastAddr}, {s.basePaced, s.basePacedAddr}}
+	s.targets = slices.Clone(Targets)
+	if bin, err := exec.LookPath("nginx"); err != nil {
+		s.notes = append(s.notes, "nginx not installed: B2 skipped")
+		s.targets = slices.DeleteFunc(s.targets, func(t string) bool { return t == B2 })
+	} else {
+		args, err := s.nginxConfig()
+		if err != nil {
+			return err
+		}
+		if s.nginx, err = run("nginx", bin, nil, args...); err != nil {
+			return err
+		}
+		ready = append(ready, listener{s.nginx, s.ngxFastAddr}, listener{s.nginx, s.ngxPacedAddr})
+	}
 	host, port, _ := net.SplitHostPort(natsAddr)
 	if s.nats, err = run("nats", bins["gatehouse"], nil, "nats", "-host", host, "-port", port, "-store", filepath.Join(s.work, "nats")); err != nil {
 		return err
 	}
-	for _, w := range []struct {
-		p    *proc
-		addr string
-	}{{s.mockFast, s.mockFastAddr}, {s.mockPaced, s.mockPacedAddr}, {s.baseFast, s.baseFastAddr}, {s.basePaced, s.basePacedAddr}} {
+	for _, w := range ready {
 		if err := waitTCP(w.p, w.addr, 20*time.Second); err != nil {
 			return err
+		}
+	}
+	// The reference proxies must forward to both mocks before anything is
+	// measured.
+	for _, name := range refs {
+		if !slices.Contains(s.targets, name) {
+			continue
+		}
+		for _, paced := range []bool{false, true} {
+			if err := probe(s.target(name, paced, false)); err != nil {
+				p := s.procsOf(name, paced)[0]
+				return fmt.Errorf("%s smoke request: %w\n%s log:\n%s", name, err, p.Name, p.tail())
+			}
 		}
 	}
 	if err := waitTCP(s.nats, natsAddr, 20*time.Second); err != nil {
@@ -339,6 +386,8 @@ func (s *system) target(name string, paced, stream bool) loadgen.Target {
 		t.Addr = pick(paced, s.mockPacedAddr, s.mockFastAddr)
 	case B1:
 		t.Addr = pick(paced, s.basePacedAddr, s.baseFastAddr)
+	case B2:
+		t.Addr = pick(paced, s.ngxPacedAddr, s.ngxFastAddr)
 	case GKey:
 		t.Addr = s.edgeAddr
 		t.Headers = map[string]string{"Authorization": "Bearer " + s.virtualKey}
@@ -367,13 +416,17 @@ func pick[T any](cond bool, a, b T) T {
 	return b
 }
 
-// procsOf are the processes that serve a target (for CPU accounting).
+// procsOf are the processes that serve a target (for CPU accounting and
+// pinning; the first is the proxy). One nginx serves both mocks; its
+// worker is counted with it (proc.pids).
 func (s *system) procsOf(name string, paced bool) []*proc {
 	switch name {
 	case B0:
 		return []*proc{pick(paced, s.mockPaced, s.mockFast)}
 	case B1:
 		return []*proc{pick(paced, s.basePaced, s.baseFast)}
+	case B2:
+		return []*proc{s.nginx}
 	default:
 		return []*proc{s.edge, s.nats}
 	}

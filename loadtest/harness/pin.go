@@ -10,10 +10,11 @@ import (
 )
 
 // PhasePinned is the saturation phase again with the proxy under test
-// alone on one core (taskset) and everything else (client, mock upstream,
-// JetStream, control plane) on the others: its RPS is what one core of
-// that proxy serves, and its CPU per request does not depend on what else
-// the machine runs. B0 has no proxy and is not run.
+// alone on one core (taskset; for nginx, its master and its one worker)
+// and everything else (client, mock upstream, JetStream, control plane) on
+// the others: its RPS is what one core of that proxy serves, and its CPU
+// per request does not depend on what else the machine runs. B0 has no
+// proxy and is not run.
 const PhasePinned = "pinned"
 
 // pinning moves the processes of a run between cores with taskset.
@@ -38,7 +39,7 @@ func newPinning() (*pinning, error) {
 	return &pinning{all: fmt.Sprintf("0-%d", n-1), proxy: strconv.Itoa(n - 1), rest: rest}, nil
 }
 
-// set gives every thread of pid the cpu list.
+// setAffinity gives every thread of pid the cpu list.
 func setAffinity(ctx context.Context, pid int, cpus string) error {
 	out, err := exec.CommandContext(ctx, "taskset", "-a", "-p", "-c", cpus, strconv.Itoa(pid)).CombinedOutput()
 	if err != nil {
@@ -47,15 +48,16 @@ func setAffinity(ctx context.Context, pid int, cpus string) error {
 	return nil
 }
 
-// pin puts proxy alone on the last core and every other process of the
-// run, this one (the client) included, on the others.
+// pin puts proxy (with its children: nginx's worker) alone on the last
+// core and every other process of the run, this one (the client)
+// included, on the others.
 func (p *pinning) pin(ctx context.Context, procs []*proc, proxy *proc) error {
 	for _, q := range procs {
 		cpus := p.rest
 		if q == proxy {
 			cpus = p.proxy
 		}
-		if err := setAffinity(ctx, q.Pid(), cpus); err != nil {
+		if err := q.setAffinity(ctx, cpus); err != nil {
 			return err
 		}
 	}
@@ -65,9 +67,19 @@ func (p *pinning) pin(ctx context.Context, procs []*proc, proxy *proc) error {
 // unpin lets every process run on every core again.
 func (p *pinning) unpin(ctx context.Context, procs []*proc) error {
 	for _, q := range procs {
-		if err := setAffinity(ctx, q.Pid(), p.all); err != nil {
+		if err := q.setAffinity(ctx, p.all); err != nil {
 			return err
 		}
 	}
 	return setAffinity(ctx, os.Getpid(), p.all)
+}
+
+// setAffinity gives the process and its children the cpu list.
+func (q *proc) setAffinity(ctx context.Context, cpus string) error {
+	for _, pid := range q.pids() {
+		if err := setAffinity(ctx, pid, cpus); err != nil {
+			return err
+		}
+	}
+	return nil
 }

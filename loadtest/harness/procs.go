@@ -61,8 +61,34 @@ func (p *proc) stop() {
 
 func (p *proc) tail() string { return p.Tail(4000) }
 
-// rssKB reads the process's resident set (VmRSS) and peak (VmHWM) in KiB.
-func (p *proc) rssKB() (rss, peak int64) { return RSS(p.Pid()) }
+// pids are the process and its children: a server that forks its workers
+// (nginx's master and its worker) is measured and pinned as one. The
+// children are found by their parent pid in /proc/<pid>/stat (as pgrep -P
+// does; /proc/<pid>/task/<tid>/children needs a kernel option).
+func (p *proc) pids() []int {
+	out := []int{p.Pid()}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == p.Pid() {
+			continue
+		}
+		if f := statFields(pid); len(f) > 1 && f[1] == strconv.Itoa(p.Pid()) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// rssKB is the resident set (VmRSS) and peak (VmHWM) in KiB of the
+// process and its children, summed.
+func (p *proc) rssKB() (rss, peak int64) {
+	for _, pid := range p.pids() {
+		r, h := RSS(pid)
+		rss, peak = rss+r, peak+h
+	}
+	return rss, peak
+}
 
 // RSS reads a process's resident set (VmRSS) and peak (VmHWM) in KiB
 // (0 when it cannot be read).
@@ -87,25 +113,37 @@ func RSS(pid int) (rss, peak int64) {
 	return rss, peak
 }
 
-// cpuTicks is the process's user+system CPU time in clock ticks.
+// cpuTicks is the user+system CPU time in clock ticks of the process and
+// its children (each read from its own /proc/<pid>/stat while it runs).
 func (p *proc) cpuTicks() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+	var n int64
+	for _, pid := range p.pids() {
+		f := statFields(pid)
+		if len(f) < 13 {
+			continue
+		}
+		// utime and stime are fields 14 and 15 of the whole line.
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		n += u + st
+	}
+	return n
+}
+
+// statFields are the fields of /proc/<pid>/stat after the parenthesised
+// command name (the first is the state, the second the parent pid); nil
+// when it cannot be read.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
-	// Fields after the parenthesised command name; utime and stime are
-	// fields 14 and 15 of the whole line.
 	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+2:]
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return nil
 	}
-	f := strings.Fields(s)
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
+	return strings.Fields(s[i+2:])
 }
 
 // waitHTTP waits until url answers 200; waitTCP until addr accepts

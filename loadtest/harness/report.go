@@ -81,14 +81,26 @@ func ttft(q float64) func(Cell) float64 {
 func rps(c Cell) float64 { return c.Result.RPS() }
 
 // proxyCPU is the CPU per request of the proxy process alone: the plain
-// proxy for B1, the edge for G.
+// proxy for B1, nginx (master and worker) for B2, the edge for G.
 func proxyCPU(c Cell) float64 {
-	for _, n := range []string{"baseline-fast", "edge"} {
+	for _, n := range []string{"baseline-fast", "nginx", "edge"} {
 		if d, ok := c.ProcCPU[n]; ok {
 			return float64(d)
 		}
 	}
 	return 0
+}
+
+// refs are the reference proxies this run measured (B2 only where nginx
+// is installed).
+func (r *Report) refs() []string {
+	return slices.DeleteFunc(slices.Clone(refs), func(t string) bool { return !slices.Contains(r.Targets, t) })
+}
+
+// short is a target's label: "B1" for "B1 proxy".
+func short(target string) string {
+	label, _, _ := strings.Cut(target, " ")
+	return label
 }
 
 func natsCPU(c Cell) float64 { return float64(c.ProcCPU["nats"]) }
@@ -105,11 +117,14 @@ func (r *Report) Checks() []Check {
 	for _, g := range []string{GKey, GJWT} {
 		sat := r.ratio(PhaseSat, g, B1, rps)
 		out = append(out, Check{"saturation RPS " + g + " / B1", ">= 0.90", fmt.Sprintf("%.3f", sat), sat >= 0.90})
-		if len(r.Cells[PhasePinned][g]) > 0 {
-			pin := r.ratio(PhasePinned, g, B1, rps)
-			out = append(out, Check{"saturation RPS, each proxy alone on one core, " + g + " / B1", ">= 0.90", fmt.Sprintf("%.3f", pin), pin >= 0.90})
-			cpu := r.ratio(PhasePinned, g, B1, proxyCPU)
-			out = append(out, Check{"proxy CPU per request, one core, " + g + " edge / B1 proxy", "<= 1.10", fmt.Sprintf("%.3f", cpu), cpu <= 1.10})
+		for _, ref := range r.refs() {
+			if len(r.Cells[PhasePinned][g]) == 0 || len(r.Cells[PhasePinned][ref]) == 0 {
+				continue
+			}
+			pin := r.ratio(PhasePinned, g, ref, rps)
+			out = append(out, Check{"saturation RPS, each proxy alone on one core, " + g + " / " + short(ref), ">= 0.90", fmt.Sprintf("%.3f", pin), pin >= 0.90})
+			cpu := r.ratio(PhasePinned, g, ref, proxyCPU)
+			out = append(out, Check{"proxy CPU per request, one core, " + g + " edge / " + ref, "<= 1.10", fmt.Sprintf("%.3f", cpu), cpu <= 1.10})
 		}
 		p50 := r.diff(PhaseC1, g, B0, pct(.5))
 		p99 := r.diff(PhaseC1, g, B0, pct(.99))
@@ -129,7 +144,7 @@ func (r *Report) Checks() []Check {
 		out = append(out, Check{"embeddings added latency c=1 p50 (" + g + " - B0)", "<= 100 µs", us(p50), p50 <= 100e3})
 	}
 	var lost int64
-	for _, t := range Targets {
+	for _, t := range r.Targets {
 		for _, c := range r.Cells[PhaseStreams][t] {
 			lost += c.Stream.Lost + c.Stream.Failed
 		}
@@ -149,6 +164,9 @@ func (r *Report) Markdown(chart, command string) string {
 		r.Started.UTC().Format("2006-01-02 15:04 MST"), r.GoVersion, r.CPUs, c.Rounds, c.Duration, c.StreamDuration, command)
 	fmt.Fprintf(&b, "Every value is the median over rounds; every ratio is taken within a round, then the median. ")
 	fmt.Fprintf(&b, "Client, mock upstream, proxy (and for G: edge, JetStream server, control plane) share the machine's %d cores.\n\n", r.CPUs)
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "**%s.**\n\n", n)
+	}
 	b.WriteString("### Targets\n\n| target | goal | measured | |\n|---|---|---|---|\n")
 	for _, ch := range r.Checks() {
 		mark := "met"
@@ -161,27 +179,46 @@ func (r *Report) Markdown(chart, command string) string {
 
 	fmt.Fprintf(&b, "### Non-streaming, closed loop, %d connections (saturation)\n\n", c.Conns)
 	b.WriteString("| target | RPS | / B1 | p50 | p90 | p99 | CPU per request* | failed |\n|---|---|---|---|---|---|---|---|\n")
-	for _, t := range Targets {
+	for _, t := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %.0f | %.3f | %s | %s | %s | %s | %d |\n", t, median(r.per(PhaseSat, t, rps)), r.ratio(PhaseSat, t, B1, rps),
 			ms(median(r.per(PhaseSat, t, pct(.5)))), ms(median(r.per(PhaseSat, t, pct(.9)))), ms(median(r.per(PhaseSat, t, pct(.99)))),
 			us(median(r.per(PhaseSat, t, cpuReq))), r.failed(PhaseSat, t))
 	}
-	b.WriteString("\n*CPU per request: user+system time of the serving processes (B0: the mock; B1: the proxy; G: the edge plus the JetStream server storing spend events) divided by requests.\n\n")
+	b.WriteString("\n*CPU per request: user+system time of the serving processes (B0: the mock; B1: the proxy; B2: nginx, master and worker; G: the edge plus the JetStream server storing spend events) divided by requests. ")
+	if slices.Contains(r.Targets, B2) {
+		b.WriteString("nginx runs one worker process, so B2 uses at most one core here, where B1 and the edge may use every core; its access log is off, ")
+		b.WriteString("as the edge's is at the harness's LOG_LEVEL=warn (its access log writes at info), though the edge still counts and times every request in its metrics.")
+	}
+	b.WriteString("\n\n")
 	if len(r.Cells[PhasePinned][B1]) > 0 {
 		fmt.Fprintf(&b, "### Non-streaming, closed loop, %d connections, each proxy alone on one core\n\n", c.Conns)
-		b.WriteString("The proxy under test (B1: the plain proxy; G: the edge) runs alone on the last core (`taskset`); the client, mock upstream, JetStream server and control plane share the others. CPU per request is read from /proc/<pid>/stat of each process, so it does not depend on what else the machine runs.\n\n")
-		b.WriteString("| target | RPS | / B1 | p50 | p99 | proxy CPU per request | / B1 | JetStream CPU per request | failed |\n|---|---|---|---|---|---|---|---|---|\n")
-		for _, t := range Targets[1:] {
-			fmt.Fprintf(&b, "| %s | %.0f | %.3f | %s | %s | %s | %.3f | %s | %d |\n", t, median(r.per(PhasePinned, t, rps)), r.ratio(PhasePinned, t, B1, rps),
+		b.WriteString("The proxy under test (B1: the plain proxy; B2: nginx, its master and its one worker; G: the edge) runs alone on the last core (`taskset`); the client, mock upstream, JetStream server and control plane share the others. CPU per request is read from /proc/<pid>/stat of each process, so it does not depend on what else the machine runs.\n\n")
+		// A ratio column per reference proxy after RPS and after proxy CPU.
+		bases := r.refs()
+		perBase := func(col func(base string) string) string {
+			var cols strings.Builder
+			for _, base := range bases {
+				cols.WriteString(" " + col(base) + " |")
+			}
+			return cols.String()
+		}
+		ratio := func(t string, f func(Cell) float64) string {
+			return perBase(func(base string) string { return fmt.Sprintf("%.3f", r.ratio(PhasePinned, t, base, f)) })
+		}
+		head := perBase(func(base string) string { return "/ " + short(base) })
+		fmt.Fprintf(&b, "| target | RPS |%s p50 | p99 | proxy CPU per request |%s JetStream CPU per request | failed |\n|%s\n",
+			head, head, strings.Repeat("---|", 7+2*len(bases)))
+		for _, t := range r.Targets[1:] {
+			fmt.Fprintf(&b, "| %s | %.0f |%s %s | %s | %s |%s %s | %d |\n", t, median(r.per(PhasePinned, t, rps)), ratio(t, rps),
 				ms(median(r.per(PhasePinned, t, pct(.5)))), ms(median(r.per(PhasePinned, t, pct(.99)))),
-				us(median(r.per(PhasePinned, t, proxyCPU))), r.ratio(PhasePinned, t, B1, proxyCPU), us(median(r.per(PhasePinned, t, natsCPU))), r.failed(PhasePinned, t))
+				us(median(r.per(PhasePinned, t, proxyCPU))), ratio(t, proxyCPU), us(median(r.per(PhasePinned, t, natsCPU))), r.failed(PhasePinned, t))
 		}
 		b.WriteString("\n")
 	}
 
 	b.WriteString("### Non-streaming, one connection (added latency)\n\n")
 	b.WriteString("| target | p50 | p90 | p99 | added p50 | added p90 | added p99 |\n|---|---|---|---|---|---|---|\n")
-	for _, t := range Targets {
+	for _, t := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", t,
 			us(median(r.per(PhaseC1, t, pct(.5)))), us(median(r.per(PhaseC1, t, pct(.9)))), us(median(r.per(PhaseC1, t, pct(.99)))),
 			us(r.diff(PhaseC1, t, B0, pct(.5))), us(r.diff(PhaseC1, t, B0, pct(.9))), us(r.diff(PhaseC1, t, B0, pct(.99))))
@@ -190,7 +227,7 @@ func (r *Report) Markdown(chart, command string) string {
 	rates := r.per(PhaseOpen, B1, func(c Cell) float64 { return c.Rate })
 	fmt.Fprintf(&b, "\n### Non-streaming, open loop at half of B1's saturation rate (%.0f req/s; latency from the scheduled send time)\n\n", median(rates))
 	b.WriteString("| target | achieved RPS | p50 | p90 | p99 | p99 / B1 | failed |\n|---|---|---|---|---|---|---|\n")
-	for _, t := range Targets {
+	for _, t := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %.2f | %d |\n", t, median(r.per(PhaseOpen, t, rps)),
 			ms(median(r.per(PhaseOpen, t, pct(.5)))), ms(median(r.per(PhaseOpen, t, pct(.9)))), ms(median(r.per(PhaseOpen, t, pct(.99)))),
 			r.ratio(PhaseOpen, t, B1, pct(.99)), r.failed(PhaseOpen, t))
@@ -200,7 +237,7 @@ func (r *Report) Markdown(chart, command string) string {
 	fmt.Fprintf(&b, "Time to first frame, one stream at a time (upstream sends its frames at once), and %d concurrent streams of %d chunks paced %v apart.\n\n",
 		c.Streams, c.Chunks, c.ChunkInterval)
 	b.WriteString("| target | TTFT p50 | TTFT p99 | added TTFT p50 | frames/s | / B0 | streams ok | lost or failed |\n|---|---|---|---|---|---|---|---|\n")
-	for _, t := range Targets {
+	for _, t := range r.Targets {
 		var ok, bad int64
 		for _, cell := range r.Cells[PhaseStreams][t] {
 			ok += cell.Stream.OK
@@ -214,7 +251,7 @@ func (r *Report) Markdown(chart, command string) string {
 	fmt.Fprintf(&b, "\n### Embeddings\n\nPOST /v1/embeddings, one input of about %d bytes, a base64 vector of %d dimensions back (about 8 KiB): one connection (added latency), then %d connections (saturation).\n\n",
 		c.PromptBytes, mockupstream.EmbeddingDimensions, c.Conns)
 	b.WriteString("| target | c=1 p50 | c=1 p99 | added p50 | added p99 | saturation RPS | / B1 | failed |\n|---|---|---|---|---|---|---|---|\n")
-	for _, t := range Targets {
+	for _, t := range r.Targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f | %.3f | %d |\n", t,
 			us(median(r.per(PhaseEmbC1, t, pct(.5)))), us(median(r.per(PhaseEmbC1, t, pct(.99)))),
 			us(r.diff(PhaseEmbC1, t, B0, pct(.5))), us(r.diff(PhaseEmbC1, t, B0, pct(.99))),
@@ -250,7 +287,7 @@ func (r *Report) failed(phase, target string) int64 {
 func (r *Report) errors() []string {
 	var out []string
 	for _, phase := range []string{PhaseC1, PhaseSat, PhasePinned, PhaseOpen, PhaseTTFT, PhaseStreams, PhaseEmbC1, PhaseEmbSat} {
-		for _, t := range Targets {
+		for _, t := range r.Targets {
 			for _, c := range r.Cells[phase][t] {
 				e := ""
 				if c.Result != nil {
@@ -273,8 +310,8 @@ func (r *Report) Chart(path string) error {
 	rpsPlot := plot.New()
 	rpsPlot.Title.Text = fmt.Sprintf("Saturation RPS, %d connections", r.Config.Conns)
 	rpsPlot.Y.Label.Text = "requests/s"
-	vals := make(plotter.Values, len(Targets))
-	for i, t := range Targets {
+	vals := make(plotter.Values, len(r.Targets))
+	for i, t := range r.Targets {
 		vals[i] = median(r.per(PhaseSat, t, rps))
 	}
 	bars, err := plotter.NewBarChart(vals, vg.Points(28))
@@ -283,15 +320,15 @@ func (r *Report) Chart(path string) error {
 	}
 	bars.Color = plotutil.Color(0)
 	rpsPlot.Add(bars)
-	rpsPlot.NominalX(Targets...)
+	rpsPlot.NominalX(r.Targets...)
 
 	latPlot := plot.New()
 	latPlot.Title.Text = "Latency at one connection"
 	latPlot.Y.Label.Text = "µs"
 	w := vg.Points(14)
 	for i, q := range []float64{.5, .9, .99} {
-		v := make(plotter.Values, len(Targets))
-		for j, t := range Targets {
+		v := make(plotter.Values, len(r.Targets))
+		for j, t := range r.Targets {
 			v[j] = median(r.per(PhaseC1, t, pct(q))) / 1e3
 		}
 		bc, err := plotter.NewBarChart(v, w)
@@ -305,13 +342,13 @@ func (r *Report) Chart(path string) error {
 	}
 	latPlot.Legend.Top = true
 	latPlot.Legend.Left = true
-	latPlot.NominalX(Targets...)
+	latPlot.NominalX(r.Targets...)
 
 	ttPlot := plot.New()
 	ttPlot.Title.Text = "Time to first frame p50"
 	ttPlot.Y.Label.Text = "µs"
-	tv := make(plotter.Values, len(Targets))
-	for i, t := range Targets {
+	tv := make(plotter.Values, len(r.Targets))
+	for i, t := range r.Targets {
 		tv[i] = median(r.per(PhaseTTFT, t, ttft(.5))) / 1e3
 	}
 	tb, err := plotter.NewBarChart(tv, vg.Points(28))
@@ -320,7 +357,7 @@ func (r *Report) Chart(path string) error {
 	}
 	tb.Color = plotutil.Color(4)
 	ttPlot.Add(tb)
-	ttPlot.NominalX(Targets...)
+	ttPlot.NominalX(r.Targets...)
 
 	img := vgimg.New(vg.Points(1050), vg.Points(330))
 	dc := draw.New(img)

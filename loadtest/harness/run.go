@@ -32,7 +32,8 @@ type Cell struct {
 	// Rate is the open-loop rate asked for.
 	Rate float64
 	// CPUPerReq is the serving processes' CPU time per successful request
-	// (for G: edge plus NATS, which stores the spend events).
+	// (for B2: nginx's master and worker; for G: edge plus NATS, which
+	// stores the spend events).
 	CPUPerReq time.Duration
 	// ProcCPU is CPUPerReq for each serving process by name.
 	ProcCPU map[string]time.Duration
@@ -45,6 +46,10 @@ type Report struct {
 	Finished  time.Time
 	GoVersion string
 	CPUs      int
+	// Targets are the Targets this run measured; Notes say why any other
+	// was skipped ("nginx not installed: B2 skipped").
+	Targets []string
+	Notes   []string
 	// Cells[phase][target] in round order.
 	Cells map[string]map[string][]Cell
 	// IdleRSS and PeakRSS per process name, KiB.
@@ -79,7 +84,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := s.start(ctx); err != nil {
 		return nil, err
 	}
+	for _, n := range s.notes {
+		cfg.Log.Warn(n)
+	}
 	rep := &Report{Config: cfg, Started: time.Now(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+		Targets: s.targets, Notes: s.notes,
 		Cells: map[string]map[string][]Cell{}, IdleRSS: map[string]int64{}, PeakRSS: map[string]int64{}}
 	// Idle: after start-up and provisioning, before any load.
 	for _, p := range s.procs {
@@ -87,13 +96,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	// Warm-up: connections, the JWT cache, the Go heap sizes of every
 	// process; not recorded.
-	for _, name := range Targets {
+	for _, name := range s.targets {
 		loadgen.Closed(ctx, s.target(name, false, false), cfg.Conns, time.Second)
 	}
 	for round := 1; round <= cfg.Rounds; round++ {
 		// Rotate the target order each round so no target always runs
 		// first (or right after another's heap growth).
-		order := slices.Clone(Targets)
+		order := slices.Clone(s.targets)
 		for range (round - 1) % len(order) {
 			order = append(order[1:], order[0])
 		}
