@@ -127,10 +127,8 @@ type trackerEnv struct {
 func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
 	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
+	testutil.EnsureStream(t, js, events.EnsureSpendStream)
 	ctx := t.Context()
-	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	kv, err := EnsureBucket(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)
