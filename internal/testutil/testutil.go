@@ -85,6 +85,23 @@ func EnsureStream(t testing.TB, js jetstream.JetStream, ensure func(context.Cont
 	return s
 }
 
+// StreamState returns the state of stream name now: its message count,
+// last sequence and so on.
+func StreamState(t testing.TB, js jetstream.JetStream, name string) jetstream.StreamState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State
+}
+
 // FreeAddr returns a loopback host:port nothing listens on, for a server
 // that is told its address; FreePort is its port.
 func FreeAddr(t testing.TB) string { t.Helper(); return must(t, childproc.FreeAddr) }
