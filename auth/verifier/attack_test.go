@@ -148,10 +148,7 @@ func TestAttacks(t *testing.T) {
 // Refused algorithms never reach the key lookup: a cold verifier does not
 // fetch anything for them.
 func TestAlgRefusedBeforeKeyLookup(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
+	_, p, _, v := rsVerifier(t, Config{})
 	der, _ := x509.MarshalPKIXPublicKey(&rawKeys().rsa1.PublicKey)
 	for _, tok := range []string{
 		craft(`{"alg":"none","kid":"rsa-1"}`, `{"sub":"x"}`, func([]byte) []byte { return []byte{0} }),

@@ -19,10 +19,7 @@ import (
 // once. The first token with the new kid succeeds (refetch on miss), long
 // before the TTL.
 func TestRotationRefetchOnMiss(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
+	k, p, clk, v := rsVerifier(t, Config{})
 	if _, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -113,11 +110,8 @@ func TestKidFloodIsRateLimited(t *testing.T) {
 // moment ago is accepted by the first fetch that starts after it arrives
 // (at most one RefetchInterval away), never refused.
 func TestMadeUpKidsDoNotDelayRotation(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
 	const interval = 300 * time.Millisecond
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, RefetchInterval: interval})
+	k, p, clk, v := rsVerifier(t, Config{RefetchInterval: interval})
 	if err := v.Prefetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +147,7 @@ func TestMadeUpKidsDoNotDelayRotation(t *testing.T) {
 // Retry-After is accepted (a failed fetch must not arm anything that
 // refuses the retry).
 func TestOutageThenFirstRetryAccepted(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, OutageBackoff: 2 * time.Second})
+	k, p, clk, v := rsVerifier(t, Config{OutageBackoff: 2 * time.Second})
 	if err := v.Prefetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +176,7 @@ func TestOutageThenFirstRetryAccepted(t *testing.T) {
 // A provider that answers 429/503 with Retry-After is not asked again
 // before then, and our 503 passes the wait on.
 func TestProviderRetryAfterHonoured(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
+	k, p, clk, v := rsVerifier(t, Config{})
 	p.retryAfter.Store(20)
 	p.status.Store(429)
 	_, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))
@@ -287,11 +275,8 @@ func TestColdStartSingleFlight(t *testing.T) {
 // stale window (a background refresh is attempted), then 503; when the
 // provider is back, everything recovers.
 func TestProviderDown(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
 	const ttl, stale = 10 * time.Minute, time.Hour
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, TTL: ttl, StaleTTL: stale, OutageBackoff: 2 * time.Second})
+	k, p, clk, v := rsVerifier(t, Config{TTL: ttl, StaleTTL: stale, OutageBackoff: 2 * time.Second})
 	if err := v.Prefetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -373,10 +358,7 @@ func TestProviderDown(t *testing.T) {
 
 // public_key_stale_ttl 0: fail closed right after the TTL.
 func TestStaleTTLZeroFailsClosed(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, TTL: time.Minute, StaleTTLSet: true})
+	k, p, clk, v := rsVerifier(t, Config{TTL: time.Minute, StaleTTLSet: true})
 	if err := v.Prefetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -396,10 +378,7 @@ func TestStaleTTLZeroFailsClosed(t *testing.T) {
 // stale window, like an outage. With a cold cache, a setup error (404,
 // garbage) is a 401 naming it, and only a provider that is down a 503.
 func TestBadResponsesKeepLastGoodSet(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, TTL: time.Minute})
+	k, p, clk, v := rsVerifier(t, Config{TTL: time.Minute})
 	if err := v.Prefetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -439,10 +418,7 @@ func TestBadResponsesKeepLastGoodSet(t *testing.T) {
 
 // A transport error followed by success inside one fetch: retries hide it.
 func TestRetryRecovers(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}, RetryBackoff: 20 * time.Millisecond})
+	k, p, clk, v := rsVerifier(t, Config{RetryBackoff: 20 * time.Millisecond})
 	p.down.Store(true)
 	go func() {
 		for p.anyHits.Load() < 1 {

@@ -319,3 +319,15 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+// rsVerifier is most tests' setup: a provider serving k.rs and a verifier
+// of its JWKS on a clock of the test's own; cfg is the rest of the
+// verifier's Config.
+func rsVerifier(t testing.TB, cfg Config) (keyring, *idp, *clock, *Verifier) {
+	t.Helper()
+	k := keys(t)
+	p := newIDP(t, k.rs)
+	clk := newClock()
+	cfg.PublicKeyURLs = []string{p.jwksURL()}
+	return k, p, clk, newVerifier(t, clk, cfg)
+}

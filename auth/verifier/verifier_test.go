@@ -327,10 +327,7 @@ func TestClaimChecks(t *testing.T) {
 }
 
 func TestExpiredError(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
+	k, _, clk, v := rsVerifier(t, Config{})
 	_, err := v.Verify(context.Background(), sign(t, k.rs, with(baseClaims(clk), "exp", clk.Unix(-time.Hour)), nil))
 	e := apiErr(t, err, 401)
 	if e.Type != "expired_key" || e.Code != "expired_key" || e.Message != "Authentication Error, Token Expired" {
@@ -440,10 +437,7 @@ func TestFromSettings(t *testing.T) {
 }
 
 func TestCloseStopsFetching(t *testing.T) {
-	k := keys(t)
-	p := newIDP(t, k.rs)
-	clk := newClock()
-	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{p.jwksURL()}})
+	k, p, clk, v := rsVerifier(t, Config{})
 	v.Close()
 	v.Close() // idempotent
 	_, err := v.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil))

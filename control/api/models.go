@@ -147,10 +147,8 @@ func (a *API) accessGroupPut(update bool) fiber.Handler {
 		if strings.TrimSpace(req.AccessGroupID) == "" {
 			return apierror.MissingParam.With("access_group_id is required")
 		}
-		for i, m := range req.Models {
-			if strings.TrimSpace(m) == "" {
-				return httpx.Param("models", "entry %d is empty", i)
-			}
+		if err := validModels(&req.Models); err != nil {
+			return err
 		}
 		now := a.store.Now()
 		g := &events.AccessGroup{AccessGroupID: req.AccessGroupID, Models: req.Models, Description: req.Description, CreatedAt: now, UpdatedAt: now}

@@ -1,9 +1,15 @@
 package api
 
 import (
+	"errors"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
 // TestRedactModel: /model/info never shows a literal provider secret
@@ -34,5 +40,22 @@ func TestRedactModel(t *testing.T) {
 		if m.LiteLLMParams.APIKey != tc.in.APIKey || m.LiteLLMParams.VertexCredentials != tc.in.VertexCredentials {
 			t.Errorf("%s: the stored model was changed", tc.name)
 		}
+	}
+}
+
+// An access group with an empty models entry is refused before anything
+// is written, naming the entry, as for keys and teams.
+func TestAccessGroupEmptyModelEntry(t *testing.T) {
+	var got error
+	app := fiber.New(fiber.Config{ErrorHandler: func(c *fiber.Ctx, err error) error { got = err; return nil }})
+	app.Post("/", (&API{}).accessGroupPut(false))
+	req := httptest.NewRequest("POST", "/", strings.NewReader(`{"access_group_id":"g","models":["gpt-4o"," "]}`))
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := app.Test(req); err != nil {
+		t.Fatal(err)
+	}
+	var e *apierror.Error
+	if !errors.As(got, &e) || e.Status != 400 || e.Param != "models" || e.Message != "models: entry 1 is empty" {
+		t.Fatalf("error = %#v", got)
 	}
 }

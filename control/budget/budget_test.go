@@ -24,25 +24,19 @@ import (
 func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 	now := time.Now().UTC()
 	e := newTrackerEnv(t, func() time.Time { return now })
-	ctx, js, live, st, tr := e.ctx, e.js, e.live, e.st, e.tr
+	ctx, live, st, tr := e.ctx, e.live, e.st, e.tr
 
 	budget := 1.0
 	tok := events.HashKey("sk-budget-key-000000000")
 	if _, err := st.Put(ctx, "t", &events.Key{Token: tok, MaxBudget: &budget, BudgetDuration: "1h", TeamID: ""}, nil); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(ev events.SpendEvent) {
-		data, _ := json.Marshal(ev)
-		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data, Header: nats.Header{events.HeaderMsgID: []string{ev.RequestID}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	spend := func(i int, cost float64) {
-		publish(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", i), Time: now, KeyHash: tok, Cost: cost, TotalTokens: 10, EdgeID: "e"})
+		e.publishEvent(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", i), Time: now, KeyHash: tok, Cost: cost, TotalTokens: 10, EdgeID: "e"})
 	}
 	exceeded := func() bool { return live.Load().KeyByToken(tok).BudgetExceeded }
 	// A refusal is no request against the budget (and would be the 4th).
-	publish(events.SpendEvent{Type: events.SpendV1, RequestID: "req-denied", Time: now, KeyHash: tok, EdgeID: "e",
+	e.publishEvent(events.SpendEvent{Type: events.SpendV1, RequestID: "req-denied", Time: now, KeyHash: tok, EdgeID: "e",
 		Outcome: events.OutcomeDenied, DenyReason: events.DenyRateLimited, DenyRule: "key:" + tok + ":rpm"})
 	for i := range 3 {
 		spend(i, 0.3)
@@ -127,10 +121,8 @@ type trackerEnv struct {
 func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
 	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
+	testutil.EnsureStream(t, js, events.EnsureSpendStream)
 	ctx := t.Context()
-	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	kv, err := EnsureBucket(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +132,14 @@ func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: clock}
 	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
 	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, live: live, st: st, tr: tr, p: runProcessor(t, ctx, js, tr)}
+}
+
+// publishEvent publishes one spend event, deduplicated by its request id
+// as an edge's would be.
+func (e *trackerEnv) publishEvent(ev events.SpendEvent) {
+	e.t.Helper()
+	data, _ := json.Marshal(ev)
+	e.publish(ev.RequestID, data)
 }
 
 func (e *trackerEnv) publish(id string, data []byte) {
@@ -156,8 +156,7 @@ func TestBudgetGroupCommit(t *testing.T) {
 	e := newTrackerEnv(t, nil)
 	const n = 300
 	for i := range n {
-		data, _ := json.Marshal(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("g-", i), TeamID: "team-g", Cost: 0.01, TotalTokens: 3})
-		e.publish(fmt.Sprint("g-", i), data)
+		e.publishEvent(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("g-", i), TeamID: "team-g", Cost: 0.01, TotalTokens: 3})
 	}
 	testutil.Eventually(t, 20*time.Second, func() error {
 		tot, err := ReadTotals(e.ctx, e.kv, events.KindTeam, "team-g")
@@ -166,18 +165,11 @@ func TestBudgetGroupCommit(t *testing.T) {
 		}
 		return nil
 	})
-	s, err := e.js.Stream(e.ctx, events.KVStream(events.TotalsBucket))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if writes := info.State.LastSeq; writes > n/3 {
+	writes := testutil.StreamState(t, e.js, events.KVStream(events.TotalsBucket)).LastSeq
+	if writes > n/3 {
 		t.Errorf("%d KV writes for %d messages: not grouped", writes, n)
 	}
-	t.Logf("%d messages, %d KV writes", n, info.State.LastSeq)
+	t.Logf("%d messages, %d KV writes", n, writes)
 }
 
 // A KV outage does not lose spend: the message is retried and redelivered

@@ -1,12 +1,9 @@
 package budget
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -19,7 +16,7 @@ import (
 func TestOrgAndEndUserBudgets(t *testing.T) {
 	now := time.Now().UTC()
 	e := newTrackerEnv(t, func() time.Time { return now })
-	ctx, js, live, st, tr := e.ctx, e.js, e.live, e.st, e.tr
+	ctx, live, st, tr := e.ctx, e.live, e.st, e.tr
 
 	one, half := 1.0, 0.5
 	for _, o := range []any{
@@ -34,11 +31,7 @@ func TestOrgAndEndUserBudgets(t *testing.T) {
 	n := 0
 	spend := func(org, endUser string, cost float64) {
 		n++
-		ev := events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", n), Time: now, OrgID: org, EndUserID: endUser, Cost: cost, EdgeID: "e"}
-		data, _ := json.Marshal(ev)
-		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: events.SpendSubjectPrefix + ".e", Data: data, Header: nats.Header{"Nats-Msg-Id": []string{ev.RequestID}}}); err != nil {
-			t.Fatal(err)
-		}
+		e.publishEvent(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", n), Time: now, OrgID: org, EndUserID: endUser, Cost: cost, EdgeID: "e"})
 	}
 	spend("org-1", "cust-own", 0.4)
 	spend("org-1", "cust-new", 0.4)

@@ -284,16 +284,8 @@ func TestReplayRefusesPolicyAndForeignSubjects(t *testing.T) {
 			t.Errorf("replay of %+v: %v", p, err)
 		}
 	}
-	s, err := r.js.Stream(ctx, events.PolicyStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 0 {
-		t.Fatalf("policy stream holds %d messages after refused replays", info.State.Msgs)
+	if n := testutil.StreamState(t, r.js, events.PolicyStream).Msgs; n != 0 {
+		t.Fatalf("policy stream holds %d messages after refused replays", n)
 	}
 	if l := r.list(t); len(l) != 2 {
 		t.Errorf("refused replays left the poison queue: %v", l)

@@ -58,35 +58,32 @@ func Apply(ctx context.Context, st *store.Store, r events.UpsertRequest) error {
 	now := st.Now()
 	switch r.Kind {
 	case events.UpsertUser:
-		if r.UserID == "" {
-			return nil
-		}
-		_, err := st.Mutate(ctx, "jwt-upsert", events.KindUser, r.UserID, func(cur any) (string, any, error) {
-			if cur != nil {
-				return "", nil, nil
-			}
-			return events.UserUpserted, &events.User{UserID: r.UserID, UserEmail: r.UserEmail, UserRole: "internal_user",
-				Models: []string{}, Teams: []string{}, CreatedAt: now, UpdatedAt: now}, nil
-		})
-		return err
+		return create(ctx, st, events.KindUser, r.UserID, events.UserUpserted, &events.User{UserID: r.UserID, UserEmail: r.UserEmail,
+			UserRole: "internal_user", Models: []string{}, Teams: []string{}, CreatedAt: now, UpdatedAt: now})
 	case events.UpsertTeam:
-		if r.TeamID == "" {
-			return nil
-		}
-		_, err := st.Mutate(ctx, "jwt-upsert", events.KindTeam, r.TeamID, func(cur any) (string, any, error) {
-			if cur != nil {
-				return "", nil, nil
-			}
-			return events.TeamUpserted, &events.Team{TeamID: r.TeamID, Models: []string{}, MembersWithRoles: []events.Member{},
-				CreatedAt: now, UpdatedAt: now}, nil
-		})
-		return err
+		return create(ctx, st, events.KindTeam, r.TeamID, events.TeamUpserted, &events.Team{TeamID: r.TeamID, Models: []string{},
+			MembersWithRoles: []events.Member{}, CreatedAt: now, UpdatedAt: now})
 	case events.UpsertTeamMember:
 		return addTeamMember(ctx, st, r, now)
 	case events.UpsertUserRole, events.UpsertTeamMemberRemove:
 		return applySync(ctx, st, r, now)
 	}
 	return nil
+}
+
+// create publishes obj as a typ event unless an object of kind with id
+// exists; a request without an id creates nothing.
+func create(ctx context.Context, st *store.Store, kind events.Kind, id, typ string, obj any) error {
+	if id == "" {
+		return nil
+	}
+	_, err := st.Mutate(ctx, "jwt-upsert", kind, id, func(cur any) (string, any, error) {
+		if cur != nil {
+			return "", nil, nil
+		}
+		return typ, obj, nil
+	})
+	return err
 }
 
 // addTeamMember is LiteLLM's map_user_to_teams: the user becomes a member

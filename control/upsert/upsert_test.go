@@ -22,10 +22,8 @@ import (
 func TestUpsertRetriedUntilTheStoreTakesIt(t *testing.T) {
 	_, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
+	testutil.EnsureStream(t, js, events.EnsureUpsertStream)
 	ctx := t.Context()
-	if _, err := events.EnsureUpsertStream(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	live := &policy.Live{JS: js}
 	testutil.Follow(t, live)
 	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, FailoverWindow: 50 * time.Millisecond}

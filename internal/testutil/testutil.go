@@ -66,13 +66,40 @@ func NewJetStream(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 // EnsureStreams creates the policy streams.
 func EnsureStreams(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return EnsureStream(t, js, events.EnsureStreams)
+}
+
+// EnsureStream creates a stream with its events.Ensure* function
+// (events.EnsureSpendStream, events.EnsureUpsertStream, ...) and the
+// default options, and returns it.
+func EnsureStream(t testing.TB, js jetstream.JetStream, ensure func(context.Context, jetstream.JetStream, events.StreamOptions) (jetstream.Stream, error)) jetstream.Stream {
+	t.Helper()
+	// Generous: creating a stream takes milliseconds, but on a loaded
+	// machine a tight bound would fail tests that are not at fault.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := events.EnsureStreams(ctx, js, events.StreamOptions{})
+	s, err := ensure(ctx, js, events.StreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// StreamState returns the state of stream name now: its message count,
+// last sequence and so on.
+func StreamState(t testing.TB, js jetstream.JetStream, name string) jetstream.StreamState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State
 }
 
 // FreeAddr returns a loopback host:port nothing listens on, for a server

@@ -22,11 +22,9 @@ import (
 // first stopped, and a message that does not decode is an error.
 func TestSpendReader(t *testing.T) {
 	_, js := NewJetStream(t)
+	EnsureStream(t, js, events.EnsureSpendStream)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	publish := func(id string, v any) {
 		t.Helper()
 		b, _ := json.Marshal(v)

@@ -62,11 +62,7 @@ func newNATSEnv(t testing.TB) *env {
 	e.natsPort = e.ns.Addr().(*net.TCPAddr).Port
 	_, e.pub = testutil.Connect(t, e.ns.ClientURL())
 	_, e.js = testutil.Connect(t, e.ns.ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := events.EnsureSpendStream(ctx, e.pub, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	testutil.EnsureStream(t, e.pub, events.EnsureSpendStream)
 	return e
 }
 

@@ -123,14 +123,8 @@ func TestBudgetOvershoot(t *testing.T) {
 		// The tracker's total (the authority) ends equal to what the
 		// clients were told, once: no request counted twice or lost.
 		testutil.Eventually(t, 10*time.Second, func() error {
-			var info struct {
-				Info struct {
-					Spend float64 `json:"spend"`
-				} `json:"info"`
-			}
-			call(t, "GET", sys.control.url("/key/info?key="+key), masterKey, nil, &info)
-			if math.Abs(info.Info.Spend-spent) > 1e-9 {
-				return fmt.Errorf("tracker total %.6f, clients were told %.6f", info.Info.Spend, spent)
+			if s := keySpend(t, sys.control, key); math.Abs(s-spent) > 1e-9 {
+				return fmt.Errorf("tracker total %.6f, clients were told %.6f", s, spent)
 			}
 			return nil
 		})

@@ -122,15 +122,7 @@ func TestBudgetLeaseThroughPartition(t *testing.T) {
 		}
 		return nil
 	})
-	spendNow := func() float64 {
-		var info struct {
-			Info struct {
-				Spend float64 `json:"spend"`
-			} `json:"info"`
-		}
-		call(t, "GET", fs.control.url("/key/info?key="+key), masterKey, nil, &info)
-		return info.Info.Spend
-	}
+	spendNow := func() float64 { return keySpend(t, fs.control, key) }
 	// Some spend before the cut, counted by the tracker (and so by the
 	// lease edge-a holds).
 	var before hammer

@@ -183,6 +183,19 @@ func waitEdges(t *testing.T, control *proc, nEdges int) {
 	})
 }
 
+// keySpend is key's spend as the control plane's /key/info reports it:
+// the budget tracker's total.
+func keySpend(t *testing.T, control *proc, key string) float64 {
+	t.Helper()
+	var info struct {
+		Info struct {
+			Spend float64 `json:"spend"`
+		} `json:"info"`
+	}
+	call(t, "GET", control.url("/key/info?key="+key), masterKey, nil, &info)
+	return info.Info.Spend
+}
+
 var client = &http.Client{Timeout: 30 * time.Second}
 
 // extraHeaders are added to every request while set (tests are not

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -114,15 +113,7 @@ func TestPolicyHistoryEndToEnd(t *testing.T) {
 	// served request would have been refused, and it cost what it cost.
 	stream := func() uint64 {
 		_, js := testutil.Connect(t, natsURL)
-		s, err := js.Stream(context.Background(), events.PolicyStream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.State.LastSeq
+		return testutil.StreamState(t, js, events.PolicyStream).LastSeq
 	}
 	before := stream()
 	var dr struct {

@@ -235,14 +235,8 @@ func TestBudgetEnforcedAtEveryEdge(t *testing.T) {
 	// The edges refuse on their local view (edge/budget), before the
 	// tracker has counted the crossing request; its total follows.
 	testutil.Eventually(t, 10*time.Second, func() error {
-		var info struct {
-			Info struct {
-				Spend float64 `json:"spend"`
-			} `json:"info"`
-		}
-		call(t, "GET", sys.control.url("/key/info?key="+key), masterKey, nil, &info)
-		if info.Info.Spend < 0.0002 {
-			return fmt.Errorf("/key/info spend %.6f below the budget it crossed", info.Info.Spend)
+		if s := keySpend(t, sys.control, key); s < 0.0002 {
+			return fmt.Errorf("/key/info spend %.6f below the budget it crossed", s)
 		}
 		return nil
 	})

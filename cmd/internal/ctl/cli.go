@@ -281,6 +281,23 @@ func (r *runCtx) call(method, path string, q url.Values, body any, v view) error
 	return printObject(r.out, m)
 }
 
+// show prints the answer with render, or as call does under --json: for
+// the commands whose answer no view describes.
+func (r *runCtx) show(method, path string, q url.Values, body any, render func(val any) error) error {
+	if r.json {
+		return r.call(method, path, q, body, view{})
+	}
+	resp, err := r.c.Do(r.ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	val, err := decode(resp.Body)
+	if err != nil {
+		return err
+	}
+	return render(val)
+}
+
 // fields collects optional JSON body fields from flags: only flags that
 // were given are sent, so an update never resets what it did not name.
 type fields struct {
@@ -636,27 +653,21 @@ var commands = []command{
 			if *team != "" {
 				q.Set("team_id", *team)
 			}
-			if r.json || *key != "" || *team != "" {
+			if *key != "" || *team != "" {
 				return r.call("GET", "/gatehouse/state", q, nil, view{})
 			}
-			resp, err := r.c.Do(r.ctx, "GET", "/gatehouse/state", q, nil)
-			if err != nil {
-				return err
-			}
-			val, err := decode(resp.Body)
-			if err != nil {
-				return err
-			}
-			m, _ := val.(map[string]any)
-			summary := map[string]any{}
-			for k, v := range m {
-				if a, ok := v.([]any); ok {
-					summary[k] = strconv.Itoa(len(a))
-				} else {
-					summary[k] = v
+			return r.show("GET", "/gatehouse/state", q, nil, func(val any) error {
+				m, _ := val.(map[string]any)
+				summary := map[string]any{}
+				for k, v := range m {
+					if a, ok := v.([]any); ok {
+						summary[k] = strconv.Itoa(len(a))
+					} else {
+						summary[k] = v
+					}
 				}
-			}
-			return printObject(r.out, summary)
+				return printObject(r.out, summary)
+			})
 		}
 	}},
 	{"why", "", "REQUEST_ID", "why a request was allowed or denied: its ledger row and the policy objects as they were at its policy sequence (needs ClickHouse)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
@@ -664,21 +675,11 @@ var commands = []command{
 			if err := exactly(args, 1, "REQUEST_ID (the edge's x-request-id, or the one the client sent)"); err != nil {
 				return err
 			}
-			path := "/gatehouse/why/" + url.PathEscape(args[0])
-			if r.json {
-				return r.call("GET", path, nil, nil, view{})
-			}
-			resp, err := r.c.Do(r.ctx, "GET", path, nil, nil)
-			if err != nil {
-				return err
-			}
-			val, err := decode(resp.Body)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(r.out, "%s\n\n", lookup(val, "explanation"))
-			req, _ := lookup(val, "request").(map[string]any)
-			return printObject(r.out, req)
+			return r.show("GET", "/gatehouse/why/"+url.PathEscape(args[0]), nil, nil, func(val any) error {
+				fmt.Fprintf(r.out, "%s\n\n", lookup(val, "explanation"))
+				req, _ := lookup(val, "request").(map[string]any)
+				return printObject(r.out, req)
+			})
 		}
 	}},
 	{"policy", "dry-run", "-config FILE | -changes FILE", "replay recorded requests (needs ClickHouse) through a proposed config.yaml or admin API calls and the current policy: which would flip, per key and team, and the money; publishes nothing", func(fs *flag.FlagSet) func(*runCtx, []string) error {
@@ -717,43 +718,7 @@ var commands = []command{
 					body[name] = v
 				}
 			}
-			if r.json {
-				return r.call("POST", "/gatehouse/policy/dry-run", nil, body, view{})
-			}
-			resp, err := r.c.Do(r.ctx, "POST", "/gatehouse/policy/dry-run", nil, body)
-			if err != nil {
-				return err
-			}
-			val, err := decode(resp.Body)
-			if err != nil {
-				return err
-			}
-			evs, _ := lookup(val, "events").([]any)
-			fmt.Fprintf(r.out, "proposal: %d event(s) on top of policy sequence %v (nothing published)\n", len(evs), lookup(val, "base_seq"))
-			fmt.Fprintf(r.out, "replayed %v requests (%v skipped) from %v to %v at %v rows/s\n", lookup(val, "report.rows"), lookup(val, "report.skipped"),
-				lookup(val, "from"), lookup(val, "to"), lookup(val, "rows_per_second"))
-			fmt.Fprintf(r.out, "allowed -> refused: %v requests, %v USD; refused -> allowed: %v requests, %v USD\n\n",
-				lookup(val, "report.total.now_refused"), lookup(val, "report.total.now_refused_cost"),
-				lookup(val, "report.total.now_allowed"), lookup(val, "report.total.now_allowed_cost"))
-			group := cols("ID", "id", "NOW_REFUSED", "now_refused", "USD", "now_refused_cost", "NOW_ALLOWED", "now_allowed", "USD", "now_allowed_cost")
-			for _, t := range []struct{ title, path string }{{"BY TEAM", "report.by_team"}, {"BY KEY", "report.by_key"}} {
-				rows, _ := lookup(val, t.path).([]any)
-				if len(rows) == 0 {
-					continue
-				}
-				fmt.Fprintln(r.out, t.title)
-				if err := printTable(r.out, rows, group); err != nil {
-					return err
-				}
-				fmt.Fprintln(r.out)
-			}
-			flips, _ := lookup(val, "report.flips").([]any)
-			if len(flips) == 0 {
-				return nil
-			}
-			fmt.Fprintln(r.out, "REQUESTS")
-			return printTable(r.out, flips, cols("TIME", "time", "REQUEST_ID", "request_id", "TEAM", "team_id", "MODEL", "model", "COST", "cost",
-				"NOW", "current.allowed", "PROPOSED", "proposed.allowed", "REASON", "proposed.reason", "RULE", "proposed.rule"))
+			return r.show("POST", "/gatehouse/policy/dry-run", nil, body, func(val any) error { return printDryRun(r.out, val) })
 		}
 	}},
 	api("edges", "", "", "edges and how far each has applied the policy stream", op{method: "GET", path: "/gatehouse/edges", view: view{list: "edges", cols: edgeCols}}),
@@ -866,4 +831,35 @@ func Commands() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// printDryRun prints a dry run's answer: the totals, the flips per team
+// and key, then the requests that flip.
+func printDryRun(w io.Writer, val any) error {
+	evs, _ := lookup(val, "events").([]any)
+	fmt.Fprintf(w, "proposal: %d event(s) on top of policy sequence %v (nothing published)\n", len(evs), lookup(val, "base_seq"))
+	fmt.Fprintf(w, "replayed %v requests (%v skipped) from %v to %v at %v rows/s\n", lookup(val, "report.rows"), lookup(val, "report.skipped"),
+		lookup(val, "from"), lookup(val, "to"), lookup(val, "rows_per_second"))
+	fmt.Fprintf(w, "allowed -> refused: %v requests, %v USD; refused -> allowed: %v requests, %v USD\n\n",
+		lookup(val, "report.total.now_refused"), lookup(val, "report.total.now_refused_cost"),
+		lookup(val, "report.total.now_allowed"), lookup(val, "report.total.now_allowed_cost"))
+	group := cols("ID", "id", "NOW_REFUSED", "now_refused", "USD", "now_refused_cost", "NOW_ALLOWED", "now_allowed", "USD", "now_allowed_cost")
+	for _, t := range []struct{ title, path string }{{"BY TEAM", "report.by_team"}, {"BY KEY", "report.by_key"}} {
+		rows, _ := lookup(val, t.path).([]any)
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintln(w, t.title)
+		if err := printTable(w, rows, group); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	flips, _ := lookup(val, "report.flips").([]any)
+	if len(flips) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "REQUESTS")
+	return printTable(w, flips, cols("TIME", "time", "REQUEST_ID", "request_id", "TEAM", "team_id", "MODEL", "model", "COST", "cost",
+		"NOW", "current.allowed", "PROPOSED", "proposed.allowed", "REASON", "proposed.reason", "RULE", "proposed.rule"))
 }

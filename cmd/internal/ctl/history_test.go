@@ -250,15 +250,7 @@ func TestPolicyDryRun(t *testing.T) {
 		t.Helper()
 		var n uint64
 		for _, name := range []string{events.PolicyStream, events.AuditStream} {
-			s, err := js.Stream(ctx, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := s.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += info.State.LastSeq
+			n += testutil.StreamState(t, js, name).LastSeq
 		}
 		return n
 	}
