@@ -106,18 +106,7 @@ func New(st *store.Store, o Options) *fiber.App {
 		o.BodyLimit = 1 << 20
 	}
 	errorHandler := httpx.ErrorHandler(a.log)
-	app := fiber.New(fiber.Config{
-		AppName:               "gatehouse-control",
-		DisableStartupMessage: true,
-		BodyLimit:             o.BodyLimit,
-		ReadBufferSize:        httpx.HeaderBufferSize,
-		// Bodies are streamed so LimitBody can refuse an oversized one
-		// cleanly; handlers still see the whole body via c.Body().
-		StreamRequestBody: true,
-		ErrorHandler:      errorHandler,
-		JSONEncoder:       json.Marshal,
-		JSONDecoder:       json.Unmarshal,
-	})
+	app := fiber.New(httpx.ServerConfig("gatehouse-control", o.BodyLimit, errorHandler))
 	var httpMetrics *obs.HTTP
 	if o.Metrics != nil {
 		httpMetrics = obs.NewHTTP(o.Metrics)

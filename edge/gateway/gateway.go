@@ -13,7 +13,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -258,23 +257,7 @@ func (g *Gateway) App(o Options) *fiber.App {
 		limit = 10 << 20
 	}
 	errorHandler := httpx.ErrorHandler(g.log)
-	app := fiber.New(fiber.Config{
-		AppName:               "gatehouse-edge",
-		DisableStartupMessage: true,
-		BodyLimit:             limit,
-		ReadBufferSize:        httpx.HeaderBufferSize,
-		// Bodies are streamed so LimitBody can refuse an oversized one
-		// cleanly; handlers still see the whole body via c.Body().
-		StreamRequestBody: true,
-		ErrorHandler:      errorHandler,
-		// Streams can run for minutes; the read timeout only bounds
-		// reading the request.
-		ReadTimeout:  60 * time.Second,
-		IdleTimeout:  120 * time.Second,
-		JSONEncoder:  json.Marshal,
-		JSONDecoder:  json.Unmarshal,
-		ServerHeader: "",
-	})
+	app := fiber.New(httpx.ServerConfig("gatehouse-edge", limit, errorHandler))
 	// First: every response, the 413 of LimitBody included, gets an
 	// x-request-id and is counted.
 	app.Use(obs.Middleware(obs.MiddlewareOptions{Log: g.log, AccessLog: o.AccessLog, HTTP: g.metrics.http, ErrorHandler: errorHandler}))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"encoding/json"
 	"io"
 	"strings"
 	"time"
@@ -21,6 +22,29 @@ import (
 // of the verifier's own limit (verifier.MaxTokenSize, 16 KiB) plus
 // ordinary headers, so that limit is the one that decides.
 const HeaderBufferSize = 24 << 10
+
+// ServerConfig is the HTTP server settings the edge and the control plane
+// share (and the benchmark's Fiber floor, loadtest/baseline -fiber, so it
+// measures the framework as the gateway runs it): bodies are streamed so
+// LimitBody can refuse an oversized one cleanly (handlers still see the
+// whole body via c.Body()), headers get HeaderBufferSize, and the read
+// timeout bounds reading a request, not answering it (streams run for
+// minutes), so a client that trickles its request cannot hold a
+// connection for ever. errorHandler renders every error (nil: Fiber's).
+func ServerConfig(name string, bodyLimit int, errorHandler fiber.ErrorHandler) fiber.Config {
+	return fiber.Config{
+		AppName:               name,
+		DisableStartupMessage: true,
+		BodyLimit:             bodyLimit,
+		ReadBufferSize:        HeaderBufferSize,
+		StreamRequestBody:     true,
+		ErrorHandler:          errorHandler,
+		ReadTimeout:           60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		JSONEncoder:           json.Marshal,
+		JSONDecoder:           json.Unmarshal,
+	}
+}
 
 // maxDrain bounds how much of an oversized body is read and discarded so the
 // client can finish sending and read our 413; past it the connection is

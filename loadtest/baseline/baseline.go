@@ -1,7 +1,9 @@
 // Package baseline is the "plain fasthttp reverse proxy" floor (B1) the gateway
 // is benchmarked against: every request is forwarded verbatim to a single
 // upstream, with no auth and no JSON parsing. SSE responses are streamed
-// through chunk by chunk; other responses are copied whole.
+// through chunk by chunk; other responses are copied whole. NewFiber serves
+// the same proxy through Fiber as the edge configures it, to tell the
+// framework's cost from the gateway's own work.
 package baseline
 
 import (
@@ -11,7 +13,10 @@ import (
 	"net"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 var eventStream = []byte("text/event-stream")
@@ -20,6 +25,7 @@ var eventStream = []byte("text/event-stream")
 type Proxy struct {
 	client *fasthttp.HostClient
 	srv    *fasthttp.Server
+	app    *fiber.App // NewFiber's; nil for the plain proxy
 }
 
 // New returns a Proxy forwarding to upstream ("host:port").
@@ -29,14 +35,40 @@ func New(upstream string) *Proxy {
 	return p
 }
 
+// NewFiber returns the same proxy served through Fiber with the edge's
+// server settings (httpx.ServerConfig) and one pass-through middleware,
+// as the edge's handlers sit behind middleware: the framework's share of
+// the edge's cost is what it adds to New's.
+func NewFiber(upstream string) *Proxy {
+	p := New(upstream)
+	p.srv = nil
+	p.app = fiber.New(httpx.ServerConfig("baseline", 10<<20, nil))
+	p.app.Use(func(c *fiber.Ctx) error { return c.Next() })
+	p.app.All("/*", func(c *fiber.Ctx) error {
+		c.Body() // reads a streamed request body whole, as the edge's handlers do
+		p.handle(c.Context())
+		return nil
+	})
+	return p
+}
+
 // Serve serves requests on ln until Close is called.
-func (p *Proxy) Serve(ln net.Listener) error { return p.srv.Serve(ln) }
+func (p *Proxy) Serve(ln net.Listener) error {
+	if p.app != nil {
+		return p.app.Listener(ln)
+	}
+	return p.srv.Serve(ln)
+}
 
 // Close stops the proxy, waiting up to 2s for in-flight requests.
 func (p *Proxy) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = p.srv.ShutdownWithContext(ctx)
+	if p.app != nil {
+		_ = p.app.ShutdownWithContext(ctx)
+	} else {
+		_ = p.srv.ShutdownWithContext(ctx)
+	}
 	p.client.CloseIdleConnections()
 }
 

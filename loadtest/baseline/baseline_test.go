@@ -22,9 +22,23 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// setup starts a mock upstream and the baseline proxy in front of it and
-// returns (direct URL, proxied URL).
-func setup(t *testing.T, o mockupstream.Options) (string, string) {
+// proxies are the two ways to serve the proxy; every behaviour test runs
+// against both.
+var proxies = []struct {
+	name string
+	new  func(upstream string) *Proxy
+}{{"fasthttp", New}, {"fiber", NewFiber}}
+
+// eachProxy runs f as a subtest against each of proxies.
+func eachProxy(t *testing.T, f func(t *testing.T, newProxy func(string) *Proxy)) {
+	for _, p := range proxies {
+		t.Run(p.name, func(t *testing.T) { f(t, p.new) })
+	}
+}
+
+// setup starts a mock upstream and the proxy newProxy makes in front of it
+// and returns (direct URL, proxied URL).
+func setup(t *testing.T, newProxy func(string) *Proxy, o mockupstream.Options) (string, string) {
 	t.Helper()
 	upLn := listen(t)
 	up := mockupstream.New(o)
@@ -32,7 +46,7 @@ func setup(t *testing.T, o mockupstream.Options) (string, string) {
 	t.Cleanup(up.Close)
 
 	pxLn := listen(t)
-	px := New(upLn.Addr().String())
+	px := newProxy(upLn.Addr().String())
 	go px.Serve(pxLn) //nolint:errcheck
 	t.Cleanup(px.Close)
 	return "http://" + upLn.Addr().String(), "http://" + pxLn.Addr().String()
@@ -55,8 +69,10 @@ func fetch(t *testing.T, url, body string) (*http.Response, []byte) {
 	return resp, b
 }
 
-func TestNonStreamIdentical(t *testing.T) {
-	direct, proxied := setup(t, mockupstream.Options{})
+func TestNonStreamIdentical(t *testing.T) { eachProxy(t, testNonStreamIdentical) }
+
+func testNonStreamIdentical(t *testing.T, newProxy func(string) *Proxy) {
+	direct, proxied := setup(t, newProxy, mockupstream.Options{})
 	_, want := fetch(t, direct, `{"model":"m"}`)
 	for i := 0; i < 3; i++ { // reuse of pooled upstream connections
 		resp, got := fetch(t, proxied, `{"model":"m"}`)
@@ -79,9 +95,11 @@ func frames(b []byte) []string {
 	return out
 }
 
-func TestStreamIdentical(t *testing.T) {
+func TestStreamIdentical(t *testing.T) { eachProxy(t, testStreamIdentical) }
+
+func testStreamIdentical(t *testing.T, newProxy func(string) *Proxy) {
 	const chunks = 6
-	direct, proxied := setup(t, mockupstream.Options{Chunks: chunks, ChunkInterval: mockupstream.DefaultChunkInterval / 10})
+	direct, proxied := setup(t, newProxy, mockupstream.Options{Chunks: chunks, ChunkInterval: mockupstream.DefaultChunkInterval / 10})
 	for _, body := range []string{
 		`{"stream":true}`,
 		`{"stream":true,"stream_options":{"include_usage":true}}`,
@@ -127,9 +145,11 @@ func TestUpstreamDown(t *testing.T) {
 // TestStreamIncremental checks the proxy forwards frames as they arrive rather
 // than buffering the whole stream: after the first frame is received, at least
 // the remaining chunk intervals must still elapse before [DONE].
-func TestStreamIncremental(t *testing.T) {
+func TestStreamIncremental(t *testing.T) { eachProxy(t, testStreamIncremental) }
+
+func testStreamIncremental(t *testing.T, newProxy func(string) *Proxy) {
 	const interval = 30 * time.Millisecond
-	_, proxied := setup(t, mockupstream.Options{Chunks: 4, ChunkInterval: interval})
+	_, proxied := setup(t, newProxy, mockupstream.Options{Chunks: 4, ChunkInterval: interval})
 	resp, err := http.Post(proxied+"/v1/chat/completions", "application/json", strings.NewReader(`{"stream":true}`))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9002", "listen address")
 	upstream := flag.String("upstream", "127.0.0.1:9001", "upstream host:port")
+	useFiber := flag.Bool("fiber", false, "serve through Fiber with the edge's server settings (the framework floor) instead of plain fasthttp")
 	flag.Parse()
 
 	ln, err := net.Listen("tcp", *addr)
@@ -19,7 +20,11 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("baseline proxy listening on %s -> %s", ln.Addr(), *upstream)
-	if err := baseline.New(*upstream).Serve(ln); err != nil {
+	p := baseline.New(*upstream)
+	if *useFiber {
+		p = baseline.NewFiber(*upstream)
+	}
+	if err := p.Serve(ln); err != nil {
 		log.Fatal(err)
 	}
 }
