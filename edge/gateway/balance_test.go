@@ -178,11 +178,8 @@ func spendEdge(t *testing.T) (*edgeUnderTest, jetstream.Consumer) {
 	t.Helper()
 	_, js := testutil.NewJetStream(t)
 	testutil.EnsureStreams(t, js)
+	stream := testutil.EnsureStream(t, js, events.EnsureSpendStream)
 	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -40,11 +40,7 @@ func startNATS(t testing.TB) *natsEnv {
 	e.srv = testutil.RunJetStreamAt(t, -1, e.dir)
 	e.port = e.srv.Addr().(*net.TCPAddr).Port
 	e.nc, e.js = testutil.Connect(t, e.srv.ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := events.EnsureSpendStream(ctx, e.js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	testutil.EnsureStream(t, e.js, events.EnsureSpendStream)
 	return e
 }
 
