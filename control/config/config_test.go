@@ -192,6 +192,35 @@ var errorCases = []errorCase{
 
 func TestParseErrors(t *testing.T) { testParseErrors(t, errorCases) }
 
+// mustLoad, mustParse and mustModels are Load, Parse and File.Models for
+// tests of a valid file: an error fails the test at once.
+func mustLoad(t *testing.T, path string) *File {
+	t.Helper()
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func mustParse(t *testing.T, doc string) *File {
+	t.Helper()
+	f, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func mustModels(t *testing.T, f *File) []*events.Model {
+	t.Helper()
+	ms, err := f.Models(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
 func testParseErrors(t *testing.T, cases []errorCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -332,10 +361,7 @@ func TestValidFiles(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
-			f, err := Load(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := mustLoad(t, p)
 			if err := f.Validate(); err != nil {
 				t.Fatal(err)
 			}
@@ -361,14 +387,8 @@ func TestEmptyConfigs(t *testing.T) {
 }
 
 func TestLiteLLMSeedConfig(t *testing.T) {
-	f, err := Load("testdata/valid/litellm_access_groups.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := f.Models(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/litellm_access_groups.yaml")
+	ms := mustModels(t, f)
 	type row struct{ name, model, key, group string }
 	var got []row
 	for _, m := range ms {
@@ -386,20 +406,14 @@ func TestLiteLLMSeedConfig(t *testing.T) {
 }
 
 func TestLoadBalancingConfig(t *testing.T) {
-	f, err := Load("testdata/valid/litellm_load_balancing.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/litellm_load_balancing.yaml")
 	if got := f.GeneralSettings.MaxRequestBytes(); got != 32<<20 {
 		t.Errorf("MaxRequestBytes = %d", got)
 	}
 	if got := f.LiteLLMSettings.Timeout(); got != 120*time.Second {
 		t.Errorf("Timeout = %v", got)
 	}
-	ms, err := f.Models(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := mustModels(t, f)
 	if len(ms) != 5 {
 		t.Fatalf("%d models", len(ms))
 	}
@@ -418,14 +432,8 @@ func TestLoadBalancingConfig(t *testing.T) {
 }
 
 func TestAnchorsAndMerges(t *testing.T) {
-	f, err := Load("testdata/valid/anchors.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := f.Models(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/anchors.yaml")
+	ms := mustModels(t, f)
 	if p := ms[1].LiteLLMParams; p.Model != "openai/gpt-4o" || p.APIKey != "os.environ/OPENAI_API_KEY_2" || p.Timeout != 60 {
 		t.Errorf("merged params %+v", p)
 	}
@@ -455,10 +463,7 @@ func TestStableIDs(t *testing.T) {
 `
 	ids := func(in string) []string {
 		t.Helper()
-		f, err := Parse([]byte(in))
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := mustParse(t, in)
 		ms, err := f.Models(time.Unix(1, 0))
 		if err != nil {
 			t.Fatal(err)
@@ -521,10 +526,7 @@ func TestModelsEvents(t *testing.T) {
     model_info:
       access_groups: [beta]
 `
-	f, err := Parse([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, in)
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	ms, err := f.Models(now)
 	if err != nil {
@@ -591,12 +593,9 @@ func TestMasterKey(t *testing.T) {
 }
 
 func TestApplyEnvironment(t *testing.T) {
-	f, err := Parse([]byte("environment_variables:\n  B: two\n  A: 1\n  C: ''\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, "environment_variables:\n  B: two\n  A: 1\n  C: ''\n")
 	var got []string
-	err = f.ApplyEnvironment(func(k, v string) error {
+	err := f.ApplyEnvironment(func(k, v string) error {
 		got = append(got, k+"="+v)
 		return nil
 	})
@@ -635,10 +634,7 @@ func TestApplyEnvironment(t *testing.T) {
 }
 
 func TestDefault(t *testing.T) {
-	f, err := Parse(Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, string(Default()))
 	if f.GeneralSettings.MasterKey != "os.environ/MASTER_KEY" {
 		t.Errorf("master_key = %q", f.GeneralSettings.MasterKey)
 	}
@@ -646,10 +642,7 @@ func TestDefault(t *testing.T) {
 	if err != nil || key != "sk-dev" {
 		t.Errorf("MasterKey = %q, %v", key, err)
 	}
-	ms, err := f.Models(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := mustModels(t, f)
 	byName := map[string]*events.Model{}
 	for _, m := range ms {
 		byName[m.ModelName] = m
@@ -803,10 +796,7 @@ func TestValidateModel(t *testing.T) {
 }
 
 func TestRouterSettings(t *testing.T) {
-	f, err := Load("testdata/valid/litellm_load_balancing.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/litellm_load_balancing.yaml")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ev, err := f.RoutingSettingsEvent(now)
 	if err != nil || ev == nil {
@@ -899,10 +889,7 @@ func TestCachePrices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := f.Models(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := mustModels(t, f)
 	p, mi := ms[0].LiteLLMParams, ms[0].ModelInfo
 	if p.CacheReadInputTokenCost != 1.25e-6 || mi.CacheReadInputTokenCost != 3e-7 || mi.CacheCreationInputTokenCost != 3.75e-6 {
 		t.Fatalf("cache prices: params %+v, model_info %+v", p, mi)

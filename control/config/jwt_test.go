@@ -245,10 +245,7 @@ config: general_settings.role_permissions[0].role: "admin" is not an RBAC role: 
 }
 
 func TestJWTSeedRBAC(t *testing.T) {
-	f, err := Load("testdata/valid/litellm_jwt_rbac.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/litellm_jwt_rbac.yaml")
 	g := f.GeneralSettings
 	a := g.LiteLLMJWTAuth
 	if !g.EnableJWTAuth || g.EnforceRBAC || !a.EnforceRBAC {
@@ -280,10 +277,7 @@ func TestJWTSeedRBAC(t *testing.T) {
 }
 
 func TestJWTSeedRoleMappings(t *testing.T) {
-	f, err := Load("testdata/valid/litellm_jwt_role_mappings.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/litellm_jwt_role_mappings.yaml")
 	a := f.GeneralSettings.LiteLLMJWTAuth
 	if a.ObjectIDJWTField != "oid" || !slices.Equal(a.RolesJWTField, events.ClaimPaths{"roles"}) || !a.EnforceRBAC {
 		t.Errorf("litellm_jwtauth %+v", a)
@@ -310,10 +304,7 @@ func TestJWTSeedRoleMappings(t *testing.T) {
 }
 
 func TestJWTSeedScopes(t *testing.T) {
-	f, err := Load("testdata/valid/litellm_jwt_scopes.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/litellm_jwt_scopes.yaml")
 	a := f.GeneralSettings.LiteLLMJWTAuth
 	want := []events.ScopeMapping{
 		{Scope: "litellm.api.consumer", Models: []string{"anthropic-claude"}},
@@ -325,10 +316,7 @@ func TestJWTSeedScopes(t *testing.T) {
 }
 
 func TestJWTSeedCustomValidate(t *testing.T) {
-	f, err := Load("testdata/valid/litellm_jwt_custom_validate.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/litellm_jwt_custom_validate.yaml")
 	a := f.GeneralSettings.LiteLLMJWTAuth
 	if a.UserIDJWTField != "sub" || a.TeamIDJWTField != "tenant_id" || !a.UserIDUpsert {
 		t.Errorf("litellm_jwtauth %+v", a)
@@ -368,10 +356,7 @@ func TestJWTSeedCustomValidate(t *testing.T) {
 }
 
 func TestJWTIssuersConfig(t *testing.T) {
-	f, err := Load("testdata/valid/jwt_issuers.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustLoad(t, "testdata/valid/jwt_issuers.yaml")
 	a := f.GeneralSettings.LiteLLMJWTAuth
 	if !slices.Equal(a.RolesJWTField, events.ClaimPaths{"roles", "realm_access.roles", "groups"}) {
 		t.Errorf("roles_jwt_field (list) = %q", a.RolesJWTField)
@@ -464,10 +449,7 @@ environment_variables:
   JWT_PUBLIC_KEY_URL: "https://file.example.com/keys"
   JWT_AUDIENCE: file-audience
 `
-	f, err := Parse([]byte(file))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, file)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 	// environment_variables alone.
@@ -513,10 +495,7 @@ environment_variables:
 	}
 
 	// No key source anywhere.
-	bare, err := Parse([]byte("general_settings:\n  enable_jwt_auth: true\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bare := mustParse(t, "general_settings:\n  enable_jwt_auth: true\n")
 	_, err = bare.JWTSettings(noEnv, now)
 	if err == nil || err.Error() != "config: general_settings.enable_jwt_auth: enable_jwt_auth is set but no key source: set JWT_PUBLIC_KEY_URL or litellm_jwtauth.issuers" {
 		t.Errorf("no key source: %v", err)
@@ -577,10 +556,7 @@ func TestJWTSettingsValidatesFile(t *testing.T) {
 }
 
 func TestJWTSettingsDefaults(t *testing.T) {
-	f, err := Parse([]byte(jwtBase + "    user_id_jwt_field: sub\n    public_key_ttl: 0\n    team_allowed_routes: []\n    issuers: [{issuer: 'https://i.example.com', audience: a}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, jwtBase+"    user_id_jwt_field: sub\n    public_key_ttl: 0\n    team_allowed_routes: []\n    issuers: [{issuer: 'https://i.example.com', audience: a}]\n")
 	s, err := f.JWTSettings(noEnv, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -750,10 +726,7 @@ func TestExampleJWTBlock(t *testing.T) {
 	if !strings.Contains(in, "\n  enable_jwt_auth: true\n") {
 		t.Fatal("no JWT block in the example")
 	}
-	f, err := Parse([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, in)
 	s, err := f.JWTSettings(noEnv, time.Now())
 	if err != nil || !s.Enabled || len(s.Auth.Issuers) != 1 || s.Auth.CustomValidate == "" {
 		t.Fatalf("settings %+v, %v", s, err)
@@ -792,10 +765,7 @@ func TestJWT2026Fields(t *testing.T) {
 // parse and give them without the environment.
 func parseJWTSettings(t *testing.T, doc string) *events.JWTSettings {
 	t.Helper()
-	f, err := Parse([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, doc)
 	s, err := f.JWTSettings(noEnv, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -168,10 +168,7 @@ func TestLiteLLMSettingsAreNotFields(t *testing.T) {
 // TestAliasesReachTheirTarget checks that an alias sets what the real key
 // sets.
 func TestAliasesReachTheirTarget(t *testing.T) {
-	f, err := Parse([]byte(okModel + "    rpm: 100\nlitellm_settings:\n  num_retries: 3\n  request_timeout: 30\nrouter_settings:\n  disable_cooldowns: true\n  model_group_alias: {\"gpt-4\": \"gpt-4o\"}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustParse(t, okModel+"    rpm: 100\nlitellm_settings:\n  num_retries: 3\n  request_timeout: 30\nrouter_settings:\n  disable_cooldowns: true\n  model_group_alias: {\"gpt-4\": \"gpt-4o\"}\n")
 	if f.ModelList[0].LiteLLMParams.RPM != 100 {
 		t.Errorf("rpm = %d", f.ModelList[0].LiteLLMParams.RPM)
 	}

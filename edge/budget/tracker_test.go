@@ -26,10 +26,8 @@ import (
 func TestViewsFollowTracker(t *testing.T) {
 	nc, js := testutil.NewJetStream(t)
 	stream := testutil.EnsureStreams(t, js)
+	testutil.EnsureStream(t, js, events.EnsureSpendStream)
 	ctx := t.Context()
-	if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	kv, err := ctlbudget.EnsureBucket(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)

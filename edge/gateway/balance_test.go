@@ -16,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gatehouse/gatehouse/edge/spend"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -176,30 +175,17 @@ func newUpstream(t *testing.T, status int) *upstreamCounter {
 // the spend event names.
 func spendEdge(t *testing.T) (*edgeUnderTest, jetstream.Consumer) {
 	t.Helper()
-	_, js := testutil.NewJetStream(t)
-	testutil.EnsureStreams(t, js)
-	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	live := &policy.Live{JS: js}
-	testutil.Go(t, live.Run)
-	g := New(live, Options{MasterKey: "sk-master-test-key"}, nil)
-	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: "edge-lb", SpillDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
-	// Registered before Serve, so it runs after the server is shut down.
-	t.Cleanup(func() {
-		_ = g.spend.Close(context.Background())
-		cancel()
+	var cons jetstream.Consumer
+	e := startEdgeWith(t, true, Options{MasterKey: "sk-master-test-key"}, func(g *Gateway, js jetstream.JetStream) {
+		withSpend(t, "edge-lb")(g, js)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		var err error
+		if cons, err = js.OrderedConsumer(ctx, events.SpendStream, jetstream.OrderedConsumerConfig{}); err != nil {
+			t.Fatal(err)
+		}
 	})
-	url := testutil.Serve(t, g.App(Options{BodyLimit: 1 << 20}))
-	return &edgeUnderTest{url: url, js: js, pub: &events.Publisher{JS: js}, live: live}, cons
+	return e, cons
 }
 
 // pendingSpend holds the rest of a batch nextSpend read (events of

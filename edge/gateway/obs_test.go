@@ -241,11 +241,7 @@ func TestRequestIDsMetricsAndAccessLog(t *testing.T) {
 // stream (read back with readSpend).
 func withSpend(t *testing.T, edgeID string) func(g *Gateway, js jetstream.JetStream) {
 	return func(g *Gateway, js jetstream.JetStream) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		testutil.EnsureStream(t, js, events.EnsureSpendStream)
 		pub, err := spend.New(spend.Options{JS: js, EdgeID: edgeID, SpillDir: t.TempDir(), Registerer: g.Registry()})
 		if err != nil {
 			t.Fatal(err)

@@ -183,20 +183,12 @@ func TestProviderBedrockRequestTranslation(t *testing.T) {
 	d := bedrockDeployment(base)
 	d.ExtraHeaders = map[string]string{"X-Team": "search"}
 	e := startEdge(t, newTestForwarder(), d)
-	resp := post(t, e.url, string(testdata(t, "chat_request_rich_inline.json")), nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d: %s", resp.StatusCode, readAll(t, resp.Body))
-	}
-	readAll(t, resp.Body)
+	postOK(t, e.url, string(testdata(t, "chat_request_rich_inline.json")), nil)
 	r := up.next(t)
 	if r.method != "POST" || r.rawPath != "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream" {
 		t.Errorf("upstream %s %s", r.method, r.rawPath)
 	}
-	for k, want := range map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream", "X-Team": "search", "X-Api-Key": ""} {
-		if got := r.header.Get(k); got != want {
-			t.Errorf("header %s = %q, want %q", k, got, want)
-		}
-	}
+	checkHeaders(t, r.header, map[string]string{"Content-Type": "application/json", "Accept": "text/event-stream", "X-Team": "search", "X-Api-Key": ""})
 	checkSigV4(t, r, "bedrock", "us-east-1")
 	golden(t, "bedrock_request_rich.json", r.body)
 	e.waitResult(t)
@@ -249,11 +241,7 @@ func TestProviderBedrockResponses(t *testing.T) {
 			t.Errorf("%s: upstream %s %s", tc.file, r.rawPath, r.body)
 		}
 		checkSigV4(t, r, "bedrock", "us-east-1")
-		checkCompletion(t, tc.file, body, tc.finish)
-		res := e.waitResult(t)
-		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated {
-			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)
-		}
+		checkCompletion(t, e, tc.file, body, tc.finish, tc.prompt, tc.completion)
 	}
 }
 

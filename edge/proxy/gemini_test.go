@@ -31,20 +31,12 @@ func TestProviderGeminiRequestTranslation(t *testing.T) {
 	} {
 		up, base := replay(t, 200, "text/event-stream", testdata(t, "gemini_stream.sse"))
 		e := startEdge(t, newTestForwarder(), geminiDeployment(base+tc.suffix))
-		resp := post(t, e.url, string(testdata(t, "chat_request_rich.json")), nil)
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d: %s", resp.StatusCode, readAll(t, resp.Body))
-		}
-		readAll(t, resp.Body)
+		postOK(t, e.url, string(testdata(t, "chat_request_rich.json")), nil)
 		r := up.next(t)
 		if r.method != "POST" || r.path != tc.wantPath || r.query != "alt=sse" {
 			t.Errorf("upstream %s %s?%s, want %s?alt=sse", r.method, r.path, r.query, tc.wantPath)
 		}
-		for k, want := range map[string]string{"X-Goog-Api-Key": testKey, "Authorization": "", "Content-Type": "application/json"} {
-			if got := r.header.Get(k); got != want {
-				t.Errorf("header %s = %q, want %q", k, got, want)
-			}
-		}
+		checkHeaders(t, r.header, map[string]string{"X-Goog-Api-Key": testKey, "Authorization": "", "Content-Type": "application/json"})
 		golden(t, "gemini_request_rich.json", r.body)
 		e.waitResult(t)
 	}
@@ -88,11 +80,7 @@ func TestProviderGeminiResponses(t *testing.T) {
 			string(r.body) != `{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"systemInstruction":{"parts":[{"text":"Be brief."}]},"generationConfig":{"maxOutputTokens":100}}` {
 			t.Errorf("%s: upstream %s?%s %s", tc.file, r.path, r.query, r.body)
 		}
-		checkCompletion(t, tc.file, body, tc.finish)
-		res := e.waitResult(t)
-		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion || res.u.Estimated {
-			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)
-		}
+		checkCompletion(t, e, tc.file, body, tc.finish, tc.prompt, tc.completion)
 	}
 }
 

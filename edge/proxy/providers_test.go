@@ -224,21 +224,13 @@ func TestProviderAnthropicRequestTranslation(t *testing.T) {
 	d := anthropicDeployment(base)
 	d.ExtraHeaders = map[string]string{"anthropic-beta": "prompt-caching-2024-07-31"}
 	e := startEdge(t, newTestForwarder(), d)
-	resp := post(t, e.url, string(testdata(t, "chat_request_rich.json")), map[string]string{"Authorization": "Bearer " + clientKey})
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d: %s", resp.StatusCode, readAll(t, resp.Body))
-	}
-	readAll(t, resp.Body)
+	postOK(t, e.url, string(testdata(t, "chat_request_rich.json")), map[string]string{"Authorization": "Bearer " + clientKey})
 	r := up.next(t)
 	if r.method != "POST" || r.path != "/v1/messages" {
 		t.Errorf("upstream %s %s, want POST /v1/messages", r.method, r.path)
 	}
-	for k, want := range map[string]string{"X-Api-Key": testKey, "Anthropic-Version": "2023-06-01", "Authorization": "",
-		"Anthropic-Beta": "prompt-caching-2024-07-31", "Content-Type": "application/json", "Accept": "text/event-stream"} {
-		if got := r.header.Get(k); got != want {
-			t.Errorf("header %s = %q, want %q", k, got, want)
-		}
-	}
+	checkHeaders(t, r.header, map[string]string{"X-Api-Key": testKey, "Anthropic-Version": "2023-06-01", "Authorization": "",
+		"Anthropic-Beta": "prompt-caching-2024-07-31", "Content-Type": "application/json", "Accept": "text/event-stream"})
 	golden(t, "anthropic_request_rich.json", r.body)
 	e.waitResult(t)
 
@@ -303,11 +295,8 @@ func TestProviderAnthropicResponses(t *testing.T) {
 			t.Fatalf("%s: status %d (request id %q): %s", tc.file, resp.StatusCode, resp.Header.Get("X-Upstream-Request-Id"), body)
 		}
 		up.next(t)
-		checkCompletion(t, tc.file, body, tc.wantFinish)
-		res := e.waitResult(t)
-		if res.err != nil || res.u.PromptTokens != tc.prompt || res.u.CompletionTokens != tc.completion ||
-			res.u.TotalTokens != tc.prompt+tc.completion || res.u.Estimated {
-			t.Errorf("%s: usage %+v err %v, want %d/%d", tc.file, res.u, res.err, tc.prompt, tc.completion)
+		if res := checkCompletion(t, e, tc.file, body, tc.wantFinish, tc.prompt, tc.completion); res.u.TotalTokens != tc.prompt+tc.completion {
+			t.Errorf("%s: usage %+v, want total %d", tc.file, res.u, tc.prompt+tc.completion)
 		}
 	}
 }
@@ -331,10 +320,22 @@ func readFrames(t *testing.T, r io.Reader) []string {
 	}
 }
 
+// postOK posts body to url and reads the answer, which must be a 200: the
+// request translation tests look at the upstream's side once it is over.
+func postOK(t *testing.T, url, body string, hdr map[string]string) {
+	t.Helper()
+	resp := post(t, url, body, hdr)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, readAll(t, resp.Body))
+	}
+	readAll(t, resp.Body)
+}
+
 // checkCompletion checks a translated (non-streamed) chat completion
-// against the golden file named after the recorded answer file, and its
-// one choice's finish_reason.
-func checkCompletion(t *testing.T, file, body, finish string) {
+// against the golden file named after the recorded answer file, its one
+// choice's finish_reason, and that e's forwarder reported the provider's
+// own usage (not an estimate), which it returns.
+func checkCompletion(t *testing.T, e *edge, file, body, finish string, prompt, completion int64) result {
 	t.Helper()
 	golden(t, strings.TrimSuffix(file, ".json")+".openai.json", []byte(body))
 	var cc struct {
@@ -345,6 +346,11 @@ func checkCompletion(t *testing.T, file, body, finish string) {
 	if err := json.Unmarshal([]byte(body), &cc); err != nil || len(cc.Choices) != 1 || cc.Choices[0].FinishReason != finish {
 		t.Errorf("%s: finish_reason %+v, want %s", file, cc, finish)
 	}
+	res := e.waitResult(t)
+	if res.err != nil || res.u.PromptTokens != prompt || res.u.CompletionTokens != completion || res.u.Estimated {
+		t.Errorf("%s: usage %+v err %v, want %d/%d", file, res.u, res.err, prompt, completion)
+	}
+	return res
 }
 
 // streamCase is one recorded provider stream and the usage its spend

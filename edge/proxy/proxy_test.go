@@ -121,6 +121,16 @@ func readAll(t *testing.T, r io.Reader) string {
 	return string(b)
 }
 
+// checkHeaders checks values in h; "" wants the header absent.
+func checkHeaders(t *testing.T, h http.Header, want map[string]string) {
+	t.Helper()
+	for k, w := range want {
+		if got := h.Get(k); got != w {
+			t.Errorf("header %s = %q, want %q", k, got, w)
+		}
+	}
+}
+
 func decodeError(t *testing.T, body string) apierror.BodyError {
 	t.Helper()
 	var env apierror.Body
@@ -287,14 +297,10 @@ func TestStreamChunkByChunk(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, readAll(t, resp.Body))
 	}
-	for h, want := range map[string]string{
+	checkHeaders(t, resp.Header, map[string]string{
 		"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
 		"X-Accel-Buffering": "no", "X-Upstream-Request-Id": "req-stream",
-	} {
-		if got := resp.Header.Get(h); got != want {
-			t.Errorf("%s = %q, want %q", h, got, want)
-		}
-	}
+	})
 
 	type ev struct {
 		data string

@@ -16,10 +16,7 @@ func benchPublisher(b *testing.B) *Publisher {
 	o := options(e, b.TempDir())
 	o.SyncInterval, o.ResendInterval = time.Second, time.Second
 	o.Log = slog.New(slog.DiscardHandler) // drops are expected; see report
-	p, err := New(o)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := newP(b, o)
 	b.Cleanup(func() { closeP(b, p) })
 	return p
 }

@@ -17,10 +17,7 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	o := options(e, t.TempDir())
 	o.Registerer = reg
-	p, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newP(t, o)
 	const n = 200
 	record := func(from, to int) {
 		for i := from; i < to; i++ {

@@ -40,11 +40,7 @@ func startNATS(t testing.TB) *natsEnv {
 	e.srv = testutil.RunJetStreamAt(t, -1, e.dir)
 	e.port = e.srv.Addr().(*net.TCPAddr).Port
 	e.nc, e.js = testutil.Connect(t, e.srv.ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := events.EnsureSpendStream(ctx, e.js, events.StreamOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	testutil.EnsureStream(t, e.js, events.EnsureSpendStream)
 	return e
 }
 
@@ -133,6 +129,17 @@ func options(e *natsEnv, spillDir string) Options {
 		SyncInterval: 20 * time.Millisecond, ResendInterval: 20 * time.Millisecond, AckTimeout: 2 * time.Second}
 }
 
+// newP starts a publisher with o. Closing it is left to the test
+// (closeP): most check the stats Close leaves, at a point of their own.
+func newP(t testing.TB, o Options) *Publisher {
+	t.Helper()
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func closeP(t testing.TB, p *Publisher) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -197,10 +204,7 @@ func checkAccounting(t testing.TB, s Stats) {
 
 func TestPublishesEveryEventOnce(t *testing.T) {
 	e := startNATS(t)
-	p, err := New(options(e, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newP(t, options(e, t.TempDir()))
 	const n = 5000
 	for i := range n {
 		p.Record(spendEvent(i))
@@ -227,10 +231,7 @@ func TestBatchesAtMostMaxBatch(t *testing.T) {
 			e := startNATS(t)
 			o := options(e, t.TempDir())
 			o.MaxBatch, o.BatchDelay = 7, 200*time.Millisecond
-			p, err := New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := newP(t, o)
 			for i := range n {
 				p.Record(spendEvent(i))
 			}
@@ -268,10 +269,7 @@ func TestBatchesAtMostMaxBatch(t *testing.T) {
 // resent event that had been stored after all is deduplicated).
 func TestNATSRestartMidStream(t *testing.T) {
 	e := startNATS(t)
-	p, err := New(options(e, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newP(t, options(e, t.TempDir()))
 	const n = 3000
 	for i := range n {
 		switch i {
@@ -318,10 +316,7 @@ func TestSpillSurvivesRestart(t *testing.T) {
 	e := startNATS(t)
 	e.stop(t)
 	spillDir := t.TempDir()
-	p, err := New(options(e, spillDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newP(t, options(e, spillDir))
 	const n = 2000
 	for i := range n {
 		p.Record(spendEvent(i))
@@ -338,10 +333,7 @@ func TestSpillSurvivesRestart(t *testing.T) {
 	copyDir(t, spillDir, backup)
 
 	e.restart(t)
-	p2, err := New(options(e, spillDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p2 := newP(t, options(e, spillDir))
 	waitStream(t, e, n)
 	testutil.Eventually(t, waitLimit, func() error {
 		if files, _ := segments(t, spillDir); files != 0 {
@@ -355,10 +347,7 @@ func TestSpillSurvivesRestart(t *testing.T) {
 	closeP(t, p2)
 
 	copyDir(t, backup, spillDir)
-	p3, err := New(options(e, spillDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p3 := newP(t, options(e, spillDir))
 	testutil.Eventually(t, waitLimit, func() error {
 		if s := p3.Stats(); s.Resent != n {
 			return fmt.Errorf("stats %+v", s)
@@ -399,10 +388,7 @@ func TestRecordNeverBlocks(t *testing.T) {
 	o := options(e, t.TempDir())
 	o.QueueSize, o.OverflowSize = 8, 8
 	o.writeDelay = func() { time.Sleep(50 * time.Microsecond) }
-	p, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newP(t, o)
 	const n = 1_000_000
 	ev := spendEvent(1)
 	var worst time.Duration
@@ -443,10 +429,7 @@ func TestSpillMaxBytes(t *testing.T) {
 	dir := t.TempDir()
 	o := options(e, dir)
 	o.SpillMaxBytes = 20 << 10
-	p, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newP(t, o)
 	for i := range 500 {
 		p.Record(spendEvent(i))
 	}
@@ -479,10 +462,7 @@ func TestTornLineSkipped(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "spend-00000000000000000007.jsonl"), []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(options(e, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newP(t, options(e, dir))
 	waitStream(t, e, 3)
 	testutil.Eventually(t, waitLimit, func() error {
 		if s := p.Stats(); s.Resent != 3 || s.SpillCorrupt != 1 || s.SpillSegments != 0 {

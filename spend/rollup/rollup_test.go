@@ -118,13 +118,21 @@ func rolledRows(t *testing.T, ctx context.Context, conn driver.Conn, tb string) 
 	return table(t, ctx, conn, "SELECT toUInt64(count()), sum(prompt_tokens), sum(requests) FROM "+db+"."+tb+" FINAL")
 }
 
-func TestRollupsExact(t *testing.T) {
+// migrated starts a server with the schema migrated into db. ctx bounds
+// the whole test: a server that stops answering fails it, not hangs it.
+func migrated(t *testing.T) (context.Context, driver.Conn) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	conn := chtest.Start(t).Conn(t)
 	if err := schema.Migrate(ctx, conn, db); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, conn
+}
+
+func TestRollupsExact(t *testing.T) {
+	ctx, conn := migrated(t)
 	now := time.Now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	load := func(seed int, rows uint64, days int, end time.Time) {
@@ -220,12 +228,7 @@ func TestRollupsExact(t *testing.T) {
 // days twice per query, and a day marked in between was in neither half
 // or in both (sink TestMalformed once read 13 of 20 requests).
 func TestViewsExactWhileDaysAreMarkedDone(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	conn := chtest.Start(t).Conn(t)
-	if err := schema.Migrate(ctx, conn, db); err != nil {
-		t.Fatal(err)
-	}
+	ctx, conn := migrated(t)
 	const days = 40
 	now := time.Now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)

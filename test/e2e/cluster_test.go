@@ -272,14 +272,10 @@ func TestClusterFailover(t *testing.T) {
 
 	// Streams made by an earlier single-replica setup: control with
 	// -replicas 3 scales them up in place.
+	testutil.EnsureStreams(t, js)
+	testutil.EnsureStream(t, js, events.EnsureSpendStream)
 	{
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if _, err := events.EnsureStreams(ctx, js, events.StreamOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := events.EnsureSpendStream(ctx, js, events.StreamOptions{}); err != nil {
-			t.Fatal(err)
-		}
 		if _, err := budget.EnsureBucket(ctx, js, 0); err != nil {
 			t.Fatal(err)
 		}

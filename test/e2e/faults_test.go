@@ -75,19 +75,30 @@ func noLeak(t *testing.T, base map[*proc]int) {
 	}
 }
 
-// endLoad lets the load run for 100 more requests, stops it, and fails the
-// test if any request failed (failed says when) or if the spend rows do
-// not match the accepted requests; it returns the row count.
-func (fs *faultSystem) endLoad(t *testing.T, b *books, stop chan struct{}, done <-chan struct{}, failed string) int {
+// startLoad sends steady traffic with key across fs's edges (50 requests/s
+// of the ok and mock models) and returns once 100 requests went out, so
+// that a fault lands on traffic in flight. end lets the load run for 100
+// more requests, stops it, and fails the test if any request failed
+// (failed says when) or if the spend rows do not match the accepted
+// requests; it returns the row count.
+func (fs *faultSystem) startLoad(t *testing.T, key string) (b *books, end func(failed string) int) {
 	t.Helper()
-	s1, _, _, _, _ := b.snapshot()
-	waitSent(t, b, s1+100)
-	close(stop)
-	<-done
-	if b.failures() != 0 {
-		t.Fatalf("%s: %s", failed, b)
+	b = newBooks()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { steady(b, fs.edges, key, []string{"ok", "mock"}, 50, stop); close(done) }()
+	waitSent(t, b, 100)
+	return b, func(failed string) int {
+		t.Helper()
+		s1, _, _, _, _ := b.snapshot()
+		waitSent(t, b, s1+100)
+		close(stop)
+		<-done
+		if b.failures() != 0 {
+			t.Fatalf("%s: %s", failed, b)
+		}
+		return fs.checkSpend(t, b, 90*time.Second)
 	}
-	return fs.checkSpend(t, b, 90*time.Second)
 }
 
 func waitSent(t *testing.T, b *books, n int) {
@@ -124,11 +135,7 @@ func TestFaultNATSKilled(t *testing.T) {
 	key := generateKey(t, fs.control, map[string]any{})
 	base := baselines(t, fs.edges...)
 
-	b := newBooks()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { steady(b, fs.edges, key, []string{"ok", "mock"}, 50, stop); close(done) }()
-	waitSent(t, b, 100)
+	b, endLoad := fs.startLoad(t, key)
 
 	fs.nats.kill()
 	down := time.Now()
@@ -147,7 +154,7 @@ func TestFaultNATSKilled(t *testing.T) {
 	t.Logf("control plane write with NATS down: %d %s", code, strings.TrimSpace(string(raw)))
 	fs.nats.restart(t)
 	t.Logf("NATS down for %s", time.Since(down).Round(time.Millisecond))
-	rows := fs.endLoad(t, b, stop, done, "requests failed while NATS was down")
+	rows := endLoad("requests failed while NATS was down")
 	t.Logf("NATS killed: %s; spend rows %d", b, rows)
 
 	// An edge that restarts during a NATS outage has nothing to authorize
@@ -185,11 +192,7 @@ func TestFaultClickHouseDown(t *testing.T) {
 	key := generateKey(t, fs.control, map[string]any{})
 	base := baselines(t, fs.edges[0], fs.edges[1], fs.sink)
 
-	b := newBooks()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { steady(b, fs.edges, key, []string{"ok", "mock"}, 50, stop); close(done) }()
-	waitSent(t, b, 100)
+	b, endLoad := fs.startLoad(t, key)
 	fs.ch.Stop()
 	s0, _, _, _, _ := b.snapshot()
 	waitSent(t, b, s0+250)
@@ -201,7 +204,7 @@ func TestFaultClickHouseDown(t *testing.T) {
 	}
 	t.Logf("/spend/logs with ClickHouse down: %d %s", code, strings.TrimSpace(string(raw)))
 	fs.ch.Restart(t)
-	rows := fs.endLoad(t, b, stop, done, "requests failed while ClickHouse was down")
+	rows := endLoad("requests failed while ClickHouse was down")
 	t.Logf("ClickHouse down: %s; spend rows %d", b, rows)
 	noLeak(t, base)
 }
@@ -527,11 +530,7 @@ func TestFaultEdgeRestartUnderLoad(t *testing.T) {
 	loadKey := generateKey(t, fs.control, map[string]any{})
 	base := baselines(t, fs.edges[0])
 
-	b := newBooks()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { steady(b, fs.edges, loadKey, []string{"ok", "mock"}, 50, stop); close(done) }()
-	waitSent(t, b, 100)
+	b, endLoad := fs.startLoad(t, loadKey)
 
 	edge := fs.edges[1]
 	edge.stop()
@@ -601,7 +600,7 @@ func TestFaultEdgeRestartUnderLoad(t *testing.T) {
 	t.Logf("restarted edge ready %s after launch; readiness 503 seen %d times; probes %v",
 		readyAt.Sub(launched).Round(time.Millisecond), notReady, seen)
 
-	rows := fs.endLoad(t, b, stop, done, "requests lost across the edge restart")
+	rows := endLoad("requests lost across the edge restart")
 	t.Logf("edge restart under load: %s (probes included); spend rows %d", b, rows)
 	noLeak(t, base)
 }

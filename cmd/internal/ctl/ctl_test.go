@@ -298,27 +298,37 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// Spend reads go through the control plane to a real ClickHouse.
-func TestSpend(t *testing.T) {
-	srv := chtest.Start(t)
-	url := startControl(t, srv.Addr()) // migrates gh
+// insertSpend writes rows straight into gh.spend_events, as the sink
+// would: each row holds a value for each of columns, in their order.
+func insertSpend(t *testing.T, srv *chtest.Server, columns string, rows [][]any) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn := srv.Conn(t)
-	day := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO gh.spend_events (request_id, client_request_id, event_time, date, team_id, key_hash, key_alias, user_id, model_group, model, provider, cost, total_tokens, status, outcome) VALUES")
+	b, err := srv.Conn(t).PrepareBatch(ctx, "INSERT INTO gh.spend_events ("+columns+") VALUES")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, team := range []string{"t1", "t1", "t2"} {
-		if err := b.Append(fmt.Sprintf("req-%d", i), fmt.Sprintf("client-%d", i), day.Add(time.Duration(i)*time.Hour), day, team, "kh", "alias", "u1",
-			"gpt", "gpt-4o", "openai", float64(i+1), uint64(10), uint16(200), "ok"); err != nil {
+	for _, r := range rows {
+		if err := b.Append(r...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Spend reads go through the control plane to a real ClickHouse.
+func TestSpend(t *testing.T) {
+	srv := chtest.Start(t)
+	url := startControl(t, srv.Addr()) // migrates gh
+	day := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
+	var rows [][]any
+	for i, team := range []string{"t1", "t1", "t2"} {
+		rows = append(rows, []any{fmt.Sprintf("req-%d", i), fmt.Sprintf("client-%d", i), day.Add(time.Duration(i) * time.Hour), day, team, "kh", "alias", "u1",
+			"gpt", "gpt-4o", "openai", float64(i + 1), uint64(10), uint16(200), "ok"})
+	}
+	insertSpend(t, srv, "request_id, client_request_id, event_time, date, team_id, key_hash, key_alias, user_id, model_group, model, provider, cost, total_tokens, status, outcome", rows)
 	logs := ok(t, url, "spend", "logs", "--start", "2025-03-31", "--end", "2025-03-31", "--team-id", "t1")
 	if !strings.HasPrefix(logs, "TIME") || !strings.Contains(logs, "req-1") || !strings.Contains(logs, "client-1") || strings.Contains(logs, "req-2") {
 		t.Fatalf("spend logs:\n%s", logs)

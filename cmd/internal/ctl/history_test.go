@@ -1,7 +1,6 @@
 package ctl_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/gatehouse/gatehouse/control/config"
@@ -128,16 +127,9 @@ func TestWhy(t *testing.T) {
 	ok(t, url, "keys", "update", token, "--alias", "k-now")
 	stateAt(t, url, seqNow(t, url)) // the audit holds every event
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn := srv.Conn(t)
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO gh.spend_events (request_id, client_request_id, event_time, date, team_id, key_hash, key_alias, "+
-		"model_group, model, provider, cost, total_tokens, status, outcome, policy_seq, deny_reason, deny_rule) VALUES")
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC().Truncate(time.Second)
 	seq, _ := strconv.ParseUint(then, 10, 64)
+	var ins [][]any
 	for _, r := range []struct {
 		id, client, outcome, reason, rule string
 		cost                              float64
@@ -151,14 +143,11 @@ func TestWhy(t *testing.T) {
 		if r.id == "req-old" {
 			rowSeq = 0
 		}
-		if err := b.Append(r.id, r.client, now, now, "t1", token, "k-then", "gpt-a", "gpt-a", "mock", r.cost, uint64(10), r.status, r.outcome,
-			rowSeq, r.reason, r.rule); err != nil {
-			t.Fatal(err)
-		}
+		ins = append(ins, []any{r.id, r.client, now, now, "t1", token, "k-then", "gpt-a", "gpt-a", "mock", r.cost, uint64(10), r.status, r.outcome,
+			rowSeq, r.reason, r.rule})
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	insertSpend(t, srv, "request_id, client_request_id, event_time, date, team_id, key_hash, key_alias, "+
+		"model_group, model, provider, cost, total_tokens, status, outcome, policy_seq, deny_reason, deny_rule", ins)
 	for _, c := range []struct{ id, want string }{
 		{"req-ok", "allow"},
 		{"client-ok", "allow"},
@@ -208,14 +197,6 @@ func TestPolicyDryRun(t *testing.T) {
 	k1 := okJSON(t, url, "keys", "generate", "--team-id", "t1")["token"].(string)
 	k2 := okJSON(t, url, "keys", "generate", "--team-id", "t2")["token"].(string)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn := srv.Conn(t)
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO gh.spend_events (request_id, event_time, event_ms, date, auth, team_id, key_hash, "+
-		"model_group, model, provider, cost, total_tokens, status, outcome, deny_reason) VALUES")
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
 	rows := []struct {
 		key, team, model string
@@ -231,20 +212,18 @@ func TestPolicyDryRun(t *testing.T) {
 		{k2, "t2", "gpt-b", 0, "denied", "model_not_allowed"},
 		{k2, "t2", "gpt-a", 0, "denied", "policy_stale"}, // no policy changes this one: skipped
 	}
+	var ins [][]any
 	for i, r := range rows {
 		at := start.Add(time.Duration(i) * time.Second)
 		status := uint16(200)
 		if r.outcome == "denied" {
 			status = 403
 		}
-		if err := b.Append(fmt.Sprintf("dr-%d", i), at.Truncate(time.Second), uint16(at.Nanosecond()/1e6), at, "key", r.team, r.key,
-			r.model, r.model, "mock", r.cost, uint64(100), status, r.outcome, r.reason); err != nil {
-			t.Fatal(err)
-		}
+		ins = append(ins, []any{fmt.Sprintf("dr-%d", i), at.Truncate(time.Second), uint16(at.Nanosecond() / 1e6), at, "key", r.team, r.key,
+			r.model, r.model, "mock", r.cost, uint64(100), status, r.outcome, r.reason})
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	insertSpend(t, srv, "request_id, event_time, event_ms, date, auth, team_id, key_hash, "+
+		"model_group, model, provider, cost, total_tokens, status, outcome, deny_reason", ins)
 	_, js := testutil.Connect(t, natsURL)
 	lastSeq := func() uint64 {
 		t.Helper()
