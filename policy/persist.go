@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -115,6 +116,9 @@ func ReadSnapshot(r io.Reader, env Env) (*Snapshot, SnapshotHeader, error) {
 func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHeader, error) {
 	var h SnapshotHeader
 	br := bufio.NewReaderSize(r, 1<<20)
+	if isS2(br) {
+		br = bufio.NewReaderSize(s2.NewReader(br), 1<<20)
+	}
 	line, err := br.ReadBytes('\n')
 	if err != nil {
 		return nil, h, fmt.Errorf("policy: snapshot header: %w", err)
@@ -319,10 +323,37 @@ func SaveSnapshot(ctx context.Context, js jetstream.JetStream, s *Snapshot, repl
 		return nil, err
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(WriteSnapshot(pw, s, info.Created)) }()
+	go func() {
+		zw := s2.NewWriter(pw)
+		err := WriteSnapshot(zw, s, info.Created)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		pw.CloseWithError(err)
+	}()
 	return store.Put(ctx, jetstream.ObjectMeta{Name: events.SnapshotObject, Metadata: map[string]string{
 		"seq": strconv.FormatUint(s.seq, 10), "stream_created": info.Created.UTC().Format(time.RFC3339Nano),
+		"encoding": "s2",
 	}}, pr)
+}
+
+// The stored object is S2-compressed (github.com/klauspost/compress/s2,
+// its framed stream format): the key lines are JSON that shrinks several
+// times, and every edge downloads the whole object at start-up, often
+// from another region, so the bytes the server sends and the client reads
+// are what a start costs. ReadSnapshotOf tells the two apart by the
+// stream's magic, so a plain snapshot (a file written by WriteSnapshot,
+// or an object stored before) still reads; an older edge that meets a
+// compressed object fails on its header and replays the stream instead.
+
+// s2Magic is the S2 framed stream's first chunk: the stream identifier.
+const s2Magic = "\xff\x06\x00\x00S2sTwO"
+
+// isS2 says whether br holds an S2 stream (a plain snapshot starts with
+// its JSON header line).
+func isS2(br *bufio.Reader) bool {
+	b, _ := br.Peek(len(s2Magic))
+	return string(b) == s2Magic
 }
 
 // ErrNoSnapshot means there is no usable snapshot; the caller replays.

@@ -198,3 +198,65 @@ func BenchmarkReadSnapshot(b *testing.B) {
 		})
 	}
 }
+
+// The stored snapshot is S2-compressed (every edge downloads it whole),
+// and a snapshot reads the same plain (a file, an object stored before)
+// or compressed; a damaged compressed stream is an error, so the edge
+// replays instead of starting from half a state.
+func TestSnapshotCompressedAndPlainReadAlike(t *testing.T) {
+	_, js := testutil.NewJetStream(t)
+	testutil.EnsureStreams(t, js)
+	ctx := context.Background()
+	pub := &events.Publisher{JS: js}
+	const n = 500
+	for i := range n {
+		if _, err := pub.Publish(ctx, events.Change{Type: events.KeyUpserted,
+			Object: &events.Key{Token: token(i), KeyAlias: fmt.Sprint("key-", i), TeamID: "team-1", Models: []string{"gpt-4o"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := follow(t, js, false).Load()
+	info, err := policy.SaveSnapshot(ctx, js, want, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain bytes.Buffer
+	if err := policy.WriteSnapshot(&plain, want, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if info.Metadata["encoding"] != "s2" || info.Size*3 > uint64(plain.Len()) {
+		t.Fatalf("stored object: encoding %q, %d bytes; plain snapshot %d bytes: want s2, a third or less",
+			info.Metadata["encoding"], info.Size, plain.Len())
+	}
+
+	store, err := js.ObjectStore(ctx, events.SnapshotBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := store.GetBytes(ctx, events.SnapshotObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"compressed", stored}, {"plain", plain.Bytes()}} {
+		got, h, err := policy.ReadSnapshotOf(bytes.NewReader(c.data), nil, policy.CompactKeys)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if h.Format != policy.SnapshotFormat || got.NumKeys() != n || got.Seq() != want.Seq() ||
+			!reflect.DeepEqual(got.KeyByToken(token(7)), want.KeyByToken(token(7))) {
+			t.Fatalf("%s: read %d keys at seq %d, want %d at %d", c.name, got.NumKeys(), got.Seq(), n, want.Seq())
+		}
+	}
+
+	damaged := bytes.Clone(stored)
+	damaged[len(damaged)/2] ^= 0xff
+	if _, _, err := policy.ReadSnapshotOf(bytes.NewReader(damaged), nil, policy.CompactKeys); err == nil {
+		t.Fatal("a damaged compressed snapshot was read without an error")
+	}
+	if _, _, err := policy.ReadSnapshotOf(bytes.NewReader(stored[:len(stored)/2]), nil, policy.CompactKeys); err == nil {
+		t.Fatal("a truncated compressed snapshot was read without an error")
+	}
+}
