@@ -236,10 +236,12 @@ func runControl(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", 60*time.Second, "how long the initial replay of the policy stream may take before start-up fails")
 	fs.DurationVar(&o.FailoverWindow, "failover-window", envDuration("FAILOVER_WINDOW", 30*time.Second), "how long an admin write retries while the policy stream has no leader, then 503 (env FAILOVER_WINDOW)")
 	fs.IntVar(&o.SnapshotEvery, "snapshot-every", 10000, "write a policy snapshot for edge start-up every N events (negative: never)")
+	floorMB := gcFloorFlag(fs)
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
 	}
+	defer gcfloor.Start(*floorMB << 20).Stop()
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	if *cfgPath != "" {
 		f, err := config.Load(*cfgPath)
@@ -283,11 +285,14 @@ func runEdge(ctx context.Context, args []string) error {
 	return gateway.Run(ctx, o)
 }
 
-// gcFloorFlag is -gc-heap-floor-mb: the heap size below which the edge's
-// garbage collector does not start a cycle (internal/gcfloor).
+// gcFloorFlag is -gc-heap-floor-mb: the heap size below which the
+// garbage collector does not start a cycle (internal/gcfloor). The edge,
+// the control plane and the sink take it: each handles every request's
+// spend event, allocating as it goes, on a live heap that is small until
+// the policy is large.
 func gcFloorFlag(fs *flag.FlagSet) *int64 {
 	return fs.Int64("gc-heap-floor-mb", int64(envInt("GC_HEAP_FLOOR_MB", 64)),
-		"MiB of heap below which the garbage collector waits: GOGC is raised while the live heap is small, so a small edge under load collects less often; 0: plain GOGC (env GC_HEAP_FLOOR_MB)")
+		"MiB of heap below which the garbage collector waits: GOGC is raised while the live heap is small, so a small process under load collects less often; 0: plain GOGC (env GC_HEAP_FLOOR_MB)")
 }
 
 // staleFlags are the edge's staleness bound: -max-staleness and
@@ -313,10 +318,12 @@ func runSink(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "spend stream replicas; 0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
 	fs.DurationVar(&o.RollEvery, "roll-every", sink.DefaultRollEvery, "how often to roll the finished days not yet in the spend rollups; negative: never (another sink or rebuild-rollups does it)")
+	floorMB := gcFloorFlag(fs)
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
 	}
+	defer gcfloor.Start(*floorMB << 20).Stop()
 	o.Log = log
 	return sink.Serve(ctx, o)
 }
