@@ -96,6 +96,8 @@ var (
 	RateLimited      = &Error{Status: 429, Type: "rate_limit_error", Code: "rate_limit_exceeded"}
 	BudgetExceeded   = &Error{Status: 400, Type: "budget_exceeded", Code: "budget_exceeded"}
 	MethodNotAllowed = &Error{Status: 405, Type: "invalid_request_error", Code: "method_not_allowed"}
+	RequestTimeout   = &Error{Status: 408, Type: "invalid_request_error", Code: "request_timeout"}
+	HeadersTooLarge  = &Error{Status: 431, Type: "invalid_request_error", Code: "headers_too_large"}
 	Internal         = &Error{Status: 500, Type: "internal_error", Code: "internal_error"}
 )
 

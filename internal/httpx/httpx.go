@@ -70,6 +70,10 @@ func toAPIError(err error) *apierror.Error {
 			return apierror.NotFound.With("route not found: %s", strings.TrimPrefix(fe.Message, "Cannot "))
 		case fiber.StatusMethodNotAllowed:
 			return apierror.MethodNotAllowed.With("method not allowed")
+		case fiber.StatusRequestTimeout: // ServerConfig's ReadTimeout
+			return apierror.RequestTimeout.With("the request did not arrive in time: a whole request must be sent within %d s of the connection opening or of its first byte", int(readTimeout.Seconds()))
+		case fiber.StatusRequestHeaderFieldsTooLarge: // past HeaderBufferSize
+			return apierror.HeadersTooLarge.With("request headers too large: the request line and headers together may take %d bytes", HeaderBufferSize)
 		}
 		if fe.Code >= 400 && fe.Code < 500 {
 			return &apierror.Error{Status: fe.Code, Type: "invalid_request_error", Code: "bad_request", Message: fe.Message}

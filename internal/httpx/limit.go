@@ -23,6 +23,9 @@ import (
 // ordinary headers, so that limit is the one that decides.
 const HeaderBufferSize = 24 << 10
 
+// readTimeout bounds how long a client may take to send one request.
+const readTimeout = 60 * time.Second
+
 // ServerConfig is the HTTP server settings the edge and the control plane
 // share (and the benchmark's Fiber floor, loadtest/baseline -fiber, so it
 // measures the framework as the gateway runs it): bodies are streamed so
@@ -39,7 +42,7 @@ func ServerConfig(name string, bodyLimit int, errorHandler fiber.ErrorHandler) f
 		ReadBufferSize:        HeaderBufferSize,
 		StreamRequestBody:     true,
 		ErrorHandler:          errorHandler,
-		ReadTimeout:           60 * time.Second,
+		ReadTimeout:           readTimeout,
 		IdleTimeout:           120 * time.Second,
 		JSONEncoder:           json.Marshal,
 		JSONDecoder:           json.Unmarshal,
