@@ -188,14 +188,15 @@ func runAll(ctx context.Context, args []string) error {
 // logging, NATS, JetStream-domain and debug-listener flags; start parses
 // it, builds the logger and starts the debug listener.
 type role struct {
-	fs    *flag.FlagSet
-	lf    *logFlags
-	debug *string
+	fs      *flag.FlagSet
+	lf      *logFlags
+	debug   *string
+	floorMB *int64
 }
 
 func newRole(name string, natsURL, jsDomain *string) *role {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
-	r := &role{fs: fs, lf: addLogFlags(fs), debug: debugFlag(fs)}
+	r := &role{fs: fs, lf: addLogFlags(fs), debug: debugFlag(fs), floorMB: gcFloorFlag(fs)}
 	fs.StringVar(natsURL, "nats", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS URL(s), comma-separated (env NATS_URL)")
 	fs.StringVar(jsDomain, "js-domain", os.Getenv("NATS_JS_DOMAIN"), "JetStream domain of the hub cluster, for a process connected to a leaf node (env NATS_JS_DOMAIN)")
 	return r
@@ -217,6 +218,7 @@ func (r *role) start(ctx context.Context, args []string) (*slog.Logger, error) {
 	if _, err := debugserver.Start(ctx, *r.debug, log); err != nil {
 		return nil, err
 	}
+	context.AfterFunc(ctx, gcfloor.Start(*r.floorMB<<20).Stop)
 	return log, nil
 }
 
@@ -236,12 +238,10 @@ func runControl(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", 60*time.Second, "how long the initial replay of the policy stream may take before start-up fails")
 	fs.DurationVar(&o.FailoverWindow, "failover-window", envDuration("FAILOVER_WINDOW", 30*time.Second), "how long an admin write retries while the policy stream has no leader, then 503 (env FAILOVER_WINDOW)")
 	fs.IntVar(&o.SnapshotEvery, "snapshot-every", 10000, "write a policy snapshot for edge start-up every N events (negative: never)")
-	floorMB := gcFloorFlag(fs)
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
 	}
-	defer gcfloor.Start(*floorMB << 20).Stop()
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	if *cfgPath != "" {
 		f, err := config.Load(*cfgPath)
@@ -270,7 +270,6 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
 	staleFlags(fs, &o)
-	floorMB := gcFloorFlag(fs)
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
@@ -278,7 +277,6 @@ func runEdge(ctx context.Context, args []string) error {
 	if err := gateway.ValidStaleMode(o.StaleMode); err != nil {
 		return err
 	}
-	defer gcfloor.Start(*floorMB << 20).Stop()
 	o.BodyLimit = int(*mb * (1 << 20))
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
@@ -286,10 +284,10 @@ func runEdge(ctx context.Context, args []string) error {
 }
 
 // gcFloorFlag is -gc-heap-floor-mb: the heap size below which the
-// garbage collector does not start a cycle (internal/gcfloor). The edge,
-// the control plane and the sink take it: each handles every request's
-// spend event, allocating as it goes, on a live heap that is small until
-// the policy is large.
+// garbage collector does not start a cycle (internal/gcfloor). Every role
+// (edge, control plane, sink) and run take it: each handles every
+// request's spend event, allocating as it goes, on a live heap that is
+// small until the policy is large.
 func gcFloorFlag(fs *flag.FlagSet) *int64 {
 	return fs.Int64("gc-heap-floor-mb", int64(envInt("GC_HEAP_FLOOR_MB", 64)),
 		"MiB of heap below which the garbage collector waits: GOGC is raised while the live heap is small, so a small process under load collects less often; 0: plain GOGC (env GC_HEAP_FLOOR_MB)")
@@ -318,12 +316,10 @@ func runSink(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Database, "database", env("CLICKHOUSE_DB", "gatehouse"), "ClickHouse database (env CLICKHOUSE_DB)")
 	fs.IntVar(&o.Replicas, "replicas", envInt("STREAM_REPLICAS", 0), "spend stream replicas; 0 keeps what exists and creates with 1 (env STREAM_REPLICAS)")
 	fs.DurationVar(&o.RollEvery, "roll-every", sink.DefaultRollEvery, "how often to roll the finished days not yet in the spend rollups; negative: never (another sink or rebuild-rollups does it)")
-	floorMB := gcFloorFlag(fs)
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
 	}
-	defer gcfloor.Start(*floorMB << 20).Stop()
 	o.Log = log
 	return sink.Serve(ctx, o)
 }
