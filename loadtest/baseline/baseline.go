@@ -30,9 +30,14 @@ type Proxy struct {
 
 // New returns a Proxy forwarding to upstream ("host:port").
 func New(upstream string) *Proxy {
-	p := &Proxy{client: &fasthttp.HostClient{Addr: upstream, StreamResponseBody: true, MaxConns: 1 << 16}}
+	p := newProxy(upstream)
 	p.srv = &fasthttp.Server{Handler: p.handle, NoDefaultServerHeader: true, NoDefaultDate: true}
 	return p
+}
+
+// newProxy is a Proxy with its upstream client and no server yet.
+func newProxy(upstream string) *Proxy {
+	return &Proxy{client: &fasthttp.HostClient{Addr: upstream, StreamResponseBody: true, MaxConns: 1 << 16}}
 }
 
 // NewFiber returns the same proxy served through Fiber with the edge's
@@ -40,8 +45,7 @@ func New(upstream string) *Proxy {
 // as the edge's handlers sit behind middleware: the framework's share of
 // the edge's cost is what it adds to New's.
 func NewFiber(upstream string) *Proxy {
-	p := New(upstream)
-	p.srv = nil
+	p := newProxy(upstream)
 	p.app = fiber.New(httpx.ServerConfig("baseline", 10<<20, nil))
 	p.app.Use(func(c *fiber.Ctx) error { return c.Next() })
 	p.app.All("/*", func(c *fiber.Ctx) error {
