@@ -91,11 +91,7 @@ func StreamState(t testing.TB, js jetstream.JetStream, name string) jetstream.St
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
+	info, err := events.StreamInfo(ctx, js, name)
 	if err != nil {
 		t.Fatal(err)
 	}
