@@ -396,22 +396,25 @@ func TestPoisonListAndReplay(t *testing.T) {
 	})
 	failsWith(t, run(t, url, "poison", "replay", id), ctl.ExitError, "HTTP 404")
 	failsWith(t, run(t, url, "poison", "replay", "nope"), ctl.ExitUsage, "ID must be")
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	// The counters move just after the poison entry is written and the
+	// message acked, so they are read until they show both rounds.
+	wants := []string{
 		`gatehouse_processor_poisoned_total{consumer="` + events.UpsertDurable + `"} 2`,
 		`gatehouse_processor_handler_execution_time_seconds_count{handler_name="upsert",success="true"} 2`,
 		`gatehouse_processor_subscriber_messages_received_total{acked="acked",handler_name="upsert"`,
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %s", want)
+	}
+	testutil.Eventually(t, 10*time.Second, func() error {
+		resp, err := http.Get(url + "/metrics")
+		if err != nil {
+			return err
 		}
-	}
-	if t.Failed() {
-		t.Logf("metrics:\n%s", body)
-	}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range wants {
+			if !strings.Contains(string(body), want) {
+				return fmt.Errorf("metrics lack %s; metrics:\n%s", want, body)
+			}
+		}
+		return nil
+	})
 }
