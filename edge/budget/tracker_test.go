@@ -111,3 +111,53 @@ func TestViewsFollowTracker(t *testing.T) {
 		t.Fatalf("per-instance counts %v", tot.Edges)
 	}
 }
+
+// TestGossipFollowsChanges: gossip is driven by spend, not by a clock. The
+// first change after a quiet spell goes out at once, even with an hour's
+// interval; a change within the interval waits for it, so a busy edge
+// still sends one message per interval and an idle one sends (and wakes
+// for) nothing.
+func TestGossipFollowsChanges(t *testing.T) {
+	nc, js := testutil.NewJetStream(t)
+	ctx := t.Context()
+	got := make(chan *events.BudgetGossip, 16)
+	sub, err := nc.Subscribe(events.BudgetGossipPrefix+".>", func(m *nats.Msg) {
+		var g events.BudgetGossip
+		if err := json.Unmarshal(m.Data, &g); err != nil {
+			t.Error(err)
+		}
+		got <- &g
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	v := New(Options{EdgeID: "g", GossipInterval: time.Hour})
+	go func() { _ = v.Run(ctx, nc, js) }()
+	s := keyScope(100)
+	serve := func(cost float64) {
+		r, err := v.Reserve(&s, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Commit(&r, cost)
+	}
+	serve(0.25)
+	select {
+	case g := <-got:
+		if len(g.Objects) != 1 || !near(g.Objects[0].Spend, 0.25) || g.Instance != v.Instance() {
+			t.Fatalf("gossip %+v", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first change was not gossiped at once")
+	}
+	serve(0.5)
+	select {
+	case g := <-got:
+		t.Fatalf("a second message within the interval: %+v", g)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
