@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -27,7 +28,30 @@ func BenchmarkChatMock(b *testing.B) {
 	}
 }
 
+// BenchmarkChatUpstream is the same through an OpenAI-compatible upstream
+// on loopback (a fasthttp server in this process answering a fixed
+// completion with usage): the path a real deployment takes, with the
+// upstream client, the rewrite, the usage scan and the answer's redaction.
+func BenchmarkChatUpstream(b *testing.B) {
+	answer := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"up","choices":[{"index":0,"message":{"role":"assistant","content":"This is a canned answer from the upstream."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18}}`)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := &fasthttp.Server{Handler: func(rc *fasthttp.RequestCtx) {
+		rc.SetContentType("application/json")
+		rc.SetBody(answer)
+	}}
+	go up.Serve(ln)     //nolint:errcheck
+	defer up.Shutdown() //nolint:errcheck
+	benchChatModel(b, events.ModelParams{Model: "openai/up", APIBase: "http://" + ln.Addr().String() + "/v1", APIKey: "sk-upstream"}, func(*Options) {})
+}
+
 func benchChat(b *testing.B, opt func(*Options)) {
+	benchChatModel(b, events.ModelParams{Model: "mock/m"}, opt)
+}
+
+func benchChatModel(b *testing.B, params events.ModelParams, opt func(*Options)) {
 	_, js := testutil.NewJetStream(b)
 	testutil.EnsureStreams(b, js)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -37,7 +61,7 @@ func benchChat(b *testing.B, opt func(*Options)) {
 	pub := &events.Publisher{JS: js}
 	const key = "sk-bench-key-0000000000001"
 	for _, obj := range []any{
-		&events.Model{ID: "m1", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "mock/m"}},
+		&events.Model{ID: "m1", ModelName: "m", LiteLLMParams: params},
 		&events.Key{Token: events.HashKey(key), Models: []string{"m"}},
 	} {
 		if _, err := pub.Publish(ctx, events.Change{Type: events.TypeFor(events.KindOf(obj), events.ActionUpserted), Object: obj}); err != nil {
