@@ -6,19 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/control/store"
-	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/control/store/storetest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
-	"github.com/gatehouse/gatehouse/policy"
 )
 
 func TestSyncLiteLLMSettings(t *testing.T) {
 	_, js := testutil.NewJetStream(t)
-	stream := testutil.EnsureStreams(t, js)
-	live := &policy.Live{JS: js}
-	testutil.Follow(t, live)
+	st := storetest.New(t, js)
+	live := st.Live
 	ctx := t.Context()
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live}
 	two, three := 2.0, 3.0
 	steps := []struct {
 		value *float64

@@ -16,40 +16,36 @@ type DefaultParam struct {
 
 func compileDefaults(p events.ModelParams) []DefaultParam {
 	var out []DefaultParam
-	add := func(key string, v any) {
-		b, err := json.Marshal(v)
-		if err == nil {
-			out = append(out, DefaultParam{Key: key, JSON: b})
-		}
-	}
-	if p.Temperature != nil {
-		add("temperature", *p.Temperature)
-	}
-	if p.TopP != nil {
-		add("top_p", *p.TopP)
-	}
-	if p.MaxTokens != nil {
-		add("max_tokens", *p.MaxTokens)
-	}
-	if p.MaxCompletionTokens != nil {
-		add("max_completion_tokens", *p.MaxCompletionTokens)
-	}
-	if p.Seed != nil {
-		add("seed", *p.Seed)
-	}
-	if p.FrequencyPenalty != nil {
-		add("frequency_penalty", *p.FrequencyPenalty)
-	}
-	if p.PresencePenalty != nil {
-		add("presence_penalty", *p.PresencePenalty)
-	}
+	addSet(&out, "temperature", p.Temperature)
+	addSet(&out, "top_p", p.TopP)
+	addSet(&out, "max_tokens", p.MaxTokens)
+	addSet(&out, "max_completion_tokens", p.MaxCompletionTokens)
+	addSet(&out, "seed", p.Seed)
+	addSet(&out, "frequency_penalty", p.FrequencyPenalty)
+	addSet(&out, "presence_penalty", p.PresencePenalty)
 	if len(p.Stop) > 0 {
-		add("stop", p.Stop)
+		addParam(&out, "stop", p.Stop)
 	}
 	if p.ReasoningEffort != "" {
-		add("reasoning_effort", p.ReasoningEffort)
+		addParam(&out, "reasoning_effort", p.ReasoningEffort)
 	}
 	return out
+}
+
+// addSet adds the parameter key when v is set (not nil).
+func addSet[T any](out *[]DefaultParam, key string, v *T) {
+	if v != nil {
+		addParam(out, key, *v)
+	}
+}
+
+// addParam adds the parameter key with v rendered as JSON (left out if
+// it does not render).
+func addParam(out *[]DefaultParam, key string, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		*out = append(*out, DefaultParam{Key: key, JSON: b})
+	}
 }
 
 // HasTag reports whether d carries tag.

@@ -286,30 +286,15 @@ func (b *Builder) Apply(ev events.Event) error {
 		setOrDelete(own(&b.ownGroups, &b.s.groups), id, ev.Object, del)
 		b.dirty = true
 	case events.KindJWTSettings:
-		if del {
-			b.s.jwt = nil
-		} else {
-			b.s.jwt = ev.Object.(*events.JWTSettings)
-		}
+		setOrClear(&b.s.jwt, ev.Object, del)
 	case events.KindRouterSettings:
-		if del {
-			b.s.routingSettings = nil
-		} else {
-			b.s.routingSettings = ev.Object.(*events.RoutingSettings)
-		}
+		setOrClear(&b.s.routingSettings, ev.Object, del)
 		b.s.routing = CompileRouting(b.s.routingSettings)
 		b.dirty = true // the catalog resolves model_group_alias
 	case events.KindCustomer:
-		if !b.ownCustomers {
-			b.s.customers, b.ownCustomers = maps.Clone(b.s.customers), true
-		}
-		setOrDelete(b.s.customers, id, ev.Object, del)
+		setOrDelete(own(&b.ownCustomers, &b.s.customers), id, ev.Object, del)
 	case events.KindLiteLLMSettings:
-		if del {
-			b.s.litellm = nil
-		} else {
-			b.s.litellm = ev.Object.(*events.LiteLLMSettings)
-		}
+		setOrClear(&b.s.litellm, ev.Object, del)
 	case events.KindModel:
 		setOrDelete(own(&b.ownModels, &b.s.models), id, ev.Object, del)
 		b.dirty = true
@@ -338,6 +323,16 @@ func setOrDelete[V any](m map[string]*V, id string, obj any, del bool) {
 		return
 	}
 	m[id] = obj.(*V)
+}
+
+// setOrClear sets a one-object setting (JWT, routing, litellm) from an
+// event's object, or clears it on a delete.
+func setOrClear[V any](dst **V, obj any, del bool) {
+	if del {
+		*dst = nil
+		return
+	}
+	*dst = obj.(*V)
 }
 
 func (b *Builder) shard(h KeyHash) map[KeyHash]*keyRec {

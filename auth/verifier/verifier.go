@@ -653,23 +653,13 @@ func (v *Verifier) checkClaims(c map[string]any, iss, aud string) *apierror.Erro
 	} else if v.requireExp {
 		return invalid(`Validation fails: Token is missing the "exp" claim`)
 	}
-	if x, ok := c["nbf"]; ok {
-		nbf, ok := x.(float64)
-		if !ok {
-			return invalid("Validation fails: Not Before claim (nbf) must be an integer.")
-		}
-		if nbf > now+v.leeway {
-			return invalid("Validation fails: The token is not yet valid (nbf)")
-		}
+	if err := notAfter(c, "nbf", now+v.leeway, "Validation fails: Not Before claim (nbf) must be an integer.",
+		"Validation fails: The token is not yet valid (nbf)"); err != nil {
+		return err
 	}
-	if x, ok := c["iat"]; ok {
-		iat, ok := x.(float64)
-		if !ok {
-			return invalid("Validation fails: Issued At claim (iat) must be an integer.")
-		}
-		if iat > now+v.leeway {
-			return invalid("Validation fails: The token is not yet valid (iat)")
-		}
+	if err := notAfter(c, "iat", now+v.leeway, "Validation fails: Issued At claim (iat) must be an integer.",
+		"Validation fails: The token is not yet valid (iat)"); err != nil {
+		return err
 	}
 	if iss != "" {
 		x, ok := c["iss"]
@@ -706,6 +696,24 @@ func (v *Verifier) checkClaims(c map[string]any, iss, aud string) *apierror.Erro
 			return invalid("Validation fails: Invalid claim format in token")
 		}
 		return invalid("Validation fails: Audience doesn't match")
+	}
+	return nil
+}
+
+// notAfter checks the time claim name (nbf, iat) when present: a number
+// not after latest, else invalid with notNumber or tooLate (LiteLLM's
+// messages).
+func notAfter(c map[string]any, name string, latest float64, notNumber, tooLate string) *apierror.Error {
+	x, ok := c[name]
+	if !ok {
+		return nil
+	}
+	t, ok := x.(float64)
+	if !ok {
+		return invalid(notNumber)
+	}
+	if t > latest {
+		return invalid(tooLate)
 	}
 	return nil
 }

@@ -388,9 +388,14 @@ func (a *API) orgMemberAdd(c *fiber.Ctx) error {
 }
 
 func sameOrgMember(userID, email string) func(events.OrgMember) bool {
-	return func(x events.OrgMember) bool {
-		return (userID != "" && x.UserID == userID) || (email != "" && strings.EqualFold(x.UserEmail, email))
-	}
+	return func(x events.OrgMember) bool { return sameMember(userID, email, x.UserID, x.UserEmail) }
+}
+
+// sameMember reports whether the team or org member with userID and email
+// is the one named by wantID or wantEmail (either may be ""): ids compare
+// exactly, emails without regard to case.
+func sameMember(wantID, wantEmail, userID, email string) bool {
+	return (wantID != "" && userID == wantID) || (wantEmail != "" && strings.EqualFold(email, wantEmail))
 }
 
 type orgMemberChange struct {

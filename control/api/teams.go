@@ -238,7 +238,7 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 				m.Role = "user"
 			}
 			i := slices.IndexFunc(t.MembersWithRoles, func(x events.Member) bool {
-				return (m.UserID != "" && x.UserID == m.UserID) || (m.UserEmail != "" && strings.EqualFold(x.UserEmail, m.UserEmail))
+				return sameMember(m.UserID, m.UserEmail, x.UserID, x.UserEmail)
 			})
 			if i >= 0 {
 				t.MembersWithRoles[i] = m
@@ -345,7 +345,7 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 	res, t, err := a.mutateTeam(c, req.TeamID, events.TeamUpserted, func(t *events.Team) error {
 		kept := make([]events.Member, 0, len(t.MembersWithRoles))
 		for _, m := range t.MembersWithRoles {
-			if (req.UserID != "" && m.UserID == req.UserID) || (req.UserEmail != "" && strings.EqualFold(m.UserEmail, req.UserEmail)) {
+			if sameMember(req.UserID, req.UserEmail, m.UserID, m.UserEmail) {
 				removed = append(removed, m)
 				continue
 			}

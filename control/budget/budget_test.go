@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/control/processor"
 	"github.com/gatehouse/gatehouse/control/store"
+	"github.com/gatehouse/gatehouse/control/store/storetest"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 	"github.com/gatehouse/gatehouse/policy"
@@ -120,16 +121,15 @@ type trackerEnv struct {
 // newTrackerEnv starts it; clock, if not nil, is the store's clock.
 func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
 	_, js := testutil.NewJetStream(t)
-	stream := testutil.EnsureStreams(t, js)
 	testutil.EnsureStream(t, js, events.EnsureSpendStream)
 	ctx := t.Context()
 	kv, err := EnsureBucket(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &policy.Live{JS: js}
-	testutil.Follow(t, live)
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: clock}
+	st := storetest.New(t, js)
+	st.Clock = clock
+	live := st.Live
 	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
 	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, live: live, st: st, tr: tr, p: runProcessor(t, ctx, js, tr)}
 }

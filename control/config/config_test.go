@@ -212,6 +212,14 @@ func mustParse(t *testing.T, doc string) *File {
 	return f
 }
 
+// parseFails checks that doc does not parse, with an error naming want.
+func parseFails(t *testing.T, doc, want string) {
+	t.Helper()
+	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%q: error %v, want it to name %s", doc, err, want)
+	}
+}
+
 func mustModels(t *testing.T, f *File) []*events.Model {
 	t.Helper()
 	ms, err := f.Models(time.Now())
@@ -825,9 +833,7 @@ func TestRouterSettings(t *testing.T) {
 		{"router_settings:\n  cooldown_time: -5\n", "router_settings.cooldown_time"},
 		{"router_settings:\n  fallbacks: [{\"a\": []}]\n", "router_settings.fallbacks[0]"},
 	} {
-		if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want it to name %s", tc.in, err, tc.want)
-		}
+		parseFails(t, tc.in, tc.want)
 	}
 }
 
@@ -839,9 +845,7 @@ func TestProviderParams(t *testing.T) {
 		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: bedrock/amazon.nova-pro-v1:0\n      aws_bedrock_runtime_endpoint: vpce-1.example\n", "model_list[0].litellm_params.aws_bedrock_runtime_endpoint: must be an absolute http(s) URL"},
 		{"model_list:\n  - model_name: a\n    litellm_params:\n      model: vertex_ai/gemini-2.5-pro\n      vertex_credentials: os.environ/\n", "model_list[0].litellm_params.vertex_credentials"},
 	} {
-		if _, err := Parse([]byte(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: %v, want %s", tc.in, err, tc.want)
-		}
+		parseFails(t, tc.in, tc.want)
 	}
 	f, err := Parse([]byte("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      weight: 2.5\n"))
 	if err != nil || f.ModelList[0].LiteLLMParams.Weight != 2.5 {

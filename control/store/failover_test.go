@@ -10,7 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/testutil"
-	"github.com/gatehouse/gatehouse/policy"
 )
 
 // TestWriteWaitsForJetStream: a write made while JetStream is unreachable
@@ -21,10 +20,8 @@ func TestWriteWaitsForJetStream(t *testing.T) {
 	dir := t.TempDir()
 	ns := testutil.RunJetStreamAt(t, port, dir)
 	_, js := testutil.Connect(t, "nats://127.0.0.1:"+strconv.Itoa(port))
-	stream := testutil.EnsureStreams(t, js)
-	live := &policy.Live{JS: js}
-	testutil.Follow(t, live)
-	st := &Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second, FailoverWindow: 20 * time.Second}
+	st := newStore(t, js)
+	st.FailoverWindow = 20 * time.Second
 
 	ns.Shutdown()
 	ns.WaitForShutdown()

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -21,12 +23,20 @@ func newStores(t *testing.T) (*Store, *Store) {
 	ns := testutil.RunJetStream(t)
 	mk := func() *Store {
 		_, js := testutil.Connect(t, ns.ClientURL())
-		stream := testutil.EnsureStreams(t, js)
-		live := &policy.Live{JS: js}
-		testutil.Follow(t, live)
-		return &Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second}
+		return newStore(t, js)
 	}
 	return mk(), mk()
+}
+
+// newStore is a store on the policy streams of js as storetest.New builds
+// it (this package's own tests cannot import that), with a SyncTimeout of
+// a second.
+func newStore(t *testing.T, js jetstream.JetStream) *Store {
+	t.Helper()
+	stream := testutil.EnsureStreams(t, js)
+	live := &policy.Live{JS: js}
+	testutil.Follow(t, live)
+	return &Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second}
 }
 
 // TestRacingAdminsNeitherWinsSilently: two replicas patching one team at

@@ -7,18 +7,17 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/control/store"
+	"github.com/gatehouse/gatehouse/control/store/storetest"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
-	"github.com/gatehouse/gatehouse/policy"
 )
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
 	_, js := testutil.NewJetStream(t)
-	stream := testutil.EnsureStreams(t, js)
-	live := &policy.Live{JS: js}
-	testutil.Follow(t, live)
-	return &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, SyncTimeout: time.Second}
+	st := storetest.New(t, js)
+	st.SyncTimeout = time.Second
+	return st
 }
 
 // A membership from a token fills both sides (LiteLLM's

@@ -10,23 +10,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/control/processor"
-	"github.com/gatehouse/gatehouse/control/store"
+	"github.com/gatehouse/gatehouse/control/store/storetest"
 	"github.com/gatehouse/gatehouse/control/upsert"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
-	"github.com/gatehouse/gatehouse/policy"
 )
 
 // An upsert whose write fails (the policy stream takes no writes for a
 // while) is retried and redelivered, then applied: not logged and dropped.
 func TestUpsertRetriedUntilTheStoreTakesIt(t *testing.T) {
 	_, js := testutil.NewJetStream(t)
-	stream := testutil.EnsureStreams(t, js)
+	st := storetest.New(t, js)
+	st.FailoverWindow = 50 * time.Millisecond
+	live := st.Live
 	testutil.EnsureStream(t, js, events.EnsureUpsertStream)
 	ctx := t.Context()
-	live := &policy.Live{JS: js}
-	testutil.Follow(t, live)
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, FailoverWindow: 50 * time.Millisecond}
 	p, err := processor.New(ctx, processor.Options{JS: js, Log: slog.Default(), Metrics: prometheus.NewRegistry(), MaxRetries: 2,
 		InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxRedeliveryDelay: 100 * time.Millisecond})
 	if err != nil {
