@@ -12,10 +12,9 @@ import (
 
 	ctlbudget "github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/control/processor"
-	"github.com/gatehouse/gatehouse/control/store"
+	"github.com/gatehouse/gatehouse/control/store/storetest"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
-	"github.com/gatehouse/gatehouse/policy"
 )
 
 // TestViewsFollowTracker: two edges' views and the real tracker, spend
@@ -25,16 +24,15 @@ import (
 // request counted twice.
 func TestViewsFollowTracker(t *testing.T) {
 	nc, js := testutil.NewJetStream(t)
-	stream := testutil.EnsureStreams(t, js)
+	st := storetest.New(t, js)
+	st.Clock = time.Now
+	live := st.Live
 	testutil.EnsureStream(t, js, events.EnsureSpendStream)
 	ctx := t.Context()
 	kv, err := ctlbudget.EnsureBucket(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &policy.Live{JS: js}
-	testutil.Follow(t, live)
-	st := &store.Store{Stream: stream, Pub: &events.Publisher{JS: js}, Live: live, Clock: time.Now}
 	budget := 100.0
 	tok := events.HashKey("sk-view-key-0000000000")
 	if _, err := st.Put(ctx, "t", &events.Key{Token: tok, MaxBudget: &budget}, nil); err != nil {
