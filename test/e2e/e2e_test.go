@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +22,6 @@ const upstreamKey = "sk-upstream-provider-secret-abcdef123456"
 // upstream is a mock OpenAI server (we have no internet); it records what
 // the gateway sent it.
 type upstream struct {
-	srv  *http.Server
 	addr string
 	mu   sync.Mutex
 	seen []seenRequest
@@ -36,11 +34,6 @@ type seenRequest struct {
 
 func startUpstream(t *testing.T) *upstream {
 	u := &upstream{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.addr = ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -72,9 +65,7 @@ func startUpstream(t *testing.T) *upstream {
 		fmt.Fprint(w, "data: [DONE]\n\n")
 		fl.Flush()
 	})
-	u.srv = &http.Server{Handler: mux}
-	go func() { _ = u.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = u.srv.Close() })
+	u.addr = serveMock(t, mux)
 	return u
 }
 

@@ -155,7 +155,6 @@ func waitGoroutines(t *testing.T, p *proc, base, slack int) int {
 // reached the upstream, and counts handlers still running.
 type faultUpstream struct {
 	addr      string
-	srv       *http.Server
 	slowDelay time.Duration
 	active    atomic.Int64
 	requests  atomic.Int64
@@ -177,16 +176,10 @@ type upstreamCancel struct {
 
 func startFaultUpstream(t *testing.T) *faultUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &faultUpstream{addr: ln.Addr().String(), slowDelay: 5 * time.Second}
+	u := &faultUpstream{slowDelay: 5 * time.Second}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/chat/completions", u.handle)
-	u.srv = &http.Server{Handler: mux}
-	go func() { _ = u.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = u.srv.Close() })
+	u.addr = serveMock(t, mux)
 	return u
 }
 

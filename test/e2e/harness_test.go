@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,6 +125,20 @@ func (p *proc) restart() {
 }
 
 func (p *proc) url(path string) string { return "http://" + p.addr + path }
+
+// serveMock serves h on a free local port until the test ends and
+// returns its address: the upstream a mock provider stands for.
+func serveMock(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
 
 // system is NATS + one control plane + edges.
 type system struct {
