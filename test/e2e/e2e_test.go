@@ -51,17 +51,16 @@ func startUpstream(t *testing.T) *upstream {
 		}
 		if !req.Stream {
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"id":"chatcmpl-up","object":"chat.completion","created":1,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"upstream says hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":3,"total_tokens":6}}`, req.Model)
+			fmt.Fprint(w, completionBody("chatcmpl-up", req.Model, "upstream says hi", 3, 3))
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		fl := w.(http.Flusher)
-		for i, word := range []string{"upstream ", "streams ", "hi"} {
-			fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-up\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", req.Model, word)
+		for _, word := range []string{"upstream ", "streams ", "hi"} {
+			fmt.Fprint(w, textChunk("chatcmpl-up", req.Model, word))
 			fl.Flush()
-			_ = i
 		}
-		fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-up\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", req.Model)
+		fmt.Fprint(w, stopChunk("chatcmpl-up", req.Model))
 		fmt.Fprint(w, "data: [DONE]\n\n")
 		fl.Flush()
 	})

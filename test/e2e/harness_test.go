@@ -140,6 +140,22 @@ func serveMock(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
+// The mock upstreams' OpenAI answers: a chat.completion with one
+// assistant message and its usage, a stream chunk carrying text, and the
+// chunk that ends a stream.
+func completionBody(id, model, content string, prompt, completion int) string {
+	return fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":1,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`,
+		id, model, content, prompt, completion, prompt+completion)
+}
+
+func textChunk(id, model, text string) string {
+	return fmt.Sprintf("data: {\"id\":%q,\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", id, model, text)
+}
+
+func stopChunk(id, model string) string {
+	return fmt.Sprintf("data: {\"id\":%q,\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", id, model)
+}
+
 // system is NATS + one control plane + edges.
 type system struct {
 	natsURL string

@@ -36,7 +36,8 @@ func startOpenAIRecorder(t *testing.T) *openAIRecorder {
 		r.bodies[req.URL.Path] = append(r.bodies[req.URL.Path], body)
 		r.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"from upstream"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`, body["model"])
+		model, _ := body["model"].(string)
+		fmt.Fprint(w, completionBody("chatcmpl-1", model, "from upstream", 3, 2))
 	}))
 	return r
 }
