@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -521,22 +519,6 @@ func streamInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, name 
 		return nil
 	})
 	return info
-}
-
-// postChat is a chat completion that reports transport errors as status 0
-// (it runs on goroutines other than the test's).
-func postChat(e *proc, key, model string) int {
-	body, _ := json.Marshal(chat(model))
-	req, _ := http.NewRequest("POST", e.url("/v1/chat/completions"), bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // spendCounter reads the spend stream incrementally and counts the

@@ -392,14 +392,8 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("refused requests changed state:\nbefore %s\nafter  %s", before, after)
 	}
 	// 401s carry a Bearer challenge (LiteLLM #41135).
-	req, _ := http.NewRequest("GET", edge.url("/v1/models"), nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-		t.Fatalf("401 without challenge: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	if code, auth := challenge(t, edge.url("/v1/models")); code != 401 || !strings.HasPrefix(auth, "Bearer") {
+		t.Fatalf("401 without challenge: %d %q", code, auth)
 	}
 }
 

@@ -288,6 +288,38 @@ func expectChat(t *testing.T, edge *proc, key, model string, status int, errType
 	}
 }
 
+// chatHdr posts a chat completion and returns status, body and headers.
+func chatHdr(t *testing.T, edge *proc, key, model string) (int, []byte, http.Header) {
+	t.Helper()
+	resp, raw, err := testutil.Do(client, "POST", edge.url("/v1/chat/completions"), key, chat(model), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", edge.name, err)
+	}
+	return resp.StatusCode, raw, resp.Header
+}
+
+// postChat posts a chat completion from a goroutine that is not the
+// test's: it reports a transport error as status 0 instead of failing
+// the test.
+func postChat(e *proc, key, model string) int {
+	resp, _, err := testutil.Do(client, "POST", e.url("/v1/chat/completions"), key, chat(model), nil)
+	if err != nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// challenge sends url a GET without credentials and returns the status
+// and the WWW-Authenticate header of the answer.
+func challenge(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, _, err := testutil.Do(client, "GET", url, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+}
+
 func generateKey(t *testing.T, base *proc, body map[string]any) string {
 	t.Helper()
 	var out struct {
