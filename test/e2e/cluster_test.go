@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -458,7 +459,7 @@ func TestClusterFailover(t *testing.T) {
 				}
 				names = append(names, r.Name)
 			}
-			if !containsStr(names, leader) || len(names) != 3 {
+			if !slices.Contains(names, leader) || len(names) != 3 {
 				return fmt.Errorf("%s: peers %v, want %s back among 3", name, names, leader)
 			}
 			return nil
@@ -489,15 +490,6 @@ func TestClusterFailover(t *testing.T) {
 	}
 	expectChat(t, eu, k1, "gpt-4o", 200, "")
 	expectChat(t, us, k1, "gpt-4o", 200, "")
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func streamInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, name string) *jetstream.StreamInfo {
