@@ -23,7 +23,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -342,16 +341,8 @@ func probe(t loadgen.Target) error {
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s: %d %s", t.Name, resp.StatusCode, b)
-	}
-	return nil
+	_, err := doOK(req, t.Name)
+	return err
 }
 
 // body is a chat request of roughly promptBytes of content.

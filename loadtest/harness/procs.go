@@ -174,19 +174,29 @@ func api(method, url, key string, body, out any) error {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	raw, err := doOK(req, method+" "+url)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, raw)
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)
 	}
 	return nil
+}
+
+// doOK sends req with the default client and returns the body of a 200;
+// any other status is an error naming what (the request), with the body.
+func doOK(req *http.Request, what string) ([]byte, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("%s: %d %s", what, resp.StatusCode, raw)
+	}
+	return raw, nil
 }
 
 // RepoRoot finds the gatehouse repository (the product module, whose

@@ -307,20 +307,11 @@ func (r *Report) errors() []string {
 
 // Chart draws saturation RPS and the c=1 latency percentiles per target.
 func (r *Report) Chart(path string) error {
-	rpsPlot := plot.New()
-	rpsPlot.Title.Text = fmt.Sprintf("Saturation RPS, %d connections", r.Config.Conns)
-	rpsPlot.Y.Label.Text = "requests/s"
-	vals := make(plotter.Values, len(r.Targets))
-	for i, t := range r.Targets {
-		vals[i] = median(r.per(PhaseSat, t, rps))
-	}
-	bars, err := plotter.NewBarChart(vals, vg.Points(28))
+	rpsPlot, err := r.barPlot(fmt.Sprintf("Saturation RPS, %d connections", r.Config.Conns), "requests/s", 0,
+		func(t string) float64 { return median(r.per(PhaseSat, t, rps)) })
 	if err != nil {
 		return err
 	}
-	bars.Color = plotutil.Color(0)
-	rpsPlot.Add(bars)
-	rpsPlot.NominalX(r.Targets...)
 
 	latPlot := plot.New()
 	latPlot.Title.Text = "Latency at one connection"
@@ -344,20 +335,11 @@ func (r *Report) Chart(path string) error {
 	latPlot.Legend.Left = true
 	latPlot.NominalX(r.Targets...)
 
-	ttPlot := plot.New()
-	ttPlot.Title.Text = "Time to first frame p50"
-	ttPlot.Y.Label.Text = "µs"
-	tv := make(plotter.Values, len(r.Targets))
-	for i, t := range r.Targets {
-		tv[i] = median(r.per(PhaseTTFT, t, ttft(.5))) / 1e3
-	}
-	tb, err := plotter.NewBarChart(tv, vg.Points(28))
+	ttPlot, err := r.barPlot("Time to first frame p50", "µs", 4,
+		func(t string) float64 { return median(r.per(PhaseTTFT, t, ttft(.5))) / 1e3 })
 	if err != nil {
 		return err
 	}
-	tb.Color = plotutil.Color(4)
-	ttPlot.Add(tb)
-	ttPlot.NominalX(r.Targets...)
 
 	img := vgimg.New(vg.Points(1050), vg.Points(330))
 	dc := draw.New(img)
@@ -371,6 +353,26 @@ func (r *Report) Chart(path string) error {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// barPlot is a plot of one bar per target, of value(target), in the
+// plotutil colour numbered color.
+func (r *Report) barPlot(title, yLabel string, color int, value func(target string) float64) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = yLabel
+	vals := make(plotter.Values, len(r.Targets))
+	for i, t := range r.Targets {
+		vals[i] = value(t)
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(28))
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = plotutil.Color(color)
+	p.Add(bars)
+	p.NominalX(r.Targets...)
+	return p, nil
 }
 
 // ReplaceSection puts body between the markers named name in the file at

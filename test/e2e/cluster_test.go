@@ -1,18 +1,17 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -460,7 +459,7 @@ func TestClusterFailover(t *testing.T) {
 				}
 				names = append(names, r.Name)
 			}
-			if !containsStr(names, leader) || len(names) != 3 {
+			if !slices.Contains(names, leader) || len(names) != 3 {
 				return fmt.Errorf("%s: peers %v, want %s back among 3", name, names, leader)
 			}
 			return nil
@@ -493,15 +492,6 @@ func TestClusterFailover(t *testing.T) {
 	expectChat(t, us, k1, "gpt-4o", 200, "")
 }
 
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func streamInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, name string) *jetstream.StreamInfo {
 	t.Helper()
 	var info *jetstream.StreamInfo
@@ -521,22 +511,6 @@ func streamInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, name 
 		return nil
 	})
 	return info
-}
-
-// postChat is a chat completion that reports transport errors as status 0
-// (it runs on goroutines other than the test's).
-func postChat(e *proc, key, model string) int {
-	body, _ := json.Marshal(chat(model))
-	req, _ := http.NewRequest("POST", e.url("/v1/chat/completions"), bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // spendCounter reads the spend stream incrementally and counts the

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +22,6 @@ const upstreamKey = "sk-upstream-provider-secret-abcdef123456"
 // upstream is a mock OpenAI server (we have no internet); it records what
 // the gateway sent it.
 type upstream struct {
-	srv  *http.Server
 	addr string
 	mu   sync.Mutex
 	seen []seenRequest
@@ -36,11 +34,6 @@ type seenRequest struct {
 
 func startUpstream(t *testing.T) *upstream {
 	u := &upstream{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.addr = ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -58,23 +51,20 @@ func startUpstream(t *testing.T) *upstream {
 		}
 		if !req.Stream {
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"id":"chatcmpl-up","object":"chat.completion","created":1,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"upstream says hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":3,"total_tokens":6}}`, req.Model)
+			fmt.Fprint(w, completionBody("chatcmpl-up", req.Model, "upstream says hi", 3, 3))
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		fl := w.(http.Flusher)
-		for i, word := range []string{"upstream ", "streams ", "hi"} {
-			fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-up\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", req.Model, word)
+		for _, word := range []string{"upstream ", "streams ", "hi"} {
+			fmt.Fprint(w, textChunk("chatcmpl-up", req.Model, word))
 			fl.Flush()
-			_ = i
 		}
-		fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-up\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", req.Model)
+		fmt.Fprint(w, stopChunk("chatcmpl-up", req.Model))
 		fmt.Fprint(w, "data: [DONE]\n\n")
 		fl.Flush()
 	})
-	u.srv = &http.Server{Handler: mux}
-	go func() { _ = u.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = u.srv.Close() })
+	u.addr = serveMock(t, mux)
 	return u
 }
 
@@ -402,14 +392,8 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("refused requests changed state:\nbefore %s\nafter  %s", before, after)
 	}
 	// 401s carry a Bearer challenge (LiteLLM #41135).
-	req, _ := http.NewRequest("GET", edge.url("/v1/models"), nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-		t.Fatalf("401 without challenge: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	if code, auth := challenge(t, edge.url("/v1/models")); code != 401 || !strings.HasPrefix(auth, "Bearer") {
+		t.Fatalf("401 without challenge: %d %q", code, auth)
 	}
 }
 

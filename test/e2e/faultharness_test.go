@@ -155,7 +155,6 @@ func waitGoroutines(t *testing.T, p *proc, base, slack int) int {
 // reached the upstream, and counts handlers still running.
 type faultUpstream struct {
 	addr      string
-	srv       *http.Server
 	slowDelay time.Duration
 	active    atomic.Int64
 	requests  atomic.Int64
@@ -175,18 +174,15 @@ type upstreamCancel struct {
 	At       time.Time
 }
 
+// faultID is the id of the fault upstream's completions.
+const faultID = "chatcmpl-f"
+
 func startFaultUpstream(t *testing.T) *faultUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &faultUpstream{addr: ln.Addr().String(), slowDelay: 5 * time.Second}
+	u := &faultUpstream{slowDelay: 5 * time.Second}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/chat/completions", u.handle)
-	u.srv = &http.Server{Handler: mux}
-	go func() { _ = u.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = u.srv.Close() })
+	u.addr = serveMock(t, mux)
 	return u
 }
 
@@ -245,7 +241,7 @@ func (u *faultUpstream) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	if !req.Stream {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":"chatcmpl-f","object":"chat.completion","created":1,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`, req.Model)
+		fmt.Fprint(w, completionBody(faultID, req.Model, "fine", 5, 2))
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -281,14 +277,13 @@ func (u *faultUpstream) handle(w http.ResponseWriter, r *http.Request) {
 	default:
 		send(chunk(req.Model, "fine ") + chunk(req.Model, "stream"))
 	}
-	send(fmt.Sprintf("data: {\"id\":\"chatcmpl-f\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", req.Model) +
+	send(stopChunk(faultID, req.Model) +
 		fmt.Sprintf("data: {\"id\":\"chatcmpl-f\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n", req.Model) +
 		"data: [DONE]\n\n")
 }
 
-func chunk(model, text string) string {
-	return fmt.Sprintf("data: {\"id\":\"chatcmpl-f\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", model, text)
-}
+// chunk is a stream chunk of the fault upstream's.
+func chunk(model, text string) string { return textChunk(faultID, model, text) }
 
 // resetConn writes raw (if any) on the bare connection and then resets it
 // (RST, not FIN: SO_LINGER 0), like a crashing upstream or a middlebox.

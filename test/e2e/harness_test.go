@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,6 +125,36 @@ func (p *proc) restart() {
 }
 
 func (p *proc) url(path string) string { return "http://" + p.addr + path }
+
+// serveMock serves h on a free local port until the test ends and
+// returns its address: the upstream a mock provider stands for.
+func serveMock(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// The mock upstreams' OpenAI answers: a chat.completion with one
+// assistant message and its usage, a stream chunk carrying text, and the
+// chunk that ends a stream.
+func completionBody(id, model, content string, prompt, completion int) string {
+	return fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":1,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%q},"finish_reason":"stop"}],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`,
+		id, model, content, prompt, completion, prompt+completion)
+}
+
+func textChunk(id, model, text string) string {
+	return fmt.Sprintf("data: {\"id\":%q,\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{\"content\":%q},\"finish_reason\":null}]}\n\n", id, model, text)
+}
+
+func stopChunk(id, model string) string {
+	return fmt.Sprintf("data: {\"id\":%q,\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", id, model)
+}
 
 // system is NATS + one control plane + edges.
 type system struct {
@@ -255,6 +286,38 @@ func expectChat(t *testing.T, edge *proc, key, model string, status int, errType
 			t.Fatalf("model %q: error type %q, want %q: %s", model, e.Error.Type, errType, raw)
 		}
 	}
+}
+
+// chatHdr posts a chat completion and returns status, body and headers.
+func chatHdr(t *testing.T, edge *proc, key, model string) (int, []byte, http.Header) {
+	t.Helper()
+	resp, raw, err := testutil.Do(client, "POST", edge.url("/v1/chat/completions"), key, chat(model), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", edge.name, err)
+	}
+	return resp.StatusCode, raw, resp.Header
+}
+
+// postChat posts a chat completion from a goroutine that is not the
+// test's: it reports a transport error as status 0 instead of failing
+// the test.
+func postChat(e *proc, key, model string) int {
+	resp, _, err := testutil.Do(client, "POST", e.url("/v1/chat/completions"), key, chat(model), nil)
+	if err != nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+// challenge sends url a GET without credentials and returns the status
+// and the WWW-Authenticate header of the answer.
+func challenge(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, _, err := testutil.Do(client, "GET", url, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
 }
 
 func generateKey(t *testing.T, base *proc, body map[string]any) string {

@@ -3,10 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,45 +21,6 @@ import (
 // is down, a flood of made-up kids during rotations, the key-cache
 // metrics, team membership from a token on both sides, and a stored
 // proxy_admin.
-
-// chatHdr posts a chat completion and returns status, body and headers.
-func chatHdr(t *testing.T, edge *proc, tok, model string) (int, []byte, http.Header) {
-	t.Helper()
-	body, _ := json.Marshal(chat(model))
-	req, err := http.NewRequest("POST", edge.url("/v1/chat/completions"), bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw, resp.Header
-}
-
-// postStatus posts a chat completion from a goroutine that is not the
-// test's: it reports a transport error as status -1 instead of failing
-// the test.
-func postStatus(url, tok string) int {
-	body, _ := json.Marshal(chat("gpt-4o"))
-	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
-	if err != nil {
-		return -1
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
-}
 
 func TestJWTKeyCacheThroughEdges(t *testing.T) {
 	idp := oidctest.Start(t, oidctest.Client{ID: "svc", Secret: "s1"})
@@ -104,7 +62,7 @@ func TestJWTKeyCacheThroughEdges(t *testing.T) {
 		var accepted, refused atomic.Int64
 		stopFlood := testutil.Flood(6, func(w, i int) {
 			hdr := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"alg":"RS256","typ":"at+jwt","kid":"made-up-%d-%d"}`, w, i)))
-			code := postStatus(a.url("/v1/chat/completions"), hdr+"."+payload+"."+sig)
+			code := postChat(a, hdr+"."+payload+"."+sig, "gpt-4o")
 			if code == 200 {
 				accepted.Add(1)
 			} else {

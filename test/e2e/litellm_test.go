@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,12 +28,7 @@ type openAIRecorder struct {
 
 func startOpenAIRecorder(t *testing.T) *openAIRecorder {
 	r := &openAIRecorder{bodies: map[string][]map[string]any{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = ln.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.addr = serveMock(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		raw, _ := io.ReadAll(req.Body)
 		var body map[string]any
 		_ = json.Unmarshal(raw, &body)
@@ -42,10 +36,9 @@ func startOpenAIRecorder(t *testing.T) *openAIRecorder {
 		r.bodies[req.URL.Path] = append(r.bodies[req.URL.Path], body)
 		r.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"from upstream"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`, body["model"])
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+		model, _ := body["model"].(string)
+		fmt.Fprint(w, completionBody("chatcmpl-1", model, "from upstream", 3, 2))
+	}))
 	return r
 }
 

@@ -48,14 +48,8 @@ func TestLiteLLMParityThroughEdges(t *testing.T) {
 					t.Errorf("%s %s: %d %s, want the control plane's 503", e.name, p, code, raw)
 				}
 			}
-			req, _ := http.NewRequest("GET", e.url("/key/list"), nil)
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("%s relayed 401: %d, WWW-Authenticate %q", e.name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			if code, auth := challenge(t, e.url("/key/list")); code != 401 || !strings.HasPrefix(auth, "Bearer") {
+				t.Errorf("%s relayed 401: %d, WWW-Authenticate %q", e.name, code, auth)
 			}
 		}
 	})

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,16 +12,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
-
-// chatH posts a chat completion and returns the status, headers and body.
-func chatH(t *testing.T, e *proc, key string) (int, http.Header, string) {
-	t.Helper()
-	resp, raw, err := testutil.Do(client, "POST", e.url("/v1/chat/completions"), key, chat("cheap"), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", e.name, err)
-	}
-	return resp.StatusCode, resp.Header, string(raw)
-}
 
 // TestStalenessBoundThroughPartition: edge-a reaches NATS through a proxy
 // the test cuts; then a key is deleted through the control plane. edge-b
@@ -65,7 +54,7 @@ func TestStalenessBoundThroughPartition(t *testing.T) {
 			var seq, callID string
 			testutil.Eventually(t, 5*time.Second, func() error {
 				for _, e := range []*proc{a, b} {
-					code, h, body := chatH(t, e, key)
+					code, body, h := chatHdr(t, e, key, "cheap")
 					if code != 200 || h.Get("x-gatehouse-policy-seq") == "" || h.Get("x-gatehouse-policy-stale") != "" {
 						return fmt.Errorf("%s: %d seq %q stale %q: %s", e.name, code, h.Get("x-gatehouse-policy-seq"), h.Get("x-gatehouse-policy-stale"), body)
 					}
@@ -83,7 +72,7 @@ func TestStalenessBoundThroughPartition(t *testing.T) {
 			if code, raw := callRaw(t, "POST", control.url("/key/delete"), masterKey, map[string]any{"keys": []string{key}}); code != 200 {
 				t.Fatalf("/key/delete: %d %s", code, raw)
 			}
-			code, hb, body := chatH(t, b, key)
+			code, body, hb := chatHdr(t, b, key, "cheap")
 			if code != 401 || hb.Get("x-gatehouse-policy-seq") == seq {
 				t.Fatalf("edge-b after the delete: %d at seq %s (before: %s): %s", code, hb.Get("x-gatehouse-policy-seq"), seq, body)
 			}
@@ -92,8 +81,8 @@ func TestStalenessBoundThroughPartition(t *testing.T) {
 			case "closed":
 				var refusedAfter time.Duration
 				testutil.Eventually(t, bound+5*time.Second, func() error {
-					code, h, body := chatH(t, a, key)
-					if code == 503 && strings.Contains(body, "policy_stale") {
+					code, body, h := chatHdr(t, a, key, "cheap")
+					if code == 503 && strings.Contains(string(body), "policy_stale") {
 						refusedAfter = time.Since(cut)
 						if h.Get("x-gatehouse-policy-seq") != seq {
 							return fmt.Errorf("503 names seq %s, the edge's snapshot is %s", h.Get("x-gatehouse-policy-seq"), seq)
@@ -113,7 +102,7 @@ func TestStalenessBoundThroughPartition(t *testing.T) {
 				}
 			case "static":
 				testutil.Eventually(t, bound+5*time.Second, func() error {
-					code, h, body := chatH(t, a, key)
+					code, body, h := chatHdr(t, a, key, "cheap")
 					stale, _ := strconv.Atoi(h.Get("x-gatehouse-policy-stale"))
 					if code != 200 || stale < int(bound/time.Second) {
 						return fmt.Errorf("edge-a: %d stale %q: %s", code, h.Get("x-gatehouse-policy-stale"), body)
@@ -127,7 +116,7 @@ func TestStalenessBoundThroughPartition(t *testing.T) {
 
 			proxy.restore(t)
 			testutil.Eventually(t, 30*time.Second, func() error {
-				code, h, body := chatH(t, a, key)
+				code, body, h := chatHdr(t, a, key, "cheap")
 				if code != 401 || h.Get("x-gatehouse-policy-stale") != "" {
 					return fmt.Errorf("edge-a after the partition: %d stale %q: %s", code, h.Get("x-gatehouse-policy-stale"), body)
 				}

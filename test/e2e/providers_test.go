@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,24 +148,6 @@ router_settings:
 `, addr)
 }
 
-// TestProviders: the official OpenAI client talks to Azure and Anthropic
-// deployments through an edge, plain and streaming, and a model group
-// whose preferred deployment is down is served by the healthy one, which
-// keeps serving while the broken one cools down.
-// serveMock serves h on a free local port until the test ends and
-// returns its address: the upstream a mock provider stands for.
-func serveMock(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
-}
-
 // chatCase is a model group's expected answer to "Say hi", plain and
 // streamed (the stream's total tokens, with include_usage).
 type chatCase struct {
@@ -233,6 +214,10 @@ func sdkStream(t *testing.T, ctx context.Context, c openai.Client, params openai
 	return acc, chunks
 }
 
+// TestProviders: the official OpenAI client talks to Azure and Anthropic
+// deployments through an edge, plain and streaming, and a model group
+// whose preferred deployment is down is served by the healthy one, which
+// keeps serving while the broken one cools down.
 func TestProviders(t *testing.T) {
 	mock := startProviderMock(t)
 	sys := startSystem(t, providersConfig(mock.addr), 1, "AZURE_KEY="+azureKey, "ANTHROPIC_KEY="+anthropicKey)
