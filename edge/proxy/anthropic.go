@@ -29,19 +29,11 @@ func (anthropic) Prepare(x *Exchange) error {
 	case policy.EndpointCountTokens:
 		return prepareNativeMessages(x, "/count_tokens")
 	}
-	d := x.Deployment
-	base := d.APIBase
-	if base == "" {
-		base = defaultAnthropicBase
-	}
-	if err := httpBase(d, base); err != nil {
+	target, err := anthropicTarget(x.Deployment, "")
+	if err != nil {
 		return err
 	}
-	// LiteLLM accepts an api_base with or without /v1/messages.
-	x.Target = strings.TrimRight(base, "/")
-	if !strings.HasSuffix(x.Target, "/v1/messages") {
-		x.Target += "/v1/messages"
-	}
+	x.Target = target
 	return prepareFromAnthropic(x, x.Call.Stream, messagesAsIs)
 }
 
