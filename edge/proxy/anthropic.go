@@ -214,16 +214,18 @@ type chatMessageOut struct {
 }
 
 type chatCompletion struct {
-	ID      string `json:"id"`
-	Object  string `json:"object"`
-	Created int64  `json:"created"`
-	Model   string `json:"model"`
-	Choices []struct {
-		Index        int            `json:"index"`
-		Message      chatMessageOut `json:"message"`
-		FinishReason string         `json:"finish_reason"`
-	} `json:"choices"`
-	Usage chatUsage `json:"usage"`
+	ID      string       `json:"id"`
+	Object  string       `json:"object"`
+	Created int64        `json:"created"`
+	Model   string       `json:"model"`
+	Choices []chatChoice `json:"choices"`
+	Usage   chatUsage    `json:"usage"`
+}
+
+type chatChoice struct {
+	Index        int            `json:"index"`
+	Message      chatMessageOut `json:"message"`
+	FinishReason string         `json:"finish_reason"`
 }
 
 // translateAnthropicResponse turns a Messages API answer into a
@@ -267,11 +269,7 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 	}
 	msg.ReasoningContent = thinking.String()
 	out := chatCompletion{ID: m.ID, Object: "chat.completion", Created: now.Unix(), Model: m.Model, Usage: m.Usage.chat()}
-	out.Choices = append(out.Choices, struct {
-		Index        int            `json:"index"`
-		Message      chatMessageOut `json:"message"`
-		FinishReason string         `json:"finish_reason"`
-	}{0, msg, finishReason(m.StopReason)})
+	out.Choices = append(out.Choices, chatChoice{0, msg, finishReason(m.StopReason)})
 	enc, err := json.Marshal(&out)
 	if err != nil {
 		return nil, Usage{}, apierror.Internal.Wrap(err, "could not encode the answer of model %s", d.ModelName)

@@ -288,14 +288,16 @@ type converseToolConfig struct {
 }
 
 type converseTool struct {
-	ToolSpec *struct {
-		Name        string `json:"name"`
-		Description string `json:"description,omitempty"`
-		InputSchema struct {
-			JSON json.RawMessage `json:"json"`
-		} `json:"inputSchema"`
-	} `json:"toolSpec,omitempty"`
-	CachePoint *cachePoint `json:"cachePoint,omitempty"`
+	ToolSpec   *converseToolSpec `json:"toolSpec,omitempty"`
+	CachePoint *cachePoint       `json:"cachePoint,omitempty"`
+}
+
+type converseToolSpec struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	InputSchema struct {
+		JSON json.RawMessage `json:"json"`
+	} `json:"inputSchema"`
 }
 
 // converseFromAnthropic rewrites a Messages API request as a Converse
@@ -329,13 +331,7 @@ func converseFromAnthropic(a *anthropicRequest) (*converseRequest, error) {
 		tc := &converseToolConfig{}
 		for _, t := range a.Tools {
 			var ct converseTool
-			ct.ToolSpec = &struct {
-				Name        string `json:"name"`
-				Description string `json:"description,omitempty"`
-				InputSchema struct {
-					JSON json.RawMessage `json:"json"`
-				} `json:"inputSchema"`
-			}{Name: t.Name, Description: t.Description}
+			ct.ToolSpec = &converseToolSpec{Name: t.Name, Description: t.Description}
 			ct.ToolSpec.InputSchema.JSON = t.InputSchema
 			tc.Tools = append(tc.Tools, ct)
 			if !isNull(t.CacheControl) {
