@@ -79,10 +79,7 @@ func (anthropic) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Str
 	if err != nil {
 		return nil, err
 	}
-	s.start, s.includeUsage, s.payload = x.Start, x.ClientUsage, x.Payload
-	rc.SetStatusCode(fasthttp.StatusOK)
-	rc.Response.Header.SetContentType("text/event-stream")
-	return s, nil
+	return s.answer(rc, x)
 }
 
 // mapAnthropicError maps an Anthropic error response. The envelope
@@ -279,6 +276,20 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 	return enc, u, nil
 }
 
+// answerMessage writes m, an answer read into the Messages API's shape,
+// as the client's chat completion: Bedrock's and Gemini's answers are
+// read into that shape to be written by the same code.
+func answerMessage(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, m *anthropicMessage) (Usage, error) {
+	out, u, err := chatFromMessage(m, x.Deployment, f.now())
+	if err != nil {
+		return u, err
+	}
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.Response.Header.SetContentType("application/json")
+	rc.Response.SetBodyRaw(redactDeployment(out, x.Deployment))
+	return u, nil
+}
+
 // anthropicStream translates an Anthropic SSE stream into OpenAI
 // chat.completion.chunk events. It lives in the stream-writer goroutine
 // and owns resp.
@@ -335,6 +346,15 @@ func (f *Forwarder) newAnthropicStream(d *policy.Deployment, resp *fasthttp.Resp
 	}
 	return &anthropicStream{d: d, resp: resp, br: bufio.NewReaderSize(body, streamBufSize), conn: responseConn(resp),
 		idle: f.opts.StreamIdleTimeout, done: done, now: f.now(), tools: map[int]int{}, secrets: secretsOf(d)}
+}
+
+// answer starts the client's chat.completion.chunk stream from s, which
+// has read its first event (prime), whatever the upstream's framing.
+func (s *anthropicStream) answer(rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
+	s.start, s.includeUsage, s.payload = x.Start, x.ClientUsage, x.Payload
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.Response.Header.SetContentType("text/event-stream")
+	return s, nil
 }
 
 // prime reads up to the first event (see startAnthropicStream).
