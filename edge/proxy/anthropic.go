@@ -225,6 +225,21 @@ type chatChoice struct {
 	FinishReason string         `json:"finish_reason"`
 }
 
+// toolCallOut is a tool_use block as a chat completion's tool call, for
+// whole answers and Messages API replays alike.
+func toolCallOut(id, name string, input json.RawMessage) chatToolCallOut {
+	return chatToolCallOut{ID: id, Type: "function", Function: chatFunction{Name: name, Arguments: argsOf(input)}}
+}
+
+// argsOf is a tool call's arguments: OpenAI clients parse them as a JSON
+// object, so an absent input is "{}", not "null" or "".
+func argsOf(raw json.RawMessage) string {
+	if isNull(raw) {
+		return "{}"
+	}
+	return string(raw)
+}
+
 // translateAnthropicResponse turns a Messages API answer into a
 // chat.completion and reports its usage.
 func translateAnthropicResponse(b []byte, d *policy.Deployment, now time.Time) ([]byte, Usage, error) {
@@ -253,11 +268,7 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 		case "thinking":
 			thinking.WriteString(c.Thinking)
 		case "tool_use":
-			args := "{}"
-			if !isNull(c.Input) {
-				args = string(c.Input)
-			}
-			msg.ToolCalls = append(msg.ToolCalls, chatToolCallOut{ID: c.ID, Type: "function", Function: chatFunction{Name: c.Name, Arguments: args}})
+			msg.ToolCalls = append(msg.ToolCalls, toolCallOut(c.ID, c.Name, c.Input))
 		}
 	}
 	if hasText || len(msg.ToolCalls) == 0 {

@@ -519,10 +519,3 @@ func geminiEvents(s *anthropicStream, model string) func() ([]byte, error) {
 		return ev, nil
 	}
 }
-
-func argsOf(raw json.RawMessage) string {
-	if isNull(raw) {
-		return "{}"
-	}
-	return string(raw)
-}
