@@ -29,19 +29,11 @@ func (anthropic) Prepare(x *Exchange) error {
 	case policy.EndpointCountTokens:
 		return prepareNativeMessages(x, "/count_tokens")
 	}
-	d := x.Deployment
-	base := d.APIBase
-	if base == "" {
-		base = defaultAnthropicBase
-	}
-	if err := httpBase(d, base); err != nil {
+	target, err := anthropicTarget(x.Deployment, "")
+	if err != nil {
 		return err
 	}
-	// LiteLLM accepts an api_base with or without /v1/messages.
-	x.Target = strings.TrimRight(base, "/")
-	if !strings.HasSuffix(x.Target, "/v1/messages") {
-		x.Target += "/v1/messages"
-	}
+	x.Target = target
 	return prepareFromAnthropic(x, x.Call.Stream, messagesAsIs)
 }
 
@@ -87,10 +79,7 @@ func (anthropic) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Str
 	if err != nil {
 		return nil, err
 	}
-	s.start, s.includeUsage, s.payload = x.Start, x.ClientUsage, x.Payload
-	rc.SetStatusCode(fasthttp.StatusOK)
-	rc.Response.Header.SetContentType("text/event-stream")
-	return s, nil
+	return s.answer(rc, x)
 }
 
 // mapAnthropicError maps an Anthropic error response. The envelope
@@ -222,16 +211,33 @@ type chatMessageOut struct {
 }
 
 type chatCompletion struct {
-	ID      string `json:"id"`
-	Object  string `json:"object"`
-	Created int64  `json:"created"`
-	Model   string `json:"model"`
-	Choices []struct {
-		Index        int            `json:"index"`
-		Message      chatMessageOut `json:"message"`
-		FinishReason string         `json:"finish_reason"`
-	} `json:"choices"`
-	Usage chatUsage `json:"usage"`
+	ID      string       `json:"id"`
+	Object  string       `json:"object"`
+	Created int64        `json:"created"`
+	Model   string       `json:"model"`
+	Choices []chatChoice `json:"choices"`
+	Usage   chatUsage    `json:"usage"`
+}
+
+type chatChoice struct {
+	Index        int            `json:"index"`
+	Message      chatMessageOut `json:"message"`
+	FinishReason string         `json:"finish_reason"`
+}
+
+// toolCallOut is a tool_use block as a chat completion's tool call, for
+// whole answers and Messages API replays alike.
+func toolCallOut(id, name string, input json.RawMessage) chatToolCallOut {
+	return chatToolCallOut{ID: id, Type: "function", Function: chatFunction{Name: name, Arguments: argsOf(input)}}
+}
+
+// argsOf is a tool call's arguments: OpenAI clients parse them as a JSON
+// object, so an absent input is "{}", not "null" or "".
+func argsOf(raw json.RawMessage) string {
+	if isNull(raw) {
+		return "{}"
+	}
+	return string(raw)
 }
 
 // translateAnthropicResponse turns a Messages API answer into a
@@ -262,11 +268,7 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 		case "thinking":
 			thinking.WriteString(c.Thinking)
 		case "tool_use":
-			args := "{}"
-			if !isNull(c.Input) {
-				args = string(c.Input)
-			}
-			msg.ToolCalls = append(msg.ToolCalls, chatToolCallOut{ID: c.ID, Type: "function", Function: chatFunction{Name: c.Name, Arguments: args}})
+			msg.ToolCalls = append(msg.ToolCalls, toolCallOut(c.ID, c.Name, c.Input))
 		}
 	}
 	if hasText || len(msg.ToolCalls) == 0 {
@@ -275,11 +277,7 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 	}
 	msg.ReasoningContent = thinking.String()
 	out := chatCompletion{ID: m.ID, Object: "chat.completion", Created: now.Unix(), Model: m.Model, Usage: m.Usage.chat()}
-	out.Choices = append(out.Choices, struct {
-		Index        int            `json:"index"`
-		Message      chatMessageOut `json:"message"`
-		FinishReason string         `json:"finish_reason"`
-	}{0, msg, finishReason(m.StopReason)})
+	out.Choices = append(out.Choices, chatChoice{0, msg, finishReason(m.StopReason)})
 	enc, err := json.Marshal(&out)
 	if err != nil {
 		return nil, Usage{}, apierror.Internal.Wrap(err, "could not encode the answer of model %s", d.ModelName)
@@ -287,6 +285,20 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 	u := Usage{Status: 200, Outcome: OutcomeOK, Model: m.Model}
 	u.set(m.Usage.tokens())
 	return enc, u, nil
+}
+
+// answerMessage writes m, an answer read into the Messages API's shape,
+// as the client's chat completion: Bedrock's and Gemini's answers are
+// read into that shape to be written by the same code.
+func answerMessage(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, m *anthropicMessage) (Usage, error) {
+	out, u, err := chatFromMessage(m, x.Deployment, f.now())
+	if err != nil {
+		return u, err
+	}
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.Response.Header.SetContentType("application/json")
+	rc.Response.SetBodyRaw(redactDeployment(out, x.Deployment))
+	return u, nil
 }
 
 // anthropicStream translates an Anthropic SSE stream into OpenAI
@@ -345,6 +357,15 @@ func (f *Forwarder) newAnthropicStream(d *policy.Deployment, resp *fasthttp.Resp
 	}
 	return &anthropicStream{d: d, resp: resp, br: bufio.NewReaderSize(body, streamBufSize), conn: responseConn(resp),
 		idle: f.opts.StreamIdleTimeout, done: done, now: f.now(), tools: map[int]int{}, secrets: secretsOf(d)}
+}
+
+// answer starts the client's chat.completion.chunk stream from s, which
+// has read its first event (prime), whatever the upstream's framing.
+func (s *anthropicStream) answer(rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
+	s.start, s.includeUsage, s.payload = x.Start, x.ClientUsage, x.Payload
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.Response.Header.SetContentType("text/event-stream")
+	return s, nil
 }
 
 // prime reads up to the first event (see startAnthropicStream).

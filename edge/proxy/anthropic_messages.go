@@ -16,8 +16,9 @@ import (
 // tools, beta fields) reaches the client. The usage is read on the way.
 
 // anthropicTarget is the Messages API URL of d plus path ("" or
-// "/count_tokens"). LiteLLM accepts an api_base with or without
-// /v1/messages.
+// "/count_tokens"), for chat completions and the Messages API alike, so
+// the two cannot disagree on an api_base. LiteLLM accepts an api_base
+// with or without /v1/messages.
 func anthropicTarget(d *policy.Deployment, path string) (string, error) {
 	base := d.APIBase
 	if base == "" {
@@ -26,8 +27,13 @@ func anthropicTarget(d *policy.Deployment, path string) (string, error) {
 	if err := httpBase(d, base); err != nil {
 		return "", err
 	}
-	t := strings.TrimSuffix(strings.TrimRight(base, "/"), "/v1/messages")
-	return t + "/v1/messages" + path, nil
+	t := strings.TrimRight(base, "/")
+	if path == "" && strings.HasSuffix(t, "/v1/messages") {
+		// Every request to Anthropic comes here: a base that already is
+		// the URL is used as is, not copied.
+		return t, nil
+	}
+	return strings.TrimSuffix(t, "/v1/messages") + "/v1/messages" + path, nil
 }
 
 // prepareNativeMessages is Prepare for a Messages API call (or its

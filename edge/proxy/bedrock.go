@@ -192,14 +192,7 @@ func (bedrock) Answer(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []by
 	if err != nil {
 		return Usage{}, err
 	}
-	out, u, err := chatFromMessage(m, x.Deployment, f.now())
-	if err != nil {
-		return u, err
-	}
-	rc.SetStatusCode(fasthttp.StatusOK)
-	rc.Response.Header.SetContentType("application/json")
-	rc.Response.SetBodyRaw(redactDeployment(out, x.Deployment))
-	return u, nil
+	return answerMessage(f, rc, x, m)
 }
 
 func (bedrock) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
@@ -208,10 +201,7 @@ func (bedrock) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Strea
 	if err := s.prime(); err != nil {
 		return nil, err
 	}
-	s.start, s.includeUsage, s.payload = x.Start, x.ClientUsage, x.Payload
-	rc.SetStatusCode(fasthttp.StatusOK)
-	rc.Response.Header.SetContentType("text/event-stream")
-	return s, nil
+	return s.answer(rc, x)
 }
 
 // bedrockID is the completion's id: Bedrock's answers have none, so it is
@@ -288,14 +278,16 @@ type converseToolConfig struct {
 }
 
 type converseTool struct {
-	ToolSpec *struct {
-		Name        string `json:"name"`
-		Description string `json:"description,omitempty"`
-		InputSchema struct {
-			JSON json.RawMessage `json:"json"`
-		} `json:"inputSchema"`
-	} `json:"toolSpec,omitempty"`
-	CachePoint *cachePoint `json:"cachePoint,omitempty"`
+	ToolSpec   *converseToolSpec `json:"toolSpec,omitempty"`
+	CachePoint *cachePoint       `json:"cachePoint,omitempty"`
+}
+
+type converseToolSpec struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	InputSchema struct {
+		JSON json.RawMessage `json:"json"`
+	} `json:"inputSchema"`
 }
 
 // converseFromAnthropic rewrites a Messages API request as a Converse
@@ -329,13 +321,7 @@ func converseFromAnthropic(a *anthropicRequest) (*converseRequest, error) {
 		tc := &converseToolConfig{}
 		for _, t := range a.Tools {
 			var ct converseTool
-			ct.ToolSpec = &struct {
-				Name        string `json:"name"`
-				Description string `json:"description,omitempty"`
-				InputSchema struct {
-					JSON json.RawMessage `json:"json"`
-				} `json:"inputSchema"`
-			}{Name: t.Name, Description: t.Description}
+			ct.ToolSpec = &converseToolSpec{Name: t.Name, Description: t.Description}
 			ct.ToolSpec.InputSchema.JSON = t.InputSchema
 			tc.Tools = append(tc.Tools, ct)
 			if !isNull(t.CacheControl) {

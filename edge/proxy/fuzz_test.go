@@ -211,19 +211,29 @@ func FuzzScanResponse(f *testing.F) {
 		if r.choicesEnd > r.choicesStart {
 			_, _, _ = choicesText(body[:r.choicesEnd], r.choicesStart, "message")
 		}
-		if !json.Valid(body) || !simpleObject(body) {
-			return
-		}
-		var top map[string]json.RawMessage
-		if json.Unmarshal(body, &top) != nil {
-			return
-		}
-		p, c, total, ok, comparable := wantCounts(top["usage"])
-		if comparable && (r.hasUsage != ok || r.prompt != p || r.completion != c || r.total != total) {
-			t.Fatalf("%s: scanner %+v, encoding/json p=%d c=%d t=%d ok=%v", body, r, p, c, total, ok)
-		}
-		checkModel(t, body, top["model"], r.model)
+		checkScan(t, body, r, r.hasUsage, r.tokens, r.model)
 	})
+}
+
+// checkScan fails t where a scanner's reading of doc (got, with its
+// hasUsage, tokens and model) differs from encoding/json's. Both usage
+// scanners are held to the same oracle, so it is written once. ok is false
+// when doc is not a valid object with plain, distinct member names, which
+// the oracle does not judge; top is doc's members otherwise.
+func checkScan(t *testing.T, doc []byte, got any, hasUsage bool, tk tokens, model []byte) (top map[string]json.RawMessage, ok bool) {
+	t.Helper()
+	if !json.Valid(doc) || !simpleObject(doc) {
+		return nil, false
+	}
+	if json.Unmarshal(doc, &top) != nil {
+		return nil, false
+	}
+	p, c, total, has, comparable := wantCounts(top["usage"])
+	if comparable && (hasUsage != has || tk.prompt != p || tk.completion != c || tk.total != total) {
+		t.Fatalf("%q: scanner %+v, encoding/json p=%d c=%d t=%d ok=%v", doc, got, p, c, total, has)
+	}
+	checkModel(t, doc, top["model"], model)
+	return top, true
 }
 
 func checkModel(t *testing.T, doc []byte, raw json.RawMessage, got []byte) {
@@ -264,18 +274,10 @@ func FuzzInspectFrame(f *testing.F) {
 		if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
 			line = line[:i]
 		}
-		if !json.Valid(line) || !simpleObject(line) {
+		top, ok := checkScan(t, line, fi, fi.hasUsage, fi.tokens, fi.model)
+		if !ok {
 			return
 		}
-		var top map[string]json.RawMessage
-		if json.Unmarshal(line, &top) != nil {
-			return
-		}
-		p, c, total, ok, comparable := wantCounts(top["usage"])
-		if comparable && (fi.hasUsage != ok || fi.prompt != p || fi.completion != c || fi.total != total) {
-			t.Fatalf("%q: scanner %+v, encoding/json p=%d c=%d t=%d ok=%v", ev, fi, p, c, total, ok)
-		}
-		checkModel(t, line, top["model"], fi.model)
 		if fi.cutEnd > fi.cutStart {
 			cut := append(append([]byte{}, ev[ds:fi.cutStart]...), ev[fi.cutEnd:ds+len(line)]...)
 			var after map[string]json.RawMessage

@@ -90,14 +90,7 @@ func geminiAnswer(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange, b []byte) 
 		}
 		return Usage{}, apierror.UpstreamError.Wrap(err, "upstream provider for model %s returned an unreadable answer", x.Deployment.ModelName)
 	}
-	out, u, err := chatFromMessage(r.message(x.Model), x.Deployment, f.now())
-	if err != nil {
-		return u, err
-	}
-	rc.SetStatusCode(fasthttp.StatusOK)
-	rc.Response.Header.SetContentType("application/json")
-	rc.Response.SetBodyRaw(redactDeployment(out, x.Deployment))
-	return u, nil
+	return answerMessage(f, rc, x, r.message(x.Model))
 }
 
 func geminiStream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWriter, error) {
@@ -106,10 +99,7 @@ func geminiStream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (StreamWri
 	if err := s.prime(); err != nil {
 		return nil, err
 	}
-	s.start, s.includeUsage, s.payload = x.Start, x.ClientUsage, x.Payload
-	rc.SetStatusCode(fasthttp.StatusOK)
-	rc.Response.Header.SetContentType("text/event-stream")
-	return s, nil
+	return s.answer(rc, x)
 }
 
 // The generateContent request.
@@ -528,11 +518,4 @@ func geminiEvents(s *anthropicStream, model string) func() ([]byte, error) {
 		queue = queue[1:]
 		return ev, nil
 	}
-}
-
-func argsOf(raw json.RawMessage) string {
-	if isNull(raw) {
-		return "{}"
-	}
-	return string(raw)
 }

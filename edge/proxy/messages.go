@@ -249,11 +249,7 @@ func chatMessages(req *messagesRequest) ([]chatOut, error) {
 				case "text":
 					text.WriteString(deref(b.Text))
 				case "tool_use":
-					args := "{}"
-					if !isNull(b.Input) {
-						args = string(b.Input)
-					}
-					msg.ToolCalls = append(msg.ToolCalls, chatToolCallOut{ID: b.ID, Type: "function", Function: chatFunction{Name: b.Name, Arguments: args}})
+					msg.ToolCalls = append(msg.ToolCalls, toolCallOut(b.ID, b.Name, b.Input))
 				case "thinking", "redacted_thinking":
 					// Replayed reasoning: a chat completion has no place for it.
 				default:
