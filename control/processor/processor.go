@@ -151,7 +151,7 @@ func New(ctx context.Context, o Options) (*Router, error) {
 	log := o.Log.With("part", "processor")
 	// Watermill logs every handler start and router step at Info; those
 	// are ours to say (or not), so its Info is our Debug.
-	wlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	wlog := gatedLogger{watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug}), log}
 	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
 	if err != nil {
 		return nil, err
