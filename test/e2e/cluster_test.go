@@ -102,9 +102,13 @@ func (n *natsNode) stop() {
 // answers 200 only once its JetStream state is current.
 func (n *natsNode) waitHealthy() {
 	n.t.Helper()
-	if err := n.cur.WaitReady(60*time.Second, childproc.HTTPReady("http://"+n.monitor+"/healthz")); err != nil {
+	if err := n.healthy(); err != nil {
 		n.t.Fatal(err)
 	}
+}
+
+func (n *natsNode) healthy() error {
+	return n.cur.WaitReady(60*time.Second, childproc.HTTPReady("http://"+n.monitor+"/healthz"))
 }
 
 // rewrite turns a deploy/cluster file into one for loopback: every
@@ -153,10 +157,28 @@ func (c *testCluster) node(name string) *natsNode {
 // startCluster runs nats-1 and nats-2 and leaf-eu with `gatehouse nats
 // -config`, nats-3 and leaf-us with the official nats-server: the same
 // files, both servers, one cluster.
+//
+// Ports are picked free and then handed to five processes, so another
+// test may take one in between; a node that exits because its port was
+// taken makes the whole cluster start again on fresh ports.
 func startCluster(t *testing.T) *testCluster {
 	t.Helper()
 	official := officialServer(t)
-	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		c, err := tryCluster(t, t.TempDir(), official)
+		if err == nil {
+			return c
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("cluster start %d: %v; starting again on fresh ports", attempt, err)
+	}
+}
+
+// tryCluster starts the cluster once; on an error every node it started
+// is stopped again, and the error carries the failed node's log.
+func tryCluster(t *testing.T, dir, official string) (*testCluster, error) {
 	routes, leafs := make([]string, 3), make([]string, 3)
 	for i := range 3 {
 		routes[i], leafs[i] = testutil.FreeAddr(t), testutil.FreeAddr(t)
@@ -201,15 +223,22 @@ func startCluster(t *testing.T) *testCluster {
 	all := append(append([]*natsNode{}, c.nodes...), c.leaves["eu"], c.leaves["us"])
 	for _, n := range all {
 		n.start()
+	}
+	for _, n := range all {
+		if err := n.healthy(); err != nil {
+			for _, m := range all {
+				m.stop()
+			}
+			return nil, fmt.Errorf("%w\n--- %s log (last 8 KiB) ---\n%s", err, n.name, tail(n.log.String(), 8<<10))
+		}
+	}
+	for _, n := range all {
 		t.Cleanup(func() {
 			n.stop()
 			if t.Failed() {
 				t.Logf("--- %s log (last 8 KiB) ---\n%s", n.name, tail(n.log.String(), 8<<10))
 			}
 		})
-	}
-	for _, n := range all {
-		n.waitHealthy()
 	}
 	// A leaf is only useful once its hub connection is up.
 	for _, n := range c.leaves {
@@ -226,7 +255,7 @@ func startCluster(t *testing.T) *testCluster {
 			return nil
 		})
 	}
-	return c
+	return c, nil
 }
 
 func tail(s string, n int) string {
