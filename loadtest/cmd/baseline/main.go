@@ -20,11 +20,11 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("baseline proxy listening on %s -> %s", ln.Addr(), *upstream)
-	p := baseline.New(*upstream)
+	newProxy := baseline.New
 	if *useFiber {
-		p = baseline.NewFiber(*upstream)
+		newProxy = baseline.NewFiber
 	}
-	if err := p.Serve(ln); err != nil {
+	if err := newProxy(*upstream).Serve(ln); err != nil {
 		log.Fatal(err)
 	}
 }
