@@ -42,3 +42,20 @@ func TestDecodeSpend(t *testing.T) {
 }
 
 var errAny = errors.New("any error")
+
+func TestCallType(t *testing.T) {
+	for _, tc := range []struct{ endpoint, want string }{
+		{"", "acompletion"}, // rows of edges older than the field
+		{"chat", "acompletion"},
+		{"embeddings", "aembedding"},
+		{"completions", "atext_completion"},
+		{"responses", "aresponses"},
+		{"messages", "anthropic_messages"},
+		{"count_tokens", "acompletion"},
+	} {
+		e := SpendEvent{Endpoint: tc.endpoint}
+		if got := e.CallType(); got != tc.want {
+			t.Errorf("CallType of endpoint %q = %q, want %q", tc.endpoint, got, tc.want)
+		}
+	}
+}

@@ -157,6 +157,7 @@ func scanSpendEvent(s *jsonscan.Strict, e *SpendEvent, like *SpendEvent) bool {
 		s.OptStrLike(`,"edge_instance":`, &e.EdgeInstance, like.EdgeInstance) &&
 		s.OptStrLike(`,"region":`, &e.Region, like.Region) &&
 		s.OptStr(`,"client_request_id":`, &e.ClientRequestID) &&
+		s.OptStrLike(`,"endpoint":`, &e.Endpoint, like.Endpoint) &&
 		s.Lit(`}`)
 	if ok {
 		e.Type = SpendV1 // an empty type is a SpendEvent of the first edges

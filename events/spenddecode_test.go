@@ -87,7 +87,7 @@ func randomSpendEvent(r *rand.Rand) SpendEvent {
 		PromptTokens: i64(), CompletionTokens: i64(), TotalTokens: i64(), CachedTokens: i64(), CacheCreationTokens: i64(),
 		Estimated: r.IntN(2) == 0, Cost: f64(), LatencyMS: f64(), TTFTMS: f64(), Status: int(i64()), Stream: r.IntN(2) == 0, Outcome: str(),
 		PolicySeq: []uint64{0, 1, r.Uint64(), math.MaxUint64}[r.IntN(4)], DenyReason: str(), DenyRule: str(), EdgeID: str(),
-		EdgeInstance: str(), Region: str(), ClientRequestID: str()}
+		EdgeInstance: str(), Region: str(), ClientRequestID: str(), Endpoint: str()}
 }
 
 // edgeEncodings are spend messages as edges write them: json.Marshal's

@@ -58,7 +58,7 @@ type spendLog struct {
 func liteLLMSpendLog(r query.Row) spendLog {
 	end := r.Time.Add(time.Duration(r.LatencyMS * float64(time.Millisecond)))
 	l := spendLog{
-		RequestID: r.RequestID, CallType: "acompletion", APIKey: r.KeyHash, Spend: Money(r.Cost),
+		RequestID: r.RequestID, CallType: r.CallType(), APIKey: r.KeyHash, Spend: Money(r.Cost),
 		TotalTokens: r.TotalTokens, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
 		StartTime: r.Time, EndTime: end, Model: r.Model, ModelID: r.Deployment, ModelGroup: r.ModelGroup,
 		CustomLLMProvider: r.Provider, User: r.UserID, TeamID: r.TeamID, OrganizationID: r.OrgID,
@@ -77,6 +77,7 @@ func liteLLMSpendLog(r query.Row) spendLog {
 			"edge_id":              r.EdgeID,
 			"region":               r.Region,
 			"client_request_id":    r.ClientRequestID,
+			"endpoint":             r.Endpoint,
 			"latency_ms":           r.LatencyMS,
 			// Parts of prompt_tokens, priced apart (docs/spend.md).
 			"cached_tokens":         r.CachedTokens,

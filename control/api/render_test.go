@@ -53,4 +53,8 @@ func TestSpendLogHasLiteLLMShape(t *testing.T) {
 	if l := liteLLMSpendLog(r); l.Status != "failure" {
 		t.Errorf("failed request has status %q", l.Status)
 	}
+	r.Endpoint = "embeddings"
+	if l := liteLLMSpendLog(r); l.CallType != "aembedding" || l.Metadata["endpoint"] != "embeddings" {
+		t.Errorf("embeddings row: call_type %q, metadata.endpoint %v", l.CallType, l.Metadata["endpoint"])
+	}
 }

@@ -374,7 +374,7 @@ func (g *Gateway) chatCompletions(c *fiber.Ctx) error { return g.llmCall(c, poli
 // embeddings, text completions, Responses, Messages); a refusal before the
 // request was forwarded is recorded as a denial row.
 func (g *Gateway) llmCall(c *fiber.Ctx, ep policy.Endpoint) error {
-	var d decision
+	d := decision{ev: events.SpendEvent{Endpoint: ep.String()}} // a refusal's row names the API too
 	err := g.call(c, ep, &d)
 	if err != nil {
 		err = g.budgetSpend(err)
@@ -413,7 +413,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 	}
 	// The edge's id is the spend row's identity; the client's id, when it
 	// sent a valid one, is what the client, the upstream and the logs see.
-	d.ev = events.SpendEvent{RequestID: events.NewID(), Time: start.UTC(), PolicySeq: snap.Seq(), ModelGroup: model}
+	d.ev = events.SpendEvent{RequestID: events.NewID(), Time: start.UTC(), PolicySeq: snap.Seq(), ModelGroup: model, Endpoint: ep.String()}
 	ev := &d.ev
 	reqID := ev.RequestID
 	if cid := obs.ClientRequestID(c); cid != nil {

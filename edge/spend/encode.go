@@ -102,6 +102,7 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = appendOpt(b, `,"edge_instance":`, e.EdgeInstance)
 	b = appendOpt(b, `,"region":`, e.Region)
 	b = appendOpt(b, `,"client_request_id":`, e.ClientRequestID)
+	b = appendOpt(b, `,"endpoint":`, e.Endpoint)
 	return append(b, '}'), true
 }
 

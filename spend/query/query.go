@@ -52,7 +52,7 @@ type Row = events.SpendEvent
 const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_id, team_id, org_id, end_user, auth, " +
 	"model_group, model, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, estimated, cost, " +
 	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id, " +
-	"policy_seq, deny_reason, deny_rule, cached_tokens, cache_creation_tokens"
+	"policy_seq, deny_reason, deny_rule, cached_tokens, cache_creation_tokens, endpoint"
 
 // Logs returns the requests matching f, newest first.
 //
@@ -148,7 +148,7 @@ func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, fro
 		if err := rows.Scan(&r.RequestID, &t, &ms, &r.KeyHash, &r.KeyAlias, &r.UserID, &r.TeamID, &r.OrgID, &r.EndUserID, &r.Auth,
 			&r.ModelGroup, &r.Model, &r.Deployment, &r.Provider, &prompt, &completion, &total, &estimated, &r.Cost,
 			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID,
-			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation); err != nil {
+			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation, &r.Endpoint); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		r.Type = events.SpendV1

@@ -720,6 +720,7 @@ var columns = []column{
 	col("deny_rule", func(r *row) string { return r.ev.DenyRule }),
 	col("cached_tokens", func(r *row) uint64 { return nonNeg(r.ev.CachedTokens) }),
 	col("cache_creation_tokens", func(r *row) uint64 { return nonNeg(r.ev.CacheCreationTokens) }),
+	col("endpoint", func(r *row) string { return r.ev.Endpoint }),
 }
 
 // insertQuery names its columns: 18.16 takes an insert only that way.

@@ -172,6 +172,22 @@ func TestEndpointsWithOpenAIClient(t *testing.T) {
 		}
 		return nil
 	})
+	// Each row names the API it was served on, and /spend/logs shows it
+	// as LiteLLM's call_type.
+	var misnamed uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM endpoints_e2e.spend_events WHERE endpoint != if(model_group = 'instruct', 'completions', 'embeddings')").Scan(&misnamed); err != nil || misnamed != 0 {
+		t.Fatalf("%d rows name another endpoint than their model's (%v)", misnamed, err)
+	}
+	var logs []map[string]any
+	if code := call(t, "GET", ctl.url("/spend/logs?limit=100"), masterKey, nil, &logs); code != 200 || len(logs) != calls {
+		t.Fatalf("/spend/logs: %d, %d rows, want %d", code, len(logs), calls)
+	}
+	wantCall := map[string]string{"instruct": "atext_completion", "text-embedding-3-small": "aembedding"}
+	for _, l := range logs {
+		if group, _ := l["model_group"].(string); l["call_type"] != wantCall[group] {
+			t.Errorf("/spend/logs row of %s has call_type %v, want %s", group, l["call_type"], wantCall[group])
+		}
+	}
 }
 
 // endpointCall is one LLM route with a body for a model it serves.
