@@ -6,7 +6,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/events"
-	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -108,8 +107,13 @@ func (id Identity) Models(s *policy.Snapshot, r Request) (names []string, upsert
 		}
 		return names, d.Upserts, nil
 	}
-	if id.Key.Blocked {
-		return nil, nil, apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+	// /v1/models is a model route: the key must be in good standing and
+	// its user may not be a view-only admin, as for a completion.
+	if err := s.KeyStanding(id.Key, r.Now); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.CheckKey(id.Key, "", r.Now); err != nil {
+		return nil, nil, err
 	}
 	return s.VisibleModels(id.Key), nil, nil
 }

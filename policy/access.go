@@ -63,63 +63,131 @@ type KeyAccess struct {
 }
 
 // CheckKey authorizes a key (already found) for a model, in LiteLLM's
-// order: blocked key, expiry, team existence and block, key models, team
-// models, then the user's models for personal keys and the org's models.
-// The returned errors are *apierror.Error.
+// order (its virtual-key path, then common_checks): blocked key, the key's
+// models, expiry, the key's budget; then the team (deleted, blocked), the
+// team's models (the user's for a key without a team), the team's and the
+// user's budgets, the org, and the caller's role. A request that is wrong
+// in several ways gets the refusal LiteLLM gives it. A model passes a
+// models check when its name, its key alias target or its
+// model_group_alias target does. With model "" only the standing is
+// checked. The returned errors are *apierror.Error.
 func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAccess, error) {
 	g := KeyAccess{Key: k, Model: model}
 	if k.Blocked {
 		return g, apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.").By(Rule("key", k.Token, "blocked"))
 	}
-	if k.Expires != nil && !now.Before(*k.Expires) {
-		return g, apierror.ExpiredKey.With("Authentication Error - Expired Key. Key Expiry time %s and current time %s",
-			k.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)).By(Rule("key", k.Token, "expires"))
-	}
+	var team *events.Team
 	if k.TeamID != "" {
-		g.Team = s.teams[k.TeamID]
-		if g.Team == nil {
-			// The team was deleted: its keys must stop working even if a
-			// key tombstone has not arrived yet.
-			return g, apierror.Unauthenticated.With("Authentication Error - team %s of this key does not exist", k.TeamID).By(Rule("team", k.TeamID, "deleted"))
-		}
-		if g.Team.Blocked {
-			return g, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", k.TeamID).By(Rule("team", k.TeamID, "blocked"))
-		}
+		team = s.teams[k.TeamID]
 	}
 	if k.UserID != "" {
 		g.User = s.users[k.UserID]
 	}
-	if err := BudgetCheck(k, g.Team, g.User); err != nil {
+	var aliased string // the model_group_alias target, if model is one
+	if model != "" {
+		if target, ok := k.Aliases[model]; ok && target != "" {
+			g.Model = target
+		}
+		aliased = s.catalog.AliasTarget(model)
+		keyModels := s.keyModels(k, team)
+		if !s.allowedAs(model, g.Model, aliased, func(m string) bool { return s.Allowed(keyModels, m) }) {
+			return g, apierror.KeyModelDenied.With("key not allowed to access model. This key can only access models=%s. Tried to access %s",
+				listString(keyModels), model).By(Rule("key", k.Token, "models"))
+		}
+	}
+	if err := s.keyStanding(k, team, now); err != nil {
 		return g, err
 	}
-	orgID := OrgIDOf(k, g.Team)
+	g.Team = team
+	if model != "" {
+		if team != nil && !s.allowedAs(model, g.Model, aliased, func(m string) bool { return s.TeamAllowed(team, m) }) {
+			return g, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s",
+				team.TeamID, model, listString(s.TeamModels(team))).By(Rule("team", team.TeamID, "models"))
+		}
+		if team == nil && g.User != nil {
+			if err := s.userMayCall(g.User, model, g.Model, aliased); err != nil {
+				return g, err
+			}
+		}
+	}
+	if err := BudgetCheck(nil, team, g.User); err != nil {
+		return g, err
+	}
+	orgID := OrgIDOf(k, team)
 	if err := s.CheckOrgStanding(orgID); err != nil {
+		return g, err
+	}
+	if err := checkRole(g.User); err != nil {
 		return g, err
 	}
 	if model == "" {
 		return g, nil
-	}
-	if target, ok := k.Aliases[model]; ok && target != "" {
-		g.Model = target
-	}
-	keyModels := s.keyModels(k, g.Team)
-	if !s.Allowed(keyModels, model) && (g.Model == model || !s.Allowed(keyModels, g.Model)) {
-		return g, apierror.KeyModelDenied.With("key not allowed to access model. This key can only access models=%s. Tried to access %s",
-			listString(keyModels), model).By(Rule("key", k.Token, "models"))
-	}
-	if g.Team != nil && !s.TeamAllowed(g.Team, g.Model) {
-		return g, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s",
-			g.Team.TeamID, model, listString(s.TeamModels(g.Team))).By(Rule("team", g.Team.TeamID, "models"))
-	}
-	if g.Team == nil && g.User != nil && !s.userMayCall(g.User, g.Model) {
-		return g, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s",
-			g.User.UserID, model, listString(g.User.Models)).By(Rule("user", g.User.UserID, "models"))
 	}
 	if err := s.CheckOrgModel(orgID, model, g.Model); err != nil {
 		return g, err
 	}
 	g.Route = s.catalog.Resolve(g.Model)
 	return g, nil
+}
+
+// KeyStanding refuses a key that may not be used at all, whatever the
+// route: blocked, expired, over its budget, or of a deleted or blocked
+// team (LiteLLM runs these checks, common_checks included, for every
+// route). /v1/models and the admin API's info routes ask it first.
+func (s *Snapshot) KeyStanding(k *events.Key, now time.Time) error {
+	if k.Blocked {
+		return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.").By(Rule("key", k.Token, "blocked"))
+	}
+	var team *events.Team
+	if k.TeamID != "" {
+		team = s.teams[k.TeamID]
+	}
+	return s.keyStanding(k, team, now)
+}
+
+// keyStanding is KeyStanding after the blocked check: expiry, the key's
+// budget, then the team's existence and block.
+func (s *Snapshot) keyStanding(k *events.Key, team *events.Team, now time.Time) error {
+	if k.Expires != nil && !now.IsZero() && !now.Before(*k.Expires) {
+		return apierror.ExpiredKey.With("Authentication Error - Expired Key. Key Expiry time %s and current time %s",
+			k.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)).By(Rule("key", k.Token, "expires"))
+	}
+	if err := BudgetCheck(k, nil, nil); err != nil {
+		return err
+	}
+	if k.TeamID == "" {
+		return nil
+	}
+	if team == nil {
+		// The team was deleted: its keys must stop working even if a
+		// key tombstone has not arrived yet.
+		return apierror.Unauthenticated.With("Authentication Error - team %s of this key does not exist", k.TeamID).By(Rule("team", k.TeamID, "deleted"))
+	}
+	if team.Blocked {
+		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if your admin.", k.TeamID).By(Rule("team", k.TeamID, "blocked"))
+	}
+	return nil
+}
+
+// allowedAs reports whether a models check passes for the name the caller
+// sent, its key alias target (routed) or its model_group_alias target
+// (aliased): LiteLLM's _can_object_call_model tries the model and its
+// alias target, and either passing is enough.
+func (s *Snapshot) allowedAs(model, routed, aliased string, ok func(string) bool) bool {
+	return ok(model) || (routed != model && ok(routed)) || (aliased != "" && aliased != routed && ok(aliased))
+}
+
+// ViewerRole is the user_role that may read everything in the admin API
+// and call no model (LiteLLM's proxy_admin_viewer).
+const ViewerRole = "proxy_admin_viewer"
+
+// checkRole refuses the keys of a view-only admin on the model routes, as
+// LiteLLM does (403).
+func checkRole(u *events.User) error {
+	if u != nil && u.UserRole == ViewerRole {
+		return apierror.Forbidden.With("user not allowed to access this OpenAI routes, role= %s", ViewerRole).By(Rule("user", u.UserID, "user_role"))
+	}
+	return nil
 }
 
 // BudgetCheck refuses a caller whose key, team or user has spent its
@@ -179,13 +247,20 @@ func budgetString(b *float64) string {
 	return fmt.Sprintf("%g", *b)
 }
 
-func (s *Snapshot) userMayCall(u *events.User, model string) bool {
+// userMayCall refuses a model outside a teamless key's user's models
+// (routed and aliased as for allowedAs).
+func (s *Snapshot) userMayCall(u *events.User, model, routed, aliased string) error {
 	for _, m := range u.Models {
 		if m == NoDefaultModels {
-			return false
+			return apierror.UserModelDenied.With("User not allowed to access model. No default model access, only team models allowed. Tried to access %s",
+				model).By(Rule("user", u.UserID, "models"))
 		}
 	}
-	return s.Allowed(u.Models, model)
+	if !s.allowedAs(model, routed, aliased, func(m string) bool { return s.Allowed(u.Models, m) }) {
+		return apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s",
+			u.UserID, model, listString(u.Models)).By(Rule("user", u.UserID, "models"))
+	}
+	return nil
 }
 
 func listString(l []string) string {

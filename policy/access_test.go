@@ -126,6 +126,10 @@ func TestCheckKey(t *testing.T) {
 		&events.User{UserID: "u-teamonly", Models: []string{"no-default-models"}},
 		&events.Team{TeamID: "t-broke", BudgetExceeded: true},
 		&events.User{UserID: "u-broke", BudgetExceeded: true},
+		&events.User{UserID: "u-viewer", UserRole: ViewerRole},
+		&events.Team{TeamID: "t-4o", Models: []string{"gpt-4o"}},
+		&events.User{UserID: "u-4o", Models: []string{"gpt-4o"}},
+		&events.RoutingSettings{ID: events.RoutingSettingsID, ModelGroupAlias: map[string]events.GroupAlias{"gpt-4-alias": {Model: "gpt-4o"}}},
 	)
 	cases := []struct {
 		name  string
@@ -159,6 +163,23 @@ func TestCheckKey(t *testing.T) {
 		{"team over budget", events.Key{TeamID: "t-broke"}, "gpt-4", apierror.BudgetExceeded},
 		{"user over budget", events.Key{UserID: "u-broke"}, "gpt-4", apierror.BudgetExceeded},
 		{"alias target allowed", events.Key{Models: []string{"gpt-4"}, Aliases: map[string]string{"my-model": "gpt-4"}}, "my-model", nil},
+		// LiteLLM's order (reference section 2): the key's models come
+		// before expiry, the key's budget and common_checks (team blocked,
+		// team models, budgets), so a request wrong in several ways gets
+		// the key-model refusal.
+		{"expired key, model outside the key's", events.Key{Expires: &past, Models: []string{"gpt-4"}}, "gpt-4o", apierror.KeyModelDenied},
+		{"blocked team, model outside the key's", events.Key{TeamID: "t-blocked", Models: []string{"gpt-4"}}, "gpt-4o", apierror.KeyModelDenied},
+		{"key over budget, model outside the key's", events.Key{BudgetExceeded: true, Models: []string{"gpt-4"}}, "gpt-4o", apierror.KeyModelDenied},
+		{"expired key of a blocked team", events.Key{Expires: &past, TeamID: "t-blocked"}, "gpt-4", apierror.ExpiredKey},
+		{"key over budget in a blocked team", events.Key{BudgetExceeded: true, TeamID: "t-blocked"}, "gpt-4", apierror.BudgetExceeded},
+		{"blocked team over budget", events.Key{TeamID: "t-broke", Models: []string{"gpt-4o"}}, "gpt-4", apierror.KeyModelDenied},
+		// A model_group_alias passes a models check when its target does
+		// (LiteLLM's _can_object_call_model tries both).
+		{"model_group_alias on key models", events.Key{Models: []string{"gpt-4o"}}, "gpt-4-alias", nil},
+		{"model_group_alias on team models", events.Key{TeamID: "t-4o"}, "gpt-4-alias", nil},
+		{"model_group_alias on user models", events.Key{UserID: "u-4o"}, "gpt-4-alias", nil},
+		{"model_group_alias does not widen", events.Key{Models: []string{"gpt-4"}}, "gpt-4-alias", apierror.KeyModelDenied},
+		{"view-only admin calls no model", events.Key{UserID: "u-viewer"}, "gpt-4", apierror.Forbidden},
 	}
 	for i, c := range cases {
 		k := c.key
@@ -169,7 +190,7 @@ func TestCheckKey(t *testing.T) {
 			t.Errorf("%s: unexpected denial: %v", c.name, err)
 		case c.want != nil && !errors.Is(err, c.want):
 			t.Errorf("%s: got %v, want %s", c.name, err, c.want.Type)
-		case c.want == nil && c.model != "" && !g.Route.Found() && c.model != "my-model":
+		case c.want == nil && c.model != "" && !g.Route.Found() && c.model != "my-model" && c.model != "gpt-4-alias":
 			t.Errorf("%s: allowed but no route for %q", c.name, c.model)
 		}
 	}
@@ -328,5 +349,53 @@ func TestPrices(t *testing.T) {
 	m.ModelInfo.InputCostPerToken, m.ModelInfo.OutputCostPerToken = 1e-6, 2e-6
 	if d := build(t, m).Catalog().Resolve("c").Deployments[0]; d.InputCostPerToken != 1e-6 || d.OutputCostPerToken != 2e-6 {
 		t.Error("configured prices must win over the table")
+	}
+}
+
+// TestCheckKeyMessages pins the refusal texts LiteLLM's clients grep.
+func TestCheckKeyMessages(t *testing.T) {
+	s := build(t, dep("gpt-4", "mock/gpt-4"),
+		&events.User{UserID: "u-teamonly", Models: []string{"no-default-models"}},
+		&events.User{UserID: "u-viewer", UserRole: ViewerRole},
+		&events.Team{TeamID: "t-blocked", Blocked: true})
+	for _, c := range []struct {
+		key  events.Key
+		want string
+	}{
+		{events.Key{UserID: "u-teamonly"}, "User not allowed to access model. No default model access, only team models allowed. Tried to access gpt-4"},
+		{events.Key{UserID: "u-viewer"}, "user not allowed to access this OpenAI routes, role= proxy_admin_viewer"},
+		{events.Key{TeamID: "t-blocked"}, "Team=t-blocked is blocked. Update via `/team/unblock` if your admin."},
+	} {
+		k := c.key
+		k.Token = events.HashKey("sk-msg")
+		if _, err := s.CheckKey(&k, "gpt-4", time.Now()); err == nil || apierror.From(err).Message != c.want {
+			t.Errorf("key %+v: got %v, want %q", c.key, err, c.want)
+		}
+	}
+}
+
+// TestKeyStanding: the checks every route runs (/v1/models, the admin
+// API's info routes), whatever the model.
+func TestKeyStanding(t *testing.T) {
+	past := time.Now().Add(-time.Hour)
+	s := build(t, &events.Team{TeamID: "t-blocked", Blocked: true}, &events.Team{TeamID: "t-ok"})
+	for _, c := range []struct {
+		name string
+		key  events.Key
+		want *apierror.Error
+	}{
+		{"good", events.Key{TeamID: "t-ok"}, nil},
+		{"blocked", events.Key{Blocked: true}, apierror.KeyBlocked},
+		{"expired", events.Key{Expires: &past}, apierror.ExpiredKey},
+		{"over budget", events.Key{BudgetExceeded: true}, apierror.BudgetExceeded},
+		{"blocked team", events.Key{TeamID: "t-blocked"}, apierror.TeamBlocked},
+		{"deleted team", events.Key{TeamID: "t-gone"}, apierror.Unauthenticated},
+	} {
+		k := c.key
+		k.Token = events.HashKey("sk-standing")
+		err := s.KeyStanding(&k, time.Now())
+		if (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
 	}
 }

@@ -416,6 +416,15 @@ func (r *Catalog) GroupModels(group string) []string {
 	return out
 }
 
+// AliasTarget is the model group a router_settings.model_group_alias
+// name stands for ("" when model is no alias).
+func (r *Catalog) AliasTarget(model string) string {
+	if a, ok := r.aliases[model]; ok && a.Model != model {
+		return a.Model
+	}
+	return ""
+}
+
 // ModelNames lists every model_name (model groups), wildcards included,
 // and the model_group_alias names that are not hidden, sorted.
 func (r *Catalog) ModelNames() []string {
