@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -124,11 +125,26 @@ func (a *Authenticator) AuthenticateKey(s *policy.Snapshot, cred string, present
 		if strings.Count(cred, ".") == 2 {
 			return Identity{}, apierror.Unauthenticated.With("Authentication Error, a JWT was passed but JWT auth is not enabled on this gateway")
 		}
-		return Identity{}, apierror.Unauthenticated.With("Authentication Error, virtual key expected: it starts with 'sk-'")
+		return Identity{}, NotVirtualKey()
 	}
 	k := s.Key(policy.KeyHash(sum))
 	if k == nil {
-		return Identity{}, apierror.Unauthenticated.With("Authentication Error, Invalid proxy server token passed. Create a key via `/key/generate`.")
+		return Identity{}, KeyNotFound(sum[:])
 	}
 	return Identity{Key: k}, nil
+}
+
+// KeyNotFound is LiteLLM's refusal of a virtual key the policy does not
+// hold. Like LiteLLM it names the key's sha256 (the id /spend/logs shows
+// as api_key), never the key.
+func KeyNotFound(sum []byte) error {
+	return apierror.Unauthenticated.With("Authentication Error, Invalid proxy server token passed. key=%s, not found in db. Create key via `/key/generate` call.",
+		hex.EncodeToString(sum))
+}
+
+// NotVirtualKey is LiteLLM's refusal of a credential that is neither the
+// master key nor a JWT and does not start with "sk-". LiteLLM echoes the
+// credential ("Received=<key>"); this does not.
+func NotVirtualKey() error {
+	return apierror.Unauthenticated.With("LiteLLM Virtual Key expected. Received a key that does not start with 'sk-' (not shown), expected to start with 'sk-'.")
 }

@@ -28,3 +28,21 @@ func byAlias[T any](m map[string]*T, alias string, aliasOf func(*T) string) []*T
 	}
 	return out
 }
+
+// KeyByAlias returns a key other than except (a token) whose key_alias is
+// alias, or nil; none for "". It walks the keys: the admin API's
+// uniqueness check of key_alias (LiteLLM's _enforce_unique_key_alias,
+// itself a table scan) is its only caller.
+func (s *Snapshot) KeyByAlias(alias, except string) *events.Key {
+	if alias == "" {
+		return nil
+	}
+	for i := range s.keys {
+		for h, r := range s.keys[i] {
+			if k := r.peek(h); k.KeyAlias == alias && k.Token != except {
+				return k
+			}
+		}
+	}
+	return nil
+}

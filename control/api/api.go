@@ -11,6 +11,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -24,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
 	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/control/store"
@@ -124,7 +126,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin := app.Group("", a.authenticate)
 	admin.Post("/key/generate", a.adminOnly, a.keyGenerate)
 	admin.Get("/key/info", a.keyInfo)
-	admin.Get("/key/list", a.adminOnly, a.keyList)
+	admin.Get("/key/list", a.keyList)
 	admin.Post("/key/update", a.adminOnly, a.keyUpdate)
 	admin.Post("/key/delete", a.adminOnly, a.keyDelete)
 	admin.Post("/key/regenerate", a.adminOnly, a.keyRegenerate)
@@ -135,7 +137,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/team/new", a.adminOnly, a.teamNew)
 	admin.Post("/team/update", a.adminOnly, a.teamUpdate)
 	admin.Get("/team/info", a.teamInfo)
-	admin.Get("/team/list", a.adminOnly, a.teamList)
+	admin.Get("/team/list", a.teamList)
 	admin.Post("/team/delete", a.adminOnly, a.teamDelete)
 	admin.Post("/team/block", a.adminOnly, a.teamBlock(true))
 	admin.Post("/team/unblock", a.adminOnly, a.teamBlock(false))
@@ -145,7 +147,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/user/new", a.adminOnly, a.userNew)
 	admin.Post("/user/update", a.adminOnly, a.userUpdate)
 	admin.Get("/user/info", a.userInfo)
-	admin.Get("/user/list", a.adminOnly, a.userList)
+	admin.Get("/user/list", a.readOnly, a.userList)
 	admin.Post("/user/delete", a.adminOnly, a.userDelete)
 
 	admin.Post("/model/new", a.adminOnly, a.modelNew)
@@ -155,22 +157,22 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin.Post("/access_group/new", a.adminOnly, a.accessGroupPut(false))
 	admin.Post("/access_group/update", a.adminOnly, a.accessGroupPut(true))
-	admin.Get("/access_group/info", a.adminOnly, a.accessGroupInfo)
+	admin.Get("/access_group/info", a.readOnly, a.accessGroupInfo)
 	admin.Post("/access_group/delete", a.adminOnly, a.accessGroupDelete)
 
 	a.organizationRoutes(admin)
 	a.customerRoutes(admin)
 
-	admin.Get("/spend/logs", a.adminOnly, a.spendLogs)
-	admin.Get("/global/spend/report", a.adminOnly, a.globalSpendReport)
-	admin.Get("/gatehouse/decisions", a.adminOnly, a.decisions)
+	admin.Get("/spend/logs", a.readOnly, a.spendLogs)
+	admin.Get("/global/spend/report", a.readOnly, a.globalSpendReport)
+	admin.Get("/gatehouse/decisions", a.readOnly, a.decisions)
 
-	admin.Get("/jwt/settings", a.adminOnly, a.jwtSettingsGet)
+	admin.Get("/jwt/settings", a.readOnly, a.jwtSettingsGet)
 	admin.Post("/jwt/settings", a.adminOnly, a.jwtSettingsPut)
 
-	admin.Get("/gatehouse/state", a.adminOnly, a.state)
-	admin.Get("/gatehouse/edges", a.adminOnly, a.edgeList)
-	admin.Get("/gatehouse/why/:id", a.adminOnly, a.why)
+	admin.Get("/gatehouse/state", a.readOnly, a.state)
+	admin.Get("/gatehouse/edges", a.readOnly, a.edgeList)
+	admin.Get("/gatehouse/why/:id", a.readOnly, a.why)
 	admin.Post("/gatehouse/policy/dry-run", a.adminOnly, a.dryRun)
 	admin.Get("/gatehouse/poison", a.masterOnly, a.poisonList)
 	admin.Post("/gatehouse/poison/replay", a.masterOnly, a.poisonReplay)
@@ -189,7 +191,11 @@ func (a *API) readiness(c *fiber.Ctx) error {
 // caller is who made a management request.
 type caller struct {
 	admin  bool
-	master bool        // the master key itself, not an admin JWT
+	master bool // the master key itself, not an admin JWT
+	// viewer is a view-only admin (user_role proxy_admin_viewer): it reads
+	// what an admin reads and changes nothing.
+	viewer bool
+	role   string      // the caller's user_role, for refusals
 	key    *events.Key // a virtual key calling info routes about itself
 	// teamID and userID are the caller's own team and user (from its key
 	// or its JWT): the objects a non-admin may read.
@@ -201,13 +207,17 @@ func (c caller) actor() string {
 	switch {
 	case c.name != "":
 		return c.name
-	case c.admin:
-		return "master_key"
 	case c.key != nil:
 		return "key:" + c.key.Token[:12]
+	case c.admin:
+		return "master_key"
 	}
 	return "anonymous"
 }
+
+// reads reports whether the caller may read every object (an admin or a
+// view-only admin).
+func (c caller) reads() bool { return c.admin || c.viewer }
 
 const callerLocal = "gatehouse.caller"
 
@@ -231,19 +241,30 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 		return a.authenticateOpaque(c, cred)
 	}
 	if !strings.HasPrefix(cred, "sk-") {
-		return apierror.Unauthenticated.With("Authentication Error, virtual key expected: it starts with 'sk-'")
+		return auth.NotVirtualKey()
 	}
-	k := a.store.Snapshot().Key(policy.KeyHash(sum))
+	snap := a.store.Snapshot()
+	k := snap.Key(policy.KeyHash(sum))
 	if k == nil {
-		return apierror.Unauthenticated.With("Authentication Error, invalid proxy server token passed. key=%s, not found", hashPrefix(sum[:]))
+		return auth.KeyNotFound(sum[:])
 	}
-	if k.Blocked {
-		return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.")
+	// LiteLLM checks a key's standing (blocked, expired, over budget, its
+	// team blocked or gone) on every route, info routes included.
+	if err := snap.KeyStanding(k, a.store.Now()); err != nil {
+		return err
 	}
 	if err := jwtauth.CheckKeyRoute(k.AllowedRoutes, c.Path()); err != nil {
 		return err
 	}
-	c.Locals(callerLocal, caller{key: k, teamID: k.TeamID, userID: k.UserID})
+	who := caller{key: k, teamID: k.TeamID, userID: k.UserID}
+	// The key's user's role decides, as in LiteLLM: a proxy_admin user's
+	// key is an admin, a proxy_admin_viewer's reads everything.
+	if u := snap.User(k.UserID); k.UserID != "" && u != nil {
+		who.role = u.UserRole
+		who.admin = u.UserRole == "proxy_admin"
+		who.viewer = u.UserRole == policy.ViewerRole
+	}
+	c.Locals(callerLocal, who)
 	return c.Next()
 }
 
@@ -295,15 +316,6 @@ func (a *API) admitJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity
 	return c.Next()
 }
 
-func hashPrefix(sum []byte) string {
-	const hexd = "0123456789abcdef"
-	out := make([]byte, 0, 12)
-	for _, b := range sum[:6] {
-		out = append(out, hexd[b>>4], hexd[b&15])
-	}
-	return string(out) + "..."
-}
-
 func who(c *fiber.Ctx) caller {
 	v, _ := c.Locals(callerLocal).(caller)
 	return v
@@ -311,9 +323,27 @@ func who(c *fiber.Ctx) caller {
 
 func (a *API) adminOnly(c *fiber.Ctx) error {
 	if !who(c).admin {
-		return apierror.Forbidden.With("Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=%s", c.Path())
+		return notAdmin(c)
 	}
 	return c.Next()
+}
+
+// readOnly admits the callers that may read every object: admins and
+// view-only admins.
+func (a *API) readOnly(c *fiber.Ctx) error {
+	if !who(c).reads() {
+		return notAdmin(c)
+	}
+	return c.Next()
+}
+
+// notAdmin is LiteLLM's refusal of a route to a caller that is not a
+// proxy admin, with its role and user id (Python's None when unset).
+func notAdmin(c *fiber.Ctx) error {
+	me := who(c)
+	role, user := cmp.Or(me.role, "None"), cmp.Or(me.userID, "None")
+	return apierror.NotAdmin.With("Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=%s. Your role=%s. Your user_id=%s",
+		c.Path(), role, user)
 }
 
 // mutate applies change to a copy of the stored object kind/id (notFound

@@ -194,6 +194,11 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 	if err := a.checkOrgExists(f.OrganizationID); err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
+	if f.KeyAlias != nil {
+		if err := uniqueAlias(a.store.Snapshot(), *f.KeyAlias, from); err != nil {
+			return keyResponse{}, store.Result{}, err
+		}
+	}
 	plain := newPlaintextKey()
 	if custom != nil && *custom != "" {
 		field := "key"
@@ -253,7 +258,7 @@ func (a *API) keyInfo(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !me.admin && (me.key == nil || me.key.Token != tok) {
+	if !me.reads() && (me.key == nil || me.key.Token != tok) {
 		return apierror.Forbidden.With("a virtual key may only read its own info")
 	}
 	k := a.store.Snapshot().KeyByToken(tok)
@@ -263,12 +268,23 @@ func (a *API) keyInfo(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"key": q, "info": withSpend(k, a.spendOf(c, events.KindKey, k.Token))})
 }
 
+// ownKey: a non-admin lists its user's keys (LiteLLM's /key/list is an
+// info route, scoped to the caller's user), or only itself when it has no
+// user.
+func ownKey(me caller, k *events.Key) bool {
+	if me.userID != "" {
+		return k.UserID == me.userID
+	}
+	return me.key != nil && k.Token == me.key.Token
+}
+
 func (a *API) keyList(c *fiber.Ctx) error {
 	team, user := c.Query("team_id"), c.Query("user_id")
 	full := c.QueryBool("return_full_object")
+	me := who(c)
 	var match []*events.Key
 	for _, k := range a.store.Snapshot().Keys() {
-		if (team == "" || k.TeamID == team) && (user == "" || k.UserID == user) {
+		if (team == "" || k.TeamID == team) && (user == "" || k.UserID == user) && (me.reads() || ownKey(me, k)) {
 			match = append(match, k)
 		}
 	}
@@ -333,8 +349,24 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 		if err := req.apply(k, a.store.Now()); err != nil {
 			return err
 		}
+		if req.KeyAlias != nil {
+			if err := uniqueAlias(a.store.Snapshot(), k.KeyAlias, k.Token); err != nil {
+				return err
+			}
+		}
 		return a.checkTeamBound(c.UserContext(), k)
 	})
+}
+
+// uniqueAlias refuses a key_alias another key (not the token except) has:
+// LiteLLM requires unique aliases, and tools find keys by them.
+func uniqueAlias(snap *policy.Snapshot, alias, except string) error {
+	if snap.KeyByAlias(alias, except) != nil {
+		e := apierror.BadRequest.With("Key with alias '%s' already exists. Unique key aliases across all keys are required.", alias)
+		e.Param = "key_alias"
+		return e
+	}
+	return nil
 }
 
 func (a *API) keyBlock(block bool) fiber.Handler {

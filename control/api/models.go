@@ -96,7 +96,7 @@ func (a *API) modelInfo(c *fiber.Ctx) error {
 		if id != "" && m.ID != id {
 			continue
 		}
-		if !me.admin {
+		if !me.reads() {
 			if me.key == nil {
 				continue // JWT callers list their models at the edge's /v1/models
 			}

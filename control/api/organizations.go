@@ -186,7 +186,7 @@ func nilIfEmpty(s string) any {
 // it (LiteLLM lists /organization/info and /organization/list among the
 // info routes).
 func mayReadOrg(me caller, o *events.Org, snap *policy.Snapshot) bool {
-	if me.admin {
+	if me.reads() {
 		return true
 	}
 	if me.userID != "" && slices.ContainsFunc(o.Members, func(m events.OrgMember) bool { return m.UserID == me.userID }) {
@@ -209,7 +209,7 @@ func (a *API) orgInfo(c *fiber.Ctx) error {
 	o := snap.Org(id)
 	// A non-admin learns nothing about orgs it may not read, not even
 	// whether they exist.
-	if !who(c).admin && (o == nil || !mayReadOrg(who(c), o, snap)) {
+	if !who(c).reads() && (o == nil || !mayReadOrg(who(c), o, snap)) {
 		return apierror.Forbidden.With("only an admin or a member may read organization %s", id)
 	}
 	if o == nil {

@@ -164,7 +164,7 @@ func (a *API) teamBlock(block bool) fiber.Handler {
 
 func (a *API) teamInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id, err := infoID(c, "team_id", me.teamID, me.admin, apierror.Forbidden.With("only an admin may read another team's info"))
+	id, err := infoID(c, "team_id", me.teamID, me.reads(), apierror.Forbidden.With("only an admin may read another team's info"))
 	if err != nil {
 		return err
 	}
@@ -174,14 +174,27 @@ func (a *API) teamInfo(c *fiber.Ctx) error {
 		return apierror.NotFound.With("Team not found, passed team_id=%s", id)
 	}
 	keys := []*events.Key{}
-	if me.admin {
+	if me.reads() {
 		keys = keysWhere(snap, func(k *events.Key) bool { return k.TeamID == id })
 	}
 	return c.JSON(fiber.Map{"team_id": id, "team_info": withSpend(t, a.spendOf(c, events.KindTeam, id)), "keys": keys})
 }
 
+// teamList lists every team to an admin; to anyone else (LiteLLM's
+// /team/list is an info route) the teams it is a member of and its own.
 func (a *API) teamList(c *fiber.Ctx) error {
-	return c.JSON(a.store.Snapshot().Teams())
+	me := who(c)
+	teams := a.store.Snapshot().Teams()
+	if me.reads() {
+		return c.JSON(teams)
+	}
+	own := []*events.Team{}
+	for _, t := range teams {
+		if t.TeamID == me.teamID || (me.userID != "" && slices.ContainsFunc(t.MembersWithRoles, func(m events.Member) bool { return m.UserID == me.userID })) {
+			own = append(own, t)
+		}
+	}
+	return c.JSON(own)
 }
 
 func (a *API) teamDelete(c *fiber.Ctx) error {

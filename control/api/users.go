@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -174,7 +175,8 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 
 func (a *API) userInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id, err := infoID(c, "user_id", me.userID, me.admin, apierror.Forbidden.With("not allowed to access this user's info. user_id=%s", c.Query("user_id")))
+	id, err := infoID(c, "user_id", me.userID, me.reads(), apierror.Forbidden.With("key not allowed to access this user's info. user_id=%s, key's user_id=%s",
+		c.Query("user_id"), cmp.Or(me.userID, "None")))
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,10 @@ var (
 	RequestTimeout   = &Error{Status: 408, Type: "invalid_request_error", Code: "request_timeout"}
 	HeadersTooLarge  = &Error{Status: 431, Type: "invalid_request_error", Code: "headers_too_large"}
 	Internal         = &Error{Status: 500, Type: "internal_error", Code: "internal_error"}
+
+	// NotAdmin is LiteLLM's refusal of a management route to a caller that
+	// is not a proxy admin: 401 auth_error, as its auth path raises it.
+	NotAdmin = &Error{Status: 401, Type: "auth_error", Code: "not_admin"}
 )
 
 // From turns any error into a client-safe *Error: an *Error anywhere in the

@@ -358,7 +358,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown key", "POST", "/v1/chat/completions", "sk-not-a-real-key-000000", chat("gpt-4"), 401, "auth_error"},
 		{"jwt without jwt auth", "POST", "/v1/chat/completions", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", chat("gpt-4"), 401, "auth_error"},
 		{"unknown route", "GET", "/v1/nothing-here", key, nil, 404, "not_found_error"},
-		{"admin route with virtual key", "POST", "/team/new", key, map[string]any{}, 403, "permission_denied"},
+		{"admin route with virtual key", "POST", "/team/new", key, map[string]any{}, 401, "auth_error"},
 		{"admin route without key", "POST", "/key/generate", "", map[string]any{}, 401, "auth_error"},
 		{"admin malformed JSON", "POST", "/key/generate", masterKey, `{"models": [`, 400, "invalid_request_error"},
 		{"admin unknown field", "POST", "/key/generate", masterKey, `{"modles": ["gpt-4"]}`, 400, "invalid_request_error"},

@@ -26,7 +26,7 @@ var routeAccess = map[string]string{
 	"GET /health/readiness":     public,
 	"POST /key/generate":        adminOnly,
 	"GET /key/info":             ownInfo,
-	"GET /key/list":             adminOnly,
+	"GET /key/list":             anyCaller,
 	"POST /key/update":          adminOnly,
 	"POST /key/delete":          adminOnly,
 	"POST /key/regenerate":      adminOnly,
@@ -36,7 +36,7 @@ var routeAccess = map[string]string{
 	"POST /team/new":            adminOnly,
 	"POST /team/update":         adminOnly,
 	"GET /team/info":            ownInfo,
-	"GET /team/list":            adminOnly,
+	"GET /team/list":            anyCaller,
 	"POST /team/delete":         adminOnly,
 	"POST /team/block":          adminOnly,
 	"POST /team/unblock":        adminOnly,
@@ -129,6 +129,7 @@ type role struct {
 	cred  string
 	admin bool // master key
 	jwtAd bool // admin JWT
+	team  bool // team JWT: its routes are team_allowed_routes (403 outside them)
 	authn bool // authenticated at all
 }
 
@@ -143,7 +144,7 @@ func adminMatrix(t *testing.T, s *stack) {
 	roles := []role{
 		{name: "master key", cred: s.masterKey, admin: true, authn: true},
 		{name: "admin JWT", cred: s.token(t, "admin-cli"), jwtAd: true, authn: true},
-		{name: "team JWT", cred: s.token(t, "team-a-svc"), authn: true},
+		{name: "team JWT", cred: s.token(t, "team-a-svc"), authn: true, team: true},
 		{name: "user JWT", cred: s.token(t, "user-1-app"), authn: true},
 		{name: "virtual key", cred: vkey, authn: true},
 		{name: "unknown key", cred: "sk-" + randomHex(11)},
@@ -198,8 +199,13 @@ func adminMatrix(t *testing.T, s *stack) {
 					}
 					continue
 				}
+				// LiteLLM refuses a management route to a non-admin, and
+				// an admin JWT a route outside admin_allowed_routes, with
+				// a 401 (its auth path raises them); a team JWT outside
+				// team_allowed_routes and an info route about another
+				// object get a 403.
 				want := 403
-				if !r.authn {
+				if !r.authn || (class == adminOnly && !r.team) {
 					want = 401
 				}
 				attack{name: name, method: method, url: url, cred: r.cred, body: bodyFor(method, probe), status: want}.run(t, s, cat)

@@ -93,9 +93,9 @@ func keyAttacks(t *testing.T, s *stack) {
 	attack{name: "team-a key reads team-b's key", method: "GET", url: s.control + "/key/info?key=" + teamB, cred: good, status: 403}.run(t, s, cat)
 	attack{name: "team-a key reads team-b's key by token", method: "GET", url: s.control + "/key/info?key=" + events.HashKey(teamB), cred: good, status: 403}.run(t, s, cat)
 	attack{name: "team-a key reads team-b", method: "GET", url: s.control + "/team/info?team_id=team-b", cred: good, status: 403}.run(t, s, cat)
-	attack{name: "team-a key blocks team-b's key", url: s.control + "/key/block", cred: good, body: map[string]any{"key": teamB}, status: 403}.run(t, s, cat)
-	attack{name: "team-a key widens itself", url: s.control + "/key/update", cred: good, body: map[string]any{"key": good, "models": []string{"team-b-model"}}, status: 403}.run(t, s, cat)
-	attack{name: "team-a key mints a key", url: s.control + "/key/generate", cred: good, body: map[string]any{"team_id": "team-b"}, status: 403}.run(t, s, cat)
+	attack{name: "team-a key blocks team-b's key", url: s.control + "/key/block", cred: good, body: map[string]any{"key": teamB}, status: 401}.run(t, s, cat)
+	attack{name: "team-a key widens itself", url: s.control + "/key/update", cred: good, body: map[string]any{"key": good, "models": []string{"team-b-model"}}, status: 401}.run(t, s, cat)
+	attack{name: "team-a key mints a key", url: s.control + "/key/generate", cred: good, body: map[string]any{"team_id": "team-b"}, status: 401}.run(t, s, cat)
 	// The admin may not mint a team key beyond the team's models either.
 	r := s.do(t, "POST", s.control+"/key/generate", s.masterKey, map[string]any{"team_id": "team-a", "models": []string{"team-b-model"}}, nil)
 	if r.status < 400 {

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse/gatehouse/control/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/testutil"
+)
+
+const testMaster = "sk-test-master-0000000000"
+
+// do sends one request to app with cred and returns the status and the
+// decoded body.
+func do(t *testing.T, app *fiber.App, method, path, cred string, body any) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, path, r)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+cred)
+	resp, err := app.Test(req, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	} else {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return resp.StatusCode, out
+}
+
+func errMessage(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	s, _ := e["message"].(string)
+	return s
+}
+
+// TestVirtualKeyCallers: what a virtual key may do on the admin API follows
+// LiteLLM (reference section 5): its user's role decides, its standing is
+// checked on every route, the info routes are open and scoped, and a
+// management route refused says who asked.
+func TestVirtualKeyCallers(t *testing.T) {
+	_, js := testutil.NewJetStream(t)
+	st := storetest.New(t, js)
+	app := New(st, Options{MasterKey: testMaster})
+	newKey := func(body map[string]any) string {
+		t.Helper()
+		code, out := do(t, app, "POST", "/key/generate", testMaster, body)
+		if code != 200 {
+			t.Fatalf("/key/generate %v: %d %v", body, code, out)
+		}
+		return out["key"].(string)
+	}
+	for _, u := range []map[string]any{
+		{"user_id": "boss", "user_role": "proxy_admin"},
+		{"user_id": "auditor", "user_role": "proxy_admin_viewer"},
+		{"user_id": "dev", "user_role": "internal_user"},
+	} {
+		if code, out := do(t, app, "POST", "/user/new", testMaster, u); code != 200 {
+			t.Fatalf("/user/new: %d %v", code, out)
+		}
+	}
+	for _, team := range []map[string]any{
+		{"team_id": "t-dev", "members_with_roles": []map[string]any{{"user_id": "dev", "role": "user"}}},
+		{"team_id": "t-other"},
+		{"team_id": "t-blocked"},
+	} {
+		if code, out := do(t, app, "POST", "/team/new", testMaster, team); code != 200 {
+			t.Fatalf("/team/new: %d %v", code, out)
+		}
+	}
+	boss, auditor := newKey(map[string]any{"user_id": "boss"}), newKey(map[string]any{"user_id": "auditor"})
+	dev, devToo := newKey(map[string]any{"user_id": "dev", "team_id": "t-dev"}), newKey(map[string]any{"user_id": "dev"})
+	other := newKey(map[string]any{"team_id": "t-other"})
+	blockedTeam := newKey(map[string]any{"team_id": "t-blocked"})
+	expiring := newKey(map[string]any{"duration": "1s", "key_alias": "short-lived"})
+	if code, out := do(t, app, "POST", "/team/block", testMaster, map[string]any{"team_id": "t-blocked"}); code != 200 {
+		t.Fatalf("/team/block: %d %v", code, out)
+	}
+
+	// A proxy_admin user's key is an admin; a viewer reads and writes nothing.
+	if code, out := do(t, app, "POST", "/team/new", boss, map[string]any{"team_id": "t-boss"}); code != 200 {
+		t.Errorf("proxy_admin user's key on /team/new: %d %v", code, out)
+	}
+	code, out := do(t, app, "POST", "/team/new", auditor, map[string]any{"team_id": "t-viewer"})
+	if want := "Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=/team/new. Your role=proxy_admin_viewer. Your user_id=auditor"; code != 401 || errMessage(out) != want {
+		t.Errorf("viewer on /team/new: %d %q, want 401 %q", code, errMessage(out), want)
+	}
+	code, out = do(t, app, "POST", "/key/generate", other, map[string]any{})
+	if want := "Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=/key/generate. Your role=None. Your user_id=None"; code != 401 || errMessage(out) != want {
+		t.Errorf("plain key on /key/generate: %d %q, want 401 %q", code, errMessage(out), want)
+	}
+	for _, path := range []string{"/user/list", "/team/info?team_id=t-other", "/user/info?user_id=dev"} {
+		if code, out := do(t, app, "GET", path, auditor, nil); code != 200 {
+			t.Errorf("viewer on %s: %d %v", path, code, out)
+		}
+	}
+
+	// /key/list and /team/list are info routes: a non-admin sees its own.
+	code, out = do(t, app, "GET", "/key/list", dev, nil)
+	if keys, _ := out["keys"].([]any); code != 200 || len(keys) != 3 {
+		t.Errorf("dev's /key/list: %d, %v (want its user's 3: /user/new made one)", code, out)
+	}
+	code, out = do(t, app, "GET", "/key/list", other, nil)
+	if keys, _ := out["keys"].([]any); code != 200 || len(keys) != 1 {
+		t.Errorf("a userless key's /key/list: %d, %v (want itself)", code, out)
+	}
+	code, out = do(t, app, "GET", "/key/list", boss, nil)
+	if keys, _ := out["keys"].([]any); code != 200 || len(keys) < 7 {
+		t.Errorf("admin's /key/list: %d, %v", code, out)
+	}
+	req := httptest.NewRequest("GET", "/team/list", nil)
+	req.Header.Set("Authorization", "Bearer "+devToo)
+	resp, err := app.Test(req, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var teams []map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&teams)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(teams) != 1 || teams[0]["team_id"] != "t-dev" {
+		t.Errorf("a member's /team/list: %d %v (want t-dev only)", resp.StatusCode, teams)
+	}
+
+	// Another user's info names both users, as LiteLLM's refusal does.
+	code, out = do(t, app, "GET", "/user/info?user_id=boss", dev, nil)
+	if want := "key not allowed to access this user's info. user_id=boss, key's user_id=dev"; code != 403 || errMessage(out) != want {
+		t.Errorf("dev reads boss: %d %q, want 403 %q", code, errMessage(out), want)
+	}
+
+	// A key's standing is checked on every route.
+	if code, out := do(t, app, "GET", "/key/info", blockedTeam, nil); code != 401 || !strings.Contains(errMessage(out), "is blocked") {
+		t.Errorf("blocked team's key on /key/info: %d %v", code, out)
+	}
+	time.Sleep(1100 * time.Millisecond) // the one-second key expires
+	if code, out := do(t, app, "GET", "/key/info", expiring, nil); code != 401 || !strings.Contains(errMessage(out), "Expired Key") {
+		t.Errorf("expired key on /key/info: %d %v", code, out)
+	}
+
+	// key_alias is unique across keys.
+	code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"key_alias": "short-lived"})
+	if want := "Key with alias 'short-lived' already exists. Unique key aliases across all keys are required."; code != 400 || errMessage(out) != want {
+		t.Errorf("duplicate key_alias on generate: %d %q", code, errMessage(out))
+	}
+	if code, out := do(t, app, "POST", "/key/update", testMaster, map[string]any{"key": other, "key_alias": "short-lived"}); code != 400 {
+		t.Errorf("duplicate key_alias on update: %d %v", code, out)
+	}
+	if code, out := do(t, app, "POST", "/key/update", testMaster, map[string]any{"key": expiring, "key_alias": "short-lived"}); code != 200 {
+		t.Errorf("a key keeping its own alias: %d %v", code, out)
+	}
+
+	// An unknown key is named by its sha256, never shown.
+	code, out = do(t, app, "GET", "/key/info", "sk-not-a-key-0000000000", nil)
+	if msg := errMessage(out); code != 401 || !strings.Contains(msg, "not found in db. Create key via `/key/generate` call.") || strings.Contains(msg, "sk-not-a-key") {
+		t.Errorf("unknown key: %d %q", code, msg)
+	}
+}
