@@ -145,7 +145,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/team/member_delete", a.adminOnly, a.teamMemberDelete)
 
 	admin.Post("/user/new", a.adminOnly, a.userNew)
-	admin.Post("/user/update", a.adminOnly, a.userUpdate)
+	admin.Post("/user/update", a.userUpdateGuard, a.userUpdate)
 	admin.Get("/user/info", a.userInfo)
 	admin.Get("/user/list", a.readOnly, a.userList)
 	admin.Post("/user/delete", a.adminOnly, a.userDelete)
@@ -335,6 +335,36 @@ func (a *API) readOnly(c *fiber.Ctx) error {
 		return notAdmin(c)
 	}
 	return c.Next()
+}
+
+// userUpdateGuard admits an admin, and a view-only admin changing only its
+// own user_email: LiteLLM lets proxy_admin_viewer call /user/update for
+// user_email and password (gatehouse keeps no passwords).
+func (a *API) userUpdateGuard(c *fiber.Ctx) error {
+	me := who(c)
+	if me.admin || (me.viewer && ownEmailOnly(c.Body(), me.userID)) {
+		return c.Next()
+	}
+	return notAdmin(c)
+}
+
+// ownEmailOnly reports whether a /user/update body names the user self
+// and changes nothing but user_email.
+func ownEmailOnly(body []byte, self string) bool {
+	var m map[string]json.RawMessage
+	if self == "" || json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	var id string
+	if json.Unmarshal(m["user_id"], &id) != nil || id != self {
+		return false
+	}
+	for k := range m {
+		if k != "user_id" && k != "user_email" {
+			return false
+		}
+	}
+	return true
 }
 
 // notAdmin is LiteLLM's refusal of a route to a caller that is not a

@@ -107,6 +107,17 @@ func TestVirtualKeyCallers(t *testing.T) {
 	if want := "Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=/key/generate. Your role=None. Your user_id=None"; code != 401 || errMessage(out) != want {
 		t.Errorf("plain key on /key/generate: %d %q, want 401 %q", code, errMessage(out), want)
 	}
+	if code, out := do(t, app, "POST", "/user/update", auditor, map[string]any{"user_id": "auditor", "user_email": "a@example.com"}); code != 200 {
+		t.Errorf("viewer updating its own user_email: %d %v", code, out)
+	}
+	for _, body := range []map[string]any{
+		{"user_id": "auditor", "user_role": "proxy_admin"},
+		{"user_id": "dev", "user_email": "x@example.com"},
+	} {
+		if code, _ := do(t, app, "POST", "/user/update", auditor, body); code != 401 {
+			t.Errorf("viewer's /user/update %v: %d, want 401", body, code)
+		}
+	}
 	for _, path := range []string{"/user/list", "/team/info?team_id=t-other", "/user/info?user_id=dev"} {
 		if code, out := do(t, app, "GET", path, auditor, nil); code != 200 {
 			t.Errorf("viewer on %s: %d %v", path, code, out)
