@@ -308,7 +308,7 @@ func (a *API) admitJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity
 		return err
 	}
 	sub, _ := id.Claims["sub"].(string)
-	who := caller{admin: d.Admin, userID: d.UserID, name: "jwt:" + sub}
+	who := caller{admin: d.Admin, userID: d.UserID, name: "jwt:" + sub, role: id.Role}
 	if d.Team != nil {
 		who.teamID = d.Team.TeamID
 	}

@@ -177,9 +177,10 @@ func TestJWTTeamMembershipAndStoredAdmin(t *testing.T) {
 
 	t.Run("a stored proxy_admin is an admin", func(t *testing.T) {
 		boss := idp.Token(t, "boss-cli")
-		// Before the user is stored as admin: not an admin.
-		if code, raw := callRaw(t, "GET", a.url("/key/list"), boss, nil); code == 200 {
-			t.Fatalf("/key/list before the role was stored: %d %s", code, raw)
+		// Before the user is stored as admin: not an admin (/user/list
+		// is for admins; /key/list would answer its own keys).
+		if code, raw := callRaw(t, "GET", a.url("/user/list"), boss, nil); code == 200 {
+			t.Fatalf("/user/list before the role was stored: %d %s", code, raw)
 		}
 		code, raw := callRaw(t, "POST", sys.control.url("/user/new"), masterKey, map[string]any{"user_id": "boss@my-co.com",
 			"user_email": "boss@my-co.com", "user_role": "proxy_admin", "auto_create_key": false})
@@ -189,8 +190,8 @@ func TestJWTTeamMembershipAndStoredAdmin(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("storing the admin: %d %s", code, raw)
 		}
-		if code, raw := callRaw(t, "GET", a.url("/key/list"), boss, nil); code != 200 {
-			t.Fatalf("stored proxy_admin on /key/list: %d %s", code, raw)
+		if code, raw := callRaw(t, "GET", a.url("/user/list"), boss, nil); code != 200 {
+			t.Fatalf("stored proxy_admin on /user/list: %d %s", code, raw)
 		}
 		// Every model, including one no team of the token may use.
 		expectChat(t, a, boss, "gpt-4", 200, "")
