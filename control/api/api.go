@@ -153,6 +153,8 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/model/new", a.adminOnly, a.modelNew)
 	admin.Get("/model/info", a.modelInfo)
 	admin.Get("/v1/model/info", a.modelInfo)
+	admin.Get("/v2/model/info", a.modelInfo)
+	admin.Get("/model_group/info", a.modelGroupInfo)
 	admin.Post("/model/delete", a.adminOnly, a.modelDelete)
 
 	admin.Post("/access_group/new", a.adminOnly, a.accessGroupPut(false))

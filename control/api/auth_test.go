@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -175,6 +176,23 @@ func TestVirtualKeyCallers(t *testing.T) {
 	}
 	if code, out := do(t, app, "POST", "/key/update", testMaster, map[string]any{"key": expiring, "key_alias": "short-lived"}); code != 200 {
 		t.Errorf("a key keeping its own alias: %d %v", code, out)
+	}
+
+	// /model_group/info is an info route: a key sees the groups it may call.
+	if code, out := do(t, app, "POST", "/model/new", testMaster, map[string]any{"model_name": "m-open", "litellm_params": map[string]any{"model": "mock/m"}}); code != 200 {
+		t.Fatalf("/model/new: %d %v", code, out)
+	}
+	if code, out := do(t, app, "POST", "/model/new", testMaster, map[string]any{"model_name": "m-closed", "litellm_params": map[string]any{"model": "mock/m"}}); code != 200 {
+		t.Fatalf("/model/new: %d %v", code, out)
+	}
+	limited := newKey(map[string]any{"models": []string{"m-open"}})
+	code, out = do(t, app, "GET", "/model_group/info", limited, nil)
+	if data, _ := out["data"].([]any); code != 200 || len(data) != 1 || data[0].(map[string]any)["model_group"] != "m-open" {
+		t.Errorf("a limited key's /model_group/info: %d %v", code, out)
+	}
+	code, out = do(t, app, "GET", "/model_group/info?model_group=m-closed", testMaster, nil)
+	if data, _ := out["data"].([]any); code != 200 || len(data) != 1 || fmt.Sprint(data[0].(map[string]any)["providers"]) != "[mock]" {
+		t.Errorf("admin's /model_group/info?model_group=m-closed: %d %v", code, out)
 	}
 
 	// An unknown key is named by its sha256, never shown.

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -108,6 +110,80 @@ func (a *API) modelInfo(c *fiber.Ctx) error {
 	}
 	if id != "" && len(data) == 0 {
 		return apierror.NotFound.With("model id %q not found", id)
+	}
+	return c.JSON(fiber.Map{"data": data})
+}
+
+// modelGroup is LiteLLM's ModelGroupInfo: one model name callers use, what
+// serves it, what it costs. Fields LiteLLM fills from its model cost map
+// (supports_vision, ...) are left out: gatehouse has no such map.
+type modelGroup struct {
+	ModelGroup         string   `json:"model_group"`
+	Providers          []string `json:"providers"`
+	Mode               string   `json:"mode"`
+	MaxInputTokens     *int64   `json:"max_input_tokens"`
+	MaxOutputTokens    *int64   `json:"max_output_tokens"`
+	InputCostPerToken  float64  `json:"input_cost_per_token"`
+	OutputCostPerToken float64  `json:"output_cost_per_token"`
+	AccessGroups       []string `json:"access_groups"`
+}
+
+// modelGroupInfo is GET /model_group/info (an info route): the model
+// groups the caller may call, or the one named by model_group.
+func (a *API) modelGroupInfo(c *fiber.Ctx) error {
+	me := who(c)
+	snap := a.store.Snapshot()
+	want := c.Query("model_group")
+	byID := map[string]*events.Model{}
+	for _, m := range snap.Models() {
+		byID[m.ID] = m
+	}
+	data := []modelGroup{}
+	for _, name := range snap.Catalog().ModelNames() {
+		if want != "" && name != want {
+			continue
+		}
+		if !me.reads() {
+			if me.key == nil {
+				continue // JWT callers list their models at the edge's /v1/models
+			}
+			if _, err := snap.CheckKey(me.key, name, a.store.Now()); err != nil {
+				continue
+			}
+		}
+		rt := snap.Catalog().Resolve(name)
+		if !rt.Found() {
+			continue
+		}
+		g := modelGroup{ModelGroup: name, Providers: []string{}, AccessGroups: []string{}, Mode: "chat"}
+		for i, d := range rt.Deployments {
+			if !slices.Contains(g.Providers, d.Provider) {
+				g.Providers = append(g.Providers, d.Provider)
+			}
+			for _, ag := range d.AccessGroups {
+				if !slices.Contains(g.AccessGroups, ag) {
+					g.AccessGroups = append(g.AccessGroups, ag)
+				}
+			}
+			if i == 0 {
+				g.InputCostPerToken, g.OutputCostPerToken = d.InputCostPerToken, d.OutputCostPerToken
+				if d.Mode != "" {
+					g.Mode = d.Mode
+				}
+				if m := byID[d.ID]; m != nil {
+					if v := m.ModelInfo.MaxInputTokens; v > 0 {
+						g.MaxInputTokens = &v
+					}
+					if v := cmp.Or(m.ModelInfo.MaxOutputTokens, m.ModelInfo.MaxTokens); v > 0 {
+						g.MaxOutputTokens = &v
+					}
+				}
+			}
+		}
+		data = append(data, g)
+	}
+	if want != "" && len(data) == 0 {
+		return apierror.NotFound.With("model group %q not found", want)
 	}
 	return c.JSON(fiber.Map{"data": data})
 }

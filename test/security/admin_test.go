@@ -50,6 +50,8 @@ var routeAccess = map[string]string{
 	"POST /model/new":           adminOnly,
 	"GET /model/info":           anyCaller,
 	"GET /v1/model/info":        anyCaller,
+	"GET /v2/model/info":        anyCaller,
+	"GET /model_group/info":     anyCaller,
 	"POST /model/delete":        adminOnly,
 	"POST /access_group/new":    adminOnly,
 	"POST /access_group/update": adminOnly,
