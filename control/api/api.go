@@ -156,6 +156,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Get("/v2/model/info", a.modelInfo)
 	admin.Get("/model_group/info", a.modelGroupInfo)
 	admin.Post("/model/delete", a.adminOnly, a.modelDelete)
+	admin.Post("/model/update", a.adminOnly, a.modelUpdate)
 
 	admin.Post("/access_group/new", a.adminOnly, a.accessGroupPut(false))
 	admin.Post("/access_group/update", a.adminOnly, a.accessGroupPut(true))

@@ -201,3 +201,38 @@ func TestVirtualKeyCallers(t *testing.T) {
 		t.Errorf("unknown key: %d %q", code, msg)
 	}
 }
+
+// TestModelUpdate: /model/update merges what is sent into the deployment
+// model_info.id names, as LiteLLM's updateDeployment does.
+func TestModelUpdate(t *testing.T) {
+	_, js := testutil.NewJetStream(t)
+	app := New(storetest.New(t, js), Options{MasterKey: testMaster})
+	code, out := do(t, app, "POST", "/model/new", testMaster, map[string]any{"model_name": "m",
+		"litellm_params": map[string]any{"model": "openai/gpt-4o", "api_base": "http://old/v1", "input_cost_per_token": 0.5}})
+	if code != 200 {
+		t.Fatalf("/model/new: %d %v", code, out)
+	}
+	id := out["id"].(string)
+	code, out = do(t, app, "POST", "/model/update", testMaster, map[string]any{
+		"litellm_params": map[string]any{"api_base": "http://new/v1"}, "model_info": map[string]any{"id": id, "description": "moved"}})
+	if code != 200 {
+		t.Fatalf("/model/update: %d %v", code, out)
+	}
+	p, _ := out["litellm_params"].(map[string]any)
+	info, _ := out["model_info"].(map[string]any)
+	if p["api_base"] != "http://new/v1" || p["model"] != "openai/gpt-4o" || p["input_cost_per_token"] != 0.5 || info["description"] != "moved" || info["id"] != id {
+		t.Errorf("updated deployment: %v", out)
+	}
+	for _, tc := range []struct {
+		body map[string]any
+		code int
+	}{
+		{map[string]any{"litellm_params": map[string]any{"api_bse": "x"}, "model_info": map[string]any{"id": id}}, 400},
+		{map[string]any{"litellm_params": map[string]any{"api_base": "x"}}, 400},
+		{map[string]any{"model_info": map[string]any{"id": "no-such-id"}}, 404},
+	} {
+		if code, out := do(t, app, "POST", "/model/update", testMaster, tc.body); code != tc.code {
+			t.Errorf("/model/update %v: %d %v, want %d", tc.body, code, out, tc.code)
+		}
+	}
+}

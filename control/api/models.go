@@ -2,6 +2,8 @@ package api
 
 import (
 	"cmp"
+	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 
@@ -186,6 +188,96 @@ func (a *API) modelGroupInfo(c *fiber.Ctx) error {
 		return apierror.NotFound.With("model group %q not found", want)
 	}
 	return c.JSON(fiber.Map{"data": data})
+}
+
+// modelUpdate is POST /model/update (LiteLLM's updateDeployment): the
+// deployment named by model_info.id gets the fields sent, litellm_params
+// and model_info merged field by field into what it has. A deployment from
+// config.yaml is refused: the next start would load the file's again.
+func (a *API) modelUpdate(c *fiber.Ctx) error {
+	var req struct {
+		ModelName     *string         `json:"model_name"`
+		LiteLLMParams json.RawMessage `json:"litellm_params"`
+		ModelInfo     json.RawMessage `json:"model_info"`
+	}
+	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		return err
+	}
+	var sel struct {
+		ID string `json:"id"`
+	}
+	if len(req.ModelInfo) > 0 {
+		if err := json.Unmarshal(req.ModelInfo, &sel); err != nil {
+			return httpx.Param("model_info", "must be an object")
+		}
+	}
+	if sel.ID == "" {
+		return apierror.MissingParam.With("model_info.id is required: it names the deployment to update")
+	}
+	var out *events.Model
+	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindModel, sel.ID, func(cur any) (string, any, error) {
+		old, _ := cur.(*events.Model)
+		if old == nil {
+			return "", nil, apierror.NotFound.With("model id %q not found", sel.ID)
+		}
+		if old.Source == "config" {
+			return "", nil, httpx.Param("model_info.id", "deployment %q comes from config.yaml; change it there", sel.ID)
+		}
+		m := *old
+		if req.ModelName != nil {
+			m.ModelName = *req.ModelName
+		}
+		if err := mergeJSON("litellm_params", &m.LiteLLMParams, req.LiteLLMParams); err != nil {
+			return "", nil, err
+		}
+		if err := mergeJSON("model_info", &m.ModelInfo, req.ModelInfo); err != nil {
+			return "", nil, err
+		}
+		m.ID, m.ModelInfo.ID, m.UpdatedAt = old.ID, old.ID, a.store.Now()
+		if err := a.validateModel(&m); err != nil {
+			return "", nil, err
+		}
+		out = &m
+		return events.ModelUpserted, &m, nil
+	})
+	if err != nil {
+		return err
+	}
+	return commit(c, res, redactModel(out))
+}
+
+// mergeJSON sets the fields of patch (a JSON object) on *dst, keeping the
+// others, with the strict decoding of every admin body (an unknown field
+// is a 400 naming it).
+func mergeJSON[T any](field string, dst *T, patch json.RawMessage) error {
+	if len(patch) == 0 || string(patch) == "null" {
+		return nil
+	}
+	var cur, add map[string]json.RawMessage
+	b, err := json.Marshal(dst)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &cur); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(patch, &add); err != nil {
+		return httpx.Param(field, "must be an object")
+	}
+	if cur == nil {
+		cur = map[string]json.RawMessage{}
+	}
+	maps.Copy(cur, add)
+	merged, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	var next T
+	if err := httpx.DecodeStrict(merged, &next); err != nil {
+		return err
+	}
+	*dst = next
+	return nil
 }
 
 func (a *API) modelDelete(c *fiber.Ctx) error {

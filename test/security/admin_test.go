@@ -53,6 +53,7 @@ var routeAccess = map[string]string{
 	"GET /v2/model/info":        anyCaller,
 	"GET /model_group/info":     anyCaller,
 	"POST /model/delete":        adminOnly,
+	"POST /model/update":        adminOnly,
 	"POST /access_group/new":    adminOnly,
 	"POST /access_group/update": adminOnly,
 	"GET /access_group/info":    adminOnly,
