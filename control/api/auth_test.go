@@ -151,6 +151,14 @@ func TestVirtualKeyCallers(t *testing.T) {
 		t.Errorf("a member's /team/list: %d %v (want t-dev only)", resp.StatusCode, teams)
 	}
 
+	code, out = do(t, app, "GET", "/v2/team/list?page=1&page_size=1", testMaster, nil)
+	if teams, _ := out["teams"].([]any); code != 200 || len(teams) != 1 || out["total"] != float64(4) || out["total_pages"] != float64(4) {
+		t.Errorf("admin's /v2/team/list page 1 of size 1: %d %v", code, out)
+	}
+	if code, out := do(t, app, "POST", "/key/health", other, nil); code != 200 || out["key"] != "healthy" {
+		t.Errorf("/key/health: %d %v", code, out)
+	}
+
 	// Another user's info names both users, as LiteLLM's refusal does.
 	code, out = do(t, app, "GET", "/user/info?user_id=boss", dev, nil)
 	if want := "key not allowed to access this user's info. user_id=boss, key's user_id=dev"; code != 403 || errMessage(out) != want {

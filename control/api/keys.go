@@ -278,6 +278,13 @@ func ownKey(me caller, k *events.Key) bool {
 	return me.key != nil && k.Token == me.key.Token
 }
 
+// keyHealth is POST /key/health (a LiteLLM info route): clients call it to
+// check that a key works. The key got here, so its standing is good; it
+// has no logging callbacks of its own (LiteLLM's only other check).
+func (a *API) keyHealth(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"key": "healthy", "logging_callbacks": nil})
+}
+
 func (a *API) keyList(c *fiber.Ctx) error {
 	team, user := c.Query("team_id"), c.Query("user_id")
 	full := c.QueryBool("return_full_object")

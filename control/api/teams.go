@@ -183,10 +183,13 @@ func (a *API) teamInfo(c *fiber.Ctx) error {
 // teamList lists every team to an admin; to anyone else (LiteLLM's
 // /team/list is an info route) the teams it is a member of and its own.
 func (a *API) teamList(c *fiber.Ctx) error {
-	me := who(c)
+	return c.JSON(a.visibleTeams(who(c)))
+}
+
+func (a *API) visibleTeams(me caller) []*events.Team {
 	teams := a.store.Snapshot().Teams()
 	if me.reads() {
-		return c.JSON(teams)
+		return teams
 	}
 	own := []*events.Team{}
 	for _, t := range teams {
@@ -194,7 +197,30 @@ func (a *API) teamList(c *fiber.Ctx) error {
 			own = append(own, t)
 		}
 	}
-	return c.JSON(own)
+	return own
+}
+
+// teamListV2 is GET /v2/team/list: /team/list's teams a page at a time
+// (page from 1, page_size default 10), in LiteLLM's envelope.
+func (a *API) teamListV2(c *fiber.Ctx) error {
+	teams := a.visibleTeams(who(c))
+	page, size := c.QueryInt("page", 1), c.QueryInt("page_size", 10)
+	if page < 1 {
+		return httpx.Param("page", "must be >= 1")
+	}
+	if size < 1 {
+		return httpx.Param("page_size", "must be >= 1")
+	}
+	from := min((page-1)*size, len(teams))
+	return c.JSON(fiber.Map{"teams": teams[from:min(from+size, len(teams))], "total": len(teams), "page": page,
+		"page_size": size, "total_pages": (len(teams) + size - 1) / size})
+}
+
+// teamAvailable is GET /team/available: the teams a user may join by
+// itself (LiteLLM's default_internal_user_params.available_teams).
+// gatehouse has no self-service joining, so there are none.
+func (a *API) teamAvailable(c *fiber.Ctx) error {
+	return c.JSON([]*events.Team{})
 }
 
 func (a *API) teamDelete(c *fiber.Ctx) error {
