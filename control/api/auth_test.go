@@ -203,6 +203,16 @@ func TestVirtualKeyCallers(t *testing.T) {
 		t.Errorf("admin's /model_group/info?model_group=m-closed: %d %v", code, out)
 	}
 
+	// /team/member_add of a user_id without a user creates the user, in
+	// the team, as LiteLLM does.
+	if code, out := do(t, app, "POST", "/team/member_add", testMaster, map[string]any{"team_id": "t-other", "member": map[string]any{"user_id": "newbie", "role": "user"}}); code != 200 {
+		t.Fatalf("/team/member_add: %d %v", code, out)
+	}
+	code, out = do(t, app, "GET", "/user/info?user_id=newbie", testMaster, nil)
+	if info, _ := out["user_info"].(map[string]any); code != 200 || fmt.Sprint(info["teams"]) != "[t-other]" || info["user_role"] != "internal_user" {
+		t.Errorf("the member's user: %d %v", code, out)
+	}
+
 	// An unknown key is named by its sha256, never shown.
 	code, out = do(t, app, "GET", "/key/info", "sk-not-a-key-0000000000", nil)
 	if msg := errMessage(out); code != 401 || !strings.Contains(msg, "not found in db. Create key via `/key/generate` call.") || strings.Contains(msg, "sk-not-a-key") {

@@ -290,7 +290,11 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// Users that exist get the team in their list, as LiteLLM does.
+	// A member named by a user_id that has no user gets one, and users
+	// that exist get the team in their list, as LiteLLM does.
+	if res, err = a.createMemberUsers(c, res, members, t.TeamID); err != nil {
+		return err
+	}
 	res, err = a.changeMemberUsers(c, res, members, func(u *events.User) {
 		if !slices.Contains(u.Teams, t.TeamID) {
 			u.Teams = append(slices.Clone(u.Teams), t.TeamID)

@@ -149,6 +149,30 @@ func (a *API) changeMemberUsers(c *fiber.Ctx, res store.Result, members []events
 	return res, nil
 }
 
+// createMemberUsers creates the users, in team teamID, of the members
+// named by a user_id that has no user yet (LiteLLM's team_member_add
+// creates them with default_internal_user_params and no key). A user
+// created meanwhile by another writer is left as it is.
+func (a *API) createMemberUsers(c *fiber.Ctx, res store.Result, members []events.Member, teamID string) (store.Result, error) {
+	for _, m := range members {
+		if m.UserID == "" || a.store.Snapshot().User(m.UserID) != nil {
+			continue
+		}
+		role := "internal_user"
+		req := userRequest{UserRole: &role}
+		fillUser(&req, a.userDefaults)
+		now := a.store.Now()
+		u := &events.User{UserID: m.UserID, UserEmail: m.UserEmail, Teams: []string{teamID}, CreatedAt: now, UpdatedAt: now}
+		req.apply(u)
+		r, err := a.create(c, events.KindUser, m.UserID, events.UserUpserted, u, nil)
+		if err != nil {
+			return res, err
+		}
+		res = later(res, r)
+	}
+	return res, nil
+}
+
 func (a *API) userUpdate(c *fiber.Ctx) error {
 	var req userRequest
 	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
