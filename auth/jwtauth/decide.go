@@ -89,7 +89,11 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 			return d, forbiddenBy("jwt_settings:allowed_models", "model=%s not allowed. Allowed_models=%v", r.Model, allowed)
 		}
 	}
-	if !id.EmailDomainOK && (id.UserEmail != "" || id.Role == events.RoleInternalUser) {
+	// user_allowed_email_domain: LiteLLM 2026 refuses every caller whose
+	// email is missing or from another domain (valid_user_email False, in
+	// get_objects), team and user tokens alike; only the admin scope, which
+	// short-circuits before get_objects, is not checked.
+	if !id.EmailDomainOK && !slices.Contains(id.Scopes, a.AdminJWTScope) {
 		return d, forbidden("user email domain not allowed. Allowed domain: %s", a.UserAllowedEmailDomain)
 	}
 	// LiteLLM: is_proxy_admin = user_object.user_role == "proxy_admin".
