@@ -407,9 +407,6 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	if i1 == 0 || i2 == i1+1 {
 		return nil, invalid("Validation fails: Invalid token format")
 	}
-	if i2 == len(token)-1 {
-		return nil, invalid("Validation fails: Signature verification failed")
-	}
 	raw := []byte(token) // one copy; every part below is a slice of it
 
 	hdrJSON, ok := decodeSegment(raw[:i1])
@@ -423,6 +420,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	alg := algs[string(h.alg)]
 	if alg == nil {
 		return nil, invalid("Validation fails: The specified alg value is not allowed")
+	}
+	// After the alg, as PyJWT: "header.payload." with alg none is told its
+	// alg is not allowed, and an empty signature never costs a key lookup.
+	if i2 == len(token)-1 {
+		return nil, invalid("Validation fails: Signature verification failed")
 	}
 
 	payload, ok := decodeSegment(raw[i1+1 : i2])

@@ -202,6 +202,13 @@ func TestJWTAttacksNeverReachUpstream(t *testing.T) {
 	if n := f.attacker.Load(); n != 0 {
 		t.Fatalf("the attacker's JWKS URL was fetched %d times", n)
 	}
+	// The canonical unsigned token ("header.payload.", alg none) is a JWT
+	// (LiteLLM: three dot-separated parts) and is refused for its alg, not
+	// told that JWT auth is off (audit finding 4).
+	none := unsigned(map[string]any{"alg": "none", "typ": "JWT"}, f.claims(nil), nil)
+	if code, body := do(t, "POST", f.edge.url+"/v1/chat/completions", bearer(none), `{"model":"m","messages":[{"role":"user","content":"hi"}]}`); code != 401 || !strings.Contains(body, "Validation fails: The specified alg value is not allowed") {
+		t.Errorf("alg none, empty signature: %d %.300s", code, body)
+	}
 	// The control: a good token reaches the upstream.
 	before := f.upstream.Load()
 	if code, body := do(t, "POST", f.edge.url+"/v1/chat/completions", bearer(good), `{"model":"m","messages":[{"role":"user","content":"hi"}]}`); code != 200 {
