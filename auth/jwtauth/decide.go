@@ -130,7 +130,10 @@ func storedUser(s *policy.Snapshot, id *Identity) *events.User {
 // admin_allowed_routes when a is not nil.
 func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision) (Decision, error) {
 	if a != nil && !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
-		return d, forbiddenBy("jwt_settings:admin_allowed_routes", "Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
+		// LiteLLM raises a plain Exception here (401, not 403) naming the
+		// routes the groups expand to (get_actual_routes).
+		return d, apierror.Unauthenticated.With("Admin not allowed to access this route. Route=%s, Allowed Routes=%s",
+			r.Route, pyList(ExpandRoutes(a.AdminAllowedRoutes))).By("jwt_settings:admin_allowed_routes")
 	}
 	d.Admin = true
 	if r.Model != "" {
@@ -366,6 +369,23 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		return forbiddenBy("jwt_settings:team_allowed_routes", "No team in the token may access route %s", r.Route)
 	}
 	return nil
+}
+
+// pyList renders a list as Python prints one (['a', 'b']), as LiteLLM's
+// messages do.
+func pyList(l []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, v := range l {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('\'')
+		b.WriteString(v)
+		b.WriteByte('\'')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 func isMember(t *events.Team, userID, email string) bool {

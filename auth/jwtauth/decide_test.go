@@ -293,10 +293,10 @@ func TestAdminAllowedRoutes(t *testing.T) {
 			{name: "info route", claims: adm, route: "/key/info", check: admin(true)},
 			{name: "template route", claims: adm, route: "/key/sk-abc/regenerate", check: admin(true)},
 			{name: "llm route not in defaults", claims: adm, route: chatRoute, model: "gpt-4o",
-				want: apierror.Forbidden, msg: "Admin not allowed to access this route"},
+				want: apierror.Unauthenticated, msg: "Admin not allowed to access this route. Route=/v1/chat/completions, Allowed Routes=['/user/new', '/user/update',"},
 			{name: "anthropic route not in defaults", claims: adm, route: "/v1/messages",
-				want: apierror.Forbidden, msg: "Admin not allowed"},
-			{name: "suffix of a management route", claims: adm, route: "/team/new/extra", want: apierror.Forbidden},
+				want: apierror.Unauthenticated, msg: "Admin not allowed"},
+			{name: "suffix of a management route", claims: adm, route: "/team/new/extra", want: apierror.Unauthenticated},
 		})
 	})
 	t.Run("custom literal and prefix", func(t *testing.T) {
@@ -307,17 +307,22 @@ func TestAdminAllowedRoutes(t *testing.T) {
 			{name: "literal", claims: adm, model: "gpt-4o", check: all(admin(true), routed)},
 			{name: "below prefix", claims: adm, route: "/internal-models/x", check: admin(true)},
 			{name: "deep below prefix", claims: adm, route: "/internal-models/x/y", check: admin(true)},
-			{name: "prefix itself", claims: adm, route: "/internal-models", want: apierror.Forbidden},
-			{name: "literal is exact", claims: adm, route: "/v1/chat/completionsX", want: apierror.Forbidden},
-			{name: "groups replaced: management", claims: adm, route: "/team/new", want: apierror.Forbidden},
-			{name: "groups replaced: info", claims: adm, route: "/key/info", want: apierror.Forbidden},
+			{name: "prefix itself", claims: adm, route: "/internal-models", want: apierror.Unauthenticated},
+			{name: "literal is exact", claims: adm, route: "/v1/chat/completionsX", want: apierror.Unauthenticated},
+			{name: "groups replaced: management", claims: adm, route: "/team/new", want: apierror.Unauthenticated},
+			{name: "groups replaced: info", claims: adm, route: "/key/info", want: apierror.Unauthenticated},
+			// The message lists the routes, groups expanded, as Python prints
+			// a list (LiteLLM's get_actual_routes).
+			{name: "message lists the routes", claims: adm, route: "/key/list", want: apierror.Unauthenticated,
+				msg: "Admin not allowed to access this route. Route=/key/list, Allowed Routes=['/v1/chat/completions', '/internal-models/*']"},
 		})
 	})
 	t.Run("custom group", func(t *testing.T) {
 		set := settings(func(s *events.JWTSettings) { s.Auth.AdminAllowedRoutes = []string{"llm_api_routes"} })
 		runRows(t, s, set, nil, []row{
 			{name: "anthropic via llm_api_routes", claims: adm, route: "/v1/messages", model: "claude-3", check: admin(true)},
-			{name: "management not included", claims: adm, route: "/key/generate", want: apierror.Forbidden},
+			{name: "management not included", claims: adm, route: "/key/generate", want: apierror.Unauthenticated,
+				msg: "Allowed Routes=['/chat/completions', '/v1/chat/completions', '/engines/{model}/chat/completions',"},
 		})
 	})
 }
@@ -808,7 +813,7 @@ func TestStoredProxyAdmin(t *testing.T) {
 		{name: "a missing team does not refuse an admin", claims: `{"sub":"boss","team":"no-such-team"}`, route: "/key/list", check: stored},
 		{name: "chat with any model", claims: `{"sub":"boss","team":"t-gpt4o"}`, model: "claude-3", check: all(stored, routed)},
 		{name: "the admin scope still has admin_allowed_routes", claims: `{"sub":"u1","scope":"litellm_proxy_admin"}`, model: "claude-3",
-			want: apierror.Forbidden, msg: "Admin not allowed to access this route"},
+			want: apierror.Unauthenticated, msg: "Admin not allowed to access this route"},
 		{name: "an ordinary stored user is not an admin", claims: `{"sub":"u1","team":"t-open"}`, model: "gpt-4o",
 			check: all(admin(false), team("t-open"))},
 	})

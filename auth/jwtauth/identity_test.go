@@ -406,7 +406,7 @@ func TestRoleMappings(t *testing.T) {
 		{name: "proxy_admin mapping: admin routes", claims: `{"roles":["admins"]}`, route: "/team/new",
 			check: all(role(events.RoleProxyAdmin), admin(true))},
 		{name: "proxy_admin mapping: admin routes only", claims: `{"roles":["admins"]}`, route: chatRoute, model: "gpt-4o",
-			want: apierror.Forbidden, msg: "Admin not allowed to access this route"},
+			want: apierror.Unauthenticated, msg: "Admin not allowed to access this route"},
 		{name: "exact match", claims: `{"roles":["A"]}`, want: apierror.Forbidden, msg: "Unmatched token"},
 		{name: "unmapped roles", claims: `{"roles":["c"]}`, want: apierror.Forbidden},
 		// get_rbac_role: a team id beats the role mappings.
