@@ -326,9 +326,10 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		}
 		return nil
 	}
-	// A blocked team is reported only if it would otherwise have been
-	// chosen; a team lacking the model is simply not a candidate.
-	var blocked *events.Team
+	// LiteLLM's find_team_with_model_access: the first team that exists,
+	// may use the model and passes team_allowed_routes. Blocked is not a
+	// criterion: a blocked team chosen here is refused by common_checks
+	// (401 team_blocked), not skipped for the next group.
 	anyExists := false
 	for _, tid := range teamIDs {
 		t := s.Team(tid)
@@ -342,17 +343,8 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
 			continue
 		}
-		if t.Blocked {
-			if blocked == nil {
-				blocked = t
-			}
-			continue
-		}
 		d.Team = t
 		return nil
-	}
-	if blocked != nil {
-		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", blocked.TeamID).By(policy.Rule("team", blocked.TeamID, "blocked"))
 	}
 	if !anyExists && a.TeamClaimFallback {
 		// The claims name teams, none of which exists: the user's one

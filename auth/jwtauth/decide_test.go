@@ -727,15 +727,22 @@ func TestTeamBlocked(t *testing.T) {
 			want: apierror.TeamBlocked, msg: "Team=t-blocked is"},
 		{name: "all group teams blocked, no model", claims: `{"groups":["t-blocked2","t-blocked"]}`, route: "/v1/models",
 			want: apierror.TeamBlocked, msg: "Team=t-blocked2 is"},
-		{name: "a blocked group team is skipped", claims: `{"groups":["t-blocked2","t-gpt4o"]}`, model: "gpt-4o", check: team("t-gpt4o")},
+		// Reference §3.2 step 7: blocked is not a selection criterion; the
+		// first team chosen by the rule is then refused (audit finding 6).
+		{name: "a blocked group team chosen first is refused, not skipped", claims: `{"groups":["t-blocked2","t-gpt4o"]}`, model: "gpt-4o",
+			want: apierror.TeamBlocked, msg: "Team=t-blocked2 is blocked"},
+		{name: "a blocked group team without the model is not chosen", claims: `{"groups":["t-blocked2","t-claude"]}`, model: "claude-3",
+			check: team("t-claude")},
+		{name: "a blocked group team after the chosen one does not matter", claims: `{"groups":["t-gpt4o","t-blocked2"]}`, model: "gpt-4o",
+			check: team("t-gpt4o")},
 		{name: "blocked and missing teams", claims: `{"groups":["t-missing","t-blocked"]}`, model: "gpt-4o", want: apierror.TeamBlocked},
 		{name: "admin is never blocked", claims: `{"scope":"litellm_proxy_admin","team":"t-blocked"}`, route: "/team/unblock", check: admin(true)},
 	})
 }
 
 // TestGroupSelection is the choice among team_ids_jwt_field teams: the first
-// in claim order that exists, is not blocked, may use the model and the
-// route.
+// in claim order that exists, may use the model and the route (a blocked
+// one is then refused: TestTeamBlocked).
 func TestGroupSelection(t *testing.T) {
 	s := world(t)
 	set := settings(func(s *events.JWTSettings) { s.Auth.TeamIDsJWTField = events.ClaimPaths{"groups"} })
