@@ -636,7 +636,25 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	case found.wrongType:
 		return nil, invalid("Validation fails: The key for this kid does not fit the token's alg")
 	}
-	return nil, invalid("No matching public key found. kid=" + printableKID(kid))
+	return nil, invalid("No matching public key found. keys=" + v.keysLabel(srcs) + ", kid=" + printableKID(kid))
+}
+
+// keysLabel names the URLs searched as LiteLLM's message does: the
+// JWT_PUBLIC_KEY_URL list as Python prints it, or an issuer's one URL.
+func (v *Verifier) keysLabel(srcs []*source) string {
+	if len(srcs) == 1 && (len(v.global) != 1 || srcs[0] != v.global[0]) {
+		return srcs[0].url
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range srcs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + s.url + "'")
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // checkClaims applies PyJWT's rules (with LiteLLM's messages): exp, nbf
