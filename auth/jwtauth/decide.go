@@ -216,7 +216,8 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	}
 	if d.Team != nil {
 		if d.Team.Blocked {
-			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
+			// LiteLLM's exact text, its typo included: clients match on it.
+			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if your admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
 		}
 		if r.Model != "" && !s.TeamAllowed(d.Team, r.Model) {
 			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %v", d.Team.TeamID, r.Model, s.TeamModels(d.Team)).By(policy.Rule("team", d.Team.TeamID, "models"))

@@ -721,7 +721,7 @@ func TestTeamBlocked(t *testing.T) {
 	})
 	runRows(t, s, set, nil, []row{
 		{name: "specific team blocked", claims: `{"team":"t-blocked"}`, model: "gpt-4o",
-			want: apierror.TeamBlocked, msg: "Team=t-blocked is blocked. Update via `/team/unblock` if you're admin."},
+			want: apierror.TeamBlocked, msg: "Team=t-blocked is blocked. Update via `/team/unblock` if your admin."}, // LiteLLM's typo, kept
 		{name: "blocked beats the model check", claims: `{"team":"t-blocked2"}`, model: "claude-3", want: apierror.TeamBlocked},
 		{name: "all group teams blocked", claims: `{"groups":["t-blocked","t-blocked2"]}`, model: "gpt-4o",
 			want: apierror.TeamBlocked, msg: "Team=t-blocked is"},
