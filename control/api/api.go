@@ -286,6 +286,9 @@ func (a *API) admitJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity
 	if err != nil {
 		return err
 	}
+	if err := a.applyUpserts(c.UserContext(), d.Upserts); err != nil {
+		return err
+	}
 	sub, _ := id.Claims["sub"].(string)
 	who := caller{admin: d.Admin, userID: d.UserID, name: "jwt:" + sub}
 	if d.Team != nil {
