@@ -68,6 +68,9 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 	checkRoutes(v, at("admin_allowed_routes"), a.AdminAllowedRoutes)
 	checkRoutes(v, at("team_allowed_routes"), a.TeamAllowedRoutes)
 	checkRoutes(v, at("public_allowed_routes"), a.PublicAllowedRoutes)
+	if len(a.PublicAllowedRoutes) > 0 {
+		v.warn(at("public_allowed_routes"), "accepted and ignored, as in LiteLLM (which declares it but never reads it): it opens no route, so these routes still need a key or a JWT")
+	}
 
 	checkClaimPath(v, at("team_id_jwt_field"), a.TeamIDJWTField)
 	checkClaimPaths(v, at("team_ids_jwt_field"), a.TeamIDsJWTField)

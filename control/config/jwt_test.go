@@ -772,3 +772,27 @@ func parseJWTSettings(t *testing.T, doc string) *events.JWTSettings {
 	}
 	return s
 }
+
+// TestJWTPublicAllowedRoutesWarns: public_allowed_routes is a no-op in
+// LiteLLM and here; it is accepted with a warning saying it opens nothing,
+// not silently (audit finding 7).
+func TestJWTPublicAllowedRoutesWarns(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"set", jwtBase + "    public_allowed_routes: [\"/v1/models\"]\n",
+			"general_settings.litellm_jwtauth.public_allowed_routes: accepted and ignored, as in LiteLLM (which declares it but never reads it): it opens no route"},
+		{"not set", jwtBase + "    team_id_jwt_field: client_id\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(f.Warnings(), "\n")
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
