@@ -76,7 +76,9 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 			}
 		}
 	}
-	if a.EnforceScopeBasedAccess && r.Model != "" {
+	// LiteLLM checks scopes only with enforce_scope_based_access and
+	// scope_mappings: enforcing without mappings checks nothing.
+	if a.EnforceScopeBasedAccess && len(a.ScopeMappings) > 0 && r.Model != "" {
 		var allowed []string
 		for _, m := range a.ScopeMappings {
 			if slices.Contains(id.Scopes, m.Scope) {

@@ -646,6 +646,18 @@ func TestScopeMappings(t *testing.T) {
 			{name: "other scope", claims: `{"sub":"u1","scope":"models.gpt"}`, model: "claude-3", check: user("u1")},
 		})
 	})
+	// Reference §3.2 step 4: only with enforce_scope_based_access AND
+	// scope_mappings; LiteLLM skips the check otherwise (audit finding 8).
+	t.Run("enforced without mappings", func(t *testing.T) {
+		set := settings(func(s *events.JWTSettings) {
+			s.Auth.EnforceScopeBasedAccess = true
+			s.Auth.UserIDJWTField = "sub"
+		})
+		runRows(t, s, set, nil, []row{
+			{name: "no scope", claims: `{"sub":"u1"}`, model: "claude-3", check: all(user("u1"), routed)},
+			{name: "some scope", claims: `{"sub":"u1","scope":"models.gpt"}`, model: "gpt-4o", check: user("u1")},
+		})
+	})
 }
 
 func TestEnforceTeamBasedModelAccess(t *testing.T) {

@@ -127,7 +127,7 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 	case len(a.ScopeMappings) > 0 && !a.EnforceScopeBasedAccess:
 		v.add(at("scope_mappings"), "scope_mappings are only enforced with enforce_scope_based_access: true")
 	case len(a.ScopeMappings) == 0 && a.EnforceScopeBasedAccess:
-		v.add(at("enforce_scope_based_access"), "enforce_scope_based_access: true needs scope_mappings; without them every model is denied")
+		v.warn(at("enforce_scope_based_access"), "without scope_mappings no scope check runs (as in LiteLLM, which checks scopes only when both are set): every model is allowed as far as scopes go")
 	}
 	for i, m := range a.ScopeMappings {
 		mp := at("scope_mappings[" + strconv.Itoa(i) + "]")
