@@ -89,7 +89,8 @@ func TestJWTSeedFlows(t *testing.T) {
 		if code := call(t, "POST", a.url("/key/generate"), tok, map[string]any{}, &out); code != 200 || !strings.HasPrefix(out.Key, "sk-") {
 			t.Fatalf("admin JWT /key/generate: %d", code)
 		}
-		expectChat(t, a, tok, "gpt-4", 403, "permission_denied")
+		// LiteLLM: a plain Exception, 401, naming the expanded routes.
+		expectChat(t, a, tok, "gpt-4", 401, "auth_error")
 	})
 
 	t.Run("team token: team models only", func(t *testing.T) {
