@@ -214,6 +214,8 @@ func TestJWTSeedFlows(t *testing.T) {
 			"user_email_jwt_field": "email", "user_allowed_email_domain": "my-co.com", "user_id_upsert": true}})
 		expectChat(t, a, idp.Token(t, "employee"), "gpt-4o", 200, "")
 		expectChat(t, a, idp.Token(t, "outsider"), "gpt-4o", 403, "permission_denied")
+		// No email claim counts as invalid (reference §1), not as anonymous.
+		expectChat(t, a, idp.Token(t, "grouped"), "gpt-4o", 403, "permission_denied")
 		testutil.Eventually(t, 10*time.Second, func() error {
 			if code, _ := callRaw(t, "GET", sys.control.url("/user/info?user_id=dev@my-co.com"), masterKey, nil); code != 200 {
 				return fmt.Errorf("user not upserted: %d", code)
