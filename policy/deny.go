@@ -42,6 +42,10 @@ func DenyReason(e *apierror.Error) string {
 		}
 		return events.DenyForbidden
 	}
+	if strings.HasSuffix(e.Rule, "admin_allowed_routes") {
+		// A 401, as LiteLLM's plain Exception, but a route refusal.
+		return events.DenyRouteNotAllowed
+	}
 	if r, ok := reasons[e.Code]; ok {
 		return r
 	}

@@ -76,7 +76,9 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 			}
 		}
 	}
-	if a.EnforceScopeBasedAccess && r.Model != "" {
+	// LiteLLM checks scopes only with enforce_scope_based_access and
+	// scope_mappings: enforcing without mappings checks nothing.
+	if a.EnforceScopeBasedAccess && len(a.ScopeMappings) > 0 && r.Model != "" {
 		var allowed []string
 		for _, m := range a.ScopeMappings {
 			if slices.Contains(id.Scopes, m.Scope) {
@@ -89,7 +91,11 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 			return d, forbiddenBy("jwt_settings:allowed_models", "model=%s not allowed. Allowed_models=%v", r.Model, allowed)
 		}
 	}
-	if !id.EmailDomainOK && (id.UserEmail != "" || id.Role == events.RoleInternalUser) {
+	// user_allowed_email_domain: LiteLLM 2026 refuses every caller whose
+	// email is missing or from another domain (valid_user_email False, in
+	// get_objects), team and user tokens alike; only the admin scope, which
+	// short-circuits before get_objects, is not checked.
+	if !id.EmailDomainOK && !slices.Contains(id.Scopes, a.AdminJWTScope) {
 		return d, forbidden("user email domain not allowed. Allowed domain: %s", a.UserAllowedEmailDomain)
 	}
 	// LiteLLM: is_proxy_admin = user_object.user_role == "proxy_admin".
@@ -126,7 +132,10 @@ func storedUser(s *policy.Snapshot, id *Identity) *events.User {
 // admin_allowed_routes when a is not nil.
 func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision) (Decision, error) {
 	if a != nil && !RouteAllowed(r.Route, a.AdminAllowedRoutes) {
-		return d, forbiddenBy("jwt_settings:admin_allowed_routes", "Admin not allowed to access this route. Route=%s, Allowed Routes=%v", r.Route, a.AdminAllowedRoutes)
+		// LiteLLM raises a plain Exception here (401, not 403) naming the
+		// routes the groups expand to (get_actual_routes).
+		return d, apierror.Unauthenticated.With("Admin not allowed to access this route. Route=%s, Allowed Routes=%s",
+			r.Route, pyList(ExpandRoutes(a.AdminAllowedRoutes))).By("jwt_settings:admin_allowed_routes")
 	}
 	d.Admin = true
 	if r.Model != "" {
@@ -209,7 +218,8 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	}
 	if d.Team != nil {
 		if d.Team.Blocked {
-			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
+			// LiteLLM's exact text, its typo included: clients match on it.
+			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if your admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
 		}
 		if r.Model != "" && !s.TeamAllowed(d.Team, r.Model) {
 			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %v", d.Team.TeamID, r.Model, s.TeamModels(d.Team)).By(policy.Rule("team", d.Team.TeamID, "models"))
@@ -319,9 +329,10 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		}
 		return nil
 	}
-	// A blocked team is reported only if it would otherwise have been
-	// chosen; a team lacking the model is simply not a candidate.
-	var blocked *events.Team
+	// LiteLLM's find_team_with_model_access: the first team that exists,
+	// may use the model and passes team_allowed_routes. Blocked is not a
+	// criterion: a blocked team chosen here is refused by common_checks
+	// (401 team_blocked), not skipped for the next group.
 	anyExists := false
 	for _, tid := range teamIDs {
 		t := s.Team(tid)
@@ -335,17 +346,8 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
 			continue
 		}
-		if t.Blocked {
-			if blocked == nil {
-				blocked = t
-			}
-			continue
-		}
 		d.Team = t
 		return nil
-	}
-	if blocked != nil {
-		return apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if you're admin.", blocked.TeamID).By(policy.Rule("team", blocked.TeamID, "blocked"))
 	}
 	if !anyExists && a.TeamClaimFallback {
 		// The claims name teams, none of which exists: the user's one
@@ -362,6 +364,23 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		return forbiddenBy("jwt_settings:team_allowed_routes", "No team in the token may access route %s", r.Route)
 	}
 	return nil
+}
+
+// pyList renders a list as Python prints one (['a', 'b']), as LiteLLM's
+// messages do.
+func pyList(l []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, v := range l {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('\'')
+		b.WriteString(v)
+		b.WriteByte('\'')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 func isMember(t *events.Team, userID, email string) bool {

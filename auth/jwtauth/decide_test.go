@@ -293,10 +293,10 @@ func TestAdminAllowedRoutes(t *testing.T) {
 			{name: "info route", claims: adm, route: "/key/info", check: admin(true)},
 			{name: "template route", claims: adm, route: "/key/sk-abc/regenerate", check: admin(true)},
 			{name: "llm route not in defaults", claims: adm, route: chatRoute, model: "gpt-4o",
-				want: apierror.Forbidden, msg: "Admin not allowed to access this route"},
+				want: apierror.Unauthenticated, msg: "Admin not allowed to access this route. Route=/v1/chat/completions, Allowed Routes=['/user/new', '/user/update',"},
 			{name: "anthropic route not in defaults", claims: adm, route: "/v1/messages",
-				want: apierror.Forbidden, msg: "Admin not allowed"},
-			{name: "suffix of a management route", claims: adm, route: "/team/new/extra", want: apierror.Forbidden},
+				want: apierror.Unauthenticated, msg: "Admin not allowed"},
+			{name: "suffix of a management route", claims: adm, route: "/team/new/extra", want: apierror.Unauthenticated},
 		})
 	})
 	t.Run("custom literal and prefix", func(t *testing.T) {
@@ -307,17 +307,22 @@ func TestAdminAllowedRoutes(t *testing.T) {
 			{name: "literal", claims: adm, model: "gpt-4o", check: all(admin(true), routed)},
 			{name: "below prefix", claims: adm, route: "/internal-models/x", check: admin(true)},
 			{name: "deep below prefix", claims: adm, route: "/internal-models/x/y", check: admin(true)},
-			{name: "prefix itself", claims: adm, route: "/internal-models", want: apierror.Forbidden},
-			{name: "literal is exact", claims: adm, route: "/v1/chat/completionsX", want: apierror.Forbidden},
-			{name: "groups replaced: management", claims: adm, route: "/team/new", want: apierror.Forbidden},
-			{name: "groups replaced: info", claims: adm, route: "/key/info", want: apierror.Forbidden},
+			{name: "prefix itself", claims: adm, route: "/internal-models", want: apierror.Unauthenticated},
+			{name: "literal is exact", claims: adm, route: "/v1/chat/completionsX", want: apierror.Unauthenticated},
+			{name: "groups replaced: management", claims: adm, route: "/team/new", want: apierror.Unauthenticated},
+			{name: "groups replaced: info", claims: adm, route: "/key/info", want: apierror.Unauthenticated},
+			// The message lists the routes, groups expanded, as Python prints
+			// a list (LiteLLM's get_actual_routes).
+			{name: "message lists the routes", claims: adm, route: "/key/list", want: apierror.Unauthenticated,
+				msg: "Admin not allowed to access this route. Route=/key/list, Allowed Routes=['/v1/chat/completions', '/internal-models/*']"},
 		})
 	})
 	t.Run("custom group", func(t *testing.T) {
 		set := settings(func(s *events.JWTSettings) { s.Auth.AdminAllowedRoutes = []string{"llm_api_routes"} })
 		runRows(t, s, set, nil, []row{
 			{name: "anthropic via llm_api_routes", claims: adm, route: "/v1/messages", model: "claude-3", check: admin(true)},
-			{name: "management not included", claims: adm, route: "/key/generate", want: apierror.Forbidden},
+			{name: "management not included", claims: adm, route: "/key/generate", want: apierror.Unauthenticated,
+				msg: "Allowed Routes=['/chat/completions', '/v1/chat/completions', '/engines/{model}/chat/completions',"},
 		})
 	})
 }
@@ -641,6 +646,18 @@ func TestScopeMappings(t *testing.T) {
 			{name: "other scope", claims: `{"sub":"u1","scope":"models.gpt"}`, model: "claude-3", check: user("u1")},
 		})
 	})
+	// Reference §3.2 step 4: only with enforce_scope_based_access AND
+	// scope_mappings; LiteLLM skips the check otherwise (audit finding 8).
+	t.Run("enforced without mappings", func(t *testing.T) {
+		set := settings(func(s *events.JWTSettings) {
+			s.Auth.EnforceScopeBasedAccess = true
+			s.Auth.UserIDJWTField = "sub"
+		})
+		runRows(t, s, set, nil, []row{
+			{name: "no scope", claims: `{"sub":"u1"}`, model: "claude-3", check: all(user("u1"), routed)},
+			{name: "some scope", claims: `{"sub":"u1","scope":"models.gpt"}`, model: "gpt-4o", check: user("u1")},
+		})
+	})
 }
 
 func TestEnforceTeamBasedModelAccess(t *testing.T) {
@@ -716,21 +733,28 @@ func TestTeamBlocked(t *testing.T) {
 	})
 	runRows(t, s, set, nil, []row{
 		{name: "specific team blocked", claims: `{"team":"t-blocked"}`, model: "gpt-4o",
-			want: apierror.TeamBlocked, msg: "Team=t-blocked is blocked. Update via `/team/unblock` if you're admin."},
+			want: apierror.TeamBlocked, msg: "Team=t-blocked is blocked. Update via `/team/unblock` if your admin."}, // LiteLLM's typo, kept
 		{name: "blocked beats the model check", claims: `{"team":"t-blocked2"}`, model: "claude-3", want: apierror.TeamBlocked},
 		{name: "all group teams blocked", claims: `{"groups":["t-blocked","t-blocked2"]}`, model: "gpt-4o",
 			want: apierror.TeamBlocked, msg: "Team=t-blocked is"},
 		{name: "all group teams blocked, no model", claims: `{"groups":["t-blocked2","t-blocked"]}`, route: "/v1/models",
 			want: apierror.TeamBlocked, msg: "Team=t-blocked2 is"},
-		{name: "a blocked group team is skipped", claims: `{"groups":["t-blocked2","t-gpt4o"]}`, model: "gpt-4o", check: team("t-gpt4o")},
+		// Reference §3.2 step 7: blocked is not a selection criterion; the
+		// first team chosen by the rule is then refused (audit finding 6).
+		{name: "a blocked group team chosen first is refused, not skipped", claims: `{"groups":["t-blocked2","t-gpt4o"]}`, model: "gpt-4o",
+			want: apierror.TeamBlocked, msg: "Team=t-blocked2 is blocked"},
+		{name: "a blocked group team without the model is not chosen", claims: `{"groups":["t-blocked2","t-claude"]}`, model: "claude-3",
+			check: team("t-claude")},
+		{name: "a blocked group team after the chosen one does not matter", claims: `{"groups":["t-gpt4o","t-blocked2"]}`, model: "gpt-4o",
+			check: team("t-gpt4o")},
 		{name: "blocked and missing teams", claims: `{"groups":["t-missing","t-blocked"]}`, model: "gpt-4o", want: apierror.TeamBlocked},
 		{name: "admin is never blocked", claims: `{"scope":"litellm_proxy_admin","team":"t-blocked"}`, route: "/team/unblock", check: admin(true)},
 	})
 }
 
 // TestGroupSelection is the choice among team_ids_jwt_field teams: the first
-// in claim order that exists, is not blocked, may use the model and the
-// route.
+// in claim order that exists, may use the model and the route (a blocked
+// one is then refused: TestTeamBlocked).
 func TestGroupSelection(t *testing.T) {
 	s := world(t)
 	set := settings(func(s *events.JWTSettings) { s.Auth.TeamIDsJWTField = events.ClaimPaths{"groups"} })
@@ -808,7 +832,7 @@ func TestStoredProxyAdmin(t *testing.T) {
 		{name: "a missing team does not refuse an admin", claims: `{"sub":"boss","team":"no-such-team"}`, route: "/key/list", check: stored},
 		{name: "chat with any model", claims: `{"sub":"boss","team":"t-gpt4o"}`, model: "claude-3", check: all(stored, routed)},
 		{name: "the admin scope still has admin_allowed_routes", claims: `{"sub":"u1","scope":"litellm_proxy_admin"}`, model: "claude-3",
-			want: apierror.Forbidden, msg: "Admin not allowed to access this route"},
+			want: apierror.Unauthenticated, msg: "Admin not allowed to access this route"},
 		{name: "an ordinary stored user is not an admin", claims: `{"sub":"u1","team":"t-open"}`, model: "gpt-4o",
 			check: all(admin(false), team("t-open"))},
 	})

@@ -20,16 +20,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
-// IsJWT reports whether a bearer credential is JWT-shaped (three
-// dot-separated parts); a virtual key ("sk-...") never is.
-func IsJWT(tok string) bool {
-	i := strings.IndexByte(tok, '.')
-	if i <= 0 {
-		return false
-	}
-	j := strings.IndexByte(tok[i+1:], '.')
-	return j > 0 && strings.IndexByte(tok[i+1+j+1:], '.') < 0 && len(tok) > i+1+j+1
-}
+// IsJWT reports whether a bearer credential is JWT-shaped: LiteLLM's
+// len(token.split(".")) == 3, so exactly two dots, empty parts included
+// (an unsigned "header.payload." reaches the verifier and is refused for
+// its alg). A virtual key never is: generated keys have no dot and custom
+// keys with two dots are refused. No allocation.
+func IsJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
 
 // Engine is the compiled form of one JWTSettings: the verifier with its
 // JWKS cache, the custom_validate program, and the verified-token cache.

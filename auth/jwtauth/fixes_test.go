@@ -49,9 +49,32 @@ func TestUpsertRespectsEmailDomain(t *testing.T) {
 		st.Auth.TeamIDJWTField = "team"
 	})
 	runRows(t, s, set, nil, []row{
-		{name: "team token with a new user and no email is not upserted", claims: `{"sub":"new-user","team":"t-open"}`, model: "gpt-4o",
-			want: apierror.Unauthenticated, msg: "User doesn't exist in db"},
+		{name: "team token with a new user and no email is refused, not upserted", claims: `{"sub":"new-user","team":"t-open"}`, model: "gpt-4o",
+			want: apierror.Forbidden, msg: "user email domain not allowed"},
 		{name: "admitted domain is upserted", claims: `{"sub":"new-user","email":"new@my-co.com"}`, model: "gpt-4o",
 			check: upserts(events.UpsertRequest{Kind: events.UpsertUser, UserID: "new-user", UserEmail: "new@my-co.com"})},
+	})
+}
+
+// TestMissingEmailIsRefused is the audit's repro (finding 2): with
+// user_allowed_email_domain set, a token without an email claim that names
+// nothing else was admitted as an anonymous caller. Reference §1: "Missing
+// email claim counts as invalid"; LiteLLM 2026 refuses it with 403.
+func TestMissingEmailIsRefused(t *testing.T) {
+	s := world(t)
+	set := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = ""
+		st.Auth.UserEmailJWTField = "email"
+		st.Auth.UserAllowedEmailDomain = "my-co.com"
+		st.Auth.UserIDUpsert = true
+	})
+	const denied = "user email domain not allowed. Allowed domain: my-co.com"
+	runRows(t, s, set, nil, []row{
+		{name: "no email, chat", claims: `{"sub":"anyone"}`, model: "gpt-4o", want: apierror.Forbidden, msg: denied},
+		{name: "no email, model list", claims: `{"sub":"anyone"}`, route: "/v1/models", want: apierror.Forbidden, msg: denied},
+		{name: "empty email", claims: `{"sub":"anyone","email":""}`, model: "gpt-4o", want: apierror.Forbidden, msg: denied},
+		{name: "other domain", claims: `{"email":"dave@evil.com"}`, model: "gpt-4o", want: apierror.Forbidden, msg: denied},
+		{name: "the domain", claims: `{"email":"dave@my-co.com"}`, model: "gpt-4o",
+			check: upserts(events.UpsertRequest{Kind: events.UpsertUser, UserID: "dave@my-co.com", UserEmail: "dave@my-co.com"})},
 	})
 }

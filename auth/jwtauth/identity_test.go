@@ -309,7 +309,11 @@ func TestUserAllowedEmailDomain(t *testing.T) {
 			{name: "email-only user", claims: `{"email":"alice@example.com"}`, check: user("u1")},
 			{name: "new user of the domain is upserted", claims: `{"sub":"new","email":"new@example.com"}`,
 				check: upserts(upUser("new", "new@example.com"))},
-			{name: "team token without email", claims: `{"team":"t-open"}`, check: all(team("t-open"), user(""))},
+			// Reference §1: "Missing email claim counts as invalid"; LiteLLM
+			// 2026 refuses it in get_objects, which team tokens reach too.
+			{name: "team token without email", claims: `{"team":"t-open"}`, want: apierror.Forbidden, msg: denied},
+			{name: "team token with the domain", claims: `{"team":"t-open","email":"x@example.com"}`, check: team("t-open")},
+			{name: "admin scope without email", claims: `{"scope":"litellm_proxy_admin"}`, route: "/key/list", check: admin(true)},
 			{name: "domain is case-sensitive", claims: `{"sub":"u1","email":"alice@Example.com"}`, want: apierror.Forbidden, msg: denied},
 			{name: "no subdomains", claims: `{"sub":"u1","email":"alice@sub.example.com"}`, want: apierror.Forbidden, msg: denied},
 			{name: "suffix attack", claims: `{"sub":"u1","email":"alice@example.com.evil.io"}`, want: apierror.Forbidden},
@@ -402,7 +406,7 @@ func TestRoleMappings(t *testing.T) {
 		{name: "proxy_admin mapping: admin routes", claims: `{"roles":["admins"]}`, route: "/team/new",
 			check: all(role(events.RoleProxyAdmin), admin(true))},
 		{name: "proxy_admin mapping: admin routes only", claims: `{"roles":["admins"]}`, route: chatRoute, model: "gpt-4o",
-			want: apierror.Forbidden, msg: "Admin not allowed to access this route"},
+			want: apierror.Unauthenticated, msg: "Admin not allowed to access this route"},
 		{name: "exact match", claims: `{"roles":["A"]}`, want: apierror.Forbidden, msg: "Unmatched token"},
 		{name: "unmapped roles", claims: `{"roles":["c"]}`, want: apierror.Forbidden},
 		// get_rbac_role: a team id beats the role mappings.

@@ -156,6 +156,20 @@ func CheckRoutes(items []string) error {
 	return nil
 }
 
+// ExpandRoutes is LiteLLM's get_actual_routes: each group name replaced by
+// its routes, in order, other items kept as written.
+func ExpandRoutes(items []string) []string {
+	var out []string
+	for _, it := range items {
+		if tpls, ok := routeGroups[it]; ok {
+			out = append(out, tpls...)
+			continue
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
 // IsRouteGroup reports whether name is a route group.
 func IsRouteGroup(name string) bool { _, ok := routeGroups[name]; return ok }
 

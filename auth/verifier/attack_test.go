@@ -52,7 +52,10 @@ func TestAttacks(t *testing.T) {
 		token string
 		msg   string // substring of the expected message
 	}{
-		{"alg none, empty signature", craft(`{"alg":"none","kid":"rsa-1"}`, goodJSON, nil), "Signature verification failed"},
+		// PyJWT checks the alg before the signature: the canonical unsigned
+		// token gets the alg message (audit finding 4).
+		{"alg none, empty signature", craft(`{"alg":"none","kid":"rsa-1"}`, goodJSON, nil), "The specified alg value is not allowed"},
+		{"HS256, empty signature", craft(`{"alg":"HS256","kid":"rsa-1"}`, goodJSON, nil), "The specified alg value is not allowed"},
 		{"alg none, with signature", craft(`{"alg":"none","kid":"rsa-1"}`, goodJSON, rsaSign), "alg value is not allowed"},
 		{"alg None", craft(`{"alg":"None","kid":"rsa-1"}`, goodJSON, rsaSign), "alg value is not allowed"},
 		{"alg missing", craft(`{"kid":"rsa-1"}`, goodJSON, rsaSign), "alg value is not allowed"},
@@ -70,7 +73,7 @@ func TestAttacks(t *testing.T) {
 		{"no exp", sign(t, k.rs, with(good, "exp", nil), nil), `missing the "exp" claim`},
 		{"wrong aud", sign(t, k.rs, with(good, "aud", "someone-else"), nil), "Audience doesn't match"},
 		{"wrong iss", sign(t, k.rs, with(good, "iss", "https://evil.example"), nil), "Invalid issuer"},
-		{"unknown kid", craft(`{"alg":"RS256","kid":"rsa-404"}`, goodJSON, rsaSign), "No matching public key found. kid=rsa-404"},
+		{"unknown kid", craft(`{"alg":"RS256","kid":"rsa-404"}`, goodJSON, rsaSign), "No matching public key found. keys=['" + p.jwksURL() + "'], kid=rsa-404"},
 		{"kid path traversal", craft(`{"alg":"RS256","kid":"../../etc/passwd"}`, goodJSON, rsaSign), "kid=../../etc/passwd"},
 		{"kid SQL", craft(`{"alg":"RS256","kid":"' OR 1=1 --"}`, goodJSON, rsaSign), "kid=' OR 1=1 --"},
 		{"kid control chars", craft(`{"alg":"RS256","kid":"a\r\nSet-Cookie: x"}`, goodJSON, rsaSign), "kid=a??Set-Cookie: x"},
@@ -79,7 +82,7 @@ func TestAttacks(t *testing.T) {
 		{"jku, attacker key under a real kid", craft(`{"alg":"RS256","kid":"rsa-1","jku":"`+attacker.jwksURL()+`"}`, goodJSON, attackerSign), "Signature verification failed"},
 		{"x5u to attacker", craft(`{"alg":"RS256","kid":"evil-1","x5u":"`+attacker.srv.URL+`/cert.pem"}`, goodJSON, attackerSign), "No matching public key found"},
 		{"embedded jwk", craft(`{"alg":"RS256","kid":"rsa-1","jwk":`+mustJSON(attackerJWK)+`}`, goodJSON, attackerSign), "Signature verification failed"},
-		{"embedded jwk, no kid", craft(`{"alg":"RS256","jwk":`+mustJSON(attackerJWK)+`}`, goodJSON, attackerSign), "No matching public key found. kid=None"},
+		{"embedded jwk, no kid", craft(`{"alg":"RS256","jwk":`+mustJSON(attackerJWK)+`}`, goodJSON, attackerSign), "No matching public key found. keys=['" + p.jwksURL() + "'], kid=None"},
 		{"x5c with attacker cert", craft(`{"alg":"RS256","kid":"rsa-1","x5c":["`+cert+`"]}`, goodJSON, attackerSign), "Signature verification failed"},
 		{"crit header (validly signed)", craft(`{"alg":"RS256","kid":"rsa-1","crit":["exp"],"exp":1}`, goodJSON, rsaSign), "Unsupported critical header"},
 		{"empty crit", craft(`{"alg":"RS256","kid":"rsa-1","crit":[]}`, goodJSON, rsaSign), "Unsupported critical header"},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -434,8 +436,10 @@ func TestRetryRecovers(t *testing.T) {
 	}
 }
 
-// With several URLs, a key found in one is used even when another URL is
-// down; a kid found nowhere while a URL is down is a 503, not a 401.
+// With several URLs, a key found in one is used even when another URL,
+// listed first, is down (a deliberate difference: LiteLLM answers 503 at the
+// first unreachable URL and tries no other; README, audit finding 5); a kid
+// found nowhere while a URL is down is a 503, not a 401.
 func TestOneOfTwoProvidersDown(t *testing.T) {
 	k := keys(t)
 	a := newIDP(t, k.rs)
@@ -448,6 +452,14 @@ func TestOneOfTwoProvidersDown(t *testing.T) {
 	}
 	_, err := v.Verify(context.Background(), sign(t, k.es, baseClaims(clk), nil))
 	apiErr(t, err, 503)
+
+	// The audit's repro: nothing listens on the first URL.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	v2 := newVerifier(t, clk, Config{PublicKeyURLs: []string{closed.URL + "/jwks", a.jwksURL()}})
+	if _, err := v2.Verify(context.Background(), sign(t, k.rs, baseClaims(clk), nil)); err != nil {
+		t.Fatalf("first URL refuses connections: %v", err)
+	}
 }
 
 // A request whose context ends while waiting for a fetch returns; the

@@ -407,9 +407,6 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	if i1 == 0 || i2 == i1+1 {
 		return nil, invalid("Validation fails: Invalid token format")
 	}
-	if i2 == len(token)-1 {
-		return nil, invalid("Validation fails: Signature verification failed")
-	}
 	raw := []byte(token) // one copy; every part below is a slice of it
 
 	hdrJSON, ok := decodeSegment(raw[:i1])
@@ -423,6 +420,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	alg := algs[string(h.alg)]
 	if alg == nil {
 		return nil, invalid("Validation fails: The specified alg value is not allowed")
+	}
+	// After the alg, as PyJWT: "header.payload." with alg none is told its
+	// alg is not allowed, and an empty signature never costs a key lookup.
+	if i2 == len(token)-1 {
+		return nil, invalid("Validation fails: Signature verification failed")
 	}
 
 	payload, ok := decodeSegment(raw[i1+1 : i2])
@@ -634,7 +636,25 @@ func (v *Verifier) findKey(ctx context.Context, srcs []*source, kid []byte, a *a
 	case found.wrongType:
 		return nil, invalid("Validation fails: The key for this kid does not fit the token's alg")
 	}
-	return nil, invalid("No matching public key found. kid=" + printableKID(kid))
+	return nil, invalid("No matching public key found. keys=" + v.keysLabel(srcs) + ", kid=" + printableKID(kid))
+}
+
+// keysLabel names the URLs searched as LiteLLM's message does: the
+// JWT_PUBLIC_KEY_URL list as Python prints it, or an issuer's one URL.
+func (v *Verifier) keysLabel(srcs []*source) string {
+	if len(srcs) == 1 && (len(v.global) != 1 || srcs[0] != v.global[0]) {
+		return srcs[0].url
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range srcs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + s.url + "'")
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // checkClaims applies PyJWT's rules (with LiteLLM's messages): exp, nbf

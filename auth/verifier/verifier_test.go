@@ -149,6 +149,12 @@ func TestTwoGlobalProviders(t *testing.T) {
 	if _, err := v.Verify(context.Background(), craft(`{"alg":"RS256","typ":"JWT"}`, mustJSON(baseClaims(clk)), rs256(rawKeys().rsa1))); err != nil {
 		t.Fatalf("kid-less token against a one-key set: %v", err)
 	}
+	// An unknown kid names every URL, as LiteLLM's message does.
+	_, err := v.Verify(context.Background(), craft(`{"alg":"RS256","kid":"nope"}`, mustJSON(baseClaims(clk)), rs256(rawKeys().rsa1)))
+	want := "No matching public key found. keys=['" + a.jwksURL() + "', '" + b.discoveryURL() + "'], kid=nope"
+	if e := apiErr(t, err, 401); e.Message != want {
+		t.Errorf("unknown kid: %q, want %q", e.Message, want)
+	}
 }
 
 func TestPerIssuer(t *testing.T) {
@@ -193,10 +199,10 @@ func TestPerIssuer(t *testing.T) {
 	bad("A with B's audience", sign(t, k.rs, with(baseClaims(clk), "iss", "https://a.example", "aud", "global-aud"), nil), "Audience doesn't match")
 	bad("A without aud", sign(t, k.rs, with(baseClaims(clk), "iss", "https://a.example", "aud", nil), nil), `missing the "aud" claim`)
 	// Keys do not cross issuers: iss A signed with B's (or the global) key.
-	bad("A signed by B", sign(t, k.es, with(baseClaims(clk), "iss", "https://a.example", "aud", "aud-a"), nil), "No matching public key found")
+	bad("A signed by B", sign(t, k.es, with(baseClaims(clk), "iss", "https://a.example", "aud", "aud-a"), nil), "No matching public key found. keys="+a.jwksURL()+", kid=")
 	bad("A signed by global", sign(t, k.ed, with(baseClaims(clk), "iss", "https://a.example", "aud", "aud-a"), nil), "No matching public key found")
 	// A's key does not sign for the global path either.
-	bad("global signed by A", sign(t, k.rs, with(baseClaims(clk), "iss", "https://elsewhere", "aud", "global-aud"), nil), "No matching public key found")
+	bad("global signed by A", sign(t, k.rs, with(baseClaims(clk), "iss", "https://elsewhere", "aud", "global-aud"), nil), "No matching public key found. keys=['"+g.jwksURL()+"'], kid=")
 	bad("global aud", sign(t, k.ed, with(baseClaims(clk), "iss", "https://elsewhere", "aud", "aud-a"), nil), "Audience doesn't match")
 }
 
@@ -249,7 +255,7 @@ func TestKidRules(t *testing.T) {
 	v := newVerifier(t, clk, Config{PublicKeyURLs: []string{multi.jwksURL()}})
 	noKid := craft(`{"alg":"RS256"}`, mustJSON(baseClaims(clk)), rs256(rawKeys().rsa1))
 	_, err := v.Verify(context.Background(), noKid)
-	if e := apiErr(t, err, 401); e.Message != "No matching public key found. kid=None" {
+	if e := apiErr(t, err, 401); e.Message != "No matching public key found. keys=['"+multi.jwksURL()+"'], kid=None" {
 		t.Errorf("kid-less token against two keys: %q", e.Message)
 	}
 	single := newIDP(t, k.rs)

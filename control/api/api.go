@@ -313,6 +313,9 @@ func (a *API) admitJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity
 	if err != nil {
 		return err
 	}
+	if err := a.applyUpserts(c.UserContext(), d.Upserts); err != nil {
+		return err
+	}
 	sub, _ := id.Claims["sub"].(string)
 	who := caller{admin: d.Admin, userID: d.UserID, name: "jwt:" + sub, role: id.Role}
 	if d.Team != nil {

@@ -68,6 +68,9 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 	checkRoutes(v, at("admin_allowed_routes"), a.AdminAllowedRoutes)
 	checkRoutes(v, at("team_allowed_routes"), a.TeamAllowedRoutes)
 	checkRoutes(v, at("public_allowed_routes"), a.PublicAllowedRoutes)
+	if len(a.PublicAllowedRoutes) > 0 {
+		v.warn(at("public_allowed_routes"), "accepted and ignored, as in LiteLLM (which declares it but never reads it): it opens no route, so these routes still need a key or a JWT")
+	}
 
 	checkClaimPath(v, at("team_id_jwt_field"), a.TeamIDJWTField)
 	checkClaimPaths(v, at("team_ids_jwt_field"), a.TeamIDsJWTField)
@@ -124,7 +127,7 @@ func validateJWTAuth(v *validator, p string, a *events.JWTAuth) {
 	case len(a.ScopeMappings) > 0 && !a.EnforceScopeBasedAccess:
 		v.add(at("scope_mappings"), "scope_mappings are only enforced with enforce_scope_based_access: true")
 	case len(a.ScopeMappings) == 0 && a.EnforceScopeBasedAccess:
-		v.add(at("enforce_scope_based_access"), "enforce_scope_based_access: true needs scope_mappings; without them every model is denied")
+		v.warn(at("enforce_scope_based_access"), "without scope_mappings no scope check runs (as in LiteLLM, which checks scopes only when both are set): every model is allowed as far as scopes go")
 	}
 	for i, m := range a.ScopeMappings {
 		mp := at("scope_mappings[" + strconv.Itoa(i) + "]")

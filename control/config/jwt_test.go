@@ -80,8 +80,6 @@ var jwtErrorCases = []errorCase{
 		[]string{`config: general_settings.litellm_jwtauth.scope_mappings: scope_mappings are only enforced with enforce_scope_based_access: true (line 4)`}},
 	{"scope_mappings enforced false", jwtBase + "    enforce_scope_based_access: false\n    scope_mappings: [{scope: a, models: [m]}]\n",
 		[]string{`general_settings.litellm_jwtauth.scope_mappings: scope_mappings are only enforced with enforce_scope_based_access: true (line 5)`}},
-	{"enforce scopes without mappings", jwtBase + "    enforce_scope_based_access: true\n",
-		[]string{`config: general_settings.litellm_jwtauth.enforce_scope_based_access: enforce_scope_based_access: true needs scope_mappings; without them every model is denied (line 4)`}},
 	{"scope mapping without scope", jwtBase + "    enforce_scope_based_access: true\n    scope_mappings:\n      - models: [m]\n",
 		[]string{`general_settings.litellm_jwtauth.scope_mappings[0].scope: is required (line 6)`}},
 	{"scope with a space", jwtBase + "    enforce_scope_based_access: true\n    scope_mappings:\n      - scope: a b\n",
@@ -771,4 +769,48 @@ func parseJWTSettings(t *testing.T, doc string) *events.JWTSettings {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestJWTPublicAllowedRoutesWarns: public_allowed_routes is a no-op in
+// LiteLLM and here; it is accepted with a warning saying it opens nothing,
+// not silently (audit finding 7).
+func TestJWTPublicAllowedRoutesWarns(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"set", jwtBase + "    public_allowed_routes: [\"/v1/models\"]\n",
+			"general_settings.litellm_jwtauth.public_allowed_routes: accepted and ignored, as in LiteLLM (which declares it but never reads it): it opens no route"},
+		{"not set", jwtBase + "    team_id_jwt_field: client_id\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(f.Warnings(), "\n")
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestJWTEnforceScopesWithoutMappingsWarns: LiteLLM starts with
+// enforce_scope_based_access: true and no scope_mappings and skips the
+// scope check; so does gatehouse, with a warning saying so (audit
+// finding 8), in the config file and in POST /jwt/settings.
+func TestJWTEnforceScopesWithoutMappingsWarns(t *testing.T) {
+	f, err := Parse([]byte(jwtBase + "    enforce_scope_based_access: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "general_settings.litellm_jwtauth.enforce_scope_based_access: without scope_mappings no scope check runs"
+	if got := strings.Join(f.Warnings(), "\n"); !strings.Contains(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+	s := &events.JWTSettings{ID: events.JWTSettingsID, Enabled: true, PublicKeyURLs: []string{"https://idp.example/jwks"},
+		Auth: events.JWTAuth{EnforceScopeBasedAccess: true}}
+	if err := ValidateJWTSettings(s); err != nil {
+		t.Errorf("POST /jwt/settings body refused: %v", err)
+	}
 }

@@ -202,6 +202,13 @@ func TestJWTAttacksNeverReachUpstream(t *testing.T) {
 	if n := f.attacker.Load(); n != 0 {
 		t.Fatalf("the attacker's JWKS URL was fetched %d times", n)
 	}
+	// The canonical unsigned token ("header.payload.", alg none) is a JWT
+	// (LiteLLM: three dot-separated parts) and is refused for its alg, not
+	// told that JWT auth is off (audit finding 4).
+	none := unsigned(map[string]any{"alg": "none", "typ": "JWT"}, f.claims(nil), nil)
+	if code, body := do(t, "POST", f.edge.url+"/v1/chat/completions", bearer(none), `{"model":"m","messages":[{"role":"user","content":"hi"}]}`); code != 401 || !strings.Contains(body, "Validation fails: The specified alg value is not allowed") {
+		t.Errorf("alg none, empty signature: %d %.300s", code, body)
+	}
 	// The control: a good token reaches the upstream.
 	before := f.upstream.Load()
 	if code, body := do(t, "POST", f.edge.url+"/v1/chat/completions", bearer(good), `{"model":"m","messages":[{"role":"user","content":"hi"}]}`); code != 200 {
@@ -251,4 +258,24 @@ func TestJWTPolicyChangeTakesEffectWithCachedToken(t *testing.T) {
 		return nil
 	})
 	_ = context.Background
+}
+
+// TestJWTAdminOutsideAdminRoutes: an admin-scope JWT on a route outside
+// admin_allowed_routes is a 401 auth_error naming the expanded routes, as
+// LiteLLM's plain Exception (audit finding 1), not a 403.
+func TestJWTAdminOutsideAdminRoutes(t *testing.T) {
+	f := startJWTEdge(t)
+	tok := f.sign(rs256, f.claims(func(c map[string]any) { delete(c, "team"); c["scope"] = "litellm_proxy_admin" }))
+	before := f.upstream.Load()
+	code, body := do(t, "POST", f.edge.url+"/v1/chat/completions", bearer(tok), `{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
+	if code != 401 || !strings.Contains(body, `"type":"auth_error"`) ||
+		!strings.Contains(body, "Admin not allowed to access this route. Route=/v1/chat/completions, Allowed Routes=['/user/new', ") {
+		t.Fatalf("%d %.400s", code, body)
+	}
+	if strings.Contains(body, "management_routes") {
+		t.Errorf("the message names a group, not its routes: %.400s", body)
+	}
+	if f.upstream.Load() != before {
+		t.Error("the request reached the upstream")
+	}
 }

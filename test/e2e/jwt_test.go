@@ -89,7 +89,8 @@ func TestJWTSeedFlows(t *testing.T) {
 		if code := call(t, "POST", a.url("/key/generate"), tok, map[string]any{}, &out); code != 200 || !strings.HasPrefix(out.Key, "sk-") {
 			t.Fatalf("admin JWT /key/generate: %d", code)
 		}
-		expectChat(t, a, tok, "gpt-4", 403, "permission_denied")
+		// LiteLLM: a plain Exception, 401, naming the expanded routes.
+		expectChat(t, a, tok, "gpt-4", 401, "auth_error")
 	})
 
 	t.Run("team token: team models only", func(t *testing.T) {
@@ -213,6 +214,8 @@ func TestJWTSeedFlows(t *testing.T) {
 			"user_email_jwt_field": "email", "user_allowed_email_domain": "my-co.com", "user_id_upsert": true}})
 		expectChat(t, a, idp.Token(t, "employee"), "gpt-4o", 200, "")
 		expectChat(t, a, idp.Token(t, "outsider"), "gpt-4o", 403, "permission_denied")
+		// No email claim counts as invalid (reference §1), not as anonymous.
+		expectChat(t, a, idp.Token(t, "grouped"), "gpt-4o", 403, "permission_denied")
 		testutil.Eventually(t, 10*time.Second, func() error {
 			if code, _ := callRaw(t, "GET", sys.control.url("/user/info?user_id=dev@my-co.com"), masterKey, nil); code != 200 {
 				return fmt.Errorf("user not upserted: %d", code)

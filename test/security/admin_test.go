@@ -211,7 +211,7 @@ func adminMatrix(t *testing.T, s *stack) {
 				// team_allowed_routes and an info route about another
 				// object get a 403.
 				want := 403
-				if !r.authn || (class == adminOnly && !r.team) {
+				if !r.authn || (class == adminOnly && !r.team) || (r.jwtAd && !jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes)) {
 					want = 401
 				}
 				attack{name: name, method: method, url: url, cred: r.cred, body: bodyFor(method, probe), status: want}.run(t, s, cat)
