@@ -316,3 +316,49 @@ func TestLiteLLMSettingsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestRewrittenTreeParses covers documents that classify empties or
+// rewrites, which used to be written back to text and read again: a key
+// with a comment whose mapping was emptied came back as "key: # c\n{}",
+// which yaml.v3 cannot read ("could not find expected ':'", at a line of
+// the rewritten text). The first cases are the audit's smallest triggers
+// (m2, m6, m8, m9, m10); LiteLLM's docs' first example has the first.
+func TestRewrittenTreeParses(t *testing.T) {
+	const entry = "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: k\n"
+	cases := []struct {
+		name, yaml string
+		check      func(t *testing.T, f *File)
+	}{
+		{"m2_ignored_under_commented_key", entry + "\nlitellm_settings: # c\n  drop_params: True\n", nil},
+		{"m6_alias_under_commented_key", entry + "litellm_settings: # c\n  num_retries: 2\n", func(t *testing.T, f *File) {
+			if f.RoutingSettings.NumRetries == nil || *f.RoutingSettings.NumRetries != 2 {
+				t.Errorf("num_retries = %v, want 2", f.RoutingSettings.NumRetries)
+			}
+		}},
+		{"m8_router_settings", entry + "router_settings: # c\n  redis_host: x\n", nil},
+		{"m9_general_settings", entry + "general_settings: # c\n  database_url: x\n", nil},
+		{"m10_model_info", entry + "    model_info: # c\n      version: 2\n", nil},
+		{"comments_everywhere", "# head\n" + entry + "litellm_settings: # c\n  # a head comment\n  drop_params: True # line\n  success_callback: [\"langfuse\"] # c2\n  # foot\ngeneral_settings: # g\n  database_url: x # d\n", nil},
+		{"anchor_on_dropped_key", "router_settings:\n  redis_host: &h x\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: *h\n", func(t *testing.T, f *File) {
+			if got := f.ModelList[0].LiteLLMParams.APIKey; got != "x" {
+				t.Errorf("api_key = %q, want the anchored x", got)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, err := Check([]byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if tc.check != nil {
+				tc.check(t, f)
+			}
+		})
+	}
+	// An error found after the rewrite still names the user's line.
+	_, err := Parse([]byte(entry + "      timeout: 0\nlitellm_settings: # c\n  drop_params: True\n  num_retries: -1\n"))
+	if err == nil || !strings.Contains(err.Error(), "(line 9)") {
+		t.Errorf("error %v, want it at the user's line 9", err)
+	}
+}

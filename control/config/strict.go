@@ -104,17 +104,26 @@ func parse(data []byte) (*File, []*FieldError, error) {
 		return nil, w.warns, joinSorted(w.errs)
 	}
 	if len(w.errs) == 0 {
-		// The tree, not data: classify removed LiteLLM's ignored keys
-		// and moved its aliases.
-		if len(w.warns) > 0 || w.rewrote {
-			if data, err = yaml.Marshal(root); err != nil {
+		if w.rewrote {
+			// The tree, not data: classify removed LiteLLM's ignored
+			// keys and moved its aliases. It is decoded as it is, never
+			// written back to text and read again: yaml.v3 cannot read
+			// back some of what it writes (a key with a comment whose
+			// mapping was emptied becomes "key: # c\n{}"; an alias
+			// whose anchor was dropped names nothing), and errors would
+			// count lines of the rewritten text, not the user's. The
+			// walk above has refused unknown fields already.
+			if err := root.Decode(f); err != nil {
 				return nil, w.warns, fmt.Errorf("config: %w", err)
 			}
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(f); err != nil {
-			return nil, w.warns, fmt.Errorf("config: %w", err)
+		} else {
+			// The user's text as written: yaml.v3's KnownFields decoder
+			// also guards against anything the walk missed.
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			if err := dec.Decode(f); err != nil {
+				return nil, w.warns, fmt.Errorf("config: %w", err)
+			}
 		}
 	} else if err := decodeAfterErrors(root, w.prune, f); err != nil {
 		// A type error leaves the rest of the struct decoded, which is
