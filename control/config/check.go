@@ -37,14 +37,18 @@ func (f *File) Preflight(getenv func(string) string) error {
 }
 
 // MasterKeyWarning says why general_settings.master_key would not resolve
-// (nil if it does or is unset). It is a warning, not an error: `gatehouse
-// run` and a MASTER_KEY in the environment override it, only `gatehouse
-// control` without MASTER_KEY stops on it.
+// (nil if it does or is unset), or that MASTER_KEY overrides it. It is a
+// warning, not an error: a MASTER_KEY in the environment (or run's
+// -master-key) overrides it; without one, `gatehouse run` and `gatehouse
+// control` stop on it (ResolveMasterKey).
 func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	if getenv("MASTER_KEY") != "" {
+		if f.GeneralSettings.MasterKey != "" {
+			return &FieldError{Path: "general_settings.master_key", Msg: "overridden by the MASTER_KEY environment variable, which gatehouse run and control use as the admin key instead"}
+		}
 		return nil
 	}
 	_, err := f.MasterKey(func(k string) (string, bool) {
@@ -57,7 +61,7 @@ func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		w := *fe
-		w.Msg += "; gatehouse control stops on this unless MASTER_KEY is set (gatehouse run uses -master-key)"
+		w.Msg += "; gatehouse run and control stop on this unless MASTER_KEY (or run's -master-key) is set"
 		return &w
 	}
 	return nil
