@@ -179,6 +179,10 @@ func (f *File) Models(now time.Time) ([]*events.Model, error) {
 			// changing the default does not change ids.
 			m.LiteLLMParams.Timeout = f.LiteLLMSettings.RequestTimeout
 		}
+		if m.LiteLLMParams.StreamTimeout == 0 && f.RoutingSettings.StreamTimeout > 0 {
+			// router_settings.stream_timeout, likewise.
+			m.LiteLLMParams.StreamTimeout = f.RoutingSettings.StreamTimeout
+		}
 		out = append(out, m)
 	}
 	return out, nil

@@ -88,8 +88,9 @@ var reasons = map[string]string{
 var (
 	judges   = map[string]func(v *yaml.Node) (settingKind, string){"callbacks": judgeCallbacks}
 	rewrites = map[string]func(parent, key, val *yaml.Node) string{
-		"disable_cooldowns":   rewriteDisableCooldowns,
-		"custom_llm_provider": rewriteCustomProvider,
+		"disable_cooldowns":                rewriteDisableCooldowns,
+		"custom_llm_provider":              rewriteCustomProvider,
+		"default_max_internal_user_budget": rewriteDefaultMaxInternalUserBudget,
 	}
 )
 
@@ -239,6 +240,18 @@ func rewriteDisableCooldowns(parent, key, val *yaml.Node) string {
 	parent.Content = append(parent.Content,
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "cooldown_time", Line: key.Line, Column: key.Column},
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0", Line: val.Line, Column: val.Column})
+	return ""
+}
+
+// rewriteDefaultMaxInternalUserBudget is LiteLLM's load_config: the
+// value is max_internal_user_budget unless that is set too, which then
+// wins.
+func rewriteDefaultMaxInternalUserBudget(parent, key, val *yaml.Node) string {
+	if k, _ := lookup(parent, "max_internal_user_budget"); k != nil {
+		return ""
+	}
+	parent.Content = append(parent.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "max_internal_user_budget", Line: key.Line, Column: key.Column}, val)
 	return ""
 }
 

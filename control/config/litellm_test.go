@@ -73,6 +73,13 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_include", "include:\n  - model_config.yaml\n" + okModel, false},
 		{"refused_cost_per_second", okModel + "      input_cost_per_second: 0.0001\n", false},
 		{"key_generation_settings", okModel + "litellm_settings:\n  key_generation_settings:\n    team_key_generation:\n      allowed_team_member_roles: [\"admin\"]\n    personal_key_generation:\n      allowed_user_roles: [\"proxy_admin\"]\n", true},
+		{"documented_litellm_settings", okModel + "litellm_settings:\n  store_audit_logs: true\n  log_raw_request_response: true\n  enable_redis_auth_cache: true\n  mcp_aliases: {\"github\": \"github_mcp\"}\n  disable_add_transform_inline_image_block: true\n  use_chat_completions_url_for_anthropic_messages: true\n  disable_hf_tokenizer_download: true\n  enable_key_alias_format_validation: true\n  disable_copilot_system_to_assistant: true\n", true},
+		{"documented_general_settings", okModel + "general_settings:\n  disable_spend_updates: true\n  disable_responses_id_security: true\n  user_mcp_management_mode: restricted\n  use_client_credentials_pass_through_routes: true\n  allow_user_auth: true\n  litellm_license: os.environ/LITELLM_LICENSE\n  oauth2_config_mappings: {}\n  disable_model_info_refresh: true\n  coordination_redis: {host: redis}\n", true},
+		{"documented_router_settings", okModel + "router_settings:\n  default_priority: 1\n  caching_groups: [[\"gpt-4o\", \"gpt-4o-mini\"]]\n  deployment_affinity_ttl_seconds: 60\n  ignore_invalid_deployments: true\n  stream_timeout: 10\n", true},
+		{"callback_settings_top_level", okModel + "callback_settings:\n  otel:\n    message_logging: false\n", true},
+		{"default_max_internal_user_budget", okModel + "litellm_settings:\n  default_max_internal_user_budget: 5\n", true},
+		{"refused_forced_models", okModel + "general_settings:\n  completion_model: gpt-4o\n  embedding_model: text-embedding-3-small\n", false},
+		{"refused_python_hooks", okModel + "litellm_settings:\n  post_call_rules: post_call_rules.my_custom_rule\n  custom_provider_map:\n    - provider: my-custom-llm\n      custom_handler: custom_handler.my_custom_llm\n", false},
 		{"default_team_settings", okModel + "litellm_settings:\n  default_team_settings:\n    - team_id: team-1\n      success_callback: [\"langfuse\"]\n", true},
 
 		// Aliases.
@@ -135,6 +142,32 @@ func golden(t *testing.T, path, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestRouterStreamTimeout: router_settings.stream_timeout is the
+// stream_timeout of deployments that set none, and not a routing event of
+// its own.
+func TestRouterStreamTimeout(t *testing.T) {
+	f := mustParse(t, okModel+"  - model_name: own\n    litellm_params:\n      model: openai/gpt-4o\n      stream_timeout: 3\nrouter_settings:\n  stream_timeout: 10\n")
+	ms, err := f.Models(time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].LiteLLMParams.StreamTimeout != 10 || ms[1].LiteLLMParams.StreamTimeout != 3 {
+		t.Errorf("stream_timeout = %v, %v; want the default 10 and the deployment's own 3", ms[0].LiteLLMParams.StreamTimeout, ms[1].LiteLLMParams.StreamTimeout)
+	}
+	if ev, err := f.RoutingSettingsEvent(time.Unix(0, 0)); err != nil || ev != nil {
+		t.Errorf("routing event %+v, %v; want none", ev, err)
+	}
+	parseFails(t, okModel+"router_settings:\n  stream_timeout: -1\n", "router_settings.stream_timeout: must be")
+	f = mustParse(t, okModel+"litellm_settings:\n  default_max_internal_user_budget: 5\n")
+	if b := f.LiteLLMSettings.MaxInternalUserBudget; b == nil || *b != 5 {
+		t.Errorf("max_internal_user_budget = %v, want default_max_internal_user_budget 5", b)
+	}
+	f = mustParse(t, okModel+"litellm_settings:\n  default_max_internal_user_budget: 5\n  max_internal_user_budget: 7\n")
+	if b := f.LiteLLMSettings.MaxInternalUserBudget; b == nil || *b != 7 {
+		t.Errorf("max_internal_user_budget = %v, want its own 7", b)
 	}
 }
 
