@@ -196,6 +196,12 @@ func cloneParams(p events.ModelParams) events.ModelParams {
 		p.MaxRetries = &r
 	}
 	p.Tags = slices.Clone(p.Tags)
+	if p.TopK != nil {
+		k := *p.TopK
+		p.TopK = &k
+	}
+	p.Thinking = maps.Clone(p.Thinking)
+	p.ExtraBody = maps.Clone(p.ExtraBody)
 	p.Stop = slices.Clone(p.Stop)
 	if p.ExtraHeaders != nil {
 		h := make(map[string]string, len(p.ExtraHeaders))

@@ -91,6 +91,7 @@ var (
 		"disable_cooldowns":                rewriteDisableCooldowns,
 		"custom_llm_provider":              rewriteCustomProvider,
 		"default_max_internal_user_budget": rewriteDefaultMaxInternalUserBudget,
+		"request_default":                  rewriteRequestDefault,
 	}
 )
 
@@ -255,6 +256,36 @@ func rewriteDefaultMaxInternalUserBudget(parent, key, val *yaml.Node) string {
 	return ""
 }
 
+// rewriteRequestDefault moves an OpenAI request parameter given in
+// litellm_params (response_format, tool_choice, ...; LiteLLM sends every
+// such key to the provider) into extra_body, where it is a default like
+// temperature: the request's own value wins.
+func rewriteRequestDefault(parent, key, val *yaml.Node) string {
+	k, body := lookup(parent, "extra_body")
+	if k == nil || isNull(deref(body)) {
+		nb := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
+		if k == nil {
+			parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "extra_body", Line: key.Line, Column: key.Column}, nb)
+		} else {
+			for j := 0; j+1 < len(parent.Content); j += 2 {
+				if deref(parent.Content[j]) == k {
+					parent.Content[j+1] = nb
+				}
+			}
+		}
+		body = nb
+	}
+	body = deref(body)
+	if body.Kind != yaml.MappingNode {
+		return "" // the walk reports extra_body's type
+	}
+	if bk, _ := lookup(body, key.Value); bk != nil {
+		return fmt.Sprintf("is set in extra_body too (line %d); keep one", bk.Line)
+	}
+	body.Content = append(body.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key.Value, Line: key.Line, Column: key.Column}, val)
+	return ""
+}
+
 // rewriteCustomProvider puts custom_llm_provider in front of the model
 // name, the form gatehouse reads the provider from.
 func rewriteCustomProvider(parent, key, val *yaml.Node) string {
@@ -371,6 +402,12 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			// s3_callback_params, gcs_callback_params, ...: settings of
 			// observability callbacks, which are not run.
 			s, ok = setting{kind: ignored, why: "settings of an observability callback, which gatehouse does not run: " + whyObservation}, true
+		}
+		if !ok && pattern(path) == "model_list[].litellm_params" && strings.Contains(k.Value, "cost_per_") {
+			// input_cost_per_token_above_128k_tokens,
+			// output_cost_per_reasoning_token, input_cost_per_pixel, ...:
+			// prices of LiteLLM's cost map that gatehouse does not apply.
+			s, ok = setting{kind: refused, why: "gatehouse prices input, output and prompt-cache tokens only (input_cost_per_token, output_cost_per_token, cache_*_cost): this price would not be applied, so spend and budgets would be computed without it"}, true
 		}
 		if !ok {
 			if fields != nil && pattern(path) == "model_list[].model_info" && hintFor(path, fields, k.Value, v) == "" {

@@ -80,6 +80,12 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"default_max_internal_user_budget", okModel + "litellm_settings:\n  default_max_internal_user_budget: 5\n", true},
 		{"refused_forced_models", okModel + "general_settings:\n  completion_model: gpt-4o\n  embedding_model: text-embedding-3-small\n", false},
 		{"refused_python_hooks", okModel + "litellm_settings:\n  post_call_rules: post_call_rules.my_custom_rule\n  custom_provider_map:\n    - provider: my-custom-llm\n      custom_handler: custom_handler.my_custom_llm\n", false},
+		{"deployment_fields_ignored", okModel + "      configurable_clientside_auth_params: [\"api_base\"]\n      litellm_trace_id: t\n      keepalive_seconds: 30\n      use_chat_completions_api: true\n      metadata: {a: 1}\n", true},
+		{"deployment_fields_refused", okModel + "      order: 1\n      tag_regex: [\"^foo\"]\n      cooldown_time: 10\n      itpm: 1000\n      otpm: 1000\n      mock_timeout: true\n      use_litellm_proxy: true\n      default_api_key_tpm_limit: 100\n      input_cost_per_token_above_128k_tokens: 0.1\n      output_cost_per_reasoning_token: 0.1\n      aws_profile_name: p\n      aws_web_identity_token: t\n      aws_sts_endpoint: https://sts\n      aws_external_id: x\n", false},
+		{"deployment_window_limits", okModel + "    rph: 10\n    tph: 100\n    rpd: 100\n    tpd: 1000\n", false},
+		{"deployment_request_defaults", okModel + "      top_k: 40\n      thinking: {type: enabled, budget_tokens: 1024}\n      extra_body: {guided_json: {type: object}}\n      headers: {X-Team: a}\n      response_format: {type: json_object}\n      user: svc\n", true},
+		{"deployment_request_defaults_anthropic", "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-3-5-sonnet-20241022\n      top_k: 40\n      thinking: {type: enabled, budget_tokens: 1024}\n      response_format: {type: json_object}\n      user: svc\n", false},
+		{"deployment_extra_body_reserved", okModel + "      extra_body: {stream: true, model: other}\n", false},
 		{"default_team_settings", okModel + "litellm_settings:\n  default_team_settings:\n    - team_id: team-1\n      success_callback: [\"langfuse\"]\n", true},
 
 		// Aliases.
@@ -169,6 +175,20 @@ func TestRouterStreamTimeout(t *testing.T) {
 	if b := f.LiteLLMSettings.MaxInternalUserBudget; b == nil || *b != 7 {
 		t.Errorf("max_internal_user_budget = %v, want its own 7", b)
 	}
+}
+
+// TestDeploymentFieldAliases: litellm_params.headers are extra_headers,
+// OpenAI request parameters become extra_body defaults, and a typo of a
+// litellm_params field is still an error with its line and the real name.
+func TestDeploymentFieldAliases(t *testing.T) {
+	f := mustParse(t, okModel+"      headers: {X-Team: a}\n      tool_choice: auto\n      extra_body: {guided_choice: [a, b]}\n      vertex_ai_location: eu\n")
+	p := f.ModelList[0].LiteLLMParams
+	if p.ExtraHeaders["X-Team"] != "a" || p.ExtraBody["tool_choice"] != "auto" || p.ExtraBody["guided_choice"] == nil || p.VertexLocation != "eu" {
+		t.Errorf("params %+v", p)
+	}
+	parseFails(t, okModel+"      tool_choice: auto\n      extra_body: {tool_choice: none}\n", "model_list[0].litellm_params.tool_choice: is set in extra_body too (line 7); keep one (line 6)")
+	parseFails(t, okModel+"      headers: {a: b}\n      extra_headers: {c: d}\n", "extra_headers, which is set too")
+	parseFails(t, okModel+"      top_kk: 3\n", `model_list[0].litellm_params: unknown field "top_kk" (line 6); did you mean "top_k"?`)
 }
 
 // TestLiteLLMSettingsAreNotFields keeps the classification table and the
