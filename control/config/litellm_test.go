@@ -415,3 +415,28 @@ func TestRewrittenTreeParses(t *testing.T) {
 		t.Errorf("error %v, want it at the user's line 9", err)
 	}
 }
+
+// TestNumbersFromEnvironment: os.environ/VAR in a number (LiteLLM resolves
+// it at load, for any value) and max_retries as a string (LiteLLM converts
+// it). Strings keep their references for the edges to resolve.
+func TestNumbersFromEnvironment(t *testing.T) {
+	t.Setenv("GH_TEST_T", "5")
+	t.Setenv("GH_TEST_ST", "2.5")
+	t.Setenv("GH_TEST_BAD", "soon")
+	f := mustParse(t, "environment_variables:\n  GH_TEST_RPM: \"100\"\n"+okModel+
+		"      timeout: os.environ/GH_TEST_T\n      stream_timeout: os.environ/GH_TEST_ST\n      max_retries: \"3\"\n      rpm: os.environ/GH_TEST_RPM\n"+
+		"litellm_settings:\n  request_timeout: os.environ/GH_TEST_T\n")
+	p := f.ModelList[0].LiteLLMParams
+	if p.Timeout != 5 || p.StreamTimeout != 2.5 || p.MaxRetries == nil || *p.MaxRetries != 3 || p.RPM != 100 || f.LiteLLMSettings.RequestTimeout != 5 {
+		t.Errorf("params %+v, request_timeout %v", p, f.LiteLLMSettings.RequestTimeout)
+	}
+	if p.APIKey != "os.environ/OPENAI_API_KEY" {
+		t.Errorf("api_key = %q, want the reference kept", p.APIKey)
+	}
+	parseFails(t, okModel+"      timeout: os.environ/GH_TEST_UNSET_VAR\n", "model_list[0].litellm_params.timeout: os.environ/GH_TEST_UNSET_VAR is not set")
+	parseFails(t, okModel+"      timeout: os.environ/GH_TEST_BAD\n", `model_list[0].litellm_params.timeout: expected a number, got os.environ/GH_TEST_BAD, which is "soon" (line 6)`)
+	parseFails(t, okModel+"      rpm: os.environ/GH_TEST_ST\n", `model_list[0].litellm_params.rpm: expected an integer, got "2.5" (line 6)`)
+	// Only max_retries is converted from a string, as in LiteLLM.
+	parseFails(t, okModel+"      stream_timeout: \"10\"\n", `stream_timeout: expected a number, got "10"`)
+	parseFails(t, okModel+"      max_retries: \"three\"\n", `max_retries: expected an integer, got "three"`)
+}

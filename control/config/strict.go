@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/policy"
 	"gopkg.in/yaml.v3"
 )
 
@@ -97,7 +99,7 @@ func parse(data []byte) (*File, []*FieldError, error) {
 	if root == nil {
 		return f, nil, nil
 	}
-	w := &walker{lines: map[string]int{"": root.Line}, budget: walkBudget}
+	w := &walker{lines: map[string]int{"": root.Line}, budget: walkBudget, fileEnv: fileEnvironment(root)}
 	w.classify(root)
 	w.walk(root, fileType, "")
 	if w.exhausted {
@@ -230,6 +232,9 @@ type walker struct {
 	budget    int
 	exhausted bool
 	merging   map[*yaml.Node]bool // merge sources being expanded, against cycles
+	// fileEnv is the file's environment_variables, which os.environ/
+	// references in numbers read when the process environment lacks them.
+	fileEnv map[string]string
 	// prune holds nodes whose type's UnmarshalYAML returns an error that
 	// is not a *yaml.TypeError, which aborts a whole decode rather than
 	// skipping the field; see decodeAfterErrors.
@@ -381,6 +386,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			w.typeError(n, path, want)
 			return
 		}
+		if !w.numberFromText(n, t, path) {
+			return
+		}
 		// yaml.v3 truncates 1.5 into an int field; a rate limit of 1.5
 		// is a mistake worth reporting.
 		isInt := t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64
@@ -388,6 +396,64 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			w.typeError(n, path, want)
 		}
 	}
+}
+
+// numberFromText reads what LiteLLM reads in place of a number or a
+// boolean: an os.environ/VAR reference (LiteLLM resolves every such value
+// when it loads the file; "this works for ANY value on the config.yaml"),
+// and max_retries given as a string ("3", which LiteLLM converts). The
+// node is rewritten to the value, so the value is checked and decoded as
+// if written there. Strings (keys, URLs) keep their references: each edge
+// resolves those itself. false: an error was reported.
+func (w *walker) numberFromText(n *yaml.Node, t reflect.Type, path string) bool {
+	if t.Kind() == reflect.String || n.ShortTag() != "!!str" {
+		return true
+	}
+	if name, ok := strings.CutPrefix(n.Value, policy.EnvPrefix); ok {
+		v := os.Getenv(name)
+		if v == "" {
+			v = w.fileEnv[name]
+		}
+		if v == "" {
+			w.fail(path, n.Line, "", "%s is not set (a number or true/false given as %sVAR is read from the environment when the config is loaded)", n.Value, policy.EnvPrefix)
+			return false
+		}
+		ref := n.Value
+		n.Value, n.Tag, n.Style = strings.TrimSpace(v), "", 0
+		w.rewrote = true
+		if n.Decode(reflect.New(t).Interface()) != nil {
+			w.fail(path, n.Line, "", "expected %s, got %s, which is %s", scalarWant(t), ref, describe(n))
+			return false
+		}
+		return true
+	}
+	if pattern(path) == "model_list[].litellm_params.max_retries" {
+		if _, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+			n.Value, n.Tag, n.Style = strings.TrimSpace(n.Value), "", 0
+			w.rewrote = true
+		}
+	}
+	return true
+}
+
+// fileEnvironment reads environment_variables from the tree (strings
+// only; the walk reports the rest).
+func fileEnvironment(root *yaml.Node) map[string]string {
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	_, ev := lookup(root, "environment_variables")
+	if ev == nil || deref(ev).Kind != yaml.MappingNode {
+		return nil
+	}
+	out := map[string]string{}
+	ev = deref(ev)
+	for i := 0; i+1 < len(ev.Content); i += 2 {
+		if k, v := deref(ev.Content[i]), deref(ev.Content[i+1]); k.Kind == yaml.ScalarNode && v.Kind == yaml.ScalarNode {
+			out[k.Value] = v.Value
+		}
+	}
+	return out
 }
 
 func scalarWant(t reflect.Type) string {
