@@ -54,8 +54,8 @@ type setting struct {
 	judge func(v *yaml.Node) (settingKind, string)
 	// rewrite, if set, implements an alias that is not a plain move: it
 	// edits parent (the mapping holding the key) and reports an error
-	// message, or "".
-	rewrite func(parent, key, val *yaml.Node) string
+	// message and a warning message, each "" if none.
+	rewrite func(parent, key, val *yaml.Node) (errMsg, warnMsg string)
 }
 
 const (
@@ -87,7 +87,7 @@ var reasons = map[string]string{
 // ("judged by NAME", "rewritten by NAME").
 var (
 	judges   = map[string]func(v *yaml.Node) (settingKind, string){"callbacks": judgeCallbacks}
-	rewrites = map[string]func(parent, key, val *yaml.Node) string{
+	rewrites = map[string]func(parent, key, val *yaml.Node) (string, string){
 		"disable_cooldowns":                rewriteDisableCooldowns,
 		"custom_llm_provider":              rewriteCustomProvider,
 		"default_max_internal_user_budget": rewriteDefaultMaxInternalUserBudget,
@@ -227,40 +227,44 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 
 // rewriteDisableCooldowns makes router_settings.disable_cooldowns: true
 // into cooldown_time: 0, which the router treats as "no cooldown".
-func rewriteDisableCooldowns(parent, key, val *yaml.Node) string {
+// As in LiteLLM, it wins over a cooldown_time set too (with a warning).
+func rewriteDisableCooldowns(parent, key, val *yaml.Node) (string, string) {
 	var on bool
 	if err := deref(val).Decode(&on); err != nil {
-		return "expected true or false"
+		return "expected true or false", ""
 	}
 	if !on {
-		return ""
+		return "", ""
 	}
-	if k, _ := lookup(parent, "cooldown_time"); k != nil {
-		return fmt.Sprintf("disable_cooldowns: true means cooldown_time: 0, but cooldown_time is set too (line %d); keep one", k.Line)
+	nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "cooldown_time", Line: key.Line, Column: key.Column}
+	nv := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0", Line: val.Line, Column: val.Column}
+	for j := 0; j+1 < len(parent.Content); j += 2 {
+		if k := deref(parent.Content[j]); k.Kind == yaml.ScalarNode && k.Value == "cooldown_time" {
+			parent.Content[j], parent.Content[j+1] = nk, nv
+			return "", fmt.Sprintf("disables cooldowns, so the cooldown_time set too (line %d) has no effect, as in LiteLLM", k.Line)
+		}
 	}
-	parent.Content = append(parent.Content,
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "cooldown_time", Line: key.Line, Column: key.Column},
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0", Line: val.Line, Column: val.Column})
-	return ""
+	parent.Content = append(parent.Content, nk, nv)
+	return "", ""
 }
 
 // rewriteDefaultMaxInternalUserBudget is LiteLLM's load_config: the
 // value is max_internal_user_budget unless that is set too, which then
 // wins.
-func rewriteDefaultMaxInternalUserBudget(parent, key, val *yaml.Node) string {
+func rewriteDefaultMaxInternalUserBudget(parent, key, val *yaml.Node) (string, string) {
 	if k, _ := lookup(parent, "max_internal_user_budget"); k != nil {
-		return ""
+		return "", ""
 	}
 	parent.Content = append(parent.Content,
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "max_internal_user_budget", Line: key.Line, Column: key.Column}, val)
-	return ""
+	return "", ""
 }
 
 // rewriteRequestDefault moves an OpenAI request parameter given in
 // litellm_params (response_format, tool_choice, ...; LiteLLM sends every
 // such key to the provider) into extra_body, where it is a default like
 // temperature: the request's own value wins.
-func rewriteRequestDefault(parent, key, val *yaml.Node) string {
+func rewriteRequestDefault(parent, key, val *yaml.Node) (string, string) {
 	k, body := lookup(parent, "extra_body")
 	if k == nil || isNull(deref(body)) {
 		nb := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
@@ -277,39 +281,39 @@ func rewriteRequestDefault(parent, key, val *yaml.Node) string {
 	}
 	body = deref(body)
 	if body.Kind != yaml.MappingNode {
-		return "" // the walk reports extra_body's type
+		return "", "" // the walk reports extra_body's type
 	}
 	if bk, _ := lookup(body, key.Value); bk != nil {
-		return fmt.Sprintf("is set in extra_body too (line %d); keep one", bk.Line)
+		return fmt.Sprintf("is set in extra_body too (line %d); keep one", bk.Line), ""
 	}
 	body.Content = append(body.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key.Value, Line: key.Line, Column: key.Column}, val)
-	return ""
+	return "", ""
 }
 
 // rewriteCustomProvider puts custom_llm_provider in front of the model
 // name, the form gatehouse reads the provider from.
-func rewriteCustomProvider(parent, key, val *yaml.Node) string {
+func rewriteCustomProvider(parent, key, val *yaml.Node) (string, string) {
 	v := deref(val)
 	if v.Kind != yaml.ScalarNode {
-		return "expected a string"
+		return "expected a string", ""
 	}
 	p := v.Value
 	if !policy.IsKnownProvider(p) {
-		return fmt.Sprintf("%q is not a provider gatehouse knows", p)
+		return fmt.Sprintf("%q is not a provider gatehouse knows", p), ""
 	}
 	_, m := lookup(parent, "model")
 	if m == nil || deref(m).Kind != yaml.ScalarNode {
-		return "" // the walk reports the missing model
+		return "", "" // the walk reports the missing model
 	}
 	m = deref(m)
 	if prov, _ := policy.SplitProvider(m.Value); strings.HasPrefix(m.Value, prov+"/") {
 		if prov != p {
-			return fmt.Sprintf("says %s but litellm_params.model %q names provider %s", p, m.Value, prov)
+			return fmt.Sprintf("says %s but litellm_params.model %q names provider %s", p, m.Value, prov), ""
 		}
-		return ""
+		return "", ""
 	}
 	m.Value = p + "/" + m.Value
-	return ""
+	return "", ""
 }
 
 func lookup(m *yaml.Node, name string) (key, val *yaml.Node) {
@@ -440,8 +444,12 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			continue
 		case alias:
 			if s.rewrite != nil {
-				if msg := s.rewrite(n, k, v); msg != "" {
+				msg, warn := s.rewrite(n, k, v)
+				if msg != "" {
 					w.errs = append(w.errs, &FieldError{Path: sub, Line: k.Line, Msg: msg})
+				}
+				if warn != "" {
+					w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: warn})
 				}
 				w.drop(n, i)
 				continue
@@ -450,8 +458,12 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			if why != "" {
 				w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: why})
 			}
-			if msg := moveTo(root, to, k, v); msg != "" {
+			msg, warn := moveTo(root, to, k, v, overlapOf(sub, to))
+			if msg != "" {
 				w.errs = append(w.errs, &FieldError{Path: sub, Line: k.Line, Msg: msg})
+			}
+			if warn != "" {
+				w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: warn})
 			}
 			w.drop(n, i)
 			continue
@@ -494,42 +506,78 @@ func (w *walker) drop(n *yaml.Node, i int) {
 	n.Content = append(n.Content[:i], n.Content[i+2:]...)
 }
 
+// overlap says what moveTo does when the target is set too.
+type overlap int
+
+const (
+	overlapError      overlap = iota // an error: keep one
+	overlapKeepTarget                // the target's value stays (a warning)
+	overlapSourceWins                // the moved value replaces it (a warning)
+)
+
+// overlapOf is LiteLLM's rule for a setting given in both litellm_settings
+// and router_settings (config_settings.md: "settings on router_settings
+// will override those on litellm_settings"); any other alias set twice is
+// an error.
+func overlapOf(from, to string) overlap {
+	sec := func(p string) string { s, _, _ := strings.Cut(p, "."); return s }
+	switch {
+	case sec(from) == "litellm_settings" && sec(to) == "router_settings":
+		return overlapKeepTarget
+	case sec(from) == "router_settings" && sec(to) == "litellm_settings":
+		return overlapSourceWins
+	}
+	return overlapError
+}
+
 // moveTo puts key: val at the dotted path to (creating mappings on the
-// way), unless something is there already.
-func moveTo(root *yaml.Node, to string, key, val *yaml.Node) string {
+// way). When something is there already, ov decides: an error message, or
+// a warning with the one value kept.
+func moveTo(root *yaml.Node, to string, key, val *yaml.Node, ov overlap) (errMsg, warnMsg string) {
 	segs := splitPath(to)
 	cur := root
 	for i, s := range segs {
 		last := i == len(segs)-1
 		if s.index >= 0 {
 			if cur.Kind != yaml.SequenceNode || s.index >= len(cur.Content) {
-				return ""
+				return "", ""
 			}
 			cur = deref(cur.Content[s.index])
 			continue
 		}
 		if cur.Kind != yaml.MappingNode {
-			return "" // the walk reports the type error of the target
+			return "", "" // the walk reports the type error of the target
 		}
 		k, v := lookup(cur, s.name)
 		if last {
+			nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}
 			if k != nil && !isNull(deref(v)) {
 				if a, b := deref(v), deref(val); a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Value == b.Value {
-					return "" // the same value twice
+					return "", "" // the same value twice
 				}
-				return fmt.Sprintf("is LiteLLM's name for %s, which is set too (line %d); keep one", to, k.Line)
+				switch ov {
+				case overlapKeepTarget:
+					return "", fmt.Sprintf("is set as %s too (line %d), whose value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
+				case overlapSourceWins:
+					for j := 0; j+1 < len(cur.Content); j += 2 {
+						if deref(cur.Content[j]) == k {
+							cur.Content[j], cur.Content[j+1] = nk, val
+						}
+					}
+					return "", fmt.Sprintf("is read as %s, which is set too (line %d); this value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
+				}
+				return fmt.Sprintf("is LiteLLM's name for %s, which is set too (line %d); keep one", to, k.Line), ""
 			}
-			nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}
 			if k != nil {
 				for j := 0; j+1 < len(cur.Content); j += 2 {
 					if deref(cur.Content[j]) == k {
 						cur.Content[j+1] = val
 					}
 				}
-				return ""
+				return "", ""
 			}
 			cur.Content = append(cur.Content, nk, val)
-			return ""
+			return "", ""
 		}
 		if k == nil || isNull(deref(v)) {
 			nv := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
@@ -547,7 +595,7 @@ func moveTo(root *yaml.Node, to string, key, val *yaml.Node) string {
 		}
 		cur = deref(v)
 	}
-	return ""
+	return "", ""
 }
 
 type seg struct {

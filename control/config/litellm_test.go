@@ -95,7 +95,13 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"alias_jwt_okta", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    public_key_url: https://dev-123.okta.com/oauth2/default/v1/keys\n    issuer: https://dev-123.okta.com/oauth2/default\n    audience: api://default\n    user_id_jwt_field: sub\n", true},
 		{"alias_base_model_provider", "model_list:\n  - model_name: my-llama\n    litellm_params:\n      model: meta-llama/Llama-3-8b\n      custom_llm_provider: hosted_vllm\n      api_base: http://vllm:8000/v1\n      base_model: gpt-4o-mini\n", true},
 		{"alias_azure_env", "environment_variables:\n  AZURE_API_BASE: https://my.openai.azure.com\n  AZURE_API_VERSION: 2024-06-01\nmodel_list:\n  - model_name: gpt-4\n    litellm_params:\n      model: azure/gpt-4-deploy\n      api_key: os.environ/AZURE_API_KEY\n", true},
-		{"alias_conflict", okModel + "litellm_settings:\n  num_retries: 3\nrouter_settings:\n  num_retries: 2\n", false},
+		// Set in both litellm_settings and router_settings: router_settings
+		// wins, as LiteLLM documents, with a warning naming both lines.
+		{"alias_conflict", okModel + "litellm_settings:\n  num_retries: 3\nrouter_settings:\n  num_retries: 2\n", true},
+		{"alias_conflict_router_first", okModel + "router_settings:\n  timeout: 30\n  fallbacks: [{\"gpt-4o\": [\"gpt-4o\"]}]\nlitellm_settings:\n  request_timeout: 10\n  fallbacks: []\n", true},
+		{"alias_conflict_cooldowns", okModel + "router_settings:\n  cooldown_time: 30\n  disable_cooldowns: true\n", true},
+		// Other aliases set twice stay an error.
+		{"alias_conflict_deployment", okModel + "      rpm: 50\n    rpm: 100\n", false},
 
 		// Implemented.
 		{"default_params", okModel + "      temperature: 0.2\n      max_tokens: 256\n      seed: 7\n      top_p: 0.9\n      stop: [\"END\"]\n", true},
@@ -148,6 +154,30 @@ func golden(t *testing.T, path, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestRouterSettingsWin: a setting in both sections takes router_settings'
+// value, whichever comes first in the file.
+func TestRouterSettingsWin(t *testing.T) {
+	for _, doc := range []string{
+		okModel + "litellm_settings:\n  num_retries: 3\n  request_timeout: 10\n  cooldown_time: 9\nrouter_settings:\n  num_retries: 5\n  timeout: 30\n  disable_cooldowns: true\n",
+		okModel + "router_settings:\n  num_retries: 5\n  timeout: 30\n  disable_cooldowns: true\nlitellm_settings:\n  num_retries: 3\n  request_timeout: 10\n  cooldown_time: 9\n",
+	} {
+		f, warns, err := Check([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warns) != 3 {
+			t.Errorf("%d warnings, want one per setting given twice: %v", len(warns), warns)
+		}
+		ev, err := f.RoutingSettingsEvent(time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := ev.Retries(); n != 5 || ev.Cooldown() != 0 || f.LiteLLMSettings.RequestTimeout != 30 {
+			t.Errorf("retries %d, cooldown %v, timeout %v; want router_settings' 5, 0, 30", n, ev.Cooldown(), f.LiteLLMSettings.RequestTimeout)
+		}
 	}
 }
 
