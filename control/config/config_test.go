@@ -104,8 +104,9 @@ var errorCases = []errorCase{
 		[]string{`config: model_list[0].litellm_params.model: "foo-bar" names no known provider; use "<provider>/<model>" (e.g. openai/gpt-4o, mock/echo) (line 4)`}},
 	{"unknown provider prefix", "model_list:\n  - model_name: a\n    litellm_params:\n      model: acme/llm-1\n",
 		[]string{`model_list[0].litellm_params.model: "acme/llm-1" names no known provider`}},
-	{"bare star", "model_list:\n  - model_name: '*'\n    litellm_params:\n      model: '*'\n",
-		[]string{`model_list[0].litellm_params.model: "*" names no known provider`}},
+	// model "*" is openai/* (LiteLLM's get_llm_provider), still a wildcard.
+	{"bare star for a plain name", "model_list:\n  - model_name: a\n    litellm_params:\n      model: '*'\n",
+		[]string{`model_list[0].litellm_params.model: contains '*' but model_name "a" is not a wildcard`}},
 	{"provider without model", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/\n",
 		[]string{`model_list[0].litellm_params.model: "openai/" names no model after the provider (line 4)`}},
 	{"wildcard name, literal model", "model_list:\n  - model_name: openai/*\n    litellm_params:\n      model: openai/gpt-4o\n",

@@ -483,8 +483,11 @@ func (w *walker) classifyChild(root, v *yaml.Node, t reflect.Type, path string, 
 	case t.Kind() == reflect.Slice && v.Kind == yaml.SequenceNode:
 		for i, c := range v.Content {
 			sub := path + "[" + strconv.Itoa(i) + "]"
-			if t.Elem() == modelEntryType && w.unservable(deref(c), sub) {
-				continue
+			if t.Elem() == modelEntryType {
+				w.inferProvider(deref(c), sub)
+				if w.unservable(deref(c), sub) {
+					continue
+				}
 			}
 			w.classifyChild(root, c, t.Elem(), sub, seen)
 		}
@@ -675,6 +678,88 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 	w.bad = append(w.bad, path)
 	w.skip(e)
 	return true
+}
+
+// bedrockVendors are the model families of Bedrock ids ("anthropic.claude-3-sonnet-20240229-v1:0",
+// "meta.llama3-8b-instruct-v1:0", "us.anthropic...." for cross-region
+// inference profiles).
+var bedrockVendors = []string{"anthropic.", "amazon.", "meta.", "cohere.", "mistral.", "ai21.", "deepseek.", "writer."}
+
+// bedrockID reports whether m is a Bedrock model id without the bedrock/
+// prefix, which LiteLLM's get_llm_provider maps to bedrock (its
+// bedrock_models list holds these families).
+func bedrockID(m string) bool {
+	if strings.Contains(m, "/") {
+		return false
+	}
+	for _, region := range []string{"", "us.", "eu.", "apac.", "us-gov.", "global."} {
+		for _, v := range bedrockVendors {
+			if strings.HasPrefix(m, region+v) && len(m) > len(region+v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inferProvider gives a deployment's litellm_params.model the provider
+// prefix LiteLLM infers where gatehouse's own inference has none:
+// "text-completion-openai/<m>" (OpenAI's completions API) is openai/<m>
+// with model_info.mode completion, a bare Bedrock id is bedrock/<id>,
+// and "*" is openai/* (get_llm_provider: model == "*" -> openai). A
+// deployment with custom_llm_provider is left to that.
+func (w *walker) inferProvider(e *yaml.Node, path string) {
+	if e.Kind != yaml.MappingNode {
+		return
+	}
+	_, params := lookup(e, "litellm_params")
+	if params == nil || deref(params).Kind != yaml.MappingNode {
+		return
+	}
+	params = deref(params)
+	if k, _ := lookup(params, "custom_llm_provider"); k != nil {
+		return
+	}
+	_, m := lookup(params, "model")
+	if m == nil || deref(m).Kind != yaml.ScalarNode || isNull(deref(m)) {
+		return
+	}
+	m = deref(m)
+	switch {
+	case strings.HasPrefix(m.Value, "text-completion-openai/"):
+		m.Value = policy.ProviderOpenAI + "/" + strings.TrimPrefix(m.Value, "text-completion-openai/")
+		w.rewrote = true
+		ik, info := lookup(e, "model_info")
+		if ik == nil || isNull(deref(info)) {
+			info = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: m.Line, Column: m.Column}
+			if ik == nil {
+				e.Content = append(e.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "model_info", Line: m.Line, Column: m.Column}, info)
+			} else {
+				for j := 0; j+1 < len(e.Content); j += 2 {
+					if deref(e.Content[j]) == ik {
+						e.Content[j+1] = info
+					}
+				}
+			}
+		}
+		info = deref(info)
+		if info.Kind != yaml.MappingNode {
+			return // the walk reports model_info's type
+		}
+		if mk, _ := lookup(info, "mode"); mk == nil {
+			info.Content = append(info.Content,
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "mode", Line: m.Line, Column: m.Column},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: policy.ModeCompletion, Line: m.Line, Column: m.Column})
+		}
+		w.warns = append(w.warns, &FieldError{Path: path + ".litellm_params.model", Line: m.Line,
+			Msg: fmt.Sprintf("text-completion-openai/ is read as %s with model_info.mode completion: it is served on /v1/completions; LiteLLM also turns chat requests into text completions for it, gatehouse does not", m.Value)})
+	case m.Value == "*":
+		m.Value = policy.ProviderOpenAI + "/*"
+		w.rewrote = true
+	case bedrockID(m.Value):
+		m.Value = policy.ProviderBedrock + "/" + m.Value
+		w.rewrote = true
+	}
 }
 
 // modeServed reports whether the edge calls provider's API for an

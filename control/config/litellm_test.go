@@ -119,6 +119,8 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_pass_through", okModel + "general_settings:\n  pass_through_endpoints:\n    - path: /v1/rerank\n      target: https://api.cohere.com/v1/rerank\n", false},
 		{"refused_python_callback", okModel + "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n", false},
 		{"refused_providers", okModel + "  - model_name: claude-bedrock\n    litellm_params:\n      model: bedrock/anthropic.claude-3-sonnet\n      aws_region_name: us-east-1\n  - model_name: hf\n    litellm_params:\n      model: huggingface/bigcode/starcoder\n  - model_name: gemini\n    litellm_params:\n      model: gemini/gemini-1.5-pro\n      api_key: os.environ/GEMINI_API_KEY\n  - model_name: vertex\n    litellm_params:\n      model: vertex_ai/gemini-pro\n      vertex_project: p\n", false},
+		// Providers LiteLLM infers (get_llm_provider).
+		{"provider_inference", "model_list:\n  - model_name: claude-bedrock\n    litellm_params:\n      model: anthropic.claude-3-sonnet-20240229-v1:0\n      aws_region_name: us-east-1\n  - model_name: llama\n    litellm_params:\n      model: us.meta.llama3-2-90b-instruct-v1:0\n  - model_name: instruct\n    litellm_params:\n      model: text-completion-openai/gpt-3.5-turbo-instruct\n  - model_name: \"*\"\n    litellm_params:\n      model: \"*\"\n", true},
 		{"embeddings", okModel + "  - model_name: embed\n    litellm_params:\n      model: openai/text-embedding-3-small\n  - model_name: embed2\n    litellm_params:\n      model: azure/my-embedding\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: embedding\n", true},
 		{"refused_embeddings_provider", okModel + "  - model_name: embed\n    litellm_params:\n      model: bedrock/amazon.titan-embed-text-v2:0\n      aws_region_name: us-east-1\n    model_info:\n      mode: embedding\n", false},
 		{"refused_images", okModel + "  - model_name: img\n    litellm_params:\n      model: openai/dall-e-3\n  - model_name: img2\n    litellm_params:\n      model: azure/my-dalle\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: image_generation\n", false},
@@ -154,6 +156,27 @@ func golden(t *testing.T, path, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestProviderInference: the deployments of provider_inference get the
+// provider LiteLLM infers.
+func TestProviderInference(t *testing.T) {
+	f := mustParse(t, "model_list:\n  - model_name: a\n    litellm_params:\n      model: anthropic.claude-3-sonnet-20240229-v1:0\n  - model_name: b\n    litellm_params:\n      model: text-completion-openai/gpt-3.5-turbo-instruct\n  - model_name: \"*\"\n    litellm_params:\n      model: \"*\"\n  - model_name: c\n    litellm_params:\n      model: anthropic.claude-3-haiku\n      custom_llm_provider: bedrock\n")
+	want := []string{"bedrock/anthropic.claude-3-sonnet-20240229-v1:0", "openai/gpt-3.5-turbo-instruct", "openai/*", "bedrock/anthropic.claude-3-haiku"}
+	for i, e := range f.ModelList {
+		if e.LiteLLMParams.Model != want[i] {
+			t.Errorf("model_list[%d].model = %q, want %q", i, e.LiteLLMParams.Model, want[i])
+		}
+	}
+	if m := f.ModelList[1].ModelInfo.Mode; m != "completion" {
+		t.Errorf("text-completion-openai mode = %q, want completion", m)
+	}
+	// Not Bedrock ids: a model name with a dot, an unknown family.
+	for _, m := range []string{"anthropic.", "foo.bar", "openai/anthropic.claude"} {
+		if bedrockID(m) {
+			t.Errorf("%q read as a Bedrock id", m)
+		}
 	}
 }
 
