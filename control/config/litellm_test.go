@@ -493,3 +493,14 @@ func TestNumbersFromEnvironment(t *testing.T) {
 	parseFails(t, okModel+"      stream_timeout: \"10\"\n", `stream_timeout: expected a number, got "10"`)
 	parseFails(t, okModel+"      max_retries: \"three\"\n", `max_retries: expected an integer, got "three"`)
 }
+
+// TestDuplicateKeyIsOneError: a repeated key is one error; the rest of
+// its mapping is still read (yaml.v3 would drop the whole mapping and
+// report its other fields as missing).
+func TestDuplicateKeyIsOneError(t *testing.T) {
+	_, err := Parse([]byte("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: k\n      api_key: k2\n"))
+	want := "config: model_list[0].litellm_params.api_key: set twice, first at line 5 (line 6)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want only %s", err, want)
+	}
+}

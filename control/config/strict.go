@@ -127,7 +127,7 @@ func parse(data []byte) (*File, []*FieldError, error) {
 				return nil, w.warns, fmt.Errorf("config: %w", err)
 			}
 		}
-	} else if err := decodeAfterErrors(root, w.prune, f); err != nil {
+	} else if err := decodeAfterErrors(root, w.prune, w.dups, f); err != nil {
 		// A type error leaves the rest of the struct decoded, which is
 		// enough to validate it too; anything else aborted decoding and
 		// the struct is not worth validating.
@@ -232,6 +232,7 @@ type walker struct {
 	budget    int
 	exhausted bool
 	merging   map[*yaml.Node]bool // merge sources being expanded, against cycles
+	dups      map[*yaml.Node]bool // repeated keys, left out by decodeAfterErrors
 	// fileEnv is the file's environment_variables, which os.environ/
 	// references in numbers read when the process environment lacks them.
 	fileEnv map[string]string
@@ -239,6 +240,16 @@ type walker struct {
 	// is not a *yaml.TypeError, which aborts a whole decode rather than
 	// skipping the field; see decodeAfterErrors.
 	prune map[*yaml.Node]bool
+}
+
+// dropKey marks a repeated key, which decodeAfterErrors leaves out:
+// yaml.v3 refuses a whole mapping with a repeated key, which would leave
+// its other fields unset and report them as missing too.
+func (w *walker) dropKey(k *yaml.Node) {
+	if w.dups == nil {
+		w.dups = map[*yaml.Node]bool{}
+	}
+	w.dups[k] = true
 }
 
 func (w *walker) unmarshalerFails(n *yaml.Node) {
@@ -250,9 +261,10 @@ func (w *walker) unmarshalerFails(n *yaml.Node) {
 
 // decodeAfterErrors decodes a tree the walk found errors in, so that the
 // rest of the file can still be validated. Nodes in prune are decoded as
-// null (on a copy of the tree), since decoding them would abort.
-func decodeAfterErrors(root *yaml.Node, prune map[*yaml.Node]bool, f *File) error {
-	if len(prune) == 0 {
+// null (on a copy of the tree), since decoding them would abort; repeated
+// keys (dups) are left out with their values.
+func decodeAfterErrors(root *yaml.Node, prune, dups map[*yaml.Node]bool, f *File) error {
+	if len(prune) == 0 && len(dups) == 0 {
 		return root.Decode(f)
 	}
 	memo := map[*yaml.Node]*yaml.Node{}
@@ -272,9 +284,13 @@ func decodeAfterErrors(root *yaml.Node, prune map[*yaml.Node]bool, f *File) erro
 		c := *n
 		memo[n] = &c
 		if n.Content != nil {
-			c.Content = make([]*yaml.Node, len(n.Content))
-			for i, k := range n.Content {
-				c.Content[i] = cp(k)
+			c.Content = make([]*yaml.Node, 0, len(n.Content))
+			for i := 0; i < len(n.Content); i++ {
+				if n.Kind == yaml.MappingNode && i%2 == 0 && dups[deref(n.Content[i])] {
+					i++ // a repeated key and its value: the first one stays
+					continue
+				}
+				c.Content = append(c.Content, cp(n.Content[i]))
 			}
 		}
 		c.Alias = cp(n.Alias)
@@ -512,6 +528,7 @@ func (w *walker) pairs(n *yaml.Node, path string) []pair {
 		}
 		if first, dup := seen[k.Value]; dup {
 			w.fail(joinPath(path, k.Value), k.Line, "", "set twice, first at line %d", first)
+			w.dropKey(k)
 			continue
 		}
 		seen[k.Value] = k.Line
