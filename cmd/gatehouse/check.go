@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/control/config"
@@ -38,6 +39,9 @@ func runCheck(args []string, stdout io.Writer) (ok bool, err error) {
 		if w := f.MasterKeyWarning(nil); w != nil {
 			warnings = append(warnings, w)
 		}
+		// What `gatehouse run` logs at start about this environment.
+		warnings = append(warnings, f.EnvWarnings(nil)...)
+		sort.SliceStable(warnings, func(i, j int) bool { return warnings[i].Line < warnings[j].Line })
 	}
 	problems := config.Problems(err)
 	sev := "warning"

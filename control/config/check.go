@@ -2,8 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
+
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // Preflight runs the checks a start makes beyond Parse, without starting
@@ -85,5 +88,37 @@ func Problems(err error) []error {
 		out = append(out, e)
 	}
 	walk(err)
+	return out
+}
+
+// EnvWarnings are the os.environ/ references of model_list (api_key,
+// api_base, api_version, organization) that getenv (nil: os.Getenv),
+// then the file's environment_variables, cannot resolve: the warnings
+// `gatehouse run` logs at start, with their lines. Each edge resolves
+// these from its own environment, so they are warnings: the variable may
+// be set where the edges run.
+func (f *File) EnvWarnings(getenv func(string) string) []*FieldError {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env := func(k string) (string, bool) {
+		v := getenv(k)
+		if v == "" {
+			v = f.EnvironmentVariables[k]
+		}
+		return v, v != ""
+	}
+	ms, err := f.Models(time.Unix(0, 0))
+	if err != nil {
+		return nil
+	}
+	var out []*FieldError
+	for i, m := range ms {
+		for _, e := range policy.MissingEnv(m, env) {
+			path := fmt.Sprintf("model_list[%d].%s", i, e.Field)
+			out = append(out, &FieldError{Path: path, Line: f.lines[path],
+				Msg: fmt.Sprintf("references os.environ/%s, which is not set here; requests to deployment %q fail at an edge where it is not set either", e.Name, m.ModelName)})
+		}
+	}
 	return out
 }

@@ -53,6 +53,9 @@ type File struct {
 	// notes are the warnings found while parsing (LiteLLM settings
 	// accepted but ignored), with their lines.
 	notes []*FieldError
+	// lines are the lines of the field paths Parse saw, for warnings
+	// found after parsing (EnvWarnings).
+	lines map[string]int
 }
 
 // ModelEntry is one model_list item: a deployment. Several entries may share

@@ -504,3 +504,18 @@ func TestDuplicateKeyIsOneError(t *testing.T) {
 		t.Errorf("got %v, want only %s", err, want)
 	}
 }
+
+// TestEnvWarnings: check reports, with their lines, the os.environ/
+// references run warns about at start.
+func TestEnvWarnings(t *testing.T) {
+	f := mustParse(t, "environment_variables:\n  FROM_FILE: x\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/NOPE_NOT_SET\n      api_base: os.environ/FROM_FILE\n      organization: os.environ/SET_HERE\n")
+	ws := f.EnvWarnings(func(k string) string {
+		if k == "SET_HERE" {
+			return "org"
+		}
+		return ""
+	})
+	if len(ws) != 1 || ws[0].Line != 7 || ws[0].Path != "model_list[0].litellm_params.api_key" || !strings.Contains(ws[0].Msg, "os.environ/NOPE_NOT_SET, which is not set") {
+		t.Errorf("warnings %v, want one for api_key at line 7", ws)
+	}
+}

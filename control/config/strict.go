@@ -142,6 +142,7 @@ func parse(data []byte) (*File, []*FieldError, error) {
 		return nil, sortWarnings(append(w.warns, v.warns...)), joinSorted(errs)
 	}
 	f.notes = sortWarnings(append(w.warns, v.warns...))
+	f.lines = w.lines
 	return f, f.notes, nil
 }
 
