@@ -83,7 +83,7 @@ var errorCases = []errorCase{
 	{"two documents", okEntry + "---\ngeneral_settings: {}\n",
 		[]string{`config: more than one YAML document`}},
 	{"syntax error", "model_list:\n  - model_name: a\n   bad\n",
-		[]string{`config: yaml: line`}},
+		[]string{`config: YAML syntax error: `, `(line 3)`}},
 	{"merge of a scalar", "model_list:\n  - model_name: a\n    litellm_params: {<<: x}\n",
 		[]string{`model_list[0].litellm_params: << must merge a mapping or a list of mappings (line 3)`}},
 	{"unknown field arriving by merge", "model_list:\n  - model_name: a\n    litellm_params: &p {model: mock/a, api_bse: x}\n  - model_name: b\n    litellm_params: {<<: *p}\n",

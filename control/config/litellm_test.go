@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -517,5 +518,32 @@ func TestEnvWarnings(t *testing.T) {
 	})
 	if len(ws) != 1 || ws[0].Line != 7 || ws[0].Path != "model_list[0].litellm_params.api_key" || !strings.Contains(ws[0].Msg, "os.environ/NOPE_NOT_SET, which is not set") {
 		t.Errorf("warnings %v, want one for api_key at line 7", ws)
+	}
+}
+
+// TestSyntaxErrorLines: a YAML syntax error is a FieldError at the line
+// to fix (check prints FILE:LINE), and a tab in the indentation is named.
+func TestSyntaxErrorLines(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		line      int
+		msg       string
+	}{
+		// LiteLLM's own proxy_config.yaml: a key indented unlike its
+		// siblings after a flow mapping; yaml.v3 reports line 1.
+		{"indentation", "general_settings:\n master_key: sk-1234\n alert_to_webhook_url: {\n    \"a\": [\n      \"b\",\n    ],\n  }\n  key_management_system: \"azure_key_vault\"\n", 8,
+			"YAML syntax error: did not find expected key (the YAML parser reports line 1)"},
+		{"tab", "model_list:\n  - model_name: a\n    litellm_params:\n\tmodel: openai/x\n", 4,
+			"YAML syntax error: a tab character indents this line; YAML indents with spaces only"},
+		{"unterminated quote", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: \"unterminated\n", 5,
+			"YAML syntax error: found unexpected end of stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc))
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Line != tc.line || fe.Msg != tc.msg {
+				t.Errorf("got %#v (%v), want line %d: %s", fe, err, tc.line, tc.msg)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -155,13 +156,13 @@ func parseNode(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, syntaxError(data, err)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, syntaxError(data, err)
 	case !isEmptyDoc(&extra):
 		// LiteLLM reads one document; a second one is most likely a
 		// concatenation mistake whose settings would be silently lost.
@@ -171,6 +172,77 @@ func parseNode(data []byte) (*yaml.Node, error) {
 		return nil, nil
 	}
 	return doc.Content[0], nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns yaml.v3's "yaml: line N: msg" into a FieldError at
+// the line to fix, so that check prints it as FILE:LINE like the rest.
+// yaml.v3 gives the line where the enclosing block began ("did not find
+// expected key" at general_settings: for a key indented wrongly ten lines
+// further); the line to fix is the first one after which no prefix of
+// the file parses (badLine). A tab in that line's indentation is named:
+// YAML indents with spaces only.
+func syntaxError(data []byte, err error) error {
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	noticed, _ := strconv.Atoi(m[1])
+	line := badLine(data)
+	if line == 0 {
+		line = noticed
+	}
+	fe := &FieldError{Line: line, Msg: "YAML syntax error: " + m[2]}
+	if line != noticed {
+		fe.Msg += fmt.Sprintf(" (the YAML parser reports line %d)", noticed)
+	}
+	lines := strings.Split(string(data), "\n")
+	if line >= 1 && line <= len(lines) {
+		text := lines[line-1]
+		if indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]; strings.Contains(indent, "\t") {
+			fe.Msg = "YAML syntax error: a tab character indents this line; YAML indents with spaces only"
+		}
+	}
+	return fe
+}
+
+// maxBadLineScan bounds badLine's work: it parses a prefix per line.
+const maxBadLineScan = 3000
+
+// badLine is the line after the longest prefix of data (in lines) that
+// parses, or 0 when that is not worth finding.
+func badLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) > maxBadLineScan {
+		return 0
+	}
+	size := len(data)
+	for j := len(lines) - 1; j >= 0; j-- {
+		size -= len(lines[j])
+		if parses(data[:size]) {
+			return j + 1
+		}
+	}
+	return 0
+}
+
+func parses(data []byte) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		switch err := dec.Decode(&n); {
+		case errors.Is(err, io.EOF):
+			return true
+		case err != nil:
+			return false
+		}
+	}
 }
 
 func isEmptyDoc(doc *yaml.Node) bool {
