@@ -54,13 +54,14 @@ func runCheck(args []string, stdout io.Writer) (ok bool, err error) {
 	for _, p := range problems {
 		fmt.Fprintln(stdout, located(*cfgPath, p, "error"))
 	}
-	nerr := len(problems)
+	// Counted as printed: under -strict, warnings are errors.
+	nerr, nwarn := len(problems), len(warnings)
 	if *strict {
-		nerr += len(warnings)
+		nerr, nwarn = nerr+nwarn, 0
 	}
 	switch {
 	case nerr > 0:
-		fmt.Fprintf(stdout, "%s: %d error(s), %d warning(s): gatehouse would not start\n", *cfgPath, len(problems), len(warnings))
+		fmt.Fprintf(stdout, "%s: %d error(s), %d warning(s): gatehouse would not start\n", *cfgPath, nerr, nwarn)
 		return false, nil
 	default:
 		fmt.Fprintf(stdout, "%s: ok, %d warning(s)\n", *cfgPath, len(warnings))

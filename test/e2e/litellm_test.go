@@ -293,6 +293,10 @@ func TestCheckCommand(t *testing.T) {
 	writeFile(t, good, "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: mock/gpt-4o\nlitellm_settings:\n  drop_params: true\n")
 	bad := filepath.Join(dir, "bad.yaml")
 	writeFile(t, bad, "model_list:\n  - model_name: b\n    litellm_params:\n      model: huggingface/bigcode/starcoder\n      api_key: hf-x\ngeneral_settings:\n  custom_auth: my_auth.check\n")
+	tabs := filepath.Join(dir, "tabs.yaml")
+	writeFile(t, tabs, "model_list:\n  - model_name: a\n    litellm_params:\n\tmodel: mock/x\n")
+	unset := filepath.Join(dir, "unset.yaml")
+	writeFile(t, unset, "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/GH_E2E_NOT_SET\n")
 	run := func(args ...string) (int, string) {
 		cmd := exec.Command(binary, append([]string{"check"}, args...)...)
 		cmd.Env = append(os.Environ(), "MASTER_KEY=")
@@ -311,7 +315,12 @@ func TestCheckCommand(t *testing.T) {
 		want []string
 	}{
 		{[]string{"-config", good}, 0, []string{good + ":6: warning: litellm_settings.drop_params: ignored", "ok, 1 warning(s)"}},
-		{[]string{"-strict", "-config", good}, 1, []string{good + ":6: error: litellm_settings.drop_params: ignored"}},
+		{[]string{"-strict", "-config", good}, 1, []string{good + ":6: error: litellm_settings.drop_params: ignored",
+			good + ": 1 error(s), 0 warning(s): gatehouse would not start"}},
+		// A YAML syntax error is FILE:LINE too, at the line to fix.
+		{[]string{"-config", tabs}, 1, []string{tabs + ":4: error: YAML syntax error: a tab character indents this line"}},
+		// Unset os.environ/ references are warned about as run does.
+		{[]string{"-config", unset}, 0, []string{unset + ":5: warning: model_list[0].litellm_params.api_key: references os.environ/GH_E2E_NOT_SET, which is not set"}},
 		{[]string{"-config", bad}, 1, []string{
 			bad + `:2: error: model_list[0]: deployment "b" (litellm_params.model: huggingface/bigcode/starcoder) is not supported`,
 			bad + ":7: error: general_settings.custom_auth: LiteLLM setting custom_auth is not supported by gatehouse",
