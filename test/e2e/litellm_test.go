@@ -65,6 +65,9 @@ model_list:
       api_key: upstream-key
       temperature: 0.2
       max_tokens: 64
+      top_k: 40
+      response_format: {"type": "json_object"}
+      extra_body: {"guided_choice": ["a", "b"]}
     rpm: 100
   - model_name: fake
     litellm_params:
@@ -158,6 +161,11 @@ func TestLiteLLMSettingsEndToEnd(t *testing.T) {
 	got, _ := up.last("/defaults/v1/chat/completions")
 	if got["temperature"] != 0.2 || got["max_tokens"] != float64(64) {
 		t.Fatalf("upstream got temperature %v max_tokens %v, want the deployment's defaults 0.2 and 64", got["temperature"], got["max_tokens"])
+	}
+	// top_k, extra_body and OpenAI parameters given in litellm_params
+	// (response_format) are defaults too.
+	if rf, _ := got["response_format"].(map[string]any); got["top_k"] != float64(40) || rf["type"] != "json_object" || got["guided_choice"] == nil {
+		t.Fatalf("upstream got top_k %v response_format %v guided_choice %v, want the deployment's defaults", got["top_k"], got["response_format"], got["guided_choice"])
 	}
 	body := chat("gpt-4o")
 	body["temperature"] = 0.9

@@ -86,3 +86,34 @@ func TestRunMasterKeyOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestControlMasterKeyFromConfig: `gatehouse control` without MASTER_KEY
+// takes general_settings.master_key, else LITELLM_MASTER_KEY, as LiteLLM.
+func TestControlMasterKeyFromConfig(t *testing.T) {
+	const mock = "model_list:\n  - model_name: mock\n    litellm_params:\n      model: openai/gpt-4o-mini\n      mock_response: hi\n"
+	for _, tc := range []struct {
+		name, config, admin, other string
+		env                        []string
+	}{
+		{"config", mock + "general_settings:\n  master_key: sk-config-key-0123\n", "sk-config-key-0123", "sk-litellm-env-0123",
+			[]string{"LITELLM_MASTER_KEY=sk-litellm-env-0123"}},
+		{"LITELLM_MASTER_KEY", mock, "sk-litellm-env-0123", "sk-1234", []string{"LITELLM_MASTER_KEY=sk-litellm-env-0123"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := testutil.RunJetStream(t)
+			cfg := filepath.Join(t.TempDir(), "config.yaml")
+			writeFile(t, cfg, tc.config)
+			env := append([]string{"MASTER_KEY="}, tc.env...)
+			ctl := start(t, "control", env, "control", "-nats", ns.ClientURL(), "-listen", testutil.FreeAddr(t), "-config", cfg)
+			if code, body := callRaw(t, "GET", ctl.url("/model/info"), tc.admin, nil); code != 200 {
+				t.Errorf("%s: %d %s, want 200", tc.admin, code, body)
+			}
+			if code, _ := callRaw(t, "GET", ctl.url("/model/info"), tc.other, nil); code != 401 {
+				t.Errorf("%s: %d, want 401", tc.other, code)
+			}
+			if strings.Contains(ctl.log.String(), tc.admin) {
+				t.Errorf("control logs the key %s in full", tc.admin)
+			}
+		})
+	}
+}
