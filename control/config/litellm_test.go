@@ -495,6 +495,13 @@ func TestNumbersFromEnvironment(t *testing.T) {
 	parseFails(t, okModel+"      max_retries: \"three\"\n", `max_retries: expected an integer, got "three"`)
 }
 
+// TestOrganizationList: LiteLLM's list of organizations is refused with
+// the reason and what to write instead, not as a type error.
+func TestOrganizationList(t *testing.T) {
+	parseFails(t, "model_list:\n  - model_name: \"*\"\n    litellm_params:\n      model: openai/*\n      organization: [org-1, org-2]\n",
+		"model_list[0].litellm_params.organization: a list of organizations (which LiteLLM splits into one deployment each) is not supported; write one model_list entry per organization, each with its own organization (line 5)")
+}
+
 // TestDuplicateKeyIsOneError: a repeated key is one error; the rest of
 // its mapping is still read (yaml.v3 would drop the whole mapping and
 // report its other fields as missing).

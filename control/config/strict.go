@@ -471,6 +471,12 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		}
 	default:
 		want := scalarWant(t)
+		if n.Kind == yaml.SequenceNode && pattern(path) == "model_list[].litellm_params.organization" {
+			// LiteLLM's "Multiple OpenAI Organizations": one deployment
+			// per organization.
+			w.fail(path, n.Line, "", "a list of organizations (which LiteLLM splits into one deployment each) is not supported; write one model_list entry per organization, each with its own organization")
+			return
+		}
 		if n.Kind != yaml.ScalarNode {
 			w.typeError(n, path, want)
 			return
