@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -552,5 +553,27 @@ func TestSyntaxErrorLines(t *testing.T) {
 				t.Errorf("got %#v (%v), want line %d: %s", fe, err, tc.line, tc.msg)
 			}
 		})
+	}
+}
+
+// TestBadLineIsBounded: finding the line to fix parses a prefix per line,
+// so it stops once that is too much work (the 4 s this case took) and
+// keeps yaml.v3's line; a config of usual size still gets the exact line.
+func TestBadLineIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("model_list:\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "  - model_name: m%d\n    litellm_params:\n      model: openai/x%d\n", i, i)
+	}
+	b.WriteString("  - model_name: a\n   bad\n")
+	small := b.String()
+	for i := range 480 {
+		fmt.Fprintf(&b, "  - model_name: n%d\n    litellm_params:\n      model: openai/x%d\n", i, i)
+	}
+	if got := badLine([]byte(b.String())); got != 0 {
+		t.Errorf("badLine of a large file = %d, want 0 (over budget)", got)
+	}
+	if got := badLine([]byte(small)); got != 1503 {
+		t.Errorf("badLine = %d, want 1503", got)
 	}
 }

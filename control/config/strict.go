@@ -207,19 +207,21 @@ func syntaxError(data []byte, err error) error {
 	return fe
 }
 
-// maxBadLineScan bounds badLine's work: it parses a prefix per line.
-const maxBadLineScan = 3000
+// badLineBudget bounds badLine's work, in bytes of prefixes parsed: a
+// few hundred attempts for a config of a few hundred lines, a fraction of
+// a second at worst.
+const badLineBudget = 8 << 20
 
 // badLine is the line after the longest prefix of data (in lines) that
-// parses, or 0 when that is not worth finding.
+// parses, or 0 when finding it would take more than badLineBudget.
 func badLine(data []byte) int {
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	if len(lines) > maxBadLineScan {
-		return 0
-	}
-	size := len(data)
+	size, spent := len(data), 0
 	for j := len(lines) - 1; j >= 0; j-- {
 		size -= len(lines[j])
+		if spent += size; spent > badLineBudget {
+			return 0
+		}
 		if parses(data[:size]) {
 			return j + 1
 		}
