@@ -49,7 +49,9 @@ type Options struct {
 	Listen string
 	// Config is the parsed config.yaml (nil: no config models).
 	Config *config.File
-	// MasterKey overrides general_settings.master_key when set.
+	// MasterKey overrides general_settings.master_key when set; without
+	// it, the config's key is used, else LITELLM_MASTER_KEY
+	// (config.ResolveMasterKey).
 	MasterKey string
 	// Replicas of the streams (3 on a JetStream cluster).
 	Replicas int
@@ -98,16 +100,18 @@ func Run(ctx context.Context, o Options) error {
 		log = slog.Default()
 	}
 	log = log.With("component", "control")
-	masterKey := o.MasterKey
-	if masterKey == "" && o.Config != nil {
-		mk, err := o.Config.MasterKey(nil)
-		if err != nil {
-			return err
-		}
-		masterKey = mk
+	// -master-key/MASTER_KEY, else general_settings.master_key, else
+	// LITELLM_MASTER_KEY (LiteLLM's order after gatehouse's override).
+	mk, err := config.ResolveMasterKey(o.Config, o.MasterKey, config.FromEnv, nil, "")
+	if err != nil {
+		return err
 	}
+	masterKey := mk.Key
 	if masterKey == "" {
-		return errors.New("control: no master key: set general_settings.master_key in config.yaml or MASTER_KEY")
+		return errors.New("control: no master key: set general_settings.master_key in config.yaml, MASTER_KEY or LITELLM_MASTER_KEY")
+	}
+	if o.MasterKey == "" {
+		log.Info("master key", "key", mk.Shown(), "source", mk.Describe(""))
 	}
 	nc, js, err := events.Connect(o.NATSURL, events.ConnControl, events.WithJSDomain(o.JSDomain))
 	if err != nil {

@@ -71,6 +71,14 @@ type ModelParams struct {
 	PresencePenalty     *float64 `json:"presence_penalty,omitempty" yaml:"presence_penalty"`
 	Stop                []string `json:"stop,omitempty" yaml:"stop"`
 	ReasoningEffort     string   `json:"reasoning_effort,omitempty" yaml:"reasoning_effort"`
+	TopK                *int64   `json:"top_k,omitempty" yaml:"top_k"`
+	// Thinking is Anthropic-style extended thinking ({"type": "enabled",
+	// "budget_tokens": N}), a default like the others.
+	Thinking map[string]any `json:"thinking,omitempty" yaml:"thinking"`
+	// ExtraBody are further top-level body parameters sent to the
+	// provider (LiteLLM's extra_body), each a default the request's own
+	// value overrides.
+	ExtraBody map[string]any `json:"extra_body,omitempty" yaml:"extra_body"`
 	// Cloud provider credentials and placement (bedrock/, vertex_ai/).
 	// Like api_key, the secret ones are published as written: an
 	// os.environ/ reference stays a reference and is resolved at the edge.

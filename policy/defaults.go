@@ -2,6 +2,8 @@ package policy
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -28,6 +30,17 @@ func compileDefaults(p events.ModelParams) []DefaultParam {
 	}
 	if p.ReasoningEffort != "" {
 		addParam(&out, "reasoning_effort", p.ReasoningEffort)
+	}
+	addSet(&out, "top_k", p.TopK)
+	if p.Thinking != nil {
+		addParam(&out, "thinking", p.Thinking)
+	}
+	// extra_body last and in key order; a parameter set by its own
+	// field above wins.
+	for _, k := range slices.Sorted(maps.Keys(p.ExtraBody)) {
+		if !slices.ContainsFunc(out, func(d DefaultParam) bool { return d.Key == k }) {
+			addParam(&out, k, p.ExtraBody[k])
+		}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/control/config"
@@ -38,6 +39,9 @@ func runCheck(args []string, stdout io.Writer) (ok bool, err error) {
 		if w := f.MasterKeyWarning(nil); w != nil {
 			warnings = append(warnings, w)
 		}
+		// What `gatehouse run` logs at start about this environment.
+		warnings = append(warnings, f.EnvWarnings(nil)...)
+		sort.SliceStable(warnings, func(i, j int) bool { return warnings[i].Line < warnings[j].Line })
 	}
 	problems := config.Problems(err)
 	sev := "warning"
@@ -50,13 +54,14 @@ func runCheck(args []string, stdout io.Writer) (ok bool, err error) {
 	for _, p := range problems {
 		fmt.Fprintln(stdout, located(*cfgPath, p, "error"))
 	}
-	nerr := len(problems)
+	// Counted as printed: under -strict, warnings are errors.
+	nerr, nwarn := len(problems), len(warnings)
 	if *strict {
-		nerr += len(warnings)
+		nerr, nwarn = nerr+nwarn, 0
 	}
 	switch {
 	case nerr > 0:
-		fmt.Fprintf(stdout, "%s: %d error(s), %d warning(s): gatehouse would not start\n", *cfgPath, len(problems), len(warnings))
+		fmt.Fprintf(stdout, "%s: %d error(s), %d warning(s): gatehouse would not start\n", *cfgPath, nerr, nwarn)
 		return false, nil
 	default:
 		fmt.Fprintf(stdout, "%s: ok, %d warning(s)\n", *cfgPath, len(warnings))

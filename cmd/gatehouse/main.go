@@ -165,12 +165,18 @@ func runAll(ctx context.Context, args []string) error {
 	fs.IntVar(&o.NATSPort, "nats-port", 4290, "embedded NATS port (4222 is usually the system NATS)")
 	fs.StringVar(&o.ControlAddr, "control", env("CONTROL_ADDR", "127.0.0.1:4001"), "admin API listen address (env CONTROL_ADDR)")
 	fs.StringVar(&o.EdgeAddr, "edge", env("EDGE_ADDR", "127.0.0.1:4000"), "edge listen address (env EDGE_ADDR)")
-	fs.StringVar(&o.MasterKey, "master-key", env("MASTER_KEY", "sk-1234"), "admin key (env MASTER_KEY)")
+	fs.StringVar(&o.MasterKey, "master-key", os.Getenv("MASTER_KEY"), "admin key (env MASTER_KEY); empty: general_settings.master_key, else LITELLM_MASTER_KEY, else the demo key "+config.DemoMasterKey)
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address; used when reachable (env CLICKHOUSE_ADDR)")
 	var eo gateway.Options
 	staleFlags(fs, &eo)
 	floorMB := gcFloorFlag(fs)
 	_ = fs.Parse(args)
+	o.MasterKeyFrom = config.FromEnv
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "master-key" {
+			o.MasterKeyFrom = config.FromFlag
+		}
+	})
 	defer gcfloor.Start(*floorMB << 20).Stop()
 	if err := gateway.ValidStaleMode(eo.StaleMode); err != nil {
 		return err

@@ -2,8 +2,11 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
+
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // Preflight runs the checks a start makes beyond Parse, without starting
@@ -37,14 +40,18 @@ func (f *File) Preflight(getenv func(string) string) error {
 }
 
 // MasterKeyWarning says why general_settings.master_key would not resolve
-// (nil if it does or is unset). It is a warning, not an error: `gatehouse
-// run` and a MASTER_KEY in the environment override it, only `gatehouse
-// control` without MASTER_KEY stops on it.
+// (nil if it does or is unset), or that MASTER_KEY overrides it. It is a
+// warning, not an error: a MASTER_KEY in the environment (or run's
+// -master-key) overrides it; without one, `gatehouse run` and `gatehouse
+// control` stop on it (ResolveMasterKey).
 func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	if getenv("MASTER_KEY") != "" {
+		if f.GeneralSettings.MasterKey != "" {
+			return &FieldError{Path: "general_settings.master_key", Msg: "overridden by the MASTER_KEY environment variable, which gatehouse run and control use as the admin key instead"}
+		}
 		return nil
 	}
 	_, err := f.MasterKey(func(k string) (string, bool) {
@@ -57,7 +64,7 @@ func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		w := *fe
-		w.Msg += "; gatehouse control stops on this unless MASTER_KEY is set (gatehouse run uses -master-key)"
+		w.Msg += "; gatehouse run and control stop on this unless MASTER_KEY (or run's -master-key) is set"
 		return &w
 	}
 	return nil
@@ -81,5 +88,37 @@ func Problems(err error) []error {
 		out = append(out, e)
 	}
 	walk(err)
+	return out
+}
+
+// EnvWarnings are the os.environ/ references of model_list (api_key,
+// api_base, api_version, organization) that getenv (nil: os.Getenv),
+// then the file's environment_variables, cannot resolve: the warnings
+// `gatehouse run` logs at start, with their lines. Each edge resolves
+// these from its own environment, so they are warnings: the variable may
+// be set where the edges run.
+func (f *File) EnvWarnings(getenv func(string) string) []*FieldError {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env := func(k string) (string, bool) {
+		v := getenv(k)
+		if v == "" {
+			v = f.EnvironmentVariables[k]
+		}
+		return v, v != ""
+	}
+	ms, err := f.Models(time.Unix(0, 0))
+	if err != nil {
+		return nil
+	}
+	var out []*FieldError
+	for i, m := range ms {
+		for _, e := range policy.MissingEnv(m, env) {
+			path := fmt.Sprintf("model_list[%d].%s", i, e.Field)
+			out = append(out, &FieldError{Path: path, Line: f.lines[path],
+				Msg: fmt.Sprintf("references os.environ/%s, which is not set here; requests to deployment %q fail at an edge where it is not set either", e.Name, m.ModelName)})
+		}
+	}
 	return out
 }

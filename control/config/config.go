@@ -53,6 +53,9 @@ type File struct {
 	// notes are the warnings found while parsing (LiteLLM settings
 	// accepted but ignored), with their lines.
 	notes []*FieldError
+	// lines are the lines of the field paths Parse saw, for warnings
+	// found after parsing (EnvWarnings).
+	lines map[string]int
 }
 
 // ModelEntry is one model_list item: a deployment. Several entries may share
@@ -179,6 +182,10 @@ func (f *File) Models(now time.Time) ([]*events.Model, error) {
 			// changing the default does not change ids.
 			m.LiteLLMParams.Timeout = f.LiteLLMSettings.RequestTimeout
 		}
+		if m.LiteLLMParams.StreamTimeout == 0 && f.RoutingSettings.StreamTimeout > 0 {
+			// router_settings.stream_timeout, likewise.
+			m.LiteLLMParams.StreamTimeout = f.RoutingSettings.StreamTimeout
+		}
 		out = append(out, m)
 	}
 	return out, nil
@@ -192,6 +199,12 @@ func cloneParams(p events.ModelParams) events.ModelParams {
 		p.MaxRetries = &r
 	}
 	p.Tags = slices.Clone(p.Tags)
+	if p.TopK != nil {
+		k := *p.TopK
+		p.TopK = &k
+	}
+	p.Thinking = maps.Clone(p.Thinking)
+	p.ExtraBody = maps.Clone(p.ExtraBody)
 	p.Stop = slices.Clone(p.Stop)
 	if p.ExtraHeaders != nil {
 		h := make(map[string]string, len(p.ExtraHeaders))

@@ -54,8 +54,8 @@ type setting struct {
 	judge func(v *yaml.Node) (settingKind, string)
 	// rewrite, if set, implements an alias that is not a plain move: it
 	// edits parent (the mapping holding the key) and reports an error
-	// message, or "".
-	rewrite func(parent, key, val *yaml.Node) string
+	// message and a warning message, each "" if none.
+	rewrite func(parent, key, val *yaml.Node) (errMsg, warnMsg string)
 }
 
 const (
@@ -87,9 +87,11 @@ var reasons = map[string]string{
 // ("judged by NAME", "rewritten by NAME").
 var (
 	judges   = map[string]func(v *yaml.Node) (settingKind, string){"callbacks": judgeCallbacks}
-	rewrites = map[string]func(parent, key, val *yaml.Node) string{
-		"disable_cooldowns":   rewriteDisableCooldowns,
-		"custom_llm_provider": rewriteCustomProvider,
+	rewrites = map[string]func(parent, key, val *yaml.Node) (string, string){
+		"disable_cooldowns":                rewriteDisableCooldowns,
+		"custom_llm_provider":              rewriteCustomProvider,
+		"default_max_internal_user_budget": rewriteDefaultMaxInternalUserBudget,
+		"request_default":                  rewriteRequestDefault,
 	}
 )
 
@@ -225,47 +227,93 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 
 // rewriteDisableCooldowns makes router_settings.disable_cooldowns: true
 // into cooldown_time: 0, which the router treats as "no cooldown".
-func rewriteDisableCooldowns(parent, key, val *yaml.Node) string {
+// As in LiteLLM, it wins over a cooldown_time set too (with a warning).
+func rewriteDisableCooldowns(parent, key, val *yaml.Node) (string, string) {
 	var on bool
 	if err := deref(val).Decode(&on); err != nil {
-		return "expected true or false"
+		return "expected true or false", ""
 	}
 	if !on {
-		return ""
+		return "", ""
 	}
-	if k, _ := lookup(parent, "cooldown_time"); k != nil {
-		return fmt.Sprintf("disable_cooldowns: true means cooldown_time: 0, but cooldown_time is set too (line %d); keep one", k.Line)
+	nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "cooldown_time", Line: key.Line, Column: key.Column}
+	nv := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0", Line: val.Line, Column: val.Column}
+	for j := 0; j+1 < len(parent.Content); j += 2 {
+		if k := deref(parent.Content[j]); k.Kind == yaml.ScalarNode && k.Value == "cooldown_time" {
+			parent.Content[j], parent.Content[j+1] = nk, nv
+			return "", fmt.Sprintf("disables cooldowns, so the cooldown_time set too (line %d) has no effect, as in LiteLLM", k.Line)
+		}
+	}
+	parent.Content = append(parent.Content, nk, nv)
+	return "", ""
+}
+
+// rewriteDefaultMaxInternalUserBudget is LiteLLM's load_config: the
+// value is max_internal_user_budget unless that is set too, which then
+// wins.
+func rewriteDefaultMaxInternalUserBudget(parent, key, val *yaml.Node) (string, string) {
+	if k, _ := lookup(parent, "max_internal_user_budget"); k != nil {
+		return "", ""
 	}
 	parent.Content = append(parent.Content,
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "cooldown_time", Line: key.Line, Column: key.Column},
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0", Line: val.Line, Column: val.Column})
-	return ""
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "max_internal_user_budget", Line: key.Line, Column: key.Column}, val)
+	return "", ""
+}
+
+// rewriteRequestDefault moves an OpenAI request parameter given in
+// litellm_params (response_format, tool_choice, ...; LiteLLM sends every
+// such key to the provider) into extra_body, where it is a default like
+// temperature: the request's own value wins.
+func rewriteRequestDefault(parent, key, val *yaml.Node) (string, string) {
+	k, body := lookup(parent, "extra_body")
+	if k == nil || isNull(deref(body)) {
+		nb := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
+		if k == nil {
+			parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "extra_body", Line: key.Line, Column: key.Column}, nb)
+		} else {
+			for j := 0; j+1 < len(parent.Content); j += 2 {
+				if deref(parent.Content[j]) == k {
+					parent.Content[j+1] = nb
+				}
+			}
+		}
+		body = nb
+	}
+	body = deref(body)
+	if body.Kind != yaml.MappingNode {
+		return "", "" // the walk reports extra_body's type
+	}
+	if bk, _ := lookup(body, key.Value); bk != nil {
+		return fmt.Sprintf("is set in extra_body too (line %d); keep one", bk.Line), ""
+	}
+	body.Content = append(body.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key.Value, Line: key.Line, Column: key.Column}, val)
+	return "", ""
 }
 
 // rewriteCustomProvider puts custom_llm_provider in front of the model
 // name, the form gatehouse reads the provider from.
-func rewriteCustomProvider(parent, key, val *yaml.Node) string {
+func rewriteCustomProvider(parent, key, val *yaml.Node) (string, string) {
 	v := deref(val)
 	if v.Kind != yaml.ScalarNode {
-		return "expected a string"
+		return "expected a string", ""
 	}
 	p := v.Value
 	if !policy.IsKnownProvider(p) {
-		return fmt.Sprintf("%q is not a provider gatehouse knows", p)
+		return fmt.Sprintf("%q is not a provider gatehouse knows", p), ""
 	}
 	_, m := lookup(parent, "model")
 	if m == nil || deref(m).Kind != yaml.ScalarNode {
-		return "" // the walk reports the missing model
+		return "", "" // the walk reports the missing model
 	}
 	m = deref(m)
 	if prov, _ := policy.SplitProvider(m.Value); strings.HasPrefix(m.Value, prov+"/") {
 		if prov != p {
-			return fmt.Sprintf("says %s but litellm_params.model %q names provider %s", p, m.Value, prov)
+			return fmt.Sprintf("says %s but litellm_params.model %q names provider %s", p, m.Value, prov), ""
 		}
-		return ""
+		return "", ""
 	}
 	m.Value = p + "/" + m.Value
-	return ""
+	return "", ""
 }
 
 func lookup(m *yaml.Node, name string) (key, val *yaml.Node) {
@@ -359,6 +407,12 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			// observability callbacks, which are not run.
 			s, ok = setting{kind: ignored, why: "settings of an observability callback, which gatehouse does not run: " + whyObservation}, true
 		}
+		if !ok && pattern(path) == "model_list[].litellm_params" && strings.Contains(k.Value, "cost_per_") {
+			// input_cost_per_token_above_128k_tokens,
+			// output_cost_per_reasoning_token, input_cost_per_pixel, ...:
+			// prices of LiteLLM's cost map that gatehouse does not apply.
+			s, ok = setting{kind: refused, why: "gatehouse prices input, output and prompt-cache tokens only (input_cost_per_token, output_cost_per_token, cache_*_cost): this price would not be applied, so spend and budgets would be computed without it"}, true
+		}
 		if !ok {
 			if fields != nil && pattern(path) == "model_list[].model_info" && hintFor(path, fields, k.Value, v) == "" {
 				// model_info is free-form metadata in LiteLLM
@@ -390,8 +444,12 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			continue
 		case alias:
 			if s.rewrite != nil {
-				if msg := s.rewrite(n, k, v); msg != "" {
+				msg, warn := s.rewrite(n, k, v)
+				if msg != "" {
 					w.errs = append(w.errs, &FieldError{Path: sub, Line: k.Line, Msg: msg})
+				}
+				if warn != "" {
+					w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: warn})
 				}
 				w.drop(n, i)
 				continue
@@ -400,8 +458,12 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			if why != "" {
 				w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: why})
 			}
-			if msg := moveTo(root, to, k, v); msg != "" {
+			msg, warn := moveTo(root, to, k, v, overlapOf(sub, to))
+			if msg != "" {
 				w.errs = append(w.errs, &FieldError{Path: sub, Line: k.Line, Msg: msg})
+			}
+			if warn != "" {
+				w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: warn})
 			}
 			w.drop(n, i)
 			continue
@@ -421,8 +483,11 @@ func (w *walker) classifyChild(root, v *yaml.Node, t reflect.Type, path string, 
 	case t.Kind() == reflect.Slice && v.Kind == yaml.SequenceNode:
 		for i, c := range v.Content {
 			sub := path + "[" + strconv.Itoa(i) + "]"
-			if t.Elem() == modelEntryType && w.unservable(deref(c), sub) {
-				continue
+			if t.Elem() == modelEntryType {
+				w.inferProvider(deref(c), sub)
+				if w.unservable(deref(c), sub) {
+					continue
+				}
 			}
 			w.classifyChild(root, c, t.Elem(), sub, seen)
 		}
@@ -444,42 +509,78 @@ func (w *walker) drop(n *yaml.Node, i int) {
 	n.Content = append(n.Content[:i], n.Content[i+2:]...)
 }
 
+// overlap says what moveTo does when the target is set too.
+type overlap int
+
+const (
+	overlapError      overlap = iota // an error: keep one
+	overlapKeepTarget                // the target's value stays (a warning)
+	overlapSourceWins                // the moved value replaces it (a warning)
+)
+
+// overlapOf is LiteLLM's rule for a setting given in both litellm_settings
+// and router_settings (config_settings.md: "settings on router_settings
+// will override those on litellm_settings"); any other alias set twice is
+// an error.
+func overlapOf(from, to string) overlap {
+	sec := func(p string) string { s, _, _ := strings.Cut(p, "."); return s }
+	switch {
+	case sec(from) == "litellm_settings" && sec(to) == "router_settings":
+		return overlapKeepTarget
+	case sec(from) == "router_settings" && sec(to) == "litellm_settings":
+		return overlapSourceWins
+	}
+	return overlapError
+}
+
 // moveTo puts key: val at the dotted path to (creating mappings on the
-// way), unless something is there already.
-func moveTo(root *yaml.Node, to string, key, val *yaml.Node) string {
+// way). When something is there already, ov decides: an error message, or
+// a warning with the one value kept.
+func moveTo(root *yaml.Node, to string, key, val *yaml.Node, ov overlap) (errMsg, warnMsg string) {
 	segs := splitPath(to)
 	cur := root
 	for i, s := range segs {
 		last := i == len(segs)-1
 		if s.index >= 0 {
 			if cur.Kind != yaml.SequenceNode || s.index >= len(cur.Content) {
-				return ""
+				return "", ""
 			}
 			cur = deref(cur.Content[s.index])
 			continue
 		}
 		if cur.Kind != yaml.MappingNode {
-			return "" // the walk reports the type error of the target
+			return "", "" // the walk reports the type error of the target
 		}
 		k, v := lookup(cur, s.name)
 		if last {
+			nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}
 			if k != nil && !isNull(deref(v)) {
 				if a, b := deref(v), deref(val); a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Value == b.Value {
-					return "" // the same value twice
+					return "", "" // the same value twice
 				}
-				return fmt.Sprintf("is LiteLLM's name for %s, which is set too (line %d); keep one", to, k.Line)
+				switch ov {
+				case overlapKeepTarget:
+					return "", fmt.Sprintf("is set as %s too (line %d), whose value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
+				case overlapSourceWins:
+					for j := 0; j+1 < len(cur.Content); j += 2 {
+						if deref(cur.Content[j]) == k {
+							cur.Content[j], cur.Content[j+1] = nk, val
+						}
+					}
+					return "", fmt.Sprintf("is read as %s, which is set too (line %d); this value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
+				}
+				return fmt.Sprintf("is LiteLLM's name for %s, which is set too (line %d); keep one", to, k.Line), ""
 			}
-			nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}
 			if k != nil {
 				for j := 0; j+1 < len(cur.Content); j += 2 {
 					if deref(cur.Content[j]) == k {
 						cur.Content[j+1] = val
 					}
 				}
-				return ""
+				return "", ""
 			}
 			cur.Content = append(cur.Content, nk, val)
-			return ""
+			return "", ""
 		}
 		if k == nil || isNull(deref(v)) {
 			nv := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
@@ -497,7 +598,7 @@ func moveTo(root *yaml.Node, to string, key, val *yaml.Node) string {
 		}
 		cur = deref(v)
 	}
-	return ""
+	return "", ""
 }
 
 type seg struct {
@@ -577,6 +678,88 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 	w.bad = append(w.bad, path)
 	w.skip(e)
 	return true
+}
+
+// bedrockVendors are the model families of Bedrock ids ("anthropic.claude-3-sonnet-20240229-v1:0",
+// "meta.llama3-8b-instruct-v1:0", "us.anthropic...." for cross-region
+// inference profiles).
+var bedrockVendors = []string{"anthropic.", "amazon.", "meta.", "cohere.", "mistral.", "ai21.", "deepseek.", "writer."}
+
+// bedrockID reports whether m is a Bedrock model id without the bedrock/
+// prefix, which LiteLLM's get_llm_provider maps to bedrock (its
+// bedrock_models list holds these families).
+func bedrockID(m string) bool {
+	if strings.Contains(m, "/") {
+		return false
+	}
+	for _, region := range []string{"", "us.", "eu.", "apac.", "us-gov.", "global."} {
+		for _, v := range bedrockVendors {
+			if strings.HasPrefix(m, region+v) && len(m) > len(region+v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inferProvider gives a deployment's litellm_params.model the provider
+// prefix LiteLLM infers where gatehouse's own inference has none:
+// "text-completion-openai/<m>" (OpenAI's completions API) is openai/<m>
+// with model_info.mode completion, a bare Bedrock id is bedrock/<id>,
+// and "*" is openai/* (get_llm_provider: model == "*" -> openai). A
+// deployment with custom_llm_provider is left to that.
+func (w *walker) inferProvider(e *yaml.Node, path string) {
+	if e.Kind != yaml.MappingNode {
+		return
+	}
+	_, params := lookup(e, "litellm_params")
+	if params == nil || deref(params).Kind != yaml.MappingNode {
+		return
+	}
+	params = deref(params)
+	if k, _ := lookup(params, "custom_llm_provider"); k != nil {
+		return
+	}
+	_, m := lookup(params, "model")
+	if m == nil || deref(m).Kind != yaml.ScalarNode || isNull(deref(m)) {
+		return
+	}
+	m = deref(m)
+	switch {
+	case strings.HasPrefix(m.Value, "text-completion-openai/"):
+		m.Value = policy.ProviderOpenAI + "/" + strings.TrimPrefix(m.Value, "text-completion-openai/")
+		w.rewrote = true
+		ik, info := lookup(e, "model_info")
+		if ik == nil || isNull(deref(info)) {
+			info = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: m.Line, Column: m.Column}
+			if ik == nil {
+				e.Content = append(e.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "model_info", Line: m.Line, Column: m.Column}, info)
+			} else {
+				for j := 0; j+1 < len(e.Content); j += 2 {
+					if deref(e.Content[j]) == ik {
+						e.Content[j+1] = info
+					}
+				}
+			}
+		}
+		info = deref(info)
+		if info.Kind != yaml.MappingNode {
+			return // the walk reports model_info's type
+		}
+		if mk, _ := lookup(info, "mode"); mk == nil {
+			info.Content = append(info.Content,
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "mode", Line: m.Line, Column: m.Column},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: policy.ModeCompletion, Line: m.Line, Column: m.Column})
+		}
+		w.warns = append(w.warns, &FieldError{Path: path + ".litellm_params.model", Line: m.Line,
+			Msg: fmt.Sprintf("text-completion-openai/ is read as %s with model_info.mode completion: it is served on /v1/completions; LiteLLM also turns chat requests into text completions for it, gatehouse does not", m.Value)})
+	case m.Value == "*":
+		m.Value = policy.ProviderOpenAI + "/*"
+		w.rewrote = true
+	case bedrockID(m.Value):
+		m.Value = policy.ProviderBedrock + "/" + m.Value
+		w.rewrote = true
+	}
 }
 
 // modeServed reports whether the edge calls provider's API for an

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -73,6 +75,19 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_include", "include:\n  - model_config.yaml\n" + okModel, false},
 		{"refused_cost_per_second", okModel + "      input_cost_per_second: 0.0001\n", false},
 		{"key_generation_settings", okModel + "litellm_settings:\n  key_generation_settings:\n    team_key_generation:\n      allowed_team_member_roles: [\"admin\"]\n    personal_key_generation:\n      allowed_user_roles: [\"proxy_admin\"]\n", true},
+		{"documented_litellm_settings", okModel + "litellm_settings:\n  store_audit_logs: true\n  log_raw_request_response: true\n  enable_redis_auth_cache: true\n  mcp_aliases: {\"github\": \"github_mcp\"}\n  disable_add_transform_inline_image_block: true\n  use_chat_completions_url_for_anthropic_messages: true\n  disable_hf_tokenizer_download: true\n  enable_key_alias_format_validation: true\n  disable_copilot_system_to_assistant: true\n", true},
+		{"documented_general_settings", okModel + "general_settings:\n  disable_spend_updates: true\n  disable_responses_id_security: true\n  user_mcp_management_mode: restricted\n  use_client_credentials_pass_through_routes: true\n  allow_user_auth: true\n  litellm_license: os.environ/LITELLM_LICENSE\n  oauth2_config_mappings: {}\n  disable_model_info_refresh: true\n  coordination_redis: {host: redis}\n", true},
+		{"documented_router_settings", okModel + "router_settings:\n  default_priority: 1\n  caching_groups: [[\"gpt-4o\", \"gpt-4o-mini\"]]\n  deployment_affinity_ttl_seconds: 60\n  ignore_invalid_deployments: true\n  stream_timeout: 10\n", true},
+		{"callback_settings_top_level", okModel + "callback_settings:\n  otel:\n    message_logging: false\n", true},
+		{"default_max_internal_user_budget", okModel + "litellm_settings:\n  default_max_internal_user_budget: 5\n", true},
+		{"refused_forced_models", okModel + "general_settings:\n  completion_model: gpt-4o\n  embedding_model: text-embedding-3-small\n", false},
+		{"refused_python_hooks", okModel + "litellm_settings:\n  post_call_rules: post_call_rules.my_custom_rule\n  custom_provider_map:\n    - provider: my-custom-llm\n      custom_handler: custom_handler.my_custom_llm\n", false},
+		{"deployment_fields_ignored", okModel + "      configurable_clientside_auth_params: [\"api_base\"]\n      litellm_trace_id: t\n      keepalive_seconds: 30\n      use_chat_completions_api: true\n      metadata: {a: 1}\n", true},
+		{"deployment_fields_refused", okModel + "      order: 1\n      tag_regex: [\"^foo\"]\n      cooldown_time: 10\n      itpm: 1000\n      otpm: 1000\n      mock_timeout: true\n      use_litellm_proxy: true\n      default_api_key_tpm_limit: 100\n      input_cost_per_token_above_128k_tokens: 0.1\n      output_cost_per_reasoning_token: 0.1\n      aws_profile_name: p\n      aws_web_identity_token: t\n      aws_sts_endpoint: https://sts\n      aws_external_id: x\n", false},
+		{"deployment_window_limits", okModel + "    rph: 10\n    tph: 100\n    rpd: 100\n    tpd: 1000\n", false},
+		{"deployment_request_defaults", okModel + "      top_k: 40\n      thinking: {type: enabled, budget_tokens: 1024}\n      extra_body: {guided_json: {type: object}}\n      headers: {X-Team: a}\n      response_format: {type: json_object}\n      user: svc\n", true},
+		{"deployment_request_defaults_anthropic", "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-3-5-sonnet-20241022\n      top_k: 40\n      thinking: {type: enabled, budget_tokens: 1024}\n      response_format: {type: json_object}\n      user: svc\n", false},
+		{"deployment_extra_body_reserved", okModel + "      extra_body: {stream: true, model: other}\n", false},
 		{"default_team_settings", okModel + "litellm_settings:\n  default_team_settings:\n    - team_id: team-1\n      success_callback: [\"langfuse\"]\n", true},
 
 		// Aliases.
@@ -82,7 +97,13 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"alias_jwt_okta", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    public_key_url: https://dev-123.okta.com/oauth2/default/v1/keys\n    issuer: https://dev-123.okta.com/oauth2/default\n    audience: api://default\n    user_id_jwt_field: sub\n", true},
 		{"alias_base_model_provider", "model_list:\n  - model_name: my-llama\n    litellm_params:\n      model: meta-llama/Llama-3-8b\n      custom_llm_provider: hosted_vllm\n      api_base: http://vllm:8000/v1\n      base_model: gpt-4o-mini\n", true},
 		{"alias_azure_env", "environment_variables:\n  AZURE_API_BASE: https://my.openai.azure.com\n  AZURE_API_VERSION: 2024-06-01\nmodel_list:\n  - model_name: gpt-4\n    litellm_params:\n      model: azure/gpt-4-deploy\n      api_key: os.environ/AZURE_API_KEY\n", true},
-		{"alias_conflict", okModel + "litellm_settings:\n  num_retries: 3\nrouter_settings:\n  num_retries: 2\n", false},
+		// Set in both litellm_settings and router_settings: router_settings
+		// wins, as LiteLLM documents, with a warning naming both lines.
+		{"alias_conflict", okModel + "litellm_settings:\n  num_retries: 3\nrouter_settings:\n  num_retries: 2\n", true},
+		{"alias_conflict_router_first", okModel + "router_settings:\n  timeout: 30\n  fallbacks: [{\"gpt-4o\": [\"gpt-4o\"]}]\nlitellm_settings:\n  request_timeout: 10\n  fallbacks: []\n", true},
+		{"alias_conflict_cooldowns", okModel + "router_settings:\n  cooldown_time: 30\n  disable_cooldowns: true\n", true},
+		// Other aliases set twice stay an error.
+		{"alias_conflict_deployment", okModel + "      rpm: 50\n    rpm: 100\n", false},
 
 		// Implemented.
 		{"default_params", okModel + "      temperature: 0.2\n      max_tokens: 256\n      seed: 7\n      top_p: 0.9\n      stop: [\"END\"]\n", true},
@@ -100,6 +121,8 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_pass_through", okModel + "general_settings:\n  pass_through_endpoints:\n    - path: /v1/rerank\n      target: https://api.cohere.com/v1/rerank\n", false},
 		{"refused_python_callback", okModel + "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n", false},
 		{"refused_providers", okModel + "  - model_name: claude-bedrock\n    litellm_params:\n      model: bedrock/anthropic.claude-3-sonnet\n      aws_region_name: us-east-1\n  - model_name: hf\n    litellm_params:\n      model: huggingface/bigcode/starcoder\n  - model_name: gemini\n    litellm_params:\n      model: gemini/gemini-1.5-pro\n      api_key: os.environ/GEMINI_API_KEY\n  - model_name: vertex\n    litellm_params:\n      model: vertex_ai/gemini-pro\n      vertex_project: p\n", false},
+		// Providers LiteLLM infers (get_llm_provider).
+		{"provider_inference", "model_list:\n  - model_name: claude-bedrock\n    litellm_params:\n      model: anthropic.claude-3-sonnet-20240229-v1:0\n      aws_region_name: us-east-1\n  - model_name: llama\n    litellm_params:\n      model: us.meta.llama3-2-90b-instruct-v1:0\n  - model_name: instruct\n    litellm_params:\n      model: text-completion-openai/gpt-3.5-turbo-instruct\n  - model_name: \"*\"\n    litellm_params:\n      model: \"*\"\n", true},
 		{"embeddings", okModel + "  - model_name: embed\n    litellm_params:\n      model: openai/text-embedding-3-small\n  - model_name: embed2\n    litellm_params:\n      model: azure/my-embedding\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: embedding\n", true},
 		{"refused_embeddings_provider", okModel + "  - model_name: embed\n    litellm_params:\n      model: bedrock/amazon.titan-embed-text-v2:0\n      aws_region_name: us-east-1\n    model_info:\n      mode: embedding\n", false},
 		{"refused_images", okModel + "  - model_name: img\n    litellm_params:\n      model: openai/dall-e-3\n  - model_name: img2\n    litellm_params:\n      model: azure/my-dalle\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: image_generation\n", false},
@@ -136,6 +159,91 @@ func golden(t *testing.T, path, got string) {
 	if got != string(want) {
 		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
 	}
+}
+
+// TestProviderInference: the deployments of provider_inference get the
+// provider LiteLLM infers.
+func TestProviderInference(t *testing.T) {
+	f := mustParse(t, "model_list:\n  - model_name: a\n    litellm_params:\n      model: anthropic.claude-3-sonnet-20240229-v1:0\n  - model_name: b\n    litellm_params:\n      model: text-completion-openai/gpt-3.5-turbo-instruct\n  - model_name: \"*\"\n    litellm_params:\n      model: \"*\"\n  - model_name: c\n    litellm_params:\n      model: anthropic.claude-3-haiku\n      custom_llm_provider: bedrock\n")
+	want := []string{"bedrock/anthropic.claude-3-sonnet-20240229-v1:0", "openai/gpt-3.5-turbo-instruct", "openai/*", "bedrock/anthropic.claude-3-haiku"}
+	for i, e := range f.ModelList {
+		if e.LiteLLMParams.Model != want[i] {
+			t.Errorf("model_list[%d].model = %q, want %q", i, e.LiteLLMParams.Model, want[i])
+		}
+	}
+	if m := f.ModelList[1].ModelInfo.Mode; m != "completion" {
+		t.Errorf("text-completion-openai mode = %q, want completion", m)
+	}
+	// Not Bedrock ids: a model name with a dot, an unknown family.
+	for _, m := range []string{"anthropic.", "foo.bar", "openai/anthropic.claude"} {
+		if bedrockID(m) {
+			t.Errorf("%q read as a Bedrock id", m)
+		}
+	}
+}
+
+// TestRouterSettingsWin: a setting in both sections takes router_settings'
+// value, whichever comes first in the file.
+func TestRouterSettingsWin(t *testing.T) {
+	for _, doc := range []string{
+		okModel + "litellm_settings:\n  num_retries: 3\n  request_timeout: 10\n  cooldown_time: 9\nrouter_settings:\n  num_retries: 5\n  timeout: 30\n  disable_cooldowns: true\n",
+		okModel + "router_settings:\n  num_retries: 5\n  timeout: 30\n  disable_cooldowns: true\nlitellm_settings:\n  num_retries: 3\n  request_timeout: 10\n  cooldown_time: 9\n",
+	} {
+		f, warns, err := Check([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warns) != 3 {
+			t.Errorf("%d warnings, want one per setting given twice: %v", len(warns), warns)
+		}
+		ev, err := f.RoutingSettingsEvent(time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := ev.Retries(); n != 5 || ev.Cooldown() != 0 || f.LiteLLMSettings.RequestTimeout != 30 {
+			t.Errorf("retries %d, cooldown %v, timeout %v; want router_settings' 5, 0, 30", n, ev.Cooldown(), f.LiteLLMSettings.RequestTimeout)
+		}
+	}
+}
+
+// TestRouterStreamTimeout: router_settings.stream_timeout is the
+// stream_timeout of deployments that set none, and not a routing event of
+// its own.
+func TestRouterStreamTimeout(t *testing.T) {
+	f := mustParse(t, okModel+"  - model_name: own\n    litellm_params:\n      model: openai/gpt-4o\n      stream_timeout: 3\nrouter_settings:\n  stream_timeout: 10\n")
+	ms, err := f.Models(time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].LiteLLMParams.StreamTimeout != 10 || ms[1].LiteLLMParams.StreamTimeout != 3 {
+		t.Errorf("stream_timeout = %v, %v; want the default 10 and the deployment's own 3", ms[0].LiteLLMParams.StreamTimeout, ms[1].LiteLLMParams.StreamTimeout)
+	}
+	if ev, err := f.RoutingSettingsEvent(time.Unix(0, 0)); err != nil || ev != nil {
+		t.Errorf("routing event %+v, %v; want none", ev, err)
+	}
+	parseFails(t, okModel+"router_settings:\n  stream_timeout: -1\n", "router_settings.stream_timeout: must be")
+	f = mustParse(t, okModel+"litellm_settings:\n  default_max_internal_user_budget: 5\n")
+	if b := f.LiteLLMSettings.MaxInternalUserBudget; b == nil || *b != 5 {
+		t.Errorf("max_internal_user_budget = %v, want default_max_internal_user_budget 5", b)
+	}
+	f = mustParse(t, okModel+"litellm_settings:\n  default_max_internal_user_budget: 5\n  max_internal_user_budget: 7\n")
+	if b := f.LiteLLMSettings.MaxInternalUserBudget; b == nil || *b != 7 {
+		t.Errorf("max_internal_user_budget = %v, want its own 7", b)
+	}
+}
+
+// TestDeploymentFieldAliases: litellm_params.headers are extra_headers,
+// OpenAI request parameters become extra_body defaults, and a typo of a
+// litellm_params field is still an error with its line and the real name.
+func TestDeploymentFieldAliases(t *testing.T) {
+	f := mustParse(t, okModel+"      headers: {X-Team: a}\n      tool_choice: auto\n      extra_body: {guided_choice: [a, b]}\n      vertex_ai_location: eu\n")
+	p := f.ModelList[0].LiteLLMParams
+	if p.ExtraHeaders["X-Team"] != "a" || p.ExtraBody["tool_choice"] != "auto" || p.ExtraBody["guided_choice"] == nil || p.VertexLocation != "eu" {
+		t.Errorf("params %+v", p)
+	}
+	parseFails(t, okModel+"      tool_choice: auto\n      extra_body: {tool_choice: none}\n", "model_list[0].litellm_params.tool_choice: is set in extra_body too (line 7); keep one (line 6)")
+	parseFails(t, okModel+"      headers: {a: b}\n      extra_headers: {c: d}\n", "extra_headers, which is set too")
+	parseFails(t, okModel+"      top_kk: 3\n", `model_list[0].litellm_params: unknown field "top_kk" (line 6); did you mean "top_k"?`)
 }
 
 // TestLiteLLMSettingsAreNotFields keeps the classification table and the
@@ -314,5 +422,158 @@ func TestLiteLLMSettingsParse(t *testing.T) {
 		if _, err := parseSettings(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
+	}
+}
+
+// TestRewrittenTreeParses covers documents that classify empties or
+// rewrites, which used to be written back to text and read again: a key
+// with a comment whose mapping was emptied came back as "key: # c\n{}",
+// which yaml.v3 cannot read ("could not find expected ':'", at a line of
+// the rewritten text). The first cases are the audit's smallest triggers
+// (m2, m6, m8, m9, m10); LiteLLM's docs' first example has the first.
+func TestRewrittenTreeParses(t *testing.T) {
+	const entry = "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: k\n"
+	cases := []struct {
+		name, yaml string
+		check      func(t *testing.T, f *File)
+	}{
+		{"m2_ignored_under_commented_key", entry + "\nlitellm_settings: # c\n  drop_params: True\n", nil},
+		{"m6_alias_under_commented_key", entry + "litellm_settings: # c\n  num_retries: 2\n", func(t *testing.T, f *File) {
+			if f.RoutingSettings.NumRetries == nil || *f.RoutingSettings.NumRetries != 2 {
+				t.Errorf("num_retries = %v, want 2", f.RoutingSettings.NumRetries)
+			}
+		}},
+		{"m8_router_settings", entry + "router_settings: # c\n  redis_host: x\n", nil},
+		{"m9_general_settings", entry + "general_settings: # c\n  database_url: x\n", nil},
+		{"m10_model_info", entry + "    model_info: # c\n      version: 2\n", nil},
+		{"comments_everywhere", "# head\n" + entry + "litellm_settings: # c\n  # a head comment\n  drop_params: True # line\n  success_callback: [\"langfuse\"] # c2\n  # foot\ngeneral_settings: # g\n  database_url: x # d\n", nil},
+		{"anchor_on_dropped_key", "router_settings:\n  redis_host: &h x\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: *h\n", func(t *testing.T, f *File) {
+			if got := f.ModelList[0].LiteLLMParams.APIKey; got != "x" {
+				t.Errorf("api_key = %q, want the anchored x", got)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, err := Check([]byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if tc.check != nil {
+				tc.check(t, f)
+			}
+		})
+	}
+	// An error found after the rewrite still names the user's line.
+	_, err := Parse([]byte(entry + "      timeout: 0\nlitellm_settings: # c\n  drop_params: True\n  num_retries: -1\n"))
+	if err == nil || !strings.Contains(err.Error(), "(line 9)") {
+		t.Errorf("error %v, want it at the user's line 9", err)
+	}
+}
+
+// TestNumbersFromEnvironment: os.environ/VAR in a number (LiteLLM resolves
+// it at load, for any value) and max_retries as a string (LiteLLM converts
+// it). Strings keep their references for the edges to resolve.
+func TestNumbersFromEnvironment(t *testing.T) {
+	t.Setenv("GH_TEST_T", "5")
+	t.Setenv("GH_TEST_ST", "2.5")
+	t.Setenv("GH_TEST_BAD", "soon")
+	f := mustParse(t, "environment_variables:\n  GH_TEST_RPM: \"100\"\n"+okModel+
+		"      timeout: os.environ/GH_TEST_T\n      stream_timeout: os.environ/GH_TEST_ST\n      max_retries: \"3\"\n      rpm: os.environ/GH_TEST_RPM\n"+
+		"litellm_settings:\n  request_timeout: os.environ/GH_TEST_T\n")
+	p := f.ModelList[0].LiteLLMParams
+	if p.Timeout != 5 || p.StreamTimeout != 2.5 || p.MaxRetries == nil || *p.MaxRetries != 3 || p.RPM != 100 || f.LiteLLMSettings.RequestTimeout != 5 {
+		t.Errorf("params %+v, request_timeout %v", p, f.LiteLLMSettings.RequestTimeout)
+	}
+	if p.APIKey != "os.environ/OPENAI_API_KEY" {
+		t.Errorf("api_key = %q, want the reference kept", p.APIKey)
+	}
+	parseFails(t, okModel+"      timeout: os.environ/GH_TEST_UNSET_VAR\n", "model_list[0].litellm_params.timeout: os.environ/GH_TEST_UNSET_VAR is not set")
+	parseFails(t, okModel+"      timeout: os.environ/GH_TEST_BAD\n", `model_list[0].litellm_params.timeout: expected a number, got os.environ/GH_TEST_BAD, which is "soon" (line 6)`)
+	parseFails(t, okModel+"      rpm: os.environ/GH_TEST_ST\n", `model_list[0].litellm_params.rpm: expected an integer, got "2.5" (line 6)`)
+	// Only max_retries is converted from a string, as in LiteLLM.
+	parseFails(t, okModel+"      stream_timeout: \"10\"\n", `stream_timeout: expected a number, got "10"`)
+	parseFails(t, okModel+"      max_retries: \"three\"\n", `max_retries: expected an integer, got "three"`)
+}
+
+// TestOrganizationList: LiteLLM's list of organizations is refused with
+// the reason and what to write instead, not as a type error.
+func TestOrganizationList(t *testing.T) {
+	parseFails(t, "model_list:\n  - model_name: \"*\"\n    litellm_params:\n      model: openai/*\n      organization: [org-1, org-2]\n",
+		"model_list[0].litellm_params.organization: a list of organizations (which LiteLLM splits into one deployment each) is not supported; write one model_list entry per organization, each with its own organization (line 5)")
+}
+
+// TestDuplicateKeyIsOneError: a repeated key is one error; the rest of
+// its mapping is still read (yaml.v3 would drop the whole mapping and
+// report its other fields as missing).
+func TestDuplicateKeyIsOneError(t *testing.T) {
+	_, err := Parse([]byte("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: k\n      api_key: k2\n"))
+	want := "config: model_list[0].litellm_params.api_key: set twice, first at line 5 (line 6)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want only %s", err, want)
+	}
+}
+
+// TestEnvWarnings: check reports, with their lines, the os.environ/
+// references run warns about at start.
+func TestEnvWarnings(t *testing.T) {
+	f := mustParse(t, "environment_variables:\n  FROM_FILE: x\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/NOPE_NOT_SET\n      api_base: os.environ/FROM_FILE\n      organization: os.environ/SET_HERE\n")
+	ws := f.EnvWarnings(func(k string) string {
+		if k == "SET_HERE" {
+			return "org"
+		}
+		return ""
+	})
+	if len(ws) != 1 || ws[0].Line != 7 || ws[0].Path != "model_list[0].litellm_params.api_key" || !strings.Contains(ws[0].Msg, "os.environ/NOPE_NOT_SET, which is not set") {
+		t.Errorf("warnings %v, want one for api_key at line 7", ws)
+	}
+}
+
+// TestSyntaxErrorLines: a YAML syntax error is a FieldError at the line
+// to fix (check prints FILE:LINE), and a tab in the indentation is named.
+func TestSyntaxErrorLines(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		line      int
+		msg       string
+	}{
+		// LiteLLM's own proxy_config.yaml: a key indented unlike its
+		// siblings after a flow mapping; yaml.v3 reports line 1.
+		{"indentation", "general_settings:\n master_key: sk-1234\n alert_to_webhook_url: {\n    \"a\": [\n      \"b\",\n    ],\n  }\n  key_management_system: \"azure_key_vault\"\n", 8,
+			"YAML syntax error: did not find expected key (the YAML parser reports line 1)"},
+		{"tab", "model_list:\n  - model_name: a\n    litellm_params:\n\tmodel: openai/x\n", 4,
+			"YAML syntax error: a tab character indents this line; YAML indents with spaces only"},
+		{"unterminated quote", "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: \"unterminated\n", 5,
+			"YAML syntax error: found unexpected end of stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc))
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Line != tc.line || fe.Msg != tc.msg {
+				t.Errorf("got %#v (%v), want line %d: %s", fe, err, tc.line, tc.msg)
+			}
+		})
+	}
+}
+
+// TestBadLineIsBounded: finding the line to fix parses a prefix per line,
+// so it stops once that is too much work (the 4 s this case took) and
+// keeps yaml.v3's line; a config of usual size still gets the exact line.
+func TestBadLineIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("model_list:\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "  - model_name: m%d\n    litellm_params:\n      model: openai/x%d\n", i, i)
+	}
+	b.WriteString("  - model_name: a\n   bad\n")
+	small := b.String()
+	for i := range 480 {
+		fmt.Fprintf(&b, "  - model_name: n%d\n    litellm_params:\n      model: openai/x%d\n", i, i)
+	}
+	if got := badLine([]byte(b.String())); got != 0 {
+		t.Errorf("badLine of a large file = %d, want 0 (over budget)", got)
+	}
+	if got := badLine([]byte(small)); got != 1503 {
+		t.Errorf("badLine = %d, want 1503", got)
 	}
 }

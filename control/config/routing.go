@@ -40,6 +40,11 @@ type RoutingSettings struct {
 	// EnableTagFiltering routes requests with tags to the deployments
 	// carrying one of them (litellm_params.tags).
 	EnableTagFiltering bool `yaml:"enable_tag_filtering"`
+	// StreamTimeout is the stream_timeout, in seconds, of every config
+	// deployment that sets none (LiteLLM: "the default timeout for a
+	// streaming request"). Edges read it from the deployment; it is not
+	// part of the routing settings event.
+	StreamTimeout float64 `yaml:"stream_timeout"`
 }
 
 func (f *File) validateRouting(v *validator) {
@@ -62,6 +67,7 @@ func (f *File) validateRouting(v *validator) {
 	if c := r.CooldownTime; c != nil && (*c < 0 || *c != *c || *c > 86400) {
 		v.add(p+"cooldown_time", "must be between 0 and 86400 seconds")
 	}
+	nonNegative(v, p+"stream_timeout", r.StreamTimeout)
 	checkFallbacks(v, p+"fallbacks", r.Fallbacks)
 	checkFallbacks(v, p+"context_window_fallbacks", r.ContextWindowFallbacks)
 	if len(r.ContextWindowFallbacks) > 0 {
@@ -107,6 +113,7 @@ func checkFallbacks(v *validator, p string, fbs []map[string][]string) {
 // nil when the file has none, so settings already in the stream stay.
 func (f *File) RoutingSettingsEvent(now time.Time) (*events.RoutingSettings, error) {
 	r := f.RoutingSettings
+	r.StreamTimeout = 0 // a deployment default (Models), not an edge setting
 	if reflect.ValueOf(r).IsZero() {
 		return nil, nil
 	}

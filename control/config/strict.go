@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/policy"
 	"gopkg.in/yaml.v3"
 )
 
@@ -97,26 +100,35 @@ func parse(data []byte) (*File, []*FieldError, error) {
 	if root == nil {
 		return f, nil, nil
 	}
-	w := &walker{lines: map[string]int{"": root.Line}, budget: walkBudget}
+	w := &walker{lines: map[string]int{"": root.Line}, budget: walkBudget, fileEnv: fileEnvironment(root)}
 	w.classify(root)
 	w.walk(root, fileType, "")
 	if w.exhausted {
 		return nil, w.warns, joinSorted(w.errs)
 	}
 	if len(w.errs) == 0 {
-		// The tree, not data: classify removed LiteLLM's ignored keys
-		// and moved its aliases.
-		if len(w.warns) > 0 || w.rewrote {
-			if data, err = yaml.Marshal(root); err != nil {
+		if w.rewrote {
+			// The tree, not data: classify removed LiteLLM's ignored
+			// keys and moved its aliases. It is decoded as it is, never
+			// written back to text and read again: yaml.v3 cannot read
+			// back some of what it writes (a key with a comment whose
+			// mapping was emptied becomes "key: # c\n{}"; an alias
+			// whose anchor was dropped names nothing), and errors would
+			// count lines of the rewritten text, not the user's. The
+			// walk above has refused unknown fields already.
+			if err := root.Decode(f); err != nil {
+				return nil, w.warns, fmt.Errorf("config: %w", err)
+			}
+		} else {
+			// The user's text as written: yaml.v3's KnownFields decoder
+			// also guards against anything the walk missed.
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			if err := dec.Decode(f); err != nil {
 				return nil, w.warns, fmt.Errorf("config: %w", err)
 			}
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(f); err != nil {
-			return nil, w.warns, fmt.Errorf("config: %w", err)
-		}
-	} else if err := decodeAfterErrors(root, w.prune, f); err != nil {
+	} else if err := decodeAfterErrors(root, w.prune, w.dups, f); err != nil {
 		// A type error leaves the rest of the struct decoded, which is
 		// enough to validate it too; anything else aborted decoding and
 		// the struct is not worth validating.
@@ -131,6 +143,7 @@ func parse(data []byte) (*File, []*FieldError, error) {
 		return nil, sortWarnings(append(w.warns, v.warns...)), joinSorted(errs)
 	}
 	f.notes = sortWarnings(append(w.warns, v.warns...))
+	f.lines = w.lines
 	return f, f.notes, nil
 }
 
@@ -143,13 +156,13 @@ func parseNode(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, syntaxError(data, err)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, syntaxError(data, err)
 	case !isEmptyDoc(&extra):
 		// LiteLLM reads one document; a second one is most likely a
 		// concatenation mistake whose settings would be silently lost.
@@ -159,6 +172,79 @@ func parseNode(data []byte) (*yaml.Node, error) {
 		return nil, nil
 	}
 	return doc.Content[0], nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns yaml.v3's "yaml: line N: msg" into a FieldError at
+// the line to fix, so that check prints it as FILE:LINE like the rest.
+// yaml.v3 gives the line where the enclosing block began ("did not find
+// expected key" at general_settings: for a key indented wrongly ten lines
+// further); the line to fix is the first one after which no prefix of
+// the file parses (badLine). A tab in that line's indentation is named:
+// YAML indents with spaces only.
+func syntaxError(data []byte, err error) error {
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	noticed, _ := strconv.Atoi(m[1])
+	line := badLine(data)
+	if line == 0 {
+		line = noticed
+	}
+	fe := &FieldError{Line: line, Msg: "YAML syntax error: " + m[2]}
+	if line != noticed {
+		fe.Msg += fmt.Sprintf(" (the YAML parser reports line %d)", noticed)
+	}
+	lines := strings.Split(string(data), "\n")
+	if line >= 1 && line <= len(lines) {
+		text := lines[line-1]
+		if indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]; strings.Contains(indent, "\t") {
+			fe.Msg = "YAML syntax error: a tab character indents this line; YAML indents with spaces only"
+		}
+	}
+	return fe
+}
+
+// badLineBudget bounds badLine's work, in bytes of prefixes parsed: a
+// few hundred attempts for a config of a few hundred lines, a fraction of
+// a second at worst.
+const badLineBudget = 8 << 20
+
+// badLine is the line after the longest prefix of data (in lines) that
+// parses, or 0 when finding it would take more than badLineBudget.
+func badLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	size, spent := len(data), 0
+	for j := len(lines) - 1; j >= 0; j-- {
+		size -= len(lines[j])
+		if spent += size; spent > badLineBudget {
+			return 0
+		}
+		if parses(data[:size]) {
+			return j + 1
+		}
+	}
+	return 0
+}
+
+func parses(data []byte) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		switch err := dec.Decode(&n); {
+		case errors.Is(err, io.EOF):
+			return true
+		case err != nil:
+			return false
+		}
+	}
 }
 
 func isEmptyDoc(doc *yaml.Node) bool {
@@ -221,10 +307,24 @@ type walker struct {
 	budget    int
 	exhausted bool
 	merging   map[*yaml.Node]bool // merge sources being expanded, against cycles
+	dups      map[*yaml.Node]bool // repeated keys, left out by decodeAfterErrors
+	// fileEnv is the file's environment_variables, which os.environ/
+	// references in numbers read when the process environment lacks them.
+	fileEnv map[string]string
 	// prune holds nodes whose type's UnmarshalYAML returns an error that
 	// is not a *yaml.TypeError, which aborts a whole decode rather than
 	// skipping the field; see decodeAfterErrors.
 	prune map[*yaml.Node]bool
+}
+
+// dropKey marks a repeated key, which decodeAfterErrors leaves out:
+// yaml.v3 refuses a whole mapping with a repeated key, which would leave
+// its other fields unset and report them as missing too.
+func (w *walker) dropKey(k *yaml.Node) {
+	if w.dups == nil {
+		w.dups = map[*yaml.Node]bool{}
+	}
+	w.dups[k] = true
 }
 
 func (w *walker) unmarshalerFails(n *yaml.Node) {
@@ -236,9 +336,10 @@ func (w *walker) unmarshalerFails(n *yaml.Node) {
 
 // decodeAfterErrors decodes a tree the walk found errors in, so that the
 // rest of the file can still be validated. Nodes in prune are decoded as
-// null (on a copy of the tree), since decoding them would abort.
-func decodeAfterErrors(root *yaml.Node, prune map[*yaml.Node]bool, f *File) error {
-	if len(prune) == 0 {
+// null (on a copy of the tree), since decoding them would abort; repeated
+// keys (dups) are left out with their values.
+func decodeAfterErrors(root *yaml.Node, prune, dups map[*yaml.Node]bool, f *File) error {
+	if len(prune) == 0 && len(dups) == 0 {
 		return root.Decode(f)
 	}
 	memo := map[*yaml.Node]*yaml.Node{}
@@ -258,9 +359,13 @@ func decodeAfterErrors(root *yaml.Node, prune map[*yaml.Node]bool, f *File) erro
 		c := *n
 		memo[n] = &c
 		if n.Content != nil {
-			c.Content = make([]*yaml.Node, len(n.Content))
-			for i, k := range n.Content {
-				c.Content[i] = cp(k)
+			c.Content = make([]*yaml.Node, 0, len(n.Content))
+			for i := 0; i < len(n.Content); i++ {
+				if n.Kind == yaml.MappingNode && i%2 == 0 && dups[deref(n.Content[i])] {
+					i++ // a repeated key and its value: the first one stays
+					continue
+				}
+				c.Content = append(c.Content, cp(n.Content[i]))
 			}
 		}
 		c.Alias = cp(n.Alias)
@@ -368,8 +473,17 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		}
 	default:
 		want := scalarWant(t)
+		if n.Kind == yaml.SequenceNode && pattern(path) == "model_list[].litellm_params.organization" {
+			// LiteLLM's "Multiple OpenAI Organizations": one deployment
+			// per organization.
+			w.fail(path, n.Line, "", "a list of organizations (which LiteLLM splits into one deployment each) is not supported; write one model_list entry per organization, each with its own organization")
+			return
+		}
 		if n.Kind != yaml.ScalarNode {
 			w.typeError(n, path, want)
+			return
+		}
+		if !w.numberFromText(n, t, path) {
 			return
 		}
 		// yaml.v3 truncates 1.5 into an int field; a rate limit of 1.5
@@ -379,6 +493,64 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 			w.typeError(n, path, want)
 		}
 	}
+}
+
+// numberFromText reads what LiteLLM reads in place of a number or a
+// boolean: an os.environ/VAR reference (LiteLLM resolves every such value
+// when it loads the file; "this works for ANY value on the config.yaml"),
+// and max_retries given as a string ("3", which LiteLLM converts). The
+// node is rewritten to the value, so the value is checked and decoded as
+// if written there. Strings (keys, URLs) keep their references: each edge
+// resolves those itself. false: an error was reported.
+func (w *walker) numberFromText(n *yaml.Node, t reflect.Type, path string) bool {
+	if t.Kind() == reflect.String || n.ShortTag() != "!!str" {
+		return true
+	}
+	if name, ok := strings.CutPrefix(n.Value, policy.EnvPrefix); ok {
+		v := os.Getenv(name)
+		if v == "" {
+			v = w.fileEnv[name]
+		}
+		if v == "" {
+			w.fail(path, n.Line, "", "%s is not set (a number or true/false given as %sVAR is read from the environment when the config is loaded)", n.Value, policy.EnvPrefix)
+			return false
+		}
+		ref := n.Value
+		n.Value, n.Tag, n.Style = strings.TrimSpace(v), "", 0
+		w.rewrote = true
+		if n.Decode(reflect.New(t).Interface()) != nil {
+			w.fail(path, n.Line, "", "expected %s, got %s, which is %s", scalarWant(t), ref, describe(n))
+			return false
+		}
+		return true
+	}
+	if pattern(path) == "model_list[].litellm_params.max_retries" {
+		if _, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+			n.Value, n.Tag, n.Style = strings.TrimSpace(n.Value), "", 0
+			w.rewrote = true
+		}
+	}
+	return true
+}
+
+// fileEnvironment reads environment_variables from the tree (strings
+// only; the walk reports the rest).
+func fileEnvironment(root *yaml.Node) map[string]string {
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	_, ev := lookup(root, "environment_variables")
+	if ev == nil || deref(ev).Kind != yaml.MappingNode {
+		return nil
+	}
+	out := map[string]string{}
+	ev = deref(ev)
+	for i := 0; i+1 < len(ev.Content); i += 2 {
+		if k, v := deref(ev.Content[i]), deref(ev.Content[i+1]); k.Kind == yaml.ScalarNode && v.Kind == yaml.ScalarNode {
+			out[k.Value] = v.Value
+		}
+	}
+	return out
 }
 
 func scalarWant(t reflect.Type) string {
@@ -437,6 +609,7 @@ func (w *walker) pairs(n *yaml.Node, path string) []pair {
 		}
 		if first, dup := seen[k.Value]; dup {
 			w.fail(joinPath(path, k.Value), k.Line, "", "set twice, first at line %d", first)
+			w.dropKey(k)
 			continue
 		}
 		seen[k.Value] = k.Line

@@ -244,15 +244,26 @@ func (e *ModelEntry) validate(v *validator, path string) {
 	case prov != policy.ProviderAzure && policy.NeedsAPIBase(prov):
 		v.add(pp+".api_base", "is required for %s/ deployments (the server's URL, e.g. http://localhost:8000/v1): the provider has no public endpoint", prov)
 	}
+	for _, k := range slices.Sorted(maps.Keys(p.ExtraBody)) {
+		if reservedBodyParams[k] {
+			v.add(pp+".extra_body."+k, "is part of the request itself (what is asked, of which model, in which form), not a default a deployment can set")
+		}
+	}
 	if prov, _ := policy.SplitProvider(p.Model); prov == policy.ProviderAnthropic && p.MockResponse == "" {
 		// The Anthropic translation refuses what it cannot honour; a
 		// default it refuses would fail every request.
 		for _, x := range []struct {
 			name string
 			set  bool
-		}{{"seed", p.Seed != nil}, {"frequency_penalty", p.FrequencyPenalty != nil}, {"presence_penalty", p.PresencePenalty != nil}, {"reasoning_effort", p.ReasoningEffort != ""}} {
+		}{{"seed", p.Seed != nil}, {"frequency_penalty", p.FrequencyPenalty != nil}, {"presence_penalty", p.PresencePenalty != nil}, {"reasoning_effort", p.ReasoningEffort != ""},
+			{"thinking", p.Thinking != nil}} {
 			if x.set {
 				v.add(pp+"."+x.name, "is not a parameter anthropic/ takes: as a default it would fail every request")
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.ExtraBody)) {
+			if !anthropicBodyParams[k] {
+				v.add(pp+".extra_body."+k, "is not a parameter anthropic/ takes: as a default it would fail every request")
 			}
 		}
 	}
@@ -399,4 +410,18 @@ func (e ModelEntry) ID() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// anthropicBodyParams are the OpenAI parameters the Anthropic translation
+// takes (edge/proxy/anthropic_request.go), so extra_body may default them.
+var anthropicBodyParams = map[string]bool{
+	"temperature": true, "top_p": true, "top_k": true, "stop": true, "user": true, "tools": true,
+	"tool_choice": true, "parallel_tool_calls": true, "max_tokens": true, "max_completion_tokens": true,
+}
+
+// reservedBodyParams are body keys extra_body may not default: the
+// request always sets the first ones, the gateway reads the others
+// (stream decides the response's form, tags route the request).
+var reservedBodyParams = map[string]bool{
+	"model": true, "messages": true, "input": true, "prompt": true, "stream": true, "stream_options": true, "tags": true,
 }

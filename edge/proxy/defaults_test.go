@@ -11,6 +11,10 @@ func TestApplyDefaults(t *testing.T) {
 	temp, max := 0.2, int64(64)
 	withDefaults := compiled(t, events.ModelParams{Model: "openai/gpt-4o", Temperature: &temp, MaxTokens: &max, Stop: []string{"END"}})
 	none := compiled(t, events.ModelParams{Model: "openai/gpt-4o"})
+	topK := int64(40)
+	extra := compiled(t, events.ModelParams{Model: "openai/gpt-4o", Temperature: &temp, TopK: &topK,
+		Thinking:  map[string]any{"type": "enabled", "budget_tokens": 1024},
+		ExtraBody: map[string]any{"temperature": 0.9, "response_format": map[string]any{"type": "json_object"}}})
 	for _, tc := range []struct {
 		name string
 		d    *policy.Deployment
@@ -21,6 +25,13 @@ func TestApplyDefaults(t *testing.T) {
 		{"defaults added", withDefaults, `{"model":"m"}`, `{"max_tokens":64,"model":"m","stop":["END"],"temperature":0.2}`},
 		{"client wins", withDefaults, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`, `{"model":"m","temperature":1,"max_tokens":5,"stop":"x"}`},
 		{"null is unset", withDefaults, `{"model":"m","temperature":null,"max_tokens":5,"stop":"x"}`, `{"max_tokens":5,"model":"m","stop":"x","temperature":0.2}`},
+		// top_k, thinking and extra_body (LiteLLM's litellm_params) are
+		// defaults too; a parameter with its own field wins over
+		// extra_body's.
+		{"top_k, thinking, extra_body", extra, `{"model":"m"}`,
+			`{"model":"m","response_format":{"type":"json_object"},"temperature":0.2,"thinking":{"budget_tokens":1024,"type":"enabled"},"top_k":40}`},
+		{"client wins over extra_body", extra, `{"model":"m","response_format":{"type":"text"},"top_k":1}`,
+			`{"model":"m","response_format":{"type":"text"},"temperature":0.2,"thinking":{"budget_tokens":1024,"type":"enabled"},"top_k":1}`},
 		{"request tags are not forwarded", none, `{"model":"m","tags":["a"]}`, `{"model":"m"}`},
 		{"only top-level tags", none, `{"model":"m","metadata":{"tags":["a"]},"messages":[{"role":"user","content":"\"tags\""}]}`, `{"model":"m","metadata":{"tags":["a"]},"messages":[{"role":"user","content":"\"tags\""}]}`},
 	} {

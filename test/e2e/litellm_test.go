@@ -65,6 +65,9 @@ model_list:
       api_key: upstream-key
       temperature: 0.2
       max_tokens: 64
+      top_k: 40
+      response_format: {"type": "json_object"}
+      extra_body: {"guided_choice": ["a", "b"]}
     rpm: 100
   - model_name: fake
     litellm_params:
@@ -158,6 +161,11 @@ func TestLiteLLMSettingsEndToEnd(t *testing.T) {
 	got, _ := up.last("/defaults/v1/chat/completions")
 	if got["temperature"] != 0.2 || got["max_tokens"] != float64(64) {
 		t.Fatalf("upstream got temperature %v max_tokens %v, want the deployment's defaults 0.2 and 64", got["temperature"], got["max_tokens"])
+	}
+	// top_k, extra_body and OpenAI parameters given in litellm_params
+	// (response_format) are defaults too.
+	if rf, _ := got["response_format"].(map[string]any); got["top_k"] != float64(40) || rf["type"] != "json_object" || got["guided_choice"] == nil {
+		t.Fatalf("upstream got top_k %v response_format %v guided_choice %v, want the deployment's defaults", got["top_k"], got["response_format"], got["guided_choice"])
 	}
 	body := chat("gpt-4o")
 	body["temperature"] = 0.9
@@ -293,6 +301,10 @@ func TestCheckCommand(t *testing.T) {
 	writeFile(t, good, "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: mock/gpt-4o\nlitellm_settings:\n  drop_params: true\n")
 	bad := filepath.Join(dir, "bad.yaml")
 	writeFile(t, bad, "model_list:\n  - model_name: b\n    litellm_params:\n      model: huggingface/bigcode/starcoder\n      api_key: hf-x\ngeneral_settings:\n  custom_auth: my_auth.check\n")
+	tabs := filepath.Join(dir, "tabs.yaml")
+	writeFile(t, tabs, "model_list:\n  - model_name: a\n    litellm_params:\n\tmodel: mock/x\n")
+	unset := filepath.Join(dir, "unset.yaml")
+	writeFile(t, unset, "model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/GH_E2E_NOT_SET\n")
 	run := func(args ...string) (int, string) {
 		cmd := exec.Command(binary, append([]string{"check"}, args...)...)
 		cmd.Env = append(os.Environ(), "MASTER_KEY=")
@@ -311,7 +323,12 @@ func TestCheckCommand(t *testing.T) {
 		want []string
 	}{
 		{[]string{"-config", good}, 0, []string{good + ":6: warning: litellm_settings.drop_params: ignored", "ok, 1 warning(s)"}},
-		{[]string{"-strict", "-config", good}, 1, []string{good + ":6: error: litellm_settings.drop_params: ignored"}},
+		{[]string{"-strict", "-config", good}, 1, []string{good + ":6: error: litellm_settings.drop_params: ignored",
+			good + ": 1 error(s), 0 warning(s): gatehouse would not start"}},
+		// A YAML syntax error is FILE:LINE too, at the line to fix.
+		{[]string{"-config", tabs}, 1, []string{tabs + ":4: error: YAML syntax error: a tab character indents this line"}},
+		// Unset os.environ/ references are warned about as run does.
+		{[]string{"-config", unset}, 0, []string{unset + ":5: warning: model_list[0].litellm_params.api_key: references os.environ/GH_E2E_NOT_SET, which is not set"}},
 		{[]string{"-config", bad}, 1, []string{
 			bad + `:2: error: model_list[0]: deployment "b" (litellm_params.model: huggingface/bigcode/starcoder) is not supported`,
 			bad + ":7: error: general_settings.custom_auth: LiteLLM setting custom_auth is not supported by gatehouse",

@@ -38,7 +38,12 @@ type Options struct {
 	NATSPort    int
 	ControlAddr string
 	EdgeAddr    string
-	MasterKey   string
+	// MasterKey is the -master-key flag or MASTER_KEY ("": the config's
+	// general_settings.master_key, else LITELLM_MASTER_KEY, else the
+	// demo key config.DemoMasterKey); MasterKeyFrom says which of the
+	// two (config.FromFlag or config.FromEnv).
+	MasterKey     string
+	MasterKeyFrom string
 	// ClickHouse is tried at start; when it answers, spend goes there and
 	// /spend/logs works, otherwise spend stays in JetStream.
 	ClickHouse string
@@ -67,6 +72,20 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := cfg.ApplyEnvironment(os.Setenv); err != nil {
+		return err
+	}
+	from := o.MasterKeyFrom
+	if from == "" {
+		from = config.FromEnv
+	}
+	// The built-in example's master_key is os.environ/MASTER_KEY, which
+	// o.MasterKey has read already: without it, the demo key.
+	keyFile := cfg
+	if o.ConfigPath == "" {
+		keyFile = nil
+	}
+	mk, err := config.ResolveMasterKey(keyFile, o.MasterKey, from, nil, config.DemoMasterKey)
+	if err != nil {
 		return err
 	}
 	storeDir := filepath.Join(o.DataDir, "jetstream")
@@ -106,7 +125,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	controlAddr, ok, err := start(func(ready chan<- string) error {
-		return control.Run(ctx, control.Options{NATSURL: natsURL, Listen: o.ControlAddr, Config: cfg, MasterKey: o.MasterKey, Log: log, Ready: ready,
+		return control.Run(ctx, control.Options{NATSURL: natsURL, Listen: o.ControlAddr, Config: cfg, MasterKey: mk.Key, Log: log, Ready: ready,
 			ClickHouse: chAddr, AccessLog: o.AccessLog})
 	})
 	if !ok {
@@ -114,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	edgeAddr, ok, err := start(func(ready chan<- string) error {
 		return gateway.Run(ctx, gateway.Options{NATSURL: natsURL, Listen: o.EdgeAddr, ControlURL: "http://" + controlAddr,
-			MasterKey: o.MasterKey, EdgeID: "edge-local", Region: "local", Log: log, Ready: ready,
+			MasterKey: mk.Key, EdgeID: "edge-local", Region: "local", Log: log, Ready: ready,
 			SpillDir: filepath.Join(o.DataDir, "spend-spill"), AccessLog: o.AccessLog,
 			MaxStaleness: o.MaxStaleness, StaleMode: o.StaleMode})
 	})
@@ -128,6 +147,12 @@ func Run(ctx context.Context, o Options) error {
 			errs <- sink.Serve(ctx, sink.ServeOptions{NATSURL: natsURL, ClickHouse: chAddr, Database: "gatehouse", Log: log})
 		}()
 	}
+	// The curl examples carry the key only when it is the public demo
+	// key; any other key is printed only by its prefix.
+	curlKey := mk.Key
+	if mk.From != config.FromDemoDefault {
+		curlKey = "<master key>"
+	}
 	source := o.ConfigPath
 	if source == "" {
 		source = "built-in example (mock models, no network needed)"
@@ -139,7 +164,7 @@ gatehouse is running
                                 (management routes also work on the edge port)
   metrics (Prometheus)          http://%[1]s/metrics  http://%[2]s/metrics
   JetStream (embedded)          %[3]s  data in %[4]s
-  master key                    %[5]s
+  master key                    %[8]s (%[9]s)
   config                        %[6]s
   ClickHouse                    %[7]s
 
@@ -157,7 +182,7 @@ try:
     -d '{"model":"gpt-4o","max_tokens":100,"messages":[{"role":"user","content":"hello"}]}'
 
 Ctrl-C stops everything.
-`, edgeAddr, controlAddr, natsURL, storeDir, o.MasterKey, source, chStatus)
+`, edgeAddr, controlAddr, natsURL, storeDir, curlKey, source, chStatus, mk.Shown(), mk.Describe(o.ConfigPath))
 	var first error
 	select {
 	case <-ctx.Done():
