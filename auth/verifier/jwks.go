@@ -283,6 +283,15 @@ func (s *source) begin(now time.Time, why fetchReason) (*fetchCall, error) {
 	if c := s.inflight; c != nil {
 		return c, nil
 	}
+	if why == reasonNeeded {
+		// A fetch may have finished between the caller's look at the
+		// cache and this lock: its set serves, with no second fetch.
+		if ks := s.usable(); ks != nil {
+			c := &fetchCall{set: ks, done: make(chan struct{})}
+			close(c.done)
+			return c, nil
+		}
+	}
 	if now.Before(s.failedUntil) {
 		if why == reasonBackground {
 			return nil, nil
