@@ -260,26 +260,34 @@ func rewriteDefaultMaxInternalUserBudget(parent, key, val *yaml.Node) (string, s
 	return "", ""
 }
 
+// childMap returns the value of parent's key name (aliases followed),
+// first making it an empty mapping when it is absent or null; new nodes
+// carry at's position, so errors about them point at the user's line. The
+// caller checks the kind: a value of another type is the walk's to report.
+func childMap(parent *yaml.Node, name string, at *yaml.Node) *yaml.Node {
+	k, v := lookup(parent, name)
+	if k != nil && !isNull(deref(v)) {
+		return deref(v)
+	}
+	nb := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: at.Line, Column: at.Column}
+	if k == nil {
+		parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: name, Line: at.Line, Column: at.Column}, nb)
+		return nb
+	}
+	for j := 0; j+1 < len(parent.Content); j += 2 {
+		if deref(parent.Content[j]) == k {
+			parent.Content[j+1] = nb
+		}
+	}
+	return nb
+}
+
 // rewriteRequestDefault moves an OpenAI request parameter given in
 // litellm_params (response_format, tool_choice, ...; LiteLLM sends every
 // such key to the provider) into extra_body, where it is a default like
 // temperature: the request's own value wins.
 func rewriteRequestDefault(parent, key, val *yaml.Node) (string, string) {
-	k, body := lookup(parent, "extra_body")
-	if k == nil || isNull(deref(body)) {
-		nb := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
-		if k == nil {
-			parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "extra_body", Line: key.Line, Column: key.Column}, nb)
-		} else {
-			for j := 0; j+1 < len(parent.Content); j += 2 {
-				if deref(parent.Content[j]) == k {
-					parent.Content[j+1] = nb
-				}
-			}
-		}
-		body = nb
-	}
-	body = deref(body)
+	body := childMap(parent, "extra_body", key)
 	if body.Kind != yaml.MappingNode {
 		return "", "" // the walk reports extra_body's type
 	}
@@ -729,20 +737,7 @@ func (w *walker) inferProvider(e *yaml.Node, path string) {
 	case strings.HasPrefix(m.Value, "text-completion-openai/"):
 		m.Value = policy.ProviderOpenAI + "/" + strings.TrimPrefix(m.Value, "text-completion-openai/")
 		w.rewrote = true
-		ik, info := lookup(e, "model_info")
-		if ik == nil || isNull(deref(info)) {
-			info = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: m.Line, Column: m.Column}
-			if ik == nil {
-				e.Content = append(e.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "model_info", Line: m.Line, Column: m.Column}, info)
-			} else {
-				for j := 0; j+1 < len(e.Content); j += 2 {
-					if deref(e.Content[j]) == ik {
-						e.Content[j+1] = info
-					}
-				}
-			}
-		}
-		info = deref(info)
+		info := childMap(e, "model_info", m)
 		if info.Kind != yaml.MappingNode {
 			return // the walk reports model_info's type
 		}
