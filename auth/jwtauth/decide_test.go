@@ -621,7 +621,7 @@ func TestScopeMappings(t *testing.T) {
 		runRows(t, s, mk(true), nil, []row{
 			{name: "exact model", claims: `{"sub":"u1","scope":"openid models.gpt"}`, model: "gpt-4o", check: all(user("u1"), routed)},
 			{name: "model of another scope", claims: `{"sub":"u1","scope":"models.gpt"}`, model: "claude-3",
-				want: apierror.Forbidden, msg: "model=claude-3 not allowed. Allowed_models=[gpt-4o]"},
+				want: apierror.Forbidden, msg: "model=claude-3 not allowed. Allowed_models=['gpt-4o']"},
 			{name: "union of scopes", claims: `{"sub":"u1","scope":"models.gpt models.claude"}`, model: "claude-3", check: user("u1")},
 			{name: "union of scopes 2", claims: `{"sub":"u1","scope":"models.gpt models.claude"}`, model: "gpt-4o", check: user("u1")},
 			{name: "access group entry, scope list", claims: `{"sub":"u1","scope":["models.claude"]}`, model: "claude-3", check: user("u1")},

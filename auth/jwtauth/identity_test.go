@@ -100,7 +100,7 @@ func TestTeamIDJWTField(t *testing.T) {
 			{name: "team not in db", claims: `{"team":"t-nope"}`, want: apierror.NotFound,
 				msg: "Team doesn't exist in db. Team=t-nope"},
 			{name: "team without the model", claims: `{"team":"t-gpt4o"}`, model: "claude-3", want: apierror.TeamModelDenied,
-				msg: "Team not allowed to access model. Team=t-gpt4o, Model=claude-3. Allowed team models = [gpt-4o]"},
+				msg: "Team not allowed to access model. Team=t-gpt4o, Model=claude-3. Allowed team models = ['gpt-4o']"},
 			{name: "ids are exact", claims: `{"team":"T-OPEN"}`, want: apierror.NotFound},
 		})
 	})

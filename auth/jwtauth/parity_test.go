@@ -40,7 +40,7 @@ func TestTeamAliasJWTField(t *testing.T) {
 		{name: "resolved team's models apply", claims: `{"team_alias":"ml"}`, model: "gpt-4", want: apierror.TeamModelDenied},
 		{name: "id wins over alias", claims: `{"team_id":"t-home","team_alias":"ml"}`, model: "gpt-4", check: team("t-home")},
 		{name: "no team with the alias: 404", claims: `{"team_alias":"nope"}`, want: apierror.NotFound, msg: "Team alias=nope"},
-		{name: "several teams with the alias: 400", claims: `{"team_alias":"dup"}`, want: apierror.BadRequest, msg: "Multiple teams found with alias dup: [t-dup1 t-dup2]"},
+		{name: "several teams with the alias: 400", claims: `{"team_alias":"dup"}`, want: apierror.BadRequest, msg: "Multiple teams found with alias dup: ['t-dup1', 't-dup2']"},
 		{name: "neither claim", claims: `{}`, want: apierror.Unauthenticated, msg: "Checked team_id field 'team_id' and team_alias field 'team_alias'"},
 	})
 }
