@@ -108,10 +108,8 @@ func (id Identity) Models(s *policy.Snapshot, r Request) (names []string, upsert
 		return names, d.Upserts, nil
 	}
 	// /v1/models is a model route: the key must be in good standing and
-	// its user may not be a view-only admin, as for a completion.
-	if err := s.KeyStanding(id.Key, r.Now); err != nil {
-		return nil, nil, err
-	}
+	// its user may not be a view-only admin, as for a completion (CheckKey
+	// with no model checks exactly that).
 	if _, err := s.CheckKey(id.Key, "", r.Now); err != nil {
 		return nil, nil, err
 	}

@@ -73,8 +73,8 @@ type KeyAccess struct {
 // checked. The returned errors are *apierror.Error.
 func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAccess, error) {
 	g := KeyAccess{Key: k, Model: model}
-	if k.Blocked {
-		return g, apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.").By(Rule("key", k.Token, "blocked"))
+	if err := keyBlocked(k); err != nil {
+		return g, err
 	}
 	var team *events.Team
 	if k.TeamID != "" {
@@ -135,14 +135,22 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 // team (LiteLLM runs these checks, common_checks included, for every
 // route). /v1/models and the admin API's info routes ask it first.
 func (s *Snapshot) KeyStanding(k *events.Key, now time.Time) error {
-	if k.Blocked {
-		return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.").By(Rule("key", k.Token, "blocked"))
+	if err := keyBlocked(k); err != nil {
+		return err
 	}
 	var team *events.Team
 	if k.TeamID != "" {
 		team = s.teams[k.TeamID]
 	}
 	return s.keyStanding(k, team, now)
+}
+
+// keyBlocked is the first check of every key, whatever the route.
+func keyBlocked(k *events.Key) error {
+	if k.Blocked {
+		return apierror.KeyBlocked.With("Key is blocked. Update via `/key/unblock` if you're admin.").By(Rule("key", k.Token, "blocked"))
+	}
+	return nil
 }
 
 // keyStanding is KeyStanding after the blocked check: expiry, the key's
