@@ -92,7 +92,7 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 		keyModels := s.keyModels(k, team)
 		if !s.allowedAs(model, g.Model, aliased, func(m string) bool { return s.Allowed(keyModels, m) }) {
 			return g, apierror.KeyModelDenied.With("key not allowed to access model. This key can only access models=%s. Tried to access %s",
-				PyList(keyModels), model).By(Rule("key", k.Token, "models"))
+				apierror.PyList(keyModels), model).By(Rule("key", k.Token, "models"))
 		}
 	}
 	if err := s.keyStanding(k, team, now); err != nil {
@@ -102,7 +102,7 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 	if model != "" {
 		if team != nil && !s.allowedAs(model, g.Model, aliased, func(m string) bool { return s.TeamAllowed(team, m) }) {
 			return g, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s",
-				team.TeamID, model, PyList(s.TeamModels(team))).By(Rule("team", team.TeamID, "models"))
+				team.TeamID, model, apierror.PyList(s.TeamModels(team))).By(Rule("team", team.TeamID, "models"))
 		}
 		if team == nil && g.User != nil {
 			if err := s.userMayCall(g.User, model, g.Model, aliased); err != nil {
@@ -266,26 +266,9 @@ func (s *Snapshot) userMayCall(u *events.User, model, routed, aliased string) er
 	}
 	if !s.allowedAs(model, routed, aliased, func(m string) bool { return s.Allowed(u.Models, m) }) {
 		return apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s",
-			u.UserID, model, PyList(u.Models)).By(Rule("user", u.UserID, "models"))
+			u.UserID, model, apierror.PyList(u.Models)).By(Rule("user", u.UserID, "models"))
 	}
 	return nil
-}
-
-// PyList renders a list as Python prints one (['a', 'b']): LiteLLM's
-// refusals show their lists so, and clients match on the text.
-func PyList(l []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, v := range l {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('\'')
-		b.WriteString(v)
-		b.WriteByte('\'')
-	}
-	b.WriteByte(']')
-	return b.String()
 }
 
 // VisibleModels lists the model names a key may call, for /v1/models:

@@ -48,7 +48,7 @@ func (s *Snapshot) CheckEndUser(id, requested, model string) error {
 		return e
 	case model != "" && len(c.Models) > 0 && !s.Allowed(c.Models, model):
 		return EndUserModelDenied.With("End User not allowed to access model. End User=%s, Model=%s. Allowed end user models = %s",
-			id, requested, PyList(c.Models)).By(Rule("end_user", id, "models"))
+			id, requested, apierror.PyList(c.Models)).By(Rule("end_user", id, "models"))
 	}
 	return nil
 }

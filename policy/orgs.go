@@ -119,7 +119,7 @@ func (s *Snapshot) CheckOrgModel(orgID, requested, model string) error {
 	}
 	if org := s.orgs[orgID]; org != nil && !s.Allowed(org.Models, model) {
 		return apierror.OrgModelDenied.With("Organization not allowed to access model. Org=%s, Model=%s. Allowed org models = %s",
-			orgID, requested, PyList(org.Models)).By(Rule("org", orgID, "models"))
+			orgID, requested, apierror.PyList(org.Models)).By(Rule("org", orgID, "models"))
 	}
 	return nil
 }

@@ -69,10 +69,10 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 				continue
 			}
 			if len(p.Models) > 0 && r.Model != "" && !s.Allowed(p.Models, r.Model) {
-				return d, forbiddenBy("role:"+id.Role+":models", "Role=%s not allowed to call model=%s. Allowed models=%s", id.Role, r.Model, policy.PyList(p.Models))
+				return d, forbiddenBy("role:"+id.Role+":models", "Role=%s not allowed to call model=%s. Allowed models=%s", id.Role, r.Model, apierror.PyList(p.Models))
 			}
 			if len(p.Routes) > 0 && !RouteAllowed(r.Route, p.Routes) {
-				return d, forbiddenBy("role:"+id.Role+":routes", "Role=%s not allowed to call route=%s. Allowed routes=%s", id.Role, r.Route, policy.PyList(p.Routes))
+				return d, forbiddenBy("role:"+id.Role+":routes", "Role=%s not allowed to call route=%s. Allowed routes=%s", id.Role, r.Route, apierror.PyList(p.Routes))
 			}
 		}
 	}
@@ -88,7 +88,7 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 		// An empty union means no scope granted anything: deny, unlike an
 		// empty models list on a key.
 		if len(allowed) == 0 || !s.Allowed(allowed, r.Model) {
-			return d, forbiddenBy("jwt_settings:allowed_models", "model=%s not allowed. Allowed_models=%s", r.Model, policy.PyList(allowed))
+			return d, forbiddenBy("jwt_settings:allowed_models", "model=%s not allowed. Allowed_models=%s", r.Model, apierror.PyList(allowed))
 		}
 	}
 	// user_allowed_email_domain: LiteLLM 2026 refuses every caller whose
@@ -135,7 +135,7 @@ func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision)
 		// LiteLLM raises a plain Exception here (401, not 403) naming the
 		// routes the groups expand to (get_actual_routes).
 		return d, apierror.Unauthenticated.With("Admin not allowed to access this route. Route=%s, Allowed Routes=%s",
-			r.Route, policy.PyList(ExpandRoutes(a.AdminAllowedRoutes))).By("jwt_settings:admin_allowed_routes")
+			r.Route, apierror.PyList(ExpandRoutes(a.AdminAllowedRoutes))).By("jwt_settings:admin_allowed_routes")
 	}
 	d.Admin = true
 	if r.Model != "" {
@@ -222,7 +222,7 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if your admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
 		}
 		if r.Model != "" && !s.TeamAllowed(d.Team, r.Model) {
-			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s", d.Team.TeamID, r.Model, policy.PyList(s.TeamModels(d.Team))).By(policy.Rule("team", d.Team.TeamID, "models"))
+			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s", d.Team.TeamID, r.Model, apierror.PyList(s.TeamModels(d.Team))).By(policy.Rule("team", d.Team.TeamID, "models"))
 		}
 	} else if d.User != nil && r.Model != "" {
 		for _, m := range d.User.Models {
@@ -231,7 +231,7 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 			}
 		}
 		if !s.Allowed(d.User.Models, r.Model) {
-			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s", d.User.UserID, r.Model, policy.PyList(d.User.Models)).By(policy.Rule("user", d.User.UserID, "models"))
+			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s", d.User.UserID, r.Model, apierror.PyList(d.User.Models)).By(policy.Rule("user", d.User.UserID, "models"))
 		}
 	}
 	if r.Model != "" {
@@ -251,7 +251,7 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth, d *Decision) error {
 	teamRoutes := func(t string) error {
 		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
-			return forbiddenBy("jwt_settings:team_allowed_routes", "Team=%s not allowed to access this route. Route=%s, Allowed Routes=%s", t, r.Route, policy.PyList(a.TeamAllowedRoutes))
+			return forbiddenBy("jwt_settings:team_allowed_routes", "Team=%s not allowed to access this route. Route=%s, Allowed Routes=%s", t, r.Route, apierror.PyList(a.TeamAllowedRoutes))
 		}
 		return nil
 	}
@@ -281,7 +281,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			// LiteLLM 2026 also accepts the alias of one allowed team.
 			tid, ok := allowedTeamByAlias(s, teamIDs, h)
 			if !ok {
-				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %s", h, policy.PyList(teamIDs))
+				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %s", h, apierror.PyList(teamIDs))
 			}
 			h = tid
 		}
@@ -358,7 +358,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		}
 	}
 	if r.Model != "" {
-		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%s. Check `/models` to see all available models.", r.Model, policy.PyList(teamIDs))
+		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%s. Check `/models` to see all available models.", r.Model, apierror.PyList(teamIDs))
 	}
 	if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
 		return forbiddenBy("jwt_settings:team_allowed_routes", "No team in the token may access route %s", r.Route)

@@ -37,7 +37,7 @@ func teamByAlias(s *policy.Snapshot, alias string) (*events.Team, error) {
 		ids[i] = t.TeamID
 	}
 	sort.Strings(ids)
-	return nil, apierror.BadRequest.With("Multiple teams found with alias %s: %s. Use team_id_jwt_field, or make the alias unique.", alias, policy.PyList(ids))
+	return nil, apierror.BadRequest.With("Multiple teams found with alias %s: %s. Use team_id_jwt_field, or make the alias unique.", alias, apierror.PyList(ids))
 }
 
 // orgByAlias resolves org_alias_jwt_field.
@@ -49,7 +49,7 @@ func orgByAlias(s *policy.Snapshot, alias string) (string, error) {
 	case 1:
 		return ids[0], nil
 	}
-	return "", apierror.BadRequest.With("Multiple organizations found with alias %s: %s.", alias, policy.PyList(ids))
+	return "", apierror.BadRequest.With("Multiple organizations found with alias %s: %s.", alias, apierror.PyList(ids))
 }
 
 // fallbackTeam is team_claim_fallback: the user's one stored team, when a

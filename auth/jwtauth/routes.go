@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
-	"github.com/gatehouse/gatehouse/policy"
 	"slices"
 	"sort"
 	"strings"
@@ -254,7 +253,7 @@ func CheckKeyRoute(allowed []string, route string) error {
 	if len(allowed) == 0 || RouteAllowed(route, allowed) {
 		return nil
 	}
-	return apierror.Forbidden.With("Virtual key is not allowed to call this route. Only allowed to call routes: %s. Tried to call route: %s", policy.PyList(allowed), route)
+	return apierror.Forbidden.With("Virtual key is not allowed to call this route. Only allowed to call routes: %s. Tried to call route: %s", apierror.PyList(allowed), route)
 }
 
 // IsLLMRoute reports whether a route calls a model.

@@ -645,16 +645,11 @@ func (v *Verifier) keysLabel(srcs []*source) string {
 	if len(srcs) == 1 && (len(v.global) != 1 || srcs[0] != v.global[0]) {
 		return srcs[0].url
 	}
-	var b strings.Builder
-	b.WriteByte('[')
+	urls := make([]string, len(srcs))
 	for i, s := range srcs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + s.url + "'")
+		urls[i] = s.url
 	}
-	b.WriteByte(']')
-	return b.String()
+	return apierror.PyList(urls)
 }
 
 // checkClaims applies PyJWT's rules (with LiteLLM's messages): exp, nbf

@@ -161,7 +161,7 @@ func (a *API) checkTeamBound(ctx context.Context, k *events.Key) error {
 	snap := a.store.Snapshot()
 	for _, m := range k.Models {
 		if !policy.WithinModels(snap, m, snap.TeamModels(team)) {
-			return apierror.TeamModelDenied.With("key model %q is not in the models of team %s. Allowed team models = %s", m, team.TeamID, policy.PyList(team.Models))
+			return apierror.TeamModelDenied.With("key model %q is not in the models of team %s. Allowed team models = %s", m, team.TeamID, apierror.PyList(team.Models))
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Error is an error a client may see.
@@ -150,4 +151,21 @@ func (e *Error) Envelope() Body {
 func (e *Error) JSON() []byte {
 	out, _ := json.Marshal(e.Envelope())
 	return out
+}
+
+// PyList renders a list as Python prints one (['a', 'b']): LiteLLM's
+// refusals show their lists so, and clients match on the text.
+func PyList(l []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, v := range l {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('\'')
+		b.WriteString(v)
+		b.WriteByte('\'')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
