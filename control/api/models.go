@@ -100,13 +100,8 @@ func (a *API) modelInfo(c *fiber.Ctx) error {
 		if id != "" && m.ID != id {
 			continue
 		}
-		if !me.reads() {
-			if me.key == nil {
-				continue // JWT callers list their models at the edge's /v1/models
-			}
-			if _, err := snap.CheckKey(me.key, m.ModelName, a.store.Now()); err != nil {
-				continue
-			}
+		if !a.mayList(me, snap, m.ModelName) {
+			continue
 		}
 		data = append(data, redactModel(m))
 	}
@@ -114,6 +109,20 @@ func (a *API) modelInfo(c *fiber.Ctx) error {
 		return apierror.NotFound.With("model id %q not found", id)
 	}
 	return c.JSON(fiber.Map{"data": data})
+}
+
+// mayList reports whether the model info routes show model name to me:
+// everything to an admin or a view-only admin, to a key what it may call.
+// JWT callers list their models at the edge's /v1/models.
+func (a *API) mayList(me caller, snap *policy.Snapshot, name string) bool {
+	if me.reads() {
+		return true
+	}
+	if me.key == nil {
+		return false
+	}
+	_, err := snap.CheckKey(me.key, name, a.store.Now())
+	return err == nil
 }
 
 // modelGroup is LiteLLM's ModelGroupInfo: one model name callers use, what
@@ -136,22 +145,10 @@ func (a *API) modelGroupInfo(c *fiber.Ctx) error {
 	me := who(c)
 	snap := a.store.Snapshot()
 	want := c.Query("model_group")
-	byID := map[string]*events.Model{}
-	for _, m := range snap.Models() {
-		byID[m.ID] = m
-	}
 	data := []modelGroup{}
 	for _, name := range snap.Catalog().ModelNames() {
-		if want != "" && name != want {
+		if (want != "" && name != want) || !a.mayList(me, snap, name) {
 			continue
-		}
-		if !me.reads() {
-			if me.key == nil {
-				continue // JWT callers list their models at the edge's /v1/models
-			}
-			if _, err := snap.CheckKey(me.key, name, a.store.Now()); err != nil {
-				continue
-			}
 		}
 		rt := snap.Catalog().Resolve(name)
 		if !rt.Found() {
@@ -172,7 +169,7 @@ func (a *API) modelGroupInfo(c *fiber.Ctx) error {
 				if d.Mode != "" {
 					g.Mode = d.Mode
 				}
-				if m := byID[d.ID]; m != nil {
+				if m := snap.Model(d.ID); m != nil {
 					if v := m.ModelInfo.MaxInputTokens; v > 0 {
 						g.MaxInputTokens = &v
 					}
