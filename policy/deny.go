@@ -32,19 +32,18 @@ var reasons = map[string]string{
 // field, an internal error). The edge records it on denial rows and a
 // dry run (control/dryrun) compares with it, so both name a refusal alike.
 func DenyReason(e *apierror.Error) string {
+	if strings.HasSuffix(e.Rule, "routes") {
+		// A route rule decided, whatever the status: 403 for most, 401
+		// for an admin JWT outside admin_allowed_routes (LiteLLM's plain
+		// Exception).
+		return events.DenyRouteNotAllowed
+	}
 	if e.Code == apierror.Forbidden.Code {
 		// One code for every forbidden thing: the rule tells them apart.
-		switch {
-		case strings.HasSuffix(e.Rule, "routes"):
-			return events.DenyRouteNotAllowed
-		case strings.HasSuffix(e.Rule, "models"):
+		if strings.HasSuffix(e.Rule, "models") {
 			return events.DenyModelNotAllowed
 		}
 		return events.DenyForbidden
-	}
-	if strings.HasSuffix(e.Rule, "admin_allowed_routes") {
-		// A 401, as LiteLLM's plain Exception, but a route refusal.
-		return events.DenyRouteNotAllowed
 	}
 	if r, ok := reasons[e.Code]; ok {
 		return r
