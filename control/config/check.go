@@ -16,15 +16,8 @@ import (
 // environment_variables fill what it leaves unset, as ApplyEnvironment
 // would at start.
 func (f *File) Preflight(getenv func(string) string) error {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	env := func(k string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return f.EnvironmentVariables[k]
-	}
+	lookup := f.env(getenv)
+	env := func(k string) string { v, _ := lookup(k); return v }
 	now := time.Unix(0, 0)
 	var errs []error
 	if _, err := f.Models(now); err != nil {
@@ -54,13 +47,7 @@ func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
 		}
 		return nil
 	}
-	_, err := f.MasterKey(func(k string) (string, bool) {
-		v := getenv(k)
-		if v == "" {
-			v = f.EnvironmentVariables[k]
-		}
-		return v, v != ""
-	})
+	_, err := f.MasterKey(f.env(getenv))
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		w := *fe
@@ -98,16 +85,7 @@ func Problems(err error) []error {
 // these from its own environment, so they are warnings: the variable may
 // be set where the edges run.
 func (f *File) EnvWarnings(getenv func(string) string) []*FieldError {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	env := func(k string) (string, bool) {
-		v := getenv(k)
-		if v == "" {
-			v = f.EnvironmentVariables[k]
-		}
-		return v, v != ""
-	}
+	env := f.env(getenv)
 	ms, err := f.Models(time.Unix(0, 0))
 	if err != nil {
 		return nil
@@ -121,4 +99,20 @@ func (f *File) EnvWarnings(getenv func(string) string) []*FieldError {
 		}
 	}
 	return out
+}
+
+// env looks a variable up as a start would see it: getenv (nil:
+// os.Getenv), then the file's environment_variables for what that leaves
+// unset (ApplyEnvironment sets only those).
+func (f *File) env(getenv func(string) string) policy.Env {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return func(k string) (string, bool) {
+		v := getenv(k)
+		if v == "" {
+			v = f.EnvironmentVariables[k]
+		}
+		return v, v != ""
+	}
 }

@@ -48,13 +48,7 @@ func ResolveMasterKey(f *File, explicit, from string, getenv func(string) string
 		return MasterKeyChoice{Key: explicit, From: from}, nil
 	}
 	if f != nil && f.GeneralSettings.MasterKey != "" {
-		k, err := f.MasterKey(func(name string) (string, bool) {
-			v := getenv(name)
-			if v == "" {
-				v = f.EnvironmentVariables[name]
-			}
-			return v, v != ""
-		})
+		k, err := f.MasterKey(f.env(getenv))
 		if err != nil {
 			return MasterKeyChoice{}, err
 		}
