@@ -238,11 +238,9 @@ func rewriteDisableCooldowns(parent, key, val *yaml.Node) (string, string) {
 	}
 	nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "cooldown_time", Line: key.Line, Column: key.Column}
 	nv := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0", Line: val.Line, Column: val.Column}
-	for j := 0; j+1 < len(parent.Content); j += 2 {
-		if k := deref(parent.Content[j]); k.Kind == yaml.ScalarNode && k.Value == "cooldown_time" {
-			parent.Content[j], parent.Content[j+1] = nk, nv
-			return "", fmt.Sprintf("disables cooldowns, so the cooldown_time set too (line %d) has no effect, as in LiteLLM", k.Line)
-		}
+	if k, _ := lookup(parent, "cooldown_time"); k != nil {
+		setPair(parent, k, nk, nv)
+		return "", fmt.Sprintf("disables cooldowns, so the cooldown_time set too (line %d) has no effect, as in LiteLLM", k.Line)
 	}
 	parent.Content = append(parent.Content, nk, nv)
 	return "", ""
@@ -274,12 +272,21 @@ func childMap(parent *yaml.Node, name string, at *yaml.Node) *yaml.Node {
 		parent.Content = append(parent.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: name, Line: at.Line, Column: at.Column}, nb)
 		return nb
 	}
-	for j := 0; j+1 < len(parent.Content); j += 2 {
-		if deref(parent.Content[j]) == k {
-			parent.Content[j+1] = nb
+	setPair(parent, k, nil, nb)
+	return nb
+}
+
+// setPair gives the pair of mapping m whose key is k the value v, and the
+// key nk unless it is nil.
+func setPair(m, k, nk, v *yaml.Node) {
+	for j := 0; j+1 < len(m.Content); j += 2 {
+		if deref(m.Content[j]) == k {
+			if nk != nil {
+				m.Content[j] = nk
+			}
+			m.Content[j+1] = v
 		}
 	}
-	return nb
 }
 
 // rewriteRequestDefault moves an OpenAI request parameter given in
@@ -559,52 +566,31 @@ func moveTo(root *yaml.Node, to string, key, val *yaml.Node, ov overlap) (errMsg
 		if cur.Kind != yaml.MappingNode {
 			return "", "" // the walk reports the type error of the target
 		}
-		k, v := lookup(cur, s.name)
-		if last {
-			nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}
-			if k != nil && !isNull(deref(v)) {
-				if a, b := deref(v), deref(val); a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Value == b.Value {
-					return "", "" // the same value twice
-				}
-				switch ov {
-				case overlapKeepTarget:
-					return "", fmt.Sprintf("is set as %s too (line %d), whose value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
-				case overlapSourceWins:
-					for j := 0; j+1 < len(cur.Content); j += 2 {
-						if deref(cur.Content[j]) == k {
-							cur.Content[j], cur.Content[j+1] = nk, val
-						}
-					}
-					return "", fmt.Sprintf("is read as %s, which is set too (line %d); this value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
-				}
-				return fmt.Sprintf("is LiteLLM's name for %s, which is set too (line %d); keep one", to, k.Line), ""
-			}
-			if k != nil {
-				for j := 0; j+1 < len(cur.Content); j += 2 {
-					if deref(cur.Content[j]) == k {
-						cur.Content[j+1] = val
-					}
-				}
-				return "", ""
-			}
-			cur.Content = append(cur.Content, nk, val)
-			return "", ""
-		}
-		if k == nil || isNull(deref(v)) {
-			nv := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.Line, Column: key.Column}
-			if k == nil {
-				cur.Content = append(cur.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}, nv)
-			} else {
-				for j := 0; j+1 < len(cur.Content); j += 2 {
-					if deref(cur.Content[j]) == k {
-						cur.Content[j+1] = nv
-					}
-				}
-			}
-			cur = nv
+		if !last {
+			cur = childMap(cur, s.name, key)
 			continue
 		}
-		cur = deref(v)
+		k, v := lookup(cur, s.name)
+		nk := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.name, Line: key.Line, Column: key.Column}
+		if k != nil && !isNull(deref(v)) {
+			if a, b := deref(v), deref(val); a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Value == b.Value {
+				return "", "" // the same value twice
+			}
+			switch ov {
+			case overlapKeepTarget:
+				return "", fmt.Sprintf("is set as %s too (line %d), whose value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
+			case overlapSourceWins:
+				setPair(cur, k, nk, val)
+				return "", fmt.Sprintf("is read as %s, which is set too (line %d); this value is used: router_settings overrides litellm_settings, as in LiteLLM", to, k.Line)
+			}
+			return fmt.Sprintf("is LiteLLM's name for %s, which is set too (line %d); keep one", to, k.Line), ""
+		}
+		if k != nil {
+			setPair(cur, k, nil, val)
+			return "", ""
+		}
+		cur.Content = append(cur.Content, nk, val)
+		return "", ""
 	}
 	return "", ""
 }
