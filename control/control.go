@@ -406,7 +406,6 @@ func jsonEqual(a, b any) bool {
 	return reflect.DeepEqual(va, vb)
 }
 
-// keyParams converts litellm_settings' key parameters for the admin API.
 // keyGenerationSettings hands key_generation_settings to the admin API.
 func keyGenerationSettings(s *config.KeyGenerationSettings) *api.KeyGenerationSettings {
 	if s == nil {
@@ -421,6 +420,7 @@ func keyGenerationSettings(s *config.KeyGenerationSettings) *api.KeyGenerationSe
 	return &api.KeyGenerationSettings{Team: rule(s.Team), Personal: rule(s.Personal)}
 }
 
+// keyParams converts litellm_settings' key parameters for the admin API.
 func keyParams(k *config.KeyGenerateParams) *api.KeyParams {
 	if k == nil {
 		return nil
