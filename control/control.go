@@ -224,14 +224,20 @@ func Run(ctx context.Context, o Options) error {
 	}, func() float64 { return float64(events.SpendDecodeFallbacks()) }))
 	var keyDefaults, keyBound *api.KeyParams
 	var userDefaults *api.UserParams
+	var keyGeneration *api.KeyGenerationSettings
 	if o.Config != nil {
 		s := &o.Config.LiteLLMSettings
 		keyDefaults, keyBound = keyParams(s.DefaultKeyGenerateParams), keyParams(s.UpperboundKeyGenerateParams)
+		kg, err := o.Config.KeyGeneration()
+		if err != nil {
+			return err
+		}
+		keyGeneration = keyGenerationSettings(kg)
 		if u := o.Config.UserDefaults(); u != nil {
 			userDefaults = &api.UserParams{UserRole: u.UserRole, Models: u.Models, MaxBudget: u.MaxBudget, BudgetDuration: u.BudgetDuration}
 		}
 	}
-	app := api.New(st, api.Options{KeyDefaults: keyDefaults, KeyUpperBound: keyBound, UserDefaults: userDefaults, Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
+	app := api.New(st, api.Options{KeyDefaults: keyDefaults, KeyUpperBound: keyBound, KeyGeneration: keyGeneration, UserDefaults: userDefaults, Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
 		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals, JS: js,
 		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == "", DryRunConfig: dryRunConfig})
 	ln, serveErr, stopMetrics, err := obs.Serve(ctx, app, o.Listener, "control", o.Listen, o.MetricsAddr, reg, log)
@@ -398,6 +404,20 @@ func jsonEqual(a, b any) bool {
 	_ = json.Unmarshal(ja, &va)
 	_ = json.Unmarshal(jb, &vb)
 	return reflect.DeepEqual(va, vb)
+}
+
+// keyGenerationSettings hands key_generation_settings to the admin API.
+func keyGenerationSettings(s *config.KeyGenerationSettings) *api.KeyGenerationSettings {
+	if s == nil {
+		return nil
+	}
+	rule := func(r *config.KeyGenerationRule) *api.KeyGenerationRule {
+		if r == nil {
+			return nil
+		}
+		return &api.KeyGenerationRule{AllowedRoles: r.AllowedRoles, RequiredParams: r.RequiredParams}
+	}
+	return &api.KeyGenerationSettings{Team: rule(s.Team), Personal: rule(s.Personal)}
 }
 
 // keyParams converts litellm_settings' key parameters for the admin API.

@@ -68,6 +68,9 @@ type Options struct {
 	// (default_key_generate_params); KeyUpperBound limits every generated
 	// or updated key (upperbound_key_generate_params).
 	KeyDefaults, KeyUpperBound *KeyParams
+	// KeyGeneration is LiteLLM's key_generation_settings: who besides an
+	// admin may generate team and personal keys (nil: LiteLLM's defaults).
+	KeyGeneration *KeyGenerationSettings
 	// UserDefaults fill the fields a /user/new body leaves out
 	// (default_internal_user_params, max_internal_user_budget).
 	UserDefaults *UserParams
@@ -124,14 +127,18 @@ func New(st *store.Store, o Options) *fiber.App {
 	app.Get("/health/readiness", a.readiness)
 
 	admin := app.Group("", a.authenticate)
-	admin.Post("/key/generate", a.adminOnly, a.keyGenerate)
+	admin.Post("/key/generate", a.selfService, a.keyGenerate)
 	admin.Get("/key/info", a.keyInfo)
 	admin.Get("/key/list", a.keyList)
 	admin.Post("/key/health", a.keyHealth)
-	admin.Post("/key/update", a.adminOnly, a.keyUpdate)
-	admin.Post("/key/delete", a.adminOnly, a.keyDelete)
-	admin.Post("/key/regenerate", a.adminOnly, a.keyRegenerate)
-	admin.Post("/key/:key/regenerate", a.adminOnly, a.keyRegenerate)
+	admin.Post("/key/update", a.selfService, a.keyUpdate)
+	admin.Post("/key/delete", a.selfService, a.keyDelete)
+	admin.Post("/key/regenerate", a.selfService, a.keyRegenerate)
+	admin.Post("/key/:key/regenerate", a.selfService, a.keyRegenerate)
+	// LiteLLM's route check admits an internal_user to /key/block and
+	// /key/unblock too, but the handlers (documented "admin-only") check
+	// no ownership: any key could be blocked, or its own unblocked. Admin
+	// only here.
 	admin.Post("/key/block", a.adminOnly, a.keyBlock(true))
 	admin.Post("/key/unblock", a.adminOnly, a.keyBlock(false))
 
@@ -201,8 +208,11 @@ type caller struct {
 	// viewer is a view-only admin (user_role proxy_admin_viewer): it reads
 	// what an admin reads and changes nothing.
 	viewer bool
-	role   string      // the caller's user_role, for refusals
-	key    *events.Key // a virtual key calling info routes about itself
+	// selfKeys is an internal_user: it manages its own keys (LiteLLM's
+	// internal_user_routes), checked in the key handlers.
+	selfKeys bool
+	role     string      // the caller's user_role, for refusals
+	key      *events.Key // a virtual key calling info routes about itself
 	// teamID and userID are the caller's own team and user (from its key
 	// or its JWT): the objects a non-admin may read.
 	teamID, userID string
@@ -269,6 +279,7 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 		who.role = u.UserRole
 		who.admin = u.UserRole == "proxy_admin"
 		who.viewer = u.UserRole == policy.ViewerRole
+		who.selfKeys = u.UserRole == events.RoleInternalUser
 	}
 	c.Locals(callerLocal, who)
 	return c.Next()
@@ -320,6 +331,14 @@ func (a *API) admitJWT(c *fiber.Ctx, snap *policy.Snapshot, id *jwtauth.Identity
 	who := caller{admin: d.Admin, userID: d.UserID, name: "jwt:" + sub, role: id.Role}
 	if d.Team != nil {
 		who.teamID = d.Team.TeamID
+	}
+	// An internal_user's JWT manages its own keys, as its key would: the
+	// stored user's role decides, else the token's.
+	if role := id.Role; !who.admin && d.UserID != "" {
+		if u := snap.User(d.UserID); u != nil {
+			role = u.UserRole
+		}
+		who.selfKeys = role == events.RoleInternalUser
 	}
 	c.Locals(callerLocal, who)
 	return c.Next()

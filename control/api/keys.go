@@ -175,6 +175,11 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 	if req.NewKey != nil {
 		return httpx.Param("new_key", "only valid for /key/regenerate")
 	}
+	if me := who(c); !me.admin {
+		if err := a.checkSelfGenerate(me, &req.keyFields, c.Body()); err != nil {
+			return err
+		}
+	}
 	fillKey(&req.keyFields, a.keyDefaults)
 	if err := boundKey(&req.keyFields, a.keyBound, true); err != nil {
 		return err
@@ -352,7 +357,13 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 	if err := boundKey(&req.keyFields, a.keyBound, false); err != nil {
 		return err
 	}
+	me := who(c)
 	return a.mutateKey(c, tok, events.KeyUpserted, func(k *events.Key) error {
+		if !me.admin {
+			if err := a.checkSelfUpdate(me, k, &req.keyFields, *req.Key, "/key/update"); err != nil {
+				return err
+			}
+		}
 		if err := req.apply(k, a.store.Now()); err != nil {
 			return err
 		}
@@ -432,6 +443,15 @@ func (a *API) keyDelete(c *fiber.Ctx) error {
 			return apierror.NotFound.With("no key with key_alias %q", alias)
 		}
 	}
+	// LiteLLM's delete_verification_tokens: a caller that is not an admin
+	// deletes nothing unless it may delete every key it named.
+	if me := who(c); !me.admin {
+		for _, t := range targets {
+			if k := snap.KeyByToken(t.tok); k != nil && !mayModify(snap, me, k) {
+				return keyOwnerDenied.With("You are not authorized to delete this key")
+			}
+		}
+	}
 	deleted, missing := []string{}, []string{}
 	var last store.Result
 	for _, t := range targets {
@@ -466,6 +486,11 @@ func (a *API) keyRegenerate(c *fiber.Ctx) error {
 	tok, err := tokenOf("key", given)
 	if err != nil {
 		return err
+	}
+	if me := who(c); !me.admin {
+		if err := a.checkSelfRegenerate(me, tok, given, &req.keyFields); err != nil {
+			return err
+		}
 	}
 	actor := who(c).actor()
 	resp, res, err := a.createKey(c.UserContext(), actor, req.NewKey, &req.keyFields, tok)

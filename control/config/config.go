@@ -103,7 +103,7 @@ type LiteLLMSettings struct {
 	// a generated key that leaves a bounded field out gets the bound.
 	UpperboundKeyGenerateParams *KeyGenerateParams `yaml:"upperbound_key_generate_params"`
 	// KeyGenerationSettings are LiteLLM's rules for who may generate
-	// keys; only the admin can here (see Warnings).
+	// keys (read by KeyGeneration); they bind callers that are not admins.
 	KeyGenerationSettings map[string]any `yaml:"key_generation_settings"`
 	// MaxInternalUserBudget is the default max_budget of a new user.
 	MaxInternalUserBudget *float64 `yaml:"max_internal_user_budget"`

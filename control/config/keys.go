@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/gatehouse/gatehouse/policy"
@@ -98,8 +99,92 @@ func (f *File) validateKeySettings(v *validator) {
 		nonNegative(v, p+"max_end_user_budget", *s.MaxEndUserBudget)
 	}
 	if len(s.KeyGenerationSettings) > 0 {
-		v.warn(p+"key_generation_settings", "only the proxy admin (master key or admin JWT) can call /key/generate in gatehouse, which is stricter than these rules: team members and internal users cannot generate keys at all, and LiteLLM exempts the admin from these checks")
+		kg, err := f.KeyGeneration()
+		if err != nil {
+			v.add(p+"key_generation_settings", "%v", err)
+		} else if r := kg.Personal; r != nil && r.AllowedRoles != nil && !slices.Contains(r.AllowedRoles, "proxy_admin") {
+			v.warn(p+"key_generation_settings.personal_key_generation.allowed_user_roles", "binds only callers that are not admins in gatehouse; LiteLLM refuses the admin's personal keys too when proxy_admin is not listed")
+		}
 	}
+}
+
+// KeyGenerationRule is one half of key_generation_settings
+// (team_key_generation or personal_key_generation): the roles that may
+// generate such a key (nil: LiteLLM checks none) and the fields its body
+// must send.
+type KeyGenerationRule struct {
+	AllowedRoles   []string
+	RequiredParams []string
+}
+
+// KeyGenerationSettings is litellm_settings.key_generation_settings, read.
+// A nil rule was not configured.
+type KeyGenerationSettings struct {
+	Team, Personal *KeyGenerationRule
+}
+
+// KeyGeneration reads key_generation_settings: team_key_generation's
+// allowed_team_member_roles, personal_key_generation's allowed_user_roles
+// and each one's required_params (nil when the section is absent).
+func (f *File) KeyGeneration() (*KeyGenerationSettings, error) {
+	m := f.LiteLLMSettings.KeyGenerationSettings
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := &KeyGenerationSettings{}
+	for name, raw := range m {
+		var rolesField string
+		var dst **KeyGenerationRule
+		switch name {
+		case "team_key_generation":
+			rolesField, dst = "allowed_team_member_roles", &out.Team
+		case "personal_key_generation":
+			rolesField, dst = "allowed_user_roles", &out.Personal
+		default:
+			return nil, fmt.Errorf("unknown field %q (want team_key_generation or personal_key_generation)", name)
+		}
+		if raw == nil {
+			continue
+		}
+		fields, ok := raw.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: must be a mapping", name)
+		}
+		rule := &KeyGenerationRule{}
+		for k, val := range fields {
+			var err error
+			switch k {
+			case rolesField:
+				rule.AllowedRoles, err = stringList(val)
+			case "required_params":
+				rule.RequiredParams, err = stringList(val)
+			default:
+				err = fmt.Errorf("unknown field (want %s or required_params)", rolesField)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s.%s: %v", name, k, err)
+			}
+		}
+		*dst = rule
+	}
+	return out, nil
+}
+
+// stringList reads a YAML list of strings.
+func stringList(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("must be a list of strings")
+	}
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("must be a list of strings")
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // UserDefaults returns default_internal_user_params with

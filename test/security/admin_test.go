@@ -16,6 +16,10 @@ const (
 	master    = "master"    // the master key only
 	ownInfo   = "own-info"  // admin, or the owner: probed with a foreign object, so only admins pass
 	anyCaller = "any-authn" // any authenticated caller (answers filtered to what it may see)
+	// ownKeys: an admin, or an internal_user for its own keys (LiteLLM's
+	// internal_user_routes; the handlers check ownership, see
+	// control/api TestSelfServiceKeys).
+	ownKeys = "own-keys"
 )
 
 // routeAccess is the authorization matrix: every route of the admin API
@@ -24,13 +28,13 @@ var routeAccess = map[string]string{
 	"GET /health/liveliness":    public,
 	"GET /health/liveness":      public,
 	"GET /health/readiness":     public,
-	"POST /key/generate":        adminOnly,
+	"POST /key/generate":        ownKeys,
 	"GET /key/info":             ownInfo,
 	"GET /key/list":             anyCaller,
-	"POST /key/update":          adminOnly,
-	"POST /key/delete":          adminOnly,
-	"POST /key/regenerate":      adminOnly,
-	"POST /key/:key/regenerate": adminOnly,
+	"POST /key/update":          ownKeys,
+	"POST /key/delete":          ownKeys,
+	"POST /key/regenerate":      ownKeys,
+	"POST /key/:key/regenerate": ownKeys,
 	"POST /key/block":           adminOnly,
 	"POST /key/unblock":         adminOnly,
 	"POST /team/new":            adminOnly,
@@ -136,7 +140,10 @@ type role struct {
 	admin bool // master key
 	jwtAd bool // admin JWT
 	team  bool // team JWT: its routes are team_allowed_routes (403 outside them)
-	authn bool // authenticated at all
+	// internal: an internal_user (a user JWT without a role is one, as in
+	// LiteLLM): it may call the ownKeys routes.
+	internal bool
+	authn    bool // authenticated at all
 }
 
 // adminMatrix calls every management route as every kind of caller, on
@@ -151,7 +158,7 @@ func adminMatrix(t *testing.T, s *stack) {
 		{name: "master key", cred: s.masterKey, admin: true, authn: true},
 		{name: "admin JWT", cred: s.token(t, "admin-cli"), jwtAd: true, authn: true},
 		{name: "team JWT", cred: s.token(t, "team-a-svc"), authn: true, team: true},
-		{name: "user JWT", cred: s.token(t, "user-1-app"), authn: true},
+		{name: "user JWT", cred: s.token(t, "user-1-app"), authn: true, internal: true},
 		{name: "virtual key", cred: vkey, authn: true},
 		{name: "unknown key", cred: "sk-" + randomHex(11)},
 		{name: "none"},
@@ -187,6 +194,8 @@ func adminMatrix(t *testing.T, s *stack) {
 					allowed = true
 				case adminOnly, ownInfo:
 					allowed = r.admin || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
+				case ownKeys:
+					allowed = r.admin || r.internal || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
 				case master:
 					allowed = r.admin
 				case anyCaller:
@@ -211,7 +220,7 @@ func adminMatrix(t *testing.T, s *stack) {
 				// team_allowed_routes and an info route about another
 				// object get a 403.
 				want := 403
-				if !r.authn || (class == adminOnly && !r.team) || (r.jwtAd && !jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes)) {
+				if !r.authn || ((class == adminOnly || class == ownKeys) && !r.team) || (r.jwtAd && !jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes)) {
 					want = 401
 				}
 				attack{name: name, method: method, url: url, cred: r.cred, body: bodyFor(method, probe), status: want}.run(t, s, cat)
