@@ -29,10 +29,7 @@ type Customer struct {
 	Metadata           map[string]any `json:"metadata,omitempty"`
 	CreatedAt          time.Time      `json:"created_at"`
 	UpdatedAt          time.Time      `json:"updated_at"`
-	// BudgetExceeded and BudgetResetAt: as on Team, set by the budget
-	// tracker.
-	BudgetExceeded bool       `json:"budget_exceeded,omitempty"`
-	BudgetResetAt  *time.Time `json:"budget_reset_at,omitempty"`
+	BudgetFlag
 }
 
 // LiteLLMSettingsID is the id of the one litellm_settings object.

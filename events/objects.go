@@ -144,6 +144,13 @@ type Key struct {
 	CreatedBy       string    `json:"created_by,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
+	BudgetFlag
+}
+
+// BudgetFlag is the budget tracker's verdict on an object with a budget
+// (key, team, user, org, end user), kept last in each so its JSON fields
+// stay last.
+type BudgetFlag struct {
 	// BudgetExceeded is set by the budget tracker when the spend of the
 	// current budget window reached MaxBudget, and cleared when the window
 	// resets; every edge refuses the object's requests while it is set.
@@ -175,13 +182,7 @@ type Team struct {
 	Metadata         map[string]any `json:"metadata,omitempty"`
 	CreatedAt        time.Time      `json:"created_at"`
 	UpdatedAt        time.Time      `json:"updated_at"`
-	// BudgetExceeded is set by the budget tracker when the spend of the
-	// current budget window reached MaxBudget, and cleared when the window
-	// resets; every edge refuses the object's requests while it is set.
-	BudgetExceeded bool `json:"budget_exceeded,omitempty"`
-	// BudgetResetAt is when the current budget window ends (nil: the
-	// budget never resets).
-	BudgetResetAt *time.Time `json:"budget_reset_at,omitempty"`
+	BudgetFlag
 }
 
 // User is an internal user.
@@ -200,13 +201,7 @@ type User struct {
 	Metadata       map[string]any `json:"metadata,omitempty"`
 	CreatedAt      time.Time      `json:"created_at"`
 	UpdatedAt      time.Time      `json:"updated_at"`
-	// BudgetExceeded is set by the budget tracker when the spend of the
-	// current budget window reached MaxBudget, and cleared when the window
-	// resets; every edge refuses the object's requests while it is set.
-	BudgetExceeded bool `json:"budget_exceeded,omitempty"`
-	// BudgetResetAt is when the current budget window ends (nil: the
-	// budget never resets).
-	BudgetResetAt *time.Time `json:"budget_reset_at,omitempty"`
+	BudgetFlag
 }
 
 // AccessGroup is a named set of model names (wildcards allowed). Groups are

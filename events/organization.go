@@ -23,10 +23,8 @@ type Org struct {
 	RPMLimit       *int64      `json:"rpm_limit,omitempty"`
 	Members        []OrgMember `json:"members,omitempty"`
 	CreatedBy      string      `json:"created_by,omitempty"`
-	// BudgetExceeded and BudgetResetAt: as on Team, set by the budget
-	// tracker; every edge refuses the org's teams and keys while set.
-	BudgetExceeded bool       `json:"budget_exceeded,omitempty"`
-	BudgetResetAt  *time.Time `json:"budget_reset_at,omitempty"`
+	// BudgetFlag: while set, every edge refuses the org's teams and keys.
+	BudgetFlag
 }
 
 // OrgMember is one row of LiteLLM's LiteLLM_OrganizationMembership.

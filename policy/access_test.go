@@ -124,8 +124,8 @@ func TestCheckKey(t *testing.T) {
 		&events.Team{TeamID: "t-openai", Models: []string{"openai/*"}},
 		&events.User{UserID: "u-limited", Models: []string{"gpt-4"}},
 		&events.User{UserID: "u-teamonly", Models: []string{"no-default-models"}},
-		&events.Team{TeamID: "t-broke", BudgetExceeded: true},
-		&events.User{UserID: "u-broke", BudgetExceeded: true},
+		&events.Team{TeamID: "t-broke", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}},
+		&events.User{UserID: "u-broke", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}},
 		&events.User{UserID: "u-viewer", UserRole: ViewerRole},
 		&events.Team{TeamID: "t-4o", Models: []string{"gpt-4o"}},
 		&events.User{UserID: "u-4o", Models: []string{"gpt-4o"}},
@@ -159,7 +159,7 @@ func TestCheckKey(t *testing.T) {
 		{"personal key user allows", events.Key{UserID: "u-limited"}, "gpt-4", nil},
 		{"no-default-models user", events.Key{UserID: "u-teamonly"}, "gpt-4", apierror.UserModelDenied},
 		{"team key ignores user list", events.Key{UserID: "u-teamonly", TeamID: "t-dev"}, "azure-gpt-3.5", nil},
-		{"key over budget", events.Key{BudgetExceeded: true}, "gpt-4", apierror.BudgetExceeded},
+		{"key over budget", events.Key{BudgetFlag: events.BudgetFlag{BudgetExceeded: true}}, "gpt-4", apierror.BudgetExceeded},
 		{"team over budget", events.Key{TeamID: "t-broke"}, "gpt-4", apierror.BudgetExceeded},
 		{"user over budget", events.Key{UserID: "u-broke"}, "gpt-4", apierror.BudgetExceeded},
 		{"alias target allowed", events.Key{Models: []string{"gpt-4"}, Aliases: map[string]string{"my-model": "gpt-4"}}, "my-model", nil},
@@ -169,9 +169,9 @@ func TestCheckKey(t *testing.T) {
 		// the key-model refusal.
 		{"expired key, model outside the key's", events.Key{Expires: &past, Models: []string{"gpt-4"}}, "gpt-4o", apierror.KeyModelDenied},
 		{"blocked team, model outside the key's", events.Key{TeamID: "t-blocked", Models: []string{"gpt-4"}}, "gpt-4o", apierror.KeyModelDenied},
-		{"key over budget, model outside the key's", events.Key{BudgetExceeded: true, Models: []string{"gpt-4"}}, "gpt-4o", apierror.KeyModelDenied},
+		{"key over budget, model outside the key's", events.Key{BudgetFlag: events.BudgetFlag{BudgetExceeded: true}, Models: []string{"gpt-4"}}, "gpt-4o", apierror.KeyModelDenied},
 		{"expired key of a blocked team", events.Key{Expires: &past, TeamID: "t-blocked"}, "gpt-4", apierror.ExpiredKey},
-		{"key over budget in a blocked team", events.Key{BudgetExceeded: true, TeamID: "t-blocked"}, "gpt-4", apierror.BudgetExceeded},
+		{"key over budget in a blocked team", events.Key{BudgetFlag: events.BudgetFlag{BudgetExceeded: true}, TeamID: "t-blocked"}, "gpt-4", apierror.BudgetExceeded},
 		{"blocked team over budget", events.Key{TeamID: "t-broke", Models: []string{"gpt-4o"}}, "gpt-4", apierror.KeyModelDenied},
 		// A model_group_alias passes a models check when its target does
 		// (LiteLLM's _can_object_call_model tries both).
@@ -387,7 +387,7 @@ func TestKeyStanding(t *testing.T) {
 		{"good", events.Key{TeamID: "t-ok"}, nil},
 		{"blocked", events.Key{Blocked: true}, apierror.KeyBlocked},
 		{"expired", events.Key{Expires: &past}, apierror.ExpiredKey},
-		{"over budget", events.Key{BudgetExceeded: true}, apierror.BudgetExceeded},
+		{"over budget", events.Key{BudgetFlag: events.BudgetFlag{BudgetExceeded: true}}, apierror.BudgetExceeded},
 		{"blocked team", events.Key{TeamID: "t-blocked"}, apierror.TeamBlocked},
 		{"deleted team", events.Key{TeamID: "t-gone"}, apierror.Unauthenticated},
 	} {

@@ -48,7 +48,7 @@ func TestDecodeKeyFastPath(t *testing.T) {
 		{Token: events.HashKey("sk-1"), KeyName: "sk-...x1", KeyAlias: "key-1", Models: []string{"gpt-4o"}, TeamID: "t", UserID: "u", CreatedBy: "scale", CreatedAt: at, UpdatedAt: at},
 		{Token: events.HashKey("sk-2"), Models: []string{}, OrganizationID: "o", Blocked: true, Expires: &at, MaxBudget: &f, BudgetDuration: "30d",
 			TPMLimit: &n, RPMLimit: &n, MaxParallelRequests: &n, AllowedRoutes: []string{"llm_api_routes", "/v1/*"}, RegeneratedFrom: events.HashKey("sk-0"),
-			CreatedAt: at.In(time.FixedZone("CEST", 7200)), BudgetExceeded: true, BudgetResetAt: &at},
+			CreatedAt: at.In(time.FixedZone("CEST", 7200)), BudgetFlag: events.BudgetFlag{BudgetExceeded: true, BudgetResetAt: &at}},
 		{Token: "x", KeyName: "é ünïcode ✓"},
 	} {
 		line, _ := json.Marshal(k)

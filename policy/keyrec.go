@@ -166,8 +166,8 @@ func (r *keyRec) peek(h KeyHash) *events.Key {
 }
 
 func (r *keyRec) build(h KeyHash) *events.Key {
-	k := &events.Key{Token: hex.EncodeToString(h[:]), KeyName: r.names[r.aliasLen:], KeyAlias: r.names[:r.aliasLen], Blocked: r.blocked, BudgetExceeded: r.budgetHit,
-		CreatedAt: unpackTime(r.created), UpdatedAt: unpackTime(r.updated)}
+	k := &events.Key{Token: hex.EncodeToString(h[:]), KeyName: r.names[r.aliasLen:], KeyAlias: r.names[:r.aliasLen], Blocked: r.blocked,
+		BudgetFlag: events.BudgetFlag{BudgetExceeded: r.budgetHit}, CreatedAt: unpackTime(r.created), UpdatedAt: unpackTime(r.updated)}
 	sh := r.shape
 	k.TeamID, k.UserID, k.OrganizationID, k.CreatedBy, k.Models, k.AllowedRoutes = sh.team, sh.user, sh.org, sh.createdBy, sh.models, sh.allowedRoutes
 	k.MaxBudget, k.TPMLimit, k.RPMLimit, k.MaxParallelRequests, k.BudgetDuration = sh.maxBudget, sh.tpm, sh.rpm, sh.maxParallel, sh.budgetDuration

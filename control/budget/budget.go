@@ -386,15 +386,15 @@ func (t *Tracker) flag(ctx context.Context, kind events.Kind, id string, exceede
 	_, err := t.Store.Mutate(ctx, "budget-tracker", kind, id, func(cur any) (string, any, error) {
 		switch o := cur.(type) {
 		case *events.Key:
-			return withFlag(o, events.KeyUpserted, exceeded, reset, func(c *events.Key) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
+			return withFlag(o, events.KeyUpserted, exceeded, reset, func(c *events.Key) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Team:
-			return withFlag(o, events.TeamUpserted, exceeded, reset, func(c *events.Team) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
+			return withFlag(o, events.TeamUpserted, exceeded, reset, func(c *events.Team) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.User:
-			return withFlag(o, events.UserUpserted, exceeded, reset, func(c *events.User) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
+			return withFlag(o, events.UserUpserted, exceeded, reset, func(c *events.User) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Org:
-			return withFlag(o, events.OrgUpserted, exceeded, reset, func(c *events.Org) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
+			return withFlag(o, events.OrgUpserted, exceeded, reset, func(c *events.Org) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Customer:
-			return withFlag(o, events.CustomerUpserted, exceeded, reset, func(c *events.Customer) (*bool, **time.Time) { return &c.BudgetExceeded, &c.BudgetResetAt })
+			return withFlag(o, events.CustomerUpserted, exceeded, reset, func(c *events.Customer) *events.BudgetFlag { return &c.BudgetFlag })
 		case nil:
 			return newExceededCustomer(kind, id, exceeded, reset, t.Store.Now())
 		}
@@ -407,15 +407,14 @@ func (t *Tracker) flag(ctx context.Context, kind events.Kind, id string, exceede
 }
 
 // withFlag is flag's change to one object: a copy of o with
-// budget_exceeded and budget_reset_at set (fields points at them),
+// budget_exceeded and budget_reset_at set (flagOf points at them),
 // published as typ; nothing when o is already flagged so.
-func withFlag[T any](o *T, typ string, exceeded bool, reset *time.Time, fields func(*T) (*bool, **time.Time)) (string, any, error) {
-	if was, _ := fields(o); *was == exceeded {
+func withFlag[T any](o *T, typ string, exceeded bool, reset *time.Time, flagOf func(*T) *events.BudgetFlag) (string, any, error) {
+	if flagOf(o).BudgetExceeded == exceeded {
 		return "", nil, nil
 	}
 	c := *o
-	flag, at := fields(&c)
-	*flag, *at = exceeded, reset
+	*flagOf(&c) = events.BudgetFlag{BudgetExceeded: exceeded, BudgetResetAt: reset}
 	return typ, &c, nil
 }
 

@@ -30,5 +30,5 @@ func newExceededCustomer(kind events.Kind, id string, exceeded bool, reset *time
 	if kind != events.KindCustomer || !exceeded {
 		return "", nil, nil
 	}
-	return events.CustomerUpserted, &events.Customer{UserID: id, BudgetExceeded: true, BudgetResetAt: reset, CreatedAt: now, UpdatedAt: now}, nil
+	return events.CustomerUpserted, &events.Customer{UserID: id, BudgetFlag: events.BudgetFlag{BudgetExceeded: true, BudgetResetAt: reset}, CreatedAt: now, UpdatedAt: now}, nil
 }

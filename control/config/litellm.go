@@ -460,30 +460,29 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 		case alias:
 			if s.rewrite != nil {
 				msg, warn := s.rewrite(n, k, v)
-				if msg != "" {
-					w.errs = append(w.errs, &FieldError{Path: sub, Line: k.Line, Msg: msg})
-				}
-				if warn != "" {
-					w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: warn})
-				}
+				w.report(sub, k.Line, msg, warn)
 				w.drop(n, i)
 				continue
 			}
 			to := fillIndices(s.to, sub)
-			if why != "" {
-				w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: why})
-			}
+			w.report(sub, k.Line, "", why)
 			msg, warn := moveTo(root, to, k, v, overlapOf(sub, to))
-			if msg != "" {
-				w.errs = append(w.errs, &FieldError{Path: sub, Line: k.Line, Msg: msg})
-			}
-			if warn != "" {
-				w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line, Msg: warn})
-			}
+			w.report(sub, k.Line, msg, warn)
 			w.drop(n, i)
 			continue
 		}
 		i += 2
+	}
+}
+
+// report records what rewriting or moving the setting at path (line)
+// said: an error msg and a warning warn, "" for none.
+func (w *walker) report(path string, line int, msg, warn string) {
+	if msg != "" {
+		w.errs = append(w.errs, &FieldError{Path: path, Line: line, Msg: msg})
+	}
+	if warn != "" {
+		w.warns = append(w.warns, &FieldError{Path: path, Line: line, Msg: warn})
 	}
 }
 

@@ -63,7 +63,7 @@ func TestDecide(t *testing.T) {
 		{"key budget window rolls over", []any{&events.Key{Token: keyA, TeamID: "t1", MaxBudget: ptr(1.0), BudgetDuration: "1h"}},
 			[]dryrun.Request{req(0, keyA, "t1", "gpt-a", 1), req(1, keyA, "t1", "gpt-a", 1), req(3600, keyA, "t1", "gpt-a", 1)},
 			[]bool{true, false, true}, events.DenyBudgetExceeded, "key:" + keyA + ":max_budget"},
-		{"a flag from today's tracker is not a verdict on last week", []any{&events.Team{TeamID: "t1", Models: []string{"gpt-a"}, BudgetExceeded: true}},
+		{"a flag from today's tracker is not a verdict on last week", []any{&events.Team{TeamID: "t1", Models: []string{"gpt-a"}, BudgetFlag: events.BudgetFlag{BudgetExceeded: true}}},
 			[]dryrun.Request{req(0, keyA, "t1", "gpt-a", 1)}, []bool{true}, "", ""},
 		{"key rpm per minute", []any{&events.Key{Token: keyA, TeamID: "t1", RPMLimit: ptr(int64(2))}},
 			[]dryrun.Request{req(0, keyA, "t1", "gpt-a", 1), req(1, keyA, "t1", "gpt-a", 1), req(2, keyA, "t1", "gpt-a", 1), req(60, keyA, "t1", "gpt-a", 1)},

@@ -656,15 +656,25 @@ func (g *Gateway) rateLimit(k *events.Key, t *events.Team) error {
 	if g.limiter == nil {
 		return nil
 	}
-	if t != nil && (t.RPMLimit != nil || t.TPMLimit != nil) {
-		if err := g.limiter.Allow("team:"+t.TeamID, limits(t.RPMLimit, t.TPMLimit)); err != nil {
+	if t != nil {
+		if err := g.allow("team:", t.TeamID, t.RPMLimit, t.TPMLimit); err != nil {
 			return err
 		}
 	}
-	if k != nil && (k.RPMLimit != nil || k.TPMLimit != nil) {
-		return g.limiter.Allow("key:"+k.Token, limits(k.RPMLimit, k.TPMLimit))
+	if k != nil {
+		return g.allow("key:", k.Token, k.RPMLimit, k.TPMLimit)
 	}
 	return nil
+}
+
+// allow admits the request under the rpm/tpm limits of one scope (kind
+// "team:", "key:", "org:" or "end_user:" and its id); a scope with neither
+// limit is not counted.
+func (g *Gateway) allow(kind, id string, rpm, tpm *int64) error {
+	if rpm == nil && tpm == nil {
+		return nil
+	}
+	return g.limiter.Allow(kind+id, limits(rpm, tpm))
 }
 
 func limits(rpm, tpm *int64) ratelimit.Limits {

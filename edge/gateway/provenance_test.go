@@ -95,7 +95,7 @@ func TestDenialRows(t *testing.T) {
 	budget, reset := 10.0, time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)
 	const blockedKey = "sk-virtual-key-prov-000002"
 	putMockKey(t, e, &events.Key{Token: events.HashKey(provKey), Models: []string{"m"}, TeamID: "ml"},
-		&events.Team{TeamID: "ml", TeamAlias: "ml-research", MaxBudget: &budget, BudgetDuration: "30d", BudgetResetAt: &reset, BudgetExceeded: true},
+		&events.Team{TeamID: "ml", TeamAlias: "ml-research", MaxBudget: &budget, BudgetDuration: "30d", BudgetFlag: events.BudgetFlag{BudgetExceeded: true, BudgetResetAt: &reset}},
 		&events.Key{Token: events.HashKey(blockedKey), Blocked: true})
 	code, h, body := doH(t, "POST", e.url+"/v1/chat/completions", bearer(provKey), chatBody)
 	want := "Budget has been exceeded! Team=ml ('ml-research'): spend 10.420000 USD >= max_budget 10 USD, budget_duration 30d, resets 2026-12-31T00:00:00Z"

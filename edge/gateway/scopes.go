@@ -16,8 +16,8 @@ func (g *Gateway) scopeLimits(snap *policy.Snapshot, orgID, endUser string) (*ev
 	var org *events.Org
 	var cu *events.Customer
 	if orgID != "" {
-		if o := snap.Org(orgID); o != nil && (o.RPMLimit != nil || o.TPMLimit != nil) {
-			if err := g.limiter.Allow("org:"+o.OrganizationID, limits(o.RPMLimit, o.TPMLimit)); err != nil {
+		if o := snap.Org(orgID); o != nil {
+			if err := g.allow("org:", o.OrganizationID, o.RPMLimit, o.TPMLimit); err != nil {
 				return nil, nil, err
 			}
 			if o.TPMLimit != nil {
@@ -26,8 +26,8 @@ func (g *Gateway) scopeLimits(snap *policy.Snapshot, orgID, endUser string) (*ev
 		}
 	}
 	if endUser != "" {
-		if c := snap.Customer(endUser); c != nil && (c.RPMLimit != nil || c.TPMLimit != nil) {
-			if err := g.limiter.Allow("end_user:"+c.UserID, limits(c.RPMLimit, c.TPMLimit)); err != nil {
+		if c := snap.Customer(endUser); c != nil {
+			if err := g.allow("end_user:", c.UserID, c.RPMLimit, c.TPMLimit); err != nil {
 				return nil, nil, err
 			}
 			if c.TPMLimit != nil {
