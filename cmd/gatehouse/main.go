@@ -273,6 +273,8 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.StringVar(&o.SpillDir, "spill-dir", os.Getenv("SPILL_DIR"), "spend events wait here while NATS is unreachable; one per edge (env SPILL_DIR; default under the temp dir)")
 	fs.DurationVar(&o.SpendBatchWindow, "spend-batch-window", envDuration("SPEND_BATCH_WINDOW", 0),
 		"how long spend events gather into one JetStream message (at most 256 each) before they are published; 0: the default, 2ms (env SPEND_BATCH_WINDOW)")
+	compress := fs.Bool("spend-compress", envParse("SPEND_COMPRESS", true, strconv.ParseBool, "true or false"),
+		"publish spend messages S2-compressed; false while sinks and control planes older than compressed spend messages still run (env SPEND_COMPRESS)")
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
 	staleFlags(fs, &o)
@@ -284,6 +286,7 @@ func runEdge(ctx context.Context, args []string) error {
 		return err
 	}
 	o.BodyLimit = int(*mb * (1 << 20))
+	o.SpendPlain = !*compress
 	o.MasterKey = os.Getenv("MASTER_KEY")
 	o.Log = log
 	return gateway.Run(ctx, o)
