@@ -115,15 +115,23 @@ type Poisoned struct {
 	Reason    string    `json:"reason"`
 	RequestID string    `json:"request_id,omitempty"`
 	Size      int       `json:"size"`
-	// Data is the message body (at most 4 KiB of it, for reading).
+	// Data is the message body (at most 4 KiB of it, for reading); a
+	// compressed spend message's JSON.
 	Data string `json:"data"`
+	// Compressed: the message is stored S2-compressed (CompressSpend);
+	// Size is the stored size.
+	Compressed bool `json:"compressed,omitempty"`
 }
 
 func poisonedOf(seq uint64, t time.Time, h nats.Header, data []byte) Poisoned {
 	src, _ := strconv.ParseUint(h.Get(HeaderPoisonSeq), 10, 64)
+	body, err := SpendJSON(data)
+	if err != nil {
+		body = data
+	}
 	return Poisoned{ID: seq, Time: t.UTC(), Consumer: h.Get(HeaderPoisonConsumer), Stream: h.Get(HeaderPoisonStream),
 		Subject: h.Get(HeaderPoisonSubject), Seq: src, Reason: h.Get(HeaderPoisonReason), RequestID: h.Get(HeaderRequestID),
-		Size: len(data), Data: truncate(string(data), 4096)}
+		Size: len(data), Data: truncate(string(body), 4096), Compressed: CompressedSpend(data)}
 }
 
 // ListPoison returns the poisoned messages, oldest first, at most limit

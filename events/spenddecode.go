@@ -20,7 +20,18 @@ import (
 // scanner that expects exactly that reads it several times faster; any
 // other input goes to json.Unmarshal, and the result is always what it
 // gives (FuzzDecodeSpend checks it).
+//
+// A compressed message (CompressSpend) is decompressed first; its JSON
+// is held in a pooled buffer only while it is read.
 func DecodeSpend(data []byte) (id string, evs []SpendEvent, err error) {
+	if CompressedSpend(data) {
+		buf := plainBufs.Get()
+		defer plainBufs.Put(buf)
+		if *buf, err = decompressSpend((*buf)[:0], data); err != nil {
+			return "", nil, err
+		}
+		data = *buf
+	}
 	if id, evs, ok := decodeSpendFast(data); ok {
 		return id, evs, nil
 	}

@@ -17,7 +17,8 @@ func benchEvent(i int) SpendEvent {
 }
 
 // BenchmarkDecodeSpend: a batch of 256 events as an edge publishes it
-// under load, and a lone event (a quiet edge's message).
+// under load, and a lone event (a quiet edge's message), each as JSON and
+// compressed (-s2; SetBytes counts the JSON's bytes for both).
 // go test ./events -run '^$' -bench DecodeSpend -benchmem
 func BenchmarkDecodeSpend(b *testing.B) {
 	evs := make([]SpendEvent, 256)
@@ -36,16 +37,45 @@ func BenchmarkDecodeSpend(b *testing.B) {
 		name string
 		data []byte
 		n    int
-	}{{"batch256", batch, len(evs)}, {"lone", lone, 1}} {
+	}{{"batch256", batch, len(evs)}, {"lone", lone, 1},
+		{"batch256-s2", CompressSpend(nil, batch), len(evs)}, {"lone-s2", CompressSpend(nil, lone), 1}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(len(c.data)))
+			if _, evs, err := DecodeSpend(c.data); err == nil {
+				plain, _ := json.Marshal(evs)
+				b.SetBytes(int64(len(plain)))
+			}
 			for b.Loop() {
 				if _, got, err := DecodeSpend(c.data); err != nil || len(got) != c.n {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(c.n), "ns/event")
+		})
+	}
+}
+
+// BenchmarkCompressSpend: what compressing a batch costs an edge.
+// go test ./events -run '^$' -bench CompressSpend -benchmem
+func BenchmarkCompressSpend(b *testing.B) {
+	for _, n := range []int{1, 32, 256} {
+		evs := make([]SpendEvent, n)
+		for i := range evs {
+			evs[i] = benchEvent(i)
+		}
+		batch, err := json.Marshal(SpendBatch{Type: SpendBatchV1, BatchID: "01JDBATCH00000000000000000", EdgeID: "edge-1", Events: evs})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprint("events", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(batch)))
+			var out []byte
+			for b.Loop() {
+				out = CompressSpend(out[:0], batch)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/event")
+			b.ReportMetric(float64(len(batch))/float64(len(out)), "ratio")
 		})
 	}
 }

@@ -13,9 +13,21 @@ import (
 // checkDecodeSpend: DecodeSpend gives what encoding/json gives, id, events
 // and error alike, and the fast decoder, when it accepts, agrees. It
 // reports whether the fast decoder accepted.
+//
+// A compressed message is held to what its JSON gives (or to the error
+// decompressing it gives).
 func checkDecodeSpend(t *testing.T, data []byte) (fast bool) {
 	t.Helper()
-	wantID, wantEvs, wantErr := decodeSpendJSON(data)
+	plain := data
+	var wantID string
+	var wantEvs []SpendEvent
+	var wantErr error
+	if CompressedSpend(data) {
+		plain, wantErr = decompressSpend(nil, data)
+	}
+	if wantErr == nil {
+		wantID, wantEvs, wantErr = decodeSpendJSON(plain)
+	}
 	id, evs, err := DecodeSpend(data)
 	if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
 		t.Fatalf("%s:\nDecodeSpend error %v\njson.Unmarshal    %v", data, err, wantErr)
@@ -23,7 +35,7 @@ func checkDecodeSpend(t *testing.T, data []byte) (fast bool) {
 	if id != wantID || !reflect.DeepEqual(evs, wantEvs) {
 		t.Fatalf("%s:\nDecodeSpend    %q %+v\njson.Unmarshal %q %+v", data, id, evs, wantID, wantEvs)
 	}
-	fid, fevs, ok := decodeSpendFast(data)
+	fid, fevs, ok := decodeSpendFast(plain)
 	if ok && (wantErr != nil || fid != wantID || !reflect.DeepEqual(fevs, wantEvs)) {
 		t.Fatalf("%s: fast decoder gives %q %+v, json.Unmarshal %q %+v %v", data, fid, fevs, wantID, wantEvs, wantErr)
 	}
@@ -225,8 +237,11 @@ func TestDecodeSpendAllocs(t *testing.T) {
 // (the seeds are kilobytes long, and minimizing each new input for the
 // default 60 s leaves no time to fuzz).
 func FuzzDecodeSpend(f *testing.F) {
-	for _, data := range edgeEncodings(f, 40) {
+	for i, data := range edgeEncodings(f, 40) {
 		f.Add(data)
+		if i%4 == 0 {
+			f.Add(CompressSpend(nil, data))
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecodeSpend(t, data) })
 }

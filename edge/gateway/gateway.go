@@ -65,6 +65,9 @@ type Options struct {
 	// SpendBatchWindow is how long spend events gather into one message
 	// (spend.Options.BatchDelay); 0: its default.
 	SpendBatchWindow time.Duration
+	// SpendPlain publishes spend messages as JSON, not compressed
+	// (spend.Options.Plain).
+	SpendPlain bool
 	// SpillDir holds spend events while NATS is unreachable; one per edge
 	// process. Default: a directory under the system temp dir.
 	SpillDir string
@@ -160,7 +163,7 @@ func Run(ctx context.Context, o Options) error {
 		spillDir = filepath.Join(os.TempDir(), "gatehouse-spend-"+o.EdgeID)
 	}
 	if g.spend, err = spend.New(spend.Options{JS: js, EdgeID: o.EdgeID, Region: o.Region, SpillDir: spillDir, Log: log,
-		BatchDelay: o.SpendBatchWindow, Registerer: g.metrics.reg}); err != nil {
+		BatchDelay: o.SpendBatchWindow, Plain: o.SpendPlain, Registerer: g.metrics.reg}); err != nil {
 		return err
 	}
 	// Deferred: runs when Run returns, after the server has shut down, so

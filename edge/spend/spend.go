@@ -75,6 +75,11 @@ type Options struct {
 	// Defaults 256 and 2ms.
 	MaxBatch   int
 	BatchDelay time.Duration
+	// Plain publishes messages as JSON instead of compressed
+	// (events.CompressSpend), for consumers older than compressed spend
+	// messages while an upgrade rolls. The spill queue holds JSON either
+	// way.
+	Plain bool
 
 	// OverflowSize is the second queue Record uses when QueueSize is full,
 	// read by the spill writer. Default QueueSize/8 (at least 64).
@@ -353,9 +358,10 @@ type pending struct {
 	// at is when the batch's first event was recorded, for the publish
 	// lag metric.
 	at time.Time
-	// buf holds the message's data, back to msgBufs once acked (nil: not
-	// pooled).
-	buf *[]byte
+	// buf holds the message's JSON and zbuf, when the message is
+	// compressed, its data; both go back to msgBufs once acked. A message
+	// that is not acked spills its JSON.
+	buf, zbuf *[]byte
 }
 
 // encode renders an event as one JSON line and releases it to the pool.
@@ -476,15 +482,23 @@ func (p *Publisher) publish(batch []*events.SpendEvent) {
 		id = events.NewID()
 		*buf = p.encodeBatch((*buf)[:0], batch, id)
 	}
-	data := *buf
-	n := len(batch)
+	data, n := *buf, len(batch)
+	var zbuf *[]byte
+	// A lone event (a quiet edge) stays JSON: compressing it saves a fifth
+	// of its bytes for more CPU than reading it.
+	if !p.o.Plain && n > 1 {
+		zbuf = msgBufs.Get()
+		*zbuf = events.CompressSpend((*zbuf)[:0], *buf)
+		data = *zbuf
+	}
 	msg := &nats.Msg{Subject: p.subject, Data: data, Header: nats.Header{}}
 	f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
 	if err != nil {
-		p.toSpill <- spillItem{data, n}
+		msgBufs.Put(zbuf)
+		p.toSpill <- spillItem{*buf, n}
 		return
 	}
-	p.acks <- pending{f, n, at, buf}
+	p.acks <- pending{f, n, at, buf, zbuf}
 }
 
 // msgBufs holds the buffers messages are encoded into. A message's data
@@ -506,8 +520,12 @@ func (p *Publisher) ackLoop() {
 			p.published.Add(uint64(pa.n))
 			p.metrics.observeN(p.metrics.lagLive, pa.at, pa.n)
 			msgBufs.Put(pa.buf)
+			msgBufs.Put(pa.zbuf)
 		case <-f.Err():
-			p.toSpill <- spillItem{f.Msg().Data, pa.n}
+			// The spill queue is lines of JSON; the JSON's buffer is
+			// the spill writer's now. A failed future sends no more.
+			msgBufs.Put(pa.zbuf)
+			p.toSpill <- spillItem{*pa.buf, pa.n}
 		case <-p.giveUp:
 			select {
 			case <-f.Ok():
@@ -515,7 +533,7 @@ func (p *Publisher) ackLoop() {
 				p.metrics.observeN(p.metrics.lagLive, pa.at, pa.n)
 			default:
 				// Possibly stored after all: the resend is deduplicated.
-				p.toSpill <- spillItem{f.Msg().Data, pa.n}
+				p.toSpill <- spillItem{*pa.buf, pa.n}
 			}
 		}
 	}
@@ -692,7 +710,11 @@ func (p *Publisher) resendSegment(seg segment) (uint64, error) {
 		if hdr.EdgeID != "" && hdr.EdgeID != p.o.EdgeID && !strings.ContainsAny(hdr.EdgeID, ".*> \t\r\n") {
 			subject = events.SpendSubjectPrefix + "." + hdr.EdgeID // spilled by a previous edge id
 		}
-		msg := &nats.Msg{Subject: subject, Data: bytes.Clone(line), Header: nats.Header{}}
+		data := bytes.Clone(line)
+		if !p.o.Plain && len(evs) > 1 {
+			data = events.CompressSpend(nil, line)
+		}
+		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 		fut, err := p.rjs.PublishMsgAsync(msg, jetstream.WithMsgID(id))
 		if err != nil {
 			return 0, err

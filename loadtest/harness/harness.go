@@ -419,6 +419,9 @@ func (s *system) procsOf(name string, paced bool) []*proc {
 	case B2:
 		return []*proc{s.nginx}
 	default:
-		return []*proc{s.edge, s.nats}
+		// The control plane is measured beside them, not counted in
+		// the target's CPU per request: in production it serves every
+		// edge from other machines (Cell.ProcCPU has it).
+		return []*proc{s.edge, s.nats, s.control}
 	}
 }

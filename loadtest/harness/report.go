@@ -103,9 +103,10 @@ func short(target string) string {
 	return label
 }
 
-func natsCPU(c Cell) float64 { return float64(c.ProcCPU["nats"]) }
-func fps(c Cell) float64     { return c.Stream.FPS() }
-func cpuReq(c Cell) float64  { return float64(c.CPUPerReq) }
+func natsCPU(c Cell) float64    { return float64(c.ProcCPU["nats"]) }
+func controlCPU(c Cell) float64 { return float64(c.ProcCPU["control"]) }
+func fps(c Cell) float64        { return c.Stream.FPS() }
+func cpuReq(c Cell) float64     { return float64(c.CPUPerReq) }
 
 func us(ns float64) string { return fmt.Sprintf("%.0f µs", ns/1e3) }
 
@@ -192,7 +193,7 @@ func (r *Report) Markdown(chart, command string) string {
 	b.WriteString("\n\n")
 	if len(r.Cells[PhasePinned][B1]) > 0 {
 		fmt.Fprintf(&b, "### Non-streaming, closed loop, %d connections, each proxy alone on one core\n\n", c.Conns)
-		b.WriteString("The proxy under test (B1: the plain proxy; B2: nginx, its master and its one worker; G: the edge) runs alone on the last core (`taskset`); the client, mock upstream, JetStream server and control plane share the others. CPU per request is read from /proc/<pid>/stat of each process, so it does not depend on what else the machine runs.\n\n")
+		b.WriteString("The proxy under test (B1: the plain proxy; B2: nginx, its master and its one worker; G: the edge) runs alone on the last core (`taskset`); the client, mock upstream, JetStream server and control plane share the others. CPU per request is read from /proc/<pid>/stat of each process, so it does not depend on what else the machine runs. G's JetStream server and control plane store and decode its spend events on the client's core: when that core is the busier one, they, not the edge, bound G's RPS here.\n\n")
 		// A ratio column per reference proxy after RPS and after proxy CPU.
 		bases := r.refs()
 		perBase := func(col func(base string) string) string {
@@ -206,12 +207,13 @@ func (r *Report) Markdown(chart, command string) string {
 			return perBase(func(base string) string { return fmt.Sprintf("%.3f", r.ratio(PhasePinned, t, base, f)) })
 		}
 		head := perBase(func(base string) string { return "/ " + short(base) })
-		fmt.Fprintf(&b, "| target | RPS |%s p50 | p99 | proxy CPU per request |%s JetStream CPU per request | failed |\n|%s\n",
-			head, head, strings.Repeat("---|", 7+2*len(bases)))
+		fmt.Fprintf(&b, "| target | RPS |%s p50 | p99 | proxy CPU per request |%s JetStream CPU per request | control plane CPU per request | failed |\n|%s\n",
+			head, head, strings.Repeat("---|", 8+2*len(bases)))
 		for _, t := range r.Targets[1:] {
-			fmt.Fprintf(&b, "| %s | %.0f |%s %s | %s | %s |%s %s | %d |\n", t, median(r.per(PhasePinned, t, rps)), ratio(t, rps),
+			fmt.Fprintf(&b, "| %s | %.0f |%s %s | %s | %s |%s %s | %s | %d |\n", t, median(r.per(PhasePinned, t, rps)), ratio(t, rps),
 				ms(median(r.per(PhasePinned, t, pct(.5)))), ms(median(r.per(PhasePinned, t, pct(.99)))),
-				us(median(r.per(PhasePinned, t, proxyCPU))), ratio(t, proxyCPU), us(median(r.per(PhasePinned, t, natsCPU))), r.failed(PhasePinned, t))
+				us(median(r.per(PhasePinned, t, proxyCPU))), ratio(t, proxyCPU), us(median(r.per(PhasePinned, t, natsCPU))),
+				us(median(r.per(PhasePinned, t, controlCPU))), r.failed(PhasePinned, t))
 		}
 		b.WriteString("\n")
 	}

@@ -201,7 +201,9 @@ func (s *system) cell(ctx context.Context, phase, name string, b1Sat float64) (C
 			// Linux reports CPU in USER_HZ ticks of 10 ms.
 			d := time.Duration((p.cpuTicks()-ticks0[i])*int64(10*time.Millisecond)) / time.Duration(ok)
 			c.ProcCPU[p.Name] = d
-			c.CPUPerReq += d
+			if p.Name != "control" {
+				c.CPUPerReq += d
+			}
 		}
 	}
 	return c, nil

@@ -227,17 +227,12 @@ func TestCloudProviders(t *testing.T) {
 	}
 	defer nc.Close()
 	sub, err := nc.Subscribe(events.SpendSubjects, func(m *nats.Msg) {
-		var b events.SpendBatch
-		if json.Unmarshal(m.Data, &b) != nil {
+		_, evs, err := events.DecodeSpend(m.Data)
+		if err != nil {
 			return
 		}
-		if b.Type == events.SpendV1 {
-			var e events.SpendEvent
-			_ = json.Unmarshal(m.Data, &e)
-			b.Events = []events.SpendEvent{e}
-		}
 		pmu.Lock()
-		for _, e := range b.Events {
+		for _, e := range evs {
 			providers[e.ModelGroup+"="+e.Provider] = true
 		}
 		pmu.Unlock()
