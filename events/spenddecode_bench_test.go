@@ -21,15 +21,9 @@ func benchEvent(i int) SpendEvent {
 // compressed (-s2; SetBytes counts the JSON's bytes for both).
 // go test ./events -run '^$' -bench DecodeSpend -benchmem
 func BenchmarkDecodeSpend(b *testing.B) {
-	evs := make([]SpendEvent, 256)
-	for i := range evs {
-		evs[i] = benchEvent(i)
-	}
-	batch, err := json.Marshal(SpendBatch{Type: SpendBatchV1, BatchID: "01JDBATCH00000000000000000", EdgeID: "edge-1", Events: evs})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lone, err := json.Marshal(&evs[0])
+	batch := edgeBatch(b, 256)
+	first := benchEvent(0)
+	lone, err := json.Marshal(&first)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,8 +31,8 @@ func BenchmarkDecodeSpend(b *testing.B) {
 		name string
 		data []byte
 		n    int
-	}{{"batch256", batch, len(evs)}, {"lone", lone, 1},
-		{"batch256-s2", CompressSpend(nil, batch), len(evs)}, {"lone-s2", CompressSpend(nil, lone), 1}} {
+	}{{"batch256", batch, 256}, {"lone", lone, 1},
+		{"batch256-s2", CompressSpend(nil, batch), 256}, {"lone-s2", CompressSpend(nil, lone), 1}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			if _, evs, err := DecodeSpend(c.data); err == nil {
@@ -59,14 +53,7 @@ func BenchmarkDecodeSpend(b *testing.B) {
 // go test ./events -run '^$' -bench CompressSpend -benchmem
 func BenchmarkCompressSpend(b *testing.B) {
 	for _, n := range []int{1, 32, 256} {
-		evs := make([]SpendEvent, n)
-		for i := range evs {
-			evs[i] = benchEvent(i)
-		}
-		batch, err := json.Marshal(SpendBatch{Type: SpendBatchV1, BatchID: "01JDBATCH00000000000000000", EdgeID: "edge-1", Events: evs})
-		if err != nil {
-			b.Fatal(err)
-		}
+		batch := edgeBatch(b, n)
 		b.Run(fmt.Sprint("events", n), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(batch)))
