@@ -18,11 +18,11 @@ import (
 )
 
 type teamRequest struct {
-	TeamID           *string          `json:"team_id"`
-	TeamAlias        *string          `json:"team_alias"`
-	OrganizationID   *string          `json:"organization_id"`
-	Models           *[]string        `json:"models"`
-	Blocked          *bool            `json:"blocked"`
+	TeamID           *string        `json:"team_id"`
+	TeamAlias        *string        `json:"team_alias"`
+	OrganizationID   *string        `json:"organization_id"`
+	Models           *[]string      `json:"models"`
+	Blocked          *bool          `json:"blocked"`
 	MembersWithRoles *[]memberInput `json:"members_with_roles"`
 	limitFields
 }
