@@ -309,6 +309,29 @@ func BenchmarkKeyAuthAndDecision(b *testing.B) {
 	}
 }
 
+// BenchmarkKeyAuthAndDecisionTeamMember: the same for a key whose user
+// is a member of its team with a max_budget_in_team (the member budget
+// check finds the member among others without allocating).
+func BenchmarkKeyAuthAndDecisionTeamMember(b *testing.B) {
+	budget := 5.0
+	members := []events.Member{{UserEmail: "x@example.com", Role: "user"}, {UserID: "other", Role: "admin"},
+		{UserID: "u", Role: "user", MaxBudgetInTeam: &budget, BudgetID: "b-u"}}
+	s := build(b,
+		dep("gpt-4o", "mock/gpt-4o"),
+		&events.User{UserID: "u"},
+		&events.Team{TeamID: "t", Models: []string{"gpt-4o"}, MembersWithRoles: members},
+		&events.Key{Token: events.HashKey("sk-bench-key-0000000000"), TeamID: "t", UserID: "u", Models: []string{"gpt-4o"}},
+	)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		k := s.Key(KeyHash(sha256Sum("sk-bench-key-0000000000")))
+		if _, err := s.CheckKey(k, "gpt-4o", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestPrices(t *testing.T) {
 	cases := []struct {
 		model   string
