@@ -24,6 +24,7 @@ type teamRequest struct {
 	Blocked          *bool            `json:"blocked"`
 	MembersWithRoles *[]events.Member `json:"members_with_roles"`
 	limitFields
+	teamPermissionFields
 }
 
 func newID() string {
@@ -48,6 +49,9 @@ func (r *teamRequest) validate() error {
 	if err := validModels(r.Models); err != nil {
 		return err
 	}
+	if err := r.teamPermissionFields.validate(); err != nil {
+		return err
+	}
 	if r.MembersWithRoles != nil {
 		for _, m := range *r.MembersWithRoles {
 			if m.UserID == "" && m.UserEmail == "" {
@@ -68,6 +72,7 @@ func (r *teamRequest) apply(t *events.Team) {
 	set(&t.Blocked, r.Blocked)
 	setList(&t.MembersWithRoles, r.MembersWithRoles)
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
+	r.teamPermissionFields.apply(t)
 	if t.Models == nil {
 		t.Models = []string{}
 	}
