@@ -192,8 +192,12 @@ type Team struct {
 	TPMLimit         *int64         `json:"tpm_limit"`
 	RPMLimit         *int64         `json:"rpm_limit"`
 	Metadata         map[string]any `json:"metadata,omitempty"`
-	CreatedAt        time.Time      `json:"created_at"`
-	UpdatedAt        time.Time      `json:"updated_at"`
+	// TeamMemberPermissions is LiteLLM's team_member_permissions: the key
+	// management routes a member who is not the team's admin may call on
+	// the team's keys (none: LiteLLM's defaults, /key/info and /key/health).
+	TeamMemberPermissions []string  `json:"team_member_permissions,omitempty"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
 	BudgetFlag
 }
 

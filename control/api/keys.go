@@ -447,8 +447,10 @@ func (a *API) keyDelete(c *fiber.Ctx) error {
 	// deletes nothing unless it may delete every key it named.
 	if me := who(c); !me.admin {
 		for _, t := range targets {
-			if k := snap.KeyByToken(t.tok); k != nil && !mayModify(snap, me, k) {
-				return keyOwnerDenied.With("You are not authorized to delete this key")
+			if k := snap.KeyByToken(t.tok); k != nil {
+				if err := checkSelfDelete(snap, me, k); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -50,11 +50,6 @@ var (
 // call could be aliased to one it may not.
 const aliasesAdminOnly = "Only proxy admin can set aliases on a key. Route=%s. Your role=%s. Your user_id=%s"
 
-// defaultTeamMemberPermissions is LiteLLM's DEFAULT_TEAM_MEMBER_PERMISSIONS:
-// what a team member who is not a team admin may do with the team's keys
-// (gatehouse has no team_member_permissions to widen it).
-var defaultTeamMemberPermissions = []string{"/key/info", "/key/health"}
-
 // selfService admits the callers that manage keys: admins, and an
 // internal_user (its key's user, or its JWT) for its own keys, which the
 // handlers check.
@@ -76,18 +71,6 @@ func teamMember(team *events.Team, userID string) *events.Member {
 		}
 	}
 	return nil
-}
-
-// checkTeamMemberPermission is LiteLLM's
-// TeamMemberPermissionChecks.does_team_member_have_permissions_for_endpoint:
-// a team admin may; a plain member only has the default permissions; a
-// caller outside the team is not refused here.
-func checkTeamMemberPermission(team *events.Team, m *events.Member, route string) error {
-	if m == nil || m.Role == "admin" || slices.Contains(defaultTeamMemberPermissions, route) {
-		return nil
-	}
-	return teamMemberPermission.With("Team member does not have permissions for endpoint: %s. You only have access to the following endpoints: %s for team %s. To create keys for this team, please ask your proxy admin to check the team member permission settings and update the settings to allow team member users to create keys.",
-		route, apierror.PyList(defaultTeamMemberPermissions), team.TeamID)
 }
 
 // sentFields are the top-level fields of a JSON body.
@@ -179,23 +162,28 @@ func (a *API) checkSelfGenerate(me caller, f *keyFields, body []byte) error {
 // checkSelfUpdate decides a change to key k (the stored key, before the
 // change) sent by a caller that is not an admin, on /key/update (route
 // "/key/update") and on /key/regenerate's body. LiteLLM's
-// _validate_update_key_data: no moving the key to another user, the key
-// must be the caller's (common_key_access_checks with the key's user_id),
-// a team key needs the team member permission, and a move to another team
-// validate_key_team_change. Stricter than LiteLLM: a key of no user is
-// not the caller's, and a blocked key stays blocked.
+// _validate_update_key_data: no moving the key to another user, a team
+// key needs the team member permission, the key must be the caller's
+// (common_key_access_checks with the key's user_id) unless it is a key of
+// a team that grants the caller the route (its admin, or a member its
+// team_member_permissions allow), and a move to another team
+// validate_key_team_change. Stricter than LiteLLM: a key of no user
+// outside such a team is not the caller's, a key whose user is an admin
+// is never a team's to change, and a blocked key stays blocked.
 func (a *API) checkSelfUpdate(me caller, k *events.Key, f *keyFields, given, route string) error {
 	snap := a.store.Snapshot()
 	if f.UserID != nil && *f.UserID != k.UserID {
 		return keyUpdateDenied.With("User=%s is not allowed to update key=%s to belong to user=%s", *f.UserID, given, pyStr(k.UserID))
 	}
-	if route == "/key/update" && k.UserID != me.userID {
-		return keyUpdateDenied.With("User can only create keys for themselves. Got user_id=%s, Your ID=%s", pyStr(k.UserID), me.userID)
-	}
-	if team := snap.Team(k.TeamID); team != nil {
-		if err := checkTeamMemberPermission(team, teamMember(team, me.userID), route); err != nil {
+	team := snap.Team(k.TeamID)
+	m := teamMember(team, me.userID)
+	if team != nil {
+		if err := checkTeamMemberPermission(team, m, route); err != nil {
 			return err
 		}
+	}
+	if route == "/key/update" && k.UserID != me.userID && !teamGrants(snap, team, m, k, route) {
+		return keyUpdateDenied.With("User can only create keys for themselves. Got user_id=%s, Your ID=%s", pyStr(k.UserID), me.userID)
 	}
 	if f.TeamID != nil && *f.TeamID != k.TeamID {
 		if err := a.checkSelfTeamChange(me, k, *f.TeamID); err != nil {
@@ -234,26 +222,36 @@ func (a *API) checkSelfTeamChange(me caller, k *events.Key, teamID string) error
 }
 
 // mayModify is LiteLLM's can_modify_verification_token, for /key/delete
-// and /key/regenerate by a caller that is not an admin: a team key by its
-// team's admin or its owner, any other key by its owner. Stricter than
-// LiteLLM: a key whose user is an admin (proxy_admin or
-// proxy_admin_viewer) is never a team admin's to rotate or delete, since
-// its new plaintext would carry that user's role.
-func mayModify(snap *policy.Snapshot, me caller, k *events.Key) bool {
+// and /key/regenerate (route) by a caller that is not an admin: a team key
+// by its owner, its team's admin, or a member whose team's
+// team_member_permissions list the route; any other key by its owner.
+// Stricter than LiteLLM: a key whose user is an admin (proxy_admin or
+// proxy_admin_viewer) is never a team's to rotate or delete, since its
+// new plaintext would carry that user's role.
+func mayModify(snap *policy.Snapshot, me caller, k *events.Key, route string) bool {
 	if me.userID == "" {
 		return false
 	}
 	if k.UserID == me.userID {
 		return true
 	}
-	if u := snap.User(k.UserID); u != nil && (u.UserRole == "proxy_admin" || u.UserRole == policy.ViewerRole) {
-		return false
+	team := snap.Team(k.TeamID)
+	return teamGrants(snap, team, teamMember(team, me.userID), k, route)
+}
+
+// checkSelfDelete decides a /key/delete of key k by a caller that is not
+// an admin: the team member permission first (LiteLLM's
+// can_team_member_execute_key_management_endpoint), then ownership.
+func checkSelfDelete(snap *policy.Snapshot, me caller, k *events.Key) error {
+	if team := snap.Team(k.TeamID); team != nil {
+		if err := checkTeamMemberPermission(team, teamMember(team, me.userID), "/key/delete"); err != nil {
+			return err
+		}
 	}
-	if k.TeamID == "" {
-		return false
+	if !mayModify(snap, me, k, "/key/delete") {
+		return keyOwnerDenied.With("You are not authorized to delete this key")
 	}
-	m := teamMember(snap.Team(k.TeamID), me.userID)
-	return m != nil && m.Role == "admin"
+	return nil
 }
 
 // checkSelfRegenerate decides a /key/regenerate by a caller that is not an
@@ -275,7 +273,7 @@ func (a *API) checkSelfRegenerate(me caller, tok, given string, f *keyFields) er
 			}
 		}
 	}
-	if !mayModify(snap, me, k) {
+	if !mayModify(snap, me, k, "/key/regenerate") {
 		return keyOwnerDenied.With("You are not authorized to regenerate this key")
 	}
 	return a.checkSelfUpdate(me, k, f, given, "/key/regenerate")

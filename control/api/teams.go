@@ -25,6 +25,7 @@ type teamRequest struct {
 	Blocked          *bool          `json:"blocked"`
 	MembersWithRoles *[]memberInput `json:"members_with_roles"`
 	limitFields
+	teamPermissionFields
 }
 
 // memberInput is a member as a request names it (LiteLLM's Member:
@@ -96,6 +97,9 @@ func (r *teamRequest) validate() error {
 	if err := validModels(r.Models); err != nil {
 		return err
 	}
+	if err := r.teamPermissionFields.validate(); err != nil {
+		return err
+	}
 	if r.MembersWithRoles != nil {
 		for _, m := range *r.MembersWithRoles {
 			if m.UserID == "" && m.UserEmail == "" {
@@ -118,6 +122,7 @@ func (r *teamRequest) apply(t *events.Team) {
 		t.MembersWithRoles = members(*r.MembersWithRoles, t.MembersWithRoles)
 	}
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
+	r.teamPermissionFields.apply(t)
 	if t.Models == nil {
 		t.Models = []string{}
 	}

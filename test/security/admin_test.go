@@ -20,6 +20,11 @@ const (
 	// internal_user_routes; the handlers check ownership, see
 	// control/api TestSelfServiceKeys).
 	ownKeys = "own-keys"
+	// teamAdmin: an admin, or the team's admin (LiteLLM lists the route
+	// in self_managed_routes and its handler decides, with a 403); the
+	// matrix's callers lead no team, so only admins pass (see control/api
+	// TestTeamMemberPermissions).
+	teamAdmin = "team-admin"
 )
 
 // routeAccess is the authorization matrix: every route of the admin API
@@ -97,6 +102,10 @@ var routeAccess = map[string]string{
 	// Provenance: every tenant's ledger rows and past policy.
 	"GET /gatehouse/why/:id":         adminOnly,
 	"POST /gatehouse/policy/dry-run": adminOnly,
+
+	// LiteLLM's team_member_permissions routes.
+	"GET /team/permissions_list":    teamAdmin,
+	"POST /team/permissions_update": teamAdmin,
 
 	// The poison queue holds other tenants' messages and replays re-run
 	// processors: not for admin JWTs.
@@ -193,7 +202,7 @@ func adminMatrix(t *testing.T, s *stack) {
 				switch class {
 				case public:
 					allowed = true
-				case adminOnly, ownInfo:
+				case adminOnly, ownInfo, teamAdmin:
 					allowed = r.admin || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
 				case ownKeys:
 					allowed = r.admin || r.internal || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
