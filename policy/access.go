@@ -217,24 +217,28 @@ func BudgetCheck(k *events.Key, t *events.Team, u *events.User) error {
 	return nil
 }
 
-// TeamMember is user userID's entry in team t's members_with_roles (nil:
-// not a member): by user_id, else, for a member named only by email, by
-// the user's email (case-insensitive, as the admin API matches members).
-func (s *Snapshot) TeamMember(t *events.Team, userID string) *events.Member {
+// MemberBudget is user userID's membership of team t when it has a
+// budget of its own (max_budget_in_team, or the tracker's budget_exceeded
+// flag from one); nil otherwise. A member is matched by user_id, else, for
+// a member named only by email, by the user's email (case-insensitive, as
+// the admin API matches members). On the request path: an index lookup,
+// not a walk of the team's members.
+func (s *Snapshot) MemberBudget(t *events.Team, userID string) *events.Member {
 	if t == nil || userID == "" {
 		return nil
 	}
-	for i := range t.MembersWithRoles {
-		if t.MembersWithRoles[i].UserID == userID {
-			return &t.MembersWithRoles[i]
-		}
+	if m := s.budgeted[memberKey{t.TeamID, userID}]; m != nil {
+		return m
+	}
+	if !s.emailBudgeted[t.TeamID] {
+		return nil
 	}
 	u := s.users[userID]
 	if u == nil || u.UserEmail == "" {
 		return nil
 	}
 	for i := range t.MembersWithRoles {
-		if m := &t.MembersWithRoles[i]; m.UserID == "" && strings.EqualFold(m.UserEmail, u.UserEmail) {
+		if m := &t.MembersWithRoles[i]; m.UserID == "" && hasOwnBudget(m) && strings.EqualFold(m.UserEmail, u.UserEmail) {
 			return m
 		}
 	}
@@ -248,7 +252,7 @@ func (s *Snapshot) TeamMember(t *events.Team, userID string) *events.Member {
 // The flag is the budget tracker's, on the member in the team's event; the
 // rule names the membership's budget_id ("team_member:<budget_id>:max_budget").
 func (s *Snapshot) CheckMemberBudget(t *events.Team, userID string) error {
-	m := s.TeamMember(t, userID)
+	m := s.MemberBudget(t, userID)
 	if m == nil || !m.BudgetExceeded {
 		return nil
 	}

@@ -97,7 +97,7 @@ func TestTeamMemberBudgetRoutes(t *testing.T) {
 	if code, out := do(t, app, "POST", "/team/member_update", testMaster, map[string]any{"team_id": "ml", "user_id": "alice", "max_budget_in_team": 7}); code != 200 {
 		t.Fatalf("/team/member_update: %d %v", code, out)
 	}
-	a2 := st.Snapshot().TeamMember(st.Snapshot().Team("ml"), "alice")
+	a2 := st.Snapshot().MemberBudget(st.Snapshot().Team("ml"), "alice")
 	if *a2.MaxBudgetInTeam != 7 || a2.BudgetID != alice.BudgetID {
 		t.Errorf("alice after update: %+v, budget_id was %s", a2, alice.BudgetID)
 	}

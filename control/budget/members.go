@@ -19,7 +19,7 @@ func memberBudgetID(s *policy.Snapshot, team, user string) string {
 	if team == "" || user == "" {
 		return ""
 	}
-	m := s.TeamMember(s.Team(team), user)
+	m := s.MemberBudget(s.Team(team), user)
 	if m == nil || m.MaxBudgetInTeam == nil {
 		return ""
 	}

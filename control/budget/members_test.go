@@ -43,7 +43,7 @@ func TestTeamMemberBudget(t *testing.T) {
 	}
 	member := func(team, user string) *events.Member {
 		s := live.Load()
-		return s.TeamMember(s.Team(team), user)
+		return s.MemberBudget(s.Team(team), user)
 	}
 	spend("ml", "alice", 0.6)
 	spend("web", "alice", 0.6)

@@ -184,7 +184,7 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 	if teamID != "" {
 		if t := snap.Team(teamID); t != nil {
 			s.Add(events.KindTeam, teamID, t.MaxBudget, t.BudgetDuration)
-			if m := snap.TeamMember(t, userID); m != nil && m.BudgetID != "" && m.MaxBudgetInTeam != nil && s.n < len(s.s) {
+			if m := snap.MemberBudget(t, userID); m != nil && m.BudgetID != "" && m.MaxBudgetInTeam != nil && s.n < len(s.s) {
 				s.Add(events.KindTeamMember, m.BudgetID, m.MaxBudgetInTeam, "")
 				s.s[s.n-1].Team, s.s[s.n-1].User = teamID, userID
 			}
