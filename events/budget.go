@@ -17,6 +17,12 @@ const (
 	BudgetGossipPrefix = Product + ".budget.gossip"
 )
 
+// KindTeamMember names the spend totals of a team membership's budget
+// (Member.MaxBudgetInTeam), kept under its Member.BudgetID. It is no
+// aggregate of its own: the budget and its budget_exceeded flag live on
+// the member, in the team's events.
+const KindTeamMember Kind = "team_member"
+
 // SpendTotals is one object's spend in its current budget window, written
 // by the tracker after each spend batch (full state, like every event).
 type SpendTotals struct {

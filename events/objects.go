@@ -165,6 +165,18 @@ type Member struct {
 	UserID    string `json:"user_id,omitempty"`
 	UserEmail string `json:"user_email,omitempty"`
 	Role      string `json:"role"` // "admin" | "user"
+	// MaxBudgetInTeam is the member's budget within the team (LiteLLM's
+	// max_budget_in_team, a budget row of its team membership): the
+	// member's requests in this team are refused once their spend in the
+	// team reaches it. nil: no budget of its own.
+	MaxBudgetInTeam *float64 `json:"max_budget_in_team,omitempty"`
+	// BudgetID names the membership's budget (LiteLLM's budget_id): the
+	// budget tracker keeps the membership's spend under it (kind
+	// KindTeamMember). It is set with the first budget and kept while
+	// the user stays a member, so a member removed and added again starts
+	// from zero, as LiteLLM deletes the membership row.
+	BudgetID string `json:"budget_id,omitempty"`
+	BudgetFlag
 }
 
 // Team groups keys and users; its models bound what its keys may call.

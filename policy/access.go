@@ -113,6 +113,9 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 	if err := BudgetCheck(nil, team, g.User); err != nil {
 		return g, err
 	}
+	if err := s.CheckMemberBudget(team, k.UserID); err != nil {
+		return g, err
+	}
 	orgID := OrgIDOf(k, team)
 	if err := s.CheckOrgStanding(orgID); err != nil {
 		return g, err
@@ -212,6 +215,48 @@ func BudgetCheck(k *events.Key, t *events.Team, u *events.User) error {
 		return BudgetError("User="+u.UserID, "user", u.UserID, u.MaxBudget, u.BudgetDuration, u.BudgetResetAt)
 	}
 	return nil
+}
+
+// MemberBudget is user userID's membership of team t when it has a
+// budget of its own (max_budget_in_team, or the tracker's budget_exceeded
+// flag from one); nil otherwise. A member is matched by user_id, else, for
+// a member named only by email, by the user's email (case-insensitive, as
+// the admin API matches members). On the request path: an index lookup,
+// not a walk of the team's members.
+func (s *Snapshot) MemberBudget(t *events.Team, userID string) *events.Member {
+	if t == nil || userID == "" {
+		return nil
+	}
+	if m := s.budgeted[memberKey{t.TeamID, userID}]; m != nil {
+		return m
+	}
+	if !s.emailBudgeted[t.TeamID] {
+		return nil
+	}
+	u := s.users[userID]
+	if u == nil || u.UserEmail == "" {
+		return nil
+	}
+	for i := range t.MembersWithRoles {
+		if m := &t.MembersWithRoles[i]; m.UserID == "" && hasOwnBudget(m) && strings.EqualFold(m.UserEmail, u.UserEmail) {
+			return m
+		}
+	}
+	return nil
+}
+
+// CheckMemberBudget refuses user userID in team t once its spend in the
+// team reached its max_budget_in_team (LiteLLM's team member budget check
+// in common_checks, after the team's and the user's budgets: 400
+// budget_exceeded, "Budget has been exceeded! User=<u> in Team=<t> ...").
+// The flag is the budget tracker's, on the member in the team's event; the
+// rule names the membership's budget_id ("team_member:<budget_id>:max_budget").
+func (s *Snapshot) CheckMemberBudget(t *events.Team, userID string) error {
+	m := s.MemberBudget(t, userID)
+	if m == nil || !m.BudgetExceeded {
+		return nil
+	}
+	return BudgetError("User="+userID+" in Team="+t.TeamID, string(events.KindTeamMember), m.BudgetID, m.MaxBudgetInTeam, "", m.BudgetResetAt)
 }
 
 func teamAlias(t *events.Team) string {

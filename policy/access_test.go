@@ -309,6 +309,29 @@ func BenchmarkKeyAuthAndDecision(b *testing.B) {
 	}
 }
 
+// BenchmarkKeyAuthAndDecisionTeamMember: the same for a key whose user
+// is a member of its team with a max_budget_in_team (the member budget
+// check finds the member among others without allocating).
+func BenchmarkKeyAuthAndDecisionTeamMember(b *testing.B) {
+	budget := 5.0
+	members := []events.Member{{UserEmail: "x@example.com", Role: "user"}, {UserID: "other", Role: "admin"},
+		{UserID: "u", Role: "user", MaxBudgetInTeam: &budget, BudgetID: "b-u"}}
+	s := build(b,
+		dep("gpt-4o", "mock/gpt-4o"),
+		&events.User{UserID: "u"},
+		&events.Team{TeamID: "t", Models: []string{"gpt-4o"}, MembersWithRoles: members},
+		&events.Key{Token: events.HashKey("sk-bench-key-0000000000"), TeamID: "t", UserID: "u", Models: []string{"gpt-4o"}},
+	)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		k := s.Key(KeyHash(sha256Sum("sk-bench-key-0000000000")))
+		if _, err := s.CheckKey(k, "gpt-4o", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestPrices(t *testing.T) {
 	cases := []struct {
 		model   string
@@ -397,5 +420,64 @@ func TestKeyStanding(t *testing.T) {
 		if (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
+	}
+}
+
+// TestMemberBudgetIndex: a membership's budget is found by user id, or by
+// the user's email for a member named only by email; a team event
+// replaces its members' entries (a budget removed, a member dropped, the
+// team deleted), and a published snapshot never sees a later change.
+func TestMemberBudgetIndex(t *testing.T) {
+	five := 5.0
+	team := func(members ...events.Member) *events.Team {
+		return &events.Team{TeamID: "ml", Models: []string{}, MembersWithRoles: members}
+	}
+	alice := events.Member{UserID: "alice", Role: "user", MaxBudgetInTeam: &five, BudgetID: "b-a"}
+	carol := events.Member{UserEmail: "Carol@Example.com", Role: "user", MaxBudgetInTeam: &five, BudgetID: "b-c"}
+	flagged := events.Member{UserID: "dave", Role: "user", BudgetID: "b-d", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}}
+	s1 := build(t, &events.User{UserID: "alice"}, &events.User{UserID: "bob"}, &events.User{UserID: "carol", UserEmail: "carol@example.com"},
+		&events.User{UserID: "dave"}, team(alice, events.Member{UserID: "bob", Role: "admin"}, carol, flagged))
+	budgetOf := func(s *Snapshot, user string) string {
+		if m := s.MemberBudget(s.Team("ml"), user); m != nil {
+			return m.BudgetID
+		}
+		return ""
+	}
+	for user, want := range map[string]string{"alice": "b-a", "bob": "", "carol": "b-c", "dave": "b-d", "nobody": ""} {
+		if got := budgetOf(s1, user); got != want {
+			t.Errorf("%s: budget %q, want %q", user, got, want)
+		}
+	}
+	// Alice's budget removed, Carol dropped: their entries go.
+	s2, err := s1.With(nil, team(events.Member{UserID: "alice", Role: "user", BudgetID: "b-a"}, flagged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, c, d := budgetOf(s2, "alice"), budgetOf(s2, "carol"), budgetOf(s2, "dave"); a != "" || c != "" || d != "b-d" {
+		t.Errorf("after the update: alice %q, carol %q, dave %q", a, c, d)
+	}
+	if a, c := budgetOf(s1, "alice"), budgetOf(s1, "carol"); a != "b-a" || c != "b-c" {
+		t.Errorf("the earlier snapshot changed: alice %q, carol %q", a, c)
+	}
+	// The team deleted: nothing left.
+	b := s2.Edit(nil)
+	typ := events.TypeFor(events.KindTeam, events.ActionDeleted)
+	info, _ := events.Lookup(typ)
+	if err := b.Apply(events.Event{Envelope: events.Envelope{Type: typ}, Seq: s2.Seq() + 1, Info: info, Object: team()}); err != nil {
+		t.Fatal(err)
+	}
+	s3 := b.Snapshot()
+	if len(s3.budgeted) != 0 || len(s3.emailBudgeted) != 0 || budgetOf(s2, "dave") != "b-d" {
+		t.Errorf("after the delete: index %v %v; the earlier snapshot's dave %q", s3.budgeted, s3.emailBudgeted, budgetOf(s2, "dave"))
+	}
+	// The same builder goes on (as the policy follower's does): what it
+	// applies next is not in the snapshot it published.
+	typ = events.TypeFor(events.KindTeam, events.ActionUpserted)
+	info, _ = events.Lookup(typ)
+	if err := b.Apply(events.Event{Envelope: events.Envelope{Type: typ}, Seq: s3.Seq() + 1, Info: info, Object: team(alice)}); err != nil {
+		t.Fatal(err)
+	}
+	if s4 := b.Snapshot(); budgetOf(s4, "alice") != "b-a" || len(s3.budgeted) != 0 {
+		t.Errorf("builder reused: new snapshot alice %q, published snapshot's index %v", budgetOf(s4, "alice"), s3.budgeted)
 	}
 }

@@ -77,6 +77,13 @@ type Snapshot struct {
 	// emails indexes users by lower-cased email (LiteLLM matches JWT users
 	// by email when the id does not match).
 	emails map[string]string
+	// budgeted indexes the team members with a budget of their own
+	// (max_budget_in_team, or a budget_exceeded flag) by team and user id,
+	// so a request finds its membership's budget without walking the
+	// team's members (a team may have thousands); emailBudgeted marks the
+	// teams where such a member is named only by email, walked instead.
+	budgeted      map[memberKey]*events.Member
+	emailBudgeted map[string]bool
 	// intern is shared by every snapshot of one lineage and used only by
 	// the applier.
 	intern *interner
@@ -88,15 +95,17 @@ func Empty(env Env) *Snapshot { return EmptyOf(env, FullKeys) }
 // EmptyOf returns the state before any event, keeping keys as m says.
 func EmptyOf(env Env, m KeyRecords) *Snapshot {
 	s := &Snapshot{
-		keyMode:   m,
-		teams:     map[string]*events.Team{},
-		users:     map[string]*events.User{},
-		orgs:      map[string]*events.Org{},
-		customers: map[string]*events.Customer{},
-		groups:    map[string]*events.AccessGroup{},
-		models:    map[string]*events.Model{},
-		emails:    map[string]string{},
-		intern:    newInterner(),
+		keyMode:       m,
+		teams:         map[string]*events.Team{},
+		users:         map[string]*events.User{},
+		orgs:          map[string]*events.Org{},
+		customers:     map[string]*events.Customer{},
+		groups:        map[string]*events.AccessGroup{},
+		models:        map[string]*events.Model{},
+		emails:        map[string]string{},
+		budgeted:      map[memberKey]*events.Member{},
+		emailBudgeted: map[string]bool{},
+		intern:        newInterner(),
 	}
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*keyRec{}
@@ -229,6 +238,7 @@ type Builder struct {
 	ownGroups    bool
 	ownModels    bool
 	ownCustomers bool
+	ownBudgeted  bool
 	dirty        bool // models or groups changed: rebuild the catalog
 	env          Env
 }
@@ -268,7 +278,9 @@ func (b *Builder) Apply(ev events.Event) error {
 		}
 		b.putKey(h, k)
 	case events.KindTeam:
+		old := b.s.teams[id]
 		setOrDelete(own(&b.ownTeams, &b.s.teams), id, ev.Object, del)
+		b.indexMembers(id, old, b.s.teams[id])
 	case events.KindUser:
 		if !b.ownUsers {
 			b.s.users, b.s.emails, b.ownUsers = maps.Clone(b.s.users), maps.Clone(b.s.emails), true
@@ -396,7 +408,7 @@ func (b *Builder) Snapshot() *Snapshot {
 	out := b.s
 	b.ownShard = [keyShards]bool{}
 	b.ownTeams, b.ownUsers, b.ownOrgs, b.ownGroups, b.ownModels = false, false, false, false, false
-	b.ownCustomers = false
+	b.ownCustomers, b.ownBudgeted = false, false
 	b.base = &out
 	return &out
 }
@@ -419,4 +431,45 @@ func (s *Snapshot) With(env Env, objs ...any) (*Snapshot, error) {
 		}
 	}
 	return b.Snapshot(), nil
+}
+
+// memberKey names a team membership: team id and user id.
+type memberKey struct{ team, user string }
+
+// hasOwnBudget: the member has a budget within its team, or the tracker's
+// flag from one.
+func hasOwnBudget(m *events.Member) bool { return m.MaxBudgetInTeam != nil || m.BudgetExceeded }
+
+// indexMembers replaces team id's entries in the membership budget index:
+// old's members out, cur's in (either may be nil).
+func (b *Builder) indexMembers(id string, old, cur *events.Team) {
+	had := old != nil && slices.ContainsFunc(old.MembersWithRoles, func(m events.Member) bool { return hasOwnBudget(&m) })
+	has := cur != nil && slices.ContainsFunc(cur.MembersWithRoles, func(m events.Member) bool { return hasOwnBudget(&m) })
+	if !had && !has {
+		return
+	}
+	if !b.ownBudgeted {
+		b.s.budgeted, b.s.emailBudgeted, b.ownBudgeted = maps.Clone(b.s.budgeted), maps.Clone(b.s.emailBudgeted), true
+	}
+	if old != nil {
+		for i := range old.MembersWithRoles {
+			if u := old.MembersWithRoles[i].UserID; u != "" {
+				delete(b.s.budgeted, memberKey{id, u})
+			}
+		}
+	}
+	delete(b.s.emailBudgeted, id)
+	if cur == nil {
+		return
+	}
+	for i := range cur.MembersWithRoles {
+		m := &cur.MembersWithRoles[i]
+		switch {
+		case !hasOwnBudget(m):
+		case m.UserID != "":
+			b.s.budgeted[memberKey{id, m.UserID}] = m
+		default:
+			b.s.emailBudgeted[id] = true
+		}
+	}
 }

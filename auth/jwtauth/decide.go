@@ -210,6 +210,9 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	if err := policy.BudgetCheck(nil, d.Team, d.User); err != nil {
 		return d, err
 	}
+	if err := s.CheckMemberBudget(d.Team, d.UserID); err != nil {
+		return d, err
+	}
 	if d.OrgID == "" && d.Team != nil {
 		d.OrgID = d.Team.OrganizationID // the token's org, else its team's
 	}

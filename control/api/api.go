@@ -153,6 +153,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/team/unblock", a.adminOnly, a.teamBlock(false))
 	admin.Post("/team/member_add", a.adminOnly, a.teamMemberAdd)
 	admin.Post("/team/member_delete", a.adminOnly, a.teamMemberDelete)
+	admin.Post("/team/member_update", a.adminOnly, a.teamMemberUpdate)
 	a.teamPermissionRoutes(admin)
 
 	admin.Post("/user/new", a.adminOnly, a.userNew)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,14 +18,61 @@ import (
 )
 
 type teamRequest struct {
-	TeamID           *string          `json:"team_id"`
-	TeamAlias        *string          `json:"team_alias"`
-	OrganizationID   *string          `json:"organization_id"`
-	Models           *[]string        `json:"models"`
-	Blocked          *bool            `json:"blocked"`
-	MembersWithRoles *[]events.Member `json:"members_with_roles"`
+	TeamID           *string        `json:"team_id"`
+	TeamAlias        *string        `json:"team_alias"`
+	OrganizationID   *string        `json:"organization_id"`
+	Models           *[]string      `json:"models"`
+	Blocked          *bool          `json:"blocked"`
+	MembersWithRoles *[]memberInput `json:"members_with_roles"`
 	limitFields
 	teamPermissionFields
+}
+
+// memberInput is a member as a request names it (LiteLLM's Member:
+// user_id, user_email, role). A member's budget is set only by
+// max_budget_in_team on /team/member_add and /team/member_update, and its
+// budget_exceeded flag only by the budget tracker, so members_with_roles
+// carries neither.
+type memberInput struct {
+	UserID    string `json:"user_id"`
+	UserEmail string `json:"user_email"`
+	Role      string `json:"role"`
+}
+
+// members turns request members into team members, each keeping the
+// budget (max_budget_in_team, budget_id, flag) it has in old.
+func members(in []memberInput, old []events.Member) []events.Member {
+	out := make([]events.Member, 0, len(in))
+	for _, m := range in {
+		nm := events.Member{UserID: m.UserID, UserEmail: m.UserEmail, Role: m.Role}
+		if i := slices.IndexFunc(old, func(x events.Member) bool { return sameMember(m.UserID, m.UserEmail, x.UserID, x.UserEmail) }); i >= 0 {
+			nm.MaxBudgetInTeam, nm.BudgetID, nm.BudgetFlag = old[i].MaxBudgetInTeam, old[i].BudgetID, old[i].BudgetFlag
+		}
+		out = append(out, nm)
+	}
+	return out
+}
+
+// validBudgetInTeam refuses a negative max_budget_in_team.
+func validBudgetInTeam(b *float64) error {
+	if b != nil && *b < 0 {
+		return httpx.Param("max_budget_in_team", "must be >= 0, got %g", *b)
+	}
+	return nil
+}
+
+// setMemberBudget gives a member the budget b (nil: unchanged); a
+// membership's first budget gets its budget_id, under which the budget
+// tracker counts its spend.
+func setMemberBudget(m *events.Member, b *float64) {
+	if b == nil {
+		return
+	}
+	v := *b
+	m.MaxBudgetInTeam = &v
+	if m.BudgetID == "" {
+		m.BudgetID = newID()
+	}
 }
 
 func newID() string {
@@ -70,7 +118,9 @@ func (r *teamRequest) apply(t *events.Team) {
 	set(&t.OrganizationID, r.OrganizationID)
 	setList(&t.Models, r.Models)
 	set(&t.Blocked, r.Blocked)
-	setList(&t.MembersWithRoles, r.MembersWithRoles)
+	if r.MembersWithRoles != nil {
+		t.MembersWithRoles = members(*r.MembersWithRoles, t.MembersWithRoles)
+	}
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	r.teamPermissionFields.apply(t)
 	if t.Models == nil {
@@ -182,7 +232,25 @@ func (a *API) teamInfo(c *fiber.Ctx) error {
 	if me.reads() {
 		keys = keysWhere(snap, func(k *events.Key) bool { return k.TeamID == id })
 	}
-	return c.JSON(fiber.Map{"team_id": id, "team_info": withSpend(t, a.spendOf(c, events.KindTeam, id)), "keys": keys})
+	return c.JSON(fiber.Map{"team_id": id, "team_info": withSpend(t, a.spendOf(c, events.KindTeam, id)), "keys": keys,
+		"team_memberships": a.teamMemberships(c, t)})
+}
+
+// teamMemberships are LiteLLM's team_memberships of /team/info: one per
+// member with a budget in the team, with its spend in the team and its
+// budget row (litellm_budget_table).
+func (a *API) teamMemberships(c *fiber.Ctx, t *events.Team) []fiber.Map {
+	out := []fiber.Map{}
+	for _, m := range t.MembersWithRoles {
+		if m.BudgetID == "" {
+			continue
+		}
+		tot := a.spendOf(c, events.KindTeamMember, m.BudgetID)
+		out = append(out, fiber.Map{"team_id": t.TeamID, "user_id": m.UserID, "user_email": nilIfEmpty(m.UserEmail),
+			"budget_id": m.BudgetID, "spend": Money(tot.Spend), "budget_exceeded": m.BudgetExceeded,
+			"litellm_budget_table": fiber.Map{"budget_id": m.BudgetID, "max_budget": m.MaxBudgetInTeam}})
+	}
+	return out
 }
 
 // teamList lists every team to an admin; to anyone else (LiteLLM's
@@ -241,10 +309,15 @@ func (a *API) teamDelete(c *fiber.Ctx) error {
 		})
 }
 
+// teamMemberAdd is LiteLLM's /team/member_add: adds a member (or a list)
+// by user_id or user_email; max_budget_in_team gives each its budget
+// within the team. A member already in the team is replaced, keeping its
+// budget unless max_budget_in_team is given.
 func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	var req struct {
-		TeamID string          `json:"team_id"`
-		Member json.RawMessage `json:"member"`
+		TeamID          string          `json:"team_id"`
+		Member          json.RawMessage `json:"member"`
+		MaxBudgetInTeam *float64        `json:"max_budget_in_team"`
 	}
 	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
 		return err
@@ -252,35 +325,38 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	if req.TeamID == "" {
 		return apierror.MissingParam.With("team_id is required")
 	}
-	var members []events.Member
+	if err := validBudgetInTeam(req.MaxBudgetInTeam); err != nil {
+		return err
+	}
+	var in []memberInput
 	if len(req.Member) > 0 && req.Member[0] == '[' {
-		if err := httpx.DecodeStrict(req.Member, &members); err != nil {
+		if err := httpx.DecodeStrict(req.Member, &in); err != nil {
 			return err
 		}
 	} else {
-		var m events.Member
+		var m memberInput
 		if err := httpx.DecodeStrict(req.Member, &m); err != nil {
 			return err
 		}
-		members = []events.Member{m}
+		in = []memberInput{m}
 	}
-	for _, m := range members {
-		if m.UserID == "" && m.UserEmail == "" {
+	for i := range in {
+		if in[i].UserID == "" && in[i].UserEmail == "" {
 			return httpx.Param("member", "each member needs user_id or user_email")
 		}
-		if m.Role == "" {
-			m.Role = "user"
+		if in[i].Role == "" {
+			in[i].Role = "user"
 		}
-		if err := validRole("member.role", m.Role); err != nil {
+		if err := validRole("member.role", in[i].Role); err != nil {
 			return err
 		}
 	}
+	var added []events.Member
 	res, t, err := a.mutateTeam(c, req.TeamID, events.TeamMemberAdded, func(t *events.Team) error {
+		added = members(in, t.MembersWithRoles)
 		t.MembersWithRoles = slices.Clone(t.MembersWithRoles)
-		for _, m := range members {
-			if m.Role == "" {
-				m.Role = "user"
-			}
+		for _, m := range added {
+			setMemberBudget(&m, req.MaxBudgetInTeam)
 			i := slices.IndexFunc(t.MembersWithRoles, func(x events.Member) bool {
 				return sameMember(m.UserID, m.UserEmail, x.UserID, x.UserEmail)
 			})
@@ -297,10 +373,10 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	}
 	// A member named by a user_id that has no user gets one, and users
 	// that exist get the team in their list, as LiteLLM does.
-	if res, err = a.createMemberUsers(c, res, members, t.TeamID); err != nil {
+	if res, err = a.createMemberUsers(c, res, added, t.TeamID); err != nil {
 		return err
 	}
-	res, err = a.changeMemberUsers(c, res, members, func(u *events.User) {
+	res, err = a.changeMemberUsers(c, res, added, func(u *events.User) {
 		if !slices.Contains(u.Teams, t.TeamID) {
 			u.Teams = append(slices.Clone(u.Teams), t.TeamID)
 		}
@@ -309,6 +385,75 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, t)
+}
+
+// teamMemberUpdate is LiteLLM's /team/member_update: changes a member's
+// role and its budget within the team (max_budget_in_team; null or absent
+// leaves it), naming the member by user_id or user_email. Its refusals
+// and answer are LiteLLM's; it publishes the team's full state.
+func (a *API) teamMemberUpdate(c *fiber.Ctx) error {
+	var req struct {
+		TeamID          string   `json:"team_id"`
+		UserID          *string  `json:"user_id"`
+		UserEmail       *string  `json:"user_email"`
+		MaxBudgetInTeam *float64 `json:"max_budget_in_team"`
+		Role            *string  `json:"role"`
+	}
+	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		return err
+	}
+	if req.TeamID == "" {
+		return param(apierror.MissingParam.With("No team id passed in"), "team_id")
+	}
+	userID, email := deref(req.UserID), deref(req.UserEmail)
+	if userID == "" && email == "" {
+		return param(apierror.MissingParam.With("Either user_id or user_email needs to be passed in"), "user_id")
+	}
+	if req.Role != nil {
+		if err := validRole("role", *req.Role); err != nil {
+			return err
+		}
+	}
+	if err := validBudgetInTeam(req.MaxBudgetInTeam); err != nil {
+		return err
+	}
+	if a.store.Snapshot().Team(req.TeamID) == nil {
+		// LiteLLM answers 400 here, not 404.
+		return param(apierror.BadRequest.With("Team id=%s does not exist in db", req.TeamID), "team_id")
+	}
+	var found events.Member
+	res, _, err := a.mutateTeam(c, req.TeamID, events.TeamUpserted, func(t *events.Team) error {
+		i := slices.IndexFunc(t.MembersWithRoles, func(x events.Member) bool {
+			if userID != "" {
+				return x.UserID == userID
+			}
+			return strings.EqualFold(x.UserEmail, email)
+		})
+		if i < 0 {
+			return param(apierror.BadRequest.With("User id doesn't exist in team table. Data=user_id=%s user_email=%s team_id=%s max_budget_in_team=%s role=%s",
+				pyRepr(req.UserID), pyRepr(req.UserEmail), pyRepr(&req.TeamID), pyFloat(req.MaxBudgetInTeam), pyRepr(req.Role)), "user_id")
+		}
+		t.MembersWithRoles = slices.Clone(t.MembersWithRoles)
+		m := &t.MembersWithRoles[i]
+		if req.Role != nil {
+			m.Role = *req.Role
+		}
+		if req.UserEmail != nil && *req.UserEmail != "" {
+			m.UserEmail = *req.UserEmail // LiteLLM: data.user_email or member.user_email
+		}
+		setMemberBudget(m, req.MaxBudgetInTeam)
+		found = *m
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	uid := found.UserID
+	if uid == "" {
+		uid = email
+	}
+	return commit(c, res, fiber.Map{"team_id": req.TeamID, "user_id": uid, "user_email": req.UserEmail,
+		"max_budget_in_team": req.MaxBudgetInTeam})
 }
 
 // deleteRoute is a delete route of objects that own keys: it reads the
@@ -415,4 +560,37 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, t)
+}
+
+// param names the request field an error is about.
+func param(e *apierror.Error, field string) *apierror.Error {
+	e.Param = field
+	return e
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// pyRepr and pyFloat write a value as Python's repr does (LiteLLM's
+// messages print its request models): 'text', 10.0, None.
+func pyRepr(s *string) string {
+	if s == nil {
+		return "None"
+	}
+	return "'" + *s + "'"
+}
+
+func pyFloat(f *float64) string {
+	if f == nil {
+		return "None"
+	}
+	v := strconv.FormatFloat(*f, 'g', -1, 64)
+	if !strings.ContainsAny(v, ".eEn") {
+		v += ".0"
+	}
+	return v
 }

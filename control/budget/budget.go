@@ -1,4 +1,5 @@
-// Package budget tracks spend per key, team and user against their budgets.
+// Package budget tracks spend per key, team, user, organization, end user
+// and team membership against their budgets.
 //
 // It is a processor (package control/processor): it consumes the spend
 // stream through a durable consumer (replicas share it), adds each message's cost to per-object totals kept in a JetStream KV
@@ -97,8 +98,11 @@ func (t *Tracker) Register(p *processor.Router) {
 }
 
 type delta struct {
-	kind     events.Kind
-	id       string
+	kind events.Kind
+	id   string
+	// team is the team of a membership's budget (KindTeamMember, whose id
+	// is the member's budget_id); "" for the other kinds.
+	team     string
 	cost     float64
 	requests int64
 	tokens   int64
@@ -119,6 +123,7 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 		return processor.Permanent(fmt.Errorf("budget: malformed spend message: %w", err))
 	}
 	deltas := map[string]*delta{}
+	snap := t.Store.Snapshot()
 	add := func(kind events.Kind, id string, ev *events.SpendEvent) {
 		if id == "" {
 			return
@@ -127,6 +132,9 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 		d := deltas[k]
 		if d == nil {
 			d = &delta{kind: kind, id: id}
+			if kind == events.KindTeamMember {
+				d.team = ev.TeamID
+			}
 			deltas[k] = d
 		}
 		d.cost += ev.Cost
@@ -144,6 +152,7 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 		add(events.KindUser, ev.UserID, ev)
 		add(events.KindOrg, ev.OrgID, ev)
 		add(events.KindCustomer, ev.EndUserID, ev)
+		add(events.KindTeamMember, memberBudgetID(snap, ev.TeamID, ev.UserID), ev)
 	}
 	pending := map[string]*delta{}
 	for key, d := range deltas {
@@ -227,7 +236,7 @@ func (g *groupCommit) join(t *Tracker, deltas map[string]*delta) *flush {
 	for key, d := range deltas {
 		m := g.cur.deltas[key]
 		if m == nil {
-			m = &delta{kind: d.kind, id: d.id}
+			m = &delta{kind: d.kind, id: d.id, team: d.team}
 			g.cur.deltas[key] = m
 		}
 		m.cost += d.cost
@@ -270,8 +279,9 @@ func (t *Tracker) RunSweeper(ctx context.Context) {
 	}
 }
 
-// budgetOf returns an object's budget settings from the read model.
-func (t *Tracker) budgetOf(kind events.Kind, id string) (maxBudget *float64, duration string, exceeded bool, ok bool) {
+// budgetOf returns an object's budget settings from the read model (team:
+// a membership's team, for KindTeamMember).
+func (t *Tracker) budgetOf(kind events.Kind, id, team string) (maxBudget *float64, duration string, exceeded bool, ok bool) {
 	s := t.Store.Snapshot()
 	switch kind {
 	case events.KindKey:
@@ -292,6 +302,8 @@ func (t *Tracker) budgetOf(kind events.Kind, id string) (maxBudget *float64, dur
 		}
 	case events.KindCustomer:
 		return customerBudget(s, id)
+	case events.KindTeamMember:
+		return memberBudget(s, team, id)
 	}
 	return nil, "", false, false
 }
@@ -308,7 +320,7 @@ func windowEnd(start time.Time, duration string) time.Time {
 // add adds a delta to an object's totals with compare-and-set, rolling
 // the window over first if it ended, and returns the new totals.
 func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error) {
-	maxBudget, duration, _, _ := t.budgetOf(d.kind, d.id)
+	maxBudget, duration, _, _ := t.budgetOf(d.kind, d.id, d.team)
 	now := t.Store.Now()
 	var cur Totals
 	for attempt := 0; ; attempt++ {
@@ -352,10 +364,10 @@ func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error)
 
 // check flags the object if its totals crossed its budget.
 func (t *Tracker) check(ctx context.Context, d *delta, cur Totals) error {
-	maxBudget, duration, exceeded, known := t.budgetOf(d.kind, d.id)
+	maxBudget, duration, exceeded, known := t.budgetOf(d.kind, d.id, d.team)
 	if known && !exceeded && maxBudget != nil && cur.Spend > 0 && cur.Spend >= *maxBudget {
 		end := windowEnd(cur.WindowStart, duration)
-		return t.flag(ctx, d.kind, d.id, true, end)
+		return t.flag(ctx, d.kind, d.id, d.team, true, end)
 	}
 	return nil
 }
@@ -377,17 +389,26 @@ func rollForward(start time.Time, duration string, now time.Time) time.Time {
 }
 
 // flag sets or clears budget_exceeded on an object through the normal
-// write path (optimistic concurrency against admin edits).
-func (t *Tracker) flag(ctx context.Context, kind events.Kind, id string, exceeded bool, resetAt time.Time) error {
+// write path (optimistic concurrency against admin edits). A membership's
+// flag (KindTeamMember, id its budget_id) is on the member, so its team
+// (team) is the object written.
+func (t *Tracker) flag(ctx context.Context, kind events.Kind, id, team string, exceeded bool, resetAt time.Time) error {
 	var reset *time.Time
 	if !resetAt.IsZero() {
 		reset = &resetAt
 	}
-	_, err := t.Store.Mutate(ctx, "budget-tracker", kind, id, func(cur any) (string, any, error) {
+	objKind, objID := kind, id
+	if kind == events.KindTeamMember {
+		objKind, objID = events.KindTeam, team
+	}
+	_, err := t.Store.Mutate(ctx, "budget-tracker", objKind, objID, func(cur any) (string, any, error) {
 		switch o := cur.(type) {
 		case *events.Key:
 			return withFlag(o, events.KeyUpserted, exceeded, reset, func(c *events.Key) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Team:
+			if kind == events.KindTeamMember {
+				return withMemberFlag(o, id, exceeded, reset)
+			}
 			return withFlag(o, events.TeamUpserted, exceeded, reset, func(c *events.Team) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.User:
 			return withFlag(o, events.UserUpserted, exceeded, reset, func(c *events.User) *events.BudgetFlag { return &c.BudgetFlag })
@@ -423,17 +444,20 @@ func withFlag[T any](o *T, typ string, exceeded bool, reset *time.Time, flagOf f
 func (t *Tracker) Sweep(ctx context.Context) {
 	s := t.Store.Snapshot()
 	now := t.Store.Now()
-	check := func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time) {
+	checkIn := func(kind events.Kind, id, team string, maxBudget *float64, resetAt *time.Time) {
 		if resetAt != nil && !now.Before(*resetAt) {
-			if err := t.flag(ctx, kind, id, false, time.Time{}); err != nil {
+			if err := t.flag(ctx, kind, id, team, false, time.Time{}); err != nil {
 				t.Log.Warn("budget: reset", "err", err)
 			}
 			return
 		}
 		tot, err := t.Get(ctx, kind, id)
 		if err == nil && (maxBudget == nil || tot.Spend < *maxBudget) {
-			_ = t.flag(ctx, kind, id, false, time.Time{})
+			_ = t.flag(ctx, kind, id, team, false, time.Time{})
 		}
+	}
+	check := func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time) {
+		checkIn(kind, id, "", maxBudget, resetAt)
 	}
 	sweep(s.Keys(), events.KindKey, check, func(k *events.Key) (string, *float64, bool, *time.Time) {
 		return k.Token, k.MaxBudget, k.BudgetExceeded, k.BudgetResetAt
@@ -451,6 +475,13 @@ func (t *Tracker) Sweep(ctx context.Context) {
 		b, _, _, _ := customerBudget(s, o.UserID)
 		return o.UserID, b, o.BudgetExceeded, o.BudgetResetAt
 	})
+	for _, tm := range s.Teams() {
+		sweep(memberPtrs(tm), events.KindTeamMember, func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time) {
+			checkIn(kind, id, tm.TeamID, maxBudget, resetAt)
+		}, func(m *events.Member) (string, *float64, bool, *time.Time) {
+			return m.BudgetID, m.MaxBudgetInTeam, m.BudgetExceeded, m.BudgetResetAt
+		})
+	}
 }
 
 // sweep runs check on the objects of objs that are flagged; state reads

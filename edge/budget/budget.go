@@ -1,5 +1,6 @@
 // Package budget is an edge's local view of every budget (max_budget of
-// keys, users, teams, organizations and end users), so that an edge refuses
+// keys, users, teams, organizations, end users and team members'
+// max_budget_in_team), so that an edge refuses
 // a request as soon as the spend it knows of reaches the budget, without
 // waiting for the control plane's budget_exceeded event.
 //
@@ -143,12 +144,15 @@ type Scope struct {
 	Max  float64
 	// Duration is the object's budget_duration, named in a refusal.
 	Duration string
+	// Team and User name a team membership (KindTeamMember, whose ID is
+	// the membership's budget_id) in a refusal.
+	Team, User string
 }
 
 // Scopes are the budgets of one request (at most one per kind).
 type Scopes struct {
 	n int
-	s [5]Scope
+	s [6]Scope
 }
 
 // Add adds a budget; objects without max_budget are skipped.
@@ -164,8 +168,9 @@ func (s *Scopes) Add(kind events.Kind, id string, maxBudget *float64, duration s
 func (s *Scopes) Len() int { return s.n }
 
 // ScopesOf collects the budgets a request touches from the snapshot it was
-// authorized with: its key (nil for JWT and master key), user, team,
-// organization and end user (own max_budget, else max_end_user_budget).
+// authorized with: its key (nil for JWT and master key), user, team, the
+// user's membership of the team (max_budget_in_team), organization and
+// end user (own max_budget, else max_end_user_budget).
 func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, endUser string) Scopes {
 	var s Scopes
 	if key != nil {
@@ -179,6 +184,10 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 	if teamID != "" {
 		if t := snap.Team(teamID); t != nil {
 			s.Add(events.KindTeam, teamID, t.MaxBudget, t.BudgetDuration)
+			if m := snap.MemberBudget(t, userID); m != nil && m.BudgetID != "" && m.MaxBudgetInTeam != nil && s.n < len(s.s) {
+				s.Add(events.KindTeamMember, m.BudgetID, m.MaxBudgetInTeam, "")
+				s.s[s.n-1].Team, s.s[s.n-1].User = teamID, userID
+			}
 		}
 	}
 	if orgID != "" {
@@ -199,8 +208,8 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 // Reservation is what an admitted request holds until Commit.
 type Reservation struct {
 	n    int
-	objs [5]*obj
-	amt  [5]float64
+	objs [6]*obj
+	amt  [6]float64
 }
 
 // used is the object's view; v.mu held.
@@ -281,6 +290,8 @@ func exceeded(sc *Scope, used float64, windowEnd time.Time) error {
 		who = "User=" + sc.ID
 	case events.KindOrg:
 		who = "Organization=" + sc.ID
+	case events.KindTeamMember:
+		who = "User=" + sc.User + " in Team=" + sc.Team
 	default:
 		who = "End User=" + sc.ID
 	}

@@ -54,6 +54,7 @@ var routeAccess = map[string]string{
 	"POST /team/unblock":        adminOnly,
 	"POST /team/member_add":     adminOnly,
 	"POST /team/member_delete":  adminOnly,
+	"POST /team/member_update":  adminOnly,
 	"POST /user/new":            adminOnly,
 	"POST /user/update":         adminOnly,
 	"GET /user/info":            ownInfo,
