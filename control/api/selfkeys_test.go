@@ -80,7 +80,8 @@ func errType(m map[string]any) string {
 
 type selfKeysCase struct {
 	name   string
-	caller string // a key's name in the fixture
+	caller string // a key's name in the fixture ("" for the master key)
+	method string // "" is POST
 	path   string
 	body   func(keys map[string]string) map[string]any
 	code   int
@@ -95,7 +96,11 @@ func (tc selfKeysCase) run(t *testing.T, f *selfKeysFixture) {
 	if tc.body != nil {
 		body = tc.body(f.keys)
 	}
-	code, out := do(t, f.app, "POST", tc.path, f.keys[tc.caller], body)
+	method := tc.method
+	if method == "" {
+		method = "POST"
+	}
+	code, out := do(t, f.app, method, tc.path, f.keys[tc.caller], body)
 	if code != tc.code {
 		t.Fatalf("%d %v, want %d", code, out, tc.code)
 	}

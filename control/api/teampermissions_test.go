@@ -10,20 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
-// permsCase is one call of TestTeamMemberPermissions: a GET when body is
-// nil and the path has a query, else a POST.
-type permsCase struct {
-	name   string
-	caller string // a key's name in the fixture ("" for the master key)
-	method string
-	path   string
-	body   func(keys map[string]string) map[string]any
-	code   int
-	typ    string
-	msg    string
-	check  func(t *testing.T, out map[string]any)
-}
-
 func strs(v any) []string {
 	l, _ := v.([]any)
 	out := make([]string, 0, len(l))
@@ -57,7 +43,7 @@ func TestTeamMemberPermissions(t *testing.T) {
 	update := func(team string, perms ...string) func(map[string]string) map[string]any {
 		return body(map[string]any{"team_id": team, "team_member_permissions": perms})
 	}
-	for _, tc := range []permsCase{
+	for _, tc := range []selfKeysCase{
 		// permissions_list: a proxy admin or the team's admin.
 		{name: "list: master key, defaults", method: "GET", path: "/team/permissions_list?team_id=t-dev", code: 200, check: func(t *testing.T, out map[string]any) {
 			permissionsAre("/key/info", "/key/health")(t, out)
@@ -137,20 +123,7 @@ func TestTeamMemberPermissions(t *testing.T) {
 				f.master(t, "/team/member_add", map[string]any{"team_id": "t-dev", "member": map[string]any{"user_id": "dev2", "role": "user"}})
 				tc.caller = "dev2"
 			}
-			var b map[string]any
-			if tc.body != nil {
-				b = tc.body(f.keys)
-			}
-			code, out := do(t, f.app, tc.method, tc.path, f.keys[tc.caller], b)
-			if code != tc.code {
-				t.Fatalf("%d %v, want %d", code, out, tc.code)
-			}
-			if tc.code != 200 && (errType(out) != tc.typ || errMessage(out) != tc.msg) {
-				t.Errorf("refusal %q %q,\nwant      %q %q", errType(out), errMessage(out), tc.typ, tc.msg)
-			}
-			if tc.check != nil {
-				tc.check(t, out)
-			}
+			tc.run(t, f)
 		})
 	}
 }
