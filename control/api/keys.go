@@ -448,7 +448,7 @@ func (a *API) keyDelete(c *fiber.Ctx) error {
 	if me := who(c); !me.admin {
 		for _, t := range targets {
 			if k := snap.KeyByToken(t.tok); k != nil {
-				if err := checkSelfDelete(snap, me, k); err != nil {
+				if err := checkMayModify(snap, me, k, "/key/delete", "delete"); err != nil {
 					return err
 				}
 			}

@@ -73,6 +73,12 @@ func teamMember(team *events.Team, userID string) *events.Member {
 	return nil
 }
 
+// teamAdmin reports whether user is team's admin.
+func teamAdmin(team *events.Team, userID string) bool {
+	m := teamMember(team, userID)
+	return m != nil && m.Role == "admin"
+}
+
 // sentFields are the top-level fields of a JSON body.
 func sentFields(body []byte) map[string]bool {
 	var m map[string]json.RawMessage
@@ -177,10 +183,8 @@ func (a *API) checkSelfUpdate(me caller, k *events.Key, f *keyFields, given, rou
 	}
 	team := snap.Team(k.TeamID)
 	m := teamMember(team, me.userID)
-	if team != nil {
-		if err := checkTeamMemberPermission(team, m, route); err != nil {
-			return err
-		}
+	if err := checkTeamMemberPermission(team, m, route); err != nil {
+		return err
 	}
 	if route == "/key/update" && k.UserID != me.userID && !teamGrants(snap, team, m, k, route) {
 		return keyUpdateDenied.With("User can only create keys for themselves. Got user_id=%s, Your ID=%s", pyStr(k.UserID), me.userID)
@@ -215,7 +219,7 @@ func (a *API) checkSelfTeamChange(me caller, k *events.Key, teamID string) error
 	if k.UserID != "" && teamID != "" && teamMember(team, k.UserID) == nil {
 		return keyUpdateDenied.With("User=%s is not a member of the team=%s. Check team members via `/team/info`.", k.UserID, team.TeamID)
 	}
-	if m := teamMember(team, me.userID); teamID != "" && m != nil && m.Role == "admin" {
+	if teamID != "" && teamAdmin(team, me.userID) {
 		return nil
 	}
 	return keyUpdateDenied.With("User=%s is not a Proxy Admin or Team Admin for team=%s. Please ask your Proxy Admin to allow this action under 'Member Permissions' for this team.", me.userID, team.TeamID)
@@ -239,42 +243,33 @@ func mayModify(snap *policy.Snapshot, me caller, k *events.Key, route string) bo
 	return teamGrants(snap, team, teamMember(team, me.userID), k, route)
 }
 
-// checkSelfDelete decides a /key/delete of key k by a caller that is not
-// an admin: the team member permission first (LiteLLM's
-// can_team_member_execute_key_management_endpoint), then ownership.
-func checkSelfDelete(snap *policy.Snapshot, me caller, k *events.Key) error {
-	if team := snap.Team(k.TeamID); team != nil {
-		if err := checkTeamMemberPermission(team, teamMember(team, me.userID), "/key/delete"); err != nil {
-			return err
-		}
+// checkMayModify decides a /key/delete or /key/regenerate (route; verb
+// names it in the refusal) of key k by a caller that is not an admin, in
+// LiteLLM's order: the team member permission
+// (can_team_member_execute_key_management_endpoint), then ownership
+// (can_modify_verification_token).
+func checkMayModify(snap *policy.Snapshot, me caller, k *events.Key, route, verb string) error {
+	team := snap.Team(k.TeamID)
+	if err := checkTeamMemberPermission(team, teamMember(team, me.userID), route); err != nil {
+		return err
 	}
-	if !mayModify(snap, me, k, "/key/delete") {
-		return keyOwnerDenied.With("You are not authorized to delete this key")
+	if !mayModify(snap, me, k, route) {
+		return keyOwnerDenied.With("You are not authorized to %s this key", verb)
 	}
 	return nil
 }
 
 // checkSelfRegenerate decides a /key/regenerate by a caller that is not an
-// admin, in LiteLLM's regenerate_key_fn order: the team member permission
-// (can_team_member_execute_key_management_endpoint), then ownership
-// (can_modify_verification_token); then, stricter than LiteLLM, which
-// applies the body's fields unchecked, the /key/update rules for them.
+// admin: checkMayModify, then, stricter than LiteLLM, which applies the
+// body's fields unchecked, the /key/update rules for them.
 func (a *API) checkSelfRegenerate(me caller, tok, given string, f *keyFields) error {
 	snap := a.store.Snapshot()
 	k := snap.KeyByToken(tok)
 	if k == nil {
 		return nil // createKey answers 404
 	}
-	if k.TeamID != "" {
-		team := snap.Team(k.TeamID)
-		if team != nil {
-			if err := checkTeamMemberPermission(team, teamMember(team, me.userID), "/key/regenerate"); err != nil {
-				return err
-			}
-		}
-	}
-	if !mayModify(snap, me, k, "/key/regenerate") {
-		return keyOwnerDenied.With("You are not authorized to regenerate this key")
+	if err := checkMayModify(snap, me, k, "/key/regenerate", "regenerate"); err != nil {
+		return err
 	}
 	return a.checkSelfUpdate(me, k, f, given, "/key/regenerate")
 }

@@ -85,10 +85,14 @@ func teamMemberPermissions(team *events.Team) []string {
 // checkTeamMemberPermission is LiteLLM's
 // TeamMemberPermissionChecks.does_team_member_have_permissions_for_endpoint:
 // a team admin may; a plain member may call the routes its team's
-// permissions list; a caller outside the team is not refused here.
+// permissions list; a caller outside the team (m nil, as for a key of no
+// team) is not refused here.
 func checkTeamMemberPermission(team *events.Team, m *events.Member, route string) error {
+	if m == nil || m.Role == "admin" {
+		return nil
+	}
 	perms := teamMemberPermissions(team)
-	if m == nil || m.Role == "admin" || slices.Contains(perms, route) {
+	if slices.Contains(perms, route) {
 		return nil
 	}
 	return teamMemberPermission.With("Team member does not have permissions for endpoint: %s. You only have access to the following endpoints: %s for team %s. To create keys for this team, please ask your proxy admin to check the team member permission settings and update the settings to allow team member users to create keys.",
@@ -149,7 +153,7 @@ func (a *API) teamForPermissions(c *fiber.Ctx, id string, change bool) (*events.
 	if me.admin {
 		return t, nil
 	}
-	if m := teamMember(t, me.userID); m == nil || m.Role != "admin" || (change && me.viewer) {
+	if !teamAdmin(t, me.userID) || (change && me.viewer) {
 		return nil, teamPermissionsDenied(id)
 	}
 	return t, nil
@@ -160,12 +164,7 @@ func leadsATeam(snap *policy.Snapshot, user string) bool {
 	if user == "" {
 		return false
 	}
-	for _, t := range snap.Teams() {
-		if m := teamMember(t, user); m != nil && m.Role == "admin" {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(snap.Teams(), func(t *events.Team) bool { return teamAdmin(t, user) })
 }
 
 // teamPermissionsList is GET /team/permissions_list?team_id=: LiteLLM's
@@ -191,9 +190,11 @@ func (a *API) teamPermissionsUpdate(c *fiber.Ctx) error {
 		TeamID                string    `json:"team_id"`
 		TeamMemberPermissions *[]string `json:"team_member_permissions"`
 	}
-	if !who(c).admin {
+	admin := who(c).admin
+	if !admin {
 		// Authorize before reading the body: a caller that may not
-		// manage the team learns nothing from its validation.
+		// manage the team learns nothing from its validation. The
+		// strict decode below reads the same team_id.
 		var probe struct {
 			TeamID string `json:"team_id"`
 		}
@@ -211,16 +212,17 @@ func (a *API) teamPermissionsUpdate(c *fiber.Ctx) error {
 	if err := validTeamMemberPermissions(*req.TeamMemberPermissions); err != nil {
 		return err
 	}
-	if _, err := a.teamForPermissions(c, req.TeamID, true); err != nil {
-		return err
+	if admin {
+		// The team_id is required and the team must exist.
+		if _, err := a.teamForPermissions(c, req.TeamID, true); err != nil {
+			return err
+		}
 	}
 	res, t, err := a.mutateTeam(c, req.TeamID, events.TeamUpserted, func(t *events.Team) error {
 		// The store may re-run this on a concurrent write: the caller
 		// must still lead the team it changes.
-		if me := who(c); !me.admin {
-			if m := teamMember(t, me.userID); m == nil || m.Role != "admin" {
-				return teamPermissionsDenied(t.TeamID)
-			}
+		if me := who(c); !me.admin && !teamAdmin(t, me.userID) {
+			return teamPermissionsDenied(t.TeamID)
 		}
 		t.TeamMemberPermissions = slices.Clone(*req.TeamMemberPermissions)
 		return nil

@@ -266,7 +266,7 @@ func (a *API) visibleTeams(me caller) []*events.Team {
 	}
 	own := []*events.Team{}
 	for _, t := range teams {
-		if t.TeamID == me.teamID || (me.userID != "" && slices.ContainsFunc(t.MembersWithRoles, func(m events.Member) bool { return m.UserID == me.userID })) {
+		if t.TeamID == me.teamID || teamMember(t, me.userID) != nil {
 			own = append(own, t)
 		}
 	}
