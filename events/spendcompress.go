@@ -57,35 +57,10 @@ func SpendJSON(data []byte) ([]byte, error) {
 	return decompressSpend(nil, data)
 }
 
-// appendBuf is an io.Writer appending to a byte slice.
-type appendBuf struct{ b []byte }
-
-func (w *appendBuf) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
-// ReadFrom reads r into the slice's spare capacity, growing it as
-// needed, so io.Copy needs no buffer of its own.
-func (w *appendBuf) ReadFrom(r io.Reader) (int64, error) {
-	var n int64
-	for {
-		if len(w.b) == cap(w.b) {
-			w.b = append(w.b, 0)[:len(w.b)]
-		}
-		m, err := r.Read(w.b[len(w.b):cap(w.b)])
-		w.b = w.b[:len(w.b)+m]
-		n += int64(m)
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-}
-
 // spendWriter is one S2 stream writer and its output, reused by
 // CompressSpend (a writer holds its block buffers).
 type spendWriter struct {
-	out appendBuf
+	out bytes.Buffer
 	w   *s2.Writer
 }
 
@@ -101,13 +76,13 @@ var spendWriters = sync.Pool{New: func() any {
 // dst. DecodeSpend reads it back.
 func CompressSpend(dst, data []byte) []byte {
 	sw := spendWriters.Get().(*spendWriter)
-	sw.out.b = dst
+	sw.out = *bytes.NewBuffer(dst) // writes go after dst's bytes
 	sw.w.Reset(&sw.out)
-	// Writes to appendBuf cannot fail, so neither can the writer.
+	// Writes to a bytes.Buffer cannot fail, so neither can the writer.
 	_ = sw.w.EncodeBuffer(data)
 	_ = sw.w.Close()
-	out := sw.out.b
-	sw.out.b = nil
+	out := sw.out.Bytes()
+	sw.out = bytes.Buffer{}
 	spendWriters.Put(sw)
 	return out
 }
@@ -127,14 +102,14 @@ func decompressSpend(dst, data []byte) ([]byte, error) {
 	r := spendReaders.Get().(*s2.Reader)
 	defer spendReaders.Put(r)
 	r.Reset(bytes.NewReader(data))
-	w := appendBuf{b: dst}
-	n, err := io.Copy(&w, io.LimitReader(r, maxSpendMessage+1))
+	w := bytes.NewBuffer(dst)
+	n, err := w.ReadFrom(io.LimitReader(r, maxSpendMessage+1))
 	r.Reset(nil)
 	if err != nil {
-		return w.b, fmt.Errorf("events: compressed spend message: %w", err)
+		return w.Bytes(), fmt.Errorf("events: compressed spend message: %w", err)
 	}
 	if n > maxSpendMessage {
-		return w.b, errSpendTooLarge
+		return w.Bytes(), errSpendTooLarge
 	}
-	return w.b, nil
+	return w.Bytes(), nil
 }
