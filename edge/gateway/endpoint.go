@@ -44,6 +44,21 @@ func checkBody(ep policy.Endpoint, r *proxy.ChatRequest) error {
 	return nil
 }
 
+// litellmRoutes are the routes LiteLLM names in its refusal of a model no
+// deployment serves.
+var litellmRoutes = [...]string{policy.EndpointChat: "/chat/completions", policy.EndpointEmbeddings: "/embeddings",
+	policy.EndpointCompletions: "/completions", policy.EndpointResponses: "/responses",
+	policy.EndpointMessages: "/v1/messages", policy.EndpointCountTokens: "/v1/messages/count_tokens"}
+
+// invalidModel is LiteLLM's answer to a model name no deployment serves
+// (reached only by a caller whose access check passed: a restricted one
+// is refused with the models it may use first).
+func invalidModel(ep policy.Endpoint, model string) error {
+	e := apierror.InvalidModel.With("%s: Invalid model name passed in model=%s. Call `/v1/models` to view available models for your key.", litellmRoutes[ep], model)
+	e.Param = "model"
+	return e
+}
+
 // stringOrArray checks a required field whose value starts with first
 // (see proxy.ChatRequest.Input).
 func stringOrArray(field string, first byte, want string) error {

@@ -99,7 +99,9 @@ func TestEveryRouteDecidesAsChat(t *testing.T) {
 				t.Errorf("model the key may not use: %d %s", code, body)
 			}
 			code, body = do(t, "POST", url, master, r.bodyFor("nope"))
-			if typ, _, msg := errorOf(t, body); code != 404 || typ != "invalid_request_error" || !strings.Contains(msg, "nope") {
+			// LiteLLM's 400 (ProxyModelNotFoundError), not OpenAI's 404.
+			if typ, param, msg := errorOf(t, body); code != 400 || typ != "invalid_request_error" || param != "model" ||
+				!strings.Contains(msg, ": Invalid model name passed in model=nope. Call `/v1/models`") {
 				t.Errorf("unknown model: %d %s", code, body)
 			}
 			code, body = do(t, "POST", url, master, `{"model":"m"}`)

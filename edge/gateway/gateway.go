@@ -441,7 +441,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		return err
 	}
 	if !grant.Route.Found() {
-		return apierror.ModelNotFound.With("The model `%s` does not exist or you do not have access to it. Check /v1/models for the models you can use.", model)
+		return invalidModel(ep, model)
 	}
 	fallbacks, err := g.requestFallbacks(c, snap, id, req.Fallbacks)
 	if err != nil {

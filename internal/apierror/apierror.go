@@ -73,12 +73,16 @@ func (e *Error) Wrap(cause error, format string, args ...any) *Error {
 
 // Sentinels. Match with errors.Is; build client errors with With/Wrap.
 var (
-	BadRequest       = &Error{Status: 400, Type: "invalid_request_error", Code: "bad_request"}
-	InvalidJSON      = &Error{Status: 400, Type: "invalid_request_error", Code: "invalid_json"}
-	MissingParam     = &Error{Status: 400, Type: "invalid_request_error", Code: "missing_param"}
-	TooLarge         = &Error{Status: 413, Type: "invalid_request_error", Code: "request_too_large"}
-	BadEncoding      = &Error{Status: 415, Type: "invalid_request_error", Code: "unsupported_content_encoding"}
-	ModelNotFound    = &Error{Status: 404, Type: "invalid_request_error", Code: "model_not_found"}
+	BadRequest    = &Error{Status: 400, Type: "invalid_request_error", Code: "bad_request"}
+	InvalidJSON   = &Error{Status: 400, Type: "invalid_request_error", Code: "invalid_json"}
+	MissingParam  = &Error{Status: 400, Type: "invalid_request_error", Code: "missing_param"}
+	TooLarge      = &Error{Status: 413, Type: "invalid_request_error", Code: "request_too_large"}
+	BadEncoding   = &Error{Status: 415, Type: "invalid_request_error", Code: "unsupported_content_encoding"}
+	ModelNotFound = &Error{Status: 404, Type: "invalid_request_error", Code: "model_not_found"}
+	// InvalidModel is a model name no deployment serves, on an LLM route:
+	// LiteLLM's 400 (ProxyModelNotFoundError), which clients written for
+	// it catch as a bad request. GET /v1/models/{id} keeps OpenAI's 404.
+	InvalidModel     = &Error{Status: 400, Type: "invalid_request_error", Code: "model_not_found"}
 	NotFound         = &Error{Status: 404, Type: "not_found_error", Code: "not_found"}
 	Conflict         = &Error{Status: 409, Type: "conflict_error", Code: "conflict"}
 	Unauthenticated  = &Error{Status: 401, Type: "auth_error", Code: "invalid_api_key"}

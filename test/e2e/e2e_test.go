@@ -352,7 +352,7 @@ func TestBadInput(t *testing.T) {
 		{"model missing", "POST", "/v1/chat/completions", key, `{"messages":[{"role":"user","content":"x"}]}`, 400, "invalid_request_error"},
 		{"model not a string", "POST", "/v1/chat/completions", key, `{"model":5,"messages":[]}`, 400, "invalid_request_error"},
 		{"messages missing", "POST", "/v1/chat/completions", key, `{"model":"gpt-4"}`, 400, "invalid_request_error"},
-		{"unknown model", "POST", "/v1/chat/completions", key, chat("no-such-model"), 404, "invalid_request_error"},
+		{"unknown model", "POST", "/v1/chat/completions", key, chat("no-such-model"), 400, "invalid_request_error"},
 		{"oversized body", "POST", "/v1/chat/completions", key, big, 413, "invalid_request_error"},
 		{"no credentials", "POST", "/v1/chat/completions", "", chat("gpt-4"), 401, "auth_error"},
 		{"unknown key", "POST", "/v1/chat/completions", "sk-not-a-real-key-000000", chat("gpt-4"), 401, "auth_error"},

@@ -415,7 +415,7 @@ func TestMessagesAndResponses(t *testing.T) {
 		t.Fatalf("count_tokens on gpt: %v", err)
 	}
 	_, err = ac(0).Messages.New(ctx, anthropic.MessageNewParams{Model: "nope", MaxTokens: 10, Messages: []anthropic.MessageParam{ask}})
-	if !errors.As(err, &aerr) || aerr.StatusCode != 404 || !strings.Contains(aerr.Message, "nope") || aerr.Type() != "not_found_error" {
+	if !errors.As(err, &aerr) || aerr.StatusCode != 400 || !strings.Contains(aerr.Message, "/v1/messages: Invalid model name passed in model=nope") || aerr.Type() != "invalid_request_error" {
 		t.Fatalf("unknown model: %v", err)
 	}
 
