@@ -84,12 +84,9 @@ func (a *API) orgNew(c *fiber.Ctx) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	id := newID()
-	if req.OrganizationID != nil {
-		if strings.TrimSpace(*req.OrganizationID) == "" {
-			return httpx.Param("organization_id", "must not be empty")
-		}
-		id = *req.OrganizationID
+	id, err := chosenID("organization_id", req.OrganizationID)
+	if err != nil {
+		return err
 	}
 	now := a.store.Now()
 	o := &events.Org{OrganizationID: id, CreatedAt: now, UpdatedAt: now, CreatedBy: who(c).actor()}

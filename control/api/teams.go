@@ -75,6 +75,18 @@ func setMemberBudget(m *events.Member, b *float64) {
 	}
 }
 
+// chosenID is the id a create names in field, or a fresh one where it
+// names none; naming an empty one is a mistake, not a request for a fresh id.
+func chosenID(field string, named *string) (string, error) {
+	if named == nil {
+		return newID(), nil
+	}
+	if strings.TrimSpace(*named) == "" {
+		return "", httpx.Param(field, "must not be empty")
+	}
+	return *named, nil
+}
+
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -139,12 +151,9 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	if err := a.teamOrgCheck(req); err != nil {
 		return err
 	}
-	id := newID()
-	if req.TeamID != nil {
-		if strings.TrimSpace(*req.TeamID) == "" {
-			return httpx.Param("team_id", "must not be empty")
-		}
-		id = *req.TeamID
+	id, err := chosenID("team_id", req.TeamID)
+	if err != nil {
+		return err
 	}
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
