@@ -446,7 +446,7 @@ func decodeValid[R any, P interface {
 	validate() error
 }](c *fiber.Ctx) (P, error) {
 	req := P(new(R))
-	if err := httpx.DecodeStrict(c.Body(), req); err != nil {
+	if err := decode(c, req); err != nil {
 		return nil, err
 	}
 	if err := req.validate(); err != nil {
@@ -493,6 +493,9 @@ func commit(c *fiber.Ctx, res store.Result, body any) error {
 		c.Set("x-gatehouse-propagation", "partial; lagging edges: "+strings.Join(res.Lagging, ","))
 	} else {
 		c.Set("x-gatehouse-propagation", "complete")
+	}
+	if w, _ := c.Locals(warningsKey).([]string); len(w) > 0 {
+		return c.JSON(withWarnings(body, w))
 	}
 	return c.JSON(body)
 }

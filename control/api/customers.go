@@ -153,7 +153,7 @@ type customerIDs struct {
 }
 
 func (r *customerIDs) decode(c *fiber.Ctx) error {
-	if err := httpx.DecodeStrict(c.Body(), r); err != nil {
+	if err := decode(c, r); err != nil {
 		return err
 	}
 	if len(r.UserIDs) == 0 {

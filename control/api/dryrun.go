@@ -72,7 +72,7 @@ func (a *API) dryRun(c *fiber.Ctx) error {
 		return err
 	}
 	var req DryRunRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if (req.Config == "") == (len(req.Changes) == 0) {

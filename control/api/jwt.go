@@ -24,7 +24,7 @@ func (a *API) jwtSettingsGet(c *fiber.Ctx) error {
 // with the next event: no restart.
 func (a *API) jwtSettingsPut(c *fiber.Ctx) error {
 	var s events.JWTSettings
-	if err := httpx.DecodeStrict(c.Body(), &s); err != nil {
+	if err := decode(c, &s); err != nil {
 		return err
 	}
 	if s.ID != "" && s.ID != events.JWTSettingsID {

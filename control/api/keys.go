@@ -42,6 +42,35 @@ type keyRequest struct {
 	keyFields
 	// NewKey is /key/regenerate's optional custom replacement.
 	NewKey *string `json:"new_key"`
+	// KeyType is LiteLLM's shorthand for allowed_routes on /key/generate
+	// and /key/regenerate (see keyTypeRoutes).
+	KeyType *string `json:"key_type"`
+}
+
+// keyTypeRoutes are the allowed_routes each LiteLLM key_type stands for;
+// like LiteLLM, a key_type replaces any allowed_routes sent with it, and
+// "default" leaves them as sent.
+var keyTypeRoutes = map[string][]string{
+	"llm_api":    {"llm_api_routes"},
+	"management": {"management_routes"},
+	"read_only":  {"info_routes"},
+	"default":    nil,
+}
+
+// applyKeyType turns key_type into allowed_routes, before any check of
+// what the caller may grant sees them.
+func (r *keyRequest) applyKeyType() error {
+	if r.KeyType == nil {
+		return nil
+	}
+	routes, ok := keyTypeRoutes[*r.KeyType]
+	if !ok {
+		return httpx.Param("key_type", "must be one of llm_api, management, read_only, default; got %q", *r.KeyType)
+	}
+	if routes != nil {
+		r.AllowedRoutes = &routes
+	}
+	return nil
 }
 
 // keyResponse is a key as returned when its plaintext is shown: once, at
@@ -169,11 +198,14 @@ func (a *API) checkTeamBound(ctx context.Context, k *events.Key) error {
 
 func (a *API) keyGenerate(c *fiber.Ctx) error {
 	var req keyRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.NewKey != nil {
 		return httpx.Param("new_key", "only valid for /key/regenerate")
+	}
+	if err := req.applyKeyType(); err != nil {
+		return err
 	}
 	if me := who(c); !me.admin {
 		if err := a.checkSelfGenerate(me, &req.keyFields, c.Body()); err != nil {
@@ -338,7 +370,7 @@ func (a *API) mutateKey(c *fiber.Ctx, tok string, typ string, change func(k *eve
 
 func (a *API) keyUpdate(c *fiber.Ctx) error {
 	var req keyRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.Key == nil {
@@ -346,6 +378,9 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 	}
 	if req.NewKey != nil {
 		return httpx.Param("new_key", "only valid for /key/regenerate")
+	}
+	if req.KeyType != nil {
+		return httpx.Param("key_type", "only valid for /key/generate and /key/regenerate; set allowed_routes to change a key's routes")
 	}
 	tok, err := tokenOf("key", *req.Key)
 	if err != nil {
@@ -396,7 +431,7 @@ func (a *API) keyBlock(block bool) fiber.Handler {
 		var req struct {
 			Key string `json:"key"`
 		}
-		if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		if err := decode(c, &req); err != nil {
 			return err
 		}
 		tok, err := tokenOf("key", req.Key)
@@ -415,7 +450,7 @@ func (a *API) keyDelete(c *fiber.Ctx) error {
 		Keys       []string `json:"keys"`
 		KeyAliases []string `json:"key_aliases"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if len(req.Keys) == 0 && len(req.KeyAliases) == 0 {
@@ -477,9 +512,12 @@ func (a *API) keyDelete(c *fiber.Ctx) error {
 func (a *API) keyRegenerate(c *fiber.Ctx) error {
 	var req keyRequest
 	if len(c.Body()) > 0 {
-		if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		if err := decode(c, &req); err != nil {
 			return err
 		}
+	}
+	if err := req.applyKeyType(); err != nil {
+		return err
 	}
 	given := c.Params("key")
 	if given == "" && req.Key != nil {

@@ -28,7 +28,7 @@ type modelRequest struct {
 
 func (a *API) modelNew(c *fiber.Ctx) error {
 	var req modelRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	now := a.store.Now()
@@ -197,7 +197,7 @@ func (a *API) modelUpdate(c *fiber.Ctx) error {
 		LiteLLMParams json.RawMessage `json:"litellm_params"`
 		ModelInfo     json.RawMessage `json:"model_info"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	var sel struct {
@@ -281,7 +281,7 @@ func (a *API) modelDelete(c *fiber.Ctx) error {
 	var req struct {
 		ID string `json:"id"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.ID == "" {
@@ -306,7 +306,7 @@ type accessGroupRequest struct {
 func (a *API) accessGroupPut(update bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req accessGroupRequest
-		if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+		if err := decode(c, &req); err != nil {
 			return err
 		}
 		if strings.TrimSpace(req.AccessGroupID) == "" {
@@ -357,7 +357,7 @@ func (a *API) accessGroupDelete(c *fiber.Ctx) error {
 	var req struct {
 		AccessGroupID string `json:"access_group_id"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	res, existed, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindAccessGroup, req.AccessGroupID)

@@ -75,7 +75,7 @@ func orgNotFound(id string) *apierror.Error {
 
 func (a *API) orgNew(c *fiber.Ctx) error {
 	var req orgRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.OrganizationAlias == nil || strings.TrimSpace(*req.OrganizationAlias) == "" {
@@ -113,7 +113,7 @@ func requireOrgID(id string) error {
 
 func (a *API) orgUpdate(c *fiber.Ctx) error {
 	var req orgRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	id := ""
@@ -234,7 +234,7 @@ func (a *API) orgDelete(c *fiber.Ctx) error {
 	var req struct {
 		OrganizationIDs []string `json:"organization_ids"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if len(req.OrganizationIDs) == 0 {
@@ -299,7 +299,7 @@ func (a *API) orgMemberAdd(c *fiber.Ctx) error {
 		Member                  json.RawMessage `json:"member"`
 		MaxBudgetInOrganization *float64        `json:"max_budget_in_organization"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if err := requireOrgID(req.OrganizationID); err != nil {

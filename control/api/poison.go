@@ -7,7 +7,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
-	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // The poison queue routes (gatewayctl poison list|replay). Master key only:
@@ -37,7 +36,7 @@ func (a *API) poisonReplay(c *fiber.Ctx) error {
 	var req struct {
 		ID uint64 `json:"id"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.ID == 0 {

@@ -203,7 +203,7 @@ func (a *API) teamPermissionsUpdate(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.TeamMemberPermissions == nil {

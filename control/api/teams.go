@@ -175,7 +175,7 @@ func (a *API) mutateTeam(c *fiber.Ctx, id, typ string, change func(t *events.Tea
 // must name it by team_id.
 func decodeTeamChange(c *fiber.Ctx) (*teamRequest, string, error) {
 	var req teamRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return nil, "", err
 	}
 	if req.TeamID == nil || *req.TeamID == "" {
@@ -328,7 +328,7 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		Member          json.RawMessage `json:"member"`
 		MaxBudgetInTeam *float64        `json:"max_budget_in_team"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.TeamID == "" {
@@ -396,19 +396,22 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	return commit(c, res, t)
 }
 
+// memberUpdateRequest is /team/member_update's body.
+type memberUpdateRequest struct {
+	TeamID          string   `json:"team_id"`
+	UserID          *string  `json:"user_id"`
+	UserEmail       *string  `json:"user_email"`
+	MaxBudgetInTeam *float64 `json:"max_budget_in_team"`
+	Role            *string  `json:"role"`
+}
+
 // teamMemberUpdate is LiteLLM's /team/member_update: changes a member's
 // role and its budget within the team (max_budget_in_team; null or absent
 // leaves it), naming the member by user_id or user_email. Its refusals
 // and answer are LiteLLM's; it publishes the team's full state.
 func (a *API) teamMemberUpdate(c *fiber.Ctx) error {
-	var req struct {
-		TeamID          string   `json:"team_id"`
-		UserID          *string  `json:"user_id"`
-		UserEmail       *string  `json:"user_email"`
-		MaxBudgetInTeam *float64 `json:"max_budget_in_team"`
-		Role            *string  `json:"role"`
-	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	var req memberUpdateRequest
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.TeamID == "" {
@@ -470,7 +473,7 @@ func (a *API) teamMemberUpdate(c *fiber.Ctx) error {
 // keys (deleteWithKeys) and answers what view makes of the result.
 func (a *API) deleteRoute(c *fiber.Ctx, req any, ids *[]string, kind events.Kind, field, what string,
 	owns func(k *events.Key, id string) bool, view func(deleted, missing []string, keys int) fiber.Map) error {
-	if err := httpx.DecodeStrict(c.Body(), req); err != nil {
+	if err := decode(c, req); err != nil {
 		return err
 	}
 	deleted, missing, keys, last, err := a.deleteWithKeys(c, kind, field, *ids, what, owns)
@@ -534,7 +537,7 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 		UserID    string `json:"user_id"`
 		UserEmail string `json:"user_email"`
 	}
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.TeamID == "" {

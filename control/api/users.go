@@ -63,7 +63,7 @@ func (r *userRequest) apply(u *events.User) {
 
 func (a *API) userNew(c *fiber.Ctx) error {
 	var req userRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	fillUser(&req, a.userDefaults)
@@ -175,7 +175,7 @@ func (a *API) createMemberUsers(c *fiber.Ctx, res store.Result, members []events
 
 func (a *API) userUpdate(c *fiber.Ctx) error {
 	var req userRequest
-	if err := httpx.DecodeStrict(c.Body(), &req); err != nil {
+	if err := decode(c, &req); err != nil {
 		return err
 	}
 	if req.UserID == nil || *req.UserID == "" {
