@@ -206,19 +206,8 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	if set.EnforceRBAC && d.Team == nil && d.UserID == "" {
 		return d, forbidden("No user or team id found in token. enforce_rbac is set to True. Token must belong to a proxy admin, team, or user.")
 	}
-	// common_checks
-	if err := policy.BudgetCheck(nil, d.Team, d.User); err != nil {
-		return d, err
-	}
-	if err := s.CheckMemberBudget(d.Team, d.UserID); err != nil {
-		return d, err
-	}
-	if d.OrgID == "" && d.Team != nil {
-		d.OrgID = d.Team.OrganizationID // the token's org, else its team's
-	}
-	if err := s.CheckOrgStanding(d.OrgID); err != nil {
-		return d, err
-	}
+	// common_checks, in LiteLLM's order (the key path's too): the team's
+	// block, the team's or the user's models, then the budgets and the org.
 	if d.Team != nil {
 		if d.Team.Blocked {
 			// LiteLLM's exact text, its typo included: clients match on it.
@@ -236,6 +225,18 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 		if !s.Allowed(d.User.Models, r.Model) {
 			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s", d.User.UserID, r.Model, apierror.PyList(d.User.Models)).By(policy.Rule("user", d.User.UserID, "models"))
 		}
+	}
+	if err := policy.BudgetCheck(nil, d.Team, d.User); err != nil {
+		return d, err
+	}
+	if err := s.CheckMemberBudget(d.Team, d.UserID); err != nil {
+		return d, err
+	}
+	if d.OrgID == "" && d.Team != nil {
+		d.OrgID = d.Team.OrganizationID // the token's org, else its team's
+	}
+	if err := s.CheckOrgStanding(d.OrgID); err != nil {
+		return d, err
 	}
 	if r.Model != "" {
 		if err := s.CheckOrgModel(d.OrgID, r.Model, r.Model); err != nil {

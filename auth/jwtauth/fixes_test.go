@@ -78,3 +78,37 @@ func TestMissingEmailIsRefused(t *testing.T) {
 			check: upserts(events.UpsertRequest{Kind: events.UpsertUser, UserID: "dave@my-co.com", UserEmail: "dave@my-co.com"})},
 	})
 }
+
+// TestCommonChecksOrder: LiteLLM's common_checks run the team's block, then
+// the team's (or, teamless, the user's) models, and only then the budgets,
+// so a request wrong in several ways gets the same refusal on the JWT path
+// as with a virtual key of the same team (policy.CheckKey's order).
+func TestCommonChecksOrder(t *testing.T) {
+	s := build(t,
+		dep("gpt-4o", "openai/gpt-4o"),
+		dep("claude-3", "anthropic/claude-3"),
+		&events.Team{TeamID: "t-broke-blocked", Blocked: true, BudgetFlag: events.BudgetFlag{BudgetExceeded: true}},
+		&events.Team{TeamID: "t-broke-gpt4o", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}, Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-open"},
+		&events.User{UserID: "u-broke-limited", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}, Models: []string{"gpt-4o"}},
+		&events.User{UserID: "u-broke", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}},
+	)
+	set := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = "team"
+		st.Auth.UserIDJWTField = "sub"
+	})
+	runRows(t, s, set, nil, []row{
+		{name: "blocked beats the team's budget", claims: `{"team":"t-broke-blocked"}`, model: "gpt-4o",
+			want: apierror.TeamBlocked, msg: "Team=t-broke-blocked is blocked"},
+		{name: "team model beats the team's budget", claims: `{"team":"t-broke-gpt4o"}`, model: "claude-3",
+			want: apierror.TeamModelDenied, msg: "Team not allowed to access model. Team=t-broke-gpt4o, Model=claude-3"},
+		{name: "team model beats the user's budget", claims: `{"team":"t-broke-gpt4o","sub":"u-broke"}`, model: "claude-3",
+			want: apierror.TeamModelDenied},
+		{name: "user model beats the user's budget", claims: `{"sub":"u-broke-limited"}`, model: "claude-3",
+			want: apierror.UserModelDenied, msg: "User not allowed to access model. User=u-broke-limited"},
+		{name: "over budget, model allowed", claims: `{"team":"t-broke-gpt4o"}`, model: "gpt-4o",
+			want: apierror.BudgetExceeded, msg: "Team=t-broke-gpt4o"},
+		{name: "user over budget in an open team", claims: `{"team":"t-open","sub":"u-broke"}`, model: "gpt-4o",
+			want: apierror.BudgetExceeded, msg: "User=u-broke"},
+	})
+}
