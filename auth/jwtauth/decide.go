@@ -213,17 +213,12 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 			// LiteLLM's exact text, its typo included: clients match on it.
 			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if your admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
 		}
-		if r.Model != "" && !s.TeamAllowed(d.Team, r.Model) {
+		if r.Model != "" && !s.TeamMayCall(d.Team, r.Model) {
 			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s", d.Team.TeamID, r.Model, apierror.PyList(s.TeamModels(d.Team))).By(policy.Rule("team", d.Team.TeamID, "models"))
 		}
 	} else if d.User != nil && r.Model != "" {
-		for _, m := range d.User.Models {
-			if m == policy.NoDefaultModels {
-				return d, apierror.UserModelDenied.With("User not allowed to access model. No default model access, only team models allowed. Tried to access %s", r.Model).By(policy.Rule("user", d.User.UserID, "models"))
-			}
-		}
-		if !s.Allowed(d.User.Models, r.Model) {
-			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s", d.User.UserID, r.Model, apierror.PyList(d.User.Models)).By(policy.Rule("user", d.User.UserID, "models"))
+		if err := s.UserMayCall(d.User, r.Model); err != nil {
+			return d, err
 		}
 	}
 	if err := policy.BudgetCheck(nil, d.Team, d.User); err != nil {
@@ -344,7 +339,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			continue
 		}
 		anyExists = true
-		if r.Model != "" && !s.TeamAllowed(t, r.Model) {
+		if r.Model != "" && !s.TeamMayCall(t, r.Model) {
 			continue
 		}
 		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {

@@ -112,3 +112,34 @@ func TestCommonChecksOrder(t *testing.T) {
 			want: apierror.BudgetExceeded, msg: "User=u-broke"},
 	})
 }
+
+// TestModelGroupAliasOnJWTPath: LiteLLM's _can_object_call_model tries the
+// model and its model_group_alias target for teams, users and orgs alike,
+// and find_team_with_model_access goes through the same check; a virtual
+// key already passed this way (policy.CheckKey), a JWT did not.
+func TestModelGroupAliasOnJWTPath(t *testing.T) {
+	s := build(t,
+		dep("gpt-4o", "openai/gpt-4o"),
+		dep("claude-3", "anthropic/claude-3"),
+		&events.RoutingSettings{ID: events.RoutingSettingsID, ModelGroupAlias: map[string]events.GroupAlias{"gpt-4": {Model: "gpt-4o"}}},
+		&events.Org{OrganizationID: "org-gpt4o", Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-gpt4o", Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-claude", Models: []string{"claude-3"}},
+		&events.Team{TeamID: "t-org", OrganizationID: "org-gpt4o"},
+		&events.User{UserID: "u-gpt4o", Models: []string{"gpt-4o"}},
+	)
+	set := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = "team"
+		st.Auth.TeamIDsJWTField = events.ClaimPaths{"groups"}
+		st.Auth.UserIDJWTField = "sub"
+	})
+	runRows(t, s, set, nil, []row{
+		{name: "team allows the alias target", claims: `{"team":"t-gpt4o"}`, model: "gpt-4", check: all(team("t-gpt4o"), routed)},
+		{name: "team without the alias target", claims: `{"team":"t-claude"}`, model: "gpt-4",
+			want: apierror.TeamModelDenied, msg: "Team=t-claude, Model=gpt-4"},
+		{name: "group selection follows the alias target", claims: `{"groups":["t-claude","t-gpt4o"]}`, model: "gpt-4", check: team("t-gpt4o")},
+		{name: "user allows the alias target", claims: `{"sub":"u-gpt4o"}`, model: "gpt-4", check: all(user("u-gpt4o"), routed)},
+		{name: "org allows the alias target", claims: `{"team":"t-org"}`, model: "gpt-4", check: team("t-org")},
+		{name: "org without the model", claims: `{"team":"t-org"}`, model: "claude-3", want: apierror.OrgModelDenied},
+	})
+}
