@@ -280,7 +280,10 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			// LiteLLM 2026 also accepts the alias of one allowed team.
 			tid, ok := allowedTeamByAlias(s, teamIDs, h)
 			if !ok {
-				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %s", h, apierror.PyList(teamIDs))
+				// LiteLLM 2026's text (the header may name an alias), ids
+				// sorted as it sorts them.
+				return forbidden("x-litellm-team-id '%s' does not resolve to a team id or a unique team alias in your JWT's allowed teams. Allowed team ids: %s",
+					h, apierror.PyList(slices.Sorted(slices.Values(teamIDs))))
 			}
 			h = tid
 		}
