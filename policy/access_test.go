@@ -130,6 +130,8 @@ func TestCheckKey(t *testing.T) {
 		&events.Team{TeamID: "t-4o", Models: []string{"gpt-4o"}},
 		&events.User{UserID: "u-4o", Models: []string{"gpt-4o"}},
 		&events.RoutingSettings{ID: events.RoutingSettingsID, ModelGroupAlias: map[string]events.GroupAlias{"gpt-4-alias": {Model: "gpt-4o"}}},
+		&events.Org{OrganizationID: "org-4o", Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-org-4o", OrganizationID: "org-4o"},
 	)
 	cases := []struct {
 		name  string
@@ -179,6 +181,9 @@ func TestCheckKey(t *testing.T) {
 		{"model_group_alias on team models", events.Key{TeamID: "t-4o"}, "gpt-4-alias", nil},
 		{"model_group_alias on user models", events.Key{UserID: "u-4o"}, "gpt-4-alias", nil},
 		{"model_group_alias does not widen", events.Key{Models: []string{"gpt-4"}}, "gpt-4-alias", apierror.KeyModelDenied},
+		{"model_group_alias on org models", events.Key{TeamID: "t-org-4o"}, "gpt-4-alias", nil},
+		{"model_group_alias on org models, key's own org", events.Key{OrganizationID: "org-4o"}, "gpt-4-alias", nil},
+		{"org models still refuse", events.Key{TeamID: "t-org-4o"}, "gpt-4", apierror.OrgModelDenied},
 		{"view-only admin calls no model", events.Key{UserID: "u-viewer"}, "gpt-4", apierror.Forbidden},
 	}
 	for i, c := range cases {

@@ -76,6 +76,20 @@ func (s *Snapshot) TeamAllowed(t *events.Team, model string) bool {
 	return s.Allowed(s.TeamModels(t), model)
 }
 
+// TeamMayCall is TeamAllowed for a requested name: it passes when the
+// name or its model_group_alias target is allowed (LiteLLM's
+// _can_object_call_model, which every object's check goes through).
+func (s *Snapshot) TeamMayCall(t *events.Team, model string) bool {
+	return s.allowedAs(model, model, s.catalog.AliasTarget(model), func(m string) bool { return s.TeamAllowed(t, m) })
+}
+
+// UserMayCall refuses a model outside a teamless caller's user's models,
+// the name or its model_group_alias target passing, with LiteLLM's
+// user_model_access_denied texts.
+func (s *Snapshot) UserMayCall(u *events.User, model string) error {
+	return s.userMayCall(u, model, model, s.catalog.AliasTarget(model))
+}
+
 // keyModels is a key's effective models list: all-team-models expands to
 // the team's (effective) models, all-org-models to the org's.
 func (s *Snapshot) keyModels(k *events.Key, t *events.Team) []string {
@@ -117,7 +131,14 @@ func (s *Snapshot) CheckOrgModel(orgID, requested, model string) error {
 	if orgID == "" {
 		return nil
 	}
-	if org := s.orgs[orgID]; org != nil && !s.Allowed(org.Models, model) {
+	org := s.orgs[orgID]
+	if org == nil {
+		return nil
+	}
+	// As for keys and teams, the name, its key alias target or its
+	// model_group_alias target passing is enough.
+	ok := func(m string) bool { return s.Allowed(org.Models, m) }
+	if !s.allowedAs(requested, model, s.catalog.AliasTarget(requested), ok) {
 		return apierror.OrgModelDenied.With("Organization not allowed to access model. Org=%s, Model=%s. Allowed org models = %s",
 			orgID, requested, apierror.PyList(org.Models)).By(Rule("org", orgID, "models"))
 	}

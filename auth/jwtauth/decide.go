@@ -206,7 +206,21 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	if set.EnforceRBAC && d.Team == nil && d.UserID == "" {
 		return d, forbidden("No user or team id found in token. enforce_rbac is set to True. Token must belong to a proxy admin, team, or user.")
 	}
-	// common_checks
+	// common_checks, in LiteLLM's order (the key path's too): the team's
+	// block, the team's or the user's models, then the budgets and the org.
+	if d.Team != nil {
+		if d.Team.Blocked {
+			// LiteLLM's exact text, its typo included: clients match on it.
+			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if your admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
+		}
+		if r.Model != "" && !s.TeamMayCall(d.Team, r.Model) {
+			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s", d.Team.TeamID, r.Model, apierror.PyList(s.TeamModels(d.Team))).By(policy.Rule("team", d.Team.TeamID, "models"))
+		}
+	} else if d.User != nil && r.Model != "" {
+		if err := s.UserMayCall(d.User, r.Model); err != nil {
+			return d, err
+		}
+	}
 	if err := policy.BudgetCheck(nil, d.Team, d.User); err != nil {
 		return d, err
 	}
@@ -218,24 +232,6 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	}
 	if err := s.CheckOrgStanding(d.OrgID); err != nil {
 		return d, err
-	}
-	if d.Team != nil {
-		if d.Team.Blocked {
-			// LiteLLM's exact text, its typo included: clients match on it.
-			return d, apierror.TeamBlocked.With("Team=%s is blocked. Update via `/team/unblock` if your admin.", d.Team.TeamID).By(policy.Rule("team", d.Team.TeamID, "blocked"))
-		}
-		if r.Model != "" && !s.TeamAllowed(d.Team, r.Model) {
-			return d, apierror.TeamModelDenied.With("Team not allowed to access model. Team=%s, Model=%s. Allowed team models = %s", d.Team.TeamID, r.Model, apierror.PyList(s.TeamModels(d.Team))).By(policy.Rule("team", d.Team.TeamID, "models"))
-		}
-	} else if d.User != nil && r.Model != "" {
-		for _, m := range d.User.Models {
-			if m == policy.NoDefaultModels {
-				return d, apierror.UserModelDenied.With("User not allowed to access model. No default model access, only team models allowed. Tried to access %s", r.Model).By(policy.Rule("user", d.User.UserID, "models"))
-			}
-		}
-		if !s.Allowed(d.User.Models, r.Model) {
-			return d, apierror.UserModelDenied.With("User not allowed to access model. User=%s, Model=%s. Allowed user models = %s", d.User.UserID, r.Model, apierror.PyList(d.User.Models)).By(policy.Rule("user", d.User.UserID, "models"))
-		}
 	}
 	if r.Model != "" {
 		if err := s.CheckOrgModel(d.OrgID, r.Model, r.Model); err != nil {
@@ -284,7 +280,10 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			// LiteLLM 2026 also accepts the alias of one allowed team.
 			tid, ok := allowedTeamByAlias(s, teamIDs, h)
 			if !ok {
-				return forbidden("Team '%s' from x-litellm-team-id header is not in your JWT's allowed teams. Allowed teams: %s", h, apierror.PyList(teamIDs))
+				// LiteLLM 2026's text (the header may name an alias), ids
+				// sorted as it sorts them.
+				return forbidden("x-litellm-team-id '%s' does not resolve to a team id or a unique team alias in your JWT's allowed teams. Allowed team ids: %s",
+					h, apierror.PyList(slices.Sorted(slices.Values(teamIDs))))
 			}
 			h = tid
 		}
@@ -343,7 +342,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			continue
 		}
 		anyExists = true
-		if r.Model != "" && !s.TeamAllowed(t, r.Model) {
+		if r.Model != "" && !s.TeamMayCall(t, r.Model) {
 			continue
 		}
 		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {

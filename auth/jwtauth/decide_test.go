@@ -404,7 +404,7 @@ func TestTeamHeader(t *testing.T) {
 		{name: "header team without the model: no fallback", claims: tok, header: "t-gpt4o", model: "claude-3",
 			want: apierror.TeamModelDenied, msg: "Team=t-gpt4o"},
 		{name: "team not in token", claims: tok, header: "t-claude", model: "claude-3",
-			want: apierror.Forbidden, msg: "Team 't-claude' from x-litellm-team-id header is not in your JWT's allowed teams"},
+			want: apierror.Forbidden, msg: "x-litellm-team-id 't-claude' does not resolve to a team id or a unique team alias in your JWT's allowed teams. Allowed team ids: ['t-blocked', 't-gpt4o', 't-missing', 't-open']"},
 		{name: "ids are case-sensitive", claims: tok, header: "T-GPT4O", want: apierror.Forbidden},
 		{name: "token without teams", claims: `{}`, header: "t-open", want: apierror.Forbidden},
 		{name: "blocked team", claims: tok, header: "t-blocked", want: apierror.TeamBlocked, msg: "Team=t-blocked is blocked"},

@@ -78,3 +78,68 @@ func TestMissingEmailIsRefused(t *testing.T) {
 			check: upserts(events.UpsertRequest{Kind: events.UpsertUser, UserID: "dave@my-co.com", UserEmail: "dave@my-co.com"})},
 	})
 }
+
+// TestCommonChecksOrder: LiteLLM's common_checks run the team's block, then
+// the team's (or, teamless, the user's) models, and only then the budgets,
+// so a request wrong in several ways gets the same refusal on the JWT path
+// as with a virtual key of the same team (policy.CheckKey's order).
+func TestCommonChecksOrder(t *testing.T) {
+	s := build(t,
+		dep("gpt-4o", "openai/gpt-4o"),
+		dep("claude-3", "anthropic/claude-3"),
+		&events.Team{TeamID: "t-broke-blocked", Blocked: true, BudgetFlag: events.BudgetFlag{BudgetExceeded: true}},
+		&events.Team{TeamID: "t-broke-gpt4o", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}, Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-open"},
+		&events.User{UserID: "u-broke-limited", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}, Models: []string{"gpt-4o"}},
+		&events.User{UserID: "u-broke", BudgetFlag: events.BudgetFlag{BudgetExceeded: true}},
+	)
+	set := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = "team"
+		st.Auth.UserIDJWTField = "sub"
+	})
+	runRows(t, s, set, nil, []row{
+		{name: "blocked beats the team's budget", claims: `{"team":"t-broke-blocked"}`, model: "gpt-4o",
+			want: apierror.TeamBlocked, msg: "Team=t-broke-blocked is blocked"},
+		{name: "team model beats the team's budget", claims: `{"team":"t-broke-gpt4o"}`, model: "claude-3",
+			want: apierror.TeamModelDenied, msg: "Team not allowed to access model. Team=t-broke-gpt4o, Model=claude-3"},
+		{name: "team model beats the user's budget", claims: `{"team":"t-broke-gpt4o","sub":"u-broke"}`, model: "claude-3",
+			want: apierror.TeamModelDenied},
+		{name: "user model beats the user's budget", claims: `{"sub":"u-broke-limited"}`, model: "claude-3",
+			want: apierror.UserModelDenied, msg: "User not allowed to access model. User=u-broke-limited"},
+		{name: "over budget, model allowed", claims: `{"team":"t-broke-gpt4o"}`, model: "gpt-4o",
+			want: apierror.BudgetExceeded, msg: "Team=t-broke-gpt4o"},
+		{name: "user over budget in an open team", claims: `{"team":"t-open","sub":"u-broke"}`, model: "gpt-4o",
+			want: apierror.BudgetExceeded, msg: "User=u-broke"},
+	})
+}
+
+// TestModelGroupAliasOnJWTPath: LiteLLM's _can_object_call_model tries the
+// model and its model_group_alias target for teams, users and orgs alike,
+// and find_team_with_model_access goes through the same check; a virtual
+// key already passed this way (policy.CheckKey), a JWT did not.
+func TestModelGroupAliasOnJWTPath(t *testing.T) {
+	s := build(t,
+		dep("gpt-4o", "openai/gpt-4o"),
+		dep("claude-3", "anthropic/claude-3"),
+		&events.RoutingSettings{ID: events.RoutingSettingsID, ModelGroupAlias: map[string]events.GroupAlias{"gpt-4": {Model: "gpt-4o"}}},
+		&events.Org{OrganizationID: "org-gpt4o", Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-gpt4o", Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-claude", Models: []string{"claude-3"}},
+		&events.Team{TeamID: "t-org", OrganizationID: "org-gpt4o"},
+		&events.User{UserID: "u-gpt4o", Models: []string{"gpt-4o"}},
+	)
+	set := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = "team"
+		st.Auth.TeamIDsJWTField = events.ClaimPaths{"groups"}
+		st.Auth.UserIDJWTField = "sub"
+	})
+	runRows(t, s, set, nil, []row{
+		{name: "team allows the alias target", claims: `{"team":"t-gpt4o"}`, model: "gpt-4", check: all(team("t-gpt4o"), routed)},
+		{name: "team without the alias target", claims: `{"team":"t-claude"}`, model: "gpt-4",
+			want: apierror.TeamModelDenied, msg: "Team=t-claude, Model=gpt-4"},
+		{name: "group selection follows the alias target", claims: `{"groups":["t-claude","t-gpt4o"]}`, model: "gpt-4", check: team("t-gpt4o")},
+		{name: "user allows the alias target", claims: `{"sub":"u-gpt4o"}`, model: "gpt-4", check: all(user("u-gpt4o"), routed)},
+		{name: "org allows the alias target", claims: `{"team":"t-org"}`, model: "gpt-4", check: team("t-org")},
+		{name: "org without the model", claims: `{"team":"t-org"}`, model: "claude-3", want: apierror.OrgModelDenied},
+	})
+}

@@ -213,8 +213,10 @@ func TestTeamHeaderAcceptsAnAllowedTeamsAlias(t *testing.T) {
 	runRows(t, aliasWorld(t), set, nil, []row{
 		{name: "alias of an allowed team", claims: `{"groups":["t-home","t-ml"]}`, header: "ml", model: "gpt-4o", check: team("t-ml")},
 		{name: "id still works", claims: `{"groups":["t-home","t-ml"]}`, header: "t-home", model: "gpt-4", check: team("t-home")},
-		{name: "alias of a team the token lacks", claims: `{"groups":["t-home"]}`, header: "ml", want: apierror.Forbidden, msg: "not in your JWT's allowed teams"},
-		{name: "alias not unique among allowed teams", claims: `{"groups":["t-dup1","t-dup2"]}`, header: "dup", want: apierror.Forbidden},
+		{name: "alias of a team the token lacks", claims: `{"groups":["t-home"]}`, header: "ml", want: apierror.Forbidden,
+			msg: "x-litellm-team-id 'ml' does not resolve to a team id or a unique team alias in your JWT's allowed teams. Allowed team ids: ['t-home']"},
+		{name: "alias not unique among allowed teams", claims: `{"groups":["t-dup2","t-dup1"]}`, header: "dup", want: apierror.Forbidden,
+			msg: "Allowed team ids: ['t-dup1', 't-dup2']"},
 	})
 }
 

@@ -23,7 +23,7 @@ var jwtErrorCases = []errorCase{
 	{"unknown litellm_jwtauth field", jwtBase + "    team_id_jwt_feld: client_id\n",
 		[]string{`config: general_settings.litellm_jwtauth: unknown field "team_id_jwt_feld" (line 4)`, `did you mean "team_id_jwt_field"?`}},
 	{"unsupported LiteLLM field", jwtBase + "    routing_overrides: []\n",
-		[]string{`general_settings.litellm_jwtauth: unknown field "routing_overrides" (line 4)`}},
+		[]string{`general_settings.litellm_jwtauth.routing_overrides: LiteLLM setting routing_overrides is not supported by gatehouse: matching tokens would not be sent to OAuth2 introspection`, `(line 4)`}},
 	{"sync with nothing to sync", jwtBase + "    sync_user_role_and_teams: true\n",
 		[]string{`general_settings.litellm_jwtauth.sync_user_role_and_teams: syncs nothing without jwt_litellm_role_map or team_ids_jwt_field (line 4)`}},
 	{"role map without roles field", jwtBase + "    jwt_litellm_role_map: [{jwt_role: 'admin-*', litellm_role: proxy_admin}]\n",

@@ -453,6 +453,16 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			w.drop(n, i)
 			continue
 		case refused:
+			if off := offValue(v); off != "" {
+				// Configs copied from LiteLLM's docs spell out defaults
+				// (max_budget: null, enable_oauth2_auth: false): nothing
+				// would silently not happen, so this is no reason to
+				// refuse to start.
+				w.warns = append(w.warns, &FieldError{Path: sub, Line: k.Line,
+					Msg: fmt.Sprintf("ignored: %s leaves it off, and gatehouse does not support it (set, it would be refused: %s)", off, why)})
+				w.drop(n, i)
+				continue
+			}
 			w.errs = append(w.errs, &FieldError{Path: sub, Line: k.Line,
 				Msg: fmt.Sprintf("LiteLLM setting %s is not supported by gatehouse: %s", k.Value, why)})
 			w.drop(n, i)
@@ -473,6 +483,25 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 		}
 		i += 2
 	}
+}
+
+// offValue names a refused setting's value when it is LiteLLM's "off"
+// (null or false), "" otherwise. Empty lists are not off: LiteLLM reads
+// some of them as "allow nothing" (allowed_ips: []).
+func offValue(v *yaml.Node) string {
+	v = deref(v)
+	if v.Kind != yaml.ScalarNode {
+		return ""
+	}
+	switch v.ShortTag() {
+	case "!!null":
+		return "null"
+	case "!!bool":
+		if b, err := strconv.ParseBool(strings.ToLower(v.Value)); err == nil && !b {
+			return "false"
+		}
+	}
+	return ""
 }
 
 // report records what rewriting or moving the setting at path (line)

@@ -117,6 +117,15 @@ func TestLiteLLMSettings(t *testing.T) {
 
 		// Refused.
 		{"refused_custom_auth", okModel + "general_settings:\n  custom_auth: custom_auth.user_api_key_auth\n", false},
+		// LiteLLM's defaults written out (null, false) turn nothing on:
+		// a warning, not a refusal. Anything else stays refused, an empty
+		// allowed_ips (which LiteLLM reads as "allow no address") too.
+		{"refused_settings_off", okModel + "litellm_settings:\n  max_budget: null\n  budget_duration:\ngeneral_settings:\n  enable_oauth2_auth: False\n  custom_auth: null\n  enforce_user_param: false\n", true},
+		{"refused_settings_on", okModel + "litellm_settings:\n  max_budget: 0\ngeneral_settings:\n  allowed_ips: []\n  enforce_user_param: true\n", false},
+		// litellm_jwtauth fields of LiteLLM 2026 that gatehouse does not
+		// implement: each named with what would not happen.
+		{"jwtauth_unsupported", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    upsert_sso_user_to_team: true\n    agent_id_jwt_field: azp\n    routing_overrides:\n      - iss: https://idp.example\n        path: oauth2\n    virtual_key_claim_field: client_id\n    virtual_key_mapping_cache_ttl: 300\n", false},
+		{"jwtauth_sso_only", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    user_id_jwt_field: sub\n    upsert_sso_user_to_team: true\nenvironment_variables:\n  JWT_PUBLIC_KEY_URL: https://idp.example/keys\n", true},
 		{"refused_guardrails", okModel + "guardrails:\n  - guardrail_name: aporia\n    litellm_params:\n      guardrail: aporia\n      mode: during_call\n", false},
 		{"refused_pass_through", okModel + "general_settings:\n  pass_through_endpoints:\n    - path: /v1/rerank\n      target: https://api.cohere.com/v1/rerank\n", false},
 		{"refused_python_callback", okModel + "litellm_settings:\n  callbacks: custom_callbacks.proxy_handler_instance\n", false},
