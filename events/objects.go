@@ -195,9 +195,12 @@ type Team struct {
 	// TeamMemberPermissions is LiteLLM's team_member_permissions: the key
 	// management routes a member who is not the team's admin may call on
 	// the team's keys (none: LiteLLM's defaults, /key/info and /key/health).
-	TeamMemberPermissions []string  `json:"team_member_permissions,omitempty"`
-	CreatedAt             time.Time `json:"created_at"`
-	UpdatedAt             time.Time `json:"updated_at"`
+	TeamMemberPermissions []string `json:"team_member_permissions,omitempty"`
+	// ModelAliases is LiteLLM's team model_aliases: a name the team's
+	// callers may ask for and the model group it stands for.
+	ModelAliases map[string]string `json:"model_aliases,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
 	BudgetFlag
 }
 

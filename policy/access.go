@@ -85,12 +85,19 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 	}
 	var aliased string // the model_group_alias target, if model is one
 	if model != "" {
+		// A key's aliases first, then its team's model_aliases, as
+		// LiteLLM's model_alias_map merges them. A team alias passes the
+		// key's models check (LiteLLM's _check_model_access_helper, step
+		// 2); its target must still pass the team's.
+		teamAlias := false
 		if target, ok := k.Aliases[model]; ok && target != "" {
 			g.Model = target
+		} else if target := TeamAlias(team, model); target != "" {
+			g.Model, teamAlias = target, true
 		}
 		aliased = s.catalog.AliasTarget(model)
 		keyModels := s.keyModels(k, team)
-		if !s.allowedAs(model, g.Model, aliased, func(m string) bool { return s.Allowed(keyModels, m) }) {
+		if !teamAlias && !s.allowedAs(model, g.Model, aliased, func(m string) bool { return s.Allowed(keyModels, m) }) {
 			return g, apierror.KeyModelDenied.With("key not allowed to access model. This key can only access models=%s. Tried to access %s",
 				apierror.PyList(keyModels), model).By(Rule("key", k.Token, "models"))
 		}

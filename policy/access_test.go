@@ -132,6 +132,7 @@ func TestCheckKey(t *testing.T) {
 		&events.RoutingSettings{ID: events.RoutingSettingsID, ModelGroupAlias: map[string]events.GroupAlias{"gpt-4-alias": {Model: "gpt-4o"}}},
 		&events.Org{OrganizationID: "org-4o", Models: []string{"gpt-4o"}},
 		&events.Team{TeamID: "t-org-4o", OrganizationID: "org-4o"},
+		&events.Team{TeamID: "t-aliases", Models: []string{"gpt-4o", "azure-gpt-3.5"}, ModelAliases: map[string]string{"fast": "azure-gpt-3.5", "smart": "gpt-4"}},
 	)
 	cases := []struct {
 		name  string
@@ -185,6 +186,14 @@ func TestCheckKey(t *testing.T) {
 		{"model_group_alias on org models, key's own org", events.Key{OrganizationID: "org-4o"}, "gpt-4-alias", nil},
 		{"org models still refuse", events.Key{TeamID: "t-org-4o"}, "gpt-4", apierror.OrgModelDenied},
 		{"view-only admin calls no model", events.Key{UserID: "u-viewer"}, "gpt-4", apierror.Forbidden},
+		// A team's model_aliases: the alias passes the key's models
+		// (LiteLLM's _check_model_access_helper, step 2) and goes to its
+		// target, which the team's models must still allow.
+		{"team alias", events.Key{TeamID: "t-aliases"}, "fast", nil},
+		{"team alias passes the key's models", events.Key{TeamID: "t-aliases", Models: []string{"gpt-4o"}}, "fast", nil},
+		{"team alias target outside the team's models", events.Key{TeamID: "t-aliases"}, "smart", apierror.TeamModelDenied},
+		{"team alias of another team", events.Key{TeamID: "t-dev"}, "fast", apierror.TeamModelDenied},
+		{"key alias before the team's", events.Key{TeamID: "t-aliases", Aliases: map[string]string{"fast": "gpt-4o"}}, "fast", nil},
 	}
 	for i, c := range cases {
 		k := c.key
@@ -197,6 +206,9 @@ func TestCheckKey(t *testing.T) {
 			t.Errorf("%s: got %v, want %s", c.name, err, c.want.Type)
 		case c.want == nil && c.model != "" && !g.Route.Found() && c.model != "my-model" && c.model != "gpt-4-alias":
 			t.Errorf("%s: allowed but no route for %q", c.name, c.model)
+		}
+		if want := map[string]string{"team alias": "azure-gpt-3.5", "team alias passes the key's models": "azure-gpt-3.5", "key alias before the team's": "gpt-4o"}[c.name]; want != "" && g.Model != want {
+			t.Errorf("%s: routed to %q, want %q", c.name, g.Model, want)
 		}
 	}
 }

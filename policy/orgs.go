@@ -76,11 +76,25 @@ func (s *Snapshot) TeamAllowed(t *events.Team, model string) bool {
 	return s.Allowed(s.TeamModels(t), model)
 }
 
+// TeamAlias is the model group team's model_aliases names for model, ""
+// when it names none (or there is no team).
+func TeamAlias(t *events.Team, model string) string {
+	if t == nil {
+		return ""
+	}
+	return t.ModelAliases[model]
+}
+
 // TeamMayCall is TeamAllowed for a requested name: it passes when the
-// name or its model_group_alias target is allowed (LiteLLM's
-// _can_object_call_model, which every object's check goes through).
+// name, its target in the team's model_aliases or its model_group_alias
+// target is allowed (LiteLLM's _can_object_call_model, which every
+// object's check goes through).
 func (s *Snapshot) TeamMayCall(t *events.Team, model string) bool {
-	return s.allowedAs(model, model, s.catalog.AliasTarget(model), func(m string) bool { return s.TeamAllowed(t, m) })
+	routed := model
+	if target := TeamAlias(t, model); target != "" {
+		routed = target
+	}
+	return s.allowedAs(model, routed, s.catalog.AliasTarget(model), func(m string) bool { return s.TeamAllowed(t, m) })
 }
 
 // UserMayCall refuses a model outside a teamless caller's user's models,

@@ -234,10 +234,14 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 		return d, err
 	}
 	if r.Model != "" {
-		if err := s.CheckOrgModel(d.OrgID, r.Model, r.Model); err != nil {
+		routed := r.Model // the team's model_aliases target, if it names one
+		if target := policy.TeamAlias(d.Team, r.Model); target != "" {
+			routed = target
+		}
+		if err := s.CheckOrgModel(d.OrgID, r.Model, routed); err != nil {
 			return d, err
 		}
-		d.Route = s.Catalog().Resolve(r.Model)
+		d.Route = s.Catalog().Resolve(routed)
 	}
 	return d, nil
 }

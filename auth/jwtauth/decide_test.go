@@ -267,6 +267,16 @@ func routed(t *testing.T, _ *Identity, d Decision) {
 	}
 }
 
+// routedTo checks the decision routes to model group g.
+func routedTo(g string) func(*testing.T, *Identity, Decision) {
+	return func(t *testing.T, _ *Identity, d Decision) {
+		t.Helper()
+		if d.Route.Group != g {
+			t.Errorf("routed to %q, want %q", d.Route.Group, g)
+		}
+	}
+}
+
 func upUser(id, email string) events.UpsertRequest {
 	return events.UpsertRequest{Kind: events.UpsertUser, UserID: id, UserEmail: email}
 }

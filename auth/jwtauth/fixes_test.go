@@ -143,3 +143,25 @@ func TestModelGroupAliasOnJWTPath(t *testing.T) {
 		{name: "org without the model", claims: `{"team":"t-org"}`, model: "claude-3", want: apierror.OrgModelDenied},
 	})
 }
+
+// A team's model_aliases (LiteLLM's team_model_aliases) on the JWT path:
+// the alias goes to its target, which the team's models must allow, and
+// group selection picks the team whose alias it is.
+func TestTeamModelAliasesOnJWTPath(t *testing.T) {
+	s := build(t,
+		dep("gpt-4o", "openai/gpt-4o"),
+		dep("claude-3", "anthropic/claude-3"),
+		&events.Team{TeamID: "t-fast", Models: []string{"gpt-4o"}, ModelAliases: map[string]string{"fast": "gpt-4o", "smart": "claude-3"}},
+		&events.Team{TeamID: "t-claude", Models: []string{"claude-3"}},
+	)
+	set := settings(func(st *events.JWTSettings) {
+		st.Auth.TeamIDJWTField = "team"
+		st.Auth.TeamIDsJWTField = events.ClaimPaths{"groups"}
+	})
+	runRows(t, s, set, nil, []row{
+		{name: "alias to a team model", claims: `{"team":"t-fast"}`, model: "fast", check: all(team("t-fast"), routedTo("gpt-4o"))},
+		{name: "alias target outside the team's models", claims: `{"team":"t-fast"}`, model: "smart", want: apierror.TeamModelDenied},
+		{name: "another team's alias", claims: `{"team":"t-claude"}`, model: "fast", want: apierror.TeamModelDenied},
+		{name: "group selection follows the alias", claims: `{"groups":["t-claude","t-fast"]}`, model: "fast", check: team("t-fast")},
+	})
+}

@@ -135,6 +135,14 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 	if code, out = do(t, app, "POST", "/team/new", testMaster, map[string]any{"team_member_rpm_limit": 5}); code != 400 || errParam(out) != "team_member_rpm_limit" {
 		t.Errorf("team_member_rpm_limit: %d %v", code, out)
 	}
+	// LiteLLM's team model_aliases is kept (policy routes the alias).
+	code, out = do(t, app, "POST", "/team/new", testMaster, map[string]any{"team_id": "t-alias", "model_aliases": map[string]string{"fast": "gpt-4o"}})
+	if code != 200 || !reflect.DeepEqual(out["model_aliases"], map[string]any{"fast": "gpt-4o"}) {
+		t.Errorf("model_aliases: %d %v", code, out)
+	}
+	if code, out = do(t, app, "POST", "/team/update", testMaster, map[string]any{"team_id": "t-alias", "model_aliases": map[string]string{"fast": ""}}); code != 400 || errParam(out) != "model_aliases" {
+		t.Errorf("empty alias target: %d %v", code, out)
+	}
 	// A field one body declares is screened where another does not.
 	if code, out = do(t, app, "POST", "/team/member_update", testMaster, map[string]any{"team_id": "t", "user_id": "u", "tpm_limit": 5}); code != 400 ||
 		errParam(out) != "tpm_limit" || !strings.Contains(errMsg(out), "per-member rate limits are not supported") {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,8 @@ type teamRequest struct {
 	Models           *[]string      `json:"models"`
 	Blocked          *bool          `json:"blocked"`
 	MembersWithRoles *[]memberInput `json:"members_with_roles"`
+	// ModelAliases replaces the team's aliases ({} clears them).
+	ModelAliases map[string]string `json:"model_aliases"`
 	limitFields
 	teamPermissionFields
 }
@@ -112,6 +115,11 @@ func (r *teamRequest) validate() error {
 	if err := r.teamPermissionFields.validate(); err != nil {
 		return err
 	}
+	for alias, target := range r.ModelAliases {
+		if strings.TrimSpace(alias) == "" || strings.TrimSpace(target) == "" {
+			return httpx.Param("model_aliases", "an alias and the model it stands for must not be empty, got %q: %q", alias, target)
+		}
+	}
 	if r.MembersWithRoles != nil {
 		for _, m := range *r.MembersWithRoles {
 			if m.UserID == "" && m.UserEmail == "" {
@@ -135,6 +143,12 @@ func (r *teamRequest) apply(t *events.Team) {
 	}
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	r.teamPermissionFields.apply(t)
+	if r.ModelAliases != nil {
+		t.ModelAliases = maps.Clone(r.ModelAliases)
+		if len(t.ModelAliases) == 0 {
+			t.ModelAliases = nil
+		}
+	}
 	if t.Models == nil {
 		t.Models = []string{}
 	}
