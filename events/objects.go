@@ -137,6 +137,10 @@ type Key struct {
 	// names, routes, "/prefix/*"); empty: no restriction beyond the
 	// caller's role.
 	AllowedRoutes []string `json:"allowed_routes,omitempty"`
+	// AccessGroupIDs are LiteLLM's access_group_ids: access groups whose
+	// models the key may call besides its models (a fallback: an empty
+	// models list already allows every model).
+	AccessGroupIDs []string `json:"access_group_ids,omitempty"`
 	// RegeneratedFrom is the token this key replaced (/key/regenerate). An
 	// edge applying the new key removes the old one in the same step, so
 	// there is no moment where both or neither work.
@@ -196,6 +200,8 @@ type Team struct {
 	// management routes a member who is not the team's admin may call on
 	// the team's keys (none: LiteLLM's defaults, /key/info and /key/health).
 	TeamMemberPermissions []string `json:"team_member_permissions,omitempty"`
+	// AccessGroupIDs are LiteLLM's access_group_ids, as on a key.
+	AccessGroupIDs []string `json:"access_group_ids,omitempty"`
 	// ModelAliases is LiteLLM's team model_aliases: a name the team's
 	// callers may ask for and the model group it stands for.
 	ModelAliases map[string]string `json:"model_aliases,omitempty"`

@@ -97,7 +97,8 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 		}
 		aliased = s.catalog.AliasTarget(model)
 		keyModels := s.keyModels(k, team)
-		if !teamAlias && !s.allowedAs(model, g.Model, aliased, func(m string) bool { return s.Allowed(keyModels, m) }) {
+		keyMay := func(m string) bool { return s.Allowed(keyModels, m) || s.inAccessGroups(k.AccessGroupIDs, m) }
+		if !teamAlias && !s.allowedAs(model, g.Model, aliased, keyMay) {
 			return g, apierror.KeyModelDenied.With("key not allowed to access model. This key can only access models=%s. Tried to access %s",
 				apierror.PyList(keyModels), model).By(Rule("key", k.Token, "models"))
 		}

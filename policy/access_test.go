@@ -133,6 +133,8 @@ func TestCheckKey(t *testing.T) {
 		&events.Org{OrganizationID: "org-4o", Models: []string{"gpt-4o"}},
 		&events.Team{TeamID: "t-org-4o", OrganizationID: "org-4o"},
 		&events.Team{TeamID: "t-aliases", Models: []string{"gpt-4o", "azure-gpt-3.5"}, ModelAliases: map[string]string{"fast": "azure-gpt-3.5", "smart": "gpt-4"}},
+		&events.AccessGroup{AccessGroupID: "g-4o", Models: []string{"gpt-4o"}},
+		&events.Team{TeamID: "t-groups", Models: []string{"azure-gpt-3.5"}, AccessGroupIDs: []string{"g-4o"}},
 	)
 	cases := []struct {
 		name  string
@@ -194,6 +196,12 @@ func TestCheckKey(t *testing.T) {
 		{"team alias target outside the team's models", events.Key{TeamID: "t-aliases"}, "smart", apierror.TeamModelDenied},
 		{"team alias of another team", events.Key{TeamID: "t-dev"}, "fast", apierror.TeamModelDenied},
 		{"key alias before the team's", events.Key{TeamID: "t-aliases", Aliases: map[string]string{"fast": "gpt-4o"}}, "fast", nil},
+		// access_group_ids: LiteLLM's fallback after the models list.
+		{"key access group", events.Key{Models: []string{"gpt-4"}, AccessGroupIDs: []string{"g-4o"}}, "gpt-4o", nil},
+		{"key access group does not widen further", events.Key{Models: []string{"gpt-4"}, AccessGroupIDs: []string{"g-4o"}}, "azure-gpt-3.5", apierror.KeyModelDenied},
+		{"key access group id that is no group", events.Key{Models: []string{"gpt-4"}, AccessGroupIDs: []string{"gpt-4o"}}, "gpt-4o", apierror.KeyModelDenied},
+		{"team access group", events.Key{TeamID: "t-groups"}, "gpt-4o", nil},
+		{"team access group, other model", events.Key{TeamID: "t-groups"}, "gpt-4", apierror.TeamModelDenied},
 	}
 	for i, c := range cases {
 		k := c.key

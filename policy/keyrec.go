@@ -68,6 +68,8 @@ type keyRare struct {
 	token    string
 	aliases  map[string]string
 	metadata map[string]any
+	// accessGroupIDs are few keys': LiteLLM's newer grant by group id.
+	accessGroupIDs []string
 	// createdAt and updatedAt are set when the times do not pack into
 	// the record (not UTC, or out of int64 nanoseconds).
 	createdAt, updatedAt *time.Time
@@ -77,7 +79,7 @@ const noTime = math.MinInt64
 
 func (r *keyRare) empty() bool {
 	return r.expires == nil && r.budgetResetAt == nil && r.regeneratedFrom == "" && r.token == "" && r.aliases == nil &&
-		r.metadata == nil && r.createdAt == nil && r.updatedAt == nil
+		r.metadata == nil && r.createdAt == nil && r.updatedAt == nil && r.accessGroupIDs == nil
 }
 
 // packTime returns t as UTC unix nanoseconds when that gives t back
@@ -110,7 +112,8 @@ func newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 		return r
 	}
 	r.names, r.aliasLen, r.blocked, r.budgetHit = k.KeyAlias+k.KeyName, uint32(len(k.KeyAlias)), k.Blocked, k.BudgetExceeded
-	rare := keyRare{expires: k.Expires, budgetResetAt: k.BudgetResetAt, regeneratedFrom: k.RegeneratedFrom, aliases: k.Aliases, metadata: k.Metadata}
+	rare := keyRare{expires: k.Expires, budgetResetAt: k.BudgetResetAt, regeneratedFrom: k.RegeneratedFrom, aliases: k.Aliases, metadata: k.Metadata,
+		accessGroupIDs: k.AccessGroupIDs}
 	if tok := k.Token; len(tok) != 2*len(KeyHash{}) || !isLowerHex(tok) {
 		rare.token = tok
 	}
@@ -173,6 +176,7 @@ func (r *keyRec) build(h KeyHash) *events.Key {
 	k.MaxBudget, k.TPMLimit, k.RPMLimit, k.MaxParallelRequests, k.BudgetDuration = sh.maxBudget, sh.tpm, sh.rpm, sh.maxParallel, sh.budgetDuration
 	if x := r.rare; x != nil {
 		k.Expires, k.BudgetResetAt, k.RegeneratedFrom, k.Aliases, k.Metadata = x.expires, x.budgetResetAt, x.regeneratedFrom, x.aliases, x.metadata
+		k.AccessGroupIDs = x.accessGroupIDs
 		if x.token != "" {
 			k.Token = x.token
 		}

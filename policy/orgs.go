@@ -70,10 +70,22 @@ func (s *Snapshot) TeamModels(t *events.Team) []string {
 	return s.expandOrgModels(t.Models, t.OrganizationID)
 }
 
-// TeamAllowed reports whether a team may call model, with all-org-models
-// and all-team-models understood.
+// TeamAllowed reports whether a team may call model, with all-org-models,
+// all-team-models and its access_group_ids understood.
 func (s *Snapshot) TeamAllowed(t *events.Team, model string) bool {
-	return s.Allowed(s.TeamModels(t), model)
+	return s.Allowed(s.TeamModels(t), model) || s.inAccessGroups(t.AccessGroupIDs, model)
+}
+
+// inAccessGroups reports whether model is in one of the access groups ids
+// names: a key's or team's access_group_ids, which LiteLLM tries after
+// their models. An id that names no group allows nothing.
+func (s *Snapshot) inAccessGroups(ids []string, model string) bool {
+	for _, id := range ids {
+		if s.catalog.IsGroup(id) && s.catalog.InGroup(id, model) {
+			return true
+		}
+	}
+	return false
 }
 
 // TeamAlias is the model group team's model_aliases names for model, ""

@@ -33,6 +33,7 @@ type keyFields struct {
 	Aliases             map[string]string `json:"aliases"`
 	Blocked             *bool             `json:"blocked"`
 	AllowedRoutes       *[]string         `json:"allowed_routes"`
+	AccessGroupIDs      *[]string         `json:"access_group_ids"`
 }
 
 type keyRequest struct {
@@ -99,6 +100,7 @@ func (f *keyFields) validate() error {
 
 // apply sets the sent fields on k.
 func (f *keyFields) apply(k *events.Key, now time.Time) error {
+	setList(&k.AccessGroupIDs, f.AccessGroupIDs)
 	set(&k.KeyAlias, f.KeyAlias)
 	if f.Duration != nil {
 		if *f.Duration == "" {
@@ -223,12 +225,30 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 	return commit(c, res, resp)
 }
 
+// checkAccessGroups refuses access_group_ids naming no access group: a
+// typo would otherwise grant nothing, silently.
+func (a *API) checkAccessGroups(ids *[]string) error {
+	if ids == nil {
+		return nil
+	}
+	snap := a.store.Snapshot()
+	for i, id := range *ids {
+		if !snap.Catalog().IsGroup(id) {
+			return httpx.Param("access_group_ids", "entry %d: %q is no access group (model_info.access_groups or /access_group/new)", i, id)
+		}
+	}
+	return nil
+}
+
 // createKey makes a new key, or with from set, the replacement of key from.
 func (a *API) createKey(ctx context.Context, actor string, custom *string, f *keyFields, from string) (keyResponse, store.Result, error) {
 	if err := f.validate(); err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
 	if err := a.checkOrgExists(f.OrganizationID); err != nil {
+		return keyResponse{}, store.Result{}, err
+	}
+	if err := a.checkAccessGroups(f.AccessGroupIDs); err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
 	if f.KeyAlias != nil {
@@ -387,6 +407,9 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := a.checkAccessGroups(req.AccessGroupIDs); err != nil {
 		return err
 	}
 	if err := boundKey(&req.keyFields, a.keyBound, false); err != nil {

@@ -143,6 +143,18 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 	if code, out = do(t, app, "POST", "/team/update", testMaster, map[string]any{"team_id": "t-alias", "model_aliases": map[string]string{"fast": ""}}); code != 400 || errParam(out) != "model_aliases" {
 		t.Errorf("empty alias target: %d %v", code, out)
 	}
+	// access_group_ids must name access groups.
+	if code, out = do(t, app, "POST", "/access_group/new", testMaster, map[string]any{"access_group_id": "g1", "models": []string{"gpt-4o"}}); code != 200 {
+		t.Fatalf("/access_group/new: %d %v", code, out)
+	}
+	if code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"models": []string{"x"}, "access_group_ids": []string{"g1"}}); code != 200 ||
+		!reflect.DeepEqual(out["access_group_ids"], []any{"g1"}) {
+		t.Errorf("access_group_ids: %d %v", code, out)
+	}
+	if code, out = do(t, app, "POST", "/team/new", testMaster, map[string]any{"access_group_ids": []string{"g1", "g2"}}); code != 400 ||
+		errParam(out) != "access_group_ids" || !strings.Contains(errMsg(out), `entry 1: "g2" is no access group`) {
+		t.Errorf("unknown access group: %d %v", code, out)
+	}
 	// A field one body declares is screened where another does not.
 	if code, out = do(t, app, "POST", "/team/member_update", testMaster, map[string]any{"team_id": "t", "user_id": "u", "tpm_limit": 5}); code != 400 ||
 		errParam(out) != "tpm_limit" || !strings.Contains(errMsg(out), "per-member rate limits are not supported") {

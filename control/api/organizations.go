@@ -512,10 +512,13 @@ func (a *API) checkOrgOfTeam(orgID *string, models *[]string, maxBudget *float64
 	return nil
 }
 
-// teamOrgCheck runs checkOrgOfTeam for a /team/new or /team/update body;
-// an update that does not move the team is checked against its current
-// org.
-func (a *API) teamOrgCheck(r *teamRequest) error {
+// teamRefsCheck checks what a /team/new or /team/update body refers to:
+// its access groups, and its org with checkOrgOfTeam (an update that does
+// not move the team is checked against its current org).
+func (a *API) teamRefsCheck(r *teamRequest) error {
+	if err := a.checkAccessGroups(r.AccessGroupIDs); err != nil {
+		return err
+	}
 	orgID := r.OrganizationID
 	if orgID == nil && r.TeamID != nil {
 		if t := a.store.Snapshot().Team(*r.TeamID); t != nil && t.OrganizationID != "" {

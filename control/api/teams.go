@@ -25,6 +25,7 @@ type teamRequest struct {
 	Models           *[]string      `json:"models"`
 	Blocked          *bool          `json:"blocked"`
 	MembersWithRoles *[]memberInput `json:"members_with_roles"`
+	AccessGroupIDs   *[]string      `json:"access_group_ids"`
 	// ModelAliases replaces the team's aliases ({} clears them).
 	ModelAliases map[string]string `json:"model_aliases"`
 	limitFields
@@ -143,6 +144,7 @@ func (r *teamRequest) apply(t *events.Team) {
 	}
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	r.teamPermissionFields.apply(t)
+	setList(&t.AccessGroupIDs, r.AccessGroupIDs)
 	if r.ModelAliases != nil {
 		t.ModelAliases = maps.Clone(r.ModelAliases)
 		if len(t.ModelAliases) == 0 {
@@ -162,7 +164,7 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.teamOrgCheck(req); err != nil {
+	if err := a.teamRefsCheck(req); err != nil {
 		return err
 	}
 	id, err := chosenID("team_id", req.TeamID)
@@ -206,7 +208,7 @@ func (a *API) teamUpdate(c *fiber.Ctx) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	if err := a.teamOrgCheck(req); err != nil {
+	if err := a.teamRefsCheck(req); err != nil {
 		return err
 	}
 	res, t, err := a.mutateTeam(c, id, events.TeamUpserted, func(t *events.Team) error {
