@@ -103,7 +103,7 @@ var errorCases = []errorCase{
 	{"unknown provider", "model_list:\n  - model_name: a\n    litellm_params:\n      model: foo-bar\n",
 		[]string{`config: model_list[0].litellm_params.model: "foo-bar" names no known provider; use "<provider>/<model>" (e.g. openai/gpt-4o, mock/echo) (line 4)`}},
 	{"unknown provider prefix", "model_list:\n  - model_name: a\n    litellm_params:\n      model: acme/llm-1\n",
-		[]string{`model_list[0].litellm_params.model: "acme/llm-1" names no known provider`}},
+		[]string{`model_list[0]: deployment "a" (litellm_params.model: acme/llm-1) is not supported: gatehouse's edge has no client for provider acme`}},
 	// model "*" is openai/* (LiteLLM's get_llm_provider), still a wildcard.
 	{"bare star for a plain name", "model_list:\n  - model_name: a\n    litellm_params:\n      model: '*'\n",
 		[]string{`model_list[0].litellm_params.model: contains '*' but model_name "a" is not a wildcard`}},

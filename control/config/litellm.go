@@ -681,8 +681,18 @@ func (w *walker) unservable(e *yaml.Node, path string) bool {
 		}
 	}
 	provider, upstream := policy.SplitProvider(model)
+	prefix, _, slash := strings.Cut(model, "/")
 	why := ""
 	switch mode := str(info, "mode"); {
+	case provider == "" && prefix == "auto_router":
+		// adaptive_router_config, oracle_router_config, ... are its
+		// settings; one reason says more than an unknown field each.
+		why = "LiteLLM's auto router picks another model group for each request (by semantic routes, complexity or feedback); gatehouse has no auto router, so requests to it would not be routed anywhere; call the groups it picks from by name"
+	case provider == "" && slash:
+		// oci/, siliconflow/, ...: LiteLLM providers the edge has no
+		// client for. Its other fields (oci_region, ...) are the
+		// provider's, so they are not walked either.
+		why = fmt.Sprintf("gatehouse's edge has no client for provider %s (it serves OpenAI-compatible providers, azure/, anthropic/, bedrock/, gemini/ and vertex_ai/), so every request to it would fail; an OpenAI-compatible server is written openai/<model> with api_base", prefix)
 	case !policy.ServedMode(mode):
 		why = fmt.Sprintf("model_info.mode is %s; gatehouse serves chat, embedding and completion deployments only (/v1/chat/completions, /v1/embeddings, /v1/completions), so every request to it would fail", mode)
 	case provider != "" && !modeServed(provider, mode):

@@ -135,6 +135,10 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"embeddings", okModel + "  - model_name: embed\n    litellm_params:\n      model: openai/text-embedding-3-small\n  - model_name: embed2\n    litellm_params:\n      model: azure/my-embedding\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: embedding\n", true},
 		{"refused_embeddings_provider", okModel + "  - model_name: embed\n    litellm_params:\n      model: bedrock/amazon.titan-embed-text-v2:0\n      aws_region_name: us-east-1\n    model_info:\n      mode: embedding\n", false},
 		{"refused_images", okModel + "  - model_name: img\n    litellm_params:\n      model: openai/dall-e-3\n  - model_name: img2\n    litellm_params:\n      model: azure/my-dalle\n      api_base: https://x.openai.azure.com\n    model_info:\n      mode: image_generation\n", false},
+		// LiteLLM's auto routers and providers the edge has no client
+		// for: one reason per deployment, not an unknown field each.
+		{"refused_auto_router", okModel + "  - model_name: router\n    litellm_params:\n      model: auto_router/adaptive_router\n      adaptive_router_config:\n        available_models: [\"gpt-4o\"]\n", false},
+		{"refused_unknown_provider", okModel + "  - model_name: oci-llama\n    litellm_params:\n      model: oci/meta.llama-3.3-70b-instruct\n      oci_region: us-ashburn-1\n", false},
 		{"refused_self_hosted_without_base", "model_list:\n  - model_name: llama\n    litellm_params:\n      model: hosted_vllm/llama-3\n", false},
 
 		// Typos.
