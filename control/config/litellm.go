@@ -92,6 +92,7 @@ var (
 		"custom_llm_provider":              rewriteCustomProvider,
 		"default_max_internal_user_budget": rewriteDefaultMaxInternalUserBudget,
 		"request_default":                  rewriteRequestDefault,
+		"custom_user_agent":                rewriteCustomUserAgent,
 	}
 )
 
@@ -302,6 +303,38 @@ func rewriteRequestDefault(parent, key, val *yaml.Node) (string, string) {
 		return fmt.Sprintf("is set in extra_body too (line %d); keep one", bk.Line), ""
 	}
 	body.Content = append(body.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key.Value, Line: key.Line, Column: key.Column}, val)
+	return "", ""
+}
+
+// rewriteCustomUserAgent makes custom_user_agent (LiteLLM sends it as the
+// provider request's User-Agent, for credentials bound to one) the
+// User-Agent of extra_headers, which the edge sets last on every request.
+func rewriteCustomUserAgent(parent, key, val *yaml.Node) (string, string) {
+	v := deref(val)
+	if isNull(v) {
+		return "", "" // LiteLLM's default User-Agent
+	}
+	if v.Kind != yaml.ScalarNode {
+		return "expected a string", ""
+	}
+	target := "extra_headers"
+	if hk, _ := lookup(parent, "headers"); hk != nil {
+		if ek, _ := lookup(parent, "extra_headers"); ek == nil {
+			// headers is not moved to extra_headers yet; creating
+			// extra_headers now would make that move a conflict.
+			target = "headers"
+		}
+	}
+	hs := childMap(parent, target, key)
+	if hs.Kind != yaml.MappingNode {
+		return "", "" // the walk reports extra_headers' type
+	}
+	for i := 0; i+1 < len(hs.Content); i += 2 {
+		if k := deref(hs.Content[i]); k.Kind == yaml.ScalarNode && strings.EqualFold(k.Value, "User-Agent") {
+			return fmt.Sprintf("is sent as the User-Agent header, which %s sets too (line %d); keep one", target, k.Line), ""
+		}
+	}
+	hs.Content = append(hs.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "User-Agent", Line: key.Line, Column: key.Column}, val)
 	return "", ""
 }
 

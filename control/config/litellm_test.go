@@ -139,6 +139,9 @@ func TestLiteLLMSettings(t *testing.T) {
 		// for: one reason per deployment, not an unknown field each.
 		{"refused_auto_router", okModel + "  - model_name: router\n    litellm_params:\n      model: auto_router/adaptive_router\n      adaptive_router_config:\n        available_models: [\"gpt-4o\"]\n", false},
 		{"refused_unknown_provider", okModel + "  - model_name: oci-llama\n    litellm_params:\n      model: oci/meta.llama-3.3-70b-instruct\n      oci_region: us-ashburn-1\n", false},
+		// Settings of LiteLLM example and test configs.
+		{"general_settings_examples", okModel + "general_settings:\n  host: 127.0.0.1\n  port: 4000\n  use_sidecar: true\n  sidecar_port: 8787\n  team_metadata_validation_timeout: 5\n", true},
+		{"refused_team_metadata_validate", okModel + "general_settings:\n  custom_team_metadata_validate: team_metadata_validator_e2e.validate_team_metadata\n  team_metadata_validation_error_message: Contact FinOps.\n  reject_metadata_tags: true\n", false},
 		{"refused_self_hosted_without_base", "model_list:\n  - model_name: llama\n    litellm_params:\n      model: hosted_vllm/llama-3\n", false},
 
 		// Typos.
@@ -256,6 +259,15 @@ func TestDeploymentFieldAliases(t *testing.T) {
 	}
 	parseFails(t, okModel+"      tool_choice: auto\n      extra_body: {tool_choice: none}\n", "model_list[0].litellm_params.tool_choice: is set in extra_body too (line 7); keep one (line 6)")
 	parseFails(t, okModel+"      headers: {a: b}\n      extra_headers: {c: d}\n", "extra_headers, which is set too")
+	// custom_user_agent is the User-Agent header, whichever of headers
+	// and extra_headers holds the others.
+	for _, hs := range []string{"", "      headers: {X-Team: a}\n", "      extra_headers: {X-Team: a}\n"} {
+		f = mustParse(t, okModel+"      custom_user_agent: Claude Code/1.0\n"+hs)
+		if h := f.ModelList[0].LiteLLMParams.ExtraHeaders; h["User-Agent"] != "Claude Code/1.0" || (hs != "" && h["X-Team"] != "a") {
+			t.Errorf("%q: extra_headers %v", hs, h)
+		}
+	}
+	parseFails(t, okModel+"      custom_user_agent: a\n      extra_headers: {user-agent: b}\n", "model_list[0].litellm_params.custom_user_agent: is sent as the User-Agent header, which extra_headers sets too (line 7); keep one (line 6)")
 	parseFails(t, okModel+"      top_kk: 3\n", `model_list[0].litellm_params: unknown field "top_kk" (line 6); did you mean "top_k"?`)
 }
 
