@@ -86,7 +86,9 @@ var reasons = map[string]string{
 // judges and rewrites are the functions litellm_settings.txt names
 // ("judged by NAME", "rewritten by NAME").
 var (
-	judges   = map[string]func(v *yaml.Node) (settingKind, string){"callbacks": judgeCallbacks}
+	judges = map[string]func(v *yaml.Node) (settingKind, string){
+		"callbacks": judgeCallbacks, "default_team_settings": judgeDefaultTeamSettings,
+	}
 	rewrites = map[string]func(parent, key, val *yaml.Node) (string, string){
 		"disable_cooldowns":                rewriteDisableCooldowns,
 		"custom_llm_provider":              rewriteCustomProvider,
@@ -224,6 +226,30 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 		why += ": " + whyObservation
 	}
 	return ignored, why
+}
+
+// teamLimitKeys are the keys of a default_team_settings entry that
+// limit what the team spends or calls; the rest (callbacks, langfuse_*)
+// configure logging.
+var teamLimitKeys = []string{"max_budget", "budget_duration", "tpm_limit", "rpm_limit", "max_parallel_requests", "models", "model_max_budget"}
+
+// judgeDefaultTeamSettings: LiteLLM's docs also put budgets in
+// default_team_settings (for teams JWT team_id_upsert creates); calling
+// those "logging callbacks, ignored" would hide that they are not enforced.
+func judgeDefaultTeamSettings(v *yaml.Node) (settingKind, string) {
+	if v = deref(v); v.Kind == yaml.SequenceNode {
+		for _, e := range v.Content {
+			if e = deref(e); e.Kind != yaml.MappingNode {
+				continue
+			}
+			for _, name := range teamLimitKeys {
+				if k, val := lookup(e, name); k != nil && offValue(val) == "" && !isNull(deref(val)) {
+					return refused, fmt.Sprintf("the %s of these teams (line %d) would not be enforced: gatehouse applies a team's budgets and limits from /team/new and /team/update only", name, k.Line)
+				}
+			}
+		}
+	}
+	return ignored, "per-team logging callbacks are not run: " + whyObservation
 }
 
 // rewriteDisableCooldowns makes router_settings.disable_cooldowns: true

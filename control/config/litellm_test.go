@@ -89,6 +89,9 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"deployment_request_defaults_anthropic", "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-3-5-sonnet-20241022\n      top_k: 40\n      thinking: {type: enabled, budget_tokens: 1024}\n      response_format: {type: json_object}\n      user: svc\n", false},
 		{"deployment_extra_body_reserved", okModel + "      extra_body: {stream: true, model: other}\n", false},
 		{"default_team_settings", okModel + "litellm_settings:\n  default_team_settings:\n    - team_id: team-1\n      success_callback: [\"langfuse\"]\n", true},
+		// LiteLLM's team_budgets.md puts a budget there: not a logging
+		// setting, so not ignored.
+		{"refused_default_team_settings_budget", okModel + "litellm_settings:\n  default_team_settings:\n    - team_id: team-1\n      success_callback: [\"langfuse\"]\n    - team_id: \"default-settings\"\n      max_budget: 100.0\n", false},
 
 		// Aliases.
 		{"alias_litellm_router", okModel + "litellm_settings:\n  num_retries: 3\n  allowed_fails: 2\n  cooldown_time: 30\n  fallbacks: [{\"gpt-4o\": [\"gpt-4o\"]}]\n", true},
@@ -398,6 +401,8 @@ func TestLiteLLMSettingsTable(t *testing.T) {
 				continue
 			}
 			switch {
+			case s.judge != nil && strings.HasSuffix(k, ".default_team_settings"):
+				b.WriteString("by value  " + k + ": ignored (per-team logging callbacks) or refused (an entry with a budget or limit)\n")
 			case s.judge != nil:
 				b.WriteString("by value  " + k + ": ignored (observability integrations; prometheus is /metrics; [] is nothing) or refused (Python objects, guardrail callbacks)\n")
 			case kind == alias && s.to != "":
