@@ -218,7 +218,10 @@ func firstNonZero(a, b float64) float64 {
 // It is derived from the snapshot's models and access groups, rebuilt only
 // when one of those changes, and immutable.
 type Catalog struct {
-	byName    map[string][]*Deployment
+	byName map[string][]*Deployment
+	// byID are the deployments that are no wildcard, by model_info.id: a
+	// fallback may name one (LiteLLM's fallbacks to a deployment id).
+	byID      map[string]*Deployment
 	wildcards []*Deployment // most specific (longest literal prefix) first
 	// groups are the explicit access-group objects.
 	groups map[string]*events.AccessGroup
@@ -229,7 +232,7 @@ type Catalog struct {
 }
 
 func buildCatalog(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env, rs *events.RoutingSettings) *Catalog {
-	r := &Catalog{byName: map[string][]*Deployment{}, groups: groups, groupNames: map[string]bool{}}
+	r := &Catalog{byName: map[string][]*Deployment{}, byID: map[string]*Deployment{}, groups: groups, groupNames: map[string]bool{}}
 	if rs != nil {
 		r.aliases = rs.ModelGroupAlias
 	}
@@ -247,6 +250,7 @@ func buildCatalog(models map[string]*events.Model, groups map[string]*events.Acc
 			r.wildcards = append(r.wildcards, d)
 		} else {
 			r.byName[d.ModelName] = append(r.byName[d.ModelName], d)
+			r.byID[d.ID] = d
 		}
 	}
 	for g := range groups {
@@ -276,6 +280,20 @@ type Route struct {
 
 // Found reports whether any deployment serves the model.
 func (r Route) Found() bool { return len(r.Deployments) > 0 }
+
+// ResolveFallback finds a fallback: a model name as Resolve finds it, else
+// the one deployment whose model_info.id it is (LiteLLM's router falls
+// back to a deployment id too; a wildcard deployment has no one model to
+// call and is not found by id).
+func (r *Catalog) ResolveFallback(name string) Route {
+	if rt := r.Resolve(name); rt.Found() {
+		return rt
+	}
+	if d := r.byID[name]; d != nil {
+		return Route{Requested: d.ModelName, Group: d.ModelName, Deployments: []*Deployment{d}}
+	}
+	return Route{Requested: name}
+}
 
 // Resolve finds the deployments for a requested model: an exact model_name
 // first, then a model_group_alias (LiteLLM checks aliases before

@@ -218,8 +218,9 @@ func TestFallbackAndCooldown(t *testing.T) {
 	e.put(t, &events.Model{ID: "bad", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: bad.srv.URL, Weight: 1}})
 	e.put(t, &events.Model{ID: "good", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: good.srv.URL}})
 	e.put(t, &events.Model{ID: "lim", ModelName: "limited", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: limited.srv.URL}})
+	e.put(t, &events.Model{ID: "lim2", ModelName: "limited2", LiteLLMParams: events.ModelParams{Model: "openai/gpt-4o", APIBase: limited.srv.URL}})
 	e.put(t, &events.RoutingSettings{ID: events.RoutingSettingsID, AllowedFails: intp(0), CooldownTime: floatp(600),
-		Fallbacks: []map[string][]string{{"limited": {"m"}}}})
+		Fallbacks: []map[string][]string{{"limited": {"m"}}, {"limited2": {"good"}}}})
 	testutil.Eventually(t, 10*time.Second, func() error {
 		if e.live.Load().RoutingSettings() == nil || len(e.live.Load().Catalog().Resolve("m").Deployments) != 2 {
 			return errors.New("not applied")
@@ -266,6 +267,14 @@ func TestFallbackAndCooldown(t *testing.T) {
 	}
 	if ev := nextSpend(t, spends); ev.Deployment != "good" || ev.ModelGroup != "m" {
 		t.Errorf("fallback spend event %+v, want deployment good in group m", ev)
+	}
+	// A fallback may name a deployment by its model_info.id.
+	code, body = do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"limited2","messages":[{"role":"user","content":"hi"}]}`)
+	if code != 200 || limited.hits.Load() != 2 {
+		t.Fatalf("fallback to a deployment id: %d %s (limited hits %d)", code, body, limited.hits.Load())
+	}
+	if ev := nextSpend(t, spends); ev.Deployment != "good" || ev.ModelGroup != "m" {
+		t.Errorf("deployment-id fallback spend event %+v, want deployment good in group m", ev)
 	}
 
 	// The client's own mistakes (an upstream 400) are not retried

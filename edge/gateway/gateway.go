@@ -620,7 +620,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 		if next >= len(fallbacks) {
 			break
 		}
-		route = snap.Catalog().Resolve(fallbacks[next])
+		route = snap.Catalog().ResolveFallback(fallbacks[next])
 		next++
 		if r, err := servingRoute(route, c.endpoint); err == nil {
 			route = r
