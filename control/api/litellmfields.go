@@ -47,7 +47,6 @@ var (
 	perModelLimits = "per-model rate limits are not supported; set rpm_limit/tpm_limit on the key, user, team or organization, or rpm/tpm on the model's deployment"
 	throughput     = "guaranteed throughput (reserved rate-limit capacity) is not supported; limits are best effort, LiteLLM's default"
 	memberDefaults = "team-wide member defaults are not supported; set max_budget_in_team per member with /team/member_add or /team/member_update"
-	onKeys         = "set it on the user's keys with /key/generate or /key/update"
 )
 
 var litellmFields = map[string]litellmOnly{
@@ -100,9 +99,9 @@ var litellmFields = map[string]litellmOnly{
 	"organizations":                       {reason: "add the user with /organization/member_add"},
 	"admins":                              {reason: "LiteLLM's legacy admins list is not supported; send members_with_roles with role admin"},
 	"members":                             {reason: "LiteLLM's legacy members list is not supported; send members_with_roles"},
-	"aliases":                             {reason: onKeys},
-	"max_parallel_requests":               {reason: onKeys},
-	"blocked":                             {reason: onKeys},
+	"aliases":                             {reason: "model aliases are set on keys (aliases) or teams (model_aliases)"},
+	"max_parallel_requests":               {reason: "parallel request limits are set on keys (max_parallel_requests on /key/generate or /key/update)"},
+	"blocked":                             {reason: "block the user's keys with /key/block, or its team with /team/block"},
 
 	// Labels, notifications and tuning of what gatehouse does not have:
 	// accepted with a warning.
