@@ -114,6 +114,15 @@ func (c *lcase) newUser(extra map[string]any) map[string]any {
 	return c.master("/user/new", body)
 }
 
+// addModels adds mock deployments, standing in for the proxy config of
+// LiteLLM's test runs.
+func addModels(c *lcase, names ...string) {
+	c.t.Helper()
+	for _, m := range names {
+		c.master("/model/new", map[string]any{"model_name": m, "litellm_params": map[string]any{"model": "openai/" + m, "mock_response": "hi"}})
+	}
+}
+
 func memberIDs(v any) []string {
 	var ids []string
 	list, _ := v.([]any)
@@ -245,6 +254,46 @@ func TestLiteLLMCases(t *testing.T) {
 			key := c.generateKey(testMaster, map[string]any{"team_id": "litellm_dashboard_3", "models": []string{}})["key"].(string)
 			if data, _ := c.ok("GET", "/model/info", key, nil)["data"].([]any); len(data) == 0 {
 				c.t.Errorf("/model/info for a team of every model: empty")
+			}
+		}},
+
+		// tests/test_models.py
+		{name: "test_models/test_get_models", run: func(c *lcase) {
+			addModels(c, "gpt-4", "gpt-3.5-turbo")
+			key := c.master("/key/generate", map[string]any{"models": []string{"gpt-4"}, "duration": nil})["key"].(string)
+			data, _ := c.ok("GET", "/model/info", key, nil)["data"].([]any)
+			for _, m := range data {
+				if n := m.(map[string]any)["model_name"]; n != "gpt-4" {
+					c.t.Errorf("model %v", n)
+				}
+			}
+		}},
+		{name: "test_models/test_get_specific_model", run: func(c *lcase) {
+			addModels(c, "gpt-4", "gpt-3.5-turbo")
+			key := c.master("/key/generate", map[string]any{"models": []string{"gpt-4"}, "duration": nil})["key"].(string)
+			data, _ := c.ok("GET", "/model/info", key, nil)["data"].([]any)
+			if len(data) != 1 {
+				c.t.Fatalf("data %v", data)
+			}
+			id := data[0].(map[string]any)["model_info"].(map[string]any)["id"].(string)
+			one, _ := c.ok("GET", "/model/info?litellm_model_id="+id, key, nil)["data"].([]any)
+			if len(one) != 1 || !reflect.DeepEqual(one[0], data[0]) {
+				c.t.Errorf("by id %v, listed %v", one, data[0])
+			}
+		}},
+		{name: "test_models/test_add_and_delete_models", run: func(c *lcase) {
+			out := c.master("/model/new", map[string]any{"model_name": "m-add-del", "litellm_params": map[string]any{"model": "openai/gpt-4.1-nano", "api_key": "os.environ/OPENAI_API_KEY"}, "model_info": map[string]any{"id": "12345_add_del"}})
+			if out["model_id"] != "12345_add_del" {
+				c.t.Errorf("model_id: %v", out)
+			}
+			c.master("/model/delete", map[string]any{"id": "12345_add_del"})
+		}},
+		{name: "test_models/test_get_personal_models_for_user", run: func(c *lcase) {
+			addModels(c, "gpt-4", "gpt-3.5-turbo")
+			key := c.master("/user/new", map[string]any{"models": []string{"gpt-3.5-turbo"}, "aliases": map[string]string{"mistral-7b": "gpt-3.5-turbo"}, "duration": nil, "max_budget": nil, "budget_duration": nil})["key"].(string)
+			data, _ := c.ok("GET", "/model_group/info", key, nil)["data"].([]any)
+			if len(data) != 1 || data[0].(map[string]any)["model_group"] != "gpt-3.5-turbo" {
+				c.t.Errorf("model groups %v", data)
 			}
 		}},
 
