@@ -13,13 +13,17 @@ import (
 
 // End users: LiteLLM's /customer/* routes, all admin-only.
 func (a *API) customerRoutes(admin fiber.Router) {
-	admin.Post("/customer/new", a.adminOnly, a.customerNew)
-	admin.Post("/customer/update", a.adminOnly, a.customerUpdate)
-	admin.Get("/customer/info", a.adminOnly, a.customerInfo)
-	admin.Get("/customer/list", a.adminOnly, a.customerList)
-	admin.Post("/customer/delete", a.adminOnly, a.customerDelete)
-	admin.Post("/customer/block", a.adminOnly, a.customerBlock(true))
-	admin.Post("/customer/unblock", a.adminOnly, a.customerBlock(false))
+	// /end_user/* is LiteLLM's older name for the same routes, which its
+	// tests and older clients still call.
+	for _, prefix := range []string{"/customer", "/end_user"} {
+		admin.Post(prefix+"/new", a.adminOnly, a.customerNew)
+		admin.Post(prefix+"/update", a.adminOnly, a.customerUpdate)
+		admin.Get(prefix+"/info", a.adminOnly, a.customerInfo)
+		admin.Get(prefix+"/list", a.adminOnly, a.customerList)
+		admin.Post(prefix+"/delete", a.adminOnly, a.customerDelete)
+		admin.Post(prefix+"/block", a.adminOnly, a.customerBlock(true))
+		admin.Post(prefix+"/unblock", a.adminOnly, a.customerBlock(false))
+	}
 }
 
 type customerRequest struct {

@@ -77,8 +77,25 @@ func (r *keyRequest) applyKeyType() error {
 // keyResponse is a key as returned when its plaintext is shown: once, at
 // generation.
 type keyResponse struct {
-	*events.Key
+	keyView
 	Plaintext string `json:"key"`
+	// TokenID is LiteLLM's name for the token in /key/generate's answer.
+	TokenID string `json:"token_id"`
+}
+
+// keyView is a key as the admin API answers it: LiteLLM always sends
+// metadata ({} when unset), and clients index it without checking.
+type keyView struct {
+	*events.Key
+	Metadata map[string]any `json:"metadata"`
+}
+
+func viewKey(k *events.Key) keyView {
+	md := k.Metadata
+	if md == nil {
+		md = map[string]any{}
+	}
+	return keyView{Key: k, Metadata: md}
 }
 
 func (f *keyFields) validate() error {
@@ -302,27 +319,29 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 	if err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
-	return keyResponse{Key: k, Plaintext: plain}, res, nil
+	return keyResponse{keyView: viewKey(k), Plaintext: plain, TokenID: k.Token}, res, nil
 }
 
 func (a *API) keyInfo(c *fiber.Ctx) error {
 	me := who(c)
 	q := c.Query("key")
 	if q == "" && me.key != nil {
-		return c.JSON(fiber.Map{"key": me.key.Token, "info": withSpend(me.key, a.spendOf(c, events.KindKey, me.key.Token))})
+		return c.JSON(fiber.Map{"key": me.key.Token, "info": withSpend(viewKey(me.key), a.spendOf(c, events.KindKey, me.key.Token))})
 	}
 	tok, err := tokenOf("key", q)
 	if err != nil {
 		return err
 	}
+	// LiteLLM looks the key up before it checks the caller may read it:
+	// an unknown key is a 404 for anyone.
+	k := a.store.Snapshot().KeyByToken(tok)
+	if k == nil {
+		return param(apierror.NotFound.With("Key not found in database"), "key")
+	}
 	if !me.reads() && (me.key == nil || me.key.Token != tok) {
 		return apierror.Forbidden.With("a virtual key may only read its own info")
 	}
-	k := a.store.Snapshot().KeyByToken(tok)
-	if k == nil {
-		return apierror.NotFound.With("key not found")
-	}
-	return c.JSON(fiber.Map{"key": q, "info": withSpend(k, a.spendOf(c, events.KindKey, k.Token))})
+	return c.JSON(fiber.Map{"key": q, "info": withSpend(viewKey(k), a.spendOf(c, events.KindKey, k.Token))})
 }
 
 // ownKey: a non-admin lists its user's keys (LiteLLM's /key/list is an
@@ -367,7 +386,7 @@ func (a *API) keyList(c *fiber.Ctx) error {
 	for _, k := range match[from:min(from+size, len(match))] {
 		if full {
 			// LiteLLM's return_full_object: the key objects, with spend.
-			keys = append(keys, withSpend(k, a.spendOf(c, events.KindKey, k.Token)))
+			keys = append(keys, withSpend(viewKey(k), a.spendOf(c, events.KindKey, k.Token)))
 		} else {
 			keys = append(keys, k.Token)
 		}
@@ -385,7 +404,10 @@ func (a *API) mutateKey(c *fiber.Ctx, tok string, typ string, change func(k *eve
 	if res.Noop {
 		out, _ = res.Object.(*events.Key)
 	}
-	return commit(c, res, out)
+	if out == nil {
+		return commit(c, res, out)
+	}
+	return commit(c, res, viewKey(out))
 }
 
 func (a *API) keyUpdate(c *fiber.Ctx) error {

@@ -51,6 +51,8 @@ func (a *API) modelNew(c *fiber.Ctx) error {
 		return err
 	}
 	out := redactModel(m)
+	// LiteLLM answers the stored row, whose id is model_id.
+	out["model_id"] = m.ID
 	// Edges resolve os.environ/ from their own environment, so this is a
 	// warning from the control plane's, not a refusal: an unset variable
 	// here is likely unset on the edges too.

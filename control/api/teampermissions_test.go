@@ -120,7 +120,7 @@ func TestTeamMemberPermissions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.caller == "dev2-member" {
 				// dev2 as a plain member: demote it in t-dev first.
-				f.master(t, "/team/member_add", map[string]any{"team_id": "t-dev", "member": map[string]any{"user_id": "dev2", "role": "user"}})
+				f.master(t, "/team/member_update", map[string]any{"team_id": "t-dev", "user_id": "dev2", "role": "user"})
 				tc.caller = "dev2"
 			}
 			tc.run(t, f)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -218,7 +219,18 @@ func (a *API) teamUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return commit(c, res, t)
+	// LiteLLM answers {"team_id", "data": <team>}; the team's fields stay
+	// at the top level too, for clients written against gatehouse.
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	var out fiber.Map
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return err
+	}
+	out["data"] = t
+	return commit(c, res, out)
 }
 
 func (a *API) teamBlock(block bool) fiber.Handler {
@@ -378,6 +390,9 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	}
 	var added []events.Member
 	res, t, err := a.mutateTeam(c, req.TeamID, events.TeamMemberAdded, func(t *events.Team) error {
+		if err := notInTeam(in, t.MembersWithRoles); err != nil {
+			return err
+		}
 		added = members(in, t.MembersWithRoles)
 		t.MembersWithRoles = slices.Clone(t.MembersWithRoles)
 		for _, m := range added {
@@ -410,6 +425,42 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, t)
+}
+
+// memberAlreadyInTeam is LiteLLM's refusal of /team/member_add for a
+// member the team has: a role or budget changes with /team/member_update.
+var memberAlreadyInTeam = &apierror.Error{Status: 400, Type: "team_member_already_in_team", Code: "400"}
+
+// notInTeam refuses members of in that old has, by user_id or user_email,
+// with LiteLLM's texts.
+func notInTeam(in []memberInput, old []events.Member) error {
+	for _, m := range in {
+		for _, x := range old {
+			if m.UserID != "" && x.UserID == m.UserID {
+				return param(memberAlreadyInTeam.With("User with user_id=%s already in team. Existing members=%s", m.UserID, pyMembers(old)), "user_id")
+			}
+			if m.UserEmail != "" && strings.EqualFold(x.UserEmail, m.UserEmail) {
+				return param(memberAlreadyInTeam.With("User with user_email=%s already in team. Existing members=%s", m.UserEmail, pyMembers(old)), "user_email")
+			}
+		}
+	}
+	return nil
+}
+
+// pyMembers writes members as LiteLLM's messages print its Member list.
+func pyMembers(ms []events.Member) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = fmt.Sprintf("Member(user_id=%s, user_email=%s, role=%s)", pyRepr(nonEmpty(m.UserID)), pyRepr(nonEmpty(m.UserEmail)), pyRepr(&m.Role))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // memberUpdateRequest is /team/member_update's body.
@@ -557,10 +608,14 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 		return err
 	}
 	if req.TeamID == "" {
-		return apierror.MissingParam.With("team_id is required")
+		return param(apierror.MissingParam.With("No team id passed in"), "team_id")
 	}
 	if req.UserID == "" && req.UserEmail == "" {
-		return apierror.MissingParam.With("user_id or user_email is required")
+		return param(apierror.MissingParam.With("Either user_id or user_email needs to be passed in"), "user_id")
+	}
+	if a.store.Snapshot().Team(req.TeamID) == nil {
+		// LiteLLM answers 400 here, not 404.
+		return param(apierror.BadRequest.With("Team id=%s does not exist in db", req.TeamID), "team_id")
 	}
 	var removed []events.Member
 	res, t, err := a.mutateTeam(c, req.TeamID, events.TeamUpserted, func(t *events.Team) error {
@@ -573,7 +628,11 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 			kept = append(kept, m)
 		}
 		if len(removed) == 0 {
-			return apierror.NotFound.With("user is not a member of team %s", req.TeamID)
+			field := "user_id"
+			if req.UserID == "" {
+				field = "user_email"
+			}
+			return param(apierror.BadRequest.With("User not found in team"), field)
 		}
 		t.MembersWithRoles = kept
 		return nil

@@ -30,6 +30,10 @@ type userRequest struct {
 	AutoCreateKey *bool   `json:"auto_create_key"`
 	KeyAlias      *string `json:"key_alias"`
 	Duration      *string `json:"duration"`
+	// Aliases go on that key, and team_id makes the user a member of the
+	// team and the key the team's, as in LiteLLM.
+	Aliases map[string]string `json:"aliases"`
+	TeamID  *string           `json:"team_id"`
 }
 
 func (r *userRequest) validate() error {
@@ -75,6 +79,19 @@ func (a *API) userNew(c *fiber.Ctx) error {
 		id = *req.UserID
 	}
 	snap := a.store.Snapshot()
+	if req.TeamID != nil && *req.TeamID != "" {
+		if snap.Team(*req.TeamID) == nil {
+			return param(apierror.NotFound.With("Team not found for team_id=%s", *req.TeamID), "team_id")
+		}
+		var teams []string
+		if req.Teams != nil {
+			teams = slices.Clone(*req.Teams)
+		}
+		if !slices.Contains(teams, *req.TeamID) {
+			teams = append(teams, *req.TeamID)
+			req.Teams = &teams
+		}
+	}
 	if req.Teams != nil {
 		for _, tid := range *req.Teams {
 			if snap.Team(tid) == nil {
@@ -105,7 +122,10 @@ func (a *API) userNew(c *fiber.Ctx) error {
 		res = later(res, r)
 	}
 	if req.AutoCreateKey == nil || *req.AutoCreateKey {
-		f := keyFields{UserID: &id, Models: &u.Models, KeyAlias: req.KeyAlias, Duration: req.Duration}
+		f := keyFields{UserID: &id, Models: &u.Models, KeyAlias: req.KeyAlias, Duration: req.Duration, Aliases: req.Aliases}
+		if req.TeamID != nil && *req.TeamID != "" {
+			f.TeamID = req.TeamID
+		}
 		kr, r, err := a.createKey(c.UserContext(), actor, nil, &f, "")
 		if err != nil {
 			return err
@@ -183,6 +203,12 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	}
 	if req.AutoCreateKey != nil || req.KeyAlias != nil || req.Duration != nil {
 		return httpx.Param("auto_create_key", "key fields are only valid for /user/new")
+	}
+	if req.Aliases != nil {
+		return httpx.Param("aliases", "only valid for /user/new (the key it makes); set it on the user's keys with /key/update")
+	}
+	if req.TeamID != nil {
+		return httpx.Param("team_id", "only valid for /user/new; add the user to a team with /team/member_add")
 	}
 	if err := req.validate(); err != nil {
 		return err

@@ -98,6 +98,13 @@ var routeAccess = map[string]string{
 	"POST /customer/delete":  adminOnly,
 	"POST /customer/block":   adminOnly,
 	"POST /customer/unblock": adminOnly,
+	"POST /end_user/new":     adminOnly,
+	"POST /end_user/update":  adminOnly,
+	"GET /end_user/info":     adminOnly,
+	"GET /end_user/list":     adminOnly,
+	"POST /end_user/delete":  adminOnly,
+	"POST /end_user/block":   adminOnly,
+	"POST /end_user/unblock": adminOnly,
 	"GET /gatehouse/edges":   adminOnly,
 	// Provenance: every tenant's ledger rows and past policy.
 	"GET /gatehouse/why/:id":         adminOnly,

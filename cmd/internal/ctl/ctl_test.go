@@ -184,7 +184,7 @@ func TestRoundTrips(t *testing.T) {
 	if v := field(t, ok(t, url, "users", "info", "u1"), "teams"); v != "" {
 		t.Fatalf("user teams after member-delete %q", v)
 	}
-	failsWith(t, run(t, url, "teams", "member-delete", "t1", "--user-id", "u1"), ctl.ExitError, "HTTP 404", "not a member")
+	failsWith(t, run(t, url, "teams", "member-delete", "t1", "--user-id", "u1"), ctl.ExitError, "HTTP 400", "User not found in team")
 	if ul := ok(t, url, "users", "list"); !strings.Contains(ul, "u1@example.com") {
 		t.Fatalf("users list:\n%s", ul)
 	}
