@@ -348,8 +348,9 @@ func (a *API) teamDelete(c *fiber.Ctx) error {
 
 // teamMemberAdd is LiteLLM's /team/member_add: adds a member (or a list)
 // by user_id or user_email; max_budget_in_team gives each its budget
-// within the team. A member already in the team is replaced, keeping its
-// budget unless max_budget_in_team is given.
+// within the team. A member the team already has is LiteLLM's 400 (its role
+// and budget change with /team/member_update); one named twice in a list
+// is added once, the last naming winning.
 func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	var req struct {
 		TeamID          string          `json:"team_id"`
