@@ -141,19 +141,19 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 	return g, nil
 }
 
-// KeyStanding refuses a key that may not be used at all, whatever the
-// route: blocked, expired, over its budget, or of a deleted or blocked
-// team (LiteLLM runs these checks, common_checks included, for every
-// route). /v1/models and the admin API's info routes ask it first.
+// KeyStanding refuses a key the admin API does not serve at all: blocked,
+// expired, or of a deleted or blocked team. Its budget is not checked
+// there: as in LiteLLM (test_key_over_budget), a key that spent its budget
+// still reads its own info and spend; the model routes, /v1/models
+// included, refuse it (CheckKey).
 func (s *Snapshot) KeyStanding(k *events.Key, now time.Time) error {
 	if err := keyBlocked(k); err != nil {
 		return err
 	}
-	var team *events.Team
-	if k.TeamID != "" {
-		team = s.teams[k.TeamID]
+	if err := keyExpired(k, now); err != nil {
+		return err
 	}
-	return s.keyStanding(k, team, now)
+	return s.keyTeamStanding(k, s.teams[k.TeamID])
 }
 
 // keyBlocked is the first check of every key, whatever the route.
@@ -164,16 +164,28 @@ func keyBlocked(k *events.Key) error {
 	return nil
 }
 
-// keyStanding is KeyStanding after the blocked check: expiry, the key's
-// budget, then the team's existence and block.
+// keyStanding is a key's standing on the model routes, after the blocked
+// check: expiry, the key's budget, then the team's existence and block.
 func (s *Snapshot) keyStanding(k *events.Key, team *events.Team, now time.Time) error {
-	if k.Expires != nil && !now.IsZero() && !now.Before(*k.Expires) {
-		return apierror.ExpiredKey.With("Authentication Error - Expired Key. Key Expiry time %s and current time %s",
-			k.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)).By(Rule("key", k.Token, "expires"))
+	if err := keyExpired(k, now); err != nil {
+		return err
 	}
 	if err := BudgetCheck(k, nil, nil); err != nil {
 		return err
 	}
+	return s.keyTeamStanding(k, team)
+}
+
+func keyExpired(k *events.Key, now time.Time) error {
+	if k.Expires != nil && !now.IsZero() && !now.Before(*k.Expires) {
+		return apierror.ExpiredKey.With("Authentication Error - Expired Key. Key Expiry time %s and current time %s",
+			k.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)).By(Rule("key", k.Token, "expires"))
+	}
+	return nil
+}
+
+// keyTeamStanding refuses a team key whose team was deleted or blocked.
+func (s *Snapshot) keyTeamStanding(k *events.Key, team *events.Team) error {
 	if k.TeamID == "" {
 		return nil
 	}

@@ -266,8 +266,8 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 	if k == nil {
 		return auth.KeyNotFound(sum[:])
 	}
-	// LiteLLM checks a key's standing (blocked, expired, over budget, its
-	// team blocked or gone) on every route, info routes included.
+	// LiteLLM checks a key's standing (blocked, expired, its team blocked
+	// or gone) on every route, info routes included; not its budget.
 	if err := snap.KeyStanding(k, a.store.Now()); err != nil {
 		return err
 	}
