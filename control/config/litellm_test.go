@@ -128,6 +128,10 @@ func TestLiteLLMSettings(t *testing.T) {
 		// litellm_jwtauth fields of LiteLLM 2026 that gatehouse does not
 		// implement: each named with what would not happen.
 		{"jwtauth_unsupported", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    upsert_sso_user_to_team: true\n    agent_id_jwt_field: azp\n    routing_overrides:\n      - iss: https://idp.example\n        path: oauth2\n    virtual_key_claim_field: client_id\n    virtual_key_mapping_cache_ttl: 300\n", false},
+		// LiteLLM's token_auth.md sets enable_jwt_auth in config.yaml and
+		// JWT_PUBLIC_KEY_URL in the shell: without the variable, the
+		// refusal points at enable_jwt_auth's line.
+		{"jwt_no_key_source", okModel + "general_settings:\n  master_key: sk-1234\n  enable_jwt_auth: True\n", false},
 		{"jwtauth_sso_only", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    user_id_jwt_field: sub\n    upsert_sso_user_to_team: true\nenvironment_variables:\n  JWT_PUBLIC_KEY_URL: https://idp.example/keys\n", true},
 		{"refused_guardrails", okModel + "guardrails:\n  - guardrail_name: aporia\n    litellm_params:\n      guardrail: aporia\n      mode: during_call\n", false},
 		{"refused_pass_through", okModel + "general_settings:\n  pass_through_endpoints:\n    - path: /v1/rerank\n      target: https://api.cohere.com/v1/rerank\n", false},
