@@ -154,6 +154,10 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_unknown_provider", okModel + "  - model_name: oci-llama\n    litellm_params:\n      model: oci/meta.llama-3.3-70b-instruct\n      oci_region: us-ashburn-1\n", false},
 		// Settings of LiteLLM example and test configs.
 		{"general_settings_examples", okModel + "general_settings:\n  host: 127.0.0.1\n  port: 4000\n  use_sidecar: true\n  sidecar_port: 8787\n  team_metadata_validation_timeout: 5\n", true},
+		// config_settings.md's spelling of service_callback.
+		{"ignored_service_callbacks", okModel + "litellm_settings:\n  service_callbacks: [\"datadog\", \"prometheus\"]\n", true},
+		// model_management.md: a team model and its team limits.
+		{"refused_team_model", okModel + "    model_info:\n      my_custom_key: my_custom_value\n      team_id: team-123\n      team_model_rpm_limit: 60\n      team_model_tpm_limit: 120000\n", false},
 		{"refused_team_metadata_validate", okModel + "general_settings:\n  custom_team_metadata_validate: team_metadata_validator_e2e.validate_team_metadata\n  team_metadata_validation_error_message: Contact FinOps.\n  reject_metadata_tags: true\n", false},
 		{"refused_self_hosted_without_base", "model_list:\n  - model_name: llama\n    litellm_params:\n      model: hosted_vllm/llama-3\n", false},
 
