@@ -43,7 +43,7 @@ func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
 	}
 	if getenv("MASTER_KEY") != "" {
 		if f.GeneralSettings.MasterKey != "" {
-			return &FieldError{Path: "general_settings.master_key", Msg: "overridden by the MASTER_KEY environment variable, which gatehouse run and control use as the admin key instead"}
+			return &FieldError{Path: "general_settings.master_key", Line: f.lines["general_settings.master_key"], Msg: "overridden by the MASTER_KEY environment variable, which gatehouse run and control use as the admin key instead"}
 		}
 		return nil
 	}

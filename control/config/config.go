@@ -235,14 +235,14 @@ func (f *File) MasterKey(env policy.Env) (string, error) {
 	}
 	key, err := policy.ResolveSecret(raw, env)
 	if err != nil {
-		return "", &FieldError{Path: path, Msg: err.Error()}
+		return "", &FieldError{Path: path, Line: f.lines[path], Msg: err.Error()}
 	}
 	if !strings.HasPrefix(key, "sk-") {
 		msg := `must start with "sk-"`
 		if raw != key {
 			msg = fmt.Sprintf(`the value of %s must start with "sk-"`, raw)
 		}
-		return "", &FieldError{Path: path, Msg: msg}
+		return "", &FieldError{Path: path, Line: f.lines[path], Msg: msg}
 	}
 	return key, nil
 }

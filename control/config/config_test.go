@@ -601,6 +601,25 @@ func TestMasterKey(t *testing.T) {
 	}
 }
 
+// TestMasterKeyLine: a master_key that would not resolve is reported at
+// its line, as `gatehouse check` reports every other setting.
+func TestMasterKeyLine(t *testing.T) {
+	f := mustParse(t, okModel+"general_settings:\n  master_key: secret\n")
+	_, err := f.MasterKey(func(string) (string, bool) { return "", false })
+	if err == nil || !strings.HasSuffix(err.Error(), "(line 7)") {
+		t.Errorf("err = %v, want it at line 7", err)
+	}
+	w := f.MasterKeyWarning(func(k string) string {
+		if k == "MASTER_KEY" {
+			return "sk-env"
+		}
+		return ""
+	})
+	if w == nil || w.Line != 7 {
+		t.Errorf("MASTER_KEY warning %v, want it at line 7", w)
+	}
+}
+
 func TestApplyEnvironment(t *testing.T) {
 	f := mustParse(t, "environment_variables:\n  B: two\n  A: 1\n  C: ''\n")
 	var got []string

@@ -464,7 +464,9 @@ func (f *File) JWTSettings(getenv func(string) string, now time.Time) (*events.J
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	v := &validator{}
+	// With Parse's lines, so the key-source error points at
+	// enable_jwt_auth like every other error of `gatehouse check`.
+	v := &validator{lines: f.lines}
 	// lookup returns a variable's value and the path to blame for it.
 	lookup := func(k string) (string, string) {
 		if s := getenv(k); s != "" {
@@ -472,15 +474,24 @@ func (f *File) JWTSettings(getenv func(string) string, now time.Time) (*events.J
 		}
 		return f.EnvironmentVariables[k], "environment_variables." + k
 	}
+	// A value from the process environment has no line in the file;
+	// its errors must not borrow the document's.
+	procEnv := &validator{}
+	at := func(path string) *validator {
+		if strings.HasPrefix(path, "environment_variables.") {
+			return v
+		}
+		return procEnv
+	}
 	keyURLs, keyPath := lookup(EnvJWTPublicKeyURL)
 	if keyPath == EnvJWTPublicKeyURL {
 		// environment_variables was checked by Validate.
-		checkKeyURLList(v, keyPath, keyURLs)
+		checkKeyURLList(procEnv, keyPath, keyURLs)
 	}
 	aud, audPath := lookup(EnvJWTAudience)
 	iss, issPath := lookup(EnvJWTIssuer)
-	checkPadded(v, audPath, aud)
-	checkPadded(v, issPath, iss)
+	checkPadded(at(audPath), audPath, aud)
+	checkPadded(at(issPath), issPath, iss)
 	s := &events.JWTSettings{
 		ID:              events.JWTSettingsID,
 		Enabled:         g.EnableJWTAuth,
@@ -495,6 +506,7 @@ func (f *File) JWTSettings(getenv func(string) string, now time.Time) (*events.J
 	if s.Enabled && len(s.PublicKeyURLs) == 0 && len(s.Auth.Issuers) == 0 {
 		v.add("general_settings.enable_jwt_auth", "enable_jwt_auth is set but no key source: set JWT_PUBLIC_KEY_URL or litellm_jwtauth.issuers")
 	}
+	v.errs = append(v.errs, procEnv.errs...)
 	if err := v.err(); err != nil {
 		return nil, err
 	}

@@ -492,10 +492,12 @@ environment_variables:
 		t.Errorf("padded process issuer: %v", err)
 	}
 
-	// No key source anywhere.
+	// No key source anywhere: the error has enable_jwt_auth's line, as
+	// `gatehouse check` prints every error (LiteLLM's token_auth.md
+	// sets it in config.yaml and JWT_PUBLIC_KEY_URL in the shell).
 	bare := mustParse(t, "general_settings:\n  enable_jwt_auth: true\n")
 	_, err = bare.JWTSettings(noEnv, now)
-	if err == nil || err.Error() != "config: general_settings.enable_jwt_auth: enable_jwt_auth is set but no key source: set JWT_PUBLIC_KEY_URL or litellm_jwtauth.issuers" {
+	if err == nil || err.Error() != "config: general_settings.enable_jwt_auth: enable_jwt_auth is set but no key source: set JWT_PUBLIC_KEY_URL or litellm_jwtauth.issuers (line 2)" {
 		t.Errorf("no key source: %v", err)
 	}
 	// A value of only commas is no key source either.

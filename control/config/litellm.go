@@ -88,6 +88,7 @@ var reasons = map[string]string{
 var (
 	judges = map[string]func(v *yaml.Node) (settingKind, string){
 		"callbacks": judgeCallbacks, "default_team_settings": judgeDefaultTeamSettings,
+		"tag_filtering_match_any": judgeTagMatchAny,
 	}
 	rewrites = map[string]func(parent, key, val *yaml.Node) (string, string){
 		"disable_cooldowns":                rewriteDisableCooldowns,
@@ -250,6 +251,18 @@ func judgeDefaultTeamSettings(v *yaml.Node) (settingKind, string) {
 		}
 	}
 	return ignored, "per-team logging callbacks are not run: " + whyObservation
+}
+
+// judgeTagMatchAny: gatehouse sends a tagged request to deployments
+// with any of its tags, LiteLLM's default. false asks that a deployment
+// carry all of them; false is not an off value here, and accepting it
+// would let a request reach deployments its tags only partly match.
+func judgeTagMatchAny(v *yaml.Node) (settingKind, string) {
+	var matchAny bool
+	if v = deref(v); isNull(v) || v.Decode(&matchAny) != nil || matchAny {
+		return ignored, "a request's tags always match any deployment tag"
+	}
+	return refused, "a tagged request would also go to deployments that carry only some of its tags, not only to those that carry all of them"
 }
 
 // rewriteDisableCooldowns makes router_settings.disable_cooldowns: true
@@ -512,7 +525,9 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			w.drop(n, i)
 			continue
 		case refused:
-			if off := offValue(v); off != "" {
+			// A judge has weighed the value already: its refusal of
+			// false (tag_filtering_match_any) is not LiteLLM's off.
+			if off := offValue(v); off != "" && s.judge == nil {
 				// Configs copied from LiteLLM's docs spell out defaults
 				// (max_budget: null, enable_oauth2_auth: false): nothing
 				// would silently not happen, so this is no reason to

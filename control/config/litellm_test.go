@@ -57,6 +57,8 @@ func TestLiteLLMSettings(t *testing.T) {
 	}{
 		// Ignored, with a warning.
 		{"ignored_database", okModel + "general_settings:\n  database_url: os.environ/DATABASE_URL\n  store_model_in_db: true\n  proxy_batch_write_at: 60\n  database_connection_pool_limit: 10\n  disable_spend_logs: false\n  allow_requests_on_db_unavailable: true\n", true},
+		// load_balancing.md: the Redis pool of router_settings.
+		{"ignored_router_cache_params", okModel + "router_settings:\n  redis_host: redis\n  cache_params:\n    type: redis\n    max_connections: 100\n", true},
 		{"ignored_redis", okModel + "router_settings:\n  redis_host: os.environ/REDIS_HOST\n  redis_port: os.environ/REDIS_PORT\n  redis_password: os.environ/REDIS_PASSWORD\n", true},
 		{"ignored_cache", okModel + "litellm_settings:\n  cache: true\n  cache_params:\n    type: redis\n    ttl: 600\n", true},
 		{"ignored_logging", okModel + "litellm_settings:\n  drop_params: true\n  set_verbose: true\n  json_logs: true\n  telemetry: false\n", true},
@@ -114,6 +116,10 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"model_group_alias", okModel + "router_settings:\n  model_group_alias: {\"gpt-4\": \"gpt-4o\", \"gpt-4-hidden\": {\"model\": \"gpt-4o\", \"hidden\": true}}\n", true},
 		{"model_group_alias_unknown", okModel + "router_settings:\n  model_group_alias: {\"gpt-4\": \"gpt-5\"}\n", false},
 		{"tag_routing", okModel + "      tags: [\"free\", \"default\"]\nrouter_settings:\n  enable_tag_filtering: true\n", true},
+		// LiteLLM's tag_routing.md sets true, its default; false asks for
+		// matching all of a request's tags, which gatehouse does not do.
+		{"tag_match_any", okModel + "      tags: [\"free\"]\nrouter_settings:\n  enable_tag_filtering: true\n  tag_filtering_match_any: true\n", true},
+		{"refused_tag_match_all", okModel + "      tags: [\"free\"]\nrouter_settings:\n  enable_tag_filtering: true\n  tag_filtering_match_any: false\n", false},
 		{"key_params", okModel + "litellm_settings:\n  default_key_generate_params:\n    max_budget: 1.5\n    models: [\"gpt-4o\"]\n    duration:\n    metadata: {\"setting\": \"default\"}\n  upperbound_key_generate_params:\n    max_budget: 100\n    budget_duration: 10d\n    duration: 30d\n    max_parallel_requests: 1000\n    tpm_limit: 1000\n    rpm_limit: 1000\n", true},
 		{"user_params", okModel + "litellm_settings:\n  max_internal_user_budget: 10\n  default_internal_user_params:\n    user_role: internal_user\n    max_budget: 5\n    budget_duration: 30d\n    models: [\"gpt-4o\"]\n", true},
 		{"key_params_bad", okModel + "litellm_settings:\n  upperbound_key_generate_params:\n    duration: forever\n    models: [\"gpt-4o\"]\n", false},
@@ -128,6 +134,10 @@ func TestLiteLLMSettings(t *testing.T) {
 		// litellm_jwtauth fields of LiteLLM 2026 that gatehouse does not
 		// implement: each named with what would not happen.
 		{"jwtauth_unsupported", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    upsert_sso_user_to_team: true\n    agent_id_jwt_field: azp\n    routing_overrides:\n      - iss: https://idp.example\n        path: oauth2\n    virtual_key_claim_field: client_id\n    virtual_key_mapping_cache_ttl: 300\n", false},
+		// LiteLLM's token_auth.md sets enable_jwt_auth in config.yaml and
+		// JWT_PUBLIC_KEY_URL in the shell: without the variable, the
+		// refusal points at enable_jwt_auth's line.
+		{"jwt_no_key_source", okModel + "general_settings:\n  master_key: sk-1234\n  enable_jwt_auth: True\n", false},
 		{"jwtauth_sso_only", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    user_id_jwt_field: sub\n    upsert_sso_user_to_team: true\nenvironment_variables:\n  JWT_PUBLIC_KEY_URL: https://idp.example/keys\n", true},
 		{"refused_guardrails", okModel + "guardrails:\n  - guardrail_name: aporia\n    litellm_params:\n      guardrail: aporia\n      mode: during_call\n", false},
 		{"refused_pass_through", okModel + "general_settings:\n  pass_through_endpoints:\n    - path: /v1/rerank\n      target: https://api.cohere.com/v1/rerank\n", false},
@@ -144,6 +154,10 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_unknown_provider", okModel + "  - model_name: oci-llama\n    litellm_params:\n      model: oci/meta.llama-3.3-70b-instruct\n      oci_region: us-ashburn-1\n", false},
 		// Settings of LiteLLM example and test configs.
 		{"general_settings_examples", okModel + "general_settings:\n  host: 127.0.0.1\n  port: 4000\n  use_sidecar: true\n  sidecar_port: 8787\n  team_metadata_validation_timeout: 5\n", true},
+		// config_settings.md's spelling of service_callback.
+		{"ignored_service_callbacks", okModel + "litellm_settings:\n  service_callbacks: [\"datadog\", \"prometheus\"]\n", true},
+		// model_management.md: a team model and its team limits.
+		{"refused_team_model", okModel + "    model_info:\n      my_custom_key: my_custom_value\n      team_id: team-123\n      team_model_rpm_limit: 60\n      team_model_tpm_limit: 120000\n", false},
 		{"refused_team_metadata_validate", okModel + "general_settings:\n  custom_team_metadata_validate: team_metadata_validator_e2e.validate_team_metadata\n  team_metadata_validation_error_message: Contact FinOps.\n  reject_metadata_tags: true\n", false},
 		{"refused_self_hosted_without_base", "model_list:\n  - model_name: llama\n    litellm_params:\n      model: hosted_vllm/llama-3\n", false},
 
@@ -401,6 +415,8 @@ func TestLiteLLMSettingsTable(t *testing.T) {
 				continue
 			}
 			switch {
+			case s.judge != nil && strings.HasSuffix(k, ".tag_filtering_match_any"):
+				b.WriteString("by value  " + k + ": ignored (true, LiteLLM's default: any tag matches) or refused (false: all tags must match)\n")
 			case s.judge != nil && strings.HasSuffix(k, ".default_team_settings"):
 				b.WriteString("by value  " + k + ": ignored (per-team logging callbacks) or refused (an entry with a budget or limit)\n")
 			case s.judge != nil:
