@@ -145,6 +145,9 @@ func (a *API) customerInfo(c *fiber.Ctx) error {
 }
 
 func (a *API) customerList(c *fiber.Ctx) error {
+	if err := checkQuery(c); err != nil { // LiteLLM's takes no filter either
+		return err
+	}
 	out := []fiber.Map{}
 	for _, cu := range a.store.Snapshot().Customers() {
 		out = append(out, a.customerView(c, cu))

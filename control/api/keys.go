@@ -362,28 +362,60 @@ func (a *API) keyHealth(c *fiber.Ctx) error {
 }
 
 func (a *API) keyList(c *fiber.Ctx) error {
-	team, user := c.Query("team_id"), c.Query("user_id")
+	if err := checkQuery(c, "page", "size", "user_id", "team_id", "organization_id", "key_alias", "key_hash",
+		"return_full_object", "include_team_keys", "include_created_by_keys", "sort_by", "sort_order"); err != nil {
+		return err
+	}
+	team, user, org, alias := c.Query("team_id"), c.Query("user_id"), c.Query("organization_id"), c.Query("key_alias")
+	var hash string
+	if q := c.Query("key_hash"); q != "" {
+		var err error
+		if hash, err = tokenOf("key_hash", q); err != nil {
+			return err
+		}
+	}
 	full := c.QueryBool("return_full_object")
 	me := who(c)
+	snap := a.store.Snapshot()
+	// LiteLLM's include_team_keys adds the keys of the teams the caller
+	// administers, include_created_by_keys the keys it created.
+	mine := func(k *events.Key) bool {
+		if me.reads() || ownKey(me, k) {
+			return true
+		}
+		if c.QueryBool("include_team_keys") && k.TeamID != "" && teamAdmin(snap.Team(k.TeamID), me.userID) {
+			return true
+		}
+		return c.QueryBool("include_created_by_keys") && me.userID != "" && k.CreatedBy == me.userID
+	}
 	var match []*events.Key
-	for _, k := range a.store.Snapshot().Keys() {
-		if (team == "" || k.TeamID == team) && (user == "" || k.UserID == user) && (me.reads() || ownKey(me, k)) {
+	for _, k := range snap.Keys() {
+		if (team == "" || k.TeamID == team) && (user == "" || k.UserID == user) && (org == "" || k.OrganizationID == org) &&
+			(alias == "" || k.KeyAlias == alias) && (hash == "" || k.Token == hash) && mine(k) {
 			match = append(match, k)
 		}
 	}
+	if err := sortBy(c, match, map[string]func(*events.Key) string{
+		"created_at": func(k *events.Key) string { return sortTime(k.CreatedAt) },
+		"updated_at": func(k *events.Key) string { return sortTime(k.UpdatedAt) },
+		"key_alias":  func(k *events.Key) string { return k.KeyAlias },
+		"expires": func(k *events.Key) string {
+			if k.Expires == nil {
+				return ""
+			}
+			return sortTime(*k.Expires)
+		},
+	}); err != nil {
+		return err
+	}
 	// LiteLLM's page/size; without them, every key (as before).
-	page, size := c.QueryInt("page", 1), c.QueryInt("size", len(match))
-	if page < 1 {
-		return httpx.Param("page", "must be >= 1")
+	p, err := pageOf(c, "size", len(match), len(match))
+	if err != nil {
+		return err
 	}
-	if c.Query("size") != "" && size < 1 {
-		return httpx.Param("size", "must be >= 1")
-	}
-	size = max(size, 1) // no keys, no size given
-	pages := (len(match) + size - 1) / size
-	from := min((page-1)*size, len(match))
-	keys := make([]any, 0, min(size, len(match)-from))
-	for _, k := range match[from:min(from+size, len(match))] {
+	from, to := p.bounds()
+	keys := make([]any, 0, to-from)
+	for _, k := range match[from:to] {
 		if full {
 			// LiteLLM's return_full_object: the key objects, with spend.
 			keys = append(keys, withSpend(viewKey(k), a.spendOf(c, events.KindKey, k.Token)))
@@ -391,7 +423,7 @@ func (a *API) keyList(c *fiber.Ctx) error {
 			keys = append(keys, k.Token)
 		}
 	}
-	return c.JSON(fiber.Map{"keys": keys, "total_count": len(match), "current_page": page, "total_pages": pages})
+	return c.JSON(fiber.Map{"keys": keys, "total_count": len(match), "current_page": p.n, "total_pages": p.pages()})
 }
 
 // mutateKey runs a read-modify-write on an existing key.

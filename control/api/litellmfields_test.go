@@ -103,7 +103,7 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 		t.Fatalf("defaults: %d %v", code, out)
 	}
 	code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"model_tpm_limit": map[string]int{"gpt-4o": 10}})
-	if code != 400 || errParam(out) != "model_tpm_limit" || !strings.Contains(errMsg(out), "per-model rate limits are not supported") {
+	if code != 400 || errParam(out) != "model_tpm_limit" || !strings.Contains(errMessage(out), "per-model rate limits are not supported") {
 		t.Fatalf("model_tpm_limit: %d %v", code, out)
 	}
 	code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"tags": []string{"team-a"}, "soft_budget": 5, "key_type": "read_only"})
@@ -120,7 +120,7 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 	if code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"key_type": "superuser"}); code != 400 || errParam(out) != "key_type" {
 		t.Errorf("unknown key_type: %d %v", code, out)
 	}
-	if code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"modles": []string{"a"}}); code != 400 || errMsg(out) != `unknown field "modles"` {
+	if code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"modles": []string{"a"}}); code != 400 || errMessage(out) != `unknown field "modles"` {
 		t.Errorf("a field LiteLLM does not have either: %d %v", code, out)
 	}
 	// /team/new as LiteLLM's NewTeamRequest serializes its defaults.
@@ -152,12 +152,12 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 		t.Errorf("access_group_ids: %d %v", code, out)
 	}
 	if code, out = do(t, app, "POST", "/team/new", testMaster, map[string]any{"access_group_ids": []string{"g1", "g2"}}); code != 400 ||
-		errParam(out) != "access_group_ids" || !strings.Contains(errMsg(out), `entry 1: "g2" is no access group`) {
+		errParam(out) != "access_group_ids" || !strings.Contains(errMessage(out), `entry 1: "g2" is no access group`) {
 		t.Errorf("unknown access group: %d %v", code, out)
 	}
 	// A field one body declares is screened where another does not.
 	if code, out = do(t, app, "POST", "/team/member_update", testMaster, map[string]any{"team_id": "t", "user_id": "u", "tpm_limit": 5}); code != 400 ||
-		errParam(out) != "tpm_limit" || !strings.Contains(errMsg(out), "per-member rate limits are not supported") {
+		errParam(out) != "tpm_limit" || !strings.Contains(errMessage(out), "per-member rate limits are not supported") {
 		t.Errorf("tpm_limit on /team/member_update: %d %v", code, out)
 	}
 	if code, out = do(t, app, "POST", "/user/new", testMaster, map[string]any{"user_id": "u1", "spend": 0, "send_invite_email": true, "sso_user_id": "s-1"}); code != 200 {
@@ -171,10 +171,4 @@ func errParam(out map[string]any) string {
 	e, _ := out["error"].(map[string]any)
 	p, _ := e["param"].(string)
 	return p
-}
-
-func errMsg(out map[string]any) string {
-	e, _ := out["error"].(map[string]any)
-	m, _ := e["message"].(string)
-	return m
 }

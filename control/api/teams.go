@@ -291,9 +291,27 @@ func (a *API) teamMemberships(c *fiber.Ctx, t *events.Team) []fiber.Map {
 }
 
 // teamList lists every team to an admin; to anyone else (LiteLLM's
-// /team/list is an info route) the teams it is a member of and its own.
+// /team/list is an info route) the teams it is a member of and its own;
+// user_id and organization_id narrow it, as in LiteLLM.
 func (a *API) teamList(c *fiber.Ctx) error {
-	return c.JSON(a.visibleTeams(who(c)))
+	if err := checkQuery(c, "user_id", "organization_id"); err != nil {
+		return err
+	}
+	return c.JSON(filterTeams(c, a.visibleTeams(who(c))))
+}
+
+// filterTeams keeps the teams the list query's filters name: the member
+// user_id, organization_id, and (on /v2/team/list) team_id and team_alias.
+func filterTeams(c *fiber.Ctx, teams []*events.Team) []*events.Team {
+	user, org, id, alias := c.Query("user_id"), c.Query("organization_id"), c.Query("team_id"), c.Query("team_alias")
+	out := []*events.Team{}
+	for _, t := range teams {
+		if (user == "" || teamMember(t, user) != nil) && (org == "" || t.OrganizationID == org) &&
+			(id == "" || t.TeamID == id) && (alias == "" || t.TeamAlias == alias) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (a *API) visibleTeams(me caller) []*events.Team {
@@ -313,17 +331,24 @@ func (a *API) visibleTeams(me caller) []*events.Team {
 // teamListV2 is GET /v2/team/list: /team/list's teams a page at a time
 // (page from 1, page_size default 10), in LiteLLM's envelope.
 func (a *API) teamListV2(c *fiber.Ctx) error {
-	teams := a.visibleTeams(who(c))
-	page, size := c.QueryInt("page", 1), c.QueryInt("page_size", 10)
-	if page < 1 {
-		return httpx.Param("page", "must be >= 1")
+	if err := checkQuery(c, "page", "page_size", "team_id", "team_alias", "organization_id", "user_id", "sort_by", "sort_order"); err != nil {
+		return err
 	}
-	if size < 1 {
-		return httpx.Param("page_size", "must be >= 1")
+	teams := filterTeams(c, a.visibleTeams(who(c)))
+	if err := sortBy(c, teams, map[string]func(*events.Team) string{
+		"team_id":    func(t *events.Team) string { return t.TeamID },
+		"team_alias": func(t *events.Team) string { return t.TeamAlias },
+		"created_at": func(t *events.Team) string { return sortTime(t.CreatedAt) },
+		"updated_at": func(t *events.Team) string { return sortTime(t.UpdatedAt) },
+	}); err != nil {
+		return err
 	}
-	from := min((page-1)*size, len(teams))
-	return c.JSON(fiber.Map{"teams": teams[from:min(from+size, len(teams))], "total": len(teams), "page": page,
-		"page_size": size, "total_pages": (len(teams) + size - 1) / size})
+	p, err := pageOf(c, "page_size", len(teams), 10)
+	if err != nil {
+		return err
+	}
+	from, to := p.bounds()
+	return c.JSON(fiber.Map{"teams": teams[from:to], "total": len(teams), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
 }
 
 // teamAvailable is GET /team/available: the teams a user may join by

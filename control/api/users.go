@@ -245,8 +245,40 @@ func (a *API) userInfo(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"user_id": id, "user_info": withSpend(u, a.spendOf(c, events.KindUser, id)), "keys": keys, "teams": teams})
 }
 
+// userList is LiteLLM's /user/list with its filters (role, user_ids
+// comma-separated, user_email as a case-insensitive substring, team),
+// sort and pages; without page_size, every user.
 func (a *API) userList(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"users": a.store.Snapshot().Users()})
+	if err := checkQuery(c, "role", "user_ids", "user_email", "team", "page", "page_size", "sort_by", "sort_order"); err != nil {
+		return err
+	}
+	role, email, team := c.Query("role"), strings.ToLower(c.Query("user_email")), c.Query("team")
+	var ids []string
+	if q := c.Query("user_ids"); q != "" {
+		ids = strings.Split(q, ",")
+	}
+	users := []*events.User{}
+	for _, u := range a.store.Snapshot().Users() {
+		if (role == "" || u.UserRole == role) && (ids == nil || slices.Contains(ids, u.UserID)) &&
+			(email == "" || strings.Contains(strings.ToLower(u.UserEmail), email)) && (team == "" || slices.Contains(u.Teams, team)) {
+			users = append(users, u)
+		}
+	}
+	if err := sortBy(c, users, map[string]func(*events.User) string{
+		"user_id":    func(u *events.User) string { return u.UserID },
+		"user_email": func(u *events.User) string { return u.UserEmail },
+		"user_role":  func(u *events.User) string { return u.UserRole },
+		"created_at": func(u *events.User) string { return sortTime(u.CreatedAt) },
+		"updated_at": func(u *events.User) string { return sortTime(u.UpdatedAt) },
+	}); err != nil {
+		return err
+	}
+	p, err := pageOf(c, "page_size", len(users), len(users))
+	if err != nil {
+		return err
+	}
+	from, to := p.bounds()
+	return c.JSON(fiber.Map{"users": users[from:to], "total": len(users), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
 }
 
 func (a *API) userDelete(c *fiber.Ctx) error {
