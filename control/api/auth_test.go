@@ -22,6 +22,22 @@ const testMaster = "sk-test-master-0000000000"
 // decoded body.
 func do(t *testing.T, app *fiber.App, method, path, cred string, body any) (int, map[string]any) {
 	t.Helper()
+	code, raw := send(t, app, method, path, cred, body)
+	var out map[string]any
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	} else {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return code, out
+}
+
+// send sends one request to app with cred and returns the status and the
+// raw body.
+func send(t *testing.T, app *fiber.App, method, path, cred string, body any) (int, []byte) {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -36,15 +52,7 @@ func do(t *testing.T, app *fiber.App, method, path, cred string, body any) (int,
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 && raw[0] == '{' {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
-		}
-	} else {
-		out = map[string]any{"raw": string(raw)}
-	}
-	return resp.StatusCode, out
+	return resp.StatusCode, raw
 }
 
 func errMessage(m map[string]any) string {

@@ -1,10 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http/httptest"
 	"reflect"
 	"testing"
 
@@ -25,29 +22,16 @@ type lcase struct {
 // under "list").
 func (c *lcase) call(method, path, cred string, body any) (int, map[string]any) {
 	c.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req := httptest.NewRequest(method, path, r)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+cred)
-	resp, err := c.app.Test(req, 10_000)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw := send(c.t, c.app, method, path, cred, body)
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		c.t.Fatalf("%s %s: %d %s", method, path, code, raw)
 	}
 	out, ok := v.(map[string]any)
 	if !ok {
 		out = map[string]any{"list": v}
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 // ok is a call LiteLLM's test requires to answer 200.
