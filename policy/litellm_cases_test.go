@@ -15,14 +15,15 @@ import (
 // after the test they come from (BerriAI/litellm tests/proxy_unit_tests/
 // test_auth_checks.py, tests/local_testing/test_auth_checks.py,
 // tests/test_litellm/proxy/auth/test_auth_checks.py, test_model_checks.py
-// and test_user_api_key_auth.py). Each LiteLLM object is the matching
+// test_all_org_models.py and test_user_api_key_auth.py). Each LiteLLM object is the matching
 // event (a UserAPIKeyAuth is a key, its team_model_aliases its team's
 // model_aliases); every case goes through CheckKey, the request path.
 //
-// Skipped (not gatehouse features), 54 cases:
+// Skipped (not gatehouse features), 77 cases (51 ported):
 //   - experimental UI JWT tokens, get_user_object upserts, _get_team_db_check
 //     and get_team_object 404s, _get_fuzzy_user_object, _cache_key_object,
-//     access-group cache helpers: database and cache plumbing, no model
+//     access-group cache helpers, get_org_models and the all-org-models
+//     listings: database and cache plumbing, no model
 //     access decision (gatehouse reads a snapshot, nothing to upsert).
 //   - vector store, tag budget and reject_clientside_metadata_tags checks,
 //     soft budgets and budget alerts (test_virtual_key_soft_budget_check,
@@ -275,4 +276,17 @@ func TestLiteLLMKeyStanding(t *testing.T) {
 	if err := s.CheckEndUser("broke-customer", "gpt-4", "gpt-4"); !errors.Is(err, apierror.BudgetExceeded) {
 		t.Errorf("test_get_end_user_object (10 of 0): %v", err)
 	}
+}
+
+// test_can_key_call_model_with_all_org_models: all-org-models on a key
+// resolves to its organization's models (test_all_org_models.py; its
+// listing and get_org_models cases read the database and are skipped).
+func TestLiteLLMAllOrgModels(t *testing.T) {
+	s := build(t,
+		dep("gpt-3.5-turbo", "openai/gpt-3.5-turbo"), dep("gpt-4", "openai/gpt-4"), dep("gemini-pro", "gemini/gemini-pro"),
+		&events.Org{OrganizationID: "test-org-id", Models: []string{"gpt-3.5-turbo", "gpt-4", "claude-3-opus"}},
+	)
+	k := events.Key{Models: []string{AllOrgModels}, OrganizationID: "test-org-id"}
+	litellmCheck(t, s, "test_can_key_call_model_with_all_org_models", k, "gpt-3.5-turbo", nil)
+	litellmCheck(t, s, "test_can_key_call_model_with_all_org_models (outside the org)", k, "gemini-pro", apierror.KeyModelDenied)
 }

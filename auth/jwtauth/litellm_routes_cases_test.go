@@ -13,7 +13,7 @@ import (
 // virtual key's allowed_routes and the LLM route groups, one row per
 // case, named after the LiteLLM test.
 //
-// Skipped, 88 cases: the role checks of non_proxy_admin_allowed_routes_check
+// Skipped, about 184 cases (31 ported): the role checks of non_proxy_admin_allowed_routes_check
 // (internal_user, viewers, org admins, /user/available_roles, reset_spend;
 // gatehouse's live in control/api), MCP server routes (/v1/mcp/server...:
 // no MCP), /videos, /containers and /rag routes (not served), pass-through
