@@ -27,19 +27,18 @@ const (
 //     models before; on a team LiteLLM expands it to every proxy model);
 //  4. otherwise only an exact entry allows it.
 //
-// Group names that do not hold the model are ignored, so a list of only
-// such groups allows nothing (it is not "empty").
+// A group name that does not hold the model is an ordinary entry, so a
+// list of only such groups allows nothing (it is not "empty"), and a name
+// that is both a group and a deployed model allows that model too (LiteLLM
+// filters out only the groups holding the model).
 func (s *Snapshot) Allowed(allowed []string, model string) bool {
 	if len(allowed) == 0 {
 		return true
 	}
 	r := s.catalog
 	for _, m := range allowed {
-		if r.IsGroup(m) {
-			if r.InGroup(m, model) {
-				return true
-			}
-			continue
+		if r.IsGroup(m) && r.InGroup(m, model) {
+			return true
 		}
 		if m == model || m == AnyModel || m == AllProxyModels || m == AllTeamModels {
 			return true

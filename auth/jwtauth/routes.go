@@ -237,6 +237,12 @@ func matchTemplate(tpl, path string) bool {
 		if e := strings.IndexAny(lit, "/{"); e >= 0 {
 			lit = lit[:e]
 		}
+		if lit != "" && lit == tpl {
+			// A parameter glued to the template's end ("{model_name}:generateContent")
+			// takes the rest, "/" included: LiteLLM's google routes serve
+			// "bedrock/claude-sonnet-3.7:generateContent".
+			return len(path) > len(lit) && strings.HasSuffix(path, lit)
+		}
 		if len(seg) <= len(lit) || !strings.HasSuffix(seg, lit) {
 			return false // an empty value does not fill a parameter
 		}
