@@ -211,7 +211,7 @@ func (c *ClaimPaths) UnmarshalYAML(n *yaml.Node) error {
 var (
 	DefaultAdminJWTScope      = "litellm_proxy_admin"
 	DefaultAdminAllowedRoutes = []string{"management_routes", "spend_tracking_routes", "global_spend_tracking_routes", "info_routes"}
-	DefaultTeamAllowedRoutes  = []string{"openai_routes", "info_routes", "anthropic_routes"}
+	DefaultTeamAllowedRoutes  = []string{"openai_routes", "info_routes", "mcp_routes", "/v1/messages", "/v1/messages/count_tokens"}
 )
 
 // DefaultPublicKeyTTL and DefaultPublicKeyStaleTTL are in seconds.

@@ -138,6 +138,21 @@ func adminDecision(s *policy.Snapshot, r Request, a *events.JWTAuth, d Decision)
 			r.Route, apierror.PyList(ExpandRoutes(a.AdminAllowedRoutes))).By("jwt_settings:admin_allowed_routes")
 	}
 	d.Admin = true
+	if h := strings.TrimSpace(r.TeamHeader); a != nil && h != "" && IsLLMRoute(r.Route) {
+		// LiteLLM 2026: an admin's x-litellm-team-id on an LLM route puts
+		// the call under that team (its limits, its spend), unchecked
+		// against the token's teams; on admin routes it is ignored, so no
+		// team is created there.
+		t := s.Team(h)
+		switch {
+		case t == nil && a.TeamIDUpsert:
+			d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeam, TeamID: h})
+			t = &events.Team{TeamID: h, Models: []string{}}
+		case t == nil:
+			return d, apierror.NotFound.With("Team doesn't exist in db. Team=%s. Create team via `/team/new` call.", h)
+		}
+		d.Team = t
+	}
 	if r.Model != "" {
 		d.Route = s.Catalog().Resolve(r.Model)
 	}
@@ -273,16 +288,28 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		}
 		return nil, apierror.NotFound.With("Team doesn't exist in db. Team=%s. Create team via `/team/new` call.", teamID)
 	}
-	teamIDs := id.TeamIDs
-	if len(teamIDs) == 0 && a.FallbackToDBTeams {
+	teamIDs, claimTeam := id.TeamIDs, id.TeamID
+	if id.teamDefaulted && id.TeamAlias != "" {
+		claimTeam = "" // an alias claim beats team_id_default
+	}
+	fromDB := false
+	if a.FallbackToDBTeams && len(id.GroupIDs) == 0 && id.TeamAlias == "" && (claimTeam == "" || id.teamDefaulted) {
 		// fallback_to_db_teams: a token naming no team uses the user's
-		// stored memberships, header and group selection alike.
-		teamIDs = dbTeams(s, id)
+		// stored memberships, header and group selection alike; they beat
+		// team_id_default, which applies only to a user with none.
+		if db := dbTeams(s, id); len(db) > 0 || claimTeam == "" {
+			teamIDs, claimTeam, fromDB = db, "", true
+		}
 	}
 	if h := strings.TrimSpace(r.TeamHeader); h != "" {
 		if !slices.Contains(teamIDs, h) {
 			// LiteLLM 2026 also accepts the alias of one allowed team.
 			tid, ok := allowedTeamByAlias(s, teamIDs, h)
+			if !ok && fromDB {
+				// The memberships are not the token's to see: naming them
+				// would let any token probe which teams a user is in.
+				return forbidden("x-litellm-team-id '%s' does not resolve to a team id or a unique team alias among your team memberships.", h)
+			}
 			if !ok {
 				// LiteLLM 2026's text (the header may name an alias), ids
 				// sorted as it sorts them.
@@ -296,13 +323,17 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 			return err
 		}
 		d.Team = t
-		return teamRoutes(h)
+		if !RouteAllowed(r.Route, a.TeamAllowedRoutes) {
+			// LiteLLM 2026's text for the header path: the value as sent.
+			return forbiddenBy("jwt_settings:team_allowed_routes", "Team '%s' (from x-litellm-team-id header) is not allowed to access route '%s'.", strings.TrimSpace(r.TeamHeader), r.Route)
+		}
+		return nil
 	}
 	// A configured team claim that is missing refuses a token that names
 	// nothing else. LiteLLM refuses every such token; here a token that
 	// still names groups (team_ids_jwt_field), a user or a role goes on to
 	// be judged as that, so one IdP can issue team and user tokens.
-	if id.TeamID == "" && id.TeamAlias != "" {
+	if claimTeam == "" && id.TeamAlias != "" {
 		// team_alias_jwt_field: the id field wins when both are present.
 		t, err := teamByAlias(s, id.TeamAlias)
 		if err != nil {
@@ -315,21 +346,22 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		d.Team = t
 		return teamRoutes(t.TeamID)
 	}
-	if id.TeamID == "" && id.teamField != "" && len(teamIDs) == 0 && id.UserID == "" && id.Role == "" {
-		if a.TeamAliasJWTField != "" {
-			return apierror.Unauthenticated.With("No team found in token. Checked team_id field '%s' and team_alias field '%s'.%s", id.teamField, a.TeamAliasJWTField, indexHint(id.teamField))
-		}
-		return apierror.Unauthenticated.With("No team id found in token. Checked team_id field '%s'%s", id.teamField, indexHint(id.teamField))
+	if claimTeam == "" && (id.teamField != "" || a.TeamAliasJWTField != "") && len(teamIDs) == 0 && id.UserID == "" && id.Role == "" {
+		// LiteLLM 2026's one text, Python's None for a field not set.
+		return apierror.Unauthenticated.With("No team found in token. Checked team_id field '%s' and team_alias field '%s'.%s", pyStr(id.teamField), pyStr(a.TeamAliasJWTField), indexHint(id.teamField))
 	}
-	if id.TeamID != "" {
-		t, err := load(id.TeamID)
+	if claimTeam != "" {
+		t, err := load(claimTeam)
 		if err != nil {
 			return err
 		}
 		d.Team = t
-		return teamRoutes(id.TeamID)
+		return teamRoutes(claimTeam)
 	}
 	if len(teamIDs) == 0 {
+		if a.EnforceTeamBasedModelAccess && fromDB {
+			return forbidden("No teams found in token, and the user is not a member of any team. `enforce_team_based_model_access` is set to True. Token must belong to a team.")
+		}
 		if a.EnforceTeamBasedModelAccess {
 			return forbidden("No teams found in token. `enforce_team_based_model_access` is set to True. Token must belong to a team.")
 		}
@@ -357,11 +389,17 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	}
 	if !anyExists && a.TeamClaimFallback {
 		// The claims name teams, none of which exists: the user's one
-		// stored team instead (its model and route checks follow).
+		// stored team instead (its model and route checks follow), else
+		// no team, as for a token without team claims.
 		if t := fallbackTeam(s, id); t != nil {
 			d.Team = t
 			return teamRoutes(t.TeamID)
 		}
+		return nil
+	}
+	if r.Model != "" && fromDB {
+		// As for the header: stored memberships are not listed.
+		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Check `/models` to see all available models.", r.Model)
 	}
 	if r.Model != "" {
 		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%s. Check `/models` to see all available models.", r.Model, apierror.PyList(teamIDs))
@@ -370,6 +408,14 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		return forbiddenBy("jwt_settings:team_allowed_routes", "No team in the token may access route %s", r.Route)
 	}
 	return nil
+}
+
+// pyStr is s as LiteLLM prints an optional setting: None when unset.
+func pyStr(s string) string {
+	if s == "" {
+		return "None"
+	}
+	return s
 }
 
 func isMember(t *events.Team, userID, email string) bool {

@@ -605,7 +605,7 @@ func TestEnforceRBAC(t *testing.T) {
 	t.Run("off: role_permissions ignored", func(t *testing.T) {
 		runRows(t, s, mk(false), nil, []row{
 			// team_id_jwt_field is configured and the token names nothing.
-			{name: "no role, no team claim", claims: `{}`, want: apierror.Unauthenticated, msg: "No team id found in token. Checked team_id field 'team'"},
+			{name: "no role, no team claim", claims: `{}`, want: apierror.Unauthenticated, msg: "No team found in token. Checked team_id field 'team' and team_alias field 'None'"},
 			{name: "team model outside role models", claims: `{"team":"t-open"}`, model: "claude-3", check: team("t-open")},
 			{name: "team models still apply", claims: `{"team":"t-gpt4o"}`, model: "claude-3", want: apierror.TeamModelDenied},
 		})
@@ -718,7 +718,7 @@ func TestGeneralEnforceRBAC(t *testing.T) {
 	const noID = "No user or team id found in token. enforce_rbac is set to True. Token must belong to a proxy admin, team, or user."
 	t.Run("general on", func(t *testing.T) {
 		runRows(t, s, mk(true, false), nil, []row{
-			{name: "no user or team", claims: `{}`, want: apierror.Unauthenticated, msg: "No team id found in token. Checked team_id field 'team'"},
+			{name: "no user or team", claims: `{}`, want: apierror.Unauthenticated, msg: "No team found in token. Checked team_id field 'team' and team_alias field 'None'"},
 			{name: "allowed role but no id", claims: `{"roles":["member"]}`, want: apierror.Forbidden, msg: noID},
 			{name: "groups resolve to no team", claims: `{"groups":["t-missing"]}`, route: "/v1/models", want: apierror.Forbidden, msg: noID},
 			{name: "team", claims: `{"team":"t-open"}`, check: team("t-open")},

@@ -65,6 +65,10 @@ type Identity struct {
 	// teamField is the team id claim path in force for this token (global
 	// or its issuer's): a token missing it is refused.
 	teamField string
+	// teamDefaulted: TeamID is team_id_default, not a claim, so a team
+	// alias claim and fallback_to_db_teams' memberships beat it (LiteLLM
+	// 2026).
+	teamDefaulted bool
 }
 
 // Settings are the JWT settings the identity was derived under.
@@ -136,7 +140,7 @@ func NewIdentity(c map[string]any, s *events.JWTSettings, prog cel.Program) (*Id
 
 	id.TeamID = str(c, f.teamID)
 	if id.TeamID == "" {
-		id.TeamID = a.TeamIDDefault
+		id.TeamID, id.teamDefaulted = a.TeamIDDefault, a.TeamIDDefault != ""
 	}
 	if a.TeamIDDefault == "" {
 		id.teamField = f.teamID
@@ -169,7 +173,7 @@ func NewIdentity(c map[string]any, s *events.JWTSettings, prog cel.Program) (*Id
 			// the role says, replacing what the other fields gave.
 			switch id.Role {
 			case events.RoleTeam:
-				id.TeamID, id.teamField = oid, ""
+				id.TeamID, id.teamField, id.teamDefaulted = oid, "", false
 			case events.RoleInternalUser:
 				id.UserID = oid
 			}

@@ -238,7 +238,7 @@ func TestUserIDJWTField(t *testing.T) {
 			msg: "User doesn't exist in db. 'user_id'=u-nope."},
 		{name: "ids are exact", claims: `{"sub":"U1"}`, want: apierror.Unauthenticated},
 		// team_id_jwt_field is configured: a token naming nothing is refused.
-		{name: "claim missing: names nothing", claims: `{}`, model: "gpt-4o", want: apierror.Unauthenticated, msg: "No team id found in token"},
+		{name: "claim missing: names nothing", claims: `{}`, model: "gpt-4o", want: apierror.Unauthenticated, msg: "No team found in token"},
 	})
 	t.Run("nested", func(t *testing.T) {
 		set := settings(func(s *events.JWTSettings) { s.Auth.UserIDJWTField = "profile.id" })
@@ -550,6 +550,6 @@ func TestIssuers(t *testing.T) {
 		{name: "issuer B: end user", claims: `{"iss":"https://idp-b.example","sub":"u1","cust":"c-1"}`, check: endUser("c-1")},
 		// Had issuer B's grp field applied, the token would name a team.
 		{name: "other issuer: issuer B's fields unused", claims: `{"iss":"https://other.example","sub":"u-nope","grp":["t-claude"],"cust":"c-1"}`,
-			model: "gpt-4o", want: apierror.Unauthenticated, msg: "No team id found in token"},
+			model: "gpt-4o", want: apierror.Unauthenticated, msg: "No team found in token"},
 	})
 }

@@ -146,12 +146,13 @@ func indexHint(path string) string {
 	}
 	base := path
 	if i := strings.IndexAny(base, "["); i >= 0 {
-		base = base[:i]
+		// LiteLLM 2026's two texts, bracket and dot form.
+		return fmt.Sprintf(" Hint: bracket indexing ('%s') is not supported in team_id_jwt_field. Use '%s' instead — LiteLLM uses the first element when the claim is a list.", path, base[:i])
 	}
 	if i := strings.LastIndexByte(base, '.'); i >= 0 && strings.Trim(base[i+1:], "0123456789") == "" {
 		base = base[:i]
 	}
-	return fmt.Sprintf(" Hint: claim paths have no array indexing ('%s'); a list-valued team claim uses its first element, so set the field to '%s'.", path, base)
+	return fmt.Sprintf(" Hint: dot-notation array indexing ('%s') is not supported. Use '%s' instead — LiteLLM uses the first element when the claim is a list.", path, base)
 }
 
 // allowedTeamByAlias resolves an x-litellm-team-id header that is the

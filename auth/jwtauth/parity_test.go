@@ -191,9 +191,9 @@ func TestUsesUserinfo(t *testing.T) {
 
 func TestIndexedClaimPathHint(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
-		{"roles.0", "set the field to 'roles'"},
-		{"roles[0]", "set the field to 'roles'"},
-		{"realm_access.roles.1", "set the field to 'realm_access.roles'"},
+		{"roles.0", "Use 'roles' instead"},
+		{"roles[0]", "Use 'roles' instead"},
+		{"realm_access.roles.1", "Use 'realm_access.roles' instead"},
 		{"team_id", ""},
 		{"groups", ""},
 	} {
@@ -204,7 +204,7 @@ func TestIndexedClaimPathHint(t *testing.T) {
 	}
 	set := settings(func(s *events.JWTSettings) { s.Auth.TeamIDJWTField = "roles.0" })
 	runRows(t, aliasWorld(t), set, nil, []row{
-		{name: "indexed team path", claims: `{"roles":["t-home"]}`, want: apierror.Unauthenticated, msg: "Hint: claim paths have no array indexing ('roles.0')"},
+		{name: "indexed team path", claims: `{"roles":["t-home"]}`, want: apierror.Unauthenticated, msg: "Hint: dot-notation array indexing ('roles.0') is not supported. Use 'roles' instead"},
 	})
 }
 
