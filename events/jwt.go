@@ -81,8 +81,8 @@ type JWTAuth struct {
 	// to a stored user_role; used by SyncUserRoleAndTeams.
 	JWTLiteLLMRoleMap []JWTLiteLLMRoleMap `json:"jwt_litellm_role_map,omitempty" yaml:"jwt_litellm_role_map"`
 	// SyncUserRoleAndTeams sets the stored user_role from
-	// JWTLiteLLMRoleMap and the user's team memberships from
-	// team_ids_jwt_field on each request.
+	// JWTLiteLLMRoleMap and the user's team memberships from the team
+	// claims (team_ids_jwt_field and team_id_jwt_field) on each request.
 	SyncUserRoleAndTeams bool `json:"sync_user_role_and_teams" yaml:"sync_user_role_and_teams"`
 	// TeamClaimFallback: a team claim that names no existing team falls
 	// back to the user's one stored team instead of 404/403.

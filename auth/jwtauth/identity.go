@@ -47,9 +47,13 @@ type Identity struct {
 	// org_alias_jwt_field, resolved against the snapshot per request.
 	TeamAlias string
 	OrgAlias  string
-	// GroupIDs are the teams of team_ids_jwt_field alone (what
-	// sync_user_role_and_teams makes the memberships match).
+	// GroupIDs are the teams of team_ids_jwt_field alone.
 	GroupIDs []string
+	// ClaimTeams are the teams the claims name, team_ids_jwt_field's then
+	// team_id_jwt_field's (every element of a list), never team_id_default:
+	// what sync_user_role_and_teams makes the memberships match (LiteLLM
+	// 2026's get_all_jwt_team_ids).
+	ClaimTeams []string
 	// MappedUserRole is the user_role jwt_litellm_role_map gives the
 	// token's roles ("" when none matches).
 	MappedUserRole string
@@ -203,6 +207,23 @@ func NewIdentity(c map[string]any, s *events.JWTSettings, prog cel.Program) (*Id
 			}
 			if !slices.Contains(id.GroupIDs, t) {
 				id.GroupIDs = append(id.GroupIDs, t)
+			}
+		}
+	}
+	id.ClaimTeams = slices.Clone(id.GroupIDs)
+	if v, ok := claims.Lookup(c, f.teamID); ok {
+		// A list claim names all its teams here, though the team chosen
+		// is its first; a single value is one id (commas and all).
+		ts := claims.Strings(v)
+		if _, list := v.([]any); !list {
+			ts = ts[:0]
+			if t, ok := claims.String(v); ok {
+				ts = append(ts, t)
+			}
+		}
+		for _, t := range ts {
+			if !slices.Contains(id.ClaimTeams, t) {
+				id.ClaimTeams = append(id.ClaimTeams, t)
 			}
 		}
 	}

@@ -67,24 +67,28 @@ func fallbackTeam(s *policy.Snapshot, id *Identity) *events.Team {
 }
 
 // syncUpserts are sync_user_role_and_teams' changes: the stored role from
-// jwt_litellm_role_map, and memberships made to match team_ids_jwt_field
-// (added for teams that exist, removed for stored teams the token no
-// longer lists). They run at the control plane; the request does not wait.
+// jwt_litellm_role_map, and memberships made to match the teams the claims
+// name (added for teams that exist, removed for stored teams the token no
+// longer names). As in LiteLLM, this runs whichever team fields are set: a
+// token naming no team leaves the user in none, except under
+// fallback_to_db_teams, where such a token is served from the stored
+// memberships, which must then survive it. They run at the control plane;
+// the request does not wait.
 func syncUpserts(s *policy.Snapshot, id *Identity, u *events.User) []events.UpsertRequest {
 	var out []events.UpsertRequest
 	if id.MappedUserRole != "" && u.UserRole != id.MappedUserRole {
 		out = append(out, events.UpsertRequest{Kind: events.UpsertUserRole, UserID: u.UserID, UserRole: id.MappedUserRole})
 	}
-	if len(id.settings.Auth.TeamIDsJWTField) == 0 {
+	if len(id.ClaimTeams) == 0 && id.settings.Auth.FallbackToDBTeams {
 		return out
 	}
-	for _, tid := range id.GroupIDs {
+	for _, tid := range id.ClaimTeams {
 		if t := s.Team(tid); t != nil && !isMember(t, u.UserID, u.UserEmail) {
 			out = append(out, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: u.UserID, UserEmail: u.UserEmail, TeamID: tid})
 		}
 	}
 	for _, tid := range u.Teams {
-		if !contains(id.GroupIDs, tid) {
+		if !contains(id.ClaimTeams, tid) {
 			out = append(out, events.UpsertRequest{Kind: events.UpsertTeamMemberRemove, UserID: u.UserID, UserEmail: u.UserEmail, TeamID: tid})
 		}
 	}
@@ -116,7 +120,7 @@ func syncedAdmin(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	case a.UserIDUpsert && id.EmailDomainOK:
 		d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUser, UserID: id.UserID, UserEmail: id.UserEmail},
 			events.UpsertRequest{Kind: events.UpsertUserRole, UserID: id.UserID, UserRole: id.MappedUserRole})
-		for _, tid := range id.GroupIDs {
+		for _, tid := range id.ClaimTeams {
 			if s.Team(tid) != nil {
 				d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertTeamMember, UserID: id.UserID, UserEmail: id.UserEmail, TeamID: tid})
 			}
