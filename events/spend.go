@@ -89,6 +89,13 @@ type SpendEvent struct {
 	// completions or could not tell. /spend/logs shows it as LiteLLM's
 	// call_type (CallType).
 	Endpoint string `json:"endpoint,omitempty"`
+	// ResponseID is the top-level "id" of the answer as the client got it
+	// ("chatcmpl-…", "msg_…", a Responses API id with the gateway's
+	// suffix; the first chunk's for a stream), because that is the id
+	// LiteLLM keys its spend logs by and its users look a request up
+	// with. Empty when the answer had none (embeddings, a failure). It is
+	// an upstream's label, not an identity: RequestID stays the key.
+	ResponseID string `json:"response_id,omitempty"`
 }
 
 // CallType is LiteLLM's call_type of a spend row for the API it names:

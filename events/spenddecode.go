@@ -169,6 +169,7 @@ func scanSpendEvent(s *jsonscan.Strict, e *SpendEvent, like *SpendEvent) bool {
 		s.OptStrLike(`,"region":`, &e.Region, like.Region) &&
 		s.OptStr(`,"client_request_id":`, &e.ClientRequestID) &&
 		s.OptStrLike(`,"endpoint":`, &e.Endpoint, like.Endpoint) &&
+		s.OptStr(`,"response_id":`, &e.ResponseID) &&
 		s.Lit(`}`)
 	if ok {
 		e.Type = SpendV1 // an empty type is a SpendEvent of the first edges

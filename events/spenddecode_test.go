@@ -99,7 +99,7 @@ func randomSpendEvent(r *rand.Rand) SpendEvent {
 		PromptTokens: i64(), CompletionTokens: i64(), TotalTokens: i64(), CachedTokens: i64(), CacheCreationTokens: i64(),
 		Estimated: r.IntN(2) == 0, Cost: f64(), LatencyMS: f64(), TTFTMS: f64(), Status: int(i64()), Stream: r.IntN(2) == 0, Outcome: str(),
 		PolicySeq: []uint64{0, 1, r.Uint64(), math.MaxUint64}[r.IntN(4)], DenyReason: str(), DenyRule: str(), EdgeID: str(),
-		EdgeInstance: str(), Region: str(), ClientRequestID: str(), Endpoint: str()}
+		EdgeInstance: str(), Region: str(), ClientRequestID: str(), Endpoint: str(), ResponseID: str()}
 }
 
 // edgeEncodings are spend messages as edges write them: json.Marshal's
@@ -162,7 +162,8 @@ func TestDecodeSpendForms(t *testing.T) {
 		{"empty batch", batch(), true},
 		{"every optional field", head + `,"key_hash":"k","key_alias":"a","user_id":"u","team_id":"t","org_id":"o","end_user":"eu"` + mid +
 			`,"cached_tokens":4,"cache_creation_tokens":5,"estimated":true,"cost":1e-7,"latency_ms":-0,"ttft_ms":1e21,"status":-1,"stream":true,"outcome":"denied","policy_seq":18446744073709551615` +
-			`,"deny_reason":"rate_limited","deny_rule":"key:\u003ck\u003e:rpm","edge_id":"e","edge_instance":"i","region":"eu","client_request_id":"c\"\\\/\b\f\n\r\t\u00e9\u2028"}`, true},
+			`,"deny_reason":"rate_limited","deny_rule":"key:\u003ck\u003e:rpm","edge_id":"e","edge_instance":"i","region":"eu","client_request_id":"c\"\\\/\b\f\n\r\t\u00e9\u2028"` +
+			`,"endpoint":"chat","response_id":"chatcmpl-abc\u003c123"}`, true},
 		{"optional fields written empty", strings.Replace(ev, mid, `,"key_hash":""`+mid+`,"cached_tokens":0,"estimated":false`, 1), true},
 		{"time with an offset", strings.Replace(ev, "Z", "+02:00", 1), true},
 		{"big integers", strings.Replace(ev, `"prompt_tokens":1`, `"prompt_tokens":-9223372036854775808`, 1), true},

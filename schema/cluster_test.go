@@ -43,6 +43,7 @@ func TestClusterMigrations(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS gh.spend_events ON CLUSTER ledger AS gh.spend_events_local ENGINE = Distributed(ledger, gh, spend_events_local, cityHash64(request_id))",
 		"ALTER TABLE gh.spend_events_local ON CLUSTER ledger ADD COLUMN client_request_id",
 		"ALTER TABLE gh.spend_events_local ON CLUSTER ledger ADD COLUMN client_request_id String DEFAULT ''\n;\nDROP TABLE IF EXISTS gh.spend_events ON CLUSTER ledger\n;\nCREATE TABLE IF NOT EXISTS gh.spend_events ON CLUSTER ledger AS gh.spend_events_local ENGINE = Distributed(",
+		"ALTER TABLE gh.spend_events_local ON CLUSTER ledger ADD COLUMN response_id String DEFAULT ''\n;\nDROP TABLE IF EXISTS gh.spend_events ON CLUSTER ledger\n;\nCREATE TABLE IF NOT EXISTS gh.spend_events ON CLUSTER ledger AS gh.spend_events_local ENGINE = Distributed(",
 		"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/gh.spend_rollup_key_local', '{replica}', version)",
 		"Distributed(ledger, gh, spend_rollup_days_local, toYYYYMMDD(date))",
 		"CREATE VIEW IF NOT EXISTS gh.v_daily_key_spend ON CLUSTER ledger AS",

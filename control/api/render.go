@@ -27,8 +27,13 @@ func Money(v float64) float64 {
 
 // spendLog is one row of /spend/logs in LiteLLM's LiteLLM_SpendLogs shape,
 // which LiteLLM's scripts and dashboards read.
+//
+// request_id is gatehouse's id (x-litellm-call-id, what /gatehouse/why
+// and the edge's logs name); LiteLLM's request_id for the same call, the
+// answer's id, is response_id. ?request_id= finds the row by either.
 type spendLog struct {
 	RequestID         string         `json:"request_id"`
+	ResponseID        string         `json:"response_id"`
 	CallType          string         `json:"call_type"`
 	APIKey            string         `json:"api_key"`
 	Spend             float64        `json:"spend"`
@@ -58,7 +63,7 @@ type spendLog struct {
 func liteLLMSpendLog(r query.Row) spendLog {
 	end := r.Time.Add(time.Duration(r.LatencyMS * float64(time.Millisecond)))
 	l := spendLog{
-		RequestID: r.RequestID, CallType: r.CallType(), APIKey: r.KeyHash, Spend: Money(r.Cost),
+		RequestID: r.RequestID, ResponseID: r.ResponseID, CallType: r.CallType(), APIKey: r.KeyHash, Spend: Money(r.Cost),
 		TotalTokens: r.TotalTokens, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
 		StartTime: r.Time, EndTime: end, Model: r.Model, ModelID: r.Deployment, ModelGroup: r.ModelGroup,
 		CustomLLMProvider: r.Provider, User: r.UserID, TeamID: r.TeamID, OrganizationID: r.OrgID,

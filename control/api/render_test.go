@@ -33,7 +33,7 @@ func TestMoneyDropsFloatNoise(t *testing.T) {
 
 func TestSpendLogHasLiteLLMShape(t *testing.T) {
 	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	r := query.Row{RequestID: "req-1", Time: start, KeyHash: "abc", KeyAlias: "ci", UserID: "u1", TeamID: "t1",
+	r := query.Row{RequestID: "req-1", ResponseID: "chatcmpl-abc123", Time: start, KeyHash: "abc", KeyAlias: "ci", UserID: "u1", TeamID: "t1",
 		ModelGroup: "gpt-4o", Model: "gpt-4o-2024", Provider: "openai", PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7,
 		Cost: 0.00010250000000000001, LatencyMS: 1500, TTFTMS: 200, Status: 200, Outcome: "ok"}
 	b, err := json.Marshal(liteLLMSpendLog(r))
@@ -41,7 +41,7 @@ func TestSpendLogHasLiteLLMShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(b)
-	for _, want := range []string{`"request_id":"req-1"`, `"api_key":"abc"`, `"spend":0.0001025`, `"startTime":"2026-03-01T10:00:00Z"`,
+	for _, want := range []string{`"request_id":"req-1"`, `"response_id":"chatcmpl-abc123"`, `"api_key":"abc"`, `"spend":0.0001025`, `"startTime":"2026-03-01T10:00:00Z"`,
 		`"endTime":"2026-03-01T10:00:01.5Z"`, `"completionStartTime":"2026-03-01T10:00:00.2Z"`, `"model":"gpt-4o-2024"`, `"user":"u1"`,
 		`"team_id":"t1"`, `"total_tokens":7`, `"prompt_tokens":3`, `"completion_tokens":4`, `"call_type":"acompletion"`,
 		`"status":"success"`, `"user_api_key_alias":"ci"`} {

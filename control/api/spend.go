@@ -77,12 +77,17 @@ func gatehouseRows(c *fiber.Ctx, rows []query.Row) error {
 var outcomes = []string{"ok", "client_aborted", "upstream_error", "timeout", events.OutcomeDenied}
 
 // spendFilter reads the filters /spend/logs and /gatehouse/decisions
-// share: api_key (or key), team_id, user_id, outcome, reason, start_date,
-// end_date, limit.
+// share: api_key (or key), team_id, user_id, request_id, outcome, reason,
+// start_date, end_date, limit.
+//
+// request_id is LiteLLM's: there it is the answer's id ("chatcmpl-…"),
+// which is how its users find the row of a completion. It matches that
+// (response_id), gatehouse's own id (x-litellm-call-id) or the client's
+// x-request-id.
 func spendFilter(c *fiber.Ctx) (query.Filter, error) {
 	var err error
 	f := query.Filter{TeamID: c.Query("team_id"), UserID: c.Query("user_id"), Limit: c.QueryInt("limit", query.DefaultLimit),
-		Outcome: c.Query("outcome"), DenyReason: c.Query("reason")}
+		Outcome: c.Query("outcome"), DenyReason: c.Query("reason"), RequestID: strings.TrimSpace(c.Query("request_id"))}
 	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
 		return f, httpx.Param("outcome", "%q is not an outcome: want one of %s", f.Outcome, strings.Join(outcomes, ", "))
 	}

@@ -14,13 +14,15 @@ import (
 )
 
 // Why is /gatehouse/why/<request id>: the request's ledger row (spend or
-// denial), the policy objects it depended on as they were at the row's
+// denial; the id may be gatehouse's, the client's x-request-id or the
+// answer's id, as on /spend/logs), the policy objects it depended on as they were at the row's
 // policy sequence, and a sentence saying why it was allowed or denied.
 type Why struct {
 	Request     query.Row `json:"request"`
 	Policy      *Involved `json:"policy"`
 	Explanation string    `json:"explanation"`
-	// Others are further requests that sent the same client x-request-id.
+	// Others are further requests the id names: a client may send one
+	// x-request-id twice, and an upstream's answer id is its own choice.
 	Others []string `json:"other_request_ids,omitempty"`
 }
 
@@ -38,11 +40,12 @@ func (a *API) why(c *fiber.Ctx) error {
 		return apierror.Unavailable.Wrap(err, "spend store unavailable")
 	}
 	if len(rows) == 0 {
-		e := apierror.NotFound.With("no request with request id or x-request-id %q in the ledger", id)
+		e := apierror.NotFound.With("no request with request id, x-request-id or response id %q in the ledger", id)
 		e.Param = "request_id"
 		return e
 	}
-	// The edge's own id beats a client id that another request reused.
+	// The edge's own id beats a client's or an upstream's id that another
+	// request shares.
 	pick := 0
 	for i, r := range rows {
 		if r.RequestID == id {

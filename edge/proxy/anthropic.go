@@ -282,7 +282,7 @@ func chatFromMessage(m *anthropicMessage, d *policy.Deployment, now time.Time) (
 	if err != nil {
 		return nil, Usage{}, apierror.Internal.Wrap(err, "could not encode the answer of model %s", d.ModelName)
 	}
-	u := Usage{Status: 200, Outcome: OutcomeOK, Model: m.Model}
+	u := Usage{Status: 200, Outcome: OutcomeOK, Model: m.Model, ID: m.ID}
 	u.set(m.Usage.tokens())
 	return enc, u, nil
 }
@@ -545,7 +545,7 @@ func (s *anthropicStream) run(w *bufio.Writer) {
 }
 
 func (s *anthropicStream) result(err error) Usage {
-	u := Usage{Status: 200, UpstreamStatus: 200, Outcome: outcomeOf(err), TTFT: s.ttft, Model: s.model}
+	u := Usage{Status: 200, UpstreamStatus: 200, Outcome: outcomeOf(err), TTFT: s.ttft, Model: s.model, ID: redactID(s.id, s.d)}
 	u.set(s.usage.tokens())
 	if !s.sawStart {
 		u.Estimated = true

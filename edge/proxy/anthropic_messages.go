@@ -66,14 +66,15 @@ func answerNative(rc *fasthttp.RequestCtx, x *Exchange, b []byte, u Usage) (Usag
 // writes are prompt tokens, as on the chat path (anthropicUsage.chat).
 func nativeMessageUsage(b []byte, payload []byte) Usage {
 	var m struct {
+		ID    string          `json:"id"`
 		Model string          `json:"model"`
 		Usage *anthropicUsage `json:"usage"`
 	}
 	if json.Unmarshal(b, &m) != nil || m.Usage == nil {
 		p := EstimateTokens(promptChars(payload))
-		return Usage{Estimated: true, PromptTokens: p, TotalTokens: p}
+		return Usage{Estimated: true, PromptTokens: p, TotalTokens: p, ID: m.ID}
 	}
-	u := Usage{Model: m.Model}
+	u := Usage{Model: m.Model, ID: m.ID}
 	u.set(m.Usage.tokens())
 	return u
 }
@@ -109,6 +110,7 @@ func (a *anthropicFrames) read(ev []byte) (frameInfo, []byte) {
 	switch e.Type {
 	case "message_start":
 		a.usage, a.model = e.Message.Usage, e.Message.Model
+		fi.id = keptID(e.Message.ID)
 	case "content_block_start":
 		fi.chars = int64(len(e.Block.Name) + len([]rune(e.Block.Text)))
 	case "content_block_delta":

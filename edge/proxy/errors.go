@@ -81,6 +81,22 @@ func redactSecrets(b []byte, secrets []string) []byte {
 	return b
 }
 
+// redactID is an answer's id as the client read it: the id is the
+// upstream's bytes, which reach the client redacted of d's credentials,
+// so the ledger (the spend event's response_id) gets it the same way.
+// Nothing is allocated when it holds none, which is always.
+func redactID(id string, d *policy.Deployment) string {
+	if id == "" {
+		return id
+	}
+	eachSecret(d, func(sec string) {
+		if strings.Contains(id, sec) {
+			id = strings.ReplaceAll(id, sec, redacted)
+		}
+	})
+	return id
+}
+
 // redactDeployment is redactSecrets with d's credentials.
 func redactDeployment(b []byte, d *policy.Deployment) []byte {
 	eachSecret(d, func(sec string) { b = redactSecret(b, sec) })

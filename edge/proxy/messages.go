@@ -396,6 +396,15 @@ func messageID(id string) string {
 	return "msg_" + strings.TrimPrefix(id, "chatcmpl-")
 }
 
+// clientMessageID is the id a Messages API client got for an answer whose
+// chat completion id was id ("" for none).
+func clientMessageID(id string) string {
+	if id == "" {
+		return ""
+	}
+	return messageID(id)
+}
+
 // MessageFromChat translates a chat completion body into a Message.
 func MessageFromChat(b []byte) ([]byte, error) {
 	var c chatCompletion

@@ -142,6 +142,7 @@ func (f *Forwarder) mock(rc *fasthttp.RequestCtx, d *policy.Deployment, model st
 	var id [len("chatcmpl-mock-") + 16]byte
 	copy(id[:], "chatcmpl-mock-")
 	hex.Encode(id[len("chatcmpl-mock-"):], sum[:])
+	u.ID = string(id[:])
 	created := time.Now().Unix()
 
 	usage := func(b []byte) []byte {

@@ -233,7 +233,7 @@ func mockCompletions(rc *fasthttp.RequestCtx, d *policy.Deployment, model string
 	resp := mockTextCompletion{ID: "cmpl-mock-" + strconv.FormatUint(h.Sum64(), 16), Object: "text_completion",
 		Created: time.Now().Unix(), Model: model}
 	u := Usage{PromptTokens: usage.PromptTokens, CompletionTokens: usage.CompletionTokens, TotalTokens: usage.TotalTokens,
-		Status: fasthttp.StatusOK, Outcome: OutcomeOK, Model: model, UpstreamStatus: fasthttp.StatusOK}
+		Status: fasthttp.StatusOK, Outcome: OutcomeOK, Model: model, UpstreamStatus: fasthttp.StatusOK, ID: resp.ID}
 	stop := "stop"
 	rc.SetStatusCode(fasthttp.StatusOK)
 	if !stream {

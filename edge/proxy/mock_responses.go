@@ -70,7 +70,7 @@ func mockResponses(rc *fasthttp.RequestCtx, x *Exchange) (Usage, error) {
 			"output": output, "usage": usage, "parallel_tool_calls": true, "tool_choice": "auto", "tools": []any{}}
 	}
 	u := Usage{PromptTokens: int64(prompt), CompletionTokens: int64(completion), TotalTokens: int64(prompt + completion),
-		Status: fasthttp.StatusOK, Outcome: OutcomeOK, Model: x.Model, UpstreamStatus: fasthttp.StatusOK}
+		Status: fasthttp.StatusOK, Outcome: OutcomeOK, Model: x.Model, UpstreamStatus: fasthttp.StatusOK, ID: id}
 	final := response("completed", []any{item("completed", []any{part(content)})}, usage)
 	rc.SetStatusCode(fasthttp.StatusOK)
 	if !x.Call.Stream {

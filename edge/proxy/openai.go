@@ -142,7 +142,8 @@ func endpoint(d *policy.Deployment, e policy.Endpoint) (string, *apierror.Error)
 // messages and the choices' messages.
 func bodyUsage(b, payload []byte, status int) Usage {
 	r := scanResponse(b)
-	u := Usage{Status: status, Outcome: OutcomeOK, Model: string(r.model)}
+	u := Usage{Status: status, Outcome: OutcomeOK}
+	u.Model, u.ID = modelAndID(r.model, r.id)
 	if r.hasUsage {
 		u.set(r.tokens)
 		return u

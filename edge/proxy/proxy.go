@@ -271,10 +271,22 @@ func (f *Forwarder) chat(rc *fasthttp.RequestCtx, c *Call, start time.Time, wait
 			return u, false, terr
 		}
 		x.Call.Body, x.Call.Endpoint, x.Call.Valid, x.asMessages = body, policy.EndpointChat, true, true
+		if done := x.Call.Done; done != nil {
+			// A stream's writer reports the chat chunks' id; the client
+			// got it as a message id.
+			x.Call.Done = func(u Usage, err error) {
+				u.ID = clientMessageID(u.ID)
+				done(u, err)
+			}
+		}
 	}
 	u, async, err = p.Chat(f, rc, x)
+	if !async {
+		u.ID = redactID(u.ID, d)
+	}
 	if err == nil && !async && x.asMessages {
 		err = messagesAnswer(rc)
+		u.ID = clientMessageID(u.ID)
 	}
 	*wait = x.waited
 	*x = Exchange{}

@@ -168,6 +168,9 @@ func answerResponses(rc *fasthttp.RequestCtx, x *Exchange, b []byte) (Usage, err
 		u.PromptTokens = EstimateTokens(responsesInputChars(x.Payload))
 		u.TotalTokens = u.PromptTokens
 	}
+	if r.ID != "" && len(r.ID)+len(x.Call.IDSuffix) <= maxIDLen {
+		u.ID = r.ID + x.Call.IDSuffix // the id withResponseID gives the client
+	}
 	return answerNative(rc, x, withResponseID(b, r.ID, x.Call.IDSuffix), u)
 }
 
@@ -219,6 +222,9 @@ func (r *responsesFrames) read(ev []byte) (frameInfo, []byte) {
 	if e.Response != nil {
 		if r.upstream == "" {
 			r.upstream = e.Response.ID
+			if r.upstream != "" {
+				fi.id = keptID(r.upstream + r.suffix) // the client's, as withResponseID rewrites it
+			}
 		}
 		if e.Response.Model != "" {
 			r.model = e.Response.Model

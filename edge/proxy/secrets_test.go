@@ -44,6 +44,29 @@ func TestRedactDeployment(t *testing.T) {
 	}
 }
 
+// The ledger keeps an answer's id as the client read it: redacted like
+// the answer, and without a copy when it holds no secret (every answer).
+func TestRedactID(t *testing.T) {
+	d := &policy.Deployment{APIKey: "sk-upstream-secret", ExtraHeaders: map[string]string{"X-Api-Key": "hdr-secret-1"}}
+	for in, want := range map[string]string{
+		"":                          "",
+		"chatcmpl-abc123":           "chatcmpl-abc123",
+		"id-sk-upstream-secret":     "id-[REDACTED]",
+		"hdr-secret-1.gh1":          "[REDACTED].gh1",
+		"chatcmpl-sk-upstream-secr": "chatcmpl-sk-upstream-secr",
+	} {
+		if got := redactID(in, d); got != want {
+			t.Errorf("redactID(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// (Ranging over extra_headers costs eachSecret an allocation whatever
+	// it redacts; a deployment without them is the common case.)
+	plain := &policy.Deployment{APIKey: "sk-upstream-secret"}
+	if n := testing.AllocsPerRun(100, func() { _ = redactID("chatcmpl-abc123", plain) }); n != 0 {
+		t.Errorf("redactID of a clean id allocates %v times", n)
+	}
+}
+
 // BenchmarkRedactAnswer is the secret search every non-streamed answer
 // goes through, on a typical chat completion that holds no secret.
 func BenchmarkRedactAnswer(b *testing.B) {

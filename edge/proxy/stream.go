@@ -153,8 +153,22 @@ func (s *sseStream) observe(ev []byte) (out []byte, drop bool, cutStart, cutEnd 
 		s.usage.set(fi.tokens)
 		s.usageOK = true
 	}
-	if s.usage.Model == "" && len(fi.model) > 0 {
-		s.usage.Model = string(fi.model) // once per stream
+	// Kept from the first event that has them (OpenAI's first chunk
+	// carries both), so this allocates once per stream.
+	if s.usage.Model != "" {
+		fi.model = nil
+	}
+	if s.usage.ID != "" {
+		fi.id = nil
+	}
+	if len(fi.model) > 0 || len(fi.id) > 0 {
+		model, id := modelAndID(fi.model, fi.id)
+		if model != "" {
+			s.usage.Model = model
+		}
+		if id != "" {
+			s.usage.ID = id
+		}
 	}
 	s.chars += fi.chars
 	if fi.chars > 0 && s.progress != nil {
@@ -209,6 +223,7 @@ func (s *sseStream) observeRest(b []byte) {
 func (s *sseStream) result(err error) Usage {
 	u := s.usage
 	u.Status, u.Outcome, u.TTFT, u.UpstreamStatus = s.status, outcomeOf(err), s.ttft, s.status
+	u.ID = redactID(u.ID, s.d)
 	if !s.usageOK {
 		u.Estimated = true
 		u.PromptTokens = EstimateTokens(promptChars(s.payload))

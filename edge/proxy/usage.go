@@ -46,6 +46,11 @@ type Usage struct {
 	TTFT time.Duration
 	// Model is the upstream's "model" from the response, if it sent one.
 	Model string
+	// ID is the top-level "id" of the answer as the client got it (a
+	// stream's: its first chunk's): LiteLLM keys a spend log by it, so
+	// the spend event keeps it (events.SpendEvent.ResponseID). Empty when
+	// the answer had none.
+	ID string
 	// UpstreamStatus is the HTTP status the upstream answered with (the
 	// mock answers 200); 0 when no response arrived (connection failure,
 	// timeout). Status is what the client got, which differs for mapped
@@ -492,7 +497,7 @@ func cachedTokens(b []byte, i int) int64 {
 }
 
 // plainString returns the bytes of a JSON string literal without quotes if
-// it has no escapes (model names never do); ok is false otherwise.
+// it has no escapes (model names and ids never do); ok is false otherwise.
 func plainString(b []byte) ([]byte, bool) {
 	if len(b) < 2 || b[0] != '"' {
 		return nil, false
@@ -504,17 +509,50 @@ func plainString(b []byte) ([]byte, bool) {
 	return s, true
 }
 
+// maxIDLen bounds the answer id the spend event keeps: an upstream
+// chooses it, and the ledger drops a longer one anyway (spend/sink).
+const maxIDLen = 256
+
+// answerID is the id in the string literal b, if it is one worth keeping.
+func answerID(b []byte) []byte {
+	if s, ok := plainString(b); ok && len(s) <= maxIDLen {
+		return s
+	}
+	return nil
+}
+
+// keptID is an id decoded by a frameReader as frameInfo carries it, if
+// it is one worth keeping.
+func keptID(id string) []byte {
+	if id == "" || len(id) > maxIDLen {
+		return nil
+	}
+	return []byte(id)
+}
+
+// modelAndID converts both with one allocation: the spend event keeps
+// them together anyway, and the hot path pays per allocation.
+func modelAndID(model, id []byte) (string, string) {
+	if len(model) == 0 || len(id) == 0 {
+		return string(model), string(id)
+	}
+	var buf [2 * maxIDLen]byte
+	s := string(append(append(buf[:0], model...), id...))
+	return s[:len(model)], s[len(model):]
+}
+
 // responseUsage is what a non-streaming response says about its cost.
 type responseUsage struct {
 	tokens
 	hasUsage                 bool
-	model                    []byte // aliases the body
+	model, id                []byte // alias the body
 	choicesStart, choicesEnd int
 }
 
-// scanResponse reads "usage", "model" and the span of "choices" from the
-// top level of a chat completion body, skipping everything else without
-// decoding it. Nested "usage" or "model" keys are never looked at.
+// scanResponse reads "usage", "model", "id" and the span of "choices"
+// from the top level of a chat completion body, skipping everything else
+// without decoding it. Nested "usage", "model" or "id" keys are never
+// looked at.
 func scanResponse(body []byte) responseUsage {
 	var r responseUsage
 	m := objectAt(body, jsonscan.WS(body, 0))
@@ -538,6 +576,11 @@ func scanResponse(body []byte) responseUsage {
 				}
 			}
 			continue
+		case "id":
+			if ve, ok := m.skip(); ok {
+				r.id = answerID(body[vs:ve])
+			}
+			continue
 		case "choices":
 			// Counted only if there is no usage; usage comes last.
 			if ve, ok := m.skip(); ok {
@@ -557,6 +600,7 @@ type frameInfo struct {
 	tokens
 	chars int64  // generated text in choices[].delta
 	model []byte // aliases the frame
+	id    []byte // the event's top-level "id" (inspectFrame: aliases the frame)
 	// cutStart:cutEnd is a top-level "usage":null member with its comma,
 	// which OpenAI adds to every chunk under include_usage (0:0: none).
 	cutStart, cutEnd int
@@ -643,6 +687,11 @@ func inspectFrame(ev []byte) frameInfo {
 				if s, ok := plainString(ev[vs:ve]); ok {
 					f.model = s
 				}
+			}
+			continue
+		case "id":
+			if ve, ok := m.skip(); ok {
+				f.id = answerID(ev[vs:ve])
 			}
 			continue
 		}

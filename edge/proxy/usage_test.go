@@ -70,7 +70,7 @@ func TestInspectFrame(t *testing.T) {
 		{
 			name:  "content delta with usage null",
 			ev:    "data: {\"id\":\"c\",\"model\":\"m-1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"héllo\\n\"},\"finish_reason\":null}],\"usage\":null}\n\n",
-			want:  frameInfo{chars: 6},
+			want:  frameInfo{chars: 6, id: []byte("c")},
 			model: "m-1", clientSee: "data: {\"id\":\"c\",\"model\":\"m-1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"héllo\\n\"},\"finish_reason\":null}]}\n\n",
 		},
 		{
@@ -117,6 +117,19 @@ func TestInspectFrame(t *testing.T) {
 			name: "tool call arguments count, role and keys do not",
 			ev:   `data: {"choices":[{"delta":{"role":"assistant","tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}},{"delta":{"content":"ab"}}]}` + "\n\n",
 			want: frameInfo{chars: 7 + 2},
+		},
+		{
+			name: "a tool call's id is not the chunk's",
+			ev:   `data: {"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_1","function":{"name":"f"}}]}}],"id":"chatcmpl-2"}` + "\n\n",
+			want: frameInfo{chars: 7, id: []byte("chatcmpl-2")}, // the tool call's id and name
+		},
+		{
+			name: "an id with an escape or longer than the ledger keeps is not read",
+			ev:   `data: {"id":"chat\u0063mpl","choices":[]}` + "\n\n", want: frameInfo{},
+		},
+		{
+			name: "overlong id",
+			ev:   `data: {"id":"` + strings.Repeat("x", maxIDLen+1) + `","choices":[]}` + "\n\n", want: frameInfo{},
 		},
 		{name: "done", ev: "data: [DONE]\n\n", want: frameInfo{done: true}},
 		{name: "comment", ev: ": keep-alive\n\n", want: frameInfo{}},
@@ -280,13 +293,13 @@ func TestUsageNonStream(t *testing.T) {
 		{
 			name: "reported",
 			body: `{"id":"c","object":"chat.completion","model":"gpt-up-2024","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}`,
-			want: Usage{PromptTokens: 9, CompletionTokens: 2, TotalTokens: 11, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024", UpstreamStatus: 200},
+			want: Usage{PromptTokens: 9, CompletionTokens: 2, TotalTokens: 11, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024", ID: "c", UpstreamStatus: 200},
 		},
 		{
 			name: "estimated without usage",
 			body: `{"id":"c","choices":[{"index":0,"message":{"role":"assistant","content":"123456789"}}]}`,
 			// prompt "hello world" = 11 chars -> 3; completion 9 chars -> 3
-			want: Usage{PromptTokens: 3, CompletionTokens: 3, TotalTokens: 6, Estimated: true, Status: 200, Outcome: OutcomeOK, UpstreamStatus: 200},
+			want: Usage{PromptTokens: 3, CompletionTokens: 3, TotalTokens: 6, Estimated: true, Status: 200, Outcome: OutcomeOK, ID: "c", UpstreamStatus: 200},
 		},
 	}
 	for _, tt := range tests {
@@ -354,7 +367,7 @@ func TestStreamUsage(t *testing.T) {
 			}
 			u := r.u
 			if u.PromptTokens != 5 || u.CompletionTokens != 3 || u.TotalTokens != 8 || u.Estimated ||
-				u.Status != 200 || u.Outcome != OutcomeOK || u.Model != "gpt-up-2024" || u.TTFT <= 0 {
+				u.Status != 200 || u.Outcome != OutcomeOK || u.Model != "gpt-up-2024" || u.ID != "chatcmpl-1" || u.TTFT <= 0 {
 				t.Fatalf("usage = %+v", u)
 			}
 		})
@@ -378,7 +391,7 @@ func TestStreamWithoutUpstreamUsage(t *testing.T) {
 		t.Fatalf("stream changed:\n%s", got)
 	}
 	r := e.waitResult(t)
-	want := Usage{PromptTokens: 2, CompletionTokens: 3, TotalTokens: 5, Estimated: true, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024", UpstreamStatus: 200}
+	want := Usage{PromptTokens: 2, CompletionTokens: 3, TotalTokens: 5, Estimated: true, Status: 200, Outcome: OutcomeOK, Model: "gpt-up-2024", ID: "chatcmpl-1", UpstreamStatus: 200}
 	r.u.TTFT = 0
 	if r.err != nil || r.u != want {
 		t.Fatalf("done(%+v, %v), want %+v", r.u, r.err, want)
@@ -534,6 +547,8 @@ func TestUpstreamErrorUsage(t *testing.T) {
 	}
 }
 
+var mockID = regexp.MustCompile(`"id":"(chatcmpl-mock-[0-9a-f]{16})"`)
+
 var mockVolatile = regexp.MustCompile(`"id":"chatcmpl-mock-[0-9a-f]{16}"|"created":[0-9]+`)
 
 // The mock behaves like an upstream: the forwarder talking to a mock
@@ -570,7 +585,15 @@ func TestMockParity(t *testing.T) {
 			if directUsage.err != nil || proxiedUsage.err != nil {
 				t.Fatal(directUsage.err, proxiedUsage.err)
 			}
-			du.TTFT, pu.TTFT = 0, 0
+			// Each reports the id its client saw (the mock's hashes the
+			// body, which the proxy rewrote).
+			if id := mockID.FindStringSubmatch(direct); id == nil || du.ID != id[1] {
+				t.Fatalf("direct usage id %q, answer %s", du.ID, direct)
+			}
+			if id := mockID.FindStringSubmatch(proxied); id == nil || pu.ID != id[1] {
+				t.Fatalf("proxied usage id %q, answer %s", pu.ID, proxied)
+			}
+			du.TTFT, pu.TTFT, du.ID, pu.ID = 0, 0, "", ""
 			want := Usage{PromptTokens: 6, CompletionTokens: 13, TotalTokens: 19, Status: 200, Outcome: OutcomeOK, Model: "mock-model", UpstreamStatus: 200}
 			if du != want || pu != want {
 				t.Fatalf("usage direct %+v, proxied %+v, want %+v", du, pu, want)

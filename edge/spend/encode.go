@@ -103,6 +103,7 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = appendOpt(b, `,"region":`, e.Region)
 	b = appendOpt(b, `,"client_request_id":`, e.ClientRequestID)
 	b = appendOpt(b, `,"endpoint":`, e.Endpoint)
+	b = appendOpt(b, `,"response_id":`, e.ResponseID)
 	return append(b, '}'), true
 }
 

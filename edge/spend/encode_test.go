@@ -28,7 +28,7 @@ func TestAppendEventIsJSON(t *testing.T) {
 		cases = append(cases, events.SpendEvent{Type: events.SpendV1, RequestID: s, Time: at, KeyHash: s, KeyAlias: s, UserID: s, TeamID: s,
 			OrgID: s, EndUserID: s, Auth: s, ModelGroup: s, Model: s, Deployment: s, Provider: s, PromptTokens: int64(i) - 3,
 			CompletionTokens: math.MaxInt64, TotalTokens: math.MinInt64, CachedTokens: int64(i%3) * math.MaxInt64 / 2, CacheCreationTokens: -int64(i % 2), Estimated: i%2 == 0, Cost: f, LatencyMS: -f, TTFTMS: f,
-			Status: 200 + i, Stream: i%3 == 0, Outcome: s, PolicySeq: uint64(i) * 1e17, DenyReason: s, DenyRule: s, EdgeID: s, EdgeInstance: s, Region: s, ClientRequestID: s, Endpoint: s})
+			Status: 200 + i, Stream: i%3 == 0, Outcome: s, PolicySeq: uint64(i) * 1e17, DenyReason: s, DenyRule: s, EdgeID: s, EdgeInstance: s, Region: s, ClientRequestID: s, Endpoint: s, ResponseID: s})
 	}
 	for _, f := range floats {
 		cases = append(cases, events.SpendEvent{Time: at.Truncate(time.Second), Cost: f, LatencyMS: f, TTFTMS: f})
@@ -123,7 +123,7 @@ func TestDecodeSpendReadsEncoding(t *testing.T) {
 			PromptTokens: rnd.Int64N(1e6), CompletionTokens: rnd.Int64(), TotalTokens: -rnd.Int64(), CachedTokens: rnd.Int64N(3),
 			CacheCreationTokens: rnd.Int64N(3), Estimated: rnd.IntN(2) == 0, Cost: f(), LatencyMS: f(), TTFTMS: f() * float64(rnd.IntN(2)),
 			Status: 200 + rnd.IntN(400), Stream: rnd.IntN(2) == 0, Outcome: str(), PolicySeq: rnd.Uint64() * uint64(rnd.IntN(2)),
-			DenyReason: str(), DenyRule: str(), EdgeID: str(), EdgeInstance: str(), Region: str(), ClientRequestID: str(), Endpoint: str()}
+			DenyReason: str(), DenyRule: str(), EdgeID: str(), EdgeInstance: str(), Region: str(), ClientRequestID: str(), Endpoint: str(), ResponseID: str()}
 		return e
 	}
 	for i := range 500 {

@@ -19,6 +19,7 @@ func Apply(ev *events.SpendEvent, d *policy.Deployment, u proxy.Usage, latency t
 	ev.CachedTokens, ev.CacheCreationTokens = u.CachedTokens, u.CacheCreationTokens
 	ev.Estimated = u.Estimated
 	ev.Status, ev.Outcome = u.Status, u.Outcome
+	ev.ResponseID = u.ID
 	ev.LatencyMS = float64(latency) / float64(time.Millisecond)
 	ev.TTFTMS = float64(u.TTFT) / float64(time.Millisecond)
 	if d != nil {

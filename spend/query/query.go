@@ -35,8 +35,9 @@ type Filter struct {
 	// select decisions: refusals are rows of the ledger too.
 	Outcome    string
 	DenyReason string
-	// RequestID matches the edge's request id or the client's
-	// x-request-id (client_request_id).
+	// RequestID matches the edge's request id, the client's x-request-id
+	// (client_request_id) or the answer's id (response_id), which is
+	// LiteLLM's request_id.
 	RequestID string
 	// Start and End bound the request time, [Start, End); zero means
 	// the first (last) stored day.
@@ -52,7 +53,7 @@ type Row = events.SpendEvent
 const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_id, team_id, org_id, end_user, auth, " +
 	"model_group, model, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, estimated, cost, " +
 	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id, " +
-	"policy_seq, deny_reason, deny_rule, cached_tokens, cache_creation_tokens, endpoint"
+	"policy_seq, deny_reason, deny_rule, cached_tokens, cache_creation_tokens, endpoint, response_id"
 
 // Logs returns the requests matching f, newest first.
 //
@@ -125,8 +126,8 @@ func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, fro
 		}
 	}
 	if f.RequestID != "" {
-		q += " AND (request_id = ? OR client_request_id = ?)"
-		args = append(args, f.RequestID, f.RequestID)
+		q += " AND (request_id = ? OR client_request_id = ? OR response_id = ?)"
+		args = append(args, f.RequestID, f.RequestID, f.RequestID)
 	}
 	// LIMIT 1 BY: a duplicate that got past the sink shows once.
 	q += " ORDER BY event_time DESC, event_ms DESC, request_id LIMIT 1 BY request_id LIMIT " + strconv.Itoa(limit)
@@ -148,7 +149,7 @@ func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, fro
 		if err := rows.Scan(&r.RequestID, &t, &ms, &r.KeyHash, &r.KeyAlias, &r.UserID, &r.TeamID, &r.OrgID, &r.EndUserID, &r.Auth,
 			&r.ModelGroup, &r.Model, &r.Deployment, &r.Provider, &prompt, &completion, &total, &estimated, &r.Cost,
 			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID,
-			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation, &r.Endpoint); err != nil {
+			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation, &r.Endpoint, &r.ResponseID); err != nil {
 			return nil, fmt.Errorf("spend logs: %w", err)
 		}
 		r.Type = events.SpendV1

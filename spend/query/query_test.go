@@ -269,3 +269,47 @@ func TestDecisions(t *testing.T) {
 		t.Fatalf("budget denial = %+v, %v", got, err)
 	}
 }
+
+// A request is found by the edge's id, the client's x-request-id or the
+// answer's id (LiteLLM's request_id), and reads back with all three.
+func TestLogsByRequestID(t *testing.T) {
+	ctx, conn := seed(t)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, "+
+		"model_group, status, outcome, client_request_id, response_id) VALUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := day0.Add(71 * time.Hour)
+	for _, r := range []struct{ id, client, response string }{
+		{"e1", "", "chatcmpl-abc123"},
+		{"e2", "client-7", "msg_01XYZ"},
+		{"e3", "", ""},
+	} {
+		if err := b.Append(r.id, at, uint16(0), at.Truncate(24*time.Hour), "k1", "gpt", uint16(200), "ok", r.client, r.response); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Second)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, want string }{
+		{"chatcmpl-abc123", "e1"}, {"e1", "e1"}, {"msg_01XYZ", "e2"}, {"client-7", "e2"}, {"e3", "e3"},
+	} {
+		got, err := query.Logs(ctx, conn, db, query.Filter{RequestID: c.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !eq(ids(got), []string{c.want}) {
+			t.Errorf("request id %q finds %v, want [%s]", c.id, ids(got), c.want)
+		}
+	}
+	// Rows without a response id (most columns empty) match no other id.
+	if got, err := query.Logs(ctx, conn, db, query.Filter{RequestID: "absent"}); err != nil || len(got) != 0 {
+		t.Errorf("unknown id finds %v, %v", ids(got), err)
+	}
+	got, err := query.Logs(ctx, conn, db, query.Filter{RequestID: "msg_01XYZ"})
+	if err != nil || len(got) != 1 || got[0].ResponseID != "msg_01XYZ" || got[0].ClientRequestID != "client-7" {
+		t.Fatalf("row of msg_01XYZ = %+v, %v", got, err)
+	}
+}

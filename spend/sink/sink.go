@@ -297,6 +297,9 @@ func (r *row) set(ev events.SpendEvent, msg jetstream.Msg) error {
 	if len(r.ev.ClientRequestID) > maxIDLen || !utf8.ValidString(r.ev.ClientRequestID) {
 		r.ev.ClientRequestID = "" // only a label: the spend itself still counts
 	}
+	if len(r.ev.ResponseID) > maxIDLen || !utf8.ValidString(r.ev.ResponseID) {
+		r.ev.ResponseID = "" // an upstream's label, likewise
+	}
 	t := r.ev.Time
 	if t.IsZero() {
 		// An event without a time is stored at its publish time.
@@ -721,6 +724,7 @@ var columns = []column{
 	col("cached_tokens", func(r *row) uint64 { return nonNeg(r.ev.CachedTokens) }),
 	col("cache_creation_tokens", func(r *row) uint64 { return nonNeg(r.ev.CacheCreationTokens) }),
 	col("endpoint", func(r *row) string { return r.ev.Endpoint }),
+	col("response_id", func(r *row) string { return r.ev.ResponseID }),
 }
 
 // insertQuery names its columns: 18.16 takes an insert only that way.

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -568,6 +569,7 @@ func TestRoundTrip(t *testing.T) {
 	ev.Estimated, ev.TTFTMS, ev.EndUserID, ev.Status, ev.Outcome = true, 12.5, "end-1", 502, "upstream_error"
 	ev.RequestID = `it's a "quoted" \ id`
 	ev.ClientRequestID = "client-req-7"
+	ev.ResponseID = "chatcmpl-abc123"
 	ev.PolicySeq, ev.DenyReason, ev.DenyRule = 1<<40+3, events.DenyBudgetExceeded, "team:t-1:max_budget"
 	ev.PromptTokens, ev.CachedTokens, ev.CacheCreationTokens = 1<<33+9, 1<<32+5, 7
 	if err := Publish(ctx, e.pub, ev); err != nil {
@@ -587,7 +589,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	var (
 		id, edge, team, outcome, endUser, clientID string
-		reason, rule                               string
+		reason, rule, responseID                   string
 		seq, prompt, cached, creation              uint64
 		et                                         time.Time
 		ms, status                                 uint16
@@ -595,14 +597,14 @@ func TestRoundTrip(t *testing.T) {
 		ttft                                       float64
 	)
 	if err := e.conn.QueryRow(ctx, "SELECT request_id, edge_id, team_id, outcome, end_user, event_time, event_ms, status, estimated, ttft_ms, client_request_id, "+
-		"policy_seq, deny_reason, deny_rule, prompt_tokens, cached_tokens, cache_creation_tokens FROM "+db+".spend_events").
-		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft, &clientID, &seq, &reason, &rule, &prompt, &cached, &creation); err != nil {
+		"policy_seq, deny_reason, deny_rule, prompt_tokens, cached_tokens, cache_creation_tokens, response_id FROM "+db+".spend_events").
+		Scan(&id, &edge, &team, &outcome, &endUser, &et, &ms, &status, &est, &ttft, &clientID, &seq, &reason, &rule, &prompt, &cached, &creation, &responseID); err != nil {
 		t.Fatal(err)
 	}
 	got := et.Add(time.Duration(ms) * time.Millisecond)
 	if id != ev.RequestID || edge != ev.EdgeID || team != ev.TeamID || outcome != ev.Outcome || endUser != ev.EndUserID ||
-		!got.Equal(ev.Time) || status != 502 || est != 1 || ttft != 12.5 || clientID != "client-req-7" {
-		t.Fatalf("row = %q %q %q %q %q %s %d %d %v %q, want %+v", id, edge, team, outcome, endUser, got, status, est, ttft, clientID, ev)
+		!got.Equal(ev.Time) || status != 502 || est != 1 || ttft != 12.5 || clientID != "client-req-7" || responseID != "chatcmpl-abc123" {
+		t.Fatalf("row = %q %q %q %q %q %s %d %d %v %q %q, want %+v", id, edge, team, outcome, endUser, got, status, est, ttft, clientID, responseID, ev)
 	}
 	if seq != ev.PolicySeq || reason != ev.DenyReason || rule != ev.DenyRule {
 		t.Fatalf("provenance = %d %q %q, want %d %q %q", seq, reason, rule, ev.PolicySeq, ev.DenyReason, ev.DenyRule)
@@ -614,6 +616,29 @@ func TestRoundTrip(t *testing.T) {
 	if rows, _, _ := e.counts(); rows != 1 {
 		t.Fatalf("%d rows, want 1", rows)
 	}
+}
+
+// An upstream's id too long to keep is dropped; the request's spend is
+// stored all the same.
+func TestOddResponseIDDropped(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	e.startSink(Options{FlushInterval: 20 * time.Millisecond})
+	for i, id := range []string{strings.Repeat("x", maxIDLen+1), "msg_ok"} {
+		ev := e.event(i)
+		ev.ResponseID = id
+		if err := Publish(ctx, e.pub, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		var n, empty, ok uint64
+		if err := e.conn.QueryRow(ctx, "SELECT count(), countIf(response_id = ''), countIf(response_id = 'msg_ok') FROM "+db+".spend_events").
+			Scan(&n, &empty, &ok); err != nil || n != 2 || empty != 1 || ok != 1 {
+			return fmt.Errorf("%d rows, %d without a response id, %d with msg_ok, %v", n, empty, ok, err)
+		}
+		return nil
+	})
 }
 
 // Edges publish batches: every event of a batch becomes a row, and an

@@ -199,6 +199,30 @@ func TestSpendExactlyOnce(t *testing.T) {
 	if code := call(t, "GET", ctl.url("/spend/logs?limit=1&format=gatehouse"), masterKey, nil, &logs); code != 200 || len(logs) != 1 || logs[0]["key_hash"] == nil {
 		t.Fatalf("/spend/logs?format=gatehouse: %d %v", code, logs)
 	}
+	// LiteLLM's users (and its tests) find a completion's row by the
+	// answer's id: GET /spend/logs?request_id=<response id>. The row's
+	// request_id stays gatehouse's, as its answer header said.
+	resp, raw, err := testutil.Do(client, "POST", edges[1].url("/v1/chat/completions"), key,
+		map[string]any{"model": "priced", "messages": []map[string]string{{"role": "user", "content": "find me by my answer's id"}}}, nil)
+	var answer struct {
+		ID string `json:"id"`
+	}
+	if err != nil || resp.StatusCode != 200 || json.Unmarshal(raw, &answer) != nil || answer.ID == "" {
+		t.Fatalf("chat: %v %s", err, raw)
+	}
+	callID := resp.Header.Get("x-litellm-call-id")
+	for _, format := range []string{"litellm", "gatehouse"} {
+		testutil.Eventually(t, 30*time.Second, func() error {
+			var found []map[string]any
+			if code := call(t, "GET", ctl.url("/spend/logs?format="+format+"&request_id="+answer.ID), masterKey, nil, &found); code != 200 || len(found) != 1 {
+				return fmt.Errorf("/spend/logs?format=%s&request_id=%s: %d, %d rows", format, answer.ID, code, len(found))
+			}
+			if found[0]["response_id"] != answer.ID || found[0]["request_id"] != callID {
+				return fmt.Errorf("row of %s: request_id %v response_id %v, want %s and %s", answer.ID, found[0]["request_id"], found[0]["response_id"], callID, answer.ID)
+			}
+			return nil
+		})
+	}
 	t.Logf("%d requests -> %d rows, %d+%d tokens, $%.6f", sent, rows, prompt, completion, cost)
 }
 

@@ -672,7 +672,7 @@ var commands = []command{
 	}},
 	{"why", "", "REQUEST_ID", "why a request was allowed or denied: its ledger row and the policy objects as they were at its policy sequence (needs ClickHouse)", func(fs *flag.FlagSet) func(*runCtx, []string) error {
 		return func(r *runCtx, args []string) error {
-			if err := exactly(args, 1, "REQUEST_ID (the edge's x-request-id, or the one the client sent)"); err != nil {
+			if err := exactly(args, 1, "REQUEST_ID (the edge's x-request-id, the one the client sent, or the answer's id)"); err != nil {
 				return err
 			}
 			return r.show("GET", "/gatehouse/why/"+url.PathEscape(args[0]), nil, nil, func(val any) error {

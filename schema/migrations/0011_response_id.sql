@@ -1,0 +1,12 @@
+-- response_id: the top-level "id" of the answer as the client got it
+-- ("chatcmpl-...", "msg_...", a Responses API id with the gateway's
+-- suffix), empty for answers without one (embeddings) and for failures
+-- and refusals. LiteLLM keys its spend logs by that id, so /spend/logs
+-- finds a row by it as well as by request_id. It is not a key: an
+-- upstream chooses it, and request_id stays the row identity and the
+-- dedupe key.
+--
+-- No IF NOT EXISTS: 18.16 has none for ADD COLUMN; schema.Exec treats an
+-- existing column as done. Added at the end: every INSERT names its
+-- columns.
+ALTER TABLE {db}.spend_events ADD COLUMN response_id String DEFAULT '';
