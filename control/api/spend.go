@@ -77,12 +77,14 @@ func gatehouseRows(c *fiber.Ctx, rows []query.Row) error {
 var outcomes = []string{"ok", "client_aborted", "upstream_error", "timeout", events.OutcomeDenied}
 
 // spendFilter reads the filters /spend/logs and /gatehouse/decisions
-// share: api_key (or key), team_id, user_id, outcome, reason, start_date,
-// end_date, limit.
+// share: api_key (or key), request_id, team_id, user_id, outcome, reason,
+// start_date, end_date, limit.
 func spendFilter(c *fiber.Ctx) (query.Filter, error) {
 	var err error
-	f := query.Filter{TeamID: c.Query("team_id"), UserID: c.Query("user_id"), Limit: c.QueryInt("limit", query.DefaultLimit),
-		Outcome: c.Query("outcome"), DenyReason: c.Query("reason")}
+	// request_id is LiteLLM's lookup of one call (test_spend_logs.py):
+	// ignored, it listed every row and the first was any call's.
+	f := query.Filter{TeamID: c.Query("team_id"), UserID: c.Query("user_id"), RequestID: c.Query("request_id"),
+		Limit: c.QueryInt("limit", query.DefaultLimit), Outcome: c.Query("outcome"), DenyReason: c.Query("reason")}
 	if f.Outcome != "" && !slices.Contains(outcomes, f.Outcome) {
 		return f, httpx.Param("outcome", "%q is not an outcome: want one of %s", f.Outcome, strings.Join(outcomes, ", "))
 	}
