@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -119,6 +120,7 @@ type Gateway struct {
 	nowFunc func() time.Time
 	metrics *edgeMetrics
 
+	parallel          inFlight // max_parallel_requests
 	maxStale          time.Duration
 	staleStatic       bool
 	denials           denialLimiter
@@ -461,9 +463,14 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 			return err
 		}
 	}
+	slot, err := g.parallel.acquire(grant.Key)
+	if err != nil {
+		return err
+	}
 	scopes := edgebudget.ScopesOf(snap, grant.Key, ev.UserID, ev.TeamID, ev.OrgID, ev.EndUserID)
 	held, err := g.budgets.Reserve(&scopes, promptCostHint(route, len(body)))
 	if err != nil {
+		release(slot)
 		return err
 	}
 	// LiteLLM's response header for the call id; here it is also the spend
@@ -475,7 +482,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		route = pinPrevious(route, body)
 	}
 	d.forwarded = true
-	call := &chatCall{g: g, endpoint: ep, pass: passHeaders(c, ep), ev: *ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held}
+	call := &chatCall{g: g, endpoint: ep, pass: passHeaders(c, ep), ev: *ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held, slot: slot}
 	return g.forward(c, snap, route, body, call)
 }
 
@@ -512,6 +519,9 @@ type chatCall struct {
 	// "fallbacks"); nil: router_settings' for the group.
 	fallbacks []string
 	held      edgebudget.Reservation
+	// slot is the key's max_parallel_requests slot (nil: no limit),
+	// released when the answer is complete.
+	slot *atomic.Int64
 	// d is the deployment of the current attempt, st its balancer state
 	// (nil for a group of one).
 	d  *policy.Deployment
@@ -548,6 +558,8 @@ func (c *chatCall) record(u proxy.Usage) {
 	c.ev.EdgeInstance = c.g.budgets.Instance()
 	c.g.countTokens(c.key, c.team, u.TotalTokens)
 	c.g.countScopeTokens(c.org, c.customer, u.TotalTokens)
+	release(c.slot)
+	c.slot = nil
 	if c.g.spend != nil {
 		c.g.spend.Record(c.ev)
 	}

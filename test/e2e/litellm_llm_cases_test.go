@@ -228,10 +228,9 @@ func TestLiteLLMLLMCases(t *testing.T) {
 	})
 
 	t.Run("test_keys/test_key_rate_limit", func(t *testing.T) {
-		t.Skip("max_parallel_requests is stored but the edge does not enforce it yet")
 		key := genKey(t, map[string]any{"max_parallel_requests": 0})
-		if code, _, raw := post(t, "/chat/completions", key, lreq("gpt-4")); code == 200 {
-			t.Fatalf("max_parallel_requests 0 served a call: %s", raw)
+		if code, _, raw := post(t, "/chat/completions", key, lreq("gpt-4")); code != 429 || !strings.Contains(string(raw), "Max parallel request limit reached") {
+			t.Fatalf("max_parallel_requests 0: %d %s", code, raw)
 		}
 		key = genKey(t, map[string]any{"max_parallel_requests": 1})
 		chatOK(t, key, "gpt-4")
