@@ -155,6 +155,13 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 		errParam(out) != "access_group_ids" || !strings.Contains(errMessage(out), `entry 1: "g2" is no access group`) {
 		t.Errorf("unknown access group: %d %v", code, out)
 	}
+	// /user/update upserts, as LiteLLM's does.
+	if code, out = do(t, app, "POST", "/user/update", testMaster, map[string]any{"user_id": "litellm-proxy-budget", "spend": 0, "max_budget": 10}); code != 200 || out["user_id"] != "litellm-proxy-budget" {
+		t.Errorf("/user/update of an unknown user: %d %v", code, out)
+	}
+	if code, out = do(t, app, "GET", "/user/info?user_id=litellm-proxy-budget", testMaster, nil); code != 200 {
+		t.Errorf("the user /user/update made: %d %v", code, out)
+	}
 	// A field one body declares is screened where another does not.
 	if code, out = do(t, app, "POST", "/team/member_update", testMaster, map[string]any{"team_id": "t", "user_id": "u", "tpm_limit": 5}); code != 400 ||
 		errParam(out) != "tpm_limit" || !strings.Contains(errMessage(out), "per-member rate limits are not supported") {

@@ -213,6 +213,24 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
+	if a.store.Snapshot().User(*req.UserID) == nil {
+		// LiteLLM's /user/update upserts: a user it does not know is
+		// created from the fields sent (with the new-user defaults, as
+		// /user/new would), not refused.
+		id, now := *req.UserID, a.store.Now()
+		created := req
+		fillUser(&created, a.userDefaults)
+		u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
+		created.apply(u)
+		res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
+		if err == nil {
+			return commit(c, res, u)
+		}
+		if !errors.Is(err, apierror.Conflict) {
+			return err
+		}
+		// Created meanwhile: update it as it now is.
+	}
 	res, u, err := a.mutateUser(c, *req.UserID, func(u *events.User) error {
 		req.apply(u)
 		return nil
