@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/auth/celrule"
@@ -277,15 +278,7 @@ func TestLiteLLMJWTCases(t *testing.T) {
 
 func equalAny(v any, want []any) bool {
 	l, ok := v.([]any)
-	if !ok || len(l) != len(want) {
-		return false
-	}
-	for i := range l {
-		if l[i] != want[i] {
-			return false
-		}
-	}
-	return true
+	return ok && slices.Equal(l, want)
 }
 
 // sync_user_role_and_teams reconciles memberships with every team claim

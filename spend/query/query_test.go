@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,18 +83,6 @@ func ids(rows []query.Row) []string {
 	return out
 }
 
-func eq[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestQueries(t *testing.T) {
 	ctx, conn := seed(t)
 
@@ -102,7 +91,7 @@ func TestQueries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []string{"r9", "r8", "r7", "r6", "r5", "r4", "r3", "r2", "r1"}; !eq(ids(all), want) {
+		if want := []string{"r9", "r8", "r7", "r6", "r5", "r4", "r3", "r2", "r1"}; !slices.Equal(ids(all), want) {
 			t.Fatalf("all = %v, want %v", ids(all), want)
 		}
 		r2 := all[7]
@@ -129,7 +118,7 @@ func TestQueries(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
-			if !eq(ids(got), c.want) {
+			if !slices.Equal(ids(got), c.want) {
 				t.Errorf("%s = %v, want %v", c.name, ids(got), c.want)
 			}
 		}
@@ -145,7 +134,7 @@ func TestQueries(t *testing.T) {
 			{Date: d1, Group: "t2", Cost: 32, PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3, Requests: 1},
 			{Date: d1, Group: "t1", Cost: 24, PromptTokens: 2, CompletionTokens: 4, TotalTokens: 6, Requests: 2},
 		}
-		if !eq(got, want) {
+		if !slices.Equal(got, want) {
 			t.Errorf("team report = %+v, want %+v", got, want)
 		}
 
@@ -260,7 +249,7 @@ func TestDecisions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if !eq(ids(got), c.want) {
+		if !slices.Equal(ids(got), c.want) {
 			t.Errorf("%s = %v, want %v", c.name, ids(got), c.want)
 		}
 	}
@@ -300,7 +289,7 @@ func TestLogsByRequestID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !eq(ids(got), []string{c.want}) {
+		if !slices.Equal(ids(got), []string{c.want}) {
 			t.Errorf("request id %q finds %v, want [%s]", c.id, ids(got), c.want)
 		}
 	}
