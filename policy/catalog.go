@@ -410,6 +410,16 @@ func deploymentInGroup(d *Deployment, group string) bool {
 	return false
 }
 
+// GroupNames lists every access group's name, sorted.
+func (r *Catalog) GroupNames() []string {
+	out := make([]string, 0, len(r.groupNames))
+	for g := range r.groupNames {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // GroupModels lists the model names in a group (for /v1/models and admin
 // checks): model_info members and explicit members.
 func (r *Catalog) GroupModels(group string) []string {

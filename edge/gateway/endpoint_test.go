@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -404,6 +405,47 @@ func TestJWTRouteGroupsOnEveryRoute(t *testing.T) {
 			if code, body := do(t, "POST", f.edge.url+r.path, tok, r.bodyFor("m")); code != want {
 				t.Errorf("team_allowed_routes %v, %s: %d, want %d: %.200s", tc.routes, r.path, code, want, body)
 			}
+		}
+	}
+}
+
+// LiteLLM's include_model_access_groups and only_model_access_groups on
+// /v1/models: the access groups the caller holds (every model of which it
+// may call) are listed too, or alone.
+func TestModelListAccessGroups(t *testing.T) {
+	e := startEdge(t, true)
+	e.put(t, &events.Model{ID: "m1", ModelName: "a", LiteLLMParams: events.ModelParams{Model: "mock/a"}, ModelInfo: events.ModelInfo{AccessGroups: []string{"cheap"}}})
+	e.put(t, &events.Model{ID: "m2", ModelName: "b", LiteLLMParams: events.ModelParams{Model: "mock/b"}, ModelInfo: events.ModelInfo{AccessGroups: []string{"cheap", "all"}}})
+	e.put(t, &events.Model{ID: "m3", ModelName: "c", LiteLLMParams: events.ModelParams{Model: "mock/c"}, ModelInfo: events.ModelInfo{AccessGroups: []string{"all"}}})
+	e.put(t, &events.Key{Token: events.HashKey("sk-key-groups-000000001"), Models: []string{"cheap"}})
+	waitKeys(t, e, 1)
+	ids := func(query string) []string {
+		t.Helper()
+		code, body := do(t, "GET", e.url+"/v1/models"+query, bearer("sk-key-groups-000000001"), "")
+		var out struct {
+			Data []struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &out) != nil {
+			t.Fatalf("/v1/models%s: %d %s", query, code, body)
+		}
+		var got []string
+		for _, d := range out.Data {
+			got = append(got, d.ID)
+		}
+		return got
+	}
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"a", "b"}},
+		{"?include_model_access_groups=True", []string{"a", "b", "cheap"}},
+		{"?only_model_access_groups=true", []string{"cheap"}},
+	} {
+		if got := ids(c.query); !slices.Equal(got, c.want) {
+			t.Errorf("/v1/models%s: %v, want %v", c.query, got, c.want)
 		}
 	}
 }

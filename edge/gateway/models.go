@@ -44,17 +44,49 @@ func newModelObject(snap *policy.Snapshot, n string) modelObject {
 	return m
 }
 
-// models is GET /v1/models: the models the caller may call.
+// models is GET /v1/models: the models the caller may call. LiteLLM's
+// include_model_access_groups adds the access groups the caller holds
+// (whose every model it may call), only_model_access_groups lists only
+// those.
 func (g *Gateway) models(c *fiber.Ctx) error {
 	snap, _, names, err := g.visibleModels(c, c.Path())
 	if err != nil {
 		return err
+	}
+	if queryTrue(c, "include_model_access_groups") || queryTrue(c, "only_model_access_groups") {
+		groups := heldGroups(snap, names)
+		if queryTrue(c, "only_model_access_groups") {
+			names = nil
+		}
+		names = append(names, groups...)
 	}
 	data := make([]modelObject, 0, len(names))
 	for _, n := range names {
 		data = append(data, newModelObject(snap, n))
 	}
 	return c.JSON(fiber.Map{"object": "list", "data": data})
+}
+
+// queryTrue reads a LiteLLM boolean query parameter ("True" or "true").
+func queryTrue(c *fiber.Ctx, name string) bool {
+	return strings.EqualFold(c.Query(name), "true")
+}
+
+// heldGroups are the access groups every model of which the caller may
+// call (callable: the names /v1/models lists for it): what a key naming
+// the group, or an unrestricted caller, holds.
+func heldGroups(snap *policy.Snapshot, callable []string) []string {
+	var out []string
+	for _, g := range snap.Catalog().GroupNames() {
+		ms := snap.Catalog().GroupModels(g)
+		if len(ms) == 0 {
+			continue
+		}
+		if !slices.ContainsFunc(ms, func(m string) bool { return !slices.Contains(callable, m) }) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // model is GET /v1/models/{id}: the model object of a model the caller
