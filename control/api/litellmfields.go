@@ -112,7 +112,7 @@ var litellmFields = map[string]litellmOnly{
 	"sso_user_id":            {warn: true, reason: "users are linked to an identity provider by their JWT (user_id_jwt_field), not by an SSO id"},
 }
 
-// warningsKey is where decode leaves the screen's warnings for commit.
+// warningsKey is where warn leaves the answer's warnings for commit.
 const warningsKey = "gatehouse.warnings"
 
 // decode reads an admin body strictly into v after screening LiteLLM's
@@ -125,10 +125,17 @@ func decode(c *fiber.Ctx, v any) error {
 	if err := httpx.DecodeStrict(body, v); err != nil {
 		return err
 	}
-	if len(warnings) > 0 {
-		c.Locals(warningsKey, warnings)
-	}
+	warn(c, warnings...)
 	return nil
+}
+
+// warn adds warnings to the answer commit writes: one "warnings" list,
+// whichever step of the handler found them.
+func warn(c *fiber.Ctx, warnings ...string) {
+	if len(warnings) > 0 {
+		have, _ := c.Locals(warningsKey).([]string)
+		c.Locals(warningsKey, append(have, warnings...))
+	}
 }
 
 // withWarnings is an answer object with a "warnings" list added (as
@@ -139,10 +146,11 @@ func withWarnings(body any, warnings []string) any {
 		return body
 	}
 	w, _ := json.Marshal(warnings)
-	out := append(b[:len(b)-1:len(b)-1], `,"warnings":`...)
-	if len(b) == 2 {
-		out = append(b[:1:1], `"warnings":`...)
+	sep := `,"warnings":`
+	if len(b) == 2 { // {}
+		sep = sep[1:]
 	}
+	out := append(b[:len(b)-1:len(b)-1], sep...)
 	return json.RawMessage(append(append(out, w...), '}'))
 }
 

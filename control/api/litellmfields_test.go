@@ -155,6 +155,15 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 		errParam(out) != "access_group_ids" || !strings.Contains(errMessage(out), `entry 1: "g2" is no access group`) {
 		t.Errorf("unknown access group: %d %v", code, out)
 	}
+	// The screen's warnings and a handler's own share one list.
+	_, raw := send(t, app, "POST", "/model/new", testMaster, map[string]any{"model_name": "w", "tags": []string{"x"},
+		"litellm_params": map[string]any{"model": "openai/gpt-4o", "api_key": "os.environ/GATEHOUSE_TEST_UNSET_VAR"}})
+	var model struct {
+		Warnings []string `json:"warnings"`
+	}
+	if strings.Count(string(raw), `"warnings"`) != 1 || json.Unmarshal(raw, &model) != nil || len(model.Warnings) != 2 {
+		t.Errorf("/model/new warnings: %s", raw)
+	}
 	// /user/update upserts, as LiteLLM's does.
 	if code, out = do(t, app, "POST", "/user/update", testMaster, map[string]any{"user_id": "litellm-proxy-budget", "spend": 0, "max_budget": 10}); code != 200 || out["user_id"] != "litellm-proxy-budget" {
 		t.Errorf("/user/update of an unknown user: %d %v", code, out)

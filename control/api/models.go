@@ -61,7 +61,7 @@ func (a *API) modelNew(c *fiber.Ctx) error {
 		warnings = append(warnings, e.Field+" references os.environ/"+e.Name+", which is not set in the control plane's environment; requests to this deployment fail on every edge where it is unset too")
 	}
 	if len(warnings) > 0 {
-		out["warnings"] = warnings
+		warn(c, warnings...)
 		a.log.Warn("model added with unset environment variables", "model_id", m.ID, "model_name", m.ModelName, "warnings", warnings)
 	}
 	return commit(c, res, out)
