@@ -220,17 +220,12 @@ func (a *API) teamUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	// LiteLLM answers {"team_id", "data": <team>}; the team's fields stay
-	// at the top level too, for clients written against gatehouse.
-	raw, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	var out fiber.Map
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return err
-	}
-	out["data"] = t
-	return commit(c, res, out)
+	// at the top level too (the embedded team), for clients written
+	// against gatehouse.
+	return commit(c, res, struct {
+		*events.Team
+		Data *events.Team `json:"data"`
+	}{t, t})
 }
 
 func (a *API) teamBlock(block bool) fiber.Handler {
