@@ -379,14 +379,15 @@ func (a *API) keyList(c *fiber.Ctx) error {
 	snap := a.store.Snapshot()
 	// LiteLLM's include_team_keys adds the keys of the teams the caller
 	// administers, include_created_by_keys the keys it created.
+	teamKeys, createdKeys := c.QueryBool("include_team_keys"), c.QueryBool("include_created_by_keys") && me.userID != ""
 	mine := func(k *events.Key) bool {
 		if me.reads() || ownKey(me, k) {
 			return true
 		}
-		if c.QueryBool("include_team_keys") && k.TeamID != "" && teamAdmin(snap.Team(k.TeamID), me.userID) {
+		if teamKeys && k.TeamID != "" && teamAdmin(snap.Team(k.TeamID), me.userID) {
 			return true
 		}
-		return c.QueryBool("include_created_by_keys") && me.userID != "" && k.CreatedBy == me.userID
+		return createdKeys && k.CreatedBy == me.userID
 	}
 	var match []*events.Key
 	for _, k := range snap.Keys() {
