@@ -76,13 +76,14 @@ func queryTrue(c *fiber.Ctx, name string) bool {
 // call (callable: the names /v1/models lists for it): what a key naming
 // the group, or an unrestricted caller, holds.
 func heldGroups(snap *policy.Snapshot, callable []string) []string {
+	may := make(map[string]bool, len(callable))
+	for _, n := range callable {
+		may[n] = true
+	}
 	var out []string
 	for _, g := range snap.Catalog().GroupNames() {
 		ms := snap.Catalog().GroupModels(g)
-		if len(ms) == 0 {
-			continue
-		}
-		if !slices.ContainsFunc(ms, func(m string) bool { return !slices.Contains(callable, m) }) {
+		if len(ms) > 0 && !slices.ContainsFunc(ms, func(m string) bool { return !may[m] }) {
 			out = append(out, g)
 		}
 	}
