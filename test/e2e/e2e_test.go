@@ -159,19 +159,7 @@ func TestSeedModelAccessWalkthroughs(t *testing.T) {
 		expectChat(t, edge, key, "gpt-4", 200, "")
 		expectChat(t, edge, key, "fireworks-llama-v3-70b-instruct", 200, "")
 		expectChat(t, edge, key, "gpt-4o", 403, "key_model_access_denied")
-		var models struct {
-			Data []struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		if code := call(t, "GET", edge.url("/v1/models"), key, nil, &models); code != 200 {
-			t.Fatalf("/v1/models: %d", code)
-		}
-		var ids []string
-		for _, m := range models.Data {
-			ids = append(ids, m.ID)
-		}
-		if strings.Join(ids, ",") != "fireworks-llama-v3-70b-instruct,gpt-4" {
+		if ids := modelIDs(t, edge, key); strings.Join(ids, ",") != "fireworks-llama-v3-70b-instruct,gpt-4" {
 			t.Fatalf("/v1/models lists %v; want the beta-models members, expanded", ids)
 		}
 

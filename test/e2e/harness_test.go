@@ -246,6 +246,25 @@ func call(t *testing.T, method, url, key string, body any, out any) int {
 	return code
 }
 
+// modelIDs lists the ids /v1/models at base answers key, in order; any
+// other status, or an id that is not a string, fails the test.
+func modelIDs(t *testing.T, base *proc, key string) []string {
+	t.Helper()
+	var out struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if code := call(t, "GET", base.url("/v1/models"), key, nil, &out); code != 200 {
+		t.Fatalf("/v1/models: %d", code)
+	}
+	ids := []string{}
+	for _, d := range out.Data {
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
 func callRaw(t *testing.T, method, url, key string, body any) (int, []byte) {
 	t.Helper()
 	resp, raw, err := testutil.Do(client, method, url, key, body, extraHeaders)

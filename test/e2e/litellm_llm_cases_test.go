@@ -131,26 +131,6 @@ func TestLiteLLMLLMCases(t *testing.T) {
 			return nil
 		})
 	}
-	modelIDs := func(t *testing.T, key string) []string {
-		t.Helper()
-		var out struct {
-			Data []struct {
-				ID any `json:"id"`
-			} `json:"data"`
-		}
-		if code := call(t, "GET", e.url("/v1/models"), key, nil, &out); code != 200 {
-			t.Fatalf("/v1/models: %d", code)
-		}
-		ids := []string{}
-		for _, d := range out.Data {
-			s, isString := d.ID.(string)
-			if !isString {
-				t.Fatalf("/v1/models id %v is not a string", d.ID)
-			}
-			ids = append(ids, s)
-		}
-		return ids
-	}
 
 	// tests/test_keys.py
 	t.Run("test_keys/test_key_update", func(t *testing.T) {
@@ -252,7 +232,7 @@ func TestLiteLLMLLMCases(t *testing.T) {
 				}
 				ok(t, "/team/new", masterKey, team)
 				key := genKey(t, map[string]any{"team_id": team["team_id"], "models": keyModels})
-				ids := modelIDs(t, key)
+				ids := modelIDs(t, e, key)
 				if len(ids) == 0 {
 					t.Fatalf("no models listed")
 				}
@@ -414,7 +394,7 @@ func TestLiteLLMLLMCases(t *testing.T) {
 	// tests/test_models.py
 	t.Run("test_models/test_get_models_multiple_tests", func(t *testing.T) {
 		key := generateKey(t, e, map[string]any{"models": []string{}, "duration": nil})
-		if ids := modelIDs(t, key); len(ids) == 0 {
+		if ids := modelIDs(t, e, key); len(ids) == 0 {
 			t.Fatal("/models lists nothing")
 		}
 		// The only_model_access_groups=True half is not ported: /v1/models
