@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -227,11 +226,11 @@ func checkRole(u *events.User) error {
 func BudgetCheck(k *events.Key, t *events.Team, u *events.User) error {
 	switch {
 	case k != nil && k.BudgetExceeded:
-		return BudgetError("Current cost exceeds max_budget for this key", "key", k.Token, k.MaxBudget, k.BudgetDuration, k.BudgetResetAt)
+		return (&BudgetRefusal{Kind: events.KindKey, ID: k.Token, Max: deref(k.MaxBudget), Duration: k.BudgetDuration, ResetAt: k.BudgetResetAt}).Refusal(-1)
 	case t != nil && t.BudgetExceeded:
-		return BudgetError("Team="+t.TeamID+teamAlias(t), "team", t.TeamID, t.MaxBudget, t.BudgetDuration, t.BudgetResetAt)
+		return (&BudgetRefusal{Kind: events.KindTeam, ID: t.TeamID, Max: deref(t.MaxBudget), Duration: t.BudgetDuration, ResetAt: t.BudgetResetAt}).Refusal(-1)
 	case u != nil && u.BudgetExceeded:
-		return BudgetError("User="+u.UserID, "user", u.UserID, u.MaxBudget, u.BudgetDuration, u.BudgetResetAt)
+		return (&BudgetRefusal{Kind: events.KindUser, ID: u.UserID, Max: deref(u.MaxBudget), Duration: u.BudgetDuration, ResetAt: u.BudgetResetAt}).Refusal(-1)
 	}
 	return nil
 }
@@ -275,31 +274,12 @@ func (s *Snapshot) CheckMemberBudget(t *events.Team, userID string) error {
 	if m == nil || !m.BudgetExceeded {
 		return nil
 	}
-	return BudgetError("User="+userID+" in Team="+t.TeamID, string(events.KindTeamMember), m.BudgetID, m.MaxBudgetInTeam, "", m.BudgetResetAt)
-}
-
-func teamAlias(t *events.Team) string {
-	if t.TeamAlias == "" {
-		return ""
-	}
-	return " ('" + t.TeamAlias + "')"
+	return (&BudgetRefusal{Kind: events.KindTeamMember, ID: m.BudgetID, Team: t.TeamID, User: userID, Max: deref(m.MaxBudgetInTeam), ResetAt: m.BudgetResetAt}).Refusal(-1)
 }
 
 // Rule names a policy rule for the decision ledger: "<kind>:<id>:<field>",
 // e.g. "team:ml:max_budget" or "key:<sha256>:models".
 func Rule(kind, id, field string) string { return kind + ":" + id + ":" + field }
-
-// BudgetError is the refusal of an object over its budget (LiteLLM's 400
-// budget_exceeded, its "Budget has been exceeded!" prefix kept): it names
-// the object, max_budget, and the window (budget_duration, when it resets)
-// when the object has one. Only the budget tracker knows the spend; the
-// edge's own view adds it (edge/budget).
-func BudgetError(who, kind, id string, maxBudget *float64, duration string, resetAt *time.Time) *apierror.Error {
-	var w strings.Builder
-	w.WriteString("Budget has been exceeded! " + who + ": spend >= max_budget " + budgetString(maxBudget) + " USD")
-	WriteWindow(&w, duration, resetAt)
-	return apierror.BudgetExceeded.With("%s", w.String()).By(Rule(kind, id, "max_budget"))
-}
 
 // WriteWindow appends a budget's window to a refusal: ", budget_duration
 // 30d, resets <RFC3339>", or nothing for a budget without a window.
@@ -312,11 +292,12 @@ func WriteWindow(w *strings.Builder, duration string, resetAt *time.Time) {
 	}
 }
 
-func budgetString(b *float64) string {
+// deref is a budget's value (0 for none: a flagged object has one).
+func deref(b *float64) float64 {
 	if b == nil {
-		return "(none)"
+		return 0
 	}
-	return fmt.Sprintf("%g", *b)
+	return *b
 }
 
 // userMayCall refuses a model outside a teamless key's user's models

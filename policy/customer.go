@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 )
 
@@ -43,9 +44,7 @@ func (s *Snapshot) CheckEndUser(id, requested, model string) error {
 		if b == nil {
 			b = s.MaxEndUserBudget()
 		}
-		e := apierror.BudgetExceeded.With("ExceededBudget: End User=%s over budget. spend >= max_budget %s USD", id, budgetString(b)).By(Rule("end_user", id, "max_budget"))
-		e.Param = "user"
-		return e
+		return (&BudgetRefusal{Kind: events.KindCustomer, ID: id, Max: deref(b)}).Refusal(-1)
 	case model != "" && len(c.Models) > 0 && !s.Allowed(c.Models, model):
 		return EndUserModelDenied.With("End User not allowed to access model. End User=%s, Model=%s. Allowed end user models = %s",
 			id, requested, apierror.PyList(c.Models)).By(Rule("end_user", id, "models"))

@@ -145,7 +145,7 @@ func (s *Snapshot) CheckOrgStanding(orgID string) error {
 	case org.Blocked:
 		return orgBlocked.With("Organization=%s is blocked. Update via `/organization/update` if you're admin.", orgID).By(Rule("org", orgID, "blocked"))
 	case org.BudgetExceeded:
-		return BudgetError("Organization="+orgID, "org", orgID, org.MaxBudget, org.BudgetDuration, org.BudgetResetAt)
+		return (&BudgetRefusal{Kind: events.KindOrg, ID: orgID, Max: deref(org.MaxBudget), Duration: org.BudgetDuration, ResetAt: org.BudgetResetAt}).Refusal(-1)
 	}
 	return nil
 }

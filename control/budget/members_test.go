@@ -76,7 +76,7 @@ func TestTeamMemberBudget(t *testing.T) {
 	}
 	// The refusal every edge gives (CheckKey and the JWT decision use it).
 	refusal := apierror.From(s.CheckMemberBudget(s.Team("ml"), "alice"))
-	if want := "Budget has been exceeded! User=alice in Team=ml: spend >= max_budget 1 USD"; refusal.Status != 400 || refusal.Type != "budget_exceeded" ||
+	if want := "Budget has been exceeded! User=alice in Team=ml Current cost: 1.0, Max budget: 1.0"; refusal.Status != 400 || refusal.Type != "budget_exceeded" ||
 		refusal.Message != want || refusal.Rule != "team_member:b-alice-ml:max_budget" {
 		t.Fatalf("refusal %d %s %q %s, want 400 budget_exceeded %q", refusal.Status, refusal.Type, refusal.Message, refusal.Rule, want)
 	}

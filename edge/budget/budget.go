@@ -40,11 +40,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -262,7 +260,7 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 			}
 			if v.uncountedMine(o)+o.reserved >= lease {
 				return Reservation{}, apierror.BudgetExceeded.With("Budget has been exceeded! %s=%s: this gateway is cut from the control plane and has spent its budget lease of %.6f USD (of max_budget %g USD); retry shortly",
-					sc.Kind, sc.ID, lease, sc.Max).By(ruleKind(sc.Kind) + ":" + sc.ID + ":max_budget:lease")
+					sc.Kind, sc.ID, lease, sc.Max).By((&policy.BudgetRefusal{Kind: sc.Kind, ID: sc.ID}).Rule() + ":lease")
 			}
 		}
 		r.objs[i] = o
@@ -276,45 +274,15 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 	return r, nil
 }
 
-// exceeded words the refusal as the policy's budget_exceeded flag does
-// (LiteLLM's messages and prefix), with the spend this edge counted, the
-// budget, and its window.
+// exceeded is the refusal of scope sc whose spend, as this edge counts
+// it, has reached its budget (the policy's wording: LiteLLM's texts and
+// the window).
 func exceeded(sc *Scope, used float64, windowEnd time.Time) error {
-	var who string
-	switch sc.Kind {
-	case events.KindKey:
-		who = "Current cost exceeds max_budget for this key"
-	case events.KindTeam:
-		who = "Team=" + sc.ID
-	case events.KindUser:
-		who = "User=" + sc.ID
-	case events.KindOrg:
-		who = "Organization=" + sc.ID
-	case events.KindTeamMember:
-		who = "User=" + sc.User + " in Team=" + sc.Team
-	default:
-		who = "End User=" + sc.ID
-	}
-	var w strings.Builder
-	fmt.Fprintf(&w, "Budget has been exceeded! %s: spend %.6f USD >= max_budget %g USD", who, used, sc.Max)
 	var reset *time.Time
 	if !windowEnd.IsZero() {
 		reset = &windowEnd
 	}
-	policy.WriteWindow(&w, sc.Duration, reset)
-	e := apierror.BudgetExceeded.With("%s", w.String()).By(ruleKind(sc.Kind) + ":" + sc.ID + ":max_budget")
-	if sc.Kind == events.KindCustomer {
-		e.Param = "user" // the request field naming the end user
-	}
-	return e
-}
-
-// ruleKind is a budget's kind as the decision ledger names it.
-func ruleKind(k events.Kind) string {
-	if k == events.KindCustomer {
-		return "end_user"
-	}
-	return string(k)
+	return (&policy.BudgetRefusal{Kind: sc.Kind, ID: sc.ID, Team: sc.Team, User: sc.User, Max: sc.Max, Duration: sc.Duration, ResetAt: reset}).Refusal(used)
 }
 
 // Commit releases a reservation and counts the request's actual cost; call

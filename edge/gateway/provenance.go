@@ -63,30 +63,19 @@ func denyReason(e *apierror.Error) string {
 	return policy.DenyReason(e)
 }
 
-// budgetSpend adds the spend this edge sees to a budget refusal decided
-// from the budget tracker's flag: the policy carries the flag, not the
-// amount, and "spend 10.42 USD >= max_budget 10 USD" is what the caller
-// needs to know.
+// budgetSpend words a budget refusal decided from the budget tracker's
+// flag again with the spend this edge's budget view counts: the policy
+// carries the flag, not the amount, and LiteLLM's "Current cost: X" is
+// what the caller (and the scripts that parse LiteLLM's text) read.
 func (g *Gateway) budgetSpend(err error) error {
-	var e *apierror.Error
-	if g.budgets == nil || !errors.As(err, &e) || e.Code != apierror.BudgetExceeded.Code {
+	var b *policy.BudgetRefusal
+	if g.budgets == nil || !errors.As(err, &b) {
 		return err
 	}
-	obj, ok := strings.CutSuffix(e.Rule, ":max_budget")
-	kind, id, found := strings.Cut(obj, ":")
-	if !ok || !found {
-		return err
+	if used := g.budgets.Used(b.Kind, b.ID); used > 0 {
+		return b.Refusal(used)
 	}
-	if kind == "end_user" {
-		kind = string(events.KindCustomer)
-	}
-	used := g.budgets.Used(events.Kind(kind), id)
-	if used <= 0 {
-		return err
-	}
-	c := *e
-	c.Message = strings.Replace(c.Message, "spend >= ", "spend "+strconv.FormatFloat(used, 'f', 6, 64)+" USD >= ", 1)
-	return &c
+	return err
 }
 
 // deny records a refusal of a model route as a ledger row. The row's

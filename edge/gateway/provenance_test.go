@@ -98,7 +98,7 @@ func TestDenialRows(t *testing.T) {
 		&events.Team{TeamID: "ml", TeamAlias: "ml-research", MaxBudget: &budget, BudgetDuration: "30d", BudgetFlag: events.BudgetFlag{BudgetExceeded: true, BudgetResetAt: &reset}},
 		&events.Key{Token: events.HashKey(blockedKey), Blocked: true})
 	code, h, body := doH(t, "POST", e.url+"/v1/chat/completions", bearer(provKey), chatBody)
-	want := "Budget has been exceeded! Team=ml ('ml-research'): spend 10.420000 USD >= max_budget 10 USD, budget_duration 30d, resets 2026-12-31T00:00:00Z"
+	want := "Budget has been exceeded! Team=ml Current cost: 10.42, Max budget: 10.0, budget_duration 30d, resets 2026-12-31T00:00:00Z"
 	var env apierror.Body
 	_ = json.Unmarshal([]byte(body), &env)
 	if code != 400 || env.Error.Message != want || h.Get("x-litellm-call-id") == "" {

@@ -59,7 +59,8 @@ func lreq(model string) map[string]any {
 // TestLiteLLMLLMCases ports the LLM-route parts of LiteLLM's black-box
 // proxy tests (tests/test_keys.py, test_team.py, test_users.py,
 // test_end_users.py, test_openai_endpoints.py, test_models.py,
-// test_fallbacks.py): each subtest is named after the LiteLLM test, makes
+// test_fallbacks.py, and the over-budget texts of
+// proxy_unit_tests/test_key_generate_prisma.py): each subtest is named after the LiteLLM test, makes
 // its calls through an edge and asserts what it asserts. Models and prices
 // are the mock's (llmCasesConfig); the admin-only parts are
 // control/api/litellm_cases_test.go.
@@ -255,6 +256,39 @@ func TestLiteLLMLLMCases(t *testing.T) {
 			t.Fatalf("/key/info of a key over budget: %d %s", code, raw)
 		}
 		overBudget(t, key, "gpt-4", "Budget has been exceeded!")
+	})
+
+	// tests/proxy_unit_tests/test_key_generate_prisma.py: LiteLLM's texts
+	// per object ("ExceededBudget:" for users and end users, "Budget has
+	// been exceeded! ... Current cost: X, Max budget: Y" for the others),
+	// which clients parse.
+	t.Run("test_key_generate_prisma/test_call_with_user_over_budget", func(t *testing.T) {
+		ok(t, "/user/new", masterKey, map[string]any{"user_id": "user-over-budget-7a1", "max_budget": 0.0000001})
+		key := genKey(t, map[string]any{"user_id": "user-over-budget-7a1"})
+		chatOK(t, key, "gpt-4")
+		overBudget(t, key, "gpt-4", "ExceededBudget: User=user-over-budget-7a1 over budget. Spend=")
+	})
+	t.Run("test_key_generate_prisma/test_call_with_end_user_over_budget", func(t *testing.T) {
+		ok(t, "/end_user/new", masterKey, map[string]any{"user_id": "end-user-over-budget-7a1", "max_budget": 0.0000001})
+		key := genKey(t, nil)
+		body := lreq("gpt-4")
+		body["user"] = "end-user-over-budget-7a1"
+		if code, _, raw := post(t, "/chat/completions", key, body); code != 200 {
+			t.Fatalf("first call: %d %s", code, raw)
+		}
+		testutil.Eventually(t, 10*time.Second, func() error {
+			code, raw := callRaw(t, "POST", e.url("/chat/completions"), key, body)
+			if code == 200 {
+				return fmt.Errorf("still served")
+			}
+			expectErrorParts(t, "end user over budget", code, raw, 400, "", "ExceededBudget: End User=end-user-over-budget-7a1 over budget")
+			return nil
+		})
+	})
+	t.Run("test_key_generate_prisma/test_call_with_key_over_budget", func(t *testing.T) {
+		key := genKey(t, map[string]any{"max_budget": 0.0000001})
+		chatOK(t, key, "gpt-4")
+		overBudget(t, key, "gpt-4", "Budget has been exceeded! Current cost: ")
 	})
 
 	// tests/test_team.py
