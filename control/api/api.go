@@ -55,8 +55,8 @@ type Options struct {
 	Totals jetstream.KeyValue
 	// JS serves the poison queue routes (nil: they answer 503).
 	JS jetstream.JetStream
-	// Spend is ClickHouse for /spend/logs and /global/spend/report (nil:
-	// those routes answer 503).
+	// Spend is ClickHouse for the spend routes (/spend/logs, /global/spend/*,
+	// the daily activity routes; nil: those routes answer 503).
 	Spend *SpendStore
 	// AccessLog logs one line per request at Info (see obs.Middleware).
 	AccessLog bool
@@ -180,6 +180,15 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin.Get("/spend/logs", a.readOnly, a.spendLogs)
 	admin.Get("/global/spend/report", a.readOnly, a.globalSpendReport)
+	admin.Get("/global/spend", a.readOnly, a.globalSpend)
+	admin.Get("/global/spend/keys", a.readOnly, a.globalSpendKeys)
+	admin.Get("/global/spend/models", a.readOnly, a.globalSpendModels)
+	admin.Get("/global/spend/teams", a.readOnly, a.globalSpendTeams)
+	admin.Post("/global/spend/reset", a.masterOnly, a.globalSpendReset)
+	// LiteLLM's self-managed routes: the handlers scope a caller that is
+	// not an admin to its own user or teams.
+	admin.Get("/user/daily/activity", a.userDailyActivity)
+	admin.Get("/team/daily/activity", a.teamDailyActivity)
 	admin.Get("/gatehouse/decisions", a.readOnly, a.decisions)
 
 	admin.Get("/jwt/settings", a.readOnly, a.jwtSettingsGet)

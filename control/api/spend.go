@@ -146,8 +146,7 @@ func (a *API) logs(c *fiber.Ctx) ([]query.Row, error) {
 // globalSpendReport is LiteLLM's /global/spend/report: spend per day and
 // team (or key, user, model, org per month).
 func (a *API) globalSpendReport(c *fiber.Ctx) error {
-	st, err := a.spendStore()
-	if err != nil {
+	if _, err := a.spendStore(); err != nil {
 		return err
 	}
 	start, err := dateParam(c, "start_date")
@@ -180,9 +179,9 @@ func (a *API) globalSpendReport(c *fiber.Ctx) error {
 	default:
 		return httpx.Param("group_by", "must be team, key (api_key), user, model or org")
 	}
-	rows, err := query.Report(c.UserContext(), st.Conn, st.Database, start, end, groupBy)
+	rows, err := a.report(c, start, end, groupBy)
 	if err != nil {
-		return apierror.Unavailable.Wrap(err, "spend store unavailable")
+		return err
 	}
 	if rows == nil {
 		rows = []query.ReportRow{}
@@ -191,4 +190,17 @@ func (a *API) globalSpendReport(c *fiber.Ctx) error {
 		rows[i].Cost = Money(rows[i].Cost)
 	}
 	return c.JSON(fiber.Map{"group_by": groupBy, "start_date": start.Format("2006-01-02"), "end_date": end.Format("2006-01-02"), "data": rows})
+}
+
+// report reads query.Report; a ClickHouse failure is a 503.
+func (a *API) report(c *fiber.Ctx, start, end time.Time, groupBy string) ([]query.ReportRow, error) {
+	st, err := a.spendStore()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := query.Report(c.UserContext(), st.Conn, st.Database, start, end, groupBy)
+	if err != nil {
+		return nil, apierror.Unavailable.Wrap(err, "spend store unavailable")
+	}
+	return rows, nil
 }

@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/gofiber/fiber/v2"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gatehouse/gatehouse/control/store/storetest"
 	"github.com/gatehouse/gatehouse/internal/chtest"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -15,14 +19,23 @@ import (
 // LiteLLM's users find the spend row of a completion by the answer's id
 // (GET /spend/logs?request_id=chatcmpl-...); gatehouse's own id finds it
 // too, in both formats, and so does /gatehouse/why.
-func TestSpendLogsByRequestID(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
+// spendFixture starts ClickHouse with database db migrated, and the API
+// over it and an embedded NATS (master key testMaster).
+func spendFixture(t *testing.T, db string) (context.Context, driver.Conn, *fiber.App, jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
 	conn := chtest.Start(t).Conn(t)
-	const db = "gh"
 	if err := schema.Migrate(ctx, conn, db); err != nil {
 		t.Fatal(err)
 	}
+	_, js := testutil.NewJetStream(t)
+	return ctx, conn, New(storetest.New(t, js), Options{MasterKey: testMaster, Spend: &SpendStore{Conn: conn, Database: db}}), js
+}
+
+func TestSpendLogsByRequestID(t *testing.T) {
+	const db = "gh"
+	ctx, conn, app, _ := spendFixture(t, db)
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, "+
 		"model_group, status, outcome, response_id) VALUES")
 	if err != nil {
@@ -38,8 +51,6 @@ func TestSpendLogsByRequestID(t *testing.T) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
-	_, js := testutil.NewJetStream(t)
-	app := New(storetest.New(t, js), Options{MasterKey: testMaster, Spend: &SpendStore{Conn: conn, Database: db}})
 	rows := func(path string) []map[string]any {
 		t.Helper()
 		code, out := do(t, app, "GET", path, testMaster, nil)

@@ -25,6 +25,11 @@ const (
 	// matrix's callers lead no team, so only admins pass (see control/api
 	// TestTeamMemberPermissions).
 	teamAdmin = "team-admin"
+	// selfManaged: LiteLLM's self_managed_routes whose handlers scope a
+	// caller that is not an admin to its own rows: the master key, a user
+	// JWT and a virtual key; an admin JWT is outside admin_allowed_routes
+	// (401) and a team JWT outside team_allowed_routes (403).
+	selfManaged = "self-managed"
 )
 
 // routeAccess is the authorization matrix: every route of the admin API
@@ -73,6 +78,13 @@ var routeAccess = map[string]string{
 	"POST /access_group/delete": adminOnly,
 	"GET /spend/logs":           adminOnly,
 	"GET /global/spend/report":  adminOnly,
+	"GET /global/spend":         adminOnly,
+	"GET /global/spend/keys":    adminOnly,
+	"GET /global/spend/models":  adminOnly,
+	"GET /global/spend/teams":   adminOnly,
+	"POST /global/spend/reset":  master,
+	"GET /user/daily/activity":  selfManaged,
+	"GET /team/daily/activity":  selfManaged,
 	"GET /gatehouse/decisions":  adminOnly,
 	"GET /jwt/settings":         adminOnly,
 	"POST /jwt/settings":        adminOnly,
@@ -217,6 +229,8 @@ func adminMatrix(t *testing.T, s *stack) {
 					allowed = r.admin
 				case anyCaller:
 					allowed = r.authn
+				case selfManaged:
+					allowed = r.authn && !r.team && !r.jwtAd
 				}
 				name := route + " as " + r.name + " @" + base.name
 				if allowed {
