@@ -107,8 +107,10 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// LiteLLM's NewUserResponse: the request's fields and the key's.
 	out := fiber.Map{"user_id": u.UserID, "user_email": u.UserEmail, "user_role": u.UserRole,
-		"models": u.Models, "teams": u.Teams, "max_budget": u.MaxBudget, "user_info": u}
+		"models": u.Models, "teams": u.Teams, "team_id": req.TeamID, "max_budget": u.MaxBudget,
+		"tpm_limit": u.TPMLimit, "rpm_limit": u.RPMLimit, "user_info": u}
 	for _, tid := range u.Teams {
 		r, _, err := a.mutateTeam(c, tid, events.TeamMemberAdded, func(t *events.Team) error {
 			if !slices.ContainsFunc(t.MembersWithRoles, func(m events.Member) bool { return m.UserID == id }) {
@@ -123,6 +125,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	}
 	if req.AutoCreateKey == nil || *req.AutoCreateKey {
 		f := keyFields{UserID: &id, Models: &u.Models, KeyAlias: req.KeyAlias, Duration: req.Duration, Aliases: req.Aliases}
+		f.Metadata = req.Metadata // LiteLLM's new_user gives the key the user's metadata
 		if req.TeamID != nil && *req.TeamID != "" {
 			f.TeamID = req.TeamID
 		}
