@@ -227,7 +227,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		created.apply(u)
 		res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 		if err == nil {
-			return commit(c, res, u)
+			return commit(c, res, updatedUser(u))
 		}
 		if !errors.Is(err, apierror.Conflict) {
 			return err
@@ -241,7 +241,17 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return commit(c, res, u)
+	return commit(c, res, updatedUser(u))
+}
+
+// updatedUser is /user/update's answer: LiteLLM's {"user_id", "data":
+// <user>}, with the user's fields at the top level too (as /team/update
+// answers a team), for clients written against gatehouse.
+func updatedUser(u *events.User) any {
+	return struct {
+		*events.User
+		Data *events.User `json:"data"`
+	}{u, u}
 }
 
 func (a *API) userInfo(c *fiber.Ctx) error {
