@@ -246,7 +246,7 @@ const callerLocal = "gatehouse.caller"
 func (a *API) authenticate(c *fiber.Ctx) error {
 	cred, present := httpx.Credential(c)
 	if !present || cred == "" {
-		return apierror.Unauthenticated.With("Authentication Error, no api key passed in. Pass the master key as 'Authorization: Bearer <key>'.")
+		return apierror.Unauthenticated.With("Authentication Error, No api key passed in. Pass the master key as 'Authorization: Bearer <key>'.")
 	}
 	if jwtauth.IsJWT(cred) {
 		return a.authenticateJWT(c, cred)
