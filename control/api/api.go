@@ -130,7 +130,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/key/generate", a.selfService, a.keyGenerate)
 	admin.Get("/key/info", a.keyInfo)
 	admin.Get("/key/list", a.keyList)
-	admin.Get("/key/aliases", a.keyAliases)
+	admin.Get("/key/aliases", a.readOnly, a.keyAliases)
 	admin.Post("/key/health", a.keyHealth)
 	admin.Post("/key/update", a.selfService, a.keyUpdate)
 	admin.Post("/key/delete", a.selfService, a.keyDelete)
