@@ -112,10 +112,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, s *policy.Snapshot, cr
 // logs expose them.
 func (a *Authenticator) AuthenticateKey(s *policy.Snapshot, cred string, present bool) (Identity, error) {
 	if !present {
-		return Identity{}, apierror.Unauthenticated.With("Authentication Error, no api key passed in. Pass it as 'Authorization: Bearer sk-...'.")
+		return Identity{}, apierror.Unauthenticated.With("Authentication Error, No api key passed in. Pass it as 'Authorization: Bearer sk-...'.")
 	}
 	if cred == "" {
-		return Identity{}, apierror.Unauthenticated.With("Malformed API Key passed in. Ensure Key has `Bearer ` prefix.")
+		return Identity{}, apierror.Unauthenticated.With("Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.")
 	}
 	sum := sha256.Sum256([]byte(cred))
 	if a.hasMaster && subtle.ConstantTimeCompare(sum[:], a.masterSum[:]) == 1 {

@@ -53,13 +53,13 @@ var routeGroups = map[string][]string{
 		"/team/permissions_list", "/team/permissions_update",
 		"/model/new", "/model/update", "/model/delete", "/model/info",
 		"/key/generate", "/key/update", "/key/delete", "/key/info", "/key/regenerate", "/key/{key_id}/regenerate",
-		"/key/list", "/key/block", "/key/unblock",
+		"/key/list", "/key/aliases", "/key/block", "/key/unblock",
 		"/access_group/new", "/access_group/update", "/access_group/info", "/access_group/delete",
 		"/jwt/settings",
 	},
 	"key_management_routes": {
 		"/key/generate", "/key/update", "/key/delete", "/key/info", "/key/regenerate", "/key/{key_id}/regenerate",
-		"/key/list", "/key/block", "/key/unblock",
+		"/key/list", "/key/aliases", "/key/block", "/key/unblock",
 	},
 	"spend_tracking_routes": {"/spend/keys", "/spend/users", "/spend/tags", "/spend/calculate", "/spend/logs"},
 	"global_spend_tracking_routes": {

@@ -130,6 +130,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/key/generate", a.selfService, a.keyGenerate)
 	admin.Get("/key/info", a.keyInfo)
 	admin.Get("/key/list", a.keyList)
+	admin.Get("/key/aliases", a.readOnly, a.keyAliases)
 	admin.Post("/key/health", a.keyHealth)
 	admin.Post("/key/update", a.selfService, a.keyUpdate)
 	admin.Post("/key/delete", a.selfService, a.keyDelete)
@@ -254,7 +255,7 @@ const callerLocal = "gatehouse.caller"
 func (a *API) authenticate(c *fiber.Ctx) error {
 	cred, present := httpx.Credential(c)
 	if !present || cred == "" {
-		return apierror.Unauthenticated.With("Authentication Error, no api key passed in. Pass the master key as 'Authorization: Bearer <key>'.")
+		return apierror.Unauthenticated.With("Authentication Error, No api key passed in. Pass the master key as 'Authorization: Bearer <key>'.")
 	}
 	if jwtauth.IsJWT(cred) {
 		return a.authenticateJWT(c, cred)

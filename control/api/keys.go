@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -427,6 +428,33 @@ func (a *API) keyList(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"keys": keys, "total_count": len(match), "current_page": p.n, "total_pages": p.pages()})
 }
 
+// keyAliases is LiteLLM's GET /key/aliases (a management route: admins
+// and view-only admins): the distinct key aliases, sorted, with search (a
+// case-insensitive substring), team_id and page/size.
+func (a *API) keyAliases(c *fiber.Ctx) error {
+	if err := checkQuery(c, "page", "size", "search", "team_id"); err != nil {
+		return err
+	}
+	team, search := c.Query("team_id"), strings.ToLower(c.Query("search"))
+	seen := map[string]bool{}
+	aliases := []string{}
+	for _, k := range a.store.Snapshot().Keys() {
+		if k.KeyAlias == "" || seen[k.KeyAlias] || (team != "" && k.TeamID != team) ||
+			!strings.Contains(strings.ToLower(k.KeyAlias), search) {
+			continue
+		}
+		seen[k.KeyAlias] = true
+		aliases = append(aliases, k.KeyAlias)
+	}
+	slices.Sort(aliases)
+	p, err := pageOf(c, "size", len(aliases), len(aliases))
+	if err != nil {
+		return err
+	}
+	from, to := p.bounds()
+	return c.JSON(fiber.Map{"aliases": aliases[from:to], "total_count": len(aliases), "current_page": p.n, "total_pages": p.pages()})
+}
+
 // mutateKey runs a read-modify-write on an existing key.
 func (a *API) mutateKey(c *fiber.Ctx, tok string, typ string, change func(k *events.Key) error) error {
 	res, out, err := mutate(a, c, events.KindKey, tok, typ, apierror.NotFound.With("key not found"),
@@ -582,9 +610,15 @@ func (a *API) keyDelete(c *fiber.Ctx) error {
 		}
 	}
 	if len(deleted) == 0 {
-		return apierror.NotFound.With("none of the keys exist")
+		return apierror.NotFound.With("No matching keys or aliases found to delete")
 	}
-	return commit(c, last, fiber.Map{"deleted_keys": deleted, "not_found": missing})
+	// LiteLLM answers {"deleted_keys": [...]}; the keys that were not
+	// there are named only when there are some.
+	out := fiber.Map{"deleted_keys": deleted}
+	if len(missing) > 0 {
+		out["not_found"] = missing
+	}
+	return commit(c, last, out)
 }
 
 func (a *API) keyRegenerate(c *fiber.Ctx) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -23,6 +24,24 @@ type budgetFields struct {
 type limitFields struct {
 	budgetFields
 	Metadata map[string]any `json:"metadata"`
+}
+
+// enforcedMetadata are the metadata entries LiteLLM enforces as if they
+// were fields (its /key/generate moves model_rpm_limit, model_tpm_limit
+// and guardrails into metadata): refused here with the field's reason, as
+// the fields themselves are, rather than stored and not kept.
+var enforcedMetadata = []string{"model_rpm_limit", "model_tpm_limit", "guardrails"}
+
+func (f *limitFields) validate() error {
+	for _, name := range enforcedMetadata {
+		if v, ok := f.Metadata[name]; ok {
+			raw, _ := json.Marshal(v)
+			if lf := litellmFields[name]; !lf.asksNothing(raw) {
+				return httpx.Param("metadata", "metadata.%s is not supported by gatehouse: %s", name, lf.reason)
+			}
+		}
+	}
+	return f.budgetFields.validate()
 }
 
 func (f *budgetFields) validate() error {

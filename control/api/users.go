@@ -107,8 +107,10 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// LiteLLM's NewUserResponse: the request's fields and the key's.
 	out := fiber.Map{"user_id": u.UserID, "user_email": u.UserEmail, "user_role": u.UserRole,
-		"models": u.Models, "teams": u.Teams, "max_budget": u.MaxBudget, "user_info": u}
+		"models": u.Models, "teams": u.Teams, "team_id": req.TeamID, "max_budget": u.MaxBudget,
+		"tpm_limit": u.TPMLimit, "rpm_limit": u.RPMLimit, "user_info": u}
 	for _, tid := range u.Teams {
 		r, _, err := a.mutateTeam(c, tid, events.TeamMemberAdded, func(t *events.Team) error {
 			if !slices.ContainsFunc(t.MembersWithRoles, func(m events.Member) bool { return m.UserID == id }) {
@@ -123,6 +125,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	}
 	if req.AutoCreateKey == nil || *req.AutoCreateKey {
 		f := keyFields{UserID: &id, Models: &u.Models, KeyAlias: req.KeyAlias, Duration: req.Duration, Aliases: req.Aliases}
+		f.Metadata = req.Metadata // LiteLLM's new_user gives the key the user's metadata
 		if req.TeamID != nil && *req.TeamID != "" {
 			f.TeamID = req.TeamID
 		}
@@ -224,7 +227,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		created.apply(u)
 		res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 		if err == nil {
-			return commit(c, res, u)
+			return commit(c, res, updatedUser(u))
 		}
 		if !errors.Is(err, apierror.Conflict) {
 			return err
@@ -238,7 +241,17 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return commit(c, res, u)
+	return commit(c, res, updatedUser(u))
+}
+
+// updatedUser is /user/update's answer: LiteLLM's {"user_id", "data":
+// <user>}, with the user's fields at the top level too (as /team/update
+// answers a team), for clients written against gatehouse.
+func updatedUser(u *events.User) any {
+	return struct {
+		*events.User
+		Data *events.User `json:"data"`
+	}{u, u}
 }
 
 func (a *API) userInfo(c *fiber.Ctx) error {

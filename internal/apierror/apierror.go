@@ -90,10 +90,10 @@ var (
 	TeamBlocked      = &Error{Status: 401, Type: "auth_error", Code: "team_blocked"}
 	ExpiredKey       = &Error{Status: 401, Type: "expired_key", Code: "expired_key"}
 	Forbidden        = &Error{Status: 403, Type: "permission_denied", Code: "forbidden"}
-	KeyModelDenied   = &Error{Status: 403, Type: "key_model_access_denied", Code: "key_model_access_denied"}
-	TeamModelDenied  = &Error{Status: 403, Type: "team_model_access_denied", Code: "team_model_access_denied"}
-	UserModelDenied  = &Error{Status: 403, Type: "user_model_access_denied", Code: "user_model_access_denied"}
-	OrgModelDenied   = &Error{Status: 403, Type: "org_model_access_denied", Code: "org_model_access_denied"}
+	KeyModelDenied   = &Error{Status: 403, Type: "key_model_access_denied", Code: "key_model_access_denied", Param: "model"}
+	TeamModelDenied  = &Error{Status: 403, Type: "team_model_access_denied", Code: "team_model_access_denied", Param: "model"}
+	UserModelDenied  = &Error{Status: 403, Type: "user_model_access_denied", Code: "user_model_access_denied", Param: "model"}
+	OrgModelDenied   = &Error{Status: 403, Type: "org_model_access_denied", Code: "org_model_access_denied", Param: "model"}
 	NotReady         = &Error{Status: 503, Type: "service_unavailable", Code: "policy_not_ready"}
 	Unavailable      = &Error{Status: 503, Type: "service_unavailable", Code: "unavailable"}
 	UpstreamError    = &Error{Status: 502, Type: "upstream_error", Code: "upstream_error"}

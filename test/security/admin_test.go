@@ -41,6 +41,7 @@ var routeAccess = map[string]string{
 	"POST /key/generate":        ownKeys,
 	"GET /key/info":             ownInfo,
 	"GET /key/list":             anyCaller,
+	"GET /key/aliases":          adminOnly,
 	"POST /key/update":          ownKeys,
 	"POST /key/delete":          ownKeys,
 	"POST /key/regenerate":      ownKeys,
