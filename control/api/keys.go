@@ -125,9 +125,10 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 			k.Expires = nil
 		} else {
 			d, err := parseDuration("duration", *f.Duration)
-			if err != nil {
+			if err != nil && strings.TrimRight(strings.TrimSpace(*f.Duration), "smhdwo") != "0" {
 				return err
 			}
+			// "0s" is a key that has expired already, as in LiteLLM.
 			exp := now.Add(d)
 			k.Expires = &exp
 		}

@@ -250,7 +250,7 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 	for i := 0; i < s.n; i++ {
 		sc := &s.s[i]
 		o := v.get(objKey{sc.Kind, sc.ID})
-		if u := v.used(o, now); u > 0 && u >= sc.Max {
+		if u := v.used(o, now); u >= sc.Max { // max_budget 0 refuses at once, as in LiteLLM
 			return Reservation{}, exceeded(sc, u, o.windowEnd)
 		}
 		if partitioned {
