@@ -17,14 +17,7 @@ import (
 func TestSpendRoutes(t *testing.T) {
 	const db = "gh_activity"
 	ctx, conn, app, js := spendFixture(t, db)
-	mustOK := func(method, path string, body any) map[string]any {
-		t.Helper()
-		code, out := do(t, app, method, path, testMaster, body)
-		if code != 200 {
-			t.Fatalf("%s %s: %d %v", method, path, code, out)
-		}
-		return out
-	}
+	mustOK := func(method, path string, body any) map[string]any { return asMaster(t, app, method, path, body) }
 	mustOK("POST", "/team/new", map[string]any{"team_id": "t1", "team_alias": "Team One"})
 	mustOK("POST", "/team/new", map[string]any{"team_id": "t2"})
 	mustOK("POST", "/user/new", map[string]any{"user_id": "u1", "user_email": "u1@example.com"})

@@ -180,6 +180,16 @@ func New(st *store.Store, o Options) *fiber.App {
 	a.customerRoutes(admin)
 
 	admin.Get("/spend/logs", a.readOnly, a.spendLogs)
+	admin.Get("/spend/logs/v2", a.readOnly, a.spendLogsV2)
+	admin.Get("/spend/logs/ui", a.readOnly, a.spendLogsV2)
+	admin.Post("/global/spend/end_users", a.readOnly, a.globalSpendEndUsers)
+	// Scoped by the handlers: a caller that is not an admin sees its own
+	// keys and user, and prices the models it may call.
+	admin.Get("/spend/keys", a.spendKeys)
+	admin.Get("/spend/users", a.spendUsers)
+	admin.Post("/spend/calculate", a.spendCalculate)
+	admin.Get("/spend/tags", a.spendTags)
+	admin.Get("/global/spend/tags", a.spendTags)
 	admin.Get("/global/spend/report", a.readOnly, a.globalSpendReport)
 	admin.Get("/global/spend", a.readOnly, a.globalSpend)
 	admin.Get("/global/spend/keys", a.readOnly, a.globalSpendKeys)

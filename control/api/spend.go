@@ -2,6 +2,7 @@ package api
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,28 +28,53 @@ func (a *API) spendStore() (*SpendStore, error) {
 	return a.spend, nil
 }
 
-// dateParam reads YYYY-MM-DD (or RFC 3339) query parameters.
+// dateParam reads YYYY-MM-DD (or LiteLLM's "YYYY-MM-DD HH:MM:SS", UTC,
+// or RFC 3339) query parameters.
 func dateParam(c *fiber.Ctx, name string) (time.Time, error) {
-	v := c.Query(name)
+	return parseDate(name, c.Query(name))
+}
+
+// dateTimeLayout is LiteLLM's time of day in /spend/logs/v2's dates.
+const dateTimeLayout = "2006-01-02 15:04:05"
+
+// parseDate reads field name's date (zero when v is empty).
+func parseDate(name, v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	for _, layout := range []string{"2006-01-02", time.RFC3339} {
+	for _, layout := range []string{time.DateOnly, dateTimeLayout, time.RFC3339} {
 		if t, err := time.Parse(layout, v); err == nil {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, httpx.Param(name, "%q is not a date (YYYY-MM-DD)", v)
+	return time.Time{}, httpx.Param(name, "%q is not a date (YYYY-MM-DD, YYYY-MM-DD HH:MM:SS or RFC 3339)", v)
 }
 
 // spendLogs is LiteLLM's /spend/logs: recent requests, newest first, in
-// LiteLLM's row shape (format=gatehouse: our spend event shape).
+// LiteLLM's row shape (format=gatehouse: our spend event shape); with
+// both start_date and end_date, LiteLLM's summary per day unless
+// summarize=false.
 func (a *API) spendLogs(c *fiber.Ctx) error {
+	if err := checkQuery(c, "api_key", "key", "user_id", "team_id", "request_id", "start_date", "end_date", "summarize",
+		"outcome", "reason", "limit", "format"); err != nil {
+		return err
+	}
+	summarize := true
+	if v := c.Query("summarize"); v != "" {
+		var err error
+		if summarize, err = strconv.ParseBool(v); err != nil {
+			return httpx.Param("summarize", "%q is not a boolean (true or false)", v)
+		}
+	}
+	format := c.Query("format", "litellm")
+	if summarize && format == "litellm" && c.Query("start_date") != "" && c.Query("end_date") != "" {
+		return a.spendSummary(c)
+	}
 	rows, err := a.logs(c)
 	if err != nil {
 		return err
 	}
-	switch c.Query("format", "litellm") {
+	switch format {
 	case "litellm":
 		out := make([]spendLog, 0, len(rows))
 		for _, r := range rows {
@@ -105,8 +131,11 @@ func spendFilter(c *fiber.Ctx) (query.Filter, error) {
 	if f.End, err = dateParam(c, "end_date"); err != nil {
 		return f, err
 	}
-	if !f.End.IsZero() && len(c.Query("end_date")) == len("2006-01-02") {
+	switch len(c.Query("end_date")) {
+	case len(time.DateOnly):
 		f.End = f.End.Add(24 * time.Hour) // the end day is included
+	case len(dateTimeLayout):
+		f.End = f.End.Add(time.Second) // and the end second
 	}
 	if f.Limit <= 0 || f.Limit > query.MaxLimit {
 		return f, httpx.Param("limit", "must be between 1 and %d", query.MaxLimit)
@@ -126,13 +155,19 @@ func (a *API) decisions(c *fiber.Ctx) error {
 	return gatehouseRows(c, rows)
 }
 
-// logs reads the ledger rows the request's filters select.
-func (a *API) logs(c *fiber.Ctx) ([]query.Row, error) {
+// filtered is the spend store and the request's filters (spendFilter).
+func (a *API) filtered(c *fiber.Ctx) (*SpendStore, query.Filter, error) {
 	st, err := a.spendStore()
 	if err != nil {
-		return nil, err
+		return nil, query.Filter{}, err
 	}
 	f, err := spendFilter(c)
+	return st, f, err
+}
+
+// logs reads the ledger rows the request's filters select.
+func (a *API) logs(c *fiber.Ctx) ([]query.Row, error) {
+	st, f, err := a.filtered(c)
 	if err != nil {
 		return nil, err
 	}

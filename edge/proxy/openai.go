@@ -158,6 +158,12 @@ func bodyUsage(b, payload []byte, status int) Usage {
 	return u
 }
 
+// AnswerUsage is the usage of a non-streaming chat completion answer as
+// the edge counts it, request being the request's body: the answer's own
+// "usage", else estimated (EstimateTokens) from the request's messages and
+// the answer's choices. /spend/calculate prices it.
+func AnswerUsage(answer, request []byte) Usage { return bodyUsage(answer, request, 200) }
+
 // httpBase refuses a deployment's api_base that is not an http(s) URL.
 // The base itself may hold credentials; the error does not echo it.
 func httpBase(d *policy.Deployment, base string) *apierror.Error {

@@ -44,6 +44,54 @@ type Filter struct {
 	Start, End time.Time
 	// Limit of rows, newest first; default 100, at most 10,000.
 	Limit int
+	// LiteLLM's /spend/logs/v2 filters: the upstream model, model group,
+	// deployment (model_id), end user, a key alias substring, the
+	// status ("success": outcome ok; "failure": any other), the HTTP
+	// status of a failed request, and bounds on a request's cost. Empty
+	// (nil) does not filter.
+	Model, ModelGroup, Deployment, EndUser, KeyAliasLike, Status string
+	ErrorCode                                                    uint16
+	MinSpend, MaxSpend                                           *float64
+}
+
+// where is f's condition (without its time bounds) and its arguments.
+func (f Filter) where() (string, []any) {
+	q := ""
+	var args []any
+	for _, c := range []struct{ col, v string }{{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID},
+		{"outcome", f.Outcome}, {"deny_reason", f.DenyReason}, {"model", f.Model}, {"model_group", f.ModelGroup},
+		{"deployment_id", f.Deployment}, {"end_user", f.EndUser}} {
+		if c.v != "" {
+			q += " AND " + c.col + " = ?"
+			args = append(args, c.v)
+		}
+	}
+	if f.RequestID != "" {
+		q += " AND (request_id = ? OR client_request_id = ? OR response_id = ?)"
+		args = append(args, f.RequestID, f.RequestID, f.RequestID)
+	}
+	if f.KeyAliasLike != "" {
+		q += " AND position(key_alias, ?) > 0"
+		args = append(args, f.KeyAliasLike)
+	}
+	switch f.Status {
+	case "success":
+		q += " AND outcome = 'ok'"
+	case "failure":
+		q += " AND outcome != 'ok'"
+	}
+	if f.ErrorCode != 0 {
+		q += " AND outcome != 'ok' AND status = " + strconv.Itoa(int(f.ErrorCode))
+	}
+	if f.MinSpend != nil {
+		q += " AND cost >= ?"
+		args = append(args, *f.MinSpend)
+	}
+	if f.MaxSpend != nil {
+		q += " AND cost <= ?"
+		args = append(args, *f.MaxSpend)
+	}
+	return q, args
 }
 
 // Row is one request as stored: the spend event that was published (Time
@@ -116,21 +164,15 @@ func Logs(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Row, er
 // logsBetween returns up to limit requests matching f in [from, to),
 // newest first.
 func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, from, to time.Time, limit int) ([]Row, error) {
-	q := "SELECT " + logColumns + " FROM " + db + ".spend_events WHERE 1" + timeFrom(from) + timeBefore(to)
-	var args []any
-	for _, c := range []struct{ col, v string }{{"key_hash", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID},
-		{"outcome", f.Outcome}, {"deny_reason", f.DenyReason}} {
-		if c.v != "" {
-			q += " AND " + c.col + " = ?"
-			args = append(args, c.v)
-		}
-	}
-	if f.RequestID != "" {
-		q += " AND (request_id = ? OR client_request_id = ? OR response_id = ?)"
-		args = append(args, f.RequestID, f.RequestID, f.RequestID)
-	}
+	cond, args := f.where()
+	q := "SELECT " + logColumns + " FROM " + db + ".spend_events WHERE 1" + timeFrom(from) + timeBefore(to) + cond
 	// LIMIT 1 BY: a duplicate that got past the sink shows once.
 	q += " ORDER BY event_time DESC, event_ms DESC, request_id LIMIT 1 BY request_id LIMIT " + strconv.Itoa(limit)
+	return scanLogs(ctx, conn, q, args)
+}
+
+// scanLogs runs q, a SELECT of logColumns, and reads its rows.
+func scanLogs(ctx context.Context, conn driver.Conn, q string, args []any) ([]Row, error) {
 	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("spend logs: %w", err)

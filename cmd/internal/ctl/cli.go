@@ -595,7 +595,8 @@ var commands = []command{
 		user := fs.String("user-id", "", "only this user")
 		limit := fs.Int("limit", 100, "rows, at most 10000")
 		return func(r *runCtx, args []string) error {
-			q := url.Values{"limit": {strconv.Itoa(*limit)}}
+			// Rows, not LiteLLM's per-day summary that a range asks for.
+			q := url.Values{"limit": {strconv.Itoa(*limit)}, "summarize": {"false"}}
 			for name, v := range map[string]string{"start_date": *start, "end_date": *end, "api_key": *key, "team_id": *team, "user_id": *user} {
 				if v != "" {
 					q.Set(name, v)
