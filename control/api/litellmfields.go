@@ -86,6 +86,7 @@ var litellmFields = map[string]litellmOnly{
 	"new_master_key":                      {reason: "the master key is set in config.yaml or the environment, not through the API"},
 	"secret_manager_settings":             {reason: "per-team secret managers are not supported; provider secrets are os.environ/ references each edge resolves"},
 	"default_team_member_models":          {reason: "default member models are not supported; set models on the members' keys"},
+	"team_member_budget_update_mode":      {reason: "members' own budgets do not move with team_member_budget; set them with /team/member_update", idle: []string{`"keep"`}},
 	"enforced_batch_output_expires_after": {reason: "gatehouse has no files or batches API"},
 	"enforced_file_expires_after":         {reason: "gatehouse has no files or batches API"},
 	"organizations":                       {reason: "add the user with /organization/member_add"},
