@@ -180,7 +180,30 @@ type Member struct {
 	// the user stays a member, so a member removed and added again starts
 	// from zero, as LiteLLM deletes the membership row.
 	BudgetID string `json:"budget_id,omitempty"`
+	// RPMLimit and TPMLimit limit the member's traffic within the team
+	// (LiteLLM's rpm_limit/tpm_limit of its membership's budget row),
+	// counted across all edges; nil: the team's team_member_rpm_limit /
+	// team_member_tpm_limit, if any.
+	RPMLimit *int64 `json:"rpm_limit,omitempty"`
+	TPMLimit *int64 `json:"tpm_limit,omitempty"`
 	BudgetFlag
+}
+
+// MemberDefaults are a team's limits for each of its members that does
+// not set its own (LiteLLM's team_member_budget, team_member_budget_duration,
+// team_member_rpm_limit, team_member_tpm_limit: the team's default
+// member budget row, and team_member_key_duration).
+type MemberDefaults struct {
+	TeamMemberBudget         *float64 `json:"team_member_budget,omitempty"`
+	TeamMemberBudgetDuration string   `json:"team_member_budget_duration,omitempty"`
+	TeamMemberRPMLimit       *int64   `json:"team_member_rpm_limit,omitempty"`
+	TeamMemberTPMLimit       *int64   `json:"team_member_tpm_limit,omitempty"`
+	// TeamMemberKeyDuration is the duration of a key generated for the
+	// team for a user without a duration of its own.
+	TeamMemberKeyDuration string `json:"team_member_key_duration,omitempty"`
+	// TeamMemberBudgetID names the default budget row (LiteLLM's
+	// metadata.team_member_budget_id), set with the first default.
+	TeamMemberBudgetID string `json:"team_member_budget_id,omitempty"`
 }
 
 // Team groups keys and users; its models bound what its keys may call.
@@ -205,8 +228,9 @@ type Team struct {
 	// ModelAliases is LiteLLM's team model_aliases: a name the team's
 	// callers may ask for and the model group it stands for.
 	ModelAliases map[string]string `json:"model_aliases,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	MemberDefaults
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	BudgetFlag
 }
 

@@ -235,12 +235,14 @@ func BudgetCheck(k *events.Key, t *events.Team, u *events.User) error {
 	return nil
 }
 
-// MemberBudget is user userID's membership of team t when it has a
-// budget of its own (max_budget_in_team, or the tracker's budget_exceeded
-// flag from one); nil otherwise. A member is matched by user_id, else, for
-// a member named only by email, by the user's email (case-insensitive, as
-// the admin API matches members). On the request path: an index lookup,
-// not a walk of the team's members.
+// MemberBudget is user userID's membership of team t when it has limits:
+// its own (max_budget_in_team, rpm_limit, tpm_limit, or the tracker's
+// budget_exceeded flag) or its team's member defaults
+// (team_member_budget, team_member_rpm_limit, team_member_tpm_limit); nil
+// otherwise. A member is matched by user_id, else, for a member named
+// only by email, by the user's email (case-insensitive, as the admin API
+// matches members). On the request path: an index lookup, not a walk of
+// the team's members.
 func (s *Snapshot) MemberBudget(t *events.Team, userID string) *events.Member {
 	if t == nil || userID == "" {
 		return nil
@@ -256,16 +258,52 @@ func (s *Snapshot) MemberBudget(t *events.Team, userID string) *events.Member {
 		return nil
 	}
 	for i := range t.MembersWithRoles {
-		if m := &t.MembersWithRoles[i]; m.UserID == "" && hasOwnBudget(m) && strings.EqualFold(m.UserEmail, u.UserEmail) {
+		if m := &t.MembersWithRoles[i]; m.UserID == "" && HasMemberLimits(t, m) && strings.EqualFold(m.UserEmail, u.UserEmail) {
 			return m
 		}
 	}
 	return nil
 }
 
+// MemberLimits are the limits of one membership: each of the member's own
+// and, where it sets none, its team's default for members (LiteLLM gives a
+// member without a budget row of its own the team's default row, and
+// copies that row into the member's own when one of its limits is set).
+// The budget's window is the team's team_member_budget_duration.
+type MemberLimits struct {
+	Member    *events.Member // nil: the membership has no limits
+	MaxBudget *float64
+	Duration  string
+	RPM, TPM  *int64
+}
+
+// LimitsOf resolves member m of team t (m nil: none).
+func LimitsOf(t *events.Team, m *events.Member) MemberLimits {
+	if m == nil {
+		return MemberLimits{}
+	}
+	l := MemberLimits{Member: m, MaxBudget: m.MaxBudgetInTeam, Duration: t.TeamMemberBudgetDuration, RPM: m.RPMLimit, TPM: m.TPMLimit}
+	if l.MaxBudget == nil {
+		l.MaxBudget = t.TeamMemberBudget
+	}
+	if l.RPM == nil {
+		l.RPM = t.TeamMemberRPMLimit
+	}
+	if l.TPM == nil {
+		l.TPM = t.TeamMemberTPMLimit
+	}
+	return l
+}
+
+// MemberLimits are user userID's limits within team t.
+func (s *Snapshot) MemberLimits(t *events.Team, userID string) MemberLimits {
+	return LimitsOf(t, s.MemberBudget(t, userID))
+}
+
 // CheckMemberBudget refuses user userID in team t once its spend in the
-// team reached its max_budget_in_team (LiteLLM's team member budget check
-// in common_checks, after the team's and the user's budgets: 400
+// team reached its budget there (max_budget_in_team, else the team's
+// team_member_budget: LiteLLM's team member budget check in
+// common_checks, after the team's and the user's budgets: 400
 // budget_exceeded, "Budget has been exceeded! User=<u> in Team=<t> ...").
 // The flag is the budget tracker's, on the member in the team's event; the
 // rule names the membership's budget_id ("team_member:<budget_id>:max_budget").
@@ -274,7 +312,8 @@ func (s *Snapshot) CheckMemberBudget(t *events.Team, userID string) error {
 	if m == nil || !m.BudgetExceeded {
 		return nil
 	}
-	return (&BudgetRefusal{Kind: events.KindTeamMember, ID: m.BudgetID, Team: t.TeamID, User: userID, Max: deref(m.MaxBudgetInTeam), ResetAt: m.BudgetResetAt}).Refusal(-1)
+	l := LimitsOf(t, m)
+	return (&BudgetRefusal{Kind: events.KindTeamMember, ID: m.BudgetID, Team: t.TeamID, User: userID, Max: deref(l.MaxBudget), Duration: l.Duration, ResetAt: m.BudgetResetAt}).Refusal(-1)
 }
 
 // Rule names a policy rule for the decision ledger: "<kind>:<id>:<field>",

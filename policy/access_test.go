@@ -504,3 +504,58 @@ func TestMemberBudgetIndex(t *testing.T) {
 		t.Errorf("builder reused: new snapshot alice %q, published snapshot's index %v", budgetOf(s4, "alice"), s3.budgeted)
 	}
 }
+
+// TestMemberLimits: each of a member's limits is its own, else its team's
+// member default; the budget's window is team_member_budget_duration;
+// members of a team with defaults are found by the index (by email too),
+// and lose their limits with the defaults.
+func TestMemberLimits(t *testing.T) {
+	one, five := 1.0, 5.0
+	r2, t9 := int64(2), int64(9)
+	defaults := events.MemberDefaults{TeamMemberBudget: &one, TeamMemberBudgetDuration: "1d", TeamMemberRPMLimit: &r2}
+	team := func(d events.MemberDefaults) *events.Team {
+		return &events.Team{TeamID: "ml", Models: []string{}, MemberDefaults: d, MembersWithRoles: []events.Member{
+			{UserID: "alice", Role: "user"},
+			{UserID: "bob", Role: "user", MaxBudgetInTeam: &five, TPMLimit: &t9},
+			{UserEmail: "carol@example.com", Role: "user"},
+		}}
+	}
+	users := []any{&events.User{UserID: "alice"}, &events.User{UserID: "bob"}, &events.User{UserID: "carol", UserEmail: "Carol@example.com"}}
+	s1 := build(t, append(users, team(defaults))...)
+	s2, err := s1.With(nil, team(events.MemberDefaults{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := func(f *float64) any {
+		if f == nil {
+			return nil
+		}
+		return *f
+	}
+	inum := func(n *int64) any {
+		if n == nil {
+			return nil
+		}
+		return *n
+	}
+	for _, tc := range []struct {
+		snap             *Snapshot
+		user             string
+		member           bool
+		budget, rpm, tpm any
+		duration         string
+	}{
+		{s1, "alice", true, 1.0, int64(2), nil, "1d"},
+		{s1, "bob", true, 5.0, int64(2), int64(9), "1d"},
+		{s1, "carol", true, 1.0, int64(2), nil, "1d"},
+		{s1, "nobody", false, nil, nil, nil, ""},
+		{s2, "alice", false, nil, nil, nil, ""},
+		{s2, "bob", true, 5.0, nil, int64(9), ""},
+		{s2, "carol", false, nil, nil, nil, ""},
+	} {
+		l := tc.snap.MemberLimits(tc.snap.Team("ml"), tc.user)
+		if (l.Member != nil) != tc.member || num(l.MaxBudget) != tc.budget || inum(l.RPM) != tc.rpm || inum(l.TPM) != tc.tpm || l.Duration != tc.duration {
+			t.Errorf("%s (defaults %v): %+v", tc.user, tc.snap == s1, l)
+		}
+	}
+}

@@ -77,8 +77,9 @@ type Snapshot struct {
 	// emails indexes users by lower-cased email (LiteLLM matches JWT users
 	// by email when the id does not match).
 	emails map[string]string
-	// budgeted indexes the team members with a budget of their own
-	// (max_budget_in_team, or a budget_exceeded flag) by team and user id,
+	// budgeted indexes the team members with limits (their own
+	// max_budget_in_team, rpm_limit, tpm_limit or budget_exceeded flag,
+	// or their team's member defaults) by team and user id,
 	// so a request finds its membership's budget without walking the
 	// team's members (a team may have thousands); emailBudgeted marks the
 	// teams where such a member is named only by email, walked instead.
@@ -436,16 +437,28 @@ func (s *Snapshot) With(env Env, objs ...any) (*Snapshot, error) {
 // memberKey names a team membership: team id and user id.
 type memberKey struct{ team, user string }
 
-// hasOwnBudget: the member has a budget within its team, or the tracker's
-// flag from one.
-func hasOwnBudget(m *events.Member) bool { return m.MaxBudgetInTeam != nil || m.BudgetExceeded }
+// HasMemberLimits: member m has limits within team t, its own (a budget,
+// rpm or tpm limit, or the tracker's flag from a budget) or the team's
+// member defaults.
+func HasMemberLimits(t *events.Team, m *events.Member) bool {
+	return m.MaxBudgetInTeam != nil || m.BudgetExceeded || m.RPMLimit != nil || m.TPMLimit != nil || hasMemberDefaults(t)
+}
 
-// indexMembers replaces team id's entries in the membership budget index:
+// hasMemberDefaults: the team limits each of its members (LiteLLM's
+// team_member_budget, team_member_rpm_limit, team_member_tpm_limit).
+func hasMemberDefaults(t *events.Team) bool {
+	return t.TeamMemberBudget != nil || t.TeamMemberRPMLimit != nil || t.TeamMemberTPMLimit != nil
+}
+
+// anyLimited: some member of t has limits (t nil: none).
+func anyLimited(t *events.Team) bool {
+	return t != nil && (hasMemberDefaults(t) || slices.ContainsFunc(t.MembersWithRoles, func(m events.Member) bool { return HasMemberLimits(t, &m) }))
+}
+
+// indexMembers replaces team id's entries in the membership limits index:
 // old's members out, cur's in (either may be nil).
 func (b *Builder) indexMembers(id string, old, cur *events.Team) {
-	had := old != nil && slices.ContainsFunc(old.MembersWithRoles, func(m events.Member) bool { return hasOwnBudget(&m) })
-	has := cur != nil && slices.ContainsFunc(cur.MembersWithRoles, func(m events.Member) bool { return hasOwnBudget(&m) })
-	if !had && !has {
+	if !anyLimited(old) && !anyLimited(cur) {
 		return
 	}
 	if !b.ownBudgeted {
@@ -465,7 +478,7 @@ func (b *Builder) indexMembers(id string, old, cur *events.Team) {
 	for i := range cur.MembersWithRoles {
 		m := &cur.MembersWithRoles[i]
 		switch {
-		case !hasOwnBudget(m):
+		case !HasMemberLimits(cur, m):
 		case m.UserID != "":
 			b.s.budgeted[memberKey{id, m.UserID}] = m
 		default:

@@ -233,6 +233,7 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	a.memberKeyDuration(&req.keyFields)
 	fillKey(&req.keyFields, a.keyDefaults)
 	if err := boundKey(&req.keyFields, a.keyBound, true); err != nil {
 		return err
@@ -242,6 +243,20 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, resp)
+}
+
+// memberKeyDuration gives a key generated for a team for a user, without
+// a duration of its own, the team's team_member_key_duration (LiteLLM's
+// add_team_member_key_duration; a key of no user, a service account's,
+// keeps none). It comes before default_key_generate_params.
+func (a *API) memberKeyDuration(f *keyFields) {
+	if f.Duration != nil || f.TeamID == nil || f.UserID == nil || *f.UserID == "" {
+		return
+	}
+	if t := a.store.Snapshot().Team(*f.TeamID); t != nil && t.TeamMemberKeyDuration != "" {
+		d := t.TeamMemberKeyDuration
+		f.Duration = &d
+	}
 }
 
 // checkAccessGroups refuses access_group_ids naming no access group: a

@@ -45,17 +45,23 @@ func (f *limitFields) validate() error {
 }
 
 func (f *budgetFields) validate() error {
-	if f.MaxBudget != nil && *f.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
+	return validLimits("max_budget", f.MaxBudget, "budget_duration", f.BudgetDuration, "tpm_limit", f.TPMLimit, "rpm_limit", f.RPMLimit)
+}
+
+// validLimits refuses a negative budget or limit and a duration that does
+// not parse, naming the field (nil: not sent).
+func validLimits(budgetField string, budget *float64, durationField string, duration *string, tpmField string, tpm *int64, rpmField string, rpm *int64) error {
+	if budget != nil && *budget < 0 {
+		return httpx.Param(budgetField, "must be >= 0")
 	}
-	if f.TPMLimit != nil && *f.TPMLimit < 0 {
-		return httpx.Param("tpm_limit", "must be >= 0")
+	if tpm != nil && *tpm < 0 {
+		return httpx.Param(tpmField, "must be >= 0")
 	}
-	if f.RPMLimit != nil && *f.RPMLimit < 0 {
-		return httpx.Param("rpm_limit", "must be >= 0")
+	if rpm != nil && *rpm < 0 {
+		return httpx.Param(rpmField, "must be >= 0")
 	}
-	if f.BudgetDuration != nil && *f.BudgetDuration != "" {
-		if _, err := parseDuration("budget_duration", *f.BudgetDuration); err != nil {
+	if duration != nil && *duration != "" {
+		if _, err := parseDuration(durationField, *duration); err != nil {
 			return err
 		}
 	}

@@ -46,7 +46,6 @@ var (
 	noMCP          = "gatehouse has no MCP servers, agents, vector stores or search tools to permit"
 	perModelLimits = "per-model rate limits are not supported; set rpm_limit/tpm_limit on the key, user, team or organization, or rpm/tpm on the model's deployment"
 	throughput     = "guaranteed throughput (reserved rate-limit capacity) is not supported; limits are best effort, LiteLLM's default"
-	memberDefaults = "team-wide member defaults are not supported; set max_budget_in_team per member with /team/member_add or /team/member_update"
 )
 
 var litellmFields = map[string]litellmOnly{
@@ -86,14 +85,8 @@ var litellmFields = map[string]litellmOnly{
 	"grace_period":                        {reason: "the replaced key stops at once; a grace period is not supported"},
 	"new_master_key":                      {reason: "the master key is set in config.yaml or the environment, not through the API"},
 	"secret_manager_settings":             {reason: "per-team secret managers are not supported; provider secrets are os.environ/ references each edge resolves"},
-	"team_member_budget":                  {reason: memberDefaults},
-	"team_member_budget_duration":         {reason: memberDefaults},
-	"team_member_rpm_limit":               {reason: "per-member rate limits are not supported; set rpm_limit on the members' keys or the team"},
-	"team_member_tpm_limit":               {reason: "per-member rate limits are not supported; set tpm_limit on the members' keys or the team"},
-	"team_member_key_duration":            {reason: "a default duration for members' keys is not supported; set duration on /key/generate or default_key_generate_params"},
-	"tpm_limit":                           {reason: "per-member rate limits are not supported; set tpm_limit on the member's keys or the team"},
-	"rpm_limit":                           {reason: "per-member rate limits are not supported; set rpm_limit on the member's keys or the team"},
 	"default_team_member_models":          {reason: "default member models are not supported; set models on the members' keys"},
+	"team_member_budget_update_mode":      {reason: "members' own budgets do not move with team_member_budget; set them with /team/member_update", idle: []string{`"keep"`}},
 	"enforced_batch_output_expires_after": {reason: "gatehouse has no files or batches API"},
 	"enforced_file_expires_after":         {reason: "gatehouse has no files or batches API"},
 	"organizations":                       {reason: "add the user with /organization/member_add"},

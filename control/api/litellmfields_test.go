@@ -132,8 +132,8 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 	if code != 200 || out["team_id"] == nil {
 		t.Fatalf("team defaults: %d %v", code, out)
 	}
-	if code, out = do(t, app, "POST", "/team/new", testMaster, map[string]any{"team_member_rpm_limit": 5}); code != 400 || errParam(out) != "team_member_rpm_limit" {
-		t.Errorf("team_member_rpm_limit: %d %v", code, out)
+	if code, out = do(t, app, "POST", "/team/new", testMaster, map[string]any{"team_member_rpm_limit": -5}); code != 400 || errParam(out) != "team_member_rpm_limit" {
+		t.Errorf("negative team_member_rpm_limit: %d %v", code, out)
 	}
 	// LiteLLM's team model_aliases is kept (policy routes the alias).
 	code, out = do(t, app, "POST", "/team/new", testMaster, map[string]any{"team_id": "t-alias", "model_aliases": map[string]string{"fast": "gpt-4o"}})
@@ -172,9 +172,9 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 		t.Errorf("the user /user/update made: %d %v", code, out)
 	}
 	// A field one body declares is screened where another does not.
-	if code, out = do(t, app, "POST", "/team/member_update", testMaster, map[string]any{"team_id": "t", "user_id": "u", "tpm_limit": 5}); code != 400 ||
-		errParam(out) != "tpm_limit" || !strings.Contains(errMessage(out), "per-member rate limits are not supported") {
-		t.Errorf("tpm_limit on /team/member_update: %d %v", code, out)
+	if code, out = do(t, app, "POST", "/user/new", testMaster, map[string]any{"user_id": "u0", "max_parallel_requests": 5}); code != 400 ||
+		errParam(out) != "max_parallel_requests" || !strings.Contains(errMessage(out), "parallel request limits are set on keys") {
+		t.Errorf("max_parallel_requests on /user/new: %d %v", code, out)
 	}
 	if code, out = do(t, app, "POST", "/user/new", testMaster, map[string]any{"user_id": "u1", "spend": 0, "send_invite_email": true, "sso_user_id": "s-1"}); code != 200 {
 		t.Fatalf("/user/new: %d %v", code, out)

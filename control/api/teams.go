@@ -13,10 +13,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gatehouse/gatehouse/control/budget"
 	"github.com/gatehouse/gatehouse/control/store"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 type teamRequest struct {
@@ -31,6 +33,50 @@ type teamRequest struct {
 	ModelAliases map[string]string `json:"model_aliases"`
 	limitFields
 	teamPermissionFields
+	memberDefaultFields
+}
+
+// memberDefaultFields are LiteLLM's team member defaults on /team/new and
+// /team/update: the budget and rpm/tpm limits of each member without its
+// own, and the duration of keys generated for the team for a user.
+type memberDefaultFields struct {
+	TeamMemberBudget         *float64 `json:"team_member_budget"`
+	TeamMemberBudgetDuration *string  `json:"team_member_budget_duration"`
+	TeamMemberRPMLimit       *int64   `json:"team_member_rpm_limit"`
+	TeamMemberTPMLimit       *int64   `json:"team_member_tpm_limit"`
+	TeamMemberKeyDuration    *string  `json:"team_member_key_duration"`
+}
+
+func (f *memberDefaultFields) validate() error {
+	if err := validLimits("team_member_budget", f.TeamMemberBudget, "team_member_budget_duration", f.TeamMemberBudgetDuration,
+		"team_member_tpm_limit", f.TeamMemberTPMLimit, "team_member_rpm_limit", f.TeamMemberRPMLimit); err != nil {
+		return err
+	}
+	if f.TeamMemberKeyDuration != nil && *f.TeamMemberKeyDuration != "" {
+		if _, err := parseDuration("team_member_key_duration", *f.TeamMemberKeyDuration); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply sets the sent defaults on t. As LiteLLM's default member budget
+// row, the first one takes the team's budget_duration unless
+// team_member_budget_duration is sent, and gets a budget_id.
+func (f *memberDefaultFields) apply(t *events.Team) {
+	d := &t.MemberDefaults
+	budget := f.TeamMemberBudget != nil || f.TeamMemberRPMLimit != nil || f.TeamMemberTPMLimit != nil || f.TeamMemberBudgetDuration != nil
+	if budget && d.TeamMemberBudgetID == "" {
+		d.TeamMemberBudgetID = "team-budget-" + strings.ReplaceAll(newID(), "-", "")
+		if f.TeamMemberBudgetDuration == nil {
+			d.TeamMemberBudgetDuration = t.BudgetDuration
+		}
+	}
+	setRef(&d.TeamMemberBudget, f.TeamMemberBudget)
+	set(&d.TeamMemberBudgetDuration, f.TeamMemberBudgetDuration)
+	setRef(&d.TeamMemberRPMLimit, f.TeamMemberRPMLimit)
+	setRef(&d.TeamMemberTPMLimit, f.TeamMemberTPMLimit)
+	set(&d.TeamMemberKeyDuration, f.TeamMemberKeyDuration)
 }
 
 // memberInput is a member as a request names it (LiteLLM's Member:
@@ -45,38 +91,63 @@ type memberInput struct {
 }
 
 // members turns request members into team members, each keeping the
-// budget (max_budget_in_team, budget_id, flag) it has in old.
+// limits (max_budget_in_team, rpm_limit, tpm_limit, budget_id, flag) it
+// has in old.
 func members(in []memberInput, old []events.Member) []events.Member {
 	out := make([]events.Member, 0, len(in))
 	for _, m := range in {
 		nm := events.Member{UserID: m.UserID, UserEmail: m.UserEmail, Role: m.Role}
 		if i := slices.IndexFunc(old, func(x events.Member) bool { return sameMember(m.UserID, m.UserEmail, x.UserID, x.UserEmail) }); i >= 0 {
-			nm.MaxBudgetInTeam, nm.BudgetID, nm.BudgetFlag = old[i].MaxBudgetInTeam, old[i].BudgetID, old[i].BudgetFlag
+			nm.MaxBudgetInTeam, nm.RPMLimit, nm.TPMLimit, nm.BudgetID, nm.BudgetFlag = old[i].MaxBudgetInTeam, old[i].RPMLimit, old[i].TPMLimit, old[i].BudgetID, old[i].BudgetFlag
 		}
 		out = append(out, nm)
 	}
 	return out
 }
 
-// validBudgetInTeam refuses a negative max_budget_in_team.
-func validBudgetInTeam(b *float64) error {
-	if b != nil && *b < 0 {
-		return httpx.Param("max_budget_in_team", "must be >= 0, got %g", *b)
-	}
-	return nil
+// memberLimitFields are a member's own limits within its team, as
+// /team/member_add and /team/member_update take them (nil: not sent).
+type memberLimitFields struct {
+	MaxBudgetInTeam *float64 `json:"max_budget_in_team"`
+	TPMLimit        *int64   `json:"tpm_limit"`
+	RPMLimit        *int64   `json:"rpm_limit"`
 }
 
-// setMemberBudget gives a member the budget b (nil: unchanged); a
-// membership's first budget gets its budget_id, under which the budget
-// tracker counts its spend.
-func setMemberBudget(m *events.Member, b *float64) {
-	if b == nil {
-		return
+// validate refuses a negative budget or limit.
+func (f *memberLimitFields) validate() error {
+	if b := f.MaxBudgetInTeam; b != nil && *b < 0 {
+		return httpx.Param("max_budget_in_team", "must be >= 0, got %g", *b)
 	}
-	v := *b
-	m.MaxBudgetInTeam = &v
-	if m.BudgetID == "" {
-		m.BudgetID = newID()
+	return validLimits("", nil, "", nil, "tpm_limit", f.TPMLimit, "rpm_limit", f.RPMLimit)
+}
+
+// apply gives a member the sent limits.
+func (f *memberLimitFields) apply(m *events.Member) {
+	setRef(&m.MaxBudgetInTeam, clone(f.MaxBudgetInTeam))
+	setRef(&m.TPMLimit, clone(f.TPMLimit))
+	setRef(&m.RPMLimit, clone(f.RPMLimit))
+}
+
+func clone[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// budgetIDs gives every member of t with limits (its own, or the team's
+// member defaults) that has none a budget_id, under which the budget
+// tracker counts its spend in the team; t's members are copied first.
+func budgetIDs(t *events.Team) {
+	cloned := false
+	for i := range t.MembersWithRoles {
+		if m := &t.MembersWithRoles[i]; m.BudgetID == "" && policy.HasMemberLimits(t, m) {
+			if !cloned {
+				t.MembersWithRoles, cloned = slices.Clone(t.MembersWithRoles), true
+			}
+			t.MembersWithRoles[i].BudgetID = newID()
+		}
 	}
 }
 
@@ -117,6 +188,9 @@ func (r *teamRequest) validate() error {
 	if err := r.teamPermissionFields.validate(); err != nil {
 		return err
 	}
+	if err := r.memberDefaultFields.validate(); err != nil {
+		return err
+	}
 	for alias, target := range r.ModelAliases {
 		if strings.TrimSpace(alias) == "" || strings.TrimSpace(target) == "" {
 			return httpx.Param("model_aliases", "an alias and the model it stands for must not be empty, got %q: %q", alias, target)
@@ -145,6 +219,7 @@ func (r *teamRequest) apply(t *events.Team) {
 	}
 	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
 	r.teamPermissionFields.apply(t)
+	r.memberDefaultFields.apply(t)
 	setList(&t.AccessGroupIDs, r.AccessGroupIDs)
 	if r.ModelAliases != nil {
 		t.ModelAliases = maps.Clone(r.ModelAliases)
@@ -175,6 +250,7 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(t)
+	budgetIDs(t)
 	res, err := a.create(c, events.KindTeam, id, events.TeamUpserted, t, apierror.Conflict.With("team_id %q already exists", id))
 	if err != nil {
 		return err
@@ -182,10 +258,17 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	return commit(c, res, t)
 }
 
-// mutateTeam runs a read-modify-write on an existing team.
+// mutateTeam runs a read-modify-write on an existing team; members that
+// have limits get their budget_id.
 func (a *API) mutateTeam(c *fiber.Ctx, id, typ string, change func(t *events.Team) error) (store.Result, *events.Team, error) {
 	return mutate(a, c, events.KindTeam, id, typ, apierror.NotFound.With("Team not found, passed team_id=%s", id),
-		func(t *events.Team) *time.Time { return &t.UpdatedAt }, change)
+		func(t *events.Team) *time.Time { return &t.UpdatedAt }, func(t *events.Team) error {
+			if err := change(t); err != nil {
+				return err
+			}
+			budgetIDs(t)
+			return nil
+		})
 }
 
 // decodeTeamChange reads the body of a change to an existing team, which
@@ -264,23 +347,55 @@ func (a *API) teamInfo(c *fiber.Ctx) error {
 	if me.reads() {
 		keys = keysWhere(snap, func(k *events.Key) bool { return k.TeamID == id })
 	}
-	return c.JSON(fiber.Map{"team_id": id, "team_info": withSpend(t, a.spendOf(c, events.KindTeam, id)), "keys": keys,
+	return c.JSON(fiber.Map{"team_id": id, "team_info": teamInfoView(t, a.spendOf(c, events.KindTeam, id)), "keys": keys,
 		"team_memberships": a.teamMemberships(c, t)})
 }
 
+// teamInfoView is /team/info's team_info: the team with its spend and, as
+// LiteLLM answers them, its default member budget row
+// (team_member_budget_table, null without one) and metadata's
+// team_member_budget_id and team_member_key_duration.
+func teamInfoView(t *events.Team, tot budget.Totals) fiber.Map {
+	m := withSpend(t, tot)
+	d := t.MemberDefaults
+	m["team_member_budget_table"] = nil
+	if d.TeamMemberBudgetID != "" {
+		m["team_member_budget_table"] = fiber.Map{"budget_id": d.TeamMemberBudgetID, "max_budget": d.TeamMemberBudget,
+			"budget_duration": nilIfEmpty(d.TeamMemberBudgetDuration), "rpm_limit": d.TeamMemberRPMLimit, "tpm_limit": d.TeamMemberTPMLimit}
+	}
+	if d.TeamMemberBudgetID != "" || d.TeamMemberKeyDuration != "" {
+		md := maps.Clone(t.Metadata)
+		if md == nil {
+			md = map[string]any{}
+		}
+		if d.TeamMemberBudgetID != "" {
+			md["team_member_budget_id"] = d.TeamMemberBudgetID
+		}
+		if d.TeamMemberKeyDuration != "" {
+			md["team_member_key_duration"] = d.TeamMemberKeyDuration
+		}
+		m["metadata"] = md
+	}
+	return m
+}
+
 // teamMemberships are LiteLLM's team_memberships of /team/info: one per
-// member with a budget in the team, with its spend in the team and its
-// budget row (litellm_budget_table).
+// member with limits in the team (its own or the team's member defaults),
+// with its spend in the team and its budget row (litellm_budget_table:
+// the limits that apply to it, each its own or else the team's default).
 func (a *API) teamMemberships(c *fiber.Ctx, t *events.Team) []fiber.Map {
 	out := []fiber.Map{}
-	for _, m := range t.MembersWithRoles {
+	for i := range t.MembersWithRoles {
+		m := &t.MembersWithRoles[i]
 		if m.BudgetID == "" {
 			continue
 		}
+		l := policy.LimitsOf(t, m)
 		tot := a.spendOf(c, events.KindTeamMember, m.BudgetID)
 		out = append(out, fiber.Map{"team_id": t.TeamID, "user_id": m.UserID, "user_email": nilIfEmpty(m.UserEmail),
 			"budget_id": m.BudgetID, "spend": Money(tot.Spend), "budget_exceeded": m.BudgetExceeded,
-			"litellm_budget_table": fiber.Map{"budget_id": m.BudgetID, "max_budget": m.MaxBudgetInTeam}})
+			"litellm_budget_table": fiber.Map{"budget_id": m.BudgetID, "max_budget": l.MaxBudget, "budget_duration": nilIfEmpty(l.Duration),
+				"rpm_limit": l.RPM, "tpm_limit": l.TPM, "budget_reset_at": m.BudgetResetAt}})
 	}
 	return out
 }
@@ -373,9 +488,9 @@ func (a *API) teamDelete(c *fiber.Ctx) error {
 // is added once, the last naming winning.
 func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	var req struct {
-		TeamID          string          `json:"team_id"`
-		Member          json.RawMessage `json:"member"`
-		MaxBudgetInTeam *float64        `json:"max_budget_in_team"`
+		TeamID string          `json:"team_id"`
+		Member json.RawMessage `json:"member"`
+		memberLimitFields
 	}
 	if err := decode(c, &req); err != nil {
 		return err
@@ -383,7 +498,7 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 	if req.TeamID == "" {
 		return apierror.MissingParam.With("team_id is required")
 	}
-	if err := validBudgetInTeam(req.MaxBudgetInTeam); err != nil {
+	if err := req.memberLimitFields.validate(); err != nil {
 		return err
 	}
 	var in []memberInput
@@ -417,7 +532,7 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		added = members(in, t.MembersWithRoles)
 		t.MembersWithRoles = slices.Clone(t.MembersWithRoles)
 		for _, m := range added {
-			setMemberBudget(&m, req.MaxBudgetInTeam)
+			req.memberLimitFields.apply(&m)
 			i := slices.IndexFunc(t.MembersWithRoles, func(x events.Member) bool {
 				return sameMember(m.UserID, m.UserEmail, x.UserID, x.UserEmail)
 			})
@@ -486,11 +601,11 @@ func nonEmpty(s string) *string {
 
 // memberUpdateRequest is /team/member_update's body.
 type memberUpdateRequest struct {
-	TeamID          string   `json:"team_id"`
-	UserID          *string  `json:"user_id"`
-	UserEmail       *string  `json:"user_email"`
-	MaxBudgetInTeam *float64 `json:"max_budget_in_team"`
-	Role            *string  `json:"role"`
+	TeamID    string  `json:"team_id"`
+	UserID    *string `json:"user_id"`
+	UserEmail *string `json:"user_email"`
+	Role      *string `json:"role"`
+	memberLimitFields
 }
 
 // teamMemberUpdate is LiteLLM's /team/member_update: changes a member's
@@ -514,7 +629,7 @@ func (a *API) teamMemberUpdate(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := validBudgetInTeam(req.MaxBudgetInTeam); err != nil {
+	if err := req.memberLimitFields.validate(); err != nil {
 		return err
 	}
 	if a.store.Snapshot().Team(req.TeamID) == nil {
@@ -530,8 +645,8 @@ func (a *API) teamMemberUpdate(c *fiber.Ctx) error {
 			return strings.EqualFold(x.UserEmail, email)
 		})
 		if i < 0 {
-			return param(apierror.BadRequest.With("User id doesn't exist in team table. Data=user_id=%s user_email=%s team_id=%s max_budget_in_team=%s role=%s",
-				pyRepr(req.UserID), pyRepr(req.UserEmail), pyRepr(&req.TeamID), pyFloat(req.MaxBudgetInTeam), pyRepr(req.Role)), "user_id")
+			return param(apierror.BadRequest.With("User id doesn't exist in team table. Data=user_id=%s user_email=%s team_id=%s max_budget_in_team=%s role=%s tpm_limit=%s rpm_limit=%s",
+				pyRepr(req.UserID), pyRepr(req.UserEmail), pyRepr(&req.TeamID), pyFloat(req.MaxBudgetInTeam), pyRepr(req.Role), pyInt(req.TPMLimit), pyInt(req.RPMLimit)), "user_id")
 		}
 		t.MembersWithRoles = slices.Clone(t.MembersWithRoles)
 		m := &t.MembersWithRoles[i]
@@ -541,7 +656,7 @@ func (a *API) teamMemberUpdate(c *fiber.Ctx) error {
 		if req.UserEmail != nil && *req.UserEmail != "" {
 			m.UserEmail = *req.UserEmail // LiteLLM: data.user_email or member.user_email
 		}
-		setMemberBudget(m, req.MaxBudgetInTeam)
+		req.memberLimitFields.apply(m)
 		found = *m
 		return nil
 	})
@@ -553,7 +668,7 @@ func (a *API) teamMemberUpdate(c *fiber.Ctx) error {
 		uid = email
 	}
 	return commit(c, res, fiber.Map{"team_id": req.TeamID, "user_id": uid, "user_email": req.UserEmail,
-		"max_budget_in_team": req.MaxBudgetInTeam})
+		"max_budget_in_team": req.MaxBudgetInTeam, "tpm_limit": req.TPMLimit, "rpm_limit": req.RPMLimit})
 }
 
 // deleteRoute is a delete route of objects that own keys: it reads the
@@ -683,13 +798,20 @@ func deref(s *string) string {
 	return *s
 }
 
-// pyRepr and pyFloat write a value as Python's repr does (LiteLLM's
-// messages print its request models): 'text', 10.0, None.
+// pyRepr, pyFloat and pyInt write a value as Python's repr does
+// (LiteLLM's messages print its request models): 'text', 10.0, 5, None.
 func pyRepr(s *string) string {
 	if s == nil {
 		return "None"
 	}
 	return "'" + *s + "'"
+}
+
+func pyInt(n *int64) string {
+	if n == nil {
+		return "None"
+	}
+	return strconv.FormatInt(*n, 10)
 }
 
 func pyFloat(f *float64) string {

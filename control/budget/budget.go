@@ -479,7 +479,7 @@ func (t *Tracker) Sweep(ctx context.Context) {
 		sweep(memberPtrs(tm), events.KindTeamMember, func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time) {
 			checkIn(kind, id, tm.TeamID, maxBudget, resetAt)
 		}, func(m *events.Member) (string, *float64, bool, *time.Time) {
-			return m.BudgetID, m.MaxBudgetInTeam, m.BudgetExceeded, m.BudgetResetAt
+			return m.BudgetID, policy.LimitsOf(tm, m).MaxBudget, m.BudgetExceeded, m.BudgetResetAt
 		})
 	}
 }

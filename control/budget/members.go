@@ -8,7 +8,8 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// Team member budgets (LiteLLM's max_budget_in_team): the spend of a user
+// Team member budgets (LiteLLM's max_budget_in_team, else the team's
+// team_member_budget): the spend of a user
 // in a team is counted under its membership's budget_id (KindTeamMember),
 // and the budget_exceeded flag is set on the member, in the team's event,
 // which every edge enforces (policy.Snapshot.CheckMemberBudget).
@@ -19,11 +20,12 @@ func memberBudgetID(s *policy.Snapshot, team, user string) string {
 	if team == "" || user == "" {
 		return ""
 	}
-	m := s.MemberBudget(s.Team(team), user)
-	if m == nil || m.MaxBudgetInTeam == nil {
+	t := s.Team(team)
+	l := s.MemberLimits(t, user)
+	if l.Member == nil || l.MaxBudget == nil {
 		return ""
 	}
-	return m.BudgetID
+	return l.Member.BudgetID
 }
 
 // memberOf is the member of team whose budget is budgetID (nil: gone).
@@ -39,14 +41,16 @@ func memberOf(t *events.Team, budgetID string) *events.Member {
 	return nil
 }
 
-// memberBudget is a membership's budget: max_budget_in_team, no window
-// (LiteLLM's team member budget has no budget_duration).
+// memberBudget is a membership's budget: max_budget_in_team, else the
+// team's team_member_budget, in the window team_member_budget_duration.
 func memberBudget(s *policy.Snapshot, team, budgetID string) (maxBudget *float64, duration string, exceeded bool, known bool) {
-	m := memberOf(s.Team(team), budgetID)
+	t := s.Team(team)
+	m := memberOf(t, budgetID)
 	if m == nil {
 		return nil, "", false, false
 	}
-	return m.MaxBudgetInTeam, "", m.BudgetExceeded, true
+	l := policy.LimitsOf(t, m)
+	return l.MaxBudget, l.Duration, m.BudgetExceeded, true
 }
 
 // withMemberFlag is flag's change to a team for one of its members: a copy

@@ -98,3 +98,72 @@ func TestTeamMemberBudget(t *testing.T) {
 		t.Fatal("still flagged after the budget was raised")
 	}
 }
+
+// TestTeamMemberDefaultBudget: a member without max_budget_in_team has
+// its team's team_member_budget, counted per member in the window
+// team_member_budget_duration: the member crossing it is flagged with the
+// window's end and nobody else is; one with its own budget keeps it; the
+// sweeper clears the flag once the window has ended.
+func TestTeamMemberDefaultBudget(t *testing.T) {
+	now := time.Now().UTC()
+	clock := now
+	e := newTrackerEnv(t, func() time.Time { return clock })
+	ctx, live, st, tr := e.ctx, e.live, e.st, e.tr
+
+	one, five := 1.0, 5.0
+	team := &events.Team{TeamID: "ml", MembersWithRoles: []events.Member{
+		{UserID: "alice", Role: "user", BudgetID: "b-alice"},
+		{UserID: "bob", Role: "user", BudgetID: "b-bob"},
+		{UserID: "carol", Role: "user", BudgetID: "b-carol", MaxBudgetInTeam: &five},
+	}}
+	team.TeamMemberBudget, team.TeamMemberBudgetDuration = &one, "1h"
+	for _, o := range []any{&events.User{UserID: "alice"}, &events.User{UserID: "bob"}, &events.User{UserID: "carol"}, team} {
+		if _, err := st.Put(ctx, "t", o, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	spend := func(user string, cost float64) {
+		n++
+		e.publishEvent(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", n), Time: clock, TeamID: "ml", UserID: user, Cost: cost, EdgeID: "e", EdgeInstance: "e-1"})
+	}
+	member := func(user string) *events.Member {
+		s := live.Load()
+		return s.MemberBudget(s.Team("ml"), user)
+	}
+	spend("alice", 1.2) // over the default 1
+	spend("bob", 0.5)
+	spend("carol", 1.2) // under her own 5
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if !member("alice").BudgetExceeded {
+			return fmt.Errorf("alice not flagged over the team's team_member_budget")
+		}
+		return nil
+	})
+	testutil.Eventually(t, 5*time.Second, func() error {
+		b, _ := tr.Get(ctx, events.KindTeamMember, "b-bob")
+		c, _ := tr.Get(ctx, events.KindTeamMember, "b-carol")
+		if b.Spend != 0.5 || c.Spend != 1.2 {
+			return fmt.Errorf("totals: bob %+v, carol %+v", b, c)
+		}
+		return nil
+	})
+	a := member("alice")
+	if a.BudgetResetAt == nil || a.BudgetResetAt.Sub(now) > time.Hour || a.BudgetResetAt.Sub(now) < 59*time.Minute {
+		t.Fatalf("alice's flag ends at %v, want the 1h window's end after %v", a.BudgetResetAt, now)
+	}
+	if member("bob").BudgetExceeded || member("carol").BudgetExceeded {
+		t.Fatalf("flag spread: bob %+v, carol %+v", member("bob"), member("carol"))
+	}
+	s := live.Load()
+	refusal := apierror.From(s.CheckMemberBudget(s.Team("ml"), "alice"))
+	if want := "Budget has been exceeded! User=alice in Team=ml Current cost: 1.0, Max budget: 1.0, budget_duration 1h, resets " + a.BudgetResetAt.UTC().Format(time.RFC3339); refusal.Message != want {
+		t.Fatalf("refusal %q, want %q", refusal.Message, want)
+	}
+	// The window ends: the sweeper clears the flag.
+	clock = now.Add(61 * time.Minute)
+	tr.Sweep(ctx)
+	if member("alice").BudgetExceeded {
+		t.Fatal("still flagged after the window ended")
+	}
+}

@@ -167,7 +167,8 @@ func (s *Scopes) Len() int { return s.n }
 
 // ScopesOf collects the budgets a request touches from the snapshot it was
 // authorized with: its key (nil for JWT and master key), user, team, the
-// user's membership of the team (max_budget_in_team), organization and
+// user's membership of the team (max_budget_in_team, else the team's
+// team_member_budget), organization and
 // end user (own max_budget, else max_end_user_budget).
 func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, endUser string) Scopes {
 	var s Scopes
@@ -182,8 +183,8 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 	if teamID != "" {
 		if t := snap.Team(teamID); t != nil {
 			s.Add(events.KindTeam, teamID, t.MaxBudget, t.BudgetDuration)
-			if m := snap.MemberBudget(t, userID); m != nil && m.BudgetID != "" && m.MaxBudgetInTeam != nil && s.n < len(s.s) {
-				s.Add(events.KindTeamMember, m.BudgetID, m.MaxBudgetInTeam, "")
+			if l := snap.MemberLimits(t, userID); l.Member != nil && l.Member.BudgetID != "" && l.MaxBudget != nil && s.n < len(s.s) {
+				s.Add(events.KindTeamMember, l.Member.BudgetID, l.MaxBudget, l.Duration)
 				s.s[s.n-1].Team, s.s[s.n-1].User = teamID, userID
 			}
 		}

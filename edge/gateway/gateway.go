@@ -439,7 +439,8 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
-	if err := g.admit(c, &grant); err != nil {
+	memberTPM, err := g.admit(c, snap, &grant)
+	if err != nil {
 		return err
 	}
 	if !grant.Route.Found() {
@@ -482,17 +483,18 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		route = pinPrevious(route, body)
 	}
 	d.forwarded = true
-	call := &chatCall{g: g, endpoint: ep, pass: passHeaders(c, ep), ev: *ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held, slot: slot}
+	call := &chatCall{g: g, endpoint: ep, pass: passHeaders(c, ep), ev: *ev, start: start, t0: t0, reqID: reqID, key: grant.Key, team: grant.Team, memberTPM: memberTPM, org: org, customer: customer, rt: snap.Routing(), fallbacks: fallbacks, held: held, slot: slot}
 	return g.forward(c, snap, route, body, call)
 }
 
 // admit follows an allowing grant: the JWT's object upserts go to the
 // control plane, the decision is counted, and the caller's rate limits
-// take the request (or refuse it).
-func (g *Gateway) admit(c *fiber.Ctx, grant *auth.Grant) error {
+// take the request (or refuse it). It reports whether the response's
+// tokens feed the tpm limit of the user's membership of the team.
+func (g *Gateway) admit(c *fiber.Ctx, snap *policy.Snapshot, grant *auth.Grant) (bool, error) {
 	g.upserts.send(grant.Upserts, obs.EnsureRequestID(c))
 	g.metrics.allowed(methodOf(grant.Method))
-	return g.rateLimit(grant.Key, grant.Team)
+	return g.rateLimit(snap, grant)
 }
 
 // chatCall is one request (a chat completion, or another endpoint's) on
@@ -502,6 +504,9 @@ func (g *Gateway) admit(c *fiber.Ctx, grant *auth.Grant) error {
 type chatCall struct {
 	g        *Gateway
 	endpoint policy.Endpoint
+	// memberTPM: the tokens feed the tpm limit of the user's membership
+	// of the team (ev names both).
+	memberTPM bool
 	// pass are client headers sent upstream (see proxy.Call.PassHeaders).
 	pass  map[string]string
 	ev    events.SpendEvent
@@ -556,7 +561,7 @@ func (c *chatCall) record(u proxy.Usage) {
 	spend.Apply(&c.ev, c.d, u, c.g.nowFunc().Sub(c.start))
 	c.g.budgets.Commit(&c.held, c.ev.Cost)
 	c.ev.EdgeInstance = c.g.budgets.Instance()
-	c.g.countTokens(c.key, c.team, u.TotalTokens)
+	c.g.countTokens(c.key, c.team, c.memberTPM, c.ev.UserID, u.TotalTokens)
 	c.g.countScopeTokens(c.org, c.customer, u.TotalTokens)
 	release(c.slot)
 	c.slot = nil
@@ -652,35 +657,53 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 	return lastErr
 }
 
-// countTokens feeds tpm limits with what a response used.
-func (g *Gateway) countTokens(k *events.Key, t *events.Team, tokens int64) {
+// countTokens feeds tpm limits with what a response used (memberTPM:
+// user's membership of the team has a tpm limit).
+func (g *Gateway) countTokens(k *events.Key, t *events.Team, memberTPM bool, userID string, tokens int64) {
 	if g.limiter == nil || tokens <= 0 {
 		return
 	}
 	if t != nil && t.TPMLimit != nil {
 		g.limiter.AddTokens("team:"+t.TeamID, tokens)
 	}
+	if memberTPM && t != nil {
+		g.limiter.AddTokens(memberScope(t.TeamID, userID), tokens)
+	}
 	if k != nil && k.TPMLimit != nil {
 		g.limiter.AddTokens("key:"+k.Token, tokens)
 	}
 }
 
-// rateLimit admits the request under the key's and the team's rpm/tpm
-// limits, counted across all edges.
-func (g *Gateway) rateLimit(k *events.Key, t *events.Team) error {
+// rateLimit admits the request under the rpm/tpm limits of the team, the
+// user's membership of the team (its own rpm_limit/tpm_limit, else the
+// team's team_member_rpm_limit/team_member_tpm_limit; LiteLLM's
+// "team_member" limit, keyed <team_id>:<user_id>) and the key, counted
+// across all edges. It reports whether the membership has a tpm limit
+// the response's tokens feed.
+func (g *Gateway) rateLimit(snap *policy.Snapshot, grant *auth.Grant) (memberTPM bool, err error) {
 	if g.limiter == nil {
-		return nil
+		return false, nil
 	}
-	if t != nil {
+	if t := grant.Team; t != nil {
 		if err := g.allow("team:", t.TeamID, t.RPMLimit, t.TPMLimit); err != nil {
-			return err
+			return false, err
+		}
+		if l := snap.MemberLimits(t, grant.UserID); l.RPM != nil || l.TPM != nil {
+			if err := g.limiter.Allow(memberScope(t.TeamID, grant.UserID), limits(l.RPM, l.TPM)); err != nil {
+				return false, err
+			}
+			memberTPM = l.TPM != nil
 		}
 	}
-	if k != nil {
-		return g.allow("key:", k.Token, k.RPMLimit, k.TPMLimit)
+	if k := grant.Key; k != nil {
+		return memberTPM, g.allow("key:", k.Token, k.RPMLimit, k.TPMLimit)
 	}
-	return nil
+	return memberTPM, nil
 }
+
+// memberScope is the rate-limit scope of user's membership of team:
+// LiteLLM's team_member limit, keyed <team_id>:<user_id>.
+func memberScope(team, user string) string { return "team_member:" + team + ":" + user }
 
 // allow admits the request under the rpm/tpm limits of one scope (kind
 // "team:", "key:", "org:" or "end_user:" and its id); a scope with neither

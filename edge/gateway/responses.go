@@ -67,7 +67,7 @@ func (g *Gateway) responseByID(c *fiber.Ctx) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
-	if err := g.admit(c, &grant); err != nil {
+	if _, err := g.admit(c, snap, &grant); err != nil {
 		return err
 	}
 	var d *policy.Deployment

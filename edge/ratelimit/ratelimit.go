@@ -2,7 +2,7 @@
 // per edge.
 //
 // Algorithm: a sliding window of 60 one-second buckets per limited object
-// (key or team), summed over every edge. An edge counts its own admissions
+// (key, team, team membership, organization, end user), summed over every edge. An edge counts its own admissions
 // at once and gossips the increments it made to the other edges every
 // Interval (core NATS, fire and forget); each edge adds what the others
 // report into the same buckets. A request is admitted while the summed
@@ -226,8 +226,9 @@ func (w *window) retryAfter(now, limit int64, of func(count) int64) int64 {
 	return windowSeconds
 }
 
-// limited names the limit that refused (obj is "key:<sha256>" or
-// "team:<id>", kind "rpm" or "tpm"), its value, the count of the current
+// limited names the limit that refused (obj is "key:<sha256>",
+// "team:<id>", "team_member:<team id>:<user id>", "org:<id>" or
+// "end_user:<id>", kind "rpm" or "tpm"), its value, the count of the current
 // one-minute window and when capacity returns; the rule is obj:kind.
 func limited(what, kind, obj string, used, limit, retryAfter int64) error {
 	e := apierror.RateLimited.With("Rate limit exceeded for %s: %d %s in the current minute >= %s_limit %d (counted across all edges); capacity returns in %d s",
