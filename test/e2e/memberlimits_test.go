@@ -27,6 +27,9 @@ func TestTeamMemberDefaults(t *testing.T) {
 		"team_member_key_duration": "1h", "members_with_roles": []map[string]any{{"user_id": "alice", "role": "user"}, {"user_id": "bob", "role": "user"}}})
 	mustAdmin("/team/member_add", map[string]any{"team_id": "ml", "member": map[string]any{"user_id": "carol"}})
 	mustAdmin("/team/member_update", map[string]any{"team_id": "ml", "user_id": "bob", "rpm_limit": 100})
+	// carol's own rpm limit lets her reach the default budget before the
+	// default rpm limit (refused by the rate limit first otherwise).
+	mustAdmin("/team/member_update", map[string]any{"team_id": "ml", "user_id": "carol", "rpm_limit": 100})
 	var key struct {
 		Key     string     `json:"key"`
 		Expires *time.Time `json:"expires"`
