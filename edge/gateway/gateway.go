@@ -26,6 +26,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
@@ -431,6 +432,8 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
+	d.granted, d.key = true, grant.Key
+	setGrantHeaders(&c.Response().Header, grant.Key)
 	// The end user is the JWT's end_user_id_jwt_field, else the body's user.
 	grant.EndUserID = policy.EndUserID(grant.EndUserID, req.User)
 	ev.Auth, ev.KeyHash, ev.KeyAlias = grant.Method.String(), grant.KeyHash, grant.KeyAlias
@@ -449,7 +452,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 	if err != nil {
 		return err
 	}
-	org, customer, err := g.scopeLimits(snap, grant.OrgID, grant.EndUserID)
+	org, customer, err := g.scopeLimits(&c.Response().Header, snap, grant.OrgID, grant.EndUserID)
 	if err != nil {
 		return err
 	}
@@ -492,7 +495,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 func (g *Gateway) admit(c *fiber.Ctx, grant *auth.Grant) error {
 	g.upserts.send(grant.Upserts, obs.EnsureRequestID(c))
 	g.metrics.allowed(methodOf(grant.Method))
-	return g.rateLimit(grant.Key, grant.Team)
+	return g.rateLimit(&c.Response().Header, grant.Key, grant.Team)
 }
 
 // chatCall is one request (a chat completion, or another endpoint's) on
@@ -610,6 +613,9 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			c.upstream += upstream
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
+				// A stream's writer owns c from here and records its cost
+				// when it ends; any other answer was recorded already.
+				c.setAnswerHeaders(&fc.Response().Header, attempt, next, !fc.Response().IsBodyStream())
 				return nil
 			}
 			lastErr, lastFailed = err, failed
@@ -620,6 +626,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				c.st = nil
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
 				c.record(failed)
+				c.setFailureHeaders(&fc.Response().Header)
 				return err
 			}
 			g.bal.failed(st, c.rt)
@@ -649,6 +656,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 		g.metrics.forwarded(c.d.Provider, time.Since(c.t0), c.upstream)
 	}
 	c.record(lastFailed)
+	c.setFailureHeaders(&fc.Response().Header)
 	return lastErr
 }
 
@@ -666,30 +674,36 @@ func (g *Gateway) countTokens(k *events.Key, t *events.Team, tokens int64) {
 }
 
 // rateLimit admits the request under the key's and the team's rpm/tpm
-// limits, counted across all edges.
-func (g *Gateway) rateLimit(k *events.Key, t *events.Team) error {
+// limits, counted across all edges, and names them on the answer (h).
+func (g *Gateway) rateLimit(h *fasthttp.ResponseHeader, k *events.Key, t *events.Team) error {
 	if g.limiter == nil {
 		return nil
 	}
 	if t != nil {
-		if err := g.allow("team:", t.TeamID, t.RPMLimit, t.TPMLimit); err != nil {
+		if err := g.allow(h, "team:", t.TeamID, t.RPMLimit, t.TPMLimit); err != nil {
 			return err
 		}
 	}
 	if k != nil {
-		return g.allow("key:", k.Token, k.RPMLimit, k.TPMLimit)
+		return g.allow(h, "key:", k.Token, k.RPMLimit, k.TPMLimit)
 	}
 	return nil
 }
 
 // allow admits the request under the rpm/tpm limits of one scope (kind
 // "team:", "key:", "org:" or "end_user:" and its id); a scope with neither
-// limit is not counted.
-func (g *Gateway) allow(kind, id string, rpm, tpm *int64) error {
+// limit is not counted. An admitted request's limits and what is left of
+// them go on h (setRateLimitHeaders).
+func (g *Gateway) allow(h *fasthttp.ResponseHeader, kind, id string, rpm, tpm *int64) error {
 	if rpm == nil && tpm == nil {
 		return nil
 	}
-	return g.limiter.Allow(kind+id, limits(rpm, tpm))
+	obj := kind + id
+	if err := g.limiter.Allow(obj, limits(rpm, tpm)); err != nil {
+		return err
+	}
+	g.setRateLimitHeaders(h, kind, obj, rpm, tpm)
+	return nil
 }
 
 func limits(rpm, tpm *int64) ratelimit.Limits {
