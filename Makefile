@@ -3,6 +3,10 @@
 
 GO        ?= go
 BIN       := bin/gatehouse
+# The version the edge names in x-litellm-version: the checkout's tag or
+# commit (internal/version).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS   := $(if $(VERSION),-ldflags "-X github.com/gatehouse/gatehouse/internal/version.Version=$(VERSION)")
 # Packages with goroutines and shared state run under the race detector.
 RACE_PKGS := ./events/... ./policy/... ./auth/... ./control/... ./edge/... ./internal/... ./spend/... ./schema/...
 GO_TEST_FLAGS ?=
@@ -17,7 +21,7 @@ run: ## Start everything (embedded JetStream, control :4001, edge :4000); MASTER
 
 .PHONY: build
 build: ## Build bin/gatehouse and bin/gatewayctl
-	$(GO) build -o $(BIN) ./cmd/gatehouse
+	$(GO) build $(LDFLAGS) -o $(BIN) ./cmd/gatehouse
 	$(GO) build -o bin/gatewayctl ./cmd/gatewayctl
 
 ##@ Test

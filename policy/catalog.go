@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -43,6 +44,10 @@ type Deployment struct {
 	// wildcard deployment it may hold '*', replaced per request.
 	UpstreamModel string
 	APIBase       string
+	// PublicAPIBase is APIBase as a client may see it (LiteLLM's
+	// x-litellm-model-api-base): without userinfo, query and fragment,
+	// where credentials hide (Azure's ?api-key=); "" when unset or not a URL.
+	PublicAPIBase string
 	// APIKey is the resolved provider secret. Never log or return it.
 	APIKey        string
 	APIVersion    string
@@ -183,6 +188,10 @@ func compileDeployment(m *events.Model, env Env) *Deployment {
 	}
 	d.APIBase = strings.TrimRight(d.APIBase, "/")
 	d.AWS.RuntimeEndpoint = strings.TrimRight(d.AWS.RuntimeEndpoint, "/")
+	d.PublicAPIBase = PublicURL(d.APIBase)
+	if d.PublicAPIBase == "" && provider == ProviderBedrock {
+		d.PublicAPIBase = PublicURL(d.AWS.RuntimeEndpoint)
+	}
 	return d
 }
 
@@ -476,4 +485,17 @@ func (r *Catalog) ModelNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// PublicURL is raw without what may carry a secret: userinfo
+// (https://user:pass@host), query (?api-key=...) and fragment; "" when raw
+// is empty or does not parse as an absolute URL, so nothing unchecked is
+// shown. LiteLLM drops only the query.
+func PublicURL(raw string) string {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return strings.TrimRight(u.String(), "/")
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,10 +232,15 @@ func TestFallbackAndCooldown(t *testing.T) {
 	// The first request (a stream) fails on bad before anything reached
 	// the client and is retried on good; the client sees one success and
 	// the spend names the deployment that answered.
-	code, body := do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	code, h, body := doH(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	if code != 200 || !strings.Contains(body, `"content":"ok"`) || !strings.HasSuffix(body, "data: [DONE]\n\n") {
 		t.Fatalf("first request: %d %s", code, body)
 	}
+	// LiteLLM's headers name it, and count the retry within the group;
+	// an upstream's stream has no cost yet when its headers leave.
+	checkHeaders(t, "retried stream", h, map[string]string{"x-litellm-model-id": "good", "x-litellm-model-group": "m",
+		"x-litellm-model-api-base": good.srv.URL, "x-litellm-attempted-retries": "1", "x-litellm-attempted-fallbacks": "0",
+		"x-litellm-max-retries": strconv.Itoa(e.live.Load().Routing().Retries), "x-litellm-response-cost": ""})
 	if bad.hits.Load() != 1 || good.hits.Load() != 1 {
 		t.Fatalf("hits bad=%d good=%d, want 1 and 1", bad.hits.Load(), good.hits.Load())
 	}
@@ -261,13 +267,16 @@ func TestFallbackAndCooldown(t *testing.T) {
 	}
 
 	// A group whose only deployment is rate limited falls back to m.
-	code, body = do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"limited","messages":[{"role":"user","content":"hi"}]}`)
+	code, h, body = doH(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"limited","messages":[{"role":"user","content":"hi"}]}`)
 	if code != 200 || limited.hits.Load() != 1 {
 		t.Fatalf("fallback: %d %s (limited hits %d)", code, body, limited.hits.Load())
 	}
-	if ev := nextSpend(t, spends); ev.Deployment != "good" || ev.ModelGroup != "m" {
+	ev := nextSpend(t, spends)
+	if ev.Deployment != "good" || ev.ModelGroup != "m" {
 		t.Errorf("fallback spend event %+v, want deployment good in group m", ev)
 	}
+	checkHeaders(t, "fallback", h, map[string]string{"x-litellm-model-id": "good", "x-litellm-model-group": "m",
+		"x-litellm-attempted-retries": "0", "x-litellm-attempted-fallbacks": "1", "x-litellm-response-cost": appendPyString(ev.Cost)})
 	// A fallback may name a deployment by its model_info.id.
 	code, body = do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"limited2","messages":[{"role":"user","content":"hi"}]}`)
 	if code != 200 || limited.hits.Load() != 2 {
@@ -289,10 +298,13 @@ func TestFallbackAndCooldown(t *testing.T) {
 		return nil
 	})
 	for range 2 {
-		code, _ = do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"m2","messages":[{"role":"user","content":"hi"}]}`)
+		code, h, _ = doH(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"m2","messages":[{"role":"user","content":"hi"}]}`)
 		if code != 400 {
 			t.Fatalf("upstream 400: client got %d", code)
 		}
+		// A failure names the deployment tried and costs nothing.
+		checkHeaders(t, "failure", h, map[string]string{"x-litellm-model-id": "rej", "x-litellm-response-cost": "0",
+			"x-litellm-model-group": "", "x-litellm-attempted-retries": ""})
 		if ev := nextSpend(t, spends); ev.Deployment != "rej" || ev.Status != 400 {
 			t.Errorf("spend of a rejected request %+v", ev)
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/auth/jwtauth"
@@ -431,6 +432,8 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
+	d.granted, d.key = true, grant.Key
+	setGrantHeaders(&c.Response().Header, grant.Key)
 	// The end user is the JWT's end_user_id_jwt_field, else the body's user.
 	grant.EndUserID = policy.EndUserID(grant.EndUserID, req.User)
 	ev.Auth, ev.KeyHash, ev.KeyAlias = grant.Method.String(), grant.KeyHash, grant.KeyAlias
@@ -450,7 +453,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 	if err != nil {
 		return err
 	}
-	org, customer, err := g.scopeLimits(snap, grant.OrgID, grant.EndUserID)
+	org, customer, err := g.scopeLimits(&c.Response().Header, snap, grant.OrgID, grant.EndUserID)
 	if err != nil {
 		return err
 	}
@@ -494,7 +497,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 func (g *Gateway) admit(c *fiber.Ctx, snap *policy.Snapshot, grant *auth.Grant) (bool, error) {
 	g.upserts.send(grant.Upserts, obs.EnsureRequestID(c))
 	g.metrics.allowed(methodOf(grant.Method))
-	return g.rateLimit(snap, grant)
+	return g.rateLimit(&c.Response().Header, snap, grant)
 }
 
 // chatCall is one request (a chat completion, or another endpoint's) on
@@ -615,6 +618,9 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 			c.upstream += upstream
 			if err == nil {
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
+				// A stream's writer owns c from here and records its cost
+				// when it ends; any other answer was recorded already.
+				c.setAnswerHeaders(&fc.Response().Header, attempt, next, !fc.Response().IsBodyStream())
 				return nil
 			}
 			lastErr, lastFailed = err, failed
@@ -625,6 +631,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 				c.st = nil
 				g.metrics.forwarded(d.Provider, time.Since(c.t0), c.upstream)
 				c.record(failed)
+				c.setFailureHeaders(&fc.Response().Header)
 				return err
 			}
 			g.bal.failed(st, c.rt)
@@ -654,6 +661,7 @@ func (g *Gateway) forward(fc *fiber.Ctx, snap *policy.Snapshot, route policy.Rou
 		g.metrics.forwarded(c.d.Provider, time.Since(c.t0), c.upstream)
 	}
 	c.record(lastFailed)
+	c.setFailureHeaders(&fc.Response().Header)
 	return lastErr
 }
 
@@ -678,14 +686,15 @@ func (g *Gateway) countTokens(k *events.Key, t *events.Team, memberTPM bool, use
 // user's membership of the team (its own rpm_limit/tpm_limit, else the
 // team's team_member_rpm_limit/team_member_tpm_limit; LiteLLM's
 // "team_member" limit, keyed <team_id>:<user_id>) and the key, counted
-// across all edges. It reports whether the membership has a tpm limit
-// the response's tokens feed.
-func (g *Gateway) rateLimit(snap *policy.Snapshot, grant *auth.Grant) (memberTPM bool, err error) {
+// across all edges, and names the key's and the team's on the answer (h).
+// It reports whether the membership has a tpm limit the response's tokens
+// feed.
+func (g *Gateway) rateLimit(h *fasthttp.ResponseHeader, snap *policy.Snapshot, grant *auth.Grant) (memberTPM bool, err error) {
 	if g.limiter == nil {
 		return false, nil
 	}
 	if t := grant.Team; t != nil {
-		if err := g.allow("team:", t.TeamID, t.RPMLimit, t.TPMLimit); err != nil {
+		if err := g.allow(h, "team:", t.TeamID, t.RPMLimit, t.TPMLimit); err != nil {
 			return false, err
 		}
 		if l := snap.MemberLimits(t, grant.UserID); l.RPM != nil || l.TPM != nil {
@@ -696,7 +705,7 @@ func (g *Gateway) rateLimit(snap *policy.Snapshot, grant *auth.Grant) (memberTPM
 		}
 	}
 	if k := grant.Key; k != nil {
-		return memberTPM, g.allow("key:", k.Token, k.RPMLimit, k.TPMLimit)
+		return memberTPM, g.allow(h, "key:", k.Token, k.RPMLimit, k.TPMLimit)
 	}
 	return memberTPM, nil
 }
@@ -707,12 +716,18 @@ func memberScope(team, user string) string { return "team_member:" + team + ":" 
 
 // allow admits the request under the rpm/tpm limits of one scope (kind
 // "team:", "key:", "org:" or "end_user:" and its id); a scope with neither
-// limit is not counted.
-func (g *Gateway) allow(kind, id string, rpm, tpm *int64) error {
+// limit is not counted. An admitted request's limits and what is left of
+// them go on h (setRateLimitHeaders).
+func (g *Gateway) allow(h *fasthttp.ResponseHeader, kind, id string, rpm, tpm *int64) error {
 	if rpm == nil && tpm == nil {
 		return nil
 	}
-	return g.limiter.Allow(kind+id, limits(rpm, tpm))
+	obj := kind + id
+	if err := g.limiter.Allow(obj, limits(rpm, tpm)); err != nil {
+		return err
+	}
+	g.setRateLimitHeaders(h, kind, obj, rpm, tpm)
+	return nil
 }
 
 func limits(rpm, tpm *int64) ratelimit.Limits {

@@ -51,6 +51,10 @@ type decision struct {
 	// forwarded: the request reached the upstream path, which records its
 	// own row whatever the outcome.
 	forwarded bool
+	// granted: the caller passed the decision (its key, nil for the
+	// master key and JWTs, in key); a later refusal costs 0 and says so.
+	granted bool
+	key     *events.Key
 }
 
 // denyReason maps a refusal to its reason code (policy.DenyReason, plus
@@ -137,6 +141,11 @@ func (g *Gateway) deny(c *fiber.Ctx, d *decision, err error) {
 	ev.Cost, ev.PromptTokens, ev.CompletionTokens, ev.TotalTokens, ev.CachedTokens, ev.CacheCreationTokens = 0, 0, 0, 0, 0, 0
 	ev.LatencyMS = float64(g.nowFunc().Sub(ev.Time).Microseconds()) / 1000
 	c.Set("x-litellm-call-id", ev.RequestID)
+	if d.granted {
+		// As LiteLLM's error answers after authentication.
+		setString(&c.Response().Header, hdrResponseCost, errorCost)
+		g.setKeySpend(&c.Response().Header, d.key)
+	}
 	g.spend.Record(ev)
 }
 

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/valyala/fasthttp"
+
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -9,7 +11,7 @@ import (
 // organization and its end user (customer), counted across all edges like
 // the key's and team's. It returns the objects whose tpm limits the
 // response's tokens must feed (nil when they have none).
-func (g *Gateway) scopeLimits(snap *policy.Snapshot, orgID, endUser string) (*events.Org, *events.Customer, error) {
+func (g *Gateway) scopeLimits(h *fasthttp.ResponseHeader, snap *policy.Snapshot, orgID, endUser string) (*events.Org, *events.Customer, error) {
 	if g.limiter == nil {
 		return nil, nil, nil
 	}
@@ -17,7 +19,7 @@ func (g *Gateway) scopeLimits(snap *policy.Snapshot, orgID, endUser string) (*ev
 	var cu *events.Customer
 	if orgID != "" {
 		if o := snap.Org(orgID); o != nil {
-			if err := g.allow("org:", o.OrganizationID, o.RPMLimit, o.TPMLimit); err != nil {
+			if err := g.allow(h, "org:", o.OrganizationID, o.RPMLimit, o.TPMLimit); err != nil {
 				return nil, nil, err
 			}
 			if o.TPMLimit != nil {
@@ -27,7 +29,7 @@ func (g *Gateway) scopeLimits(snap *policy.Snapshot, orgID, endUser string) (*ev
 	}
 	if endUser != "" {
 		if c := snap.Customer(endUser); c != nil {
-			if err := g.allow("end_user:", c.UserID, c.RPMLimit, c.TPMLimit); err != nil {
+			if err := g.allow(h, "end_user:", c.UserID, c.RPMLimit, c.TPMLimit); err != nil {
 				return nil, nil, err
 			}
 			if c.TPMLimit != nil {

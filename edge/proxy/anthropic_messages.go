@@ -22,7 +22,7 @@ import (
 func anthropicTarget(d *policy.Deployment, path string) (string, error) {
 	base := d.APIBase
 	if base == "" {
-		base = defaultAnthropicBase
+		base = DefaultAPIBase(d.Provider)
 	}
 	if err := httpBase(d, base); err != nil {
 		return "", err

@@ -31,7 +31,7 @@ func (gemini) Prepare(x *Exchange) error {
 	d := x.Deployment
 	base := d.APIBase
 	if base == "" {
-		base = defaultGeminiBase
+		base = DefaultAPIBase(d.Provider)
 	}
 	if err := httpBase(d, base); err != nil {
 		return err

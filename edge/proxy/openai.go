@@ -39,6 +39,19 @@ var defaultAPIBase = map[string]string{
 	"deepinfra":           "https://api.deepinfra.com/v1/openai",
 }
 
+// DefaultAPIBase is where a deployment of provider without api_base is
+// sent; "" for providers without one fixed endpoint (Azure, Bedrock,
+// Vertex AI, self-hosted servers, the mock).
+func DefaultAPIBase(provider string) string {
+	switch provider {
+	case policy.ProviderAnthropic:
+		return defaultAnthropicBase
+	case policy.ProviderGemini:
+		return defaultGeminiBase
+	}
+	return defaultAPIBase[provider]
+}
+
 func (openAI) Prepare(x *Exchange) error {
 	if x.Call.Endpoint == policy.EndpointResponses {
 		return prepareResponses(x)
@@ -126,7 +139,7 @@ func (openAI) Stream(f *Forwarder, rc *fasthttp.RequestCtx, x *Exchange) (Stream
 func endpoint(d *policy.Deployment, e policy.Endpoint) (string, *apierror.Error) {
 	base := d.APIBase
 	if base == "" {
-		base = defaultAPIBase[d.Provider]
+		base = DefaultAPIBase(d.Provider)
 		if base == "" {
 			return "", apierror.Internal.With("deployment %s is misconfigured: provider %s needs an api_base", d.ModelName, d.Provider)
 		}

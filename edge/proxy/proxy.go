@@ -325,6 +325,54 @@ func copySafeHeaders(rc *fasthttp.RequestCtx, resp *fasthttp.Response, d *policy
 	if v := resp.Header.Peek("Openai-Processing-Ms"); len(v) > 0 && len(v) <= 12 && allDigits(v) {
 		rc.Response.Header.SetBytesV("Openai-Processing-Ms", v)
 	}
+	copyRateLimitHeaders(&rc.Response.Header, &resp.Header)
+}
+
+// copyRateLimitHeaders passes on the upstream's own rate limits as LiteLLM
+// does (get_response_headers): every x-ratelimit-* header prefixed
+// llm_provider-, and OpenAI's four (x-ratelimit-{limit,remaining}-{requests,tokens})
+// also as they are. LiteLLM forwards every upstream header so; only these
+// are, for the reasons copySafeHeaders gives, and only short values of
+// digits, letters and dots ("59", "1.2s", "6m0s"). Names are written in
+// canonical form (SetCanonical), which spares fasthttp normalizing them.
+func copyRateLimitHeaders(dst *fasthttp.ResponseHeader, src *fasthttp.ResponseHeader) {
+	var buf [64]byte
+	for k, v := range src.All() {
+		if !hasPrefixFold(k, "x-ratelimit-") || len(k) > len(buf)-len(providerHeaderPrefix) || len(v) == 0 || len(v) > 32 || !rateValue(v) {
+			continue
+		}
+		name := append(append(buf[:0], providerHeaderPrefix...), k...)
+		upper := false
+		for i := len(providerHeaderPrefix); i < len(name); i++ {
+			c := name[i]
+			switch {
+			case upper && 'a' <= c && c <= 'z':
+				name[i] = c - ('a' - 'A')
+			case !upper && 'A' <= c && c <= 'Z':
+				name[i] = c + ('a' - 'A')
+			}
+			upper = c == '-'
+		}
+		name[len(providerHeaderPrefix)] = 'X'
+		dst.SetCanonical(name, v)
+		switch string(name[len(providerHeaderPrefix):]) {
+		case "X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens":
+			dst.SetCanonical(name[len(providerHeaderPrefix):], v)
+		}
+	}
+}
+
+// providerHeaderPrefix is LiteLLM's prefix of an upstream header passed
+// on, canonical.
+const providerHeaderPrefix = "Llm_provider-"
+
+func rateValue(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func allDigits(b []byte) bool {

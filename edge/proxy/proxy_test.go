@@ -993,3 +993,29 @@ func distinct(s []string) map[string]bool {
 	}
 	return m
 }
+
+// BenchmarkCopyRateLimitHeaders is the scan of an upstream answer's
+// headers for its rate limits: OpenAI's usual set, with and without them.
+func BenchmarkCopyRateLimitHeaders(b *testing.B) {
+	for _, limits := range []bool{false, true} {
+		b.Run(fmt.Sprintf("limits=%v", limits), func(b *testing.B) {
+			var up, out fasthttp.ResponseHeader
+			up.SetContentType("application/json")
+			for _, kv := range [][2]string{{"Date", "Sat, 05 Dec 2026 10:00:00 GMT"}, {"Openai-Organization", "org-x"}, {"Openai-Processing-Ms", "250"},
+				{"Openai-Version", "2020-10-01"}, {"X-Request-Id", "req_0123456789abcdef"}, {"Cf-Ray", "8f0a-AMS"}, {"Strict-Transport-Security", "max-age=31536000"}} {
+				up.Set(kv[0], kv[1])
+			}
+			if limits {
+				for _, kv := range [][2]string{{"X-Ratelimit-Limit-Requests", "5000"}, {"X-Ratelimit-Remaining-Requests", "4999"},
+					{"X-Ratelimit-Limit-Tokens", "800000"}, {"X-Ratelimit-Remaining-Tokens", "799990"}, {"X-Ratelimit-Reset-Requests", "12ms"}, {"X-Ratelimit-Reset-Tokens", "1ms"}} {
+					up.Set(kv[0], kv[1])
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				copyRateLimitHeaders(&out, &up)
+			}
+		})
+	}
+}

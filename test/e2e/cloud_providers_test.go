@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/nats-io/nats.go"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/testutil"
@@ -220,27 +219,7 @@ func TestCloudProviders(t *testing.T) {
 	edge := sys.edges[0]
 
 	providers := map[string]bool{}
-	var pmu sync.Mutex
-	nc, err := nats.Connect(sys.natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	sub, err := nc.Subscribe(events.SpendSubjects, func(m *nats.Msg) {
-		_, evs, err := events.DecodeSpend(m.Data)
-		if err != nil {
-			return
-		}
-		pmu.Lock()
-		for _, e := range evs {
-			providers[e.ModelGroup+"="+e.Provider] = true
-		}
-		pmu.Unlock()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
+	pmu := watchSpend(t, sys.natsURL, func(e events.SpendEvent) { providers[e.ModelGroup+"="+e.Provider] = true })
 
 	c, ctx := sdkClient(t, edge, 60*time.Second)
 

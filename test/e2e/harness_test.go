@@ -9,10 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/childproc"
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
@@ -349,4 +353,28 @@ func generateKey(t *testing.T, base *proc, body map[string]any) string {
 		t.Fatalf("/key/generate %v: %d %+v", body, code, out)
 	}
 	return out.Key
+}
+
+// watchSpend calls seen with every spend event published on natsURL from
+// now on, holding the mutex it returns (lock it to read what seen wrote).
+func watchSpend(t *testing.T, natsURL string, seen func(events.SpendEvent)) *sync.Mutex {
+	t.Helper()
+	var mu sync.Mutex
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if _, err := nc.Subscribe(events.SpendSubjects, func(m *nats.Msg) {
+		if _, evs, err := events.DecodeSpend(m.Data); err == nil {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range evs {
+				seen(e)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &mu
 }
