@@ -356,6 +356,38 @@ func ownKey(me caller, k *events.Key) bool {
 	return me.key != nil && k.Token == me.key.Token
 }
 
+// keyListDenied is validate_key_list_check's refusal: a ProxyException of
+// type bad_request_error with status 403.
+var keyListDenied = &apierror.Error{Status: 403, Type: "bad_request_error", Code: "forbidden"}
+
+// checkKeyListScope is LiteLLM's validate_key_list_check for a caller
+// with a user that is not an admin: a filter naming another user, a team
+// or organization it is not in, or a key it may not read, is a 403
+// rather than an empty list.
+func checkKeyListScope(snap *policy.Snapshot, me caller, user, team, org, hash string) error {
+	if user != "" && user != me.userID {
+		return param(keyListDenied.With("You are not authorized to check another user's keys"), "user_id")
+	}
+	if team != "" && teamMember(snap.Team(team), me.userID) == nil {
+		return param(keyListDenied.With("You are not authorized to check this team's keys"), "team_id")
+	}
+	if org != "" {
+		if !orgMember(snap.Org(org), me.userID) {
+			return param(keyListDenied.With("You are not authorized to check this organization's keys"), "organization_id")
+		}
+	}
+	if hash != "" {
+		k := snap.KeyByToken(hash)
+		if k == nil {
+			return param(keyListDenied.With("Key Hash not found."), "key_hash")
+		}
+		if !ownKey(me, k) && (k.TeamID == "" || !teamAdmin(snap.Team(k.TeamID), me.userID)) {
+			return apierror.Forbidden.With("You are not allowed to access this key's info. Your role=%s", me.role)
+		}
+	}
+	return nil
+}
+
 // keyHealth is POST /key/health (a LiteLLM info route): clients call it to
 // check that a key works. The key got here, so its standing is good; it
 // has no logging callbacks of its own (LiteLLM's only other check).
@@ -379,6 +411,11 @@ func (a *API) keyList(c *fiber.Ctx) error {
 	full := c.QueryBool("return_full_object")
 	me := who(c)
 	snap := a.store.Snapshot()
+	if !me.reads() && me.userID != "" {
+		if err := checkKeyListScope(snap, me, user, team, org, hash); err != nil {
+			return err
+		}
+	}
 	// LiteLLM's include_team_keys adds the keys of the teams the caller
 	// administers, include_created_by_keys the keys it created.
 	teamKeys, createdKeys := c.QueryBool("include_team_keys"), c.QueryBool("include_created_by_keys") && me.userID != ""
