@@ -258,10 +258,35 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			key := c.master("/key/generate", map[string]any{"user_id": "dev", "team_id": "t-dev"})["key"]
 			c.ok("POST", "/key/delete", keys["dev2"], map[string]any{"keys": []any{key}})
 		}},
+		{name: "test_can_delete_verification_token_team_admin_different_team", run: func(c *lcase) {
+			keys := keyMgmtUsers(c)
+			key := c.master("/key/generate", map[string]any{"user_id": "dev", "team_id": "t-perm"})["key"]
+			out := c.status(403, "POST", "/key/delete", keys["dev2"], map[string]any{"keys": []any{key}})
+			if !strings.Contains(errMessage(out), "You are not authorized to delete this key") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
+		{name: "test_can_delete_verification_token_key_owner_team_key", run: func(c *lcase) {
+			// dev, a plain member of t-dev, deletes its own key of t-dev.
+			keys := keyMgmtUsers(c)
+			key := c.master("/key/generate", map[string]any{"user_id": "dev", "team_id": "t-dev"})["key"]
+			c.ok("POST", "/key/delete", keys["dev"], map[string]any{"keys": []any{key}})
+		}},
 		{name: "test_can_delete_verification_token_key_owner_personal_key", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
 			key := c.master("/key/generate", map[string]any{"user_id": "dev"})["key"]
 			c.ok("POST", "/key/delete", keys["dev"], map[string]any{"keys": []any{key}})
+		}},
+		{name: "test_can_delete_verification_token_other_user_team_key", run: func(c *lcase) {
+			// dev2's key of t-perm: dev, a plain member there, is neither
+			// its owner nor the team's admin, even though t-perm's
+			// team_member_permissions list /key/delete.
+			keys := keyMgmtUsers(c)
+			key := c.master("/key/generate", map[string]any{"user_id": "dev2", "team_id": "t-perm"})["key"]
+			out := c.status(403, "POST", "/key/delete", keys["dev"], map[string]any{"keys": []any{key}})
+			if !strings.Contains(errMessage(out), "You are not authorized to delete this key") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
 		}},
 		{name: "test_can_delete_verification_token_other_user_personal_key", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
@@ -287,6 +312,11 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			key := c.master("/key/generate", map[string]any{"user_id": "dev", "team_id": "t-dev"})["key"]
 			c.ok("POST", "/key/regenerate", keys["dev2"], map[string]any{"key": key})
 		}},
+		{name: "test_can_modify_verification_token_team_admin_different_team", run: func(c *lcase) {
+			keys := keyMgmtUsers(c)
+			key := c.master("/key/generate", map[string]any{"user_id": "dev", "team_id": "t-perm"})["key"]
+			c.status(403, "POST", "/key/regenerate", keys["dev2"], map[string]any{"key": key})
+		}},
 		{name: "test_can_modify_verification_token_key_owner_team_key", run: func(c *lcase) {
 			// LiteLLM's /key/regenerate checks the team member permission
 			// first (can_team_member_execute_key_management_endpoint): the
@@ -299,6 +329,14 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			keys := keyMgmtUsers(c)
 			key := c.master("/key/generate", map[string]any{"user_id": "dev"})["key"]
 			c.ok("POST", "/key/regenerate", keys["dev"], map[string]any{"key": key})
+		}},
+		{name: "test_can_modify_verification_token_other_user_team_key", run: func(c *lcase) {
+			keys := keyMgmtUsers(c)
+			key := c.master("/key/generate", map[string]any{"user_id": "dev2", "team_id": "t-perm"})["key"]
+			out := c.status(403, "POST", "/key/regenerate", keys["dev"], map[string]any{"key": key})
+			if !strings.Contains(errMessage(out), "You are not authorized to regenerate this key") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
 		}},
 		{name: "test_can_modify_verification_token_other_user_personal_key", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)

@@ -226,10 +226,10 @@ func (a *API) checkSelfTeamChange(me caller, k *events.Key, teamID string) error
 }
 
 // mayModify is LiteLLM's can_modify_verification_token, for /key/delete
-// and /key/regenerate (route) by a caller that is not an admin: a team key
-// by its owner, its team's admin, or a member whose team's
-// team_member_permissions list the route; any other key by its owner.
-// Stricter than LiteLLM: a key whose user is an admin (proxy_admin or
+// and /key/regenerate by a caller that is not an admin: a key by its
+// owner, and a team key by its team's admin too (a member whose team's
+// team_member_permissions list the route is not enough). Stricter than
+// LiteLLM: a key whose user is an admin (proxy_admin or
 // proxy_admin_viewer) is never a team's to rotate or delete, since its
 // new plaintext would carry that user's role.
 func mayModify(snap *policy.Snapshot, me caller, k *events.Key, route string) bool {
@@ -239,19 +239,23 @@ func mayModify(snap *policy.Snapshot, me caller, k *events.Key, route string) bo
 	if k.UserID == me.userID {
 		return true
 	}
+	// The team's admin holds every route; teamGrants adds the key's team
+	// and admin-user checks.
 	team := snap.Team(k.TeamID)
-	return teamGrants(snap, team, teamMember(team, me.userID), k, route)
+	return teamAdmin(team, me.userID) && teamGrants(snap, team, teamMember(team, me.userID), k, route)
 }
 
 // checkMayModify decides a /key/delete or /key/regenerate (route; verb
-// names it in the refusal) of key k by a caller that is not an admin, in
-// LiteLLM's order: the team member permission
-// (can_team_member_execute_key_management_endpoint), then ownership
-// (can_modify_verification_token).
+// names it in the refusal) of key k by a caller that is not an admin, as
+// LiteLLM 2026 does: /key/regenerate checks the team member permission
+// first (can_team_member_execute_key_management_endpoint), /key/delete
+// does not; both then check ownership (can_modify_verification_token).
 func checkMayModify(snap *policy.Snapshot, me caller, k *events.Key, route, verb string) error {
-	team := snap.Team(k.TeamID)
-	if err := checkTeamMemberPermission(team, teamMember(team, me.userID), route); err != nil {
-		return err
+	if route != "/key/delete" {
+		team := snap.Team(k.TeamID)
+		if err := checkTeamMemberPermission(team, teamMember(team, me.userID), route); err != nil {
+			return err
+		}
 	}
 	if !mayModify(snap, me, k, route) {
 		return keyOwnerDenied.With("You are not authorized to %s this key", verb)
