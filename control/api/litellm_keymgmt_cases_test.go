@@ -151,6 +151,21 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_unblock_key_invalid_key_format", run: func(c *lcase) {
 			c.status(400, "POST", "/key/unblock", testMaster, map[string]any{"key": "invalid-key-format"})
 		}},
+		{name: "test_validate_key_team_change_with_member_permissions", run: func(c *lcase) {
+			keys := keyMgmtUsers(c)
+			// dev is a plain member of t-perm, whose team_member_permissions
+			// allow /key/update: it may move its own key into t-perm.
+			key := c.ok("POST", "/key/generate", keys["dev"], map[string]any{})["key"]
+			if out := c.ok("POST", "/key/update", keys["dev"], map[string]any{"key": key, "team_id": "t-perm"}); out["team_id"] != "t-perm" {
+				c.t.Errorf("/key/update: %v", out)
+			}
+			// Not into t-dev, which leaves its plain members the defaults.
+			key2 := c.ok("POST", "/key/generate", keys["dev"], map[string]any{})["key"]
+			out := c.status(403, "POST", "/key/update", keys["dev"], map[string]any{"key": key2, "team_id": "t-dev"})
+			if !strings.Contains(errMessage(out), "is not a Proxy Admin or Team Admin for team=t-dev") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
 		{name: "test_key_rotation_fields_helper", skip: internals + "a dict update inside the test itself"},
 		{name: "test_update_key_fn_auto_rotate_enable", run: func(c *lcase) {
 			// Different on purpose (README, Model access): scheduled

@@ -204,9 +204,11 @@ func (a *API) checkSelfUpdate(me caller, k *events.Key, f *keyFields, given, rou
 }
 
 // checkSelfTeamChange is LiteLLM's validate_key_team_change for a caller
-// that is not an admin: the key's user must be in the new team and the
-// caller its admin (a plain member has no /key/update permission by
-// default). Leaving a team is a change too: its bounds are the team's.
+// that is not an admin: the key's user must be in the new team, and the
+// caller its admin or the key's user a member the team's
+// team_member_permissions allow /key/update (a plain member has no such
+// permission by default). Leaving a team is a change too: its bounds are
+// the team's.
 func (a *API) checkSelfTeamChange(me caller, k *events.Key, teamID string) error {
 	team := a.store.Snapshot().Team(teamID)
 	if team == nil {
@@ -220,6 +222,9 @@ func (a *API) checkSelfTeamChange(me caller, k *events.Key, teamID string) error
 		return keyUpdateDenied.With("User=%s is not a member of the team=%s. Check team members via `/team/info`.", k.UserID, team.TeamID)
 	}
 	if teamID != "" && teamAdmin(team, me.userID) {
+		return nil
+	}
+	if m := teamMember(team, k.UserID); teamID != "" && m != nil && checkTeamMemberPermission(team, m, "/key/update") == nil {
 		return nil
 	}
 	return keyUpdateDenied.With("User=%s is not a Proxy Admin or Team Admin for team=%s. Please ask your Proxy Admin to allow this action under 'Member Permissions' for this team.", me.userID, team.TeamID)
