@@ -128,6 +128,7 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin := app.Group("", a.authenticate)
 	admin.Post("/key/generate", a.selfService, a.keyGenerate)
+	admin.Post("/key/service-account/generate", a.adminOnly, a.keyServiceAccountGenerate)
 	admin.Get("/key/info", a.keyInfo)
 	admin.Get("/key/list", a.keyList)
 	admin.Get("/key/aliases", a.readOnly, a.keyAliases)

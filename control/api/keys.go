@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -220,6 +221,50 @@ func (a *API) checkTeamBound(ctx context.Context, k *events.Key) error {
 func (a *API) keyGenerate(c *fiber.Ctx) error {
 	var req keyRequest
 	if err := decode(c, &req); err != nil {
+		return err
+	}
+	return a.generateKey(c, &req)
+}
+
+// keyServiceAccountGenerate is LiteLLM's /key/service-account/generate: a
+// key of a team that exists, and of no user (a user_id sent is dropped).
+// Admin only (stricter than LiteLLM): a key of no user is nobody's to
+// manage but an admin's.
+func (a *API) keyServiceAccountGenerate(c *fiber.Ctx) error {
+	var req keyRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if err := needTeam(deref(req.TeamID)); err != nil {
+		return err
+	}
+	if a.store.Snapshot().Team(*req.TeamID) == nil {
+		return param(apierror.BadRequest.With("team_id does not exist in the database. Please specify a valid `team_id` in the request body."), "team_id")
+	}
+	req.UserID = nil
+	return a.generateKey(c, &req)
+}
+
+// serviceAccountTeam is LiteLLM's rule for a service account key (one
+// whose metadata has a service_account_id): it must belong to a team.
+func serviceAccountTeam(md map[string]any, teamID string) error {
+	if md["service_account_id"] == nil {
+		return nil
+	}
+	return needTeam(teamID)
+}
+
+// needTeam refuses a service account key without a team, with LiteLLM's text.
+func needTeam(teamID string) error {
+	if teamID == "" {
+		return param(apierror.BadRequest.With("team_id is required for service account keys. Please specify `team_id` in the request body."), "team_id")
+	}
+	return nil
+}
+
+// generateKey makes the key a /key/generate body asks for.
+func (a *API) generateKey(c *fiber.Ctx, req *keyRequest) error {
+	if err := serviceAccountTeam(req.Metadata, deref(req.TeamID)); err != nil {
 		return err
 	}
 	if req.NewKey != nil {
@@ -538,6 +583,9 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 	}
 	me := who(c)
 	return a.mutateKey(c, tok, events.KeyUpserted, func(k *events.Key) error {
+		if err := serviceAccountTeam(req.Metadata, cmp.Or(deref(req.TeamID), k.TeamID)); err != nil {
+			return err
+		}
 		if !me.admin {
 			if err := a.checkSelfUpdate(me, k, &req.keyFields, *req.Key, "/key/update"); err != nil {
 				return err

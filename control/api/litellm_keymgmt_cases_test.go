@@ -129,16 +129,56 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_key_update_object_permissions_no_existing_permission", skip: noObjPerm + "; the update is refused as in test_key_update_object_permissions_existing_permission"},
 		{name: "test_key_update_object_permissions_missing_permission_record", skip: noObjPerm},
 		{name: "test_key_info_returns_object_permission", skip: noObjPerm},
+		{name: "test_generate_service_account_requires_team_id", run: func(c *lcase) {
+			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"metadata": map[string]any{"service_account_id": "sa"}})
+			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
 		{name: "test_generate_service_account_works_with_team_id", run: func(c *lcase) {
 			c.master("/team/new", map[string]any{"team_id": "IJ"})
 			c.master("/key/generate", map[string]any{"metadata": map[string]any{"service_account_id": "sa"}, "team_id": "IJ"})
+		}},
+		{name: "test_update_service_account_requires_team_id", run: func(c *lcase) {
+			key := c.master("/key/generate", map[string]any{})["key"]
+			out := c.status(400, "POST", "/key/update", testMaster, map[string]any{"key": key, "metadata": map[string]any{"service_account_id": "sa"}})
+			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+			if md := keyInfo(c, key.(string))["metadata"]; !reflect.DeepEqual(md, map[string]any{}) {
+				c.t.Errorf("refused update half-applied: metadata %v", md)
+			}
 		}},
 		{name: "test_update_service_account_works_with_team_id", run: func(c *lcase) {
 			c.master("/team/new", map[string]any{"team_id": "IJ"})
 			key := c.master("/key/generate", map[string]any{})["key"]
 			c.master("/key/update", map[string]any{"key": key, "metadata": map[string]any{"service_account_id": "sa"}, "team_id": "IJ"})
 		}},
+		{name: "test_validate_team_id_used_in_service_account_request_requires_team_id", run: func(c *lcase) {
+			out := c.status(400, "POST", "/key/service-account/generate", testMaster, map[string]any{})
+			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
 		{name: "test_validate_team_id_used_in_service_account_request_requires_prisma_client", skip: internals + "a missing database client"},
+		{name: "test_validate_team_id_used_in_service_account_request_checks_team_exists", run: func(c *lcase) {
+			out := c.status(400, "POST", "/key/service-account/generate", testMaster, map[string]any{"team_id": "non-existent-team-id"})
+			if !strings.Contains(errMessage(out), "team_id does not exist in the database") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
+		{name: "test_validate_team_id_used_in_service_account_request_success", run: func(c *lcase) {
+			c.master("/team/new", map[string]any{"team_id": "existing-team-id"})
+			// LiteLLM's service account key belongs to the team, never to a user.
+			out := c.master("/key/service-account/generate", map[string]any{"team_id": "existing-team-id", "user_id": "ignored"})
+			if out["team_id"] != "existing-team-id" || out["user_id"] != nil {
+				c.t.Errorf("service account key: %v", out)
+			}
+		}},
+		{name: "test_generate_service_account_key_endpoint_validation", run: func(c *lcase) {
+			c.status(400, "POST", "/key/service-account/generate", testMaster, map[string]any{"team_id": nil})
+			c.status(400, "POST", "/key/service-account/generate", testMaster, map[string]any{"team_id": "non-existent-team"})
+		}},
 		{name: "test_unblock_key_supports_both_sk_and_hashed_tokens", run: func(c *lcase) {
 			out := c.master("/key/generate", map[string]any{})
 			for _, given := range []any{out["key"], out["token"]} {
