@@ -122,7 +122,8 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	setList(&k.AccessGroupIDs, f.AccessGroupIDs)
 	set(&k.KeyAlias, f.KeyAlias)
 	if f.Duration != nil {
-		if *f.Duration == "" {
+		if *f.Duration == "" || *f.Duration == "-1" {
+			// LiteLLM's "never expires" ("-1" is its older spelling).
 			k.Expires = nil
 		} else {
 			d, err := parseDuration("duration", *f.Duration)
@@ -149,6 +150,16 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 		k.Models = []string{}
 	}
 	return nil
+}
+
+// nullMeansNever reads a "duration": null in body as "never expires", as
+// LiteLLM's /key/update and /key/regenerate do (a field not sent keeps
+// the key's expiry).
+func (f *keyFields) nullMeansNever(body []byte) {
+	if f.Duration == nil && sentFields(body)["duration"] {
+		never := ""
+		f.Duration = &never
+	}
 }
 
 // newPlaintextKey returns "sk-" and 22 url-safe random characters (128 bits).
@@ -568,6 +579,7 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 	if req.KeyType != nil {
 		return httpx.Param("key_type", "only valid for /key/generate and /key/regenerate; set allowed_routes to change a key's routes")
 	}
+	req.nullMeansNever(c.Body())
 	tok, err := tokenOf("key", *req.Key)
 	if err != nil {
 		return err
@@ -713,6 +725,7 @@ func (a *API) keyRegenerate(c *fiber.Ctx) error {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
+		req.nullMeansNever(c.Body())
 	}
 	if err := req.applyKeyType(); err != nil {
 		return err

@@ -154,6 +154,22 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			key := c.master("/key/generate", map[string]any{})["key"]
 			c.master("/key/update", map[string]any{"key": key, "metadata": map[string]any{"service_account_id": "sa"}, "team_id": "IJ"})
 		}},
+		{name: "test_prepare_key_update_data_duration_never_expires", run: func(c *lcase) {
+			key := c.master("/key/generate", map[string]any{"duration": "1h"})["key"].(string)
+			// "-1", and null (LiteLLM 2026's spelling of it).
+			for _, never := range []any{"-1", nil} {
+				c.master("/key/update", map[string]any{"key": key, "duration": "1h"})
+				c.master("/key/update", map[string]any{"key": key, "duration": never})
+				if info := keyInfo(c, key); info["expires"] != nil {
+					c.t.Errorf("duration %v: expires %v, want null (never)", never, info["expires"])
+				}
+			}
+			c.master("/key/update", map[string]any{"key": key, "duration": "1h"})
+			c.master("/key/update", map[string]any{"key": key, "max_budget": 1})
+			if info := keyInfo(c, key); info["expires"] == nil {
+				c.t.Error("an update without duration cleared the expiry")
+			}
+		}},
 		{name: "test_validate_team_id_used_in_service_account_request_requires_team_id", run: func(c *lcase) {
 			out := c.status(400, "POST", "/key/service-account/generate", testMaster, map[string]any{})
 			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
