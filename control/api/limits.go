@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
@@ -46,7 +47,7 @@ func (f *limitFields) validate() error {
 
 func (f *budgetFields) validate() error {
 	if f.MaxBudget != nil && *f.MaxBudget < 0 {
-		return httpx.Param("max_budget", "must be >= 0")
+		return negative("max_budget", f.MaxBudget)
 	}
 	if f.TPMLimit != nil && *f.TPMLimit < 0 {
 		return httpx.Param("tpm_limit", "must be >= 0")
@@ -110,4 +111,9 @@ func validModels(models *[]string) error {
 		}
 	}
 	return nil
+}
+
+// negative is LiteLLM's refusal of a budget below 0.
+func negative(field string, v *float64) error {
+	return param(apierror.BadRequest.With("%s cannot be negative. Received: %s", field, pyFloat(v)), field)
 }

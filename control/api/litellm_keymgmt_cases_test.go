@@ -442,10 +442,31 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 				}
 			}
 		}},
+		{name: "test_generate_key_negative_max_budget", run: func(c *lcase) {
+			// LiteLLM's model accepts it; its handler refuses it
+			// (test_validate_max_budget).
+			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"max_budget": -7.0})
+			if !strings.Contains(errMessage(out), "max_budget cannot be negative") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
+		{name: "test_generate_key_negative_soft_budget", run: func(c *lcase) {
+			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"soft_budget": -10.0})
+			if !strings.Contains(errMessage(out), "soft_budget cannot be negative") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
 		{name: "test_generate_key_positive_budgets_accepted", run: func(c *lcase) {
 			out := c.master("/key/generate", map[string]any{"max_budget": 100.0, "soft_budget": 50.0})
 			if out["max_budget"] != 100.0 {
 				c.t.Errorf("max_budget %v", out["max_budget"])
+			}
+		}},
+		{name: "test_update_key_negative_max_budget", run: func(c *lcase) {
+			key := c.master("/key/generate", map[string]any{})["key"]
+			out := c.status(400, "POST", "/key/update", testMaster, map[string]any{"key": key, "max_budget": -5.0})
+			if !strings.Contains(errMessage(out), "max_budget cannot be negative") {
+				c.t.Errorf("message %q", errMessage(out))
 			}
 		}},
 		{name: "test_generate_key_with_router_settings", run: func(c *lcase) {
