@@ -332,11 +332,11 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 		}
 	}
 	plain := newPlaintextKey()
+	field := "key"
+	if from != "" {
+		field = "new_key"
+	}
 	if custom != nil && *custom != "" {
-		field := "key"
-		if from != "" {
-			field = "new_key"
-		}
 		if err := validCustomKey(field, *custom); err != nil {
 			return keyResponse{}, store.Result{}, err
 		}
@@ -370,7 +370,8 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 	}
 	res, err := a.store.Mutate(ctx, actor, events.KindKey, k.Token, func(cur any) (string, any, error) {
 		if cur != nil {
-			return "", nil, apierror.Conflict.With("this key already exists")
+			// LiteLLM's 400 for a custom key already in use.
+			return "", nil, param(apierror.BadRequest.With("Key already exists."), field)
 		}
 		return typ, k, nil
 	})

@@ -548,6 +548,13 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 				c.t.Errorf("expires %v: %d days ahead, want 180", out["expires"], d)
 			}
 		}},
+		{name: "test_key_gen_duplicate/test_generate_key_with_duplicate_raises_error", run: func(c *lcase) {
+			c.master("/key/generate", map[string]any{"key": "sk-existing-key-0123456789"})
+			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"key": "sk-existing-key-0123456789", "key_alias": "duplicate test"})
+			if !strings.Contains(errMessage(out), "Key already exists") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
 		{name: "test_key_list_filter_conditions/test_explicit_user_id_narrows_across_team_visibility", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
 			c.master("/key/generate", map[string]any{"user_id": "dev", "team_id": "t-dev"})
