@@ -176,12 +176,19 @@ func maskKey(plain string) string {
 	return "sk-..." + plain[len(plain)-4:]
 }
 
+// validCustomKey checks a caller's own key (field "key" on /key/generate,
+// "new_key" on /key/regenerate) with LiteLLM's texts; two dots are
+// refused too, since a credential with two dots is read as a JWT.
 func validCustomKey(field, k string) error {
 	if !strings.HasPrefix(k, "sk-") {
-		return httpx.Param(field, "custom keys must start with 'sk-'")
-	}
-	if len(k) < 20 {
-		return httpx.Param(field, "custom keys must be at least 20 characters long")
+		if field == "new_key" {
+			return param(apierror.BadRequest.With("New key must start with 'sk-'. This is to distinguish a key hash (used by litellm for logging / internal logic) from the actual key."), field)
+		}
+		masked := "****"
+		if len(k) > 8 {
+			masked = k[:4] + masked + k[len(k)-4:]
+		}
+		return param(apierror.BadRequest.With("Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: %s", masked), field)
 	}
 	if strings.Count(k, ".") >= 2 {
 		return httpx.Param(field, "custom keys must not look like a JWT (two dots)")

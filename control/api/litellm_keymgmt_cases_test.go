@@ -129,6 +129,30 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_key_update_object_permissions_no_existing_permission", skip: noObjPerm + "; the update is refused as in test_key_update_object_permissions_existing_permission"},
 		{name: "test_key_update_object_permissions_missing_permission_record", skip: noObjPerm},
 		{name: "test_key_info_returns_object_permission", skip: noObjPerm},
+		{name: "test_get_new_token_with_valid_key", run: func(c *lcase) {
+			key := c.master("/key/generate", map[string]any{})["key"]
+			out := c.master("/key/regenerate", map[string]any{"key": key, "new_key": "sk-test123456789"})
+			if out["key"] != "sk-test123456789" {
+				c.t.Errorf("new key %v", out["key"])
+			}
+		}},
+		{name: "test_key_generate custom key format (key_management_endpoints.py)", run: func(c *lcase) {
+			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"key": "abcd-not-a-virtual-key-wxyz"})
+			if want := "Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: abcd****wxyz"; errMessage(out) != want {
+				c.t.Errorf("message %q, want %q", errMessage(out), want)
+			}
+			// LiteLLM sets no minimum length.
+			if out := c.master("/key/generate", map[string]any{"key": "sk-short"}); out["key"] != "sk-short" {
+				c.t.Errorf("/key/generate: %v", out)
+			}
+		}},
+		{name: "test_get_new_token_with_invalid_key", run: func(c *lcase) {
+			key := c.master("/key/generate", map[string]any{})["key"]
+			out := c.status(400, "POST", "/key/regenerate", testMaster, map[string]any{"key": key, "new_key": "invalid-key-123"})
+			if !strings.Contains(errMessage(out), "New key must start with 'sk-'") {
+				c.t.Errorf("message %q", errMessage(out))
+			}
+		}},
 		{name: "test_generate_service_account_requires_team_id", run: func(c *lcase) {
 			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"metadata": map[string]any{"service_account_id": "sa"}})
 			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
