@@ -254,6 +254,16 @@ func (c caller) actor() string {
 	return "anonymous"
 }
 
+// creator is what a key the caller makes records as created_by: its
+// user, as LiteLLM records it (and /key/list's include_created_by_keys
+// reads it), else its actor name.
+func (c caller) creator() string {
+	if c.userID != "" {
+		return c.userID
+	}
+	return c.actor()
+}
+
 // reads reports whether the caller may read every object (an admin or a
 // view-only admin).
 func (c caller) reads() bool { return c.admin || c.viewer }

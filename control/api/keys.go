@@ -300,7 +300,7 @@ func (a *API) generateKey(c *fiber.Ctx, req *keyRequest) error {
 	if err := boundKey(&req.keyFields, a.keyBound, true); err != nil {
 		return err
 	}
-	resp, res, err := a.createKey(c.UserContext(), who(c).actor(), req.Key, &req.keyFields, "")
+	resp, res, err := a.createKey(c.UserContext(), who(c), req.Key, &req.keyFields, "")
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,8 @@ func (a *API) checkAccessGroups(ids *[]string) error {
 }
 
 // createKey makes a new key, or with from set, the replacement of key from.
-func (a *API) createKey(ctx context.Context, actor string, custom *string, f *keyFields, from string) (keyResponse, store.Result, error) {
+func (a *API) createKey(ctx context.Context, me caller, custom *string, f *keyFields, from string) (keyResponse, store.Result, error) {
+	actor := me.actor()
 	if err := f.validate(); err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
@@ -366,7 +367,7 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 		k.RegeneratedFrom = from
 		typ = events.KeyRegenerated
 	} else {
-		k.CreatedAt, k.CreatedBy = now, actor
+		k.CreatedAt, k.CreatedBy = now, me.creator()
 	}
 	if err := f.apply(k, now); err != nil {
 		return keyResponse{}, store.Result{}, err
@@ -752,7 +753,7 @@ func (a *API) keyRegenerate(c *fiber.Ctx) error {
 		}
 	}
 	actor := who(c).actor()
-	resp, res, err := a.createKey(c.UserContext(), actor, req.NewKey, &req.keyFields, tok)
+	resp, res, err := a.createKey(c.UserContext(), who(c), req.NewKey, &req.keyFields, tok)
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,24 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		run  func(c *lcase)
 	}{
 		{name: "test_list_keys", skip: internals + "the where clause leaving out LiteLLM's UI session keys (team litellm-dashboard); gatehouse has no UI session keys"},
+		{name: "test_list_keys_include_created_by_keys", run: func(c *lcase) {
+			keys := keyMgmtUsers(c)
+			// A key dev made, since moved to dev2 by an admin.
+			made := c.ok("POST", "/key/generate", keys["dev"], map[string]any{"key_alias": "made-by-dev"})
+			c.master("/key/update", map[string]any{"key": made["key"], "user_id": "dev2"})
+			has := func(q string) bool {
+				list, _ := c.ok("GET", "/key/list?"+q, keys["dev"], nil)["keys"].([]any)
+				for _, k := range list {
+					if k == made["token"] {
+						return true
+					}
+				}
+				return false
+			}
+			if !has("include_created_by_keys=true") || has("include_created_by_keys=false") {
+				c.t.Errorf("include_created_by_keys does not decide whether dev sees the key it created")
+			}
+		}},
 		{name: "test_key_token_handling", run: func(c *lcase) {
 			out := c.master("/key/generate", map[string]any{})
 			if out["key"] == out["token"] || out["token"] != out["token_id"] || out["token"] != events.HashKey(out["key"].(string)) {
