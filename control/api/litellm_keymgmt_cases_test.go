@@ -52,12 +52,18 @@ func untilTime(c *lcase, v any) time.Duration {
 	return time.Until(at)
 }
 
-// refusedNaming asserts a 400 whose message names field.
+// refusedWith asserts a refusal with code whose message holds want.
+func refusedWith(c *lcase, code int, method, path, cred string, body map[string]any, want string) {
+	c.t.Helper()
+	if out := c.status(code, method, path, cred, body); !strings.Contains(errMessage(out), want) {
+		c.t.Errorf("%s %s: message %q, want it to hold %q", method, path, errMessage(out), want)
+	}
+}
+
+// refusedNaming asserts the master key's POST to path is a 400 naming field.
 func refusedNaming(c *lcase, path, field string, body map[string]any) {
 	c.t.Helper()
-	if out := c.status(400, "POST", path, testMaster, body); !strings.Contains(errMessage(out), field) {
-		c.t.Errorf("%s: refusal does not name %s: %v", path, field, out)
-	}
+	refusedWith(c, 400, "POST", path, testMaster, body, field)
 }
 
 // TestLiteLLMKeyMgmtCases ports LiteLLM 2026's unit tests of the key
@@ -166,16 +172,10 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		}},
 		{name: "test_get_new_token_with_invalid_key", run: func(c *lcase) {
 			key := c.master("/key/generate", map[string]any{})["key"]
-			out := c.status(400, "POST", "/key/regenerate", testMaster, map[string]any{"key": key, "new_key": "invalid-key-123"})
-			if !strings.Contains(errMessage(out), "New key must start with 'sk-'") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/regenerate", testMaster, map[string]any{"key": key, "new_key": "invalid-key-123"}, "New key must start with 'sk-'")
 		}},
 		{name: "test_generate_service_account_requires_team_id", run: func(c *lcase) {
-			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"metadata": map[string]any{"service_account_id": "sa"}})
-			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/generate", testMaster, map[string]any{"metadata": map[string]any{"service_account_id": "sa"}}, "team_id is required for service account keys")
 		}},
 		{name: "test_generate_service_account_works_with_team_id", run: func(c *lcase) {
 			c.master("/team/new", map[string]any{"team_id": "IJ"})
@@ -183,10 +183,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		}},
 		{name: "test_update_service_account_requires_team_id", run: func(c *lcase) {
 			key := c.master("/key/generate", map[string]any{})["key"]
-			out := c.status(400, "POST", "/key/update", testMaster, map[string]any{"key": key, "metadata": map[string]any{"service_account_id": "sa"}})
-			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/update", testMaster, map[string]any{"key": key, "metadata": map[string]any{"service_account_id": "sa"}}, "team_id is required for service account keys")
 			if md := keyInfo(c, key.(string))["metadata"]; !reflect.DeepEqual(md, map[string]any{}) {
 				c.t.Errorf("refused update half-applied: metadata %v", md)
 			}
@@ -213,17 +210,11 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			}
 		}},
 		{name: "test_validate_team_id_used_in_service_account_request_requires_team_id", run: func(c *lcase) {
-			out := c.status(400, "POST", "/key/service-account/generate", testMaster, map[string]any{})
-			if !strings.Contains(errMessage(out), "team_id is required for service account keys") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/service-account/generate", testMaster, map[string]any{}, "team_id is required for service account keys")
 		}},
 		{name: "test_validate_team_id_used_in_service_account_request_requires_prisma_client", skip: internals + "a missing database client"},
 		{name: "test_validate_team_id_used_in_service_account_request_checks_team_exists", run: func(c *lcase) {
-			out := c.status(400, "POST", "/key/service-account/generate", testMaster, map[string]any{"team_id": "non-existent-team-id"})
-			if !strings.Contains(errMessage(out), "team_id does not exist in the database") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/service-account/generate", testMaster, map[string]any{"team_id": "non-existent-team-id"}, "team_id does not exist in the database")
 		}},
 		{name: "test_validate_team_id_used_in_service_account_request_success", run: func(c *lcase) {
 			c.master("/team/new", map[string]any{"team_id": "existing-team-id"})
@@ -259,10 +250,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			}
 			// Not into t-dev, which leaves its plain members the defaults.
 			key2 := c.ok("POST", "/key/generate", keys["dev"], map[string]any{})["key"]
-			out := c.status(403, "POST", "/key/update", keys["dev"], map[string]any{"key": key2, "team_id": "t-dev"})
-			if !strings.Contains(errMessage(out), "is not a Proxy Admin or Team Admin for team=t-dev") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 403, "POST", "/key/update", keys["dev"], map[string]any{"key": key2, "team_id": "t-dev"}, "is not a Proxy Admin or Team Admin for team=t-dev")
 		}},
 		{name: "test_key_rotation_fields_helper", skip: internals + "a dict update inside the test itself"},
 		{name: "test_update_key_fn_auto_rotate_enable", run: func(c *lcase) {
@@ -374,10 +362,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_can_delete_verification_token_team_admin_different_team", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
 			key := c.master("/key/generate", map[string]any{"user_id": "dev", "team_id": "t-perm"})["key"]
-			out := c.status(403, "POST", "/key/delete", keys["dev2"], map[string]any{"keys": []any{key}})
-			if !strings.Contains(errMessage(out), "You are not authorized to delete this key") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 403, "POST", "/key/delete", keys["dev2"], map[string]any{"keys": []any{key}}, "You are not authorized to delete this key")
 		}},
 		{name: "test_can_delete_verification_token_key_owner_team_key", run: func(c *lcase) {
 			// dev, a plain member of t-dev, deletes its own key of t-dev.
@@ -396,10 +381,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			// team_member_permissions list /key/delete.
 			keys := keyMgmtUsers(c)
 			key := c.master("/key/generate", map[string]any{"user_id": "dev2", "team_id": "t-perm"})["key"]
-			out := c.status(403, "POST", "/key/delete", keys["dev"], map[string]any{"keys": []any{key}})
-			if !strings.Contains(errMessage(out), "You are not authorized to delete this key") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 403, "POST", "/key/delete", keys["dev"], map[string]any{"keys": []any{key}}, "You are not authorized to delete this key")
 		}},
 		{name: "test_can_delete_verification_token_other_user_personal_key", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
@@ -446,17 +428,11 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_can_modify_verification_token_other_user_team_key", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
 			key := c.master("/key/generate", map[string]any{"user_id": "dev2", "team_id": "t-perm"})["key"]
-			out := c.status(403, "POST", "/key/regenerate", keys["dev"], map[string]any{"key": key})
-			if !strings.Contains(errMessage(out), "You are not authorized to regenerate this key") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 403, "POST", "/key/regenerate", keys["dev"], map[string]any{"key": key}, "You are not authorized to regenerate this key")
 		}},
 		{name: "test_can_modify_verification_token_other_user_personal_key", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
-			out := c.status(403, "POST", "/key/regenerate", keys["dev"], map[string]any{"key": keys["dev2"]})
-			if !strings.Contains(errMessage(out), "You are not authorized to regenerate this key") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 403, "POST", "/key/regenerate", keys["dev"], map[string]any{"key": keys["dev2"]}, "You are not authorized to regenerate this key")
 		}},
 		{name: "test_can_modify_verification_token_team_key_no_team_found", skip: "a team's deletion deletes its keys in gatehouse, so no key names a team that does not exist"},
 		{name: "test_can_modify_verification_token_personal_key_no_user_id", run: func(c *lcase) {
@@ -467,9 +443,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_list_keys_with_expand_user", skip: "not implemented: /key/list?expand=user is a 400 naming expand (a list route's unknown query parameter, README Model access)"},
 		{name: "test_list_keys_with_status_deleted", skip: "not implemented: gatehouse keeps no deleted-keys table (a deleted key's last state is in the audit stream: gatewayctl state --at); /key/list?status= is a 400 naming status"},
 		{name: "test_list_keys_with_invalid_status", run: func(c *lcase) {
-			if out := c.status(400, "GET", "/key/list?status=invalid_status", testMaster, nil); !strings.Contains(errMessage(out), "status") {
-				c.t.Errorf("refusal does not name status: %v", out)
-			}
+			refusedWith(c, 400, "GET", "/key/list?status=invalid_status", testMaster, nil, "status")
 		}},
 		{name: "test_list_keys_non_admin_user_id_auto_set", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
@@ -487,16 +461,10 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_generate_key_negative_max_budget", run: func(c *lcase) {
 			// LiteLLM's model accepts it; its handler refuses it
 			// (test_validate_max_budget).
-			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"max_budget": -7.0})
-			if !strings.Contains(errMessage(out), "max_budget cannot be negative") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/generate", testMaster, map[string]any{"max_budget": -7.0}, "max_budget cannot be negative")
 		}},
 		{name: "test_generate_key_negative_soft_budget", run: func(c *lcase) {
-			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"soft_budget": -10.0})
-			if !strings.Contains(errMessage(out), "soft_budget cannot be negative") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/generate", testMaster, map[string]any{"soft_budget": -10.0}, "soft_budget cannot be negative")
 		}},
 		{name: "test_generate_key_positive_budgets_accepted", run: func(c *lcase) {
 			out := c.master("/key/generate", map[string]any{"max_budget": 100.0, "soft_budget": 50.0})
@@ -506,10 +474,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		}},
 		{name: "test_update_key_negative_max_budget", run: func(c *lcase) {
 			key := c.master("/key/generate", map[string]any{})["key"]
-			out := c.status(400, "POST", "/key/update", testMaster, map[string]any{"key": key, "max_budget": -5.0})
-			if !strings.Contains(errMessage(out), "max_budget cannot be negative") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/update", testMaster, map[string]any{"key": key, "max_budget": -5.0}, "max_budget cannot be negative")
 		}},
 		{name: "test_generate_key_with_router_settings", run: func(c *lcase) {
 			// Different on purpose: router settings are per model group.
@@ -550,10 +515,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		}},
 		{name: "test_validate_key_list_check_team_admin_fail", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
-			out := c.status(403, "GET", "/key/list?team_id=t-other", keys["dev"], nil)
-			if !strings.Contains(errMessage(out), "not authorized to check this team's keys") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 403, "GET", "/key/list?team_id=t-other", keys["dev"], nil, "not authorized to check this team's keys")
 		}},
 		{name: "test_validate_key_list_check_key_hash_authorized", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
@@ -579,10 +541,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		{name: "test_validate_key_list_check another user's keys", run: func(c *lcase) {
 			// validate_key_list_check's user_id branch.
 			keys := keyMgmtUsers(c)
-			out := c.status(403, "GET", "/key/list?user_id=dev2", keys["dev"], nil)
-			if !strings.Contains(errMessage(out), "not authorized to check another user's keys") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 403, "GET", "/key/list?user_id=dev2", keys["dev"], nil, "not authorized to check another user's keys")
 		}},
 		{name: "test_default_key_generate_params_duration", opts: Options{KeyDefaults: &KeyParams{Duration: "180d"}}, run: func(c *lcase) {
 			out := c.master("/key/generate", map[string]any{})
@@ -592,10 +551,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		}},
 		{name: "test_key_gen_duplicate/test_generate_key_with_duplicate_raises_error", run: func(c *lcase) {
 			c.master("/key/generate", map[string]any{"key": "sk-existing-key-0123456789"})
-			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"key": "sk-existing-key-0123456789", "key_alias": "duplicate test"})
-			if !strings.Contains(errMessage(out), "Key already exists") {
-				c.t.Errorf("message %q", errMessage(out))
-			}
+			refusedWith(c, 400, "POST", "/key/generate", testMaster, map[string]any{"key": "sk-existing-key-0123456789", "key_alias": "duplicate test"}, "Key already exists")
 		}},
 		{name: "test_key_list_filter_conditions/test_explicit_user_id_narrows_across_team_visibility", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
