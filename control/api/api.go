@@ -128,6 +128,7 @@ func New(st *store.Store, o Options) *fiber.App {
 
 	admin := app.Group("", a.authenticate)
 	admin.Post("/key/generate", a.selfService, a.keyGenerate)
+	admin.Post("/key/service-account/generate", a.adminOnly, a.keyServiceAccountGenerate)
 	admin.Get("/key/info", a.keyInfo)
 	admin.Get("/key/list", a.keyList)
 	admin.Get("/key/aliases", a.readOnly, a.keyAliases)
@@ -251,6 +252,16 @@ func (c caller) actor() string {
 		return "master_key"
 	}
 	return "anonymous"
+}
+
+// creator is what a key the caller makes records as created_by: its
+// user, as LiteLLM records it (and /key/list's include_created_by_keys
+// reads it), else its actor name.
+func (c caller) creator() string {
+	if c.userID != "" {
+		return c.userID
+	}
+	return c.actor()
 }
 
 // reads reports whether the caller may read every object (an admin or a

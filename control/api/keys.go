@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -121,7 +122,8 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	setList(&k.AccessGroupIDs, f.AccessGroupIDs)
 	set(&k.KeyAlias, f.KeyAlias)
 	if f.Duration != nil {
-		if *f.Duration == "" {
+		if *f.Duration == "" || *f.Duration == "-1" {
+			// LiteLLM's "never expires" ("-1" is its older spelling).
 			k.Expires = nil
 		} else {
 			d, err := parseDuration("duration", *f.Duration)
@@ -150,6 +152,16 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	return nil
 }
 
+// nullMeansNever reads a "duration": null in body as "never expires", as
+// LiteLLM's /key/update and /key/regenerate do (a field not sent keeps
+// the key's expiry).
+func (f *keyFields) nullMeansNever(body []byte) {
+	if f.Duration == nil && sentFields(body)["duration"] {
+		never := ""
+		f.Duration = &never
+	}
+}
+
 // newPlaintextKey returns "sk-" and 22 url-safe random characters (128 bits).
 func newPlaintextKey() string {
 	var b [16]byte
@@ -164,12 +176,19 @@ func maskKey(plain string) string {
 	return "sk-..." + plain[len(plain)-4:]
 }
 
+// validCustomKey checks a caller's own key (field "key" on /key/generate,
+// "new_key" on /key/regenerate) with LiteLLM's texts; two dots are
+// refused too, since a credential with two dots is read as a JWT.
 func validCustomKey(field, k string) error {
 	if !strings.HasPrefix(k, "sk-") {
-		return httpx.Param(field, "custom keys must start with 'sk-'")
-	}
-	if len(k) < 20 {
-		return httpx.Param(field, "custom keys must be at least 20 characters long")
+		if field == "new_key" {
+			return param(apierror.BadRequest.With("New key must start with 'sk-'. This is to distinguish a key hash (used by litellm for logging / internal logic) from the actual key."), field)
+		}
+		masked := "****"
+		if len(k) > 8 {
+			masked = k[:4] + masked + k[len(k)-4:]
+		}
+		return param(apierror.BadRequest.With("Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: %s", masked), field)
 	}
 	if strings.Count(k, ".") >= 2 {
 		return httpx.Param(field, "custom keys must not look like a JWT (two dots)")
@@ -222,6 +241,50 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
+	return a.generateKey(c, &req)
+}
+
+// keyServiceAccountGenerate is LiteLLM's /key/service-account/generate: a
+// key of a team that exists, and of no user (a user_id sent is dropped).
+// Admin only (stricter than LiteLLM): a key of no user is nobody's to
+// manage but an admin's.
+func (a *API) keyServiceAccountGenerate(c *fiber.Ctx) error {
+	var req keyRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if err := needTeam(deref(req.TeamID)); err != nil {
+		return err
+	}
+	if a.store.Snapshot().Team(*req.TeamID) == nil {
+		return param(apierror.BadRequest.With("team_id does not exist in the database. Please specify a valid `team_id` in the request body."), "team_id")
+	}
+	req.UserID = nil
+	return a.generateKey(c, &req)
+}
+
+// serviceAccountTeam is LiteLLM's rule for a service account key (one
+// whose metadata has a service_account_id): it must belong to a team.
+func serviceAccountTeam(md map[string]any, teamID string) error {
+	if md["service_account_id"] == nil {
+		return nil
+	}
+	return needTeam(teamID)
+}
+
+// needTeam refuses a service account key without a team, with LiteLLM's text.
+func needTeam(teamID string) error {
+	if teamID == "" {
+		return param(apierror.BadRequest.With("team_id is required for service account keys. Please specify `team_id` in the request body."), "team_id")
+	}
+	return nil
+}
+
+// generateKey makes the key a /key/generate body asks for.
+func (a *API) generateKey(c *fiber.Ctx, req *keyRequest) error {
+	if err := serviceAccountTeam(req.Metadata, deref(req.TeamID)); err != nil {
+		return err
+	}
 	if req.NewKey != nil {
 		return httpx.Param("new_key", "only valid for /key/regenerate")
 	}
@@ -238,7 +301,7 @@ func (a *API) keyGenerate(c *fiber.Ctx) error {
 	if err := boundKey(&req.keyFields, a.keyBound, true); err != nil {
 		return err
 	}
-	resp, res, err := a.createKey(c.UserContext(), who(c).actor(), req.Key, &req.keyFields, "")
+	resp, res, err := a.createKey(c.UserContext(), who(c), req.Key, &req.keyFields, "")
 	if err != nil {
 		return err
 	}
@@ -275,7 +338,8 @@ func (a *API) checkAccessGroups(ids *[]string) error {
 }
 
 // createKey makes a new key, or with from set, the replacement of key from.
-func (a *API) createKey(ctx context.Context, actor string, custom *string, f *keyFields, from string) (keyResponse, store.Result, error) {
+func (a *API) createKey(ctx context.Context, me caller, custom *string, f *keyFields, from string) (keyResponse, store.Result, error) {
+	actor := me.actor()
 	if err := f.validate(); err != nil {
 		return keyResponse{}, store.Result{}, err
 	}
@@ -291,11 +355,11 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 		}
 	}
 	plain := newPlaintextKey()
+	field := "key"
+	if from != "" {
+		field = "new_key"
+	}
 	if custom != nil && *custom != "" {
-		field := "key"
-		if from != "" {
-			field = "new_key"
-		}
 		if err := validCustomKey(field, *custom); err != nil {
 			return keyResponse{}, store.Result{}, err
 		}
@@ -318,7 +382,7 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 		k.RegeneratedFrom = from
 		typ = events.KeyRegenerated
 	} else {
-		k.CreatedAt, k.CreatedBy = now, actor
+		k.CreatedAt, k.CreatedBy = now, me.creator()
 	}
 	if err := f.apply(k, now); err != nil {
 		return keyResponse{}, store.Result{}, err
@@ -329,7 +393,8 @@ func (a *API) createKey(ctx context.Context, actor string, custom *string, f *ke
 	}
 	res, err := a.store.Mutate(ctx, actor, events.KindKey, k.Token, func(cur any) (string, any, error) {
 		if cur != nil {
-			return "", nil, apierror.Conflict.With("this key already exists")
+			// LiteLLM's 400 for a custom key already in use.
+			return "", nil, param(apierror.BadRequest.With("Key already exists."), field)
 		}
 		return typ, k, nil
 	})
@@ -371,6 +436,38 @@ func ownKey(me caller, k *events.Key) bool {
 	return me.key != nil && k.Token == me.key.Token
 }
 
+// keyListDenied is validate_key_list_check's refusal: a ProxyException of
+// type bad_request_error with status 403.
+var keyListDenied = &apierror.Error{Status: 403, Type: "bad_request_error", Code: "forbidden"}
+
+// checkKeyListScope is LiteLLM's validate_key_list_check for a caller
+// with a user that is not an admin: a filter naming another user, a team
+// or organization it is not in, or a key it may not read, is a 403
+// rather than an empty list.
+func checkKeyListScope(snap *policy.Snapshot, me caller, user, team, org, hash string) error {
+	if user != "" && user != me.userID {
+		return param(keyListDenied.With("You are not authorized to check another user's keys"), "user_id")
+	}
+	if team != "" && teamMember(snap.Team(team), me.userID) == nil {
+		return param(keyListDenied.With("You are not authorized to check this team's keys"), "team_id")
+	}
+	if org != "" {
+		if !orgMember(snap.Org(org), me.userID) {
+			return param(keyListDenied.With("You are not authorized to check this organization's keys"), "organization_id")
+		}
+	}
+	if hash != "" {
+		k := snap.KeyByToken(hash)
+		if k == nil {
+			return param(keyListDenied.With("Key Hash not found."), "key_hash")
+		}
+		if !ownKey(me, k) && (k.TeamID == "" || !teamAdmin(snap.Team(k.TeamID), me.userID)) {
+			return apierror.Forbidden.With("You are not allowed to access this key's info. Your role=%s", me.role)
+		}
+	}
+	return nil
+}
+
 // keyHealth is POST /key/health (a LiteLLM info route): clients call it to
 // check that a key works. The key got here, so its standing is good; it
 // has no logging callbacks of its own (LiteLLM's only other check).
@@ -394,6 +491,11 @@ func (a *API) keyList(c *fiber.Ctx) error {
 	full := c.QueryBool("return_full_object")
 	me := who(c)
 	snap := a.store.Snapshot()
+	if !me.reads() && me.userID != "" {
+		if err := checkKeyListScope(snap, me, user, team, org, hash); err != nil {
+			return err
+		}
+	}
 	// LiteLLM's include_team_keys adds the keys of the teams the caller
 	// administers, include_created_by_keys the keys it created.
 	teamKeys, createdKeys := c.QueryBool("include_team_keys"), c.QueryBool("include_created_by_keys") && me.userID != ""
@@ -501,6 +603,7 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 	if req.KeyType != nil {
 		return httpx.Param("key_type", "only valid for /key/generate and /key/regenerate; set allowed_routes to change a key's routes")
 	}
+	req.nullMeansNever(c.Body())
 	tok, err := tokenOf("key", *req.Key)
 	if err != nil {
 		return err
@@ -516,6 +619,9 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 	}
 	me := who(c)
 	return a.mutateKey(c, tok, events.KeyUpserted, func(k *events.Key) error {
+		if err := serviceAccountTeam(req.Metadata, cmp.Or(deref(req.TeamID), k.TeamID)); err != nil {
+			return err
+		}
 		if !me.admin {
 			if err := a.checkSelfUpdate(me, k, &req.keyFields, *req.Key, "/key/update"); err != nil {
 				return err
@@ -643,6 +749,7 @@ func (a *API) keyRegenerate(c *fiber.Ctx) error {
 		if err := decode(c, &req); err != nil {
 			return err
 		}
+		req.nullMeansNever(c.Body())
 	}
 	if err := req.applyKeyType(); err != nil {
 		return err
@@ -661,7 +768,7 @@ func (a *API) keyRegenerate(c *fiber.Ctx) error {
 		}
 	}
 	actor := who(c).actor()
-	resp, res, err := a.createKey(c.UserContext(), actor, req.NewKey, &req.keyFields, tok)
+	resp, res, err := a.createKey(c.UserContext(), who(c), req.NewKey, &req.keyFields, tok)
 	if err != nil {
 		return err
 	}

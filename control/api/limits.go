@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
@@ -52,7 +53,7 @@ func (f *budgetFields) validate() error {
 // not parse, naming the field (nil: not sent).
 func validLimits(budgetField string, budget *float64, durationField string, duration *string, tpmField string, tpm *int64, rpmField string, rpm *int64) error {
 	if budget != nil && *budget < 0 {
-		return httpx.Param(budgetField, "must be >= 0")
+		return negative(budgetField, budget)
 	}
 	if tpm != nil && *tpm < 0 {
 		return httpx.Param(tpmField, "must be >= 0")
@@ -116,4 +117,9 @@ func validModels(models *[]string) error {
 		}
 	}
 	return nil
+}
+
+// negative is LiteLLM's refusal of a budget below 0.
+func negative(field string, v *float64) error {
+	return param(apierror.BadRequest.With("%s cannot be negative. Received: %s", field, pyFloat(v)), field)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -38,6 +39,8 @@ type litellmOnly struct {
 	// idle are raw JSON values, besides the empty ones, that ask for
 	// nothing (LiteLLM's defaults).
 	idle []string
+	// budget: a number below 0 is refused, as LiteLLM refuses it.
+	budget bool
 }
 
 var (
@@ -98,7 +101,7 @@ var litellmFields = map[string]litellmOnly{
 
 	// Labels, notifications and tuning of what gatehouse does not have:
 	// accepted with a warning.
-	"soft_budget":            {warn: true, reason: "gatehouse sends no budget alerts; max_budget is what refuses requests"},
+	"soft_budget":            {warn: true, budget: true, reason: "gatehouse sends no budget alerts; max_budget is what refuses requests"},
 	"send_invite_email":      {warn: true, reason: "gatehouse sends no email"},
 	"tags":                   {warn: true, reason: "a key's or team's tags are neither added to its requests (tag routing reads the request's own tags) nor recorded on spend rows"},
 	"allowed_cache_controls": {warn: true, reason: "gatehouse has no response cache"},
@@ -182,6 +185,9 @@ func screenLiteLLM(body []byte, declared map[string]bool) ([]byte, []string, err
 			continue
 		}
 		v := body[vStart:vEnd]
+		if n, err := strconv.ParseFloat(string(v), 64); f.budget && err == nil && n < 0 {
+			return nil, nil, negative(name, &n)
+		}
 		if !f.asksNothing(v) {
 			if !f.warn {
 				e := apierror.BadRequest.With("LiteLLM field %s is not supported by gatehouse: %s", name, f.reason)

@@ -179,6 +179,11 @@ func nilIfEmpty(s string) any {
 	return s
 }
 
+// orgMember reports whether userID is a member of o (nil: no org).
+func orgMember(o *events.Org, userID string) bool {
+	return o != nil && userID != "" && slices.ContainsFunc(o.Members, func(m events.OrgMember) bool { return m.UserID == userID })
+}
+
 // mayReadOrg: an admin, a member of the org, or a caller whose team is in
 // it (LiteLLM lists /organization/info and /organization/list among the
 // info routes).
@@ -186,7 +191,7 @@ func mayReadOrg(me caller, o *events.Org, snap *policy.Snapshot) bool {
 	if me.reads() {
 		return true
 	}
-	if me.userID != "" && slices.ContainsFunc(o.Members, func(m events.OrgMember) bool { return m.UserID == me.userID }) {
+	if orgMember(o, me.userID) {
 		return true
 	}
 	if me.teamID != "" {

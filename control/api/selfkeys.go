@@ -204,9 +204,11 @@ func (a *API) checkSelfUpdate(me caller, k *events.Key, f *keyFields, given, rou
 }
 
 // checkSelfTeamChange is LiteLLM's validate_key_team_change for a caller
-// that is not an admin: the key's user must be in the new team and the
-// caller its admin (a plain member has no /key/update permission by
-// default). Leaving a team is a change too: its bounds are the team's.
+// that is not an admin: the key's user must be in the new team, and the
+// caller its admin or the key's user a member the team's
+// team_member_permissions allow /key/update (a plain member has no such
+// permission by default). Leaving a team is a change too: its bounds are
+// the team's.
 func (a *API) checkSelfTeamChange(me caller, k *events.Key, teamID string) error {
 	team := a.store.Snapshot().Team(teamID)
 	if team == nil {
@@ -222,14 +224,17 @@ func (a *API) checkSelfTeamChange(me caller, k *events.Key, teamID string) error
 	if teamID != "" && teamAdmin(team, me.userID) {
 		return nil
 	}
+	if m := teamMember(team, k.UserID); teamID != "" && m != nil && checkTeamMemberPermission(team, m, "/key/update") == nil {
+		return nil
+	}
 	return keyUpdateDenied.With("User=%s is not a Proxy Admin or Team Admin for team=%s. Please ask your Proxy Admin to allow this action under 'Member Permissions' for this team.", me.userID, team.TeamID)
 }
 
 // mayModify is LiteLLM's can_modify_verification_token, for /key/delete
-// and /key/regenerate (route) by a caller that is not an admin: a team key
-// by its owner, its team's admin, or a member whose team's
-// team_member_permissions list the route; any other key by its owner.
-// Stricter than LiteLLM: a key whose user is an admin (proxy_admin or
+// and /key/regenerate by a caller that is not an admin: a key by its
+// owner, and a team key by its team's admin too (a member whose team's
+// team_member_permissions list the route is not enough). Stricter than
+// LiteLLM: a key whose user is an admin (proxy_admin or
 // proxy_admin_viewer) is never a team's to rotate or delete, since its
 // new plaintext would carry that user's role.
 func mayModify(snap *policy.Snapshot, me caller, k *events.Key, route string) bool {
@@ -239,19 +244,23 @@ func mayModify(snap *policy.Snapshot, me caller, k *events.Key, route string) bo
 	if k.UserID == me.userID {
 		return true
 	}
+	// The team's admin holds every route; teamGrants adds the key's team
+	// and admin-user checks.
 	team := snap.Team(k.TeamID)
-	return teamGrants(snap, team, teamMember(team, me.userID), k, route)
+	return teamAdmin(team, me.userID) && teamGrants(snap, team, teamMember(team, me.userID), k, route)
 }
 
 // checkMayModify decides a /key/delete or /key/regenerate (route; verb
-// names it in the refusal) of key k by a caller that is not an admin, in
-// LiteLLM's order: the team member permission
-// (can_team_member_execute_key_management_endpoint), then ownership
-// (can_modify_verification_token).
+// names it in the refusal) of key k by a caller that is not an admin, as
+// LiteLLM 2026 does: /key/regenerate checks the team member permission
+// first (can_team_member_execute_key_management_endpoint), /key/delete
+// does not; both then check ownership (can_modify_verification_token).
 func checkMayModify(snap *policy.Snapshot, me caller, k *events.Key, route, verb string) error {
-	team := snap.Team(k.TeamID)
-	if err := checkTeamMemberPermission(team, teamMember(team, me.userID), route); err != nil {
-		return err
+	if route != "/key/delete" {
+		team := snap.Team(k.TeamID)
+		if err := checkTeamMemberPermission(team, teamMember(team, me.userID), route); err != nil {
+			return err
+		}
 	}
 	if !mayModify(snap, me, k, route) {
 		return keyOwnerDenied.With("You are not authorized to %s this key", verb)

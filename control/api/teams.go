@@ -818,9 +818,5 @@ func pyFloat(f *float64) string {
 	if f == nil {
 		return "None"
 	}
-	v := strconv.FormatFloat(*f, 'g', -1, 64)
-	if !strings.ContainsAny(v, ".eEn") {
-		v += ".0"
-	}
-	return v
+	return policy.PyFloat(*f)
 }

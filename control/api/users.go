@@ -102,7 +102,6 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(u)
-	actor := who(c).actor()
 	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 	if err != nil {
 		return err
@@ -129,7 +128,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 		if req.TeamID != nil && *req.TeamID != "" {
 			f.TeamID = req.TeamID
 		}
-		kr, r, err := a.createKey(c.UserContext(), actor, nil, &f, "")
+		kr, r, err := a.createKey(c.UserContext(), who(c), nil, &f, "")
 		if err != nil {
 			return err
 		}
