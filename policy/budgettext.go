@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"strings"
@@ -80,15 +81,21 @@ func (b *BudgetRefusal) Refusal(spend float64) *apierror.Error {
 }
 
 // PyFloat formats f as Python's repr does (LiteLLM's texts are f-strings
-// of floats): the shortest form that reads back as f, "5.0" rather than
-// "5", exponents only below 1e-4 and from 1e16 on ("1e-05").
-func PyFloat(f float64) string {
-	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) && !math.IsInf(f, 0) {
-		return strconv.FormatFloat(f, 'e', -1, 64)
+// of floats, its numeric headers str(float)): the shortest form that reads
+// back as f, "5.0" rather than "5", exponents only below 1e-4 and from
+// 1e16 on ("1e-05").
+func PyFloat(f float64) string { return string(AppendPyFloat(nil, f)) }
+
+// AppendPyFloat appends PyFloat(f) to b, without allocating when b has room
+// (the edge writes numeric headers into stack buffers).
+func AppendPyFloat(b []byte, f float64) []byte {
+	if a := math.Abs(f); f != 0 && (a < 1e-4 || a >= 1e16) || math.IsInf(f, 0) || math.IsNaN(f) {
+		return strconv.AppendFloat(b, f, 'e', -1, 64)
 	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".IN") {
-		s += ".0"
+	n := len(b)
+	b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	if !bytes.ContainsRune(b[n:], '.') {
+		b = append(b, ".0"...)
 	}
-	return s
+	return b
 }

@@ -276,7 +276,7 @@ func TestFallbackAndCooldown(t *testing.T) {
 		t.Errorf("fallback spend event %+v, want deployment good in group m", ev)
 	}
 	checkHeaders(t, "fallback", h, map[string]string{"x-litellm-model-id": "good", "x-litellm-model-group": "m",
-		"x-litellm-attempted-retries": "0", "x-litellm-attempted-fallbacks": "1", "x-litellm-response-cost": appendPyString(ev.Cost)})
+		"x-litellm-attempted-retries": "0", "x-litellm-attempted-fallbacks": "1", "x-litellm-response-cost": policy.PyFloat(ev.Cost)})
 	// A fallback may name a deployment by its model_info.id.
 	code, body = do(t, "POST", e.url+"/v1/chat/completions", bearer("sk-master-test-key"), `{"model":"limited2","messages":[{"role":"user","content":"hi"}]}`)
 	if code != 200 || limited.hits.Load() != 2 {

@@ -9,8 +9,6 @@ package gateway
 // numbers appended into stack buffers: no allocation per request.
 
 import (
-	"bytes"
-	"math"
 	"net/textproto"
 	"strconv"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/version"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // The names in canonical form: set with SetCanonical, fasthttp does not
@@ -71,7 +70,7 @@ func setGrantHeaders(h *fasthttp.ResponseHeader, k *events.Key) {
 		h.SetCanonical(hdrKeyRPMLimit, strconv.AppendInt(buf[:0], *k.RPMLimit, 10))
 	}
 	if k.MaxBudget != nil {
-		h.SetCanonical(hdrKeyMaxBudget, appendPyFloat(buf[:0], *k.MaxBudget))
+		h.SetCanonical(hdrKeyMaxBudget, policy.AppendPyFloat(buf[:0], *k.MaxBudget))
 	}
 }
 
@@ -97,7 +96,7 @@ func (c *chatCall) setAnswerHeaders(h *fasthttp.ResponseHeader, retries, fallbac
 	h.SetCanonical(hdrResponseDuration, appendMillis(buf[:0], total))
 	h.SetCanonical(hdrOverheadDuration, appendMillis(buf[:0], max(0, total-c.upstream)))
 	if costKnown {
-		h.SetCanonical(hdrResponseCost, appendPyFloat(buf[:0], c.ev.Cost))
+		h.SetCanonical(hdrResponseCost, policy.AppendPyFloat(buf[:0], c.ev.Cost))
 	}
 	c.g.setKeySpend(h, c.key)
 }
@@ -113,7 +112,7 @@ func (c *chatCall) setFailureHeaders(h *fasthttp.ResponseHeader) {
 	if c.ev.Cost == 0 {
 		setString(h, hdrResponseCost, errorCost)
 	} else {
-		h.SetCanonical(hdrResponseCost, appendPyFloat(buf[:0], c.ev.Cost))
+		h.SetCanonical(hdrResponseCost, policy.AppendPyFloat(buf[:0], c.ev.Cost))
 	}
 	c.g.setKeySpend(h, c.key)
 }
@@ -131,7 +130,7 @@ func (g *Gateway) setKeySpend(h *fasthttp.ResponseHeader, k *events.Key) {
 		return
 	}
 	var buf [32]byte
-	h.SetCanonical(hdrKeySpend, appendPyFloat(buf[:0], g.budgets.Used(events.KindKey, k.Token)))
+	h.SetCanonical(hdrKeySpend, policy.AppendPyFloat(buf[:0], g.budgets.Used(events.KindKey, k.Token)))
 }
 
 // apiBase is the api_base a client is shown: the deployment's own, without
@@ -187,19 +186,4 @@ func appendMillis(b []byte, d time.Duration) []byte {
 	b = strconv.AppendInt(b, us/1000, 10)
 	frac := us % 1000
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
-}
-
-// appendPyFloat appends v as Python's str(float) writes it, which is what
-// LiteLLM's numeric headers hold ("0.0", "12.5", "2.5e-05"): the shortest
-// digits that read back as v, in exponent form below 1e-4 and from 1e16.
-func appendPyFloat(b []byte, v float64) []byte {
-	if a := math.Abs(v); v != 0 && (a < 1e-4 || a >= 1e16) || math.IsInf(v, 0) || math.IsNaN(v) {
-		return strconv.AppendFloat(b, v, 'e', -1, 64)
-	}
-	n := len(b)
-	b = strconv.AppendFloat(b, v, 'f', -1, 64)
-	if bytes.IndexByte(b[n:], '.') < 0 {
-		b = append(b, ".0"...)
-	}
-	return b
 }

@@ -19,20 +19,6 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-func TestAppendPyFloat(t *testing.T) {
-	for _, tc := range []struct {
-		v    float64
-		want string // Python's str(v)
-	}{
-		{0, "0.0"}, {1, "1.0"}, {12.5, "12.5"}, {0.0001, "0.0001"}, {2.5e-05, "2.5e-05"},
-		{1.8e-06, "1.8e-06"}, {1.0 / 3, "0.3333333333333333"}, {1234567, "1234567.0"}, {1e16, "1e+16"},
-	} {
-		if got := string(appendPyFloat(nil, tc.v)); got != tc.want {
-			t.Errorf("appendPyFloat(%v) = %q, want %q", tc.v, got, tc.want)
-		}
-	}
-}
-
 func TestAppendMillis(t *testing.T) {
 	for d, want := range map[time.Duration]string{0: "0.000", 1234567 * time.Nanosecond: "1.234", 12*time.Second + 5*time.Microsecond: "12000.005", -time.Second: "0.000"} {
 		if got := string(appendMillis(nil, d)); got != want {
@@ -220,8 +206,6 @@ func BenchmarkLiteLLMHeaders(b *testing.B) {
 		})
 	}
 }
-
-func appendPyString(v float64) string { return string(appendPyFloat(nil, v)) }
 
 // checkHeaders compares headers with want ("": absent).
 func checkHeaders(t *testing.T, what string, h http.Header, want map[string]string) {
