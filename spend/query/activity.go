@@ -86,24 +86,15 @@ func Activity(ctx context.Context, conn driver.Conn, db string, f ActivityFilter
 		"sum(cached_tokens), sum(cache_creation_tokens), count(), countIf(outcome = 'ok'), countIf(outcome != 'ok') FROM " +
 		db + ".spend_events WHERE " + where + " GROUP BY " + group + " ORDER BY date DESC, " + ent +
 		", key_hash, model, model_group, provider, endpoint LIMIT " + strconv.Itoa(max(f.Offset, 0)) + ", " + strconv.Itoa(max(f.Limit, 0))
-	rows, err := conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("spend activity: %w", err)
-	}
-	defer rows.Close()
-	var out []ActivityRow
-	for rows.Next() {
-		var r ActivityRow
-		if err := rows.Scan(&r.Date, &r.Entity, &r.KeyHash, &r.Model, &r.ModelGroup, &r.Provider, &r.Endpoint, &r.KeyAlias, &r.TeamID,
+	out, err := collect(ctx, conn, "spend activity", q, args, func(rows driver.Rows, r *ActivityRow) error {
+		err := rows.Scan(&r.Date, &r.Entity, &r.KeyHash, &r.Model, &r.ModelGroup, &r.Provider, &r.Endpoint, &r.KeyAlias, &r.TeamID,
 			&r.UserID, &r.Cost, &r.PromptTokens, &r.CompletionTokens, &r.CacheRead, &r.CacheCreation,
-			&r.Requests, &r.Successful, &r.Failed); err != nil {
-			return nil, 0, fmt.Errorf("spend activity: %w", err)
-		}
+			&r.Requests, &r.Successful, &r.Failed)
 		r.Date = r.Date.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("spend activity: %w", err)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	return out, total, nil
 }

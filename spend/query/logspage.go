@@ -68,24 +68,11 @@ func Summary(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Summ
 	cond, args := f.where()
 	q := "SELECT date, key_hash, user_id, model, sum(cost) FROM " + db + ".spend_events WHERE 1" + timeFrom(f.Start) +
 		timeBefore(f.End) + cond + " GROUP BY date, key_hash, user_id, model ORDER BY date, key_hash, user_id, model"
-	rows, err := conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("spend summary: %w", err)
-	}
-	defer rows.Close()
-	var out []SummaryRow
-	for rows.Next() {
-		var r SummaryRow
-		if err := rows.Scan(&r.Date, &r.KeyHash, &r.User, &r.Model, &r.Cost); err != nil {
-			return nil, fmt.Errorf("spend summary: %w", err)
-		}
+	return collect(ctx, conn, "spend summary", q, args, func(rows driver.Rows, r *SummaryRow) error {
+		err := rows.Scan(&r.Date, &r.KeyHash, &r.User, &r.Model, &r.Cost)
 		r.Date = r.Date.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("spend summary: %w", err)
-	}
-	return out, nil
+		return err
+	})
 }
 
 // EndUserSpend is one end user's requests and spend.
@@ -123,21 +110,11 @@ func EndUsers(ctx context.Context, conn driver.Conn, db string, start, end time.
 	}
 	q := "SELECT end_user, " + count + ", sum(cost) AS spend FROM " + from + " GROUP BY end_user ORDER BY spend DESC, end_user LIMIT " +
 		strconv.Itoa(limit)
-	rows, err := conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("spend end users: %w", err)
+	out, err := collect(ctx, conn, "spend end users", q, args, func(rows driver.Rows, r *EndUserSpend) error {
+		return rows.Scan(&r.EndUser, &r.Requests, &r.Cost)
+	})
+	if out == nil && err == nil {
+		out = []EndUserSpend{} // an empty list, not null
 	}
-	defer rows.Close()
-	out := []EndUserSpend{}
-	for rows.Next() {
-		var r EndUserSpend
-		if err := rows.Scan(&r.EndUser, &r.Requests, &r.Cost); err != nil {
-			return nil, fmt.Errorf("spend end users: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("spend end users: %w", err)
-	}
-	return out, nil
+	return out, err
 }

@@ -173,15 +173,8 @@ func logsBetween(ctx context.Context, conn driver.Conn, db string, f Filter, fro
 
 // scanLogs runs q, a SELECT of logColumns, and reads its rows.
 func scanLogs(ctx context.Context, conn driver.Conn, q string, args []any) ([]Row, error) {
-	rows, err := conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("spend logs: %w", err)
-	}
-	defer rows.Close()
-	var out []Row
-	for rows.Next() {
+	return collect(ctx, conn, "spend logs", q, args, func(rows driver.Rows, r *Row) error {
 		var (
-			r                         Row
 			t                         time.Time
 			ms, status                uint16
 			prompt, completion, total uint64
@@ -192,19 +185,15 @@ func scanLogs(ctx context.Context, conn driver.Conn, q string, args []any) ([]Ro
 			&r.ModelGroup, &r.Model, &r.Deployment, &r.Provider, &prompt, &completion, &total, &estimated, &r.Cost,
 			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID,
 			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation, &r.Endpoint, &r.ResponseID); err != nil {
-			return nil, fmt.Errorf("spend logs: %w", err)
+			return err
 		}
 		r.Type = events.SpendV1
 		r.Time = t.UTC().Add(time.Duration(ms) * time.Millisecond)
 		r.PromptTokens, r.CompletionTokens, r.TotalTokens = int64(prompt), int64(completion), int64(total)
 		r.CachedTokens, r.CacheCreationTokens = int64(cached), int64(creation)
 		r.Estimated, r.Stream, r.Status = estimated != 0, stream != 0, int(status)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("spend logs: %w", err)
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // ReportRow is the spend of one group on one day (one month for "org").
@@ -268,23 +257,31 @@ func Report(ctx context.Context, conn driver.Conn, db string, start, end time.Ti
 	q := "SELECT " + r.day + " AS day, " + r.group + ", " + r.name + ", sum(cost), sum(prompt_tokens), sum(completion_tokens), " +
 		"sum(total_tokens), sum(requests), sum(errors) FROM " + source(db, cluster, r.table, where) +
 		" GROUP BY day, " + r.group + " ORDER BY day, sum(cost) DESC, " + r.group
-	rows, err := conn.Query(ctx, q)
+	return collect(ctx, conn, "spend report", q, nil, func(rows driver.Rows, x *ReportRow) error {
+		err := rows.Scan(&x.Date, &x.Group, &x.Name, &x.Cost, &x.PromptTokens, &x.CompletionTokens, &x.TotalTokens, &x.Requests, &x.Errors)
+		x.Date = x.Date.UTC()
+		return err
+	})
+}
+
+// collect runs q and reads each row with scan: the read side's one loop
+// over a result, its errors named by what was read.
+func collect[T any](ctx context.Context, conn driver.Conn, what, q string, args []any, scan func(driver.Rows, *T) error) ([]T, error) {
+	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("spend report: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []ReportRow
+	var out []T
 	for rows.Next() {
-		var x ReportRow
-		if err := rows.Scan(&x.Date, &x.Group, &x.Name, &x.Cost, &x.PromptTokens, &x.CompletionTokens,
-			&x.TotalTokens, &x.Requests, &x.Errors); err != nil {
-			return nil, fmt.Errorf("spend report: %w", err)
+		var r T
+		if err := scan(rows, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		x.Date = x.Date.UTC()
-		out = append(out, x)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("spend report: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
