@@ -82,23 +82,13 @@ func (a *API) globalSpend(c *fiber.Ctx) error {
 // key's alias and masked name (null for a key that no longer exists, as
 // LiteLLM's LEFT JOIN gives).
 func (a *API) globalSpendKeys(c *fiber.Ctx) error {
-	if err := checkQuery(c, "limit"); err != nil {
-		return err
-	}
-	limit, err := limitParam(c, 0)
-	if err != nil {
-		return err
-	}
-	rows, err := a.last30Days(c, "key")
+	rows, err := a.topSpend(c, "key", 0)
 	if err != nil {
 		return err
 	}
 	snap := a.store.Snapshot()
 	out := []fiber.Map{}
-	for _, r := range spendPer(rows) {
-		if limit > 0 && len(out) == limit {
-			break
-		}
+	for _, r := range rows {
 		var alias, name *string
 		if h, err := policy.ParseKeyHash(r.Group); err == nil {
 			if k := snap.Key(h); k != nil {
@@ -114,28 +104,37 @@ func (a *API) globalSpendKeys(c *fiber.Ctx) error {
 // 10): its Last30dModelsBySpend view, per model group (the name clients
 // call), highest spend first.
 func (a *API) globalSpendModels(c *fiber.Ctx) error {
-	if err := checkQuery(c, "limit"); err != nil {
-		return err
-	}
-	limit, err := limitParam(c, 10)
-	if err != nil {
-		return err
-	}
-	rows, err := a.last30Days(c, "model")
+	rows, err := a.topSpend(c, "model", 10)
 	if err != nil {
 		return err
 	}
 	out := []fiber.Map{}
-	for _, r := range spendPer(rows) {
-		if r.Group == "" {
-			continue // LiteLLM's view leaves out rows without a model
-		}
-		if len(out) == limit {
-			break
-		}
+	for _, r := range rows {
 		out = append(out, fiber.Map{"model": r.Group, "total_spend": Money(r.Cost)})
 	}
 	return c.JSON(out)
+}
+
+// topSpend is the last 30 days' spend per groupBy, highest first, at most
+// LiteLLM's limit parameter (def when absent, 0 for no limit); LiteLLM's
+// model view leaves out rows without a model.
+func (a *API) topSpend(c *fiber.Ctx, groupBy string, def int) ([]query.ReportRow, error) {
+	if err := checkQuery(c, "limit"); err != nil {
+		return nil, err
+	}
+	limit, err := limitParam(c, def)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.last30Days(c, groupBy)
+	if err != nil {
+		return nil, err
+	}
+	rows = slices.DeleteFunc(spendPer(rows), func(r query.ReportRow) bool { return groupBy == "model" && r.Group == "" })
+	if limit > 0 && len(rows) > limit {
+		rows = rows[:limit]
+	}
+	return rows, nil
 }
 
 // globalSpendTeams is LiteLLM's /global/spend/teams: spend per day and
