@@ -251,7 +251,9 @@ func (v *View) Reserve(s *Scopes, hint float64) (Reservation, error) {
 	for i := 0; i < s.n; i++ {
 		sc := &s.s[i]
 		o := v.get(objKey{sc.Kind, sc.ID})
-		if u := v.used(o, now); u >= sc.Max { // max_budget 0 refuses at once, as in LiteLLM
+		// A budget of 0 admits until something is spent: LiteLLM's model
+		// access walkthrough (the seed docs) calls with a max_budget 0 key.
+		if u := v.used(o, now); u > 0 && u >= sc.Max {
 			return Reservation{}, exceeded(sc, u, o.windowEnd)
 		}
 		if partitioned {
