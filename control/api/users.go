@@ -263,7 +263,7 @@ func (a *API) userInfo(c *fiber.Ctx) error {
 	snap := a.store.Snapshot()
 	u := snap.User(id)
 	if u == nil {
-		return apierror.NotFound.With("User not found, passed user_id=%s", id)
+		return apierror.NotFound.With("User %s not found", id)
 	}
 	keys := keysWhere(snap, func(k *events.Key) bool { return k.UserID == id })
 	teams := []*events.Team{}
