@@ -334,7 +334,7 @@ func (a *API) teamBlock(block bool) fiber.Handler {
 
 func (a *API) teamInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id, err := infoID(c, "team_id", me.teamID, me.reads(), apierror.Forbidden.With("only an admin may read another team's info"))
+	id, err := infoID("team_id", c.Query("team_id"), me.teamID, me.reads(), apierror.Forbidden.With("only an admin may read another team's info"))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -255,8 +256,9 @@ func updatedUser(u *events.User) any {
 
 func (a *API) userInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id, err := infoID(c, "user_id", me.userID, me.reads(), apierror.Forbidden.With("key not allowed to access this user's info. user_id=%s, key's user_id=%s",
-		c.Query("user_id"), cmp.Or(me.userID, "None")))
+	asked := plusQuery(c, "user_id")
+	id, err := infoID("user_id", asked, me.userID, me.reads(), apierror.Forbidden.With("key not allowed to access this user's info. user_id=%s, key's user_id=%s",
+		asked, cmp.Or(me.userID, "None")))
 	if err != nil {
 		return err
 	}
@@ -273,6 +275,25 @@ func (a *API) userInfo(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"user_id": id, "user_info": withSpend(u, a.spendOf(c, events.KindUser, id)), "keys": keys, "teams": teams})
+}
+
+// plusQuery is the query parameter name with a '+' kept as a '+', as
+// LiteLLM's /user/info reads a user_id that decoded with a space (emails
+// such as a+b@example.com are sent unescaped).
+func plusQuery(c *fiber.Ctx, name string) string {
+	v := c.Query(name)
+	if !strings.Contains(v, " ") {
+		return v
+	}
+	raw := string(c.Request().URI().QueryString())
+	for _, kv := range strings.Split(raw, "&") {
+		if k, val, _ := strings.Cut(kv, "="); k == name {
+			if s, err := url.PathUnescape(val); err == nil {
+				return s
+			}
+		}
+	}
+	return v
 }
 
 // userList is LiteLLM's /user/list with its filters (role, user_ids
