@@ -80,6 +80,16 @@ func (a *API) userNew(c *fiber.Ctx) error {
 		id = *req.UserID
 	}
 	snap := a.store.Snapshot()
+	// LiteLLM's _check_duplicate_user_email: one user per email, compared
+	// without case.
+	if req.UserEmail != nil && *req.UserEmail != "" {
+		email := strings.TrimSpace(*req.UserEmail)
+		for _, u := range snap.Users() {
+			if strings.EqualFold(u.UserEmail, email) {
+				return param(apierror.Conflict.With("User with email %s already exists", u.UserEmail), "user_email")
+			}
+		}
+	}
 	if req.TeamID != nil && *req.TeamID != "" {
 		if snap.Team(*req.TeamID) == nil {
 			return param(apierror.NotFound.With("Team not found for team_id=%s", *req.TeamID), "team_id")
@@ -103,7 +113,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(u)
-	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
+	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, param(apierror.Conflict.With("User with id %s already exists", id), "user_id"))
 	if err != nil {
 		return err
 	}
