@@ -445,7 +445,7 @@ func (a *API) teamListV2(c *fiber.Ctx) error {
 		return err
 	}
 	teams := filterTeams(c, a.visibleTeams(who(c)))
-	if err := sortBy(c, teams, map[string]func(*events.Team) string{
+	if err := sortBy(c, teams, "desc", map[string]func(*events.Team) string{
 		"team_id":    func(t *events.Team) string { return t.TeamID },
 		"team_alias": func(t *events.Team) string { return t.TeamAlias },
 		"created_at": func(t *events.Team) string { return sortTime(t.CreatedAt) },

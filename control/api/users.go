@@ -307,27 +307,44 @@ func plusQuery(c *fiber.Ctx, name string) string {
 }
 
 // userList is LiteLLM's /user/list with its filters (role, user_ids
-// comma-separated, user_email as a case-insensitive substring, team),
-// sort and pages; without page_size, every user.
+// comma-separated: one id matches as a case-insensitive substring,
+// several exactly; user_email as a case-insensitive substring, team),
+// sort (newest first without sort_by; sort_order asc by default) and
+// pages; without page_size, every user. Each user has its spend and
+// key_count, as in LiteLLM.
 func (a *API) userList(c *fiber.Ctx) error {
 	if err := checkQuery(c, "role", "user_ids", "user_email", "team", "page", "page_size", "sort_by", "sort_order"); err != nil {
 		return err
 	}
 	role, email, team := c.Query("role"), strings.ToLower(c.Query("user_email")), c.Query("team")
 	var ids []string
-	if q := c.Query("user_ids"); q != "" {
-		ids = strings.Split(q, ",")
+	for _, id := range strings.Split(c.Query("user_ids"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
 	}
+	idMatch := func(u *events.User) bool {
+		switch len(ids) {
+		case 0:
+			return true
+		case 1:
+			return strings.Contains(strings.ToLower(u.UserID), strings.ToLower(ids[0]))
+		}
+		return slices.Contains(ids, u.UserID)
+	}
+	snap := a.store.Snapshot()
 	users := []*events.User{}
-	for _, u := range a.store.Snapshot().Users() {
-		if (role == "" || u.UserRole == role) && (ids == nil || slices.Contains(ids, u.UserID)) &&
+	for _, u := range snap.Users() {
+		if (role == "" || u.UserRole == role) && idMatch(u) &&
 			(email == "" || strings.Contains(strings.ToLower(u.UserEmail), email)) && (team == "" || slices.Contains(u.Teams, team)) {
 			users = append(users, u)
 		}
 	}
-	if err := sortBy(c, users, map[string]func(*events.User) string{
+	slices.SortStableFunc(users, func(x, y *events.User) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	if err := sortBy(c, users, "asc", map[string]func(*events.User) string{
 		"user_id":    func(u *events.User) string { return u.UserID },
 		"user_email": func(u *events.User) string { return u.UserEmail },
+		"user_alias": func(u *events.User) string { return u.UserAlias },
 		"user_role":  func(u *events.User) string { return u.UserRole },
 		"created_at": func(u *events.User) string { return sortTime(u.CreatedAt) },
 		"updated_at": func(u *events.User) string { return sortTime(u.UpdatedAt) },
@@ -339,7 +356,17 @@ func (a *API) userList(c *fiber.Ctx) error {
 		return err
 	}
 	from, to := p.bounds()
-	return c.JSON(fiber.Map{"users": users[from:to], "total": len(users), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
+	keyCount := map[string]int{}
+	for _, k := range snap.Keys() {
+		keyCount[k.UserID]++
+	}
+	rows := make([]fiber.Map, 0, to-from)
+	for _, u := range users[from:to] {
+		row := withSpend(u, a.spendOf(c, events.KindUser, u.UserID))
+		row["key_count"] = keyCount[u.UserID]
+		rows = append(rows, row)
+	}
+	return c.JSON(fiber.Map{"users": rows, "total": len(users), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
 }
 
 func (a *API) userDelete(c *fiber.Ctx) error {
