@@ -226,6 +226,15 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
+	// "max_budget": null removes the user's budget, as in LiteLLM's
+	// _update_internal_user_params (any other null keeps the field).
+	unlimited := req.MaxBudget == nil && sentFields(c.Body())["max_budget"]
+	apply := func(r *userRequest, u *events.User) {
+		r.apply(u)
+		if unlimited {
+			u.MaxBudget = nil
+		}
+	}
 	if a.store.Snapshot().User(*req.UserID) == nil {
 		// LiteLLM's /user/update upserts: a user it does not know is
 		// created from the fields sent (with the new-user defaults, as
@@ -234,7 +243,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		created := req
 		fillUser(&created, a.userDefaults)
 		u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
-		created.apply(u)
+		apply(&created, u)
 		res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 		if err == nil {
 			return commit(c, res, updatedUser(u))
@@ -245,7 +254,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		// Created meanwhile: update it as it now is.
 	}
 	res, u, err := a.mutateUser(c, *req.UserID, func(u *events.User) error {
-		req.apply(u)
+		apply(&req, u)
 		return nil
 	})
 	if err != nil {
