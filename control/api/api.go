@@ -489,8 +489,7 @@ func decodeValid[R any, P interface {
 // infoID is the id an /info route reads: the query parameter param, else
 // the caller's own (own); a caller who is not an admin may read only
 // their own.
-func infoID(c *fiber.Ctx, param, own string, admin bool, forbidden error) (string, error) {
-	id := c.Query(param)
+func infoID(param, id, own string, admin bool, forbidden error) (string, error) {
 	if id == "" {
 		id = own
 	}

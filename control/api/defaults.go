@@ -122,12 +122,17 @@ func boundKey(f *keyFields, b *KeyParams, fill bool) error {
 	return nil
 }
 
-// fillUser sets the defaults of d on the fields r does not send.
+// fillUser sets the defaults of d on the fields r does not send (and on
+// an empty models list), as LiteLLM's _update_internal_new_user_params:
+// not for a user created as a proxy_admin.
 func fillUser(r *userRequest, d *UserParams) {
-	if d == nil {
+	if d == nil || (r.UserRole != nil && *r.UserRole == "proxy_admin") {
 		return
 	}
 	fillStr(&r.UserRole, d.UserRole)
+	if r.Models != nil && len(*r.Models) == 0 {
+		r.Models = nil
+	}
 	fillList(&r.Models, d.Models)
 	fillCopy(&r.MaxBudget, d.MaxBudget)
 	fillStr(&r.BudgetDuration, d.BudgetDuration)

@@ -515,7 +515,7 @@ func (a *API) keyList(c *fiber.Ctx) error {
 			match = append(match, k)
 		}
 	}
-	if err := sortBy(c, match, map[string]func(*events.Key) string{
+	if err := sortBy(c, match, "desc", map[string]func(*events.Key) string{
 		"created_at": func(k *events.Key) string { return sortTime(k.CreatedAt) },
 		"updated_at": func(k *events.Key) string { return sortTime(k.UpdatedAt) },
 		"key_alias":  func(k *events.Key) string { return k.KeyAlias },

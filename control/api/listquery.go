@@ -54,10 +54,10 @@ func (p page) bounds() (from, to int) {
 func (p page) pages() int { return (p.total + p.size - 1) / p.size }
 
 // sortBy orders rows by LiteLLM's sort_by (one of the fields given, each
-// a string getter) and sort_order (asc or desc; desc by default, as
-// LiteLLM's lists are newest first). No sort_by keeps the list's order.
-func sortBy[T any](c *fiber.Ctx, rows []T, fields map[string]func(T) string) error {
-	by, order := c.Query("sort_by"), strings.ToLower(c.Query("sort_order", "desc"))
+// a string getter) and sort_order (asc or desc; without it, the route's
+// LiteLLM default order). No sort_by keeps the list's order.
+func sortBy[T any](c *fiber.Ctx, rows []T, order string, fields map[string]func(T) string) error {
+	by, order := c.Query("sort_by"), strings.ToLower(c.Query("sort_order", order))
 	if order != "asc" && order != "desc" {
 		return httpx.Param("sort_order", "must be asc or desc, got %q", order)
 	}

@@ -18,6 +18,30 @@ type lcase struct {
 	app *fiber.App
 }
 
+// lcaseRow is one ported LiteLLM test: skip says why it is not ported;
+// run gets a control plane of its own, with opts and the test master key.
+type lcaseRow struct {
+	name string
+	skip string
+	opts Options
+	run  func(c *lcase)
+}
+
+// runLCases runs each row as a subtest.
+func runLCases(t *testing.T, rows []lcaseRow) {
+	for _, tc := range rows {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.skip != "" {
+				t.Skip(tc.skip)
+			}
+			opts := tc.opts
+			opts.MasterKey = testMaster
+			_, js := testutil.NewJetStream(t)
+			tc.run(&lcase{t: t, app: New(storetest.New(t, js), opts)})
+		})
+	}
+}
+
 // call answers the status and the decoded body (an object, or a list
 // under "list").
 func (c *lcase) call(method, path, cred string, body any) (int, map[string]any) {

@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/control/store/storetest"
 	"github.com/gatehouse/gatehouse/events"
-	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
 // keyMgmtUsers adds the users and teams the key management cases share:
@@ -84,12 +82,7 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 		resetNot  = "/key/{key}/reset_spend: spend is never zeroed, the ledger is append-only (README, Different on purpose); test_key_reset_spend_not_supported"
 	)
 	objectPermission := map[string]any{"vector_stores": []string{"my-vector"}, "mcp_servers": []string{"server_1"}}
-	for _, tc := range []struct {
-		name string
-		skip string
-		opts Options
-		run  func(c *lcase)
-	}{
+	runLCases(t, []lcaseRow{
 		{name: "test_list_keys", skip: internals + "the where clause leaving out LiteLLM's UI session keys (team litellm-dashboard); gatehouse has no UI session keys"},
 		{name: "test_list_keys_include_created_by_keys", run: func(c *lcase) {
 			keys := keyMgmtUsers(c)
@@ -585,15 +578,5 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			}
 		}},
 		{name: "test_key_list_filter_conditions/test_substring_matching_uses_contains_for_global_filters", skip: "not implemented: LiteLLM's UI substring matching of /key/list filters has no query parameter of its own in key_management_endpoints.py's list_keys"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.skip != "" {
-				t.Skip(tc.skip)
-			}
-			opts := tc.opts
-			opts.MasterKey = testMaster
-			_, js := testutil.NewJetStream(t)
-			tc.run(&lcase{t: t, app: New(storetest.New(t, js), opts)})
-		})
-	}
+	})
 }

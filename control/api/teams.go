@@ -334,7 +334,7 @@ func (a *API) teamBlock(block bool) fiber.Handler {
 
 func (a *API) teamInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id, err := infoID(c, "team_id", me.teamID, me.reads(), apierror.Forbidden.With("only an admin may read another team's info"))
+	id, err := infoID("team_id", c.Query("team_id"), me.teamID, me.reads(), apierror.Forbidden.With("only an admin may read another team's info"))
 	if err != nil {
 		return err
 	}
@@ -445,7 +445,7 @@ func (a *API) teamListV2(c *fiber.Ctx) error {
 		return err
 	}
 	teams := filterTeams(c, a.visibleTeams(who(c)))
-	if err := sortBy(c, teams, map[string]func(*events.Team) string{
+	if err := sortBy(c, teams, "desc", map[string]func(*events.Team) string{
 		"team_id":    func(t *events.Team) string { return t.TeamID },
 		"team_alias": func(t *events.Team) string { return t.TeamAlias },
 		"created_at": func(t *events.Team) string { return sortTime(t.CreatedAt) },

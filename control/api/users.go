@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -79,6 +80,16 @@ func (a *API) userNew(c *fiber.Ctx) error {
 		id = *req.UserID
 	}
 	snap := a.store.Snapshot()
+	// LiteLLM's _check_duplicate_user_email: one user per email, compared
+	// without case.
+	if req.UserEmail != nil && *req.UserEmail != "" {
+		email := strings.TrimSpace(*req.UserEmail)
+		for _, u := range snap.Users() {
+			if strings.EqualFold(u.UserEmail, email) {
+				return param(apierror.Conflict.With("User with email %s already exists", u.UserEmail), "user_email")
+			}
+		}
+	}
 	if req.TeamID != nil && *req.TeamID != "" {
 		if snap.Team(*req.TeamID) == nil {
 			return param(apierror.NotFound.With("Team not found for team_id=%s", *req.TeamID), "team_id")
@@ -102,7 +113,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(u)
-	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
+	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, param(apierror.Conflict.With("User with id %s already exists", id), "user_id"))
 	if err != nil {
 		return err
 	}
@@ -215,6 +226,15 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
+	// "max_budget": null removes the user's budget, as in LiteLLM's
+	// _update_internal_user_params (any other null keeps the field).
+	unlimited := req.MaxBudget == nil && sentFields(c.Body())["max_budget"]
+	apply := func(r *userRequest, u *events.User) {
+		r.apply(u)
+		if unlimited {
+			u.MaxBudget = nil
+		}
+	}
 	if a.store.Snapshot().User(*req.UserID) == nil {
 		// LiteLLM's /user/update upserts: a user it does not know is
 		// created from the fields sent (with the new-user defaults, as
@@ -223,7 +243,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		created := req
 		fillUser(&created, a.userDefaults)
 		u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
-		created.apply(u)
+		apply(&created, u)
 		res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 		if err == nil {
 			return commit(c, res, updatedUser(u))
@@ -234,7 +254,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		// Created meanwhile: update it as it now is.
 	}
 	res, u, err := a.mutateUser(c, *req.UserID, func(u *events.User) error {
-		req.apply(u)
+		apply(&req, u)
 		return nil
 	})
 	if err != nil {
@@ -255,15 +275,16 @@ func updatedUser(u *events.User) any {
 
 func (a *API) userInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id, err := infoID(c, "user_id", me.userID, me.reads(), apierror.Forbidden.With("key not allowed to access this user's info. user_id=%s, key's user_id=%s",
-		c.Query("user_id"), cmp.Or(me.userID, "None")))
+	asked := plusQuery(c, "user_id")
+	id, err := infoID("user_id", asked, me.userID, me.reads(), apierror.Forbidden.With("key not allowed to access this user's info. user_id=%s, key's user_id=%s",
+		asked, cmp.Or(me.userID, "None")))
 	if err != nil {
 		return err
 	}
 	snap := a.store.Snapshot()
 	u := snap.User(id)
 	if u == nil {
-		return apierror.NotFound.With("User not found, passed user_id=%s", id)
+		return apierror.NotFound.With("User %s not found", id)
 	}
 	keys := keysWhere(snap, func(k *events.Key) bool { return k.UserID == id })
 	teams := []*events.Team{}
@@ -275,28 +296,64 @@ func (a *API) userInfo(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"user_id": id, "user_info": withSpend(u, a.spendOf(c, events.KindUser, id)), "keys": keys, "teams": teams})
 }
 
+// plusQuery is the query parameter name with a '+' kept as a '+', as
+// LiteLLM's /user/info reads a user_id that decoded with a space (emails
+// such as a+b@example.com are sent unescaped).
+func plusQuery(c *fiber.Ctx, name string) string {
+	v := c.Query(name)
+	if !strings.Contains(v, " ") {
+		return v
+	}
+	raw := string(c.Request().URI().QueryString())
+	for _, kv := range strings.Split(raw, "&") {
+		if k, val, _ := strings.Cut(kv, "="); k == name {
+			if s, err := url.PathUnescape(val); err == nil {
+				return s
+			}
+		}
+	}
+	return v
+}
+
 // userList is LiteLLM's /user/list with its filters (role, user_ids
-// comma-separated, user_email as a case-insensitive substring, team),
-// sort and pages; without page_size, every user.
+// comma-separated: one id matches as a case-insensitive substring,
+// several exactly; user_email as a case-insensitive substring, team),
+// sort (newest first without sort_by; sort_order asc by default) and
+// pages; without page_size, every user. Each user has its spend and
+// key_count, as in LiteLLM.
 func (a *API) userList(c *fiber.Ctx) error {
 	if err := checkQuery(c, "role", "user_ids", "user_email", "team", "page", "page_size", "sort_by", "sort_order"); err != nil {
 		return err
 	}
 	role, email, team := c.Query("role"), strings.ToLower(c.Query("user_email")), c.Query("team")
 	var ids []string
-	if q := c.Query("user_ids"); q != "" {
-		ids = strings.Split(q, ",")
+	for _, id := range strings.Split(c.Query("user_ids"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
 	}
+	idMatch := func(u *events.User) bool {
+		switch len(ids) {
+		case 0:
+			return true
+		case 1:
+			return strings.Contains(strings.ToLower(u.UserID), strings.ToLower(ids[0]))
+		}
+		return slices.Contains(ids, u.UserID)
+	}
+	snap := a.store.Snapshot()
 	users := []*events.User{}
-	for _, u := range a.store.Snapshot().Users() {
-		if (role == "" || u.UserRole == role) && (ids == nil || slices.Contains(ids, u.UserID)) &&
+	for _, u := range snap.Users() {
+		if (role == "" || u.UserRole == role) && idMatch(u) &&
 			(email == "" || strings.Contains(strings.ToLower(u.UserEmail), email)) && (team == "" || slices.Contains(u.Teams, team)) {
 			users = append(users, u)
 		}
 	}
-	if err := sortBy(c, users, map[string]func(*events.User) string{
+	slices.SortStableFunc(users, func(x, y *events.User) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	if err := sortBy(c, users, "asc", map[string]func(*events.User) string{
 		"user_id":    func(u *events.User) string { return u.UserID },
 		"user_email": func(u *events.User) string { return u.UserEmail },
+		"user_alias": func(u *events.User) string { return u.UserAlias },
 		"user_role":  func(u *events.User) string { return u.UserRole },
 		"created_at": func(u *events.User) string { return sortTime(u.CreatedAt) },
 		"updated_at": func(u *events.User) string { return sortTime(u.UpdatedAt) },
@@ -308,7 +365,17 @@ func (a *API) userList(c *fiber.Ctx) error {
 		return err
 	}
 	from, to := p.bounds()
-	return c.JSON(fiber.Map{"users": users[from:to], "total": len(users), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
+	keyCount := map[string]int{}
+	for _, k := range snap.Keys() {
+		keyCount[k.UserID]++
+	}
+	rows := make([]fiber.Map, 0, to-from)
+	for _, u := range users[from:to] {
+		row := withSpend(u, a.spendOf(c, events.KindUser, u.UserID))
+		row["key_count"] = keyCount[u.UserID]
+		rows = append(rows, row)
+	}
+	return c.JSON(fiber.Map{"users": rows, "total": len(users), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
 }
 
 func (a *API) userDelete(c *fiber.Ctx) error {
