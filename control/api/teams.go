@@ -240,6 +240,9 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := softBelowMax(c, req.MaxBudget); err != nil {
+		return err
+	}
 	if err := a.teamRefsCheck(req); err != nil {
 		return err
 	}
@@ -256,6 +259,20 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, t)
+}
+
+// softBelowMax refuses a team body whose soft_budget is not strictly
+// below the max_budget it sends, with LiteLLM's text. soft_budget itself
+// is accepted with a warning and not kept (litellmFields), so a team has
+// no soft_budget of its own to compare a later max_budget with.
+func softBelowMax(c *fiber.Ctx, maxBudget *float64) error {
+	var b struct {
+		SoftBudget *float64 `json:"soft_budget"`
+	}
+	if maxBudget == nil || json.Unmarshal(c.Body(), &b) != nil || b.SoftBudget == nil || *b.SoftBudget < *maxBudget {
+		return nil
+	}
+	return param(apierror.BadRequest.With("soft_budget (%s) must be strictly lower than max_budget (%s)", pyFloat(b.SoftBudget), pyFloat(maxBudget)), "soft_budget")
 }
 
 // mutateTeam runs a read-modify-write on an existing team; members that
@@ -290,6 +307,9 @@ func (a *API) teamUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := softBelowMax(c, req.MaxBudget); err != nil {
 		return err
 	}
 	if err := a.teamRefsCheck(req); err != nil {
