@@ -250,6 +250,9 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if id == uiTeamID {
+		return param(apierror.BadRequest.With("team_id=%s is reserved for LiteLLM's UI session tokens", id), "team_id")
+	}
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(t)
@@ -260,6 +263,10 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	}
 	return commit(c, res, t)
 }
+
+// uiTeamID is LiteLLM's UI_TEAM_ID, the team of its UI session tokens;
+// its /team/new refuses it as a team's id, and so does gatehouse's.
+const uiTeamID = "litellm-dashboard"
 
 // softBelowMax refuses a team body whose soft_budget is not strictly
 // below the max_budget it sends, with LiteLLM's text. soft_budget itself
