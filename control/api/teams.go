@@ -595,15 +595,15 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 var memberAlreadyInTeam = &apierror.Error{Status: 400, Type: "team_member_already_in_team", Code: "400"}
 
 // notInTeam refuses members of in that old has, by user_id or user_email,
-// with LiteLLM's texts.
+// with LiteLLM's texts and its param, member.
 func notInTeam(in []memberInput, old []events.Member) error {
 	for _, m := range in {
 		for _, x := range old {
 			if m.UserID != "" && x.UserID == m.UserID {
-				return param(memberAlreadyInTeam.With("User with user_id=%s already in team. Existing members=%s", m.UserID, pyMembers(old)), "user_id")
+				return param(memberAlreadyInTeam.With("User with user_id=%s already in team. Existing members=%s", m.UserID, pyMembers(old)), "member")
 			}
 			if m.UserEmail != "" && strings.EqualFold(x.UserEmail, m.UserEmail) {
-				return param(memberAlreadyInTeam.With("User with user_email=%s already in team. Existing members=%s", m.UserEmail, pyMembers(old)), "user_email")
+				return param(memberAlreadyInTeam.With("User with user_email=%s already in team. Existing members=%s", m.UserEmail, pyMembers(old)), "member")
 			}
 		}
 	}
