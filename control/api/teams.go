@@ -740,25 +740,38 @@ func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, field string, ids [
 			continue
 		}
 		deleted, last = append(deleted, id), res
-		for _, k := range a.store.Snapshot().Keys() {
-			if !owns(k, id) {
-				continue
-			}
-			r, ok, err := a.store.Delete(c.UserContext(), actor, events.KindKey, k.Token)
-			if err != nil {
-				return nil, nil, 0, last, err
-			}
-			if ok {
-				keys++
-				last = r
-			}
+		n, err := a.deleteKeys(c, &last, func(k *events.Key) bool { return owns(k, id) })
+		if err != nil {
+			return nil, nil, 0, last, err
 		}
+		keys += n
 	}
 	return deleted, missing, keys, last, nil
 }
 
+// deleteKeys deletes the keys match picks, keeping in last the last write
+// (for the propagation headers), and answers how many went.
+func (a *API) deleteKeys(c *fiber.Ctx, last *store.Result, match func(k *events.Key) bool) (int, error) {
+	n := 0
+	for _, k := range a.store.Snapshot().Keys() {
+		if !match(k) {
+			continue
+		}
+		r, ok, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindKey, k.Token)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+			*last = r
+		}
+	}
+	return n, nil
+}
+
 // teamMemberDelete is LiteLLM's /team/member_delete: removes a member (by
-// user_id or user_email) and the team from that user's list. It publishes
+// user_id or user_email), the team from that user's list and the user's
+// keys of the team. It publishes
 // the team's full state as an upsert: no new event type, so edges of an
 // older release keep applying it during a rolling upgrade.
 func (a *API) teamMemberDelete(c *fiber.Ctx) error {
@@ -807,6 +820,13 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 		u.Teams = slices.DeleteFunc(slices.Clone(u.Teams), func(id string) bool { return id == t.TeamID })
 	})
 	if err != nil {
+		return err
+	}
+	// As LiteLLM 2026, the removed members' keys of the team go too: a
+	// key of the team must not outlive its user's membership.
+	if _, err := a.deleteKeys(c, &res, func(k *events.Key) bool {
+		return k.TeamID == t.TeamID && k.UserID != "" && slices.ContainsFunc(removed, func(m events.Member) bool { return m.UserID == k.UserID })
+	}); err != nil {
 		return err
 	}
 	return commit(c, res, t)
