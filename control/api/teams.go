@@ -240,12 +240,18 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := softBelowMax(c, req.MaxBudget); err != nil {
+		return err
+	}
 	if err := a.teamRefsCheck(req); err != nil {
 		return err
 	}
 	id, err := chosenID("team_id", req.TeamID)
 	if err != nil {
 		return err
+	}
+	if id == uiTeamID {
+		return param(apierror.BadRequest.With("team_id=%s is reserved for LiteLLM's UI session tokens", id), "team_id")
 	}
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
@@ -256,6 +262,24 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, t)
+}
+
+// uiTeamID is LiteLLM's UI_TEAM_ID, the team of its UI session tokens;
+// its /team/new refuses it as a team's id, and so does gatehouse's.
+const uiTeamID = "litellm-dashboard"
+
+// softBelowMax refuses a team body whose soft_budget is not strictly
+// below the max_budget it sends, with LiteLLM's text. soft_budget itself
+// is accepted with a warning and not kept (litellmFields), so a team has
+// no soft_budget of its own to compare a later max_budget with.
+func softBelowMax(c *fiber.Ctx, maxBudget *float64) error {
+	var b struct {
+		SoftBudget *float64 `json:"soft_budget"`
+	}
+	if maxBudget == nil || json.Unmarshal(c.Body(), &b) != nil || b.SoftBudget == nil || *b.SoftBudget < *maxBudget {
+		return nil
+	}
+	return param(apierror.BadRequest.With("soft_budget (%s) must be strictly lower than max_budget (%s)", pyFloat(b.SoftBudget), pyFloat(maxBudget)), "soft_budget")
 }
 
 // mutateTeam runs a read-modify-write on an existing team; members that
@@ -290,6 +314,9 @@ func (a *API) teamUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := softBelowMax(c, req.MaxBudget); err != nil {
 		return err
 	}
 	if err := a.teamRefsCheck(req); err != nil {
@@ -568,15 +595,15 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 var memberAlreadyInTeam = &apierror.Error{Status: 400, Type: "team_member_already_in_team", Code: "400"}
 
 // notInTeam refuses members of in that old has, by user_id or user_email,
-// with LiteLLM's texts.
+// with LiteLLM's texts and its param, member.
 func notInTeam(in []memberInput, old []events.Member) error {
 	for _, m := range in {
 		for _, x := range old {
 			if m.UserID != "" && x.UserID == m.UserID {
-				return param(memberAlreadyInTeam.With("User with user_id=%s already in team. Existing members=%s", m.UserID, pyMembers(old)), "user_id")
+				return param(memberAlreadyInTeam.With("User with user_id=%s already in team. Existing members=%s", m.UserID, pyMembers(old)), "member")
 			}
 			if m.UserEmail != "" && strings.EqualFold(x.UserEmail, m.UserEmail) {
-				return param(memberAlreadyInTeam.With("User with user_email=%s already in team. Existing members=%s", m.UserEmail, pyMembers(old)), "user_email")
+				return param(memberAlreadyInTeam.With("User with user_email=%s already in team. Existing members=%s", m.UserEmail, pyMembers(old)), "member")
 			}
 		}
 	}
@@ -713,25 +740,38 @@ func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, field string, ids [
 			continue
 		}
 		deleted, last = append(deleted, id), res
-		for _, k := range a.store.Snapshot().Keys() {
-			if !owns(k, id) {
-				continue
-			}
-			r, ok, err := a.store.Delete(c.UserContext(), actor, events.KindKey, k.Token)
-			if err != nil {
-				return nil, nil, 0, last, err
-			}
-			if ok {
-				keys++
-				last = r
-			}
+		n, err := a.deleteKeys(c, &last, func(k *events.Key) bool { return owns(k, id) })
+		if err != nil {
+			return nil, nil, 0, last, err
 		}
+		keys += n
 	}
 	return deleted, missing, keys, last, nil
 }
 
+// deleteKeys deletes the keys match picks, keeping in last the last write
+// (for the propagation headers), and answers how many went.
+func (a *API) deleteKeys(c *fiber.Ctx, last *store.Result, match func(k *events.Key) bool) (int, error) {
+	n := 0
+	for _, k := range a.store.Snapshot().Keys() {
+		if !match(k) {
+			continue
+		}
+		r, ok, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindKey, k.Token)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+			*last = r
+		}
+	}
+	return n, nil
+}
+
 // teamMemberDelete is LiteLLM's /team/member_delete: removes a member (by
-// user_id or user_email) and the team from that user's list. It publishes
+// user_id or user_email), the team from that user's list and the user's
+// keys of the team. It publishes
 // the team's full state as an upsert: no new event type, so edges of an
 // older release keep applying it during a rolling upgrade.
 func (a *API) teamMemberDelete(c *fiber.Ctx) error {
@@ -780,6 +820,13 @@ func (a *API) teamMemberDelete(c *fiber.Ctx) error {
 		u.Teams = slices.DeleteFunc(slices.Clone(u.Teams), func(id string) bool { return id == t.TeamID })
 	})
 	if err != nil {
+		return err
+	}
+	// As LiteLLM 2026, the removed members' keys of the team go too: a
+	// key of the team must not outlive its user's membership.
+	if _, err := a.deleteKeys(c, &res, func(k *events.Key) bool {
+		return k.TeamID == t.TeamID && k.UserID != "" && slices.ContainsFunc(removed, func(m events.Member) bool { return m.UserID == k.UserID })
+	}); err != nil {
 		return err
 	}
 	return commit(c, res, t)
