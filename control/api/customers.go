@@ -65,8 +65,11 @@ func (r *customerRequest) apply(cu *events.Customer) {
 	set(&cu.DefaultModel, r.DefaultModel)
 }
 
-func customerNotFound(id string) *apierror.Error {
-	return apierror.NotFound.With("End User Id=%s does not exist in db", id)
+// customerNotFound is LiteLLM's 404 for an end user without a record,
+// naming the field that named it (user_id, or /customer/info's
+// end_user_id).
+func customerNotFound(id, field string) *apierror.Error {
+	return param(apierror.NotFound.With("End User Id=%s does not exist in db", id), field)
 }
 
 // customerView renders an end user as LiteLLM's LiteLLM_EndUserTable: its
@@ -110,7 +113,7 @@ func (a *API) mutateCustomer(c *fiber.Ctx, id, typ string, create bool, change f
 			cp := *old
 			cu = &cp
 		} else if !create {
-			return "", nil, customerNotFound(id)
+			return "", nil, customerNotFound(id, "user_id")
 		}
 		change(cu)
 		cu.UpdatedAt = now
@@ -139,7 +142,7 @@ func (a *API) customerInfo(c *fiber.Ctx) error {
 	}
 	cu := a.store.Snapshot().Customer(id)
 	if cu == nil {
-		return customerNotFound(id)
+		return customerNotFound(id, "end_user_id")
 	}
 	return c.JSON(a.customerView(c, cu))
 }
@@ -193,7 +196,7 @@ func (a *API) customerDelete(c *fiber.Ctx) error {
 		deleted, last = append(deleted, id), later(last, res)
 	}
 	if len(deleted) == 0 {
-		return customerNotFound(strings.Join(req.UserIDs, ","))
+		return customerNotFound(strings.Join(req.UserIDs, ","), "user_ids")
 	}
 	return commit(c, last, fiber.Map{"deleted_customers": deleted, "not_found": missing})
 }

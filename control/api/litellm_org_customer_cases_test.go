@@ -59,6 +59,14 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 				c.t.Errorf("update: %v", out)
 			}
 		}},
+		{name: "test_update_customer_not_found", run: func(c *lcase) {
+			refusal(c, 404, "POST", "/customer/update", testMaster, map[string]any{"user_id": "non-existent-user", "alias": "Test User"},
+				"End User Id=non-existent-user does not exist in db", "user_id")
+		}},
+		{name: "test_info_customer_not_found", run: func(c *lcase) {
+			refusal(c, 404, "GET", "/customer/info?end_user_id=non-existent-user", testMaster, nil,
+				"End User Id=non-existent-user does not exist in db", "end_user_id")
+		}},
 		{name: "test_get_customer_daily_activity_admin_param_passing", skip: daily},
 		{name: "test_get_customer_daily_activity_with_end_user_aliases", skip: daily},
 		{name: "source/new_end_user budget fields", run: func(c *lcase) {
