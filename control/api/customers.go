@@ -177,28 +177,37 @@ func (r *customerIDs) decode(c *fiber.Ctx) error {
 	return nil
 }
 
+// customerDelete deletes every end user named, or none: one without a
+// record is LiteLLM's 404 naming all that are missing.
 func (a *API) customerDelete(c *fiber.Ctx) error {
 	var req customerIDs
 	if err := req.decode(c); err != nil {
 		return err
 	}
-	deleted, missing := []string{}, []string{}
+	snap := a.store.Snapshot()
+	var missing []string
+	for _, id := range req.UserIDs {
+		if snap.Customer(id) == nil {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return param(apierror.NotFound.With("End User Id(s)=%s do not exist in db", strings.Join(missing, ", ")), "user_ids")
+	}
 	var last store.Result
+	deleted := 0
 	for _, id := range req.UserIDs {
 		res, existed, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindCustomer, id)
 		if err != nil {
 			return err
 		}
-		if !existed {
-			missing = append(missing, id)
-			continue
+		if existed { // an id named twice is deleted once
+			deleted++
 		}
-		deleted, last = append(deleted, id), later(last, res)
+		last = later(last, res)
 	}
-	if len(deleted) == 0 {
-		return customerNotFound(strings.Join(req.UserIDs, ","), "user_ids")
-	}
-	return commit(c, last, fiber.Map{"deleted_customers": deleted, "not_found": missing})
+	return commit(c, last, fiber.Map{"deleted_customers": deleted,
+		"message": "Successfully deleted customers with ids: " + pyList(req.UserIDs)})
 }
 
 // customerBlock is /customer/block and /customer/unblock: every edge

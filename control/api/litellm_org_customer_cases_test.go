@@ -67,8 +67,28 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 			refusal(c, 404, "GET", "/customer/info?end_user_id=non-existent-user", testMaster, nil,
 				"End User Id=non-existent-user does not exist in db", "end_user_id")
 		}},
+		{name: "test_delete_customer_not_found", run: func(c *lcase) {
+			refusal(c, 404, "POST", "/customer/delete", testMaster, map[string]any{"user_ids": []string{"non-existent-user-1", "non-existent-user-2"}},
+				"End User Id(s)=non-existent-user-1, non-existent-user-2 do not exist in db", "user_ids")
+		}},
 		{name: "test_get_customer_daily_activity_admin_param_passing", skip: daily},
 		{name: "test_get_customer_daily_activity_with_end_user_aliases", skip: daily},
+		{name: "source/delete_end_user all exist", run: func(c *lcase) {
+			for _, id := range []string{"a", "b"} {
+				c.master("/customer/new", map[string]any{"user_id": id})
+			}
+			out := c.master("/end_user/delete", map[string]any{"user_ids": []string{"a", "b"}})
+			want := map[string]any{"deleted_customers": float64(2), "message": "Successfully deleted customers with ids: ['a', 'b']"}
+			if !reflect.DeepEqual(out, want) {
+				c.t.Errorf("delete: %v, want %v", out, want)
+			}
+			c.status(404, "GET", "/customer/info?end_user_id=a", testMaster, nil)
+		}},
+		{name: "source/delete_end_user one missing deletes nothing", run: func(c *lcase) {
+			c.master("/customer/new", map[string]any{"user_id": "a"})
+			refusal(c, 404, "POST", "/customer/delete", testMaster, map[string]any{"user_ids": []string{"a", "gone"}}, "End User Id(s)=gone do not exist in db", "user_ids")
+			c.ok("GET", "/customer/info?end_user_id=a", testMaster, nil)
+		}},
 		{name: "source/new_end_user budget fields", run: func(c *lcase) {
 			out := c.master("/customer/new", map[string]any{"user_id": "cust", "max_budget": 10, "budget_duration": "30d", "tpm_limit": 100, "rpm_limit": 10})
 			bt, _ := out["litellm_budget_table"].(map[string]any)
