@@ -94,7 +94,7 @@ func (a *API) customerNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	cu := &events.Customer{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(cu)
-	res, err := a.create(c, events.KindCustomer, id, events.CustomerUpserted, cu, apierror.Conflict.With("Customer already exists: user_id %q", id))
+	res, err := a.create(c, events.KindCustomer, id, events.CustomerUpserted, cu, param(apierror.BadRequest.With("Customer already exists, passed user_id=%s. Please pass a new user_id.", id), "user_id"))
 	if err != nil {
 		return err
 	}

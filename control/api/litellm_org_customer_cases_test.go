@@ -71,6 +71,24 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 			refusal(c, 404, "POST", "/customer/delete", testMaster, map[string]any{"user_ids": []string{"non-existent-user-1", "non-existent-user-2"}},
 				"End User Id(s)=non-existent-user-1, non-existent-user-2 do not exist in db", "user_ids")
 		}},
+		{name: "test_error_schema_consistency", run: func(c *lcase) {
+			refusal(c, 404, "GET", "/customer/info?end_user_id=non-existent", testMaster, nil, "End User Id=non-existent does not exist in db", "end_user_id")
+			refusal(c, 404, "POST", "/customer/update", testMaster, map[string]any{"user_id": "non-existent", "alias": "Test"}, "End User Id=non-existent does not exist in db", "user_id")
+			refusal(c, 404, "POST", "/customer/delete", testMaster, map[string]any{"user_ids": []string{"non-existent"}}, "End User Id(s)=non-existent do not exist in db", "user_ids")
+			c.master("/customer/new", map[string]any{"user_id": "existing-user"})
+			refusal(c, 400, "POST", "/customer/new", testMaster, map[string]any{"user_id": "existing-user"},
+				"Customer already exists, passed user_id=existing-user. Please pass a new user_id.", "user_id")
+		}},
+		{name: "test_customer_endpoints_error_schema_consistency", run: func(c *lcase) {
+			id := "fake-test-end-user-michaels-local-testing"
+			refusal(c, 404, "GET", "/end_user/info?end_user_id="+id, testMaster, nil, "End User Id="+id+" does not exist in db", "end_user_id")
+			c.master("/end_user/new", map[string]any{"user_id": id})
+			refusal(c, 400, "POST", "/end_user/new", testMaster, map[string]any{"user_id": id},
+				"Customer already exists, passed user_id="+id+". Please pass a new user_id.", "user_id")
+			// LiteLLM's body also links "budget_id": "Tier0"; refused here,
+			// naming it (README, Model access), before the duplicate.
+			refusedNaming(c, "/end_user/new", "budget_id", map[string]any{"user_id": id, "budget_id": "Tier0"})
+		}},
 		{name: "test_get_customer_daily_activity_admin_param_passing", skip: daily},
 		{name: "test_get_customer_daily_activity_with_end_user_aliases", skip: daily},
 		{name: "source/delete_end_user all exist", run: func(c *lcase) {
