@@ -11,15 +11,16 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
-// End users: LiteLLM's /customer/* routes, all admin-only.
+// End users: LiteLLM's /customer/* routes: admins change them, and view-only
+// admins read them too (LiteLLM's /customer/list admits PROXY_ADMIN_VIEW_ONLY).
 func (a *API) customerRoutes(admin fiber.Router) {
 	// /end_user/* is LiteLLM's older name for the same routes, which its
 	// tests and older clients still call.
 	for _, prefix := range []string{"/customer", "/end_user"} {
 		admin.Post(prefix+"/new", a.adminOnly, a.customerNew)
 		admin.Post(prefix+"/update", a.adminOnly, a.customerUpdate)
-		admin.Get(prefix+"/info", a.adminOnly, a.customerInfo)
-		admin.Get(prefix+"/list", a.adminOnly, a.customerList)
+		admin.Get(prefix+"/info", a.readOnly, a.customerInfo)
+		admin.Get(prefix+"/list", a.readOnly, a.customerList)
 		admin.Post(prefix+"/delete", a.adminOnly, a.customerDelete)
 		admin.Post(prefix+"/block", a.adminOnly, a.customerBlock(true))
 		admin.Post(prefix+"/unblock", a.adminOnly, a.customerBlock(false))

@@ -107,6 +107,18 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 			refusal(c, 404, "POST", "/customer/delete", testMaster, map[string]any{"user_ids": []string{"a", "gone"}}, "End User Id(s)=gone do not exist in db", "user_ids")
 			c.ok("GET", "/customer/info?end_user_id=a", testMaster, nil)
 		}},
+		{name: "source/list_end_user view-only admin", run: func(c *lcase) {
+			// LiteLLM admits PROXY_ADMIN and PROXY_ADMIN_VIEW_ONLY; any other
+			// role gets a 401.
+			c.master("/customer/new", map[string]any{"user_id": "cust"})
+			viewer := userKey(c, "viewer", "proxy_admin_viewer")
+			if list, _ := c.ok("GET", "/customer/list", viewer, nil)["list"].([]any); len(list) != 1 {
+				c.t.Errorf("viewer lists %v", list)
+			}
+			c.ok("GET", "/customer/info?end_user_id=cust", viewer, nil)
+			c.status(401, "POST", "/customer/new", viewer, map[string]any{"user_id": "other"})
+			c.status(401, "GET", "/customer/list", userKey(c, "dev", "internal_user"), nil)
+		}},
 		{name: "source/new_end_user budget fields", run: func(c *lcase) {
 			out := c.master("/customer/new", map[string]any{"user_id": "cust", "max_budget": 10, "budget_duration": "30d", "tpm_limit": 100, "rpm_limit": 10})
 			bt, _ := out["litellm_budget_table"].(map[string]any)
