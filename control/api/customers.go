@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -91,6 +92,9 @@ func (a *API) customerNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkDefaultModel(req.DefaultModel); err != nil {
+		return err
+	}
 	id := *req.UserID
 	now := a.store.Now()
 	cu := &events.Customer{UserID: id, CreatedAt: now, UpdatedAt: now}
@@ -100,6 +104,25 @@ func (a *API) customerNew(c *fiber.Ctx) error {
 		return err
 	}
 	return commit(c, res, a.customerView(c, cu))
+}
+
+// checkDefaultModel is /customer/new's check of default_model, as
+// LiteLLM's: a model name the proxy serves (LiteLLM answers 422, a 400
+// here as every refusal of a body). /customer/update does not check it,
+// as in LiteLLM.
+func (a *API) checkDefaultModel(m *string) error {
+	if m == nil {
+		return nil
+	}
+	names := a.store.Snapshot().Catalog().ModelNames()
+	if slices.Contains(names, *m) {
+		return nil
+	}
+	set := "set()"
+	if len(names) > 0 {
+		set = "{" + strings.Trim(pyList(names), "[]") + "}"
+	}
+	return param(apierror.BadRequest.With("Default Model not on proxy. Configure via `/model/new` or config.yaml. Default_model=%s, proxy_model_names=%s", *m, set), "default_model")
 }
 
 // mutateCustomer runs a read-modify-write on an end user; create makes a

@@ -119,6 +119,17 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 			c.status(401, "POST", "/customer/new", viewer, map[string]any{"user_id": "other"})
 			c.status(401, "GET", "/customer/list", userKey(c, "dev", "internal_user"), nil)
 		}},
+		{name: "source/new_end_user default_model not on proxy", run: func(c *lcase) {
+			// LiteLLM answers 422; gatehouse's 400 names the field, as every
+			// refusal of a body does.
+			addModels(c, "gpt-4o")
+			refusedWith(c, 400, "POST", "/customer/new", testMaster, map[string]any{"user_id": "cust", "default_model": "nope"},
+				"Default Model not on proxy. Configure via `/model/new` or config.yaml. Default_model=nope")
+			out := c.master("/customer/new", map[string]any{"user_id": "cust", "default_model": "gpt-4o", "allowed_model_region": "eu"})
+			if out["default_model"] != "gpt-4o" || out["allowed_model_region"] != "eu" {
+				c.t.Errorf("new: %v", out)
+			}
+		}},
 		{name: "source/new_end_user budget fields", run: func(c *lcase) {
 			out := c.master("/customer/new", map[string]any{"user_id": "cust", "max_budget": 10, "budget_duration": "30d", "tpm_limit": 100, "rpm_limit": 10})
 			bt, _ := out["litellm_budget_table"].(map[string]any)
