@@ -201,6 +201,14 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 				c.t.Errorf("new: %v", out)
 			}
 		}},
+		{name: "source/list_organization org_alias is a case-insensitive substring", run: func(c *lcase) {
+			c.master("/organization/new", map[string]any{"organization_alias": "My-Org-East"})
+			c.master("/organization/new", map[string]any{"organization_alias": "other"})
+			list, _ := c.ok("GET", "/organization/list?org_alias=my-org", testMaster, nil)["list"].([]any)
+			if len(list) != 1 || list[0].(map[string]any)["organization_alias"] != "My-Org-East" {
+				c.t.Errorf("org_alias=my-org lists %v", list)
+			}
+		}},
 		{name: "source/list_organization non-member", run: func(c *lcase) {
 			c.master("/organization/new", map[string]any{"organization_alias": "o"})
 			if list, _ := c.ok("GET", "/organization/list", userKey(c, "dev", "internal_user"), nil)["list"].([]any); len(list) != 0 {

@@ -221,16 +221,17 @@ func (a *API) orgInfo(c *fiber.Ctx) error {
 }
 
 func (a *API) orgList(c *fiber.Ctx) error {
-	// LiteLLM's org_id and org_alias filters.
+	// LiteLLM's org_id (exact) and org_alias (a case-insensitive
+	// substring) filters.
 	if err := checkQuery(c, "org_id", "org_alias"); err != nil {
 		return err
 	}
-	id, alias := c.Query("org_id"), c.Query("org_alias")
+	id, alias := c.Query("org_id"), strings.ToLower(c.Query("org_alias"))
 	snap := a.store.Snapshot()
 	teams := teamsByOrg(snap)
 	out := []fiber.Map{}
 	for _, o := range snap.Orgs() {
-		if (id == "" || o.OrganizationID == id) && (alias == "" || o.OrganizationAlias == alias) && mayReadOrg(who(c), o, snap) {
+		if (id == "" || o.OrganizationID == id) && strings.Contains(strings.ToLower(o.OrganizationAlias), alias) && mayReadOrg(who(c), o, snap) {
 			out = append(out, a.orgView(c, o, teams[o.OrganizationID]))
 		}
 	}
