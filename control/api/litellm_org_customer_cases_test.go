@@ -215,6 +215,11 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 				c.t.Errorf("a non-member lists %v", list)
 			}
 		}},
+		{name: "source/delete_organization one missing deletes nothing", run: func(c *lcase) {
+			org := c.master("/organization/new", map[string]any{"organization_alias": "o"})["organization_id"].(string)
+			refusal(c, 404, "DELETE", "/organization/delete", testMaster, map[string]any{"organization_ids": []string{org, "gone"}}, "Organization=gone not found", "organization_ids")
+			c.ok("GET", "/organization/info?organization_id="+org, testMaster, nil)
+		}},
 		{name: "source/delete_organization non-admin", run: func(c *lcase) {
 			org := c.master("/organization/new", map[string]any{"organization_alias": "o"})["organization_id"]
 			c.status(401, "DELETE", "/organization/delete", userKey(c, "dev", "internal_user"), map[string]any{"organization_ids": []any{org}})

@@ -251,15 +251,18 @@ func (a *API) orgDelete(c *fiber.Ctx) error {
 	if len(req.OrganizationIDs) == 0 {
 		return httpx.Required("organization_ids")
 	}
+	// Every org named must exist, else nothing is deleted (LiteLLM's 404
+	// names the first missing one, after deleting the ones before it).
 	snap := a.store.Snapshot()
 	var gone []*events.Org
 	for _, id := range req.OrganizationIDs {
-		if o := snap.Org(id); o != nil {
+		o := snap.Org(id)
+		if o == nil {
+			return param(apierror.NotFound.With("Organization=%s not found", id), "organization_ids")
+		}
+		if !slices.Contains(gone, o) {
 			gone = append(gone, o)
 		}
-	}
-	if len(gone) == 0 {
-		return orgNotFound(strings.Join(req.OrganizationIDs, ","))
 	}
 	var last store.Result
 	for _, o := range gone {
