@@ -224,6 +224,11 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 			org := c.master("/organization/new", map[string]any{"organization_alias": "o"})["organization_id"]
 			c.status(401, "DELETE", "/organization/delete", userKey(c, "dev", "internal_user"), map[string]any{"organization_ids": []any{org}})
 		}},
+		{name: "source/organization_member_update not a member", run: func(c *lcase) {
+			org := c.master("/organization/new", map[string]any{"organization_alias": "o"})["organization_id"]
+			refusedWith(c, 404, "PATCH", "/organization/member_update", testMaster, map[string]any{"organization_id": org, "user_id": "nobody", "role": "org_admin"},
+				"Member not found in organization for user_id=nobody")
+		}},
 		{name: "source/organization_member_update answer", run: func(c *lcase) {
 			org := c.master("/organization/new", map[string]any{"organization_alias": "o"})["organization_id"]
 			c.master("/organization/member_add", map[string]any{"organization_id": org, "member": map[string]any{"user_id": "u1", "role": "internal_user"}})

@@ -429,6 +429,15 @@ func (r *orgMemberChange) validate() error {
 	return nil
 }
 
+// notMember is LiteLLM's 404 for a user that is not a member of the org.
+func (r *orgMemberChange) notMember() error {
+	id := r.UserID
+	if id == "" {
+		id = r.UserEmail
+	}
+	return param(apierror.NotFound.With("Member not found in organization for user_id=%s", id), "user_id")
+}
+
 func (a *API) orgMemberUpdate(c *fiber.Ctx) error {
 	req, err := decodeValid[orgMemberChange](c)
 	if err != nil {
@@ -446,7 +455,7 @@ func (a *API) orgMemberUpdate(c *fiber.Ctx) error {
 	res, o, err := a.mutateOrg(c, req.OrganizationID, func(o *events.Org) error {
 		i := slices.IndexFunc(o.Members, sameOrgMember(req.UserID, req.UserEmail))
 		if i < 0 {
-			return apierror.NotFound.With("user is not a member of organization %s", req.OrganizationID)
+			return req.notMember()
 		}
 		o.Members = slices.Clone(o.Members)
 		if req.Role != nil {
@@ -477,7 +486,7 @@ func (a *API) orgMemberDelete(c *fiber.Ctx) error {
 		n := len(o.Members)
 		o.Members = slices.DeleteFunc(slices.Clone(o.Members), sameOrgMember(req.UserID, req.UserEmail))
 		if len(o.Members) == n {
-			return apierror.NotFound.With("user is not a member of organization %s", req.OrganizationID)
+			return req.notMember()
 		}
 		return nil
 	})
