@@ -40,11 +40,8 @@ func userKey(c *lcase, id, role string) string {
 // what LiteLLM's test asserts about the answer. Rows with skip say why.
 func TestLiteLLMOrgCustomerCases(t *testing.T) {
 	const (
-		internals = "LiteLLM internals (no HTTP behaviour): "
-		elsewhere = "covered elsewhere: "
-		noBudgets = "budget_id is refused: there are no /budget/* objects (README, Model access; docs/organizations.md)"
-		resetAt   = "budget_reset_at is set when the budget window closes on spend (control/budget), not at /customer/new, as for keys (litellm_keygen_cases_test.go)"
-		daily     = elsewhere + "spend routes (/customer/daily/activity, /organization/daily/activity)"
+		resetAt = "budget_reset_at is set when the budget window closes on spend (control/budget), not at /customer/new, as for keys (litellm_keygen_cases_test.go)"
+		daily   = elsewhere + "spend routes (/customer/daily/activity, /organization/daily/activity)"
 	)
 	for _, tc := range []struct {
 		name string
