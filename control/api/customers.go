@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -11,15 +12,16 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
-// End users: LiteLLM's /customer/* routes, all admin-only.
+// End users: LiteLLM's /customer/* routes: admins change them, and view-only
+// admins read them too (LiteLLM's /customer/list admits PROXY_ADMIN_VIEW_ONLY).
 func (a *API) customerRoutes(admin fiber.Router) {
 	// /end_user/* is LiteLLM's older name for the same routes, which its
 	// tests and older clients still call.
 	for _, prefix := range []string{"/customer", "/end_user"} {
 		admin.Post(prefix+"/new", a.adminOnly, a.customerNew)
 		admin.Post(prefix+"/update", a.adminOnly, a.customerUpdate)
-		admin.Get(prefix+"/info", a.adminOnly, a.customerInfo)
-		admin.Get(prefix+"/list", a.adminOnly, a.customerList)
+		admin.Get(prefix+"/info", a.readOnly, a.customerInfo)
+		admin.Get(prefix+"/list", a.readOnly, a.customerList)
 		admin.Post(prefix+"/delete", a.adminOnly, a.customerDelete)
 		admin.Post(prefix+"/block", a.adminOnly, a.customerBlock(true))
 		admin.Post(prefix+"/unblock", a.adminOnly, a.customerBlock(false))
@@ -65,8 +67,11 @@ func (r *customerRequest) apply(cu *events.Customer) {
 	set(&cu.DefaultModel, r.DefaultModel)
 }
 
-func customerNotFound(id string) *apierror.Error {
-	return apierror.NotFound.With("End User Id=%s does not exist in db", id)
+// customerNotFound is LiteLLM's 404 for an end user without a record,
+// naming the field that named it (user_id, or /customer/info's
+// end_user_id).
+func customerNotFound(id, field string) *apierror.Error {
+	return param(apierror.NotFound.With("End User Id=%s does not exist in db", id), field)
 }
 
 // customerView renders an end user as LiteLLM's LiteLLM_EndUserTable: its
@@ -87,15 +92,37 @@ func (a *API) customerNew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkDefaultModel(req.DefaultModel); err != nil {
+		return err
+	}
 	id := *req.UserID
 	now := a.store.Now()
 	cu := &events.Customer{UserID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(cu)
-	res, err := a.create(c, events.KindCustomer, id, events.CustomerUpserted, cu, apierror.Conflict.With("Customer already exists: user_id %q", id))
+	res, err := a.create(c, events.KindCustomer, id, events.CustomerUpserted, cu, param(apierror.BadRequest.With("Customer already exists, passed user_id=%s. Please pass a new user_id.", id), "user_id"))
 	if err != nil {
 		return err
 	}
 	return commit(c, res, a.customerView(c, cu))
+}
+
+// checkDefaultModel is /customer/new's check of default_model, as
+// LiteLLM's: a model name the proxy serves (LiteLLM answers 422, a 400
+// here as every refusal of a body). /customer/update does not check it,
+// as in LiteLLM.
+func (a *API) checkDefaultModel(m *string) error {
+	if m == nil {
+		return nil
+	}
+	names := a.store.Snapshot().Catalog().ModelNames()
+	if slices.Contains(names, *m) {
+		return nil
+	}
+	set := "set()"
+	if len(names) > 0 {
+		set = "{" + strings.Trim(pyList(names), "[]") + "}"
+	}
+	return param(apierror.BadRequest.With("Default Model not on proxy. Configure via `/model/new` or config.yaml. Default_model=%s, proxy_model_names=%s", *m, set), "default_model")
 }
 
 // mutateCustomer runs a read-modify-write on an end user; create makes a
@@ -110,7 +137,7 @@ func (a *API) mutateCustomer(c *fiber.Ctx, id, typ string, create bool, change f
 			cp := *old
 			cu = &cp
 		} else if !create {
-			return "", nil, customerNotFound(id)
+			return "", nil, customerNotFound(id, "user_id")
 		}
 		change(cu)
 		cu.UpdatedAt = now
@@ -139,7 +166,7 @@ func (a *API) customerInfo(c *fiber.Ctx) error {
 	}
 	cu := a.store.Snapshot().Customer(id)
 	if cu == nil {
-		return customerNotFound(id)
+		return customerNotFound(id, "end_user_id")
 	}
 	return c.JSON(a.customerView(c, cu))
 }
@@ -174,28 +201,37 @@ func (r *customerIDs) decode(c *fiber.Ctx) error {
 	return nil
 }
 
+// customerDelete deletes every end user named, or none: one without a
+// record is LiteLLM's 404 naming all that are missing.
 func (a *API) customerDelete(c *fiber.Ctx) error {
 	var req customerIDs
 	if err := req.decode(c); err != nil {
 		return err
 	}
-	deleted, missing := []string{}, []string{}
+	snap := a.store.Snapshot()
+	var missing []string
+	for _, id := range req.UserIDs {
+		if snap.Customer(id) == nil {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return param(apierror.NotFound.With("End User Id(s)=%s do not exist in db", strings.Join(missing, ", ")), "user_ids")
+	}
 	var last store.Result
+	deleted := 0
 	for _, id := range req.UserIDs {
 		res, existed, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindCustomer, id)
 		if err != nil {
 			return err
 		}
-		if !existed {
-			missing = append(missing, id)
-			continue
+		if existed { // an id named twice is deleted once
+			deleted++
 		}
-		deleted, last = append(deleted, id), later(last, res)
+		last = later(last, res)
 	}
-	if len(deleted) == 0 {
-		return customerNotFound(strings.Join(req.UserIDs, ","))
-	}
-	return commit(c, last, fiber.Map{"deleted_customers": deleted, "not_found": missing})
+	return commit(c, last, fiber.Map{"deleted_customers": deleted,
+		"message": "Successfully deleted customers with ids: " + pyList(req.UserIDs)})
 }
 
 // customerBlock is /customer/block and /customer/unblock: every edge

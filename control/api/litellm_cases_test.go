@@ -11,6 +11,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testutil"
 )
 
+// The prefixes of the skip reasons the ported LiteLLM cases share.
+const (
+	internals = "LiteLLM internals (no HTTP behaviour): "
+	elsewhere = "covered elsewhere: "
+)
+
 // lcase drives one control plane the way LiteLLM's black-box tests drive
 // its proxy: every call sends the JSON those tests send.
 type lcase struct {

@@ -33,10 +33,6 @@ func daysAhead(v any) int {
 // test/e2e/litellm_keygen_cases_test.go. Rows with skip say why the case
 // is not ported.
 func TestLiteLLMKeygenCases(t *testing.T) {
-	const (
-		internals = "LiteLLM internals (no HTTP behaviour): "
-		elsewhere = "covered elsewhere: "
-	)
 	budget := func(v float64) *float64 { return &v }
 	for _, tc := range []struct {
 		name string

@@ -76,8 +76,6 @@ func refusedNaming(c *lcase, path, field string, body map[string]any) {
 // no HTTP effect) are listed as skipped with the reason.
 func TestLiteLLMKeyMgmtCases(t *testing.T) {
 	const (
-		internals = "LiteLLM internals (no HTTP behaviour): "
-		elsewhere = "covered elsewhere: "
 		noObjPerm = "object_permission is refused (README, Model access: gatehouse has no MCP servers, agents or vector stores), so no key carries one"
 		resetNot  = "/key/{key}/reset_spend: spend is never zeroed, the ledger is append-only (README, Different on purpose); test_key_reset_spend_not_supported"
 	)

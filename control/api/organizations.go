@@ -221,16 +221,17 @@ func (a *API) orgInfo(c *fiber.Ctx) error {
 }
 
 func (a *API) orgList(c *fiber.Ctx) error {
-	// LiteLLM's org_id and org_alias filters.
+	// LiteLLM's org_id (exact) and org_alias (a case-insensitive
+	// substring) filters.
 	if err := checkQuery(c, "org_id", "org_alias"); err != nil {
 		return err
 	}
-	id, alias := c.Query("org_id"), c.Query("org_alias")
+	id, alias := c.Query("org_id"), strings.ToLower(c.Query("org_alias"))
 	snap := a.store.Snapshot()
 	teams := teamsByOrg(snap)
 	out := []fiber.Map{}
 	for _, o := range snap.Orgs() {
-		if (id == "" || o.OrganizationID == id) && (alias == "" || o.OrganizationAlias == alias) && mayReadOrg(who(c), o, snap) {
+		if (id == "" || o.OrganizationID == id) && strings.Contains(strings.ToLower(o.OrganizationAlias), alias) && mayReadOrg(who(c), o, snap) {
 			out = append(out, a.orgView(c, o, teams[o.OrganizationID]))
 		}
 	}
@@ -250,15 +251,18 @@ func (a *API) orgDelete(c *fiber.Ctx) error {
 	if len(req.OrganizationIDs) == 0 {
 		return httpx.Required("organization_ids")
 	}
+	// Every org named must exist, else nothing is deleted (LiteLLM's 404
+	// names the first missing one, after deleting the ones before it).
 	snap := a.store.Snapshot()
 	var gone []*events.Org
 	for _, id := range req.OrganizationIDs {
-		if o := snap.Org(id); o != nil {
+		o := snap.Org(id)
+		if o == nil {
+			return param(apierror.NotFound.With("Organization=%s not found", id), "organization_ids")
+		}
+		if !slices.Contains(gone, o) {
 			gone = append(gone, o)
 		}
-	}
-	if len(gone) == 0 {
-		return orgNotFound(strings.Join(req.OrganizationIDs, ","))
 	}
 	var last store.Result
 	for _, o := range gone {
@@ -425,6 +429,15 @@ func (r *orgMemberChange) validate() error {
 	return nil
 }
 
+// notMember is LiteLLM's 404 for a user that is not a member of the org.
+func (r *orgMemberChange) notMember() error {
+	id := r.UserID
+	if id == "" {
+		id = r.UserEmail
+	}
+	return param(apierror.NotFound.With("Member not found in organization for user_id=%s", id), "user_id")
+}
+
 func (a *API) orgMemberUpdate(c *fiber.Ctx) error {
 	req, err := decodeValid[orgMemberChange](c)
 	if err != nil {
@@ -442,7 +455,7 @@ func (a *API) orgMemberUpdate(c *fiber.Ctx) error {
 	res, o, err := a.mutateOrg(c, req.OrganizationID, func(o *events.Org) error {
 		i := slices.IndexFunc(o.Members, sameOrgMember(req.UserID, req.UserEmail))
 		if i < 0 {
-			return apierror.NotFound.With("user is not a member of organization %s", req.OrganizationID)
+			return req.notMember()
 		}
 		o.Members = slices.Clone(o.Members)
 		if req.Role != nil {
@@ -473,7 +486,7 @@ func (a *API) orgMemberDelete(c *fiber.Ctx) error {
 		n := len(o.Members)
 		o.Members = slices.DeleteFunc(slices.Clone(o.Members), sameOrgMember(req.UserID, req.UserEmail))
 		if len(o.Members) == n {
-			return apierror.NotFound.With("user is not a member of organization %s", req.OrganizationID)
+			return req.notMember()
 		}
 		return nil
 	})

@@ -845,13 +845,22 @@ func deref(s *string) string {
 	return *s
 }
 
-// pyRepr, pyFloat and pyInt write a value as Python's repr does
+// pyRepr, pyFloat, pyInt (and pyList) write a value as Python's repr does
 // (LiteLLM's messages print its request models): 'text', 10.0, 5, None.
 func pyRepr(s *string) string {
 	if s == nil {
 		return "None"
 	}
 	return "'" + *s + "'"
+}
+
+// pyList writes a list of strings as Python's repr does: ['a', 'b'].
+func pyList(l []string) string {
+	parts := make([]string, len(l))
+	for i := range l {
+		parts[i] = pyRepr(&l[i])
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 func pyInt(n *int64) string {
