@@ -2,6 +2,7 @@ package api
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -56,11 +57,11 @@ func (r *customerRequest) validate() error {
 	return validModels(r.Models)
 }
 
-func (r *customerRequest) apply(cu *events.Customer) {
+func (r *customerRequest) apply(cu *events.Customer, now time.Time) {
 	set(&cu.Alias, r.Alias)
 	set(&cu.Blocked, r.Blocked)
 	setList(&cu.Models, r.Models)
-	r.budgetFields.apply(&cu.MaxBudget, &cu.BudgetDuration, &cu.TPMLimit, &cu.RPMLimit)
+	r.budgetFields.apply(&cu.MaxBudget, &cu.BudgetDuration, &cu.TPMLimit, &cu.RPMLimit, &cu.BudgetFlag, now)
 	set(&cu.AllowedModelRegion, r.AllowedModelRegion)
 	set(&cu.DefaultModel, r.DefaultModel)
 }
@@ -90,7 +91,7 @@ func (a *API) customerNew(c *fiber.Ctx) error {
 	id := *req.UserID
 	now := a.store.Now()
 	cu := &events.Customer{UserID: id, CreatedAt: now, UpdatedAt: now}
-	req.apply(cu)
+	req.apply(cu, now)
 	res, err := a.create(c, events.KindCustomer, id, events.CustomerUpserted, cu, apierror.Conflict.With("Customer already exists: user_id %q", id))
 	if err != nil {
 		return err
@@ -125,7 +126,7 @@ func (a *API) customerUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, cu, err := a.mutateCustomer(c, *req.UserID, events.CustomerUpserted, false, req.apply)
+	res, cu, err := a.mutateCustomer(c, *req.UserID, events.CustomerUpserted, false, func(cu *events.Customer) { req.apply(cu, a.store.Now()) })
 	if err != nil {
 		return err
 	}

@@ -46,14 +46,14 @@ func (r *userRequest) validate() error {
 	return r.limitFields.validate()
 }
 
-func (r *userRequest) apply(u *events.User) {
+func (r *userRequest) apply(u *events.User, now time.Time) {
 	set(&u.UserEmail, r.UserEmail)
 	set(&u.UserAlias, r.UserAlias)
 	set(&u.UserRole, r.UserRole)
 	setList(&u.Models, r.Models)
 	setList(&u.Teams, r.Teams)
 	set(&u.OrganizationID, r.OrganizationID)
-	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.Metadata)
+	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.BudgetFlag, now, &u.Metadata)
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
 	}
@@ -101,7 +101,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	}
 	now := a.store.Now()
 	u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
-	req.apply(u)
+	req.apply(u, now)
 	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ func (a *API) createMemberUsers(c *fiber.Ctx, res store.Result, members []events
 		fillUser(&req, a.userDefaults)
 		now := a.store.Now()
 		u := &events.User{UserID: m.UserID, UserEmail: m.UserEmail, Teams: []string{teamID}, CreatedAt: now, UpdatedAt: now}
-		req.apply(u)
+		req.apply(u, now)
 		r, err := a.create(c, events.KindUser, m.UserID, events.UserUpserted, u, nil)
 		if err != nil {
 			return res, err
@@ -223,7 +223,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		created := req
 		fillUser(&created, a.userDefaults)
 		u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
-		created.apply(u)
+		created.apply(u, now)
 		res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
 		if err == nil {
 			return commit(c, res, updatedUser(u))
@@ -234,7 +234,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 		// Created meanwhile: update it as it now is.
 	}
 	res, u, err := a.mutateUser(c, *req.UserID, func(u *events.User) error {
-		req.apply(u)
+		req.apply(u, a.store.Now())
 		return nil
 	})
 	if err != nil {
