@@ -3,6 +3,7 @@ package api
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -58,11 +59,11 @@ func (r *customerRequest) validate() error {
 	return validModels(r.Models)
 }
 
-func (r *customerRequest) apply(cu *events.Customer) {
+func (r *customerRequest) apply(cu *events.Customer, now time.Time) {
 	set(&cu.Alias, r.Alias)
 	set(&cu.Blocked, r.Blocked)
 	setList(&cu.Models, r.Models)
-	r.budgetFields.apply(&cu.MaxBudget, &cu.BudgetDuration, &cu.TPMLimit, &cu.RPMLimit)
+	r.budgetFields.apply(&cu.MaxBudget, &cu.BudgetDuration, &cu.TPMLimit, &cu.RPMLimit, &cu.BudgetFlag, now)
 	set(&cu.AllowedModelRegion, r.AllowedModelRegion)
 	set(&cu.DefaultModel, r.DefaultModel)
 }
@@ -98,7 +99,7 @@ func (a *API) customerNew(c *fiber.Ctx) error {
 	id := *req.UserID
 	now := a.store.Now()
 	cu := &events.Customer{UserID: id, CreatedAt: now, UpdatedAt: now}
-	req.apply(cu)
+	req.apply(cu, now)
 	res, err := a.create(c, events.KindCustomer, id, events.CustomerUpserted, cu, param(apierror.BadRequest.With("Customer already exists, passed user_id=%s. Please pass a new user_id.", id), "user_id"))
 	if err != nil {
 		return err
@@ -152,7 +153,7 @@ func (a *API) customerUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, cu, err := a.mutateCustomer(c, *req.UserID, events.CustomerUpserted, false, req.apply)
+	res, cu, err := a.mutateCustomer(c, *req.UserID, events.CustomerUpserted, false, func(cu *events.Customer) { req.apply(cu, a.store.Now()) })
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	set(&k.TeamID, f.TeamID)
 	set(&k.UserID, f.UserID)
 	set(&k.OrganizationID, f.OrganizationID)
-	f.limitFields.apply(&k.MaxBudget, &k.BudgetDuration, &k.TPMLimit, &k.RPMLimit, &k.Metadata)
+	f.limitFields.apply(&k.MaxBudget, &k.BudgetDuration, &k.TPMLimit, &k.RPMLimit, &k.BudgetFlag, now, &k.Metadata)
 	setRef(&k.MaxParallelRequests, f.MaxParallelRequests)
 	if f.Aliases != nil {
 		k.Aliases = maps.Clone(f.Aliases)

@@ -5,9 +5,12 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // budgetFields are the budget and rate-limit fields that key, team, user,
@@ -70,17 +73,27 @@ func validLimits(budgetField string, budget *float64, durationField string, dura
 }
 
 // apply sets the sent fields on an object's own (events.Key, Team, User,
-// Org and Customer each declare them).
-func (f *budgetFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64) {
+// Org and Customer each declare them). A budget_duration sent that differs
+// from the object's, or that the object has no budget_reset_at for yet,
+// sets budget_reset_at as LiteLLM's get_budget_reset_time does (now: the
+// request's time); an empty one clears it (the budget never resets).
+func (f *budgetFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64, flag *events.BudgetFlag, now time.Time) {
+	old := *budgetDuration
 	setRef(maxBudget, f.MaxBudget)
 	set(budgetDuration, f.BudgetDuration)
 	setRef(tpm, f.TPMLimit)
 	setRef(rpm, f.RPMLimit)
+	if f.BudgetDuration != nil && (*budgetDuration != old || flag.BudgetResetAt == nil) {
+		flag.BudgetResetAt = nil
+		if r, err := policy.NextBudgetReset(*budgetDuration, now); err == nil {
+			flag.BudgetResetAt = &r
+		}
+	}
 }
 
 // apply sets the sent fields, metadata included.
-func (f *limitFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64, metadata *map[string]any) {
-	f.budgetFields.apply(maxBudget, budgetDuration, tpm, rpm)
+func (f *limitFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64, flag *events.BudgetFlag, now time.Time, metadata *map[string]any) {
+	f.budgetFields.apply(maxBudget, budgetDuration, tpm, rpm, flag, now)
 	if f.Metadata != nil {
 		*metadata = maps.Clone(f.Metadata)
 	}

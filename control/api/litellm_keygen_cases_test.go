@@ -13,6 +13,25 @@ import (
 
 // daysAhead is how many calendar days (UTC) after today an RFC 3339
 // time in v is; -1 when v is not one.
+// midnightDaysAhead is daysAhead of a budget_reset_at that is at midnight
+// UTC (-1 otherwise, or when absent).
+func midnightDaysAhead(v any) int {
+	s, _ := v.(string)
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil || !at.UTC().Truncate(24*time.Hour).Equal(at) {
+		return -1
+	}
+	return daysAhead(v)
+}
+
+// firstOfNextMonth: v is the 1st of next month at midnight UTC.
+func firstOfNextMonth(v any) bool {
+	s, _ := v.(string)
+	at, err := time.Parse(time.RFC3339, s)
+	y, m, _ := time.Now().UTC().Date()
+	return err == nil && at.Equal(time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC))
+}
+
 func daysAhead(v any) int {
 	s, _ := v.(string)
 	at, err := time.Parse(time.RFC3339, s)
@@ -97,8 +116,9 @@ func TestLiteLLMKeygenCases(t *testing.T) {
 				info["budget_duration"] != "1mo" || info["max_budget"] != float64(100) {
 				c.t.Errorf("/key/info after: %v", out)
 			}
-			// Not ported: budget_reset_at is set when the key's budget window
-			// closes on spend (control/budget), not at /key/update.
+			if !firstOfNextMonth(info["budget_reset_at"]) {
+				c.t.Errorf("budget_reset_at %v, want the 1st of next month", info["budget_reset_at"])
+			}
 			c.master("/key/delete", map[string]any{"keys": []string{key}})
 		}},
 		{name: "test_key_generate_with_custom_auth", skip: "custom_key_generate is Python, refused in config.yaml (README, Coming from LiteLLM)"},
@@ -154,17 +174,17 @@ func TestLiteLLMKeygenCases(t *testing.T) {
 		{name: "test_create_update_team", run: func(c *lcase) {
 			out := c.master("/team/new", map[string]any{"team_id": "test-team_1", "max_budget": 20, "budget_duration": "30d", "tpm_limit": 20, "rpm_limit": 20})
 			if out["team_id"] != "test-team_1" || out["max_budget"] != float64(20) || out["tpm_limit"] != float64(20) || out["rpm_limit"] != float64(20) ||
-				out["budget_duration"] != "30d" {
+				out["budget_duration"] != "30d" || !firstOfNextMonth(out["budget_reset_at"]) {
 				c.t.Errorf("/team/new: %v", out)
 			}
 			up := c.master("/team/update", map[string]any{"team_id": "test-team_1", "max_budget": 30, "budget_duration": "2d", "tpm_limit": 30, "rpm_limit": 30})
 			data, _ := up["data"].(map[string]any)
 			check := func(what string, m map[string]any) {
-				if m["team_id"] != "test-team_1" || m["max_budget"] != float64(30) || m["tpm_limit"] != float64(30) || m["rpm_limit"] != float64(30) || m["budget_duration"] != "2d" {
+				if m["team_id"] != "test-team_1" || m["max_budget"] != float64(30) || m["tpm_limit"] != float64(30) || m["rpm_limit"] != float64(30) || m["budget_duration"] != "2d" ||
+					midnightDaysAhead(m["budget_reset_at"]) != 2 {
 					c.t.Errorf("%s: %v", what, m)
 				}
 			}
-			// Not ported: budget_reset_at (see test_generate_and_update_key).
 			check("/team/update data", data)
 			ti, _ := c.ok("GET", "/team/info?team_id=test-team_1", testMaster, nil)["team_info"].(map[string]any)
 			check("/team/info", ti)
@@ -181,13 +201,12 @@ func TestLiteLLMKeygenCases(t *testing.T) {
 		{name: "test_update_user_unit_test", run: func(c *lcase) {
 			u := c.master("/user/new", map[string]any{"user_email": "test-update-unit@test.com"})
 			// team_id is left out: /user/update refuses it with a 400 naming
-			// it (membership is /team/member_add's), and budget_reset_at is
-			// not asserted (see test_generate_and_update_key).
+			// it (membership is /team/member_add's).
 			out := c.master("/user/update", map[string]any{"user_id": u["user_id"], "max_budget": 100, "budget_duration": "10d",
 				"tpm_limit": 100, "rpm_limit": 100, "metadata": map[string]any{"very-new-metadata": "something"}})
 			data, _ := out["data"].(map[string]any)
 			if data["user_id"] != u["user_id"] || data["max_budget"] != float64(100) || data["budget_duration"] != "10d" ||
-				data["tpm_limit"] != float64(100) || data["rpm_limit"] != float64(100) || !reflect.DeepEqual(data["metadata"], map[string]any{"very-new-metadata": "something"}) {
+				data["tpm_limit"] != float64(100) || data["rpm_limit"] != float64(100) || midnightDaysAhead(data["budget_reset_at"]) != 10 || !reflect.DeepEqual(data["metadata"], map[string]any{"very-new-metadata": "something"}) {
 				c.t.Errorf("/user/update data: %v", out)
 			}
 		}},

@@ -111,8 +111,9 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			if d := untilTime(c, out["expires"]); d < 28*24*time.Hour-time.Second || d > 32*24*time.Hour {
 				c.t.Errorf("expires in %v, want about a month", d)
 			}
-			// Not ported: budget_reset_at at generation (see
-			// test_generate_and_update_key in litellm_keygen_cases_test.go).
+			if !firstOfNextMonth(out["budget_reset_at"]) {
+				c.t.Errorf("budget_reset_at %v, want the 1st of next month at midnight", out["budget_reset_at"])
+			}
 		}},
 		{name: "test_key_expiration_exact_duration_hours", run: func(c *lcase) {
 			out := c.master("/key/generate", map[string]any{"duration": "12h"})

@@ -58,11 +58,11 @@ func (r *orgRequest) validate() error {
 	return nil
 }
 
-func (r *orgRequest) apply(o *events.Org) {
+func (r *orgRequest) apply(o *events.Org, now time.Time) {
 	set(&o.OrganizationAlias, r.OrganizationAlias)
 	setList(&o.Models, r.Models)
 	set(&o.Blocked, r.Blocked)
-	r.limitFields.apply(&o.MaxBudget, &o.BudgetDuration, &o.TPMLimit, &o.RPMLimit, &o.Metadata)
+	r.limitFields.apply(&o.MaxBudget, &o.BudgetDuration, &o.TPMLimit, &o.RPMLimit, &o.BudgetFlag, now, &o.Metadata)
 	if o.Models == nil {
 		o.Models = []string{}
 	}
@@ -90,7 +90,7 @@ func (a *API) orgNew(c *fiber.Ctx) error {
 	}
 	now := a.store.Now()
 	o := &events.Org{OrganizationID: id, CreatedAt: now, UpdatedAt: now, CreatedBy: who(c).actor()}
-	req.apply(o)
+	req.apply(o, a.store.Now())
 	res, err := a.create(c, events.KindOrg, id, events.OrgUpserted, o, apierror.Conflict.With("organization_id %q already exists", id))
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ func (a *API) orgUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	res, o, err := a.mutateOrg(c, id, func(o *events.Org) error {
-		req.apply(o)
+		req.apply(o, a.store.Now())
 		return nil
 	})
 	if err != nil {

@@ -209,7 +209,7 @@ func (r *teamRequest) validate() error {
 	return nil
 }
 
-func (r *teamRequest) apply(t *events.Team) {
+func (r *teamRequest) apply(t *events.Team, now time.Time) {
 	set(&t.TeamAlias, r.TeamAlias)
 	set(&t.OrganizationID, r.OrganizationID)
 	setList(&t.Models, r.Models)
@@ -217,7 +217,7 @@ func (r *teamRequest) apply(t *events.Team) {
 	if r.MembersWithRoles != nil {
 		t.MembersWithRoles = members(*r.MembersWithRoles, t.MembersWithRoles)
 	}
-	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.Metadata)
+	r.limitFields.apply(&t.MaxBudget, &t.BudgetDuration, &t.TPMLimit, &t.RPMLimit, &t.BudgetFlag, now, &t.Metadata)
 	r.teamPermissionFields.apply(t)
 	r.memberDefaultFields.apply(t)
 	setList(&t.AccessGroupIDs, r.AccessGroupIDs)
@@ -255,7 +255,7 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	}
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
-	req.apply(t)
+	req.apply(t, a.store.Now())
 	budgetIDs(t)
 	res, err := a.create(c, events.KindTeam, id, events.TeamUpserted, t, apierror.Conflict.With("team_id %q already exists", id))
 	if err != nil {
@@ -323,7 +323,7 @@ func (a *API) teamUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	res, t, err := a.mutateTeam(c, id, events.TeamUpserted, func(t *events.Team) error {
-		req.apply(t)
+		req.apply(t, a.store.Now())
 		return nil
 	})
 	if err != nil {

@@ -47,14 +47,14 @@ func (r *userRequest) validate() error {
 	return r.limitFields.validate()
 }
 
-func (r *userRequest) apply(u *events.User) {
+func (r *userRequest) apply(u *events.User, now time.Time) {
 	set(&u.UserEmail, r.UserEmail)
 	set(&u.UserAlias, r.UserAlias)
 	set(&u.UserRole, r.UserRole)
 	setList(&u.Models, r.Models)
 	setList(&u.Teams, r.Teams)
 	set(&u.OrganizationID, r.OrganizationID)
-	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.Metadata)
+	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.BudgetFlag, now, &u.Metadata)
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
 	}
@@ -112,7 +112,7 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	}
 	now := a.store.Now()
 	u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
-	req.apply(u)
+	req.apply(u, now)
 	res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, param(apierror.Conflict.With("User with id %s already exists", id), "user_id"))
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func (a *API) createMemberUsers(c *fiber.Ctx, res store.Result, members []events
 		fillUser(&req, a.userDefaults)
 		now := a.store.Now()
 		u := &events.User{UserID: m.UserID, UserEmail: m.UserEmail, Teams: []string{teamID}, CreatedAt: now, UpdatedAt: now}
-		req.apply(u)
+		req.apply(u, now)
 		r, err := a.create(c, events.KindUser, m.UserID, events.UserUpserted, u, nil)
 		if err != nil {
 			return res, err
@@ -230,7 +230,7 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	// _update_internal_user_params (any other null keeps the field).
 	unlimited := req.MaxBudget == nil && sentFields(c.Body())["max_budget"]
 	apply := func(r *userRequest, u *events.User) {
-		r.apply(u)
+		r.apply(u, a.store.Now())
 		if unlimited {
 			u.MaxBudget = nil
 		}

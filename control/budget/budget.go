@@ -279,33 +279,42 @@ func (t *Tracker) RunSweeper(ctx context.Context) {
 	}
 }
 
+// objBudget is an object's budget as the read model has it.
+type objBudget struct {
+	max      *float64
+	duration string
+	events.BudgetFlag
+	// known: the object exists (or is an end user with the default budget).
+	known bool
+}
+
 // budgetOf returns an object's budget settings from the read model (team:
 // a membership's team, for KindTeamMember).
-func (t *Tracker) budgetOf(kind events.Kind, id, team string) (maxBudget *float64, duration string, exceeded bool, ok bool) {
+func (t *Tracker) budgetOf(kind events.Kind, id, team string) objBudget {
 	s := t.Store.Snapshot()
 	switch kind {
 	case events.KindKey:
 		if k := s.KeyByToken(id); k != nil {
-			return k.MaxBudget, k.BudgetDuration, k.BudgetExceeded, true
+			return objBudget{k.MaxBudget, k.BudgetDuration, k.BudgetFlag, true}
 		}
 	case events.KindTeam:
 		if o := s.Team(id); o != nil {
-			return o.MaxBudget, o.BudgetDuration, o.BudgetExceeded, true
+			return objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true}
 		}
 	case events.KindUser:
 		if o := s.User(id); o != nil {
-			return o.MaxBudget, o.BudgetDuration, o.BudgetExceeded, true
+			return objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true}
 		}
 	case events.KindOrg:
 		if o := s.Org(id); o != nil {
-			return o.MaxBudget, o.BudgetDuration, o.BudgetExceeded, true
+			return objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true}
 		}
 	case events.KindCustomer:
 		return customerBudget(s, id)
 	case events.KindTeamMember:
 		return memberBudget(s, team, id)
 	}
-	return nil, "", false, false
+	return objBudget{}
 }
 
 // windowEnd is when a window that started at start ends (zero: never).
@@ -317,10 +326,48 @@ func windowEnd(start time.Time, duration string) time.Time {
 	return start.Add(d)
 }
 
+// maxResetSteps bounds the walk from an old budget_reset_at to now (a
+// tracker down for long with a short duration); past it the window is the
+// one ending at the next standardized reset after now.
+const maxResetSteps = 10_000
+
+// window is the budget window running at now, [start, end) (zero end: it
+// never ends), for totals whose window began at from.
+//
+// An object with a budget_reset_at (set when its budget_duration was, as
+// LiteLLM does) has LiteLLM's windows: the one ending at budget_reset_at,
+// then from each reset to the next standardized one
+// (policy.NextBudgetReset); start is zero while budget_reset_at is ahead
+// (the window began at the object's creation or its last reset). Without
+// one (objects from before it was set), the window starts at the first
+// spend and lasts budget_duration.
+func (b objBudget) window(from time.Time, now time.Time) (start, end time.Time) {
+	if r := b.BudgetResetAt; r != nil && b.duration != "" {
+		end = *r
+		for i := 0; !now.Before(end); i++ {
+			next, err := policy.NextBudgetReset(b.duration, end)
+			if err != nil {
+				return time.Time{}, time.Time{}
+			}
+			if i == maxResetSteps {
+				next, _ = policy.NextBudgetReset(b.duration, now)
+			}
+			start, end = end, next
+		}
+		return start, end
+	}
+	end = windowEnd(from, b.duration)
+	if !end.IsZero() && !now.Before(end) {
+		start = rollForward(from, b.duration, now)
+		return start, windowEnd(start, b.duration)
+	}
+	return time.Time{}, end
+}
+
 // add adds a delta to an object's totals with compare-and-set, rolling
 // the window over first if it ended, and returns the new totals.
 func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error) {
-	maxBudget, duration, _, _ := t.budgetOf(d.kind, d.id, d.team)
+	b := t.budgetOf(d.kind, d.id, d.team)
 	now := t.Store.Now()
 	var cur Totals
 	for attempt := 0; ; attempt++ {
@@ -337,14 +384,22 @@ func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error)
 				cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: now}
 			}
 		}
-		if end := windowEnd(cur.WindowStart, duration); !end.IsZero() && !now.Before(end) {
+		start, end := b.window(cur.WindowStart, now)
+		// With a budget_reset_at the totals' own window end counts too:
+		// once the sweep has moved budget_reset_at on, the window running
+		// is the next one, and these totals are the past one's.
+		ended := b.BudgetResetAt != nil && cur.WindowEnd != nil && !now.Before(*cur.WindowEnd)
+		if cur.WindowStart.Before(start) || ended {
+			if start.IsZero() {
+				start = *cur.WindowEnd
+			}
 			// Edges stays: it is cumulative across windows (see annotate).
-			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: rollForward(cur.WindowStart, duration, now), Edges: cur.Edges, EdgesAt: cur.EdgesAt}
+			cur = Totals{Kind: string(d.kind), ID: d.id, WindowStart: start, Edges: cur.Edges, EdgesAt: cur.EdgesAt}
 		}
 		cur.Spend += d.cost
 		cur.Requests += d.requests
 		cur.Tokens += d.tokens
-		t.annotate(&cur, d, maxBudget, duration, now)
+		t.annotate(&cur, d, b.max, end, now)
 		data, _ := json.Marshal(cur)
 		if rev == 0 {
 			_, err = t.KV.Create(ctx, key, data)
@@ -364,10 +419,11 @@ func (t *Tracker) add(ctx context.Context, key string, d *delta) (Totals, error)
 
 // check flags the object if its totals crossed its budget.
 func (t *Tracker) check(ctx context.Context, d *delta, cur Totals) error {
-	maxBudget, duration, exceeded, known := t.budgetOf(d.kind, d.id, d.team)
-	if known && !exceeded && maxBudget != nil && cur.Spend > 0 && cur.Spend >= *maxBudget {
-		end := windowEnd(cur.WindowStart, duration)
-		return t.flag(ctx, d.kind, d.id, d.team, true, end)
+	b := t.budgetOf(d.kind, d.id, d.team)
+	if b.known && !b.BudgetExceeded && b.max != nil && cur.Spend > 0 && cur.Spend >= *b.max {
+		// cur's window end: the object's budget_reset_at, or the next one
+		// when that has passed and the sweep has not moved it yet.
+		return t.flag(ctx, d.kind, d.id, d.team, flagChange{to: events.BudgetFlag{BudgetExceeded: true, BudgetResetAt: cur.WindowEnd}, resetWas: b.BudgetResetAt})
 	}
 	return nil
 }
@@ -388,15 +444,33 @@ func rollForward(start time.Time, duration string, now time.Time) time.Time {
 	return start.Add(n * d)
 }
 
-// flag sets or clears budget_exceeded on an object through the normal
-// write path (optimistic concurrency against admin edits). A membership's
-// flag (KindTeamMember, id its budget_id) is on the member, so its team
-// (team) is the object written.
-func (t *Tracker) flag(ctx context.Context, kind events.Kind, id, team string, exceeded bool, resetAt time.Time) error {
-	var reset *time.Time
-	if !resetAt.IsZero() {
-		reset = &resetAt
+// flagChange is a change of an object's budget flag: to is the new flag;
+// it is made only if the object's budget_reset_at is still resetWas (the
+// one it was decided on), so an admin's new budget_duration meanwhile is
+// not overwritten.
+type flagChange struct {
+	to       events.BudgetFlag
+	resetWas *time.Time
+}
+
+// apply is the change on an object's flag f (false: nothing to do).
+func (ch flagChange) apply(f *events.BudgetFlag) bool {
+	if !sameTime(f.BudgetResetAt, ch.resetWas) || (f.BudgetExceeded == ch.to.BudgetExceeded && sameTime(f.BudgetResetAt, ch.to.BudgetResetAt)) {
+		return false
 	}
+	*f = ch.to
+	return true
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == b || (a != nil && b != nil && a.Equal(*b))
+}
+
+// flag sets budget_exceeded and budget_reset_at on an object through the
+// normal write path (optimistic concurrency against admin edits). A
+// membership's flag (KindTeamMember, id its budget_id) is on the member,
+// so its team (team) is the object written.
+func (t *Tracker) flag(ctx context.Context, kind events.Kind, id, team string, ch flagChange) error {
 	objKind, objID := kind, id
 	if kind == events.KindTeamMember {
 		objKind, objID = events.KindTeam, team
@@ -404,94 +478,97 @@ func (t *Tracker) flag(ctx context.Context, kind events.Kind, id, team string, e
 	_, err := t.Store.Mutate(ctx, "budget-tracker", objKind, objID, func(cur any) (string, any, error) {
 		switch o := cur.(type) {
 		case *events.Key:
-			return withFlag(o, events.KeyUpserted, exceeded, reset, func(c *events.Key) *events.BudgetFlag { return &c.BudgetFlag })
+			return withFlag(o, events.KeyUpserted, ch, func(c *events.Key) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Team:
 			if kind == events.KindTeamMember {
-				return withMemberFlag(o, id, exceeded, reset)
+				return withMemberFlag(o, id, ch)
 			}
-			return withFlag(o, events.TeamUpserted, exceeded, reset, func(c *events.Team) *events.BudgetFlag { return &c.BudgetFlag })
+			return withFlag(o, events.TeamUpserted, ch, func(c *events.Team) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.User:
-			return withFlag(o, events.UserUpserted, exceeded, reset, func(c *events.User) *events.BudgetFlag { return &c.BudgetFlag })
+			return withFlag(o, events.UserUpserted, ch, func(c *events.User) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Org:
-			return withFlag(o, events.OrgUpserted, exceeded, reset, func(c *events.Org) *events.BudgetFlag { return &c.BudgetFlag })
+			return withFlag(o, events.OrgUpserted, ch, func(c *events.Org) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Customer:
-			return withFlag(o, events.CustomerUpserted, exceeded, reset, func(c *events.Customer) *events.BudgetFlag { return &c.BudgetFlag })
+			return withFlag(o, events.CustomerUpserted, ch, func(c *events.Customer) *events.BudgetFlag { return &c.BudgetFlag })
 		case nil:
-			return newExceededCustomer(kind, id, exceeded, reset, t.Store.Now())
+			return newExceededCustomer(kind, id, ch.to, t.Store.Now())
 		}
 		return "", nil, nil
 	})
 	if err == nil {
-		t.Log.Info("budget state changed", "kind", kind, "exceeded", exceeded)
+		t.Log.Info("budget state changed", "kind", kind, "exceeded", ch.to.BudgetExceeded)
 	}
 	return err
 }
 
-// withFlag is flag's change to one object: a copy of o with
-// budget_exceeded and budget_reset_at set (flagOf points at them),
-// published as typ; nothing when o is already flagged so.
-func withFlag[T any](o *T, typ string, exceeded bool, reset *time.Time, flagOf func(*T) *events.BudgetFlag) (string, any, error) {
-	if flagOf(o).BudgetExceeded == exceeded {
+// withFlag is flag's change to one object: a copy of o with the change
+// made to its flag (flagOf points at it), published as typ; nothing when
+// the change does not apply.
+func withFlag[T any](o *T, typ string, ch flagChange, flagOf func(*T) *events.BudgetFlag) (string, any, error) {
+	c := *o
+	if !ch.apply(flagOf(&c)) {
 		return "", nil, nil
 	}
-	c := *o
-	*flagOf(&c) = events.BudgetFlag{BudgetExceeded: exceeded, BudgetResetAt: reset}
 	return typ, &c, nil
 }
 
-// Sweep clears budget_exceeded where the window ended or the budget was
-// raised above the spend.
+// Sweep does what LiteLLM's reset job does where a budget_reset_at has
+// passed: the flag is cleared and budget_reset_at moves to the end of the
+// window now running (the totals roll at their next spend; edges already
+// count an ended window as zero). It also clears budget_exceeded where the
+// budget was raised above the spend, and, on objects from before
+// budget_reset_at was set at creation, where the window ended (their
+// budget_reset_at, set when flagged, is cleared with it).
 func (t *Tracker) Sweep(ctx context.Context) {
 	s := t.Store.Snapshot()
 	now := t.Store.Now()
-	checkIn := func(kind events.Kind, id, team string, maxBudget *float64, resetAt *time.Time) {
-		if resetAt != nil && !now.Before(*resetAt) {
-			if err := t.flag(ctx, kind, id, team, false, time.Time{}); err != nil {
-				t.Log.Warn("budget: reset", "err", err)
+	check := func(kind events.Kind, id, team string, b objBudget) {
+		var ch flagChange
+		switch r := b.BudgetResetAt; {
+		case r != nil && !now.Before(*r):
+			ch = flagChange{resetWas: r}
+			start, end := b.window(time.Time{}, now)
+			if !end.IsZero() {
+				ch.to.BudgetResetAt = &end
 			}
+			// Spend of the new window may have crossed the budget already
+			// (counted while the old window's flag was still set): it stays.
+			tot, err := t.Get(ctx, kind, id)
+			if err != nil {
+				return
+			}
+			ch.to.BudgetExceeded = !end.IsZero() && b.max != nil && tot.Spend > 0 && tot.Spend >= *b.max && !tot.WindowStart.Before(start)
+		case !b.BudgetExceeded:
 			return
+		default:
+			tot, err := t.Get(ctx, kind, id)
+			if err != nil || (b.max != nil && tot.Spend >= *b.max) {
+				return
+			}
+			ch = flagChange{to: events.BudgetFlag{BudgetResetAt: r}, resetWas: r}
 		}
-		tot, err := t.Get(ctx, kind, id)
-		if err == nil && (maxBudget == nil || tot.Spend < *maxBudget) {
-			_ = t.flag(ctx, kind, id, team, false, time.Time{})
+		if err := t.flag(ctx, kind, id, team, ch); err != nil {
+			t.Log.Warn("budget: reset", "err", err)
 		}
 	}
-	check := func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time) {
-		checkIn(kind, id, "", maxBudget, resetAt)
+	for _, k := range s.Keys() {
+		check(events.KindKey, k.Token, "", objBudget{k.MaxBudget, k.BudgetDuration, k.BudgetFlag, true})
 	}
-	sweep(s.Keys(), events.KindKey, check, func(k *events.Key) (string, *float64, bool, *time.Time) {
-		return k.Token, k.MaxBudget, k.BudgetExceeded, k.BudgetResetAt
-	})
-	sweep(s.Teams(), events.KindTeam, check, func(o *events.Team) (string, *float64, bool, *time.Time) {
-		return o.TeamID, o.MaxBudget, o.BudgetExceeded, o.BudgetResetAt
-	})
-	sweep(s.Users(), events.KindUser, check, func(o *events.User) (string, *float64, bool, *time.Time) {
-		return o.UserID, o.MaxBudget, o.BudgetExceeded, o.BudgetResetAt
-	})
-	sweep(s.Orgs(), events.KindOrg, check, func(o *events.Org) (string, *float64, bool, *time.Time) {
-		return o.OrganizationID, o.MaxBudget, o.BudgetExceeded, o.BudgetResetAt
-	})
-	sweep(s.Customers(), events.KindCustomer, check, func(o *events.Customer) (string, *float64, bool, *time.Time) {
-		b, _, _, _ := customerBudget(s, o.UserID)
-		return o.UserID, b, o.BudgetExceeded, o.BudgetResetAt
-	})
-	for _, tm := range s.Teams() {
-		sweep(memberPtrs(tm), events.KindTeamMember, func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time) {
-			checkIn(kind, id, tm.TeamID, maxBudget, resetAt)
-		}, func(m *events.Member) (string, *float64, bool, *time.Time) {
-			return m.BudgetID, policy.LimitsOf(tm, m).MaxBudget, m.BudgetExceeded, m.BudgetResetAt
-		})
-	}
-}
-
-// sweep runs check on the objects of objs that are flagged; state reads
-// an object's id, budget, flag and reset time.
-func sweep[T any](objs []*T, kind events.Kind, check func(kind events.Kind, id string, maxBudget *float64, resetAt *time.Time),
-	state func(*T) (id string, maxBudget *float64, exceeded bool, resetAt *time.Time)) {
-	for _, o := range objs {
-		if id, maxBudget, exceeded, resetAt := state(o); exceeded {
-			check(kind, id, maxBudget, resetAt)
+	for _, o := range s.Teams() {
+		check(events.KindTeam, o.TeamID, "", objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true})
+		for _, m := range o.MembersWithRoles {
+			l := policy.LimitsOf(o, &m)
+			check(events.KindTeamMember, m.BudgetID, o.TeamID, objBudget{l.MaxBudget, l.Duration, m.BudgetFlag, true})
 		}
+	}
+	for _, o := range s.Users() {
+		check(events.KindUser, o.UserID, "", objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true})
+	}
+	for _, o := range s.Orgs() {
+		check(events.KindOrg, o.OrganizationID, "", objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true})
+	}
+	for _, o := range s.Customers() {
+		check(events.KindCustomer, o.UserID, "", customerBudget(s, o.UserID))
 	}
 }
 

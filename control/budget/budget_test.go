@@ -64,14 +64,7 @@ func TestBudgetCrossingFlagsAndResets(t *testing.T) {
 	// A duplicate spend event (same request id) is dropped by the stream.
 	spend(3, 0.3)
 	// Raising the budget above the spend clears the flag at the next sweep.
-	more := 10.0
-	if _, err := st.Mutate(ctx, "admin", events.KindKey, tok, func(cur any) (string, any, error) {
-		k := *cur.(*events.Key)
-		k.MaxBudget = &more
-		return events.KeyUpserted, &k, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.setKeyBudget(tok, 10)
 	tr.Sweep(ctx)
 	if exceeded() {
 		t.Fatal("still flagged after the budget was raised")
@@ -132,6 +125,18 @@ func newTrackerEnv(t *testing.T, clock func() time.Time) *trackerEnv {
 	live := st.Live
 	tr := &Tracker{KV: kv, Store: st, Log: slog.Default(), SweepEvery: time.Hour}
 	return &trackerEnv{t: t, ctx: ctx, js: js, kv: kv, live: live, st: st, tr: tr, p: runProcessor(t, ctx, js, tr)}
+}
+
+// setKeyBudget is an admin's change of a key's max_budget.
+func (e *trackerEnv) setKeyBudget(tok string, budget float64) {
+	e.t.Helper()
+	if _, err := e.st.Mutate(e.ctx, "admin", events.KindKey, tok, func(cur any) (string, any, error) {
+		k := *cur.(*events.Key)
+		k.MaxBudget = &budget
+		return events.KeyUpserted, &k, nil
+	}); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // publishEvent publishes one spend event, deduplicated by its request id

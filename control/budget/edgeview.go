@@ -30,7 +30,7 @@ func (d *delta) addEdge(instance string, cost float64) {
 // annotate completes totals the delta was just added to. Edges is
 // cumulative across windows (it is not reset with Spend): an edge compares
 // it with its own cumulative count, so it must only ever grow.
-func (t *Tracker) annotate(cur *Totals, d *delta, maxBudget *float64, duration string, now time.Time) {
+func (t *Tracker) annotate(cur *Totals, d *delta, maxBudget *float64, end time.Time, now time.Time) {
 	if len(d.edges) > 0 {
 		m := make(map[string]float64, len(cur.Edges)+len(d.edges))
 		at := make(map[string]int64, len(cur.Edges)+len(d.edges))
@@ -48,7 +48,7 @@ func (t *Tracker) annotate(cur *Totals, d *delta, maxBudget *float64, duration s
 		}
 		cur.Edges, cur.EdgesAt = m, at
 	}
-	if end := windowEnd(cur.WindowStart, duration); !end.IsZero() {
+	if !end.IsZero() {
 		cur.WindowEnd = &end
 	} else {
 		cur.WindowEnd = nil

@@ -17,7 +17,7 @@ func TestAnnotate(t *testing.T) {
 		d := &delta{cost: cost}
 		d.addEdge(inst, cost)
 		cur.Spend += cost
-		tr.annotate(&cur, d, &maxBudget, "", now)
+		tr.annotate(&cur, d, &maxBudget, time.Time{}, now)
 	}
 	apply(t0, "a", 0.25)
 	apply(t0.Add(time.Hour), "b", 0.25)

@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -10,25 +11,22 @@ import (
 // customerBudget is an end user's budget: its own max_budget, else
 // litellm_settings.max_end_user_budget. An end user without a record is
 // tracked too (known) when that default exists, so the tracker can flag it.
-func customerBudget(s *policy.Snapshot, id string) (maxBudget *float64, duration string, exceeded bool, known bool) {
+func customerBudget(s *policy.Snapshot, id string) objBudget {
 	def := s.MaxEndUserBudget()
 	c := s.Customer(id)
 	if c == nil {
-		return def, "", false, def != nil
+		return objBudget{max: def, known: def != nil}
 	}
-	if c.MaxBudget != nil {
-		return c.MaxBudget, c.BudgetDuration, c.BudgetExceeded, true
-	}
-	return def, c.BudgetDuration, c.BudgetExceeded, true
+	return objBudget{cmp.Or(c.MaxBudget, def), c.BudgetDuration, c.BudgetFlag, true}
 }
 
 // newExceededCustomer records an end user seen only in spend events that
 // spent max_end_user_budget: LiteLLM creates the end user's row on its
 // first spend; here the record exists once there is something to enforce.
 // Clearing a flag on an end user without a record does nothing.
-func newExceededCustomer(kind events.Kind, id string, exceeded bool, reset *time.Time, now time.Time) (string, any, error) {
-	if kind != events.KindCustomer || !exceeded {
+func newExceededCustomer(kind events.Kind, id string, flag events.BudgetFlag, now time.Time) (string, any, error) {
+	if kind != events.KindCustomer || !flag.BudgetExceeded {
 		return "", nil, nil
 	}
-	return events.CustomerUpserted, &events.Customer{UserID: id, BudgetFlag: events.BudgetFlag{BudgetExceeded: true, BudgetResetAt: reset}, CreatedAt: now, UpdatedAt: now}, nil
+	return events.CustomerUpserted, &events.Customer{UserID: id, BudgetFlag: flag, CreatedAt: now, UpdatedAt: now}, nil
 }

@@ -2,7 +2,6 @@ package budget
 
 import (
 	"slices"
-	"time"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/policy"
@@ -43,36 +42,30 @@ func memberOf(t *events.Team, budgetID string) *events.Member {
 
 // memberBudget is a membership's budget: max_budget_in_team, else the
 // team's team_member_budget, in the window team_member_budget_duration.
-func memberBudget(s *policy.Snapshot, team, budgetID string) (maxBudget *float64, duration string, exceeded bool, known bool) {
+func memberBudget(s *policy.Snapshot, team, budgetID string) objBudget {
 	t := s.Team(team)
 	m := memberOf(t, budgetID)
 	if m == nil {
-		return nil, "", false, false
+		return objBudget{}
 	}
 	l := policy.LimitsOf(t, m)
-	return l.MaxBudget, l.Duration, m.BudgetExceeded, true
+	return objBudget{l.MaxBudget, l.Duration, m.BudgetFlag, true}
 }
 
 // withMemberFlag is flag's change to a team for one of its members: a copy
-// of the team whose member budgetID has budget_exceeded and
-// budget_reset_at set, published as the team's full state; nothing when
-// the member is gone or already flagged so.
-func withMemberFlag(t *events.Team, budgetID string, exceeded bool, reset *time.Time) (string, any, error) {
+// of the team with the change made to member budgetID's flag, published
+// as the team's full state; nothing when the member is gone or the change
+// does not apply.
+func withMemberFlag(t *events.Team, budgetID string, ch flagChange) (string, any, error) {
 	m := memberOf(t, budgetID)
-	if m == nil || m.BudgetExceeded == exceeded {
+	if m == nil {
+		return "", nil, nil
+	}
+	if f := m.BudgetFlag; !ch.apply(&f) {
 		return "", nil, nil
 	}
 	c := *t
 	c.MembersWithRoles = slices.Clone(t.MembersWithRoles)
-	memberOf(&c, budgetID).BudgetFlag = events.BudgetFlag{BudgetExceeded: exceeded, BudgetResetAt: reset}
+	ch.apply(&memberOf(&c, budgetID).BudgetFlag)
 	return events.TeamUpserted, &c, nil
-}
-
-// memberPtrs lists a team's members for sweep.
-func memberPtrs(t *events.Team) []*events.Member {
-	out := make([]*events.Member, 0, len(t.MembersWithRoles))
-	for i := range t.MembersWithRoles {
-		out = append(out, &t.MembersWithRoles[i])
-	}
-	return out
 }

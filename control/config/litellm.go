@@ -88,7 +88,7 @@ var reasons = map[string]string{
 var (
 	judges = map[string]func(v *yaml.Node) (settingKind, string){
 		"callbacks": judgeCallbacks, "default_team_settings": judgeDefaultTeamSettings,
-		"tag_filtering_match_any": judgeTagMatchAny,
+		"tag_filtering_match_any": judgeTagMatchAny, "timezone": judgeTimezone,
 	}
 	rewrites = map[string]func(parent, key, val *yaml.Node) (string, string){
 		"disable_cooldowns":                rewriteDisableCooldowns,
@@ -257,6 +257,15 @@ func judgeDefaultTeamSettings(v *yaml.Node) (settingKind, string) {
 // with any of its tags, LiteLLM's default. false asks that a deployment
 // carry all of them; false is not an off value here, and accepting it
 // would let a request reach deployments its tags only partly match.
+// judgeTimezone: litellm_settings.timezone is the timezone of budget
+// resets (budget_reset_at); gatehouse computes them in UTC.
+func judgeTimezone(v *yaml.Node) (settingKind, string) {
+	if v = deref(v); isNull(v) || v.Value == "" || v.Value == "UTC" {
+		return ignored, "budget resets are computed in UTC"
+	}
+	return refused, "budgets would reset at midnight UTC, not in this timezone (gatehouse computes budget_reset_at in UTC)"
+}
+
 func judgeTagMatchAny(v *yaml.Node) (settingKind, string) {
 	var matchAny bool
 	if v = deref(v); isNull(v) || v.Decode(&matchAny) != nil || matchAny {

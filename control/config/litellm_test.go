@@ -126,6 +126,8 @@ func TestLiteLLMSettings(t *testing.T) {
 
 		// Refused.
 		{"refused_custom_auth", okModel + "general_settings:\n  custom_auth: custom_auth.user_api_key_auth\n", false},
+		{"refused_timezone", okModel + "litellm_settings:\n  timezone: Asia/Tokyo\n", false},
+		{"timezone_utc", okModel + "litellm_settings:\n  timezone: UTC\n", true},
 		// LiteLLM's defaults written out (null, false) turn nothing on:
 		// a warning, not a refusal. Anything else stays refused, an empty
 		// allowed_ips (which LiteLLM reads as "allow no address") too.
@@ -417,6 +419,8 @@ func TestLiteLLMSettingsTable(t *testing.T) {
 			switch {
 			case s.judge != nil && strings.HasSuffix(k, ".tag_filtering_match_any"):
 				b.WriteString("by value  " + k + ": ignored (true, LiteLLM's default: any tag matches) or refused (false: all tags must match)\n")
+			case s.judge != nil && strings.HasSuffix(k, ".timezone"):
+				b.WriteString("by value  " + k + ": ignored (UTC) or refused (any other timezone)\n")
 			case s.judge != nil && strings.HasSuffix(k, ".default_team_settings"):
 				b.WriteString("by value  " + k + ": ignored (per-team logging callbacks) or refused (an entry with a budget or limit)\n")
 			case s.judge != nil:
