@@ -2,6 +2,7 @@ package api
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/control/store/storetest"
@@ -40,8 +41,7 @@ func userKey(c *lcase, id, role string) string {
 // what LiteLLM's test asserts about the answer. Rows with skip say why.
 func TestLiteLLMOrgCustomerCases(t *testing.T) {
 	const (
-		resetAt = "budget_reset_at is set when the budget window closes on spend (control/budget), not at /customer/new, as for keys (litellm_keygen_cases_test.go)"
-		daily   = elsewhere + "spend routes (/customer/daily/activity, /organization/daily/activity)"
+		daily = elsewhere + "spend routes (/customer/daily/activity, /organization/daily/activity)"
 	)
 	for _, tc := range []struct {
 		name string
@@ -167,7 +167,13 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 				c.t.Errorf("a refused update applied rpm_limit: %v", bt)
 			}
 		}},
-		{name: "test_new_budget_request_sets_budget_reset_at_when_duration_provided", skip: resetAt},
+		{name: "test_new_budget_request_sets_budget_reset_at_when_duration_provided", run: func(c *lcase) {
+			c.master("/customer/new", map[string]any{"user_id": "reset-user", "max_budget": 10.0, "budget_duration": "1d"})
+			bt, _ := c.ok("GET", "/customer/info?end_user_id=reset-user", testMaster, nil)["litellm_budget_table"].(map[string]any)
+			if at, _ := bt["budget_reset_at"].(string); !strings.HasSuffix(at, "T00:00:00Z") {
+				c.t.Errorf("budget_reset_at %v, want the next midnight (UTC)", bt["budget_reset_at"])
+			}
+		}},
 
 		// test_organization_endpoints.py
 		{name: "test_organization_update_object_permissions_existing_permission", run: func(c *lcase) {

@@ -489,7 +489,7 @@ func TestLiteLLMTeamCases(t *testing.T) {
 			keys := keyMgmtUsers(c)
 			c.status(401, "POST", "/team/update", keys["dev2"], map[string]any{"team_id": "t-dev", "allowed_passthrough_routes": []string{"/admin/*"}})
 		}},
-		{name: "test_set_budget_reset_at_clears_when_budget_duration_null", skip: internals + "_set_budget_reset_at's dict (a team's budget window is kept by the budget tracker)"},
+		{name: "test_set_budget_reset_at_clears_when_budget_duration_null", skip: internals + "_set_budget_reset_at's dict"},
 		{name: "test_set_budget_reset_at_noop_when_budget_duration_not_sent", skip: internals + "_set_budget_reset_at's dict"},
 		{name: "test_set_budget_reset_at_sets_value_when_budget_duration_provided", skip: internals + "_set_budget_reset_at's dict"},
 		{name: "test_clear_team_member_budget_duration_calls_update_budget", skip: internals + "update_budget's arguments"},
