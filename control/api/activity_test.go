@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -190,5 +191,34 @@ func TestSpendRoutes(t *testing.T) {
 		if code, out := do(t, bare, "GET", p, testMaster, nil); code != 503 {
 			t.Errorf("%s without ClickHouse: %d %v", p, code, out)
 		}
+	}
+}
+
+// TestGlobalSpendKeysLeavesOutNoKey: requests of no virtual key (the
+// master key, JWTs) are no key's spend in /global/spend/keys.
+func TestGlobalSpendKeysLeavesOutNoKey(t *testing.T) {
+	const db = "gh_activity_nokey"
+	ctx, conn, app, _ := spendFixture(t, db)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	h := events.HashKey("sk-some-key")
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, model_group, cost, status, outcome) VALUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range []string{"", h} {
+		if err := b.Append(fmt.Sprint("r", i), today.Add(time.Hour), uint16(0), today, key, "gpt-4o", float64(8-7*i), uint16(200), "ok"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rollup.Rebuild(ctx, conn, db, today, today); err != nil {
+		t.Fatal(err)
+	}
+	code, raw := send(t, app, "GET", "/global/spend/keys", testMaster, nil)
+	var keys []map[string]any
+	if code != 200 || json.Unmarshal(raw, &keys) != nil || len(keys) != 1 || keys[0]["api_key"] != h || keys[0]["total_spend"] != 1.0 {
+		t.Errorf("/global/spend/keys: %d %s, want only %s", code, raw, h)
 	}
 }

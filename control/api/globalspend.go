@@ -116,8 +116,7 @@ func (a *API) globalSpendModels(c *fiber.Ctx) error {
 }
 
 // topSpend is the last 30 days' spend per groupBy, highest first, at most
-// LiteLLM's limit parameter (def when absent, 0 for no limit); LiteLLM's
-// model view leaves out rows without a model.
+// LiteLLM's limit parameter (def when absent, 0 for no limit).
 func (a *API) topSpend(c *fiber.Ctx, groupBy string, def int) ([]query.ReportRow, error) {
 	if err := checkQuery(c, "limit"); err != nil {
 		return nil, err
@@ -130,7 +129,9 @@ func (a *API) topSpend(c *fiber.Ctx, groupBy string, def int) ([]query.ReportRow
 	if err != nil {
 		return nil, err
 	}
-	rows = slices.DeleteFunc(spendPer(rows), func(r query.ReportRow) bool { return groupBy == "model" && r.Group == "" })
+	// Requests of no key (the master key, JWTs) or of no model group are
+	// not a key's or a model's spend: LiteLLM's views leave them out.
+	rows = slices.DeleteFunc(spendPer(rows), func(r query.ReportRow) bool { return r.Group == "" })
 	if limit > 0 && len(rows) > limit {
 		rows = rows[:limit]
 	}
