@@ -2,6 +2,7 @@ package api
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -231,6 +232,18 @@ func TestLiteLLMUserCases(t *testing.T) {
 			}
 		}},
 		{name: "test_generate_request_base_validator", skip: "difference not fixed (time box): LiteLLM reads max_budget \"\" as null; gatehouse refuses it, a 400 naming max_budget"},
+		{name: "source/delete_user checks every id before deleting (and delete_team likewise)", run: func(c *lcase) {
+			c.master("/user/new", map[string]any{"user_id": "keep-me", "auto_create_key": false})
+			c.master("/team/new", map[string]any{"team_id": "keep-team"})
+			for _, r := range []struct{ path, field, kept string }{{"/user/delete", "user_ids", "/user/info?user_id=keep-me"}, {"/team/delete", "team_ids", "/team/info?team_id=keep-team"}} {
+				id := r.kept[strings.Index(r.kept, "=")+1:]
+				out := c.status(404, "POST", r.path, testMaster, map[string]any{r.field: []string{id, "nobody-here"}})
+				if !strings.Contains(errMessage(out), "nobody-here") || errParam(out) != r.field {
+					c.t.Errorf("%s: %v", r.path, out)
+				}
+				c.ok("GET", r.kept, testMaster, nil) // nothing was deleted
+			}
+		}},
 		{name: "test_delete_user_cleans_up_created_by_invitation_links", skip: internals + "LiteLLM's invitation links; gatehouse has no invitations"},
 		{name: "test_user_info_v2_proxy_admin_can_query_any_user", skip: v2Info},
 		{name: "test_user_info_v2_internal_user_can_query_self", skip: v2Info},

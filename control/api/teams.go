@@ -717,7 +717,7 @@ func (a *API) deleteRoute(c *fiber.Ctx, req any, ids *[]string, kind events.Kind
 // returning which ids existed, which did not, how many keys went, and the
 // last write (for the propagation headers). field names the ids in the
 // request and what the object in messages: no ids is a missing
-// parameter, none of them existing is a 404.
+// parameter, an id naming no object a 404 (nothing deleted).
 func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, field string, ids []string, what string,
 	owns func(k *events.Key, id string) bool) (deleted, missing []string, keys int, last store.Result, err error) {
 	if len(ids) == 0 {
@@ -728,6 +728,18 @@ func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, field string, ids [
 			err = apierror.NotFound.With("%s not found, passed %s=%v", what, field, ids)
 		}
 	}()
+	// All or nothing, as LiteLLM checks every id before deleting: an id
+	// naming no object is a 404 and nothing is deleted.
+	snap := a.store.Snapshot()
+	var absent []string
+	for _, id := range ids {
+		if !exists(snap, kind, id) {
+			absent = append(absent, id)
+		}
+	}
+	if len(absent) > 0 {
+		return nil, nil, 0, last, param(apierror.NotFound.With("%s not found, passed %s=%v; nothing was deleted", what, field, absent), field)
+	}
 	actor := who(c).actor()
 	deleted, missing = []string{}, []string{}
 	for _, id := range ids {
@@ -747,6 +759,20 @@ func (a *API) deleteWithKeys(c *fiber.Ctx, kind events.Kind, field string, ids [
 		keys += n
 	}
 	return deleted, missing, keys, last, nil
+}
+
+// exists reports whether the snapshot holds the team, user or
+// organization id.
+func exists(s *policy.Snapshot, kind events.Kind, id string) bool {
+	switch kind {
+	case events.KindTeam:
+		return s.Team(id) != nil
+	case events.KindUser:
+		return s.User(id) != nil
+	case events.KindOrg:
+		return s.Org(id) != nil
+	}
+	return false
 }
 
 // deleteKeys deletes the keys match picks, keeping in last the last write
