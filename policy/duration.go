@@ -9,7 +9,13 @@ import (
 
 // ParseDuration reads LiteLLM durations: "30s", "30m", "30h", "30d", "2w",
 // "1mo" (30 days).
-func ParseDuration(s string) (time.Duration, error) {
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s, false) }
+
+// ParseKeyDuration is ParseDuration for a key's duration, which may be
+// zero: "0s" is a key that has expired already, as in LiteLLM.
+func ParseKeyDuration(s string) (time.Duration, error) { return parseDuration(s, true) }
+
+func parseDuration(s string, zero bool) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	units := []struct {
 		suffix string
@@ -18,7 +24,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	for _, u := range units {
 		if n, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.Atoi(n)
-			if err != nil || v <= 0 {
+			if err != nil || v < 0 || v == 0 && !zero {
 				break
 			}
 			return time.Duration(v) * u.d, nil

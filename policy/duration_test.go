@@ -54,3 +54,25 @@ func TestNextBudgetReset(t *testing.T) {
 		t.Error("a duration that does not parse has no reset")
 	}
 }
+
+// TestParseDurationZero: only a key's duration may be zero ("0s": a key
+// that has expired already); a budget window of zero is no duration.
+func TestParseDurationZero(t *testing.T) {
+	for _, tc := range []struct {
+		in          string
+		key, budget bool // parses as a key's duration, as a budget's
+		want        time.Duration
+	}{
+		{"0s", true, false, 0}, {"0mo", true, false, 0}, {"00d", true, false, 0}, {"30s", true, true, 30 * time.Second},
+		{"1mo", true, true, 30 * 24 * time.Hour}, {"-1s", false, false, 0}, {"0", false, false, 0}, {"0x", false, false, 0},
+	} {
+		d, err := ParseKeyDuration(tc.in)
+		if (err == nil) != tc.key || err == nil && d != tc.want {
+			t.Errorf("ParseKeyDuration(%q) = %v, %v", tc.in, d, err)
+		}
+		d, err = ParseDuration(tc.in)
+		if (err == nil) != tc.budget || err == nil && d != tc.want {
+			t.Errorf("ParseDuration(%q) = %v, %v", tc.in, d, err)
+		}
+	}
+}

@@ -126,11 +126,10 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 			// LiteLLM's "never expires" ("-1" is its older spelling).
 			k.Expires = nil
 		} else {
-			d, err := parseDuration("duration", *f.Duration)
-			if err != nil && strings.TrimRight(strings.TrimSpace(*f.Duration), "smhdwo") != "0" {
-				return err
+			d, err := policy.ParseKeyDuration(*f.Duration)
+			if err != nil {
+				return httpx.Param("duration", "%v", err)
 			}
-			// "0s" is a key that has expired already, as in LiteLLM.
 			exp := now.Add(d)
 			k.Expires = &exp
 		}
