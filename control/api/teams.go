@@ -255,7 +255,7 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	}
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
-	req.apply(t, a.store.Now())
+	req.apply(t, now)
 	budgetIDs(t)
 	res, err := a.create(c, events.KindTeam, id, events.TeamUpserted, t, apierror.Conflict.With("team_id %q already exists", id))
 	if err != nil {
