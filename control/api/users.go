@@ -83,11 +83,8 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	// LiteLLM's _check_duplicate_user_email: one user per email, compared
 	// without case.
 	if req.UserEmail != nil && *req.UserEmail != "" {
-		email := strings.TrimSpace(*req.UserEmail)
-		for _, u := range snap.Users() {
-			if strings.EqualFold(u.UserEmail, email) {
-				return param(apierror.Conflict.With("User with email %s already exists", u.UserEmail), "user_email")
-			}
+		if u := snap.UserByEmail(strings.TrimSpace(*req.UserEmail)); u != nil {
+			return param(apierror.Conflict.With("User with email %s already exists", u.UserEmail), "user_email")
 		}
 	}
 	if req.TeamID != nil && *req.TeamID != "" {
