@@ -124,6 +124,15 @@ func activityPage(snap *policy.Snapshot, rows []query.ActivityRow, p page, entit
 		}
 		return m
 	}
+	// keyBucket adds r to its key's metrics in a per-key breakdown.
+	keyBucket := func(in map[string]*keyMetric, r query.ActivityRow) {
+		k := in[r.KeyHash]
+		if k == nil {
+			k = &keyMetric{Metadata: keyMeta(r)}
+			in[r.KeyHash] = k
+		}
+		k.Metrics.add(r)
+	}
 	bucket := func(in map[string]*metricWithMetadata, name string, meta map[string]any, r query.ActivityRow) {
 		b := in[name]
 		if b == nil {
@@ -134,12 +143,7 @@ func activityPage(snap *policy.Snapshot, rows []query.ActivityRow, p page, entit
 			in[name] = b
 		}
 		b.Metrics.add(r)
-		k := b.APIKeyBreakdown[r.KeyHash]
-		if k == nil {
-			k = &keyMetric{Metadata: keyMeta(r)}
-			b.APIKeyBreakdown[r.KeyHash] = k
-		}
-		k.Metrics.add(r)
+		keyBucket(b.APIKeyBreakdown, r)
 	}
 	for _, r := range rows {
 		date := r.Date.Format(time.DateOnly)
@@ -167,12 +171,7 @@ func activityPage(snap *policy.Snapshot, rows []query.ActivityRow, p page, entit
 		}
 		entity := cmp.Or(r.Entity, "Unassigned")
 		bucket(b.Entities, entity, entityMeta(entity), r)
-		k := b.APIKeys[r.KeyHash]
-		if k == nil {
-			k = &keyMetric{Metadata: keyMeta(r)}
-			b.APIKeys[r.KeyHash] = k
-		}
-		k.Metrics.add(r)
+		keyBucket(b.APIKeys, r)
 	}
 	results := make([]*dailySpend, 0, len(order))
 	for _, date := range order {
@@ -218,9 +217,7 @@ func activityQuery(c *fiber.Ctx, f *query.ActivityFilter, defaultSize int) (page
 	var err error
 	for _, name := range []string{"start_date", "end_date"} {
 		if c.Query(name) == "" {
-			e := apierror.MissingParam.With("Please provide start_date and end_date (%s is missing)", name)
-			e.Param = name
-			return page{}, e
+			return page{}, param(apierror.MissingParam.With("Please provide start_date and end_date (%s is missing)", name), name)
 		}
 	}
 	if f.Start, err = dateParam(c, "start_date"); err != nil {
