@@ -172,13 +172,7 @@ func (a *API) globalSpendTeams(c *fiber.Ctx) error {
 		m[name] = spent + r.Cost
 		perTeam[name] += r.Cost
 	}
-	for _, m := range days {
-		for k, v := range m {
-			if f, ok := v.(float64); ok {
-				m[k] = Money(f)
-			}
-		}
-	}
+	roundMoney(days)
 	teams := make([]string, 0, len(perTeam))
 	for t := range perTeam {
 		teams = append(teams, t)

@@ -51,7 +51,21 @@ func (a *API) spendSummary(c *fiber.Ctx) error {
 		day["users"].(map[string]float64)[r.User] += r.Cost
 		day["models"].(map[string]float64)[r.Model] += r.Cost
 	}
-	for _, d := range out {
+	roundMoney(out)
+	if len(out) > 0 {
+		end, _ := dateParam(c, "end_date")
+		end = end.Truncate(24 * time.Hour)
+		for d := last.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
+			out = append(out, fiber.Map{"startTime": d.Format(time.DateOnly), "spend": 0, "users": fiber.Map{}, "models": fiber.Map{}})
+		}
+	}
+	return c.JSON(out)
+}
+
+// roundMoney rounds every amount in rows (a float64 value, or one of a
+// map[string]float64 value) as Money does.
+func roundMoney(rows []fiber.Map) {
+	for _, d := range rows {
 		for k, v := range d {
 			switch v := v.(type) {
 			case float64:
@@ -63,14 +77,6 @@ func (a *API) spendSummary(c *fiber.Ctx) error {
 			}
 		}
 	}
-	if len(out) > 0 {
-		end, _ := dateParam(c, "end_date")
-		end = end.Truncate(24 * time.Hour)
-		for d := last.AddDate(0, 0, 1); !d.After(end); d = d.AddDate(0, 0, 1) {
-			out = append(out, fiber.Map{"startTime": d.Format(time.DateOnly), "spend": 0, "users": fiber.Map{}, "models": fiber.Map{}})
-		}
-	}
-	return c.JSON(out)
 }
 
 // spendLogsV2 is LiteLLM's /spend/logs/v2 (and the UI's /spend/logs/ui):
