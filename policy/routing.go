@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -67,6 +68,24 @@ func CompileRouting(rs *events.RoutingSettings) *Routing {
 	return r
 }
 
+// GenericFallback is the fallbacks key that applies to every model group
+// without fallbacks of its own (LiteLLM's {"*": [...]}).
+const GenericFallback = "*"
+
 // FallbacksFor lists the model groups tried, in order, once a group's own
-// deployments failed.
-func (r *Routing) FallbacksFor(group string) []string { return r.fallbacks[group] }
+// deployments failed. As LiteLLM's get_fallback_model_group: the group's
+// own entry, else the entry of its name without a known provider prefix
+// ("openai/gpt-3.5-turbo" takes the fallbacks of "gpt-3.5-turbo", which is
+// how a wildcard deployment's requests find theirs), else the generic "*"
+// entry.
+func (r *Routing) FallbacksFor(group string) []string {
+	if fbs, ok := r.fallbacks[group]; ok {
+		return fbs
+	}
+	if i := strings.IndexByte(group, '/'); i > 0 && IsKnownProvider(group[:i]) {
+		if fbs, ok := r.fallbacks[group[i+1:]]; ok {
+			return fbs
+		}
+	}
+	return r.fallbacks[GenericFallback]
+}

@@ -9,19 +9,21 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 )
 
-// requestFallbacks reads LiteLLM's request-level "fallbacks" (model names
-// tried after the requested one fails, instead of router_settings'). Like
+// requestFallbacks reads LiteLLM's request-level "fallbacks" (model groups
+// tried after the requested one's, group, instead of router_settings'). Like
 // LiteLLM, a name that is no model is a 400 before anything is sent, and
-// the caller must be allowed to call each one, as the model itself.
-func (g *Gateway) requestFallbacks(c *fiber.Ctx, snap *policy.Snapshot, id auth.Identity, raw string) ([]string, error) {
+// the caller must be allowed to call every name the body carries, as the
+// model itself (a router-config shaped list for another group, or a
+// deployment's nested fallbacks, included).
+func (g *Gateway) requestFallbacks(c *fiber.Ctx, snap *policy.Snapshot, id auth.Identity, raw, group string) ([]string, error) {
 	if raw == "" {
 		return nil, nil
 	}
-	models, err := proxy.RequestFallbacks(raw)
+	use, check, err := proxy.RequestFallbacks(raw, group)
 	if err != nil {
 		return nil, badJSON(err)
 	}
-	for _, m := range models {
+	for _, m := range check {
 		if !snap.Catalog().Resolve(m).Found() {
 			e := apierror.BadRequest.With("Invalid model name passed in model=%s. Call `/v1/models` to view available models for your key.", m)
 			e.Param = "fallbacks"
@@ -34,7 +36,12 @@ func (g *Gateway) requestFallbacks(c *fiber.Ctx, snap *policy.Snapshot, id auth.
 			return nil, err
 		}
 	}
-	return models, nil
+	if use == nil {
+		// A router-config list with no entry for this group: an empty,
+		// not absent, list, so router_settings' do not apply either.
+		use = []string{}
+	}
+	return use, nil
 }
 
 // identifyOpaque authenticates an opaque OIDC access token through the

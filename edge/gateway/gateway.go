@@ -449,7 +449,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 	if !grant.Route.Found() {
 		return invalidModel(ep, model)
 	}
-	fallbacks, err := g.requestFallbacks(c, snap, id, req.Fallbacks)
+	fallbacks, err := g.requestFallbacks(c, snap, id, req.Fallbacks, grant.Route.Group)
 	if err != nil {
 		return err
 	}

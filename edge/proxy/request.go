@@ -3,11 +3,13 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/jsonscan"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // ChatRequest is what the edge reads from a request body (a chat
@@ -34,28 +36,117 @@ type ChatRequest struct {
 	Fallbacks string
 }
 
-// RequestFallbacks decodes a request's "fallbacks": model names, or
-// objects with a "model" (LiteLLM accepts both).
-func RequestFallbacks(raw string) ([]string, error) {
+// RequestFallbacks decodes a request's "fallbacks" for a request routed to
+// model group group. It takes LiteLLM's shapes: model names, objects with a
+// "model" (which may carry "fallbacks" of their own), and the router
+// config's [{"<group>": [...]}], whose lists apply to the group named (else
+// its name without a provider prefix, else "*"), as router_settings'
+// fallbacks do. use is what the request falls back to, in order; check is
+// every model name the body names, nested ones included, each of which the
+// caller must be allowed to call: LiteLLM validates them all against the
+// key (test_router_override_fallback_auth), so no list the body carries can
+// name a model the key may not use, even one this request never reaches.
+func RequestFallbacks(raw, group string) (use, check []string, err error) {
 	var items []json.RawMessage
 	if err := json.Unmarshal([]byte(raw), &items); err != nil {
-		return nil, &FieldTypeError{Field: "fallbacks", Want: "array", Got: jsonKind([]byte(raw))}
+		return nil, nil, &FieldTypeError{Field: "fallbacks", Want: "array", Got: jsonKind([]byte(raw))}
 	}
-	out := make([]string, 0, len(items))
+	var byGroup map[string][]string // the router-config shape's lists
 	for i, it := range items {
+		field := fmt.Sprintf("fallbacks.%d", i)
+		var name string
+		if json.Unmarshal(it, &name) == nil {
+			use, check = append(use, name), append(check, name)
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(it, &obj) != nil {
+			return nil, nil, fallbackShapeError(field, it)
+		}
+		if m, ok := obj["model"]; ok {
+			if json.Unmarshal(m, &name) != nil || name == "" {
+				return nil, nil, fallbackShapeError(field, it)
+			}
+			use, check = append(use, name), append(check, name)
+			if nested, ok := obj["fallbacks"]; ok && string(nested) != "null" {
+				_, more, err := RequestFallbacks(string(nested), name)
+				if err != nil {
+					return nil, nil, prefixField(field, err)
+				}
+				check = append(check, more...)
+			}
+			continue
+		}
+		if len(obj) != 1 {
+			return nil, nil, fallbackShapeError(field, it)
+		}
+		for primary, list := range obj {
+			_, names, err := RequestFallbacks(string(list), primary)
+			if err != nil {
+				return nil, nil, prefixField(field+"."+primary, err)
+			}
+			check = append(check, names...)
+			if byGroup == nil {
+				byGroup = map[string][]string{}
+			}
+			if _, seen := byGroup[primary]; !seen {
+				byGroup[primary] = topLevelNames(list)
+			}
+		}
+	}
+	if byGroup != nil {
+		use = append(use, fallbacksFor(byGroup, group)...)
+	}
+	return use, check, nil
+}
+
+// topLevelNames are the names a list of fallbacks (already validated)
+// falls back to, without the nested lists of its deployment objects.
+func topLevelNames(list json.RawMessage) []string {
+	var items []json.RawMessage
+	_ = json.Unmarshal(list, &items)
+	out := make([]string, 0, len(items))
+	for _, it := range items {
 		var name string
 		if json.Unmarshal(it, &name) != nil {
 			var obj struct {
 				Model string `json:"model"`
 			}
-			if json.Unmarshal(it, &obj) != nil || obj.Model == "" {
-				return nil, &FieldTypeError{Field: fmt.Sprintf("fallbacks.%d", i), Want: "string (a model name) or object with \"model\"", Got: jsonKind(it)}
-			}
+			_ = json.Unmarshal(it, &obj)
 			name = obj.Model
 		}
 		out = append(out, name)
 	}
-	return out, nil
+	return out
+}
+
+// fallbacksFor picks the list for group from the router-config shape, as
+// policy.Routing.FallbacksFor does for router_settings.
+func fallbacksFor(byGroup map[string][]string, group string) []string {
+	if fbs, ok := byGroup[group]; ok {
+		return fbs
+	}
+	if i := strings.IndexByte(group, '/'); i > 0 && policy.IsKnownProvider(group[:i]) {
+		if fbs, ok := byGroup[group[i+1:]]; ok {
+			return fbs
+		}
+	}
+	return byGroup[policy.GenericFallback]
+}
+
+func fallbackShapeError(field string, it json.RawMessage) error {
+	return &FieldTypeError{Field: field, Want: "string (a model name), object with \"model\" or {\"<model>\": [fallbacks]}", Got: jsonKind(it)}
+}
+
+// prefixField names a nested list's bad entry by its full path.
+func prefixField(prefix string, err error) error {
+	var fe *FieldTypeError
+	if errors.As(err, &fe) {
+		f := *fe
+		f.Field = prefix + strings.TrimPrefix(f.Field, "fallbacks")
+		return &f
+	}
+	return err
 }
 
 // FieldTypeError is a top-level field of the wrong JSON type.
