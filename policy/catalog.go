@@ -238,6 +238,9 @@ type Catalog struct {
 	groupNames map[string]bool
 	// aliases are router_settings.model_group_alias.
 	aliases map[string]events.GroupAlias
+	// nested are, per explicit group, the groups it holds, directly or
+	// through others (LiteLLM's nested access groups, #28032), each once.
+	nested map[string][]string
 }
 
 func buildCatalog(models map[string]*events.Model, groups map[string]*events.AccessGroup, env Env, rs *events.RoutingSettings) *Catalog {
@@ -265,6 +268,7 @@ func buildCatalog(models map[string]*events.Model, groups map[string]*events.Acc
 	for g := range groups {
 		r.groupNames[g] = true
 	}
+	r.nestGroups()
 	sort.SliceStable(r.wildcards, func(i, j int) bool {
 		return literalPrefix(r.wildcards[i].ModelName) > literalPrefix(r.wildcards[j].ModelName)
 	})
@@ -383,7 +387,47 @@ func (d *Deployment) UpstreamModelFor(requested string) string {
 // IsGroup reports whether name is an access group.
 func (r *Catalog) IsGroup(name string) bool { return r.groupNames[name] }
 
-// InGroup reports whether a requested model belongs to an access group.
+// childGroup reports whether an explicit group's member m names a group
+// rather than a model: a name that is both a deployed model and a group is
+// the model (LiteLLM's _classify_member_names).
+func (r *Catalog) childGroup(m string) bool {
+	return r.groupNames[m] && len(r.byName[m]) == 0
+}
+
+// nestGroups resolves, once per catalog, the groups each explicit group
+// holds through its members, as LiteLLM's resolve_nested_groups does: depth
+// first, each group once (a diamond is no cycle), a cycle (A holds B holds
+// A, or A holds A) stops where it closes, and a member naming a group with
+// neither models nor members adds nothing.
+func (r *Catalog) nestGroups() {
+	for name := range r.groups {
+		seen := map[string]bool{name: true}
+		var out []string
+		var walk func(g *events.AccessGroup)
+		walk = func(g *events.AccessGroup) {
+			for _, m := range g.Models {
+				if seen[m] || !r.childGroup(m) {
+					continue
+				}
+				seen[m] = true
+				out = append(out, m)
+				if child := r.groups[m]; child != nil {
+					walk(child)
+				}
+			}
+		}
+		walk(r.groups[name])
+		if len(out) > 0 {
+			if r.nested == nil {
+				r.nested = map[string][]string{}
+			}
+			r.nested[name] = out
+		}
+	}
+}
+
+// InGroup reports whether a requested model belongs to an access group,
+// directly or through a group it holds (nestGroups).
 // Membership follows routing: the deployments a request for the model would
 // go to decide. So a specific deployment's groups win over a wildcard that
 // also matches ("openai/gpt-4o" in group B beats "openai/*" in group A), and
@@ -391,14 +435,34 @@ func (r *Catalog) IsGroup(name string) bool { return r.groupNames[name] }
 // restricted-models beats "openai/*" in default-models), which is what the
 // "all models except o1" setup in LiteLLM's docs relies on.
 func (r *Catalog) InGroup(group, model string) bool {
-	if g := r.groups[group]; g != nil {
-		for _, m := range g.Models {
-			if m == model || (strings.IndexByte(m, '*') >= 0 && matchModel(m, model)) {
-				return true
-			}
+	if r.explicitMember(group, model) {
+		return true
+	}
+	ds := r.Resolve(model).Deployments
+	if deploymentsInGroup(ds, group) {
+		return true
+	}
+	for _, child := range r.nested[group] {
+		if r.explicitMember(child, model) || deploymentsInGroup(ds, child) {
+			return true
 		}
 	}
-	return deploymentsInGroup(r.Resolve(model).Deployments, group)
+	return false
+}
+
+// explicitMember reports whether model is a member, by name or wildcard,
+// of the explicit group named group.
+func (r *Catalog) explicitMember(group, model string) bool {
+	g := r.groups[group]
+	if g == nil {
+		return false
+	}
+	for _, m := range g.Models {
+		if m == model || (strings.IndexByte(m, '*') >= 0 && matchModel(m, model)) {
+			return true
+		}
+	}
+	return false
 }
 
 func deploymentsInGroup(ds []*Deployment, group string) bool {
@@ -445,9 +509,15 @@ func (r *Catalog) GroupModels(group string) []string {
 			add(name)
 		}
 	}
-	if g := r.groups[group]; g != nil {
-		for _, m := range g.Models {
-			add(m)
+	// Explicit members not deployed (yet) are listed as named; the groups
+	// a group holds are listed by their models, never by their names.
+	for _, name := range append([]string{group}, r.nested[group]...) {
+		if g := r.groups[name]; g != nil {
+			for _, m := range g.Models {
+				if !r.childGroup(m) {
+					add(m)
+				}
+			}
 		}
 	}
 	return out
