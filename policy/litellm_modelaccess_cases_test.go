@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -333,6 +334,46 @@ func TestLiteLLMKeyModelsDisplay(t *testing.T) {
 	litellmCheck(t, s, "test_access_group_wildcard_expands_to_concrete_models", events.Key{Models: []string{"openai_group"}}, "openai/gpt-3.5-turbo", nil)
 }
 
+// test_model_checks.py cases added since policy/litellm_cases_test.go was
+// ported (GH#30619 and the no-default-models sentinel): what a key may call
+// and /v1/models lists for it.
+func TestLiteLLMModelChecksSince(t *testing.T) {
+	s := build(t, append(litellmModels("model-a", "model-b", "restricted-model"),
+		dep("anthropic/*", "anthropic/*"),
+		&events.Team{TeamID: "t-recursive", Models: []string{AllTeamModels}},
+		&events.Team{TeamID: "t-mixed", Models: []string{AllTeamModels, "restricted-model"}},
+		&events.Team{TeamID: "t-nodefault", Models: []string{NoDefaultModels}},
+	)...)
+	all := []string{"anthropic/*", "model-a", "model-b", "restricted-model"}
+	for _, c := range []struct {
+		name string
+		key  events.Key
+		want []string
+	}{
+		{"test_get_key_models_all_team_models_recursive_team", events.Key{TeamID: "t-recursive", Models: []string{AllTeamModels}}, all},
+		{"test_get_key_models_all_team_models_keeps_mixed_team_entries", events.Key{TeamID: "t-mixed", Models: []string{AllTeamModels}}, all},
+		{"test_get_team_models_all_team_models_expands", events.Key{TeamID: "t-recursive"}, all},
+		{"test_get_key_models_teamless_all_team_models_returns_unrestricted", events.Key{Models: []string{AllTeamModels}}, all},
+		{"test_get_complete_model_list_drops_no_default_models_sentinel", events.Key{Models: []string{NoDefaultModels, "model-a"}}, []string{"model-a"}},
+		{"test_get_complete_model_list_sentinel_only_grants_nothing", events.Key{TeamID: "t-nodefault", Models: []string{NoDefaultModels}}, nil},
+		{"test_get_complete_model_list_order (key models under a wildcard)",
+			events.Key{Models: []string{"anthropic/claude-3-haiku-20240307", "anthropic/claude-3-5-haiku-20241022"}},
+			[]string{"anthropic/claude-3-haiku-20240307", "anthropic/claude-3-5-haiku-20241022"}},
+	} {
+		k := c.key
+		k.Token = events.HashKey("sk-" + c.name)
+		got := s.VisibleModels(&k)
+		if !strings.HasPrefix(c.name, "test_get_complete_model_list_order") {
+			got = slices.Sorted(slices.Values(got))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: listed %v, want %v", c.name, got, c.want)
+		}
+	}
+	litellmCheck(t, s, "test_get_complete_model_list_sentinel_only_grants_nothing", events.Key{TeamID: "t-nodefault", Models: []string{NoDefaultModels}}, "model-a", apierror.KeyModelDenied)
+	litellmCheck(t, s, "test_get_complete_model_list_sentinel_only_grants_nothing (team)", events.Key{TeamID: "t-nodefault"}, "model-a", apierror.TeamModelDenied)
+}
+
 // Skipped cases, with the reason:
 //   - test_nested_access_groups.py: the "cycle detected" log assertions
 //     (gatehouse resolves cycles when the snapshot is built and logs
@@ -384,3 +425,18 @@ func TestLiteLLMKeyModelsDisplay(t *testing.T) {
 //     test_*_includes_access_group_sections, test_same_model_listed_under_multiple_access_groups,
 //     the dedup helpers): the admin UI's GET /key/{id}/models, which
 //     gatehouse does not serve; its resolution rows run above.
+//   - test_model_checks.py (since the first port): the wildcard expansions
+//     from the provider's model list and stored credentials
+//     (test_get_complete_model_list_byok_wildcard_expansion,
+//     test_get_complete_model_list_expands_team_scoped_wildcard_with_stored_credential,
+//     test_wildcard_*, test_get_available_models_for_user_expands_query_team_wildcard,
+//     test_expand_wildcard_*, test_get_complete_model_list_excludes_wildcard_routes_*,
+//     test_get_complete_model_list_includes_wildcard_routes_when_requested,
+//     test_add_known_models_refreshes_models_by_provider_for_wildcard_expansion,
+//     test_azure_ai_wildcard_lists_the_foundry_gpt_6_astra_entry): gatehouse
+//     carries no cost map and lists a wildcard by its pattern (README);
+//     test_get_key_models_does_not_mutate_input (Python aliasing);
+//     test_get_team_models_for_all_models_and_team_only_models (lists names
+//     no deployment serves: gatehouse lists callable deployed names);
+//     the include_model_access_groups rows run through the edge
+//     (TestLiteLLMModelAccessCases in test/e2e).
