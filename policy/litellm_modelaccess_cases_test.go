@@ -389,7 +389,9 @@ func TestLiteLLMModelChecksSince(t *testing.T) {
 //     not deployed yet (README: deliberate differences).
 //   - test_nested_access_groups_db.py: Prisma calls of the group
 //     membership table; gatehouse's groups are events, applied in the
-//     snapshot (TestLiteLLMNestedGroupPropagation is its behaviour).
+//     snapshot (TestLiteLLMNestedGroupPropagation is its behaviour);
+//     test_upsert_group_memberships_self_reference_rejected runs in
+//     control/api (TestLiteLLMAccessGroupSelfReference).
 //   - test_fallback_model_access.py: test_is_model_authorized_for_token_fails_closed_when_the_lookup_breaks
 //     (no lookup that can fail: the snapshot is in memory);
 //     test_enforced_check_authorizes_the_key_carried_in_request_metadata,

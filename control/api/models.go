@@ -317,6 +317,11 @@ func (a *API) accessGroupPut(update bool) fiber.Handler {
 		if err := validModels(&req.Models); err != nil {
 			return err
 		}
+		// A group may hold other groups, never itself (LiteLLM's
+		// upsert_group_memberships: 400 "cannot include itself").
+		if slices.Contains(req.Models, req.AccessGroupID) {
+			return httpx.Param("models", "access group %q cannot include itself", req.AccessGroupID)
+		}
 		now := a.store.Now()
 		g := &events.AccessGroup{AccessGroupID: req.AccessGroupID, Models: req.Models, Description: req.Description, CreatedAt: now, UpdatedAt: now}
 		if g.Models == nil {
