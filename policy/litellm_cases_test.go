@@ -29,9 +29,12 @@ import (
 //     soft budgets and budget alerts (test_virtual_key_soft_budget_check,
 //     test_team_soft_budget_check): gatehouse has no vector stores, tag
 //     budgets or alerting (soft_budget is a label).
-//   - is_valid_fallback_model, _handle_failed_db_connection_for_get_key_object
-//     (allow_requests_on_db_unavailable): no per-request fallbacks in the
-//     body, no database on the request path.
+//   - is_valid_fallback_model: a request's fallbacks are checked by the
+//     edge (a name that is no model is a 400, each must pass the caller's
+//     access: edge/proxy TestLiteLLMRequestFallbackNames, the e2e
+//     TestLiteLLMModelAccessCases);
+//     _handle_failed_db_connection_for_get_key_object
+//     (allow_requests_on_db_unavailable): no database on the request path.
 //   - get_complete_model_list/get_known_models_from_wildcard and the
 //     get_team_models/get_key_models listings that keep sentinels or group
 //     names, or expand a wildcard from the provider's model list: gatehouse
