@@ -11,6 +11,15 @@ import (
 // _enforce_key_and_fallback_model_access rows): every model name a body's
 // "fallbacks" carries is checked against the caller, nested ones included;
 // use is what a request for group falls back to.
+//
+// Skipped: test_router_override_all_fallback_fields_validated (3 rows) and
+// the context_window_fallbacks and content_policy_fallbacks rows of
+// test_top_level_fallback_fields_validated: gatehouse does not act on a
+// body's router_settings_override, context_window_fallbacks or
+// content_policy_fallbacks (it falls back on provider failures only), so
+// they cannot route a request to any model; "fallbacks" inside
+// router_settings_override is LiteLLM's override of its router, which
+// gatehouse's edge does not take from a body.
 func TestLiteLLMRequestFallbackNames(t *testing.T) {
 	for _, c := range []struct {
 		name, raw, group string
