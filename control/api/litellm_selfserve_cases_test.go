@@ -157,5 +157,57 @@ func TestLiteLLMSelfServeCases(t *testing.T) {
 				c.t.Errorf("members %v", team["members_with_roles"])
 			}
 		}},
+
+		// /key/bulk_update, tests/test_litellm/proxy/management_endpoints/
+		// test_key_management_endpoints.py (the rows of that file's port
+		// that say it is not served are ported here).
+		{name: "key_management_endpoints/test_bulk_update_keys_success", run: func(c *lcase) {
+			c.master("/team/new", map[string]any{"team_id": "team-1"})
+			k1 := c.master("/key/generate", map[string]any{})["key"].(string)
+			k2 := c.master("/key/generate", map[string]any{})["key"].(string)
+			out := c.master("/key/bulk_update", map[string]any{"keys": []map[string]any{
+				{"key": k1, "max_budget": 100.0, "team_id": "team-1"}, {"key": k2, "max_budget": 200.0}}})
+			done, _ := out["successful_updates"].([]any)
+			if out["total_requested"] != 2.0 || len(done) != 2 || !reflect.DeepEqual(out["failed_updates"], []any{}) {
+				c.t.Fatalf("answer %v", out)
+			}
+			if info := done[0].(map[string]any)["key_info"].(map[string]any); info["max_budget"] != 100.0 || info["team_id"] != "team-1" {
+				c.t.Errorf("key_info %v", info)
+			}
+			if info := keyInfo(c, k2); info["max_budget"] != 200.0 {
+				c.t.Errorf("/key/info %v", info)
+			}
+		}},
+		{name: "key_management_endpoints/test_bulk_update_keys_partial_failures", run: func(c *lcase) {
+			// LiteLLM applies the keys it finds and lists the others in
+			// failed_updates; gatehouse checks every key first and refuses
+			// the request naming the one it cannot update (README,
+			// deliberate differences): nothing is half-applied.
+			k1 := c.master("/key/generate", map[string]any{"max_budget": 1.0})["key"].(string)
+			out := c.status(404, "POST", "/key/bulk_update", testMaster, map[string]any{"keys": []map[string]any{
+				{"key": k1, "max_budget": 100.0}, {"key": "sk-does-not-exist", "max_budget": 5.0}}})
+			if errParam(out) != "keys[1].key" {
+				c.t.Errorf("refusal %v, want it to name keys[1].key", out)
+			}
+			if info := keyInfo(c, k1); info["max_budget"] != 1.0 {
+				c.t.Errorf("k1 was updated: %v", info)
+			}
+		}},
+		{name: "key_management_endpoints/test_get_and_validate_existing_key", run: func(c *lcase) {
+			refusedWith(c, 404, "POST", "/key/bulk_update", testMaster, map[string]any{"keys": []map[string]any{{"key": "sk-nope", "max_budget": 1.0}}}, "key not found")
+		}},
+		{name: "key_management_endpoints/test_process_single_key_update", run: func(c *lcase) {
+			k := c.master("/key/generate", map[string]any{})["key"].(string)
+			c.master("/key/bulk_update", map[string]any{"keys": []map[string]any{{"key": k, "max_budget": 9.0, "tags": []string{"a"}}}})
+			if info := keyInfo(c, k); info["max_budget"] != 9.0 {
+				c.t.Errorf("/key/info %v", info)
+			}
+			// An item takes LiteLLM's item fields only; budget_id is
+			// refused as /key/update refuses it.
+			refusedWith(c, 400, "POST", "/key/bulk_update", testMaster, map[string]any{"keys": []map[string]any{{"key": k, "models": []string{"x"}}}}, "keys[0].models")
+			refusedWith(c, 400, "POST", "/key/bulk_update", testMaster, map[string]any{"keys": []map[string]any{{"key": k, "budget_id": "b"}}}, "keys[0].budget_id")
+			refusedWith(c, 400, "POST", "/key/bulk_update", testMaster, map[string]any{"keys": []any{}}, "keys")
+			refusedWith(c, 401, "POST", "/key/bulk_update", internalUser(c, "u1", nil), map[string]any{"keys": []map[string]any{{"key": k, "max_budget": 1.0}}}, onlyAdmin)
+		}},
 	})
 }

@@ -356,7 +356,20 @@ func (a *API) userInfoV2(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"user_id": u.UserID, "user_email": nonEmpty(u.UserEmail), "user_alias": nonEmpty(u.UserAlias),
 		"user_role": u.UserRole, "spend": Money(spend.Spend), "max_budget": u.MaxBudget, "models": orEmpty(u.Models),
 		"budget_duration": nonEmpty(u.BudgetDuration), "budget_reset_at": u.BudgetResetAt, "metadata": u.Metadata,
-		"created_at": u.CreatedAt, "updated_at": u.UpdatedAt, "sso_user_id": nil, "teams": orEmpty(u.Teams)})
+		"created_at": u.CreatedAt, "updated_at": u.UpdatedAt, "sso_user_id": nil, "teams": teamIDsOf(snap, u)})
+}
+
+// teamIDsOf are the ids of the teams u is in: its teams list, and the
+// teams that list it as a member (a team created with its members does
+// not write their users; LiteLLM's new_team does).
+func teamIDsOf(snap *policy.Snapshot, u *events.User) []string {
+	ids := slices.Clone(orEmpty(u.Teams))
+	for _, t := range snap.Teams() {
+		if teamMember(t, u.UserID) != nil && !slices.Contains(ids, t.TeamID) {
+			ids = append(ids, t.TeamID)
+		}
+	}
+	return ids
 }
 
 // orEmpty is l, or [] for nil (LiteLLM answers lists, never null).
