@@ -143,7 +143,7 @@ func TestLiteLLMSelfServeCases(t *testing.T) {
 			refusedWith(c, 400, "POST", "/team/new", k, map[string]any{"rpm_limit": 20}, "rpm limit higher than user max. User rpm limit=10. User role=internal_user")
 			c.ok("POST", "/team/new", k, map[string]any{"tpm_limit": 100, "rpm_limit": 10})
 		}},
-		{name: "team_endpoints/gatehouse: a restricted creator lists the team's models, and gives it no access groups", opts: selfServe, run: func(c *lcase) {
+		{name: "team_endpoints/gatehouse: a restricted creator lists the team's models and budget, and gives it no access groups", opts: selfServe, run: func(c *lcase) {
 			// Stricter than LiteLLM on purpose (README, deliberate
 			// differences): a team without models may call every model,
 			// and access groups grant models of their own.
@@ -151,6 +151,8 @@ func TestLiteLLMSelfServeCases(t *testing.T) {
 			refusedWith(c, 400, "POST", "/team/new", key, map[string]any{"team_alias": "all"}, "Model not in allowed user models")
 			c.master("/access_group/new", map[string]any{"access_group_id": "ag", "models": []string{"claude-3"}})
 			refusedWith(c, 400, "POST", "/team/new", key, map[string]any{"models": []string{"gpt-4"}, "access_group_ids": []string{"ag"}}, "access_group_ids")
+			budgeted := internalUser(c, "u2", map[string]any{"max_budget": 10.0})
+			refusedWith(c, 400, "POST", "/team/new", budgeted, map[string]any{"team_alias": "unbounded"}, "max_budget is required")
 			team := c.ok("POST", "/team/new", key, map[string]any{"models": []string{"gpt-4"}, "members_with_roles": []map[string]any{{"user_id": "u1", "role": "user"}}})
 			// Listed already: kept as sent, not added twice.
 			if !reflect.DeepEqual(membersOf(team), map[string]any{"u1": "user"}) {

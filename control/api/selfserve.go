@@ -40,8 +40,9 @@ func (a *API) teamNewGuard(c *fiber.Ctx) error {
 // the key's or the user's models. LiteLLM compares the models with the
 // key's list only; gatehouse also bounds them by the user's, and refuses
 // what would let a team reach more than its creator (no models, which
-// means every model, for a caller that has a list; access groups, which
-// grant models of their own).
+// means every model, for a caller that has a list; no max_budget for a
+// caller that has one, since a team key spends the team's budget; access
+// groups, which grant models of their own).
 func (a *API) selfServeLimits(me caller, req *teamRequest) error {
 	role := me.role
 	if k := me.key; k != nil {
@@ -53,8 +54,15 @@ func (a *API) selfServeLimits(me caller, req *teamRequest) error {
 		}
 	}
 	u := a.store.Snapshot().User(me.userID)
-	if u != nil && req.MaxBudget != nil && u.MaxBudget != nil && *req.MaxBudget > *u.MaxBudget {
-		return param(apierror.BadRequest.With("max budget higher than user max. User max budget=%s. User role=%s", pyFloat(u.MaxBudget), role), "max_budget")
+	if u != nil && u.MaxBudget != nil {
+		// A team key spends the team's budget, not its user's: a team
+		// without one would let its creator spend past its own.
+		if req.MaxBudget == nil {
+			return param(apierror.BadRequest.With("max_budget is required: a team you create is bounded by your own budget. User max budget=%s. User role=%s", pyFloat(u.MaxBudget), role), "max_budget")
+		}
+		if *req.MaxBudget > *u.MaxBudget {
+			return param(apierror.BadRequest.With("max budget higher than user max. User max budget=%s. User role=%s", pyFloat(u.MaxBudget), role), "max_budget")
+		}
 	}
 	var models []string
 	if req.Models != nil {
