@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -119,6 +120,9 @@ func (a *API) userBulkUpdate(c *fiber.Ctx) error {
 		if len(req.Users) > maxBulk {
 			return httpx.Param("users", "Maximum %d users can be updated at once. Found %d users.", maxBulk, len(req.Users))
 		}
+		// An email naming no user creates one; named again, the later
+		// items update that user rather than create another.
+		created := map[string]string{}
 		for i, raw := range req.Users {
 			var r userRequest
 			if err := decodeItem(c, raw, &r); err != nil {
@@ -127,6 +131,14 @@ func (a *API) userBulkUpdate(c *fiber.Ctx) error {
 			ch, err := a.checkUserUpdate(r, sentFields(raw))
 			if err != nil {
 				return itemError(err, "users", i)
+			}
+			if ch.create && (r.UserID == nil || *r.UserID == "") {
+				email := strings.ToLower(*r.UserEmail)
+				if id, ok := created[email]; ok {
+					ch.id, ch.create = id, false
+				} else {
+					created[email] = ch.id
+				}
 			}
 			changes = append(changes, ch)
 		}

@@ -380,6 +380,17 @@ func TestLiteLLMUserCases(t *testing.T) {
 			if u := userInfo(c, "user2"); u["user_role"] != "internal_user_viewer" || u["max_budget"] != 50.0 {
 				c.t.Errorf("user2 %v", u)
 			}
+			// An unknown email named twice makes one user.
+			out = c.master("/user/bulk_update", map[string]any{"users": []map[string]any{
+				{"user_email": "new@example.com", "max_budget": 1.0}, {"user_email": "New@example.com", "user_alias": "n"}}})
+			results, _ = out["results"].([]any)
+			id := results[0].(map[string]any)["user_id"]
+			if len(results) != 2 || results[1].(map[string]any)["user_id"] != id {
+				c.t.Fatalf("answer %v", out)
+			}
+			if u := userInfo(c, id.(string)); u["max_budget"] != 1.0 || u["user_alias"] != "n" {
+				c.t.Errorf("created user %v", u)
+			}
 		}},
 		{name: "source/bulk_user_update: one refused item refuses them all (gatehouse: nothing half-applied)", run: func(c *lcase) {
 			// LiteLLM applies the others and answers the item as failed;
