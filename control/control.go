@@ -225,7 +225,9 @@ func Run(ctx context.Context, o Options) error {
 	var keyDefaults, keyBound *api.KeyParams
 	var userDefaults *api.UserParams
 	var keyGeneration *api.KeyGenerationSettings
+	var allowUserTeams, noAutoAddAdmin bool
 	if o.Config != nil {
+		allowUserTeams, noAutoAddAdmin = o.Config.GeneralSettings.AllowUserTeamCreation, o.Config.GeneralSettings.DisableAutoAddProxyAdminToTeams
 		s := &o.Config.LiteLLMSettings
 		keyDefaults, keyBound = keyParams(s.DefaultKeyGenerateParams), keyParams(s.UpperboundKeyGenerateParams)
 		kg, err := o.Config.KeyGeneration()
@@ -233,13 +235,17 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		keyGeneration = keyGenerationSettings(kg)
-		if u := o.Config.UserDefaults(); u != nil {
-			userDefaults = &api.UserParams{UserRole: u.UserRole, Models: u.Models, MaxBudget: u.MaxBudget, BudgetDuration: u.BudgetDuration}
+		if u := o.Config.UserDefaults(); u != nil || s.MaxInternalUserBudget != nil {
+			userDefaults = &api.UserParams{InternalUserMaxBudget: s.MaxInternalUserBudget}
+			if u != nil {
+				userDefaults.UserRole, userDefaults.Models, userDefaults.MaxBudget, userDefaults.BudgetDuration = u.UserRole, u.Models, u.MaxBudget, u.BudgetDuration
+			}
 		}
 	}
 	app := api.New(st, api.Options{KeyDefaults: keyDefaults, KeyUpperBound: keyBound, KeyGeneration: keyGeneration, UserDefaults: userDefaults, Spend: spendStore, MasterKey: masterKey, Log: log, BodyLimit: bodyLimit, ValidateModel: config.ValidateModel,
 		ValidateJWTSettings: config.ValidateJWTSettings, JWT: jwtMgr, Totals: totals, JS: js,
-		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == "", DryRunConfig: dryRunConfig})
+		AccessLog: o.AccessLog, Metrics: reg, ServeMetrics: o.MetricsAddr == "", DryRunConfig: dryRunConfig,
+		AllowUserTeamCreation: allowUserTeams, DisableAutoAddProxyAdminToTeams: noAutoAddAdmin})
 	ln, serveErr, stopMetrics, err := obs.Serve(ctx, app, o.Listener, "control", o.Listen, o.MetricsAddr, reg, log)
 	if err != nil {
 		return err

@@ -74,6 +74,13 @@ type Options struct {
 	// UserDefaults fill the fields a /user/new body leaves out
 	// (default_internal_user_params, max_internal_user_budget).
 	UserDefaults *UserParams
+	// AllowUserTeamCreation is general_settings.allow_user_team_creation:
+	// an internal_user may create standalone teams within its own limits.
+	AllowUserTeamCreation bool
+	// DisableAutoAddProxyAdminToTeams is general_settings.
+	// disable_auto_add_proxy_admin_to_teams: a proxy admin user creating a
+	// team is not made its admin.
+	DisableAutoAddProxyAdminToTeams bool
 	// DryRunConfig writes a config.yaml's policy into a sandbox store, for
 	// POST /gatehouse/policy/dry-run (nil: config dry runs answer 503).
 	DryRunConfig func(ctx context.Context, st *store.Store, yaml []byte) error
@@ -134,6 +141,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Get("/key/aliases", a.readOnly, a.keyAliases)
 	admin.Post("/key/health", a.keyHealth)
 	admin.Post("/key/update", a.selfService, a.keyUpdate)
+	admin.Post("/key/bulk_update", a.adminOnly, a.keyBulkUpdate)
 	admin.Post("/key/delete", a.selfService, a.keyDelete)
 	admin.Post("/key/regenerate", a.selfService, a.keyRegenerate)
 	admin.Post("/key/:key/regenerate", a.selfService, a.keyRegenerate)
@@ -144,7 +152,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/key/block", a.adminOnly, a.keyBlock(true))
 	admin.Post("/key/unblock", a.adminOnly, a.keyBlock(false))
 
-	admin.Post("/team/new", a.adminOnly, a.teamNew)
+	admin.Post("/team/new", a.teamNewGuard, a.teamNew)
 	admin.Post("/team/update", a.adminOnly, a.teamUpdate)
 	admin.Get("/team/info", a.teamInfo)
 	admin.Get("/team/list", a.teamList)
@@ -154,13 +162,16 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/team/block", a.adminOnly, a.teamBlock(true))
 	admin.Post("/team/unblock", a.adminOnly, a.teamBlock(false))
 	admin.Post("/team/member_add", a.adminOnly, a.teamMemberAdd)
+	admin.Post("/team/bulk_member_add", a.adminOnly, a.teamBulkMemberAdd)
 	admin.Post("/team/member_delete", a.adminOnly, a.teamMemberDelete)
 	admin.Post("/team/member_update", a.adminOnly, a.teamMemberUpdate)
 	a.teamPermissionRoutes(admin)
 
 	admin.Post("/user/new", a.adminOnly, a.userNew)
 	admin.Post("/user/update", a.userUpdateGuard, a.userUpdate)
+	admin.Post("/user/bulk_update", a.adminOnly, a.userBulkUpdate)
 	admin.Get("/user/info", a.userInfo)
+	admin.Get("/v2/user/info", a.userInfoV2)
 	admin.Get("/user/list", a.readOnly, a.userList)
 	admin.Post("/user/delete", a.adminOnly, a.userDelete)
 

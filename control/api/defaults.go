@@ -32,6 +32,10 @@ type UserParams struct {
 	Models         []string
 	MaxBudget      *float64
 	BudgetDuration string
+	// InternalUserMaxBudget is max_internal_user_budget: the max_budget of
+	// a user created with user_role internal_user named in the request
+	// and no max_budget (after the defaults above), as in LiteLLM.
+	InternalUserMaxBudget *float64
 }
 
 // fillKey sets the defaults of d on the fields f does not send.
@@ -129,6 +133,12 @@ func fillUser(r *userRequest, d *UserParams) {
 	if d == nil || (r.UserRole != nil && *r.UserRole == "proxy_admin") {
 		return
 	}
+	explicitInternal := r.UserRole != nil && *r.UserRole == "internal_user"
+	defer func() {
+		if explicitInternal {
+			fillCopy(&r.MaxBudget, d.InternalUserMaxBudget)
+		}
+	}()
 	fillStr(&r.UserRole, d.UserRole)
 	if r.Models != nil && len(*r.Models) == 0 {
 		r.Models = nil

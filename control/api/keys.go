@@ -593,31 +593,45 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if req.Key == nil {
-		return apierror.MissingParam.With("key is required")
-	}
-	if req.NewKey != nil {
-		return httpx.Param("new_key", "only valid for /key/regenerate")
-	}
-	if req.KeyType != nil {
-		return httpx.Param("key_type", "only valid for /key/generate and /key/regenerate; set allowed_routes to change a key's routes")
-	}
-	req.nullMeansNever(c.Body())
-	tok, err := tokenOf("key", *req.Key)
+	tok, err := a.checkKeyUpdate(c.Body(), &req)
 	if err != nil {
 		return err
 	}
+	return a.mutateKey(c, tok, events.KeyUpserted, a.keyChange(c, who(c), &req))
+}
+
+// checkKeyUpdate checks a decoded /key/update body (body: as sent) and
+// answers the token of the key it names.
+func (a *API) checkKeyUpdate(body []byte, req *keyRequest) (string, error) {
+	if req.Key == nil {
+		return "", apierror.MissingParam.With("key is required")
+	}
+	if req.NewKey != nil {
+		return "", httpx.Param("new_key", "only valid for /key/regenerate")
+	}
+	if req.KeyType != nil {
+		return "", httpx.Param("key_type", "only valid for /key/generate and /key/regenerate; set allowed_routes to change a key's routes")
+	}
+	req.nullMeansNever(body)
+	tok, err := tokenOf("key", *req.Key)
+	if err != nil {
+		return "", err
+	}
 	if err := req.validate(); err != nil {
-		return err
+		return "", err
 	}
 	if err := a.checkAccessGroups(req.AccessGroupIDs); err != nil {
-		return err
+		return "", err
 	}
 	if err := boundKey(&req.keyFields, a.keyBound, false); err != nil {
-		return err
+		return "", err
 	}
-	me := who(c)
-	return a.mutateKey(c, tok, events.KeyUpserted, func(k *events.Key) error {
+	return tok, nil
+}
+
+// keyChange is the change a checked /key/update makes to its key, by me.
+func (a *API) keyChange(c *fiber.Ctx, me caller, req *keyRequest) func(k *events.Key) error {
+	return func(k *events.Key) error {
 		if err := serviceAccountTeam(req.Metadata, cmp.Or(deref(req.TeamID), k.TeamID)); err != nil {
 			return err
 		}
@@ -635,7 +649,7 @@ func (a *API) keyUpdate(c *fiber.Ctx) error {
 			}
 		}
 		return a.checkTeamBound(c.UserContext(), k)
-	})
+	}
 }
 
 // uniqueAlias refuses a key_alias another key (not the token except) has:

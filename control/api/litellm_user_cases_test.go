@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,8 +39,6 @@ func TestLiteLLMUserCases(t *testing.T) {
 		internals = "LiteLLM internals (no HTTP behaviour): "
 		elsewhere = "covered elsewhere: "
 		filterUI  = "not served: /user/filter/ui is LiteLLM's Admin UI user search (gatehouse has no UI; /user/list takes user_email, user_ids and team)"
-		v2Info    = "not implemented: /v2/user/info (LiteLLM 2026's lightweight /user/info) is not served; /user/info answers the same user"
-		bulk      = "not implemented: /user/bulk_update is not served; send one /user/update per user"
 		passwords = "not supported: gatehouse keeps no UI login passwords (/user/new's password)"
 	)
 	budget := 1000.0
@@ -245,15 +245,84 @@ func TestLiteLLMUserCases(t *testing.T) {
 			}
 		}},
 		{name: "test_delete_user_cleans_up_created_by_invitation_links", skip: internals + "LiteLLM's invitation links; gatehouse has no invitations"},
-		{name: "test_user_info_v2_proxy_admin_can_query_any_user", skip: v2Info},
-		{name: "test_user_info_v2_internal_user_can_query_self", skip: v2Info},
-		{name: "test_user_info_v2_internal_user_cannot_query_other", skip: v2Info},
-		{name: "test_user_info_v2_no_user_id_defaults_to_self", skip: v2Info},
-		{name: "test_user_info_v2_nonexistent_user_returns_404", skip: v2Info},
-		{name: "test_user_info_v2_response_shape", skip: v2Info},
-		{name: "test_user_info_v2_team_admin_can_query_team_member", skip: v2Info},
-		{name: "test_user_info_v2_team_admin_cannot_query_non_team_member", skip: v2Info},
-		{name: "test_user_info_v2_url_encoding_plus_character", skip: v2Info},
+		{name: "test_user_info_v2_proxy_admin_can_query_any_user", run: func(c *lcase) {
+			boss := userKey(c, "admin-user", "proxy_admin")
+			c.master("/user/new", map[string]any{"user_id": "target-user-123", "user_email": "target@example.com", "user_alias": "Target User",
+				"user_role": "internal_user", "max_budget": 100.0, "models": []string{"gpt-4"}, "budget_duration": "30d", "metadata": map[string]any{"team": "engineering"}, "auto_create_key": false})
+			for _, team := range []string{"team-1", "team-2"} {
+				c.master("/team/new", map[string]any{"team_id": team, "members_with_roles": []map[string]any{{"user_id": "target-user-123", "role": "user"}}})
+			}
+			out := c.ok("GET", "/v2/user/info?user_id=target-user-123", boss, nil)
+			want := map[string]any{"user_id": "target-user-123", "user_email": "target@example.com", "user_alias": "Target User", "user_role": "internal_user",
+				"spend": 0.0, "max_budget": 100.0, "models": []any{"gpt-4"}, "teams": []any{"team-1", "team-2"}, "sso_user_id": nil, "metadata": map[string]any{"team": "engineering"}}
+			for k, v := range want {
+				if !reflect.DeepEqual(out[k], v) {
+					c.t.Errorf("%s = %v, want %v", k, out[k], v)
+				}
+			}
+		}},
+		{name: "test_user_info_v2_internal_user_can_query_self", run: func(c *lcase) {
+			key := c.master("/user/new", map[string]any{"user_id": "self-user", "user_email": "self@example.com", "user_role": "internal_user"})["key"].(string)
+			if out := c.ok("GET", "/v2/user/info?user_id=self-user", key, nil); out["user_id"] != "self-user" || out["user_email"] != "self@example.com" || out["spend"] != 0.0 {
+				c.t.Errorf("answer %v", out)
+			}
+		}},
+		{name: "test_user_info_v2_internal_user_cannot_query_other", run: func(c *lcase) {
+			key := userKey(c, "caller-user", "internal_user")
+			c.master("/user/new", map[string]any{"user_id": "other-user-456", "auto_create_key": false})
+			// 404, as for a user that does not exist: which users exist is
+			// not the caller's business.
+			c.status(404, "GET", "/v2/user/info?user_id=other-user-456", key, nil)
+		}},
+		{name: "test_user_info_v2_no_user_id_defaults_to_self", run: func(c *lcase) {
+			key := c.master("/user/new", map[string]any{"user_id": "my-user-id", "user_email": "me@example.com", "user_role": "internal_user"})["key"].(string)
+			if out := c.ok("GET", "/v2/user/info", key, nil); out["user_id"] != "my-user-id" || out["user_email"] != "me@example.com" {
+				c.t.Errorf("answer %v", out)
+			}
+		}},
+		{name: "test_user_info_v2_nonexistent_user_returns_404", run: func(c *lcase) {
+			refusedWith(c, 404, "GET", "/v2/user/info?user_id=nonexistent-user-id", testMaster, nil, "nonexistent-user-id")
+		}},
+		{name: "test_user_info_v2_response_shape", run: func(c *lcase) {
+			c.master("/user/new", map[string]any{"user_id": "shape-test-user", "user_email": "shape@example.com", "models": []string{"gpt-3.5-turbo"}, "auto_create_key": false})
+			c.master("/team/new", map[string]any{"team_id": "team-a", "members_with_roles": []map[string]any{{"user_id": "shape-test-user", "role": "user"}}})
+			out := c.ok("GET", "/v2/user/info?user_id=shape-test-user", testMaster, nil)
+			var fields []string
+			for k := range out {
+				fields = append(fields, k)
+			}
+			slices.Sort(fields)
+			want := []string{"budget_duration", "budget_reset_at", "created_at", "max_budget", "metadata", "models", "spend", "sso_user_id", "teams", "updated_at", "user_alias", "user_email", "user_id", "user_role"}
+			if !reflect.DeepEqual(fields, want) {
+				c.t.Errorf("fields %v, want %v", fields, want)
+			}
+			if !reflect.DeepEqual(out["teams"], []any{"team-a"}) || !reflect.DeepEqual(out["models"], []any{"gpt-3.5-turbo"}) {
+				c.t.Errorf("teams %v models %v: ids and names only", out["teams"], out["models"])
+			}
+		}},
+		{name: "test_user_info_v2_team_admin_can_query_team_member", run: func(c *lcase) {
+			key := userKey(c, "team-admin-user", "internal_user")
+			c.master("/team/new", map[string]any{"team_id": "shared-team-id", "members_with_roles": []map[string]any{{"user_id": "team-admin-user", "role": "admin"}, {"user_id": "target-member", "role": "user"}}})
+			c.master("/user/update", map[string]any{"user_id": "target-member", "user_email": "member@example.com"})
+			if out := c.ok("GET", "/v2/user/info?user_id=target-member", key, nil); out["user_id"] != "target-member" || out["user_email"] != "member@example.com" {
+				c.t.Errorf("answer %v", out)
+			}
+		}},
+		{name: "test_user_info_v2_team_admin_cannot_query_non_team_member", run: func(c *lcase) {
+			key := userKey(c, "team-admin-user", "internal_user")
+			c.master("/team/new", map[string]any{"team_id": "team-A", "members_with_roles": []map[string]any{{"user_id": "team-admin-user", "role": "admin"}}})
+			c.master("/team/new", map[string]any{"team_id": "team-B", "members_with_roles": []map[string]any{{"user_id": "non-member-user", "role": "user"}}})
+			c.status(404, "GET", "/v2/user/info?user_id=non-member-user", key, nil)
+		}},
+		{name: "test_user_info_v2_url_encoding_plus_character", run: func(c *lcase) {
+			const id = "machine-user+admin@example.com"
+			c.master("/user/new", map[string]any{"user_id": id, "user_email": id, "auto_create_key": false})
+			for _, q := range []string{id, "machine-user%2Badmin%40example.com"} {
+				if out := c.ok("GET", "/v2/user/info?user_id="+q, testMaster, nil); out["user_id"] != id {
+					c.t.Errorf("user_id=%s: %v", q, out["user_id"])
+				}
+			}
+		}},
 		{name: "TestGetUserIdFromRequestValidation/test_valid_uuid", run: func(c *lcase) {
 			// And test_valid_email's %40.
 			for id, q := range map[string]string{"550e8400-e29b-41d4-a716-446655440000": "550e8400-e29b-41d4-a716-446655440000", "user@example.com": "user%40example.com"} {
@@ -271,9 +340,106 @@ func TestLiteLLMUserCases(t *testing.T) {
 		{name: "test_new_user_password_is_hashed_and_stored", skip: passwords},
 		{name: "test_new_user_password_raises_if_user_id_missing", skip: passwords},
 		{name: "test_new_user_password_update_failure_rolls_back_user", skip: passwords},
-		{name: "test_bulk_update_users_validation/test_bulk_update_request_empty_payload_validation_error", skip: bulk},
-		{name: "test_bulk_update_users_validation/test_bulk_update_request_both_users_and_all_users_error", skip: bulk},
-		{name: "test_bulk_update_users_validation/test_bulk_update_request_all_users_requires_user_updates", skip: bulk},
-		{name: "test_bulk_update_users_validation/test_bulk_update_request_all_users_with_updates_valid", skip: bulk},
+		{name: "test_bulk_update_users_validation/test_bulk_update_request_empty_payload_validation_error", run: func(c *lcase) {
+			refusedWith(c, 400, "POST", "/user/bulk_update", testMaster, map[string]any{"user_updates": nil},
+				"Must specify either 'users' for individual updates or 'all_users=True' with 'user_updates' for bulk updates")
+		}},
+		{name: "test_bulk_update_users_validation/test_bulk_update_request_both_users_and_all_users_error", run: func(c *lcase) {
+			refusedWith(c, 400, "POST", "/user/bulk_update", testMaster, map[string]any{"users": []map[string]any{{"user_id": "user1", "user_role": "internal_user"}},
+				"all_users": true, "user_updates": map[string]any{"user_role": "internal_user"}}, "Cannot specify both 'users' and 'all_users=True'")
+		}},
+		{name: "test_bulk_update_users_validation/test_bulk_update_request_all_users_requires_user_updates", run: func(c *lcase) {
+			refusedWith(c, 400, "POST", "/user/bulk_update", testMaster, map[string]any{"all_users": true, "user_updates": nil},
+				"Must specify either 'users' for individual updates or 'all_users=True' with 'user_updates' for bulk updates")
+		}},
+		{name: "test_bulk_update_users_validation/test_bulk_update_request_all_users_with_updates_valid", run: func(c *lcase) {
+			for _, id := range []string{"u1", "u2"} {
+				c.master("/user/new", map[string]any{"user_id": id, "user_role": "internal_user_viewer", "auto_create_key": false})
+			}
+			out := c.master("/user/bulk_update", map[string]any{"all_users": true, "user_updates": map[string]any{"user_role": "internal_user", "max_budget": 50.0}})
+			if out["total_requested"] != 2.0 || out["successful_updates"] != 2.0 || out["failed_updates"] != 0.0 {
+				c.t.Errorf("answer %v", out)
+			}
+			for _, id := range []string{"u1", "u2"} {
+				if u := userInfo(c, id); u["user_role"] != "internal_user" || u["max_budget"] != 50.0 {
+					c.t.Errorf("%s: %v", id, u)
+				}
+			}
+		}},
+		{name: "source/bulk_user_update: users by id and by email, one answer each", run: func(c *lcase) {
+			c.master("/user/new", map[string]any{"user_id": "user1", "auto_create_key": false})
+			c.master("/user/new", map[string]any{"user_id": "user2", "user_email": "user2@example.com", "auto_create_key": false})
+			out := c.master("/user/bulk_update", map[string]any{"users": []map[string]any{
+				{"user_id": "user1", "user_role": "internal_user", "max_budget": 100.0},
+				{"user_email": "user2@example.com", "user_role": "internal_user_viewer", "max_budget": 50.0}}})
+			results, _ := out["results"].([]any)
+			if out["total_requested"] != 2.0 || out["successful_updates"] != 2.0 || len(results) != 2 ||
+				results[1].(map[string]any)["user_id"] != "user2" || results[1].(map[string]any)["success"] != true {
+				c.t.Fatalf("answer %v", out)
+			}
+			if u := userInfo(c, "user2"); u["user_role"] != "internal_user_viewer" || u["max_budget"] != 50.0 {
+				c.t.Errorf("user2 %v", u)
+			}
+			// An unknown email named twice makes one user.
+			out = c.master("/user/bulk_update", map[string]any{"users": []map[string]any{
+				{"user_email": "new@example.com", "max_budget": 1.0}, {"user_email": "New@example.com", "user_alias": "n"}}})
+			results, _ = out["results"].([]any)
+			id := results[0].(map[string]any)["user_id"]
+			if len(results) != 2 || results[1].(map[string]any)["user_id"] != id {
+				c.t.Fatalf("answer %v", out)
+			}
+			if u := userInfo(c, id.(string)); u["max_budget"] != 1.0 || u["user_alias"] != "n" {
+				c.t.Errorf("created user %v", u)
+			}
+		}},
+		{name: "source/bulk_user_update: one refused item refuses them all (gatehouse: nothing half-applied)", run: func(c *lcase) {
+			// LiteLLM applies the others and answers the item as failed;
+			// gatehouse checks every item first (README, deliberate
+			// differences).
+			c.master("/user/new", map[string]any{"user_id": "user1", "max_budget": 1.0, "auto_create_key": false})
+			out := c.status(400, "POST", "/user/bulk_update", testMaster, map[string]any{"users": []map[string]any{
+				{"user_id": "user1", "max_budget": 100.0}, {"user_id": "user2", "user_role": "wizard"}}})
+			if errParam(out) != "users[1].user_role" {
+				c.t.Errorf("refusal %v, want it to name users[1].user_role", out)
+			}
+			if u := userInfo(c, "user1"); u["max_budget"] != 1.0 {
+				c.t.Errorf("user1 was updated: %v", u)
+			}
+		}},
+		{name: "source/_update_single_user_helper: a user named by user_email alone", run: func(c *lcase) {
+			c.master("/user/new", map[string]any{"user_id": "u1", "user_email": "u1@example.com", "auto_create_key": false})
+			c.master("/user/update", map[string]any{"user_email": "u1@example.com", "max_budget": 7.0})
+			if u := userInfo(c, "u1"); u["max_budget"] != 7.0 {
+				c.t.Errorf("u1 %v", u)
+			}
+			// No user with that email: one is created, with a new id.
+			out := c.master("/user/update", map[string]any{"user_email": "new@example.com", "user_alias": "n"})
+			id, _ := out["user_id"].(string)
+			if id == "" || userInfo(c, id)["user_email"] != "new@example.com" {
+				c.t.Errorf("created %v", out)
+			}
+			refusedWith(c, 400, "POST", "/user/update", testMaster, map[string]any{"max_budget": 1.0}, "user_id or user_email is required")
+		}},
+		{name: "source/_update_internal_new_user_params: max_internal_user_budget only for user_role internal_user", opts: Options{UserDefaults: &UserParams{InternalUserMaxBudget: &budget}}, run: func(c *lcase) {
+			c.master("/user/new", map[string]any{"user_id": "iu", "user_role": "internal_user", "auto_create_key": false})
+			c.master("/user/new", map[string]any{"user_id": "none", "auto_create_key": false})
+			c.master("/user/new", map[string]any{"user_id": "own", "user_role": "internal_user", "max_budget": 5.0, "auto_create_key": false})
+			for id, want := range map[string]any{"iu": 1000.0, "none": nil, "own": 5.0} {
+				if got := userInfo(c, id)["max_budget"]; got != want {
+					c.t.Errorf("%s: max_budget %v, want %v", id, got, want)
+				}
+			}
+		}},
+		{name: "source/get_users: page_size 25 by default, at most 100; sort_by spend", run: func(c *lcase) {
+			for i := range 30 {
+				c.master("/user/new", map[string]any{"user_id": fmt.Sprintf("u%02d", i), "auto_create_key": false})
+			}
+			out := c.ok("GET", "/user/list", testMaster, nil)
+			if users, _ := out["users"].([]any); len(users) != 25 || out["page_size"] != 25.0 || out["total"] != 30.0 || out["total_pages"] != 2.0 {
+				c.t.Errorf("/user/list: %d users, %v", len(users), out["page_size"])
+			}
+			refusedWith(c, 400, "GET", "/user/list?page_size=101", testMaster, nil, "page_size")
+			c.ok("GET", "/user/list?page_size=100&sort_by=spend&sort_order=desc", testMaster, nil)
+		}},
 	})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -243,6 +244,12 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	if err := softBelowMax(c, req.MaxBudget); err != nil {
 		return err
 	}
+	me := who(c)
+	if !me.admin {
+		if err := a.selfServeLimits(me, req); err != nil {
+			return err
+		}
+	}
 	if err := a.teamRefsCheck(req); err != nil {
 		return err
 	}
@@ -256,6 +263,7 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	now := a.store.Now()
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(t, now)
+	a.addCreator(me, t)
 	budgetIDs(t)
 	res, err := a.create(c, events.KindTeam, id, events.TeamUpserted, t, apierror.Conflict.With("team_id %q already exists", id))
 	if err != nil {
@@ -471,6 +479,11 @@ func (a *API) teamListV2(c *fiber.Ctx) error {
 	if err := checkQuery(c, "page", "page_size", "team_id", "team_alias", "organization_id", "user_id", "sort_by", "sort_order"); err != nil {
 		return err
 	}
+	// As LiteLLM's: a caller that may not read every team names itself
+	// by user_id; listing all teams, or another user's, is refused.
+	if me := who(c); !me.reads() && (c.Query("user_id") == "" || c.Query("user_id") != me.userID) {
+		return apierror.NotAdmin.With("Only admin users can query all teams/other teams. Your user role=%s", cmp.Or(me.role, "None"))
+	}
 	teams := filterTeams(c, a.visibleTeams(who(c)))
 	if err := sortBy(c, teams, "desc", map[string]func(*events.Team) string{
 		"team_id":    func(t *events.Team) string { return t.TeamID },
@@ -485,7 +498,30 @@ func (a *API) teamListV2(c *fiber.Ctx) error {
 		return err
 	}
 	from, to := p.bounds()
-	return c.JSON(fiber.Map{"teams": teams[from:to], "total": len(teams), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
+	return c.JSON(fiber.Map{"teams": withKeysCount(a.store.Snapshot(), teams[from:to]), "total": len(teams), "page": p.n, "page_size": p.size, "total_pages": p.pages()})
+}
+
+// withKeysCount renders teams each with keys_count, the number of its
+// keys (LiteLLM 2026's /v2/team/list answers it per team of the page).
+func withKeysCount(snap *policy.Snapshot, teams []*events.Team) []fiber.Map {
+	counts := make(map[string]int, len(teams))
+	for _, t := range teams {
+		counts[t.TeamID] = 0
+	}
+	for _, k := range snap.Keys() {
+		if n, ok := counts[k.TeamID]; ok && k.TeamID != "" {
+			counts[k.TeamID] = n + 1
+		}
+	}
+	out := make([]fiber.Map, 0, len(teams))
+	for _, t := range teams {
+		raw, _ := json.Marshal(t)
+		var m fiber.Map
+		_ = json.Unmarshal(raw, &m)
+		m["keys_count"] = counts[t.TeamID]
+		out = append(out, m)
+	}
+	return out
 }
 
 // teamAvailable is GET /team/available: the teams a user may join by
@@ -540,26 +576,47 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		}
 		in = []memberInput{m}
 	}
+	if err := checkMembers(in, "member"); err != nil {
+		return err
+	}
+	res, t, _, err := a.addTeamMembers(c, req.TeamID, in, req.memberLimitFields)
+	if err != nil {
+		return err
+	}
+	return commit(c, res, t)
+}
+
+// checkMembers refuses a member named by neither user_id nor user_email
+// or with a role other than admin and user (field names them); a member
+// without a role is a user.
+func checkMembers(in []memberInput, field string) error {
 	for i := range in {
 		if in[i].UserID == "" && in[i].UserEmail == "" {
-			return httpx.Param("member", "each member needs user_id or user_email")
+			return httpx.Param(field, "each member needs user_id or user_email")
 		}
 		if in[i].Role == "" {
 			in[i].Role = "user"
 		}
-		if err := validRole("member.role", in[i].Role); err != nil {
+		if err := validRole(field+".role", in[i].Role); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// addTeamMembers adds members in (checked) to the team id in one event,
+// each with limits, then gives them their users: the team refuses them
+// all if it has one already. It answers the team and the members added.
+func (a *API) addTeamMembers(c *fiber.Ctx, id string, in []memberInput, limits memberLimitFields) (store.Result, *events.Team, []events.Member, error) {
 	var added []events.Member
-	res, t, err := a.mutateTeam(c, req.TeamID, events.TeamMemberAdded, func(t *events.Team) error {
+	res, t, err := a.mutateTeam(c, id, events.TeamMemberAdded, func(t *events.Team) error {
 		if err := notInTeam(in, t.MembersWithRoles); err != nil {
 			return err
 		}
 		added = members(in, t.MembersWithRoles)
 		t.MembersWithRoles = slices.Clone(t.MembersWithRoles)
 		for _, m := range added {
-			req.memberLimitFields.apply(&m)
+			limits.apply(&m)
 			i := slices.IndexFunc(t.MembersWithRoles, func(x events.Member) bool {
 				return sameMember(m.UserID, m.UserEmail, x.UserID, x.UserEmail)
 			})
@@ -572,22 +629,19 @@ func (a *API) teamMemberAdd(c *fiber.Ctx) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return res, nil, nil, err
 	}
 	// A member named by a user_id that has no user gets one, and users
 	// that exist get the team in their list, as LiteLLM does.
 	if res, err = a.createMemberUsers(c, res, added, t.TeamID); err != nil {
-		return err
+		return res, nil, nil, err
 	}
 	res, err = a.changeMemberUsers(c, res, added, func(u *events.User) {
 		if !slices.Contains(u.Teams, t.TeamID) {
 			u.Teams = append(slices.Clone(u.Teams), t.TeamID)
 		}
 	})
-	if err != nil {
-		return err
-	}
-	return commit(c, res, t)
+	return res, t, added, err
 }
 
 // memberAlreadyInTeam is LiteLLM's refusal of /team/member_add for a

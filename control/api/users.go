@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 var userRoles = []string{"proxy_admin", "proxy_admin_viewer", "org_admin", "internal_user", "internal_user_viewer", "team", "customer"}
@@ -208,56 +210,93 @@ func (a *API) userUpdate(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if req.UserID == nil || *req.UserID == "" {
-		return apierror.MissingParam.With("user_id is required")
-	}
-	if req.AutoCreateKey != nil || req.KeyAlias != nil || req.Duration != nil {
-		return httpx.Param("auto_create_key", "key fields are only valid for /user/new")
-	}
-	if req.Aliases != nil {
-		return httpx.Param("aliases", "only valid for /user/new (the key it makes); set it on the user's keys with /key/update")
-	}
-	if req.TeamID != nil {
-		return httpx.Param("team_id", "only valid for /user/new; add the user to a team with /team/member_add")
-	}
-	if err := req.validate(); err != nil {
+	ch, err := a.checkUserUpdate(req, sentFields(c.Body()))
+	if err != nil {
 		return err
 	}
-	// "max_budget": null removes the user's budget, as in LiteLLM's
-	// _update_internal_user_params (any other null keeps the field).
-	unlimited := req.MaxBudget == nil && sentFields(c.Body())["max_budget"]
-	apply := func(r *userRequest, u *events.User) {
-		r.apply(u, a.store.Now())
-		if unlimited {
-			u.MaxBudget = nil
-		}
-	}
-	if a.store.Snapshot().User(*req.UserID) == nil {
-		// LiteLLM's /user/update upserts: a user it does not know is
-		// created from the fields sent (with the new-user defaults, as
-		// /user/new would), not refused.
-		id, now := *req.UserID, a.store.Now()
-		created := req
-		fillUser(&created, a.userDefaults)
-		u := &events.User{UserID: id, CreatedAt: now, UpdatedAt: now}
-		apply(&created, u)
-		res, err := a.create(c, events.KindUser, id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", id))
-		if err == nil {
-			return commit(c, res, updatedUser(u))
-		}
-		if !errors.Is(err, apierror.Conflict) {
-			return err
-		}
-		// Created meanwhile: update it as it now is.
-	}
-	res, u, err := a.mutateUser(c, *req.UserID, func(u *events.User) error {
-		apply(&req, u)
-		return nil
-	})
+	res, u, err := a.applyUserUpdate(c, ch)
 	if err != nil {
 		return err
 	}
 	return commit(c, res, updatedUser(u))
+}
+
+// userChange is one checked /user/update: the request, the user it names
+// and whether that user is to be created.
+type userChange struct {
+	req    userRequest
+	id     string
+	create bool
+	// unlimited is "max_budget": null, which removes the user's budget, as
+	// in LiteLLM's _update_internal_user_params (any other null keeps the
+	// field).
+	unlimited bool
+}
+
+// checkUserUpdate checks a /user/update body (sent: the fields it names)
+// and finds its user: by user_id, else, as LiteLLM does, the user with
+// the body's user_email, else a new user with a new id and that email.
+func (a *API) checkUserUpdate(req userRequest, sent map[string]bool) (*userChange, error) {
+	byID := req.UserID != nil && *req.UserID != ""
+	if !byID && (req.UserEmail == nil || *req.UserEmail == "") {
+		return nil, param(apierror.MissingParam.With("user_id or user_email is required"), "user_id")
+	}
+	if req.AutoCreateKey != nil || req.KeyAlias != nil || req.Duration != nil {
+		return nil, httpx.Param("auto_create_key", "key fields are only valid for /user/new")
+	}
+	if req.Aliases != nil {
+		return nil, httpx.Param("aliases", "only valid for /user/new (the key it makes); set it on the user's keys with /key/update")
+	}
+	if req.TeamID != nil {
+		return nil, httpx.Param("team_id", "only valid for /user/new; add the user to a team with /team/member_add")
+	}
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	ch := &userChange{req: req, unlimited: req.MaxBudget == nil && sent["max_budget"]}
+	snap := a.store.Snapshot()
+	switch {
+	case byID:
+		ch.id = *req.UserID
+	case snap.UserByEmail(*req.UserEmail) != nil:
+		ch.id = snap.UserByEmail(*req.UserEmail).UserID
+	default:
+		ch.id = newID()
+	}
+	ch.create = snap.User(ch.id) == nil
+	return ch, nil
+}
+
+// applyUserUpdate publishes a checked change. LiteLLM's /user/update
+// upserts: a user it does not know is created from the fields sent (with
+// the new-user defaults, as /user/new would), not refused.
+func (a *API) applyUserUpdate(c *fiber.Ctx, ch *userChange) (store.Result, *events.User, error) {
+	apply := func(r *userRequest, u *events.User) {
+		r.apply(u, a.store.Now())
+		if ch.unlimited {
+			u.MaxBudget = nil
+		}
+	}
+	if ch.create {
+		now := a.store.Now()
+		created := ch.req
+		fillUser(&created, a.userDefaults)
+		u := &events.User{UserID: ch.id, CreatedAt: now, UpdatedAt: now}
+		apply(&created, u)
+		res, err := a.create(c, events.KindUser, ch.id, events.UserUpserted, u, apierror.Conflict.With("user_id %q already exists", ch.id))
+		if err == nil {
+			return res, u, nil
+		}
+		if !errors.Is(err, apierror.Conflict) {
+			return res, nil, err
+		}
+		// Created meanwhile: update it as it now is.
+	}
+	req := ch.req
+	return a.mutateUser(c, ch.id, func(u *events.User) error {
+		apply(&req, u)
+		return nil
+	})
 }
 
 // updatedUser is /user/update's answer: LiteLLM's {"user_id", "data":
@@ -293,6 +332,68 @@ func (a *API) userInfo(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"user_id": id, "user_info": withSpend(u, a.spendOf(c, events.KindUser, id)), "keys": keys, "teams": teams})
 }
 
+// userInfoV2 is GET /v2/user/info, LiteLLM 2026's light /user/info: the
+// user's own fields and its team ids, without its keys or team objects.
+// An admin (or view-only admin) reads any user, anyone else itself and
+// the members of the teams it is an admin of; another user is answered
+// as a missing one (404), as in LiteLLM, so the route does not tell which
+// users exist.
+func (a *API) userInfoV2(c *fiber.Ctx) error {
+	if err := checkQuery(c, "user_id"); err != nil {
+		return err
+	}
+	me := who(c)
+	id := cmp.Or(plusQuery(c, "user_id"), me.userID)
+	if id == "" {
+		return apierror.MissingParam.With("user_id is required")
+	}
+	snap := a.store.Snapshot()
+	u := snap.User(id)
+	if u == nil || !(me.reads() || id == me.userID || leadsTeamOf(snap, me.userID, id)) {
+		return apierror.NotFound.With("User %s not found", id)
+	}
+	spend := a.spendOf(c, events.KindUser, id)
+	return c.JSON(fiber.Map{"user_id": u.UserID, "user_email": nonEmpty(u.UserEmail), "user_alias": nonEmpty(u.UserAlias),
+		"user_role": u.UserRole, "spend": Money(spend.Spend), "max_budget": u.MaxBudget, "models": orEmpty(u.Models),
+		"budget_duration": nonEmpty(u.BudgetDuration), "budget_reset_at": u.BudgetResetAt, "metadata": u.Metadata,
+		"created_at": u.CreatedAt, "updated_at": u.UpdatedAt, "sso_user_id": nil, "teams": teamIDsOf(snap, u)})
+}
+
+// teamIDsOf are the ids of the teams u is in: its teams list, and the
+// teams that list it as a member (a team created with its members does
+// not write their users; LiteLLM's new_team does).
+func teamIDsOf(snap *policy.Snapshot, u *events.User) []string {
+	ids := slices.Clone(orEmpty(u.Teams))
+	for _, t := range snap.Teams() {
+		if teamMember(t, u.UserID) != nil && !slices.Contains(ids, t.TeamID) {
+			ids = append(ids, t.TeamID)
+		}
+	}
+	return ids
+}
+
+// orEmpty is l, or [] for nil (LiteLLM answers lists, never null).
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// leadsTeamOf reports whether admin is an admin of a team user is a
+// member of.
+func leadsTeamOf(snap *policy.Snapshot, admin, user string) bool {
+	if admin == "" {
+		return false
+	}
+	for _, t := range snap.Teams() {
+		if m := teamMember(t, admin); m != nil && m.Role == "admin" && teamMember(t, user) != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // plusQuery is the query parameter name with a '+' kept as a '+', as
 // LiteLLM's /user/info reads a user_id that decoded with a space (emails
 // such as a+b@example.com are sent unescaped).
@@ -316,7 +417,7 @@ func plusQuery(c *fiber.Ctx, name string) string {
 // comma-separated: one id matches as a case-insensitive substring,
 // several exactly; user_email as a case-insensitive substring, team),
 // sort (newest first without sort_by; sort_order asc by default) and
-// pages; without page_size, every user. Each user has its spend and
+// pages (page_size 25 by default, at most 100). Each user has its spend and
 // key_count, as in LiteLLM.
 func (a *API) userList(c *fiber.Ctx) error {
 	if err := checkQuery(c, "role", "user_ids", "user_email", "team", "page", "page_size", "sort_by", "sort_order"); err != nil {
@@ -347,7 +448,16 @@ func (a *API) userList(c *fiber.Ctx) error {
 		}
 	}
 	slices.SortStableFunc(users, func(x, y *events.User) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	// Spend is read from the budget tracker per user, so only for a sort
+	// by it; as a fixed-width string it sorts as the number does.
+	spendKey := map[string]string{}
+	if c.Query("sort_by") == "spend" {
+		for _, u := range users {
+			spendKey[u.UserID] = fmt.Sprintf("%030.10f", a.spendOf(c, events.KindUser, u.UserID).Spend)
+		}
+	}
 	if err := sortBy(c, users, "asc", map[string]func(*events.User) string{
+		"spend":      func(u *events.User) string { return spendKey[u.UserID] },
 		"user_id":    func(u *events.User) string { return u.UserID },
 		"user_email": func(u *events.User) string { return u.UserEmail },
 		"user_alias": func(u *events.User) string { return u.UserAlias },
@@ -357,9 +467,13 @@ func (a *API) userList(c *fiber.Ctx) error {
 	}); err != nil {
 		return err
 	}
-	p, err := pageOf(c, "page_size", len(users), len(users))
+	// LiteLLM's page_size: 25 by default, at most 100.
+	p, err := pageOf(c, "page_size", len(users), 25)
 	if err != nil {
 		return err
+	}
+	if p.size > 100 {
+		return httpx.Param("page_size", "must be <= 100, got %d", p.size)
 	}
 	from, to := p.bounds()
 	keyCount := map[string]int{}

@@ -89,6 +89,12 @@ type GeneralSettings struct {
 	// EnforceRBAC requires a JWT to resolve to a user or team (LiteLLM
 	// reads this one, not litellm_jwtauth.enforce_rbac, for that check).
 	EnforceRBAC bool `yaml:"enforce_rbac"`
+	// AllowUserTeamCreation lets an internal_user create standalone teams
+	// (POST /team/new) within its own limits.
+	AllowUserTeamCreation bool `yaml:"allow_user_team_creation"`
+	// DisableAutoAddProxyAdminToTeams stops /team/new making the proxy
+	// admin user that calls it an admin of the new team.
+	DisableAutoAddProxyAdminToTeams bool `yaml:"disable_auto_add_proxy_admin_to_teams"`
 }
 
 // LiteLLMSettings is litellm_settings.

@@ -187,21 +187,10 @@ func stringList(v any) ([]string, error) {
 	return out, nil
 }
 
-// UserDefaults returns default_internal_user_params with
-// max_internal_user_budget as its budget when it has none (LiteLLM's
-// max_internal_user_budget is the default budget of a new internal user);
-// nil when neither is set.
+// UserDefaults returns default_internal_user_params (nil when unset).
+// max_internal_user_budget is not folded in: LiteLLM applies it only to
+// a user created with the internal_user role named explicitly, so the
+// admin API takes it separately.
 func (f *File) UserDefaults() *InternalUserParams {
-	s := &f.LiteLLMSettings
-	if s.DefaultInternalUserParams == nil && s.MaxInternalUserBudget == nil {
-		return nil
-	}
-	var u InternalUserParams
-	if s.DefaultInternalUserParams != nil {
-		u = *s.DefaultInternalUserParams
-	}
-	if u.MaxBudget == nil {
-		u.MaxBudget = s.MaxInternalUserBudget
-	}
-	return &u
+	return f.LiteLLMSettings.DefaultInternalUserParams
 }

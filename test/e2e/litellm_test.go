@@ -239,8 +239,14 @@ func TestLiteLLMSettingsEndToEnd(t *testing.T) {
 	var user struct {
 		MaxBudget *float64 `json:"max_budget"`
 	}
-	if code := call(t, "POST", ctl.url("/user/new"), masterKey, map[string]any{"user_id": "u1", "auto_create_key": false}, &user); code != 200 || user.MaxBudget == nil || *user.MaxBudget != 3 {
+	// As LiteLLM's: only a user created with user_role internal_user
+	// gets max_internal_user_budget.
+	if code := call(t, "POST", ctl.url("/user/new"), masterKey, map[string]any{"user_id": "u1", "user_role": "internal_user", "auto_create_key": false}, &user); code != 200 || user.MaxBudget == nil || *user.MaxBudget != 3 {
 		t.Fatalf("/user/new: %d, max_budget %v; want max_internal_user_budget 3", code, user.MaxBudget)
+	}
+	user.MaxBudget = nil
+	if code := call(t, "POST", ctl.url("/user/new"), masterKey, map[string]any{"user_id": "u2", "auto_create_key": false}, &user); code != 200 || user.MaxBudget != nil {
+		t.Fatalf("/user/new without user_role: %d, max_budget %v; want none", code, user.MaxBudget)
 	}
 
 	// Spend rows: the mocked answer is free, the alias is recorded under

@@ -30,6 +30,9 @@ const (
 	// JWT and a virtual key; an admin JWT is outside admin_allowed_routes
 	// (401) and a team JWT outside team_allowed_routes (403).
 	selfManaged = "self-managed"
+	// ownList: an admin, or a caller naming itself by user_id (LiteLLM's
+	// /v2/team/list); probed without user_id, so others get LiteLLM's 401.
+	ownList = "own-list"
 	// ownSpend: LiteLLM's spend_tracking_routes that gatehouse scopes to
 	// the caller's own keys, user and models (/spend/keys, /spend/users,
 	// /spend/calculate; /spend/tags refused with a 400): admins, admin
@@ -56,10 +59,14 @@ var routeAccess = map[string]string{
 	"POST /key/block":                    adminOnly,
 	"POST /key/unblock":                  adminOnly,
 	"POST /team/new":                     adminOnly,
+	"POST /team/bulk_member_add":         adminOnly,
+	"POST /key/bulk_update":              adminOnly,
+	"POST /user/bulk_update":             adminOnly,
 	"POST /team/update":                  adminOnly,
 	"GET /team/info":                     ownInfo,
 	"GET /team/list":                     anyCaller,
-	"GET /v2/team/list":                  anyCaller,
+	"GET /v2/team/list":                  ownList,
+	"GET /v2/user/info":                  selfManaged,
 	"GET /team/available":                anyCaller,
 	"POST /key/health":                   anyCaller,
 	"POST /team/delete":                  adminOnly,
@@ -237,7 +244,7 @@ func adminMatrix(t *testing.T, s *stack) {
 				switch class {
 				case public:
 					allowed = true
-				case adminOnly, ownInfo, teamAdmin:
+				case adminOnly, ownInfo, teamAdmin, ownList:
 					allowed = r.admin || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
 				case ownKeys:
 					allowed = r.admin || r.internal || (r.jwtAd && jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes))
@@ -269,7 +276,7 @@ func adminMatrix(t *testing.T, s *stack) {
 				// team_allowed_routes and an info route about another
 				// object get a 403.
 				want := 403
-				if !r.authn || ((class == adminOnly || class == ownKeys) && !r.team) || (r.jwtAd && !jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes)) {
+				if !r.authn || class == ownList || ((class == adminOnly || class == ownKeys) && !r.team) || (r.jwtAd && !jwtauth.RouteAllowed(path, events.DefaultAdminAllowedRoutes)) {
 					want = 401
 				}
 				attack{name: name, method: method, url: url, cred: r.cred, body: bodyFor(method, probe), status: want}.run(t, s, cat)
