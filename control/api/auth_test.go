@@ -133,7 +133,7 @@ func TestVirtualKeyCallers(t *testing.T) {
 		}
 	}
 
-	// /key/list and /team/list are info routes: a non-admin sees its own.
+	// /key/list is an info route: a non-admin sees its own.
 	code, out = do(t, app, "GET", "/key/list", dev, nil)
 	if keys, _ := out["keys"].([]any); code != 200 || len(keys) != 3 {
 		t.Errorf("dev's /key/list: %d, %v (want its user's 3: /user/new made one)", code, out)
@@ -146,7 +146,11 @@ func TestVirtualKeyCallers(t *testing.T) {
 	if keys, _ := out["keys"].([]any); code != 200 || len(keys) < 7 {
 		t.Errorf("admin's /key/list: %d, %v", code, out)
 	}
-	req := httptest.NewRequest("GET", "/team/list", nil)
+	// /team/list as LiteLLM's: a non-admin names itself, or is refused.
+	if code, out := do(t, app, "GET", "/team/list", devToo, nil); code != 401 || !strings.Contains(fmt.Sprint(out), "Only admin users can query all teams/other teams. Your user role=") {
+		t.Errorf("a member's /team/list without user_id: %d %v (want LiteLLM's 401)", code, out)
+	}
+	req := httptest.NewRequest("GET", "/team/list?user_id=dev", nil)
 	req.Header.Set("Authorization", "Bearer "+devToo)
 	resp, err := app.Test(req, 10_000)
 	if err != nil {

@@ -482,10 +482,10 @@ func TestLiteLLMKeyMgmtCases(t *testing.T) {
 			}
 			c.status(400, "POST", "/key/generate", testMaster, map[string]any{"max_budget": -10.0})
 		}},
-		{name: "test_get_and_validate_existing_key", skip: "not implemented: /key/bulk_update is not served (its helper's 404 \"Key not found\")"},
-		{name: "test_process_single_key_update", skip: "not implemented: /key/bulk_update is not served"},
-		{name: "test_bulk_update_keys_success", skip: "not implemented: /key/bulk_update is not served"},
-		{name: "test_bulk_update_keys_partial_failures", skip: "not implemented: /key/bulk_update is not served"},
+		{name: "test_get_and_validate_existing_key", skip: "ported in TestLiteLLMSelfServeCases (/key/bulk_update)"},
+		{name: "test_process_single_key_update", skip: "ported in TestLiteLLMSelfServeCases (/key/bulk_update)"},
+		{name: "test_bulk_update_keys_success", skip: "ported in TestLiteLLMSelfServeCases (/key/bulk_update)"},
+		{name: "test_bulk_update_keys_partial_failures", skip: "ported in TestLiteLLMSelfServeCases (/key/bulk_update)"},
 		{name: "test_validate_reset_spend_value_invalid", skip: resetNot},
 		{name: "test_validate_reset_spend_value_valid", skip: resetNot},
 		{name: "test_validate_reset_spend_value_no_budget_table", skip: resetNot},

@@ -435,14 +435,28 @@ func (a *API) teamMemberships(c *fiber.Ctx, t *events.Team) []fiber.Map {
 	return out
 }
 
-// teamList lists every team to an admin; to anyone else (LiteLLM's
-// /team/list is an info route) the teams it is a member of and its own;
-// user_id and organization_id narrow it, as in LiteLLM.
+// teamList lists every team to an admin; anyone else names itself by
+// user_id and gets the teams it is a member of (mayListTeams);
+// organization_id narrows it, as in LiteLLM.
 func (a *API) teamList(c *fiber.Ctx) error {
 	if err := checkQuery(c, "user_id", "organization_id"); err != nil {
 		return err
 	}
+	if err := mayListTeams(c); err != nil {
+		return err
+	}
 	return c.JSON(filterTeams(c, a.visibleTeams(who(c))))
+}
+
+// mayListTeams is LiteLLM's check on /team/list and /v2/team/list
+// (allowed_route_check_inside_route): a caller that may not read every
+// team names itself by user_id; listing all teams, or another user's, is
+// its 401, whose text clients and LiteLLM's own tests match.
+func mayListTeams(c *fiber.Ctx) error {
+	if me := who(c); !me.reads() && (c.Query("user_id") == "" || c.Query("user_id") != me.userID) {
+		return apierror.NotAdmin.With("Only admin users can query all teams/other teams. Your user role=%s", cmp.Or(me.role, "None"))
+	}
+	return nil
 }
 
 // filterTeams keeps the teams the list query's filters name: the member
@@ -479,10 +493,8 @@ func (a *API) teamListV2(c *fiber.Ctx) error {
 	if err := checkQuery(c, "page", "page_size", "team_id", "team_alias", "organization_id", "user_id", "sort_by", "sort_order"); err != nil {
 		return err
 	}
-	// As LiteLLM's: a caller that may not read every team names itself
-	// by user_id; listing all teams, or another user's, is refused.
-	if me := who(c); !me.reads() && (c.Query("user_id") == "" || c.Query("user_id") != me.userID) {
-		return apierror.NotAdmin.With("Only admin users can query all teams/other teams. Your user role=%s", cmp.Or(me.role, "None"))
+	if err := mayListTeams(c); err != nil {
+		return err
 	}
 	teams := filterTeams(c, a.visibleTeams(who(c)))
 	if err := sortBy(c, teams, "desc", map[string]func(*events.Team) string{

@@ -64,7 +64,7 @@ var routeAccess = map[string]string{
 	"POST /user/bulk_update":             adminOnly,
 	"POST /team/update":                  adminOnly,
 	"GET /team/info":                     ownInfo,
-	"GET /team/list":                     anyCaller,
+	"GET /team/list":                     ownList,
 	"GET /v2/team/list":                  ownList,
 	"GET /v2/user/info":                  selfManaged,
 	"GET /team/available":                anyCaller,
