@@ -349,7 +349,7 @@ func TestLiteLLMHandleJWTCases(t *testing.T) {
 				header: "alias_other", want: apierror.Forbidden, msg: "x-litellm-team-id 'alias_other' " + notMember},
 			{name: "test_resolve_db_team_fallback_skips_team_without_model_access", claims: `{"sub":"u_model_access"}`, model: "gpt-4", check: team("allowed_team")},
 			{name: "test_resolve_db_team_fallback_distinguishes_no_membership_vs_model_denied/model", claims: `{"sub":"u_no_model"}`, model: "gpt-4",
-				want: apierror.TeamModelDenied, msg: "No team has access to the requested model: gpt-4."},
+				want: apierror.TeamModelDenied, msg: "No team you are a member of has access to the requested model: gpt-4."},
 		})
 		// The denial for a member team that lacks the model does not name
 		// the user's memberships.
