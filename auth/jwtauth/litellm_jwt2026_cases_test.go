@@ -255,6 +255,33 @@ func TestLiteLLMJWT2026Cases(t *testing.T) {
 		})
 	})
 
+	t.Run("test_user_api_key_auth.py", func(t *testing.T) {
+		for _, c := range []struct {
+			name, tok string
+			want      bool
+		}{
+			{"test_is_jwt_detects_jwt_tokens", "header.payload.signature", true},
+			{"test_is_jwt_detects_jwt_tokens", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyMSJ9.sig123", true},
+			{"test_is_jwt_rejects_opaque_tokens", "some-opaque-oauth2-token", false},
+			{"test_is_jwt_rejects_opaque_tokens", "sk-12345678", false},
+			{"test_is_jwt_rejects_opaque_tokens", "Bearer token", false},
+			{"test_is_jwt_rejects_opaque_tokens", "two.parts", false},
+			{"test_is_jwt_returns_false_for_none", "", false},
+		} {
+			if IsJWT(c.tok) != c.want {
+				t.Errorf("%s: IsJWT(%q) = %v, want %v", c.name, c.tok, !c.want, c.want)
+			}
+		}
+		// TestJWTAuthUserEmail: the decision carries the resolved email,
+		// the stored user's first, on the admin path the claim's.
+		runRows(t, s, sub(func(a *events.JWTAuth) { a.UserEmailJWTField = "email" }), nil, []row{
+			{name: "test_jwt_auth_populates_user_email_on_valid_token", claims: `{"sub":"u_row","email":"claim@example.com"}`, model: "gpt-4",
+				check: emails("claim@example.com", "row@example.com")},
+			{name: "test_jwt_auth_populates_user_email_on_proxy_admin", claims: `{"sub":"jwt-admin-user","email":"admin@example.com","scope":"litellm_proxy_admin"}`,
+				route: "/key/info", check: all(admin(true), user("jwt-admin-user"), emails("admin@example.com", "admin@example.com"))},
+		})
+	})
+
 	t.Run("test_user_api_key_auth_identity_wiring.py", func(t *testing.T) {
 		runRows(t, s, sub(func(a *events.JWTAuth) { a.AdminAllowedRoutes = []string{"openai_routes"} }), nil, []row{
 			{name: "test_parity_uak_for_jwt_request_matches_pre_integration", claims: `{"sub":"jwt-human-user","scope":"litellm_proxy_admin"}`,
@@ -388,6 +415,20 @@ func TestLiteLLMJWT2026Cases(t *testing.T) {
 //     test_check_scope_based_access_denial_hides_scope_allowlist_from_client:
 //     the reference's 2026 texts name the allowlist (rows in
 //     litellm_jwt_cases_test.go).
+//
+// test_user_api_key_auth.py (current): TestJWTOAuth2Coexistence's OAuth2
+// cases (test_both_enabled_*, test_only_oauth2_enabled_handles_all_tokens,
+// test_opaque_token_does_not_use_oauth2_when_oauth2_globally_disabled,
+// test_oauth2_path_requires_premium_user, test_routing_override_*),
+// test_routing_selector_matches_claim_parametrized and
+// test_matches_routing_override_parametrized: enable_oauth2_auth and
+// routing_overrides are refused settings;
+// test_auto_register_passes_validated_org_context_to_generated_key:
+// virtual_key_claim_field is refused; test_real_jwt_still_requires_license_
+// when_jwt_auth_enabled and test_cli_session_token_*: no license, no CLI
+// session tokens. TestJWTAuthUserEmail's Prometheus label and spend-log
+// metadata: spend rows carry the user id, not its email, for keys and
+// JWTs alike; the decision carries the email (rows above).
 //
 // test_user_api_key_auth_identity_wiring.py: test_identity_context_
 // populated_on_request_state and test_parity_uak_for_api_key_request_
