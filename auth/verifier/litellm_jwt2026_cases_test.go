@@ -451,6 +451,7 @@ func TestLiteLLMHandleJWTVerificationCases(t *testing.T) {
 		audV := newVerifier(t, clk, Config{PublicKeyURLs: []string{single.jwksURL()}, Audience: "litellm-proxy"})
 		lenient := newVerifier(t, clk, Config{PublicKeyURLs: []string{single.jwksURL()}, Leeway: 100000000000000 * time.Nanosecond})
 		noKid := craft(`{"alg":"RS256"}`, mustJSON(baseClaims(clk)), rs256(rawKeys().rsa1))
+		ecV := newVerifier(t, clk, Config{PublicKeyURLs: []string{newIDP(t, k.es).jwksURL()}})
 		admin := func(aud any, scope string) string {
 			return sign(t, k.rs, with(baseClaims(clk), "sub", "user123", "scope", scope, "aud", aud), nil)
 		}
@@ -461,6 +462,11 @@ func TestLiteLLMHandleJWTVerificationCases(t *testing.T) {
 			{name: "test_valid_invalid_token/audience None/no admin scope", v: v, tok: admin(nil, "litellm-NO-SCOPE")},
 			{name: "test_valid_invalid_token/litellm-proxy/valid", v: audV, tok: admin("litellm-proxy", "litellm-proxy-admin")},
 			{name: "test_valid_invalid_token/litellm-proxy/no admin scope", v: audV, tok: admin("litellm-proxy", "litellm-NO-SCOPE")},
+			{name: "test_auth_jwt_rs256_regression", v: v, tok: sign(t, k.rs, with(baseClaims(clk), "sub", "bob", "aud", "litellm-proxy"), nil), check: claimIs("sub", "bob")},
+			{name: "test_auth_jwt_es256_jwk_path", v: ecV, tok: sign(t, k.es, with(baseClaims(clk), "aud", "litellm-proxy"), nil), check: claimIs("sub", "alice")},
+			// An ES256 token naming the RSA key: the key does not fit the alg.
+			{name: "test_auth_jwt_mismatched_key_fails", v: v, tok: craft(`{"alg":"ES256","kid":"rsa-1"}`, mustJSON(with(baseClaims(clk), "sub", "mallory")), es256(rawKeys().ec256)),
+				status: 401, msg: "Validation fails"},
 			// update_environment(leeway=...): an old token within the leeway.
 			{name: "test_end_user_jwt_auth/leeway", v: lenient, tok: sign(t, k.rs, with(baseClaims(clk), "exp", clk.Unix(-24*time.Hour)), nil),
 				check: claimIs("sub", "alice")},
