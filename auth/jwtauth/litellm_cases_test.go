@@ -433,8 +433,8 @@ func containsStr(s, sub string) bool {
 //     pass-through routes): gatehouse refuses pass_through_endpoints.
 //   - oidc_userinfo_* auth_builder routing: userinfo.go's own tests.
 //   - JWKS fetch/cache/stale/retry/discovery, expired-token 401s, audience
-//     and issuer decode kwargs, multi-issuer signature checks: the
-//     verifier's own tests (auth/verifier).
+//     and issuer decode kwargs, multi-issuer signature checks: rows of
+//     auth/verifier's litellm_jwt2026_cases_test.go.
 //   - metadata. prefix stripping: a listed deliberate difference.
 //   - single-team DB fallback without fallback_to_db_teams: a listed
 //     deliberate difference (a token without team claims is a team-less

@@ -351,9 +351,9 @@ func TestLiteLLMSyncUserRoleAndTeams(t *testing.T) {
 // tests/proxy_unit_tests/test_jwt.py and tests/local_testing/test_jwt.py:
 //   - test_token_single_public_key, test_valid_invalid_token,
 //     test_get_public_key_from_jwk_url, test_auth_jwt_es256_jwk_path,
-//     test_auth_jwt_rs256_regression, test_auth_jwt_mismatched_key_fails:
-//     key selection, signatures and audience are the verifier's own tests
-//     (auth/verifier).
+//     test_auth_jwt_rs256_regression, test_auth_jwt_mismatched_key_fails,
+//     test_end_user_jwt_auth's leeway: key selection, signatures and
+//     audience, rows of auth/verifier's litellm_jwt2026_cases_test.go.
 //   - test_team_cache_update_called: LiteLLM's spend cache write, no
 //     decision.
 //   - test_user_api_key_auth_jwt_hashing: how UserAPIKeyAuth stores the
