@@ -107,6 +107,7 @@ func Decide(s *policy.Snapshot, id *Identity, r Request) (Decision, error) {
 	if !id.Admin && id.UserID != "" {
 		if u := storedUser(s, id); u != nil && u.UserRole == events.RoleProxyAdmin {
 			d.Role, d.User, d.UserID = events.RoleProxyAdmin, u, u.UserID
+			d.UserEmail = rowEmail(u, d.UserEmail)
 			return adminDecision(s, r, nil, d)
 		}
 	}
@@ -126,6 +127,16 @@ func storedUser(s *policy.Snapshot, id *Identity) *events.User {
 		return s.UserByEmail(id.UserEmail)
 	}
 	return nil
+}
+
+// rowEmail is the email a decision reports for a stored user: the user's
+// own, else the token's (LiteLLM 2026, LIT-4238: the row wins, the claim
+// is the fallback), so spend and metrics name the address on record.
+func rowEmail(u *events.User, claim string) string {
+	if u.UserEmail != "" {
+		return u.UserEmail
+	}
+	return claim
 }
 
 // adminDecision admits a proxy admin for every model, on
@@ -201,6 +212,7 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 		}
 		if d.User != nil {
 			d.UserID = d.User.UserID // the canonical id when matched by email
+			d.UserEmail = rowEmail(d.User, d.UserEmail)
 			if a.SyncUserRoleAndTeams {
 				for _, u := range syncUpserts(s, id, d.User) {
 					if !slices.Contains(d.Upserts, u) {
@@ -360,7 +372,7 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	}
 	if len(teamIDs) == 0 {
 		if a.EnforceTeamBasedModelAccess && fromDB {
-			return forbidden("No teams found in token, and the user is not a member of any team. `enforce_team_based_model_access` is set to True. Token must belong to a team.")
+			return forbidden(notATeamMember)
 		}
 		if a.EnforceTeamBasedModelAccess {
 			return forbidden("No teams found in token. `enforce_team_based_model_access` is set to True. Token must belong to a team.")
@@ -387,6 +399,20 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		d.Team = t
 		return nil
 	}
+	if fromDB {
+		// LiteLLM 2026's _resolve_db_team_fallback: no stored team may take
+		// the request. Nothing demands a team: the caller goes on as its
+		// user, judged by the user's models. Otherwise its two refusals,
+		// which do not list the memberships (not the token's to see).
+		switch {
+		case !a.EnforceTeamBasedModelAccess:
+			return nil
+		case r.Model != "" && anyExists:
+			return apierror.TeamModelDenied.With("No team you are a member of has access to the requested model: %s. Check `/models` to see the models available to you.", r.Model)
+		default:
+			return forbidden(notATeamMember)
+		}
+	}
 	if !anyExists && a.TeamClaimFallback {
 		// The claims name teams, none of which exists: the user's one
 		// stored team instead (its model and route checks follow), else
@@ -397,10 +423,6 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 		}
 		return nil
 	}
-	if r.Model != "" && fromDB {
-		// As for the header: stored memberships are not listed.
-		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Check `/models` to see all available models.", r.Model)
-	}
 	if r.Model != "" {
 		return apierror.TeamModelDenied.With("No team has access to the requested model: %s. Checked teams=%s. Check `/models` to see all available models.", r.Model, apierror.PyList(teamIDs))
 	}
@@ -409,6 +431,11 @@ func resolveTeam(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	}
 	return nil
 }
+
+// notATeamMember is LiteLLM 2026's refusal of a token without team claims,
+// under fallback_to_db_teams and enforce_team_based_model_access, for a
+// user none of whose stored teams could be used.
+const notATeamMember = "User is not a member of any team. Add the user to a team via the LiteLLM UI or API."
 
 // pyStr is s as LiteLLM prints an optional setting: None when unset.
 func pyStr(s string) string {

@@ -49,10 +49,12 @@ type Identity struct {
 	OrgAlias  string
 	// GroupIDs are the teams of team_ids_jwt_field alone.
 	GroupIDs []string
-	// ClaimTeams are the teams the claims name, team_ids_jwt_field's then
-	// team_id_jwt_field's (every element of a list), never team_id_default:
-	// what sync_user_role_and_teams makes the memberships match (LiteLLM
-	// 2026's get_all_jwt_team_ids).
+	// ClaimTeams are what sync_user_role_and_teams makes the memberships
+	// match: team_ids_jwt_field's teams, and under fallback_to_db_teams
+	// team_id_jwt_field's too (every element of a list), never
+	// team_id_default (LiteLLM 2026: without the flag a singular claim is
+	// not a membership claim; map_user_to_teams still joins the request's
+	// team).
 	ClaimTeams []string
 	// MappedUserRole is the user_role jwt_litellm_role_map gives the
 	// token's roles ("" when none matches).
@@ -211,7 +213,7 @@ func NewIdentity(c map[string]any, s *events.JWTSettings, prog cel.Program) (*Id
 		}
 	}
 	id.ClaimTeams = slices.Clone(id.GroupIDs)
-	if v, ok := claims.Lookup(c, f.teamID); ok {
+	if v, ok := claims.Lookup(c, f.teamID); ok && a.FallbackToDBTeams {
 		// A list claim names all its teams here, though the team chosen
 		// is its first; a single value is one id (commas and all).
 		ts := claims.Strings(v)

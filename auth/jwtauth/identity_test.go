@@ -37,6 +37,17 @@ func email(want string) check {
 	}
 }
 
+// emails: the token's email claim, and the email the decision reports
+// (the stored user's when it has one).
+func emails(claim, decided string) check {
+	return func(t *testing.T, id *Identity, d Decision) {
+		t.Helper()
+		if id.UserEmail != claim || d.UserEmail != decided {
+			t.Errorf("email = %q (decision %q), want %q (decision %q)", id.UserEmail, d.UserEmail, claim, decided)
+		}
+	}
+}
+
 func scopes(want ...string) check {
 	return func(t *testing.T, id *Identity, _ Decision) {
 		t.Helper()
@@ -258,9 +269,9 @@ func TestUserEmailJWTField(t *testing.T) {
 			// The user id falls back to the email; the lookup by email is
 			// case-insensitive and yields the canonical id.
 			{name: "resolves the canonical id", claims: `{"email":"alice@example.com"}`, model: "gpt-4o",
-				check: all(idUser("alice@example.com"), user("u1"), dbUser("u1"), email("alice@example.com"),
+				check: all(idUser("alice@example.com"), user("u1"), dbUser("u1"), emails("alice@example.com", "Alice@Example.com"),
 					role(""))}, // LiteLLM's get_rbac_role reads only user_id_jwt_field
-			{name: "case-insensitive", claims: `{"email":"ALICE@EXAMPLE.COM"}`, check: all(user("u1"), email("ALICE@EXAMPLE.COM"))},
+			{name: "case-insensitive", claims: `{"email":"ALICE@EXAMPLE.COM"}`, check: all(user("u1"), emails("ALICE@EXAMPLE.COM", "Alice@Example.com"))},
 			{name: "unknown email", claims: `{"email":"nobody@example.com"}`, want: apierror.Unauthenticated,
 				msg: "'user_id'=nobody@example.com"},
 			{name: "missing", claims: `{}`, check: all(user(""), email(""), role(""))},

@@ -349,7 +349,7 @@ func TestLiteLLMHandleJWTCases(t *testing.T) {
 				header: "alias_other", want: apierror.Forbidden, msg: "x-litellm-team-id 'alias_other' " + notMember},
 			{name: "test_resolve_db_team_fallback_skips_team_without_model_access", claims: `{"sub":"u_model_access"}`, model: "gpt-4", check: team("allowed_team")},
 			{name: "test_resolve_db_team_fallback_distinguishes_no_membership_vs_model_denied/model", claims: `{"sub":"u_no_model"}`, model: "gpt-4",
-				want: apierror.TeamModelDenied, msg: "No team has access to the requested model: gpt-4."},
+				want: apierror.TeamModelDenied, msg: "No team you are a member of has access to the requested model: gpt-4."},
 		})
 		// The denial for a member team that lacks the model does not name
 		// the user's memberships.
@@ -433,8 +433,8 @@ func containsStr(s, sub string) bool {
 //     pass-through routes): gatehouse refuses pass_through_endpoints.
 //   - oidc_userinfo_* auth_builder routing: userinfo.go's own tests.
 //   - JWKS fetch/cache/stale/retry/discovery, expired-token 401s, audience
-//     and issuer decode kwargs, multi-issuer signature checks: the
-//     verifier's own tests (auth/verifier).
+//     and issuer decode kwargs, multi-issuer signature checks: rows of
+//     auth/verifier's litellm_jwt2026_cases_test.go.
 //   - metadata. prefix stripping: a listed deliberate difference.
 //   - single-team DB fallback without fallback_to_db_teams: a listed
 //     deliberate difference (a token without team claims is a team-less

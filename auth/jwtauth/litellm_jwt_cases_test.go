@@ -311,10 +311,14 @@ func TestLiteLLMSyncUserRoleAndTeams(t *testing.T) {
 			check: all(decidedAdmin, upserts(role, add1))},
 	})
 	runRows(t, s, sync(func(a *events.JWTAuth) { a.TeamIDJWTField = "team_id" }), nil, []row{
+		// Without fallback_to_db_teams sync reconciles with
+		// team_ids_jwt_field alone (test_sync_user_role_and_teams_
+		// singular_claim_only_recognized_under_flag): the stored teams go,
+		// and map_user_to_teams joins the request's team.
 		{name: "test_get_all_jwt_team_ids_unions_singular_and_plural/singular only", claims: `{"sub":"u1","team_id":"team1"}`, route: "/key/info",
-			check: all(team("team1"), upserts(add1, drop2))},
+			check: all(team("team1"), upserts(drop2, add1))},
 		{name: "test_get_all_jwt_team_ids_unions_singular_and_plural/singular list", claims: `{"sub":"u1","team_id":["team1","team2"]}`, route: "/key/info",
-			check: all(team("team1"), upserts(add1))},
+			check: all(team("team1"), upserts(drop2, add1))},
 	})
 	runRows(t, s, sync(func(a *events.JWTAuth) {
 		a.TeamIDJWTField, a.TeamIDsJWTField = "team_id", events.ClaimPaths{"teams"}
@@ -347,9 +351,9 @@ func TestLiteLLMSyncUserRoleAndTeams(t *testing.T) {
 // tests/proxy_unit_tests/test_jwt.py and tests/local_testing/test_jwt.py:
 //   - test_token_single_public_key, test_valid_invalid_token,
 //     test_get_public_key_from_jwk_url, test_auth_jwt_es256_jwk_path,
-//     test_auth_jwt_rs256_regression, test_auth_jwt_mismatched_key_fails:
-//     key selection, signatures and audience are the verifier's own tests
-//     (auth/verifier).
+//     test_auth_jwt_rs256_regression, test_auth_jwt_mismatched_key_fails,
+//     test_end_user_jwt_auth's leeway: key selection, signatures and
+//     audience, rows of auth/verifier's litellm_jwt2026_cases_test.go.
 //   - test_team_cache_update_called: LiteLLM's spend cache write, no
 //     decision.
 //   - test_user_api_key_auth_jwt_hashing: how UserAPIKeyAuth stores the

@@ -116,6 +116,7 @@ func syncedAdmin(s *policy.Snapshot, id *Identity, r Request, a *events.JWTAuth,
 	switch {
 	case u != nil:
 		d.User, d.UserID = u, u.UserID
+		d.UserEmail = rowEmail(u, d.UserEmail)
 		d.Upserts = append(d.Upserts, syncUpserts(s, id, u)...)
 	case a.UserIDUpsert && id.EmailDomainOK:
 		d.Upserts = append(d.Upserts, events.UpsertRequest{Kind: events.UpsertUser, UserID: id.UserID, UserEmail: id.UserEmail},

@@ -78,7 +78,12 @@ func TestJWT2026Fields(t *testing.T) {
 		base["fallback_to_db_teams"] = true
 		setJWT(t, sys, map[string]any{"public_key_urls": jwks(idp), "litellm_jwtauth": base})
 		expectChat(t, b, tok, "gpt-4", 200, "")
-		expectChat(t, a, tok, "gpt-4o", 403, "team_model_access_denied") // its stored team t-home
+		// Its stored team t-home lacks gpt-4o: LiteLLM 2026 goes on as the
+		// user (no team) unless enforce_team_based_model_access.
+		expectChat(t, a, tok, "gpt-4o", 200, "")
+		base["enforce_team_based_model_access"] = true
+		setJWT(t, sys, map[string]any{"public_key_urls": jwks(idp), "litellm_jwtauth": base})
+		expectChat(t, a, tok, "gpt-4o", 403, "team_model_access_denied")
 	})
 
 	t.Run("jwt_litellm_role_map with sync_user_role_and_teams", func(t *testing.T) {
