@@ -33,8 +33,13 @@ type OrgMember struct {
 	UserEmail string `json:"user_email,omitempty"`
 	// UserRole is one of OrgRoles.
 	UserRole string `json:"user_role"`
-	// MaxBudgetInOrg is LiteLLM's max_budget_in_organization.
+	// MaxBudgetInOrg is LiteLLM's max_budget_in_organization: the member's
+	// spend in the org (by its keys and JWTs of the org's teams) is
+	// counted under KindOrgMember.
 	MaxBudgetInOrg *float64 `json:"max_budget_in_organization,omitempty"`
+	// BudgetFlag: while set, every edge refuses this member's requests in
+	// the org.
+	BudgetFlag
 }
 
 // The roles a member may have in an organization (LiteLLM's

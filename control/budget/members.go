@@ -2,6 +2,7 @@ package budget
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/policy"
@@ -68,4 +69,49 @@ func withMemberFlag(t *events.Team, budgetID string, ch flagChange) (string, any
 	c.MembersWithRoles = slices.Clone(t.MembersWithRoles)
 	ch.apply(&memberOf(&c, budgetID).BudgetFlag)
 	return events.TeamUpserted, &c, nil
+}
+
+// Org member budgets (LiteLLM's max_budget_in_organization): the spend of
+// a user in an org is counted under events.OrgMemberID (KindOrgMember),
+// and the flag is set on the member, in the org's event
+// (policy.Snapshot.CheckOrgMemberBudget). They have no window: LiteLLM's
+// /organization/member_* set no budget_duration.
+
+// orgMemberBudgetID is the id of user's membership of org, when the
+// membership has a budget ("" otherwise: nothing to count).
+func orgMemberBudgetID(s *policy.Snapshot, org, user string) string {
+	if s.OrgMemberBudget(org, user) == nil {
+		return ""
+	}
+	return events.OrgMemberID(org, user)
+}
+
+// orgMemberUser is the user of an org membership budget id.
+func orgMemberUser(org, id string) string { return strings.TrimPrefix(id, org+":") }
+
+// orgMemberBudget is an org membership's budget.
+func orgMemberBudget(s *policy.Snapshot, org, id string) objBudget {
+	m := s.OrgMemberBudget(org, orgMemberUser(org, id))
+	if m == nil {
+		return objBudget{}
+	}
+	return objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true}
+}
+
+// withOrgMemberFlag is flag's change to an org for one of its members (id
+// an events.OrgMemberID): a copy of the org with the change made to the
+// member's flag, published as the org's full state; nothing when the
+// member is gone or the change does not apply.
+func withOrgMemberFlag(s *policy.Snapshot, o *events.Org, id string, ch flagChange) (string, any, error) {
+	i := s.OrgMemberIndex(o, orgMemberUser(o.OrganizationID, id))
+	if i < 0 {
+		return "", nil, nil
+	}
+	if f := o.Members[i].BudgetFlag; !ch.apply(&f) {
+		return "", nil, nil
+	}
+	c := *o
+	c.Members = slices.Clone(o.Members)
+	ch.apply(&c.Members[i].BudgetFlag)
+	return events.OrgUpserted, &c, nil
 }
