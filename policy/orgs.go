@@ -153,9 +153,17 @@ func (s *Snapshot) CheckOrgStanding(orgID string) error {
 }
 
 // OrgMemberBudget is user userID's membership of org orgID when it has a
-// budget there (max_budget_in_organization); nil otherwise.
+// budget there (max_budget_in_organization); nil otherwise. On the request
+// path: an index lookup, not a walk of the org's members, unless a
+// budgeted member of the org is named only by email.
 func (s *Snapshot) OrgMemberBudget(orgID, userID string) *events.OrgMember {
 	if orgID == "" || userID == "" {
+		return nil
+	}
+	if m := s.orgBudgeted[memberKey{orgID, userID}]; m != nil {
+		return m
+	}
+	if !s.emailOrgBudgeted[orgID] {
 		return nil
 	}
 	org := s.orgs[orgID]
