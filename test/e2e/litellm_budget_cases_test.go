@@ -134,6 +134,28 @@ func TestLiteLLMBudgetCases(t *testing.T) {
 		served(t, generateKey(t, e, map[string]any{"user_id": "omb-user-3", "team_id": "omb-team-2"}), chat("priced"))
 	})
 
+	// The skipped files' features (policy/litellm_budget_cases_test.go):
+	// asking for one is a 400 naming the field, never a setting kept and
+	// not enforced.
+	t.Run("unsupported budget features are refused", func(t *testing.T) {
+		windows := []map[string]any{{"budget_duration": "24h", "max_budget": 10.0}, {"budget_duration": "30d", "max_budget": 100.0}}
+		key := generateKey(t, e, map[string]any{"max_budget": 2.0})
+		for _, c := range []struct {
+			name, path string
+			body       map[string]any
+			param      string
+		}{
+			{"test_multi_budget_windows.py", "/key/generate", map[string]any{"budget_limits": windows}, "budget_limits"},
+			{"test_user_multi_budget_windows.py", "/user/new", map[string]any{"user_id": "mbw-user", "budget_limits": windows}, "budget_limits"},
+			{"test_auth_model_budget_bypass.py", "/key/generate", map[string]any{"model_max_budget": map[string]any{"gpt-4": map[string]any{"budget_limit": 10.0, "time_period": "1d"}}}, "model_max_budget"},
+			{"test_temp_budget_increase_caching.py", "/key/update", map[string]any{"key": key, "temp_budget_increase": 100.0}, "temp_budget_increase"},
+			{"test_temp_budget_increase_caching.py", "/key/update", map[string]any{"key": key, "temp_budget_expiry": time.Now().Add(24 * time.Hour).Format(time.RFC3339)}, "temp_budget_expiry"},
+		} {
+			code, raw := callRaw(t, "POST", e.url(c.path), masterKey, c.body)
+			expectError(t, c.name, code, raw, 400, "bad_request", c.param, "LiteLLM field "+c.param+" is not supported by gatehouse")
+		}
+	})
+
 	t.Run("test_should_enforce_end_user_model_budget_on_master_key", func(t *testing.T) {
 		// LiteLLM's case is the end user's model_max_budget (not
 		// supported, see the policy file); the master key path enforces
