@@ -37,6 +37,11 @@ type OrgMember struct {
 	// spend in the org (by its keys and JWTs of the org's teams) is
 	// counted under KindOrgMember.
 	MaxBudgetInOrg *float64 `json:"max_budget_in_organization,omitempty"`
+	// BudgetID names the membership's budget (its spend totals): set when
+	// the member is added, so a member removed and added again starts
+	// from zero, as LiteLLM's new membership row does. Members from before
+	// it existed are counted under OrgMemberID.
+	BudgetID string `json:"budget_id,omitempty"`
 	// BudgetFlag: while set, every edge refuses this member's requests in
 	// the org.
 	BudgetFlag

@@ -210,7 +210,7 @@ func (s *Snapshot) CheckOrgMemberBudget(orgID, userID string) error {
 	if m == nil || !m.BudgetExceeded {
 		return nil
 	}
-	return (&BudgetRefusal{Kind: events.KindOrgMember, ID: events.OrgMemberID(orgID, userID), Org: orgID, User: userID, Max: deref(m.MaxBudgetInOrg), ResetAt: m.BudgetResetAt}).Refusal(-1)
+	return (&BudgetRefusal{Kind: events.KindOrgMember, ID: events.OrgMemberBudgetID(orgID, userID, m), Org: orgID, User: userID, Max: deref(m.MaxBudgetInOrg), ResetAt: m.BudgetResetAt}).Refusal(-1)
 }
 
 // CheckOrgModel refuses a model outside an org's models list (an org with

@@ -586,8 +586,8 @@ func (t *Tracker) Sweep(ctx context.Context) {
 					uid = u.UserID
 				}
 			}
-			if m.MaxBudgetInOrg != nil && uid != "" {
-				check(events.KindOrgMember, events.OrgMemberID(o.OrganizationID, uid), o.OrganizationID, objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true})
+			if m.MaxBudgetInOrg != nil && (uid != "" || m.BudgetID != "") {
+				check(events.KindOrgMember, events.OrgMemberBudgetID(o.OrganizationID, uid, &m), o.OrganizationID, objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true})
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package budget
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/policy"
@@ -72,7 +71,8 @@ func withMemberFlag(t *events.Team, budgetID string, ch flagChange) (string, any
 }
 
 // Org member budgets (LiteLLM's max_budget_in_organization): the spend of
-// a user in an org is counted under events.OrgMemberID (KindOrgMember),
+// a user in an org is counted under its membership's budget_id
+// (events.OrgMemberBudgetID, KindOrgMember),
 // and the flag is set on the member, in the org's event
 // (policy.Snapshot.CheckOrgMemberBudget). They have no window: LiteLLM's
 // /organization/member_* set no budget_duration.
@@ -80,30 +80,54 @@ func withMemberFlag(t *events.Team, budgetID string, ch flagChange) (string, any
 // orgMemberBudgetID is the id of user's membership of org, when the
 // membership has a budget ("" otherwise: nothing to count).
 func orgMemberBudgetID(s *policy.Snapshot, org, user string) string {
-	if s.OrgMemberBudget(org, user) == nil {
+	m := s.OrgMemberBudget(org, user)
+	if m == nil {
 		return ""
 	}
-	return events.OrgMemberID(org, user)
+	return events.OrgMemberBudgetID(org, user, m)
 }
 
-// orgMemberUser is the user of an org membership budget id.
-func orgMemberUser(org, id string) string { return strings.TrimPrefix(id, org+":") }
+// orgMemberByID is the index in o's members of the budgeted member counted
+// under id (events.OrgMemberBudgetID), -1 when it is gone.
+func orgMemberByID(s *policy.Snapshot, o *events.Org, id string) int {
+	for i := range o.Members {
+		m := &o.Members[i]
+		if m.MaxBudgetInOrg == nil {
+			continue
+		}
+		uid := m.UserID
+		if uid == "" && m.BudgetID == "" {
+			if u := s.UserByEmail(m.UserEmail); u != nil {
+				uid = u.UserID
+			}
+		}
+		if events.OrgMemberBudgetID(o.OrganizationID, uid, m) == id {
+			return i
+		}
+	}
+	return -1
+}
 
 // orgMemberBudget is an org membership's budget.
 func orgMemberBudget(s *policy.Snapshot, org, id string) objBudget {
-	m := s.OrgMemberBudget(org, orgMemberUser(org, id))
-	if m == nil {
+	o := s.Org(org)
+	if o == nil {
 		return objBudget{}
 	}
+	i := orgMemberByID(s, o, id)
+	if i < 0 {
+		return objBudget{}
+	}
+	m := &o.Members[i]
 	return objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true}
 }
 
-// withOrgMemberFlag is flag's change to an org for one of its members (id
-// an events.OrgMemberID): a copy of the org with the change made to the
+// withOrgMemberFlag is flag's change to an org for one of its members
+// (counted under id): a copy of the org with the change made to the
 // member's flag, published as the org's full state; nothing when the
 // member is gone or the change does not apply.
 func withOrgMemberFlag(s *policy.Snapshot, o *events.Org, id string, ch flagChange) (string, any, error) {
-	i := s.OrgMemberIndex(o, orgMemberUser(o.OrganizationID, id))
+	i := orgMemberByID(s, o, id)
 	if i < 0 {
 		return "", nil, nil
 	}

@@ -194,7 +194,7 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 		if o := snap.Org(orgID); o != nil {
 			s.Add(events.KindOrg, orgID, o.MaxBudget, o.BudgetDuration)
 			if m := snap.OrgMemberBudget(orgID, userID); m != nil && s.n < len(s.s) {
-				s.Add(events.KindOrgMember, events.OrgMemberID(orgID, userID), m.MaxBudgetInOrg, "")
+				s.Add(events.KindOrgMember, events.OrgMemberBudgetID(orgID, userID, m), m.MaxBudgetInOrg, "")
 				s.s[s.n-1].Org, s.s[s.n-1].User = orgID, userID
 			}
 		}

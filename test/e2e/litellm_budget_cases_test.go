@@ -119,6 +119,19 @@ func TestLiteLLMBudgetCases(t *testing.T) {
 			}
 			return fmt.Errorf("member not flagged: %+v", info.Members)
 		})
+		// Removing the member and adding it again is a new membership,
+		// whose spend starts from zero (LiteLLM deletes the row).
+		if code, raw := callRaw(t, "DELETE", e.url("/organization/member_delete"), masterKey, map[string]any{"organization_id": "omb-org-1", "user_id": "omb-user-1"}); code != 200 {
+			t.Fatalf("member_delete: %d %s", code, raw)
+		}
+		admin("/organization/member_add", map[string]any{"organization_id": "omb-org-1",
+			"member": []map[string]any{{"user_id": "omb-user-1", "role": "internal_user"}}, "max_budget_in_organization": 0.00002})
+		testutil.Eventually(t, 10*time.Second, func() error {
+			if code, raw := callRaw(t, "POST", e.url("/v1/chat/completions"), key, chat("priced")); code != 200 {
+				return fmt.Errorf("re-added member refused: %d %s", code, raw)
+			}
+			return nil
+		})
 		// test_organization_member_budget_check_no_budget_set: a member
 		// without max_budget_in_organization is served.
 		served(t, generateKey(t, e, map[string]any{"user_id": "omb-user-2", "team_id": "omb-team-1"}), chat("priced"))
