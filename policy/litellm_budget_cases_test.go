@@ -99,23 +99,23 @@ func runBudgetCases(t *testing.T, cases []budgetCase) {
 }
 
 var (
-	over = events.BudgetFlag{BudgetExceeded: true}
+	budgetOver = events.BudgetFlag{BudgetExceeded: true}
 )
 
-func fp(f float64) *float64 { return &f }
+func budgetAmt(f float64) *float64 { return &f }
 
 // test_user_budget_team_key.py (LiteLLM issue 27394): a user's max_budget
 // holds for its keys of a team too.
 func TestLiteLLMUserBudgetTeamKeyCases(t *testing.T) {
 	runBudgetCases(t, []budgetCase{
 		{name: "test_user_budget_enforced_with_team_key",
-			objs: []any{&events.User{UserID: "user-1", MaxBudget: fp(30), BudgetFlag: over}, &events.Team{TeamID: "team-1"}},
+			objs: []any{&events.User{UserID: "user-1", MaxBudget: budgetAmt(30), BudgetFlag: budgetOver}, &events.Team{TeamID: "team-1"}},
 			key:  events.Key{UserID: "user-1", TeamID: "team-1"}, want: apierror.BudgetExceeded, texts: []string{"ExceededBudget: User=user-1 over budget.", "Budget=30.0"}},
 		{name: "test_user_under_budget_with_team_key_passes",
-			objs: []any{&events.User{UserID: "user-2", MaxBudget: fp(100)}, &events.Team{TeamID: "team-2"}},
+			objs: []any{&events.User{UserID: "user-2", MaxBudget: budgetAmt(100)}, &events.Team{TeamID: "team-2"}},
 			key:  events.Key{UserID: "user-2", TeamID: "team-2"}},
 		{name: "test_user_budget_still_enforced_without_team",
-			objs: []any{&events.User{UserID: "user-3", MaxBudget: fp(10), BudgetFlag: over}},
+			objs: []any{&events.User{UserID: "user-3", MaxBudget: budgetAmt(10), BudgetFlag: budgetOver}},
 			key:  events.Key{UserID: "user-3"}, want: apierror.BudgetExceeded, texts: []string{"ExceededBudget: User=user-3"}},
 	})
 }
@@ -131,21 +131,21 @@ func TestLiteLLMTeamMemberBudgetCases(t *testing.T) {
 	teamKey := events.Key{UserID: "test-user-1", TeamID: "test-team-1", Models: []string{"gpt-3.5-turbo"}}
 	runBudgetCases(t, []budgetCase{
 		{name: "test_team_member_budget_check_exceeds_budget", model: "gpt-3.5-turbo",
-			objs: []any{user, team(events.Member{MaxBudgetInTeam: fp(0.0000001), BudgetID: "b1", BudgetFlag: over})},
+			objs: []any{user, team(events.Member{MaxBudgetInTeam: budgetAmt(0.0000001), BudgetID: "b1", BudgetFlag: budgetOver})},
 			key:  teamKey, want: apierror.BudgetExceeded,
 			texts: []string{"Budget has been exceeded", "User=test-user-1 in Team=test-team-1", "Max budget: 1e-07"}},
 		{name: "test_team_member_budget_check_within_budget", model: "gpt-3.5-turbo",
-			objs: []any{user, team(events.Member{MaxBudgetInTeam: fp(0.0000001), BudgetID: "b1"})}, key: teamKey},
+			objs: []any{user, team(events.Member{MaxBudgetInTeam: budgetAmt(0.0000001), BudgetID: "b1"})}, key: teamKey},
 		{name: "test_team_member_budget_check_no_budget_set", model: "gpt-3.5-turbo",
 			objs: []any{user, team(events.Member{})}, key: teamKey},
 		{name: "test_team_member_budget_check_no_team_membership", model: "gpt-3.5-turbo",
 			objs: []any{user, &events.Team{TeamID: "test-team-1"}}, key: teamKey},
 		{name: "test_team_member_budget_check_blocks_regenerated_key_after_old_key_exhausts_budget", model: "gpt-3.5-turbo",
-			objs: []any{user, team(events.Member{MaxBudgetInTeam: fp(0.0000001), BudgetID: "b1", BudgetFlag: over})},
+			objs: []any{user, team(events.Member{MaxBudgetInTeam: budgetAmt(0.0000001), BudgetID: "b1", BudgetFlag: budgetOver})},
 			key:  events.Key{UserID: "test-user-1", TeamID: "test-team-1", Models: []string{"gpt-3.5-turbo"}, KeyAlias: "new-regenerated-token"},
 			want: apierror.BudgetExceeded, texts: []string{"User=test-user-1 in Team=test-team-1"}},
 		{name: "test_team_member_budget_check_personal_key_not_team", model: "gpt-3.5-turbo",
-			objs: []any{user, team(events.Member{MaxBudgetInTeam: fp(0.0000001), BudgetID: "b1", BudgetFlag: over})},
+			objs: []any{user, team(events.Member{MaxBudgetInTeam: budgetAmt(0.0000001), BudgetID: "b1", BudgetFlag: budgetOver})},
 			key:  events.Key{UserID: "test-user-1", Models: []string{"gpt-3.5-turbo"}}},
 	})
 	// test_team_membership_without_budget_table_deserializes: a member
@@ -160,27 +160,27 @@ func TestLiteLLMTeamMemberBudgetCases(t *testing.T) {
 // keys of its teams although the team is under its own.
 func TestLiteLLMOrganizationBudgetCases(t *testing.T) {
 	orgTeam := func(org string, max float64) *events.Team {
-		return &events.Team{TeamID: "team-of-" + org, OrganizationID: org, MaxBudget: fp(max), Models: []string{"gpt-4"}}
+		return &events.Team{TeamID: "team-of-" + org, OrganizationID: org, MaxBudget: budgetAmt(max), Models: []string{"gpt-4"}}
 	}
 	runBudgetCases(t, []budgetCase{
 		{name: "test_organization_budget_exceeded_blocks_request",
-			objs: []any{&events.Org{OrganizationID: "test-org-budget-exceeded", Models: []string{"gpt-4"}, MaxBudget: fp(100), BudgetFlag: over}, orgTeam("test-org-budget-exceeded", 50)},
+			objs: []any{&events.Org{OrganizationID: "test-org-budget-exceeded", Models: []string{"gpt-4"}, MaxBudget: budgetAmt(100), BudgetFlag: budgetOver}, orgTeam("test-org-budget-exceeded", 50)},
 			key:  events.Key{TeamID: "team-of-test-org-budget-exceeded", OrganizationID: "test-org-budget-exceeded"},
 			want: apierror.BudgetExceeded, texts: []string{"Budget has been exceeded! Organization=test-org-budget-exceeded", "Max budget: 100.0"}},
 		{name: "test_multiple_teams_exceed_organization_budget",
-			objs: []any{&events.Org{OrganizationID: "multi-team-org", Models: []string{"gpt-4"}, MaxBudget: fp(5000), BudgetFlag: over}, orgTeam("multi-team-org", 2000)},
+			objs: []any{&events.Org{OrganizationID: "multi-team-org", Models: []string{"gpt-4"}, MaxBudget: budgetAmt(5000), BudgetFlag: budgetOver}, orgTeam("multi-team-org", 2000)},
 			key:  events.Key{TeamID: "team-of-multi-team-org", OrganizationID: "multi-team-org"},
 			want: apierror.BudgetExceeded, texts: []string{"Organization=multi-team-org", "Max budget: 5000.0"}},
 		{name: "test_organization_budget_fields_are_checked",
-			objs: []any{&events.Org{OrganizationID: "test-org", Models: []string{"gpt-4"}, MaxBudget: fp(100), BudgetFlag: over},
+			objs: []any{&events.Org{OrganizationID: "test-org", Models: []string{"gpt-4"}, MaxBudget: budgetAmt(100), BudgetFlag: budgetOver},
 				&events.Team{TeamID: "test-team", OrganizationID: "test-org", Models: []string{"gpt-4"}}},
 			key:  events.Key{TeamID: "test-team"}, // the org comes from the key's team
 			want: apierror.BudgetExceeded, texts: []string{"Organization=test-org"}},
 		{name: "test_both_team_and_org_budget_enforced (team over)",
-			objs: []any{&events.Team{TeamID: "team-over", MaxBudget: fp(100), Models: []string{"gpt-4"}, BudgetFlag: over}},
+			objs: []any{&events.Team{TeamID: "team-over", MaxBudget: budgetAmt(100), Models: []string{"gpt-4"}, BudgetFlag: budgetOver}},
 			key:  events.Key{TeamID: "team-over"}, want: apierror.BudgetExceeded, texts: []string{"Budget has been exceeded! Team=team-over"}},
 		{name: "test_both_team_and_org_budget_enforced (org over)",
-			objs: []any{&events.Org{OrganizationID: "org-over", Models: []string{"gpt-4"}, MaxBudget: fp(100), BudgetFlag: over}, orgTeam("org-over", 50)},
+			objs: []any{&events.Org{OrganizationID: "org-over", Models: []string{"gpt-4"}, MaxBudget: budgetAmt(100), BudgetFlag: budgetOver}, orgTeam("org-over", 50)},
 			key:  events.Key{TeamID: "team-of-org-over", OrganizationID: "org-over"},
 			want: apierror.BudgetExceeded, texts: []string{"Organization=org-over"}},
 	})
@@ -199,20 +199,20 @@ func TestLiteLLMOrganizationMemberBudgetCases(t *testing.T) {
 	key := events.Key{UserID: "test-user-1", OrganizationID: "test-org-1", TeamID: "test-team-1", Models: []string{"gpt-3.5-turbo"}}
 	runBudgetCases(t, []budgetCase{
 		{name: "test_organization_member_budget_check_exceeds_budget", model: "gpt-3.5-turbo",
-			objs: objs(org(events.OrgMember{MaxBudgetInOrg: fp(0.0000001), BudgetFlag: over})), key: key, want: apierror.BudgetExceeded,
+			objs: objs(org(events.OrgMember{MaxBudgetInOrg: budgetAmt(0.0000001), BudgetFlag: budgetOver})), key: key, want: apierror.BudgetExceeded,
 			texts: []string{"Budget has been exceeded", "User=test-user-1 in Organization=test-org-1", "Max budget: 1e-07"}},
 		{name: "test_organization_member_budget_check_within_budget", model: "gpt-3.5-turbo",
-			objs: objs(org(events.OrgMember{MaxBudgetInOrg: fp(0.0000001)})), key: key},
+			objs: objs(org(events.OrgMember{MaxBudgetInOrg: budgetAmt(0.0000001)})), key: key},
 		{name: "test_organization_member_budget_check_no_budget_set", model: "gpt-3.5-turbo",
 			objs: objs(org(events.OrgMember{})), key: key},
 		{name: "test_organization_member_budget_check_no_membership", model: "gpt-3.5-turbo",
 			objs: objs(&events.Org{OrganizationID: "test-org-1"}), key: key},
 		{name: "test_organization_member_budget_check_skipped_without_org_context", model: "gpt-3.5-turbo",
-			objs: objs(org(events.OrgMember{MaxBudgetInOrg: fp(0.0000001), BudgetFlag: over})),
+			objs: objs(org(events.OrgMember{MaxBudgetInOrg: budgetAmt(0.0000001), BudgetFlag: budgetOver})),
 			key:  events.Key{UserID: "test-user-1", Models: []string{"gpt-3.5-turbo"}}},
 	})
 	// The refusal's ledger rule names the membership.
-	s := build(t, objs(org(events.OrgMember{MaxBudgetInOrg: fp(1), BudgetFlag: over}))...)
+	s := build(t, objs(org(events.OrgMember{MaxBudgetInOrg: budgetAmt(1), BudgetFlag: budgetOver}))...)
 	if e := apierror.From(s.CheckOrgMemberBudget("test-org-1", "test-user-1")); e == nil || e.Rule != "org_member:test-org-1:test-user-1:max_budget" {
 		t.Errorf("org member refusal rule: %+v", e)
 	}
@@ -233,8 +233,8 @@ func TestLiteLLMUnmappedModelBudgetCases(t *testing.T) {
 	paid := dep("paid-model", "openai/gpt-4o")
 	paid.ModelInfo.InputCostPerToken, paid.ModelInfo.OutputCostPerToken = 0.000002, 0.000008
 	objs := []any{free, paid, dep("custom-model", "openai/totally-nonexistent-model-xyz")}
-	overKey := events.Key{MaxBudget: fp(50), BudgetFlag: over}
-	overUser := []any{&events.User{UserID: "u1", MaxBudget: fp(50), BudgetFlag: over}}
+	overKey := events.Key{MaxBudget: budgetAmt(50), BudgetFlag: budgetOver}
+	overUser := []any{&events.User{UserID: "u1", MaxBudget: budgetAmt(50), BudgetFlag: budgetOver}}
 	var cases []budgetCase
 	for _, c := range []struct{ name, model string }{
 		{"test_unmapped_model_enforces_budget", "custom-model"},
@@ -253,7 +253,7 @@ func TestLiteLLMUnmappedModelBudgetCases(t *testing.T) {
 			want: apierror.BudgetExceeded, texts: []string{"ExceededBudget: User=u1"}},
 		budgetCase{name: "test_zero_cost_target_allowed_even_when_over_budget (deliberate difference: refused)", objs: append(overUser, objs...), key: events.Key{UserID: "u1"}, model: "free-model",
 			want: apierror.BudgetExceeded, texts: []string{"ExceededBudget: User=u1"}},
-		budgetCase{name: "test_paid_target_allowed_when_under_budget", objs: objs, key: events.Key{MaxBudget: fp(50)}, model: "paid-model"},
+		budgetCase{name: "test_paid_target_allowed_when_under_budget", objs: objs, key: events.Key{MaxBudget: budgetAmt(50)}, model: "paid-model"},
 		budgetCase{name: "test_no_budget_configured_is_always_within_budget", objs: objs, key: events.Key{}, model: "paid-model"},
 	)
 	runBudgetCases(t, cases)
