@@ -23,6 +23,26 @@ const (
 // the member, in the team's events.
 const KindTeamMember Kind = "team_member"
 
+// KindOrgMember names the spend totals of an org membership's budget
+// (OrgMember.MaxBudgetInOrg), kept under OrgMember.BudgetID, else
+// OrgMemberID. Like KindTeamMember
+// it is no aggregate of its own: its flag lives on the member, in the
+// org's events.
+const KindOrgMember Kind = "org_member"
+
+// OrgMemberID is the id of user's org membership budget in org: org
+// memberships have no budget_id, and the pair is unique.
+func OrgMemberID(org, user string) string { return org + ":" + user }
+
+// OrgMemberBudgetID is the id member m (user user's membership of org)
+// is counted under.
+func OrgMemberBudgetID(org, user string, m *OrgMember) string {
+	if m.BudgetID != "" {
+		return m.BudgetID
+	}
+	return OrgMemberID(org, user)
+}
+
 // SpendTotals is one object's spend in its current budget window, written
 // by the tracker after each spend batch (full state, like every event).
 type SpendTotals struct {

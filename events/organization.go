@@ -33,8 +33,18 @@ type OrgMember struct {
 	UserEmail string `json:"user_email,omitempty"`
 	// UserRole is one of OrgRoles.
 	UserRole string `json:"user_role"`
-	// MaxBudgetInOrg is LiteLLM's max_budget_in_organization.
+	// MaxBudgetInOrg is LiteLLM's max_budget_in_organization: the member's
+	// spend in the org (by its keys and JWTs of the org's teams) is
+	// counted under KindOrgMember.
 	MaxBudgetInOrg *float64 `json:"max_budget_in_organization,omitempty"`
+	// BudgetID names the membership's budget (its spend totals): set when
+	// the member is added, so a member removed and added again starts
+	// from zero, as LiteLLM's new membership row does. Members from before
+	// it existed are counted under OrgMemberID.
+	BudgetID string `json:"budget_id,omitempty"`
+	// BudgetFlag: while set, every edge refuses this member's requests in
+	// the org.
+	BudgetFlag
 }
 
 // The roles a member may have in an organization (LiteLLM's

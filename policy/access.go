@@ -126,6 +126,9 @@ func (s *Snapshot) CheckKey(k *events.Key, model string, now time.Time) (KeyAcce
 	if err := s.CheckOrgStanding(orgID); err != nil {
 		return g, err
 	}
+	if err := s.CheckOrgMemberBudget(orgID, k.UserID); err != nil {
+		return g, err
+	}
 	if err := checkRole(g.User); err != nil {
 		return g, err
 	}

@@ -24,9 +24,10 @@ type BudgetRefusal struct {
 	Kind events.Kind
 	// ID is the object's id: a key's sha256, a membership's budget_id.
 	ID string
-	// Team and User name a team membership (events.KindTeamMember).
-	Team, User string
-	Max        float64
+	// Team and User name a team membership (events.KindTeamMember), Org
+	// and User an org membership (events.KindOrgMember).
+	Team, Org, User string
+	Max             float64
 	// Duration and ResetAt are the budget's window, when it has one.
 	Duration string
 	ResetAt  *time.Time
@@ -68,6 +69,8 @@ func (b *BudgetRefusal) Refusal(spend float64) *apierror.Error {
 			w.WriteString("Organization=" + b.ID + " ")
 		case events.KindTeamMember:
 			w.WriteString("User=" + b.User + " in Team=" + b.Team + " ")
+		case events.KindOrgMember:
+			w.WriteString("User=" + b.User + " in Organization=" + b.Org + " ")
 		}
 		w.WriteString("Current cost: " + cost + ", Max budget: " + max)
 	}

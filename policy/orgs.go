@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"strings"
+
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 )
@@ -148,6 +150,67 @@ func (s *Snapshot) CheckOrgStanding(orgID string) error {
 		return (&BudgetRefusal{Kind: events.KindOrg, ID: orgID, Max: deref(org.MaxBudget), Duration: org.BudgetDuration, ResetAt: org.BudgetResetAt}).Refusal(-1)
 	}
 	return nil
+}
+
+// OrgMemberBudget is user userID's membership of org orgID when it has a
+// budget there (max_budget_in_organization); nil otherwise. On the request
+// path: an index lookup, not a walk of the org's members, unless a
+// budgeted member of the org is named only by email.
+func (s *Snapshot) OrgMemberBudget(orgID, userID string) *events.OrgMember {
+	if orgID == "" || userID == "" {
+		return nil
+	}
+	if m := s.orgBudgeted[memberKey{orgID, userID}]; m != nil {
+		return m
+	}
+	if !s.emailOrgBudgeted[orgID] {
+		return nil
+	}
+	org := s.orgs[orgID]
+	if org == nil {
+		return nil
+	}
+	if i := s.OrgMemberIndex(org, userID); i >= 0 {
+		return &org.Members[i]
+	}
+	return nil
+}
+
+// OrgMemberIndex is the index in org's members of user userID's membership
+// with a budget, matched by user_id, else, for a member named only by
+// email, by the user's email (case-insensitive, as the admin API matches
+// members); -1 when there is none.
+func (s *Snapshot) OrgMemberIndex(org *events.Org, userID string) int {
+	byEmail := -1
+	for i := range org.Members {
+		m := &org.Members[i]
+		if m.MaxBudgetInOrg == nil {
+			continue
+		}
+		if m.UserID == userID {
+			return i
+		}
+		if m.UserID == "" && byEmail < 0 {
+			if u := s.users[userID]; u != nil && u.UserEmail != "" && strings.EqualFold(m.UserEmail, u.UserEmail) {
+				byEmail = i
+			}
+		}
+	}
+	return byEmail
+}
+
+// CheckOrgMemberBudget refuses user userID in org orgID once its spend in
+// the org reached its max_budget_in_organization (LiteLLM's organization
+// member budget check in common_checks, the org counterpart of the team
+// member one: 400 budget_exceeded, "Budget has been exceeded! User=<u> in
+// Organization=<o> ..."). The flag is the budget tracker's, on the member
+// in the org's event.
+func (s *Snapshot) CheckOrgMemberBudget(orgID, userID string) error {
+	m := s.OrgMemberBudget(orgID, userID)
+	if m == nil || !m.BudgetExceeded {
+		return nil
+	}
+	return (&BudgetRefusal{Kind: events.KindOrgMember, ID: events.OrgMemberBudgetID(orgID, userID, m), Org: orgID, User: userID, Max: deref(m.MaxBudgetInOrg), ResetAt: m.BudgetResetAt}).Refusal(-1)
 }
 
 // CheckOrgModel refuses a model outside an org's models list (an org with

@@ -226,3 +226,30 @@ func TestSnapshotWithUnknownKind(t *testing.T) {
 		t.Fatalf("got %v, want ErrUnknownType", err)
 	}
 }
+
+// TestOrgMemberBudgetIndex: the request path finds an org member's budget
+// through the index, which follows the org's events (budget set, moved to
+// another member, removed, org deleted) and members named by email.
+func TestOrgMemberBudgetIndex(t *testing.T) {
+	one := 1.0
+	s := build(t, &events.User{UserID: "bob", UserEmail: "bob@example.com"},
+		&events.Org{OrganizationID: "o", Members: []events.OrgMember{{UserID: "alice", MaxBudgetInOrg: &one}, {UserID: "carol"}}})
+	has := func(s *Snapshot, user string) bool { return s.OrgMemberBudget("o", user) != nil }
+	if !has(s, "alice") || has(s, "carol") || has(s, "bob") || s.OrgMemberBudget("other", "alice") != nil {
+		t.Fatal("initial index wrong")
+	}
+	s, err := s.With(nil, &events.Org{OrganizationID: "o", Members: []events.OrgMember{{UserID: "alice"}, {UserID: "carol", MaxBudgetInOrg: &one}, {UserEmail: "BOB@example.com", MaxBudgetInOrg: &one}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(s, "alice") || !has(s, "carol") || !has(s, "bob") {
+		t.Fatal("index did not follow the org's update")
+	}
+	s, err = s.With(nil, &events.Org{OrganizationID: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(s, "carol") || has(s, "bob") {
+		t.Fatal("members removed from the org keep their budget")
+	}
+}

@@ -85,6 +85,10 @@ type Snapshot struct {
 	// teams where such a member is named only by email, walked instead.
 	budgeted      map[memberKey]*events.Member
 	emailBudgeted map[string]bool
+	// orgBudgeted and emailOrgBudgeted are the same for org members with
+	// a max_budget_in_organization, by org and user id.
+	orgBudgeted      map[memberKey]*events.OrgMember
+	emailOrgBudgeted map[string]bool
 	// intern is shared by every snapshot of one lineage and used only by
 	// the applier.
 	intern *interner
@@ -96,17 +100,19 @@ func Empty(env Env) *Snapshot { return EmptyOf(env, FullKeys) }
 // EmptyOf returns the state before any event, keeping keys as m says.
 func EmptyOf(env Env, m KeyRecords) *Snapshot {
 	s := &Snapshot{
-		keyMode:       m,
-		teams:         map[string]*events.Team{},
-		users:         map[string]*events.User{},
-		orgs:          map[string]*events.Org{},
-		customers:     map[string]*events.Customer{},
-		groups:        map[string]*events.AccessGroup{},
-		models:        map[string]*events.Model{},
-		emails:        map[string]string{},
-		budgeted:      map[memberKey]*events.Member{},
-		emailBudgeted: map[string]bool{},
-		intern:        newInterner(),
+		keyMode:          m,
+		teams:            map[string]*events.Team{},
+		users:            map[string]*events.User{},
+		orgs:             map[string]*events.Org{},
+		customers:        map[string]*events.Customer{},
+		groups:           map[string]*events.AccessGroup{},
+		models:           map[string]*events.Model{},
+		emails:           map[string]string{},
+		budgeted:         map[memberKey]*events.Member{},
+		emailBudgeted:    map[string]bool{},
+		orgBudgeted:      map[memberKey]*events.OrgMember{},
+		emailOrgBudgeted: map[string]bool{},
+		intern:           newInterner(),
 	}
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*keyRec{}
@@ -240,6 +246,7 @@ type Builder struct {
 	ownModels    bool
 	ownCustomers bool
 	ownBudgeted  bool
+	ownOrgBudget bool
 	dirty        bool // models or groups changed: rebuild the catalog
 	env          Env
 }
@@ -294,7 +301,9 @@ func (b *Builder) Apply(ev events.Event) error {
 			b.s.emails[strings.ToLower(u.UserEmail)] = id
 		}
 	case events.KindOrg:
+		old := b.s.orgs[id]
 		setOrDelete(own(&b.ownOrgs, &b.s.orgs), id, ev.Object, del)
+		b.indexOrgMembers(id, old, b.s.orgs[id])
 	case events.KindAccessGroup:
 		setOrDelete(own(&b.ownGroups, &b.s.groups), id, ev.Object, del)
 		b.dirty = true
@@ -409,7 +418,7 @@ func (b *Builder) Snapshot() *Snapshot {
 	out := b.s
 	b.ownShard = [keyShards]bool{}
 	b.ownTeams, b.ownUsers, b.ownOrgs, b.ownGroups, b.ownModels = false, false, false, false, false
-	b.ownCustomers, b.ownBudgeted = false, false
+	b.ownCustomers, b.ownBudgeted, b.ownOrgBudget = false, false, false
 	b.base = &out
 	return &out
 }
@@ -483,6 +492,43 @@ func (b *Builder) indexMembers(id string, old, cur *events.Team) {
 			b.s.budgeted[memberKey{id, m.UserID}] = m
 		default:
 			b.s.emailBudgeted[id] = true
+		}
+	}
+}
+
+// orgHasMemberBudgets: some member of org o has a budget (o nil: none).
+func orgHasMemberBudgets(o *events.Org) bool {
+	return o != nil && slices.ContainsFunc(o.Members, func(m events.OrgMember) bool { return m.MaxBudgetInOrg != nil })
+}
+
+// indexOrgMembers replaces org id's entries in the org member budget
+// index: old's members out, cur's in (either may be nil).
+func (b *Builder) indexOrgMembers(id string, old, cur *events.Org) {
+	if !orgHasMemberBudgets(old) && !orgHasMemberBudgets(cur) {
+		return
+	}
+	if !b.ownOrgBudget {
+		b.s.orgBudgeted, b.s.emailOrgBudgeted, b.ownOrgBudget = maps.Clone(b.s.orgBudgeted), maps.Clone(b.s.emailOrgBudgeted), true
+	}
+	if old != nil {
+		for i := range old.Members {
+			if u := old.Members[i].UserID; u != "" {
+				delete(b.s.orgBudgeted, memberKey{id, u})
+			}
+		}
+	}
+	delete(b.s.emailOrgBudgeted, id)
+	if cur == nil {
+		return
+	}
+	for i := range cur.Members {
+		m := &cur.Members[i]
+		switch {
+		case m.MaxBudgetInOrg == nil:
+		case m.UserID != "":
+			b.s.orgBudgeted[memberKey{id, m.UserID}] = m
+		default:
+			b.s.emailOrgBudgeted[id] = true
 		}
 	}
 }

@@ -260,6 +260,9 @@ func decideMember(s *policy.Snapshot, id *Identity, r Request, set *events.JWTSe
 	if err := s.CheckOrgStanding(d.OrgID); err != nil {
 		return d, err
 	}
+	if err := s.CheckOrgMemberBudget(d.OrgID, d.UserID); err != nil {
+		return d, err
+	}
 	if r.Model != "" {
 		routed := r.Model // the team's model_aliases target, if it names one
 		if target := policy.TeamAlias(d.Team, r.Model); target != "" {

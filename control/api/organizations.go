@@ -147,8 +147,15 @@ func (a *API) orgView(c *fiber.Ctx, o *events.Org, teams []*events.Team) fiber.M
 	}
 	members := make([]fiber.Map, 0, len(o.Members))
 	for _, mb := range o.Members {
-		members = append(members, fiber.Map{"user_id": mb.UserID, "user_email": nilIfEmpty(mb.UserEmail), "organization_id": o.OrganizationID,
-			"user_role": mb.UserRole, "max_budget_in_organization": mb.MaxBudgetInOrg})
+		row := fiber.Map{"user_id": mb.UserID, "user_email": nilIfEmpty(mb.UserEmail), "organization_id": o.OrganizationID,
+			"user_role": mb.UserRole, "max_budget_in_organization": mb.MaxBudgetInOrg, "budget_exceeded": mb.BudgetExceeded}
+		// A member's spend in the org is counted only while it has a budget
+		// there (the budget tracker's KindOrgMember), as LiteLLM's
+		// membership row carries it.
+		if mb.MaxBudgetInOrg != nil && mb.UserID != "" {
+			row["spend"] = Money(a.spendOf(c, events.KindOrgMember, events.OrgMemberBudgetID(o.OrganizationID, mb.UserID, &mb)).Spend)
+		}
+		members = append(members, row)
 	}
 	m["members"] = members
 	if teams != nil {
@@ -352,8 +359,9 @@ func (a *API) orgMemberAdd(c *fiber.Ctx) error {
 	res, o, err := a.mutateOrg(c, req.OrganizationID, func(o *events.Org) error {
 		o.Members = slices.Clone(o.Members)
 		for _, m := range members {
-			row := events.OrgMember{UserID: m.UserID, UserEmail: m.UserEmail, UserRole: m.Role, MaxBudgetInOrg: req.MaxBudgetInOrganization}
+			row := events.OrgMember{UserID: m.UserID, UserEmail: m.UserEmail, UserRole: m.Role, MaxBudgetInOrg: req.MaxBudgetInOrganization, BudgetID: events.NewID()}
 			if i := slices.IndexFunc(o.Members, sameOrgMember(m.UserID, m.UserEmail)); i >= 0 {
+				row.BudgetID = o.Members[i].BudgetID // the same membership: its spend stays
 				o.Members[i] = row
 			} else {
 				o.Members = append(o.Members, row)

@@ -101,7 +101,8 @@ type delta struct {
 	kind events.Kind
 	id   string
 	// team is the team of a membership's budget (KindTeamMember, whose id
-	// is the member's budget_id); "" for the other kinds.
+	// is the member's budget_id), or the org of an org membership's
+	// (KindOrgMember); "" for the other kinds.
 	team     string
 	cost     float64
 	requests int64
@@ -132,8 +133,11 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 		d := deltas[k]
 		if d == nil {
 			d = &delta{kind: kind, id: id}
-			if kind == events.KindTeamMember {
+			switch kind {
+			case events.KindTeamMember:
 				d.team = ev.TeamID
+			case events.KindOrgMember:
+				d.team = ev.OrgID
 			}
 			deltas[k] = d
 		}
@@ -153,6 +157,7 @@ func (t *Tracker) Handle(ctx context.Context, msg *message.Message) error {
 		add(events.KindOrg, ev.OrgID, ev)
 		add(events.KindCustomer, ev.EndUserID, ev)
 		add(events.KindTeamMember, memberBudgetID(snap, ev.TeamID, ev.UserID), ev)
+		add(events.KindOrgMember, orgMemberBudgetID(snap, ev.OrgID, ev.UserID), ev)
 	}
 	pending := map[string]*delta{}
 	for key, d := range deltas {
@@ -313,6 +318,8 @@ func (t *Tracker) budgetOf(kind events.Kind, id, team string) objBudget {
 		return customerBudget(s, id)
 	case events.KindTeamMember:
 		return memberBudget(s, team, id)
+	case events.KindOrgMember:
+		return orgMemberBudget(s, team, id)
 	}
 	return objBudget{}
 }
@@ -472,8 +479,11 @@ func sameTime(a, b *time.Time) bool {
 // so its team (team) is the object written.
 func (t *Tracker) flag(ctx context.Context, kind events.Kind, id, team string, ch flagChange) error {
 	objKind, objID := kind, id
-	if kind == events.KindTeamMember {
+	switch kind {
+	case events.KindTeamMember:
 		objKind, objID = events.KindTeam, team
+	case events.KindOrgMember:
+		objKind, objID = events.KindOrg, team
 	}
 	_, err := t.Store.Mutate(ctx, "budget-tracker", objKind, objID, func(cur any) (string, any, error) {
 		switch o := cur.(type) {
@@ -487,6 +497,9 @@ func (t *Tracker) flag(ctx context.Context, kind events.Kind, id, team string, c
 		case *events.User:
 			return withFlag(o, events.UserUpserted, ch, func(c *events.User) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Org:
+			if kind == events.KindOrgMember {
+				return withOrgMemberFlag(t.Store.Snapshot(), o, id, ch)
+			}
 			return withFlag(o, events.OrgUpserted, ch, func(c *events.Org) *events.BudgetFlag { return &c.BudgetFlag })
 		case *events.Customer:
 			return withFlag(o, events.CustomerUpserted, ch, func(c *events.Customer) *events.BudgetFlag { return &c.BudgetFlag })
@@ -566,6 +579,17 @@ func (t *Tracker) Sweep(ctx context.Context) {
 	}
 	for _, o := range s.Orgs() {
 		check(events.KindOrg, o.OrganizationID, "", objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true})
+		for _, m := range o.Members {
+			uid := m.UserID
+			if uid == "" {
+				if u := s.UserByEmail(m.UserEmail); u != nil {
+					uid = u.UserID
+				}
+			}
+			if m.MaxBudgetInOrg != nil && (uid != "" || m.BudgetID != "") {
+				check(events.KindOrgMember, events.OrgMemberBudgetID(o.OrganizationID, uid, &m), o.OrganizationID, objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true})
+			}
+		}
 	}
 	for _, o := range s.Customers() {
 		check(events.KindCustomer, o.UserID, "", customerBudget(s, o.UserID))

@@ -69,3 +69,73 @@ func withMemberFlag(t *events.Team, budgetID string, ch flagChange) (string, any
 	ch.apply(&memberOf(&c, budgetID).BudgetFlag)
 	return events.TeamUpserted, &c, nil
 }
+
+// Org member budgets (LiteLLM's max_budget_in_organization): the spend of
+// a user in an org is counted under its membership's budget_id
+// (events.OrgMemberBudgetID, KindOrgMember),
+// and the flag is set on the member, in the org's event
+// (policy.Snapshot.CheckOrgMemberBudget). They have no window: LiteLLM's
+// /organization/member_* set no budget_duration.
+
+// orgMemberBudgetID is the id of user's membership of org, when the
+// membership has a budget ("" otherwise: nothing to count).
+func orgMemberBudgetID(s *policy.Snapshot, org, user string) string {
+	m := s.OrgMemberBudget(org, user)
+	if m == nil {
+		return ""
+	}
+	return events.OrgMemberBudgetID(org, user, m)
+}
+
+// orgMemberByID is the index in o's members of the budgeted member counted
+// under id (events.OrgMemberBudgetID), -1 when it is gone.
+func orgMemberByID(s *policy.Snapshot, o *events.Org, id string) int {
+	for i := range o.Members {
+		m := &o.Members[i]
+		if m.MaxBudgetInOrg == nil {
+			continue
+		}
+		uid := m.UserID
+		if uid == "" && m.BudgetID == "" {
+			if u := s.UserByEmail(m.UserEmail); u != nil {
+				uid = u.UserID
+			}
+		}
+		if events.OrgMemberBudgetID(o.OrganizationID, uid, m) == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// orgMemberBudget is an org membership's budget.
+func orgMemberBudget(s *policy.Snapshot, org, id string) objBudget {
+	o := s.Org(org)
+	if o == nil {
+		return objBudget{}
+	}
+	i := orgMemberByID(s, o, id)
+	if i < 0 {
+		return objBudget{}
+	}
+	m := &o.Members[i]
+	return objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true}
+}
+
+// withOrgMemberFlag is flag's change to an org for one of its members
+// (counted under id): a copy of the org with the change made to the
+// member's flag, published as the org's full state; nothing when the
+// member is gone or the change does not apply.
+func withOrgMemberFlag(s *policy.Snapshot, o *events.Org, id string, ch flagChange) (string, any, error) {
+	i := orgMemberByID(s, o, id)
+	if i < 0 {
+		return "", nil, nil
+	}
+	if f := o.Members[i].BudgetFlag; !ch.apply(&f) {
+		return "", nil, nil
+	}
+	c := *o
+	c.Members = slices.Clone(o.Members)
+	ch.apply(&c.Members[i].BudgetFlag)
+	return events.OrgUpserted, &c, nil
+}

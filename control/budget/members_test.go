@@ -167,3 +167,94 @@ func TestTeamMemberDefaultBudget(t *testing.T) {
 		t.Fatal("still flagged after the window ended")
 	}
 }
+
+// TestOrgMemberBudget (LiteLLM test_organization_member_budget.py, through
+// the tracker): spend of a user in an org counts under its org membership
+// when the member has max_budget_in_organization; the member crossing it
+// is flagged on the org's event and nobody else is (not another member,
+// not the user in another org, not the org). Raising the budget clears
+// the flag at the next sweep.
+func TestOrgMemberBudget(t *testing.T) {
+	now := time.Now().UTC()
+	e := newTrackerEnv(t, func() time.Time { return now })
+	ctx, live, st, tr := e.ctx, e.live, e.st, e.tr
+
+	one, ten := 1.0, 10.0
+	for _, o := range []any{
+		&events.User{UserID: "alice"},
+		&events.User{UserID: "bob", UserEmail: "bob@example.com"},
+		&events.User{UserID: "carol"},
+		&events.Org{OrganizationID: "acme", Members: []events.OrgMember{
+			{UserID: "alice", UserRole: events.OrgRoleUser, MaxBudgetInOrg: &one},
+			{UserEmail: "BOB@example.com", UserRole: events.OrgRoleUser, MaxBudgetInOrg: &one},
+			{UserID: "carol", UserRole: events.OrgRoleUser}, // no budget: nothing counted
+		}},
+		&events.Org{OrganizationID: "globex", Members: []events.OrgMember{
+			{UserID: "alice", UserRole: events.OrgRoleUser, MaxBudgetInOrg: &ten},
+		}},
+	} {
+		if _, err := st.Put(ctx, "t", o, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	spend := func(org, user string, cost float64) {
+		n++
+		e.publishEvent(events.SpendEvent{Type: events.SpendV1, RequestID: fmt.Sprint("req-", n), Time: now, OrgID: org, UserID: user, Cost: cost, EdgeID: "e", EdgeInstance: "e-1"})
+	}
+	member := func(org, user string) *events.OrgMember { return live.Load().OrgMemberBudget(org, user) }
+	spend("acme", "alice", 0.6)
+	spend("globex", "alice", 0.6)
+	spend("acme", "bob", 0.3) // bob is a member by email
+	spend("acme", "carol", 5)
+	testutil.Eventually(t, 5*time.Second, func() error {
+		a, _ := tr.Get(ctx, events.KindOrgMember, events.OrgMemberID("acme", "alice"))
+		g, _ := tr.Get(ctx, events.KindOrgMember, events.OrgMemberID("globex", "alice"))
+		b, _ := tr.Get(ctx, events.KindOrgMember, events.OrgMemberID("acme", "bob"))
+		if a.Spend != 0.6 || g.Spend != 0.6 || b.Spend != 0.3 {
+			return fmt.Errorf("org member totals: acme/alice %+v, globex/alice %+v, acme/bob %+v", a, g, b)
+		}
+		if a.Lease == nil || a.Edges["e-1"] != 0.6 {
+			return fmt.Errorf("org member totals carry no lease or edge counts: %+v", a)
+		}
+		return nil
+	})
+	if c, _ := tr.Get(ctx, events.KindOrgMember, events.OrgMemberID("acme", "carol")); c.Spend != 0 {
+		t.Fatalf("a member without a budget was counted: %+v", c)
+	}
+	if member("acme", "alice").BudgetExceeded {
+		t.Fatal("flagged at 0.6 of 1.0")
+	}
+	spend("acme", "alice", 0.5) // 1.1 >= 1.0 in acme; globex stays 0.6 of 10
+	testutil.Eventually(t, 5*time.Second, func() error {
+		if !member("acme", "alice").BudgetExceeded {
+			return fmt.Errorf("acme/alice not flagged")
+		}
+		return nil
+	})
+	s := live.Load()
+	if member("globex", "alice").BudgetExceeded || member("acme", "bob").BudgetExceeded || s.Org("acme").BudgetExceeded {
+		t.Fatalf("flag spread: globex/alice %+v, acme/bob %+v, acme %+v", member("globex", "alice"), member("acme", "bob"), s.Org("acme"))
+	}
+	refusal := apierror.From(s.CheckOrgMemberBudget("acme", "alice"))
+	if want := "Budget has been exceeded! User=alice in Organization=acme Current cost: 1.0, Max budget: 1.0"; refusal == nil || refusal.Status != 400 || refusal.Type != "budget_exceeded" ||
+		refusal.Message != want || refusal.Rule != "org_member:acme:alice:max_budget" {
+		t.Fatalf("refusal %+v, want 400 budget_exceeded %q", refusal, want)
+	}
+	if err := s.CheckOrgMemberBudget("globex", "alice"); err != nil {
+		t.Fatalf("alice in globex refused: %v", err)
+	}
+
+	if _, err := st.Mutate(ctx, "admin", events.KindOrg, "acme", func(cur any) (string, any, error) {
+		o := *cur.(*events.Org)
+		o.Members = append([]events.OrgMember(nil), o.Members...)
+		o.Members[0].MaxBudgetInOrg = &ten
+		return events.OrgUpserted, &o, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tr.Sweep(ctx)
+	if member("acme", "alice").BudgetExceeded {
+		t.Fatal("still flagged after the budget was raised")
+	}
+}

@@ -239,6 +239,9 @@ func (e *Evaluator) grant(r Request) (auth.Grant, error) {
 		if err := s.CheckOrgStanding(g.OrgID); err != nil {
 			return g, err
 		}
+		if err := s.CheckOrgMemberBudget(g.OrgID, r.UserID); err != nil {
+			return g, err
+		}
 		if err := s.CheckOrgModel(g.OrgID, r.ModelGroup, r.ModelGroup); err != nil {
 			return g, err
 		}

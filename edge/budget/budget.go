@@ -143,14 +143,15 @@ type Scope struct {
 	// Duration is the object's budget_duration, named in a refusal.
 	Duration string
 	// Team and User name a team membership (KindTeamMember, whose ID is
-	// the membership's budget_id) in a refusal.
-	Team, User string
+	// the membership's budget_id) in a refusal, Org and User an org
+	// membership (KindOrgMember).
+	Team, Org, User string
 }
 
 // Scopes are the budgets of one request (at most one per kind).
 type Scopes struct {
 	n int
-	s [6]Scope
+	s [7]Scope
 }
 
 // Add adds a budget; objects without max_budget are skipped.
@@ -168,8 +169,8 @@ func (s *Scopes) Len() int { return s.n }
 // ScopesOf collects the budgets a request touches from the snapshot it was
 // authorized with: its key (nil for JWT and master key), user, team, the
 // user's membership of the team (max_budget_in_team, else the team's
-// team_member_budget), organization and
-// end user (own max_budget, else max_end_user_budget).
+// team_member_budget), organization, the user's membership of it
+// (max_budget_in_organization) and end user (own max_budget, else max_end_user_budget).
 func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, endUser string) Scopes {
 	var s Scopes
 	if key != nil {
@@ -192,6 +193,10 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 	if orgID != "" {
 		if o := snap.Org(orgID); o != nil {
 			s.Add(events.KindOrg, orgID, o.MaxBudget, o.BudgetDuration)
+			if m := snap.OrgMemberBudget(orgID, userID); m != nil && s.n < len(s.s) {
+				s.Add(events.KindOrgMember, events.OrgMemberBudgetID(orgID, userID, m), m.MaxBudgetInOrg, "")
+				s.s[s.n-1].Org, s.s[s.n-1].User = orgID, userID
+			}
 		}
 	}
 	if endUser != "" {
@@ -207,8 +212,8 @@ func ScopesOf(snap *policy.Snapshot, key *events.Key, userID, teamID, orgID, end
 // Reservation is what an admitted request holds until Commit.
 type Reservation struct {
 	n    int
-	objs [6]*obj
-	amt  [6]float64
+	objs [7]*obj
+	amt  [7]float64
 }
 
 // used is the object's view; v.mu held.
@@ -285,7 +290,7 @@ func exceeded(sc *Scope, used float64, windowEnd time.Time) error {
 	if !windowEnd.IsZero() {
 		reset = &windowEnd
 	}
-	return (&policy.BudgetRefusal{Kind: sc.Kind, ID: sc.ID, Team: sc.Team, User: sc.User, Max: sc.Max, Duration: sc.Duration, ResetAt: reset}).Refusal(used)
+	return (&policy.BudgetRefusal{Kind: sc.Kind, ID: sc.ID, Team: sc.Team, Org: sc.Org, User: sc.User, Max: sc.Max, Duration: sc.Duration, ResetAt: reset}).Refusal(used)
 }
 
 // Commit releases a reservation and counts the request's actual cost; call
