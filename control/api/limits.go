@@ -32,9 +32,11 @@ type limitFields struct {
 
 // enforcedMetadata are the metadata entries LiteLLM enforces as if they
 // were fields (its /key/generate moves model_rpm_limit, model_tpm_limit
-// and guardrails into metadata): refused here with the field's reason, as
-// the fields themselves are, rather than stored and not kept.
-var enforcedMetadata = []string{"model_rpm_limit", "model_tpm_limit", "guardrails"}
+// and guardrails into metadata; its budget check reads a key's
+// temp_budget_increase and temp_budget_expiry from there): refused here
+// with the field's reason, as the fields themselves are, rather than
+// stored and not kept.
+var enforcedMetadata = []string{"model_rpm_limit", "model_tpm_limit", "guardrails", "temp_budget_increase", "temp_budget_expiry"}
 
 func (f *limitFields) validate() error {
 	for _, name := range enforcedMetadata {

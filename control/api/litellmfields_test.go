@@ -106,6 +106,12 @@ func TestLiteLLMFieldsOverHTTP(t *testing.T) {
 	if code != 400 || errParam(out) != "model_tpm_limit" || !strings.Contains(errMessage(out), "per-model rate limits are not supported") {
 		t.Fatalf("model_tpm_limit: %d %v", code, out)
 	}
+	// LiteLLM's budget check reads a temporary increase from the key's
+	// metadata, so there it is refused like the field, not stored unkept.
+	code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"metadata": map[string]any{"temp_budget_increase": 10, "temp_budget_expiry": "2027-01-01"}})
+	if code != 400 || errParam(out) != "metadata" || !strings.Contains(errMessage(out), "metadata.temp_budget_increase is not supported by gatehouse: temporary budget increases") {
+		t.Fatalf("metadata.temp_budget_increase: %d %v", code, out)
+	}
 	code, out = do(t, app, "POST", "/key/generate", testMaster, map[string]any{"tags": []string{"team-a"}, "soft_budget": 5, "key_type": "read_only"})
 	if code != 200 || !reflect.DeepEqual(out["allowed_routes"], []any{"info_routes"}) {
 		t.Fatalf("key_type read_only: %d %v", code, out)
