@@ -282,6 +282,8 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
 	staleFlags(fs, &o)
+	fs.BoolVar(&o.UseXForwardedFor, "use-x-forwarded-for", envParse("USE_X_FORWARDED_FOR", false, strconv.ParseBool, "true or false"),
+		"check keys' allowed_ips against X-Forwarded-For's leftmost address (set by a load balancer in front of the edge) instead of the peer's (env USE_X_FORWARDED_FOR)")
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ type keyFields struct {
 	Aliases             map[string]string `json:"aliases"`
 	Blocked             *bool             `json:"blocked"`
 	AllowedRoutes       *[]string         `json:"allowed_routes"`
+	AllowedIPs          *[]string         `json:"allowed_ips"`
 	AccessGroupIDs      *[]string         `json:"access_group_ids"`
 }
 
@@ -107,6 +108,13 @@ func (f *keyFields) validate() error {
 	if f.MaxParallelRequests != nil && *f.MaxParallelRequests < 0 {
 		return httpx.Param("max_parallel_requests", "must be >= 0")
 	}
+	if f.AllowedIPs != nil {
+		for i, ip := range *f.AllowedIPs {
+			if err := policy.CheckIPEntry(ip); err != nil {
+				return httpx.Param("allowed_ips", "entry %d: %v", i, err)
+			}
+		}
+	}
 	if f.AllowedRoutes != nil {
 		for i, r := range *f.AllowedRoutes {
 			if err := jwtauth.CheckRouteItem(r); err != nil {
@@ -145,6 +153,7 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	}
 	set(&k.Blocked, f.Blocked)
 	setList(&k.AllowedRoutes, f.AllowedRoutes)
+	setList(&k.AllowedIPs, f.AllowedIPs)
 	if k.Models == nil {
 		k.Models = []string{}
 	}

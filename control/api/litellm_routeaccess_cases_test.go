@@ -333,6 +333,44 @@ func TestLiteLLMRouteAccessCases(t *testing.T) {
 			c.status(403, "POST", "/key/block", boss, map[string]any{"key": rk})
 		}},
 
+		// test_key_ip_restrictions.py, TestKeyIpRestrictionIntegration: the
+		// field on the key routes (the check itself: policy
+		// TestLiteLLMKeyIPCases; on the edge: test/e2e).
+		{name: "test_should_include_allowed_ips_in_key_request", run: func(c *lcase) {
+			out := c.master("/key/generate", map[string]any{"allowed_ips": []string{"192.168.0.0/16", "10.0.0.1"}})
+			info := c.ok("GET", "/key/info?key="+out["key"].(string), testMaster, nil)["info"].(map[string]any)
+			if got, _ := info["allowed_ips"].([]any); len(got) != 2 || got[0] != "192.168.0.0/16" || got[1] != "10.0.0.1" {
+				c.t.Errorf("/key/info allowed_ips: %v", info["allowed_ips"])
+			}
+		}},
+		{name: "test_should_default_allowed_ips_to_none", run: func(c *lcase) {
+			out := c.master("/key/generate", map[string]any{})
+			if _, ok := c.ok("GET", "/key/info?key="+out["key"].(string), testMaster, nil)["info"].(map[string]any)["allowed_ips"]; ok {
+				c.t.Error("a key without allowed_ips shows one")
+			}
+		}},
+		{name: "test_should_include_allowed_ips_in_update_key_request", run: func(c *lcase) {
+			k := c.master("/key/generate", map[string]any{"allowed_ips": []string{"10.0.0.1"}})["key"].(string)
+			// Not sent: kept (LiteLLM's exclude_unset).
+			out := c.master("/key/update", map[string]any{"key": k, "max_budget": 5})
+			if got, _ := out["allowed_ips"].([]any); len(got) != 1 {
+				c.t.Errorf("update without allowed_ips: %v", out["allowed_ips"])
+			}
+			out = c.master("/key/update", map[string]any{"key": k, "allowed_ips": []string{"10.0.0.0/8"}})
+			if got, _ := out["allowed_ips"].([]any); len(got) != 1 || got[0] != "10.0.0.0/8" {
+				c.t.Errorf("update with allowed_ips: %v", out["allowed_ips"])
+			}
+		}},
+		{name: "test_should_skip_invalid_allowed_ip_entries/written", run: func(c *lcase) {
+			// Different on purpose (README, deliberate differences): LiteLLM
+			// stores "bad-cidr" and skips it at every request; a typo here
+			// is a 400 naming the field, and nothing is written.
+			out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"allowed_ips": []string{"10.0.0.0/24", "bad-cidr"}})
+			if errParam(out) != "allowed_ips" || !strings.Contains(errMessage(out), `"bad-cidr"`) {
+				c.t.Errorf("bad entry: %v", out)
+			}
+		}},
+
 		// test_admin_viewer_handler_access.py: every route it calls is
 		// one gatehouse does not serve.
 		{name: "test_budget_list_allows_admin_viewer", skip: notServed + "/budget/list (budgets are fields of keys, users, teams, orgs and customers)"},
