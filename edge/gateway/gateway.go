@@ -429,6 +429,9 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 	if err != nil {
 		return badJSON(err)
 	}
+	if err := checkIndirection(body); err != nil {
+		return err
+	}
 	model := req.Model
 	if p := c.Params("model"); p != "" && model == "" {
 		model = strings.Clone(p) // outlives the handler in the spend event

@@ -13,7 +13,9 @@ import (
 // other, with LiteLLM's 403; the address is the connection's peer, or
 // X-Forwarded-For's leftmost entry on an edge started with
 // -use-x-forwarded-for (LiteLLM's use_x_forwarded_for). The matching
-// rules row by row are policy's TestLiteLLMKeyIPCases.
+// rules row by row are policy's TestLiteLLMKeyIPCases. It also sends
+// test_user_input_indirection_rejected.py's top-level case through an
+// edge (the rest: edge/gateway TestLiteLLMUserInputIndirectionCases).
 func TestLiteLLMKeyIPRestrictions(t *testing.T) {
 	sys := startSystem(t, `
 general_settings:
@@ -69,6 +71,15 @@ model_list:
 		if c.want == 403 && e.Error.Message != "Access forbidden: IP address "+c.ip+" not allowed." {
 			t.Errorf("%s: %q", c.name, e.Error.Message)
 		}
+	}
+	// test_user_input_indirection_rejected.py: a request naming a secret
+	// the config way is refused with 400, naming the field.
+	body := chat("gpt-4o")
+	body["aws_session_name"] = "os.environ/LITELLM_MASTER_KEY"
+	code, raw := callRaw(t, "POST", plain.url("/v1/chat/completions"), open, body)
+	var e envelope
+	if _ = json.Unmarshal(raw, &e); code != 400 || e.Error.Param == nil || *e.Error.Param != "aws_session_name" {
+		t.Errorf("test_is_request_body_safe_rejects_indirection_via_top_level: %d %s", code, raw)
 	}
 	// The refusal comes before the model is looked at: /v1/models too.
 	if code, raw := callRaw(t, "GET", plain.url("/v1/models"), remote, nil); code != 403 {
