@@ -371,6 +371,35 @@ func TestLiteLLMRouteAccessCases(t *testing.T) {
 			}
 		}},
 
+		// test_auth_exception_handler.py: what a client sees when auth
+		// fails. LiteLLM's ProxyException body is {message, type, param,
+		// code} with param "None" and code the status as a string ("401");
+		// gatehouse's envelope has the same fields, param null unless a
+		// field is at fault and code a stable name (README, deliberate
+		// differences).
+		{name: "test_handle_authentication_error_db_unavailable", skip: "no database: allow_requests_on_db_unavailable has nothing to fall back from (an edge decides from its policy snapshot; with NATS unreachable, -stale-mode decides)"},
+		{name: "test_handle_authentication_error_budget_exceeded", skip: elsewhere + "test/e2e (endpoints_test.go, memberlimits_test.go, messages_responses_test.go): an over-budget key is a 400 of type budget_exceeded on the edge"},
+		{name: "test_proxy_exception_message_logged_correctly", run: func(c *lcase) {
+			// The log side is internal; the client side is the message.
+			for _, tc := range []struct{ cred, want string }{
+				{"", "Authentication Error, No api key passed in."},
+				{"sk-" + strings.Repeat("9", 24), "Authentication Error"},
+				{"not-a-key", "Authentication Error"},
+			} {
+				out := c.status(401, "GET", "/key/info", tc.cred, nil)
+				e, _ := out["error"].(map[string]any)
+				if !strings.HasPrefix(errMessage(out), tc.want) || e["type"] != "auth_error" || e["param"] != nil || e["code"] == "" {
+					c.t.Errorf("credential %q: %v, want 401 auth_error %q...", tc.cred, out, tc.want)
+				}
+			}
+		}},
+		{name: "test_route_passed_to_post_call_failure_hook", skip: internals + "LiteLLM's failure hook (an edge's refusal is a denial row naming its route's endpoint: test/e2e)"},
+
+		// test_internal_auth_endpoints.py: LiteLLM's /internal/v1/auth/verify
+		// lets a separate data plane check a key against the proxy.
+		{name: "test_require_data_plane_key_*", skip: notServed + "/internal/v1/auth/verify: gatehouse's data plane, the edges, verify keys from their own policy snapshot, so no data-plane key or verify endpoint exists"},
+		{name: "test_verify_key_*", skip: notServed + "/internal/v1/auth/verify (see test_require_data_plane_key_*)"},
+
 		// test_admin_viewer_handler_access.py: every route it calls is
 		// one gatehouse does not serve.
 		{name: "test_budget_list_allows_admin_viewer", skip: notServed + "/budget/list (budgets are fields of keys, users, teams, orgs and customers)"},
