@@ -91,7 +91,7 @@ var routeAccess = map[string]string{
 	"GET /spend/users":                   ownSpend,
 	"POST /spend/calculate":              ownSpend,
 	"GET /spend/tags":                    ownSpend,
-	"GET /global/spend/tags":             ownSpend,
+	"GET /global/spend/tags":             adminOnly,
 	"POST /global/spend/end_users":       adminOnly,
 	"GET /global/spend/report":           adminOnly,
 	"GET /global/spend":                  adminOnly,
