@@ -143,8 +143,10 @@ func KeyNotFound(sum []byte) error {
 }
 
 // NotVirtualKey is LiteLLM's refusal of a credential that is neither the
-// master key nor a JWT and does not start with "sk-". LiteLLM echoes the
-// credential ("Received=<key>"); this does not.
+// master key nor a JWT and does not start with "sk-", with the
+// "Authentication Error, " its auth exception handler puts before every
+// such refusal. LiteLLM echoes the credential ("Received=<key>"); this
+// does not.
 func NotVirtualKey() error {
-	return apierror.Unauthenticated.With("LiteLLM Virtual Key expected. Received a key that does not start with 'sk-' (not shown), expected to start with 'sk-'.")
+	return apierror.Unauthenticated.With("Authentication Error, LiteLLM Virtual Key expected. Received a key that does not start with 'sk-' (not shown), expected to start with 'sk-'.")
 }

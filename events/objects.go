@@ -137,6 +137,9 @@ type Key struct {
 	// names, routes, "/prefix/*"); empty: no restriction beyond the
 	// caller's role.
 	AllowedRoutes []string `json:"allowed_routes,omitempty"`
+	// AllowedIPs are LiteLLM's allowed_ips: the client addresses (IPs or
+	// CIDR ranges) the key may be used from on the edge; empty: any.
+	AllowedIPs []string `json:"allowed_ips,omitempty"`
 	// AccessGroupIDs are LiteLLM's access_group_ids: access groups whose
 	// models the key may call besides its models (a fallback: an empty
 	// models list already allows every model).

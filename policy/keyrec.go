@@ -70,6 +70,8 @@ type keyRare struct {
 	metadata map[string]any
 	// accessGroupIDs are few keys': LiteLLM's newer grant by group id.
 	accessGroupIDs []string
+	// allowedIPs are few keys': the client addresses the key is bound to.
+	allowedIPs []string
 	// createdAt and updatedAt are set when the times do not pack into
 	// the record (not UTC, or out of int64 nanoseconds).
 	createdAt, updatedAt *time.Time
@@ -79,7 +81,7 @@ const noTime = math.MinInt64
 
 func (r *keyRare) empty() bool {
 	return r.expires == nil && r.budgetResetAt == nil && r.regeneratedFrom == "" && r.token == "" && r.aliases == nil &&
-		r.metadata == nil && r.createdAt == nil && r.updatedAt == nil && r.accessGroupIDs == nil
+		r.metadata == nil && r.createdAt == nil && r.updatedAt == nil && r.accessGroupIDs == nil && r.allowedIPs == nil
 }
 
 // packTime returns t as UTC unix nanoseconds when that gives t back
@@ -113,7 +115,7 @@ func newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 	}
 	r.names, r.aliasLen, r.blocked, r.budgetHit = k.KeyAlias+k.KeyName, uint32(len(k.KeyAlias)), k.Blocked, k.BudgetExceeded
 	rare := keyRare{expires: k.Expires, budgetResetAt: k.BudgetResetAt, regeneratedFrom: k.RegeneratedFrom, aliases: k.Aliases, metadata: k.Metadata,
-		accessGroupIDs: k.AccessGroupIDs}
+		accessGroupIDs: k.AccessGroupIDs, allowedIPs: k.AllowedIPs}
 	if tok := k.Token; len(tok) != 2*len(KeyHash{}) || !isLowerHex(tok) {
 		rare.token = tok
 	}
@@ -176,7 +178,7 @@ func (r *keyRec) build(h KeyHash) *events.Key {
 	k.MaxBudget, k.TPMLimit, k.RPMLimit, k.MaxParallelRequests, k.BudgetDuration = sh.maxBudget, sh.tpm, sh.rpm, sh.maxParallel, sh.budgetDuration
 	if x := r.rare; x != nil {
 		k.Expires, k.BudgetResetAt, k.RegeneratedFrom, k.Aliases, k.Metadata = x.expires, x.budgetResetAt, x.regeneratedFrom, x.aliases, x.metadata
-		k.AccessGroupIDs = x.accessGroupIDs
+		k.AccessGroupIDs, k.AllowedIPs = x.accessGroupIDs, x.allowedIPs
 		if x.token != "" {
 			k.Token = x.token
 		}

@@ -32,7 +32,7 @@ func oddKeys() []any {
 		&events.Key{Token: events.HashKey("sk-everything"), KeyName: "sk-...hing", KeyAlias: "all", Models: []string{"gpt-4o", "beta"},
 			TeamID: "t", UserID: "u", OrganizationID: "o", Blocked: true, Expires: &at, MaxBudget: &f, BudgetDuration: "30d",
 			TPMLimit: &n, RPMLimit: &n, MaxParallelRequests: &n, Aliases: map[string]string{"fast": "gpt-4o"},
-			Metadata: map[string]any{"env": "prod"}, AllowedRoutes: []string{"llm_api_routes"}, AccessGroupIDs: []string{"g1"}, RegeneratedFrom: events.HashKey("sk-gone"),
+			Metadata: map[string]any{"env": "prod"}, AllowedRoutes: []string{"llm_api_routes"}, AllowedIPs: []string{"10.0.0.0/8"}, AccessGroupIDs: []string{"g1"}, RegeneratedFrom: events.HashKey("sk-gone"),
 			CreatedBy: "admin", CreatedAt: at.In(paris), UpdatedAt: time.Unix(0, noTime).UTC(), BudgetFlag: events.BudgetFlag{BudgetExceeded: true, BudgetResetAt: &at}},
 	}
 }

@@ -44,7 +44,7 @@ var routeGroups = map[string][]string{
 	"info_routes": {
 		"/key/info", "/key/health", "/team/info", "/team/list", "/v2/team/list", "/organization/list",
 		"/team/available", "/user/info", "/model/info", "/v1/model/info", "/v2/model/info", "/v2/key/info",
-		"/model_group/info", "/health", "/key/list", "/user/filter/ui",
+		"/model_group/info", "/health", "/key/list", "/user/filter/ui", "/v2/user/info",
 	},
 	"management_routes": {
 		"/user/new", "/user/update", "/user/delete", "/user/info", "/user/list",

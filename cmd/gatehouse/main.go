@@ -169,6 +169,7 @@ func runAll(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouse, "clickhouse", env("CLICKHOUSE_ADDR", "127.0.0.1:9000"), "ClickHouse native address; used when reachable (env CLICKHOUSE_ADDR)")
 	var eo gateway.Options
 	staleFlags(fs, &eo)
+	xffFlag(fs, &o.UseXForwardedFor)
 	floorMB := gcFloorFlag(fs, 64)
 	_ = fs.Parse(args)
 	o.MasterKeyFrom = config.FromEnv
@@ -282,6 +283,7 @@ func runEdge(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.Budget.Floor, "budget-floor", 0, "USD every request reserves at least against its budgets until its cost is known")
 	fs.Float64Var(&o.Budget.LeaseFraction, "lease-fraction", 0.1, "while cut from NATS: share of each rpm/tpm limit this edge may admit, and of a budget it has no lease for")
 	staleFlags(fs, &o)
+	xffFlag(fs, &o.UseXForwardedFor)
 	log, err := r.start(ctx, args)
 	if err != nil {
 		return err
@@ -314,6 +316,13 @@ func gcFloorFlag(fs *flag.FlagSet, defMB int64) *int64 {
 // and less CPU at one connection (docs/benchmarks.md, Issue 17, seventh
 // pass).
 const controlGCFloorMB = 16
+
+// xffFlag is -use-x-forwarded-for, LiteLLM's use_x_forwarded_for: where
+// an edge reads the client address keys' allowed_ips are checked against.
+func xffFlag(fs *flag.FlagSet, v *bool) {
+	fs.BoolVar(v, "use-x-forwarded-for", envParse("USE_X_FORWARDED_FOR", false, strconv.ParseBool, "true or false"),
+		"check keys' allowed_ips against X-Forwarded-For's leftmost address (set by a load balancer in front of the edge) instead of the peer's; a client can write the header too (env USE_X_FORWARDED_FOR)")
+}
 
 // staleFlags are the edge's staleness bound: -max-staleness and
 // -stale-mode (fail-closed by default).

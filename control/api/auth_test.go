@@ -109,8 +109,8 @@ func TestVirtualKeyCallers(t *testing.T) {
 		t.Errorf("proxy_admin user's key on /team/new: %d %v", code, out)
 	}
 	code, out := do(t, app, "POST", "/team/new", auditor, map[string]any{"team_id": "t-viewer"})
-	if want := "Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=/team/new. Your role=proxy_admin_viewer. Your user_id=auditor"; code != 401 || errMessage(out) != want {
-		t.Errorf("viewer on /team/new: %d %q, want 401 %q", code, errMessage(out), want)
+	if want := "user not allowed to access this route, role= proxy_admin_viewer. Trying to access: /team/new"; code != 403 || errMessage(out) != want {
+		t.Errorf("viewer on /team/new: %d %q, want 403 %q", code, errMessage(out), want)
 	}
 	code, out = do(t, app, "POST", "/key/generate", other, map[string]any{})
 	if want := "Only proxy admin can be used to generate, delete, update info for new keys/users/teams. Route=/key/generate. Your role=None. Your user_id=None"; code != 401 || errMessage(out) != want {
@@ -119,12 +119,15 @@ func TestVirtualKeyCallers(t *testing.T) {
 	if code, out := do(t, app, "POST", "/user/update", auditor, map[string]any{"user_id": "auditor", "user_email": "a@example.com"}); code != 200 {
 		t.Errorf("viewer updating its own user_email: %d %v", code, out)
 	}
-	for _, body := range []map[string]any{
-		{"user_id": "auditor", "user_role": "proxy_admin"},
-		{"user_id": "dev", "user_email": "x@example.com"},
+	for _, tc := range []struct {
+		body map[string]any
+		want string
+	}{
+		{map[string]any{"user_id": "auditor", "user_role": "proxy_admin"}, "user not allowed to access this route, role= proxy_admin_viewer. Trying to access: /user/update and updating invalid param: user_role. only user_email and password can be updated"},
+		{map[string]any{"user_id": "dev", "user_email": "x@example.com"}, "user not allowed to access this route, role= proxy_admin_viewer. Trying to access: /user/update"},
 	} {
-		if code, _ := do(t, app, "POST", "/user/update", auditor, body); code != 401 {
-			t.Errorf("viewer's /user/update %v: %d, want 401", body, code)
+		if code, out := do(t, app, "POST", "/user/update", auditor, tc.body); code != 403 || errMessage(out) != tc.want {
+			t.Errorf("viewer's /user/update %v: %d %q, want 403 %q", tc.body, code, errMessage(out), tc.want)
 		}
 	}
 	for _, path := range []string{"/user/list", "/team/info?team_id=t-other", "/user/info?user_id=dev"} {

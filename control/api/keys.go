@@ -35,6 +35,7 @@ type keyFields struct {
 	Aliases             map[string]string `json:"aliases"`
 	Blocked             *bool             `json:"blocked"`
 	AllowedRoutes       *[]string         `json:"allowed_routes"`
+	AllowedIPs          *[]string         `json:"allowed_ips"`
 	AccessGroupIDs      *[]string         `json:"access_group_ids"`
 }
 
@@ -107,6 +108,13 @@ func (f *keyFields) validate() error {
 	if f.MaxParallelRequests != nil && *f.MaxParallelRequests < 0 {
 		return httpx.Param("max_parallel_requests", "must be >= 0")
 	}
+	if f.AllowedIPs != nil {
+		for i, ip := range *f.AllowedIPs {
+			if err := policy.CheckIPEntry(ip); err != nil {
+				return httpx.Param("allowed_ips", "entry %d: %v", i, err)
+			}
+		}
+	}
 	if f.AllowedRoutes != nil {
 		for i, r := range *f.AllowedRoutes {
 			if err := jwtauth.CheckRouteItem(r); err != nil {
@@ -145,6 +153,7 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	}
 	set(&k.Blocked, f.Blocked)
 	setList(&k.AllowedRoutes, f.AllowedRoutes)
+	setList(&k.AllowedIPs, f.AllowedIPs)
 	if k.Models == nil {
 		k.Models = []string{}
 	}
@@ -679,11 +688,55 @@ func (a *API) keyBlock(block bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if err := checkKeyAccess(a.store.Snapshot(), who(c), tok, c.Path()); err != nil {
+			return err
+		}
 		return a.mutateKey(c, tok, typ, func(k *events.Key) error {
 			k.Blocked = block
 			return nil
 		})
 	}
+}
+
+// keyAccessDenied is LiteLLM 2026's refusal of /key/block and
+// /key/unblock (team_access.require_key_access): 403, its detail an object.
+var keyAccessDenied = &apierror.Error{Status: 403, Type: "auth_error", Code: "forbidden"}
+
+// checkKeyAccess is LiteLLM 2026's require_key_access for /key/block and
+// /key/unblock by a caller that is not an admin (the route admits only
+// admins and internal users, who manage keys): a key that does not exist
+// is a 404, and a key is blocked or unblocked by the admin of its team or
+// an org admin of the team's organization. As for /key/update, a key
+// whose user is an admin or view-only admin is never a team's.
+func checkKeyAccess(snap *policy.Snapshot, me caller, tok, route string) error {
+	if me.admin {
+		return nil
+	}
+	k := snap.KeyByToken(tok)
+	if k == nil {
+		return apierror.NotFound.With("Key not found: %s", tok)
+	}
+	if team := snap.Team(k.TeamID); k.TeamID != "" && team != nil && me.userID != "" {
+		if m := teamMember(team, me.userID); (teamAdmin(team, me.userID) && teamGrants(snap, team, m, k, route)) ||
+			(orgAdmin(snap.Org(team.OrganizationID), me.userID) && !adminUserKey(snap, k)) {
+			return nil
+		}
+	}
+	return keyAccessDenied.With("Only proxy admins, team admins, or org admins can call %s. user_role=%s, user_id=%s", route, cmp.Or(me.role, "None"), cmp.Or(me.userID, "None"))
+}
+
+// orgAdmin reports whether user holds org_admin in o.
+func orgAdmin(o *events.Org, userID string) bool {
+	return o != nil && userID != "" && slices.ContainsFunc(o.Members, func(m events.OrgMember) bool {
+		return m.UserID == userID && m.UserRole == events.OrgRoleAdmin
+	})
+}
+
+// adminUserKey reports whether k belongs to an admin or view-only admin
+// user, whose keys no team or org admin acts on.
+func adminUserKey(snap *policy.Snapshot, k *events.Key) bool {
+	u := snap.User(k.UserID)
+	return u != nil && (u.UserRole == "proxy_admin" || u.UserRole == policy.ViewerRole)
 }
 
 func (a *API) keyDelete(c *fiber.Ctx) error {

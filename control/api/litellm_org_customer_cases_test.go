@@ -113,7 +113,8 @@ func TestLiteLLMOrgCustomerCases(t *testing.T) {
 				c.t.Errorf("viewer lists %v", list)
 			}
 			c.ok("GET", "/customer/info?end_user_id=cust", viewer, nil)
-			c.status(401, "POST", "/customer/new", viewer, map[string]any{"user_id": "other"})
+			// LiteLLM 2026's route check refuses a view-only admin's writes with 403.
+			c.status(403, "POST", "/customer/new", viewer, map[string]any{"user_id": "other"})
 			c.status(401, "GET", "/customer/list", userKey(c, "dev", "internal_user"), nil)
 		}},
 		{name: "source/new_end_user default_model not on proxy", run: func(c *lcase) {

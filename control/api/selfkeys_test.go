@@ -198,9 +198,10 @@ func TestSelfServiceKeys(t *testing.T) {
 		{name: "update: viewer", caller: "ro", path: "/key/update", body: withKey("ro", map[string]any{"max_budget": 5}), code: 401, typ: "auth_error",
 			msg: sprintf(notAdminMsg, "/key/update", "internal_user_viewer", "ro")},
 
-		// /key/block stays admin only.
-		{name: "block: own key", caller: "dev", path: "/key/block", body: withKey("dev-spare", nil), code: 401, typ: "auth_error",
-			msg: sprintf(notAdminMsg, "/key/block", "internal_user", "dev")},
+		// /key/block: the admins of the key's team or org only (LiteLLM
+		// 2026's require_key_access), not the key's owner.
+		{name: "block: own team key as a plain member", caller: "dev", path: "/key/block", body: withKey("dev-team-2", nil), code: 403, typ: "auth_error",
+			msg: "Only proxy admins, team admins, or org admins can call /key/block. user_role=internal_user, user_id=dev"},
 
 		// /key/regenerate (can_modify_verification_token).
 		{name: "regenerate: another user's key", caller: "dev", path: "/key/regenerate", body: withKey("dev2", nil), code: 403, typ: "internal_server_error",

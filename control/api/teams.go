@@ -369,7 +369,9 @@ func (a *API) teamBlock(block bool) fiber.Handler {
 
 func (a *API) teamInfo(c *fiber.Ctx) error {
 	me := who(c)
-	id, err := infoID("team_id", c.Query("team_id"), me.teamID, me.reads(), apierror.Forbidden.With("only an admin may read another team's info"))
+	// LiteLLM's validate_membership: a member of the team reads it too.
+	member := teamMember(a.store.Snapshot().Team(c.Query("team_id")), me.userID) != nil
+	id, err := infoID("team_id", c.Query("team_id"), me.teamID, me.reads() || member, apierror.Forbidden.With("only an admin may read another team's info"))
 	if err != nil {
 		return err
 	}

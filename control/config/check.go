@@ -47,12 +47,17 @@ func (f *File) MasterKeyWarning(getenv func(string) string) *FieldError {
 		}
 		return nil
 	}
-	_, err := f.MasterKey(f.env(getenv))
+	key, err := f.MasterKey(f.env(getenv))
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		w := *fe
 		w.Msg += "; gatehouse run and control stop on this unless MASTER_KEY (or run's -master-key) is set"
 		return &w
+	}
+	if key == DemoMasterKey {
+		// LiteLLM 2026 (master_key_policy.py) flags its example key too.
+		return &FieldError{Path: "general_settings.master_key", Line: f.lines["general_settings.master_key"],
+			Msg: "is " + DemoMasterKey + ", the example key of LiteLLM's docs: anyone who has read them can administer this gateway; use a random one (e.g. sk- and the output of openssl rand -hex 32)"}
 	}
 	return nil
 }

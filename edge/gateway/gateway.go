@@ -95,6 +95,12 @@ type Options struct {
 	// every model it serves.
 	MaxStaleness time.Duration
 	StaleMode    string
+	// UseXForwardedFor is LiteLLM's general_settings.use_x_forwarded_for:
+	// a key's allowed_ips are checked against the leftmost address of the
+	// X-Forwarded-For header, which a load balancer in front of the edge
+	// sets. Off, they are checked against the connection's peer address,
+	// since any client can write the header.
+	UseXForwardedFor bool
 	// UnauthenticatedDenials caps the denial rows per second for callers
 	// the edge could not identify; default DefaultUnauthenticatedDenials.
 	UnauthenticatedDenials int
@@ -124,6 +130,7 @@ type Gateway struct {
 	parallel          inFlight // max_parallel_requests
 	maxStale          time.Duration
 	staleStatic       bool
+	useXFF            bool
 	denials           denialLimiter
 	denialsUnrecorded prometheus.Counter
 }
@@ -241,6 +248,7 @@ func New(live *policy.Live, o Options, log *slog.Logger) *Gateway {
 		fwd: proxy.New(o.Proxy), log: log, edgeID: o.EdgeID, nowFunc: time.Now, metrics: newEdgeMetrics(o.Metrics)}
 	g.metrics.reg.MustRegister(policyCollector{live: live, edgeID: o.EdgeID}, g.jwt.Collector())
 	g.maxStale, g.staleStatic = o.MaxStaleness, o.StaleMode == StaleStatic
+	g.useXFF = o.UseXForwardedFor
 	g.denials.max = o.UnauthenticatedDenials
 	if g.denials.max <= 0 {
 		g.denials.max = DefaultUnauthenticatedDenials
@@ -362,9 +370,23 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 	if err == nil && id.Key != nil {
 		if err = jwtauth.CheckKeyRoute(id.Key.AllowedRoutes, c.Path()); err != nil {
 			err = apierror.From(err).By(policy.Rule("key", id.Key.Token, "allowed_routes"))
+		} else if len(id.Key.AllowedIPs) > 0 {
+			err = policy.CheckKeyIP(id.Key, g.clientIP(c))
 		}
 	}
 	return snap, id, err
+}
+
+// clientIP is the address a key's allowed_ips are checked against: the
+// connection's peer, or X-Forwarded-For's leftmost entry when the edge is
+// told to trust the header (Options.UseXForwardedFor).
+func (g *Gateway) clientIP(c *fiber.Ctx) string {
+	if g.useXFF {
+		if ip := policy.ForwardedClient(c.Get(fiber.HeaderXForwardedFor)); ip != "" {
+			return ip
+		}
+	}
+	return c.Context().RemoteIP().String()
 }
 
 // request is what the decision needs from the HTTP request. The strings
@@ -406,6 +428,9 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 	req, err := proxy.ParseChatRequest(body)
 	if err != nil {
 		return badJSON(err)
+	}
+	if err := checkIndirection(body); err != nil {
+		return err
 	}
 	model := req.Model
 	if p := c.Params("model"); p != "" && model == "" {

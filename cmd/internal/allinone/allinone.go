@@ -54,6 +54,8 @@ type Options struct {
 	// gateway.Options).
 	MaxStaleness time.Duration
 	StaleMode    string
+	// UseXForwardedFor is the edge's gateway.Options.UseXForwardedFor.
+	UseXForwardedFor bool
 }
 
 // Run starts everything and blocks until ctx ends.
@@ -135,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 		return gateway.Run(ctx, gateway.Options{NATSURL: natsURL, Listen: o.EdgeAddr, ControlURL: "http://" + controlAddr,
 			MasterKey: mk.Key, EdgeID: "edge-local", Region: "local", Log: log, Ready: ready,
 			SpillDir: filepath.Join(o.DataDir, "spend-spill"), AccessLog: o.AccessLog,
-			MaxStaleness: o.MaxStaleness, StaleMode: o.StaleMode})
+			MaxStaleness: o.MaxStaleness, StaleMode: o.StaleMode, UseXForwardedFor: o.UseXForwardedFor})
 	})
 	if !ok {
 		return err

@@ -1,0 +1,73 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+)
+
+// CheckKeyIP refuses a key bound to client addresses (its allowed_ips)
+// when client, the request's address, is none of them: LiteLLM's 403
+// "Access forbidden: IP address <ip> not allowed.". A key without
+// allowed_ips passes whatever client is (callers skip working it out).
+func CheckKeyIP(k *events.Key, client string) error {
+	if k == nil || len(k.AllowedIPs) == 0 {
+		return nil
+	}
+	if IPAllowed(k.AllowedIPs, client) {
+		return nil
+	}
+	return apierror.Forbidden.With("Access forbidden: IP address %s not allowed.", client).By(Rule("key", k.Token, "allowed_ips"))
+}
+
+// IPAllowed reports whether client (an IP address, IPv4-mapped IPv6
+// read as IPv4) is one of allowed's addresses or inside one of its CIDR
+// ranges. A client that is not an address matches nothing; an entry that
+// is neither is skipped (the admin API refuses those when they are
+// written, CheckIPEntry).
+func IPAllowed(allowed []string, client string) bool {
+	addr, err := netip.ParseAddr(strings.TrimSpace(client))
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap().WithZone("")
+	for _, a := range allowed {
+		if strings.Contains(a, "/") {
+			if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr) {
+				return true
+			}
+			continue
+		}
+		if b, err := netip.ParseAddr(a); err == nil && b.Unmap().WithZone("") == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckIPEntry says what is wrong with one allowed_ips entry (nil for an
+// IP address or a CIDR range), so that a typo is refused when it is
+// written rather than silently allowing nothing.
+func CheckIPEntry(entry string) error {
+	if strings.Contains(entry, "/") {
+		if _, err := netip.ParsePrefix(entry); err != nil {
+			return fmt.Errorf("%q is not a CIDR range (e.g. 10.0.0.0/8)", entry)
+		}
+		return nil
+	}
+	if _, err := netip.ParseAddr(entry); err != nil {
+		return fmt.Errorf("%q is not an IP address or CIDR range", entry)
+	}
+	return nil
+}
+
+// ForwardedClient is the client address an X-Forwarded-For header names:
+// its leftmost entry, as LiteLLM reads it under use_x_forwarded_for; ""
+// when the header is empty.
+func ForwardedClient(xff string) string {
+	first, _, _ := strings.Cut(xff, ",")
+	return strings.TrimSpace(first)
+}
