@@ -83,7 +83,8 @@ func TestLiteLLMSelfServeCases(t *testing.T) {
 		}},
 		{name: "test_view_only_admin_team_new_still_blocked_when_flag_true", opts: selfServe, run: func(c *lcase) {
 			key := userKey(c, "viewer", "proxy_admin_viewer")
-			refusedWith(c, 401, "POST", "/team/new", key, map[string]any{"team_alias": "mine"}, onlyAdmin)
+			// LiteLLM 2026's refusal of any write by a view-only admin.
+			refusedWith(c, 403, "POST", "/team/new", key, map[string]any{"team_alias": "mine"}, "user not allowed to access this route, role= proxy_admin_viewer")
 		}},
 		{name: "test_internal_user_view_only_team_new_still_blocked_when_flag_true", opts: selfServe, run: func(c *lcase) {
 			key := userKey(c, "iv", "internal_user_viewer")

@@ -66,7 +66,7 @@ var routeAccess = map[string]string{
 	"GET /team/info":                     ownInfo,
 	"GET /team/list":                     ownList,
 	"GET /v2/team/list":                  ownList,
-	"GET /v2/user/info":                  selfManaged,
+	"GET /v2/user/info":                  anyCaller,
 	"GET /team/available":                anyCaller,
 	"POST /key/health":                   anyCaller,
 	"POST /team/delete":                  adminOnly,
