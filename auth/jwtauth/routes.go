@@ -51,7 +51,7 @@ var routeGroups = map[string][]string{
 		"/team/new", "/team/update", "/team/delete", "/team/list", "/team/info", "/team/block", "/team/unblock",
 		"/team/available", "/team/member_add", "/team/member_delete", "/team/member_update",
 		"/team/permissions_list", "/team/permissions_update",
-		"/model/new", "/model/update", "/model/delete", "/model/info",
+		"/model/new", "/model/update", "/model/{model_id}/update", "/model/delete", "/model/info",
 		"/key/generate", "/key/update", "/key/delete", "/key/info", "/key/regenerate", "/key/{key_id}/regenerate",
 		"/key/list", "/key/aliases", "/key/block", "/key/unblock",
 		"/access_group/new", "/access_group/update", "/access_group/info", "/access_group/delete",

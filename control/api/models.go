@@ -213,23 +213,55 @@ func (a *API) modelUpdate(c *fiber.Ctx) error {
 	if sel.ID == "" {
 		return apierror.MissingParam.With("model_info.id is required: it names the deployment to update")
 	}
+	return a.updateModel(c, sel.ID, req.ModelName, req.LiteLLMParams, req.ModelInfo)
+}
+
+// modelPatch is PATCH /model/{model_id}/update, the route LiteLLM's own
+// dashboard uses: the same field-by-field merge as /model/update, the
+// deployment named by the path. A model_info.id in the body naming
+// another deployment is refused rather than silently ignored.
+func (a *API) modelPatch(c *fiber.Ctx) error {
+	id := c.Params("model_id")
+	var req struct {
+		ModelName     *string         `json:"model_name"`
+		LiteLLMParams json.RawMessage `json:"litellm_params"`
+		ModelInfo     json.RawMessage `json:"model_info"`
+	}
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	var sel struct {
+		ID string `json:"id"`
+	}
+	if len(req.ModelInfo) > 0 {
+		if err := json.Unmarshal(req.ModelInfo, &sel); err != nil {
+			return httpx.Param("model_info", "must be an object")
+		}
+	}
+	if sel.ID != "" && sel.ID != id {
+		return httpx.Param("model_info.id", "%q is not the deployment the path names (%q); a deployment's id cannot change", sel.ID, id)
+	}
+	return a.updateModel(c, id, req.ModelName, req.LiteLLMParams, req.ModelInfo)
+}
+
+func (a *API) updateModel(c *fiber.Ctx, id string, name *string, params, info json.RawMessage) error {
 	var out *events.Model
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindModel, sel.ID, func(cur any) (string, any, error) {
+	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindModel, id, func(cur any) (string, any, error) {
 		old, _ := cur.(*events.Model)
 		if old == nil {
-			return "", nil, apierror.NotFound.With("model id %q not found", sel.ID)
+			return "", nil, apierror.NotFound.With("model id %q not found", id)
 		}
 		if old.Source == "config" {
-			return "", nil, httpx.Param("model_info.id", "deployment %q comes from config.yaml; change it there", sel.ID)
+			return "", nil, httpx.Param("model_info.id", "deployment %q comes from config.yaml; change it there", id)
 		}
 		m := *old
-		if req.ModelName != nil {
-			m.ModelName = *req.ModelName
+		if name != nil {
+			m.ModelName = *name
 		}
-		if err := mergeJSON("litellm_params", &m.LiteLLMParams, req.LiteLLMParams); err != nil {
+		if err := mergeJSON("litellm_params", &m.LiteLLMParams, params); err != nil {
 			return "", nil, err
 		}
-		if err := mergeJSON("model_info", &m.ModelInfo, req.ModelInfo); err != nil {
+		if err := mergeJSON("model_info", &m.ModelInfo, info); err != nil {
 			return "", nil, err
 		}
 		m.ID, m.ModelInfo.ID, m.UpdatedAt = old.ID, old.ID, a.store.Now()
@@ -296,7 +328,8 @@ func (a *API) modelDelete(c *fiber.Ctx) error {
 	if !existed {
 		return apierror.NotFound.With("model id %q not found", req.ID)
 	}
-	return commit(c, res, fiber.Map{"message": "Model deleted successfully", "id": req.ID})
+	// LiteLLM's wording, which its clients match on ("deleted successfully").
+	return commit(c, res, fiber.Map{"message": "Model: " + req.ID + " deleted successfully", "id": req.ID})
 }
 
 type accessGroupRequest struct {
