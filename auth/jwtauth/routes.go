@@ -55,6 +55,7 @@ var routeGroups = map[string][]string{
 		"/key/generate", "/key/update", "/key/delete", "/key/info", "/key/regenerate", "/key/{key_id}/regenerate",
 		"/key/list", "/key/aliases", "/key/block", "/key/unblock",
 		"/access_group/new", "/access_group/update", "/access_group/info", "/access_group/delete",
+		"/access_group/list", "/access_group/{access_group}/info", "/access_group/{access_group}/update", "/access_group/{access_group}/delete",
 		"/jwt/settings",
 	},
 	"key_management_routes": {

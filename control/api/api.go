@@ -188,6 +188,11 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/access_group/update", a.adminOnly, a.accessGroupPut(true))
 	admin.Get("/access_group/info", a.readOnly, a.accessGroupInfo)
 	admin.Post("/access_group/delete", a.adminOnly, a.accessGroupDelete)
+	// LiteLLM 2026's access group routes, the group named by the path.
+	admin.Get("/access_group/list", a.readOnly, a.accessGroupList)
+	admin.Get("/access_group/:access_group/info", a.readOnly, a.accessGroupInfoPath)
+	admin.Put("/access_group/:access_group/update", a.adminOnly, a.accessGroupPut(true))
+	admin.Delete("/access_group/:access_group/delete", a.adminOnly, a.accessGroupDelete)
 
 	a.organizationRoutes(admin)
 	a.customerRoutes(admin)

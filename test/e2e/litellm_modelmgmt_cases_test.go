@@ -95,6 +95,29 @@ general_settings:
 			t.Fatalf("a refused PATCH changed what is served: %d %s", code, got)
 		}
 	})
+	// test_access_group_management.py's
+	// test_create_access_group_with_model_ids_tags_only_specific_deployments:
+	// a group holding a deployment by id lets a key of the group call it,
+	// and nothing else, on the edge.
+	t.Run("test_create_access_group_with_model_ids_reaches_the_edge", func(t *testing.T) {
+		var other struct {
+			ModelID string `json:"model_id"`
+		}
+		call(t, "POST", e.url("/model/new"), masterKey, map[string]any{"model_name": "other-model",
+			"litellm_params": map[string]any{"model": "openai/gpt-4o", "api_base": "http://" + second + "/v1", "api_key": "sk-up"}}, &other)
+		if code := call(t, "POST", e.url("/access_group/new"), masterKey, map[string]any{"access_group": "by-id", "model_ids": []string{added.ModelID}}, nil); code != 200 {
+			t.Fatalf("/access_group/new: %d", code)
+		}
+		groupKey := generateKey(t, e, map[string]any{"models": []string{"by-id"}})
+		if code, got := answer(t, groupKey, "runtime-model"); code != 200 || got != "from first" {
+			t.Fatalf("runtime-model through the group: %d %s", code, got)
+		}
+		expectChat(t, e, groupKey, "other-model", 403, "key_model_access_denied")
+		if code := call(t, "DELETE", e.url("/access_group/by-id/delete"), masterKey, nil, nil); code != 200 {
+			t.Fatalf("DELETE /access_group/by-id/delete: %d", code)
+		}
+		expectChat(t, e, groupKey, "runtime-model", 403, "key_model_access_denied")
+	})
 	t.Run("test_delete_model_stops_serving", func(t *testing.T) {
 		var out struct {
 			Message string `json:"message"`
