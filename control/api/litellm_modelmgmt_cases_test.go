@@ -55,7 +55,10 @@ func roleKeys(c *lcase) map[string]string {
 // where clauses) or features gatehouse does not have (team-scoped BYOK
 // deployments, stored credentials, auto-routers, PTU pricing): those are
 // listed by class in the comment at the end with the reason, and the
-// ones named here as skipped rows.
+// ones named here as skipped rows. A row named handler.behaviour (not
+// test_...) ports what a LiteLLM handler in model_management_endpoints.py
+// does over HTTP that the file's mocked tests reach only in part (its
+// PATCH, not-found and delete answers); it names the handler, not a test.
 func TestLiteLLMModelMgmtCases(t *testing.T) {
 	const (
 		noTeamModels = "team-scoped deployments (model_info.team_id, LiteLLM Enterprise BYOK) are refused, naming the field (README, Different on purpose): a team reaches deployments through its models list; "
@@ -80,7 +83,7 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 		}},
 		// can_user_make_model_call's first check: "View-only users cannot
 		// manage models." for update and delete as for create.
-		{name: "test_view_only_users_cannot_manage_models", run: func(c *lcase) {
+		{name: "can_user_make_model_call.view_only_users_cannot_manage_models", run: func(c *lcase) {
 			keys := roleKeys(c)
 			id := modelNew(c, "kept", nil)
 			for _, role := range []string{"internal_user_viewer", "proxy_admin_viewer", "internal_user"} {
@@ -97,7 +100,7 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 			}
 		}},
 		{name: "test_allow_team_model_action_success", skip: noTeamModels + "test_allow_team_model_action_nonexistent_team_fails and test_can_user_make_team_model_call_* likewise"},
-		{name: "test_add_new_model_with_team_id_refused", run: func(c *lcase) {
+		{name: "add_new_model.team_id_refused", run: func(c *lcase) {
 			// Different on purpose: the team_id a LiteLLM team-model body
 			// carries is refused naming it, not stored as a global model.
 			out := c.status(400, "POST", "/model/new", testMaster, map[string]any{"model_name": "byok",
@@ -125,13 +128,13 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 		// update_model: a deployment LiteLLM cannot find is an error
 		// (400 there, 404 here: README, Different on purpose); the id is
 		// required.
-		{name: "test_update_model_not_found", run: func(c *lcase) {
+		{name: "update_model.model_not_found", run: func(c *lcase) {
 			refusedWith(c, 404, "POST", "/model/update", testMaster, map[string]any{"model_info": map[string]any{"id": "nope"}}, `"nope" not found`)
 			refusedWith(c, 400, "POST", "/model/update", testMaster, map[string]any{"model_name": "x"}, "model_info.id")
 		}},
 		// patch_model, PATCH /model/{model_id}/update: the fields sent are
 		// merged into the stored deployment, the others kept.
-		{name: "test_patch_model_merges_fields", run: func(c *lcase) {
+		{name: "patch_model.merges_fields", run: func(c *lcase) {
 			id := modelNew(c, "patch-me", map[string]any{"model_info": map[string]any{"description": "old", "max_input_tokens": 100}})
 			out := c.ok("PATCH", "/model/"+id+"/update", testMaster, map[string]any{"model_name": "patched",
 				"litellm_params": map[string]any{"api_base": "http://127.0.0.1:2/v1"}, "model_info": map[string]any{"description": "new"}})
@@ -149,10 +152,10 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 				c.t.Errorf("/model/info shows the literal api_key")
 			}
 		}},
-		{name: "test_patch_model_not_found", run: func(c *lcase) {
+		{name: "patch_model.not_found", run: func(c *lcase) {
 			refusedWith(c, 404, "PATCH", "/model/nope/update", testMaster, map[string]any{"model_name": "x"}, `"nope" not found`)
 		}},
-		{name: "test_patch_model_body_id_must_match_path", run: func(c *lcase) {
+		{name: "patch_model.body_id_must_match_path", run: func(c *lcase) {
 			a, b := modelNew(c, "a", nil), modelNew(c, "b", nil)
 			out := c.status(400, "PATCH", "/model/"+a+"/update", testMaster, map[string]any{"model_name": "x", "model_info": map[string]any{"id": b}})
 			if !strings.Contains(errMessage(out), "model_info.id") {
@@ -162,7 +165,7 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 				c.t.Errorf("a refused PATCH changed a deployment")
 			}
 		}},
-		{name: "test_patch_model_rejects_unknown_field", run: func(c *lcase) {
+		{name: "patch_model.rejects_unknown_field", run: func(c *lcase) {
 			id := modelNew(c, "strict", nil)
 			refusedWith(c, 400, "PATCH", "/model/"+id+"/update", testMaster, map[string]any{"litellm_params": map[string]any{"api_bse": "x"}}, "api_bse")
 			if p, _ := modelByID(c, id)["litellm_params"].(map[string]any); p["api_base"] != "http://127.0.0.1:1/v1" {
@@ -171,7 +174,7 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 		}},
 		// delete_model: LiteLLM answers "Model: <id> deleted successfully"
 		// and the deployment is gone from /model/info.
-		{name: "test_delete_model_success_message", run: func(c *lcase) {
+		{name: "delete_model.success_message", run: func(c *lcase) {
 			id := modelNew(c, "doomed", nil)
 			out := c.master("/model/delete", map[string]any{"id": id})
 			if msg, _ := out["message"].(string); msg != "Model: "+id+" deleted successfully" {
@@ -179,11 +182,11 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 			}
 			c.status(404, "GET", "/model/info?litellm_model_id="+id, testMaster, nil)
 		}},
-		{name: "test_delete_model_not_found", run: func(c *lcase) {
+		{name: "delete_model.not_found", run: func(c *lcase) {
 			// LiteLLM: 400 "Model with id=... not found in db"; 404 here.
 			refusedWith(c, 404, "POST", "/model/delete", testMaster, map[string]any{"id": "nope"}, `"nope" not found`)
 		}},
-		{name: "test_model_info_v2_lists_deployments", run: func(c *lcase) {
+		{name: "model_info_v2.lists_deployments", run: func(c *lcase) {
 			a, b := modelNew(c, "same-name", nil), modelNew(c, "same-name", nil)
 			for _, path := range []string{"/model/info", "/v1/model/info", "/v2/model/info"} {
 				data, _ := c.ok("GET", path, testMaster, nil)["data"].([]any)
@@ -200,7 +203,7 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 
 		// test_model_toggle_status.py
 		{name: "test_toggle_model_status_enable_to_disable", skip: noToggle + "test_toggle_model_status_disable_to_enable likewise"},
-		{name: "test_toggle_model_status_model_not_found", skip: noToggle + "an unknown id on /model/update or /model/delete is a 404 (test_update_model_not_found)"},
+		{name: "test_toggle_model_status_model_not_found", skip: noToggle + "an unknown id on /model/update or /model/delete is a 404 (update_model.model_not_found)"},
 		{name: "test_toggle_model_status_no_db_connection", skip: internals + "prisma_client None; gatehouse's store is always there"},
 		{name: "test_toggle_model_status_non_db_model", skip: noToggle + "a config.yaml deployment is never changed through the API (TestModelUpdate's config row)"},
 		{name: "test_update_deployment_with_is_active", skip: noToggle + "is_active in /model/update is refused as an unknown field"},
@@ -240,7 +243,7 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 //     skipped rows).
 //   - team model cases (_add_team_model_to_db, _update_team_model_in_db,
 //     _get_public_model_name, delete_team_models, _remove_unbacked_team_models):
-//     team-scoped deployments are refused (test_add_new_model_with_team_id_refused).
+//     team-scoped deployments are refused (add_new_model.team_id_refused).
 //   - PTU pricing, rate limits required on add (ENFORCE_RPM_TPM_ON_MODEL_ADD),
 //     complexity/quality/adaptive router writes: features gatehouse does not have.
 
@@ -259,7 +262,9 @@ func agInfo(c *lcase, name string) map[string]any {
 // as its own object (access_group_id, models and, for LiteLLM's
 // model_ids, the deployments it holds by id), and serves both request
 // shapes. The self-reference case of test_nested_access_groups_db.py is
-// TestLiteLLMAccessGroupSelfReference.
+// TestLiteLLMAccessGroupSelfReference. Rows named handler.behaviour port
+// a handler of model_access_group_management_endpoints.py the file does
+// not test by itself (update_access_group, the routes' auth).
 func TestLiteLLMAccessGroupMgmtCases(t *testing.T) {
 	const noBudget = "access group budgets (/access_group/{access_group}/budget) are not in gatehouse: budgets are per key, user, team, org and customer; "
 	threeGPT4o := func(c *lcase) []string {
@@ -336,7 +341,7 @@ func TestLiteLLMAccessGroupMgmtCases(t *testing.T) {
 			refusedWith(c, 404, "GET", "/access_group/own-group/info", testMaster, nil, "Access group 'own-group' not found")
 			refusedWith(c, 404, "DELETE", "/access_group/own-group/delete", testMaster, nil, "not found")
 		}},
-		{name: "test_update_access_group_replaces_its_deployments", run: func(c *lcase) {
+		{name: "update_access_group.replaces_its_deployments", run: func(c *lcase) {
 			// update_access_group: the group's deployments become exactly
 			// the ones sent; an unknown group is a 404.
 			ids := threeGPT4o(c)
@@ -370,7 +375,7 @@ func TestLiteLLMAccessGroupMgmtCases(t *testing.T) {
 				c.t.Errorf("listed %v", names)
 			}
 		}},
-		{name: "test_access_group_routes_need_an_admin", run: func(c *lcase) {
+		{name: "access_group_routes.need_an_admin", run: func(c *lcase) {
 			keys := roleKeys(c)
 			modelNew(c, "gpt-4o", map[string]any{"model_info": map[string]any{"access_groups": []string{"g"}}})
 			for _, path := range []string{"/access_group/list", "/access_group/g/info"} {

@@ -13,7 +13,9 @@ import (
 // test_model_management_endpoints.py whose point is what the proxy then
 // serves: LiteLLM's test_update_model_clears_cache_after_db_write guards
 // against a written deployment that the router keeps serving stale. The
-// unit rows are control/api's litellm_modelmgmt_cases_test.go.
+// unit rows are control/api's litellm_modelmgmt_cases_test.go; rows
+// named handler.behaviour check through the edge what that LiteLLM
+// handler's write must change in what is served.
 func TestLiteLLMModelMgmtE2E(t *testing.T) {
 	upstream := func(name string) string {
 		return serveMock(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -58,7 +60,7 @@ general_settings:
 	}
 	key := generateKey(t, e, map[string]any{"models": []string{"runtime-model"}})
 
-	t.Run("test_add_new_model_serves_through_the_edge", func(t *testing.T) {
+	t.Run("add_new_model.serves_through_the_edge", func(t *testing.T) {
 		if code, got := answer(t, key, "runtime-model"); code != 200 || got != "from first" {
 			t.Fatalf("%d %s", code, got)
 		}
@@ -73,7 +75,7 @@ general_settings:
 			t.Fatalf("after /model/update: %d %s", code, got)
 		}
 	})
-	t.Run("test_patch_model_serves_the_patched_deployment", func(t *testing.T) {
+	t.Run("patch_model.serves_the_patched_deployment", func(t *testing.T) {
 		code := call(t, "PATCH", e.url("/model/"+added.ModelID+"/update"), masterKey, map[string]any{"litellm_params": map[string]any{"api_base": "http://" + first + "/v1"}}, nil)
 		if code != 200 {
 			t.Fatalf("PATCH /model/{id}/update through the edge: %d", code)
@@ -99,7 +101,7 @@ general_settings:
 	// test_create_access_group_with_model_ids_tags_only_specific_deployments:
 	// a group holding a deployment by id lets a key of the group call it,
 	// and nothing else, on the edge.
-	t.Run("test_create_access_group_with_model_ids_reaches_the_edge", func(t *testing.T) {
+	t.Run("create_model_group.model_ids_reach_the_edge", func(t *testing.T) {
 		var other struct {
 			ModelID string `json:"model_id"`
 		}
@@ -118,7 +120,7 @@ general_settings:
 		}
 		expectChat(t, e, groupKey, "runtime-model", 403, "key_model_access_denied")
 	})
-	t.Run("test_delete_model_stops_serving", func(t *testing.T) {
+	t.Run("delete_model.stops_serving", func(t *testing.T) {
 		var out struct {
 			Message string `json:"message"`
 		}
