@@ -84,7 +84,7 @@ var routeGroups = map[string][]string{
 		"/spend/keys", "/spend/users", "/spend/tags", "/spend/calculate", "/spend/logs",
 	},
 	"internal_user_view_only_routes": {"/spend/logs", "/key/info", "/key/list", "/user/info", "/team/info", "/model/info"},
-	"self_managed_routes":            {"/team/member_add", "/team/member_delete", "/model/new"},
+	"self_managed_routes":            {"/team/member_add", "/team/member_delete", "/model/new", "/model/update", "/model/delete", "/model/{model_id}/update"},
 	"admin_viewer_routes": {
 		"/user/list", "/team/list", "/key/list", "/model/info", "/v1/model/info", "/v2/model/info",
 		"/global/spend", "/global/spend/logs", "/global/spend/keys", "/global/spend/teams", "/global/spend/report",
