@@ -241,9 +241,14 @@ func TestLiteLLMModelMgmtCases(t *testing.T) {
 //   - the ModelManagementAuthChecks credential and aws_session_tags cases:
 //     gatehouse has neither stored credentials nor session tags (see the
 //     skipped rows).
-//   - team model cases (_add_team_model_to_db, _update_team_model_in_db,
-//     _get_public_model_name, delete_team_models, _remove_unbacked_team_models):
-//     team-scoped deployments are refused (add_new_model.team_id_refused).
+//   - team model cases (TestTeamModelSiblingRouting, TestTeamModelUpdate:
+//     _add_team_model_to_db, _update_team_model_in_db, _get_public_model_name,
+//     delete_team_models, _remove_unbacked_team_models): team-scoped
+//     deployments are refused (add_new_model.team_id_refused).
+//   - TestUpdatePublicModelGroups (/model_group/make_public,
+//     /model_hub/update_useful_links): LiteLLM's public model hub page;
+//     gatehouse serves no dashboard and no /public/model_hub, so the
+//     routes are not served (404).
 //   - PTU pricing, rate limits required on add (ENFORCE_RPM_TPM_ON_MODEL_ADD),
 //     complexity/quality/adaptive router writes: features gatehouse does not have.
 
