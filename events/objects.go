@@ -260,9 +260,13 @@ type User struct {
 // also formed implicitly by model_info.access_groups on deployments; a key,
 // team or user that lists a group name in its models may call its members.
 type AccessGroup struct {
-	AccessGroupID string    `json:"access_group_id"`
-	Models        []string  `json:"models"`
-	Description   string    `json:"description,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	AccessGroupID string   `json:"access_group_id"`
+	Models        []string `json:"models"`
+	// ModelIDs are deployments (model_info.id) in the group by id, not by
+	// name: LiteLLM 2026's model_ids, which put one deployment of a model
+	// group in an access group without its siblings.
+	ModelIDs    []string  `json:"model_ids,omitempty"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }

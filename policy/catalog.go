@@ -2,8 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -265,8 +267,17 @@ func buildCatalog(models map[string]*events.Model, groups map[string]*events.Acc
 			r.byID[d.ID] = d
 		}
 	}
-	for g := range groups {
+	// Sorted, so a deployment's groups come in the same order on every
+	// edge and every rebuild.
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		r.groupNames[g] = true
+		for _, id := range groups[g].ModelIDs {
+			// Clipped so the append copies: the deployment's slice is
+			// the stored model's model_info.access_groups.
+			if d := r.byID[id]; d != nil && !slices.Contains(d.AccessGroups, g) {
+				d.AccessGroups = append(slices.Clip(d.AccessGroups), g)
+			}
+		}
 	}
 	r.nestGroups()
 	sort.SliceStable(r.wildcards, func(i, j int) bool {

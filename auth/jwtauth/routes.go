@@ -51,10 +51,11 @@ var routeGroups = map[string][]string{
 		"/team/new", "/team/update", "/team/delete", "/team/list", "/team/info", "/team/block", "/team/unblock",
 		"/team/available", "/team/member_add", "/team/member_delete", "/team/member_update",
 		"/team/permissions_list", "/team/permissions_update",
-		"/model/new", "/model/update", "/model/delete", "/model/info",
+		"/model/new", "/model/update", "/model/{model_id}/update", "/model/delete", "/model/info",
 		"/key/generate", "/key/update", "/key/delete", "/key/info", "/key/regenerate", "/key/{key_id}/regenerate",
 		"/key/list", "/key/aliases", "/key/block", "/key/unblock",
 		"/access_group/new", "/access_group/update", "/access_group/info", "/access_group/delete",
+		"/access_group/list", "/access_group/{access_group}/info", "/access_group/{access_group}/update", "/access_group/{access_group}/delete",
 		"/jwt/settings",
 	},
 	"key_management_routes": {
@@ -83,7 +84,7 @@ var routeGroups = map[string][]string{
 		"/spend/keys", "/spend/users", "/spend/tags", "/spend/calculate", "/spend/logs",
 	},
 	"internal_user_view_only_routes": {"/spend/logs", "/key/info", "/key/list", "/user/info", "/team/info", "/model/info"},
-	"self_managed_routes":            {"/team/member_add", "/team/member_delete", "/model/new"},
+	"self_managed_routes":            {"/team/member_add", "/team/member_delete", "/model/new", "/model/update", "/model/delete", "/model/{model_id}/update"},
 	"admin_viewer_routes": {
 		"/user/list", "/team/list", "/key/list", "/model/info", "/v1/model/info", "/v2/model/info",
 		"/global/spend", "/global/spend/logs", "/global/spend/keys", "/global/spend/teams", "/global/spend/report",

@@ -176,18 +176,24 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Get("/user/list", a.readOnly, a.userList)
 	admin.Post("/user/delete", a.adminOnly, a.userDelete)
 
-	admin.Post("/model/new", a.adminOnly, a.modelNew)
+	admin.Post("/model/new", a.modelWriter, a.modelNew)
 	admin.Get("/model/info", a.modelInfo)
 	admin.Get("/v1/model/info", a.modelInfo)
 	admin.Get("/v2/model/info", a.modelInfo)
 	admin.Get("/model_group/info", a.modelGroupInfo)
-	admin.Post("/model/delete", a.adminOnly, a.modelDelete)
-	admin.Post("/model/update", a.adminOnly, a.modelUpdate)
+	admin.Post("/model/delete", a.modelWriter, a.modelDelete)
+	admin.Post("/model/update", a.modelWriter, a.modelUpdate)
+	admin.Patch("/model/:model_id/update", a.modelWriter, a.modelPatch)
 
 	admin.Post("/access_group/new", a.adminOnly, a.accessGroupPut(false))
 	admin.Post("/access_group/update", a.adminOnly, a.accessGroupPut(true))
 	admin.Get("/access_group/info", a.readOnly, a.accessGroupInfo)
 	admin.Post("/access_group/delete", a.adminOnly, a.accessGroupDelete)
+	// LiteLLM 2026's access group routes, the group named by the path.
+	admin.Get("/access_group/list", a.readOnly, a.accessGroupList)
+	admin.Get("/access_group/:access_group/info", a.readOnly, a.accessGroupInfoPath)
+	admin.Put("/access_group/:access_group/update", a.adminOnly, a.accessGroupPut(true))
+	admin.Delete("/access_group/:access_group/delete", a.adminOnly, a.accessGroupDelete)
 
 	a.organizationRoutes(admin)
 	a.customerRoutes(admin)
@@ -401,6 +407,22 @@ func (a *API) adminOnly(c *fiber.Ctx) error {
 		return notAdmin(c)
 	}
 	return c.Next()
+}
+
+// modelWriter admits the admins to the model write routes. LiteLLM
+// serves these as self-managed routes whose handler refuses everyone else
+// with a 403 (can_user_make_model_call), not the 401 of its admin-only
+// route check; gatehouse has no team-scoped deployments, so no team admin
+// gets through either.
+func (a *API) modelWriter(c *fiber.Ctx) error {
+	me := who(c)
+	switch {
+	case me.admin:
+		return c.Next()
+	case me.viewer || me.role == "internal_user_viewer":
+		return apierror.Forbidden.With("View-only users cannot manage models.")
+	}
+	return apierror.Forbidden.With("User does not have permission to make this model call. Your role=%s. You can only make model calls if you are a PROXY_ADMIN.", cmp.Or(me.role, "None"))
 }
 
 // readOnly admits the callers that may read every object: admins and

@@ -213,23 +213,55 @@ func (a *API) modelUpdate(c *fiber.Ctx) error {
 	if sel.ID == "" {
 		return apierror.MissingParam.With("model_info.id is required: it names the deployment to update")
 	}
+	return a.updateModel(c, sel.ID, req.ModelName, req.LiteLLMParams, req.ModelInfo)
+}
+
+// modelPatch is PATCH /model/{model_id}/update, the route LiteLLM's own
+// dashboard uses: the same field-by-field merge as /model/update, the
+// deployment named by the path. A model_info.id in the body naming
+// another deployment is refused rather than silently ignored.
+func (a *API) modelPatch(c *fiber.Ctx) error {
+	id := c.Params("model_id")
+	var req struct {
+		ModelName     *string         `json:"model_name"`
+		LiteLLMParams json.RawMessage `json:"litellm_params"`
+		ModelInfo     json.RawMessage `json:"model_info"`
+	}
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	var sel struct {
+		ID string `json:"id"`
+	}
+	if len(req.ModelInfo) > 0 {
+		if err := json.Unmarshal(req.ModelInfo, &sel); err != nil {
+			return httpx.Param("model_info", "must be an object")
+		}
+	}
+	if sel.ID != "" && sel.ID != id {
+		return httpx.Param("model_info.id", "%q is not the deployment the path names (%q); a deployment's id cannot change", sel.ID, id)
+	}
+	return a.updateModel(c, id, req.ModelName, req.LiteLLMParams, req.ModelInfo)
+}
+
+func (a *API) updateModel(c *fiber.Ctx, id string, name *string, params, info json.RawMessage) error {
 	var out *events.Model
-	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindModel, sel.ID, func(cur any) (string, any, error) {
+	res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindModel, id, func(cur any) (string, any, error) {
 		old, _ := cur.(*events.Model)
 		if old == nil {
-			return "", nil, apierror.NotFound.With("model id %q not found", sel.ID)
+			return "", nil, apierror.NotFound.With("model id %q not found", id)
 		}
 		if old.Source == "config" {
-			return "", nil, httpx.Param("model_info.id", "deployment %q comes from config.yaml; change it there", sel.ID)
+			return "", nil, httpx.Param("model_info.id", "deployment %q comes from config.yaml; change it there", id)
 		}
 		m := *old
-		if req.ModelName != nil {
-			m.ModelName = *req.ModelName
+		if name != nil {
+			m.ModelName = *name
 		}
-		if err := mergeJSON("litellm_params", &m.LiteLLMParams, req.LiteLLMParams); err != nil {
+		if err := mergeJSON("litellm_params", &m.LiteLLMParams, params); err != nil {
 			return "", nil, err
 		}
-		if err := mergeJSON("model_info", &m.ModelInfo, req.ModelInfo); err != nil {
+		if err := mergeJSON("model_info", &m.ModelInfo, info); err != nil {
 			return "", nil, err
 		}
 		m.ID, m.ModelInfo.ID, m.UpdatedAt = old.ID, old.ID, a.store.Now()
@@ -296,44 +328,101 @@ func (a *API) modelDelete(c *fiber.Ctx) error {
 	if !existed {
 		return apierror.NotFound.With("model id %q not found", req.ID)
 	}
-	return commit(c, res, fiber.Map{"message": "Model deleted successfully", "id": req.ID})
+	// LiteLLM's wording, which its clients match on ("deleted successfully").
+	return commit(c, res, fiber.Map{"message": "Model: " + req.ID + " deleted successfully", "id": req.ID})
 }
 
+// accessGroupRequest is both shapes of /access_group/new and update:
+// gatehouse's (access_group_id, models) and LiteLLM 2026's (access_group,
+// model_names, model_ids).
 type accessGroupRequest struct {
 	AccessGroupID string   `json:"access_group_id"`
+	AccessGroup   string   `json:"access_group"`
 	Models        []string `json:"models"`
+	ModelNames    []string `json:"model_names"`
+	ModelIDs      []string `json:"model_ids"`
 	Description   string   `json:"description"`
 }
 
+// group checks req and answers the access group it describes, named path
+// when the route names it. Every refusal comes before the store is read.
+func (req *accessGroupRequest) group(path string) (*events.AccessGroup, error) {
+	name := cmp.Or(req.AccessGroupID, req.AccessGroup)
+	switch {
+	case req.AccessGroupID != "" && req.AccessGroup != "" && req.AccessGroupID != req.AccessGroup:
+		return nil, httpx.Param("access_group", "%q and access_group_id %q name different groups; send one", req.AccessGroup, req.AccessGroupID)
+	case path != "" && name != "" && name != path:
+		return nil, httpx.Param("access_group", "%q is not the group the path names (%q); an access group cannot be renamed", name, path)
+	}
+	name = cmp.Or(path, name)
+	if strings.TrimSpace(name) == "" {
+		return nil, param(apierror.MissingParam.With("access_group_id is required (LiteLLM's access_group)"), "access_group_id")
+	}
+	if len(req.Models) > 0 && len(req.ModelNames) > 0 && !slices.Equal(req.Models, req.ModelNames) {
+		return nil, httpx.Param("model_names", "and models list different models; send one")
+	}
+	models := req.Models
+	if len(models) == 0 {
+		models = req.ModelNames
+	}
+	if err := validModels(&models); err != nil {
+		return nil, err
+	}
+	for i, id := range req.ModelIDs {
+		if strings.TrimSpace(id) == "" {
+			return nil, httpx.Param("model_ids", "entry %d is empty", i)
+		}
+	}
+	// LiteLLM refuses a group with nothing in it (its groups exist only
+	// as tags on deployments).
+	if len(models) == 0 && len(req.ModelIDs) == 0 {
+		return nil, httpx.Param("model_names", "Either model_names or model_ids must be provided and non-empty")
+	}
+	// A group may hold other groups, never itself (LiteLLM's
+	// upsert_group_memberships: 400 "cannot include itself").
+	if slices.Contains(models, name) {
+		return nil, httpx.Param("models", "access group %q cannot include itself", name)
+	}
+	if len(req.ModelIDs) > 0 {
+		// LiteLLM's precedence: model_ids name the deployments exactly,
+		// model_names are then not applied (a warning says so).
+		models = nil
+	}
+	return &events.AccessGroup{AccessGroupID: name, Models: append([]string{}, models...), ModelIDs: req.ModelIDs, Description: req.Description}, nil
+}
+
+// accessGroupPut serves POST /access_group/new and /access_group/update,
+// and with path LiteLLM 2026's PUT /access_group/{access_group}/update.
 func (a *API) accessGroupPut(update bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req accessGroupRequest
 		if err := decode(c, &req); err != nil {
 			return err
 		}
-		if strings.TrimSpace(req.AccessGroupID) == "" {
-			return apierror.MissingParam.With("access_group_id is required")
-		}
-		if err := validModels(&req.Models); err != nil {
+		g, err := req.group(c.Params("access_group"))
+		if err != nil {
 			return err
 		}
-		// A group may hold other groups, never itself (LiteLLM's
-		// upsert_group_memberships: 400 "cannot include itself").
-		if slices.Contains(req.Models, req.AccessGroupID) {
-			return httpx.Param("models", "access group %q cannot include itself", req.AccessGroupID)
+		snap := a.store.Snapshot()
+		for i, id := range g.ModelIDs {
+			if snap.Model(id) == nil {
+				return httpx.Param("model_ids", "entry %d: Deployment with model_id %q not found", i, id)
+			}
+		}
+		if len(g.ModelIDs) > 0 && (len(req.Models) > 0 || len(req.ModelNames) > 0) {
+			warn(c, "model_names not applied: model_ids name the deployments of the group (LiteLLM's precedence)")
 		}
 		now := a.store.Now()
-		g := &events.AccessGroup{AccessGroupID: req.AccessGroupID, Models: req.Models, Description: req.Description, CreatedAt: now, UpdatedAt: now}
-		if g.Models == nil {
-			g.Models = []string{}
-		}
+		g.CreatedAt, g.UpdatedAt = now, now
 		res, err := a.store.Mutate(c.UserContext(), who(c).actor(), events.KindAccessGroup, g.AccessGroupID, func(cur any) (string, any, error) {
 			old, _ := cur.(*events.AccessGroup)
 			switch {
+			case update && old == nil && snap.Catalog().IsGroup(g.AccessGroupID):
+				return "", nil, httpx.Param("access_group", "access group %q is made of deployments' model_info.access_groups; change those deployments", g.AccessGroupID)
 			case update && old == nil:
-				return "", nil, apierror.NotFound.With("access group %q not found", g.AccessGroupID)
-			case !update && old != nil:
-				return "", nil, apierror.Conflict.With("access group %q already exists", g.AccessGroupID)
+				return "", nil, apierror.NotFound.With("Access group '%s' not found", g.AccessGroupID)
+			case !update && (old != nil || snap.Catalog().IsGroup(g.AccessGroupID)):
+				return "", nil, apierror.Conflict.With("Access group '%s' already exists. Use PUT /access_group/%s/update to modify it.", g.AccessGroupID, g.AccessGroupID)
 			}
 			if old != nil {
 				g.CreatedAt = old.CreatedAt
@@ -343,8 +432,64 @@ func (a *API) accessGroupPut(update bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return commit(c, res, g)
+		// Both answers: gatehouse's stored group and LiteLLM's
+		// NewModelGroupResponse (models_updated: the deployments the
+		// group now holds).
+		return commit(c, res, fiber.Map{
+			"access_group_id": g.AccessGroupID, "models": g.Models, "model_ids": g.ModelIDs, "description": g.Description,
+			"created_at": g.CreatedAt, "updated_at": g.UpdatedAt,
+			"access_group": g.AccessGroupID, "model_names": req.ModelNames, "models_updated": len(groupDeployments(snap, g)),
+		})
 	}
+}
+
+// groupDeployments are the deployments g holds: by id, by name, or
+// tagged with it in model_info.access_groups.
+func groupDeployments(snap *policy.Snapshot, g *events.AccessGroup) []*events.Model {
+	var out []*events.Model
+	for _, m := range snap.Models() {
+		if slices.Contains(m.ModelInfo.AccessGroups, g.AccessGroupID) || slices.Contains(g.ModelIDs, m.ID) || slices.Contains(g.Models, m.ModelName) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// accessGroupView is LiteLLM's AccessGroupInfo. gatehouse has no access
+// group budgets: spend is 0 and budget null, as for a LiteLLM group
+// without one.
+func accessGroupView(snap *policy.Snapshot, name string) fiber.Map {
+	g := snap.AccessGroup(name)
+	if g == nil {
+		g = &events.AccessGroup{AccessGroupID: name}
+	}
+	names := snap.Catalog().GroupModels(name)
+	slices.Sort(names)
+	if names == nil {
+		names = []string{}
+	}
+	return fiber.Map{"access_group": name, "model_names": names, "deployment_count": len(groupDeployments(snap, g)), "spend": 0.0, "budget": nil}
+}
+
+// accessGroupList is GET /access_group/list: every group, explicit or
+// made of model_info.access_groups, by name.
+func (a *API) accessGroupList(c *fiber.Ctx) error {
+	snap := a.store.Snapshot()
+	out := []fiber.Map{}
+	for _, name := range snap.Catalog().GroupNames() {
+		out = append(out, accessGroupView(snap, name))
+	}
+	return c.JSON(fiber.Map{"access_groups": out})
+}
+
+// accessGroupInfoPath is GET /access_group/{access_group}/info.
+func (a *API) accessGroupInfoPath(c *fiber.Ctx) error {
+	snap := a.store.Snapshot()
+	name := c.Params("access_group")
+	if snap.AccessGroup(name) == nil && !snap.Catalog().IsGroup(name) {
+		return apierror.NotFound.With("Access group '%s' not found", name)
+	}
+	return c.JSON(accessGroupView(snap, name))
 }
 
 func (a *API) accessGroupInfo(c *fiber.Ctx) error {
@@ -360,19 +505,38 @@ func (a *API) accessGroupInfo(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"access_group_id": id, "access_group": g, "models": snap.Catalog().GroupModels(id)})
 }
 
+// accessGroupDelete serves POST /access_group/delete (access_group_id in
+// the body) and LiteLLM 2026's DELETE /access_group/{access_group}/delete.
 func (a *API) accessGroupDelete(c *fiber.Ctx) error {
-	var req struct {
-		AccessGroupID string `json:"access_group_id"`
+	name := c.Params("access_group")
+	if name == "" {
+		var req struct {
+			AccessGroupID string `json:"access_group_id"`
+			AccessGroup   string `json:"access_group"`
+		}
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		if name = cmp.Or(req.AccessGroupID, req.AccessGroup); name == "" {
+			return param(apierror.MissingParam.With("access_group_id is required"), "access_group_id")
+		}
 	}
-	if err := decode(c, &req); err != nil {
-		return err
+	snap := a.store.Snapshot()
+	g := snap.AccessGroup(name)
+	if g == nil && snap.Catalog().IsGroup(name) {
+		return httpx.Param("access_group", "access group %q is made of deployments' model_info.access_groups; change those deployments", name)
 	}
-	res, existed, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindAccessGroup, req.AccessGroupID)
+	res, existed, err := a.store.Delete(c.UserContext(), who(c).actor(), events.KindAccessGroup, name)
 	if err != nil {
 		return err
 	}
 	if !existed {
-		return apierror.NotFound.With("access group %q not found", req.AccessGroupID)
+		return apierror.NotFound.With("Access group '%s' not found", name)
 	}
-	return commit(c, res, fiber.Map{"deleted": req.AccessGroupID})
+	n := 0
+	if g != nil {
+		n = len(groupDeployments(snap, g))
+	}
+	return commit(c, res, fiber.Map{"deleted": name, "access_group": name, "models_updated": n,
+		"message": "Access group '" + name + "' deleted successfully"})
 }

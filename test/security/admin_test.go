@@ -80,13 +80,13 @@ var routeAccess = map[string]string{
 	"GET /user/info":                     ownInfo,
 	"GET /user/list":                     adminOnly,
 	"POST /user/delete":                  adminOnly,
-	"POST /model/new":                    adminOnly,
+	"POST /model/new":                    teamAdmin,
 	"GET /model/info":                    anyCaller,
 	"GET /v1/model/info":                 anyCaller,
 	"GET /v2/model/info":                 anyCaller,
 	"GET /model_group/info":              anyCaller,
-	"POST /model/delete":                 adminOnly,
-	"POST /model/update":                 adminOnly,
+	"POST /model/delete":                 teamAdmin,
+	"POST /model/update":                 teamAdmin,
 	"POST /access_group/new":             adminOnly,
 	"POST /access_group/update":          adminOnly,
 	"GET /access_group/info":             adminOnly,
@@ -153,6 +153,14 @@ var routeAccess = map[string]string{
 	// processors: not for admin JWTs.
 	"GET /gatehouse/poison":         master,
 	"POST /gatehouse/poison/replay": master,
+
+	// LiteLLM 2026's routes naming the deployment or access group in the
+	// path (the model write routes are self-managed there, as above).
+	"PATCH /model/:model_id/update":             teamAdmin,
+	"GET /access_group/list":                    adminOnly,
+	"GET /access_group/:access_group/info":      adminOnly,
+	"PUT /access_group/:access_group/update":    adminOnly,
+	"DELETE /access_group/:access_group/delete": adminOnly,
 }
 
 // adminRoutes lists the admin API's routes from its own route table (the
