@@ -419,7 +419,11 @@ func (a *API) modelWriter(c *fiber.Ctx) error {
 	switch {
 	case me.admin:
 		return c.Next()
-	case me.viewer || me.role == "internal_user_viewer":
+	case me.viewer:
+		// LiteLLM 2026's route check refuses a view-only admin's writes
+		// before any handler runs.
+		return notAdmin(c)
+	case me.role == "internal_user_viewer":
 		return apierror.Forbidden.With("View-only users cannot manage models.")
 	}
 	return apierror.Forbidden.With("User does not have permission to make this model call. Your role=%s. You can only make model calls if you are a PROXY_ADMIN.", cmp.Or(me.role, "None"))

@@ -32,17 +32,6 @@ func modelByID(c *lcase, id string) map[string]any {
 	return m
 }
 
-// roleKeys are the plaintext keys of an internal user, an internal
-// viewer and a proxy_admin_viewer.
-func roleKeys(c *lcase) map[string]string {
-	c.t.Helper()
-	keys := map[string]string{}
-	for _, role := range []string{"internal_user", "internal_user_viewer", "proxy_admin_viewer"} {
-		keys[role] = c.master("/user/new", map[string]any{"user_id": "u-" + role, "user_role": role})["key"].(string)
-	}
-	return keys
-}
-
 // TestLiteLLMModelMgmtCases ports LiteLLM 2026's tests of its model
 // management routes, BerriAI/litellm tests/test_litellm/proxy/
 // management_endpoints/test_model_management_endpoints.py,
@@ -387,7 +376,7 @@ func TestLiteLLMAccessGroupMgmtCases(t *testing.T) {
 				c.status(401, "GET", path, keys["internal_user"], nil)
 				c.ok("GET", path, keys["proxy_admin_viewer"], nil)
 			}
-			c.status(401, "POST", "/access_group/new", keys["proxy_admin_viewer"], map[string]any{"access_group": "h", "model_names": []string{"gpt-4o"}})
+			viewerRefused(c, "/access_group/new", keys["proxy_admin_viewer"])
 		}},
 		{name: "test_access_group_info_surfaces_the_budget_and_spend", skip: noBudget + "info and list answer spend 0 and budget null, as for a LiteLLM group without one"},
 		{name: "test_list_access_groups_carries_each_group_budget_and_spend", skip: noBudget + "test_list_access_groups_reports_a_budgetless_group_as_unbudgeted_rather_than_omitting_it runs"},
