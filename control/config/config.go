@@ -89,6 +89,11 @@ type GeneralSettings struct {
 	// EnforceRBAC requires a JWT to resolve to a user or team (LiteLLM
 	// reads this one, not litellm_jwtauth.enforce_rbac, for that check).
 	EnforceRBAC bool `yaml:"enforce_rbac"`
+	// RejectClientsideMetadataTags refuses LLM requests whose body
+	// carries metadata.tags, so tags (which pick deployments under
+	// enable_tag_filtering) come only from the key. It reaches edges in
+	// the router settings event.
+	RejectClientsideMetadataTags bool `yaml:"reject_clientside_metadata_tags"`
 }
 
 // LiteLLMSettings is litellm_settings.

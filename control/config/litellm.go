@@ -96,6 +96,8 @@ var (
 		"default_max_internal_user_budget": rewriteDefaultMaxInternalUserBudget,
 		"request_default":                  rewriteRequestDefault,
 		"custom_user_agent":                rewriteCustomUserAgent,
+		"deployment_id":                    rewriteDeploymentID,
+		"reject_metadata_tags":             rewriteRejectMetadataTags,
 	}
 )
 
@@ -410,6 +412,48 @@ func rewriteCustomProvider(parent, key, val *yaml.Node) (string, string) {
 	}
 	m.Value = p + "/" + m.Value
 	return "", ""
+}
+
+// rewriteDeploymentID is LiteLLM's completion(): a deployment_id sends
+// the call to that Azure deployment, whatever litellm_params.model says,
+// so the model becomes azure/<deployment_id>. Configs usually repeat the
+// model's own name (azure/gpt-4o with deployment_id gpt-4o); one that
+// differs is warned about, since the model line no longer says where
+// requests go.
+func rewriteDeploymentID(parent, key, val *yaml.Node) (string, string) {
+	v := deref(val)
+	if isNull(v) {
+		return "", "" // LiteLLM's None: model is used as written
+	}
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		return "expected the name of an Azure deployment", ""
+	}
+	_, m := lookup(parent, "model")
+	if m == nil || deref(m).Kind != yaml.ScalarNode {
+		return "", "" // the walk reports the missing model
+	}
+	m = deref(m)
+	want := policy.ProviderAzure + "/" + v.Value
+	if m.Value == want {
+		return "", ""
+	}
+	was := m.Value
+	m.Value = want
+	return "", fmt.Sprintf("replaces litellm_params.model %q (line %d): as in LiteLLM, requests go to the Azure deployment %s", was, m.Line, v.Value)
+}
+
+// rewriteRejectMetadataTags: reject_metadata_tags is the first name of
+// reject_clientside_metadata_tags (LiteLLM PR #17088), which LiteLLM's
+// reject_metadata_tags_config.yaml still writes. LiteLLM 2026 reads only
+// the new name, so there the old one does nothing; gatehouse does what
+// the line asks, and says so.
+func rewriteRejectMetadataTags(parent, key, val *yaml.Node) (string, string) {
+	if k, _ := lookup(parent, "reject_clientside_metadata_tags"); k != nil {
+		return "", fmt.Sprintf("ignored: reject_clientside_metadata_tags (line %d) is set too, and wins", k.Line)
+	}
+	parent.Content = append(parent.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "reject_clientside_metadata_tags", Line: key.Line, Column: key.Column}, val)
+	return "", "read as reject_clientside_metadata_tags, its current name: requests with metadata.tags are refused; LiteLLM 2026 reads only the new name, so there this line does nothing"
 }
 
 func lookup(m *yaml.Node, name string) (key, val *yaml.Node) {
