@@ -185,6 +185,10 @@ var guardCallbacks = map[string]string{
 	"aporia":                  "requests would reach the model without the guardrail's checks",
 	"bedrock_guardrails":      "requests would reach the model without the guardrail's checks",
 	"dynamic_rate_limiter":    "the dynamic rate limits would not be enforced",
+	// dynamic_rate_limit.md's current limiter, and the per-tag limiter of
+	// its tag budgets page: both refuse requests.
+	"dynamic_rate_limiter_v3": "keys' shares of a deployment's rpm/tpm would not be enforced",
+	"tag_rate_limiter":        "the per-tag rate limits would not be enforced",
 	"max_budget_limiter":      "the budget limits of the callback would not be enforced",
 }
 

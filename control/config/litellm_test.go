@@ -173,6 +173,8 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"reject_clientside_metadata_tags", okModel + "general_settings:\n  reject_clientside_metadata_tags: true\n", true},
 		{"reject_metadata_tags_alias", okModel + "general_settings:\n  reject_metadata_tags: true\n", true},
 		{"reject_metadata_tags_both", okModel + "general_settings:\n  reject_clientside_metadata_tags: false\n  reject_metadata_tags: true\n", true},
+		{"refused_dynamic_rate_limiter_v3", okModel + "litellm_settings:\n  callbacks: [\"dynamic_rate_limiter_v3\"]\n  priority_reservation:\n    prod: 0.9\n    dev: 0.1\n  priority_reservation_settings:\n    default_priority: 0\n", false},
+		{"refused_tag_rate_limiter", okModel + "litellm_settings:\n  callbacks: [\"tag_rate_limiter\"]\n", false},
 		{"free_key_optimization", okModel + "router_settings:\n  routing_strategy: free-key-optimization\n", true},
 
 		// Typos.
