@@ -189,7 +189,10 @@ var guardCallbacks = map[string]string{
 	// its tag budgets page: both refuse requests.
 	"dynamic_rate_limiter_v3": "keys' shares of a deployment's rpm/tpm would not be enforced",
 	"tag_rate_limiter":        "the per-tag rate limits would not be enforced",
-	"max_budget_limiter":      "the budget limits of the callback would not be enforced",
+	// Interception hooks run a tool for the model inside the proxy.
+	"websearch_interception":        "the model's web search tool calls would not be run by the proxy: they would reach the client unanswered",
+	"code_interpreter_interception": "the model's code interpreter calls would not be run in the sandbox: they would reach the client unanswered",
+	"max_budget_limiter":            "the budget limits of the callback would not be enforced",
 }
 
 func judgeCallbacks(v *yaml.Node) (settingKind, string) {
