@@ -225,6 +225,11 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 		if why, ok := guardCallbacks[n]; ok {
 			return refused, fmt.Sprintf("the %s callback would not run: %s", n, why)
 		}
+		if strings.HasSuffix(n, "_interception") {
+			// LiteLLM's interception hooks (advisor_interception, ...)
+			// answer a tool the model calls inside the proxy.
+			return refused, fmt.Sprintf("the %s callback would not run: the tool calls it answers inside the proxy would reach the client unanswered", n)
+		}
 		if r, ok := observability[n]; ok {
 			whys = append(whys, r)
 		} else {
@@ -553,6 +558,11 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			// s3_callback_params, gcs_callback_params, ...: settings of
 			// observability callbacks, which are not run.
 			s, ok = setting{kind: ignored, why: "settings of an observability callback, which gatehouse does not run: " + whyObservation}, true
+		}
+		if cb, params := strings.CutSuffix(k.Value, "_params"); !ok && path == "litellm_settings" && params && strings.HasSuffix(cb, "_interception") {
+			// advisor_interception_params, ...: the settings of a
+			// callback that is refused.
+			s, ok = setting{kind: ignored, why: "only used by the " + cb + " callback, which is refused"}, true
 		}
 		if !ok && pattern(path) == "model_list[].litellm_params" && strings.Contains(k.Value, "cost_per_") {
 			// input_cost_per_token_above_128k_tokens,
