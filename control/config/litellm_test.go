@@ -175,6 +175,7 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"reject_metadata_tags_both", okModel + "general_settings:\n  reject_clientside_metadata_tags: false\n  reject_metadata_tags: true\n", true},
 		{"refused_dynamic_rate_limiter_v3", okModel + "litellm_settings:\n  callbacks: [\"dynamic_rate_limiter_v3\"]\n  priority_reservation:\n    prod: 0.9\n    dev: 0.1\n  priority_reservation_settings:\n    default_priority: 0\n", false},
 		{"refused_tag_rate_limiter", okModel + "litellm_settings:\n  callbacks: [\"tag_rate_limiter\"]\n", false},
+		{"alias_vertex_ai_project", "model_list:\n  - model_name: claude-vertex\n    litellm_params:\n      model: vertex_ai/claude-haiku-4-5\n      vertex_ai_project: my-project\n      vertex_ai_location: us-east5\n", true},
 		{"free_key_optimization", okModel + "router_settings:\n  routing_strategy: free-key-optimization\n", true},
 
 		// Typos.
@@ -689,6 +690,12 @@ func TestLiteLLMConfigSettings(t *testing.T) {
 	}
 	if ev, _ := mustParse(t, okModel+"general_settings:\n  reject_clientside_metadata_tags: false\n  reject_metadata_tags: true\n").RoutingSettingsEvent(time.Unix(0, 0)); ev != nil {
 		t.Errorf("reject_clientside_metadata_tags: false set next to the old name: event %+v, want none", ev)
+	}
+	// vertex_ai_project and vertex_ai_location are LiteLLM's other names
+	// of vertex_project and vertex_location.
+	f = mustParse(t, "model_list:\n  - model_name: c\n    litellm_params:\n      model: vertex_ai/claude-haiku-4-5\n      vertex_ai_project: my-project\n      vertex_ai_location: us-east5\n")
+	if ms, _ := f.Models(time.Unix(0, 0)); ms[0].LiteLLMParams.VertexProject != "my-project" || ms[0].LiteLLMParams.VertexLocation != "us-east5" {
+		t.Errorf("vertex_ai_project/location: %+v", ms[0].LiteLLMParams)
 	}
 	// A user_role given as os.environ/VAR is the variable's value.
 	f = mustParse(t, okModel+"environment_variables:\n  GATEHOUSE_TEST_USER_ROLE: internal_user_viewer\nlitellm_settings:\n  default_internal_user_params:\n    user_role: os.environ/GATEHOUSE_TEST_USER_ROLE\n")
