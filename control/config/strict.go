@@ -501,7 +501,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 // and max_retries given as a string ("3", which LiteLLM converts). The
 // node is rewritten to the value, so the value is checked and decoded as
 // if written there. Strings (keys, URLs) keep their references: each edge
-// resolves those itself. false: an error was reported.
+// resolves those itself; loadResolved strings are resolved here too, and
+// an unset one is left empty with a warning. false: an error was reported.
 func (w *walker) numberFromText(n *yaml.Node, t reflect.Type, path string) bool {
 	if (t.Kind() == reflect.String && !loadResolved[pattern(path)]) || n.ShortTag() != "!!str" {
 		return true
