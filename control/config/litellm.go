@@ -189,6 +189,9 @@ var guardCallbacks = map[string]string{
 	// its tag budgets page: both refuse requests.
 	"dynamic_rate_limiter_v3": "keys' shares of a deployment's rpm/tpm would not be enforced",
 	"tag_rate_limiter":        "the per-tag rate limits would not be enforced",
+	// Adds retrieved vector store content to requests (LiteLLM's
+	// _custom_logger_compatible_callbacks_literal lists it with loggers).
+	"vector_store_pre_call_hook": "the vector store's results would not be added to requests",
 	// Interception hooks run a tool for the model inside the proxy.
 	"websearch_interception":        "the model's web search tool calls would not be run by the proxy: they would reach the client unanswered",
 	"code_interpreter_interception": "the model's code interpreter calls would not be run in the sandbox: they would reach the client unanswered",

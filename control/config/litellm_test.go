@@ -175,6 +175,7 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"reject_metadata_tags_both", okModel + "general_settings:\n  reject_clientside_metadata_tags: false\n  reject_metadata_tags: true\n", true},
 		{"refused_dynamic_rate_limiter_v3", okModel + "litellm_settings:\n  callbacks: [\"dynamic_rate_limiter_v3\"]\n  priority_reservation:\n    prod: 0.9\n    dev: 0.1\n  priority_reservation_settings:\n    default_priority: 0\n", false},
 		{"refused_tag_rate_limiter", okModel + "litellm_settings:\n  callbacks: [\"tag_rate_limiter\"]\n", false},
+		{"refused_request_hooks", okModel + "litellm_settings:\n  callbacks: [\"vector_store_pre_call_hook\"]\n  success_callback: [\"compression_interception\"]\n", false},
 		{"alias_vertex_ai_project", "model_list:\n  - model_name: claude-vertex\n    litellm_params:\n      model: vertex_ai/claude-haiku-4-5\n      vertex_ai_project: my-project\n      vertex_ai_location: us-east5\n", true},
 		{"free_key_optimization", okModel + "router_settings:\n  routing_strategy: free-key-optimization\n", true},
 
