@@ -231,7 +231,7 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 		if strings.HasSuffix(n, "_interception") {
 			// LiteLLM's interception hooks (advisor_interception, ...)
 			// answer a tool the model calls inside the proxy.
-			return refused, fmt.Sprintf("the %s callback would not run: the tool calls it answers inside the proxy would reach the client unanswered", n)
+			return refused, fmt.Sprintf("the %s callback would not run: what it does to requests and responses inside the proxy (LiteLLM's interception hooks answer the model's tool calls) would not happen", n)
 		}
 		if r, ok := observability[n]; ok {
 			whys = append(whys, r)
