@@ -43,6 +43,10 @@ type RoutingSettings struct {
 	// EnableTagFiltering routes a request carrying tags only to
 	// deployments with one of them (litellm_params.tags).
 	EnableTagFiltering bool `json:"enable_tag_filtering,omitempty"`
+	// RejectClientsideMetadataTags is general_settings'
+	// reject_clientside_metadata_tags: an LLM request whose body has
+	// metadata.tags is refused (400), as LiteLLM's common_checks does.
+	RejectClientsideMetadataTags bool `json:"reject_clientside_metadata_tags,omitempty"`
 }
 
 // GroupAlias is one model_group_alias entry.

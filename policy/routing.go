@@ -36,7 +36,10 @@ type Routing struct {
 	// TagFiltering is enable_tag_filtering: requests with tags go to the
 	// deployments carrying one of them.
 	TagFiltering bool
-	fallbacks    map[string][]string
+	// RejectClientTags is reject_clientside_metadata_tags: a request body
+	// with metadata.tags is refused.
+	RejectClientTags bool
+	fallbacks        map[string][]string
 }
 
 // defaultRouting is LiteLLM's behaviour without router_settings.
@@ -50,6 +53,7 @@ func CompileRouting(rs *events.RoutingSettings) *Routing {
 	r := &Routing{AllowedFails: rs.Fails(), Cooldown: rs.Cooldown()}
 	if rs != nil {
 		r.TagFiltering = rs.EnableTagFiltering
+		r.RejectClientTags = rs.RejectClientsideMetadataTags
 	}
 	r.Retries, r.RetriesExplicit = rs.Retries()
 	if rs.Strategy() == events.RoutingLeastBusy {

@@ -95,6 +95,11 @@ type GeneralSettings struct {
 	// DisableAutoAddProxyAdminToTeams stops /team/new making the proxy
 	// admin user that calls it an admin of the new team.
 	DisableAutoAddProxyAdminToTeams bool `yaml:"disable_auto_add_proxy_admin_to_teams"`
+	// RejectClientsideMetadataTags refuses LLM requests whose body
+	// carries metadata.tags, so tags (which pick deployments under
+	// enable_tag_filtering) come only from the key. It reaches edges in
+	// the router settings event.
+	RejectClientsideMetadataTags bool `yaml:"reject_clientside_metadata_tags"`
 }
 
 // LiteLLMSettings is litellm_settings.

@@ -96,6 +96,8 @@ var (
 		"default_max_internal_user_budget": rewriteDefaultMaxInternalUserBudget,
 		"request_default":                  rewriteRequestDefault,
 		"custom_user_agent":                rewriteCustomUserAgent,
+		"deployment_id":                    rewriteDeploymentID,
+		"reject_metadata_tags":             rewriteRejectMetadataTags,
 	}
 )
 
@@ -183,7 +185,17 @@ var guardCallbacks = map[string]string{
 	"aporia":                  "requests would reach the model without the guardrail's checks",
 	"bedrock_guardrails":      "requests would reach the model without the guardrail's checks",
 	"dynamic_rate_limiter":    "the dynamic rate limits would not be enforced",
-	"max_budget_limiter":      "the budget limits of the callback would not be enforced",
+	// dynamic_rate_limit.md's current limiter, and the per-tag limiter of
+	// its tag budgets page: both refuse requests.
+	"dynamic_rate_limiter_v3": "keys' shares of a deployment's rpm/tpm would not be enforced",
+	"tag_rate_limiter":        "the per-tag rate limits would not be enforced",
+	// Adds retrieved vector store content to requests (LiteLLM's
+	// _custom_logger_compatible_callbacks_literal lists it with loggers).
+	"vector_store_pre_call_hook": "the vector store's results would not be added to requests",
+	// Interception hooks run a tool for the model inside the proxy.
+	"websearch_interception":        "the model's web search tool calls would not be run by the proxy: they would reach the client unanswered",
+	"code_interpreter_interception": "the model's code interpreter calls would not be run in the sandbox: they would reach the client unanswered",
+	"max_budget_limiter":            "the budget limits of the callback would not be enforced",
 }
 
 func judgeCallbacks(v *yaml.Node) (settingKind, string) {
@@ -215,6 +227,11 @@ func judgeCallbacks(v *yaml.Node) (settingKind, string) {
 		}
 		if why, ok := guardCallbacks[n]; ok {
 			return refused, fmt.Sprintf("the %s callback would not run: %s", n, why)
+		}
+		if strings.HasSuffix(n, "_interception") {
+			// LiteLLM's interception hooks (advisor_interception, ...)
+			// answer a tool the model calls inside the proxy.
+			return refused, fmt.Sprintf("the %s callback would not run: what it does to requests and responses inside the proxy (LiteLLM's interception hooks answer the model's tool calls) would not happen", n)
 		}
 		if r, ok := observability[n]; ok {
 			whys = append(whys, r)
@@ -412,6 +429,48 @@ func rewriteCustomProvider(parent, key, val *yaml.Node) (string, string) {
 	return "", ""
 }
 
+// rewriteDeploymentID is LiteLLM's completion(): a deployment_id sends
+// the call to that Azure deployment, whatever litellm_params.model says,
+// so the model becomes azure/<deployment_id>. Configs usually repeat the
+// model's own name (azure/gpt-4o with deployment_id gpt-4o); one that
+// differs is warned about, since the model line no longer says where
+// requests go.
+func rewriteDeploymentID(parent, key, val *yaml.Node) (string, string) {
+	v := deref(val)
+	if isNull(v) {
+		return "", "" // LiteLLM's None: model is used as written
+	}
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		return "expected the name of an Azure deployment", ""
+	}
+	_, m := lookup(parent, "model")
+	if m == nil || deref(m).Kind != yaml.ScalarNode {
+		return "", "" // the walk reports the missing model
+	}
+	m = deref(m)
+	want := policy.ProviderAzure + "/" + v.Value
+	if m.Value == want {
+		return "", ""
+	}
+	was := m.Value
+	m.Value = want
+	return "", fmt.Sprintf("replaces litellm_params.model %q (line %d): as in LiteLLM, requests go to the Azure deployment %s", was, m.Line, v.Value)
+}
+
+// rewriteRejectMetadataTags: reject_metadata_tags is the first name of
+// reject_clientside_metadata_tags (LiteLLM PR #17088), which LiteLLM's
+// reject_metadata_tags_config.yaml still writes. LiteLLM 2026 reads only
+// the new name, so there the old one does nothing; gatehouse does what
+// the line asks, and says so.
+func rewriteRejectMetadataTags(parent, key, val *yaml.Node) (string, string) {
+	if k, _ := lookup(parent, "reject_clientside_metadata_tags"); k != nil {
+		return "", fmt.Sprintf("ignored: reject_clientside_metadata_tags (line %d) is set too, and wins", k.Line)
+	}
+	parent.Content = append(parent.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "reject_clientside_metadata_tags", Line: key.Line, Column: key.Column}, val)
+	return "", "read as reject_clientside_metadata_tags, its current name: requests with metadata.tags are refused; LiteLLM 2026 reads only the new name, so there this line does nothing"
+}
+
 func lookup(m *yaml.Node, name string) (key, val *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if k := deref(m.Content[i]); k.Kind == yaml.ScalarNode && k.Value == name {
@@ -502,6 +561,11 @@ func (w *walker) classifyMapping(root, n *yaml.Node, t reflect.Type, path string
 			// s3_callback_params, gcs_callback_params, ...: settings of
 			// observability callbacks, which are not run.
 			s, ok = setting{kind: ignored, why: "settings of an observability callback, which gatehouse does not run: " + whyObservation}, true
+		}
+		if cb, params := strings.CutSuffix(k.Value, "_params"); !ok && path == "litellm_settings" && params && strings.HasSuffix(cb, "_interception") {
+			// advisor_interception_params, ...: the settings of a
+			// callback that is refused.
+			s, ok = setting{kind: ignored, why: "only used by the " + cb + " callback, which is refused"}, true
 		}
 		if !ok && pattern(path) == "model_list[].litellm_params" && strings.Contains(k.Value, "cost_per_") {
 			// input_cost_per_token_above_128k_tokens,

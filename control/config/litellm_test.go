@@ -162,6 +162,22 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_team_model", okModel + "    model_info:\n      my_custom_key: my_custom_value\n      team_id: team-123\n      team_model_rpm_limit: 60\n      team_model_tpm_limit: 120000\n", false},
 		{"refused_team_metadata_validate", okModel + "general_settings:\n  custom_team_metadata_validate: team_metadata_validator_e2e.validate_team_metadata\n  team_metadata_validation_error_message: Contact FinOps.\n  reject_metadata_tags: true\n", false},
 		{"refused_self_hosted_without_base", "model_list:\n  - model_name: llama\n    litellm_params:\n      model: hosted_vllm/llama-3\n", false},
+		// Settings of LiteLLM's own configs (testdata/litellm).
+		{"deployment_id_same", "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://x.openai.azure.com\n      deployment_id: gpt-4o\n", true},
+		{"deployment_id_differs", "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://x.openai.azure.com\n      deployment_id: gpt-4o-prod\n", true},
+		{"deployment_id_bad", "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://x.openai.azure.com\n      deployment_id: [a]\n", false},
+		{"user_role_env_unset", okModel + "litellm_settings:\n  default_internal_user_params:\n    user_role: os.environ/GATEHOUSE_TEST_UNSET_USER_ROLE\n", true},
+		{"user_role_env_file", okModel + "environment_variables:\n  GATEHOUSE_TEST_USER_ROLE: internal_user_viewer\nlitellm_settings:\n  default_internal_user_params:\n    user_role: os.environ/GATEHOUSE_TEST_USER_ROLE\n", true},
+		{"user_role_env_bad", okModel + "environment_variables:\n  GATEHOUSE_TEST_USER_ROLE: superuser\nlitellm_settings:\n  default_internal_user_params:\n    user_role: os.environ/GATEHOUSE_TEST_USER_ROLE\n", false},
+		{"model_cost_map_reload_config", okModel + "general_settings:\n  model_cost_map_reload_config:\n    interval_hours: 24\n    force_reload: false\n", true},
+		{"reject_clientside_metadata_tags", okModel + "general_settings:\n  reject_clientside_metadata_tags: true\n", true},
+		{"reject_metadata_tags_alias", okModel + "general_settings:\n  reject_metadata_tags: true\n", true},
+		{"reject_metadata_tags_both", okModel + "general_settings:\n  reject_clientside_metadata_tags: false\n  reject_metadata_tags: true\n", true},
+		{"refused_dynamic_rate_limiter_v3", okModel + "litellm_settings:\n  callbacks: [\"dynamic_rate_limiter_v3\"]\n  priority_reservation:\n    prod: 0.9\n    dev: 0.1\n  priority_reservation_settings:\n    default_priority: 0\n", false},
+		{"refused_tag_rate_limiter", okModel + "litellm_settings:\n  callbacks: [\"tag_rate_limiter\"]\n", false},
+		{"refused_request_hooks", okModel + "litellm_settings:\n  callbacks: [\"vector_store_pre_call_hook\"]\n  success_callback: [\"compression_interception\"]\n", false},
+		{"alias_vertex_ai_project", "model_list:\n  - model_name: claude-vertex\n    litellm_params:\n      model: vertex_ai/claude-haiku-4-5\n      vertex_ai_project: my-project\n      vertex_ai_location: us-east5\n", true},
+		{"free_key_optimization", okModel + "router_settings:\n  routing_strategy: free-key-optimization\n", true},
 
 		// Typos.
 		{"typo_did_you_mean", okModel + "litellm_settings:\n  num_retires: 3\n  drop_parms: true\n", false},
@@ -346,8 +362,8 @@ func TestAliasesReachTheirTarget(t *testing.T) {
 // starts may carry a deployment that fails on every request.
 func TestLiteLLMConfigs(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "litellm", "*.yaml"))
-	if err != nil || len(files) < 15 {
-		t.Fatalf("want at least 15 configs, got %d (%v)", len(files), err)
+	if err != nil || len(files) < 60 {
+		t.Fatalf("want at least 60 configs, got %d (%v)", len(files), err)
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -355,10 +371,20 @@ func TestLiteLLMConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			first, _, _ := strings.Cut(string(data), "\n")
-			expect, ok := strings.CutPrefix(first, "# expect: ")
+			// The leading comments name the file's origin in LiteLLM
+			// and what gatehouse does with it.
+			var expect string
+			ok := false
+			for _, line := range strings.Split(string(data), "\n") {
+				if !strings.HasPrefix(line, "#") {
+					break
+				}
+				if expect, ok = strings.CutPrefix(line, "# expect: "); ok {
+					break
+				}
+			}
 			if !ok {
-				t.Fatalf("first line must be # expect: starts | refused: <reason>")
+				t.Fatalf("the leading comments must hold # expect: starts | refused: <reason>")
 			}
 			f, warns, err := Check(data)
 			if err == nil {
@@ -625,5 +651,60 @@ func TestBadLineIsBounded(t *testing.T) {
 	}
 	if got := badLine([]byte(small)); got != 1503 {
 		t.Errorf("badLine = %d, want 1503", got)
+	}
+}
+
+// TestLiteLLMConfigSettings: what the corpus configs' settings become,
+// beyond starting.
+func TestLiteLLMConfigSettings(t *testing.T) {
+	load := func(name string) *File {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join("testdata", "litellm", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _, err := Check(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	// deployment_id names the Azure deployment called.
+	ms, err := load("tests_config_with_env_vars.yaml").Models(time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ms[0].LiteLLMParams.Model; got != "azure/gpt-4o-mini" {
+		t.Errorf("deployment_id: model %q, want azure/gpt-4o-mini", got)
+	}
+	f := mustParse(t, okModel+"  - model_name: prod\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://x.openai.azure.com\n      deployment_id: gpt-4o-prod\n")
+	if ms, _ := f.Models(time.Unix(0, 0)); ms[1].LiteLLMParams.Model != "azure/gpt-4o-prod" {
+		t.Errorf("deployment_id differing from model: model %q, want azure/gpt-4o-prod", ms[1].LiteLLMParams.Model)
+	}
+	// reject_clientside_metadata_tags, and its first name, reach edges in
+	// the router settings event, also without router_settings.
+	for _, name := range []string{"example_reject_clientside_metadata_tags_config.yaml", "example_reject_metadata_tags_config.yaml"} {
+		ev, err := load(name).RoutingSettingsEvent(time.Unix(0, 0))
+		if err != nil || ev == nil || !ev.RejectClientsideMetadataTags {
+			t.Errorf("%s: routing event %+v (%v), want reject_clientside_metadata_tags", name, ev, err)
+		}
+	}
+	if ev, _ := mustParse(t, okModel+"general_settings:\n  reject_clientside_metadata_tags: false\n  reject_metadata_tags: true\n").RoutingSettingsEvent(time.Unix(0, 0)); ev != nil {
+		t.Errorf("reject_clientside_metadata_tags: false set next to the old name: event %+v, want none", ev)
+	}
+	// vertex_ai_project and vertex_ai_location are LiteLLM's other names
+	// of vertex_project and vertex_location.
+	f = mustParse(t, "model_list:\n  - model_name: c\n    litellm_params:\n      model: vertex_ai/claude-haiku-4-5\n      vertex_ai_project: my-project\n      vertex_ai_location: us-east5\n")
+	if ms, _ := f.Models(time.Unix(0, 0)); ms[0].LiteLLMParams.VertexProject != "my-project" || ms[0].LiteLLMParams.VertexLocation != "us-east5" {
+		t.Errorf("vertex_ai_project/location: %+v", ms[0].LiteLLMParams)
+	}
+	// A user_role given as os.environ/VAR is the variable's value.
+	f = mustParse(t, okModel+"environment_variables:\n  GATEHOUSE_TEST_USER_ROLE: internal_user_viewer\nlitellm_settings:\n  default_internal_user_params:\n    user_role: os.environ/GATEHOUSE_TEST_USER_ROLE\n")
+	if u := f.UserDefaults(); u == nil || u.UserRole != "internal_user_viewer" {
+		t.Errorf("user_role from the environment: %+v", u)
+	}
+	t.Setenv("GATEHOUSE_TEST_USER_ROLE", "proxy_admin_viewer")
+	if u := mustParse(t, okModel+"litellm_settings:\n  default_internal_user_params:\n    user_role: os.environ/GATEHOUSE_TEST_USER_ROLE\n").UserDefaults(); u == nil || u.UserRole != "proxy_admin_viewer" {
+		t.Errorf("user_role from the process environment: %+v", u)
 	}
 }

@@ -52,8 +52,10 @@ func (f *File) validateRouting(v *validator) {
 	const p = "router_settings."
 	switch r.RoutingStrategy {
 	case "", events.RoutingSimpleShuffle, events.RoutingLeastBusy:
-	case "usage-based-routing", "usage-based-routing-v2", "latency-based-routing", "cost-based-routing":
-		// Every deployment still serves; only the spread differs.
+	case "usage-based-routing", "usage-based-routing-v2", "latency-based-routing", "cost-based-routing", "free-key-optimization":
+		// Every deployment still serves; only the spread differs
+		// (free-key-optimization: LiteLLM's cheapest deployment under its
+		// limits, from its tests' free_key_optimization_config.yaml).
 		v.warn(p+"routing_strategy", "%s is not implemented: requests are spread by simple-shuffle instead (weighted by litellm_params weight, else rpm, else tpm); deployment rpm/tpm are weights, not limits", r.RoutingStrategy)
 	default:
 		v.add(p+"routing_strategy", "%q is not supported; use %s or %s", r.RoutingStrategy, events.RoutingSimpleShuffle, events.RoutingLeastBusy)
@@ -114,7 +116,8 @@ func checkFallbacks(v *validator, p string, fbs []map[string][]string) {
 func (f *File) RoutingSettingsEvent(now time.Time) (*events.RoutingSettings, error) {
 	r := f.RoutingSettings
 	r.StreamTimeout = 0 // a deployment default (Models), not an edge setting
-	if reflect.ValueOf(r).IsZero() {
+	rejectTags := f.GeneralSettings.RejectClientsideMetadataTags
+	if reflect.ValueOf(r).IsZero() && !rejectTags {
 		return nil, nil
 	}
 	if err := f.Validate(); err != nil {
@@ -138,7 +141,7 @@ func (f *File) RoutingSettingsEvent(now time.Time) (*events.RoutingSettings, err
 	return &events.RoutingSettings{ID: events.RoutingSettingsID, RoutingStrategy: strategy,
 		NumRetries: r.NumRetries, AllowedFails: r.AllowedFails, CooldownTime: r.CooldownTime,
 		Fallbacks: fallbacks, ModelGroupAlias: r.ModelGroupAlias, EnableTagFiltering: r.EnableTagFiltering,
-		UpdatedAt: now}, nil
+		RejectClientsideMetadataTags: rejectTags, UpdatedAt: now}, nil
 }
 
 func fallbackOf(fbs []map[string][]string, g string) []string {

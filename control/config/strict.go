@@ -501,15 +501,25 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 // and max_retries given as a string ("3", which LiteLLM converts). The
 // node is rewritten to the value, so the value is checked and decoded as
 // if written there. Strings (keys, URLs) keep their references: each edge
-// resolves those itself. false: an error was reported.
+// resolves those itself; loadResolved strings are resolved here too, and
+// an unset one is left empty with a warning. false: an error was reported.
 func (w *walker) numberFromText(n *yaml.Node, t reflect.Type, path string) bool {
-	if t.Kind() == reflect.String || n.ShortTag() != "!!str" {
+	if (t.Kind() == reflect.String && !loadResolved[pattern(path)]) || n.ShortTag() != "!!str" {
 		return true
 	}
 	if name, ok := strings.CutPrefix(n.Value, policy.EnvPrefix); ok {
 		v := os.Getenv(name)
 		if v == "" {
 			v = w.fileEnv[name]
+		}
+		if v == "" && t.Kind() == reflect.String {
+			// LiteLLM's get_secret reads an unset variable as None: the
+			// setting is left at its default.
+			w.warns = append(w.warns, &FieldError{Path: path, Line: n.Line,
+				Msg: fmt.Sprintf("%s is not set, so this setting is left unset, as LiteLLM leaves it (the variable is read when the config is loaded)", n.Value)})
+			n.Value, n.Tag, n.Style = "", "", 0
+			w.rewrote = true
+			return true
 		}
 		if v == "" {
 			w.fail(path, n.Line, "", "%s is not set (a number or true/false given as %sVAR is read from the environment when the config is loaded)", n.Value, policy.EnvPrefix)
@@ -531,6 +541,15 @@ func (w *walker) numberFromText(n *yaml.Node, t reflect.Type, path string) bool 
 		}
 	}
 	return true
+}
+
+// loadResolved are string settings checked against a fixed set of values
+// when the file is loaded, so an os.environ/ reference in one is resolved
+// then, as LiteLLM resolves every reference, rather than kept for each
+// edge to resolve as keys and URLs are (LiteLLM's tests set user_role
+// from DEFAULT_USER_ROLE).
+var loadResolved = map[string]bool{
+	"litellm_settings.default_internal_user_params.user_role": true,
 }
 
 // fileEnvironment reads environment_variables from the tree (strings

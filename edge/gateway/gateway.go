@@ -467,6 +467,10 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
+	if err := checkClientTags(snap.Routing(), body); err != nil {
+		g.metrics.denied(methodOf(grant.Method), err)
+		return err
+	}
 	memberTPM, err := g.admit(c, snap, &grant)
 	if err != nil {
 		return err

@@ -1,12 +1,42 @@
 package gateway
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/edge/proxy"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/policy"
 )
+
+// clientTagsRefused is LiteLLM's answer to metadata.tags under
+// general_settings.reject_clientside_metadata_tags.
+var clientTagsRefused = &apierror.Error{Status: 400, Type: "bad_request_error", Code: "400", Param: "metadata.tags",
+	Message: "Client-side 'metadata.tags' not allowed in request. 'reject_clientside_metadata_tags'=True. Tags can only be set via API key metadata.",
+	Rule:    "general_settings:reject_clientside_metadata_tags"}
+
+// checkClientTags refuses a body whose metadata object has a "tags" key
+// (any value, null included), as LiteLLM's common_checks does; the
+// top-level "tags" is not its concern there either.
+func checkClientTags(r *policy.Routing, body []byte) error {
+	if !r.RejectClientTags {
+		return nil
+	}
+	var b struct {
+		Metadata json.RawMessage `json:"metadata"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return nil // the request's own validation reports a bad body
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b.Metadata, &m) != nil {
+		return nil // not an object: LiteLLM checks only a dict
+	}
+	if _, ok := m["tags"]; ok {
+		return clientTagsRefused
+	}
+	return nil
+}
 
 // routeByTags narrows a route to the deployments the request's tags
 // select (router_settings.enable_tag_filtering). A request whose tags no
