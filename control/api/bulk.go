@@ -41,9 +41,9 @@ func itemError(err error, list string, i int) error {
 	return &out
 }
 
-// decodeItem reads one item of a bulk body as decode reads a body: the
-// LiteLLM fields gatehouse does not keep are refused or warned about,
-// the rest decoded strictly into v.
+// decodeItem reads raw (a body, or one item of a bulk body) strictly into
+// v after screening LiteLLM's fields: those gatehouse does not keep are
+// refused or warned about (the warnings reach the answer through commit).
 func decodeItem(c *fiber.Ctx, raw json.RawMessage, v any) error {
 	body, warnings, err := screenLiteLLM(raw, declaredFields(reflect.TypeOf(v)))
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
-	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/jsonscan"
 )
 
@@ -113,17 +112,7 @@ const warningsKey = "gatehouse.warnings"
 
 // decode reads an admin body strictly into v after screening LiteLLM's
 // fields (see litellmOnly); the warnings reach the answer through commit.
-func decode(c *fiber.Ctx, v any) error {
-	body, warnings, err := screenLiteLLM(c.Body(), declaredFields(reflect.TypeOf(v)))
-	if err != nil {
-		return err
-	}
-	if err := httpx.DecodeStrict(body, v); err != nil {
-		return err
-	}
-	warn(c, warnings...)
-	return nil
-}
+func decode(c *fiber.Ctx, v any) error { return decodeItem(c, c.Body(), v) }
 
 // warn adds warnings to the answer commit writes: one "warnings" list,
 // whichever step of the handler found them.

@@ -194,26 +194,14 @@ func (a *API) modelGroupInfo(c *fiber.Ctx) error {
 // and model_info merged field by field into what it has. A deployment from
 // config.yaml is refused: the next start would load the file's again.
 func (a *API) modelUpdate(c *fiber.Ctx) error {
-	var req struct {
-		ModelName     *string         `json:"model_name"`
-		LiteLLMParams json.RawMessage `json:"litellm_params"`
-		ModelInfo     json.RawMessage `json:"model_info"`
-	}
-	if err := decode(c, &req); err != nil {
+	req, err := decodeModelWrite(c)
+	if err != nil {
 		return err
 	}
-	var sel struct {
-		ID string `json:"id"`
-	}
-	if len(req.ModelInfo) > 0 {
-		if err := json.Unmarshal(req.ModelInfo, &sel); err != nil {
-			return httpx.Param("model_info", "must be an object")
-		}
-	}
-	if sel.ID == "" {
+	if req.id == "" {
 		return apierror.MissingParam.With("model_info.id is required: it names the deployment to update")
 	}
-	return a.updateModel(c, sel.ID, req.ModelName, req.LiteLLMParams, req.ModelInfo)
+	return a.updateModel(c, req.id, req.ModelName, req.LiteLLMParams, req.ModelInfo)
 }
 
 // modelPatch is PATCH /model/{model_id}/update, the route LiteLLM's own
@@ -222,26 +210,40 @@ func (a *API) modelUpdate(c *fiber.Ctx) error {
 // another deployment is refused rather than silently ignored.
 func (a *API) modelPatch(c *fiber.Ctx) error {
 	id := c.Params("model_id")
-	var req struct {
-		ModelName     *string         `json:"model_name"`
-		LiteLLMParams json.RawMessage `json:"litellm_params"`
-		ModelInfo     json.RawMessage `json:"model_info"`
-	}
-	if err := decode(c, &req); err != nil {
+	req, err := decodeModelWrite(c)
+	if err != nil {
 		return err
 	}
-	var sel struct {
-		ID string `json:"id"`
-	}
-	if len(req.ModelInfo) > 0 {
-		if err := json.Unmarshal(req.ModelInfo, &sel); err != nil {
-			return httpx.Param("model_info", "must be an object")
-		}
-	}
-	if sel.ID != "" && sel.ID != id {
-		return httpx.Param("model_info.id", "%q is not the deployment the path names (%q); a deployment's id cannot change", sel.ID, id)
+	if req.id != "" && req.id != id {
+		return httpx.Param("model_info.id", "%q is not the deployment the path names (%q); a deployment's id cannot change", req.id, id)
 	}
 	return a.updateModel(c, id, req.ModelName, req.LiteLLMParams, req.ModelInfo)
+}
+
+// modelWrite is the body of /model/update and its PATCH form; id is
+// model_info.id ("" when not sent).
+type modelWrite struct {
+	ModelName     *string         `json:"model_name"`
+	LiteLLMParams json.RawMessage `json:"litellm_params"`
+	ModelInfo     json.RawMessage `json:"model_info"`
+	id            string
+}
+
+func decodeModelWrite(c *fiber.Ctx) (modelWrite, error) {
+	var req modelWrite
+	if err := decode(c, &req); err != nil {
+		return req, err
+	}
+	if len(req.ModelInfo) > 0 {
+		var sel struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(req.ModelInfo, &sel); err != nil {
+			return req, httpx.Param("model_info", "must be an object")
+		}
+		req.id = sel.ID
+	}
+	return req, nil
 }
 
 func (a *API) updateModel(c *fiber.Ctx, id string, name *string, params, info json.RawMessage) error {
