@@ -93,7 +93,7 @@ type keyView struct {
 }
 
 func viewKey(k *events.Key) keyView {
-	md := k.Metadata
+	md := maskMetadata(k.Metadata)
 	if md == nil {
 		md = map[string]any{}
 	}
