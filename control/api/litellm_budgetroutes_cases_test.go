@@ -168,6 +168,37 @@ func TestLiteLLMBudgetRoutesCases(t *testing.T) {
 			}
 		}},
 		{name: "test_update_budget_serializes_model_max_budget_for_prisma", skip: "how model_max_budget reaches Prisma (a JSON string); per-model budgets are refused (test_new_budget_invalid_model_max_budget)"},
+		{name: "new_budget_sets_reset_at_on_the_team_member_budget_row", run: func(c *lcase) {
+			// new_budget gives a budget row with a budget_duration its
+			// budget_reset_at; LiteLLM's team member budget is such a row,
+			// so a member under it shows one, and /team/update's
+			// team_member_budget_duration recomputes it (update_budget).
+			memberReset := func() time.Time {
+				c.t.Helper()
+				out := c.ok("GET", "/team/info?team_id=t1", testMaster, nil)
+				ms, _ := out["team_memberships"].([]any)
+				if len(ms) != 1 {
+					c.t.Fatalf("team_memberships: %v", out["team_memberships"])
+				}
+				row, _ := ms[0].(map[string]any)["litellm_budget_table"].(map[string]any)
+				return resetAtOf(c, row["budget_reset_at"])
+			}
+			c.master("/user/new", map[string]any{"user_id": "u1", "auto_create_key": false})
+			c.master("/team/new", map[string]any{"team_id": "t1", "team_member_budget": 5.0, "team_member_budget_duration": "1d"})
+			before := time.Now()
+			c.master("/team/member_add", map[string]any{"team_id": "t1", "member": map[string]any{"user_id": "u1", "role": "user"}})
+			if at := memberReset(); !at.After(before) || at.After(before.Add(day)) {
+				c.t.Errorf("member budget_reset_at %v, want the next day boundary after %v", at, before)
+			}
+			c.master("/team/update", map[string]any{"team_id": "t1", "team_member_budget_duration": "1h"})
+			if at := memberReset(); !at.After(before) || at.After(time.Now().Add(time.Hour)) {
+				c.t.Errorf("member budget_reset_at after 1d -> 1h: %v, want within the hour", at)
+			}
+			c.master("/team/update", map[string]any{"team_id": "t1", "team_member_budget_duration": ""})
+			if at := memberReset(); !at.IsZero() {
+				c.t.Errorf("member budget_reset_at with no duration: %v, want none", at)
+			}
+		}},
 		{name: "budget_table_routes", run: func(c *lcase) {
 			// Every /budget/* route answers the same refusal, not 404.
 			budgetTableRefused(c, "POST", "/budget/info", map[string]any{"budgets": []string{"b1"}})
