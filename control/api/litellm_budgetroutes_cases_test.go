@@ -291,127 +291,76 @@ func TestLiteLLMBudgetRoutesCases(t *testing.T) {
 			}
 		}},
 
-		// test_key_regeneration_grace_period.py: LiteLLM keeps the replaced
-		// key working for grace_period; gatehouse's replaced key stops at
-		// once at every edge (README, deliberate differences).
+		// test_key_regeneration_grace_period.py: grace_period (or
+		// grace_period_minutes) on /key/regenerate keeps the old key
+		// working that long (test/e2e/litellm_keylifecycle_cases_test.go
+		// checks it at the edges, expiry included).
 		{name: "test_grace_period_from_request_takes_precedence", run: func(c *lcase) {
 			key, _ := c.generateKey(testMaster, nil)["key"].(string)
-			out := c.status(400, "POST", "/key/regenerate", testMaster, map[string]any{"key": key, "grace_period": "60m"})
-			if errParam(out) != "grace_period" {
-				c.t.Errorf("grace_period: %v", out)
+			tok := keyInfo(c, key)["token"]
+			before := time.Now()
+			out := c.master("/key/regenerate", map[string]any{"key": key, "grace_period_minutes": 60})
+			nk, _ := out["key"].(string)
+			info := keyInfo(c, nk)
+			if info["regenerated_from"] != tok {
+				c.t.Errorf("regenerated_from %v, want %v", info["regenerated_from"], tok)
 			}
-			// Refused whole: the old key still works and is the only one.
-			if keyInfo(c, key)["token"] == nil {
-				c.t.Errorf("refused regenerate removed the key")
+			// LiteLLM's previous_token_expires: now + the grace period.
+			if at := resetAtOf(c, info["previous_token_expires"]); at.Before(before.Add(time.Hour)) || at.After(time.Now().Add(time.Hour)) {
+				c.t.Errorf("previous_token_expires %v, want an hour from %v", at, before)
 			}
 		}},
 		{name: "test_zero_grace_period_is_valid", run: func(c *lcase) {
-			// Zero asks for no grace period: what gatehouse does anyway.
+			for _, grace := range []map[string]any{{"grace_period_minutes": 0}, {"grace_period": ""}, {"grace_period": nil}} {
+				key, _ := c.generateKey(testMaster, nil)["key"].(string)
+				grace["key"] = key
+				nk, _ := c.master("/key/regenerate", grace)["key"].(string)
+				if info := keyInfo(c, nk); info["previous_token_expires"] != nil {
+					c.t.Errorf("%v: previous_token_expires %v, want none", grace, info["previous_token_expires"])
+				}
+				if code, _ := c.call("GET", "/key/info?key="+key, testMaster, nil); code != 404 {
+					c.t.Errorf("%v: old key after regenerate: /key/info %d, want 404", grace, code)
+				}
+			}
+		}},
+		{name: "test_large_grace_period_is_valid", run: func(c *lcase) {
 			key, _ := c.generateKey(testMaster, nil)["key"].(string)
-			out := c.master("/key/regenerate", map[string]any{"key": key, "grace_period": nil})
-			if nk, _ := out["key"].(string); nk == "" || nk == key {
-				c.t.Errorf("regenerate: %v", out)
-			}
-			if code, _ := c.call("GET", "/key/info?key="+key, testMaster, nil); code != 404 {
-				c.t.Errorf("old key after regenerate: /key/info %d, want 404", code)
+			nk, _ := c.master("/key/regenerate", map[string]any{"key": key, "grace_period": "24h"})["key"].(string)
+			if at := resetAtOf(c, keyInfo(c, nk)["previous_token_expires"]); time.Until(at) < 23*time.Hour || time.Until(at) > 24*time.Hour {
+				c.t.Errorf("previous_token_expires %v, want 24h from now", at)
 			}
 		}},
-		{name: "test_grace_period_from_db_when_not_in_request", skip: "reads a Pydantic default against a mocked row; gatehouse stores no grace period"},
-		{name: "test_grace_period_defaults_to_30_minutes", skip: "reads a Pydantic default; gatehouse stores no grace period"},
-		{name: "test_grace_expiry_calculation", skip: "Python datetime arithmetic, no LiteLLM code"},
-		{name: "test_update_data_structure_for_grace_period", skip: "a dict literal of Prisma columns (previous_token), no LiteLLM code"},
-		{name: "test_large_grace_period_is_valid", skip: "Pydantic model construction; grace periods are refused (test_grace_period_from_request_takes_precedence)"},
-
-		// test_key_info_sensitive_data_masking.py: /key/info (and every
-		// other key answer) masks metadata values under secret names.
-		{name: "test_mask_langfuse_credentials_in_metadata_logging", run: func(c *lcase) {
-			key, _ := c.generateKey(testMaster, map[string]any{"user_id": "user123", "metadata": map[string]any{"logging": []any{map[string]any{
-				"callback_name": "langfuse", "callback_type": "success_and_failure",
-				"callback_vars": map[string]any{"langfuse_public_key": "pk-lf-1234567890abcdef", "langfuse_secret_key": "sk-lf-0987654321fedcba", "langfuse_host": "https://langfuse.example.com"},
-			}}}})["key"].(string)
-			md, _ := keyInfo(c, key)["metadata"].(map[string]any)
-			logging, _ := md["logging"].([]any)
-			if len(logging) != 1 {
-				c.t.Fatalf("metadata: %v", md)
-			}
-			vars, _ := logging[0].(map[string]any)["callback_vars"].(map[string]any)
-			if vars["langfuse_public_key"] != "pk-l**************cdef" || vars["langfuse_secret_key"] != "sk-l**************dcba" || vars["langfuse_host"] != "https://langfuse.example.com" {
-				c.t.Errorf("callback_vars: %v", vars)
-			}
-		}},
-		{name: "test_mask_callback_settings_callback_vars", run: func(c *lcase) {
-			key, _ := c.generateKey(testMaster, map[string]any{"metadata": map[string]any{"callback_settings": map[string]any{
-				"success_callback": []any{"langfuse"},
-				"callback_vars":    map[string]any{"langfuse_public_key": "pk-lf-test-key-1234", "langfuse_secret_key": "sk-lf-test-secret-5678"},
-			}}})["key"].(string)
-			md, _ := keyInfo(c, key)["metadata"].(map[string]any)
-			vars, _ := md["callback_settings"].(map[string]any)["callback_vars"].(map[string]any)
-			for _, f := range []string{"langfuse_public_key", "langfuse_secret_key"} {
-				if s, _ := vars[f].(string); !strings.Contains(s, "****") {
-					c.t.Errorf("%s: %v", f, vars[f])
+		{name: "grace_period_refusals", run: func(c *lcase) {
+			key, _ := c.generateKey(testMaster, nil)["key"].(string)
+			for _, tc := range []struct {
+				body  map[string]any
+				param string
+			}{
+				{map[string]any{"key": key, "grace_period": "-5m"}, "grace_period"},
+				{map[string]any{"key": key, "grace_period": "soon"}, "grace_period"},
+				{map[string]any{"key": key, "grace_period_minutes": -1}, "grace_period_minutes"},
+				{map[string]any{"key": key, "grace_period": "1h", "grace_period_minutes": 60}, "grace_period_minutes"},
+			} {
+				if out := c.status(400, "POST", "/key/regenerate", testMaster, tc.body); errParam(out) != tc.param {
+					c.t.Errorf("%v: param %q (%v)", tc.body, errParam(out), out)
 				}
 			}
-		}},
-		{name: "test_no_metadata", run: func(c *lcase) {
-			key, _ := c.generateKey(testMaster, map[string]any{"user_id": "user123"})["key"].(string)
-			if info := keyInfo(c, key); info["user_id"] != "user123" || info["token"] == nil {
-				c.t.Errorf("info: %v", info)
+			// Refused whole: the key is still there, not regenerated.
+			if keyInfo(c, key)["token"] == nil {
+				c.t.Errorf("refused regenerate removed the key")
+			}
+			// Only /key/regenerate takes one.
+			if out := c.status(400, "POST", "/key/generate", testMaster, map[string]any{"grace_period": "1h"}); errParam(out) != "grace_period" {
+				c.t.Errorf("/key/generate grace_period: %v", out)
+			}
+			if out := c.status(400, "POST", "/key/update", testMaster, map[string]any{"key": key, "grace_period_minutes": 5}); errParam(out) != "grace_period_minutes" {
+				c.t.Errorf("/key/update grace_period_minutes: %v", out)
 			}
 		}},
-		{name: "test_empty_metadata", run: func(c *lcase) {
-			key, _ := c.generateKey(testMaster, map[string]any{"metadata": map[string]any{}})["key"].(string)
-			if md, _ := keyInfo(c, key)["metadata"].(map[string]any); md == nil || len(md) != 0 {
-				c.t.Errorf("metadata: %v, want {}", keyInfo(c, key)["metadata"])
-			}
-		}},
-		{name: "test_metadata_without_sensitive_data", run: func(c *lcase) {
-			key, _ := c.generateKey(testMaster, map[string]any{"metadata": map[string]any{"team": "engineering", "app": "my-app", "tags": []any{"production", "api"}}})["key"].(string)
-			md, _ := keyInfo(c, key)["metadata"].(map[string]any)
-			if md["team"] != "engineering" || md["app"] != "my-app" || len(md["tags"].([]any)) != 2 {
-				c.t.Errorf("metadata: %v", md)
-			}
-		}},
-		{name: "test_mask_other_sensitive_fields", run: func(c *lcase) {
-			key, _ := c.generateKey(testMaster, map[string]any{"metadata": map[string]any{
-				"api_key": "sk-1234567890abcdef", "password": "super_secret_password", "token": "bearer_token_123",
-				"secret": "my_secret_value", "normal_field": "this_should_remain",
-			}})["key"].(string)
-			md, _ := keyInfo(c, key)["metadata"].(map[string]any)
-			for _, f := range []string{"api_key", "password", "token", "secret"} {
-				if s, _ := md[f].(string); !strings.Contains(s, "****") {
-					c.t.Errorf("%s: %v", f, md[f])
-				}
-			}
-			if md["normal_field"] != "this_should_remain" {
-				c.t.Errorf("normal_field: %v", md["normal_field"])
-			}
-			// Every key answer masks: /key/list's full rows too.
-			out := c.ok("GET", "/key/list?return_full_object=true", testMaster, nil)
-			keys, _ := out["keys"].([]any)
-			for _, k := range keys {
-				if row, _ := k.(map[string]any); row != nil {
-					if m, _ := row["metadata"].(map[string]any); m["password"] == "super_secret_password" {
-						c.t.Errorf("/key/list shows the password")
-					}
-				}
-			}
-		}},
-		{name: "test_original_key_info_not_modified", run: func(c *lcase) {
-			// Answers mask a copy: the metadata the snapshot shares with
-			// every reader (and the edges use) keeps the secret.
-			vars := map[string]any{"langfuse_secret_key": "sk-lf-original-secret"}
-			md := map[string]any{"logging": []any{map[string]any{"callback_vars": vars}}}
-			out := maskMetadata(md)
-			if vars["langfuse_secret_key"] != "sk-lf-original-secret" {
-				c.t.Errorf("original changed: %v", vars)
-			}
-			got := out["logging"].([]any)[0].(map[string]any)["callback_vars"].(map[string]any)["langfuse_secret_key"]
-			if got == "sk-lf-original-secret" {
-				c.t.Errorf("answer not masked: %v", got)
-			}
-		}},
-		{name: "test_none_key_info", skip: "Python None handling of an internal helper; /key/info of no key is a 400 naming key"},
-		{name: "test_non_dict_key_info", skip: "Python non-dict handling of an internal helper; metadata must be a JSON object (a 400 naming metadata)"},
+		{name: "test_grace_period_from_db_when_not_in_request", skip: "reads a Pydantic default against a mocked row; the grace period is the request's (none when not sent)"},
+		{name: "test_grace_period_defaults_to_30_minutes", skip: "reads getattr's fallback in the test itself; gatehouse's default is no grace period: the old key stops at once unless asked (README)"},
+		{name: "test_grace_expiry_calculation", skip: "Python datetime arithmetic, no LiteLLM code; previous_token_expires is checked by test_grace_period_from_request_takes_precedence"},
+		{name: "test_update_data_structure_for_grace_period", skip: "a dict literal of Prisma columns; regenerated_from and previous_token_expires are checked by test_grace_period_from_request_takes_precedence"},
 
 		// test_delete_verification_tokens_failed.py: LiteLLM's
 		// delete_verification_tokens reports the tokens it could not
