@@ -129,7 +129,11 @@ func (a *Authenticator) AuthenticateKey(s *policy.Snapshot, cred string, present
 	}
 	k := s.Key(policy.KeyHash(sum))
 	if k == nil {
-		return Identity{}, KeyNotFound(sum[:])
+		// A regenerated key's old token in its grace period; looked up
+		// only on a miss, so a key that exists costs no clock read.
+		if k = s.KeyAt(policy.KeyHash(sum), time.Now()); k == nil {
+			return Identity{}, KeyNotFound(sum[:])
+		}
 	}
 	return Identity{Key: k}, nil
 }

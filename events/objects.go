@@ -147,10 +147,15 @@ type Key struct {
 	// RegeneratedFrom is the token this key replaced (/key/regenerate). An
 	// edge applying the new key removes the old one in the same step, so
 	// there is no moment where both or neither work.
-	RegeneratedFrom string    `json:"regenerated_from,omitempty"`
-	CreatedBy       string    `json:"created_by,omitempty"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	RegeneratedFrom string `json:"regenerated_from,omitempty"`
+	// PreviousTokenExpires (LiteLLM's previous_token_expires) is when the
+	// token this key replaced stops: /key/regenerate's grace_period. Until
+	// then every edge takes that token as this key; nil: it stopped when
+	// this key started. Only its hash is kept (RegeneratedFrom).
+	PreviousTokenExpires *time.Time `json:"previous_token_expires,omitempty"`
+	CreatedBy            string     `json:"created_by,omitempty"`
+	CreatedAt            time.Time  `json:"created_at"`
+	UpdatedAt            time.Time  `json:"updated_at"`
 	BudgetFlag
 }
 

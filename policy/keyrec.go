@@ -63,6 +63,7 @@ type keyShape struct {
 type keyRare struct {
 	expires, budgetResetAt *time.Time
 	regeneratedFrom        string
+	previousTokenExpires   *time.Time
 	// token is set only when the event's token is not the lower-case hex
 	// of its hash (upper-case hex): the rebuilt key keeps what was sent.
 	token    string
@@ -80,7 +81,7 @@ type keyRare struct {
 const noTime = math.MinInt64
 
 func (r *keyRare) empty() bool {
-	return r.expires == nil && r.budgetResetAt == nil && r.regeneratedFrom == "" && r.token == "" && r.aliases == nil &&
+	return r.expires == nil && r.budgetResetAt == nil && r.regeneratedFrom == "" && r.previousTokenExpires == nil && r.token == "" && r.aliases == nil &&
 		r.metadata == nil && r.createdAt == nil && r.updatedAt == nil && r.accessGroupIDs == nil && r.allowedIPs == nil
 }
 
@@ -114,7 +115,8 @@ func newKeyRec(k *events.Key, m KeyRecords) *keyRec {
 		return r
 	}
 	r.names, r.aliasLen, r.blocked, r.budgetHit = k.KeyAlias+k.KeyName, uint32(len(k.KeyAlias)), k.Blocked, k.BudgetExceeded
-	rare := keyRare{expires: k.Expires, budgetResetAt: k.BudgetResetAt, regeneratedFrom: k.RegeneratedFrom, aliases: k.Aliases, metadata: k.Metadata,
+	rare := keyRare{expires: k.Expires, budgetResetAt: k.BudgetResetAt, regeneratedFrom: k.RegeneratedFrom,
+		previousTokenExpires: k.PreviousTokenExpires, aliases: k.Aliases, metadata: k.Metadata,
 		accessGroupIDs: k.AccessGroupIDs, allowedIPs: k.AllowedIPs}
 	if tok := k.Token; len(tok) != 2*len(KeyHash{}) || !isLowerHex(tok) {
 		rare.token = tok
@@ -178,7 +180,7 @@ func (r *keyRec) build(h KeyHash) *events.Key {
 	k.MaxBudget, k.TPMLimit, k.RPMLimit, k.MaxParallelRequests, k.BudgetDuration = sh.maxBudget, sh.tpm, sh.rpm, sh.maxParallel, sh.budgetDuration
 	if x := r.rare; x != nil {
 		k.Expires, k.BudgetResetAt, k.RegeneratedFrom, k.Aliases, k.Metadata = x.expires, x.budgetResetAt, x.regeneratedFrom, x.aliases, x.metadata
-		k.AccessGroupIDs, k.AllowedIPs = x.accessGroupIDs, x.allowedIPs
+		k.AccessGroupIDs, k.AllowedIPs, k.PreviousTokenExpires = x.accessGroupIDs, x.allowedIPs, x.previousTokenExpires
 		if x.token != "" {
 			k.Token = x.token
 		}

@@ -209,6 +209,13 @@ func ReadSnapshotOf(r io.Reader, env Env, m KeyRecords) (*Snapshot, SnapshotHead
 			if applyErr == nil {
 				for i, k := range c.keys {
 					b.putKeyRec(c.hashes[i], k, c.recs[i], c.shapes[i])
+					// The old token a regenerated key replaced is no line of
+					// its own: its grace period comes back from the new key.
+					if k.PreviousTokenExpires != nil {
+						if old, err := ParseKeyHash(k.RegeneratedFrom); err == nil {
+							b.graceFor(old, c.hashes[i], k)
+						}
+					}
 				}
 			}
 			select {

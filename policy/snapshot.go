@@ -31,6 +31,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -57,6 +58,9 @@ type Snapshot struct {
 	seq   uint64
 	keys  [keyShards]map[KeyHash]*keyRec
 	nkeys int
+	// grace are the tokens regenerated keys replaced that still work for
+	// a while (/key/regenerate's grace_period), by their hash.
+	grace map[KeyHash]graceToken
 	// keyMode is what keys hold (see KeyRecords); fixed for a lineage.
 	keyMode KeyRecords
 	teams   map[string]*events.Team
@@ -109,6 +113,7 @@ func EmptyOf(env Env, m KeyRecords) *Snapshot {
 		models:           map[string]*events.Model{},
 		emails:           map[string]string{},
 		budgeted:         map[memberKey]*events.Member{},
+		grace:            map[KeyHash]graceToken{},
 		emailBudgeted:    map[string]bool{},
 		orgBudgeted:      map[memberKey]*events.OrgMember{},
 		emailOrgBudgeted: map[string]bool{},
@@ -124,6 +129,26 @@ func EmptyOf(env Env, m KeyRecords) *Snapshot {
 
 // Seq is the last stream sequence applied.
 func (s *Snapshot) Seq() uint64 { return s.seq }
+
+// graceToken is a replaced token still in its grace period: it stands for
+// the key to until the instant until.
+type graceToken struct {
+	to    KeyHash
+	until time.Time
+}
+
+// KeyAt is Key, and else the key a replaced token h stands for while its
+// grace period runs at now (LiteLLM's previous_token): a lookup that
+// finds no key pays for this, one that does pays nothing.
+func (s *Snapshot) KeyAt(h KeyHash, now time.Time) *events.Key {
+	if k := s.Key(h); k != nil {
+		return k
+	}
+	if g, ok := s.grace[h]; ok && now.Before(g.until) {
+		return s.Key(g.to)
+	}
+	return nil
+}
 
 // Key returns a key by hash. The key is shared and must not be changed.
 func (s *Snapshot) Key(h KeyHash) *events.Key {
@@ -247,6 +272,7 @@ type Builder struct {
 	ownCustomers bool
 	ownBudgeted  bool
 	ownOrgBudget bool
+	ownGrace     bool
 	dirty        bool // models or groups changed: rebuild the catalog
 	env          Env
 }
@@ -282,6 +308,7 @@ func (b *Builder) Apply(ev events.Event) error {
 		if k.RegeneratedFrom != "" {
 			if old, err := ParseKeyHash(k.RegeneratedFrom); err == nil {
 				b.deleteKey(old)
+				b.graceFor(old, h, k)
 			}
 		}
 		b.putKey(h, k)
@@ -399,6 +426,23 @@ func (b *Builder) presize(n int) {
 	}
 }
 
+// graceFor lets old, the token key h (k) replaced, stand for it while
+// k's grace period runs. A grace period already over is left out: KeyAt
+// would refuse it anyway, and replays would otherwise keep every
+// expired one.
+func (b *Builder) graceFor(old, h KeyHash, k *events.Key) {
+	if u := k.PreviousTokenExpires; u != nil && time.Now().Before(*u) {
+		g := own(&b.ownGrace, &b.s.grace)
+		if g == nil {
+			g = map[KeyHash]graceToken{}
+			b.s.grace = g
+		}
+		g[old] = graceToken{to: h, until: *u}
+	} else if _, ok := b.s.grace[old]; ok {
+		delete(own(&b.ownGrace, &b.s.grace), old)
+	}
+}
+
 func (b *Builder) deleteKey(h KeyHash) {
 	if _, ok := b.s.keys[h[0]][h]; !ok {
 		return
@@ -418,7 +462,7 @@ func (b *Builder) Snapshot() *Snapshot {
 	out := b.s
 	b.ownShard = [keyShards]bool{}
 	b.ownTeams, b.ownUsers, b.ownOrgs, b.ownGroups, b.ownModels = false, false, false, false, false
-	b.ownCustomers, b.ownBudgeted, b.ownOrgBudget = false, false, false
+	b.ownCustomers, b.ownBudgeted, b.ownOrgBudget, b.ownGrace = false, false, false, false
 	b.base = &out
 	return &out
 }

@@ -217,6 +217,11 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Get("/global/spend/models", a.readOnly, a.globalSpendModels)
 	admin.Get("/global/spend/teams", a.readOnly, a.globalSpendTeams)
 	admin.Post("/global/spend/reset", a.masterOnly, a.globalSpendReset)
+	for _, r := range budgetTableRoutes {
+		// Management routes in LiteLLM: a caller that is not an admin
+		// is refused before learning they are not supported.
+		admin.Add(r.method, r.path, a.adminOnly, a.budgetTable)
+	}
 	// LiteLLM's self-managed routes: the handlers scope a caller that is
 	// not an admin to its own user or teams.
 	admin.Get("/user/daily/activity", a.userDailyActivity)

@@ -43,7 +43,7 @@ func TestBudgetResetAtOrgsAndEndUsers(t *testing.T) {
 	}
 	call("/customer/update", map[string]any{"user_id": "eu1", "budget_duration": "1d", "max_budget": 6})
 	if got := info(); got != tomorrow {
-		t.Errorf("same budget_duration again: budget_reset_at %v, want %s kept", got, tomorrow)
+		t.Errorf("same budget_duration again: budget_reset_at %v, want %s (recomputed from now)", got, tomorrow)
 	}
 	call("/customer/update", map[string]any{"user_id": "eu1", "budget_duration": ""})
 	if got := info(); got != nil {

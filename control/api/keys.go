@@ -37,6 +37,9 @@ type keyFields struct {
 	AllowedRoutes       *[]string         `json:"allowed_routes"`
 	AllowedIPs          *[]string         `json:"allowed_ips"`
 	AccessGroupIDs      *[]string         `json:"access_group_ids"`
+	// grace is how long a regenerated key's old token keeps working
+	// (keyRegenerate sets it from grace_period).
+	grace time.Duration
 }
 
 type keyRequest struct {
@@ -49,6 +52,45 @@ type keyRequest struct {
 	// KeyType is LiteLLM's shorthand for allowed_routes on /key/generate
 	// and /key/regenerate (see keyTypeRoutes).
 	KeyType *string `json:"key_type"`
+	// GracePeriod ("30m", "24h") and GracePeriodMinutes are LiteLLM's
+	// /key/regenerate grace period: the old key keeps working that long.
+	GracePeriod        *string `json:"grace_period"`
+	GracePeriodMinutes *int64  `json:"grace_period_minutes"`
+}
+
+// gracePeriod reads /key/regenerate's grace period (0: none); the other
+// routes refuse it, naming the field sent.
+func (r *keyRequest) gracePeriod(regenerate bool) (time.Duration, error) {
+	field := "grace_period"
+	if r.GracePeriod == nil {
+		field = "grace_period_minutes"
+	}
+	if r.GracePeriod == nil && r.GracePeriodMinutes == nil {
+		return 0, nil
+	}
+	if !regenerate {
+		return 0, httpx.Param(field, "only valid for /key/regenerate")
+	}
+	if r.GracePeriod != nil && r.GracePeriodMinutes != nil {
+		return 0, httpx.Param("grace_period_minutes", "send grace_period or grace_period_minutes, not both")
+	}
+	if m := r.GracePeriodMinutes; m != nil {
+		if *m < 0 {
+			return 0, httpx.Param(field, "must be >= 0, got %d", *m)
+		}
+		return time.Duration(*m) * time.Minute, nil
+	}
+	if *r.GracePeriod == "" {
+		return 0, nil
+	}
+	d, err := parseDuration(field, *r.GracePeriod)
+	if err != nil {
+		return 0, err
+	}
+	if d < 0 {
+		return 0, httpx.Param(field, "must not be negative, got %q", *r.GracePeriod)
+	}
+	return d, nil
 }
 
 // keyTypeRoutes are the allowed_routes each LiteLLM key_type stands for;
@@ -94,7 +136,7 @@ type keyView struct {
 }
 
 func viewKey(k *events.Key) keyView {
-	md := k.Metadata
+	md := maskMetadata(k.Metadata)
 	if md == nil {
 		md = map[string]any{}
 	}
@@ -296,6 +338,9 @@ func (a *API) generateKey(c *fiber.Ctx, req *keyRequest) error {
 	if req.NewKey != nil {
 		return httpx.Param("new_key", "only valid for /key/regenerate")
 	}
+	if _, err := req.gracePeriod(false); err != nil {
+		return err
+	}
 	if err := req.applyKeyType(); err != nil {
 		return err
 	}
@@ -388,6 +433,13 @@ func (a *API) createKey(ctx context.Context, me caller, custom *string, f *keyFi
 		cp := *old
 		k = &cp
 		k.RegeneratedFrom = from
+		// Only the token it replaces now may have a grace period (LiteLLM's
+		// previous_token is one deep): the old key's own one ends here.
+		k.PreviousTokenExpires = nil
+		if f.grace > 0 {
+			until := now.Add(f.grace)
+			k.PreviousTokenExpires = &until
+		}
 		typ = events.KeyRegenerated
 	} else {
 		k.CreatedAt, k.CreatedBy = now, me.creator()
@@ -618,6 +670,9 @@ func (a *API) checkKeyUpdate(body []byte, req *keyRequest) (string, error) {
 	if req.NewKey != nil {
 		return "", httpx.Param("new_key", "only valid for /key/regenerate")
 	}
+	if _, err := req.gracePeriod(false); err != nil {
+		return "", err
+	}
 	if req.KeyType != nil {
 		return "", httpx.Param("key_type", "only valid for /key/generate and /key/regenerate; set allowed_routes to change a key's routes")
 	}
@@ -820,6 +875,11 @@ func (a *API) keyRegenerate(c *fiber.Ctx) error {
 	if err := req.applyKeyType(); err != nil {
 		return err
 	}
+	grace, err := req.gracePeriod(true)
+	if err != nil {
+		return err
+	}
+	req.grace = grace
 	given := c.Params("key")
 	if given == "" && req.Key != nil {
 		given = *req.Key
@@ -838,7 +898,8 @@ func (a *API) keyRegenerate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// The new key's event already removed the old one at every edge; the
+	// The new key's event already removed the old one at every edge (its
+	// token stands for the new key until a grace period ends); the
 	// tombstone keeps the stream's per-subject state honest on replay.
 	if dres, _, err := a.store.Delete(c.UserContext(), actor, events.KindKey, tok); err != nil {
 		a.log.Warn("old key tombstone after regenerate failed; the old key is already revoked", "err", err)

@@ -75,17 +75,18 @@ func validLimits(budgetField string, budget *float64, durationField string, dura
 }
 
 // apply sets the sent fields on an object's own (events.Key, Team, User,
-// Org and Customer each declare them). A budget_duration sent that differs
-// from the object's, or that the object has no budget_reset_at for yet,
-// sets budget_reset_at as LiteLLM's get_budget_reset_time does (now: the
-// request's time); an empty one clears it (the budget never resets).
+// Org and Customer each declare them). A budget_duration sent, the same
+// as the object's or not, recomputes budget_reset_at as LiteLLM's
+// get_budget_reset_time does (now: the request's time), as LiteLLM's
+// /key/update, /team/update, /user/update and /budget/update do
+// (LIT-3362: a shortened duration must bring the reset forward); an empty
+// one clears it (the budget never resets).
 func (f *budgetFields) apply(maxBudget **float64, budgetDuration *string, tpm, rpm **int64, flag *events.BudgetFlag, now time.Time) {
-	old := *budgetDuration
 	setRef(maxBudget, f.MaxBudget)
 	set(budgetDuration, f.BudgetDuration)
 	setRef(tpm, f.TPMLimit)
 	setRef(rpm, f.RPMLimit)
-	if f.BudgetDuration != nil && (*budgetDuration != old || flag.BudgetResetAt == nil) {
+	if f.BudgetDuration != nil {
 		flag.BudgetResetAt = nil
 		if r, err := policy.NextBudgetReset(*budgetDuration, now); err == nil {
 			flag.BudgetResetAt = &r

@@ -84,7 +84,7 @@ var litellmFields = map[string]litellmOnly{
 	"default_estimated_output_tokens_per_model": {reason: "output token estimates are not configurable per key"},
 	"auto_rotate":                         {reason: "scheduled key rotation is not supported; rotate with /key/regenerate"},
 	"rotation_interval":                   {reason: "scheduled key rotation is not supported; rotate with /key/regenerate"},
-	"grace_period":                        {reason: "the replaced key stops at once; a grace period is not supported"},
+	"grace_period":                        {reason: "only /key/regenerate takes a grace period"},
 	"new_master_key":                      {reason: "the master key is set in config.yaml or the environment, not through the API"},
 	"secret_manager_settings":             {reason: "per-team secret managers are not supported; provider secrets are os.environ/ references each edge resolves"},
 	"default_team_member_models":          {reason: "default member models are not supported; set models on the members' keys"},

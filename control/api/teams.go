@@ -75,6 +75,9 @@ func (f *memberDefaultFields) apply(t *events.Team) {
 	}
 	setRef(&d.TeamMemberBudget, f.TeamMemberBudget)
 	set(&d.TeamMemberBudgetDuration, f.TeamMemberBudgetDuration)
+	if f.TeamMemberBudgetDuration != nil {
+		restartMemberWindows(t)
+	}
 	setRef(&d.TeamMemberRPMLimit, f.TeamMemberRPMLimit)
 	setRef(&d.TeamMemberTPMLimit, f.TeamMemberTPMLimit)
 	set(&d.TeamMemberKeyDuration, f.TeamMemberKeyDuration)
@@ -139,15 +142,50 @@ func clone[T any](p *T) *T {
 
 // budgetIDs gives every member of t with limits (its own, or the team's
 // member defaults) that has none a budget_id, under which the budget
-// tracker counts its spend in the team; t's members are copied first.
-func budgetIDs(t *events.Team) {
+// tracker counts its spend in the team, and gives a member with a
+// budget_id its budget_reset_at from team_member_budget_duration as LiteLLM
+// gives its member budget row one (new_budget: the next standardized reset
+// from now), or takes it away when there is no duration (the budget never
+// resets); t's members are copied first.
+func budgetIDs(t *events.Team, now time.Time) {
+	cloned := false
+	edit := func(i int) *events.Member {
+		if !cloned {
+			t.MembersWithRoles, cloned = slices.Clone(t.MembersWithRoles), true
+		}
+		return &t.MembersWithRoles[i]
+	}
+	dur := t.TeamMemberBudgetDuration
+	for i := range t.MembersWithRoles {
+		m := &t.MembersWithRoles[i]
+		if m.BudgetID == "" && policy.HasMemberLimits(t, m) {
+			m = edit(i)
+			m.BudgetID = newID()
+		}
+		switch {
+		case m.BudgetID == "":
+		case dur != "" && m.BudgetResetAt == nil:
+			if r, err := policy.NextBudgetReset(dur, now); err == nil {
+				edit(i).BudgetResetAt = &r
+			}
+		case dur == "" && m.BudgetResetAt != nil:
+			edit(i).BudgetResetAt = nil
+		}
+	}
+}
+
+// restartMemberWindows drops every member's budget_reset_at so budgetIDs
+// computes it again from now: LiteLLM's /team/update with
+// team_member_budget_duration updates its member budget row, which
+// recomputes the row's reset (LIT-3362) as any budget_duration sent does.
+func restartMemberWindows(t *events.Team) {
 	cloned := false
 	for i := range t.MembersWithRoles {
-		if m := &t.MembersWithRoles[i]; m.BudgetID == "" && policy.HasMemberLimits(t, m) {
+		if t.MembersWithRoles[i].BudgetResetAt != nil {
 			if !cloned {
 				t.MembersWithRoles, cloned = slices.Clone(t.MembersWithRoles), true
 			}
-			t.MembersWithRoles[i].BudgetID = newID()
+			t.MembersWithRoles[i].BudgetResetAt = nil
 		}
 	}
 }
@@ -264,7 +302,7 @@ func (a *API) teamNew(c *fiber.Ctx) error {
 	t := &events.Team{TeamID: id, CreatedAt: now, UpdatedAt: now}
 	req.apply(t, now)
 	a.addCreator(me, t)
-	budgetIDs(t)
+	budgetIDs(t, now)
 	res, err := a.create(c, events.KindTeam, id, events.TeamUpserted, t, apierror.Conflict.With("team_id %q already exists", id))
 	if err != nil {
 		return err
@@ -298,7 +336,7 @@ func (a *API) mutateTeam(c *fiber.Ctx, id, typ string, change func(t *events.Tea
 			if err := change(t); err != nil {
 				return err
 			}
-			budgetIDs(t)
+			budgetIDs(t, a.store.Now())
 			return nil
 		})
 }

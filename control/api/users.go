@@ -37,6 +37,46 @@ type userRequest struct {
 	// team and the key the team's, as in LiteLLM.
 	Aliases map[string]string `json:"aliases"`
 	TeamID  *string           `json:"team_id"`
+	// BudgetResetAt ends the new user's first budget window where the
+	// caller says instead of where budget_duration would (LiteLLM 2026's
+	// NewUserRequest; initial_budget_reset_at is its other name). /user/new
+	// only; resetAt is it parsed by checkResetAt.
+	BudgetResetAt        *string `json:"budget_reset_at"`
+	InitialBudgetResetAt *string `json:"initial_budget_reset_at"`
+	resetAt              *time.Time
+}
+
+// checkResetAt parses budget_reset_at (or initial_budget_reset_at): an
+// ISO 8601 time (one without an offset is UTC, as Python's is where
+// LiteLLM compares it), not in the past (LiteLLM's "cannot be in the
+// past"), and with a budget_duration, since the window after it is one
+// budget_duration long and without one nothing would ever reset.
+func (r *userRequest) checkResetAt(now time.Time) error {
+	field, v := "budget_reset_at", r.BudgetResetAt
+	if r.InitialBudgetResetAt != nil {
+		if v != nil && *v != *r.InitialBudgetResetAt {
+			return httpx.Param("initial_budget_reset_at", "differs from budget_reset_at; send one of them")
+		}
+		field, v = "initial_budget_reset_at", r.InitialBudgetResetAt
+	}
+	if v == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *v)
+	if err != nil {
+		if t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", *v, time.UTC); err != nil {
+			return httpx.Param(field, "%q is not an ISO 8601 time such as 2027-01-01T00:00:00Z", *v)
+		}
+	}
+	if t.Before(now) {
+		return httpx.Param(field, "%s cannot be in the past", field)
+	}
+	if r.BudgetDuration == nil || *r.BudgetDuration == "" {
+		return httpx.Param(field, "needs budget_duration: the budget resets at %s and then every budget_duration", field)
+	}
+	t = t.UTC()
+	r.resetAt = &t
+	return nil
 }
 
 func (r *userRequest) validate() error {
@@ -57,6 +97,9 @@ func (r *userRequest) apply(u *events.User, now time.Time) {
 	setList(&u.Teams, r.Teams)
 	set(&u.OrganizationID, r.OrganizationID)
 	r.limitFields.apply(&u.MaxBudget, &u.BudgetDuration, &u.TPMLimit, &u.RPMLimit, &u.BudgetFlag, now, &u.Metadata)
+	if r.resetAt != nil {
+		u.BudgetResetAt = r.resetAt
+	}
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
 	}
@@ -75,6 +118,9 @@ func (a *API) userNew(c *fiber.Ctx) error {
 	}
 	fillUser(&req, a.userDefaults)
 	if err := req.validate(); err != nil {
+		return err
+	}
+	if err := req.checkResetAt(a.store.Now()); err != nil {
 		return err
 	}
 	id := newID()
@@ -249,6 +295,14 @@ func (a *API) checkUserUpdate(req userRequest, sent map[string]bool) (*userChang
 	}
 	if req.TeamID != nil {
 		return nil, httpx.Param("team_id", "only valid for /user/new; add the user to a team with /team/member_add")
+	}
+	// An update's budget_duration recomputes the reset from now; a chosen
+	// first reset is for a new user only.
+	if req.BudgetResetAt != nil {
+		return nil, httpx.Param("budget_reset_at", "only valid for /user/new; send budget_duration to restart the window from now")
+	}
+	if req.InitialBudgetResetAt != nil {
+		return nil, httpx.Param("initial_budget_reset_at", "only valid for /user/new; send budget_duration to restart the window from now")
 	}
 	if err := req.validate(); err != nil {
 		return nil, err
