@@ -219,8 +219,14 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Post("/global/spend/reset", a.masterOnly, a.globalSpendReset)
 	for _, r := range budgetTableRoutes {
 		// Management routes in LiteLLM: a caller that is not an admin
-		// is refused before learning they are not supported.
-		admin.Add(r.method, r.path, a.adminOnly, a.budgetTable)
+		// is refused before learning they are not supported; a view-only
+		// admin reads (LiteLLM 2026 lets it GET /budget/list and
+		// /budget/settings).
+		guard := a.adminOnly
+		if r.method == fiber.MethodGet {
+			guard = a.readOnly
+		}
+		admin.Add(r.method, r.path, guard, a.budgetTable)
 	}
 	// LiteLLM's self-managed routes: the handlers scope a caller that is
 	// not an admin to its own user or teams.

@@ -400,11 +400,16 @@ func TestLiteLLMRouteAccessCases(t *testing.T) {
 		{name: "test_require_data_plane_key_*", skip: notServed + "/internal/v1/auth/verify: gatehouse's data plane, the edges, verify keys from their own policy snapshot, so no data-plane key or verify endpoint exists"},
 		{name: "test_verify_key_*", skip: notServed + "/internal/v1/auth/verify (see test_require_data_plane_key_*)"},
 
-		// test_admin_viewer_handler_access.py: every route it calls is
-		// one gatehouse does not serve.
-		{name: "test_budget_list_allows_admin_viewer", skip: notServed + "/budget/list (budgets are fields of keys, users, teams, orgs and customers)"},
+		// test_admin_viewer_handler_access.py: the budget-table routes
+		// answer their reason (there is no budget table) to a view-only
+		// admin rather than refusing it; the other routes are not served.
+		{name: "test_budget_list_allows_admin_viewer", run: func(c *lcase) {
+			allowed(c, "GET", "/budget/list", roleKeys(c)["proxy_admin_viewer"], nil)
+		}},
 		{name: "test_management_v1_budgets_allows_admin_viewer", skip: notServed + "/management/v1/budgets"},
-		{name: "test_budget_settings_allows_admin_viewer", skip: notServed + "/budget/settings"},
+		{name: "test_budget_settings_allows_admin_viewer", run: func(c *lcase) {
+			allowed(c, "GET", "/budget/settings", roleKeys(c)["proxy_admin_viewer"], nil)
+		}},
 		{name: "test_alerting_settings_allows_admin_viewer", skip: notServed + "/alerting/settings (alerting is ignored in config)"},
 		{name: "test_get_config_field_info_allows_admin_viewer", skip: notServed + "/config/field/info"},
 		{name: "test_get_config_list_allows_admin_viewer", skip: notServed + "/config/list"},
