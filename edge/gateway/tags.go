@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/edge/proxy"
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -52,4 +55,46 @@ func routeByTags(route policy.Route, body []byte) (policy.Route, error) {
 	}
 	route.Deployments = ds
 	return route, nil
+}
+
+// tagsKey is the body key spendTags looks for before decoding anything.
+var tagsKey = []byte(`"tags"`)
+
+// spendTags are the request's tags for its spend row, as LiteLLM's
+// request_tags: the body's "tags" (else its metadata.tags), else the
+// x-litellm-tags header (comma separated), then the key's and the team's
+// metadata "tags" not already there. An untagged request (no "tags" in
+// the body, no header, no metadata tags) costs a substring scan and two
+// map lookups, and allocates nothing.
+func spendTags(body, header []byte, key *events.Key, team *events.Team) []string {
+	var tags []string
+	if bytes.Contains(body, tagsKey) {
+		tags = proxy.RequestTags(body)
+	}
+	if len(tags) == 0 && len(header) > 0 {
+		for t := range strings.SplitSeq(string(header), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	if key != nil {
+		tags = mergeMetadataTags(tags, key.Metadata)
+	}
+	if team != nil {
+		tags = mergeMetadataTags(tags, team.Metadata)
+	}
+	return tags
+}
+
+// mergeMetadataTags appends the string tags of a key's or team's
+// metadata "tags" that tags lacks, in their order (LiteLLM's _merge_tags).
+func mergeMetadataTags(tags []string, md map[string]any) []string {
+	list, _ := md["tags"].([]any)
+	for _, v := range list {
+		if t, ok := v.(string); ok && t != "" && !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return tags
 }
