@@ -1,0 +1,80 @@
+package query_test
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/spend/query"
+)
+
+// Spend per request tag is the sum, over the rows holding the tag, of
+// their cost (a row with two tags counts under both), in the time range,
+// with a duplicate row counted once; /spend/logs rows carry their tags.
+func TestSpendByTag(t *testing.T) {
+	ctx, conn := seed(t) // untagged rows: they count under no tag
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, "+
+		"model_group, cost, status, outcome, request_tags) VALUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := day0.Add(80 * time.Hour)
+	rows := []struct {
+		id   string
+		cost float64
+		tags []string
+	}{
+		{"g1", 0.5, []string{"prod", "team-a"}},
+		{"g2", 0.25, []string{"prod"}},
+		{"g2", 0.25, []string{"prod"}}, // a duplicate that got past the sink
+		{"g3", 1.5, []string{"team-a", "o'dd"}},
+		{"g4", 0, []string{"prod"}}, // a failure: no cost, one request
+		{"g5", 9, []string{"late"}}, // outside [start, end) below
+	}
+	for i, r := range rows {
+		ts := at.Add(time.Duration(i) * time.Minute)
+		if r.id == "g5" {
+			ts = at.Add(48 * time.Hour)
+		}
+		if r.id == "g2" {
+			ts = at.Add(time.Minute)
+		}
+		if err := b.Append(r.id, ts, uint16(0), ts.Truncate(24*time.Hour), "k1", "gpt", r.cost, uint16(200), "ok", r.tags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	start, end := at, at.Add(24*time.Hour)
+	for _, c := range []struct {
+		name       string
+		start, end time.Time
+		tags       []string
+		want       []query.TagSpend
+	}{
+		{"range", start, end, nil, []query.TagSpend{{"team-a", 2, 2}, {"o'dd", 1, 1.5}, {"prod", 3, 0.75}}},
+		{"open range", time.Time{}, time.Time{}, nil, []query.TagSpend{{"late", 1, 9}, {"team-a", 2, 2}, {"o'dd", 1, 1.5}, {"prod", 3, 0.75}}},
+		{"some tags", start, end, []string{"prod", "absent"}, []query.TagSpend{{"prod", 3, 0.75}}},
+		{"empty range", end, end.Add(time.Hour), nil, nil},
+	} {
+		got, err := query.SpendByTag(ctx, conn, db, c.start, c.end, c.tags)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !slices.EqualFunc(got, c.want, func(a, b query.TagSpend) bool {
+			return a.Tag == b.Tag && a.Requests == b.Requests && math.Abs(a.Spend-b.Spend) < 1e-9
+		}) {
+			t.Errorf("%s = %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	logs, err := query.Logs(ctx, conn, db, query.Filter{RequestID: "g3"})
+	if err != nil || len(logs) != 1 || !slices.Equal(logs[0].RequestTags, []string{"team-a", "o'dd"}) {
+		t.Fatalf("logs of g3 = %+v, %v", logs, err)
+	}
+	logs, err = query.Logs(ctx, conn, db, query.Filter{RequestID: "r1"})
+	if err != nil || len(logs) != 1 || logs[0].RequestTags != nil {
+		t.Fatalf("logs of untagged r1 = %+v, %v", logs, err)
+	}
+}
