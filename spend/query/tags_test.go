@@ -14,7 +14,7 @@ import (
 // with a duplicate row counted once; /spend/logs rows carry their tags.
 func TestSpendByTag(t *testing.T) {
 	ctx, conn := seed(t) // untagged rows: they count under no tag
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, "+
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, user_id, "+
 		"model_group, cost, status, outcome, request_tags) VALUES")
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,14 @@ func TestSpendByTag(t *testing.T) {
 		if r.id == "g2" {
 			ts = at.Add(time.Minute)
 		}
-		if err := b.Append(r.id, ts, uint16(0), ts.Truncate(24*time.Hour), "k1", "gpt", r.cost, uint16(200), "ok", r.tags); err != nil {
+		key, user := "k1", ""
+		switch r.id {
+		case "g1", "g2":
+			user = "u-g"
+		case "g3":
+			key = "k-g"
+		}
+		if err := b.Append(r.id, ts, uint16(0), ts.Truncate(24*time.Hour), key, user, "gpt", r.cost, uint16(200), "ok", r.tags); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,17 +56,19 @@ func TestSpendByTag(t *testing.T) {
 	}
 	start, end := at, at.Add(24*time.Hour)
 	for _, c := range []struct {
-		name       string
-		start, end time.Time
-		tags       []string
-		want       []query.TagSpend
+		name string
+		f    query.TagFilter
+		want []query.TagSpend
 	}{
-		{"range", start, end, nil, []query.TagSpend{{"team-a", 2, 2}, {"o'dd", 1, 1.5}, {"prod", 3, 0.75}}},
-		{"open range", time.Time{}, time.Time{}, nil, []query.TagSpend{{"late", 1, 9}, {"team-a", 2, 2}, {"o'dd", 1, 1.5}, {"prod", 3, 0.75}}},
-		{"some tags", start, end, []string{"prod", "absent"}, []query.TagSpend{{"prod", 3, 0.75}}},
-		{"empty range", end, end.Add(time.Hour), nil, nil},
+		{"range", query.TagFilter{Start: start, End: end}, []query.TagSpend{{"team-a", 2, 2}, {"o'dd", 1, 1.5}, {"prod", 3, 0.75}}},
+		{"open range", query.TagFilter{}, []query.TagSpend{{"late", 1, 9}, {"team-a", 2, 2}, {"o'dd", 1, 1.5}, {"prod", 3, 0.75}}},
+		{"some tags", query.TagFilter{Start: start, End: end, Tags: []string{"prod", "absent"}}, []query.TagSpend{{"prod", 3, 0.75}}},
+		{"empty range", query.TagFilter{Start: end, End: end.Add(time.Hour)}, nil},
+		{"a page", query.TagFilter{Offset: 1, Limit: 2}, []query.TagSpend{{"team-a", 2, 2}, {"o'dd", 1, 1.5}}},
+		{"a user's", query.TagFilter{UserID: "u-g"}, []query.TagSpend{{"prod", 2, 0.75}, {"team-a", 1, 0.5}}},
+		{"a key's", query.TagFilter{KeyHash: "k-g"}, []query.TagSpend{{"o'dd", 1, 1.5}, {"team-a", 1, 1.5}}},
 	} {
-		got, err := query.SpendByTag(ctx, conn, db, c.start, c.end, c.tags)
+		got, err := query.SpendByTag(ctx, conn, db, c.f)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
