@@ -210,7 +210,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Get("/spend/tags", a.spendTags)
 	// A proxy-wide spend route: LiteLLM 2026 refuses it to internal users
 	// before the handler (which here says tags are not recorded).
-	admin.Get("/global/spend/tags", a.readOnly, a.spendTags)
+	admin.Get("/global/spend/tags", a.readOnly, a.globalSpendTags)
 	admin.Get("/global/spend/report", a.readOnly, a.globalSpendReport)
 	admin.Get("/global/spend", a.readOnly, a.globalSpend)
 	admin.Get("/global/spend/keys", a.readOnly, a.globalSpendKeys)
