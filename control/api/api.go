@@ -221,6 +221,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	// not an admin to its own user or teams.
 	admin.Get("/user/daily/activity", a.userDailyActivity)
 	admin.Get("/team/daily/activity", a.teamDailyActivity)
+	admin.Get("/tag/daily/activity", a.readOnly, a.tagDailyActivity)
 	admin.Get("/gatehouse/decisions", a.readOnly, a.decisions)
 
 	admin.Get("/jwt/settings", a.readOnly, a.jwtSettingsGet)

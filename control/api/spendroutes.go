@@ -456,3 +456,23 @@ func (a *API) tagSpend(c *fiber.Ctx, f query.TagFilter) ([]query.TagSpend, error
 	}
 	return rows, nil
 }
+
+// tagDailyActivity is LiteLLM's /tag/daily/activity: the daily activity
+// of request tags (tags comma separated, default every tag), a request
+// under each of its tags, in /team/daily/activity's shape and paging
+// (page_size 10 by default, as LiteLLM's). It is proxy-wide, so an
+// admin's and a view-only admin's, as the /global/spend routes.
+func (a *API) tagDailyActivity(c *fiber.Ctx) error {
+	if err := checkQuery(c, "tags", "start_date", "end_date", "model", "api_key", "page", "page_size", "timezone"); err != nil {
+		return err
+	}
+	f := query.ActivityFilter{By: "tag"}
+	p, err := activityQuery(c, &f, 10)
+	if err != nil {
+		return err
+	}
+	if tags := c.Query("tags"); tags != "" {
+		f.IDs = strings.Split(tags, ",")
+	}
+	return a.activity(c, f, p, func(string) map[string]any { return nil })
+}

@@ -15,8 +15,8 @@ import (
 // ([{individual_request_tag, log_count, total_spend}]) and
 // /global/spend/tags ({"spend_per_tag": [{name, spend, log_count}]}),
 // every number a sum over the spend_events rows holding the tag; a
-// caller that is not an admin sees its own requests' tags only; and
-// /spend/logs rows carry request_tags.
+// caller that is not an admin sees its own requests' tags only;
+// /tag/daily/activity; and /spend/logs rows carry request_tags.
 func TestSpendTagRoutes(t *testing.T) {
 	const db = "gh_tags"
 	ctx, conn, app, js := spendFixture(t, db)
@@ -150,7 +150,54 @@ func TestSpendTagRoutes(t *testing.T) {
 		}
 	}
 
+	// /tag/daily/activity: per day and tag, /team/daily/activity's shape.
+	activity := func(query string) map[string]float64 {
+		t.Helper()
+		out := asMaster(t, app, "GET", "/tag/daily/activity?start_date="+ymd(yesterday)+"&end_date="+ymd(today)+"&page_size=100"+query, nil)
+		var page struct {
+			Results []struct {
+				Breakdown struct {
+					Entities map[string]struct {
+						Metrics struct {
+							Spend       float64 `json:"spend"`
+							APIRequests float64 `json:"api_requests"`
+						} `json:"metrics"`
+					} `json:"entities"`
+				} `json:"breakdown"`
+			} `json:"results"`
+		}
+		raw, _ := json.Marshal(out)
+		if err := json.Unmarshal(raw, &page); err != nil {
+			t.Fatalf("/tag/daily/activity%s: %v", query, out)
+		}
+		sums := map[string]float64{}
+		for _, d := range page.Results {
+			for tag, m := range d.Breakdown.Entities {
+				sums[tag] += m.Metrics.Spend
+				sums[tag+" requests"] += m.Metrics.APIRequests
+			}
+		}
+		return sums
+	}
+	sums := activity("")
+	for _, tag := range []string{"prod", "search", "batch"} {
+		spend, n := ledger(tag, "1")
+		if math.Abs(sums[tag]-spend) > 1e-6 || sums[tag+" requests"] != n {
+			t.Errorf("/tag/daily/activity %s: spend %v over %v requests, ledger %v over %v", tag, sums[tag], sums[tag+" requests"], spend, n)
+		}
+	}
+	if len(sums) != 6 {
+		t.Errorf("/tag/daily/activity entities: %v", sums)
+	}
+	if sums := activity("&tags=batch"); len(sums) != 2 || sums["batch"] == 0 {
+		t.Errorf("/tag/daily/activity?tags=batch: %v", sums)
+	}
+	if code, out := do(t, app, "GET", "/tag/daily/activity?start_date="+ymd(today)+"&end_date="+ymd(today), key1, nil); code != 401 {
+		t.Errorf("/tag/daily/activity as an internal user: %d %v, want the global spend routes' 401", code, out)
+	}
+
 	for _, bad := range []struct{ path, param string }{
+		{"/tag/daily/activity?end_date=" + ymd(today), "start_date"},
 		{"/spend/tags?start_date=soon", "start_date"},
 		{"/spend/tags?tags=prod", "tags"},
 		{"/spend/tags?start_date=" + ymd(today) + "&end_date=" + ymd(yesterday), "end_date"},
@@ -166,7 +213,7 @@ func TestSpendTagRoutes(t *testing.T) {
 
 	// No ClickHouse: 503, as the other spend routes.
 	bare := New(storetest.New(t, js), Options{MasterKey: testMaster})
-	for _, p := range []string{"/spend/tags", "/global/spend/tags"} {
+	for _, p := range []string{"/spend/tags", "/global/spend/tags", "/tag/daily/activity?start_date=" + ymd(today) + "&end_date=" + ymd(today)} {
 		if code, out := do(t, bare, "GET", p, testMaster, nil); code != 503 {
 			t.Errorf("%s without ClickHouse: %d %v", p, code, out)
 		}

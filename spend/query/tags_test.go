@@ -87,3 +87,51 @@ func TestSpendByTag(t *testing.T) {
 		t.Fatalf("logs of untagged r1 = %+v, %v", logs, err)
 	}
 }
+
+// Daily activity by tag (/tag/daily/activity): a request counts under
+// each of its tags; untagged requests under none.
+func TestActivityByTag(t *testing.T) {
+	ctx, conn := seed(t)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".spend_events (request_id, event_time, event_ms, date, key_hash, "+
+		"model_group, model, cost, prompt_tokens, status, outcome, request_tags) VALUES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := day0.Add(time.Hour)
+	for _, r := range []struct {
+		id, outcome string
+		cost        float64
+		tags        []string
+	}{
+		{"a1", "ok", 1, []string{"prod", "search"}},
+		{"a2", "ok", 2, []string{"prod"}},
+		{"a3", "timeout", 0, []string{"prod"}},
+	} {
+		if err := b.Append(r.id, at, uint16(0), day0, "k1", "gpt", "gpt-up", r.cost, uint64(10), uint16(200), r.outcome, r.tags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	f := query.ActivityFilter{By: "tag", Start: day0, End: day0.Add(72 * time.Hour), Limit: 100}
+	rows, total, err := query.Activity(ctx, conn, db, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 2 || len(rows) != 2 {
+		t.Fatalf("%d rows of %d: %+v", len(rows), total, rows)
+	}
+	for _, r := range rows {
+		want := map[string]query.ActivityRow{"prod": {Cost: 3, Requests: 3, Successful: 2, Failed: 1, PromptTokens: 30},
+			"search": {Cost: 1, Requests: 1, Successful: 1, PromptTokens: 10}}[r.Entity]
+		if r.Cost != want.Cost || r.Requests != want.Requests || r.Successful != want.Successful || r.Failed != want.Failed ||
+			r.PromptTokens != want.PromptTokens || !r.Date.Equal(day0) {
+			t.Errorf("%s: %+v, want %+v", r.Entity, r, want)
+		}
+	}
+	f.IDs = []string{"search"}
+	if rows, total, err = query.Activity(ctx, conn, db, f); err != nil || total != 1 || rows[0].Entity != "search" {
+		t.Fatalf("search only: %+v %d %v", rows, total, err)
+	}
+}

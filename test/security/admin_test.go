@@ -108,6 +108,7 @@ var routeAccess = map[string]string{
 	"POST /global/spend/reset":           master,
 	"GET /user/daily/activity":           selfManaged,
 	"GET /team/daily/activity":           selfManaged,
+	"GET /tag/daily/activity":            adminOnly,
 	"GET /gatehouse/decisions":           adminOnly,
 	"GET /jwt/settings":                  adminOnly,
 	"POST /jwt/settings":                 adminOnly,
