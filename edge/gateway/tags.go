@@ -94,10 +94,10 @@ func spendTags(body, header []byte, key *events.Key, team *events.Team) []string
 			}
 			// LiteLLM takes the top-level tags only as a list; an empty
 			// one still wins over the header.
-			if len(b.Tags) > 0 && b.Tags[0] == '[' {
-				if last = []string{}; json.Unmarshal(b.Tags, &last) != nil {
-					last = nil
-				}
+			// (Decoded into a variable of this block: one whose address
+			// escapes is allocated where it is declared, on every call.)
+			if l := []string{}; len(b.Tags) > 0 && b.Tags[0] == '[' && json.Unmarshal(b.Tags, &l) == nil {
+				last = l
 			}
 		}
 	}
