@@ -13,23 +13,27 @@ import (
 )
 
 // TestSpendTags: tagged requests through real edges (body tags,
-// metadata.tags, the x-litellm-tags header, a key's metadata tags) land in
-// the ledger's request_tags, and /spend/tags, /global/spend/tags and
+// metadata.tags, the x-litellm-tags header of keys that allow client
+// tags, a key's metadata tags) land in the ledger's request_tags, a key's
+// that does not allow them untagged, and /spend/tags, /global/spend/tags and
 // /spend/logs read them back: every tag's spend and count equal the sums
 // over the spend_events rows holding it.
 func TestSpendTags(t *testing.T) {
 	ch := chtest.Start(t)
 	ns := testutil.RunJetStream(t)
 	ctl, edges := startLedger(t, ns.ClientURL(), ch, spendConfig, "tags_e2e")
+	// LiteLLM 2026 records a client's tags only for a key (or team) whose
+	// metadata has allow_client_tags: true.
+	open := generateKey(t, edges[0], map[string]any{"metadata": map[string]any{"allow_client_tags": true}})
+	keyTagged := generateKey(t, edges[0], map[string]any{"metadata": map[string]any{"tags": []string{"key-tag"}, "allow_client_tags": true}})
 	plain := generateKey(t, edges[0], map[string]any{})
-	keyTagged := generateKey(t, edges[0], map[string]any{"metadata": map[string]any{"tags": []string{"key-tag"}}})
 	msg := func(n int) []map[string]string {
 		return []map[string]string{{"role": "user", "content": fmt.Sprintf("tagged request %d", n)}}
 	}
 	sent := 0
 	for i := range 12 {
 		body := map[string]any{"model": "priced", "messages": msg(i)}
-		key, hdr := plain, map[string]string(nil)
+		key, hdr := open, map[string]string(nil)
 		switch i % 4 {
 		case 0:
 			body["tags"] = []string{"prod", "search"}
@@ -51,9 +55,14 @@ func TestSpendTags(t *testing.T) {
 		})
 		sent++
 	}
-	// An untagged request: in the ledger, under no tag.
+	// An untagged request, and a key's whose client tags do not count:
+	// in the ledger, under no tag.
 	expectChat(t, edges[1], plain, "priced", 200, "")
-	sent++
+	if code, raw := callRaw(t, "POST", edges[0].url("/v1/chat/completions"), plain,
+		map[string]any{"model": "priced", "messages": msg(99), "tags": []string{"prod", "stolen"}}); code != 200 {
+		t.Fatalf("untrusted tags: %d %s", code, raw)
+	}
+	sent += 2
 
 	conn := ch.Conn(t)
 	testutil.Eventually(t, 60*time.Second, func() error {
@@ -116,7 +125,7 @@ func TestSpendTags(t *testing.T) {
 	for _, l := range logs {
 		seen = append(seen, l["request_tags"].([]any))
 	}
-	if !slices.ContainsFunc(seen, func(tags []any) bool { return slices.Equal(tags, []any{"search", "key-tag"}) }) ||
+	if !slices.ContainsFunc(seen, func(tags []any) bool { return slices.Equal(tags, []any{"key-tag", "search"}) }) ||
 		!slices.ContainsFunc(seen, func(tags []any) bool { return len(tags) == 0 }) {
 		t.Errorf("/spend/logs request_tags: %v", seen)
 	}
