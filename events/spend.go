@@ -96,6 +96,13 @@ type SpendEvent struct {
 	// with. Empty when the answer had none (embeddings, a failure). It is
 	// an upstream's label, not an identity: RequestID stays the key.
 	ResponseID string `json:"response_id,omitempty"`
+	// RequestTags are the request's tags as LiteLLM records them in
+	// LiteLLM_SpendLogs.request_tags: the body's "tags" (else
+	// metadata.tags, else the x-litellm-tags header), then the key's and
+	// the team's metadata.tags not already there. They attribute cost
+	// (/spend/tags). Absent in events of edges older than the field and
+	// in untagged requests' (omitempty keeps their encoding as it was).
+	RequestTags []string `json:"request_tags,omitempty"`
 }
 
 // CallType is LiteLLM's call_type of a spend row for the API it names:

@@ -170,9 +170,18 @@ func scanSpendEvent(s *jsonscan.Strict, e *SpendEvent, like *SpendEvent) bool {
 		s.OptStr(`,"client_request_id":`, &e.ClientRequestID) &&
 		s.OptStrLike(`,"endpoint":`, &e.Endpoint, like.Endpoint) &&
 		s.OptStr(`,"response_id":`, &e.ResponseID) &&
+		(!s.Lit(`,"request_tags":`) || scanTags(s, &e.RequestTags)) &&
 		s.Lit(`}`)
 	if ok {
 		e.Type = SpendV1 // an empty type is a SpendEvent of the first edges
 	}
 	return ok
+}
+
+// scanTags reads request_tags as an edge writes it: a non-empty array of
+// strings (omitempty leaves out an empty one). Anything else, [] and null
+// included, goes to json.Unmarshal, whose result (an empty or nil slice)
+// the fast path would have to mimic.
+func scanTags(s *jsonscan.Strict, dst *[]string) bool {
+	return !s.Has(`[]`) && !s.Has(`null`) && s.List(dst)
 }

@@ -99,7 +99,8 @@ func randomSpendEvent(r *rand.Rand) SpendEvent {
 		PromptTokens: i64(), CompletionTokens: i64(), TotalTokens: i64(), CachedTokens: i64(), CacheCreationTokens: i64(),
 		Estimated: r.IntN(2) == 0, Cost: f64(), LatencyMS: f64(), TTFTMS: f64(), Status: int(i64()), Stream: r.IntN(2) == 0, Outcome: str(),
 		PolicySeq: []uint64{0, 1, r.Uint64(), math.MaxUint64}[r.IntN(4)], DenyReason: str(), DenyRule: str(), EdgeID: str(),
-		EdgeInstance: str(), Region: str(), ClientRequestID: str(), Endpoint: str(), ResponseID: str()}
+		EdgeInstance: str(), Region: str(), ClientRequestID: str(), Endpoint: str(), ResponseID: str(),
+		RequestTags: [][]string{nil, {str()}, {str(), str(), str()}}[r.IntN(3)]}
 }
 
 // edgeEncodings are spend messages as edges write them: json.Marshal's
@@ -163,7 +164,11 @@ func TestDecodeSpendForms(t *testing.T) {
 		{"every optional field", head + `,"key_hash":"k","key_alias":"a","user_id":"u","team_id":"t","org_id":"o","end_user":"eu"` + mid +
 			`,"cached_tokens":4,"cache_creation_tokens":5,"estimated":true,"cost":1e-7,"latency_ms":-0,"ttft_ms":1e21,"status":-1,"stream":true,"outcome":"denied","policy_seq":18446744073709551615` +
 			`,"deny_reason":"rate_limited","deny_rule":"key:\u003ck\u003e:rpm","edge_id":"e","edge_instance":"i","region":"eu","client_request_id":"c\"\\\/\b\f\n\r\t\u00e9\u2028"` +
-			`,"endpoint":"chat","response_id":"chatcmpl-abc\u003c123"}`, true},
+			`,"endpoint":"chat","response_id":"chatcmpl-abc\u003c123","request_tags":["prod","t\u003c1"]}`, true},
+		{"event of an edge older than request_tags", ev, true},
+		{"request_tags empty", ev[:len(ev)-1] + `,"request_tags":[]}`, false},
+		{"request_tags null", ev[:len(ev)-1] + `,"request_tags":null}`, false},
+		{"request_tags not strings", ev[:len(ev)-1] + `,"request_tags":[1]}`, false},
 		{"optional fields written empty", strings.Replace(ev, mid, `,"key_hash":""`+mid+`,"cached_tokens":0,"estimated":false`, 1), true},
 		{"time with an offset", strings.Replace(ev, "Z", "+02:00", 1), true},
 		{"big integers", strings.Replace(ev, `"prompt_tokens":1`, `"prompt_tokens":-9223372036854775808`, 1), true},

@@ -210,7 +210,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	admin.Get("/spend/tags", a.spendTags)
 	// A proxy-wide spend route: LiteLLM 2026 refuses it to internal users
 	// before the handler (which here says tags are not recorded).
-	admin.Get("/global/spend/tags", a.readOnly, a.spendTags)
+	admin.Get("/global/spend/tags", a.readOnly, a.globalSpendTags)
 	admin.Get("/global/spend/report", a.readOnly, a.globalSpendReport)
 	admin.Get("/global/spend", a.readOnly, a.globalSpend)
 	admin.Get("/global/spend/keys", a.readOnly, a.globalSpendKeys)
@@ -232,6 +232,7 @@ func New(st *store.Store, o Options) *fiber.App {
 	// not an admin to its own user or teams.
 	admin.Get("/user/daily/activity", a.userDailyActivity)
 	admin.Get("/team/daily/activity", a.teamDailyActivity)
+	admin.Get("/tag/daily/activity", a.readOnly, a.tagDailyActivity)
 	admin.Get("/gatehouse/decisions", a.readOnly, a.decisions)
 
 	admin.Get("/jwt/settings", a.readOnly, a.jwtSettingsGet)

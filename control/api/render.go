@@ -62,12 +62,15 @@ type spendLog struct {
 // out; ours that LiteLLM has no column for go into metadata.
 func liteLLMSpendLog(r query.Row) spendLog {
 	end := r.Time.Add(time.Duration(r.LatencyMS * float64(time.Millisecond)))
+	if r.RequestTags == nil {
+		r.RequestTags = []string{} // LiteLLM's untagged row: [], not null
+	}
 	l := spendLog{
 		RequestID: r.RequestID, ResponseID: r.ResponseID, CallType: r.CallType(), APIKey: r.KeyHash, Spend: Money(r.Cost),
 		TotalTokens: r.TotalTokens, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
 		StartTime: r.Time, EndTime: end, Model: r.Model, ModelID: r.Deployment, ModelGroup: r.ModelGroup,
 		CustomLLMProvider: r.Provider, User: r.UserID, TeamID: r.TeamID, OrganizationID: r.OrgID,
-		EndUser: r.EndUserID, Status: "success", CacheHit: "False", RequestTags: []string{},
+		EndUser: r.EndUserID, Status: "success", CacheHit: "False", RequestTags: r.RequestTags,
 		Metadata: map[string]any{
 			"user_api_key":         r.KeyHash,
 			"user_api_key_alias":   r.KeyAlias,

@@ -3,8 +3,10 @@ package api
 import (
 	"cmp"
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,8 +21,8 @@ import (
 
 // LiteLLM's spend_tracking_routes besides /spend/logs's rows: the
 // summary of /spend/logs, /spend/logs/v2, /spend/keys, /spend/users,
-// /spend/calculate, /global/spend/end_users; and /spend/tags and
-// /global/spend/tags refused.
+// /spend/calculate, /global/spend/end_users, /spend/tags and
+// /global/spend/tags.
 
 // spendSummary is LiteLLM's summarized /spend/logs (start_date and
 // end_date given): per UTC day, oldest first, the day's spend, its spend
@@ -331,9 +333,146 @@ func (a *API) pricing(me caller, snap *policy.Snapshot, model string) *policy.De
 	return nil
 }
 
-// spendTags refuses LiteLLM's /spend/tags and /global/spend/tags: request
-// tags are not recorded in the spend ledger.
+// spendTags is LiteLLM's /spend/tags: per request tag, the requests
+// that carried it and their spend, [{individual_request_tag, log_count,
+// total_spend}], highest spend first. LiteLLM's query ignores its
+// start_date and end_date; they bound the rows here (UTC days, the end
+// day included), as their names say. A caller that is not an admin or
+// view-only admin reads the tags of its own requests only (its user's,
+// else its key's): LiteLLM answers every caller with everyone's.
 func (a *API) spendTags(c *fiber.Ctx) error {
-	return apierror.BadRequest.With("%s is not supported by gatehouse: request tags are not recorded in the spend ledger, "+
-		"so spend cannot be grouped by tag; /global/spend/report groups it by team, key, user, model or org", c.Path())
+	if err := checkQuery(c, "start_date", "end_date"); err != nil {
+		return err
+	}
+	f, err := tagFilter(c)
+	if err != nil {
+		return err
+	}
+	me := who(c)
+	if !me.reads() {
+		switch {
+		case me.userID != "":
+			f.UserID = me.userID
+		case me.key != nil:
+			f.KeyHash = me.key.Token
+		default:
+			return c.JSON([]fiber.Map{}) // no requests of its own to sum
+		}
+	}
+	rows, err := a.tagSpend(c, f)
+	if err != nil {
+		return err
+	}
+	out := make([]fiber.Map, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fiber.Map{"individual_request_tag": r.Tag, "log_count": r.Requests, "total_spend": Money(r.Spend)})
+	}
+	return c.JSON(out)
+}
+
+// globalSpendTags is LiteLLM's /global/spend/tags (admins and view-only
+// admins): {"spend_per_tag": [{name, spend, log_count}]}, highest spend
+// first, spend rounded to 4 decimals as LiteLLM's ui_get_spend_by_tags
+// does; tags (comma separated; "all-tags" among them for every tag)
+// keeps those tags, limit (default 100) and offset page them.
+func (a *API) globalSpendTags(c *fiber.Ctx) error {
+	if err := checkQuery(c, "start_date", "end_date", "tags", "limit", "offset"); err != nil {
+		return err
+	}
+	f, err := tagFilter(c)
+	if err != nil {
+		return err
+	}
+	if tags := c.Query("tags"); tags != "" {
+		if l := strings.Split(tags, ","); !slices.Contains(l, "all-tags") {
+			f.Tags = l
+		}
+	}
+	if f.Limit, err = intParam(c, "limit", 100); err != nil {
+		return err
+	}
+	if f.Offset, err = intParam(c, "offset", 0); err != nil {
+		return err
+	}
+	if f.Limit < 1 || f.Offset < 0 {
+		return httpx.Param("limit", "limit must be at least 1 and offset at least 0")
+	}
+	rows, err := a.tagSpend(c, f)
+	if err != nil {
+		return err
+	}
+	out := make([]fiber.Map, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fiber.Map{"name": r.Tag, "spend": math.Round(r.Spend*1e4) / 1e4, "log_count": r.Requests})
+	}
+	return c.JSON(fiber.Map{"spend_per_tag": out})
+}
+
+// tagFilter reads start_date and end_date (UTC; a date's whole day is
+// included) of the tag spend routes.
+func tagFilter(c *fiber.Ctx) (query.TagFilter, error) {
+	var f query.TagFilter
+	var err error
+	if f.Start, err = dateParam(c, "start_date"); err != nil {
+		return f, err
+	}
+	if f.End, err = dateParam(c, "end_date"); err != nil {
+		return f, err
+	}
+	if !f.Start.IsZero() && !f.End.IsZero() && f.End.Before(f.Start) {
+		return f, httpx.Param("end_date", "is before start_date")
+	}
+	switch len(c.Query("end_date")) {
+	case len(time.DateOnly):
+		f.End = f.End.Add(24 * time.Hour)
+	case len(dateTimeLayout):
+		f.End = f.End.Add(time.Second)
+	}
+	return f, nil
+}
+
+// intParam reads an integer query parameter, def when absent.
+func intParam(c *fiber.Ctx, name string, def int) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, httpx.Param(name, "%q is not an integer", v)
+	}
+	return n, nil
+}
+
+// tagSpend runs the tag spend query of f on the spend store.
+func (a *API) tagSpend(c *fiber.Ctx, f query.TagFilter) ([]query.TagSpend, error) {
+	st, err := a.spendStore()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := query.SpendByTag(c.UserContext(), st.Conn, st.Database, f)
+	if err != nil {
+		return nil, apierror.Unavailable.Wrap(err, "spend store unavailable")
+	}
+	return rows, nil
+}
+
+// tagDailyActivity is LiteLLM's /tag/daily/activity: the daily activity
+// of request tags (tags comma separated, default every tag), a request
+// under each of its tags, in /team/daily/activity's shape and paging
+// (page_size 10 by default, as LiteLLM's). It is proxy-wide, so an
+// admin's and a view-only admin's, as the /global/spend routes.
+func (a *API) tagDailyActivity(c *fiber.Ctx) error {
+	if err := checkQuery(c, "tags", "start_date", "end_date", "model", "api_key", "page", "page_size", "timezone"); err != nil {
+		return err
+	}
+	f := query.ActivityFilter{By: "tag"}
+	p, err := activityQuery(c, &f, 10)
+	if err != nil {
+		return err
+	}
+	if tags := c.Query("tags"); tags != "" {
+		f.IDs = strings.Split(tags, ",")
+	}
+	return a.activity(c, f, p, func(string) map[string]any { return nil })
 }

@@ -18,7 +18,7 @@ import (
 // summary, /spend/logs/v2's pages and filters, /global/spend/end_users
 // (every number a sum over spend_events), /spend/keys and /spend/users
 // (scoped for a caller that is not an admin), /spend/calculate (the
-// deployment's prices), and /spend/tags refused.
+// deployment's prices); the tag routes are in spendtags_test.go.
 func TestSpendLiteLLMRoutes(t *testing.T) {
 	const db = "gh_spend2"
 	ctx, conn, _, js := spendFixture(t, db)
@@ -228,11 +228,6 @@ func TestSpendLiteLLMRoutes(t *testing.T) {
 		code, out := do(t, app, bad.method, bad.path, testMaster, bad.body)
 		if e, _ := out["error"].(map[string]any); code != 400 || e["param"] != bad.param {
 			t.Errorf("%s %s: %d %v, want 400 naming %s", bad.method, bad.path, code, out, bad.param)
-		}
-	}
-	for _, p := range []string{"/spend/tags", "/global/spend/tags"} {
-		if code, out := do(t, app, "GET", p, testMaster, nil); code != 400 || out["error"] == nil {
-			t.Errorf("%s: %d %v, want a 400", p, code, out)
 		}
 	}
 

@@ -471,6 +471,7 @@ func (g *Gateway) call(c *fiber.Ctx, ep policy.Endpoint, d *decision) error {
 		g.metrics.denied(methodOf(grant.Method), err)
 		return err
 	}
+	ev.RequestTags = spendTags(body, c.Request().Header.Peek("x-litellm-tags"), grant.Key, grant.Team)
 	memberTPM, err := g.admit(c, snap, &grant)
 	if err != nil {
 		return err

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/edge/proxy"
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/policy"
 )
@@ -52,4 +55,80 @@ func routeByTags(route policy.Route, body []byte) (policy.Route, error) {
 	}
 	route.Deployments = ds
 	return route, nil
+}
+
+// tagsKey is the body key spendTags looks for before decoding anything.
+var tagsKey = []byte(`"tags"`)
+
+// spendTags are the request's tags for its spend row, as LiteLLM 2026's
+// request_tags (add_litellm_data_to_request): the key's and then the
+// team's metadata "tags"; a client's own tags count only when the key's
+// or the team's metadata has allow_client_tags: true (they attribute
+// spend, so an untrusted caller must not charge another team's tag), and
+// then the order is the body's metadata.tags, the key's and team's tags,
+// and last the body's top-level "tags" (else the x-litellm-tags header,
+// comma separated), each tag added once. An untagged request (no "tags"
+// in the body, no header, no metadata tags) costs a substring scan and a
+// few map lookups, and allocates nothing.
+func spendTags(body, header []byte, key *events.Key, team *events.Team) []string {
+	var keyMD, teamMD map[string]any
+	if key != nil {
+		keyMD = key.Metadata
+	}
+	if team != nil {
+		teamMD = team.Metadata
+	}
+	allow := keyMD["allow_client_tags"] == true || teamMD["allow_client_tags"] == true
+	var tags, last []string
+	if allow && bytes.Contains(body, tagsKey) {
+		var b struct {
+			Tags     json.RawMessage `json:"tags"`
+			Metadata json.RawMessage `json:"metadata"`
+		}
+		if json.Unmarshal(body, &b) == nil {
+			var md struct {
+				Tags []string `json:"tags"`
+			}
+			if json.Unmarshal(b.Metadata, &md) == nil {
+				tags = md.Tags
+			}
+			// LiteLLM takes the top-level tags only as a list; an empty
+			// one still wins over the header.
+			// (Decoded into a variable of this block: one whose address
+			// escapes is allocated where it is declared, on every call.)
+			if l := []string{}; len(b.Tags) > 0 && b.Tags[0] == '[' && json.Unmarshal(b.Tags, &l) == nil {
+				last = l
+			}
+		}
+	}
+	tags = mergeTags(tags, metadataTags(keyMD))
+	tags = mergeTags(tags, metadataTags(teamMD))
+	if !allow {
+		return tags
+	}
+	if last == nil && len(header) > 0 {
+		for t := range strings.SplitSeq(string(header), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				last = append(last, t)
+			}
+		}
+	}
+	return mergeTags(tags, last)
+}
+
+// metadataTags are the string tags of a key's or team's metadata "tags".
+func metadataTags(md map[string]any) []any {
+	l, _ := md["tags"].([]any)
+	return l
+}
+
+// mergeTags appends to tags those of add (strings) it lacks, in their
+// order: LiteLLM's _merge_tags.
+func mergeTags[T any](tags []string, add []T) []string {
+	for _, v := range add {
+		if t, ok := any(v).(string); ok && !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return tags
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,5 +69,100 @@ func TestRejectClientsideMetadataTags(t *testing.T) {
 				t.Fatalf("%d %s, want LiteLLM's 400 naming metadata.tags", code, b)
 			}
 		})
+	}
+}
+
+// Each spend row carries the request's tags as LiteLLM 2026's
+// request_tags (add_litellm_data_to_request): the key's then the team's
+// metadata tags; a client's tags (body tags, metadata.tags, the
+// x-litellm-tags header) only when the key or team has
+// allow_client_tags: true, merged with them, each tag once. Rows are
+// named after LiteLLM's tests where one covers the case
+// (tests/test_litellm/proxy/test_litellm_pre_call_utils.py).
+func TestSpendEventCarriesRequestTags(t *testing.T) {
+	e, spends := spendEdge(t)
+	e.put(t, &events.Model{ID: "m1", ModelName: "m", LiteLLMParams: events.ModelParams{Model: "mock/m"}})
+	e.put(t, &events.Team{TeamID: "tt", Metadata: map[string]any{"tags": []any{"team-tag", "shared", 7}}})
+	e.put(t, &events.Team{TeamID: "open", Metadata: map[string]any{"tags": []any{"static-team-tag"}, "allow_client_tags": true}})
+	const (
+		plain    = "sk-key-plain-00000000001" // no tags, no client tags allowed
+		tagged   = "sk-key-tagged-0000000001" // key and team tags, no client tags
+		client   = "sk-key-client-0000000001" // client tags allowed by the key
+		teamOpen = "sk-key-team-open-0000001" // client tags allowed by the team
+	)
+	e.put(t, &events.Key{Token: events.HashKey(plain)})
+	e.put(t, &events.Key{Token: events.HashKey(tagged), TeamID: "tt", Metadata: map[string]any{"tags": []any{"key-tag", "shared"}}})
+	e.put(t, &events.Key{Token: events.HashKey(client), Metadata: map[string]any{"tags": []any{"static-key-tag", "shared-tag"}, "allow_client_tags": true}})
+	e.put(t, &events.Key{Token: events.HashKey(teamOpen), TeamID: "open"})
+	testutil.Eventually(t, 10*time.Second, func() error {
+		for _, k := range []string{plain, tagged, client, teamOpen} {
+			if code, b := do(t, "POST", e.url+"/v1/chat/completions", bearer(k), `{"model":"m","messages":[{"role":"user","content":"hi"}]}`); code != 200 {
+				return errors.New(b)
+			}
+		}
+		return nil
+	})
+	for ev := nextSpend(t, spends); ev.KeyHash != events.HashKey(teamOpen); ev = nextSpend(t, spends) {
+	}
+	body := func(extra string) string {
+		return `{"model":"m",` + extra + `"messages":[{"role":"user","content":"hi"}]}`
+	}
+	for _, tc := range []struct {
+		name, key, body, header string
+		want                    []string
+	}{
+		{"untagged", plain, body(""), "", nil},
+		{"client_tags_stripped_without_allow_client_tags", plain, body(`"tags":["a"],"metadata":{"tags":["m"]},`), "h1", nil},
+		{"client_tags_stripped_static_tags_kept", tagged, body(`"tags":["a"],`), "h1", []string{"key-tag", "shared", "team-tag"}},
+		{"key_and_team_tags", tagged, body(""), "", []string{"key-tag", "shared", "team-tag"}},
+		{"test_add_litellm_data_to_request_unions_caller_tags_with_static_key_tags", client,
+			body(`"tags":["caller-tag-1","caller-tag-2","shared-tag"],`), "", []string{"static-key-tag", "shared-tag", "caller-tag-1", "caller-tag-2"}},
+		{"test_add_litellm_data_to_request_unions_caller_tags_with_static_team_tags", teamOpen,
+			body(`"tags":["caller-tag"],`), "", []string{"static-team-tag", "caller-tag"}},
+		{"test_add_litellm_data_to_request_unions_caller_header_tags_with_static_key_tags", client,
+			body(""), " tenant:1681 , shared-tag,", []string{"static-key-tag", "shared-tag", "tenant:1681"}},
+		{"metadata_tags_first", client, body(`"metadata":{"tags":["m"]},`), "", []string{"m", "static-key-tag", "shared-tag"}},
+		{"body_tags_over_header", client, body(`"tags":["a"],`), "h1", []string{"static-key-tag", "shared-tag", "a"}},
+		{"empty_body_tags_over_header", client, body(`"tags":[],`), "h1", []string{"static-key-tag", "shared-tag"}},
+		{"body_tags_not_a_list", client, body(`"tags":"a",`), "h1", []string{"static-key-tag", "shared-tag", "h1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := bearer(tc.key)
+			if tc.header != "" {
+				h["x-litellm-tags"] = tc.header
+			}
+			if code, b := do(t, "POST", e.url+"/v1/chat/completions", h, tc.body); code != 200 {
+				t.Fatalf("%d %s", code, b)
+			}
+			if ev := nextSpend(t, spends); !slices.Equal(ev.RequestTags, tc.want) || (tc.want == nil && ev.RequestTags != nil) {
+				t.Fatalf("request_tags %q, want %q", ev.RequestTags, tc.want)
+			}
+		})
+	}
+}
+
+// LiteLLM's test_merge_tags (_merge_tags): the request's tags, then those
+// to add that are not there yet; a value that is not a list adds nothing.
+func TestMergeTags(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		have, add []string
+		want      []string
+	}{
+		{"request_tags_none", nil, []string{"tag1"}, []string{"tag1"}},
+		{"tags_to_add_none", []string{"tag1"}, nil, []string{"tag1"}},
+		{"both_unique", []string{"tag1", "tag2"}, []string{"tag3", "tag4"}, []string{"tag1", "tag2", "tag3", "tag4"}},
+		{"overlapping", []string{"tag1", "tag2"}, []string{"tag2", "tag3"}, []string{"tag1", "tag2", "tag3"}},
+		{"both_empty", []string{}, []string{}, []string{}},
+		{"duplicate_tags_in_inputs", []string{"tag1"}, []string{"tag1", "tag2"}, []string{"tag1", "tag2"}},
+	} {
+		if got := mergeTags(tc.have, tc.add); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// Non-list values ("not_a_list") are a JSON decoder's concern here:
+	// metadataTags of a string is nothing to add.
+	if got := mergeTags([]string{"tag1"}, metadataTags(map[string]any{"tags": "not_a_list"})); !slices.Equal(got, []string{"tag1"}) {
+		t.Errorf("tags_to_add not a list: %q", got)
 	}
 }

@@ -104,6 +104,16 @@ func appendEventJSON(b []byte, e *events.SpendEvent) (_ []byte, ok bool) {
 	b = appendOpt(b, `,"client_request_id":`, e.ClientRequestID)
 	b = appendOpt(b, `,"endpoint":`, e.Endpoint)
 	b = appendOpt(b, `,"response_id":`, e.ResponseID)
+	if len(e.RequestTags) > 0 {
+		b = append(b, `,"request_tags":[`...)
+		for i, t := range e.RequestTags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonw.AppendString(b, t, escapeHTML)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), true
 }
 
@@ -154,6 +164,11 @@ func encodeMatchesJSON() bool {
 			f.SetFloat(float64(i) + 0.25)
 		case reflect.Bool:
 			f.SetBool(true)
+		case reflect.Slice:
+			if f.Type().Elem().Kind() != reflect.String {
+				return false
+			}
+			f.Set(reflect.ValueOf([]string{"x<é\u2028\"" + strconv.Itoa(i), ""}))
 		default:
 			if f.Type() != reflect.TypeOf(time.Time{}) {
 				return false

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -539,7 +540,7 @@ func TestApply(t *testing.T) {
 		Status: 200, Outcome: proxy.OutcomeClientAborted, TTFT: 250 * time.Millisecond, Model: "gpt-4o-2024-08-06"}, 1500*time.Millisecond)
 	want := events.SpendEvent{Model: "gpt-4o", Deployment: "dep-9", Provider: "openai", PromptTokens: 1000, CompletionTokens: 500,
 		TotalTokens: 1500, Estimated: true, Cost: 1000*2e-6 + 500*8e-6, LatencyMS: 1500, TTFTMS: 250, Status: 200, Outcome: "client_aborted"}
-	if ev != want {
+	if !reflect.DeepEqual(ev, want) {
 		t.Fatalf("got %+v\nwant %+v", ev, want)
 	}
 }

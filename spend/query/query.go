@@ -101,7 +101,7 @@ type Row = events.SpendEvent
 const logColumns = "request_id, event_time, event_ms, key_hash, key_alias, user_id, team_id, org_id, end_user, auth, " +
 	"model_group, model, deployment_id, provider, prompt_tokens, completion_tokens, total_tokens, estimated, cost, " +
 	"latency_ms, ttft_ms, status, stream, outcome, edge_id, region, client_request_id, " +
-	"policy_seq, deny_reason, deny_rule, cached_tokens, cache_creation_tokens, endpoint, response_id"
+	"policy_seq, deny_reason, deny_rule, cached_tokens, cache_creation_tokens, endpoint, response_id, request_tags"
 
 // Logs returns the requests matching f, newest first.
 //
@@ -184,8 +184,11 @@ func scanLogs(ctx context.Context, conn driver.Conn, q string, args []any) ([]Ro
 		if err := rows.Scan(&r.RequestID, &t, &ms, &r.KeyHash, &r.KeyAlias, &r.UserID, &r.TeamID, &r.OrgID, &r.EndUserID, &r.Auth,
 			&r.ModelGroup, &r.Model, &r.Deployment, &r.Provider, &prompt, &completion, &total, &estimated, &r.Cost,
 			&r.LatencyMS, &r.TTFTMS, &status, &stream, &r.Outcome, &r.EdgeID, &r.Region, &r.ClientRequestID,
-			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation, &r.Endpoint, &r.ResponseID); err != nil {
+			&r.PolicySeq, &r.DenyReason, &r.DenyRule, &cached, &creation, &r.Endpoint, &r.ResponseID, &r.RequestTags); err != nil {
 			return err
+		}
+		if len(r.RequestTags) == 0 {
+			r.RequestTags = nil // as the event was: untagged
 		}
 		r.Type = events.SpendV1
 		r.Time = t.UTC().Add(time.Duration(ms) * time.Millisecond)

@@ -725,6 +725,7 @@ var columns = []column{
 	col("cache_creation_tokens", func(r *row) uint64 { return nonNeg(r.ev.CacheCreationTokens) }),
 	col("endpoint", func(r *row) string { return r.ev.Endpoint }),
 	col("response_id", func(r *row) string { return r.ev.ResponseID }),
+	col("request_tags", func(r *row) []string { return r.ev.RequestTags }),
 }
 
 // insertQuery names its columns: 18.16 takes an insert only that way.

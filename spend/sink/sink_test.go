@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -615,6 +616,36 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if rows, _, _ := e.counts(); rows != 1 {
 		t.Fatalf("%d rows, want 1", rows)
+	}
+}
+
+// A row stores its request's tags; an untagged request's (and an older
+// edge's event, which has none) stores an empty array.
+func TestRequestTagsStored(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	e.startSink(Options{FlushInterval: 20 * time.Millisecond})
+	tagged, plain := e.event(1), e.event(2)
+	tagged.RequestTags = []string{"prod", `o"dd\tag`, "é"}
+	for _, ev := range []events.SpendEvent{tagged, plain} {
+		if err := Publish(ctx, e.pub, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 20*time.Second, func() error {
+		if rows, _, err := e.counts(); err != nil || rows != 2 {
+			return fmt.Errorf("%d rows, %v", rows, err)
+		}
+		return nil
+	})
+	for _, ev := range []events.SpendEvent{tagged, plain} {
+		var got []string
+		if err := e.conn.QueryRow(ctx, "SELECT request_tags FROM "+db+".spend_events WHERE request_id = ?", ev.RequestID).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, ev.RequestTags) {
+			t.Errorf("%s: request_tags %q, want %q", ev.RequestID, got, ev.RequestTags)
+		}
 	}
 }
 

@@ -35,7 +35,7 @@ const (
 	ownList = "own-list"
 	// ownSpend: LiteLLM's spend_tracking_routes that gatehouse scopes to
 	// the caller's own keys, user and models (/spend/keys, /spend/users,
-	// /spend/calculate; /spend/tags refused with a 400): admins, admin
+	// /spend/calculate, /spend/tags over its own requests): admins, admin
 	// JWTs (the routes are in admin_allowed_routes), user JWTs and
 	// virtual keys; a team JWT is outside team_allowed_routes (403).
 	ownSpend = "own-spend"
@@ -114,6 +114,7 @@ var routeAccess = map[string]string{
 	"GET /budget/settings":               adminOnly,
 	"GET /user/daily/activity":           selfManaged,
 	"GET /team/daily/activity":           selfManaged,
+	"GET /tag/daily/activity":            adminOnly,
 	"GET /gatehouse/decisions":           adminOnly,
 	"GET /jwt/settings":                  adminOnly,
 	"POST /jwt/settings":                 adminOnly,

@@ -1,0 +1,11 @@
+-- request_tags: the request's tags as LiteLLM records them in
+-- LiteLLM_SpendLogs.request_tags (the body's tags or metadata.tags, else
+-- the x-litellm-tags header, then the key's and the team's metadata
+-- tags), empty for an untagged request and for rows written before the
+-- column. /spend/tags and /global/spend/tags sum spend per tag over it
+-- with arrayJoin; /spend/logs shows it.
+--
+-- No IF NOT EXISTS: 18.16 has none for ADD COLUMN; schema.Exec treats an
+-- existing column as done. Added at the end: every INSERT names its
+-- columns. A plain Array(String) (no LowCardinality): 18.16 runs it.
+ALTER TABLE {db}.spend_events ADD COLUMN request_tags Array(String);
