@@ -60,16 +60,15 @@ func routeByTags(route policy.Route, body []byte) (policy.Route, error) {
 // tagsKey is the body key spendTags looks for before decoding anything.
 var tagsKey = []byte(`"tags"`)
 
-// spendTags are the request's tags for its spend row, as LiteLLM 2026's
-// request_tags (add_litellm_data_to_request): the key's and then the
-// team's metadata "tags"; a client's own tags count only when the key's
-// or the team's metadata has allow_client_tags: true (they attribute
-// spend, so an untrusted caller must not charge another team's tag), and
-// then the order is the body's metadata.tags, the key's and team's tags,
-// and last the body's top-level "tags" (else the x-litellm-tags header,
-// comma separated), each tag added once. An untagged request (no "tags"
-// in the body, no header, no metadata tags) costs a substring scan and a
-// few map lookups, and allocates nothing.
+// spendTags are the request's tags for its spend row, as LiteLLM's
+// request_tags (add_litellm_data_to_request since v1.84.0, which reverted
+// v1.83.10's allow_client_tags opt-in): the body's metadata.tags, then the
+// key's and the team's metadata "tags", and last the body's top-level
+// "tags" (else the x-litellm-tags header, comma separated), each tag
+// added once. A client's own tags are taken as tag routing takes them;
+// reject_clientside_metadata_tags is how an operator refuses them. An
+// untagged request (no "tags" in the body, no header, no metadata tags)
+// costs a substring scan and a few map lookups, and allocates nothing.
 func spendTags(body, header []byte, key *events.Key, team *events.Team) []string {
 	var keyMD, teamMD map[string]any
 	if key != nil {
@@ -78,9 +77,8 @@ func spendTags(body, header []byte, key *events.Key, team *events.Team) []string
 	if team != nil {
 		teamMD = team.Metadata
 	}
-	allow := keyMD["allow_client_tags"] == true || teamMD["allow_client_tags"] == true
 	var tags, last []string
-	if allow && bytes.Contains(body, tagsKey) {
+	if bytes.Contains(body, tagsKey) {
 		var b struct {
 			Tags     json.RawMessage `json:"tags"`
 			Metadata json.RawMessage `json:"metadata"`
@@ -103,9 +101,6 @@ func spendTags(body, header []byte, key *events.Key, team *events.Team) []string
 	}
 	tags = mergeTags(tags, metadataTags(keyMD))
 	tags = mergeTags(tags, metadataTags(teamMD))
-	if !allow {
-		return tags
-	}
 	if last == nil && len(header) > 0 {
 		for t := range strings.SplitSeq(string(header), ",") {
 			if t = strings.TrimSpace(t); t != "" {

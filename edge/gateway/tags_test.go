@@ -72,12 +72,12 @@ func TestRejectClientsideMetadataTags(t *testing.T) {
 	}
 }
 
-// Each spend row carries the request's tags as LiteLLM 2026's
-// request_tags (add_litellm_data_to_request): the key's then the team's
-// metadata tags; a client's tags (body tags, metadata.tags, the
-// x-litellm-tags header) only when the key or team has
-// allow_client_tags: true, merged with them, each tag once. Rows are
-// named after LiteLLM's tests where one covers the case
+// Each spend row carries the request's tags as LiteLLM's request_tags
+// (add_litellm_data_to_request since v1.84.0): the client's tags (body
+// tags, metadata.tags, the x-litellm-tags header) merged with the key's
+// and the team's metadata tags, each tag once; allow_client_tags, the
+// opt-in v1.84.0 reverted, changes nothing. Rows are named after
+// LiteLLM's tests where one covers the case
 // (tests/test_litellm/proxy/test_litellm_pre_call_utils.py).
 func TestSpendEventCarriesRequestTags(t *testing.T) {
 	e, spends := spendEdge(t)
@@ -85,10 +85,10 @@ func TestSpendEventCarriesRequestTags(t *testing.T) {
 	e.put(t, &events.Team{TeamID: "tt", Metadata: map[string]any{"tags": []any{"team-tag", "shared", 7}}})
 	e.put(t, &events.Team{TeamID: "open", Metadata: map[string]any{"tags": []any{"static-team-tag"}, "allow_client_tags": true}})
 	const (
-		plain    = "sk-key-plain-00000000001" // no tags, no client tags allowed
-		tagged   = "sk-key-tagged-0000000001" // key and team tags, no client tags
-		client   = "sk-key-client-0000000001" // client tags allowed by the key
-		teamOpen = "sk-key-team-open-0000001" // client tags allowed by the team
+		plain    = "sk-key-plain-00000000001" // no tags of its own
+		tagged   = "sk-key-tagged-0000000001" // key and team tags
+		client   = "sk-key-client-0000000001" // key tags (and the inert allow_client_tags)
+		teamOpen = "sk-key-team-open-0000001" // team tags (and the inert allow_client_tags)
 	)
 	e.put(t, &events.Key{Token: events.HashKey(plain)})
 	e.put(t, &events.Key{Token: events.HashKey(tagged), TeamID: "tt", Metadata: map[string]any{"tags": []any{"key-tag", "shared"}}})
@@ -112,8 +112,9 @@ func TestSpendEventCarriesRequestTags(t *testing.T) {
 		want                    []string
 	}{
 		{"untagged", plain, body(""), "", nil},
-		{"client_tags_stripped_without_allow_client_tags", plain, body(`"tags":["a"],"metadata":{"tags":["m"]},`), "h1", nil},
-		{"client_tags_stripped_static_tags_kept", tagged, body(`"tags":["a"],`), "h1", []string{"key-tag", "shared", "team-tag"}},
+		{"client_tags_without_allow_client_tags", plain, body(`"tags":["a"],"metadata":{"tags":["m"]},`), "h1", []string{"m", "a"}},
+		{"client_tags_merged_with_static_tags", tagged, body(`"tags":["a"],`), "h1", []string{"key-tag", "shared", "team-tag", "a"}},
+		{"header_tags_without_allow_client_tags", plain, body(""), "h1, h2", []string{"h1", "h2"}},
 		{"key_and_team_tags", tagged, body(""), "", []string{"key-tag", "shared", "team-tag"}},
 		{"test_add_litellm_data_to_request_unions_caller_tags_with_static_key_tags", client,
 			body(`"tags":["caller-tag-1","caller-tag-2","shared-tag"],`), "", []string{"static-key-tag", "shared-tag", "caller-tag-1", "caller-tag-2"}},

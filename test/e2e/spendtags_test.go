@@ -13,19 +13,19 @@ import (
 )
 
 // TestSpendTags: tagged requests through real edges (body tags,
-// metadata.tags, the x-litellm-tags header of keys that allow client
-// tags, a key's metadata tags) land in the ledger's request_tags, a key's
-// that does not allow them untagged, and /spend/tags, /global/spend/tags and
-// /spend/logs read them back: every tag's spend and count equal the sums
-// over the spend_events rows holding it.
+// metadata.tags, the x-litellm-tags header, a key's metadata tags) land in
+// the ledger's request_tags, an untagged request under no tag, and
+// /spend/tags, /global/spend/tags and /spend/logs read them back: every
+// tag's spend and count equal the sums over the spend_events rows holding
+// it.
 func TestSpendTags(t *testing.T) {
 	ch := chtest.Start(t)
 	ns := testutil.RunJetStream(t)
 	ctl, edges := startLedger(t, ns.ClientURL(), ch, spendConfig, "tags_e2e")
-	// LiteLLM 2026 records a client's tags only for a key (or team) whose
-	// metadata has allow_client_tags: true.
-	open := generateKey(t, edges[0], map[string]any{"metadata": map[string]any{"allow_client_tags": true}})
-	keyTagged := generateKey(t, edges[0], map[string]any{"metadata": map[string]any{"tags": []string{"key-tag"}, "allow_client_tags": true}})
+	// LiteLLM (since v1.84.0, which reverted v1.83.10's
+	// allow_client_tags opt-in) records a client's tags with its key's.
+	open := generateKey(t, edges[0], map[string]any{})
+	keyTagged := generateKey(t, edges[0], map[string]any{"metadata": map[string]any{"tags": []string{"key-tag"}}})
 	plain := generateKey(t, edges[0], map[string]any{})
 	msg := func(n int) []map[string]string {
 		return []map[string]string{{"role": "user", "content": fmt.Sprintf("tagged request %d", n)}}
@@ -55,12 +55,12 @@ func TestSpendTags(t *testing.T) {
 		})
 		sent++
 	}
-	// An untagged request, and a key's whose client tags do not count:
-	// in the ledger, under no tag.
+	// An untagged request: in the ledger, under no tag; another key's
+	// tags count as any client's.
 	expectChat(t, edges[1], plain, "priced", 200, "")
 	if code, raw := callRaw(t, "POST", edges[0].url("/v1/chat/completions"), plain,
-		map[string]any{"model": "priced", "messages": msg(99), "tags": []string{"prod", "stolen"}}); code != 200 {
-		t.Fatalf("untrusted tags: %d %s", code, raw)
+		map[string]any{"model": "priced", "messages": msg(99), "tags": []string{"prod", "other"}}); code != 200 {
+		t.Fatalf("client tags: %d %s", code, raw)
 	}
 	sent += 2
 
@@ -94,11 +94,11 @@ func TestSpendTags(t *testing.T) {
 		}
 	}
 	slices.Sort(tags)
-	if !slices.Equal(tags, []string{"batch", "key-tag", "prod", "search"}) {
+	if !slices.Equal(tags, []string{"batch", "key-tag", "other", "prod", "search"}) {
 		t.Errorf("/spend/tags tags %v", tags)
 	}
-	if _, n := ledger("prod"); n != 9 { // 0, 1, 2 of each four
-		t.Errorf("%v rows tagged prod, want 9", n)
+	if _, n := ledger("prod"); n != 10 { // 0, 1, 2 of each four, and plain's
+		t.Errorf("%v rows tagged prod, want 10", n)
 	}
 	if _, n := ledger("key-tag"); n != 3 {
 		t.Errorf("%v rows tagged key-tag, want 3", n)
@@ -107,7 +107,7 @@ func TestSpendTags(t *testing.T) {
 		SpendPerTag []map[string]any `json:"spend_per_tag"`
 	}
 	today := time.Now().UTC().Format(time.DateOnly)
-	if code := call(t, "GET", ctl.url("/global/spend/tags?start_date="+today+"&end_date="+today), masterKey, nil, &global); code != 200 || len(global.SpendPerTag) != 4 {
+	if code := call(t, "GET", ctl.url("/global/spend/tags?start_date="+today+"&end_date="+today), masterKey, nil, &global); code != 200 || len(global.SpendPerTag) != 5 {
 		t.Fatalf("/global/spend/tags: %d %v", code, global)
 	}
 	for _, r := range global.SpendPerTag {
