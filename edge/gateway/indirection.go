@@ -50,7 +50,7 @@ func indirectionIn(fields map[string]json.RawMessage, prefix string) error {
 		}
 		for _, p := range indirections {
 			if strings.HasPrefix(s, p) {
-				return httpx.Param(prefix+k, "Rejected Request: %q is a %s indirection; only the gateway's config may name secrets this way, and a request's value is never resolved", s, p)
+				return httpx.Param(prefix+k, "Rejected Request: %q names a secret indirection (%s); only the gateway's config may name secrets this way, and a request's value is never resolved", s, p)
 			}
 		}
 	}
