@@ -96,10 +96,11 @@ type Options struct {
 	MaxStaleness time.Duration
 	StaleMode    string
 	// UseXForwardedFor is LiteLLM's general_settings.use_x_forwarded_for:
-	// a key's allowed_ips are checked against the leftmost address of the
-	// X-Forwarded-For header, which a load balancer in front of the edge
-	// sets. Off, they are checked against the connection's peer address,
-	// since any client can write the header.
+	// allowed_ips (a key's and general_settings') are checked against the
+	// leftmost address of the X-Forwarded-For header, which a load
+	// balancer in front of the edge sets. Off (and off in the config's
+	// router settings event), they are checked against the connection's
+	// peer address, since any client can write the header.
 	UseXForwardedFor bool
 	// UnauthenticatedDenials caps the denial rows per second for callers
 	// the edge could not identify; default DefaultUnauthenticatedDenials.
