@@ -52,7 +52,9 @@ func TestProxyAllowedIPs(t *testing.T) {
 		if shown == "" {
 			return
 		}
-		var env struct{ Error struct{ Message, Type, Code string } }
+		var env struct {
+			Error struct{ Message, Type, Code string }
+		}
 		if err := json.Unmarshal([]byte(b), &env); err != nil || env.Error.Message != "Access forbidden: IP address "+shown+" not allowed." {
 			t.Fatalf("%s: %s", name, b)
 		}
