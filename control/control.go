@@ -367,11 +367,23 @@ func SyncJWTSettings(ctx context.Context, st *store.Store, f *config.File, geten
 }
 
 // SyncRoutingSettings publishes the config file's router_settings when they
-// differ from the stream's; a config without them leaves the stream alone.
+// differ from the stream's; a config without them leaves the stream alone,
+// but for general_settings.allowed_ips and use_x_forwarded_for, which a
+// config that dropped them must clear: a stale list would keep refusing
+// clients and the admin API itself.
 func SyncRoutingSettings(ctx context.Context, st *store.Store, f *config.File, log *slog.Logger) error {
 	s, err := f.RoutingSettingsEvent(st.Now())
-	if err != nil || s == nil {
+	if err != nil {
 		return err
+	}
+	if s == nil {
+		cur := st.Snapshot().RoutingSettings()
+		if cur == nil || (cur.AllowedIPs == nil && !cur.UseXForwardedFor) {
+			return nil
+		}
+		c := *cur
+		c.AllowedIPs, c.UseXForwardedFor, c.UpdatedAt = nil, false, st.Now()
+		s = &c
 	}
 	published, err := syncSettings(ctx, st, s, func(c *events.RoutingSettings) *time.Time { return &c.UpdatedAt }, "router settings")
 	if err != nil {

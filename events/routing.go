@@ -47,6 +47,15 @@ type RoutingSettings struct {
 	// reject_clientside_metadata_tags: an LLM request whose body has
 	// metadata.tags is refused (400), as LiteLLM's common_checks does.
 	RejectClientsideMetadataTags bool `json:"reject_clientside_metadata_tags,omitempty"`
+	// AllowedIPs is general_settings.allowed_ips: when set, every request
+	// from another address is refused (403) before it is authenticated.
+	// Nil is no restriction; an empty list, as in LiteLLM, allows no
+	// address.
+	AllowedIPs *[]string `json:"allowed_ips,omitempty"`
+	// UseXForwardedFor is general_settings.use_x_forwarded_for: the
+	// client address (for AllowedIPs and keys' allowed_ips) is
+	// X-Forwarded-For's leftmost entry rather than the peer's.
+	UseXForwardedFor bool `json:"use_x_forwarded_for,omitempty"`
 }
 
 // GroupAlias is one model_group_alias entry.

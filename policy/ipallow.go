@@ -71,3 +71,79 @@ func ForwardedClient(xff string) string {
 	first, _, _ := strings.Cut(xff, ",")
 	return strings.TrimSpace(first)
 }
+
+// IPAllowlist is a proxy-wide allowed_ips (general_settings), compiled:
+// addresses become single-address prefixes so one scan answers.
+type IPAllowlist struct {
+	prefixes []netip.Prefix
+}
+
+// CompileIPAllowlist parses entries (IP addresses and CIDR ranges); an
+// entry that is neither is skipped, as IPAllowed does (the config refuses
+// it before it gets here). No entries allows no address, as LiteLLM's
+// empty allowed_ips does.
+func CompileIPAllowlist(entries []string) *IPAllowlist {
+	l := &IPAllowlist{prefixes: make([]netip.Prefix, 0, len(entries))}
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if strings.Contains(e, "/") {
+			if p, err := netip.ParsePrefix(e); err == nil {
+				l.prefixes = append(l.prefixes, p.Masked())
+			}
+			continue
+		}
+		if a, err := netip.ParseAddr(e); err == nil {
+			a = a.Unmap().WithZone("")
+			l.prefixes = append(l.prefixes, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return l
+}
+
+// Allows reports whether addr (IPv4-mapped IPv6 read as IPv4) is in the
+// list; an invalid addr (a client address that could not be read) is not.
+func (l *IPAllowlist) Allows(addr netip.Addr) bool {
+	if !addr.IsValid() {
+		return false
+	}
+	addr = addr.Unmap().WithZone("")
+	for _, p := range l.prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProxyIPForbidden is LiteLLM's refusal of a client address that
+// general_settings.allowed_ips does not list; shown is the address as
+// the request gave it.
+func ProxyIPForbidden(shown string) error {
+	return apierror.Forbidden.With("Access forbidden: IP address %s not allowed.", shown).By("general_settings:allowed_ips")
+}
+
+// CheckClientIP applies allowed_ips to a request from peer (the
+// connection's address, as net.IP bytes) with the X-Forwarded-For header
+// xff, which names the client (its leftmost entry) when trustXFF (the
+// edge's flag) or use_x_forwarded_for says so. Nil without allowed_ips.
+func (r *Routing) CheckClientIP(peer []byte, xff string, trustXFF bool) error {
+	if r.IPAllow == nil {
+		return nil
+	}
+	addr, _ := netip.AddrFromSlice(peer)
+	shown := ""
+	if trustXFF || r.UseXFF {
+		// As the client wrote it, for the refusal, also when it is no
+		// address (which no entry allows).
+		if shown = ForwardedClient(xff); shown != "" {
+			addr, _ = netip.ParseAddr(shown)
+		}
+	}
+	if r.IPAllow.Allows(addr) {
+		return nil
+	}
+	if shown == "" {
+		shown = addr.Unmap().String()
+	}
+	return ProxyIPForbidden(shown)
+}

@@ -39,7 +39,12 @@ type Routing struct {
 	// RejectClientTags is reject_clientside_metadata_tags: a request body
 	// with metadata.tags is refused.
 	RejectClientTags bool
-	fallbacks        map[string][]string
+	// IPAllow is general_settings.allowed_ips, parsed once here so that
+	// a request costs a prefix scan; nil when there is none.
+	IPAllow *IPAllowlist
+	// UseXFF is general_settings.use_x_forwarded_for.
+	UseXFF    bool
+	fallbacks map[string][]string
 }
 
 // defaultRouting is LiteLLM's behaviour without router_settings.
@@ -54,6 +59,10 @@ func CompileRouting(rs *events.RoutingSettings) *Routing {
 	if rs != nil {
 		r.TagFiltering = rs.EnableTagFiltering
 		r.RejectClientTags = rs.RejectClientsideMetadataTags
+		r.UseXFF = rs.UseXForwardedFor
+		if rs.AllowedIPs != nil {
+			r.IPAllow = CompileIPAllowlist(*rs.AllowedIPs)
+		}
 	}
 	r.Retries, r.RetriesExplicit = rs.Retries()
 	if rs.Strategy() == events.RoutingLeastBusy {

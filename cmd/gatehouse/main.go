@@ -318,10 +318,12 @@ func gcFloorFlag(fs *flag.FlagSet, defMB int64) *int64 {
 const controlGCFloorMB = 16
 
 // xffFlag is -use-x-forwarded-for, LiteLLM's use_x_forwarded_for: where
-// an edge reads the client address keys' allowed_ips are checked against.
+// an edge reads the client address allowed_ips are checked against. The
+// config's general_settings.use_x_forwarded_for, which reaches edges in
+// the stream, turns it on too.
 func xffFlag(fs *flag.FlagSet, v *bool) {
 	fs.BoolVar(v, "use-x-forwarded-for", envParse("USE_X_FORWARDED_FOR", false, strconv.ParseBool, "true or false"),
-		"check keys' allowed_ips against X-Forwarded-For's leftmost address (set by a load balancer in front of the edge) instead of the peer's; a client can write the header too (env USE_X_FORWARDED_FOR)")
+		"check keys' and general_settings' allowed_ips against X-Forwarded-For's leftmost address (set by a load balancer in front of the edge) instead of the peer's; a client can write the header too; general_settings.use_x_forwarded_for in the config turns it on as well (env USE_X_FORWARDED_FOR)")
 }
 
 // staleFlags are the edge's staleness bound: -max-staleness and

@@ -306,6 +306,12 @@ const callerLocal = "gatehouse.caller"
 // comparison time does not depend on the length either) or, for info routes
 // about itself, a virtual key.
 func (a *API) authenticate(c *fiber.Ctx) error {
+	// general_settings.allowed_ips: LiteLLM checks it in user_api_key_auth,
+	// so on management routes too, before the credential; the health
+	// probes, outside this group, stay reachable.
+	if err := a.store.Snapshot().Routing().CheckClientIP(c.Context().RemoteIP(), c.Get(fiber.HeaderXForwardedFor), false); err != nil {
+		return err
+	}
 	cred, present := httpx.Credential(c)
 	if !present || cred == "" {
 		return apierror.Unauthenticated.With("Authentication Error, No api key passed in. Pass the master key as 'Authorization: Bearer <key>'.")

@@ -100,6 +100,15 @@ type GeneralSettings struct {
 	// enable_tag_filtering) come only from the key. It reaches edges in
 	// the router settings event.
 	RejectClientsideMetadataTags bool `yaml:"reject_clientside_metadata_tags"`
+	// AllowedIPs refuses (403, before authentication) every request from
+	// an address outside it, on edges and on the admin API; IP addresses
+	// and CIDR ranges. Unset: no restriction; [] (as in LiteLLM): every
+	// address refused. It reaches edges in the router settings event.
+	AllowedIPs *[]string `yaml:"allowed_ips"`
+	// UseXForwardedFor makes X-Forwarded-For's leftmost entry the client
+	// address that allowed_ips and keys' allowed_ips are checked against,
+	// as an edge's -use-x-forwarded-for does.
+	UseXForwardedFor bool `yaml:"use_x_forwarded_for"`
 }
 
 // LiteLLMSettings is litellm_settings.

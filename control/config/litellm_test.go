@@ -130,9 +130,9 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"timezone_utc", okModel + "litellm_settings:\n  timezone: UTC\n", true},
 		// LiteLLM's defaults written out (null, false) turn nothing on:
 		// a warning, not a refusal. Anything else stays refused, an empty
-		// allowed_ips (which LiteLLM reads as "allow no address") too.
+		// enforce_user_param: true too.
 		{"refused_settings_off", okModel + "litellm_settings:\n  max_budget: null\n  budget_duration:\ngeneral_settings:\n  enable_oauth2_auth: False\n  custom_auth: null\n  enforce_user_param: false\n", true},
-		{"refused_settings_on", okModel + "litellm_settings:\n  max_budget: 0\ngeneral_settings:\n  allowed_ips: []\n  enforce_user_param: true\n", false},
+		{"refused_settings_on", okModel + "litellm_settings:\n  max_budget: 0\ngeneral_settings:\n  enforce_user_param: true\n", false},
 		// litellm_jwtauth fields of LiteLLM 2026 that gatehouse does not
 		// implement: each named with what would not happen.
 		{"jwtauth_unsupported", okModel + "general_settings:\n  enable_jwt_auth: true\n  litellm_jwtauth:\n    upsert_sso_user_to_team: true\n    agent_id_jwt_field: azp\n    routing_overrides:\n      - iss: https://idp.example\n        path: oauth2\n    virtual_key_claim_field: client_id\n    virtual_key_mapping_cache_ttl: 300\n", false},
@@ -177,6 +177,14 @@ func TestLiteLLMSettings(t *testing.T) {
 		{"refused_tag_rate_limiter", okModel + "litellm_settings:\n  callbacks: [\"tag_rate_limiter\"]\n", false},
 		{"refused_request_hooks", okModel + "litellm_settings:\n  callbacks: [\"vector_store_pre_call_hook\"]\n  success_callback: [\"compression_interception\"]\n", false},
 		{"alias_vertex_ai_project", "model_list:\n  - model_name: claude-vertex\n    litellm_params:\n      model: vertex_ai/claude-haiku-4-5\n      vertex_ai_project: my-project\n      vertex_ai_location: us-east5\n", true},
+		// general_settings.allowed_ips (LiteLLM's _check_valid_ip): IP
+		// addresses and CIDR ranges; a typo is refused naming its line,
+		// not read as an address no client has; [] refuses everyone, as
+		// in LiteLLM, with a warning; null is unset.
+		{"allowed_ips", okModel + "general_settings:\n  allowed_ips: [\"10.0.0.1\", \"192.168.0.0/16\", \"::1\"]\n  use_x_forwarded_for: true\n", true},
+		{"allowed_ips_bad", okModel + "general_settings:\n  allowed_ips:\n    - 10.0.0.1\n    - 10.0.0/8\n    - office-vpn\n    - 10.0.0.0/33\n", false},
+		{"allowed_ips_empty", okModel + "general_settings:\n  allowed_ips: []\n", true},
+		{"allowed_ips_null", okModel + "general_settings:\n  allowed_ips: null\n  use_x_forwarded_for: false\n", true},
 		{"free_key_optimization", okModel + "router_settings:\n  routing_strategy: free-key-optimization\n", true},
 
 		// Typos.
@@ -691,6 +699,26 @@ func TestLiteLLMConfigSettings(t *testing.T) {
 	}
 	if ev, _ := mustParse(t, okModel+"general_settings:\n  reject_clientside_metadata_tags: false\n  reject_metadata_tags: true\n").RoutingSettingsEvent(time.Unix(0, 0)); ev != nil {
 		t.Errorf("reject_clientside_metadata_tags: false set next to the old name: event %+v, want none", ev)
+	}
+	// allowed_ips and use_x_forwarded_for reach edges and the admin API
+	// in the router settings event: unset stays nil, [] stays empty (no
+	// address allowed).
+	for _, tc := range []struct {
+		yaml string
+		want *[]string
+		xff  bool
+	}{
+		{"general_settings:\n  allowed_ips: [\"10.0.0.1\", \"10.1.0.0/16\"]\n", &[]string{"10.0.0.1", "10.1.0.0/16"}, false},
+		{"general_settings:\n  allowed_ips: []\n", &[]string{}, false},
+		{"general_settings:\n  use_x_forwarded_for: true\n", nil, true},
+	} {
+		ev, err := mustParse(t, okModel+tc.yaml).RoutingSettingsEvent(time.Unix(0, 0))
+		if err != nil || ev == nil || !reflect.DeepEqual(ev.AllowedIPs, tc.want) || ev.UseXForwardedFor != tc.xff {
+			t.Errorf("%q: routing event %+v (%v), want allowed_ips %v, use_x_forwarded_for %v", tc.yaml, ev, err, tc.want, tc.xff)
+		}
+	}
+	if ev, _ := mustParse(t, okModel+"general_settings:\n  allowed_ips: null\n").RoutingSettingsEvent(time.Unix(0, 0)); ev != nil {
+		t.Errorf("allowed_ips: null: event %+v, want none", ev)
 	}
 	// vertex_ai_project and vertex_ai_location are LiteLLM's other names
 	// of vertex_project and vertex_location.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // RoutingSettings is router_settings: load balancing across the
@@ -70,6 +71,16 @@ func (f *File) validateRouting(v *validator) {
 		v.add(p+"cooldown_time", "must be between 0 and 86400 seconds")
 	}
 	nonNegative(v, p+"stream_timeout", r.StreamTimeout)
+	if ips := f.GeneralSettings.AllowedIPs; ips != nil {
+		for i, e := range *ips {
+			if err := policy.CheckIPEntry(e); err != nil {
+				v.add("general_settings.allowed_ips["+strconv.Itoa(i)+"]", "%v", err)
+			}
+		}
+		if len(*ips) == 0 {
+			v.warn("general_settings.allowed_ips", "an empty list allows no address: as in LiteLLM, every request to the edges and the admin API is refused (403) whatever its address; the health probes stay reachable")
+		}
+	}
 	checkFallbacks(v, p+"fallbacks", r.Fallbacks)
 	checkFallbacks(v, p+"context_window_fallbacks", r.ContextWindowFallbacks)
 	if len(r.ContextWindowFallbacks) > 0 {
@@ -116,8 +127,9 @@ func checkFallbacks(v *validator, p string, fbs []map[string][]string) {
 func (f *File) RoutingSettingsEvent(now time.Time) (*events.RoutingSettings, error) {
 	r := f.RoutingSettings
 	r.StreamTimeout = 0 // a deployment default (Models), not an edge setting
-	rejectTags := f.GeneralSettings.RejectClientsideMetadataTags
-	if reflect.ValueOf(r).IsZero() && !rejectTags {
+	g := f.GeneralSettings
+	rejectTags := g.RejectClientsideMetadataTags
+	if reflect.ValueOf(r).IsZero() && !rejectTags && g.AllowedIPs == nil && !g.UseXForwardedFor {
 		return nil, nil
 	}
 	if err := f.Validate(); err != nil {
@@ -141,7 +153,7 @@ func (f *File) RoutingSettingsEvent(now time.Time) (*events.RoutingSettings, err
 	return &events.RoutingSettings{ID: events.RoutingSettingsID, RoutingStrategy: strategy,
 		NumRetries: r.NumRetries, AllowedFails: r.AllowedFails, CooldownTime: r.CooldownTime,
 		Fallbacks: fallbacks, ModelGroupAlias: r.ModelGroupAlias, EnableTagFiltering: r.EnableTagFiltering,
-		RejectClientsideMetadataTags: rejectTags, UpdatedAt: now}, nil
+		RejectClientsideMetadataTags: rejectTags, AllowedIPs: g.AllowedIPs, UseXForwardedFor: g.UseXForwardedFor, UpdatedAt: now}, nil
 }
 
 func fallbackOf(fbs []map[string][]string, g string) []string {

@@ -96,10 +96,11 @@ type Options struct {
 	MaxStaleness time.Duration
 	StaleMode    string
 	// UseXForwardedFor is LiteLLM's general_settings.use_x_forwarded_for:
-	// a key's allowed_ips are checked against the leftmost address of the
-	// X-Forwarded-For header, which a load balancer in front of the edge
-	// sets. Off, they are checked against the connection's peer address,
-	// since any client can write the header.
+	// allowed_ips (a key's and general_settings') are checked against the
+	// leftmost address of the X-Forwarded-For header, which a load
+	// balancer in front of the edge sets. Off (and off in the config's
+	// router settings event), they are checked against the connection's
+	// peer address, since any client can write the header.
 	UseXForwardedFor bool
 	// UnauthenticatedDenials caps the denial rows per second for callers
 	// the edge could not identify; default DefaultUnauthenticatedDenials.
@@ -360,6 +361,9 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 	if err := g.checkStale(c); err != nil {
 		return snap, auth.Identity{}, err
 	}
+	if err := g.checkProxyIP(c, snap); err != nil {
+		return snap, auth.Identity{}, err
+	}
 	cred, present := httpx.Credential(c)
 	id, err := g.auth.Authenticate(c.UserContext(), snap, cred, present, g.nowFunc())
 	if err != nil && jwtauth.UsesUserinfo(snap.JWT(), cred) {
@@ -371,7 +375,7 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 		if err = jwtauth.CheckKeyRoute(id.Key.AllowedRoutes, c.Path()); err != nil {
 			err = apierror.From(err).By(policy.Rule("key", id.Key.Token, "allowed_routes"))
 		} else if len(id.Key.AllowedIPs) > 0 {
-			err = policy.CheckKeyIP(id.Key, g.clientIP(c))
+			err = policy.CheckKeyIP(id.Key, g.clientIP(c, snap))
 		}
 	}
 	return snap, id, err
@@ -379,14 +383,33 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 
 // clientIP is the address a key's allowed_ips are checked against: the
 // connection's peer, or X-Forwarded-For's leftmost entry when the edge is
-// told to trust the header (Options.UseXForwardedFor).
-func (g *Gateway) clientIP(c *fiber.Ctx) string {
-	if g.useXFF {
+// told to trust the header (Options.UseXForwardedFor, or the config's
+// general_settings.use_x_forwarded_for).
+func (g *Gateway) clientIP(c *fiber.Ctx, snap *policy.Snapshot) string {
+	if g.trustXFF(snap) {
 		if ip := policy.ForwardedClient(c.Get(fiber.HeaderXForwardedFor)); ip != "" {
 			return ip
 		}
 	}
 	return c.Context().RemoteIP().String()
+}
+
+// trustXFF: the flag or the config may each say a load balancer in front
+// writes X-Forwarded-For; either is enough, so a config copied from
+// LiteLLM behaves as it did there.
+func (g *Gateway) trustXFF(snap *policy.Snapshot) bool {
+	return g.useXFF || snap.Routing().UseXFF
+}
+
+// checkProxyIP is general_settings.allowed_ips: LiteLLM checks it before
+// the credential, so an address outside the list learns nothing about
+// keys. Without the setting it costs a nil check.
+func (g *Gateway) checkProxyIP(c *fiber.Ctx, snap *policy.Snapshot) error {
+	r := snap.Routing()
+	if r.IPAllow == nil {
+		return nil
+	}
+	return r.CheckClientIP(c.Context().RemoteIP(), c.Get(fiber.HeaderXForwardedFor), g.useXFF)
 }
 
 // request is what the decision needs from the HTTP request. The strings

@@ -61,6 +61,13 @@ func (g *Gateway) relayToControl(c *fiber.Ctx) error {
 	if g.relay == nil {
 		return apierror.NotFound.With("management routes are not served by this edge (no control plane configured)")
 	}
+	// The edge is the hop the client reached: allowed_ips is judged here
+	// against its address, which the control plane then sees in
+	// X-Forwarded-For.
+	snap := g.live.Load()
+	if err := g.checkProxyIP(c, snap); err != nil {
+		return err
+	}
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -70,7 +77,7 @@ func (g *Gateway) relayToControl(c *fiber.Ctx) error {
 	req.Header.SetBytesV(obs.RequestIDHeader, obs.EnsureRequestID(c))
 	req.URI().SetScheme(g.relay.scheme)
 	req.URI().SetHost(g.relay.client.Addr)
-	req.Header.Set("X-Forwarded-For", c.IP())
+	req.Header.Set("X-Forwarded-For", g.clientIP(c, snap))
 	req.Header.Set("X-Gatehouse-Edge", g.edgeID)
 	if err := g.relay.client.DoTimeout(req, resp, 30*time.Second); err != nil {
 		return apierror.Unavailable.Wrap(err, "control plane unreachable from this edge")
