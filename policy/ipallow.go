@@ -27,25 +27,36 @@ func CheckKeyIP(k *events.Key, client string) error {
 // read as IPv4) is one of allowed's addresses or inside one of its CIDR
 // ranges. A client that is not an address matches nothing; an entry that
 // is neither is skipped (the admin API refuses those when they are
-// written, CheckIPEntry).
+// written, CheckIPEntry). Entries are read as CompileIPAllowlist reads
+// them, without compiling a list: few keys have allowed_ips.
 func IPAllowed(allowed []string, client string) bool {
 	addr, err := netip.ParseAddr(strings.TrimSpace(client))
 	if err != nil {
 		return false
 	}
 	addr = addr.Unmap().WithZone("")
-	for _, a := range allowed {
-		if strings.Contains(a, "/") {
-			if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr) {
-				return true
-			}
-			continue
-		}
-		if b, err := netip.ParseAddr(a); err == nil && b.Unmap().WithZone("") == addr {
+	for _, e := range allowed {
+		if p, ok := ipEntry(e); ok && p.Contains(addr) {
 			return true
 		}
 	}
 	return false
+}
+
+// ipEntry reads one allowed_ips entry, an IP address or a CIDR range, as
+// a prefix (an address is a single-address one).
+func ipEntry(e string) (netip.Prefix, bool) {
+	e = strings.TrimSpace(e)
+	if strings.Contains(e, "/") {
+		p, err := netip.ParsePrefix(e)
+		return p.Masked(), err == nil
+	}
+	a, err := netip.ParseAddr(e)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 // CheckIPEntry says what is wrong with one allowed_ips entry (nil for an
@@ -85,16 +96,8 @@ type IPAllowlist struct {
 func CompileIPAllowlist(entries []string) *IPAllowlist {
 	l := &IPAllowlist{prefixes: make([]netip.Prefix, 0, len(entries))}
 	for _, e := range entries {
-		e = strings.TrimSpace(e)
-		if strings.Contains(e, "/") {
-			if p, err := netip.ParsePrefix(e); err == nil {
-				l.prefixes = append(l.prefixes, p.Masked())
-			}
-			continue
-		}
-		if a, err := netip.ParseAddr(e); err == nil {
-			a = a.Unmap().WithZone("")
-			l.prefixes = append(l.prefixes, netip.PrefixFrom(a, a.BitLen()))
+		if p, ok := ipEntry(e); ok {
+			l.prefixes = append(l.prefixes, p)
 		}
 	}
 	return l
