@@ -250,11 +250,9 @@ func (s *Snapshot) MemberBudget(t *events.Team, userID string) *events.Member {
 	if t == nil || userID == "" {
 		return nil
 	}
-	if m := s.budgeted[memberKey{t.TeamID, userID}]; m != nil {
+	m, byEmail := s.budgeted.member(t.TeamID, userID)
+	if m != nil || !byEmail {
 		return m
-	}
-	if !s.emailBudgeted[t.TeamID] {
-		return nil
 	}
 	u := s.users[userID]
 	if u == nil || u.UserEmail == "" {

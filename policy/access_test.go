@@ -490,8 +490,8 @@ func TestMemberBudgetIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3 := b.Snapshot()
-	if len(s3.budgeted) != 0 || len(s3.emailBudgeted) != 0 || budgetOf(s2, "dave") != "b-d" {
-		t.Errorf("after the delete: index %v %v; the earlier snapshot's dave %q", s3.budgeted, s3.emailBudgeted, budgetOf(s2, "dave"))
+	if len(s3.budgeted.byUser) != 0 || len(s3.budgeted.email) != 0 || budgetOf(s2, "dave") != "b-d" {
+		t.Errorf("after the delete: index %v %v; the earlier snapshot's dave %q", s3.budgeted.byUser, s3.budgeted.email, budgetOf(s2, "dave"))
 	}
 	// The same builder goes on (as the policy follower's does): what it
 	// applies next is not in the snapshot it published.
@@ -500,8 +500,8 @@ func TestMemberBudgetIndex(t *testing.T) {
 	if err := b.Apply(events.Event{Envelope: events.Envelope{Type: typ}, Seq: s3.Seq() + 1, Info: info, Object: team(alice)}); err != nil {
 		t.Fatal(err)
 	}
-	if s4 := b.Snapshot(); budgetOf(s4, "alice") != "b-a" || len(s3.budgeted) != 0 {
-		t.Errorf("builder reused: new snapshot alice %q, published snapshot's index %v", budgetOf(s4, "alice"), s3.budgeted)
+	if s4 := b.Snapshot(); budgetOf(s4, "alice") != "b-a" || len(s3.budgeted.byUser) != 0 {
+		t.Errorf("builder reused: new snapshot alice %q, published snapshot's index %v", budgetOf(s4, "alice"), s3.budgeted.byUser)
 	}
 }
 

@@ -160,11 +160,9 @@ func (s *Snapshot) OrgMemberBudget(orgID, userID string) *events.OrgMember {
 	if orgID == "" || userID == "" {
 		return nil
 	}
-	if m := s.orgBudgeted[memberKey{orgID, userID}]; m != nil {
+	m, byEmail := s.orgBudgeted.member(orgID, userID)
+	if m != nil || !byEmail {
 		return m
-	}
-	if !s.emailOrgBudgeted[orgID] {
-		return nil
 	}
 	org := s.orgs[orgID]
 	if org == nil {

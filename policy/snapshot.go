@@ -83,16 +83,11 @@ type Snapshot struct {
 	emails map[string]string
 	// budgeted indexes the team members with limits (their own
 	// max_budget_in_team, rpm_limit, tpm_limit or budget_exceeded flag,
-	// or their team's member defaults) by team and user id,
-	// so a request finds its membership's budget without walking the
-	// team's members (a team may have thousands); emailBudgeted marks the
-	// teams where such a member is named only by email, walked instead.
-	budgeted      map[memberKey]*events.Member
-	emailBudgeted map[string]bool
-	// orgBudgeted and emailOrgBudgeted are the same for org members with
-	// a max_budget_in_organization, by org and user id.
-	orgBudgeted      map[memberKey]*events.OrgMember
-	emailOrgBudgeted map[string]bool
+	// or their team's member defaults).
+	budgeted memberIndex[events.Member]
+	// orgBudgeted indexes the org members with a
+	// max_budget_in_organization.
+	orgBudgeted memberIndex[events.OrgMember]
 	// intern is shared by every snapshot of one lineage and used only by
 	// the applier.
 	intern *interner
@@ -104,20 +99,18 @@ func Empty(env Env) *Snapshot { return EmptyOf(env, FullKeys) }
 // EmptyOf returns the state before any event, keeping keys as m says.
 func EmptyOf(env Env, m KeyRecords) *Snapshot {
 	s := &Snapshot{
-		keyMode:          m,
-		teams:            map[string]*events.Team{},
-		users:            map[string]*events.User{},
-		orgs:             map[string]*events.Org{},
-		customers:        map[string]*events.Customer{},
-		groups:           map[string]*events.AccessGroup{},
-		models:           map[string]*events.Model{},
-		emails:           map[string]string{},
-		budgeted:         map[memberKey]*events.Member{},
-		grace:            map[KeyHash]graceToken{},
-		emailBudgeted:    map[string]bool{},
-		orgBudgeted:      map[memberKey]*events.OrgMember{},
-		emailOrgBudgeted: map[string]bool{},
-		intern:           newInterner(),
+		keyMode:     m,
+		teams:       map[string]*events.Team{},
+		users:       map[string]*events.User{},
+		orgs:        map[string]*events.Org{},
+		customers:   map[string]*events.Customer{},
+		groups:      map[string]*events.AccessGroup{},
+		models:      map[string]*events.Model{},
+		emails:      map[string]string{},
+		budgeted:    newMemberIndex[events.Member](),
+		grace:       map[KeyHash]graceToken{},
+		orgBudgeted: newMemberIndex[events.OrgMember](),
+		intern:      newInterner(),
 	}
 	for i := range s.keys {
 		s.keys[i] = map[KeyHash]*keyRec{}
@@ -503,76 +496,88 @@ func hasMemberDefaults(t *events.Team) bool {
 	return t.TeamMemberBudget != nil || t.TeamMemberRPMLimit != nil || t.TeamMemberTPMLimit != nil
 }
 
-// anyLimited: some member of t has limits (t nil: none).
-func anyLimited(t *events.Team) bool {
-	return t != nil && (hasMemberDefaults(t) || slices.ContainsFunc(t.MembersWithRoles, func(m events.Member) bool { return HasMemberLimits(t, &m) }))
-}
-
 // indexMembers replaces team id's entries in the membership limits index:
 // old's members out, cur's in (either may be nil).
 func (b *Builder) indexMembers(id string, old, cur *events.Team) {
-	if !anyLimited(old) && !anyLimited(cur) {
-		return
-	}
-	if !b.ownBudgeted {
-		b.s.budgeted, b.s.emailBudgeted, b.ownBudgeted = maps.Clone(b.s.budgeted), maps.Clone(b.s.emailBudgeted), true
-	}
+	var om, cm []events.Member
 	if old != nil {
-		for i := range old.MembersWithRoles {
-			if u := old.MembersWithRoles[i].UserID; u != "" {
-				delete(b.s.budgeted, memberKey{id, u})
-			}
-		}
+		om = old.MembersWithRoles
 	}
-	delete(b.s.emailBudgeted, id)
-	if cur == nil {
-		return
+	if cur != nil {
+		cm = cur.MembersWithRoles
 	}
-	for i := range cur.MembersWithRoles {
-		m := &cur.MembersWithRoles[i]
-		switch {
-		case !HasMemberLimits(cur, m):
-		case m.UserID != "":
-			b.s.budgeted[memberKey{id, m.UserID}] = m
-		default:
-			b.s.emailBudgeted[id] = true
-		}
-	}
-}
-
-// orgHasMemberBudgets: some member of org o has a budget (o nil: none).
-func orgHasMemberBudgets(o *events.Org) bool {
-	return o != nil && slices.ContainsFunc(o.Members, func(m events.OrgMember) bool { return m.MaxBudgetInOrg != nil })
+	b.s.budgeted.reindex(&b.ownBudgeted, id, om, cm,
+		func(m *events.Member) bool { return HasMemberLimits(old, m) },
+		func(m *events.Member) bool { return HasMemberLimits(cur, m) },
+		func(m *events.Member) string { return m.UserID })
 }
 
 // indexOrgMembers replaces org id's entries in the org member budget
 // index: old's members out, cur's in (either may be nil).
 func (b *Builder) indexOrgMembers(id string, old, cur *events.Org) {
-	if !orgHasMemberBudgets(old) && !orgHasMemberBudgets(cur) {
-		return
-	}
-	if !b.ownOrgBudget {
-		b.s.orgBudgeted, b.s.emailOrgBudgeted, b.ownOrgBudget = maps.Clone(b.s.orgBudgeted), maps.Clone(b.s.emailOrgBudgeted), true
-	}
+	var om, cm []events.OrgMember
 	if old != nil {
-		for i := range old.Members {
-			if u := old.Members[i].UserID; u != "" {
-				delete(b.s.orgBudgeted, memberKey{id, u})
-			}
-		}
+		om = old.Members
 	}
-	delete(b.s.emailOrgBudgeted, id)
-	if cur == nil {
+	if cur != nil {
+		cm = cur.Members
+	}
+	budgeted := func(m *events.OrgMember) bool { return m.MaxBudgetInOrg != nil }
+	b.s.orgBudgeted.reindex(&b.ownOrgBudget, id, om, cm, budgeted, budgeted,
+		func(m *events.OrgMember) string { return m.UserID })
+}
+
+// memberIndex indexes the memberships of teams or orgs whose limits
+// apply, by object and user id, so a request finds its membership without
+// walking the members (an object may have thousands); email marks the
+// objects where such a member is named only by email, walked instead.
+type memberIndex[M any] struct {
+	byUser map[memberKey]*M
+	email  map[string]bool
+}
+
+func newMemberIndex[M any]() memberIndex[M] {
+	return memberIndex[M]{byUser: map[memberKey]*M{}, email: map[string]bool{}}
+}
+
+// reindex replaces object id's entries: old's members out, cur's in where
+// limited says their limits apply (oldLimited and curLimited judge a
+// member of each side: a team's member defaults count). The maps are
+// copied once per snapshot (own), and not at all when neither side has
+// such a member.
+func (x *memberIndex[M]) reindex(own *bool, id string, old, cur []M, oldLimited, curLimited func(*M) bool, userID func(*M) string) {
+	limited := func(ms []M, f func(*M) bool) bool {
+		return slices.ContainsFunc(ms, func(m M) bool { return f(&m) })
+	}
+	if !limited(old, oldLimited) && !limited(cur, curLimited) {
 		return
 	}
-	for i := range cur.Members {
-		m := &cur.Members[i]
-		switch {
-		case m.MaxBudgetInOrg == nil:
-		case m.UserID != "":
-			b.s.orgBudgeted[memberKey{id, m.UserID}] = m
-		default:
-			b.s.emailOrgBudgeted[id] = true
+	if !*own {
+		x.byUser, x.email, *own = maps.Clone(x.byUser), maps.Clone(x.email), true
+	}
+	for i := range old {
+		if u := userID(&old[i]); u != "" {
+			delete(x.byUser, memberKey{id, u})
 		}
 	}
+	delete(x.email, id)
+	for i := range cur {
+		m := &cur[i]
+		switch {
+		case !curLimited(m):
+		case userID(m) != "":
+			x.byUser[memberKey{id, userID(m)}] = m
+		default:
+			x.email[id] = true
+		}
+	}
+}
+
+// member is user's entry in object id's index (nil: none by user id), and
+// whether the object has such a member named only by email.
+func (x *memberIndex[M]) member(id, user string) (m *M, byEmail bool) {
+	if m := x.byUser[memberKey{id, user}]; m != nil {
+		return m, false
+	}
+	return nil, x.email[id]
 }
