@@ -125,28 +125,36 @@ func ProxyIPForbidden(shown string) error {
 	return apierror.Forbidden.With("Access forbidden: IP address %s not allowed.", shown).By("general_settings:allowed_ips")
 }
 
-// CheckClientIP applies allowed_ips to a request from peer (the
-// connection's address, as net.IP bytes) with the X-Forwarded-For header
-// xff, which names the client (its leftmost entry) when trustXFF (the
-// edge's flag) or use_x_forwarded_for says so. Nil without allowed_ips.
+// ClientAddr is the address allowed_ips (the proxy's and a key's) judge
+// for a request from peer (the connection's address, as net.IP bytes)
+// with the X-Forwarded-For header xff: the header's leftmost entry when
+// trust (the edge's flag) or use_x_forwarded_for says a load balancer
+// writes it and it names one, else the peer. shown is that entry as the
+// client wrote it ("" for the peer), for a refusal to name even when it
+// is no address (which no entry allows).
+func (r *Routing) ClientAddr(peer []byte, xff string, trust bool) (addr netip.Addr, shown string) {
+	if trust || r.UseXFF {
+		if shown = ForwardedClient(xff); shown != "" {
+			addr, _ = netip.ParseAddr(shown)
+			return addr, shown
+		}
+	}
+	addr, _ = netip.AddrFromSlice(peer)
+	return addr.Unmap(), ""
+}
+
+// CheckClientIP applies allowed_ips to a request (ClientAddr's
+// arguments). Nil without allowed_ips.
 func (r *Routing) CheckClientIP(peer []byte, xff string, trustXFF bool) error {
 	if r.IPAllow == nil {
 		return nil
 	}
-	addr, _ := netip.AddrFromSlice(peer)
-	shown := ""
-	if trustXFF || r.UseXFF {
-		// As the client wrote it, for the refusal, also when it is no
-		// address (which no entry allows).
-		if shown = ForwardedClient(xff); shown != "" {
-			addr, _ = netip.ParseAddr(shown)
-		}
-	}
+	addr, shown := r.ClientAddr(peer, xff, trustXFF)
 	if r.IPAllow.Allows(addr) {
 		return nil
 	}
 	if shown == "" {
-		shown = addr.Unmap().String()
+		shown = addr.String()
 	}
 	return ProxyIPForbidden(shown)
 }

@@ -381,24 +381,16 @@ func (g *Gateway) identify(c *fiber.Ctx) (*policy.Snapshot, auth.Identity, error
 	return snap, id, err
 }
 
-// clientIP is the address a key's allowed_ips are checked against: the
-// connection's peer, or X-Forwarded-For's leftmost entry when the edge is
-// told to trust the header (Options.UseXForwardedFor, or the config's
-// general_settings.use_x_forwarded_for).
+// clientIP is the address a key's allowed_ips are checked against, as
+// the proxy's are (policy.Routing.ClientAddr): the connection's peer, or
+// X-Forwarded-For's leftmost entry when the edge's flag or the config's
+// general_settings.use_x_forwarded_for trusts the header.
 func (g *Gateway) clientIP(c *fiber.Ctx, snap *policy.Snapshot) string {
-	if g.trustXFF(snap) {
-		if ip := policy.ForwardedClient(c.Get(fiber.HeaderXForwardedFor)); ip != "" {
-			return ip
-		}
+	addr, shown := snap.Routing().ClientAddr(c.Context().RemoteIP(), c.Get(fiber.HeaderXForwardedFor), g.useXFF)
+	if shown != "" {
+		return shown
 	}
-	return c.Context().RemoteIP().String()
-}
-
-// trustXFF: the flag or the config may each say a load balancer in front
-// writes X-Forwarded-For; either is enough, so a config copied from
-// LiteLLM behaves as it did there.
-func (g *Gateway) trustXFF(snap *policy.Snapshot) bool {
-	return g.useXFF || snap.Routing().UseXFF
+	return addr.String()
 }
 
 // checkProxyIP is general_settings.allowed_ips: LiteLLM checks it before
