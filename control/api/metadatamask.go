@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"strings"
 )
 
@@ -57,10 +58,7 @@ func mask(name string, v any) (any, bool) {
 		for k, e := range x {
 			if m, changed := mask(k, e); changed {
 				if cp == nil {
-					cp = make(map[string]any, len(x))
-					for k2, e2 := range x {
-						cp[k2] = e2
-					}
+					cp = maps.Clone(x)
 				}
 				cp[k] = m
 			}
