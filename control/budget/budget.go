@@ -580,14 +580,8 @@ func (t *Tracker) Sweep(ctx context.Context) {
 	for _, o := range s.Orgs() {
 		check(events.KindOrg, o.OrganizationID, "", objBudget{o.MaxBudget, o.BudgetDuration, o.BudgetFlag, true})
 		for _, m := range o.Members {
-			uid := m.UserID
-			if uid == "" {
-				if u := s.UserByEmail(m.UserEmail); u != nil {
-					uid = u.UserID
-				}
-			}
-			if m.MaxBudgetInOrg != nil && (uid != "" || m.BudgetID != "") {
-				check(events.KindOrgMember, events.OrgMemberBudgetID(o.OrganizationID, uid, &m), o.OrganizationID, objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true})
+			if id := countedAs(s, o.OrganizationID, &m); id != "" {
+				check(events.KindOrgMember, id, o.OrganizationID, objBudget{m.MaxBudgetInOrg, "", m.BudgetFlag, true})
 			}
 		}
 	}

@@ -91,21 +91,29 @@ func orgMemberBudgetID(s *policy.Snapshot, org, user string) string {
 // under id (events.OrgMemberBudgetID), -1 when it is gone.
 func orgMemberByID(s *policy.Snapshot, o *events.Org, id string) int {
 	for i := range o.Members {
-		m := &o.Members[i]
-		if m.MaxBudgetInOrg == nil {
-			continue
-		}
-		uid := m.UserID
-		if uid == "" && m.BudgetID == "" {
-			if u := s.UserByEmail(m.UserEmail); u != nil {
-				uid = u.UserID
-			}
-		}
-		if events.OrgMemberBudgetID(o.OrganizationID, uid, m) == id {
+		if c := countedAs(s, o.OrganizationID, &o.Members[i]); c != "" && c == id {
 			return i
 		}
 	}
 	return -1
+}
+
+// countedAs is the id org member m's spend is counted under
+// (events.OrgMemberBudgetID; a member named only by email is its user's),
+// "" when it has no budget or no user to count.
+func countedAs(s *policy.Snapshot, org string, m *events.OrgMember) string {
+	if m.MaxBudgetInOrg == nil {
+		return ""
+	}
+	uid := m.UserID
+	if uid == "" && m.BudgetID == "" {
+		u := s.UserByEmail(m.UserEmail)
+		if u == nil {
+			return ""
+		}
+		uid = u.UserID
+	}
+	return events.OrgMemberBudgetID(org, uid, m)
 }
 
 // orgMemberBudget is an org membership's budget.
