@@ -34,6 +34,18 @@ func dateParam(c *fiber.Ctx, name string) (time.Time, error) {
 	return parseDate(name, c.Query(name))
 }
 
+// exclusiveEnd is end_date's instant end as an exclusive bound: a date
+// includes its whole day, a date with a time its whole second.
+func exclusiveEnd(c *fiber.Ctx, end time.Time) time.Time {
+	switch len(c.Query("end_date")) {
+	case len(time.DateOnly):
+		return end.Add(24 * time.Hour)
+	case len(dateTimeLayout):
+		return end.Add(time.Second)
+	}
+	return end
+}
+
 // dateTimeLayout is LiteLLM's time of day in /spend/logs/v2's dates.
 const dateTimeLayout = "2006-01-02 15:04:05"
 
@@ -131,12 +143,7 @@ func spendFilter(c *fiber.Ctx) (query.Filter, error) {
 	if f.End, err = dateParam(c, "end_date"); err != nil {
 		return f, err
 	}
-	switch len(c.Query("end_date")) {
-	case len(time.DateOnly):
-		f.End = f.End.Add(24 * time.Hour) // the end day is included
-	case len(dateTimeLayout):
-		f.End = f.End.Add(time.Second) // and the end second
-	}
+	f.End = exclusiveEnd(c, f.End)
 	if f.Limit <= 0 || f.Limit > query.MaxLimit {
 		return f, httpx.Param("limit", "must be between 1 and %d", query.MaxLimit)
 	}

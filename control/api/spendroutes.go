@@ -388,14 +388,14 @@ func (a *API) globalSpendTags(c *fiber.Ctx) error {
 			f.Tags = l
 		}
 	}
-	if f.Limit, err = intParam(c, "limit", 100); err != nil {
+	if f.Limit, err = limitParam(c, 100); err != nil {
 		return err
 	}
 	if f.Offset, err = intParam(c, "offset", 0); err != nil {
 		return err
 	}
-	if f.Limit < 1 || f.Offset < 0 {
-		return httpx.Param("limit", "limit must be at least 1 and offset at least 0")
+	if f.Offset < 0 {
+		return httpx.Param("offset", "must be >= 0")
 	}
 	rows, err := a.tagSpend(c, f)
 	if err != nil {
@@ -422,12 +422,7 @@ func tagFilter(c *fiber.Ctx) (query.TagFilter, error) {
 	if !f.Start.IsZero() && !f.End.IsZero() && f.End.Before(f.Start) {
 		return f, httpx.Param("end_date", "is before start_date")
 	}
-	switch len(c.Query("end_date")) {
-	case len(time.DateOnly):
-		f.End = f.End.Add(24 * time.Hour)
-	case len(dateTimeLayout):
-		f.End = f.End.Add(time.Second)
-	}
+	f.End = exclusiveEnd(c, f.End)
 	return f, nil
 }
 
