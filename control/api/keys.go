@@ -196,9 +196,7 @@ func (f *keyFields) apply(k *events.Key, now time.Time) error {
 	set(&k.Blocked, f.Blocked)
 	setList(&k.AllowedRoutes, f.AllowedRoutes)
 	setList(&k.AllowedIPs, f.AllowedIPs)
-	if k.Models == nil {
-		k.Models = []string{}
-	}
+	k.Models = orEmpty(k.Models)
 	return nil
 }
 

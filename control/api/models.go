@@ -467,9 +467,7 @@ func accessGroupView(snap *policy.Snapshot, name string) fiber.Map {
 	}
 	names := snap.Catalog().GroupModels(name)
 	slices.Sort(names)
-	if names == nil {
-		names = []string{}
-	}
+	names = orEmpty(names)
 	return fiber.Map{"access_group": name, "model_names": names, "deployment_count": len(groupDeployments(snap, g)), "spend": 0.0, "budget": nil}
 }
 

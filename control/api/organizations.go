@@ -63,9 +63,7 @@ func (r *orgRequest) apply(o *events.Org, now time.Time) {
 	setList(&o.Models, r.Models)
 	set(&o.Blocked, r.Blocked)
 	r.limitFields.apply(&o.MaxBudget, &o.BudgetDuration, &o.TPMLimit, &o.RPMLimit, &o.BudgetFlag, now, &o.Metadata)
-	if o.Models == nil {
-		o.Models = []string{}
-	}
+	o.Models = orEmpty(o.Models)
 }
 
 // orgNotFound is LiteLLM's message for an organization id that names none.

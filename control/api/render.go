@@ -62,9 +62,7 @@ type spendLog struct {
 // out; ours that LiteLLM has no column for go into metadata.
 func liteLLMSpendLog(r query.Row) spendLog {
 	end := r.Time.Add(time.Duration(r.LatencyMS * float64(time.Millisecond)))
-	if r.RequestTags == nil {
-		r.RequestTags = []string{} // LiteLLM's untagged row: [], not null
-	}
+	r.RequestTags = orEmpty(r.RequestTags)
 	l := spendLog{
 		RequestID: r.RequestID, ResponseID: r.ResponseID, CallType: r.CallType(), APIKey: r.KeyHash, Spend: Money(r.Cost),
 		TotalTokens: r.TotalTokens, PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,

@@ -266,9 +266,7 @@ func (r *teamRequest) apply(t *events.Team, now time.Time) {
 			t.ModelAliases = nil
 		}
 	}
-	if t.Models == nil {
-		t.Models = []string{}
-	}
+	t.Models = orEmpty(t.Models)
 	if t.MembersWithRoles == nil {
 		t.MembersWithRoles = []events.Member{}
 	}

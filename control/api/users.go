@@ -103,12 +103,8 @@ func (r *userRequest) apply(u *events.User, now time.Time) {
 	if u.UserRole == "" {
 		u.UserRole = "internal_user"
 	}
-	if u.Models == nil {
-		u.Models = []string{}
-	}
-	if u.Teams == nil {
-		u.Teams = []string{}
-	}
+	u.Models = orEmpty(u.Models)
+	u.Teams = orEmpty(u.Teams)
 }
 
 func (a *API) userNew(c *fiber.Ctx) error {
@@ -309,12 +305,11 @@ func (a *API) checkUserUpdate(req userRequest, sent map[string]bool) (*userChang
 	}
 	ch := &userChange{req: req, unlimited: req.MaxBudget == nil && sent["max_budget"]}
 	snap := a.store.Snapshot()
-	switch {
-	case byID:
+	if byID {
 		ch.id = *req.UserID
-	case snap.UserByEmail(*req.UserEmail) != nil:
-		ch.id = snap.UserByEmail(*req.UserEmail).UserID
-	default:
+	} else if u := snap.UserByEmail(*req.UserEmail); u != nil {
+		ch.id = u.UserID
+	} else {
 		ch.id = newID()
 	}
 	ch.create = snap.User(ch.id) == nil
