@@ -91,14 +91,18 @@ const GenericFallback = "*"
 // ("openai/gpt-3.5-turbo" takes the fallbacks of "gpt-3.5-turbo", which is
 // how a wildcard deployment's requests find theirs), else the generic "*"
 // entry.
-func (r *Routing) FallbacksFor(group string) []string {
-	if fbs, ok := r.fallbacks[group]; ok {
+func (r *Routing) FallbacksFor(group string) []string { return FallbacksIn(r.fallbacks, group) }
+
+// FallbacksIn is group's list in fallbacks by FallbacksFor's lookup
+// order; a request's router-config shaped "fallbacks" are read so too.
+func FallbacksIn(fallbacks map[string][]string, group string) []string {
+	if fbs, ok := fallbacks[group]; ok {
 		return fbs
 	}
 	if i := strings.IndexByte(group, '/'); i > 0 && IsKnownProvider(group[:i]) {
-		if fbs, ok := r.fallbacks[group[i+1:]]; ok {
+		if fbs, ok := fallbacks[group[i+1:]]; ok {
 			return fbs
 		}
 	}
-	return r.fallbacks[GenericFallback]
+	return fallbacks[GenericFallback]
 }

@@ -95,7 +95,7 @@ func RequestFallbacks(raw, group string) (use, check []string, err error) {
 		}
 	}
 	if byGroup != nil {
-		use = append(use, fallbacksFor(byGroup, group)...)
+		use = append(use, policy.FallbacksIn(byGroup, group)...)
 	}
 	return use, check, nil
 }
@@ -118,20 +118,6 @@ func topLevelNames(list json.RawMessage) []string {
 		out = append(out, name)
 	}
 	return out
-}
-
-// fallbacksFor picks the list for group from the router-config shape, as
-// policy.Routing.FallbacksFor does for router_settings.
-func fallbacksFor(byGroup map[string][]string, group string) []string {
-	if fbs, ok := byGroup[group]; ok {
-		return fbs
-	}
-	if i := strings.IndexByte(group, '/'); i > 0 && policy.IsKnownProvider(group[:i]) {
-		if fbs, ok := byGroup[group[i+1:]]; ok {
-			return fbs
-		}
-	}
-	return byGroup[policy.GenericFallback]
 }
 
 func fallbackShapeError(field string, it json.RawMessage) error {
